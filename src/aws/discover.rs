@@ -1,0 +1,283 @@
+//! Reads everything the stack owns, in parallel, and writes references between
+//! resources as logical ids so the plan can compare them with the desired stack.
+
+use std::collections::BTreeMap;
+
+use super::error::AwsError;
+use super::resources::{
+    certificate, dns, function, internet_gateway, listener, load_balancer, log_bucket, log_group,
+    role, route_table, rule, security_group, subnet, target_group, vpc, Ctx, Foreign,
+};
+use crate::model::names::logical;
+use crate::model::plan::{Observed, ObservedStack};
+use crate::model::stack::Kind;
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub observed: ObservedStack,
+    /// Resources under the stack's names that are not tagged for it.
+    pub foreign: Vec<Foreign>,
+    /// Logical ids claimed by more than one resource.
+    pub duplicates: Vec<(String, Vec<String>)>,
+}
+
+/// Properties that hold references to other resources of the stack.
+const REFERENCE_PROPS: &[&str] = &[
+    "vpc",
+    "subnets",
+    "security_groups",
+    "attached_to",
+    "routes",
+    "associations",
+    "role",
+    "listener",
+    "action",
+    "default_action",
+    "certificate",
+    "alias",
+    "target",
+    "permission",
+];
+
+/// Properties that are lists whose order AWS does not keep.
+const LIST_PROPS: &[&str] = &["subnets", "associations", "security_groups"];
+
+/// Replaces `id` in `text` with `logical` wherever it stands as a whole token (followed
+/// by the end, `:`, `,`, ` ` or `/`), so that one ARN never rewrites the middle of another.
+fn replace_token(text: &str, id: &str, logical: &str) -> String {
+    if id.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(id) {
+        let after = &rest[pos + id.len()..];
+        let before_ok = pos == 0
+            || rest[..pos].ends_with([' ', ',', '[', '>'])
+            || rest[..pos].ends_with("on ")
+            || rest[..pos].ends_with("from ");
+        let after_ok = after.is_empty() || after.starts_with([':', ',', ' ']);
+        out.push_str(&rest[..pos]);
+        if before_ok && after_ok {
+            out.push_str(logical);
+        } else {
+            out.push_str(id);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Rewrites AWS ids in reference properties as logical ids. Pure.
+pub fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, String)]) {
+    let mut ids: Vec<(String, String)> = observed
+        .values()
+        .filter(|o| {
+            !matches!(
+                o.resource.kind,
+                Kind::LogBucket | Kind::LogGroup | Kind::DnsRecord
+            )
+        })
+        .map(|o| (o.id.clone(), o.resource.logical.clone()))
+        .chain(aliases.iter().cloned())
+        .collect();
+    // Longest first, so an ARN is replaced before any id it contains.
+    ids.sort_by_key(|(id, _)| std::cmp::Reverse(id.len()));
+    for o in observed.values_mut() {
+        for (name, value) in o.resource.props.iter_mut() {
+            if !REFERENCE_PROPS.contains(name) {
+                continue;
+            }
+            for (id, logical) in &ids {
+                *value = replace_token(value, id, logical);
+            }
+            if LIST_PROPS.contains(name) {
+                let mut items: Vec<&str> = value.split(", ").filter(|s| !s.is_empty()).collect();
+                items.sort();
+                *value = items.join(", ");
+            }
+        }
+    }
+}
+
+fn collect(into: &mut Discovery, found: Vec<Observed>) {
+    for o in found {
+        let key = o.resource.logical.clone();
+        if let Some(existing) = into.observed.get(&key) {
+            if existing.id != o.id {
+                match into.duplicates.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, ids)) => ids.push(o.id.clone()),
+                    None => into
+                        .duplicates
+                        .push((key.clone(), vec![existing.id.clone(), o.id.clone()])),
+                }
+            }
+            continue;
+        }
+        into.observed.insert(key, o);
+    }
+}
+
+/// Reads the whole stack. Independent reads run concurrently; listeners and rules
+/// follow the load balancer they belong to.
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
+    let network = async {
+        // A reused VPC is never tagged, so it is never found here; tagged network
+        // resources left from an earlier managed configuration are.
+        let (v, s, g, r) = tokio::try_join!(
+            vpc::discover(ctx),
+            subnet::discover(ctx),
+            internet_gateway::discover(ctx),
+            route_table::discover(ctx)
+        )?;
+        Ok::<_, AwsError>([v, s, g, r].concat())
+    };
+    let elb = async {
+        let (lbs, foreign) = load_balancer::discover(ctx).await?;
+        let mut found = lbs.clone();
+        if let Some(lb) = lbs.first() {
+            let listeners = listener::discover(ctx, &lb.id).await?;
+            let arns: Vec<String> = listeners.iter().map(|l| l.id.clone()).collect();
+            let rules = rule::discover(ctx, &arns).await?;
+            found.extend(listeners);
+            found.extend(rules);
+        }
+        Ok::<_, AwsError>((found, foreign))
+    };
+    let (
+        net,
+        sg,
+        (elb_found, elb_foreign),
+        (bucket, bucket_foreign),
+        certs,
+        roles,
+        groups,
+        functions,
+        target_groups,
+        records,
+    ) = tokio::try_join!(
+        network,
+        security_group::discover(ctx),
+        elb,
+        log_bucket::discover(ctx),
+        certificate::discover(ctx),
+        role::discover(ctx),
+        log_group::discover(ctx),
+        function::discover(ctx),
+        target_group::discover(ctx),
+        dns::discover(ctx),
+    )?;
+    let mut d = Discovery::default();
+    let mut aliases = Vec::new();
+    for o in &elb_found {
+        if o.resource.logical == logical::LOAD_BALANCER {
+            if let Some(dns) = o.resource.get("dns_name") {
+                let dns = dns.to_ascii_lowercase();
+                aliases.push((
+                    format!("dualstack.{dns}"),
+                    logical::LOAD_BALANCER.to_string(),
+                ));
+                aliases.push((dns, logical::LOAD_BALANCER.to_string()));
+            }
+        }
+    }
+    for found in [
+        net,
+        sg,
+        elb_found,
+        bucket,
+        certs,
+        roles,
+        groups,
+        functions,
+        target_groups,
+        records,
+    ] {
+        collect(&mut d, found);
+    }
+    d.foreign.extend(elb_foreign);
+    d.foreign.extend(bucket_foreign);
+    resolve_references(&mut d.observed, &aliases);
+    Ok(d)
+}
+
+/// Seeds the id registry from what exists.
+pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
+    for (logical_id, o) in observed {
+        ctx.ids.insert(logical_id, &o.id);
+        if logical_id == logical::LOAD_BALANCER {
+            ctx.ids.insert(
+                load_balancer::DNS_KEY,
+                o.resource.get("dns_name").unwrap_or_default(),
+            );
+            ctx.ids.insert(
+                load_balancer::ZONE_KEY,
+                o.resource.get("hosted_zone").unwrap_or_default(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::stack::Resource;
+
+    #[test]
+    fn tokens_are_replaced_whole() {
+        let f = "arn:aws:lambda:us-east-1:1:function:s-api";
+        assert_eq!(
+            replace_token(&format!("{f}:live"), f, "function/api"),
+            "function/api:live"
+        );
+        assert_eq!(
+            replace_token(&format!("{f}2:live"), f, "function/api"),
+            format!("{f}2:live")
+        );
+        assert_eq!(
+            replace_token("subnet-1, subnet-12", "subnet-1", "subnet/1"),
+            "subnet/1, subnet-12"
+        );
+    }
+
+    #[test]
+    fn references_become_logical_ids_and_lists_are_sorted() {
+        let mut stack = ObservedStack::new();
+        let add = |s: &mut ObservedStack, id: &str, r: Resource| {
+            s.insert(
+                r.logical.clone(),
+                Observed {
+                    id: id.into(),
+                    resource: r,
+                },
+            );
+        };
+        add(&mut stack, "vpc-1", Resource::new("vpc", Kind::Vpc));
+        add(
+            &mut stack,
+            "subnet-b",
+            Resource::new("subnet/1", Kind::Subnet).prop("vpc", "vpc-1"),
+        );
+        add(
+            &mut stack,
+            "subnet-a",
+            Resource::new("subnet/2", Kind::Subnet).prop("vpc", "vpc-1"),
+        );
+        add(
+            &mut stack,
+            "arn:lb",
+            Resource::new("load-balancer", Kind::LoadBalancer)
+                .prop("subnets", "subnet-a, subnet-b")
+                .prop("name", "vpc-1"),
+        );
+        resolve_references(&mut stack, &[]);
+        assert_eq!(stack["subnet/1"].resource.get("vpc"), Some("vpc"));
+        assert_eq!(
+            stack["load-balancer"].resource.get("subnets"),
+            Some("subnet/1, subnet/2")
+        );
+        // Not a reference property: left alone.
+        assert_eq!(stack["load-balancer"].resource.get("name"), Some("vpc-1"));
+    }
+}

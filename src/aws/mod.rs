@@ -1,0 +1,9 @@
+//! Everything that talks to AWS.
+
+pub mod clients;
+pub mod discover;
+pub mod error;
+pub mod events;
+pub mod executor;
+pub mod resources;
+pub mod retry;

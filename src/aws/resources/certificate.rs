@@ -1,0 +1,304 @@
+//! The ACM certificate (requested with DNS validation unless the config names one).
+
+use std::time::Duration;
+
+use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
+use aws_sdk_route53::types::ChangeAction;
+use futures::{stream, StreamExt, TryStreamExt};
+
+use super::vpc::{ignore_not_found, wait_error};
+use super::{logical_of, observed, Ctx};
+use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use crate::aws::events::Event;
+use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+
+fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(build_error("RequestCertificate", logical::CERTIFICATE))
+        })
+        .collect()
+}
+
+async fn tags_of(ctx: &Ctx<'_>, arn: &str) -> Result<Tags, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read certificate tags",
+        &ctx.notify(logical::CERTIFICATE),
+        || async {
+            ctx.aws
+                .acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("ListTagsForCertificate", arn)
+        },
+    )
+    .await?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().unwrap_or("").to_string()))
+        .collect())
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let acm = &ctx.aws.acm;
+    let mut arns = Vec::new();
+    let mut pages = acm.list_certificates().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ListCertificates", logical::CERTIFICATE)?;
+        arns.extend(
+            page.certificate_summary_list()
+                .iter()
+                .filter_map(|c| c.certificate_arn().map(str::to_string)),
+        );
+    }
+    let tagged: Vec<(String, Tags)> = stream::iter(arns)
+        .map(|arn| async move { tags_of(ctx, &arn).await.map(|t| (arn, t)) })
+        .buffer_unordered(5)
+        .try_collect()
+        .await?;
+    let mut found = Vec::new();
+    for (arn, tags) in tagged.into_iter().filter(|(_, t)| ctx.owns(t)) {
+        let Some(logical) = logical_of(&tags) else {
+            continue;
+        };
+        let out = acm
+            .describe_certificate()
+            .certificate_arn(&arn)
+            .send()
+            .await
+            .aws("DescribeCertificate", &arn)?;
+        let Some(cert) = out.certificate() else {
+            continue;
+        };
+        let records: Vec<String> = cert
+            .domain_validation_options()
+            .iter()
+            .filter_map(|o| o.resource_record())
+            .map(|r| format!("{} {}", r.name(), r.value()))
+            .collect();
+        found.push(observed(
+            &arn,
+            Resource::new(logical, Kind::Certificate)
+                .prop("domain", cert.domain_name().unwrap_or_default())
+                .prop(
+                    "status",
+                    cert.status().map(|s| s.as_str()).unwrap_or("unknown"),
+                )
+                .prop("tags", tags_prop(&tags))
+                .prop("validation_records", records.join(", ")),
+        ));
+    }
+    Ok(found)
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let acm = &ctx.aws.acm;
+    let notify = ctx.notify(&want.logical);
+    let domain = want.get("domain").unwrap_or_default();
+    let tags = ctx.tags(&want.logical);
+    let arn = match &change.id {
+        Some(arn) if change.action != crate::model::plan::Action::Replace => {
+            if change.changed("tags") {
+                let (set, remove) = super::tag_changes(&super::old_tags(change), &tags);
+                if !set.is_empty() {
+                    acm.add_tags_to_certificate()
+                        .certificate_arn(arn)
+                        .set_tags(Some(to_tags(&set)?))
+                        .send()
+                        .await
+                        .aws("AddTagsToCertificate", arn)?;
+                }
+                if !remove.is_empty() {
+                    let keys = remove
+                        .iter()
+                        .map(|k| {
+                            Tag::builder()
+                                .key(k)
+                                .build()
+                                .map_err(build_error("RemoveTagsFromCertificate", arn))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    acm.remove_tags_from_certificate()
+                        .certificate_arn(arn)
+                        .set_tags(Some(keys))
+                        .send()
+                        .await
+                        .aws("RemoveTagsFromCertificate", arn)?;
+                }
+            }
+            arn.clone()
+        }
+        _ => {
+            // The idempotency token makes a repeated request (after a lost response or a
+            // crash) return the same certificate for an hour.
+            let token = ctx.names.certificate_token(domain);
+            let out = retry(
+                Policy::transient(),
+                "request certificate",
+                &notify,
+                || async {
+                    acm.request_certificate()
+                        .domain_name(domain)
+                        .validation_method(ValidationMethod::Dns)
+                        .idempotency_token(&token)
+                        .set_tags(Some(to_tags(&tags)?))
+                        .send()
+                        .await
+                        .aws("RequestCertificate", domain)
+                },
+            )
+            .await?;
+            out.certificate_arn().unwrap_or_default().to_string()
+        }
+    };
+    ctx.ids.insert(&want.logical, &arn);
+    wait_issued(ctx, &arn, domain).await?;
+    Ok(arn)
+}
+
+/// Writes the validation records (or prints them) and waits for `ISSUED`.
+async fn wait_issued(ctx: &Ctx<'_>, arn: &str, domain: &str) -> Result<(), AwsError> {
+    let acm = &ctx.aws.acm;
+    let notify = ctx.notify(logical::CERTIFICATE);
+    // ACM fills in the validation record a few seconds after the request.
+    let records = wait_until(
+        &format!("certificate for {domain} to list its DNS validation record"),
+        Duration::from_secs(300),
+        &notify,
+        || async {
+            let out = acm
+                .describe_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("DescribeCertificate", arn)?;
+            let Some(cert) = out.certificate() else {
+                return Ok(Poll::Pending("not visible yet".into()));
+            };
+            if cert.status() == Some(&CertificateStatus::Issued) {
+                return Ok(Poll::Ready(Vec::new()));
+            }
+            let records: Vec<(String, String)> = cert
+                .domain_validation_options()
+                .iter()
+                .filter_map(|o| o.resource_record())
+                .map(|r| (r.name().to_string(), r.value().to_string()))
+                .collect();
+            Ok(if records.is_empty() {
+                Poll::Pending("validation record not ready".into())
+            } else {
+                Poll::Ready(records)
+            })
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "DescribeCertificate", arn))?;
+    let zone = ctx
+        .config
+        .https
+        .as_ref()
+        .and_then(|h| h.hosted_zone_id.clone());
+    for (name, value) in &records {
+        match &zone {
+            Some(zone) => super::dns::validation_record(ctx, zone.as_str(), ChangeAction::Upsert, name, value).await?,
+            None => ctx.reporter.event(Event::Note(format!(
+                "certificate for {domain} waits for DNS validation: create the record  {name} CNAME {value}  in your DNS zone"
+            ))),
+        }
+    }
+    let deadline = if zone.is_some() {
+        Duration::from_secs(1800)
+    } else {
+        Duration::from_secs(3600)
+    };
+    wait_until(
+        &format!("certificate for {domain} to be issued"),
+        deadline,
+        &notify,
+        || async {
+            let out = acm
+                .describe_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("DescribeCertificate", arn)?;
+            let status = out.certificate().and_then(|c| c.status()).cloned();
+            Ok(match status {
+                Some(CertificateStatus::Issued) => Poll::Ready(()),
+                Some(
+                    s @ (CertificateStatus::Failed
+                    | CertificateStatus::Expired
+                    | CertificateStatus::Revoked
+                    | CertificateStatus::ValidationTimedOut),
+                ) => Poll::Failed {
+                    state: s.as_str().to_string(),
+                    reason: out
+                        .certificate()
+                        .and_then(|c| c.failure_reason())
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_else(|| "see the ACM console".into()),
+                },
+                Some(s) => Poll::Pending(s.as_str().to_string()),
+                None => Poll::Pending("unknown".into()),
+            })
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "DescribeCertificate", arn))
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+    if let Some(zone) = ctx
+        .config
+        .https
+        .as_ref()
+        .and_then(|h| h.hosted_zone_id.clone())
+    {
+        for pair in have
+            .get("validation_records")
+            .unwrap_or_default()
+            .split(", ")
+            .filter(|s| !s.is_empty())
+        {
+            if let Some((name, value)) = pair.split_once(' ') {
+                super::dns::validation_record(
+                    ctx,
+                    zone.as_str(),
+                    ChangeAction::Delete,
+                    name,
+                    value,
+                )
+                .await?;
+            }
+        }
+    }
+    // ResourceInUseException until ELB lets go of a listener that used it.
+    retry(
+        Policy::teardown(),
+        "delete certificate",
+        &ctx.notify(logical::CERTIFICATE),
+        || async {
+            ctx.aws
+                .acm
+                .delete_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("DeleteCertificate", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}

@@ -1,0 +1,222 @@
+//! Route 53 records: the alias A/AAAA records of the domain, and the certificate's
+//! DNS validation CNAMEs.
+
+use aws_sdk_route53::types::{
+    AliasTarget, Change as R53Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    RrType,
+};
+
+use super::load_balancer::{DNS_KEY, ZONE_KEY};
+use super::{observed, Ctx};
+use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use crate::aws::retry::{retry, Policy};
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{Kind, Resource};
+
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// Route 53 writes `*` as `\052`.
+fn same_name(a: &str, b: &str) -> bool {
+    fqdn(&a.replace("\\052", "*")).eq_ignore_ascii_case(&fqdn(&b.replace("\\052", "*")))
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let Some(https) = &ctx.config.https else {
+        return Ok(vec![]);
+    };
+    let Some(zone) = &https.hosted_zone_id else {
+        return Ok(vec![]);
+    };
+    let out = retry(
+        Policy::transient(),
+        "read DNS records",
+        &ctx.notify("dns"),
+        || async {
+            ctx.aws
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone.as_str())
+                .start_record_name(fqdn(&https.domain))
+                .start_record_type(RrType::A)
+                .max_items(4)
+                .send()
+                .await
+                .aws("ListResourceRecordSets", zone.as_str())
+        },
+    )
+    .await?;
+    Ok(out
+        .resource_record_sets()
+        .iter()
+        .filter(|r| same_name(r.name(), &https.domain))
+        .filter(|r| matches!(r.r#type(), RrType::A | RrType::Aaaa))
+        .filter_map(|r| {
+            let alias = r.alias_target()?;
+            let kind = r.r#type().as_str();
+            Some(observed(
+                format!("{}/{kind}", https.domain),
+                Resource::new(format!("dns/{kind}"), Kind::DnsRecord)
+                    .prop("zone", zone.as_str())
+                    .prop("name", https.domain.clone())
+                    .prop("type", kind)
+                    .prop(
+                        "alias",
+                        alias.dns_name().trim_end_matches('.').to_ascii_lowercase(),
+                    )
+                    .prop("alias_dns", alias.dns_name())
+                    .prop("alias_zone", alias.hosted_zone_id()),
+            ))
+        })
+        .collect())
+}
+
+async fn change_alias(
+    ctx: &Ctx<'_>,
+    action: ChangeAction,
+    zone: &str,
+    name: &str,
+    kind: &str,
+    dns: &str,
+    dns_zone: &str,
+) -> Result<(), AwsError> {
+    let target = AliasTarget::builder()
+        .hosted_zone_id(dns_zone)
+        .dns_name(dns)
+        .evaluate_target_health(true)
+        .build()
+        .map_err(build_error("ChangeResourceRecordSets", name))?;
+    let set = ResourceRecordSet::builder()
+        .name(fqdn(name))
+        .r#type(RrType::from(kind))
+        .alias_target(target)
+        .build()
+        .map_err(build_error("ChangeResourceRecordSets", name))?;
+    send(ctx, zone, action, set, name).await
+}
+
+async fn send(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    action: ChangeAction,
+    set: ResourceRecordSet,
+    what: &str,
+) -> Result<(), AwsError> {
+    let batch = ChangeBatch::builder()
+        .comment(format!("albkit stack {}", ctx.stack()))
+        .changes(
+            R53Change::builder()
+                .action(action)
+                .resource_record_set(set)
+                .build()
+                .map_err(build_error("ChangeResourceRecordSets", what))?,
+        )
+        .build()
+        .map_err(build_error("ChangeResourceRecordSets", what))?;
+    retry(
+        Policy::fresh(),
+        &format!("write DNS record {what}"),
+        &ctx.notify("dns"),
+        || async {
+            ctx.aws
+                .route53
+                .change_resource_record_sets()
+                .hosted_zone_id(zone)
+                .change_batch(batch.clone())
+                .send()
+                .await
+                .aws("ChangeResourceRecordSets", what)
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn apply(ctx: &Ctx<'_>, _change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let zone = want.get("zone").unwrap_or_default();
+    let name = want.get("name").unwrap_or_default();
+    let kind = want.get("type").unwrap_or_default();
+    let dns = ctx.ids.get(DNS_KEY)?;
+    let dns_zone = ctx.ids.get(ZONE_KEY)?;
+    // The dualstack name answers both A and AAAA queries.
+    let target = format!("dualstack.{dns}");
+    change_alias(
+        ctx,
+        ChangeAction::Upsert,
+        zone,
+        name,
+        kind,
+        &target,
+        &dns_zone,
+    )
+    .await?;
+    Ok(format!("{name}/{kind}"))
+}
+
+pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
+    let get = |k: &str| have.get(k).unwrap_or_default();
+    change_alias(
+        ctx,
+        ChangeAction::Delete,
+        get("zone"),
+        get("name"),
+        get("type"),
+        get("alias_dns"),
+        get("alias_zone"),
+    )
+    .await
+    .or_else(|e| {
+        if e.is("InvalidChangeBatch") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// Writes (UPSERT) or removes (DELETE) a validation CNAME.
+pub async fn validation_record(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    action: ChangeAction,
+    name: &str,
+    value: &str,
+) -> Result<(), AwsError> {
+    let set = ResourceRecordSet::builder()
+        .name(fqdn(name))
+        .r#type(RrType::Cname)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .map_err(build_error("ChangeResourceRecordSets", name))?,
+        )
+        .build()
+        .map_err(build_error("ChangeResourceRecordSets", name))?;
+    let deleting = action == ChangeAction::Delete;
+    send(ctx, zone, action, set, name).await.or_else(|e| {
+        if e.is("InvalidChangeBatch") && deleting {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_compare_as_fqdns() {
+        assert!(same_name("api.example.com.", "api.example.com"));
+        assert!(same_name("\\052.example.com.", "*.example.com"));
+        assert!(!same_name("www.example.com.", "api.example.com"));
+    }
+}

@@ -1,0 +1,423 @@
+//! The Lambda function, its published versions and the `live` alias the target group
+//! invokes.
+
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+};
+use futures::future::try_join_all;
+
+use super::vpc::{ignore_not_found, wait_error};
+use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::names::{logical, LIVE_ALIAS};
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags};
+
+const ALIAS_PROP: &str = "live -> published version";
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let lambda = &ctx.aws.lambda;
+    let prefix = format!("{}-", ctx.stack());
+    let mut candidates = Vec::new();
+    let mut pages = lambda.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ListFunctions", "functions")?;
+        candidates.extend(
+            page.functions()
+                .iter()
+                .filter(|f| f.function_name().is_some_and(|n| n.starts_with(&prefix)))
+                .cloned(),
+        );
+    }
+    let found = try_join_all(candidates.iter().map(|f| async move {
+        let name = f.function_name().unwrap_or_default();
+        let arn = f.function_arn().unwrap_or_default();
+        let tags: Tags = retry(
+            Policy::transient(),
+            "read function tags",
+            &ctx.notify("function"),
+            || async {
+                lambda
+                    .list_tags()
+                    .resource(arn)
+                    .send()
+                    .await
+                    .aws("ListTags", name)
+            },
+        )
+        .await?
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+        if !ctx.owns(&tags) {
+            return Ok(None);
+        }
+        let Some(logical) = logical_of(&tags) else {
+            return Ok(None);
+        };
+        // The alias's version is what the load balancer serves; compare against it.
+        let alias = match lambda
+            .get_alias()
+            .function_name(name)
+            .name(LIVE_ALIAS)
+            .send()
+            .await
+            .aws("GetAlias", name)
+        {
+            Ok(a) => a.function_version().map(str::to_string),
+            Err(e) if e.not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let config = match &alias {
+            Some(version) => lambda
+                .get_function_configuration()
+                .function_name(name)
+                .qualifier(version)
+                .send()
+                .await
+                .aws("GetFunctionConfiguration", name)?,
+            None => lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .aws("GetFunctionConfiguration", name)?,
+        };
+        let env = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok::<_, AwsError>(Some(observed(
+            arn,
+            Resource::new(logical, Kind::Function)
+                .prop("name", name)
+                .prop(
+                    "runtime",
+                    config.runtime().map(|r| r.as_str()).unwrap_or_default(),
+                )
+                .prop("handler", config.handler().unwrap_or_default())
+                .prop(
+                    "architecture",
+                    config
+                        .architectures()
+                        .first()
+                        .map(|a| a.as_str())
+                        .unwrap_or("x86_64"),
+                )
+                .prop(
+                    "memory_mb",
+                    config.memory_size().unwrap_or_default().to_string(),
+                )
+                .prop(
+                    "timeout_seconds",
+                    config.timeout().unwrap_or_default().to_string(),
+                )
+                .prop("role", config.role().unwrap_or_default())
+                .prop("environment", environment_prop(&env))
+                .prop("code_sha256", config.code_sha256().unwrap_or_default())
+                .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
+                .prop("tags", tags_prop(&tags))
+                .prop("live_version", alias.unwrap_or_else(|| "none".into()))
+                .prop(
+                    "state",
+                    config.state().map(|s| s.as_str()).unwrap_or("unknown"),
+                ),
+        )))
+    }))
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+fn architecture(text: &str) -> Architecture {
+    if text == "arm64" {
+        Architecture::Arm64
+    } else {
+        Architecture::X8664
+    }
+}
+
+fn function_of<'c>(
+    ctx: &'c Ctx<'_>,
+    logical_id: &str,
+) -> Result<&'c crate::model::config::FunctionSettings, AwsError> {
+    ctx.config
+        .functions
+        .iter()
+        .find(|f| logical::function(&f.name) == logical_id)
+        .ok_or_else(|| AwsError {
+            operation: "CreateFunction",
+            resource: logical_id.to_string(),
+            code: None,
+            message: "not in the config".into(),
+            status: None,
+            class: ErrorClass::Permanent,
+        })
+}
+
+/// Waits until the function is `Active` and no update is in progress.
+pub async fn wait_ready(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+    wait_until(
+        &format!("function {name} to be ready"),
+        Duration::from_secs(600),
+        &ctx.notify("function"),
+        || async {
+            let c = ctx
+                .aws
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .aws("GetFunctionConfiguration", name)?;
+            let reason = || {
+                c.state_reason()
+                    .or(c.last_update_status_reason())
+                    .unwrap_or("no reason given")
+                    .to_string()
+            };
+            Ok(match (c.state(), c.last_update_status()) {
+                (Some(State::Failed), _) => Poll::Failed {
+                    state: "Failed".into(),
+                    reason: reason(),
+                },
+                (_, Some(LastUpdateStatus::Failed)) => Poll::Failed {
+                    state: "update Failed".into(),
+                    reason: reason(),
+                },
+                (Some(State::Active) | None, Some(LastUpdateStatus::Successful) | None) => {
+                    Poll::Ready(())
+                }
+                (state, update) => Poll::Pending(format!(
+                    "{} / update {}",
+                    state.map(|s| s.as_str()).unwrap_or("unknown"),
+                    update.map(|u| u.as_str()).unwrap_or("unknown")
+                )),
+            })
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "GetFunctionConfiguration", name))
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let lambda = &ctx.aws.lambda;
+    let notify = ctx.notify(&want.logical);
+    let settings = function_of(ctx, &want.logical)?;
+    let name = want.get("name").unwrap_or_default();
+    let tags = ctx.tags(&want.logical);
+    let artifact = ctx.artifacts.get(&settings.name).ok_or_else(|| AwsError {
+        operation: "CreateFunction",
+        resource: name.to_string(),
+        code: None,
+        message: "the function was not built".into(),
+        status: None,
+        class: ErrorClass::Permanent,
+    })?;
+    let role = ctx.ids.get(&logical::role(&settings.name))?;
+    let env = Environment::builder()
+        .set_variables(Some(settings.environment.clone().into_iter().collect()))
+        .build();
+    let arch = architecture(want.get("architecture").unwrap_or_default());
+    let memory = i32::try_from(settings.memory_mb).unwrap_or(128);
+    let timeout = i32::try_from(settings.timeout_seconds).unwrap_or(3);
+    let creating = change.id.is_none();
+    let arn = match &change.id {
+        Some(arn) => arn.clone(),
+        None => {
+            // The role may not be assumable by Lambda for a few seconds after it was
+            // created (IAM propagation): that error is retried.
+            let created = retry(Policy::fresh(), "create function", &notify, || async {
+                lambda
+                    .create_function()
+                    .function_name(name)
+                    .runtime(Runtime::Providedal2023)
+                    .handler("bootstrap")
+                    .role(&role)
+                    .architectures(arch.clone())
+                    .memory_size(memory)
+                    .timeout(timeout)
+                    .environment(env.clone())
+                    .code(
+                        FunctionCode::builder()
+                            .zip_file(Blob::new(artifact.zip.clone()))
+                            .build(),
+                    )
+                    .description(format!("albkit stack {}", ctx.stack()))
+                    .set_tags(Some(tags.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .aws("CreateFunction", name)
+            })
+            .await;
+            match created {
+                Ok(out) => out.function_arn().unwrap_or_default().to_string(),
+                // A lost response to an earlier attempt created it already.
+                Err(e) if e.is("ResourceConflictException") => {
+                    let out = lambda
+                        .get_function()
+                        .function_name(name)
+                        .send()
+                        .await
+                        .aws("GetFunction", name)?;
+                    out.configuration()
+                        .and_then(|c| c.function_arn())
+                        .unwrap_or_default()
+                        .to_string()
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    ctx.ids.insert(&want.logical, &arn);
+    wait_ready(ctx, name).await?;
+    if !creating {
+        if change.changed("tags") {
+            let (set, remove) = tag_changes(&old_tags(change), &tags);
+            if !set.is_empty() {
+                lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .set_tags(Some(set.into_iter().collect()))
+                    .send()
+                    .await
+                    .aws("TagResource", name)?;
+            }
+            if !remove.is_empty() {
+                lambda
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .aws("UntagResource", name)?;
+            }
+        }
+        if change.changed("code_sha256") || change.changed("architecture") {
+            retry(Policy::fresh(), "upload code", &notify, || async {
+                lambda
+                    .update_function_code()
+                    .function_name(name)
+                    .zip_file(Blob::new(artifact.zip.clone()))
+                    .architectures(arch.clone())
+                    .send()
+                    .await
+                    .aws("UpdateFunctionCode", name)
+            })
+            .await?;
+            wait_ready(ctx, name).await?;
+        }
+        if [
+            "memory_mb",
+            "timeout_seconds",
+            "environment",
+            "role",
+            "runtime",
+            "handler",
+        ]
+        .iter()
+        .any(|f| change.changed(f))
+        {
+            retry(Policy::fresh(), "update configuration", &notify, || async {
+                lambda
+                    .update_function_configuration()
+                    .function_name(name)
+                    .runtime(Runtime::Providedal2023)
+                    .handler("bootstrap")
+                    .role(&role)
+                    .memory_size(memory)
+                    .timeout(timeout)
+                    .environment(env.clone())
+                    .send()
+                    .await
+                    .aws("UpdateFunctionConfiguration", name)
+            })
+            .await?;
+            wait_ready(ctx, name).await?;
+        }
+    }
+    let publish = creating || change.fields.iter().any(|f| f.name != "tags");
+    if publish {
+        // Publishing an unchanged $LATEST returns the existing version, so this is safe
+        // to repeat after an interruption.
+        let version = retry(Policy::fresh(), "publish version", &notify, || async {
+            lambda
+                .publish_version()
+                .function_name(name)
+                .code_sha256(&artifact.sha256)
+                .send()
+                .await
+                .aws("PublishVersion", name)
+        })
+        .await?
+        .version()
+        .unwrap_or_default()
+        .to_string();
+        let exists = match lambda
+            .get_alias()
+            .function_name(name)
+            .name(LIVE_ALIAS)
+            .send()
+            .await
+            .aws("GetAlias", name)
+        {
+            Ok(_) => true,
+            Err(e) if e.not_found() => false,
+            Err(e) => return Err(e),
+        };
+        retry(
+            Policy::fresh(),
+            "point the live alias at the new version",
+            &notify,
+            || async {
+                if exists {
+                    lambda
+                        .update_alias()
+                        .function_name(name)
+                        .name(LIVE_ALIAS)
+                        .function_version(&version)
+                        .send()
+                        .await
+                        .aws("UpdateAlias", name)
+                        .map(|_| ())
+                } else {
+                    lambda
+                        .create_alias()
+                        .function_name(name)
+                        .name(LIVE_ALIAS)
+                        .function_version(&version)
+                        .send()
+                        .await
+                        .aws("CreateAlias", name)
+                        .map(|_| ())
+                }
+            },
+        )
+        .await?;
+    }
+    Ok(arn)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
+    retry(
+        Policy::teardown(),
+        "delete function",
+        &ctx.notify("function"),
+        || async {
+            ctx.aws
+                .lambda
+                .delete_function()
+                .function_name(arn)
+                .send()
+                .await
+                .aws("DeleteFunction", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}

@@ -1,0 +1,157 @@
+//! The internet gateway, attached to the stack's VPC.
+
+use aws_sdk_ec2::types::ResourceType;
+
+use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::{logical_of, observed, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, Policy};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource};
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read internet gateways",
+        &ctx.notify(logical::INTERNET_GATEWAY),
+        || async {
+            ctx.aws
+                .ec2
+                .describe_internet_gateways()
+                .filters(stack_filter(ctx.stack()))
+                .send()
+                .await
+                .aws("DescribeInternetGateways", logical::INTERNET_GATEWAY)
+        },
+    )
+    .await?;
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .filter_map(|g| {
+            let tags = tag_map(g.tags());
+            let logical = logical_of(&tags)?;
+            let attached = g
+                .attachments()
+                .iter()
+                .filter_map(|a| a.vpc_id())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(observed(
+                g.internet_gateway_id()?,
+                Resource::new(logical, Kind::InternetGateway)
+                    .prop("attached_to", attached)
+                    .prop("tags", tags_prop(&tags)),
+            ))
+        })
+        .collect())
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let tags = ctx.tags(&want.logical);
+    let vpc = ctx.ids.get(logical::VPC)?;
+    let id = match &change.id {
+        Some(id) => {
+            if change.changed("tags") {
+                retag(ctx, id, change, &tags).await?;
+            }
+            id.clone()
+        }
+        None => {
+            let out = retry(
+                Policy::transient(),
+                "create internet gateway",
+                &ctx.notify(&want.logical),
+                || async {
+                    ctx.aws
+                        .ec2
+                        .create_internet_gateway()
+                        .tag_specifications(tag_spec(ResourceType::InternetGateway, &tags))
+                        .send()
+                        .await
+                        .aws("CreateInternetGateway", &want.logical)
+                },
+            )
+            .await?;
+            out.internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    if change.id.is_none() || change.changed("attached_to") {
+        ctx.ids.insert(&want.logical, &id);
+        retry(
+            Policy::fresh(),
+            "attach internet gateway",
+            &ctx.notify(&want.logical),
+            || async {
+                ctx.aws
+                    .ec2
+                    .attach_internet_gateway()
+                    .internet_gateway_id(&id)
+                    .vpc_id(&vpc)
+                    .send()
+                    .await
+                    .aws("AttachInternetGateway", &id)
+            },
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsError> {
+    let notify = ctx.notify(logical::INTERNET_GATEWAY);
+    for vpc in have
+        .get("attached_to")
+        .unwrap_or_default()
+        .split(", ")
+        .filter(|v| !v.is_empty())
+    {
+        let vpc = ctx.ids.resolve(vpc);
+        // Detaching fails with DependencyViolation while the ALB still holds public addresses.
+        retry(
+            Policy::teardown(),
+            "detach internet gateway",
+            &notify,
+            || async {
+                ctx.aws
+                    .ec2
+                    .detach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(&vpc)
+                    .send()
+                    .await
+                    .aws("DetachInternetGateway", id)
+            },
+        )
+        .await
+        .map(|_| ())
+        .or_else(|e| {
+            if e.is("Gateway.NotAttached") {
+                Ok(())
+            } else {
+                ignore_not_found(e)
+            }
+        })?;
+    }
+    retry(
+        Policy::teardown(),
+        "delete internet gateway",
+        &notify,
+        || async {
+            ctx.aws
+                .ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .aws("DeleteInternetGateway", id)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}

@@ -1,0 +1,273 @@
+//! Listeners: HTTP :80 (redirect to HTTPS, or the fixed 404) and HTTPS :443.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
+
+use super::load_balancer::{read_tags, retag, to_tags};
+use super::vpc::ignore_not_found;
+use super::{logical_of, observed, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, Policy};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource, NOT_FOUND_BODY};
+
+/// Text form of an action, as the desired stack writes it.
+pub fn render_action(a: &Action) -> String {
+    match a.r#type() {
+        Some(ActionTypeEnum::FixedResponse) => {
+            let c = a.fixed_response_config();
+            format!(
+                "fixed-response {} {} {}",
+                c.and_then(|c| c.status_code()).unwrap_or_default(),
+                c.and_then(|c| c.content_type()).unwrap_or_default(),
+                c.and_then(|c| c.message_body()).unwrap_or_default()
+            )
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let c = a.redirect_config();
+            let get = |v: Option<&str>, d: &'static str| v.unwrap_or(d).to_string();
+            format!(
+                "redirect {} {}://{}:{}{}?{}",
+                c.and_then(|c| c.status_code())
+                    .map(|s| s.as_str())
+                    .unwrap_or_default(),
+                get(c.and_then(|c| c.protocol()), "#{protocol}").to_ascii_lowercase(),
+                get(c.and_then(|c| c.host()), "#{host}"),
+                get(c.and_then(|c| c.port()), "#{port}"),
+                get(c.and_then(|c| c.path()), "/#{path}"),
+                get(c.and_then(|c| c.query()), "#{query}"),
+            )
+        }
+        Some(ActionTypeEnum::Forward) => {
+            format!("forward -> {}", a.target_group_arn().unwrap_or_default())
+        }
+        Some(other) => other.as_str().to_string(),
+        None => "none".into(),
+    }
+}
+
+pub fn fixed_404() -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("404")
+                .content_type("application/json")
+                .message_body(NOT_FOUND_BODY)
+                .build(),
+        )
+        .build()
+}
+
+/// 301 to HTTPS on 443, keeping host, path and query.
+pub fn redirect_to_https() -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .port("443")
+                .host("#{host}")
+                .path("/#{path}")
+                .query("#{query}")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build(),
+        )
+        .build()
+}
+
+pub async fn discover(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read listeners",
+        &ctx.notify("listener"),
+        || async {
+            ctx.aws
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(lb_arn)
+                .send()
+                .await
+                .aws("DescribeListeners", lb_arn)
+        },
+    )
+    .await?;
+    let arns: Vec<String> = out
+        .listeners()
+        .iter()
+        .filter_map(|l| l.listener_arn().map(str::to_string))
+        .collect();
+    let tags = read_tags(ctx, &arns).await?;
+    Ok(out
+        .listeners()
+        .iter()
+        .filter_map(|l| {
+            let arn = l.listener_arn()?;
+            let tags = tags.get(arn).cloned().unwrap_or_default();
+            // An untagged listener on the stack's own load balancer is still the stack's:
+            // name it by its port.
+            let logical = logical_of(&tags).unwrap_or_else(|| match l.port() {
+                Some(443) => logical::LISTENER_HTTPS.to_string(),
+                Some(80) => logical::LISTENER_HTTP.to_string(),
+                Some(p) => format!("listener/{p}"),
+                None => "listener/unknown".to_string(),
+            });
+            let mut r = Resource::new(logical, Kind::Listener)
+                .prop("port", l.port().unwrap_or(0).to_string())
+                .prop(
+                    "protocol",
+                    l.protocol().map(|p| p.as_str()).unwrap_or_default(),
+                );
+            if let Some(c) = l.certificates().first().and_then(|c| c.certificate_arn()) {
+                r = r.prop("certificate", c);
+            }
+            if let Some(p) = l.ssl_policy() {
+                r = r.prop("ssl_policy", p);
+            }
+            let action = l
+                .default_actions()
+                .first()
+                .map(render_action)
+                .unwrap_or_default();
+            Some(observed(
+                arn,
+                r.prop("default_action", action)
+                    .prop("tags", tags_prop(&tags)),
+            ))
+        })
+        .collect())
+}
+
+fn default_action(ctx: &Ctx<'_>, logical_id: &str) -> Action {
+    if logical_id == logical::LISTENER_HTTP && ctx.config.https.is_some() {
+        redirect_to_https()
+    } else {
+        fixed_404()
+    }
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let elb = &ctx.aws.elb;
+    let notify = ctx.notify(&want.logical);
+    let tags = ctx.tags(&want.logical);
+    let https = want.get("protocol") == Some("HTTPS");
+    let certificate = want.get("certificate").map(|c| ctx.ids.resolve(c));
+    let ssl_policy = want.get("ssl_policy");
+    let action = default_action(ctx, &want.logical);
+    match &change.id {
+        Some(arn) => {
+            if change.changed("tags") {
+                retag(ctx, arn, change, &tags).await?;
+            }
+            if ["protocol", "certificate", "ssl_policy", "default_action"]
+                .iter()
+                .any(|f| change.changed(f))
+            {
+                retry(Policy::fresh(), "update listener", &notify, || async {
+                    let mut req = elb
+                        .modify_listener()
+                        .listener_arn(arn)
+                        .default_actions(action.clone());
+                    if let Some(p) = want.get("protocol") {
+                        req = req.protocol(ProtocolEnum::from(p));
+                    }
+                    if https {
+                        req = req
+                            .set_certificates(
+                                certificate.clone().map(|c| {
+                                    vec![Certificate::builder().certificate_arn(c).build()]
+                                }),
+                            )
+                            .set_ssl_policy(ssl_policy.map(str::to_string));
+                    }
+                    req.send().await.aws("ModifyListener", arn)
+                })
+                .await?;
+            }
+            Ok(arn.clone())
+        }
+        None => {
+            let lb = ctx.ids.get(logical::LOAD_BALANCER)?;
+            let port: i32 = want.get("port").and_then(|p| p.parse().ok()).unwrap_or(80);
+            // Listeners can be created while the load balancer is still provisioning.
+            let out = retry(Policy::fresh(), "create listener", &notify, || async {
+                let mut req = elb
+                    .create_listener()
+                    .load_balancer_arn(&lb)
+                    .port(port)
+                    .protocol(if https {
+                        ProtocolEnum::Https
+                    } else {
+                        ProtocolEnum::Http
+                    })
+                    .default_actions(action.clone())
+                    .set_tags(Some(to_tags(&tags)));
+                if https {
+                    req = req
+                        .set_certificates(
+                            certificate
+                                .clone()
+                                .map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
+                        )
+                        .set_ssl_policy(ssl_policy.map(str::to_string));
+                }
+                req.send().await.aws("CreateListener", &want.logical)
+            })
+            .await
+            .or_else(|e| {
+                if e.is("DuplicateListener") {
+                    Err(AwsError {
+                        message: format!(
+                            "{} (a listener on port {port} exists but is not tagged for the stack)",
+                            e.message
+                        ),
+                        ..e
+                    })
+                } else {
+                    Err(e)
+                }
+            })?;
+            Ok(out
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .unwrap_or_default()
+                .to_string())
+        }
+    }
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
+    retry(
+        Policy::teardown(),
+        "delete listener",
+        &ctx.notify("listener"),
+        || async {
+            ctx.aws
+                .elb
+                .delete_listener()
+                .listener_arn(arn)
+                .send()
+                .await
+                .aws("DeleteListener", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::stack::{fixed_404_action, REDIRECT_TO_HTTPS};
+
+    #[test]
+    fn rendered_actions_match_the_desired_text() {
+        assert_eq!(render_action(&fixed_404()), fixed_404_action());
+        assert_eq!(render_action(&redirect_to_https()), REDIRECT_TO_HTTPS);
+    }
+}

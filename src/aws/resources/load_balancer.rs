@@ -1,0 +1,466 @@
+//! The Application Load Balancer and its attributes.
+
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag,
+};
+
+use super::vpc::{ignore_not_found, wait_error};
+use super::{observed, old_tags, tag_changes, Ctx, Foreign};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+
+/// Extra ids the executor records for the load balancer.
+pub const DNS_KEY: &str = "load-balancer#dns";
+pub const ZONE_KEY: &str = "load-balancer#zone";
+
+pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Tags of ELB resources, by ARN (at most 20 per call).
+pub async fn read_tags(
+    ctx: &Ctx<'_>,
+    arns: &[String],
+) -> Result<std::collections::BTreeMap<String, Tags>, AwsError> {
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in arns.chunks(20) {
+        let resp = retry(
+            Policy::transient(),
+            "read load balancer tags",
+            &ctx.notify("tags"),
+            || async {
+                ctx.aws
+                    .elb
+                    .describe_tags()
+                    .set_resource_arns(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .aws("DescribeTags", "elb resources")
+            },
+        )
+        .await?;
+        for d in resp.tag_descriptions() {
+            let tags: Tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+                .collect();
+            if let Some(arn) = d.resource_arn() {
+                out.insert(arn.to_string(), tags);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Brings an ELB resource's tags from the observed ones to `new`.
+pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
+    let (set, remove) = tag_changes(&old_tags(change), new);
+    let notify = ctx.notify(&change.logical);
+    if !set.is_empty() {
+        retry(Policy::fresh(), "tag", &notify, || async {
+            ctx.aws
+                .elb
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(to_tags(&set)))
+                .send()
+                .await
+                .aws("AddTags", arn)
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        retry(Policy::fresh(), "untag", &notify, || async {
+            ctx.aws
+                .elb
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("RemoveTags", arn)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+    let name = ctx.names.load_balancer();
+    let found = retry(
+        Policy::transient(),
+        "read load balancer",
+        &ctx.notify(logical::LOAD_BALANCER),
+        || async {
+            ctx.aws
+                .elb
+                .describe_load_balancers()
+                .names(&name)
+                .send()
+                .await
+                .aws("DescribeLoadBalancers", &name)
+        },
+    )
+    .await;
+    let out = match found {
+        Ok(out) => out,
+        Err(e) if e.not_found() => return Ok((vec![], vec![])),
+        Err(e) => return Err(e),
+    };
+    let Some(lb) = out.load_balancers().first() else {
+        return Ok((vec![], vec![]));
+    };
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let tags = read_tags(ctx, std::slice::from_ref(&arn))
+        .await?
+        .remove(&arn)
+        .unwrap_or_default();
+    if !ctx.owns(&tags) {
+        return Ok((
+            vec![],
+            vec![Foreign {
+                kind: "load balancer",
+                name,
+            }],
+        ));
+    }
+    let attrs = retry(
+        Policy::transient(),
+        "read load balancer attributes",
+        &ctx.notify(logical::LOAD_BALANCER),
+        || async {
+            ctx.aws
+                .elb
+                .describe_load_balancer_attributes()
+                .load_balancer_arn(&arn)
+                .send()
+                .await
+                .aws("DescribeLoadBalancerAttributes", &arn)
+        },
+    )
+    .await?;
+    let attr = |key: &str| {
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(key))
+            .and_then(|a| a.value())
+            .unwrap_or("")
+            .to_string()
+    };
+    let access_logs = if attr("access_logs.s3.enabled") == "true" {
+        format!(
+            "s3://{}/{}",
+            attr("access_logs.s3.bucket"),
+            attr("access_logs.s3.prefix")
+        )
+    } else {
+        "disabled".to_string()
+    };
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id().map(str::to_string))
+        .collect();
+    subnets.sort();
+    Ok((
+        vec![observed(
+            &arn,
+            Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
+                .prop("name", lb.load_balancer_name().unwrap_or_default())
+                .prop(
+                    "scheme",
+                    lb.scheme().map(|s| s.as_str()).unwrap_or_default(),
+                )
+                .prop("subnets", subnets.join(", "))
+                .prop("security_groups", lb.security_groups().join(", "))
+                .prop("access_logs", access_logs)
+                .prop("idle_timeout", attr("idle_timeout.timeout_seconds"))
+                .prop("deletion_protection", attr("deletion_protection.enabled"))
+                .prop(
+                    "drop_invalid_header_fields",
+                    attr("routing.http.drop_invalid_header_fields.enabled"),
+                )
+                .prop("tags", tags_prop(&tags))
+                .prop("dns_name", lb.dns_name().unwrap_or_default())
+                .prop(
+                    "hosted_zone",
+                    lb.canonical_hosted_zone_id().unwrap_or_default(),
+                )
+                .prop(
+                    "state",
+                    lb.state()
+                        .and_then(|s| s.code())
+                        .map(|c| c.as_str())
+                        .unwrap_or("unknown"),
+                ),
+        )],
+        vec![],
+    ))
+}
+
+fn refs(ctx: &Ctx<'_>, text: &str) -> Result<Vec<String>, AwsError> {
+    text.split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|r| {
+            if r.contains('/') || r == logical::SECURITY_GROUP {
+                ctx.ids.get(r)
+            } else {
+                Ok(r.to_string())
+            }
+        })
+        .collect()
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let elb = &ctx.aws.elb;
+    let notify = ctx.notify(&want.logical);
+    let tags = ctx.tags(&want.logical);
+    let subnets = refs(ctx, want.get("subnets").unwrap_or_default())?;
+    let groups = refs(ctx, want.get("security_groups").unwrap_or_default())?;
+    let arn = match &change.id {
+        Some(arn) => {
+            if change.changed("tags") {
+                retag(ctx, arn, change, &tags).await?;
+            }
+            if change.changed("subnets") {
+                retry(
+                    Policy::fresh(),
+                    "move load balancer subnets",
+                    &notify,
+                    || async {
+                        elb.set_subnets()
+                            .load_balancer_arn(arn)
+                            .set_subnets(Some(subnets.clone()))
+                            .send()
+                            .await
+                            .aws("SetSubnets", arn)
+                    },
+                )
+                .await?;
+            }
+            if change.changed("security_groups") {
+                retry(
+                    Policy::fresh(),
+                    "set load balancer security group",
+                    &notify,
+                    || async {
+                        elb.set_security_groups()
+                            .load_balancer_arn(arn)
+                            .set_security_groups(Some(groups.clone()))
+                            .send()
+                            .await
+                            .aws("SetSecurityGroups", arn)
+                    },
+                )
+                .await?;
+            }
+            arn.clone()
+        }
+        None => {
+            // CreateLoadBalancer is idempotent for the same name and settings, so a retry
+            // after a lost response returns the same load balancer.
+            let out = retry(Policy::fresh(), "create load balancer", &notify, || async {
+                elb.create_load_balancer()
+                    .name(want.get("name").unwrap_or_default())
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(LoadBalancerSchemeEnum::from(
+                        want.get("scheme").unwrap_or_default(),
+                    ))
+                    .ip_address_type(IpAddressType::Ipv4)
+                    .set_subnets(Some(subnets.clone()))
+                    .set_security_groups(Some(groups.clone()))
+                    .set_tags(Some(to_tags(&tags)))
+                    .send()
+                    .await
+                    .aws("CreateLoadBalancer", &want.logical)
+            })
+            .await?;
+            let lb = out.load_balancers().first();
+            ctx.ids
+                .insert(DNS_KEY, lb.and_then(|l| l.dns_name()).unwrap_or_default());
+            ctx.ids.insert(
+                ZONE_KEY,
+                lb.and_then(|l| l.canonical_hosted_zone_id())
+                    .unwrap_or_default(),
+            );
+            lb.and_then(|l| l.load_balancer_arn())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    ctx.ids.insert(&want.logical, &arn);
+    let attribute_fields = [
+        "access_logs",
+        "idle_timeout",
+        "deletion_protection",
+        "drop_invalid_header_fields",
+    ];
+    if change.id.is_none() || attribute_fields.iter().any(|f| change.changed(f)) {
+        let lb = &ctx.config.load_balancer;
+        let mut attrs = vec![
+            (
+                "idle_timeout.timeout_seconds",
+                lb.idle_timeout_seconds.to_string(),
+            ),
+            (
+                "deletion_protection.enabled",
+                lb.deletion_protection.to_string(),
+            ),
+            (
+                "routing.http.drop_invalid_header_fields.enabled",
+                "true".to_string(),
+            ),
+            ("access_logs.s3.enabled", lb.access_logs.to_string()),
+        ];
+        if lb.access_logs {
+            attrs.push(("access_logs.s3.bucket", ctx.names.log_bucket()));
+            attrs.push(("access_logs.s3.prefix", ctx.names.log_prefix().to_string()));
+        }
+        let attrs: Vec<LoadBalancerAttribute> = attrs
+            .into_iter()
+            .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
+            .collect();
+        // ELB checks the bucket policy when access logs are enabled; a policy written a
+        // moment ago can still be refused ("Access Denied for bucket").
+        retry(
+            Policy::fresh(),
+            "set load balancer attributes",
+            &notify,
+            || async {
+                elb.modify_load_balancer_attributes()
+                    .load_balancer_arn(&arn)
+                    .set_attributes(Some(attrs.clone()))
+                    .send()
+                    .await
+                    .aws("ModifyLoadBalancerAttributes", &arn)
+            },
+        )
+        .await
+        .map_err(|e| {
+            if e.is("InvalidConfigurationRequest") {
+                AwsError {
+                    class: crate::aws::error::ErrorClass::Permanent,
+                    ..e
+                }
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(arn)
+}
+
+/// Waits until the load balancer is `active`; returns its DNS name.
+pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
+    let what = format!("load balancer {} to be active", ctx.names.load_balancer());
+    wait_until(
+        &what,
+        Duration::from_secs(900),
+        &ctx.notify(logical::LOAD_BALANCER),
+        || async {
+            let out = ctx
+                .aws
+                .elb
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .aws("DescribeLoadBalancers", arn)?;
+            let Some(lb) = out.load_balancers().first() else {
+                return Ok(Poll::Pending("not visible yet".into()));
+            };
+            let state = lb
+                .state()
+                .and_then(|s| s.code())
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_else(|| "unknown".into());
+            Ok(match state.as_str() {
+                "active" => Poll::Ready(lb.dns_name().unwrap_or_default().to_string()),
+                "failed" | "active_impaired" => Poll::Failed {
+                    state,
+                    reason: lb
+                        .state()
+                        .and_then(|s| s.reason())
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                },
+                _ => Poll::Pending(state),
+            })
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "DescribeLoadBalancers", arn))
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+    let elb = &ctx.aws.elb;
+    let notify = ctx.notify(logical::LOAD_BALANCER);
+    if have.get("deletion_protection") == Some("true") {
+        // Only ever on the stack's own load balancer: discovery checked its tags.
+        let off = LoadBalancerAttribute::builder()
+            .key("deletion_protection.enabled")
+            .value("false")
+            .build();
+        retry(
+            Policy::transient(),
+            "turn off deletion protection",
+            &notify,
+            || async {
+                elb.modify_load_balancer_attributes()
+                    .load_balancer_arn(arn)
+                    .attributes(off.clone())
+                    .send()
+                    .await
+                    .aws("ModifyLoadBalancerAttributes", arn)
+            },
+        )
+        .await
+        .map(|_| ())
+        .or_else(ignore_not_found)?;
+    }
+    retry(
+        Policy::teardown(),
+        "delete load balancer",
+        &notify,
+        || async {
+            elb.delete_load_balancer()
+                .load_balancer_arn(arn)
+                .send()
+                .await
+                .aws("DeleteLoadBalancer", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)?;
+    wait_until(
+        "load balancer to be deleted",
+        Duration::from_secs(600),
+        &notify,
+        || async {
+            match elb
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .aws("DescribeLoadBalancers", arn)
+            {
+                Err(e) if e.not_found() => Ok(Poll::Ready(())),
+                Err(e) => Err(e),
+                Ok(out) if out.load_balancers().is_empty() => Ok(Poll::Ready(())),
+                Ok(_) => Ok(Poll::Pending("deleting".into())),
+            }
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "DescribeLoadBalancers", arn))
+}

@@ -1,0 +1,160 @@
+//! One file per kind of AWS resource: how to read it (`discover`), create or update it
+//! to match a planned change (`apply`), and delete it (`delete`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::model::config::Config;
+use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{resource_tags, Resource, Tags};
+use crate::package::Artifact;
+
+use super::clients::Aws;
+use super::error::{AwsError, ErrorClass};
+use super::events::{Reporter, ResourceNotify};
+
+pub mod certificate;
+pub mod dns;
+pub mod function;
+pub mod internet_gateway;
+pub mod listener;
+pub mod load_balancer;
+pub mod log_bucket;
+pub mod log_group;
+pub mod role;
+pub mod route_table;
+pub mod rule;
+pub mod security_group;
+pub mod subnet;
+pub mod target_group;
+pub mod vpc;
+
+/// Ids of the stack's resources by logical id: seeded from discovery, filled in as
+/// resources are created. Dependents read their parents' ids here.
+#[derive(Debug, Default)]
+pub struct Ids {
+    inner: Mutex<BTreeMap<String, String>>,
+}
+
+impl Ids {
+    pub fn insert(&self, logical: &str, id: &str) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.insert(logical.to_string(), id.to_string());
+        }
+    }
+
+    pub fn remove(&self, logical: &str) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.remove(logical);
+        }
+    }
+
+    pub fn find(&self, logical: &str) -> Option<String> {
+        self.inner.lock().ok().and_then(|m| m.get(logical).cloned())
+    }
+
+    /// The id of a resource this one depends on. The executor only starts a resource
+    /// after its dependencies, so a miss is a bug in the dependency graph.
+    pub fn get(&self, logical: &str) -> Result<String, AwsError> {
+        self.find(logical).ok_or_else(|| AwsError {
+            operation: "resolve",
+            resource: logical.to_string(),
+            code: Some("MissingDependency".into()),
+            message: format!("{logical} has no id yet (albkit bug: dependency order)"),
+            status: None,
+            class: ErrorClass::Permanent,
+        })
+    }
+
+    /// Resolves a reference that is either a logical id of the stack or an AWS id as given
+    /// in the config (a reused VPC, an existing certificate).
+    pub fn resolve(&self, reference: &str) -> String {
+        self.find(reference)
+            .unwrap_or_else(|| reference.to_string())
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        self.inner.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+/// Everything resource code needs.
+pub struct Ctx<'a> {
+    pub aws: &'a Aws,
+    pub config: &'a Config,
+    pub names: &'a Names,
+    pub account: &'a str,
+    pub reporter: &'a dyn Reporter,
+    pub ids: &'a Ids,
+    pub artifacts: &'a BTreeMap<String, Artifact>,
+}
+
+impl Ctx<'_> {
+    pub fn stack(&self) -> &str {
+        &self.config.stack.name
+    }
+
+    pub fn tags(&self, logical: &str) -> Tags {
+        resource_tags(self.config, logical)
+    }
+
+    pub fn notify(&self, logical: &str) -> ResourceNotify<'_> {
+        ResourceNotify {
+            reporter: self.reporter,
+            logical: logical.to_string(),
+        }
+    }
+
+    /// `true` when `tags` mark a resource as this stack's.
+    pub fn owns(&self, tags: &Tags) -> bool {
+        tags.get(TAG_STACK).map(String::as_str) == Some(self.stack())
+    }
+}
+
+/// The logical id a resource's tags give it.
+pub fn logical_of(tags: &Tags) -> Option<String> {
+    tags.get(TAG_RESOURCE).cloned()
+}
+
+/// Tags to set and keys to remove to go from `old` to `new`.
+pub fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
+/// Observed tags of a planned change (the `tags` field's old value), or none.
+pub fn old_tags(change: &Change) -> Tags {
+    change
+        .fields
+        .iter()
+        .find(|f| f.name == "tags")
+        .and_then(|f| f.old.as_deref())
+        .map(crate::model::stack::parse_tags_prop)
+        .unwrap_or_default()
+}
+
+/// Shorthand to build an observed resource.
+pub fn observed(id: impl Into<String>, resource: Resource) -> Observed {
+    Observed {
+        id: id.into(),
+        resource,
+    }
+}
+
+/// A resource found under one of the stack's deterministic names but not tagged as the
+/// stack's: albkit never touches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    pub kind: &'static str,
+    pub name: String,
+}

@@ -1,0 +1,106 @@
+//! One public subnet per availability zone.
+
+use aws_sdk_ec2::types::ResourceType;
+
+use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::{logical_of, observed, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, Policy};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource};
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read subnets",
+        &ctx.notify("subnet"),
+        || async {
+            ctx.aws
+                .ec2
+                .describe_subnets()
+                .filters(stack_filter(ctx.stack()))
+                .send()
+                .await
+                .aws("DescribeSubnets", "subnets")
+        },
+    )
+    .await?;
+    Ok(out
+        .subnets()
+        .iter()
+        .filter_map(|s| {
+            let tags = tag_map(s.tags());
+            let logical = logical_of(&tags)?;
+            Some(observed(
+                s.subnet_id()?,
+                Resource::new(logical, Kind::Subnet)
+                    .prop("vpc", s.vpc_id().unwrap_or_default())
+                    .prop("cidr", s.cidr_block().unwrap_or_default())
+                    .prop(
+                        "availability_zone",
+                        s.availability_zone().unwrap_or_default(),
+                    )
+                    .prop(
+                        "map_public_ip",
+                        s.map_public_ip_on_launch().unwrap_or(false).to_string(),
+                    )
+                    .prop("tags", tags_prop(&tags)),
+            ))
+        })
+        .collect())
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let tags = ctx.tags(&want.logical);
+    if let Some(id) = &change.id {
+        if change.changed("tags") {
+            retag(ctx, id, change, &tags).await?;
+        }
+        return Ok(id.clone());
+    }
+    let vpc = ctx.ids.get(logical::VPC)?;
+    let out = retry(
+        Policy::fresh(),
+        &format!("create {}", want.logical),
+        &ctx.notify(&want.logical),
+        || async {
+            ctx.aws
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(want.get("cidr").unwrap_or_default())
+                .availability_zone(want.get("availability_zone").unwrap_or_default())
+                .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                .send()
+                .await
+                .aws("CreateSubnet", &want.logical)
+        },
+    )
+    .await?;
+    Ok(out
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+    retry(
+        Policy::teardown(),
+        &format!("delete subnet {id}"),
+        &ctx.notify("subnet"),
+        || async {
+            ctx.aws
+                .ec2
+                .delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .aws("DeleteSubnet", id)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}

@@ -1,0 +1,359 @@
+//! The function's target group (type `lambda`), the Lambda permission that lets ELB
+//! invoke the `live` alias from that target group only, and the target registration.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use super::load_balancer::{read_tags, retag, to_tags};
+use super::vpc::ignore_not_found;
+use super::{logical_of, observed, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use crate::aws::retry::{retry, Policy};
+use crate::model::config::FunctionSettings;
+use crate::model::names::{logical, LIVE_ALIAS};
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource};
+
+const PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
+
+fn permission_text(resource: &str, source: &str) -> String {
+    format!("{PRINCIPAL} on {resource} from {source}")
+}
+
+/// The statement that lets ELB invoke the alias, as text, from the alias's policy.
+async fn read_permission(ctx: &Ctx<'_>, function: &str) -> Result<String, AwsError> {
+    let name = ctx.names.function(function);
+    let sid = ctx.names.permission_statement(function);
+    let policy = match ctx
+        .aws
+        .lambda
+        .get_policy()
+        .function_name(&name)
+        .qualifier(LIVE_ALIAS)
+        .send()
+        .await
+        .aws("GetPolicy", &name)
+    {
+        Ok(p) => p.policy().unwrap_or_default().to_string(),
+        Err(e) if e.not_found() => return Ok("none".into()),
+        Err(e) => return Err(e),
+    };
+    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+    let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+    let found = statements
+        .iter()
+        .find(|s| s["Sid"] == sid.as_str())
+        .map(|s| {
+            let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
+                .as_str()
+                .unwrap_or("any source");
+            let resource = s["Resource"].as_str().unwrap_or_default();
+            permission_text(resource, source)
+        });
+    Ok(found.unwrap_or_else(|| "none".into()))
+}
+
+fn health_text(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> String {
+    if tg.health_check_enabled() != Some(true) {
+        return "disabled".into();
+    }
+    format!(
+        "GET {} every {}s, timeout {}s, healthy {}, unhealthy {}, matcher {}",
+        tg.health_check_path().unwrap_or("/"),
+        tg.health_check_interval_seconds().unwrap_or_default(),
+        tg.health_check_timeout_seconds().unwrap_or_default(),
+        tg.healthy_threshold_count().unwrap_or_default(),
+        tg.unhealthy_threshold_count().unwrap_or_default(),
+        tg.matcher().and_then(|m| m.http_code()).unwrap_or("200")
+    )
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let elb = &ctx.aws.elb;
+    let prefix = format!("{}-", ctx.stack());
+    let mut groups = Vec::new();
+    let mut pages = elb.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("DescribeTargetGroups", "target groups")?;
+        groups.extend(
+            page.target_groups()
+                .iter()
+                .filter(|t| {
+                    t.target_group_name()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                })
+                .cloned(),
+        );
+    }
+    let arns: Vec<String> = groups
+        .iter()
+        .filter_map(|t| t.target_group_arn().map(str::to_string))
+        .collect();
+    let tags = read_tags(ctx, &arns).await?;
+    let mut found = Vec::new();
+    for tg in groups {
+        let arn = tg.target_group_arn().unwrap_or_default();
+        let tags = tags.get(arn).cloned().unwrap_or_default();
+        if !ctx.owns(&tags) {
+            continue;
+        }
+        let Some(logical) = logical_of(&tags) else {
+            continue;
+        };
+        let function = logical.trim_start_matches("target-group/").to_string();
+        let (attrs, health, permission) = tokio::try_join!(
+            async {
+                elb.describe_target_group_attributes()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .aws("DescribeTargetGroupAttributes", arn)
+            },
+            async {
+                elb.describe_target_health()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .aws("DescribeTargetHealth", arn)
+            },
+            read_permission(ctx, &function),
+        )?;
+        let multi = attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
+            .and_then(|a| a.value())
+            .unwrap_or("false")
+            .to_string();
+        let targets: Vec<String> = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+            .collect();
+        let states: Vec<String> = health
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            })
+            .collect();
+        found.push(observed(
+            arn,
+            Resource::new(logical, Kind::TargetGroup)
+                .prop("name", tg.target_group_name().unwrap_or_default())
+                .prop(
+                    "target_type",
+                    tg.target_type().map(|t| t.as_str()).unwrap_or_default(),
+                )
+                .prop("multi_value_headers", multi)
+                .prop("health_check", health_text(&tg))
+                .prop("permission", permission)
+                .prop(
+                    "target",
+                    if targets.is_empty() {
+                        "none".into()
+                    } else {
+                        targets.join(", ")
+                    },
+                )
+                .prop("tags", tags_prop(&tags))
+                .prop("target_health", states.join(", ")),
+        ));
+    }
+    Ok(found)
+}
+
+fn function_of<'c>(ctx: &'c Ctx<'_>, logical_id: &str) -> Result<&'c FunctionSettings, AwsError> {
+    ctx.config
+        .functions
+        .iter()
+        .find(|f| logical::target_group(&f.name) == logical_id)
+        .ok_or_else(|| AwsError {
+            operation: "CreateTargetGroup",
+            resource: logical_id.to_string(),
+            code: None,
+            message: "not in the config".into(),
+            status: None,
+            class: ErrorClass::Permanent,
+        })
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let elb = &ctx.aws.elb;
+    let notify = ctx.notify(&want.logical);
+    let settings = function_of(ctx, &want.logical)?;
+    let tags = ctx.tags(&want.logical);
+    let hc = settings.health_check.as_ref();
+    let creating = change.id.is_none();
+    let arn = match &change.id {
+        Some(arn) => {
+            if change.changed("tags") {
+                retag(ctx, arn, change, &tags).await?;
+            }
+            if change.changed("health_check") {
+                retry(Policy::fresh(), "update health check", &notify, || async {
+                    let mut req = elb
+                        .modify_target_group()
+                        .target_group_arn(arn)
+                        .health_check_enabled(hc.is_some());
+                    if let Some(hc) = hc {
+                        req = req
+                            .health_check_path(&hc.path)
+                            .health_check_interval_seconds(hc.interval_seconds as i32)
+                            .health_check_timeout_seconds(hc.timeout_seconds as i32)
+                            .healthy_threshold_count(hc.healthy_threshold as i32)
+                            .unhealthy_threshold_count(hc.unhealthy_threshold as i32)
+                            .matcher(Matcher::builder().http_code(&hc.matcher).build());
+                    }
+                    req.send().await.aws("ModifyTargetGroup", arn)
+                })
+                .await?;
+            }
+            arn.clone()
+        }
+        None => {
+            // Idempotent by name: a retry after a lost response returns the same group.
+            let out = retry(Policy::fresh(), "create target group", &notify, || async {
+                let mut req = elb
+                    .create_target_group()
+                    .name(want.get("name").unwrap_or_default())
+                    .target_type(TargetTypeEnum::Lambda)
+                    .health_check_enabled(hc.is_some())
+                    .set_tags(Some(to_tags(&tags)));
+                if let Some(hc) = hc {
+                    req = req
+                        .health_check_path(&hc.path)
+                        .health_check_interval_seconds(hc.interval_seconds as i32)
+                        .health_check_timeout_seconds(hc.timeout_seconds as i32)
+                        .healthy_threshold_count(hc.healthy_threshold as i32)
+                        .unhealthy_threshold_count(hc.unhealthy_threshold as i32)
+                        .matcher(Matcher::builder().http_code(&hc.matcher).build());
+                }
+                req.send().await.aws("CreateTargetGroup", &want.logical)
+            })
+            .await?;
+            out.target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    ctx.ids.insert(&want.logical, &arn);
+    if creating || change.changed("multi_value_headers") {
+        let attr = TargetGroupAttribute::builder()
+            .key("lambda.multi_value_headers.enabled")
+            .value(settings.multi_value_headers.to_string())
+            .build();
+        retry(
+            Policy::fresh(),
+            "set multi-value headers",
+            &notify,
+            || async {
+                elb.modify_target_group_attributes()
+                    .target_group_arn(&arn)
+                    .attributes(attr.clone())
+                    .send()
+                    .await
+                    .aws("ModifyTargetGroupAttributes", &arn)
+            },
+        )
+        .await?;
+    }
+    let function_arn = ctx.ids.get(&logical::function(&settings.name))?;
+    let function_name = ctx.names.function(&settings.name);
+    let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
+    if creating || change.changed("permission") {
+        let sid = ctx.names.permission_statement(&settings.name);
+        // Replace a statement that points elsewhere (a recreated target group).
+        ctx.aws
+            .lambda
+            .remove_permission()
+            .function_name(&function_name)
+            .qualifier(LIVE_ALIAS)
+            .statement_id(&sid)
+            .send()
+            .await
+            .aws("RemovePermission", &function_name)
+            .map(|_| ())
+            .or_else(ignore_not_found)?;
+        retry(
+            Policy::fresh(),
+            "allow the target group to invoke the function",
+            &notify,
+            || async {
+                ctx.aws
+                    .lambda
+                    .add_permission()
+                    .function_name(&function_name)
+                    .qualifier(LIVE_ALIAS)
+                    .statement_id(&sid)
+                    .action("lambda:InvokeFunction")
+                    .principal(PRINCIPAL)
+                    // Scoped to this target group (whose ARN names the account), never any ALB.
+                    .source_arn(&arn)
+                    .send()
+                    .await
+                    .aws("AddPermission", &function_name)
+            },
+        )
+        .await?;
+    }
+    if creating || change.changed("target") {
+        // ELB checks the permission when registering; a fresh one may not be visible yet.
+        retry(
+            Policy::fresh(),
+            "register the function",
+            &notify,
+            || async {
+                elb.register_targets()
+                    .target_group_arn(&arn)
+                    .targets(TargetDescription::builder().id(&alias_arn).build())
+                    .send()
+                    .await
+                    .aws("RegisterTargets", &arn)
+            },
+        )
+        .await?;
+    }
+    Ok(arn)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+    let function = have.logical.trim_start_matches("target-group/");
+    let function_name = ctx.names.function(function);
+    let sid = ctx.names.permission_statement(function);
+    ctx.aws
+        .lambda
+        .remove_permission()
+        .function_name(&function_name)
+        .qualifier(LIVE_ALIAS)
+        .statement_id(&sid)
+        .send()
+        .await
+        .aws("RemovePermission", &function_name)
+        .map(|_| ())
+        .or_else(ignore_not_found)?;
+    // ResourceInUse while a rule still forwards to it.
+    retry(
+        Policy::teardown(),
+        "delete target group",
+        &ctx.notify(&have.logical),
+        || async {
+            ctx.aws
+                .elb
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .aws("DeleteTargetGroup", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}

@@ -1,0 +1,269 @@
+//! The stack's VPC (only when albkit manages the network).
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
+};
+
+use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::names::{logical, TAG_STACK};
+use crate::model::plan::{Change, Observed};
+use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+
+pub fn stack_filter(stack: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{TAG_STACK}"))
+        .values(stack)
+        .build()
+}
+
+pub fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(to_tags(tags)))
+        .build()
+}
+
+/// Brings an EC2 resource's tags from `old` to `new`.
+pub async fn retag(ctx: &Ctx<'_>, id: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
+    let (set, remove) = tag_changes(&old_tags(change), new);
+    if !set.is_empty() {
+        ctx.aws
+            .ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(to_tags(&set)))
+            .send()
+            .await
+            .aws("CreateTags", id)?;
+    }
+    if !remove.is_empty() {
+        let keys = remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        ctx.aws
+            .ec2
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .aws("DeleteTags", id)?;
+    }
+    Ok(())
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read VPCs",
+        &ctx.notify(logical::VPC),
+        || async {
+            ctx.aws
+                .ec2
+                .describe_vpcs()
+                .filters(stack_filter(ctx.stack()))
+                .send()
+                .await
+                .aws("DescribeVpcs", logical::VPC)
+        },
+    )
+    .await?;
+    let mut found = Vec::new();
+    for vpc in out.vpcs() {
+        let (Some(id), tags) = (vpc.vpc_id(), tag_map(vpc.tags())) else {
+            continue;
+        };
+        let Some(logical) = logical_of(&tags) else {
+            continue;
+        };
+        let (support, hostnames) = tokio::try_join!(
+            dns_attribute(ctx, id, VpcAttributeName::EnableDnsSupport),
+            dns_attribute(ctx, id, VpcAttributeName::EnableDnsHostnames)
+        )?;
+        let dns = match (support, hostnames) {
+            (true, true) => "support+hostnames",
+            (true, false) => "support",
+            (false, true) => "hostnames",
+            (false, false) => "off",
+        };
+        found.push(observed(
+            id,
+            Resource::new(logical, Kind::Vpc)
+                .prop("cidr", vpc.cidr_block().unwrap_or_default())
+                .prop("dns", dns)
+                .prop("tags", tags_prop(&tags)),
+        ));
+    }
+    Ok(found)
+}
+
+async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Result<bool, AwsError> {
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(name)
+        .send()
+        .await
+        .aws("DescribeVpcAttribute", id)?;
+    let value = out
+        .enable_dns_support()
+        .or(out.enable_dns_hostnames())
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+    Ok(value)
+}
+
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+    let tags = ctx.tags(&want.logical);
+    let id = match &change.id {
+        Some(id) => {
+            if change.changed("tags") {
+                retag(ctx, id, change, &tags).await?;
+            }
+            id.clone()
+        }
+        None => {
+            let cidr = want.get("cidr").unwrap_or_default();
+            let out = retry(
+                Policy::transient(),
+                "create VPC",
+                &ctx.notify(&want.logical),
+                || async {
+                    ctx.aws
+                        .ec2
+                        .create_vpc()
+                        .cidr_block(cidr)
+                        .tag_specifications(tag_spec(ResourceType::Vpc, &tags))
+                        .send()
+                        .await
+                        .aws("CreateVpc", &want.logical)
+                },
+            )
+            .await?;
+            let id = out
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .unwrap_or_default()
+                .to_string();
+            ctx.ids.insert(&want.logical, &id);
+            wait_until(
+                &format!("VPC {id} to be available"),
+                std::time::Duration::from_secs(300),
+                &ctx.notify(&want.logical),
+                || async {
+                    let out = ctx
+                        .aws
+                        .ec2
+                        .describe_vpcs()
+                        .vpc_ids(&id)
+                        .send()
+                        .await
+                        .aws("DescribeVpcs", &id)?;
+                    let state = out
+                        .vpcs()
+                        .first()
+                        .and_then(|v| v.state())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "not visible yet".into());
+                    Ok(if state == "available" {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending(state)
+                    })
+                },
+            )
+            .await
+            .map_err(|e| wait_error(e, "DescribeVpcs", &id))?;
+            id
+        }
+    };
+    if change.id.is_none() || change.changed("dns") {
+        // Two calls: EC2 takes one attribute per request.
+        for attribute in [
+            VpcAttributeName::EnableDnsSupport,
+            VpcAttributeName::EnableDnsHostnames,
+        ] {
+            retry(
+                Policy::fresh(),
+                "enable VPC DNS",
+                &ctx.notify(&want.logical),
+                || async {
+                    let on = AttributeBooleanValue::builder().value(true).build();
+                    let req = ctx.aws.ec2.modify_vpc_attribute().vpc_id(&id);
+                    let req = match attribute {
+                        VpcAttributeName::EnableDnsSupport => req.enable_dns_support(on),
+                        _ => req.enable_dns_hostnames(on),
+                    };
+                    req.send().await.aws("ModifyVpcAttribute", &id)
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(id)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+    retry(
+        Policy::teardown(),
+        &format!("delete VPC {id}"),
+        &ctx.notify(logical::VPC),
+        || async {
+            ctx.aws
+                .ec2
+                .delete_vpc()
+                .vpc_id(id)
+                .send()
+                .await
+                .aws("DeleteVpc", id)
+        },
+    )
+    .await
+    .map(|_| ())
+    .or_else(ignore_not_found)
+}
+
+/// Deleting something already gone is success.
+pub fn ignore_not_found(e: AwsError) -> Result<(), AwsError> {
+    if e.not_found() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// A waiter's failure as an AWS error of the operation it polled.
+pub fn wait_error(
+    e: crate::aws::retry::WaitError,
+    operation: &'static str,
+    resource: &str,
+) -> AwsError {
+    match e {
+        crate::aws::retry::WaitError::Aws(e) => e,
+        other => AwsError {
+            operation,
+            resource: resource.to_string(),
+            code: Some("WaiterTimeout".into()),
+            message: other.to_string(),
+            status: None,
+            class: crate::aws::error::ErrorClass::Permanent,
+        },
+    }
+}

@@ -1,0 +1,365 @@
+//! The one retry helper and the one waiter of the program.
+//!
+//! Transient faults are first retried by the SDK itself (see `clients.rs`); what reaches
+//! here is retried by class with jittered exponential backoff until a deadline, and every
+//! pause is reported with what albkit is waiting for.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::{AwsError, ErrorClass};
+
+/// Which error classes to retry and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub transient: bool,
+    pub eventual_consistency: bool,
+    pub dependency: bool,
+    /// Retry "not found" too: for calls on something created moments ago, which AWS may
+    /// not show everywhere yet (`InvalidSubnetID.NotFound` right after `CreateSubnet`).
+    pub not_found: bool,
+    pub deadline: Duration,
+}
+
+impl Policy {
+    /// Transient faults only.
+    pub const fn transient() -> Self {
+        Self {
+            transient: true,
+            eventual_consistency: false,
+            dependency: false,
+            not_found: false,
+            deadline: Duration::from_secs(120),
+        }
+    }
+    /// Calls that touch something created moments ago.
+    pub const fn fresh() -> Self {
+        Self {
+            eventual_consistency: true,
+            not_found: true,
+            deadline: Duration::from_secs(180),
+            ..Self::transient()
+        }
+    }
+    /// Deletions that AWS may refuse while dependents detach.
+    pub const fn teardown() -> Self {
+        Self {
+            eventual_consistency: true,
+            dependency: true,
+            deadline: Duration::from_secs(900),
+            ..Self::transient()
+        }
+    }
+    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    fn retries(&self, class: ErrorClass) -> bool {
+        match class {
+            ErrorClass::Transient => self.transient,
+            ErrorClass::EventualConsistency => self.eventual_consistency,
+            ErrorClass::Dependency => self.dependency,
+            ErrorClass::NotFound => self.not_found,
+            ErrorClass::Permanent => false,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: first pause up to `base`, doubling, capped.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    attempt: u32,
+    base: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self {
+            attempt: 0,
+            base,
+            cap,
+        }
+    }
+
+    /// The next pause: uniformly random in [ceiling/2, ceiling].
+    pub fn next_delay(&mut self) -> Duration {
+        let factor = 1u32 << self.attempt.min(16);
+        self.attempt = self.attempt.saturating_add(1);
+        let ceiling = self.base.saturating_mul(factor).min(self.cap);
+        let half = ceiling / 2;
+        let jitter = rand::random::<f64>();
+        half + half.mul_f64(jitter)
+    }
+}
+
+/// Something that is told when albkit pauses, and why.
+pub trait Notify: Sync {
+    fn waiting(&self, what: &str, detail: &str);
+}
+
+/// For callers that need no reporting (tests, reads).
+pub struct Silent;
+
+impl Notify for Silent {
+    fn waiting(&self, _what: &str, _detail: &str) {}
+}
+
+fn base_delay() -> Duration {
+    // Tests against a local emulator do not need to wait as long as real AWS.
+    match std::env::var("ALBKIT_RETRY_BASE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(ms) => Duration::from_millis(ms),
+        None => Duration::from_millis(500),
+    }
+}
+
+/// Runs `op` until it succeeds, fails with a class the policy does not retry, or the
+/// deadline passes (then the last error is returned).
+pub async fn retry<T, F, Fut>(
+    policy: Policy,
+    what: &str,
+    notify: &dyn Notify,
+    mut op: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut backoff = Backoff::new(base_delay(), Duration::from_secs(10));
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if policy.retries(e.class) && start.elapsed() < policy.deadline => {
+                let delay = backoff.next_delay();
+                notify.waiting(
+                    what,
+                    &format!(
+                        "{} ({}), retrying",
+                        e.code.as_deref().unwrap_or("error"),
+                        short(&e.message)
+                    ),
+                );
+                tracing::debug!(operation = e.operation, resource = %e.resource, class = ?e.class, ?delay, "retrying: {e}");
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn short(message: &str) -> String {
+    let first = message.lines().next().unwrap_or("");
+    if first.chars().count() > 80 {
+        format!("{}…", first.chars().take(80).collect::<String>())
+    } else {
+        first.to_string()
+    }
+}
+
+/// Why a wait ended without the condition being met.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("timed out after {seconds}s waiting for {what} (last state: {last})")]
+    Timeout {
+        what: String,
+        seconds: u64,
+        last: String,
+    },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{what} reached state {state}: {reason}")]
+    Failed {
+        what: String,
+        state: String,
+        reason: String,
+    },
+}
+
+/// What one poll of a waiter saw.
+pub enum Poll<T> {
+    Ready(T),
+    /// Not yet; the text says which state it is in.
+    Pending(String),
+    /// It will never get there.
+    Failed {
+        state: String,
+        reason: String,
+    },
+}
+
+/// Polls `check` until it is ready, with backoff, transient errors retried, and a
+/// deadline. `what` says what is being waited for ("load balancer hello-alb to be active").
+pub async fn wait_until<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    notify: &dyn Notify,
+    mut check: F,
+) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, AwsError>>,
+{
+    let start = Instant::now();
+    let mut backoff = Backoff::new(base_delay(), Duration::from_secs(15));
+    let mut last = String::from("unknown");
+    loop {
+        match check().await {
+            Ok(Poll::Ready(v)) => return Ok(v),
+            Ok(Poll::Pending(state)) => {
+                if state != last {
+                    notify.waiting(what, &state);
+                }
+                last = state;
+            }
+            Ok(Poll::Failed { state, reason }) => {
+                return Err(WaitError::Failed {
+                    what: what.to_string(),
+                    state,
+                    reason,
+                })
+            }
+            Err(e)
+                if matches!(
+                    e.class,
+                    ErrorClass::Transient | ErrorClass::EventualConsistency
+                ) =>
+            {
+                last = e.to_string();
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if start.elapsed() >= deadline {
+            return Err(WaitError::Timeout {
+                what: what.to_string(),
+                seconds: deadline.as_secs(),
+                last,
+            });
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn err(class: ErrorClass) -> AwsError {
+        AwsError {
+            operation: "Op",
+            resource: "thing".into(),
+            code: Some("Code".into()),
+            message: "msg".into(),
+            status: None,
+            class,
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
+        let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        assert!(delays[0] <= Duration::from_millis(100) && delays[0] >= Duration::from_millis(50));
+        assert!(delays[3] >= Duration::from_millis(400));
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(800)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_the_classes_it_is_told_to() {
+        let calls = AtomicU32::new(0);
+        let out = retry(Policy::fresh(), "test", &Silent, || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                Err(err(ErrorClass::EventualConsistency))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!(out.ok(), Some(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_retry_permanent_errors() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retry(Policy::teardown(), "test", &Silent, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(ErrorClass::Permanent))
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_at_the_deadline() {
+        let calls = AtomicU32::new(0);
+        let policy = Policy::teardown().with_deadline(Duration::from_secs(30));
+        let out: Result<(), _> = retry(policy, "test", &Silent, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(ErrorClass::Dependency))
+        })
+        .await;
+        assert_eq!(out.err().map(|e| e.class), Some(ErrorClass::Dependency));
+        assert!(calls.load(Ordering::SeqCst) > 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_only_policy_does_not_retry_dependency() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retry(Policy::transient(), "test", &Silent, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(ErrorClass::Dependency))
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiter_times_out_with_the_last_state() {
+        let out: Result<(), _> = wait_until(
+            "thing to be ready",
+            Duration::from_secs(20),
+            &Silent,
+            || async { Ok(Poll::Pending("provisioning".to_string())) },
+        )
+        .await;
+        match out {
+            Err(WaitError::Timeout { what, last, .. }) => {
+                assert_eq!(what, "thing to be ready");
+                assert_eq!(last, "provisioning");
+            }
+            _ => panic!("expected a timeout"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiter_returns_when_ready_and_stops_on_failure() {
+        let n = AtomicU32::new(0);
+        let out = wait_until("x", Duration::from_secs(60), &Silent, || async {
+            if n.fetch_add(1, Ordering::SeqCst) < 2 {
+                Ok(Poll::Pending("pending".into()))
+            } else {
+                Ok(Poll::Ready(1))
+            }
+        })
+        .await;
+        assert_eq!(out.ok(), Some(1));
+        let failed: Result<(), _> = wait_until("x", Duration::from_secs(60), &Silent, || async {
+            Ok(Poll::Failed {
+                state: "FAILED".into(),
+                reason: "bad".into(),
+            })
+        })
+        .await;
+        assert!(matches!(failed, Err(WaitError::Failed { .. })));
+    }
+}

@@ -1,0 +1,79 @@
+//! The command line: the contract that users and CI scripts depend on.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "albkit", version, about = "An Application Load Balancer in front of Rust Lambda functions, straight through the AWS SDK", long_about = None)]
+pub struct Cli {
+    /// Path of the stack's configuration file.
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        default_value = "albkit.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// AWS profile to use (default: the standard AWS credential chain).
+    #[arg(long, global = true, value_name = "P")]
+    pub profile: Option<String>,
+
+    /// AWS region; wins over [stack].region and the environment.
+    #[arg(long, global = true, value_name = "R")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (a local emulator such as moto); AWS_ENDPOINT_URL works too.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Output format: human (progress on stderr) or json (one document on stdout).
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+
+    /// More detail (-v: every wait and retry; -vv: AWS SDK debug logs).
+    #[arg(short = 'v', long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors and the final result.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what `up` would change; calls nothing that mutates.
+    Plan {
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create or update the stack to match the config; prints the URL last.
+    Up {
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Every resource of the stack with its id and state, target health and the URL.
+    Status,
+    /// Remove the stack.
+    Down {
+        /// Also delete the access-log bucket (every object version) and the function log groups.
+        #[arg(long)]
+        purge_logs: bool,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+}

@@ -1,0 +1,93 @@
+//! `albkit down`: remove the stack, keeping logs unless asked otherwise.
+
+use super::{check_conflicts, confirm, print_json, Session};
+use crate::aws::discover::{discover, seed_ids};
+use crate::aws::executor::delete_in_order;
+use crate::cli::Cli;
+use crate::error::Result;
+use crate::model::plan::teardown;
+
+pub async fn run(cli: &Cli, purge_logs: bool, yes: bool) -> Result<u8> {
+    let s = Session::open(cli).await?;
+    let empty = Default::default();
+    let ctx = s.ctx(&empty);
+    s.phase(format!(
+        "Reading stack {} in {} (account {})",
+        s.config.stack.name, s.aws.region, s.account
+    ));
+    let d = discover(&ctx).await?;
+    check_conflicts(&d)?;
+    seed_ids(&ctx, &d.observed);
+    let plan = teardown(&s.config.stack.name, &d.observed);
+    if plan.changes.is_empty() {
+        if s.json() {
+            print_json(
+                &serde_json::json!({"stack": s.config.stack.name, "region": s.aws.region, "existed": false, "removed": [], "kept": []}),
+            );
+        } else {
+            eprintln!(
+                "Stack {} does not exist in {} (account {}): nothing to remove.",
+                s.config.stack.name, s.aws.region, s.account
+            );
+        }
+        return Ok(0);
+    }
+    if !s.json() {
+        for c in &plan.changes {
+            let keep = !purge_logs
+                && matches!(
+                    c.kind,
+                    crate::model::stack::Kind::LogBucket | crate::model::stack::Kind::LogGroup
+                );
+            eprintln!(
+                "  {} {} ({}) {}",
+                if keep { " " } else { "-" },
+                c.logical,
+                c.kind,
+                if keep {
+                    "kept (use --purge-logs to delete)"
+                } else {
+                    c.id.as_deref().unwrap_or("")
+                }
+            );
+        }
+    }
+    let question = format!(
+        "Remove stack {} from {} (account {})?",
+        s.config.stack.name, s.aws.region, s.account
+    );
+    if !confirm(yes, &question, s.json())? {
+        eprintln!("Cancelled: nothing was changed.");
+        return Ok(1);
+    }
+    let items: Vec<_> = d.observed.values().collect();
+    let kept = delete_in_order(&ctx, &items, purge_logs).await?;
+    let removed: Vec<&str> = d
+        .observed
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !kept.iter().any(|x| x == k))
+        .collect();
+    if s.json() {
+        print_json(&serde_json::json!({
+            "stack": s.config.stack.name,
+            "region": s.aws.region,
+            "existed": true,
+            "removed": removed,
+            "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
+        }));
+    } else {
+        eprintln!(
+            "Removed {} resource(s) of stack {}.",
+            removed.len(),
+            s.config.stack.name
+        );
+        if !kept.is_empty() {
+            eprintln!(
+                "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
+                kept.join(", ")
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,402 @@
+//! One file per command, each with the same rhythm: load → discover → decide → (ask) →
+//! act → render. This module holds the steps they share.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
+
+use crate::aws::clients::{Aws, ConnectOptions};
+use crate::aws::discover::{discover, Discovery};
+use crate::aws::error::AwsResultExt;
+use crate::aws::events::{Event, Quiet, Reporter};
+use crate::aws::resources::{Ctx, Ids};
+use crate::cli::{Cli, Command, Output};
+use crate::error::{Error, Result};
+use crate::model::config::{Config, Network};
+use crate::model::names::Names;
+use crate::model::plan::{plan, Plan};
+use crate::model::stack::{desired, Context, Desired};
+use crate::package::{self, Artifact};
+use crate::ui::reporter::{Plain, Tty};
+
+pub mod down;
+pub mod plan;
+pub mod status;
+pub mod up;
+
+/// Forwards events and keeps the notes for the final document.
+pub struct Collect {
+    inner: Box<dyn Reporter>,
+    pub notes: Mutex<Vec<String>>,
+}
+
+impl Reporter for Collect {
+    fn event(&self, event: Event) {
+        if let Event::Note(text) = &event {
+            if let Ok(mut notes) = self.notes.lock() {
+                notes.push(text.clone());
+            }
+        }
+        self.inner.event(event);
+    }
+}
+
+impl Collect {
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+}
+
+/// Everything a command needs once the config is valid and AWS answers.
+pub struct Session {
+    pub cli_output: Output,
+    pub config: Config,
+    pub aws: Aws,
+    pub account: String,
+    pub names: Names,
+    pub reporter: Collect,
+    pub ids: Ids,
+}
+
+impl Session {
+    /// Validates the config (before any AWS call), connects, and checks the credentials.
+    pub async fn open(cli: &Cli) -> Result<Session> {
+        let config = crate::model::validate::load(&cli.config)?;
+        if let Some(region) = &cli.region {
+            if !crate::model::validate::is_aws_region(region) {
+                return Err(Error::usage(
+                    format!("--region {region:?} is not an AWS region name"),
+                    "use a region code such as us-east-1 or eu-west-3",
+                ));
+            }
+        }
+        let aws = Aws::connect(&ConnectOptions {
+            profile: cli.profile.clone(),
+            cli_region: cli.region.clone(),
+            config_region: config.stack.region.clone(),
+            endpoint_url: cli.endpoint_url.clone(),
+        })
+        .await
+        .map_err(|_| {
+            Error::usage(
+                "no AWS region is set",
+                "set [stack].region in albkit.toml, pass --region, or export AWS_REGION",
+            )
+        })?;
+        if !crate::model::validate::is_aws_region(&aws.region) {
+            return Err(Error::usage(
+                format!("AWS region {:?} is not a region name", aws.region),
+                "use a region code such as us-east-1",
+            ));
+        }
+        if let (Some(https), false) = (&config.https, aws.custom_endpoint) {
+            if let Some(arn) = &https.certificate_arn {
+                if arn.region() != Some(aws.region.as_str()) {
+                    return Err(Error::usage(
+                        format!("https.certificate_arn is in region {}, the stack in {}", arn.region().unwrap_or("?"), aws.region),
+                        "a load balancer can only use an ACM certificate of its own region: request or import one there",
+                    ));
+                }
+            }
+        }
+        let identity = aws.sts.get_caller_identity().send().await.aws("GetCallerIdentity", "credentials").map_err(|e| {
+            if e.code.is_none() || e.message.contains("credentials") {
+                Error::usage(
+                    format!("no usable AWS credentials: {}", e.message),
+                    "configure credentials (`aws configure`, `aws sso login`, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile",
+                )
+            } else {
+                Error::Aws(e)
+            }
+        })?;
+        let account = identity.account().unwrap_or_default().to_string();
+        let names = Names::new(&config.stack.name, &account, &aws.region);
+        let inner: Box<dyn Reporter> = match cli.output {
+            Output::Json => Box::new(Quiet),
+            Output::Human if std::io::stderr().is_terminal() && cli.verbose == 0 => {
+                Box::new(Tty::new(cli.quiet))
+            }
+            Output::Human => Box::new(Plain::new(cli.verbose > 0, cli.quiet)),
+        };
+        Ok(Session {
+            cli_output: cli.output,
+            config,
+            aws,
+            account,
+            names,
+            reporter: Collect {
+                inner,
+                notes: Mutex::new(Vec::new()),
+            },
+            ids: Ids::default(),
+        })
+    }
+
+    pub fn ctx<'a>(&'a self, artifacts: &'a BTreeMap<String, Artifact>) -> Ctx<'a> {
+        Ctx {
+            aws: &self.aws,
+            config: &self.config,
+            names: &self.names,
+            account: &self.account,
+            reporter: &self.reporter,
+            ids: &self.ids,
+            artifacts,
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.cli_output == Output::Json
+    }
+
+    pub fn phase(&self, text: impl Into<String>) {
+        self.reporter.event(Event::Phase(text.into()));
+    }
+}
+
+/// Refuses to go on when the stack's names are taken by resources it does not own, or
+/// when one logical resource exists twice.
+pub fn check_conflicts(d: &Discovery) -> Result<()> {
+    if !d.foreign.is_empty() {
+        let list = d
+            .foreign
+            .iter()
+            .map(|f| format!("{} {}", f.kind, f.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::Conflict {
+            message: format!("these resources use the stack's names but are not tagged as this stack's: {list}"),
+            help: "albkit never modifies or deletes what it does not own: rename the stack ([stack].name), or remove or rename those resources yourself".into(),
+        });
+    }
+    if !d.duplicates.is_empty() {
+        let list = d
+            .duplicates
+            .iter()
+            .map(|(l, ids)| format!("{l}: {}", ids.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Conflict {
+            message: format!("more than one resource claims the same place in the stack: {list}"),
+            help: "delete the extra copies (they carry the albkit:resource tag) and run the command again".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads what exists and builds the functions, concurrently; then computes the desired
+/// stack and the plan.
+pub struct Planned {
+    pub discovery: Discovery,
+    pub desired: Desired,
+    pub plan: Plan,
+    pub artifacts: BTreeMap<String, Artifact>,
+}
+
+pub async fn compute_plan(s: &Session) -> Result<Planned> {
+    let empty = BTreeMap::new();
+    let ctx = s.ctx(&empty);
+    s.phase(format!(
+        "Reading stack {} in {} (account {})",
+        s.config.stack.name, s.aws.region, s.account
+    ));
+    let build = async {
+        let mut artifacts = BTreeMap::new();
+        for f in &s.config.functions {
+            s.phase(format!(
+                "Building function {} ({}, release)",
+                f.name,
+                f.architecture.as_str()
+            ));
+            let a = package::build(f).await?;
+            s.phase(format!(
+                "Built function {}: bootstrap {} KiB, zip {} KiB",
+                f.name,
+                a.bootstrap_size / 1024,
+                a.zip.len() / 1024
+            ));
+            artifacts.insert(f.name.clone(), a);
+        }
+        Ok::<_, Error>(artifacts)
+    };
+    let network = async { network_context(s).await };
+    let (discovery, artifacts, (azs, vpc_cidr)) = tokio::try_join!(
+        async { discover(&ctx).await.map_err(Error::from) },
+        build,
+        network
+    )?;
+    check_conflicts(&discovery)?;
+    let context = Context {
+        account: s.account.clone(),
+        region: s.aws.region.clone(),
+        availability_zones: azs,
+        code_sha256: artifacts
+            .iter()
+            .map(|(k, a)| (k.clone(), a.sha256.clone()))
+            .collect(),
+        existing_vpc_cidr: vpc_cidr,
+    };
+    let desired = desired(&s.config, &context);
+    let plan = plan(&desired, &discovery.observed).map_err(Error::Plan)?;
+    Ok(Planned {
+        discovery,
+        desired,
+        plan,
+        artifacts,
+    })
+}
+
+/// Availability zones for a managed network; the CIDR of a reused VPC (which must
+/// exist, with its subnets in distinct zones).
+async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
+    match &s.config.network {
+        Network::Managed {
+            availability_zones, ..
+        } => {
+            let out = s
+                .aws
+                .ec2
+                .describe_availability_zones()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("state")
+                        .values("available")
+                        .build(),
+                )
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("zone-type")
+                        .values("availability-zone")
+                        .build(),
+                )
+                .send()
+                .await
+                .aws("DescribeAvailabilityZones", &s.aws.region)?;
+            let mut zones: Vec<String> = out
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.zone_name().map(str::to_string))
+                .collect();
+            zones.sort();
+            if zones.len() < usize::from(*availability_zones) {
+                return Err(Error::usage(
+                    format!("network.availability_zones = {availability_zones}, but region {} has {} available", s.aws.region, zones.len()),
+                    format!("set network.availability_zones to at most {}", zones.len()),
+                ));
+            }
+            Ok((zones, None))
+        }
+        Network::Existing { vpc_id, subnet_ids } => {
+            let vpcs = s
+                .aws
+                .ec2
+                .describe_vpcs()
+                .vpc_ids(vpc_id.as_str())
+                .send()
+                .await
+                .aws("DescribeVpcs", vpc_id.as_str());
+            let cidr = match vpcs {
+                Ok(out) => out
+                    .vpcs()
+                    .first()
+                    .and_then(|v| v.cidr_block())
+                    .map(str::to_string),
+                Err(e) if e.not_found() => None,
+                Err(e) => return Err(e.into()),
+            };
+            let Some(cidr) = cidr else {
+                return Err(Error::usage(
+                    format!("network.vpc_id {vpc_id} does not exist in {} (account {})", s.aws.region, s.account),
+                    "check the id and the region, or remove vpc_id and subnet_ids to let albkit create a VPC",
+                ));
+            };
+            let ids: Vec<String> = subnet_ids.iter().map(|s| s.as_str().to_string()).collect();
+            let subnets = s
+                .aws
+                .ec2
+                .describe_subnets()
+                .set_subnet_ids(Some(ids))
+                .send()
+                .await
+                .aws("DescribeSubnets", "network.subnet_ids");
+            let subnets = match subnets {
+                Ok(out) => out.subnets().to_vec(),
+                Err(e) if e.not_found() => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            let mut zones = std::collections::BTreeSet::new();
+            for id in subnet_ids {
+                let Some(sn) = subnets.iter().find(|s| s.subnet_id() == Some(id.as_str())) else {
+                    return Err(Error::usage(format!("network.subnet_ids: subnet {id} does not exist"), "list subnets of the VPC with `aws ec2 describe-subnets --filters Name=vpc-id,Values=<vpc>`"));
+                };
+                if sn.vpc_id() != Some(vpc_id.as_str()) {
+                    return Err(Error::usage(
+                        format!(
+                            "network.subnet_ids: subnet {id} is in {}, not in {vpc_id}",
+                            sn.vpc_id().unwrap_or("?")
+                        ),
+                        "use subnets of network.vpc_id",
+                    ));
+                }
+                zones.insert(sn.availability_zone().unwrap_or_default().to_string());
+            }
+            if zones.len() < 2 {
+                return Err(Error::usage(
+                    "network.subnet_ids must cover at least two availability zones",
+                    "an Application Load Balancer needs subnets in two zones or more",
+                ));
+            }
+            Ok((Vec::new(), Some(cidr)))
+        }
+    }
+}
+
+/// Asks on a terminal; refuses without one unless `--yes`.
+pub fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || json {
+        return Err(Error::usage(
+            "refusing to change AWS without confirmation: there is no terminal to ask",
+            "pass --yes to confirm non-interactively (as in CI)",
+        ));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} Only 'yes' will be accepted: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(answer.trim() == "yes")
+}
+
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// The URL users reach the stack at.
+pub fn url(config: &Config, dns_name: Option<&str>) -> Option<String> {
+    match &config.https {
+        Some(h) => Some(format!("https://{}", h.domain.trim_start_matches("*."))),
+        None => dns_name
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("http://{d}")),
+    }
+}
+
+/// Runs the command and returns the process exit code.
+pub async fn run(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Plan { detailed_exitcode } => plan::run(cli, *detailed_exitcode).await,
+        Command::Up { yes } => up::run(cli, *yes).await,
+        Command::Status => status::run(cli).await,
+        Command::Down { purge_logs, yes } => down::run(cli, *purge_logs, *yes).await,
+    }
+}
+
+pub use crate::aws::discover::seed_ids as seed;

@@ -1,0 +1,85 @@
+//! `albkit status`: every resource of the stack with its id and state.
+
+use super::{check_conflicts, print_json, url, Session};
+use crate::aws::discover::discover;
+use crate::cli::Cli;
+use crate::error::Result;
+use crate::model::names::logical;
+use crate::model::stack::Kind;
+
+fn state(kind: Kind, r: &crate::model::stack::Resource) -> String {
+    let get = |k: &str| r.get(k).unwrap_or_default().to_string();
+    match kind {
+        Kind::LoadBalancer => get("state"),
+        Kind::Certificate => get("status"),
+        Kind::Function => format!("{} (live = version {})", get("state"), get("live_version")),
+        Kind::TargetGroup => {
+            let health = get("target_health");
+            if health.is_empty() {
+                "no target".into()
+            } else {
+                format!("target {health}")
+            }
+        }
+        Kind::LogGroup => format!("retention {}", get("retention_days")),
+        _ => "present".into(),
+    }
+}
+
+pub async fn run(cli: &Cli) -> Result<u8> {
+    let s = Session::open(cli).await?;
+    let empty = Default::default();
+    let ctx = s.ctx(&empty);
+    let d = discover(&ctx).await?;
+    check_conflicts(&d)?;
+    let lb = d.observed.get(logical::LOAD_BALANCER);
+    let dns = lb.and_then(|l| l.resource.get("dns_name"));
+    let url = if lb.is_some() {
+        url(&s.config, dns)
+    } else {
+        None
+    };
+    let rows: Vec<(String, Kind, String, String)> = d
+        .observed
+        .values()
+        .map(|o| {
+            (
+                o.resource.logical.clone(),
+                o.resource.kind,
+                o.id.clone(),
+                state(o.resource.kind, &o.resource),
+            )
+        })
+        .collect();
+    if s.json() {
+        print_json(&serde_json::json!({
+            "stack": s.config.stack.name,
+            "region": s.aws.region,
+            "exists": !rows.is_empty(),
+            "url": url,
+            "dns_name": dns,
+            "resources": rows.iter().map(|(l, k, id, st)| serde_json::json!({"logical": l, "kind": k, "id": id, "state": st})).collect::<Vec<_>>(),
+        }));
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!(
+            "Stack {} does not exist in {} (account {}).",
+            s.config.stack.name, s.aws.region, s.account
+        );
+        return Ok(0);
+    }
+    let w1 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let w2 = rows.iter().map(|r| r.1.as_str().len()).max().unwrap_or(0);
+    println!(
+        "Stack {} in {} (account {}):",
+        s.config.stack.name, s.aws.region, s.account
+    );
+    for (l, k, id, st) in &rows {
+        println!("  {l:<w1$}  {:<w2$}  {st:<28}  {id}", k.as_str());
+    }
+    if let Some(url) = url {
+        println!("URL: {url}");
+    }
+    Ok(0)
+}

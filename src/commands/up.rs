@@ -1,0 +1,81 @@
+//! `albkit up`: converge the stack to the config.
+
+use std::collections::BTreeMap;
+
+use super::{compute_plan, confirm, print_json, seed, url, Session};
+use crate::aws::executor;
+use crate::aws::resources::load_balancer::DNS_KEY;
+use crate::cli::Cli;
+use crate::error::Result;
+use crate::model::names::logical;
+use crate::model::plan::Action;
+
+pub async fn run(cli: &Cli, yes: bool) -> Result<u8> {
+    let s = Session::open(cli).await?;
+    let p = compute_plan(&s).await?;
+    let ctx = s.ctx(&p.artifacts);
+    seed(&ctx, &p.discovery.observed);
+    let counts = p.plan.counts();
+    if p.plan.has_changes() {
+        if !s.json() {
+            eprint!("{}", p.plan.render());
+        }
+        let question = format!(
+            "Apply these changes to stack {} in {} (account {})?",
+            s.config.stack.name, s.aws.region, s.account
+        );
+        if !confirm(yes, &question, s.json())? {
+            eprintln!("Cancelled: nothing was changed.");
+            return Ok(1);
+        }
+        s.phase("Applying");
+        executor::apply(&ctx, &p.plan, &p.desired, &p.discovery.observed).await?;
+    } else {
+        if !s.json() {
+            eprintln!(
+                "Stack {} is up to date ({} resources).",
+                s.config.stack.name, counts.unchanged
+            );
+        }
+        if let Some(arn) = ctx.ids.find(logical::LOAD_BALANCER) {
+            crate::aws::resources::load_balancer::wait_active(&ctx, &arn).await?;
+        }
+    }
+    let dns = ctx.ids.find(DNS_KEY);
+    let url = url(&s.config, dns.as_deref());
+    if s.json() {
+        let ids: BTreeMap<String, String> = ctx
+            .ids
+            .snapshot()
+            .into_iter()
+            .filter(|(k, _)| !k.contains('#'))
+            .collect();
+        print_json(&serde_json::json!({
+            "stack": s.config.stack.name,
+            "region": s.aws.region,
+            "url": url,
+            "dns_name": dns,
+            "resources": ids,
+            "counts": {
+                "created": counts.create,
+                "updated": counts.update,
+                "replaced": counts.replace,
+                "deleted": counts.delete,
+                "unchanged": counts.unchanged,
+            },
+            "notes": s.reporter.notes(),
+        }));
+    } else {
+        let c = p
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .count();
+        eprintln!("Done: {c} change(s) applied.");
+        if let Some(url) = url {
+            println!("{url}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,10 @@
+//! albkit: an Application Load Balancer in front of Rust Lambda functions, provisioned
+//! directly through the AWS SDK for Rust.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod model;
+pub mod package;
+pub mod ui;

@@ -1,0 +1,199 @@
+//! The validated configuration: what `albkit.toml` means once every rule has passed.
+//!
+//! Nothing in here touches the network or the file system. `validate.rs` turns the raw
+//! TOML into these types (or into a list of problems); everything downstream (the
+//! desired stack, the plan, the local emulator) reads only these types.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+
+/// Default TLS policy: TLS 1.3 with TLS 1.2 fallback.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Directory holding `albkit.toml`; function paths are relative to it.
+    pub root: PathBuf,
+    pub stack: StackSettings,
+    pub network: Network,
+    pub load_balancer: LoadBalancerSettings,
+    pub https: Option<HttpsSettings>,
+    pub functions: Vec<FunctionSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSettings {
+    /// 1–24 of `[a-z0-9-]`, starting with a letter.
+    pub name: String,
+    pub region: Option<String>,
+    /// User tags, added to every taggable resource (never keys starting with `aws:` or `albkit:`).
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// albkit creates and owns the VPC.
+    Managed {
+        cidr: Ipv4Cidr,
+        availability_zones: u8,
+    },
+    /// An existing VPC: only read, never modified.
+    Existing {
+        vpc_id: VpcId,
+        subnet_ids: Vec<SubnetId>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ipv4Cidr {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Ipv4Cidr {
+    /// The `index`-th block of prefix `new_prefix` inside this one, if it fits.
+    pub fn subnet(&self, new_prefix: u8, index: u32) -> Option<Ipv4Cidr> {
+        if new_prefix < self.prefix || new_prefix > 32 {
+            return None;
+        }
+        let bits = new_prefix - self.prefix;
+        if bits < 32 && u64::from(index) >= (1u64 << bits) {
+            return None;
+        }
+        let base = u32::from(self.addr);
+        let size = if new_prefix == 32 {
+            1u64
+        } else {
+            1u64 << (32 - new_prefix)
+        };
+        let start = u64::from(base) + u64::from(index) * size;
+        Some(Ipv4Cidr {
+            addr: Ipv4Addr::from(u32::try_from(start).ok()?),
+            prefix: new_prefix,
+        })
+    }
+}
+
+impl std::fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// An IPv4 or IPv6 CIDR, kept in its canonical text form (`10.0.0.0/16`, `::/0`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IngressCidr {
+    V4(String),
+    V6(String),
+}
+
+impl IngressCidr {
+    pub fn as_str(&self) -> &str {
+        match self {
+            IngressCidr::V4(s) | IngressCidr::V6(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    InternetFacing,
+    Internal,
+}
+
+impl Scheme {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scheme::InternetFacing => "internet-facing",
+            Scheme::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerSettings {
+    pub scheme: Scheme,
+    /// `None` means the default: `0.0.0.0/0` and `::/0` for internet-facing, the VPC CIDR
+    /// for internal (only known once the VPC is, for a reused VPC).
+    pub ingress_cidrs: Option<Vec<IngressCidr>>,
+    pub idle_timeout_seconds: u32,
+    pub deletion_protection: bool,
+    pub access_logs: bool,
+    pub access_log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsSettings {
+    /// Lowercase DNS name, possibly a `*.` wildcard.
+    pub domain: String,
+    pub certificate_arn: Option<CertificateArn>,
+    pub hosted_zone_id: Option<HostedZoneId>,
+    pub ssl_policy: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+    /// The Rust target triple that runs on Lambda's `provided.al2023` for this architecture.
+    pub fn rust_target(&self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSettings {
+    /// `[a-z0-9-]`, starts with a letter, unique in the stack.
+    pub name: String,
+    /// Absolute path of the function's crate directory (holds `Cargo.toml`).
+    pub path: PathBuf,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub architecture: Architecture,
+    pub environment: BTreeMap<String, String>,
+    pub log_retention_days: u32,
+    pub multi_value_headers: bool,
+    pub health_check: Option<HealthCheck>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP codes for success, as ELB takes them: `200`, `200-299`, `200,204`.
+    pub matcher: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub priority: u32,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl Config {
+    pub fn function(&self, name: &str) -> Option<&FunctionSettings> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+}

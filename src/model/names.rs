@@ -1,0 +1,222 @@
+//! Deterministic names for every resource, derived from the stack name, within AWS limits.
+//!
+//! Names are how albkit finds untaggable things and how it avoids creating a second copy
+//! of something after a crash, so they must never depend on anything but the stack, the
+//! function, the account and the region. When a derived name would be too long it is
+//! truncated and a short stable hash of the full name is appended.
+
+use sha2::{Digest, Sha256};
+
+/// Tag keys albkit owns.
+pub const TAG_STACK: &str = "albkit:stack";
+pub const TAG_RESOURCE: &str = "albkit:resource";
+
+/// The alias the target group invokes.
+pub const LIVE_ALIAS: &str = "live";
+
+/// Fits `name` into `max` characters: unchanged when it fits, otherwise the longest
+/// prefix that leaves room for `-` and 6 hex characters of its SHA-256. Never ends with '-'
+/// before the hash.
+pub fn fit(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash = &hex::encode(digest)[..6];
+    let keep = max.saturating_sub(hash.len() + 1);
+    let prefix: String = name.chars().take(keep).collect();
+    format!("{}-{}", prefix.trim_end_matches('-'), hash)
+}
+
+/// Names of the stack's resources. Pure: built from the stack name, account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    stack: String,
+    account: String,
+    region: String,
+}
+
+impl Names {
+    pub fn new(stack: &str, account: &str, region: &str) -> Self {
+        Self {
+            stack: stack.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+        }
+    }
+
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The `Name` tag of network resources (VPC, subnets, ...).
+    pub fn display(&self, what: &str) -> String {
+        format!("{}-{}", self.stack, what)
+    }
+
+    /// ALB names: ≤ 32 of `[A-Za-z0-9-]`, no leading/trailing hyphen, not starting `internal-`.
+    pub fn load_balancer(&self) -> String {
+        fit(&format!("{}-alb", self.stack), 32)
+    }
+
+    /// Target group names: ≤ 32, same alphabet as ALB names.
+    pub fn target_group(&self, function: &str) -> String {
+        fit(&format!("{}-{}", self.stack, function), 32)
+    }
+
+    pub fn security_group(&self) -> String {
+        format!("{}-alb", self.stack)
+    }
+
+    /// Lambda function names: ≤ 64.
+    pub fn function(&self, function: &str) -> String {
+        fit(&format!("{}-{}", self.stack, function), 64)
+    }
+
+    /// IAM is global: the region is part of the name so the same stack name can live in
+    /// two regions of one account. ≤ 64 characters.
+    pub fn role(&self, function: &str) -> String {
+        fit(
+            &format!("albkit-{}-{}-{}", self.stack, function, self.region),
+            64,
+        )
+    }
+
+    pub fn log_group(&self, function: &str) -> String {
+        format!("/aws/lambda/{}", self.function(function))
+    }
+
+    /// S3 names are global: account and region are part of it. 3–63 lowercase characters.
+    pub fn log_bucket(&self) -> String {
+        fit(
+            &format!(
+                "albkit-{}-logs-{}-{}",
+                self.stack, self.account, self.region
+            ),
+            63,
+        )
+    }
+
+    /// Prefix of the access logs inside the bucket.
+    pub fn log_prefix(&self) -> &'static str {
+        "alb"
+    }
+
+    /// Statement id of the Lambda permission for the target group.
+    pub fn permission_statement(&self, function: &str) -> String {
+        fit(&format!("albkit-{}-{}-elb", self.stack, function), 100)
+    }
+
+    /// Idempotency token for requests that accept one (ACM): stable for the stack and
+    /// domain, ≤ 32 of `\w`.
+    pub fn certificate_token(&self, domain: &str) -> String {
+        let digest = Sha256::digest(format!("{}|{}|{}", self.stack, self.region, domain));
+        hex::encode(digest)[..32].to_string()
+    }
+}
+
+/// Logical ids: the value of the `albkit:resource` tag and the key of every plan entry.
+pub mod logical {
+    pub const VPC: &str = "vpc";
+    pub const INTERNET_GATEWAY: &str = "internet-gateway";
+    pub const ROUTE_TABLE: &str = "route-table";
+    pub const SECURITY_GROUP: &str = "security-group";
+    pub const LOG_BUCKET: &str = "log-bucket";
+    pub const LOAD_BALANCER: &str = "load-balancer";
+    pub const CERTIFICATE: &str = "certificate";
+    pub const LISTENER_HTTP: &str = "listener/http";
+    pub const LISTENER_HTTPS: &str = "listener/https";
+
+    pub fn subnet(index: usize) -> String {
+        format!("subnet/{}", index + 1)
+    }
+    pub fn role(function: &str) -> String {
+        format!("role/{function}")
+    }
+    pub fn log_group(function: &str) -> String {
+        format!("log-group/{function}")
+    }
+    pub fn function(function: &str) -> String {
+        format!("function/{function}")
+    }
+    pub fn target_group(function: &str) -> String {
+        format!("target-group/{function}")
+    }
+    pub fn rule(priority: u32) -> String {
+        format!("rule/{priority}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names::new("hello", "123456789012", "us-east-1")
+    }
+
+    #[test]
+    fn short_names_are_kept() {
+        assert_eq!(fit("abc", 5), "abc");
+        assert_eq!(names().load_balancer(), "hello-alb");
+        assert_eq!(names().target_group("api"), "hello-api");
+        assert_eq!(names().function("api"), "hello-api");
+        assert_eq!(names().role("api"), "albkit-hello-api-us-east-1");
+        assert_eq!(names().log_group("api"), "/aws/lambda/hello-api");
+    }
+
+    #[test]
+    fn long_names_are_truncated_with_a_stable_hash() {
+        let long = "a".repeat(24);
+        let n = Names::new(&long, "123456789012", "ap-southeast-2");
+        let tg = n.target_group(&"f".repeat(32));
+        assert_eq!(tg.len(), 32);
+        assert_eq!(tg, n.target_group(&"f".repeat(32)), "stable");
+        assert_ne!(
+            tg,
+            n.target_group(&format!("{}g", "f".repeat(31))),
+            "distinct"
+        );
+        assert!(tg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        assert!(!tg.starts_with('-') && !tg.ends_with('-'));
+    }
+
+    #[test]
+    fn every_name_is_within_its_limit_at_the_longest_inputs() {
+        let stack = format!("a{}", "-b".repeat(11) + "c"); // 24 chars
+        assert_eq!(stack.len(), 24);
+        let function = format!("f{}", "x".repeat(31));
+        let n = Names::new(&stack, "123456789012", "ap-southeast-2");
+        assert!(n.load_balancer().len() <= 32);
+        assert!(n.target_group(&function).len() <= 32);
+        assert!(n.function(&function).len() <= 64);
+        assert!(n.role(&function).len() <= 64);
+        let bucket = n.log_bucket();
+        assert!((3..=63).contains(&bucket.len()), "{bucket}");
+        assert!(bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(n.permission_statement(&function).len() <= 100);
+    }
+
+    #[test]
+    fn hash_never_follows_a_hyphen_pair() {
+        let out = fit("abcdefgh-ijklmnop", 15);
+        assert_eq!(out.len(), 15);
+        assert!(!out.contains("--"), "{out}");
+    }
+
+    #[test]
+    fn bucket_includes_account_and_region() {
+        let b = names().log_bucket();
+        assert!(b.contains("123456789012") && b.contains("us-east-1"), "{b}");
+    }
+
+    #[test]
+    fn certificate_token_is_stable_and_short() {
+        let t = names().certificate_token("api.example.com");
+        assert_eq!(t.len(), 32);
+        assert_eq!(t, names().certificate_token("api.example.com"));
+        assert_ne!(t, names().certificate_token("www.example.com"));
+    }
+}

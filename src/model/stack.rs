@@ -1,0 +1,612 @@
+//! The desired stack: every resource albkit owns for a configuration, with the
+//! properties that `plan` compares against what exists.
+//!
+//! Properties are kept as `(name, text)` pairs so that one generic diff serves every
+//! kind of resource and the plan prints exactly what it compared. References to other
+//! resources of the stack are written as their logical id (`vpc`, `subnet/1`,
+//! `target-group/api`), so a desired property never depends on an id AWS has yet to assign;
+//! discovery writes observed references the same way.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::config::{Config, Network, Scheme};
+use super::names::{logical, Names, TAG_RESOURCE, TAG_STACK};
+
+pub type Tags = BTreeMap<String, String>;
+
+/// The managed policy every function role gets.
+pub const BASIC_EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Vpc,
+    Subnet,
+    InternetGateway,
+    RouteTable,
+    SecurityGroup,
+    LogBucket,
+    LoadBalancer,
+    Certificate,
+    Listener,
+    Role,
+    LogGroup,
+    Function,
+    TargetGroup,
+    ListenerRule,
+    DnsRecord,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet-gateway",
+            Kind::RouteTable => "route-table",
+            Kind::SecurityGroup => "security-group",
+            Kind::LogBucket => "s3-bucket",
+            Kind::LoadBalancer => "load-balancer",
+            Kind::Certificate => "certificate",
+            Kind::Listener => "listener",
+            Kind::Role => "iam-role",
+            Kind::LogGroup => "log-group",
+            Kind::Function => "lambda-function",
+            Kind::TargetGroup => "target-group",
+            Kind::ListenerRule => "listener-rule",
+            Kind::DnsRecord => "dns-record",
+        }
+    }
+
+    /// Properties AWS cannot change in place: a difference in one of them means the
+    /// resource is deleted and created again.
+    pub fn replace_on(&self) -> &'static [&'static str] {
+        match self {
+            Kind::Vpc => &["cidr"],
+            Kind::Subnet => &["cidr", "availability_zone"],
+            Kind::SecurityGroup => &["name"],
+            Kind::LoadBalancer => &["name", "scheme"],
+            Kind::Certificate => &["domain"],
+            Kind::Listener => &["port"],
+            Kind::Role => &["name"],
+            Kind::TargetGroup => &["name", "target_type"],
+            Kind::ListenerRule => &["listener"],
+            Kind::Function => &["name"],
+            _ => &[],
+        }
+    }
+
+    /// Resources whose replacement albkit refuses to plan, because everything else
+    /// stands on them; the user decides (`albkit down` first).
+    pub fn never_replace(&self) -> bool {
+        matches!(self, Kind::Vpc | Kind::Subnet)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One resource as albkit wants it (desired) or found it (observed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub logical: String,
+    pub kind: Kind,
+    pub props: Vec<(&'static str, String)>,
+}
+
+impl Resource {
+    pub fn new(logical: impl Into<String>, kind: Kind) -> Self {
+        Self {
+            logical: logical.into(),
+            kind,
+            props: Vec::new(),
+        }
+    }
+
+    pub fn prop(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.props.push((name, value.into()));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Renders a tag map as one property value: a JSON object with sorted keys, so that it
+/// can be read back exactly whatever characters the values hold.
+pub fn tags_prop(tags: &Tags) -> String {
+    serde_json::to_string(tags).unwrap_or_default()
+}
+
+/// Reads a tag map back from its property value.
+pub fn parse_tags_prop(text: &str) -> Tags {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// What albkit learnt from AWS before planning, needed to compute the desired stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub account: String,
+    pub region: String,
+    /// Availability zones of the region, in AWS's order; the first N are used.
+    pub availability_zones: Vec<String>,
+    /// SHA-256 (base64, as Lambda reports `CodeSha256`) of each function's zip, by function name.
+    pub code_sha256: BTreeMap<String, String>,
+    /// CIDR of a reused VPC (the default ingress of an internal ALB), when known.
+    pub existing_vpc_cidr: Option<String>,
+}
+
+/// The desired stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub names: Names,
+    pub resources: Vec<Resource>,
+}
+
+impl Desired {
+    pub fn get(&self, logical: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.logical == logical)
+    }
+}
+
+/// Tags every taggable resource of the stack carries.
+pub fn resource_tags(config: &Config, logical: &str) -> Tags {
+    let mut tags = config.stack.tags.clone();
+    tags.insert(TAG_STACK.to_string(), config.stack.name.clone());
+    tags.insert(TAG_RESOURCE.to_string(), logical.to_string());
+    tags
+}
+
+/// Ingress CIDRs of the ALB's security group, after defaults.
+pub fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
+    let lb = &config.load_balancer;
+    if let Some(cidrs) = &lb.ingress_cidrs {
+        return cidrs.iter().map(|c| c.as_str().to_string()).collect();
+    }
+    match (lb.scheme, &config.network) {
+        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into(), "::/0".into()],
+        (Scheme::Internal, Network::Managed { cidr, .. }) => vec![cidr.to_string()],
+        (Scheme::Internal, Network::Existing { .. }) => ctx
+            .existing_vpc_cidr
+            .clone()
+            .map(|c| vec![c])
+            .unwrap_or_default(),
+    }
+}
+
+/// The listener that carries the routes: 443 with `[https]`, else 80.
+pub fn serving_listener(config: &Config) -> &'static str {
+    if config.https.is_some() {
+        logical::LISTENER_HTTPS
+    } else {
+        logical::LISTENER_HTTP
+    }
+}
+
+/// Default action of the serving listener: a fixed 404 JSON response.
+pub const NOT_FOUND_BODY: &str = r#"{"message":"not found"}"#;
+
+pub fn fixed_404_action() -> String {
+    format!("fixed-response 404 application/json {NOT_FOUND_BODY}")
+}
+
+pub const REDIRECT_TO_HTTPS: &str = "redirect HTTP_301 https://#{host}:443/#{path}?#{query}";
+
+/// Text form of a rule's conditions, in ALB's evaluation terms (AND between
+/// conditions, OR inside one).
+pub fn rule_conditions(paths: &[String], hosts: &[String], methods: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !paths.is_empty() {
+        parts.push(format!("path-pattern in [{}]", paths.join(", ")));
+    }
+    if !hosts.is_empty() {
+        parts.push(format!("host-header in [{}]", hosts.join(", ")));
+    }
+    if !methods.is_empty() {
+        parts.push(format!("http-request-method in [{}]", methods.join(", ")));
+    }
+    parts.join(" and ")
+}
+
+pub fn health_check_prop(hc: Option<&super::config::HealthCheck>) -> String {
+    match hc {
+        None => "disabled".to_string(),
+        Some(hc) => format!(
+            "GET {} every {}s, timeout {}s, healthy {}, unhealthy {}, matcher {}",
+            hc.path,
+            hc.interval_seconds,
+            hc.timeout_seconds,
+            hc.healthy_threshold,
+            hc.unhealthy_threshold,
+            hc.matcher
+        ),
+    }
+}
+
+/// Environment as one property: sorted `K=V` pairs. Values are shown by `plan`, so a
+/// value whose key looks secret is replaced by a digest (changes stay visible).
+pub fn environment_prop(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(k, v)| format!("{k}={}", redact(k, v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Keys whose values never appear in output.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    [
+        "SECRET",
+        "PASSWORD",
+        "TOKEN",
+        "PRIVATE",
+        "CREDENTIAL",
+        "API_KEY",
+        "APIKEY",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+fn redact(key: &str, value: &str) -> String {
+    if is_secret_key(key) {
+        use sha2::{Digest, Sha256};
+        let d = hex::encode(Sha256::digest(value.as_bytes()));
+        format!("(secret sha256:{})", &d[..8])
+    } else {
+        value.to_string()
+    }
+}
+
+/// The S3 bucket policy for ELB access-log delivery, plus a TLS-only deny.
+/// `elb_account` is the regional ELB account for regions that have one; other regions use
+/// the log-delivery service principal.
+pub fn log_bucket_policy(bucket: &str, account: &str, region: &str) -> serde_json::Value {
+    let partition = partition(region);
+    let object_arn = format!("arn:{partition}:s3:::{bucket}/alb/AWSLogs/{account}/*");
+    let principal = match elb_account(region) {
+        Some(elb) => serde_json::json!({ "AWS": format!("arn:{partition}:iam::{elb}:root") }),
+        None => serde_json::json!({ "Service": "logdelivery.elasticloadbalancing.amazonaws.com" }),
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AlbkitElbLogDelivery",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": object_arn,
+            },
+            {
+                "Sid": "AlbkitDenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [
+                    format!("arn:{partition}:s3:::{bucket}"),
+                    format!("arn:{partition}:s3:::{bucket}/*"),
+                ],
+                "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+            }
+        ]
+    })
+}
+
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The ELB account that delivers access logs in regions available before August 2022
+/// (from the ELB user guide, "Enable access logs for your Application Load Balancer").
+/// Newer regions use the `logdelivery.elasticloadbalancing.amazonaws.com` principal.
+pub fn elb_account(region: &str) -> Option<&'static str> {
+    Some(match region {
+        "us-east-1" => "127311923021",
+        "us-east-2" => "033677994240",
+        "us-west-1" => "027434742980",
+        "us-west-2" => "797873946194",
+        "af-south-1" => "098369216593",
+        "ap-east-1" => "754344448648",
+        "ap-southeast-3" => "589379963580",
+        "ap-south-1" => "718504428378",
+        "ap-northeast-3" => "383597477331",
+        "ap-northeast-2" => "600734575887",
+        "ap-southeast-1" => "114774131450",
+        "ap-southeast-2" => "783225319266",
+        "ap-northeast-1" => "582318560864",
+        "ca-central-1" => "985666609251",
+        "eu-central-1" => "054676820928",
+        "eu-west-1" => "156460612806",
+        "eu-west-2" => "652711504416",
+        "eu-south-1" => "635631232127",
+        "eu-west-3" => "009996457667",
+        "eu-north-1" => "897822967062",
+        "me-south-1" => "076674570225",
+        "sa-east-1" => "507241528517",
+        "us-gov-west-1" => "048591011584",
+        "us-gov-east-1" => "190560391635",
+        "cn-north-1" => "638102146993",
+        "cn-northwest-1" => "037604701340",
+        _ => return None,
+    })
+}
+
+/// Builds the desired stack. Pure: the same config and context give the same stack.
+pub fn desired(config: &Config, ctx: &Context) -> Desired {
+    let names = Names::new(&config.stack.name, &ctx.account, &ctx.region);
+    let tags = |logical: &str| tags_prop(&resource_tags(config, logical));
+    let mut out: Vec<Resource> = Vec::new();
+
+    let subnet_refs: Vec<String> = match &config.network {
+        Network::Managed {
+            cidr,
+            availability_zones,
+        } => {
+            let count = usize::from(*availability_zones);
+            out.push(
+                Resource::new(logical::VPC, Kind::Vpc)
+                    .prop("cidr", cidr.to_string())
+                    .prop("dns", "support+hostnames")
+                    .prop("tags", tags(logical::VPC)),
+            );
+            out.push(
+                Resource::new(logical::INTERNET_GATEWAY, Kind::InternetGateway)
+                    .prop("attached_to", logical::VPC)
+                    .prop("tags", tags(logical::INTERNET_GATEWAY)),
+            );
+            let subnet_prefix = cidr.prefix + 4;
+            let mut refs = Vec::new();
+            for i in 0..count {
+                let id = logical::subnet(i);
+                let block = u32::try_from(i)
+                    .ok()
+                    .and_then(|i| cidr.subnet(subnet_prefix, i))
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                let az = ctx.availability_zones.get(i).cloned().unwrap_or_default();
+                out.push(
+                    Resource::new(&id, Kind::Subnet)
+                        .prop("vpc", logical::VPC)
+                        .prop("cidr", block)
+                        .prop("availability_zone", az)
+                        .prop("map_public_ip", "false")
+                        .prop("tags", tags(&id)),
+                );
+                refs.push(id);
+            }
+            out.push(
+                Resource::new(logical::ROUTE_TABLE, Kind::RouteTable)
+                    .prop("vpc", logical::VPC)
+                    .prop(
+                        "routes",
+                        format!("0.0.0.0/0 -> {}", logical::INTERNET_GATEWAY),
+                    )
+                    .prop("associations", refs.join(", "))
+                    .prop("tags", tags(logical::ROUTE_TABLE)),
+            );
+            refs
+        }
+        Network::Existing { subnet_ids, .. } => {
+            subnet_ids.iter().map(|s| s.as_str().to_string()).collect()
+        }
+    };
+    let vpc_ref = match &config.network {
+        Network::Managed { .. } => logical::VPC.to_string(),
+        Network::Existing { vpc_id, .. } => vpc_id.as_str().to_string(),
+    };
+
+    let mut ports = vec![80u16];
+    if config.https.is_some() {
+        ports.push(443);
+    }
+    let mut ingress: Vec<String> = Vec::new();
+    for port in &ports {
+        for cidr in ingress_cidrs(config, ctx) {
+            ingress.push(format!("tcp/{port} from {cidr}"));
+        }
+    }
+    ingress.sort();
+    out.push(
+        Resource::new(logical::SECURITY_GROUP, Kind::SecurityGroup)
+            .prop("name", names.security_group())
+            .prop("vpc", vpc_ref.clone())
+            .prop("ingress", ingress.join(", "))
+            .prop("tags", tags(logical::SECURITY_GROUP)),
+    );
+
+    let lb = &config.load_balancer;
+    if lb.access_logs {
+        let bucket = names.log_bucket();
+        let policy = log_bucket_policy(&bucket, &ctx.account, &ctx.region);
+        out.push(
+            Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
+                .prop("name", bucket)
+                .prop("public_access", "all blocked")
+                .prop("encryption", "AES256")
+                .prop("ownership", "BucketOwnerEnforced")
+                .prop(
+                    "lifecycle",
+                    format!("expire after {} days", lb.access_log_retention_days),
+                )
+                .prop("policy", policy.to_string())
+                .prop("tags", tags(logical::LOG_BUCKET)),
+        );
+    }
+
+    let access_logs = if lb.access_logs {
+        format!("s3://{}/{}", names.log_bucket(), names.log_prefix())
+    } else {
+        "disabled".to_string()
+    };
+    out.push(
+        Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
+            .prop("name", names.load_balancer())
+            .prop("scheme", lb.scheme.as_str())
+            .prop("subnets", subnet_refs.join(", "))
+            .prop("security_groups", logical::SECURITY_GROUP)
+            .prop("access_logs", access_logs)
+            .prop("idle_timeout", lb.idle_timeout_seconds.to_string())
+            .prop("deletion_protection", lb.deletion_protection.to_string())
+            .prop("drop_invalid_header_fields", "true")
+            .prop("tags", tags(logical::LOAD_BALANCER)),
+    );
+
+    if let Some(https) = &config.https {
+        let certificate_ref = match &https.certificate_arn {
+            Some(arn) => arn.as_str().to_string(),
+            None => {
+                let validation = match &https.hosted_zone_id {
+                    Some(zone) => format!("dns, records in {zone}"),
+                    None => "dns, records printed".to_string(),
+                };
+                out.push(
+                    Resource::new(logical::CERTIFICATE, Kind::Certificate)
+                        .prop("domain", https.domain.clone())
+                        .prop("validation", validation)
+                        .prop("status", "ISSUED")
+                        .prop("tags", tags(logical::CERTIFICATE)),
+                );
+                logical::CERTIFICATE.to_string()
+            }
+        };
+        out.push(
+            Resource::new(logical::LISTENER_HTTP, Kind::Listener)
+                .prop("port", "80")
+                .prop("protocol", "HTTP")
+                .prop("default_action", REDIRECT_TO_HTTPS)
+                .prop("tags", tags(logical::LISTENER_HTTP)),
+        );
+        out.push(
+            Resource::new(logical::LISTENER_HTTPS, Kind::Listener)
+                .prop("port", "443")
+                .prop("protocol", "HTTPS")
+                .prop("certificate", certificate_ref)
+                .prop("ssl_policy", https.ssl_policy.clone())
+                .prop("default_action", fixed_404_action())
+                .prop("tags", tags(logical::LISTENER_HTTPS)),
+        );
+    } else {
+        out.push(
+            Resource::new(logical::LISTENER_HTTP, Kind::Listener)
+                .prop("port", "80")
+                .prop("protocol", "HTTP")
+                .prop("default_action", fixed_404_action())
+                .prop("tags", tags(logical::LISTENER_HTTP)),
+        );
+    }
+
+    for f in &config.functions {
+        let role = logical::role(&f.name);
+        out.push(
+            Resource::new(&role, Kind::Role)
+                .prop("name", names.role(&f.name))
+                .prop("trust", "lambda.amazonaws.com")
+                .prop("policies", BASIC_EXECUTION_POLICY)
+                .prop("tags", tags(&role)),
+        );
+        let log_group = logical::log_group(&f.name);
+        out.push(
+            Resource::new(&log_group, Kind::LogGroup)
+                .prop("name", names.log_group(&f.name))
+                .prop("retention_days", f.log_retention_days.to_string())
+                .prop("tags", tags(&log_group)),
+        );
+        let function = logical::function(&f.name);
+        out.push(
+            Resource::new(&function, Kind::Function)
+                .prop("name", names.function(&f.name))
+                .prop("runtime", "provided.al2023")
+                .prop("handler", "bootstrap")
+                .prop("architecture", f.architecture.as_str())
+                .prop("memory_mb", f.memory_mb.to_string())
+                .prop("timeout_seconds", f.timeout_seconds.to_string())
+                .prop("role", role.clone())
+                .prop("environment", environment_prop(&f.environment))
+                .prop(
+                    "code_sha256",
+                    ctx.code_sha256.get(&f.name).cloned().unwrap_or_default(),
+                )
+                .prop(
+                    "alias",
+                    format!("{} -> published version", super::names::LIVE_ALIAS),
+                )
+                .prop("tags", tags(&function)),
+        );
+        let tg = logical::target_group(&f.name);
+        out.push(
+            Resource::new(&tg, Kind::TargetGroup)
+                .prop("name", names.target_group(&f.name))
+                .prop("target_type", "lambda")
+                .prop("multi_value_headers", f.multi_value_headers.to_string())
+                .prop("health_check", health_check_prop(f.health_check.as_ref()))
+                .prop(
+                    "permission",
+                    format!("elasticloadbalancing.amazonaws.com on {function}:live from {tg}"),
+                )
+                .prop("target", format!("{function}:live"))
+                .prop("tags", tags(&tg)),
+        );
+    }
+
+    let listener = serving_listener(config);
+    let mut rules: Vec<(u32, Resource)> = Vec::new();
+    for f in &config.functions {
+        for r in &f.routes {
+            let id = logical::rule(r.priority);
+            rules.push((
+                r.priority,
+                Resource::new(&id, Kind::ListenerRule)
+                    .prop("listener", listener)
+                    .prop("priority", r.priority.to_string())
+                    .prop(
+                        "conditions",
+                        rule_conditions(&r.paths, &r.hosts, &r.methods),
+                    )
+                    .prop(
+                        "action",
+                        format!("forward -> {}", logical::target_group(&f.name)),
+                    )
+                    .prop("tags", tags(&id)),
+            ));
+        }
+    }
+    rules.sort_by_key(|(p, _)| *p);
+    out.extend(rules.into_iter().map(|(_, r)| r));
+
+    if let Some(https) = &config.https {
+        if let Some(zone) = &https.hosted_zone_id {
+            for record in ["A", "AAAA"] {
+                out.push(
+                    Resource::new(format!("dns/{record}"), Kind::DnsRecord)
+                        .prop("zone", zone.as_str())
+                        .prop("name", https.domain.clone())
+                        .prop("type", record)
+                        .prop("alias", logical::LOAD_BALANCER),
+                );
+            }
+        }
+    }
+
+    Desired {
+        names,
+        resources: out,
+    }
+}

@@ -1,0 +1,3 @@
+//! Rendering: the only module that knows about terminals.
+
+pub mod reporter;
