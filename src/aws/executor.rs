@@ -248,7 +248,8 @@ pub async fn apply(
             .filter(|c| c.action == Action::Replace && c.kind == Kind::Certificate)
             .filter_map(|c| observed.get(&c.logical)),
     );
-    let kept = delete_in_order(ctx, &deletions, false).await?;
+    // `up` carries out the plan it showed, log deletions included (the plan marks them).
+    let kept = delete_in_order(ctx, &deletions, true).await?;
     report.kept = kept;
     for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
         report.done.push((c.logical.clone(), Action::Delete));

@@ -164,6 +164,9 @@ impl Plan {
             if let Some(id) = &ch.id {
                 let _ = write!(out, " {id}");
             }
+            if ch.action == Action::Delete && matches!(ch.kind, Kind::LogBucket | Kind::LogGroup) {
+                let _ = write!(out, "  # deletes the logs it holds");
+            }
             out.push('\n');
             for f in &ch.fields {
                 let old = f.old.as_deref().unwrap_or("(none)");

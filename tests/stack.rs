@@ -1,0 +1,1123 @@
+//! The whole stack against a moto server: what `up` builds, that a second `up` changes
+//! nothing, that config changes update in place or delete, and that `down` removes
+//! everything (or keeps the logs). Everything is checked through the AWS SDK.
+
+mod support;
+
+use aws_sdk_ec2::types::Filter;
+use support::{albkit, sdk_config, unique_stack_name, Moto, Project, ACCOUNT_ID};
+
+const REGION: &str = "us-east-1";
+
+struct Clients {
+    ec2: aws_sdk_ec2::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    lambda: aws_sdk_lambda::Client,
+    iam: aws_sdk_iam::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    s3: aws_sdk_s3::Client,
+    acm: aws_sdk_acm::Client,
+    route53: aws_sdk_route53::Client,
+}
+
+async fn clients(moto: &Moto, region: &str) -> Clients {
+    let cfg = sdk_config(moto, region).await;
+    Clients {
+        ec2: aws_sdk_ec2::Client::new(&cfg),
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&cfg),
+        lambda: aws_sdk_lambda::Client::new(&cfg),
+        iam: aws_sdk_iam::Client::new(&cfg),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&cfg),
+        s3: support::s3_client(&cfg),
+        acm: aws_sdk_acm::Client::new(&cfg),
+        route53: aws_sdk_route53::Client::new(&cfg),
+    }
+}
+
+fn stack_filter(stack: &str) -> Filter {
+    Filter::builder()
+        .name("tag:albkit:stack")
+        .values(stack)
+        .build()
+}
+
+fn minimal_config(stack: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[[functions]]
+name = "hello"
+path = "functions/hello"
+
+[[functions.routes]]
+priority = 10
+paths = ["/hello", "/hello/*"]
+"#
+    )
+}
+
+fn bucket(stack: &str, region: &str) -> String {
+    format!("albkit-{stack}-logs-{ACCOUNT_ID}-{region}")
+}
+
+/// Everything albkit may have left of a stack, by kind; empty means nothing is left.
+async fn leftovers(c: &Clients, stack: &str, region: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let f = || stack_filter(stack);
+    let vpcs = c
+        .ec2
+        .describe_vpcs()
+        .filters(f())
+        .send()
+        .await
+        .expect("vpcs");
+    left.extend(
+        vpcs.vpcs()
+            .iter()
+            .map(|v| format!("vpc {}", v.vpc_id().unwrap_or_default())),
+    );
+    let subnets = c
+        .ec2
+        .describe_subnets()
+        .filters(f())
+        .send()
+        .await
+        .expect("subnets");
+    left.extend(
+        subnets
+            .subnets()
+            .iter()
+            .map(|s| format!("subnet {}", s.subnet_id().unwrap_or_default())),
+    );
+    let igws = c
+        .ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .expect("igws");
+    left.extend(
+        igws.internet_gateways()
+            .iter()
+            .map(|g| format!("igw {}", g.internet_gateway_id().unwrap_or_default())),
+    );
+    let rts = c
+        .ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .expect("route tables");
+    left.extend(
+        rts.route_tables()
+            .iter()
+            .map(|t| format!("route table {}", t.route_table_id().unwrap_or_default())),
+    );
+    let sgs = c
+        .ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .expect("sgs");
+    left.extend(
+        sgs.security_groups()
+            .iter()
+            .map(|g| format!("sg {}", g.group_id().unwrap_or_default())),
+    );
+    let lbs = c.elb.describe_load_balancers().send().await.expect("lbs");
+    left.extend(
+        lbs.load_balancers()
+            .iter()
+            .filter(|l| {
+                l.load_balancer_name()
+                    .unwrap_or_default()
+                    .starts_with(stack)
+            })
+            .map(|l| format!("alb {}", l.load_balancer_name().unwrap_or_default())),
+    );
+    let tgs = c.elb.describe_target_groups().send().await.expect("tgs");
+    left.extend(
+        tgs.target_groups()
+            .iter()
+            .filter(|t| t.target_group_name().unwrap_or_default().starts_with(stack))
+            .map(|t| format!("tg {}", t.target_group_name().unwrap_or_default())),
+    );
+    let fns = c.lambda.list_functions().send().await.expect("functions");
+    left.extend(
+        fns.functions()
+            .iter()
+            .filter(|f| {
+                f.function_name()
+                    .unwrap_or_default()
+                    .starts_with(&format!("{stack}-"))
+            })
+            .map(|f| format!("function {}", f.function_name().unwrap_or_default())),
+    );
+    let roles = c
+        .iam
+        .list_roles()
+        .path_prefix(format!("/albkit/{stack}/"))
+        .send()
+        .await
+        .expect("roles");
+    left.extend(
+        roles
+            .roles()
+            .iter()
+            .map(|r| format!("role {}", r.role_name())),
+    );
+    let groups = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{stack}-"))
+        .send()
+        .await
+        .expect("log groups");
+    left.extend(
+        groups
+            .log_groups()
+            .iter()
+            .map(|g| format!("log group {}", g.log_group_name().unwrap_or_default())),
+    );
+    if c.s3
+        .head_bucket()
+        .bucket(bucket(stack, region))
+        .send()
+        .await
+        .is_ok()
+    {
+        left.push(format!("bucket {}", bucket(stack, region)));
+    }
+    let certs = c.acm.list_certificates().send().await.expect("certs");
+    for cert in certs.certificate_summary_list() {
+        let arn = cert.certificate_arn().unwrap_or_default();
+        let tags = c
+            .acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .expect("cert tags");
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "albkit:stack" && t.value() == Some(stack))
+        {
+            left.push(format!("certificate {arn}"));
+        }
+    }
+    left
+}
+
+async fn ids_of(c: &Clients, stack: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let vpcs = c
+        .ec2
+        .describe_vpcs()
+        .filters(stack_filter(stack))
+        .send()
+        .await
+        .expect("vpcs");
+    ids.extend(
+        vpcs.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string)),
+    );
+    let subnets = c
+        .ec2
+        .describe_subnets()
+        .filters(stack_filter(stack))
+        .send()
+        .await
+        .expect("subnets");
+    let mut s: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|v| v.subnet_id().map(str::to_string))
+        .collect();
+    s.sort();
+    ids.extend(s);
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("lb");
+    ids.extend(
+        lbs.load_balancers()
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string)),
+    );
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("minimal");
+    let project = Project::from_example("hello");
+    project.with_config(&minimal_config(&stack));
+    let c = clients(moto, REGION).await;
+
+    let up = albkit(moto, &project, REGION, &["up", "--yes", "-o", "json"]);
+    up.ok();
+    let doc = up.json();
+    assert_eq!(doc["counts"]["created"], 14, "{doc}");
+    let dns = doc["dns_name"].as_str().expect("dns name").to_string();
+    assert_eq!(doc["url"], format!("http://{dns}"));
+
+    // Network: VPC with DNS on, two subnets in two AZs, IGW attached, default route.
+    let vpcs = c
+        .ec2
+        .describe_vpcs()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(vpcs.vpcs().len(), 1);
+    let vpc = vpcs.vpcs()[0].vpc_id().expect("vpc id").to_string();
+    assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+    for attr in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let out = c
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(&vpc)
+            .attribute(attr.clone())
+            .send()
+            .await
+            .expect("attr");
+        let on = out
+            .enable_dns_support()
+            .or(out.enable_dns_hostnames())
+            .and_then(|v| v.value());
+        assert_eq!(on, Some(true), "{attr:?}");
+    }
+    let subnets = c
+        .ec2
+        .describe_subnets()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("subnets");
+    assert_eq!(subnets.subnets().len(), 2);
+    let azs: std::collections::BTreeSet<_> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.availability_zone())
+        .collect();
+    assert_eq!(azs.len(), 2, "one subnet per AZ");
+    let igws = c
+        .ec2
+        .describe_internet_gateways()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("igw");
+    assert_eq!(
+        igws.internet_gateways()[0].attachments()[0].vpc_id(),
+        Some(vpc.as_str())
+    );
+    let rts = c
+        .ec2
+        .describe_route_tables()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("rt");
+    let rt = &rts.route_tables()[0];
+    assert!(rt
+        .routes()
+        .iter()
+        .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+            && r.gateway_id() == igws.internet_gateways()[0].internet_gateway_id()));
+    assert_eq!(
+        rt.associations()
+            .iter()
+            .filter(|a| a.subnet_id().is_some())
+            .count(),
+        2
+    );
+
+    // Security group: port 80 only, from everywhere (IPv4 and IPv6).
+    let sgs = c
+        .ec2
+        .describe_security_groups()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("sg");
+    let perms = sgs.security_groups()[0].ip_permissions();
+    assert!(
+        perms
+            .iter()
+            .all(|p| p.from_port() == Some(80) && p.to_port() == Some(80)),
+        "{perms:?}"
+    );
+    assert!(perms.iter().any(|p| p
+        .ip_ranges()
+        .iter()
+        .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))));
+    assert!(perms.iter().any(|p| p
+        .ipv6_ranges()
+        .iter()
+        .any(|r| r.cidr_ipv6() == Some("::/0"))));
+
+    // Log bucket: private, encrypted, owner-enforced, expiring, ELB may write.
+    let b = bucket(&stack, REGION);
+    let pab =
+        c.s3.get_public_access_block()
+            .bucket(&b)
+            .send()
+            .await
+            .expect("pab");
+    let pab = pab.public_access_block_configuration().expect("pab config");
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let enc =
+        c.s3.get_bucket_encryption()
+            .bucket(&b)
+            .send()
+            .await
+            .expect("encryption");
+    assert!(enc.server_side_encryption_configuration().is_some());
+    let life =
+        c.s3.get_bucket_lifecycle_configuration()
+            .bucket(&b)
+            .send()
+            .await
+            .expect("lifecycle");
+    assert_eq!(
+        life.rules()[0].expiration().and_then(|e| e.days()),
+        Some(30)
+    );
+    let policy =
+        c.s3.get_bucket_policy()
+            .bucket(&b)
+            .send()
+            .await
+            .expect("policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.policy().unwrap_or_default()).expect("json");
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::127311923021:root",
+        "us-east-1 ELB account"
+    );
+    assert_eq!(
+        policy["Statement"][1]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+
+    // Load balancer and attributes.
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("lb");
+    let lb = &lbs.load_balancers()[0];
+    let lb_arn = lb.load_balancer_arn().expect("arn").to_string();
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    let attrs = c
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .expect("attrs");
+    let attr = |k: &str| {
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(k))
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        attr("routing.http.drop_invalid_header_fields.enabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(attr("access_logs.s3.enabled").as_deref(), Some("true"));
+    assert_eq!(attr("access_logs.s3.bucket"), Some(b.clone()));
+    assert_eq!(attr("idle_timeout.timeout_seconds").as_deref(), Some("60"));
+
+    // Listener 80 with the fixed 404, one rule forwarding to the lambda target group.
+    let listeners = c
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .expect("listeners");
+    assert_eq!(listeners.listeners().len(), 1);
+    let l = &listeners.listeners()[0];
+    assert_eq!(l.port(), Some(80));
+    let fixed = l.default_actions()[0]
+        .fixed_response_config()
+        .expect("fixed response");
+    assert_eq!(fixed.status_code(), Some("404"));
+    let rules = c
+        .elb
+        .describe_rules()
+        .listener_arn(l.listener_arn().expect("arn"))
+        .send()
+        .await
+        .expect("rules");
+    let rule = rules
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some("10"))
+        .expect("rule 10");
+    let paths = rule
+        .conditions()
+        .iter()
+        .find(|c| c.field() == Some("path-pattern"))
+        .and_then(|c| c.path_pattern_config())
+        .map(|p| p.values().to_vec());
+    assert_eq!(
+        paths,
+        Some(vec!["/hello".to_string(), "/hello/*".to_string()])
+    );
+    let tg_arn = rule.actions()[0]
+        .target_group_arn()
+        .expect("forward")
+        .to_string();
+    let tgs = c
+        .elb
+        .describe_target_groups()
+        .target_group_arns(&tg_arn)
+        .send()
+        .await
+        .expect("tg");
+    assert_eq!(
+        tgs.target_groups()[0].target_type().map(|t| t.as_str()),
+        Some("lambda")
+    );
+    assert_eq!(
+        tgs.target_groups()[0].health_check_enabled(),
+        Some(false),
+        "health check off by default"
+    );
+
+    // Function: provided.al2023, bootstrap, alias live, registered, permission scoped.
+    let name = format!("{stack}-hello");
+    let f = c
+        .lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("function");
+    assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+    assert_eq!(f.handler(), Some("bootstrap"));
+    assert_eq!(f.memory_size(), Some(128));
+    let alias = c
+        .lambda
+        .get_alias()
+        .function_name(&name)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let alias_arn = alias.alias_arn().expect("alias arn").to_string();
+    let health = c
+        .elb
+        .describe_target_health()
+        .target_group_arn(&tg_arn)
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(
+        health.target_health_descriptions()[0]
+            .target()
+            .and_then(|t| t.id()),
+        Some(alias_arn.as_str())
+    );
+    let policy = c
+        .lambda
+        .get_policy()
+        .function_name(&name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.policy().unwrap_or_default()).expect("json");
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        statement["Principal"]["Service"],
+        "elasticloadbalancing.amazonaws.com"
+    );
+    assert_eq!(
+        statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+        tg_arn.as_str()
+    );
+
+    // Role and log group.
+    let role = c
+        .iam
+        .get_role()
+        .role_name(format!("albkit-{stack}-hello-{REGION}"))
+        .send()
+        .await
+        .expect("role");
+    assert!(role
+        .role()
+        .expect("role")
+        .tags()
+        .iter()
+        .any(|t| t.key() == "albkit:stack" && t.value() == stack));
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(format!("albkit-{stack}-hello-{REGION}"))
+        .send()
+        .await
+        .expect("policies");
+    assert_eq!(attached.attached_policies().len(), 1);
+    assert_eq!(
+        attached.attached_policies()[0].policy_name(),
+        Some("AWSLambdaBasicExecutionRole")
+    );
+    let groups = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{name}"))
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+
+    // Second up: nothing changes, every id is kept, plan --detailed-exitcode says 0.
+    let before = ids_of(&c, &stack).await;
+    let again = albkit(moto, &project, REGION, &["up", "--yes", "-o", "json"]);
+    again.ok();
+    assert_eq!(again.json()["counts"]["unchanged"], 14, "{}", again.json());
+    assert_eq!(again.json()["counts"]["created"], 0);
+    assert_eq!(ids_of(&c, &stack).await, before);
+    albkit(moto, &project, REGION, &["plan", "--detailed-exitcode"]).code_is(0);
+    let versions = c
+        .lambda
+        .list_versions_by_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions.versions().len(),
+        2,
+        "$LATEST and version 1 only: unchanged code publishes nothing"
+    );
+
+    // down without --purge-logs keeps the bucket and the log group.
+    let down = albkit(moto, &project, REGION, &["down", "--yes", "-o", "json"]);
+    down.ok();
+    let kept: Vec<String> = down.json()["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| k["logical"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        kept.contains(&"log-bucket".to_string()) && kept.contains(&"log-group/hello".to_string()),
+        "{kept:?}"
+    );
+    let left = leftovers(&c, &stack, REGION).await;
+    assert_eq!(left.len(), 2, "only the logs are kept: {left:?}");
+
+    // down --purge-logs removes them; down again is fine.
+    albkit(moto, &project, REGION, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(leftovers(&c, &stack, REGION).await.is_empty());
+    let twice = albkit(moto, &project, REGION, &["down", "--yes"]);
+    twice.ok();
+    assert!(twice.stderr.contains("does not exist"), "{twice}");
+}
+
+async fn hosted_zone(c: &Clients, domain: &str) -> String {
+    let out = c
+        .route53
+        .create_hosted_zone()
+        .name(domain)
+        .caller_reference(format!("albkit-test-{domain}"))
+        .send()
+        .await
+        .expect("hosted zone");
+    out.hosted_zone()
+        .expect("zone")
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string()
+}
+
+async fn records(c: &Clients, zone: &str) -> Vec<(String, String)> {
+    let out = c
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("records");
+    out.resource_record_sets()
+        .iter()
+        .filter(|r| !matches!(r.r#type().as_str(), "NS" | "SOA"))
+        .map(|r| (r.name().to_string(), r.r#type().as_str().to_string()))
+        .collect()
+}
+
+fn https_config(
+    stack: &str,
+    domain: &str,
+    zone: &str,
+    with_admin: bool,
+    api_memory: u32,
+) -> String {
+    let mut s = format!(
+        r#"[stack]
+name = "{stack}"
+tags = {{ team = "api" }}
+
+[load_balancer]
+idle_timeout_seconds = 120
+
+[https]
+domain = "{domain}"
+hosted_zone_id = "{zone}"
+
+[[functions]]
+name = "api"
+path = "functions/hello"
+memory_mb = {api_memory}
+multi_value_headers = true
+
+[[functions.routes]]
+priority = 10
+paths = ["/api", "/api/*"]
+methods = ["GET", "POST"]
+"#
+    );
+    if with_admin {
+        s.push_str(&format!(
+            r#"
+[[functions]]
+name = "admin"
+path = "functions/hello"
+health_check = {{ path = "/health", interval_seconds = 60 }}
+environment = {{ RUST_LOG = "debug" }}
+
+[[functions.routes]]
+priority = 20
+paths = ["/admin/*"]
+hosts = ["{domain}"]
+
+[[functions.routes]]
+priority = 30
+paths = ["/admin-legacy"]
+"#
+        ));
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_stack_with_two_functions_updates_in_place_and_tears_down_completely() {
+    let moto = Moto::shared();
+    let region = "eu-west-1";
+    let stack = unique_stack_name("https");
+    let domain = format!("{stack}.example.com");
+    let c = clients(moto, region).await;
+    let zone = hosted_zone(&c, &domain).await;
+    let project = Project::from_example("hello");
+    project.with_config(&https_config(
+        &stack,
+        &format!("api.{domain}"),
+        &zone,
+        true,
+        256,
+    ));
+
+    let up = albkit(moto, &project, region, &["up", "--yes", "-o", "json"]);
+    up.ok();
+    assert_eq!(up.json()["url"], format!("https://api.{domain}"));
+
+    // Certificate issued, validated through the zone; 443 HTTPS with TLS 1.3 policy.
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("lb");
+    let lb_arn = lbs.load_balancers()[0]
+        .load_balancer_arn()
+        .expect("arn")
+        .to_string();
+    let listeners = c
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .expect("listeners");
+    let https = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .expect("443");
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    let cert_arn = https.certificates()[0]
+        .certificate_arn()
+        .expect("cert")
+        .to_string();
+    let cert = c
+        .acm
+        .describe_certificate()
+        .certificate_arn(&cert_arn)
+        .send()
+        .await
+        .expect("cert");
+    assert_eq!(
+        cert.certificate()
+            .and_then(|c| c.status())
+            .map(|s| s.as_str()),
+        Some("ISSUED")
+    );
+    let http = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .expect("80");
+    let redirect = http.default_actions()[0]
+        .redirect_config()
+        .expect("redirect");
+    assert_eq!(
+        (
+            redirect.protocol(),
+            redirect.port(),
+            redirect.status_code().map(|s| s.as_str())
+        ),
+        (Some("HTTPS"), Some("443"), Some("HTTP_301"))
+    );
+    let rules = c
+        .elb
+        .describe_rules()
+        .listener_arn(https.listener_arn().expect("arn"))
+        .send()
+        .await
+        .expect("rules");
+    let priorities: Vec<&str> = rules
+        .rules()
+        .iter()
+        .filter_map(|r| r.priority())
+        .filter(|p| *p != "default")
+        .collect();
+    assert_eq!(priorities.len(), 3, "{priorities:?}");
+    let r20 = rules
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some("20"))
+        .expect("rule 20");
+    assert!(r20
+        .conditions()
+        .iter()
+        .any(|c| c.field() == Some("host-header")));
+    let r10 = rules
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some("10"))
+        .expect("rule 10");
+    let methods = r10
+        .conditions()
+        .iter()
+        .find(|c| c.field() == Some("http-request-method"))
+        .and_then(|c| c.http_request_method_config())
+        .map(|m| m.values().to_vec());
+    assert_eq!(methods, Some(vec!["GET".to_string(), "POST".to_string()]));
+    let sgs = c
+        .ec2
+        .describe_security_groups()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("sg");
+    let ports: std::collections::BTreeSet<i32> = sgs.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .filter_map(|p| p.from_port())
+        .collect();
+    assert_eq!(ports, [80, 443].into_iter().collect());
+
+    // DNS: alias A and AAAA to the ALB, plus the validation CNAME.
+    let recs = records(&c, &zone).await;
+    assert!(
+        recs.contains(&(format!("api.{domain}."), "A".into())),
+        "{recs:?}"
+    );
+    assert!(
+        recs.contains(&(format!("api.{domain}."), "AAAA".into())),
+        "{recs:?}"
+    );
+    assert!(
+        recs.iter().any(|(_, t)| t == "CNAME"),
+        "validation record: {recs:?}"
+    );
+
+    // Target groups: multi-value on for api, health check for admin; tags everywhere.
+    let tgs = c
+        .elb
+        .describe_target_groups()
+        .names(format!("{stack}-api"))
+        .names(format!("{stack}-admin"))
+        .send()
+        .await
+        .expect("tgs");
+    for tg in tgs.target_groups() {
+        let arn = tg.target_group_arn().expect("arn");
+        let attrs = c
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .expect("attrs");
+        let multi = attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
+            .and_then(|a| a.value())
+            .map(str::to_string);
+        let is_api = tg.target_group_name() == Some(format!("{stack}-api").as_str());
+        assert_eq!(
+            multi.as_deref(),
+            Some(if is_api { "true" } else { "false" })
+        );
+        assert_eq!(tg.health_check_enabled(), Some(!is_api));
+        if !is_api {
+            assert_eq!(tg.health_check_path(), Some("/health"));
+            assert_eq!(tg.health_check_interval_seconds(), Some(60));
+        }
+        let tags = c
+            .elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("tags");
+        assert!(tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("api")));
+    }
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Change: api memory 512 and idle timeout; admin removed with its routes.
+    let before = ids_of(&c, &stack).await;
+    project.with_config(
+        &https_config(&stack, &format!("api.{domain}"), &zone, false, 512)
+            .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 90"),
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(2);
+    let plan = albkit(moto, &project, region, &["plan", "-o", "json"]);
+    plan.ok();
+    let changes = plan.json()["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let action = |logical: &str| {
+        changes
+            .iter()
+            .find(|c| c["logical"] == logical)
+            .map(|c| c["action"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(action("function/api").as_deref(), Some("update"));
+    assert_eq!(action("load-balancer").as_deref(), Some("update"));
+    assert_eq!(action("function/admin").as_deref(), Some("delete"));
+    assert_eq!(action("rule/20").as_deref(), Some("delete"));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(ids_of(&c, &stack).await, before, "updated in place");
+    let f = c
+        .lambda
+        .get_function_configuration()
+        .function_name(format!("{stack}-api"))
+        .qualifier("live")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(
+        f.memory_size(),
+        Some(512),
+        "the live alias serves the new configuration"
+    );
+    let attrs = c
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .expect("attrs");
+    assert!(attrs
+        .attributes()
+        .iter()
+        .any(|a| a.key() == Some("idle_timeout.timeout_seconds") && a.value() == Some("90")));
+    assert!(
+        c.lambda
+            .get_function()
+            .function_name(format!("{stack}-admin"))
+            .send()
+            .await
+            .is_err(),
+        "admin deleted"
+    );
+    let rules = c
+        .elb
+        .describe_rules()
+        .listener_arn(https.listener_arn().expect("arn"))
+        .send()
+        .await
+        .expect("rules");
+    assert_eq!(
+        rules
+            .rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .count(),
+        1
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Teardown leaves nothing tagged and no DNS records.
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(
+        leftovers(&c, &stack, region).await.is_empty(),
+        "{:?}",
+        leftovers(&c, &stack, region).await
+    );
+    assert!(
+        records(&c, &zone).await.is_empty(),
+        "{:?}",
+        records(&c, &zone).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_config_is_rejected_before_any_aws_call() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("invalid");
+    let project = Project::from_example("hello");
+    project.with_config(&format!(
+        "[stack]\nname = \"{stack}\"\nbogus = 1\n\n[[functions]]\nname = \"Bad_Name\"\npath = \"functions/hello\"\nmemory_mb = 64\n"
+    ));
+    let out = albkit(moto, &project, REGION, &["up", "--yes"]);
+    out.code_is(2);
+    for needle in ["stack.bogus", "functions[0].name", "functions[0].memory_mb"] {
+        assert!(out.stderr.contains(needle), "{needle} missing from:\n{out}");
+    }
+    let c = clients(moto, REGION).await;
+    assert!(leftovers(&c, &stack, REGION).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_without_terminal_or_yes_refuses_with_exit_2() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("noyes");
+    let project = Project::from_example("hello");
+    project.with_config(&minimal_config(&stack));
+    let out = albkit(moto, &project, REGION, &["up"]);
+    out.code_is(2);
+    assert!(out.stderr.contains("--yes"), "{out}");
+    let c = clients(moto, REGION).await;
+    assert!(
+        leftovers(&c, &stack, REGION).await.is_empty(),
+        "nothing created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_balancer_with_the_stack_name_but_not_its_tags_is_never_touched() {
+    let moto = Moto::shared();
+    let region = "us-west-2";
+    let stack = unique_stack_name("foreign");
+    let c = clients(moto, region).await;
+    // Someone else's ALB that happens to have the name albkit would use.
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("id").to_string();
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-west-2a", "us-west-2b"].iter().enumerate() {
+        let s = c
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.9.{i}.0/24"))
+            .availability_zone(*az)
+            .send()
+            .await
+            .expect("subnet");
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let theirs = c
+        .elb
+        .create_load_balancer()
+        .name(format!("{stack}-alb"))
+        .set_subnets(Some(subnets))
+        .send()
+        .await
+        .expect("alb");
+    let theirs = theirs.load_balancers()[0]
+        .load_balancer_arn()
+        .expect("arn")
+        .to_string();
+
+    let project = Project::from_example("hello");
+    project.with_config(&minimal_config(&stack));
+    let out = albkit(moto, &project, region, &["up", "--yes"]);
+    out.code_is(1);
+    assert!(out.stderr.contains("not tagged"), "{out}");
+    let down = albkit(moto, &project, region, &["down", "--yes"]);
+    down.code_is(1);
+    let still = c
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(&theirs)
+        .send()
+        .await
+        .expect("still there");
+    assert_eq!(still.load_balancers().len(), 1);
+    let c2 = clients(moto, region).await;
+    let vpcs = c2
+        .ec2
+        .describe_vpcs()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("vpcs");
+    assert!(
+        vpcs.vpcs().is_empty(),
+        "up stopped before creating anything"
+    );
+}
