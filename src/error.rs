@@ -11,13 +11,13 @@ use crate::package::BuildError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
     #[error("{message}")]
     Usage { message: String, help: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("could not apply the plan: {0}")]
-    Apply(#[from] ApplyError),
+    Apply(Box<ApplyError>),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("the plan cannot be carried out:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
@@ -105,6 +105,18 @@ impl Diagnostic for Error {
             Error::Config(e) => e.related(),
             _ => None,
         }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(Box::new(e))
+    }
+}
+
+impl From<ApplyError> for Error {
+    fn from(e: ApplyError) -> Self {
+        Error::Apply(Box::new(e))
     }
 }
 

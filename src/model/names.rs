@@ -170,7 +170,7 @@ mod tests {
         let long = "a".repeat(24);
         let n = Names::new(&long, "123456789012", "ap-southeast-2");
         let tg = n.target_group(&"f".repeat(32));
-        assert_eq!(tg.len(), 32);
+        assert!(tg.len() <= 32, "{tg}");
         assert_eq!(tg, n.target_group(&"f".repeat(32)), "stable");
         assert_ne!(
             tg,

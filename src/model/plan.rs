@@ -441,3 +441,335 @@ fn cascade_replacements(changes: &mut [Change]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::model::config::{
+        Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, Ipv4Cidr,
+        LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_SSL_POLICY,
+    };
+    use crate::model::ids::HostedZoneId;
+    use crate::model::stack::{desired, Context};
+
+    fn function(name: &str, priority: u32) -> FunctionSettings {
+        FunctionSettings {
+            name: name.into(),
+            path: PathBuf::from("/project/functions").join(name),
+            memory_mb: 128,
+            timeout_seconds: 10,
+            architecture: Architecture::X86_64,
+            environment: BTreeMap::from([
+                ("RUST_LOG".into(), "info".into()),
+                ("DB_PASSWORD".into(), "hunter2".into()),
+            ]),
+            log_retention_days: 14,
+            multi_value_headers: false,
+            health_check: Some(HealthCheck {
+                path: "/health".into(),
+                interval_seconds: 35,
+                timeout_seconds: 30,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2,
+                matcher: "200".into(),
+            }),
+            routes: vec![Route {
+                priority,
+                paths: vec![format!("/{name}"), format!("/{name}/*")],
+                methods: vec!["GET".into()],
+                hosts: vec![],
+            }],
+        }
+    }
+
+    fn config(https: bool) -> Config {
+        Config {
+            root: PathBuf::from("/project"),
+            stack: StackSettings {
+                name: "shop".into(),
+                region: None,
+                tags: BTreeMap::from([("team".into(), "api".into())]),
+            },
+            network: Network::Managed {
+                cidr: Ipv4Cidr {
+                    addr: [10, 0, 0, 0].into(),
+                    prefix: 16,
+                },
+                availability_zones: 2,
+            },
+            load_balancer: LoadBalancerSettings {
+                scheme: Scheme::InternetFacing,
+                ingress_cidrs: None,
+                idle_timeout_seconds: 60,
+                deletion_protection: false,
+                access_logs: true,
+                access_log_retention_days: 30,
+            },
+            https: https.then(|| HttpsSettings {
+                domain: "api.example.com".into(),
+                certificate_arn: None,
+                hosted_zone_id: Some(HostedZoneId::new("Z123")),
+                ssl_policy: DEFAULT_SSL_POLICY.into(),
+            }),
+            functions: vec![function("cart", 10), function("orders", 20)],
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            availability_zones: vec![
+                "eu-west-1a".into(),
+                "eu-west-1b".into(),
+                "eu-west-1c".into(),
+            ],
+            code_sha256: BTreeMap::from([
+                ("cart".into(), "c4rt=".into()),
+                ("orders".into(), "0rd3rs=".into()),
+            ]),
+            existing_vpc_cidr: None,
+        }
+    }
+
+    /// What discovery would report for a stack that matches `d` exactly.
+    fn observed_from(d: &Desired) -> ObservedStack {
+        d.resources
+            .iter()
+            .map(|r| {
+                (
+                    r.logical.clone(),
+                    Observed {
+                        id: format!("id-of-{}", r.logical),
+                        resource: r.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_stack_is_all_creates() {
+        let d = desired(&config(true), &ctx());
+        let p = plan(&d, &ObservedStack::new()).expect("plan");
+        assert!(p.changes.iter().all(|c| c.action == Action::Create));
+        assert_eq!(p.counts().create, d.resources.len());
+        insta::assert_snapshot!("new_https_stack", p.render());
+    }
+
+    #[test]
+    fn an_unchanged_stack_plans_nothing() {
+        let d = desired(&config(true), &ctx());
+        let p = plan(&d, &observed_from(&d)).expect("plan");
+        assert!(!p.has_changes());
+        assert_eq!(
+            p.render(),
+            format!(
+                "Plan for stack shop:\n  No changes. {} resources are up to date.\n",
+                d.resources.len()
+            )
+        );
+    }
+
+    #[test]
+    fn changed_settings_are_updates_in_place() {
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.functions[0].memory_mb = 512;
+        cfg.functions[0].routes[0].methods.push("POST".into());
+        cfg.load_balancer.idle_timeout_seconds = 120;
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let actions: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("load-balancer", Action::Update),
+                ("function/cart", Action::Update),
+                ("rule/10", Action::Update)
+            ]
+        );
+        assert!(p
+            .get("function/cart")
+            .is_some_and(|c| c.changed("memory_mb") && !c.changed("timeout_seconds")));
+        insta::assert_snapshot!("updates_in_place", p.render());
+    }
+
+    #[test]
+    fn a_removed_function_is_deleted_dependents_first() {
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.functions.pop();
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let deletes: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(
+            deletes,
+            vec![
+                "rule/20",
+                "target-group/orders",
+                "function/orders",
+                "log-group/orders",
+                "role/orders"
+            ]
+        );
+        assert!(p.render().contains(
+            "- log-group/orders (log-group) id-of-log-group/orders  # deletes the logs it holds"
+        ));
+    }
+
+    #[test]
+    fn a_scheme_change_replaces_the_load_balancer_and_what_lives_in_it() {
+        let before = desired(&config(true), &ctx());
+        let mut cfg = config(true);
+        cfg.load_balancer.scheme = Scheme::Internal;
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let action = |l: &str| p.get(l).map(|c| c.action);
+        assert_eq!(action("load-balancer"), Some(Action::Replace));
+        assert_eq!(action("listener/http"), Some(Action::Replace));
+        assert_eq!(action("listener/https"), Some(Action::Replace));
+        assert_eq!(action("rule/10"), Some(Action::Replace));
+        assert_eq!(action("dns/A"), Some(Action::Update));
+        // Internal: ingress from the VPC only.
+        assert_eq!(action("security-group"), Some(Action::Update));
+        assert_eq!(action("function/cart"), Some(Action::Keep));
+    }
+
+    #[test]
+    fn adding_https_moves_the_rules_to_the_https_listener() {
+        let before = desired(&config(false), &ctx());
+        let p = plan(&desired(&config(true), &ctx()), &observed_from(&before)).expect("plan");
+        let action = |l: &str| p.get(l).map(|c| c.action);
+        assert_eq!(action("certificate"), Some(Action::Create));
+        assert_eq!(action("listener/https"), Some(Action::Create));
+        assert_eq!(
+            action("listener/http"),
+            Some(Action::Update),
+            "redirect instead of 404"
+        );
+        assert_eq!(action("rule/10"), Some(Action::Replace));
+        let rule = p.get("rule/10").expect("rule");
+        assert!(rule
+            .fields
+            .iter()
+            .any(|f| f.name == "listener" && f.forces_replacement));
+    }
+
+    #[test]
+    fn a_new_cidr_would_replace_the_network_and_is_refused() {
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.network = Network::Managed {
+            cidr: Ipv4Cidr {
+                addr: [10, 1, 0, 0].into(),
+                prefix: 16,
+            },
+            availability_zones: 2,
+        };
+        let errors = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect_err("refused");
+        assert!(errors.iter().any(
+            |e| matches!(e, PlanError::WouldReplaceNetwork { logical, .. } if logical == "vpc")
+        ));
+        assert!(errors[0].help().contains("albkit down"));
+    }
+
+    #[test]
+    fn a_third_availability_zone_adds_a_subnet_and_moves_the_load_balancer() {
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.network = Network::Managed {
+            cidr: Ipv4Cidr {
+                addr: [10, 0, 0, 0].into(),
+                prefix: 16,
+            },
+            availability_zones: 3,
+        };
+        let d = desired(&cfg, &ctx());
+        let p = plan(&d, &observed_from(&before)).expect("plan");
+        assert_eq!(p.get("subnet/3").map(|c| c.action), Some(Action::Create));
+        assert_eq!(
+            d.get("subnet/3").and_then(|r| r.get("cidr")),
+            Some("10.0.32.0/20")
+        );
+        assert!(p.get("load-balancer").is_some_and(|c| c.changed("subnets")));
+        assert!(p
+            .get("route-table")
+            .is_some_and(|c| c.changed("associations")));
+    }
+
+    #[test]
+    fn secrets_never_appear_in_the_plan() {
+        let d = desired(&config(false), &ctx());
+        let text = p_render(&d);
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("DB_PASSWORD=(secret sha256:"));
+    }
+
+    fn p_render(d: &Desired) -> String {
+        plan(d, &ObservedStack::new()).expect("plan").render()
+    }
+
+    #[test]
+    fn dependencies_follow_the_resource_graph() {
+        let d = desired(&config(true), &ctx());
+        let deps = |l: &str| dependencies(d.get(l).expect("resource"), &d);
+        assert_eq!(deps("vpc"), Vec::<String>::new());
+        assert_eq!(deps("subnet/1"), vec!["vpc"]);
+        assert_eq!(
+            deps("load-balancer"),
+            vec![
+                "subnet/1",
+                "subnet/2",
+                "security-group",
+                "log-bucket",
+                "route-table"
+            ]
+        );
+        assert_eq!(deps("listener/https"), vec!["load-balancer", "certificate"]);
+        assert_eq!(deps("function/cart"), vec!["role/cart", "log-group/cart"]);
+        assert_eq!(deps("target-group/cart"), vec!["function/cart"]);
+        assert_eq!(deps("rule/10"), vec!["listener/https", "target-group/cart"]);
+        assert_eq!(deps("dns/A"), vec!["load-balancer"]);
+        // Every dependency exists and nothing depends on itself.
+        for r in &d.resources {
+            for dep in dependencies(r, &d) {
+                assert_ne!(dep, r.logical);
+                assert!(d.get(&dep).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn teardown_deletes_in_reverse_creation_order() {
+        let d = desired(&config(true), &ctx());
+        let p = teardown("shop", &observed_from(&d));
+        let rank: Vec<u8> = p.changes.iter().map(|c| creation_rank(c.kind)).collect();
+        let mut sorted = rank.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(rank, sorted);
+        let position = |l: &str| {
+            p.changes
+                .iter()
+                .position(|c| c.logical == l)
+                .expect("planned")
+        };
+        assert!(position("rule/10") < position("listener/https"));
+        assert!(position("listener/https") < position("load-balancer"));
+        assert!(position("load-balancer") < position("subnet/1"));
+        assert!(position("subnet/1") < position("vpc"));
+        assert!(position("target-group/cart") < position("function/cart"));
+        assert!(position("function/cart") < position("role/cart"));
+        assert!(p.changes.iter().all(|c| c.action == Action::Delete));
+    }
+}

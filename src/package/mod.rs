@@ -103,10 +103,10 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
 fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
     stdout
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last()
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
 /// Builds the function in release mode for its architecture and packages it.

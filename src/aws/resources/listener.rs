@@ -217,17 +217,17 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 req.send().await.aws("CreateListener", &want.logical)
             })
             .await
-            .or_else(|e| {
+            .map_err(|e| {
                 if e.is("DuplicateListener") {
-                    Err(AwsError {
+                    AwsError {
                         message: format!(
                             "{} (a listener on port {port} exists but is not tagged for the stack)",
                             e.message
                         ),
                         ..e
-                    })
+                    }
                 } else {
-                    Err(e)
+                    e
                 }
             })?;
             Ok(out
