@@ -76,4 +76,34 @@ pub enum Command {
         #[arg(short = 'y', long)]
         yes: bool,
     },
+    /// Build and ship only the functions' code (the CI fast path); unchanged code uploads nothing.
+    Deploy {
+        /// Only this function (default: every function of the stack).
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// Keep `live` on the new version even if the smoke check fails.
+        #[arg(long)]
+        no_rollback: bool,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Move the `live` alias back (to the previous published version by default).
+    Rollback {
+        /// Only this function (default: every function of the stack).
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// The version to serve (default: the one before the live one).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<u64>,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Published versions with dates and sizes, and which one is live.
+    Versions {
+        /// Only this function (default: every function of the stack).
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+    },
 }

@@ -19,10 +19,14 @@ use crate::model::stack::{desired, Context, Desired};
 use crate::package::{self, Artifact};
 use crate::ui::reporter::{Plain, Tty};
 
+pub mod code;
+pub mod deploy;
 pub mod down;
 pub mod plan;
+pub mod rollback;
 pub mod status;
 pub mod up;
+pub mod versions;
 
 /// Forwards events and keeps the notes for the final document.
 pub struct Collect {
@@ -396,6 +400,25 @@ pub async fn run(cli: &Cli) -> Result<u8> {
         Command::Up { yes } => up::run(cli, *yes).await,
         Command::Status => status::run(cli).await,
         Command::Down { purge_logs, yes } => down::run(cli, *purge_logs, *yes).await,
+        Command::Deploy {
+            function,
+            no_rollback,
+            yes,
+        } => {
+            deploy::run(
+                cli,
+                deploy::Options {
+                    function: function.as_deref(),
+                    yes: *yes,
+                    no_rollback: *no_rollback,
+                },
+            )
+            .await
+        }
+        Command::Rollback { function, to, yes } => {
+            rollback::run(cli, function.as_deref(), *to, *yes).await
+        }
+        Command::Versions { function } => versions::run(cli, function.as_deref()).await,
     }
 }
 

@@ -12,7 +12,7 @@ use futures::future::try_join_all;
 use super::vpc::{ignore_not_found, wait_error};
 use super::{logical_of, observed, old_tags, tag_changes, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags};
@@ -161,14 +161,21 @@ fn function_of<'c>(
 
 /// Waits until the function is `Active` and no update is in progress.
 pub async fn wait_ready(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+    wait_ready_with(&ctx.aws.lambda, name, &ctx.notify("function")).await
+}
+
+/// [`wait_ready`] for callers without a full resource context (`deploy`, `rollback`).
+pub async fn wait_ready_with(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    notify: &dyn Notify,
+) -> Result<(), AwsError> {
     wait_until(
         &format!("function {name} to be ready"),
         Duration::from_secs(600),
-        &ctx.notify("function"),
+        notify,
         || async {
-            let c = ctx
-                .aws
-                .lambda
+            let c = lambda
                 .get_function_configuration()
                 .function_name(name)
                 .send()
@@ -202,6 +209,91 @@ pub async fn wait_ready(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
     )
     .await
     .map_err(|e| wait_error(e, "GetFunctionConfiguration", name))
+}
+
+/// Uploads a new zip to `$LATEST` (the caller waits for the update with [`wait_ready_with`]).
+pub async fn upload_code(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    zip: &[u8],
+    arch: Option<Architecture>,
+    notify: &dyn Notify,
+) -> Result<(), AwsError> {
+    retry(Policy::fresh(), "upload code", notify, || async {
+        lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(zip.to_vec()))
+            .set_architectures(arch.clone().map(|a| vec![a]))
+            .send()
+            .await
+            .aws("UpdateFunctionCode", name)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Publishes `$LATEST` as a version, guarded by the expected code hash, and returns the
+/// version. Publishing an unchanged `$LATEST` returns the existing version, so this is
+/// safe to repeat after an interruption.
+pub async fn publish_version(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    sha256: &str,
+    notify: &dyn Notify,
+) -> Result<String, AwsError> {
+    Ok(retry(Policy::fresh(), "publish version", notify, || async {
+        lambda
+            .publish_version()
+            .function_name(name)
+            .code_sha256(sha256)
+            .send()
+            .await
+            .aws("PublishVersion", name)
+    })
+    .await?
+    .version()
+    .unwrap_or_default()
+    .to_string())
+}
+
+/// Points the `live` alias at `version`, creating it when `exists` is false.
+pub async fn point_alias(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    version: &str,
+    exists: bool,
+    notify: &dyn Notify,
+) -> Result<(), AwsError> {
+    retry(
+        Policy::fresh(),
+        "point the live alias at the new version",
+        notify,
+        || async {
+            if exists {
+                lambda
+                    .update_alias()
+                    .function_name(name)
+                    .name(LIVE_ALIAS)
+                    .function_version(version)
+                    .send()
+                    .await
+                    .aws("UpdateAlias", name)
+                    .map(|_| ())
+            } else {
+                lambda
+                    .create_alias()
+                    .function_name(name)
+                    .name(LIVE_ALIAS)
+                    .function_version(version)
+                    .send()
+                    .await
+                    .aws("CreateAlias", name)
+                    .map(|_| ())
+            }
+        },
+    )
+    .await
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
@@ -298,17 +390,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             }
         }
         if change.changed("code_sha256") || change.changed("architecture") {
-            retry(Policy::fresh(), "upload code", &notify, || async {
-                lambda
-                    .update_function_code()
-                    .function_name(name)
-                    .zip_file(Blob::new(artifact.zip.clone()))
-                    .architectures(arch.clone())
-                    .send()
-                    .await
-                    .aws("UpdateFunctionCode", name)
-            })
-            .await?;
+            upload_code(lambda, name, &artifact.zip, Some(arch.clone()), &notify).await?;
             wait_ready(ctx, name).await?;
         }
         if [
@@ -344,19 +426,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     if publish {
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
-        let version = retry(Policy::fresh(), "publish version", &notify, || async {
-            lambda
-                .publish_version()
-                .function_name(name)
-                .code_sha256(&artifact.sha256)
-                .send()
-                .await
-                .aws("PublishVersion", name)
-        })
-        .await?
-        .version()
-        .unwrap_or_default()
-        .to_string();
+        let version = publish_version(lambda, name, &artifact.sha256, &notify).await?;
         let exists = match lambda
             .get_alias()
             .function_name(name)
@@ -369,35 +439,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             Err(e) if e.not_found() => false,
             Err(e) => return Err(e),
         };
-        retry(
-            Policy::fresh(),
-            "point the live alias at the new version",
-            &notify,
-            || async {
-                if exists {
-                    lambda
-                        .update_alias()
-                        .function_name(name)
-                        .name(LIVE_ALIAS)
-                        .function_version(&version)
-                        .send()
-                        .await
-                        .aws("UpdateAlias", name)
-                        .map(|_| ())
-                } else {
-                    lambda
-                        .create_alias()
-                        .function_name(name)
-                        .name(LIVE_ALIAS)
-                        .function_version(&version)
-                        .send()
-                        .await
-                        .aws("CreateAlias", name)
-                        .map(|_| ())
-                }
-            },
-        )
-        .await?;
+        point_alias(lambda, name, &version, exists, &notify).await?;
     }
     Ok(arn)
 }

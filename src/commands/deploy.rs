@@ -1,0 +1,199 @@
+//! `albkit deploy`: the CI fast path. Builds, and ships only code: one
+//! `GetFunctionConfiguration(Qualifier=live)` per function when nothing changed; else
+//! upload, wait until the update is `Successful`, publish a version, move `live`, and a
+//! smoke check that rolls `live` back when the new version cannot answer.
+
+use std::time::Duration;
+
+use super::code::{account_of, invoke, live, Light};
+use super::{confirm, print_json};
+use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+use crate::model::alb_event::health_check_event;
+use crate::model::config::{Architecture, FunctionSettings};
+use crate::model::lifecycle::{smoke_verdict, Verdict};
+use crate::model::names::LIVE_ALIAS;
+use crate::package;
+
+pub struct Options<'a> {
+    pub function: Option<&'a str>,
+    pub yes: bool,
+    pub no_rollback: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Outcome {
+    function: String,
+    result: &'static str,
+    zip_bytes: usize,
+    code_sha256: String,
+    previous_version: String,
+    live_version: String,
+    smoke: Option<String>,
+}
+
+fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
+    match a {
+        Architecture::X86_64 => aws_sdk_lambda::types::Architecture::X8664,
+        Architecture::Arm64 => aws_sdk_lambda::types::Architecture::Arm64,
+    }
+}
+
+pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
+    let s = Light::open(cli).await?;
+    let functions = s.select(o.function)?;
+    let mut outcomes = Vec::new();
+    let mut failed = Vec::new();
+    for f in functions {
+        let out = deploy_one(&s, f, &o).await?;
+        if out.result == "rolled back" || out.result == "unhealthy" {
+            failed.push(format!(
+                "{}: {}",
+                f.name,
+                out.smoke.clone().unwrap_or_default()
+            ));
+        }
+        outcomes.push(out);
+    }
+    if s.json {
+        print_json(&serde_json::json!({
+            "stack": s.config.stack.name,
+            "region": s.aws.region,
+            "functions": outcomes,
+        }));
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(Error::Other(format!(
+            "the new code cannot answer: {}{}",
+            failed.join("; "),
+            if o.no_rollback {
+                " (--no-rollback: `live` was left on the new version; `albkit rollback` moves it back)"
+            } else {
+                " (`live` was moved back to the previous version)"
+            }
+        )))
+    }
+}
+
+async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<Outcome> {
+    let name = s.names.function(&f.name);
+    s.phase(format!(
+        "Building function {} ({}, release)",
+        f.name,
+        f.architecture.as_str()
+    ));
+    let artifact = package::build(f).await?;
+    let report = format!(
+        "Built function {}: bootstrap {} KiB, zip {} KiB ({} bytes)",
+        f.name,
+        artifact.bootstrap_size / 1024,
+        artifact.zip.len() / 1024,
+        artifact.zip.len()
+    );
+    s.phase(report.clone());
+    if !s.json {
+        eprintln!("{report}");
+    }
+    let current = live(&s.aws, &f.name, &name).await?;
+    let mut outcome = Outcome {
+        function: f.name.clone(),
+        result: "unchanged",
+        zip_bytes: artifact.zip.len(),
+        code_sha256: artifact.sha256.clone(),
+        previous_version: current.version.clone(),
+        live_version: current.version.clone(),
+        smoke: None,
+    };
+    if current.code_sha256 == artifact.sha256 {
+        if !s.json {
+            eprintln!(
+                "Function {}: code unchanged (SHA-256 {}), `{LIVE_ALIAS}` stays on version {}: nothing uploaded.",
+                f.name, artifact.sha256, current.version
+            );
+        }
+        return Ok(outcome);
+    }
+    let question = format!(
+        "Deploy new code to function {name} in {} (`{LIVE_ALIAS}` is version {})?",
+        s.aws.region, current.version
+    );
+    if !confirm(o.yes, &question, s.json)? {
+        return Err(Error::Other("cancelled: nothing was changed".into()));
+    }
+    let notify = s.notify(&f.name);
+    s.phase(format!(
+        "Uploading {} ({} bytes)",
+        f.name,
+        artifact.zip.len()
+    ));
+    upload_code(
+        &s.aws.lambda,
+        &name,
+        &artifact.zip,
+        Some(arch(f.architecture)),
+        &notify,
+    )
+    .await?;
+    wait_ready_with(&s.aws.lambda, &name, &notify).await?;
+    let version = publish_version(&s.aws.lambda, &name, &artifact.sha256, &notify).await?;
+    point_alias(&s.aws.lambda, &name, &version, true, &notify).await?;
+    outcome.result = "deployed";
+    outcome.live_version = version.clone();
+    if !s.json {
+        eprintln!(
+            "Function {}: published version {version}, `{LIVE_ALIAS}` moved from {} to {version}.",
+            f.name, current.version
+        );
+    }
+
+    // Smoke check: what an ALB health check would get from the new version. The target
+    // group ARN is not looked up (no ELB call on the fast path); the function sees a
+    // well-formed ARN of the stack's target group name.
+    let tg_arn = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{}/0000000000000000",
+        s.aws.region,
+        account_of(&current.function_arn),
+        s.names.target_group(&f.name)
+    );
+    let path = f.health_check.as_ref().map_or("/", |h| h.path.as_str());
+    let event = health_check_event(&tg_arn, path, f.multi_value_headers);
+    s.phase(format!("Smoke check: GET {path} on {}:{version}", f.name));
+    let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 15);
+    let result = invoke(&s.aws, &name, &version, &event, limit).await;
+    let verdict = smoke_verdict(&result, f.multi_value_headers, s.aws.custom_endpoint);
+    match &verdict {
+        Verdict::Healthy(status) => {
+            outcome.smoke = Some(format!("healthy: GET {path} answered {status}"));
+        }
+        Verdict::Inconclusive(why) => {
+            let text = format!(
+                "smoke check inconclusive, `{LIVE_ALIAS}` kept on version {version}: {why}"
+            );
+            s.note(text.clone());
+            if !s.json {
+                eprintln!("Warning: function {}: {text}", f.name);
+            }
+            outcome.smoke = Some(format!("inconclusive: {why}"));
+        }
+        Verdict::Unhealthy(why) => {
+            outcome.smoke = Some(why.clone());
+            if o.no_rollback {
+                outcome.result = "unhealthy";
+            } else {
+                point_alias(&s.aws.lambda, &name, &current.version, true, &notify).await?;
+                outcome.result = "rolled back";
+                outcome.live_version = current.version.clone();
+                if !s.json {
+                    eprintln!(
+                        "Function {}: version {version} cannot answer ({why}); `{LIVE_ALIAS}` moved back to version {}.",
+                        f.name, current.version
+                    );
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}

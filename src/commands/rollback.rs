@@ -1,0 +1,107 @@
+//! `albkit rollback`: moves the `live` alias back (to the previous published version by
+//! default, or to `--to VERSION`).
+
+use super::code::{not_deployed, Light};
+use super::versions::list_versions;
+use super::{confirm, print_json};
+use crate::aws::error::AwsResultExt;
+use crate::aws::resources::function::point_alias;
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+use crate::model::lifecycle::{numeric_versions, previous_version};
+use crate::model::names::LIVE_ALIAS;
+
+pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) -> Result<u8> {
+    let s = Light::open(cli).await?;
+    let functions = s.select(function)?;
+    if to.is_some() && functions.len() > 1 {
+        return Err(Error::usage(
+            "--to needs a single function: the stack has several",
+            "add --function NAME",
+        ));
+    }
+    let mut moved = Vec::new();
+    for f in functions {
+        let name = s.names.function(&f.name);
+        let alias = match s
+            .aws
+            .lambda
+            .get_alias()
+            .function_name(&name)
+            .name(LIVE_ALIAS)
+            .send()
+            .await
+            .aws("GetAlias", &name)
+        {
+            Ok(a) => a,
+            Err(e) if e.not_found() => return Err(not_deployed(&f.name, &name, &e)),
+            Err(e) => return Err(e.into()),
+        };
+        let live = alias.function_version().unwrap_or_default().to_string();
+        let versions = list_versions(&s.aws, &name).await?;
+        let numbers = numeric_versions(versions.iter().map(|v| v.version.as_str()));
+        let target = match to {
+            Some(v) if numbers.contains(&v) => v,
+            Some(v) => {
+                return Err(Error::usage(
+                    format!("function {}: version {v} does not exist", f.name),
+                    format!(
+                        "published versions: {} (`albkit versions` lists them)",
+                        numbers
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+            None => {
+                let current = live.parse::<u64>().map_err(|_| {
+                    Error::usage(
+                        format!("function {}: `{LIVE_ALIAS}` points at {live:?}, not a published version", f.name),
+                        "pass --to VERSION",
+                    )
+                })?;
+                previous_version(&numbers, current).ok_or_else(|| {
+                    Error::usage(
+                        format!("function {}: version {current} is the oldest published version: there is nothing to roll back to", f.name),
+                        "deploy a fix with `albkit deploy`, or pick a version with --to",
+                    )
+                })?
+            }
+        };
+        let target = target.to_string();
+        if target == live {
+            if !s.json {
+                eprintln!(
+                    "Function {}: `{LIVE_ALIAS}` is already version {live}.",
+                    f.name
+                );
+            }
+            moved.push(serde_json::json!({"function": f.name, "from": live, "to": target, "changed": false}));
+            continue;
+        }
+        let question = format!(
+            "Move `{LIVE_ALIAS}` of {name} in {} from version {live} to {target}?",
+            s.aws.region
+        );
+        if !confirm(yes, &question, s.json)? {
+            eprintln!("Cancelled: nothing was changed.");
+            return Ok(1);
+        }
+        point_alias(&s.aws.lambda, &name, &target, true, &s.notify(&f.name)).await?;
+        if !s.json {
+            eprintln!(
+                "Function {}: `{LIVE_ALIAS}` moved from version {live} to {target}.",
+                f.name
+            );
+        }
+        moved.push(
+            serde_json::json!({"function": f.name, "from": live, "to": target, "changed": true}),
+        );
+    }
+    if s.json {
+        print_json(&serde_json::json!({ "functions": moved }));
+    }
+    Ok(0)
+}

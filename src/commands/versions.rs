@@ -1,0 +1,96 @@
+//! `albkit versions`: published versions of each function, with dates, sizes, and which
+//! one `live` serves.
+
+use super::code::{not_deployed, Light};
+use super::print_json;
+use crate::aws::clients::Aws;
+use crate::aws::error::AwsResultExt;
+use crate::cli::Cli;
+use crate::error::Result;
+use crate::model::lifecycle::numeric_versions;
+use crate::model::names::LIVE_ALIAS;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Version {
+    pub version: String,
+    pub last_modified: String,
+    pub code_size: i64,
+    pub code_sha256: String,
+    pub description: String,
+}
+
+/// Every published version (not `$LATEST`), ascending.
+pub async fn list_versions(aws: &Aws, name: &str) -> Result<Vec<Version>> {
+    let mut all = Vec::new();
+    let mut pages = aws
+        .lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ListVersionsByFunction", name)?;
+        all.extend(page.versions().iter().map(|v| Version {
+            version: v.version().unwrap_or_default().to_string(),
+            last_modified: v.last_modified().unwrap_or_default().to_string(),
+            code_size: v.code_size(),
+            code_sha256: v.code_sha256().unwrap_or_default().to_string(),
+            description: v.description().unwrap_or_default().to_string(),
+        }));
+    }
+    let order = numeric_versions(all.iter().map(|v| v.version.as_str()));
+    let mut out: Vec<Version> = order
+        .iter()
+        .filter_map(|n| all.iter().find(|v| v.version == n.to_string()).cloned())
+        .collect();
+    out.dedup_by(|a, b| a.version == b.version);
+    Ok(out)
+}
+
+pub async fn run(cli: &Cli, function: Option<&str>) -> Result<u8> {
+    let s = Light::open(cli).await?;
+    let mut doc = Vec::new();
+    for f in s.select(function)? {
+        let name = s.names.function(&f.name);
+        let live = match s
+            .aws
+            .lambda
+            .get_alias()
+            .function_name(&name)
+            .name(LIVE_ALIAS)
+            .send()
+            .await
+            .aws("GetAlias", &name)
+        {
+            Ok(a) => a.function_version().unwrap_or_default().to_string(),
+            Err(e) if e.not_found() => return Err(not_deployed(&f.name, &name, &e)),
+            Err(e) => return Err(e.into()),
+        };
+        let versions = list_versions(&s.aws, &name).await?;
+        if s.json {
+            doc.push(serde_json::json!({
+                "function": f.name,
+                "name": name,
+                "live": live,
+                "versions": versions,
+            }));
+            continue;
+        }
+        println!("Function {} ({name}):", f.name);
+        println!(
+            "  {:>7}  {:<30}  {:>10}  {:<44}",
+            "VERSION", "PUBLISHED", "SIZE", "CODE SHA-256"
+        );
+        for v in &versions {
+            let marker = if v.version == live { "  <- live" } else { "" };
+            println!(
+                "  {:>7}  {:<30}  {:>10}  {:<44}{marker}",
+                v.version, v.last_modified, v.code_size, v.code_sha256
+            );
+        }
+    }
+    if s.json {
+        print_json(&serde_json::json!({ "functions": doc }));
+    }
+    Ok(0)
+}

@@ -1,0 +1,346 @@
+//! Decisions of the code lifecycle commands (`deploy`, `rollback`, `versions`, `logs`),
+//! kept pure so they are tested without AWS.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::alb_event::parse_response;
+
+/// Published version numbers (`$LATEST` and anything not numeric left out), ascending.
+pub fn numeric_versions<'a>(versions: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+    let set: BTreeSet<u64> = versions
+        .into_iter()
+        .filter_map(|v| v.parse::<u64>().ok())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// The version a rollback goes to by default: the highest published version below the
+/// live one.
+pub fn previous_version(versions: &[u64], live: u64) -> Option<u64> {
+    versions.iter().copied().filter(|v| *v < live).max()
+}
+
+/// What came back from invoking the function with a synthetic ALB event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeOutcome {
+    /// Lambda answered the Invoke call.
+    Answered {
+        /// `X-Amz-Function-Error` (`Unhandled`, `Handled`), if any.
+        function_error: Option<String>,
+        payload: Vec<u8>,
+    },
+    /// The Invoke call itself failed (permissions, throttling, network).
+    CallFailed(String),
+}
+
+/// The smoke check's conclusion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The function answers; the HTTP status the client would get.
+    Healthy(u16),
+    /// The function cannot answer: roll back.
+    Unhealthy(String),
+    /// The result tells nothing (the call failed, or an emulator that does not run code
+    /// answered): keep the new version, say so.
+    Inconclusive(String),
+}
+
+impl Verdict {
+    pub fn rolls_back(&self) -> bool {
+        matches!(self, Verdict::Unhealthy(_))
+    }
+}
+
+/// Whether a payload is Lambda's error document (`errorMessage`/`errorType`).
+fn lambda_error(payload: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let obj = v.as_object()?;
+    if obj.contains_key("errorType") || obj.contains_key("errorMessage") {
+        Some(format!(
+            "{}: {}",
+            obj.get("errorType")
+                .and_then(|t| t.as_str())
+                .unwrap_or("error"),
+            obj.get("errorMessage")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+        ))
+    } else {
+        None
+    }
+}
+
+/// Decides what an invoke result means for a deploy. `emulated` is true when AWS calls
+/// go to a custom endpoint (such as moto) that may not run the code: then an answer that
+/// is not a Lambda response is reported as unusable instead of as a broken function.
+pub fn smoke_verdict(outcome: &InvokeOutcome, multi_value: bool, emulated: bool) -> Verdict {
+    let (function_error, payload) = match outcome {
+        InvokeOutcome::CallFailed(why) => {
+            return Verdict::Inconclusive(format!("the function could not be invoked: {why}"))
+        }
+        InvokeOutcome::Answered {
+            function_error,
+            payload,
+        } => (function_error, payload),
+    };
+    let snippet = || String::from_utf8_lossy(&payload[..payload.len().min(200)]).into_owned();
+    if let Some(kind) = function_error {
+        return match lambda_error(payload) {
+            Some(message) => Verdict::Unhealthy(format!("the function failed ({kind}): {message}")),
+            None if emulated => Verdict::Inconclusive(format!(
+                "the endpoint answered the invoke with an error that is not Lambda's ({kind}: {}); it probably does not run function code",
+                snippet()
+            )),
+            None => Verdict::Unhealthy(format!("the function failed ({kind}): {}", snippet())),
+        };
+    }
+    match parse_response(payload, multi_value) {
+        Ok(r) if r.status >= 500 => Verdict::Unhealthy(format!(
+            "the function answered HTTP {} to the health-check request",
+            r.status
+        )),
+        Ok(r) => Verdict::Healthy(r.status),
+        Err(e) if emulated => Verdict::Inconclusive(format!(
+            "the endpoint's invoke result is not an ALB response ({e}): {}; it probably does not run function code",
+            snippet()
+        )),
+        Err(e) => Verdict::Unhealthy(format!("the load balancer would answer 502: {e}")),
+    }
+}
+
+/// Parses `--since`: `30s`, `10m`, `2h`, `1d`, or an RFC 3339 time. Returns epoch ms.
+pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
+    let text = text.trim();
+    let unit = text.chars().last().unwrap_or(' ');
+    let number = &text[..text.len().saturating_sub(unit.len_utf8())];
+    let factor = match unit {
+        's' => Some(1_000),
+        'm' => Some(60_000),
+        'h' => Some(3_600_000),
+        'd' => Some(86_400_000),
+        _ => None,
+    };
+    if let (Some(f), Ok(n)) = (factor, number.parse::<i64>()) {
+        if n >= 0 {
+            return Ok(now_ms - n.saturating_mul(f));
+        }
+    }
+    parse_rfc3339(text).ok_or_else(|| {
+        format!("--since {text:?} is neither a duration (30s, 10m, 2h, 1d) nor an RFC 3339 time (2024-05-01T12:00:00Z)")
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → epoch ms.
+fn parse_rfc3339(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &t[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        let padded = format!("{:0<3}", &digits[..digits.len().min(3)]);
+        ms = padded.parse::<i64>().ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            sign * (rest[1..3].parse::<i64>().ok()? * 60 + rest[4..6].parse::<i64>().ok()?)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3_600 + mi * 60 + s) - offset_min * 60) * 1_000 + ms)
+}
+
+/// One log event of one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    pub timestamp: i64,
+    pub event_id: String,
+    pub function: String,
+    pub message: String,
+}
+
+/// Where `logs --follow` is: the next poll starts at `since` (inclusive, so an event
+/// written later with the same millisecond is not lost) and drops the ids already seen
+/// at that millisecond (so nothing is printed twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub since: i64,
+    seen_at_since: HashSet<String>,
+}
+
+impl Cursor {
+    pub fn new(since: i64) -> Self {
+        Self {
+            since,
+            seen_at_since: HashSet::new(),
+        }
+    }
+
+    /// Merges the events of one poll (from any number of functions, in any order) into
+    /// time order, drops those already printed, and advances the cursor.
+    pub fn advance(&mut self, mut events: Vec<LogEvent>) -> Vec<LogEvent> {
+        events.sort_by(|a, b| {
+            (a.timestamp, &a.function, &a.event_id).cmp(&(b.timestamp, &b.function, &b.event_id))
+        });
+        events.dedup_by(|a, b| a.event_id == b.event_id && a.function == b.function);
+        let fresh: Vec<LogEvent> = events
+            .into_iter()
+            .filter(|e| {
+                e.timestamp > self.since
+                    || (e.timestamp == self.since
+                        && !self
+                            .seen_at_since
+                            .contains(&format!("{}/{}", e.function, e.event_id)))
+            })
+            .collect();
+        if let Some(last) = fresh.last().map(|e| e.timestamp) {
+            if last > self.since {
+                self.since = last;
+                self.seen_at_since.clear();
+            }
+            for e in fresh.iter().filter(|e| e.timestamp == last) {
+                self.seen_at_since
+                    .insert(format!("{}/{}", e.function, e.event_id));
+            }
+        }
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_version_is_the_highest_below_live() {
+        let v = numeric_versions(["$LATEST", "1", "3", "2", "x"]);
+        assert_eq!(v, [1, 2, 3]);
+        assert_eq!(previous_version(&v, 3), Some(2));
+        assert_eq!(previous_version(&[1, 5, 9], 9), Some(5));
+        assert_eq!(previous_version(&v, 1), None);
+    }
+
+    fn answered(err: Option<&str>, payload: &str) -> InvokeOutcome {
+        InvokeOutcome::Answered {
+            function_error: err.map(str::to_string),
+            payload: payload.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn smoke_verdicts() {
+        let ok = answered(None, r#"{"statusCode":200,"body":"ok"}"#);
+        assert_eq!(smoke_verdict(&ok, false, false), Verdict::Healthy(200));
+        assert_eq!(
+            smoke_verdict(&answered(None, r#"{"statusCode":404}"#), false, false),
+            Verdict::Healthy(404)
+        );
+        let five = answered(None, r#"{"statusCode":503}"#);
+        assert!(smoke_verdict(&five, false, false).rolls_back());
+        assert!(smoke_verdict(&five, false, true).rolls_back());
+        let crash = answered(
+            Some("Unhandled"),
+            r#"{"errorType":"Runtime.ExitError","errorMessage":"exit status 101"}"#,
+        );
+        assert!(smoke_verdict(&crash, false, false).rolls_back());
+        assert!(smoke_verdict(&crash, false, true).rolls_back());
+        // A real Lambda answering garbage → the ALB would send 502.
+        let junk = answered(None, "not json");
+        assert!(smoke_verdict(&junk, false, false).rolls_back());
+        // moto without Docker: unusable, never a reason to roll back.
+        let moto = answered(Some("Handled"), "error running docker: no such file");
+        assert!(matches!(
+            smoke_verdict(&moto, false, true),
+            Verdict::Inconclusive(_)
+        ));
+        let echo = answered(None, r#"{"httpMethod":"GET"}"#);
+        assert!(matches!(
+            smoke_verdict(&echo, false, true),
+            Verdict::Inconclusive(_)
+        ));
+        assert!(matches!(
+            smoke_verdict(
+                &InvokeOutcome::CallFailed("AccessDenied".into()),
+                false,
+                false
+            ),
+            Verdict::Inconclusive(_)
+        ));
+    }
+
+    #[test]
+    fn since_durations_and_times() {
+        let now = 1_700_000_000_000;
+        assert_eq!(parse_since("10m", now), Ok(now - 600_000));
+        assert_eq!(parse_since("2h", now), Ok(now - 7_200_000));
+        assert_eq!(parse_since("1d", now), Ok(now - 86_400_000));
+        assert_eq!(parse_since("30s", now), Ok(now - 30_000));
+        assert_eq!(parse_since("1970-01-01T00:00:00Z", now), Ok(0));
+        assert_eq!(
+            parse_since("2023-11-14T22:13:20Z", now),
+            Ok(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_since("2023-11-14T23:13:20.5+01:00", now),
+            Ok(1_700_000_000_500)
+        );
+        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("-5m", now).is_err());
+        assert!(parse_since("", now).is_err());
+    }
+
+    fn ev(t: i64, id: &str, f: &str) -> LogEvent {
+        LogEvent {
+            timestamp: t,
+            event_id: id.into(),
+            function: f.into(),
+            message: format!("{f} {id}"),
+        }
+    }
+
+    #[test]
+    fn cursor_merges_in_time_order_without_duplicates_or_gaps() {
+        let mut c = Cursor::new(0);
+        let first = c.advance(vec![ev(5, "b1", "b"), ev(3, "a1", "a"), ev(5, "a2", "a")]);
+        let ids: Vec<&str> = first.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2", "b1"]);
+        assert_eq!(c.since, 5);
+        // The next poll starts at 5 again: the two seen events come back and are dropped,
+        // a late one at the same millisecond is kept.
+        let second = c.advance(vec![ev(5, "a2", "a"), ev(5, "b1", "b"), ev(5, "a3", "a")]);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].event_id, "a3");
+        let third = c.advance(vec![ev(5, "a3", "a"), ev(9, "b2", "b")]);
+        assert_eq!(third.len(), 1);
+        assert_eq!(c.since, 9);
+        assert!(c.advance(vec![ev(9, "b2", "b")]).is_empty());
+    }
+}
