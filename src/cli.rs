@@ -106,4 +106,22 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
     },
+    /// Write a ready project: albkit.toml (every key with its default) and a function crate.
+    Init {
+        /// Directory to write into (created if needed).
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// Which template (`--list` shows them).
+        #[arg(long, default_value = "hello", value_name = "NAME")]
+        template: String,
+        /// Stack name (default: derived from the directory name).
+        #[arg(long, value_name = "STACK")]
+        name: Option<String>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+        /// List the templates and exit.
+        #[arg(long)]
+        list: bool,
+    },
 }

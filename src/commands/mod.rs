@@ -22,6 +22,7 @@ use crate::ui::reporter::{Plain, Tty};
 pub mod code;
 pub mod deploy;
 pub mod down;
+pub mod init;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -419,6 +420,22 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             rollback::run(cli, function.as_deref(), *to, *yes).await
         }
         Command::Versions { function } => versions::run(cli, function.as_deref()).await,
+        Command::Init {
+            dir,
+            template,
+            name,
+            force,
+            list,
+        } => init::run(
+            cli,
+            init::Options {
+                dir,
+                template,
+                name: name.as_deref(),
+                force: *force,
+                list: *list,
+            },
+        ),
     }
 }
 
