@@ -124,4 +124,25 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Send a synthetic ALB request to the function and print the HTTP response it maps to.
+    Invoke {
+        /// Which function (needed when the stack has several).
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// Request path, with an optional query string.
+        #[arg(long, default_value = "/", value_name = "PATH")]
+        path: String,
+        /// HTTP method.
+        #[arg(long, default_value = "GET", value_name = "METHOD")]
+        method: String,
+        /// A request header, NAME:VALUE (repeatable).
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        /// Request body.
+        #[arg(long, value_name = "TEXT")]
+        body: Option<String>,
+        /// Build and run the function locally instead of invoking the deployed one.
+        #[arg(long)]
+        local: bool,
+    },
 }

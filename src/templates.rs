@@ -126,9 +126,22 @@ mod tests {
             assert!(f.path.join("Cargo.toml").is_file(), "{}", t.name);
             assert!(f.path.join("src/main.rs").is_file(), "{}", t.name);
             let cargo = std::fs::read_to_string(f.path.join("Cargo.toml")).expect("Cargo.toml");
-            assert!(cargo.contains(&format!("name = \"my-stack-{}\"", f.name)), "{cargo}");
-            for key in ["[workspace]", "lto = true", "codegen-units = 1", "strip = true", "panic = \"abort\""] {
-                assert!(cargo.contains(key), "template {}: Cargo.toml lacks {key}", t.name);
+            assert!(
+                cargo.contains(&format!("name = \"my-stack-{}\"", f.name)),
+                "{cargo}"
+            );
+            for key in [
+                "[workspace]",
+                "lto = true",
+                "codegen-units = 1",
+                "strip = true",
+                "panic = \"abort\"",
+            ] {
+                assert!(
+                    cargo.contains(key),
+                    "template {}: Cargo.toml lacks {key}",
+                    t.name
+                );
             }
             assert!(f.health_check.is_some(), "{}", t.name);
         }

@@ -50,7 +50,10 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
     let template = find(o.template).ok_or_else(|| {
         Error::usage(
             format!("there is no template {:?}", o.template),
-            format!("use one of: {} (`albkit init --list` describes them)", names()),
+            format!(
+                "use one of: {} (`albkit init --list` describes them)",
+                names()
+            ),
         )
     })?;
     let absolute = std::path::absolute(o.dir).unwrap_or_else(|_| o.dir.to_path_buf());

@@ -23,6 +23,7 @@ pub mod code;
 pub mod deploy;
 pub mod down;
 pub mod init;
+pub mod invoke;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -420,6 +421,27 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             rollback::run(cli, function.as_deref(), *to, *yes).await
         }
         Command::Versions { function } => versions::run(cli, function.as_deref()).await,
+        Command::Invoke {
+            function,
+            path,
+            method,
+            headers,
+            body,
+            local,
+        } => {
+            invoke::run(
+                cli,
+                invoke::Options {
+                    function: function.as_deref(),
+                    path,
+                    method,
+                    headers,
+                    body: body.as_deref(),
+                    local: *local,
+                },
+            )
+            .await
+        }
         Command::Init {
             dir,
             template,
