@@ -145,4 +145,19 @@ pub enum Command {
         #[arg(long)]
         local: bool,
     },
+    /// The functions' CloudWatch log events, in time order across functions.
+    Logs {
+        /// Only this function (default: every function of the stack).
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// Start: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.
+        #[arg(long, default_value = "10m", value_name = "WHEN")]
+        since: String,
+        /// Keep polling for new events (Ctrl-C stops).
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only events containing this text.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+    },
 }

@@ -158,3 +158,192 @@ async fn deploy_ships_only_changed_code_and_rollback_moves_live_back() {
     let plan = albkit(&moto, &p, REGION, &["plan", "--detailed-exitcode"]);
     plan.code_is(0);
 }
+
+fn two_functions(stack: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[[functions]]
+name = "api"
+path = "functions/hello"
+
+[[functions.routes]]
+priority = 10
+paths = ["/api/*"]
+
+[[functions]]
+name = "web"
+path = "functions/hello"
+
+[[functions.routes]]
+priority = 20
+paths = ["/*"]
+"#
+    )
+}
+
+async fn put(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    events: &[(i64, &str)],
+) {
+    let mut req = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream);
+    for (t, m) in events {
+        req = req.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(*t)
+                .message(*m)
+                .build()
+                .expect("event"),
+        );
+    }
+    req.send().await.expect("PutLogEvents");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_merge_functions_in_time_order_filter_and_follow() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("logs");
+    let p = Project::from_example("hello");
+    p.with_config(&two_functions(&stack));
+    let cfg = sdk_config(moto, REGION).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+    let t = now_ms() - 60_000;
+    for f in ["api", "web"] {
+        let group = format!("/aws/lambda/{stack}-{f}");
+        logs.create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .expect("group");
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name("s1")
+            .send()
+            .await
+            .expect("stream");
+    }
+    let api = format!("/aws/lambda/{stack}-api");
+    let web = format!("/aws/lambda/{stack}-web");
+    // Too old for --since 10m.
+    put(&logs, &api, "s1", &[(t - 3_600_000, "ancient")]).await;
+    put(
+        &logs,
+        &api,
+        "s1",
+        &[(t + 1, "api one"), (t + 30, "api three ERROR")],
+    )
+    .await;
+    put(
+        &logs,
+        &web,
+        "s1",
+        &[(t + 20, "web two"), (t + 40, "web four")],
+    )
+    .await;
+
+    let out = albkit(moto, &p, REGION, &["logs", "--since", "10m"]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    for (line, want) in lines
+        .iter()
+        .zip(["api one", "web two", "api three ERROR", "web four"])
+    {
+        assert!(
+            line.ends_with(want),
+            "{line:?} should end with {want:?}\n{out}"
+        );
+    }
+    assert!(lines[1].contains(" web "), "{out}");
+
+    let out = albkit(
+        moto,
+        &p,
+        REGION,
+        &["logs", "--since", "1h", "--filter", "ERROR"],
+    );
+    assert_eq!(out.ok().stdout.lines().count(), 1, "{out}");
+    let out = albkit(
+        moto,
+        &p,
+        REGION,
+        &["logs", "--function", "web", "-o", "json"],
+    );
+    let events: Vec<serde_json::Value> = out
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert!(events.iter().all(|e| e["function"] == "web"));
+    albkit(moto, &p, REGION, &["logs", "--since", "yesterday"]).code_is(2);
+
+    // --follow: new events show up once, in order, while it runs.
+    let mut cmd = support::albkit_command(moto, &p, REGION);
+    cmd.args(["logs", "--since", "10m", "--follow", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("albkit logs --follow");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let next = |seen: &mut Vec<String>| {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a log line from --follow");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+        seen.push(v["message"].as_str().unwrap_or_default().to_string());
+    };
+    for _ in 0..4 {
+        next(&mut seen);
+    }
+    let now = now_ms();
+    put(&logs, &web, "s1", &[(now, "web five")]).await;
+    put(&logs, &api, "s1", &[(now + 1, "api six")]).await;
+    next(&mut seen);
+    next(&mut seen);
+    // Give it a few more polls: nothing may be printed twice.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.extend(rx.try_iter().map(|l| {
+        let v: serde_json::Value = serde_json::from_str(&l).expect("JSON line");
+        v["message"].as_str().unwrap_or_default().to_string()
+    }));
+    assert_eq!(
+        seen,
+        [
+            "api one",
+            "web two",
+            "api three ERROR",
+            "web four",
+            "web five",
+            "api six"
+        ]
+    );
+}

@@ -24,6 +24,7 @@ pub mod deploy;
 pub mod down;
 pub mod init;
 pub mod invoke;
+pub mod logs;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -438,6 +439,23 @@ pub async fn run(cli: &Cli) -> Result<u8> {
                     headers,
                     body: body.as_deref(),
                     local: *local,
+                },
+            )
+            .await
+        }
+        Command::Logs {
+            function,
+            since,
+            follow,
+            filter,
+        } => {
+            logs::run(
+                cli,
+                logs::Options {
+                    function: function.as_deref(),
+                    since,
+                    follow: *follow,
+                    filter: filter.as_deref(),
                 },
             )
             .await

@@ -1,7 +1,7 @@
 //! Decisions of the code lifecycle commands (`deploy`, `rollback`, `versions`, `logs`),
 //! kept pure so they are tested without AWS.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use super::alb_event::parse_response;
 
@@ -187,52 +187,77 @@ pub struct LogEvent {
     pub message: String,
 }
 
-/// Where `logs --follow` is: the next poll starts at `since` (inclusive, so an event
-/// written later with the same millisecond is not lost) and drops the ids already seen
-/// at that millisecond (so nothing is printed twice).
+/// Where `logs --follow` is. CloudWatch Logs may ingest an event after later ones are
+/// already visible, so each poll looks back `lookback` ms before the newest timestamp
+/// seen (never before the `--since` floor), and events already printed are recognised
+/// by id: no duplicates, and no gaps for events that arrive up to `lookback` late.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cursor {
-    pub since: i64,
-    seen_at_since: HashSet<String>,
+    floor: i64,
+    newest: i64,
+    lookback: i64,
+    seen: HashMap<String, i64>,
 }
 
 impl Cursor {
-    pub fn new(since: i64) -> Self {
+    pub fn new(since: i64, lookback_ms: i64) -> Self {
         Self {
-            since,
-            seen_at_since: HashSet::new(),
+            floor: since,
+            newest: since,
+            lookback: lookback_ms,
+            seen: HashMap::new(),
         }
     }
 
+    /// The `startTime` of the next poll.
+    pub fn start(&self) -> i64 {
+        (self.newest - self.lookback).max(self.floor)
+    }
+
     /// Merges the events of one poll (from any number of functions, in any order) into
-    /// time order, drops those already printed, and advances the cursor.
+    /// time order, drops those already printed or older than the floor, and advances.
     pub fn advance(&mut self, mut events: Vec<LogEvent>) -> Vec<LogEvent> {
         events.sort_by(|a, b| {
             (a.timestamp, &a.function, &a.event_id).cmp(&(b.timestamp, &b.function, &b.event_id))
         });
-        events.dedup_by(|a, b| a.event_id == b.event_id && a.function == b.function);
-        let fresh: Vec<LogEvent> = events
-            .into_iter()
-            .filter(|e| {
-                e.timestamp > self.since
-                    || (e.timestamp == self.since
-                        && !self
-                            .seen_at_since
-                            .contains(&format!("{}/{}", e.function, e.event_id)))
-            })
-            .collect();
-        if let Some(last) = fresh.last().map(|e| e.timestamp) {
-            if last > self.since {
-                self.since = last;
-                self.seen_at_since.clear();
+        let mut fresh = Vec::new();
+        for e in events {
+            let key = format!("{}/{}", e.function, e.event_id);
+            if e.timestamp < self.floor || self.seen.contains_key(&key) {
+                continue;
             }
-            for e in fresh.iter().filter(|e| e.timestamp == last) {
-                self.seen_at_since
-                    .insert(format!("{}/{}", e.function, e.event_id));
-            }
+            self.seen.insert(key, e.timestamp);
+            self.newest = self.newest.max(e.timestamp);
+            fresh.push(e);
         }
+        let horizon = self.start();
+        self.seen.retain(|_, t| *t >= horizon);
         fresh
     }
+}
+
+/// Epoch milliseconds as RFC 3339 UTC (`2024-05-01T12:00:00.123Z`).
+pub fn format_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -328,19 +353,45 @@ mod tests {
 
     #[test]
     fn cursor_merges_in_time_order_without_duplicates_or_gaps() {
-        let mut c = Cursor::new(0);
-        let first = c.advance(vec![ev(5, "b1", "b"), ev(3, "a1", "a"), ev(5, "a2", "a")]);
+        let mut c = Cursor::new(2, 10);
+        assert_eq!(c.start(), 2);
+        let first = c.advance(vec![
+            ev(5, "b1", "b"),
+            ev(3, "a1", "a"),
+            ev(5, "a2", "a"),
+            ev(1, "old", "a"),
+        ]);
         let ids: Vec<&str> = first.iter().map(|e| e.event_id.as_str()).collect();
         assert_eq!(ids, ["a1", "a2", "b1"]);
-        assert_eq!(c.since, 5);
-        // The next poll starts at 5 again: the two seen events come back and are dropped,
-        // a late one at the same millisecond is kept.
-        let second = c.advance(vec![ev(5, "a2", "a"), ev(5, "b1", "b"), ev(5, "a3", "a")]);
-        assert_eq!(second.len(), 1);
-        assert_eq!(second[0].event_id, "a3");
-        let third = c.advance(vec![ev(5, "a3", "a"), ev(9, "b2", "b")]);
+        // Looks back, never below the floor.
+        assert_eq!(c.start(), 2);
+        // Seen events come back and are dropped; one at the same millisecond and one
+        // ingested late (older timestamp) are kept.
+        let second = c.advance(vec![
+            ev(5, "a2", "a"),
+            ev(5, "b1", "b"),
+            ev(5, "a3", "a"),
+            ev(4, "late", "b"),
+        ]);
+        let ids: Vec<&str> = second.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["late", "a3"]);
+        let third = c.advance(vec![ev(5, "a3", "a"), ev(30, "b2", "b")]);
         assert_eq!(third.len(), 1);
-        assert_eq!(c.since, 9);
-        assert!(c.advance(vec![ev(9, "b2", "b")]).is_empty());
+        assert_eq!(c.start(), 20);
+        assert!(c.advance(vec![ev(30, "b2", "b")]).is_empty());
+        // Same id in two functions' groups: both are distinct events.
+        assert_eq!(c.advance(vec![ev(31, "x", "a"), ev(31, "x", "b")]).len(), 2);
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000_500),
+            "2023-11-14T22:13:20.500Z"
+        );
+        for ms in [951_782_400_000_i64, 1_709_210_096_789, 4_102_444_800_000] {
+            assert_eq!(parse_since(&format_rfc3339(ms), 0), Ok(ms));
+        }
     }
 }
