@@ -347,3 +347,48 @@ async fn logs_merge_functions_in_time_order_filter_and_follow() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bootstrap_needing_a_newer_glibc_than_al2023_is_refused_before_any_change() {
+    let moto = Moto::shared();
+    let region = "eu-west-1";
+    let p = Project::from_fixture("new-glibc");
+    let out = albkit(moto, &p, region, &["deploy", "--yes"]);
+    if out.stderr.contains("cargo build failed") {
+        eprintln!("this host's glibc cannot link open_tree@GLIBC_2.36: skipped\n{out}");
+        return;
+    }
+    out.code_is(1);
+    for text in [
+        "glibc 2.36",
+        "2.34",
+        "cargo-zigbuild",
+        "cargo-lambda",
+        "musl",
+    ] {
+        assert!(out.stderr.contains(text), "{text:?} missing\n{out}");
+    }
+    let out = albkit(moto, &p, region, &["up", "--yes"]);
+    out.code_is(1);
+    assert!(out.stderr.contains("glibc 2.36"), "{out}");
+    let cfg = sdk_config(moto, region).await;
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let got = lambda
+        .get_function()
+        .function_name("new-glibc-app")
+        .send()
+        .await;
+    assert!(got.is_err(), "a function was created: {got:?}");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+    let lbs = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        !lbs.load_balancers()
+            .iter()
+            .any(|l| l.load_balancer_name() == Some("new-glibc-alb")),
+        "a load balancer was created"
+    );
+}

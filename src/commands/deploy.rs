@@ -27,6 +27,8 @@ struct Outcome {
     function: String,
     result: &'static str,
     zip_bytes: usize,
+    builder: package::Builder,
+    required_glibc: Option<String>,
     code_sha256: String,
     previous_version: String,
     live_version: String,
@@ -87,21 +89,29 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
     ));
     let artifact = package::build(f).await?;
     let report = format!(
-        "Built function {}: bootstrap {} KiB, zip {} KiB ({} bytes)",
+        "Built function {} with {}: bootstrap {} KiB, zip {} KiB ({} bytes), needs glibc {}",
         f.name,
+        artifact.builder.describe(),
         artifact.bootstrap_size / 1024,
         artifact.zip.len() / 1024,
-        artifact.zip.len()
+        artifact.zip.len(),
+        package::elf::newest_glibc(&artifact.required_versions)
+            .map_or("none (static)".to_string(), |v| format!("<= {v}")),
     );
     s.phase(report.clone());
     if !s.json {
         eprintln!("{report}");
     }
+    // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
+    package::check_runtime(&artifact)?;
     let current = live(&s.aws, &f.name, &name).await?;
     let mut outcome = Outcome {
         function: f.name.clone(),
         result: "unchanged",
         zip_bytes: artifact.zip.len(),
+        builder: artifact.builder,
+        required_glibc: package::elf::newest_glibc(&artifact.required_versions)
+            .map(|v| v.to_string()),
         code_sha256: artifact.sha256.clone(),
         previous_version: current.version.clone(),
         live_version: current.version.clone(),

@@ -216,11 +216,13 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
             ));
             let a = package::build(f).await?;
             s.phase(format!(
-                "Built function {}: bootstrap {} KiB, zip {} KiB",
+                "Built function {} with {}: bootstrap {} KiB, zip {} KiB",
                 f.name,
+                a.builder.describe(),
                 a.bootstrap_size / 1024,
                 a.zip.len() / 1024
             ));
+            package::check_runtime(&a)?;
             artifacts.insert(f.name.clone(), a);
         }
         Ok::<_, Error>(artifacts)

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::config::{Architecture, FunctionSettings};
 
+pub mod elf;
+
 /// A built function, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -18,6 +20,11 @@ pub struct Artifact {
     pub sha256: String,
     pub bootstrap: PathBuf,
     pub bootstrap_size: u64,
+    /// How it was built.
+    pub builder: Builder,
+    /// Symbol versions the bootstrap needs from shared libraries (`GLIBC_2.34`, ...);
+    /// empty for a static (musl) binary.
+    pub required_versions: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +51,19 @@ pub enum BuildError {
         arch: &'static str,
         target: &'static str,
     },
+    #[error("function `{function}`: the bootstrap needs glibc {needed}, but Lambda's provided.al2023 runtime has {runtime}: it would fail to start there")]
+    GlibcTooNew {
+        function: String,
+        needed: String,
+        runtime: String,
+        builder: Builder,
+    },
+    #[error("function `{function}`: {arch} needs a linker for {target}, and none was found")]
+    NoCrossLinker {
+        function: String,
+        arch: &'static str,
+        target: &'static str,
+    },
     #[error("function `{function}`: could not package {path}: {source}")]
     Package {
         function: String,
@@ -64,6 +84,14 @@ impl BuildError {
                 host_architecture().map(|a| a.as_str()).unwrap_or("x86_64")
             ),
             BuildError::Package { .. } => "check that the disk is writable and has room".into(),
+            BuildError::GlibcTooNew { builder, .. } => format!(
+                "it was built with {} against this machine's newer glibc. Build for an old glibc instead: install cargo-lambda (`pip install cargo-lambda` or `cargo install cargo-lambda`) or cargo-zigbuild (`cargo install cargo-zigbuild` and zig), or a static musl build (`rustup target add x86_64-unknown-linux-musl`); albkit uses whichever is installed. Or build on Amazon Linux 2023 (or any glibc <= 2.34)",
+                builder.describe()
+            ),
+            BuildError::NoCrossLinker { target, .. } => format!(
+                "install cargo-lambda or cargo-zigbuild (they cross-compile with zig), or a cross linker (`apt-get install gcc-aarch64-linux-gnu`) together with `rustup target add {target}`; or set architecture = \"{}\"",
+                host_architecture().map(|a| a.as_str()).unwrap_or("x86_64")
+            ),
         }
     }
 }
@@ -74,6 +102,149 @@ pub fn host_architecture() -> Option<Architecture> {
         "aarch64" => Some(Architecture::Arm64),
         _ => None,
     }
+}
+
+/// How a function is compiled, best first: tools that target an old glibc, then a
+/// static musl build, then plain cargo (checked afterwards for the glibc it needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Builder {
+    /// `cargo lambda build`: links against an old glibc with zig, cross-compiles.
+    CargoLambda,
+    /// `cargo zigbuild --target <triple>.2.17`: the same with cargo-zigbuild.
+    Zigbuild,
+    /// `cargo build --target <arch>-unknown-linux-musl`: static, needs no glibc.
+    Musl,
+    /// `cargo build`: this machine's glibc.
+    Cargo,
+}
+
+impl Builder {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Builder::CargoLambda => "cargo lambda build",
+            Builder::Zigbuild => "cargo zigbuild",
+            Builder::Musl => "a static musl build",
+            Builder::Cargo => "plain cargo build",
+        }
+    }
+}
+
+/// What is installed on this machine for a given architecture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Toolbox {
+    pub cargo_lambda: bool,
+    pub zigbuild: bool,
+    /// The Rust standard library for `<arch>-unknown-linux-musl`.
+    pub musl_std: bool,
+    /// Whether the function's architecture is this machine's.
+    pub native: bool,
+}
+
+/// Picks the builder (pure). `forced` is `ALBKIT_BUILDER` (lambda, zigbuild, musl, cargo).
+pub fn choose_builder(tools: &Toolbox, forced: Option<&str>) -> Builder {
+    match forced {
+        Some("lambda" | "cargo-lambda") => return Builder::CargoLambda,
+        Some("zigbuild" | "zig") => return Builder::Zigbuild,
+        Some("musl") => return Builder::Musl,
+        Some("cargo") => return Builder::Cargo,
+        _ => {}
+    }
+    if tools.cargo_lambda {
+        Builder::CargoLambda
+    } else if tools.zigbuild {
+        Builder::Zigbuild
+    } else if tools.musl_std && tools.native {
+        Builder::Musl
+    } else {
+        Builder::Cargo
+    }
+}
+
+/// The cargo arguments (after the `cargo` program) for a builder.
+pub fn cargo_args(builder: Builder, arch: Architecture, native: bool) -> Vec<String> {
+    let mut args: Vec<String> = match builder {
+        Builder::CargoLambda => vec![
+            "lambda".into(),
+            "build".into(),
+            if arch == Architecture::Arm64 {
+                "--arm64".into()
+            } else {
+                "--x86-64".into()
+            },
+        ],
+        // The `.2.17` suffix makes zig link against glibc 2.17 symbols.
+        Builder::Zigbuild => vec![
+            "zigbuild".into(),
+            "--target".into(),
+            format!("{}.2.17", arch.rust_target()),
+        ],
+        Builder::Musl => vec!["build".into(), "--target".into(), musl_target(arch).into()],
+        Builder::Cargo if native => vec!["build".into()],
+        Builder::Cargo => vec!["build".into(), "--target".into(), arch.rust_target().into()],
+    };
+    args.extend([
+        "--release".to_string(),
+        "--message-format=json-render-diagnostics".to_string(),
+    ]);
+    args
+}
+
+pub fn musl_target(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::X86_64 => "x86_64-unknown-linux-musl",
+        Architecture::Arm64 => "aarch64-unknown-linux-musl",
+    }
+}
+
+/// Refuses a bootstrap that needs a newer glibc than Lambda's `provided.al2023` has.
+pub fn check_runtime(a: &Artifact) -> Result<(), BuildError> {
+    let too_new = elf::too_new(&a.required_versions, elf::AL2023_GLIBC);
+    match too_new.last() {
+        None => Ok(()),
+        Some(newest) => Err(BuildError::GlibcTooNew {
+            function: a.function.clone(),
+            needed: newest.to_string(),
+            runtime: elf::AL2023_GLIBC.to_string(),
+            builder: a.builder,
+        }),
+    }
+}
+
+async fn succeeds(program: &str, args: &[&str]) -> bool {
+    tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
+}
+
+async fn toolbox(arch: Architecture) -> Toolbox {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let (cargo_lambda, zigbuild, musl_std) = tokio::join!(
+        succeeds(&cargo, &["lambda", "--version"]),
+        succeeds(&cargo, &["zigbuild", "--version"]),
+        target_installed(musl_target(arch)),
+    );
+    Toolbox {
+        cargo_lambda,
+        zigbuild,
+        musl_std,
+        native: host_architecture() == Some(arch),
+    }
+}
+
+/// A C compiler that links for `target` on this machine, for plain cross builds.
+async fn cross_linker(arch: Architecture) -> Option<&'static str> {
+    let candidate = match arch {
+        Architecture::Arm64 => "aarch64-linux-gnu-gcc",
+        Architecture::X86_64 => "x86_64-linux-gnu-gcc",
+    };
+    succeeds(candidate, &["--version"])
+        .await
+        .then_some(candidate)
 }
 
 /// Zips `bootstrap` (the bytes of the binary) deterministically: fixed timestamp, fixed
@@ -109,28 +280,54 @@ fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
-/// Builds the function in release mode for its architecture and packages it.
+/// Builds the function in release mode for its architecture and packages it, with the
+/// best builder installed (see [`choose_builder`]).
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
     let path = f.path.display().to_string();
+    let tools = toolbox(f.architecture).await;
+    let forced = std::env::var("ALBKIT_BUILDER").ok();
+    let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
     let mut cmd =
         tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.arg("build")
-        .arg("--release")
-        .arg("--message-format=json-render-diagnostics")
+    cmd.args(cargo_args(builder, f.architecture, tools.native))
         .arg("--manifest-path")
         .arg(f.path.join("Cargo.toml"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if host_architecture() != Some(f.architecture) {
-        if !target_installed(f.architecture.rust_target()).await {
+    match builder {
+        Builder::Musl if !target_installed(musl_target(f.architecture)).await => {
             return Err(BuildError::MissingTarget {
                 function: f.name.clone(),
                 arch: f.architecture.as_str(),
-                target: f.architecture.rust_target(),
+                target: musl_target(f.architecture),
             });
         }
-        cmd.arg("--target").arg(f.architecture.rust_target());
+        Builder::Cargo if !tools.native => {
+            if !target_installed(f.architecture.rust_target()).await {
+                return Err(BuildError::MissingTarget {
+                    function: f.name.clone(),
+                    arch: f.architecture.as_str(),
+                    target: f.architecture.rust_target(),
+                });
+            }
+            let Some(linker) = cross_linker(f.architecture).await else {
+                return Err(BuildError::NoCrossLinker {
+                    function: f.name.clone(),
+                    arch: f.architecture.as_str(),
+                    target: f.architecture.rust_target(),
+                });
+            };
+            let var = format!(
+                "CARGO_TARGET_{}_LINKER",
+                f.architecture
+                    .rust_target()
+                    .to_ascii_uppercase()
+                    .replace('-', "_")
+            );
+            cmd.env(var, linker);
+        }
+        _ => {}
     }
     let out = cmd.output().await.map_err(|source| BuildError::Spawn {
         function: f.name.clone(),
@@ -150,7 +347,9 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         function: f.name.clone(),
         path: path.clone(),
     })?;
-    package(&f.name, &bootstrap)
+    let mut artifact = package(&f.name, &bootstrap)?;
+    artifact.builder = builder;
+    Ok(artifact)
 }
 
 /// Packages an already built binary.
@@ -162,11 +361,15 @@ pub fn package(function: &str, bootstrap: &Path) -> Result<Artifact, BuildError>
     };
     let bytes = std::fs::read(bootstrap).map_err(err)?;
     let zip = zip_bootstrap(&bytes).map_err(err)?;
+    // Not an ELF file (a script bootstrap) or unreadable headers: nothing to check.
+    let required_versions = elf::required_versions(&bytes).unwrap_or_default();
     Ok(Artifact {
         function: function.to_string(),
         sha256: sha256_base64(&zip),
         bootstrap: bootstrap.to_path_buf(),
         bootstrap_size: bytes.len() as u64,
+        builder: Builder::Cargo,
+        required_versions,
         zip,
     })
 }
@@ -218,6 +421,75 @@ mod tests {
             sha256_base64(b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
+    }
+
+    #[test]
+    fn builder_preference_and_arguments() {
+        let none = Toolbox {
+            native: true,
+            ..Toolbox::default()
+        };
+        assert_eq!(choose_builder(&none, None), Builder::Cargo);
+        let musl = Toolbox {
+            musl_std: true,
+            ..none
+        };
+        assert_eq!(choose_builder(&musl, None), Builder::Musl);
+        // musl is only used natively (a cross musl build needs a linker too).
+        assert_eq!(
+            choose_builder(
+                &Toolbox {
+                    native: false,
+                    ..musl
+                },
+                None
+            ),
+            Builder::Cargo
+        );
+        let zig = Toolbox {
+            zigbuild: true,
+            ..musl
+        };
+        assert_eq!(choose_builder(&zig, None), Builder::Zigbuild);
+        let lambda = Toolbox {
+            cargo_lambda: true,
+            ..zig
+        };
+        assert_eq!(choose_builder(&lambda, None), Builder::CargoLambda);
+        assert_eq!(choose_builder(&lambda, Some("cargo")), Builder::Cargo);
+        assert_eq!(choose_builder(&none, Some("musl")), Builder::Musl);
+
+        assert_eq!(
+            cargo_args(Builder::Zigbuild, Architecture::Arm64, false)[..3],
+            ["zigbuild", "--target", "aarch64-unknown-linux-gnu.2.17"]
+        );
+        assert_eq!(
+            cargo_args(Builder::CargoLambda, Architecture::Arm64, false)[..3],
+            ["lambda", "build", "--arm64"]
+        );
+        assert_eq!(
+            cargo_args(Builder::Musl, Architecture::X86_64, true)[..3],
+            ["build", "--target", "x86_64-unknown-linux-musl"]
+        );
+        assert_eq!(
+            cargo_args(Builder::Cargo, Architecture::X86_64, true)[..2],
+            ["build", "--release"]
+        );
+        assert!(cargo_args(Builder::Cargo, Architecture::Arm64, false)
+            .contains(&"aarch64-unknown-linux-gnu".to_string()));
+    }
+
+    #[test]
+    fn runtime_check_refuses_a_too_new_glibc() {
+        let mut a = package("f", &std::env::current_exe().expect("exe")).expect("package");
+        a.required_versions = vec!["GLIBC_2.2.5".into(), "GLIBC_2.34".into()];
+        assert!(check_runtime(&a).is_ok());
+        a.required_versions.push("GLIBC_2.36".into());
+        let e = check_runtime(&a).expect_err("refused");
+        assert!(e.to_string().contains("glibc 2.36"), "{e}");
+        assert!(e.help().contains("cargo-zigbuild"), "{}", e.help());
+        a.required_versions.clear();
+        assert!(check_runtime(&a).is_ok());
     }
 
     #[test]

@@ -1,0 +1,362 @@
+//! Reads the glibc symbol versions an ELF executable requires (`.gnu.version_r`, the
+//! `SHT_GNU_verneed` section), to refuse a bootstrap that Lambda's runtime cannot load.
+//! Pure: works on bytes. Handles 32/64-bit, little/big endian.
+
+/// The glibc of Lambda's `provided.al2023` runtime (Amazon Linux 2023).
+pub const AL2023_GLIBC: GlibcVersion = GlibcVersion(2, 34);
+
+const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GlibcVersion(pub u32, pub u32);
+
+impl std::fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl GlibcVersion {
+    /// `GLIBC_2.34` → 2.34 (`GLIBC_2.2.5` → 2.2: the third component never matters
+    /// against 2.34). Other names (`GLIBC_PRIVATE`, `GCC_3.0`) → `None`.
+    pub fn parse(name: &str) -> Option<Self> {
+        let rest = name.strip_prefix("GLIBC_")?;
+        let mut parts = rest.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().unwrap_or("0").parse().ok()?;
+        Some(GlibcVersion(major, minor))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ElfError {
+    #[error("not an ELF file")]
+    NotElf,
+    #[error("truncated or malformed ELF file ({0})")]
+    Malformed(&'static str),
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    little: bool,
+    wide: bool,
+}
+
+impl Reader<'_> {
+    fn get<const N: usize>(&self, at: usize) -> Result<[u8; N], ElfError> {
+        self.bytes
+            .get(at..at.checked_add(N).ok_or(ElfError::Malformed("offset"))?)
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+            .ok_or(ElfError::Malformed("read past the end"))
+    }
+    fn u16(&self, at: usize) -> Result<u16, ElfError> {
+        let b = self.get::<2>(at)?;
+        Ok(if self.little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    }
+    fn u32(&self, at: usize) -> Result<u32, ElfError> {
+        let b = self.get::<4>(at)?;
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+    fn u64(&self, at: usize) -> Result<u64, ElfError> {
+        let b = self.get::<8>(at)?;
+        Ok(if self.little {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+    }
+    /// An address-sized field.
+    fn addr(&self, at: usize) -> Result<usize, ElfError> {
+        let v = if self.wide {
+            self.u64(at)?
+        } else {
+            u64::from(self.u32(at)?)
+        };
+        usize::try_from(v).map_err(|_| ElfError::Malformed("offset too large"))
+    }
+    fn cstr(&self, at: usize) -> Result<&str, ElfError> {
+        let tail = self
+            .bytes
+            .get(at..)
+            .ok_or(ElfError::Malformed("string offset"))?;
+        let end = tail
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or(ElfError::Malformed("unterminated string"))?;
+        std::str::from_utf8(&tail[..end]).map_err(|_| ElfError::Malformed("string not UTF-8"))
+    }
+}
+
+struct Section {
+    kind: u32,
+    offset: usize,
+    size: usize,
+    link: usize,
+    info: usize,
+}
+
+/// Every version name the executable requires from shared libraries (`GLIBC_2.34`,
+/// `GCC_3.0`, ...), sorted and deduplicated. A static executable requires none.
+pub fn required_versions(bytes: &[u8]) -> Result<Vec<String>, ElfError> {
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err(ElfError::NotElf);
+    }
+    let wide = match bytes.get(4) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => return Err(ElfError::Malformed("class")),
+    };
+    let little = match bytes.get(5) {
+        Some(1) => true,
+        Some(2) => false,
+        _ => return Err(ElfError::Malformed("byte order")),
+    };
+    let r = Reader {
+        bytes,
+        little,
+        wide,
+    };
+    let (shoff, shentsize, shnum) = if wide {
+        (r.addr(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?)
+    } else {
+        (r.addr(0x20)?, r.u16(0x2e)?, r.u16(0x30)?)
+    };
+    let section = |i: usize| -> Result<Section, ElfError> {
+        let base = shoff + i * usize::from(shentsize);
+        Ok(if wide {
+            Section {
+                kind: r.u32(base + 4)?,
+                offset: r.addr(base + 0x18)?,
+                size: r.addr(base + 0x20)?,
+                link: r.u32(base + 0x28)? as usize,
+                info: r.u32(base + 0x2c)? as usize,
+            }
+        } else {
+            Section {
+                kind: r.u32(base + 4)?,
+                offset: r.addr(base + 0x10)?,
+                size: r.addr(base + 0x14)?,
+                link: r.u32(base + 0x18)? as usize,
+                info: r.u32(base + 0x1c)? as usize,
+            }
+        })
+    };
+    let mut names = Vec::new();
+    for i in 0..usize::from(shnum) {
+        let s = section(i)?;
+        if s.kind != SHT_GNU_VERNEED {
+            continue;
+        }
+        if s.link >= usize::from(shnum) {
+            return Err(ElfError::Malformed("verneed string table index"));
+        }
+        let strtab = section(s.link)?.offset;
+        let end = s.offset.saturating_add(s.size);
+        // `sh_info` is the number of Verneed entries.
+        let mut need = s.offset;
+        for _ in 0..s.info.max(1) {
+            if need + 16 > end {
+                return Err(ElfError::Malformed("verneed entry"));
+            }
+            let count = r.u16(need + 2)?;
+            let mut aux = need + r.u32(need + 8)? as usize;
+            for _ in 0..count {
+                if aux + 16 > end {
+                    return Err(ElfError::Malformed("vernaux entry"));
+                }
+                names.push(r.cstr(strtab + r.u32(aux + 8)? as usize)?.to_string());
+                let next = r.u32(aux + 12)? as usize;
+                if next == 0 {
+                    break;
+                }
+                aux += next;
+            }
+            let next = r.u32(need + 12)? as usize;
+            if next == 0 {
+                break;
+            }
+            need += next;
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The newest glibc version among `versions`, if any.
+pub fn newest_glibc(versions: &[String]) -> Option<GlibcVersion> {
+    versions.iter().filter_map(|v| GlibcVersion::parse(v)).max()
+}
+
+/// The glibc versions above `max` that the binary needs (empty: it runs there).
+pub fn too_new(versions: &[String], max: GlibcVersion) -> Vec<GlibcVersion> {
+    let mut v: Vec<GlibcVersion> = versions
+        .iter()
+        .filter_map(|v| GlibcVersion::parse(v))
+        .filter(|v| *v > max)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_glibc_version_names() {
+        assert_eq!(GlibcVersion::parse("GLIBC_2.34"), Some(GlibcVersion(2, 34)));
+        assert_eq!(GlibcVersion::parse("GLIBC_2.2.5"), Some(GlibcVersion(2, 2)));
+        assert_eq!(GlibcVersion::parse("GLIBC_PRIVATE"), None);
+        assert_eq!(GlibcVersion::parse("GCC_3.0"), None);
+        assert!(GlibcVersion(2, 35) > AL2023_GLIBC);
+        assert!(GlibcVersion(2, 4) < AL2023_GLIBC);
+    }
+
+    #[test]
+    fn rejects_what_is_not_elf() {
+        assert_eq!(required_versions(b"#!/bin/sh\n"), Err(ElfError::NotElf));
+        assert!(matches!(
+            required_versions(b"\x7fELF\x02\x01"),
+            Err(ElfError::Malformed(_))
+        ));
+    }
+
+    /// A minimal ELF64 LE file: null section, .dynstr, .gnu.version_r needing
+    /// libc.so.6 with GLIBC_2.2.5 and GLIBC_2.35.
+    fn synthetic() -> Vec<u8> {
+        let strtab = b"\0libc.so.6\0GLIBC_2.2.5\0GLIBC_2.35\0".to_vec();
+        let mut verneed = Vec::new();
+        // Verneed: version 1, cnt 2, file "libc.so.6" (1), aux at 16, next 0.
+        verneed.extend(1u16.to_le_bytes());
+        verneed.extend(2u16.to_le_bytes());
+        verneed.extend(1u32.to_le_bytes());
+        verneed.extend(16u32.to_le_bytes());
+        verneed.extend(0u32.to_le_bytes());
+        for (name, next) in [(11u32, 16u32), (23, 0)] {
+            verneed.extend(0u32.to_le_bytes()); // hash
+            verneed.extend(0u16.to_le_bytes()); // flags
+            verneed.extend(2u16.to_le_bytes()); // other
+            verneed.extend(name.to_le_bytes());
+            verneed.extend(next.to_le_bytes());
+        }
+        let mut elf = vec![0u8; 64];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        let str_off = elf.len();
+        elf.extend(&strtab);
+        let vn_off = elf.len();
+        elf.extend(&verneed);
+        let shoff = elf.len();
+        elf[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
+        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        elf[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        let header = |kind: u32, off: usize, size: usize, link: u32, info: u32| {
+            let mut h = vec![0u8; 64];
+            h[4..8].copy_from_slice(&kind.to_le_bytes());
+            h[0x18..0x20].copy_from_slice(&(off as u64).to_le_bytes());
+            h[0x20..0x28].copy_from_slice(&(size as u64).to_le_bytes());
+            h[0x28..0x2c].copy_from_slice(&link.to_le_bytes());
+            h[0x2c..0x30].copy_from_slice(&info.to_le_bytes());
+            h
+        };
+        elf.extend(vec![0u8; 64]);
+        elf.extend(header(3, str_off, strtab.len(), 0, 0));
+        elf.extend(header(SHT_GNU_VERNEED, vn_off, verneed.len(), 1, 1));
+        elf
+    }
+
+    #[test]
+    fn reads_a_synthetic_verneed_section() {
+        let v = required_versions(&synthetic()).expect("parse");
+        assert_eq!(v, ["GLIBC_2.2.5", "GLIBC_2.35"]);
+        assert_eq!(newest_glibc(&v), Some(GlibcVersion(2, 35)));
+        assert_eq!(too_new(&v, AL2023_GLIBC), [GlibcVersion(2, 35)]);
+        // Truncated anywhere: an error, never a panic.
+        let full = synthetic();
+        for cut in (0..full.len()).step_by(7) {
+            let _ = required_versions(&full[..cut]);
+        }
+    }
+
+    /// Real executables, built here with the system C compiler.
+    fn compile(dir: &std::path::Path, name: &str, source: &str, extra: &[&str]) -> Option<Vec<u8>> {
+        let src = dir.join(format!("{name}.c"));
+        std::fs::write(&src, source).ok()?;
+        let out = dir.join(name);
+        let status = std::process::Command::new("cc")
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .ok()?;
+        status.success().then(|| std::fs::read(&out).ok()).flatten()
+    }
+
+    #[test]
+    fn real_binaries_built_with_cc() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(plain) = compile(
+            dir.path(),
+            "plain",
+            "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n",
+            &[],
+        ) else {
+            eprintln!("no working C compiler: skipped");
+            return;
+        };
+        let v = required_versions(&plain).expect("parse");
+        assert!(v.iter().any(|n| n.starts_with("GLIBC_")), "{v:?}");
+        // A binary needing the host's newest glibc symbol, if the host is newer than
+        // AL2023: open_tree@GLIBC_2.36 exists on glibc >= 2.36.
+        let newer = compile(
+            dir.path(),
+            "newer",
+            "__asm__(\".symver ot, open_tree@GLIBC_2.36\");\nextern int ot(int, const char*, unsigned);\nint main(int c, char**v){ if (c > 5) return ot(0, v[0], 0); return 0; }\n",
+            &[],
+        );
+        match newer {
+            Some(bytes) => {
+                let v = required_versions(&bytes).expect("parse");
+                assert!(v.contains(&"GLIBC_2.36".to_string()), "{v:?}");
+                assert_eq!(too_new(&v, AL2023_GLIBC), [GlibcVersion(2, 36)]);
+            }
+            None => eprintln!("host glibc older than 2.36: newer-than-AL2023 case covered by the synthetic ELF only"),
+        }
+        // Static: requires nothing.
+        if let Some(bytes) = compile(
+            dir.path(),
+            "static",
+            "int main(void){return 0;}\n",
+            &["-static"],
+        ) {
+            assert_eq!(
+                required_versions(&bytes).expect("parse"),
+                Vec::<String>::new()
+            );
+        }
+        // 32-bit, when the toolchain has multilib.
+        if let Some(bytes) = compile(dir.path(), "m32", "int main(void){return 0;}\n", &["-m32"]) {
+            let v = required_versions(&bytes).expect("parse");
+            assert!(v.iter().any(|n| n.starts_with("GLIBC_")), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_rust_binary_of_this_build() {
+        // The test executable itself: a real Rust ELF built by cargo.
+        let exe = std::env::current_exe().expect("current exe");
+        let bytes = std::fs::read(exe).expect("read");
+        let v = required_versions(&bytes).expect("parse");
+        assert!(newest_glibc(&v).is_some(), "{v:?}");
+    }
+}
