@@ -113,8 +113,13 @@ async fn deploy_ships_only_changed_code_and_rollback_moves_live_back() {
     );
     albkit(&moto, &p, REGION, &["deploy"]).code_is(2);
     assert_eq!(live(&lambda, &name).await, (v1.clone(), sha1.clone()));
+    let calls_before = requests_logged(&moto);
     let out = albkit(&moto, &p, REGION, &["deploy", "--yes"]);
     out.ok();
+    let calls = requests_logged(&moto) - calls_before;
+    eprintln!("changed deploy: {calls} AWS call(s)");
+    // Read live, upload, wait (>= 1 read), publish, move the alias, smoke invoke.
+    assert!(calls <= 8, "changed deploy made {calls} AWS calls\n{out}");
     // moto runs no code: the smoke check must say its result is unusable, not roll back.
     assert!(out.stderr.contains("inconclusive"), "{out}");
     let (v2, sha2) = live(&lambda, &name).await;
@@ -153,6 +158,11 @@ async fn deploy_ships_only_changed_code_and_rollback_moves_live_back() {
     // Deploying the same code again changes nothing.
     albkit(&moto, &p, REGION, &["deploy", "--yes"]).ok();
     assert_eq!(versions(&lambda, &name).await, after);
+
+    // invoke against moto: it runs no code, and albkit says so instead of printing junk.
+    let out = albkit(&moto, &p, REGION, &["invoke", "--path", "/hello?x=1"]);
+    out.code_is(2);
+    assert!(out.stderr.contains("does not run function code"), "{out}");
 
     // `up` still agrees with what deploy did: no change.
     let plan = albkit(&moto, &p, REGION, &["plan", "--detailed-exitcode"]);
