@@ -180,3 +180,43 @@ pub async fn invoke(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn account_from_a_function_arn() {
+        assert_eq!(
+            account_of("arn:aws:lambda:us-east-1:123456789012:function:s-hello"),
+            "123456789012"
+        );
+        assert_eq!(account_of("nonsense"), "");
+    }
+
+    #[test]
+    fn function_selection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, text) in
+            crate::templates::render(crate::templates::find("hello").expect("template"), "sel")
+        {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+        let config = crate::model::validate::load(&dir.path().join("albkit.toml")).expect("valid");
+        assert_eq!(select(&config, None).expect("all").len(), 1);
+        assert_eq!(
+            select(&config, Some("hello")).expect("one")[0].name,
+            "hello"
+        );
+        let e = select(&config, Some("nope")).expect_err("unknown");
+        assert_eq!(e.exit_code(), 2);
+    }
+}
