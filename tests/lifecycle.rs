@@ -402,3 +402,126 @@ async fn a_bootstrap_needing_a_newer_glibc_than_al2023_is_refused_before_any_cha
         "a load balancer was created"
     );
 }
+
+/// A proxy in front of moto that forwards every call, except `Invoke`, which it answers
+/// as a function whose health check fails would: HTTP 503 in an ALB response. moto runs
+/// no code, so this is how the automatic rollback is exercised end to end.
+fn failing_invoke_proxy(moto: &Moto) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy address");
+    let upstream = format!("127.0.0.1:{}", moto.port());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let upstream = upstream.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut out = client.try_clone()?;
+                let mut reader = BufReader::new(client);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    let mut headers = Vec::new();
+                    let mut length = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h)?;
+                        if h.trim_end().is_empty() {
+                            break;
+                        }
+                        let lower = h.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if !lower.starts_with("connection:") {
+                            headers.push(h);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body)?;
+                    if line.starts_with("POST ") && line.contains("/invocations") {
+                        let payload = br#"{"statusCode":503,"body":"down"}"#;
+                        write!(
+                            out,
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            payload.len()
+                        )?;
+                        out.write_all(payload)?;
+                        continue;
+                    }
+                    let mut up = std::net::TcpStream::connect(&upstream)?;
+                    up.write_all(line.as_bytes())?;
+                    for h in &headers {
+                        up.write_all(h.as_bytes())?;
+                    }
+                    up.write_all(b"connection: close\r\n\r\n")?;
+                    up.write_all(&body)?;
+                    let mut response = Vec::new();
+                    up.read_to_end(&mut response)?;
+                    // Tell the client this connection ends here, then end it.
+                    let split = response
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .unwrap_or(response.len());
+                    let head = String::from_utf8_lossy(&response[..split])
+                        .lines()
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .collect::<Vec<_>>()
+                        .join("\r\n");
+                    out.write_all(head.as_bytes())?;
+                    out.write_all(b"\r\nconnection: close")?;
+                    out.write_all(&response[split..])?;
+                    return Ok(());
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn albkit_via(moto: &Moto, endpoint: &str, p: &Project, args: &[&str]) -> support::Output {
+    let mut cmd = support::albkit_command(moto, p, REGION);
+    cmd.env("AWS_ENDPOINT_URL", endpoint).args(args);
+    support::run(cmd, support::ALBKIT_TIMEOUT)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_whose_smoke_check_fails_is_rolled_back_unless_no_rollback() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("smoke");
+    let p = project(&stack);
+    albkit(moto, &p, REGION, &["up", "--yes"]).ok();
+    let cfg = sdk_config(moto, REGION).await;
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let name = format!("{stack}-hello");
+    let (v1, sha1) = live(&lambda, &name).await;
+    let n1: u64 = v1.parse().expect("numeric version");
+    let proxy = failing_invoke_proxy(moto);
+
+    let main = "functions/hello/src/main.rs";
+    let original = p.read(main);
+    p.write(
+        main,
+        &original.replace("hello from albkit", "broken release"),
+    );
+    let out = albkit_via(moto, &proxy, &p, &["deploy", "--yes"]);
+    out.code_is(1);
+    assert!(out.stderr.contains("503"), "{out}");
+    assert!(out.stderr.contains("moved back"), "{out}");
+    // Version n+1 was published, but `live` serves version n again.
+    assert_eq!(live(&lambda, &name).await, (v1.clone(), sha1.clone()));
+    let published = versions(&lambda, &name).await;
+    assert!(
+        published.iter().any(|(v, _)| *v == (n1 + 1).to_string()),
+        "{published:?}"
+    );
+
+    p.write(main, &original.replace("hello from albkit", "broken again"));
+    let out = albkit_via(moto, &proxy, &p, &["deploy", "--yes", "--no-rollback"]);
+    out.code_is(1);
+    assert!(out.stderr.contains("--no-rollback"), "{out}");
+    assert_eq!(live(&lambda, &name).await.0, (n1 + 2).to_string());
+    albkit(moto, &p, REGION, &["rollback", "--to", &v1, "--yes"]).ok();
+    assert_eq!(live(&lambda, &name).await, (v1, sha1));
+}
