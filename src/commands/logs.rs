@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::Light;
 use crate::aws::error::AwsResultExt;
-use crate::aws::retry::{retry, Policy};
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::model::lifecycle::{format_rfc3339, parse_since, Cursor, LogEvent};
@@ -44,27 +43,18 @@ async fn fetch(
     filter: Option<&str>,
 ) -> Result<Vec<LogEvent>> {
     let mut events = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = retry(
-            Policy::transient(),
-            "read log events",
-            &s.notify(function),
-            || async {
-                s.aws
-                    .logs
-                    .filter_log_events()
-                    .log_group_name(group)
-                    .start_time(start)
-                    .set_filter_pattern(filter.map(pattern))
-                    .set_next_token(token.clone())
-                    .send()
-                    .await
-                    .aws("FilterLogEvents", group)
-            },
-        )
-        .await;
-        let page = match page {
+    // The SDK retries transient faults of each page (adaptive retry, see clients.rs).
+    let mut pages = s
+        .aws
+        .logs
+        .filter_log_events()
+        .log_group_name(group)
+        .start_time(start)
+        .set_filter_pattern(filter.map(pattern))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page.aws("FilterLogEvents", group) {
             Ok(p) => p,
             Err(e) if e.not_found() => return Ok(events),
             Err(e) => return Err(e.into()),
@@ -83,11 +73,8 @@ async fn fetch(
                 message,
             })
         }));
-        match page.next_token() {
-            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
-            _ => return Ok(events),
-        }
     }
+    Ok(events)
 }
 
 pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
