@@ -309,3 +309,120 @@ fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A shell bootstrap that answers each event with the headers it got with it, or
+    /// reports an error when the event asks for one.
+    const BOOTSTRAP: &str = r#"#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  h=$(mktemp); b=$(mktemp)
+  curl -sf -D "$h" -o "$b" "$api/invocation/next" || exit 1
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$h" | cut -d' ' -f2 | tr -d '\r')
+  if grep -q fail "$b"; then
+    curl -sf -X POST --data '{"errorType":"Boom","errorMessage":"asked to fail"}' "$api/invocation/$id/error" >/dev/null
+  else
+    curl -sf -X POST --data-binary @"$h" "$api/invocation/$id/response" >/dev/null
+  fi
+done
+"#;
+
+    #[test]
+    fn serves_the_runtime_api_with_its_headers() {
+        if std::process::Command::new("curl")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("no curl: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bootstrap = dir.path().join("bootstrap");
+        std::fs::write(&bootstrap, BOOTSTRAP).expect("write");
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let env = BTreeMap::new();
+        let mut rt = LocalRuntime::start(
+            &bootstrap,
+            &FunctionEnv {
+                function_name: "s-fn",
+                memory_mb: 128,
+                timeout_seconds: 3,
+                region: "us-east-1",
+                environment: &env,
+            },
+        )
+        .expect("start");
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis();
+        for round in 0..2 {
+            let out = rt
+                .invoke(b"{}", Duration::from_secs(20))
+                .expect("an answer");
+            let InvokeOutcome::Answered {
+                function_error: None,
+                payload,
+            } = out
+            else {
+                panic!("round {round}: {out:?}");
+            };
+            let headers = String::from_utf8_lossy(&payload).to_ascii_lowercase();
+            for h in [
+                "lambda-runtime-aws-request-id: 00000000-0000-4000-8000-",
+                "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:s-fn",
+                "lambda-runtime-trace-id: root=1-",
+            ] {
+                assert!(headers.contains(h), "round {round}: {h:?} missing in\n{headers}");
+            }
+            let deadline: u128 = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("lambda-runtime-deadline-ms: "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("deadline header");
+            // Absolute epoch milliseconds, about the timeout from now.
+            assert!(
+                deadline > before + 10_000 && deadline < before + 60_000,
+                "{deadline}"
+            );
+        }
+        let err = rt
+            .invoke(b"{\"fail\":1}", Duration::from_secs(20))
+            .expect("answer");
+        assert!(
+            matches!(&err, InvokeOutcome::Answered { function_error: Some(k), .. } if k == "Unhandled"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_bootstrap_that_exits_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bootstrap = dir.path().join("bootstrap");
+        std::fs::write(&bootstrap, "#!/bin/sh\nexit 3\n").expect("write");
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let env = BTreeMap::new();
+        let mut rt = LocalRuntime::start(
+            &bootstrap,
+            &FunctionEnv {
+                function_name: "f",
+                memory_mb: 128,
+                timeout_seconds: 3,
+                region: "us-east-1",
+                environment: &env,
+            },
+        )
+        .expect("start");
+        let e = rt
+            .invoke(b"{}", Duration::from_secs(20))
+            .expect_err("no answer");
+        assert!(e.contains("exited"), "{e}");
+    }
+}
