@@ -525,3 +525,32 @@ async fn a_deploy_whose_smoke_check_fails_is_rolled_back_unless_no_rollback() {
     albkit(moto, &p, REGION, &["rollback", "--to", &v1, "--yes"]).ok();
     assert_eq!(live(&lambda, &name).await, (v1, sha1));
 }
+
+#[test]
+fn arm64_without_an_aarch64_toolchain_is_refused_clearly() {
+    let has_toolchain = ["cargo-lambda", "cargo-zigbuild", "aarch64-linux-gnu-gcc"]
+        .iter()
+        .any(|tool| {
+            std::process::Command::new(tool)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if has_toolchain || std::env::consts::ARCH == "aarch64" {
+        eprintln!("an aarch64 toolchain is installed: nothing to refuse");
+        return;
+    }
+    let moto = Moto::shared();
+    let p = project("arm-refused");
+    p.with_config(&p.read("albkit.toml").replace(
+        "memory_mb = 128",
+        "memory_mb = 128\narchitecture = \"arm64\"",
+    ));
+    let out = albkit(moto, &p, "eu-west-2", &["deploy", "--yes"]);
+    out.code_is(1);
+    assert!(out.stderr.contains("aarch64-unknown-linux-gnu"), "{out}");
+    assert!(
+        out.stderr.contains("cargo-lambda") || out.stderr.contains("cargo-zigbuild"),
+        "{out}"
+    );
+}
