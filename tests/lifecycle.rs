@@ -17,6 +17,14 @@ fn project(stack: &str) -> Project {
     );
     assert!(toml.contains(stack), "stack name not replaced:\n{toml}");
     p.with_config(&toml);
+    // Tests of this binary run at once and share the functions' target directory: a
+    // crate name of its own per project, so that no build overwrites another's binary
+    // between its cargo run and its packaging.
+    let manifest = "functions/hello/Cargo.toml";
+    let cargo =
+        p.read(manifest)
+            .replacen("name = \"hello\"", &format!("name = \"{stack}-hello\""), 1);
+    p.write(manifest, &cargo);
     p
 }
 
