@@ -1121,3 +1121,165 @@ async fn a_load_balancer_with_the_stack_name_but_not_its_tags_is_never_touched()
         "up stopped before creating anything"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_vpc_is_only_read_never_modified_or_deleted() {
+    let moto = Moto::shared();
+    let region = "ap-southeast-2";
+    let stack = unique_stack_name("reuse");
+    let c = clients(moto, region).await;
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("id").to_string();
+    let mut subnets = Vec::new();
+    for (i, az) in ["ap-southeast-2a", "ap-southeast-2b"].iter().enumerate() {
+        let s = c
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.42.{i}.0/24"))
+            .availability_zone(*az)
+            .send()
+            .await
+            .expect("subnet");
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let project = Project::from_example("hello");
+    let config = format!(
+        r#"[stack]
+name = "{stack}"
+
+[network]
+vpc_id = "{vpc}"
+subnet_ids = ["{}", "{}"]
+
+[load_balancer]
+scheme = "internal"
+access_logs = false
+
+[[functions]]
+name = "hello"
+path = "functions/hello"
+
+[[functions.routes]]
+priority = 1
+paths = ["/*"]
+"#,
+        subnets[0], subnets[1]
+    );
+    project.with_config(&config);
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+
+    // Nothing of the network was created or tagged.
+    let tagged = c
+        .ec2
+        .describe_vpcs()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("vpcs");
+    assert!(tagged.vpcs().is_empty());
+    let all_subnets = c
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .expect("subnets");
+    assert_eq!(
+        all_subnets.subnets().len(),
+        2,
+        "no subnet added to the reused VPC"
+    );
+    // The ALB lives in the given subnets, its security group in the VPC, open to the VPC CIDR only.
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("lb");
+    let lb = &lbs.load_balancers()[0];
+    assert_eq!(lb.vpc_id(), Some(vpc.as_str()));
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internal"));
+    let mut used: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id().map(str::to_string))
+        .collect();
+    used.sort();
+    let mut expected = subnets.clone();
+    expected.sort();
+    assert_eq!(used, expected);
+    let sgs = c
+        .ec2
+        .describe_security_groups()
+        .filters(stack_filter(&stack))
+        .send()
+        .await
+        .expect("sg");
+    assert_eq!(sgs.security_groups()[0].vpc_id(), Some(vpc.as_str()));
+    let cidrs: Vec<&str> = sgs.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip())
+        .collect();
+    assert_eq!(cidrs, vec!["10.42.0.0/16"]);
+    assert!(
+        c.s3.head_bucket()
+            .bucket(bucket(&stack, region))
+            .send()
+            .await
+            .is_err(),
+        "access_logs = false: no bucket"
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(leftovers(&c, &stack, region).await.is_empty());
+    let still = c
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&vpc)
+        .send()
+        .await
+        .expect("vpc still there");
+    assert_eq!(still.vpcs().len(), 1);
+    let still = c
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(subnets))
+        .send()
+        .await
+        .expect("subnets still there");
+    assert_eq!(still.subnets().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_vpc_that_does_not_exist_is_reported_before_anything_is_created() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("novpc");
+    let project = Project::from_example("hello");
+    project.with_config(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_ids = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n\n[[functions]]\nname = \"hello\"\npath = \"functions/hello\"\n"
+    ));
+    let out = albkit(moto, &project, REGION, &["up", "--yes"]);
+    out.code_is(2);
+    assert!(
+        out.stderr.contains("vpc-0123456789abcdef0") && out.stderr.contains("does not exist"),
+        "{out}"
+    );
+    let c = clients(moto, REGION).await;
+    assert!(leftovers(&c, &stack, REGION).await.is_empty());
+}

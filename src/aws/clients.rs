@@ -30,6 +30,12 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
 }
 
+/// Configuration override for one EC2 call that must not be repeated by the SDK (a
+/// creation without client token): `retry::create_once` repeats it, after looking.
+pub fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("no AWS region is set")]

@@ -40,6 +40,22 @@ pub struct ApplyError {
     pub others: Vec<(String, AwsError)>,
 }
 
+impl ApplyError {
+    /// Records a failure: the first one is the error, later ones ride along.
+    fn record(acc: &mut Option<ApplyError>, logical: String, error: AwsError) {
+        match acc {
+            None => {
+                *acc = Some(ApplyError {
+                    logical,
+                    source: error,
+                    others: vec![],
+                })
+            }
+            Some(f) => f.others.push((logical, error)),
+        }
+    }
+}
+
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<String, AwsError>)> + Send + 'a>>;
 
 /// Creates or updates one resource as its change says.
@@ -200,16 +216,7 @@ pub async fn apply(
                 }
                 done.insert(name);
             }
-            Err(e) => match &mut failure {
-                None => {
-                    failure = Some(ApplyError {
-                        logical: name,
-                        source: e,
-                        others: vec![],
-                    })
-                }
-                Some(f) => f.others.push((name, e)),
-            },
+            Err(e) => ApplyError::record(&mut failure, name, e),
         }
     }
     if let Some(f) = failure {
@@ -323,16 +330,7 @@ pub async fn delete_in_order(
             match r {
                 Ok(true) => ctx.ids.remove(&name),
                 Ok(false) => kept.push(name),
-                Err(e) => match &mut failure {
-                    None => {
-                        failure = Some(ApplyError {
-                            logical: name,
-                            source: e,
-                            others: vec![],
-                        })
-                    }
-                    Some(f) => f.others.push((name, e)),
-                },
+                Err(e) => ApplyError::record(&mut failure, name, e),
             }
         }
         if let Some(f) = failure {

@@ -125,16 +125,44 @@ pub async fn retry<T, F, Fut>(
     policy: Policy,
     what: &str,
     notify: &dyn Notify,
-    mut op: F,
+    op: F,
 ) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
+    create_once(policy, what, notify, || async { Ok(None) }, op).await
+}
+
+/// Like [`retry`], for a creation AWS cannot make idempotent (no client token, no unique
+/// name): before every new attempt, `find` looks for what an earlier attempt may have
+/// created although its response was lost, and returns that instead of creating a
+/// second one. The creation call itself must be sent without the SDK's own retries
+/// (see `clients::no_sdk_retries`), or the SDK could repeat it blindly.
+pub async fn create_once<T, F, FFut, C, CFut>(
+    policy: Policy,
+    what: &str,
+    notify: &dyn Notify,
+    mut find: F,
+    mut create: C,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<T>, AwsError>>,
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, AwsError>>,
+{
     let start = Instant::now();
     let mut backoff = Backoff::new(base_delay(), Duration::from_secs(10));
+    let mut first = true;
     loop {
-        match op().await {
+        if !first {
+            if let Some(found) = find().await? {
+                return Ok(found);
+            }
+        }
+        first = false;
+        match create().await {
             Ok(v) => return Ok(v),
             Err(e) if policy.retries(e.class) && start.elapsed() < policy.deadline => {
                 let delay = backoff.next_delay();
@@ -321,6 +349,55 @@ mod tests {
         .await;
         assert!(out.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_once_finds_what_a_lost_response_created() {
+        let creates = AtomicU32::new(0);
+        let finds = AtomicU32::new(0);
+        let out = create_once(
+            Policy::transient(),
+            "create thing",
+            &Silent,
+            || async {
+                finds.fetch_add(1, Ordering::SeqCst);
+                // The first attempt did create it: AWS now shows it.
+                Ok(Some("thing-1"))
+            },
+            || async {
+                creates.fetch_add(1, Ordering::SeqCst);
+                Err::<&str, _>(err(ErrorClass::Transient))
+            },
+        )
+        .await;
+        assert_eq!(out.ok(), Some("thing-1"));
+        assert_eq!(creates.load(Ordering::SeqCst), 1, "never created twice");
+        assert_eq!(
+            finds.load(Ordering::SeqCst),
+            1,
+            "no look-up before the first attempt"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_once_creates_again_when_nothing_was_created() {
+        let creates = AtomicU32::new(0);
+        let out = create_once(
+            Policy::transient(),
+            "create thing",
+            &Silent,
+            || async { Ok(None) },
+            || async {
+                if creates.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(err(ErrorClass::Transient))
+                } else {
+                    Ok("thing-2")
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.ok(), Some("thing-2"));
+        assert_eq!(creates.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,10 +2,11 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
+use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource};
@@ -59,25 +60,30 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             id.clone()
         }
         None => {
-            let out = retry(
+            create_once(
                 Policy::transient(),
                 "create internet gateway",
                 &ctx.notify(&want.logical),
+                || find_tagged(ctx, Ec2Kind::InternetGateway, &want.logical),
                 || async {
-                    ctx.aws
+                    let out = ctx
+                        .aws
                         .ec2
                         .create_internet_gateway()
                         .tag_specifications(tag_spec(ResourceType::InternetGateway, &tags))
+                        .customize()
+                        .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateInternetGateway", &want.logical)
+                        .aws("CreateInternetGateway", &want.logical)?;
+                    Ok(out
+                        .internet_gateway()
+                        .and_then(|g| g.internet_gateway_id())
+                        .unwrap_or_default()
+                        .to_string())
                 },
             )
-            .await?;
-            out.internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .unwrap_or_default()
-                .to_string()
+            .await?
         }
     };
     if change.id.is_none() || change.changed("attached_to") {

@@ -81,11 +81,18 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
         None => {
             let vpc = ctx.ids.get(logical::VPC)?;
+            // EC2 makes CreateRouteTable idempotent for a client token: a deterministic one
+            // per stack, VPC and table means a repeated request returns the same table.
+            let token = crate::model::names::fit(
+                &format!("albkit-{}-{vpc}-{}", ctx.stack(), want.logical),
+                64,
+            );
             let out = retry(Policy::fresh(), "create route table", &notify, || async {
                 ctx.aws
                     .ec2
                     .create_route_table()
                     .vpc_id(&vpc)
+                    .client_token(&token)
                     .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
                     .send()
                     .await

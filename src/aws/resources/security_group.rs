@@ -3,10 +3,11 @@
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType};
 
-use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
+use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource};
@@ -116,12 +117,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
         None => {
             let vpc = ctx.ids.resolve(want.get("vpc").unwrap_or_default());
-            let out = retry(
+            create_once(
                 Policy::fresh(),
                 "create security group",
                 &notify,
+                || find_tagged(ctx, Ec2Kind::SecurityGroup, &want.logical),
                 || async {
-                    ctx.aws
+                    let out = ctx
+                        .aws
                         .ec2
                         .create_security_group()
                         .group_name(want.get("name").unwrap_or_default())
@@ -131,13 +134,15 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         ))
                         .vpc_id(&vpc)
                         .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
+                        .customize()
+                        .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateSecurityGroup", &want.logical)
+                        .aws("CreateSecurityGroup", &want.logical)?;
+                    Ok(out.group_id().unwrap_or_default().to_string())
                 },
             )
-            .await?;
-            out.group_id().unwrap_or_default().to_string()
+            .await?
         }
     };
     if change.id.is_none() || change.changed("ingress") {

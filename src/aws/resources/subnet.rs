@@ -2,10 +2,11 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
+use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource};
@@ -60,29 +61,33 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         return Ok(id.clone());
     }
     let vpc = ctx.ids.get(logical::VPC)?;
-    let out = retry(
+    create_once(
         Policy::fresh(),
         &format!("create {}", want.logical),
         &ctx.notify(&want.logical),
+        || find_tagged(ctx, Ec2Kind::Subnet, &want.logical),
         || async {
-            ctx.aws
+            let out = ctx
+                .aws
                 .ec2
                 .create_subnet()
                 .vpc_id(&vpc)
                 .cidr_block(want.get("cidr").unwrap_or_default())
                 .availability_zone(want.get("availability_zone").unwrap_or_default())
                 .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                .customize()
+                .config_override(no_sdk_retries())
                 .send()
                 .await
-                .aws("CreateSubnet", &want.logical)
+                .aws("CreateSubnet", &want.logical)?;
+            Ok(out
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .unwrap_or_default()
+                .to_string())
         },
     )
-    .await?;
-    Ok(out
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .unwrap_or_default()
-        .to_string())
+    .await
 }
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {

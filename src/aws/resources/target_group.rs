@@ -270,17 +270,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     if creating || change.changed("permission") {
         let sid = ctx.names.permission_statement(&settings.name);
         // Replace a statement that points elsewhere (a recreated target group).
-        ctx.aws
-            .lambda
-            .remove_permission()
-            .function_name(&function_name)
-            .qualifier(LIVE_ALIAS)
-            .statement_id(&sid)
-            .send()
-            .await
-            .aws("RemovePermission", &function_name)
-            .map(|_| ())
-            .or_else(ignore_not_found)?;
+        remove_permission(ctx, &settings.name).await?;
         retry(
             Policy::fresh(),
             "allow the target group to invoke the function",
@@ -323,8 +313,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     Ok(arn)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
-    let function = have.logical.trim_start_matches("target-group/");
+/// Removes the statement that lets ELB invoke the function's alias (gone already is fine).
+async fn remove_permission(ctx: &Ctx<'_>, function: &str) -> Result<(), AwsError> {
     let function_name = ctx.names.function(function);
     let sid = ctx.names.permission_statement(function);
     ctx.aws
@@ -337,7 +327,12 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), Aws
         .await
         .aws("RemovePermission", &function_name)
         .map(|_| ())
-        .or_else(ignore_not_found)?;
+        .or_else(ignore_not_found)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+    let function = have.logical.trim_start_matches("target-group/");
+    remove_permission(ctx, function).await?;
     // ResourceInUse while a rule still forwards to it.
     retry(
         Policy::teardown(),

@@ -5,8 +5,9 @@ use aws_sdk_ec2::types::{
 };
 
 use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
@@ -16,6 +17,81 @@ pub fn stack_filter(stack: &str) -> Filter {
         .name(format!("tag:{TAG_STACK}"))
         .values(stack)
         .build()
+}
+
+/// Kinds of EC2 resources albkit creates.
+#[derive(Debug, Clone, Copy)]
+pub enum Ec2Kind {
+    Vpc,
+    Subnet,
+    InternetGateway,
+    RouteTable,
+    SecurityGroup,
+}
+
+/// The id of the stack's EC2 resource tagged with `logical`, if one exists: what an
+/// interrupted or lost creation left behind.
+pub async fn find_tagged(
+    ctx: &Ctx<'_>,
+    kind: Ec2Kind,
+    logical: &str,
+) -> Result<Option<String>, AwsError> {
+    let ec2 = &ctx.aws.ec2;
+    let filters = vec![
+        stack_filter(ctx.stack()),
+        Filter::builder()
+            .name(format!("tag:{}", crate::model::names::TAG_RESOURCE))
+            .values(logical)
+            .build(),
+    ];
+    let id = match kind {
+        Ec2Kind::Vpc => ec2
+            .describe_vpcs()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .aws("DescribeVpcs", logical)?
+            .vpcs()
+            .first()
+            .and_then(|v| v.vpc_id().map(str::to_string)),
+        Ec2Kind::Subnet => ec2
+            .describe_subnets()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .aws("DescribeSubnets", logical)?
+            .subnets()
+            .first()
+            .and_then(|v| v.subnet_id().map(str::to_string)),
+        Ec2Kind::InternetGateway => ec2
+            .describe_internet_gateways()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .aws("DescribeInternetGateways", logical)?
+            .internet_gateways()
+            .first()
+            .and_then(|v| v.internet_gateway_id().map(str::to_string)),
+        Ec2Kind::RouteTable => ec2
+            .describe_route_tables()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .aws("DescribeRouteTables", logical)?
+            .route_tables()
+            .first()
+            .and_then(|v| v.route_table_id().map(str::to_string)),
+        Ec2Kind::SecurityGroup => ec2
+            .describe_security_groups()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .aws("DescribeSecurityGroups", logical)?
+            .security_groups()
+            .first()
+            .and_then(|v| v.group_id().map(str::to_string)),
+    };
+    Ok(id)
 }
 
 pub fn tag_map(tags: &[Tag]) -> Tags {
@@ -141,27 +217,31 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
         None => {
             let cidr = want.get("cidr").unwrap_or_default();
-            let out = retry(
+            let id = create_once(
                 Policy::transient(),
                 "create VPC",
                 &ctx.notify(&want.logical),
+                || find_tagged(ctx, Ec2Kind::Vpc, &want.logical),
                 || async {
-                    ctx.aws
+                    let out = ctx
+                        .aws
                         .ec2
                         .create_vpc()
                         .cidr_block(cidr)
                         .tag_specifications(tag_spec(ResourceType::Vpc, &tags))
+                        .customize()
+                        .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateVpc", &want.logical)
+                        .aws("CreateVpc", &want.logical)?;
+                    Ok(out
+                        .vpc()
+                        .and_then(|v| v.vpc_id())
+                        .unwrap_or_default()
+                        .to_string())
                 },
             )
             .await?;
-            let id = out
-                .vpc()
-                .and_then(|v| v.vpc_id())
-                .unwrap_or_default()
-                .to_string();
             ctx.ids.insert(&want.logical, &id);
             wait_until(
                 &format!("VPC {id} to be available"),

@@ -1,0 +1,714 @@
+//! An HTTP proxy between albkit and moto that makes moto behave more like AWS: it
+//! injects transient faults in each protocol's own error format, imitates delays and
+//! refusals that moto does not (IAM propagation, Lambda update conflicts, ALB
+//! `provisioning`, network interfaces still attached after an ALB is deleted, a
+//! certificate still in use, a late access-log delivery), and records every request so
+//! tests can assert on order and counts. It can also SIGKILL the albkit process right
+//! after its k-th successful mutating call (the crash-anywhere sweep).
+//!
+//! Listens on 127.0.0.1 only, on a free port, on a runtime of its own.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// How long AWS takes to catch up, per behaviour; zero turns a behaviour off.
+#[derive(Debug, Clone, Default)]
+pub struct Realism {
+    /// `CreateFunction` fails "cannot be assumed by Lambda" for this long after `CreateRole`.
+    pub iam_propagation: Duration,
+    /// Another update of a function fails with `ResourceConflictException`, and
+    /// `GetFunctionConfiguration` reports `LastUpdateStatus: InProgress`, for this long after an update.
+    pub lambda_update: Duration,
+    /// `DescribeLoadBalancers` reports `provisioning` for this long after creation.
+    pub alb_provisioning: Duration,
+    /// Deleting the security group or a subnet, or detaching the internet gateway, fails
+    /// with `DependencyViolation` for this long after `DeleteLoadBalancer`.
+    pub eni_release: Duration,
+    /// `DeleteCertificate` fails with `ResourceInUseException` for this long after the
+    /// last listener or load balancer was deleted.
+    pub certificate_release: Duration,
+    /// After the ALB is deleted, one more log object lands in the log bucket while albkit
+    /// empties it (so a single "empty then delete" fails with `BucketNotEmpty`).
+    pub late_log_delivery: bool,
+}
+
+impl Realism {
+    /// Every behaviour on, with delays short enough for tests.
+    pub fn all(delay: Duration) -> Self {
+        Self {
+            iam_propagation: delay,
+            lambda_update: delay,
+            alb_provisioning: delay,
+            eni_release: delay,
+            certificate_release: delay,
+            late_log_delivery: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Probability of a transient fault on any call.
+    pub fault_rate: f64,
+    pub seed: u64,
+    pub latency: Duration,
+    pub jitter: Duration,
+    pub realism: Realism,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            fault_rate: 0.0,
+            seed: 1,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            realism: Realism::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Status500,
+    Status503,
+    Throttle,
+    /// The connection is closed before the request reaches moto.
+    ResetBefore,
+    /// moto carries the request out, then the connection is closed without a response.
+    ResetAfter,
+    /// One of the imitated AWS behaviours answered instead of moto.
+    Realism(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub service: String,
+    pub operation: String,
+    pub mutating: bool,
+    /// 0 when the connection was reset.
+    pub status: u16,
+    pub fault: Option<Fault>,
+    pub at: Duration,
+}
+
+#[derive(Debug)]
+struct State {
+    rng: StdRng,
+    records: Vec<Record>,
+    started: Instant,
+    last_create_role: Option<Instant>,
+    lambda_updates: HashMap<String, Instant>,
+    lb_created: Option<Instant>,
+    lb_deleted: Option<Instant>,
+    listener_gone: Option<Instant>,
+    log_bucket: Option<String>,
+    late_log_pending: bool,
+    successful_mutations: usize,
+    kill_after: Option<(usize, u32)>,
+}
+
+struct Shared {
+    config: ProxyConfig,
+    upstream: String,
+    state: Mutex<State>,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+pub struct Proxy {
+    port: u16,
+    shared: Arc<Shared>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`).
+    pub fn start(upstream: &str, config: ProxyConfig) -> Proxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("proxy runtime");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                rng: StdRng::seed_from_u64(config.seed),
+                records: Vec::new(),
+                started: Instant::now(),
+                last_create_role: None,
+                lambda_updates: HashMap::new(),
+                lb_created: None,
+                lb_deleted: None,
+                listener_gone: None,
+                log_bucket: None,
+                late_log_pending: false,
+                successful_mutations: 0,
+                kill_after: None,
+            }),
+            config,
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
+                [127, 0, 0, 1],
+                0,
+            ))))
+            .expect("bind the proxy on loopback");
+        let port = listener.local_addr().expect("proxy address").port();
+        let accept_shared = shared.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accept_shared.clone();
+                tokio::spawn(async move {
+                    let service =
+                        hyper::service::service_fn(move |req| handle(shared.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Proxy {
+            port,
+            shared,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.records.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn clear_records(&self) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.records.clear();
+        }
+    }
+
+    /// Successful mutating calls so far.
+    pub fn mutations(&self) -> usize {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.successful_mutations)
+            .unwrap_or(0)
+    }
+
+    /// SIGKILLs `pid` right after the `k`-th successful mutating call from now on, before
+    /// the response reaches it. The counter restarts at 0.
+    pub fn kill_after(&self, k: usize, pid: u32) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.successful_mutations = 0;
+            s.kill_after = Some((k, pid));
+        }
+    }
+
+    pub fn disarm(&self) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.kill_after = None;
+        }
+    }
+}
+
+/// The service of a request, from its SigV4 credential scope.
+pub fn service_of(authorization: &str) -> String {
+    authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn form_value<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    body.split('&')
+        .find_map(|pair| pair.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+/// `(operation, mutating)` of a request. Pure.
+pub fn operation_of(
+    service: &str,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &str,
+) -> (String, bool) {
+    let read = |op: &str| {
+        ["Describe", "Get", "List", "Head"]
+            .iter()
+            .any(|p| op.starts_with(p))
+    };
+    match service {
+        "ec2" | "elasticloadbalancing" | "iam" | "sts" => {
+            let op = form_value(body, "Action").unwrap_or("Unknown").to_string();
+            let mutating = !read(&op);
+            (op, mutating)
+        }
+        "logs" | "acm" => {
+            let op = target
+                .and_then(|t| t.rsplit('.').next())
+                .unwrap_or("Unknown")
+                .to_string();
+            let mutating = !read(&op);
+            (op, mutating)
+        }
+        "lambda" => {
+            let segments: Vec<&str> = path
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
+            let op = match (method, segments.as_slice()) {
+                ("POST", [_, "functions"]) => "CreateFunction",
+                ("GET", [_, "functions"]) => "ListFunctions",
+                ("GET", [_, "functions", _]) => "GetFunction",
+                ("DELETE", [_, "functions", _]) => "DeleteFunction",
+                ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
+                ("PUT", [_, "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+                ("PUT", [_, "functions", _, "code"]) => "UpdateFunctionCode",
+                ("POST", [_, "functions", _, "versions"]) => "PublishVersion",
+                ("GET", [_, "functions", _, "versions"]) => "ListVersionsByFunction",
+                ("POST", [_, "functions", _, "aliases"]) => "CreateAlias",
+                ("GET", [_, "functions", _, "aliases", _]) => "GetAlias",
+                ("PUT", [_, "functions", _, "aliases", _]) => "UpdateAlias",
+                ("POST", [_, "functions", _, "policy"]) => "AddPermission",
+                ("GET", [_, "functions", _, "policy"]) => "GetPolicy",
+                ("DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
+                ("GET", [_, "tags", ..]) => "ListTags",
+                ("POST", [_, "tags", ..]) => "TagResource",
+                ("DELETE", [_, "tags", ..]) => "UntagResource",
+                _ => "Other",
+            };
+            (op.to_string(), !matches!(method, "GET" | "HEAD"))
+        }
+        _ => {
+            let query = path
+                .split_once('?')
+                .map(|(_, q)| q.split('&').next().unwrap_or(""))
+                .unwrap_or("");
+            let query = query.split('=').next().unwrap_or("");
+            (
+                format!("{method} {query}").trim().to_string(),
+                !matches!(method, "GET" | "HEAD"),
+            )
+        }
+    }
+}
+
+/// The function name in a Lambda REST path.
+fn lambda_function(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    match segments.as_slice() {
+        [_, "functions", name, ..] => Some(
+            urlencoding::decode(name)
+                .map(|n| n.into_owned())
+                .unwrap_or_else(|_| name.to_string()),
+        ),
+        _ => None,
+    }
+}
+
+/// An AWS error response in the service's own protocol.
+pub fn error_response(
+    service: &str,
+    status: u16,
+    code: &str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let (content_type, body, extra) = match service {
+        "ec2" => (
+            "text/xml",
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"),
+            None,
+        ),
+        "elasticloadbalancing" | "iam" | "sts" | "route53" => (
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"),
+            None,
+        ),
+        "s3" => ("application/xml", format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>"), None),
+        "lambda" => ("application/json", format!("{{\"Type\":\"User\",\"message\":\"{message}\"}}"), Some(code)),
+        _ => ("application/x-amz-json-1.1", format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"), None),
+    };
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .header("x-amzn-requestid", "proxy");
+    if let Some(code) = extra {
+        builder = builder.header("x-amzn-errortype", code);
+    }
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn throttle(service: &str) -> Response<Full<Bytes>> {
+    match service {
+        "ec2" => error_response(
+            service,
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        ),
+        "s3" => error_response(service, 503, "SlowDown", "Please reduce your request rate."),
+        "lambda" => error_response(service, 429, "TooManyRequestsException", "Rate exceeded"),
+        "logs" | "acm" => error_response(service, 400, "ThrottlingException", "Rate exceeded"),
+        _ => error_response(service, 400, "Throttling", "Rate exceeded"),
+    }
+}
+
+fn within(at: Option<Instant>, window: Duration) -> bool {
+    !window.is_zero() && at.is_some_and(|t| t.elapsed() < window)
+}
+
+/// An imitated AWS refusal for this call, if one applies now.
+fn realism_refusal(
+    state: &State,
+    r: &Realism,
+    service: &str,
+    op: &str,
+    path: &str,
+) -> Option<(&'static str, Response<Full<Bytes>>)> {
+    match (service, op) {
+        ("lambda", "CreateFunction") if within(state.last_create_role, r.iam_propagation) => Some((
+            "iam-propagation",
+            error_response(service, 400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."),
+        )),
+        ("lambda", "UpdateFunctionCode" | "UpdateFunctionConfiguration" | "PublishVersion")
+            if lambda_function(path).is_some_and(|f| within(state.lambda_updates.get(&f).copied(), r.lambda_update)) =>
+        {
+            Some((
+                "lambda-update-in-progress",
+                error_response(service, 409, "ResourceConflictException", "The operation cannot be performed at this time. An update is in progress for resource."),
+            ))
+        }
+        ("ec2", "DeleteSecurityGroup" | "DeleteSubnet" | "DetachInternetGateway") if within(state.lb_deleted, r.eni_release) => Some((
+            "eni-release",
+            error_response(service, 400, "DependencyViolation", "resource has a dependent object"),
+        )),
+        ("acm", "DeleteCertificate") if within(state.listener_gone, r.certificate_release) => Some((
+            "certificate-in-use",
+            error_response(service, 400, "ResourceInUseException", "Certificate is in use."),
+        )),
+        _ => None,
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    method: hyper::Method,
+    path: &str,
+    headers: &hyper::HeaderMap,
+    body: Bytes,
+) -> Result<(u16, hyper::HeaderMap, Bytes), String> {
+    let uri: hyper::Uri = format!("{}{}", shared.upstream, path)
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let mut req = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        if name != "host" {
+            req = req.header(name, value);
+        }
+    }
+    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let resp = shared
+        .client
+        .request(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, headers, body))
+}
+
+/// Puts one more access-log object into the bucket, straight into moto.
+async fn deliver_late_log(shared: &Shared, bucket: &str) {
+    let path =
+        format!("/{bucket}/alb/AWSLogs/123456789012/elasticloadbalancing/late-delivery.log.gz");
+    let mut headers = hyper::HeaderMap::new();
+    if let Ok(v) = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0".parse() {
+        headers.insert("authorization", v);
+    }
+    let _ = forward(
+        shared,
+        hyper::Method::PUT,
+        &path,
+        &headers,
+        Bytes::from_static(b"late access log"),
+    )
+    .await;
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let method = req.method().clone();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "/".into());
+    let headers = req.headers().clone();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).to_string();
+    let service = service_of(
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let (op, mutating) = operation_of(&service, method.as_str(), &path, target, &text);
+    let config = &shared.config;
+
+    // Latency, then the fault draw and the imitated behaviours.
+    let (delay, fault, refusal) = {
+        let Ok(mut state) = shared.state.lock() else {
+            return Err(std::io::Error::other("proxy state poisoned"));
+        };
+        let jitter = if config.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            config.jitter.mul_f64(state.rng.gen::<f64>())
+        };
+        let fault = if config.fault_rate > 0.0 && state.rng.gen::<f64>() < config.fault_rate {
+            Some(match state.rng.gen_range(0..5) {
+                0 => Fault::Status500,
+                1 => Fault::Status503,
+                2 => Fault::Throttle,
+                3 => Fault::ResetBefore,
+                _ => Fault::ResetAfter,
+            })
+        } else {
+            None
+        };
+        let refusal = realism_refusal(&state, &config.realism, &service, &op, &path);
+        (config.latency + jitter, fault, refusal)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let record = |status: u16, fault: Option<Fault>| {
+        if let Ok(mut state) = shared.state.lock() {
+            let at = state.started.elapsed();
+            state.records.push(Record {
+                service: service.clone(),
+                operation: op.clone(),
+                mutating,
+                status,
+                fault,
+                at,
+            });
+        }
+    };
+    match fault {
+        Some(Fault::ResetBefore) => {
+            record(0, fault);
+            return Err(std::io::Error::other("injected connection reset"));
+        }
+        Some(Fault::Status500) => {
+            record(500, fault);
+            return Ok(error_response(
+                &service,
+                500,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            ));
+        }
+        Some(Fault::Status503) => {
+            record(503, fault);
+            return Ok(error_response(
+                &service,
+                503,
+                "ServiceUnavailable",
+                "Service is unavailable. Please try again.",
+            ));
+        }
+        Some(Fault::Throttle) => {
+            let resp = throttle(&service);
+            record(resp.status().as_u16(), fault);
+            return Ok(resp);
+        }
+        _ => {}
+    }
+    if let Some((name, resp)) = refusal {
+        record(resp.status().as_u16(), Some(Fault::Realism(name)));
+        return Ok(resp);
+    }
+
+    let late_bucket = if service == "s3" && op == "GET versions" {
+        shared.state.lock().ok().and_then(|mut s| {
+            if s.late_log_pending {
+                s.late_log_pending = false;
+                s.log_bucket.clone()
+            } else {
+                None
+            }
+        })
+    } else {
+        None
+    };
+    let (status, resp_headers, mut resp_body) =
+        match forward(&shared, method, &path, &headers, body).await {
+            Ok(r) => r,
+            Err(e) => {
+                record(0, None);
+                return Err(std::io::Error::other(format!("moto did not answer: {e}")));
+            }
+        };
+    // The late log lands after the listing albkit works from, before it deletes the bucket.
+    if let Some(bucket) = late_bucket {
+        if path.starts_with(&format!("/{bucket}")) {
+            deliver_late_log(&shared, &bucket).await;
+        } else if let Ok(mut s) = shared.state.lock() {
+            s.late_log_pending = true;
+        }
+    }
+
+    // Bookkeeping and response rewrites for the imitated behaviours.
+    let kill = {
+        let Ok(mut state) = shared.state.lock() else {
+            return Err(std::io::Error::other("proxy state poisoned"));
+        };
+        let ok = status < 300;
+        let r = &config.realism;
+        match (service.as_str(), op.as_str()) {
+            ("iam", "CreateRole") if ok => state.last_create_role = Some(Instant::now()),
+            ("lambda", "UpdateFunctionCode" | "UpdateFunctionConfiguration") if ok => {
+                if let Some(f) = lambda_function(&path) {
+                    state.lambda_updates.insert(f, Instant::now());
+                }
+            }
+            ("lambda", "GetFunctionConfiguration") if ok => {
+                let updating = lambda_function(&path).is_some_and(|f| {
+                    within(state.lambda_updates.get(&f).copied(), r.lambda_update)
+                });
+                if updating {
+                    if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
+                        doc["LastUpdateStatus"] = serde_json::Value::String("InProgress".into());
+                        resp_body = Bytes::from(doc.to_string());
+                    }
+                }
+            }
+            ("elasticloadbalancing", "CreateLoadBalancer") if ok => {
+                state.lb_created = Some(Instant::now())
+            }
+            ("elasticloadbalancing", "DescribeLoadBalancers")
+                if ok && within(state.lb_created, r.alb_provisioning) =>
+            {
+                let text = String::from_utf8_lossy(&resp_body)
+                    .replace("<Code>active</Code>", "<Code>provisioning</Code>");
+                resp_body = Bytes::from(text);
+            }
+            ("elasticloadbalancing", "ModifyLoadBalancerAttributes") if ok => {
+                // Attributes.member.N.Key=access_logs.s3.bucket&Attributes.member.N.Value=<bucket>
+                let pairs: Vec<&str> = text.split('&').collect();
+                for (i, pair) in pairs.iter().enumerate() {
+                    if pair.ends_with("=access_logs.s3.bucket") {
+                        let value_key = pair
+                            .split('=')
+                            .next()
+                            .unwrap_or("")
+                            .replace(".Key", ".Value");
+                        if let Some(v) = pairs
+                            .get(i + 1)
+                            .and_then(|p| p.strip_prefix(&format!("{value_key}=")))
+                        {
+                            state.log_bucket = Some(
+                                urlencoding::decode(v)
+                                    .map(|v| v.into_owned())
+                                    .unwrap_or_default(),
+                            );
+                        }
+                    }
+                }
+            }
+            ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
+                state.lb_deleted = Some(Instant::now());
+                state.listener_gone = Some(Instant::now());
+                state.late_log_pending = r.late_log_delivery && state.log_bucket.is_some();
+            }
+            ("elasticloadbalancing", "DeleteListener") if ok => {
+                state.listener_gone = Some(Instant::now())
+            }
+            _ => {}
+        }
+        let mut kill = None;
+        if ok && mutating {
+            state.successful_mutations += 1;
+            if let Some((k, pid)) = state.kill_after.filter(|(_, pid)| *pid > 0) {
+                if state.successful_mutations == k {
+                    kill = Some(pid);
+                    state.kill_after = None;
+                }
+            }
+        }
+        kill
+    };
+    if let Some(pid) = kill {
+        // The call happened in AWS; the caller never hears of it.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+        record(status, None);
+        return Err(std::io::Error::other("albkit was killed"));
+    }
+    if fault == Some(Fault::ResetAfter) {
+        record(0, fault);
+        return Err(std::io::Error::other(
+            "injected connection reset after the call",
+        ));
+    }
+    record(status, None);
+    let mut builder = Response::builder().status(status);
+    for (name, value) in &resp_headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            builder = builder.header(name, value);
+        }
+    }
+    Ok(builder
+        .body(Full::new(resp_body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+}
