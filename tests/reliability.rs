@@ -183,7 +183,12 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
             seed: 20,
             latency: Duration::from_millis(2),
             jitter: Duration::from_millis(3),
-            realism: Realism::all(Duration::from_secs(2)),
+            realism: Realism {
+                // Long enough that the security group and subnets are reached while the
+                // load balancer's interfaces still "detach", even after SDK backoff.
+                eni_release: Duration::from_secs(10),
+                ..Realism::all(Duration::from_secs(2))
+            },
         },
     );
     let project = Project::from_example("hello");

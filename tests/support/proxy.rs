@@ -129,17 +129,22 @@ struct Shared {
 pub struct Proxy {
     port: u16,
     shared: Arc<Shared>,
-    _runtime: tokio::runtime::Runtime,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // The proxy's thread stops its runtime when it hears this (or the sender drops).
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 impl Proxy {
-    /// Starts the proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`).
+    /// Starts the proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`) on a
+    /// thread and runtime of its own, so that tests, async or not, can use it.
     pub fn start(upstream: &str, config: ProxyConfig) -> Proxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("proxy runtime");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(config.seed),
@@ -159,33 +164,44 @@ impl Proxy {
             upstream: upstream.trim_end_matches('/').to_string(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
-                [127, 0, 0, 1],
-                0,
-            ))))
+        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .expect("bind the proxy on loopback");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let port = listener.local_addr().expect("proxy address").port();
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let accept_shared = shared.clone();
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let shared = accept_shared.clone();
-                tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |req| handle(shared.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                loop {
+                    tokio::select! {
+                        _ = &mut rx => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let shared = accept_shared.clone();
+                            tokio::spawn(async move {
+                                let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
+                                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                            });
+                        }
+                    }
+                }
+            });
+            runtime.shutdown_background();
         });
         Proxy {
             port,
             shared,
-            _runtime: runtime,
+            shutdown: Some(tx),
         }
     }
 

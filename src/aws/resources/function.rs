@@ -281,15 +281,30 @@ pub async fn point_alias(
                     .aws("UpdateAlias", name)
                     .map(|_| ())
             } else {
-                lambda
+                let created = lambda
                     .create_alias()
                     .function_name(name)
                     .name(LIVE_ALIAS)
                     .function_version(version)
                     .send()
                     .await
-                    .aws("CreateAlias", name)
-                    .map(|_| ())
+                    .aws("CreateAlias", name);
+                match created {
+                    // An earlier attempt created it but its response was lost (or
+                    // another run did): point the existing alias instead.
+                    Err(e) if e.is("ResourceConflictException") || e.is("ConflictException") => {
+                        lambda
+                            .update_alias()
+                            .function_name(name)
+                            .name(LIVE_ALIAS)
+                            .function_version(version)
+                            .send()
+                            .await
+                            .aws("UpdateAlias", name)
+                            .map(|_| ())
+                    }
+                    other => other.map(|_| ()),
+                }
             }
         },
     )

@@ -2,7 +2,9 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::vpc::{
+    already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
+};
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -101,9 +103,11 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .send()
                     .await
                     .aws("AttachInternetGateway", &id)
+                    .map(|_| ())
             },
         )
-        .await?;
+        .await
+        .or_else(already_done(&["Resource.AlreadyAssociated"]))?;
     }
     Ok(id)
 }

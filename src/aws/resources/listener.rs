@@ -216,26 +216,32 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 }
                 req.send().await.aws("CreateListener", &want.logical)
             })
-            .await
-            .map_err(|e| {
-                if e.is("DuplicateListener") {
-                    AwsError {
-                        message: format!(
-                            "{} (a listener on port {port} exists but is not tagged for the stack)",
-                            e.message
-                        ),
-                        ..e
-                    }
-                } else {
-                    e
+            .await;
+            match out {
+                Ok(out) => Ok(out
+                    .listeners()
+                    .first()
+                    .and_then(|l| l.listener_arn())
+                    .unwrap_or_default()
+                    .to_string()),
+                // An earlier attempt created it but its response was lost: take it if it
+                // carries the stack's tags (tags are set in the same call).
+                Err(e) if e.is("DuplicateListener") => {
+                    let existing = discover(ctx, &lb).await?;
+                    existing
+                        .into_iter()
+                        .find(|o| {
+                            o.resource.logical == want.logical
+                                && o.resource.get("tags").is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
+                        })
+                        .map(|o| o.id)
+                        .ok_or(AwsError {
+                            message: format!("{} (a listener on port {port} exists but is not tagged for the stack)", e.message),
+                            ..e
+                        })
                 }
-            })?;
-            Ok(out
-                .listeners()
-                .first()
-                .and_then(|l| l.listener_arn())
-                .unwrap_or_default()
-                .to_string())
+                Err(e) => Err(e),
+            }
         }
     }
 }

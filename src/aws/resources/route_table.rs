@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::vpc::{already_done, ignore_not_found, retag, stack_filter, tag_map, tag_spec};
 use super::{logical_of, observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -143,7 +143,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 }
             },
         )
-        .await?;
+        .await
+        .or_else(already_done(&["RouteAlreadyExists"]))?;
     }
     if change.id.is_none() || change.changed("associations") {
         let old: Vec<String> = change
@@ -181,9 +182,11 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .send()
                         .await
                         .aws("AssociateRouteTable", &id)
+                        .map(|_| ())
                 },
             )
-            .await?;
+            .await
+            .or_else(already_done(&["Resource.AlreadyAssociated"]))?;
         }
     }
     Ok(id)

@@ -197,13 +197,34 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .await
                     .aws("CreateRule", &want.logical)
             })
-            .await?;
-            Ok(out
-                .rules()
-                .first()
-                .and_then(|r| r.rule_arn())
-                .unwrap_or_default()
-                .to_string())
+            .await;
+            match out {
+                Ok(out) => Ok(out
+                    .rules()
+                    .first()
+                    .and_then(|r| r.rule_arn())
+                    .unwrap_or_default()
+                    .to_string()),
+                // An earlier attempt created it but its response was lost: take the rule
+                // at this priority if it carries the stack's tags.
+                Err(e) if e.is("PriorityInUse") => {
+                    let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
+                    let owned = existing.into_iter().find(|o| {
+                        o.resource.logical == want.logical
+                            && o.resource
+                                .get("tags")
+                                .is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
+                    });
+                    owned.map(|o| o.id).ok_or(AwsError {
+                        message: format!(
+                            "{} (a rule with priority {priority} exists but is not the stack's)",
+                            e.message
+                        ),
+                        ..e
+                    })
+                }
+                Err(e) => Err(e),
+            }
         }
     }
 }

@@ -289,9 +289,13 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .send()
                     .await
                     .aws("AddPermission", &function_name)
+                    .map(|_| ())
             },
         )
-        .await?;
+        .await
+        // Removed just above: a statement with this id is the one an attempt whose
+        // response was lost added.
+        .or_else(super::vpc::already_done(&["ResourceConflictException"]))?;
     }
     if creating || change.changed("target") {
         // ELB checks the permission when registering; a fresh one may not be visible yet.

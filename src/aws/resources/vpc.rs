@@ -320,6 +320,18 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
     .or_else(ignore_not_found)
 }
 
+/// For calls whose lost response makes the retry fail with "already done" (the
+/// attachment, route or association is there): those codes are success.
+pub fn already_done(codes: &'static [&'static str]) -> impl Fn(AwsError) -> Result<(), AwsError> {
+    move |e| {
+        if codes.iter().any(|c| e.is(c)) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
 /// Deleting something already gone is success.
 pub fn ignore_not_found(e: AwsError) -> Result<(), AwsError> {
     if e.not_found() {
