@@ -19,6 +19,7 @@ use crate::model::stack::{desired, Context, Desired};
 use crate::package::{self, Artifact};
 use crate::ui::reporter::{Plain, Tty};
 
+pub mod dev;
 pub mod down;
 pub mod plan;
 pub mod status;
@@ -396,6 +397,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
         Command::Up { yes } => up::run(cli, *yes).await,
         Command::Status => status::run(cli).await,
         Command::Down { purge_logs, yes } => down::run(cli, *purge_logs, *yes).await,
+        Command::Dev(args) => dev::run(cli, args).await,
     }
 }
 

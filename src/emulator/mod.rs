@@ -7,4 +7,8 @@
 //!   [`health`] runs the target groups' health checks.
 
 pub mod event;
+pub mod health;
+pub mod process;
 pub mod rules;
+pub mod runtime_api;
+pub mod server;

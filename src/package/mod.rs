@@ -109,20 +109,43 @@ fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
+/// Which cargo profile to build with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build` (fast to build; what `albkit dev` uses by default).
+    Debug,
+    /// `cargo build --release` (what is deployed).
+    Release,
+}
+
 /// Builds the function in release mode for its architecture and packages it.
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
+    let bootstrap = build_binary(f, Profile::Release, false).await?;
+    package(&f.name, &bootstrap)
+}
+
+/// Builds the function's executable and returns its path. With `for_host`, it is built
+/// for the machine albkit runs on (to run it locally), whatever the configured
+/// architecture; otherwise for the function's Lambda architecture.
+pub async fn build_binary(
+    f: &FunctionSettings,
+    profile: Profile,
+    for_host: bool,
+) -> Result<PathBuf, BuildError> {
     let path = f.path.display().to_string();
     let mut cmd =
         tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.arg("build")
-        .arg("--release")
-        .arg("--message-format=json-render-diagnostics")
+    cmd.arg("build");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    cmd.arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(f.path.join("Cargo.toml"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if host_architecture() != Some(f.architecture) {
+    if !for_host && host_architecture() != Some(f.architecture) {
         if !target_installed(f.architecture.rust_target()).await {
             return Err(BuildError::MissingTarget {
                 function: f.name.clone(),
@@ -146,11 +169,10 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         });
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let bootstrap = executable_from_messages(&stdout).ok_or_else(|| BuildError::NoBinary {
+    executable_from_messages(&stdout).ok_or_else(|| BuildError::NoBinary {
         function: f.name.clone(),
         path: path.clone(),
-    })?;
-    package(&f.name, &bootstrap)
+    })
 }
 
 /// Packages an already built binary.
