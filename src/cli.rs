@@ -160,4 +160,29 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
     },
+    /// Run the functions locally behind a faithful emulation of the stack's ALB (no AWS needed).
+    Dev(DevArgs),
+}
+
+/// Options of `albkit dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// Port of the local listener (0 picks a free one; the URL is printed).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on; anything but loopback exposes the functions to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Run only this function (the other target groups answer 503).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Rebuild and restart a function when its crate's sources change.
+    #[arg(long)]
+    pub watch: bool,
+    /// Build the functions in release mode (default: debug, faster to build).
+    #[arg(long)]
+    pub release: bool,
+    /// Instances per function started when requests queue up (each runs one invocation at a time).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }

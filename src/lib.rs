@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod emulator;
 pub mod error;
 pub mod local;
 pub mod model;

@@ -21,6 +21,7 @@ use crate::ui::reporter::{Plain, Tty};
 
 pub mod code;
 pub mod deploy;
+pub mod dev;
 pub mod down;
 pub mod init;
 pub mod invoke;
@@ -478,6 +479,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
                 list: *list,
             },
         ),
+        Command::Dev(args) => dev::run(cli, args).await,
     }
 }
 

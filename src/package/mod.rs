@@ -283,7 +283,6 @@ fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
 /// Builds the function in release mode for its architecture and packages it, with the
 /// best builder installed (see [`choose_builder`]).
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
-    let path = f.path.display().to_string();
     let tools = toolbox(f.architecture).await;
     let forced = std::env::var("ALBKIT_BUILDER").ok();
     let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
@@ -329,6 +328,45 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         }
         _ => {}
     }
+    let bootstrap = run_cargo(f, cmd).await?;
+    let mut artifact = package(&f.name, &bootstrap)?;
+    artifact.builder = builder;
+    Ok(artifact)
+}
+
+/// Which cargo profile a local build uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build` (fast to build; what `albkit dev` uses by default).
+    Debug,
+    /// `cargo build --release` (what is deployed).
+    Release,
+}
+
+/// Builds the function for the machine albkit runs on, to run it locally (`albkit
+/// dev`), whatever its Lambda architecture; returns the executable's path.
+pub async fn build_for_host(f: &FunctionSettings, profile: Profile) -> Result<PathBuf, BuildError> {
+    let mut cmd =
+        tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.arg("build");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    cmd.arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(f.path.join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_cargo(f, cmd).await
+}
+
+/// Runs a prepared cargo build and returns the executable it produced.
+async fn run_cargo(
+    f: &FunctionSettings,
+    mut cmd: tokio::process::Command,
+) -> Result<PathBuf, BuildError> {
+    let path = f.path.display().to_string();
     let out = cmd.output().await.map_err(|source| BuildError::Spawn {
         function: f.name.clone(),
         source,
@@ -343,13 +381,10 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         });
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let bootstrap = executable_from_messages(&stdout).ok_or_else(|| BuildError::NoBinary {
+    executable_from_messages(&stdout).ok_or_else(|| BuildError::NoBinary {
         function: f.name.clone(),
-        path: path.clone(),
-    })?;
-    let mut artifact = package(&f.name, &bootstrap)?;
-    artifact.builder = builder;
-    Ok(artifact)
+        path,
+    })
 }
 
 /// Packages an already built binary.

@@ -1,0 +1,272 @@
+//! `albkit dev`: builds the functions and runs them locally behind an emulation of the
+//! stack's ALB. Needs no AWS account and no credentials: the config is read with
+//! `validate::load` directly, never through `Session::open`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::{Cli, DevArgs};
+use crate::emulator::process::{lambda_environment, Function};
+use crate::emulator::rules::RuleSet;
+use crate::emulator::runtime_api::FunctionInfo;
+use crate::emulator::{health, server};
+use crate::error::{Error, Result};
+use crate::model::config::FunctionSettings;
+use crate::model::names::Names;
+use crate::package::{self, Profile};
+
+/// The account id used in local ARNs (never a real one).
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+
+pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
+    let config = crate::model::validate::load(&cli.config)?;
+    let selected: Vec<&FunctionSettings> = match &args.function {
+        None => config.functions.iter().collect(),
+        Some(name) => match config.function(name) {
+            Some(f) => vec![f],
+            None => {
+                let names: Vec<&str> = config.functions.iter().map(|f| f.name.as_str()).collect();
+                return Err(Error::usage(
+                    format!(
+                        "--function {name:?}: there is no such function in {}",
+                        cli.config.display()
+                    ),
+                    format!("pick one of: {}", names.join(", ")),
+                ));
+            }
+        },
+    };
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "albkit dev: warning: listening on {}, reachable from other machines; the functions run with your local environment",
+            args.bind
+        );
+    }
+    let region = cli
+        .region
+        .clone()
+        .or_else(|| config.stack.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let names = Names::new(&config.stack.name, LOCAL_ACCOUNT, &region);
+    let profile = if args.release {
+        Profile::Release
+    } else {
+        Profile::Debug
+    };
+
+    let mut functions: HashMap<String, Arc<Function>> = HashMap::new();
+    for f in &selected {
+        let binary = build(f, profile).await?;
+        let deployed = names.function(&f.name);
+        let task_root = binary.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let info = FunctionInfo {
+            name: f.name.clone(),
+            arn: format!(
+                "arn:{}:lambda:{region}:{LOCAL_ACCOUNT}:function:{deployed}:live",
+                crate::model::stack::partition(&region)
+            ),
+            timeout: Duration::from_secs(u64::from(f.timeout_seconds.max(1))),
+        };
+        let tg_arn = target_group_arn(&names, &region, &f.name);
+        let env = lambda_environment(f, &deployed, &region, &task_root);
+        let function = Function::new(
+            (*f).clone(),
+            info,
+            tg_arn,
+            env,
+            binary,
+            usize::from(args.concurrency),
+        );
+        function.start_instance();
+        functions.insert(f.name.clone(), function);
+    }
+
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::usage(
+            format!("cannot listen on {addr}: {e}"),
+            "pick another port with --port (0 picks a free one), or stop what uses this one",
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
+    let rules = RuleSet::from_config(&config, None);
+    print_routes(&rules, &functions, local);
+
+    for f in functions.values() {
+        if let Some(hc) = &f.settings.health_check {
+            tokio::spawn(health::run(f.clone(), hc.clone()));
+        }
+        if args.watch {
+            tokio::spawn(watch(f.clone(), profile));
+        }
+    }
+
+    let front = Arc::new(server::Front {
+        rules,
+        functions,
+        port: local.port(),
+        idle_timeout: Duration::from_secs(u64::from(
+            config.load_balancer.idle_timeout_seconds.max(1),
+        )),
+        access_log: !cli.quiet,
+    });
+    let serving = tokio::spawn(server::serve(listener, front));
+    shutdown_signal().await;
+    serving.abort();
+    eprintln!("albkit dev: stopped");
+    Ok(0)
+}
+
+/// A target group ARN shaped like the deployed one (the hash part is derived from the name).
+fn target_group_arn(names: &Names, region: &str, function: &str) -> String {
+    let tg = names.target_group(function);
+    let hash = crate::package::sha256_base64(tg.as_bytes());
+    let hex: String = hash
+        .bytes()
+        .take(16)
+        .map(|b| format!("{:x}", b % 16))
+        .collect();
+    format!(
+        "arn:{}:elasticloadbalancing:{region}:{LOCAL_ACCOUNT}:targetgroup/{tg}/{hex}",
+        crate::model::stack::partition(region)
+    )
+}
+
+async fn build(f: &FunctionSettings, profile: Profile) -> Result<PathBuf> {
+    eprintln!(
+        "albkit dev: building {} ({})",
+        f.name,
+        if profile == Profile::Release {
+            "release"
+        } else {
+            "debug"
+        }
+    );
+    Ok(package::build_for_host(f, profile).await?)
+}
+
+fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
+    eprintln!("albkit dev: listening on http://{local}");
+    for r in rules.rules() {
+        let running = if functions.contains_key(&r.function) {
+            ""
+        } else {
+            " (not running)"
+        };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "*".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        eprintln!(
+            "  rule {:>5}: {} {} host {} → {}{running}",
+            r.priority,
+            list(&r.methods),
+            list(&r.paths),
+            list(&r.hosts),
+            r.function
+        );
+    }
+    eprintln!("  default   : fixed 404");
+    // Also on stdout, one line, for scripts and tests that need the port.
+    println!("albkit dev: listening on http://{local}");
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A cheap fingerprint of a crate's sources: newest modification time and file count
+/// (of `Cargo.toml`, `Cargo.lock`, `build.rs` and everything under `src/`).
+pub fn fingerprint(root: &Path) -> (Option<SystemTime>, usize) {
+    let mut newest = None;
+    let mut count = 0usize;
+    let mut stack: Vec<PathBuf> = vec![root.join("src")];
+    for file in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        let p = root.join(file);
+        if let Ok(m) = std::fs::metadata(&p) {
+            count += 1;
+            newest = newest.max(m.modified().ok());
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                count += 1;
+                newest = newest.max(m.modified().ok());
+            }
+        }
+    }
+    (newest, count)
+}
+
+/// `--watch`: polls the crate's sources every 500 ms; on a change, rebuilds and restarts
+/// the function's instances (a failed build keeps the old ones running).
+async fn watch(f: Arc<Function>, profile: Profile) {
+    let root = f.settings.path.clone();
+    let mut last = fingerprint(&root);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if fingerprint(&root) == last {
+            continue;
+        }
+        eprintln!("albkit dev: {}: sources changed, rebuilding", f.name());
+        match build(&f.settings, profile).await {
+            Ok(binary) => {
+                f.binary.send_replace(binary);
+            }
+            Err(e) => eprintln!(
+                "albkit dev: {}: rebuild failed, keeping the running build:\n{:?}",
+                f.name(),
+                miette::Report::new(e)
+            ),
+        }
+        last = fingerprint(&root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_changes_when_a_source_is_added() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("src")).expect("mkdir");
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]").expect("write");
+        let a = fingerprint(dir.path());
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").expect("write");
+        assert_ne!(a, fingerprint(dir.path()));
+    }
+}

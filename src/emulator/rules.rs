@@ -1,0 +1,245 @@
+//! PURE listener-rule matcher: the same `Config` routes that `up` turns into listener
+//! rules decide, locally, which function answers a request.
+//!
+//! ALB semantics (ALB-LAMBDA.md §5): rules are evaluated lowest priority first, the
+//! conditions of a rule are AND-ed, the values inside one condition are OR-ed.
+//! - `path-pattern`: case-sensitive, on the path only (never the query); `*` matches any
+//!   run of characters including `/`, `?` exactly one character.
+//! - `host-header`: case-insensitive, wildcards allowed, compared without the port.
+//! - `http-request-method`: case-sensitive exact match.
+//!
+//! When nothing matches, the listener's default action answers: albkit deploys a fixed
+//! 404 (`model::stack::fixed_404_action`).
+
+use crate::model::config::Config;
+
+/// One listener rule, forwarding to one function's target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub priority: u32,
+    /// Name of the function (its target group) the rule forwards to.
+    pub function: String,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl Rule {
+    /// Whether every condition of the rule holds for this request.
+    pub fn matches(&self, method: &str, path: &str, host: Option<&str>) -> bool {
+        let path_ok = self.paths.is_empty() || self.paths.iter().any(|p| wildcard(p, path, false));
+        let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
+        let host_ok = self.hosts.is_empty()
+            || host.is_some_and(|h| {
+                let h = strip_port(h);
+                self.hosts.iter().any(|p| wildcard(p, h, true))
+            });
+        path_ok && method_ok && host_ok
+    }
+
+    /// `priority 10 → hello`, for the access log.
+    pub fn describe(&self) -> String {
+        format!("rule {} → {}", self.priority, self.function)
+    }
+}
+
+/// The listener's rules, in evaluation order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The rules of every function of the stack (or only of `only`, when given: the other
+    /// functions' rules are left out, so their requests fall to the default 404).
+    pub fn from_config(config: &Config, only: Option<&str>) -> RuleSet {
+        let rules = config
+            .functions
+            .iter()
+            .filter(|f| only.map_or(true, |o| o == f.name))
+            .flat_map(|f| {
+                f.routes.iter().map(|r| Rule {
+                    priority: r.priority,
+                    function: f.name.clone(),
+                    paths: r.paths.clone(),
+                    methods: r.methods.clone(),
+                    hosts: r.hosts.clone(),
+                })
+            })
+            .collect();
+        RuleSet::new(rules)
+    }
+
+    pub fn new(mut rules: Vec<Rule>) -> RuleSet {
+        rules.sort_by_key(|r| r.priority);
+        RuleSet { rules }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The first rule (lowest priority number) whose conditions all hold; `None` means
+    /// the default action (fixed 404).
+    pub fn find(&self, method: &str, path: &str, host: Option<&str>) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.matches(method, path, host))
+    }
+}
+
+/// `example.com:8080` → `example.com`; IPv6 literals (`[::1]:80`) keep their brackets.
+pub fn strip_port(host: &str) -> &str {
+    if let Some(end) = host.strip_prefix('[').and_then(|_| host.find(']')) {
+        return &host[..=end];
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// ALB wildcard match: `*` any run of characters (also `/`, also empty), `?` exactly one
+/// character. Iterative with backtracking to the last `*`: linear-ish, no recursion.
+pub fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let eq = |a: char, b: char| {
+        if case_insensitive {
+            a.to_lowercase().eq(b.to_lowercase())
+        } else {
+            a == b
+        }
+    };
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(
+        priority: u32,
+        function: &str,
+        paths: &[&str],
+        methods: &[&str],
+        hosts: &[&str],
+    ) -> Rule {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        Rule {
+            priority,
+            function: function.into(),
+            paths: v(paths),
+            methods: v(methods),
+            hosts: v(hosts),
+        }
+    }
+
+    #[test]
+    fn star_matches_any_run_including_slashes_and_empty() {
+        assert!(wildcard("/api/*", "/api/a/b/c", false));
+        assert!(wildcard("/api/*", "/api/", false));
+        assert!(!wildcard("/api/*", "/api", false));
+        assert!(wildcard("*", "", false));
+        assert!(wildcard("/a*b*c", "/axxbyyc", false));
+        assert!(!wildcard("/a*b*c", "/axxbyy", false));
+    }
+
+    #[test]
+    fn question_mark_matches_exactly_one_character() {
+        // serverless-offline ignored `?` (ALB-LAMBDA.md §8).
+        assert!(wildcard("/v?/x", "/v1/x", false));
+        assert!(!wildcard("/v?/x", "/v/x", false));
+        assert!(!wildcard("/v?/x", "/v12/x", false));
+    }
+
+    #[test]
+    fn path_pattern_is_case_sensitive() {
+        let r = rule(1, "f", &["/Hello"], &[], &[]);
+        assert!(r.matches("GET", "/Hello", None));
+        assert!(!r.matches("GET", "/hello", None));
+    }
+
+    #[test]
+    fn trailing_slash_is_not_stripped() {
+        // serverless-offline stripped trailing slashes (§8): `/hello/` is not `/hello`.
+        let r = rule(1, "f", &["/hello"], &[], &[]);
+        assert!(!r.matches("GET", "/hello/", None));
+    }
+
+    #[test]
+    fn host_header_is_case_insensitive_without_port_and_takes_wildcards() {
+        let r = rule(1, "f", &[], &[], &["*.Example.com"]);
+        assert!(r.matches("GET", "/", Some("api.example.COM:8443")));
+        assert!(r.matches("GET", "/", Some("API.EXAMPLE.COM")));
+        assert!(!r.matches("GET", "/", Some("example.org")));
+        assert!(!r.matches("GET", "/", None));
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("localhost"), "localhost");
+    }
+
+    #[test]
+    fn method_is_case_sensitive_exact_and_any_of_several() {
+        // serverless-offline registered only the first of several methods (§8).
+        let r = rule(1, "f", &[], &["GET", "POST"], &[]);
+        assert!(r.matches("GET", "/", None));
+        assert!(r.matches("POST", "/", None));
+        assert!(!r.matches("post", "/", None));
+        assert!(!r.matches("PUT", "/", None));
+    }
+
+    #[test]
+    fn conditions_are_anded_values_ored() {
+        let r = rule(1, "f", &["/a", "/b"], &["GET"], &["x.test"]);
+        assert!(r.matches("GET", "/b", Some("x.test")));
+        assert!(!r.matches("POST", "/b", Some("x.test")));
+        assert!(!r.matches("GET", "/c", Some("x.test")));
+        assert!(!r.matches("GET", "/a", Some("y.test")));
+    }
+
+    #[test]
+    fn lowest_priority_number_wins_regardless_of_declaration_order() {
+        let set = RuleSet::new(vec![
+            rule(20, "broad", &["/*"], &[], &[]),
+            rule(5, "narrow", &["/api/*"], &[], &[]),
+        ]);
+        assert_eq!(
+            set.find("GET", "/api/x", None).map(|r| r.function.as_str()),
+            Some("narrow")
+        );
+        assert_eq!(
+            set.find("GET", "/other", None).map(|r| r.function.as_str()),
+            Some("broad")
+        );
+    }
+
+    #[test]
+    fn no_match_falls_to_the_default_action() {
+        let set = RuleSet::new(vec![rule(1, "f", &["/hello"], &["GET"], &[])]);
+        assert!(set.find("GET", "/nope", None).is_none());
+        assert!(set.find("DELETE", "/hello", None).is_none());
+    }
+
+    #[test]
+    fn path_pattern_never_sees_the_query() {
+        // The caller passes the path only; a pattern with `?` means one character.
+        let r = rule(1, "f", &["/search"], &[], &[]);
+        assert!(r.matches("GET", "/search", None));
+        assert!(!r.matches("GET", "/search?q=1", None));
+    }
+}

@@ -1,0 +1,466 @@
+//! End-to-end tests of `albkit dev`: real function binaries behind the local ALB,
+//! driven by a plain HTTP/1.1 client over loopback. No AWS, no moto.
+//!
+//! Fixture: `tests/fixtures/dev` (two target groups, single- and multi-value mode, in
+//! front of the `misbehave` test function) and `examples/hello`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+use support::{albkit_bin, functions_target_dir, REPO};
+
+/// A running `albkit dev`, stopped when the test process ends (lifeline pipe: the `sh`
+/// wrapper sends SIGTERM to albkit when our end of its stdin closes).
+struct Dev {
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+    _child: Child,
+    _lifeline: Option<ChildStdin>,
+}
+
+impl Dev {
+    fn start(config: &Path, extra: &[&str]) -> Dev {
+        const WRAPPER: &str = r#"
+exec 3<&0 0</dev/null
+"$@" 3<&- &
+pid=$!
+{ cat <&3 >/dev/null 2>&1; kill -TERM "$pid" 2>/dev/null; } &
+exec 3<&-
+wait "$pid"
+"#;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WRAPPER)
+            .arg("albkit-dev")
+            .arg(albkit_bin())
+            .arg("-c")
+            .arg(config)
+            .args(["dev", "--port", "0"])
+            .args(extra)
+            .env("CARGO_TARGET_DIR", functions_target_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn albkit dev");
+        let lifeline = child.stdin.take();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<u16>();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
+        ] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.strip_prefix("albkit dev: listening on http://") {
+                        if let Some(port) = rest.rsplit(':').next().and_then(|p| p.parse().ok()) {
+                            let _ = tx.send(port);
+                        }
+                    }
+                    log.lock().expect("log").push(line);
+                }
+            });
+        }
+        let port = rx
+            .recv_timeout(Duration::from_secs(600))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "albkit dev did not start; output:\n{}",
+                    log.lock().expect("log").join("\n")
+                )
+            });
+        Dev {
+            port,
+            log,
+            _child: child,
+            _lifeline: lifeline,
+        }
+    }
+
+    fn log_contains(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self
+                .log
+                .lock()
+                .expect("log")
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().expect("log").join("\n")
+    }
+}
+
+fn fixture() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| Dev::start(&Path::new(REPO).join("tests/fixtures/dev/albkit.toml"), &[]))
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    /// The event the echo function received.
+    fn event(&self) -> Value {
+        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
+        self.json()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+fn request(port: u16, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).expect("write head");
+    // The server may answer (413) before reading everything: ignore write errors.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn get(target: &str) -> Resp {
+    request(fixture().port, "GET", target, &[], b"")
+}
+
+// ---- event shape, end to end -------------------------------------------------------
+
+#[test]
+fn single_mode_repeated_query_keys_and_headers_keep_the_last_value() {
+    let r = request(
+        fixture().port,
+        "GET",
+        "/single/echo?k=1&k=2&enc=foo%3Dbar&p=a+b",
+        &[("X-Rep", "a"), ("X-Rep", "b")],
+        b"",
+    );
+    let e = r.event();
+    assert_eq!(e["queryStringParameters"]["k"], "2");
+    assert_eq!(e["queryStringParameters"]["enc"], "foo%3Dbar");
+    assert_eq!(e["queryStringParameters"]["p"], "a+b");
+    assert_eq!(e["headers"]["x-rep"], "b");
+    assert!(e.get("multiValueHeaders").is_none());
+    assert!(e.get("multiValueQueryStringParameters").is_none());
+    assert!(e["requestContext"]["elb"]["targetGroupArn"]
+        .as_str()
+        .unwrap_or("")
+        .contains(":targetgroup/"));
+    assert!(e["headers"]["x-amzn-trace-id"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Root=1-"));
+    assert_eq!(e["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(e["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("server"), Some("awselb/2.0"));
+}
+
+#[test]
+fn multi_mode_repeated_query_keys_and_headers_keep_every_value_in_order() {
+    let r = request(
+        fixture().port,
+        "GET",
+        "/multi/echo?k=1&k=2&enc=%2F",
+        &[("X-Rep", "a"), ("X-Rep", "b")],
+        b"",
+    );
+    let e = r.event();
+    assert_eq!(
+        e["multiValueQueryStringParameters"]["k"],
+        serde_json::json!(["1", "2"])
+    );
+    assert_eq!(
+        e["multiValueQueryStringParameters"]["enc"],
+        serde_json::json!(["%2F"])
+    );
+    assert_eq!(
+        e["multiValueHeaders"]["x-rep"],
+        serde_json::json!(["a", "b"])
+    );
+    assert!(e.get("headers").is_none());
+    assert!(e.get("queryStringParameters").is_none());
+}
+
+#[test]
+fn binary_body_arrives_base64() {
+    let body: Vec<u8> = (0..=255u8).collect();
+    let r = request(
+        fixture().port,
+        "POST",
+        "/single/echo",
+        &[("Content-Type", "application/octet-stream")],
+        &body,
+    );
+    let e = r.event();
+    assert_eq!(e["isBase64Encoded"], true);
+    assert_eq!(
+        e["body"]
+            .as_str()
+            .map(|b| base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .expect("b64")),
+        Some(body)
+    );
+}
+
+#[test]
+fn gzip_encoded_body_arrives_base64_even_when_json() {
+    let gz = [0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02];
+    let r = request(
+        fixture().port,
+        "POST",
+        "/single/echo",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &gz,
+    );
+    let e = r.event();
+    assert_eq!(e["isBase64Encoded"], true);
+    assert_eq!(e["headers"]["content-encoding"], "gzip");
+}
+
+#[test]
+fn json_body_arrives_as_text_and_empty_body_as_empty_string() {
+    let e = request(
+        fixture().port,
+        "POST",
+        "/single/echo",
+        &[("Content-Type", "application/json")],
+        b"{\"a\":1}",
+    )
+    .event();
+    assert_eq!(
+        (e["body"].as_str(), e["isBase64Encoded"].as_bool()),
+        (Some("{\"a\":1}"), Some(false))
+    );
+    let e = request(fixture().port, "POST", "/multi/echo", &[], b"").event();
+    assert_eq!(
+        (e["body"].as_str(), e["isBase64Encoded"].as_bool()),
+        (Some(""), Some(false))
+    );
+}
+
+#[test]
+fn request_body_of_1_mb_plus_one_byte_is_413() {
+    let body = vec![b'a'; 1024 * 1024 + 1];
+    let r = request(
+        fixture().port,
+        "POST",
+        "/single/echo",
+        &[("Content-Type", "text/plain")],
+        &body,
+    );
+    assert_eq!(r.status, 413);
+    // Exactly 1 MB is accepted and reaches the function; echoing it back makes a
+    // response over the ALB's 1 MB response limit, hence 502 (not 413).
+    let at_limit = request(
+        fixture().port,
+        "POST",
+        "/single/echo",
+        &[("Content-Type", "text/plain")],
+        &body[..1024 * 1024],
+    );
+    assert_eq!(at_limit.status, 502);
+}
+
+// ---- failures --------------------------------------------------------------------
+
+#[test]
+fn a_panicking_function_gives_502_a_log_line_and_keeps_serving() {
+    let r = get("/single/panic");
+    assert_eq!(r.status, 502);
+    assert!(String::from_utf8_lossy(&r.body).contains("502 Bad Gateway"));
+    assert!(
+        fixture().log_contains(
+            "GET /single/panic → rule 10 → single 502",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        fixture().log_text()
+    );
+    assert_eq!(get("/single/echo").status, 200);
+}
+
+#[test]
+fn a_process_exit_mid_invocation_gives_502_and_a_restart() {
+    let r = get("/multi/exit");
+    assert_eq!(r.status, 502);
+    assert!(
+        fixture().log_contains("bootstrap exited", Duration::from_secs(5)),
+        "{}",
+        fixture().log_text()
+    );
+    assert_eq!(get("/multi/echo").status, 200);
+}
+
+#[test]
+fn a_function_sleeping_past_its_timeout_gives_502() {
+    let started = Instant::now();
+    let r = get("/single/sleep");
+    assert_eq!(r.status, 502);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        fixture().log_contains("past the 1s timeout", Duration::from_secs(5)),
+        "{}",
+        fixture().log_text()
+    );
+    assert_eq!(get("/single/echo").status, 200);
+}
+
+#[test]
+fn null_body_missing_status_error_and_oversized_response_are_502() {
+    for case in ["null-body", "no-status", "error", "big"] {
+        assert_eq!(get(&format!("/multi/{case}")).status, 502, "{case}");
+    }
+}
+
+#[test]
+fn set_cookie_and_header_form_follow_the_target_group_mode() {
+    let single = get("/single/cookies");
+    assert_eq!(single.header_all("set-cookie"), ["single=1"]);
+    let multi = get("/multi/cookies");
+    assert_eq!(multi.header_all("set-cookie"), ["a=1", "b=2"]);
+    assert_eq!(get("/single/wrong-form").header("x-form"), Some("single"));
+    let multi = get("/multi/wrong-form");
+    assert_eq!(multi.header("x-form"), Some("multi"));
+    // No content type in the form read: the ALB's default.
+    assert_eq!(
+        multi.header("content-type"),
+        Some("application/octet-stream")
+    );
+}
+
+#[test]
+fn base64_response_body_is_decoded() {
+    let r = get("/single/binary");
+    assert_eq!(r.body, vec![0, 1, 2, 0xff]);
+    assert_eq!(r.header("content-length"), Some("4"));
+}
+
+#[test]
+fn unmatched_requests_get_the_default_fixed_404() {
+    let r = get("/elsewhere");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    // Method condition: DELETE is not among the multi route's methods.
+    assert_eq!(
+        request(fixture().port, "DELETE", "/multi/echo", &[], b"").status,
+        404
+    );
+    // Path patterns are case-sensitive.
+    assert_eq!(get("/SINGLE/echo").status, 404);
+}
+
+#[test]
+fn function_output_is_prefixed_with_its_name() {
+    get("/single/echo");
+    assert!(
+        fixture().log_contains("[single] misbehave: echo", Duration::from_secs(5)),
+        "{}",
+        fixture().log_text()
+    );
+}
+
+// ---- the hello example -----------------------------------------------------------
+
+#[test]
+fn hello_example_runs_under_albkit_dev() {
+    let project = support::Project::from_example("hello");
+    let dev = Dev::start(&project.path().join("albkit.toml"), &[]);
+    let r = request(dev.port, "GET", "/hello?name=a%20b&name=c", &[], b"");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    assert_eq!(body["path"], "/hello");
+    // Single-value mode: the last value, undecoded by the ALB (lambda_http decodes
+    // nothing either for ALB events).
+    assert_eq!(body["query"]["name"], "c");
+    let health = request(dev.port, "GET", "/health", &[], b"");
+    assert_eq!(
+        (health.status, health.body.as_slice()),
+        (200, b"ok".as_slice())
+    );
+    assert_eq!(request(dev.port, "POST", "/hello", &[], b"").status, 404);
+    assert!(
+        dev.log_contains("health initial → healthy", Duration::from_secs(1))
+            || dev.log_contains("health check GET /health", Duration::from_secs(1))
+    );
+}
