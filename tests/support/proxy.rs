@@ -473,22 +473,35 @@ async fn forward(
     Ok((status, headers, body))
 }
 
-/// Puts one more access-log object into the bucket, straight into moto.
-async fn deliver_late_log(shared: &Shared, bucket: &str) {
+/// Puts one more access-log object into the bucket, straight into moto, signed like the
+/// request that triggered it (same region in the credential scope).
+async fn deliver_late_log(shared: &Shared, bucket: &str, trigger: &hyper::HeaderMap) -> u16 {
     let path =
         format!("/{bucket}/alb/AWSLogs/123456789012/elasticloadbalancing/late-delivery.log.gz");
     let mut headers = hyper::HeaderMap::new();
-    if let Ok(v) = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0".parse() {
-        headers.insert("authorization", v);
+    for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
+        if let Some(v) = trigger.get(name) {
+            headers.insert(name, v.clone());
+        }
     }
-    let _ = forward(
+    if let Ok(v) = "UNSIGNED-PAYLOAD".parse() {
+        headers.insert("x-amz-content-sha256", v);
+    }
+    // The bucket policy denies requests without TLS; the proxy speaks plain HTTP to moto,
+    // so it presents itself the way a TLS-terminating front would.
+    if let Ok(v) = "https".parse() {
+        headers.insert("x-forwarded-proto", v);
+    }
+    forward(
         shared,
         hyper::Method::PUT,
         &path,
         &headers,
         Bytes::from_static(b"late access log"),
     )
-    .await;
+    .await
+    .map(|(status, _, _)| status)
+    .unwrap_or(0)
 }
 
 async fn handle(
@@ -594,15 +607,23 @@ async fn handle(
         return Ok(resp);
     }
 
+    // The first version listing of a bucket after the ALB was deleted: the late log
+    // object lands in that bucket once the listing albkit works from has been taken.
     let late_bucket = if service == "s3" && op == "GET versions" {
-        shared.state.lock().ok().and_then(|mut s| {
-            if s.late_log_pending {
-                s.late_log_pending = false;
-                s.log_bucket.clone()
-            } else {
-                None
-            }
-        })
+        let pending = shared
+            .state
+            .lock()
+            .ok()
+            .is_some_and(|mut s| std::mem::replace(&mut s.late_log_pending, false));
+        pending
+            .then(|| {
+                path.trim_start_matches('/')
+                    .split(['/', '?'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .filter(|b| !b.is_empty())
     } else {
         None
     };
@@ -616,10 +637,17 @@ async fn handle(
         };
     // The late log lands after the listing albkit works from, before it deletes the bucket.
     if let Some(bucket) = late_bucket {
-        if path.starts_with(&format!("/{bucket}")) {
-            deliver_late_log(&shared, &bucket).await;
-        } else if let Ok(mut s) = shared.state.lock() {
-            s.late_log_pending = true;
+        let status = deliver_late_log(&shared, &bucket, &headers).await;
+        if let Ok(mut state) = shared.state.lock() {
+            let at = state.started.elapsed();
+            state.records.push(Record {
+                service: "s3".into(),
+                operation: "late log delivery".into(),
+                mutating: false,
+                status,
+                fault: Some(Fault::Realism("late-log-delivery")),
+                at,
+            });
         }
     }
 
@@ -684,7 +712,7 @@ async fn handle(
             ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
                 state.lb_deleted = Some(Instant::now());
                 state.listener_gone = Some(Instant::now());
-                state.late_log_pending = r.late_log_delivery && state.log_bucket.is_some();
+                state.late_log_pending = r.late_log_delivery;
             }
             ("elasticloadbalancing", "DeleteListener") if ok => {
                 state.listener_gone = Some(Instant::now())
