@@ -3,16 +3,13 @@
 //! STS identity check or any discovery of the stack, so that the CI fast path makes as
 //! few AWS calls as possible; and the choice of functions (`--function`).
 
-use std::io::IsTerminal;
-
-use crate::aws::clients::{Aws, ConnectOptions};
+use crate::aws::clients::Aws;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
+use crate::aws::events::{Event, Reporter, ResourceNotify};
 use crate::cli::{Cli, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, FunctionSettings};
 use crate::model::names::{Names, LIVE_ALIAS};
-use crate::ui::reporter::{Plain, Tty};
 
 /// A validated config and AWS clients; no AWS call made yet.
 pub struct Light {
@@ -26,37 +23,10 @@ pub struct Light {
 
 impl Light {
     pub async fn open(cli: &Cli) -> Result<Light> {
-        let config = crate::model::validate::load(&cli.config)?;
-        if let Some(region) = &cli.region {
-            if !crate::model::validate::is_aws_region(region) {
-                return Err(Error::usage(
-                    format!("--region {region:?} is not an AWS region name"),
-                    "use a region code such as us-east-1 or eu-west-3",
-                ));
-            }
-        }
-        let aws = Aws::connect(&ConnectOptions {
-            profile: cli.profile.clone(),
-            cli_region: cli.region.clone(),
-            config_region: config.stack.region.clone(),
-            endpoint_url: cli.endpoint_url.clone(),
-        })
-        .await
-        .map_err(|_| {
-            Error::usage(
-                "no AWS region is set",
-                "set [stack].region in albkit.toml, pass --region, or export AWS_REGION",
-            )
-        })?;
+        let (config, aws) = super::load_and_connect(cli).await?;
         let names = Names::new(&config.stack.name, "", &aws.region);
         let json = cli.output == Output::Json;
-        let reporter: Box<dyn Reporter> = match cli.output {
-            Output::Json => Box::new(Quiet),
-            Output::Human if std::io::stderr().is_terminal() && cli.verbose == 0 => {
-                Box::new(Tty::new(cli.quiet))
-            }
-            Output::Human => Box::new(Plain::new(cli.verbose > 0, cli.quiet)),
-        };
+        let reporter = super::reporter_for(cli);
         Ok(Light {
             config,
             aws,

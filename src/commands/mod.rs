@@ -66,31 +66,49 @@ pub struct Session {
     pub ids: Ids,
 }
 
+/// Validates the config (before any AWS call), checks `--region`, and connects.
+pub async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
+    let config = crate::model::validate::load(&cli.config)?;
+    if let Some(region) = &cli.region {
+        if !crate::model::validate::is_aws_region(region) {
+            return Err(Error::usage(
+                format!("--region {region:?} is not an AWS region name"),
+                "use a region code such as us-east-1 or eu-west-3",
+            ));
+        }
+    }
+    let aws = Aws::connect(&ConnectOptions {
+        profile: cli.profile.clone(),
+        cli_region: cli.region.clone(),
+        config_region: config.stack.region.clone(),
+        endpoint_url: cli.endpoint_url.clone(),
+    })
+    .await
+    .map_err(|_| {
+        Error::usage(
+            "no AWS region is set",
+            "set [stack].region in albkit.toml, pass --region, or export AWS_REGION",
+        )
+    })?;
+    Ok((config, aws))
+}
+
+/// The reporter the output flags ask for: JSON is silent, a terminal gets live lines,
+/// anything else timestamped plain lines.
+pub fn reporter_for(cli: &Cli) -> Box<dyn Reporter> {
+    match cli.output {
+        Output::Json => Box::new(Quiet),
+        Output::Human if std::io::stderr().is_terminal() && cli.verbose == 0 => {
+            Box::new(Tty::new(cli.quiet))
+        }
+        Output::Human => Box::new(Plain::new(cli.verbose > 0, cli.quiet)),
+    }
+}
+
 impl Session {
     /// Validates the config (before any AWS call), connects, and checks the credentials.
     pub async fn open(cli: &Cli) -> Result<Session> {
-        let config = crate::model::validate::load(&cli.config)?;
-        if let Some(region) = &cli.region {
-            if !crate::model::validate::is_aws_region(region) {
-                return Err(Error::usage(
-                    format!("--region {region:?} is not an AWS region name"),
-                    "use a region code such as us-east-1 or eu-west-3",
-                ));
-            }
-        }
-        let aws = Aws::connect(&ConnectOptions {
-            profile: cli.profile.clone(),
-            cli_region: cli.region.clone(),
-            config_region: config.stack.region.clone(),
-            endpoint_url: cli.endpoint_url.clone(),
-        })
-        .await
-        .map_err(|_| {
-            Error::usage(
-                "no AWS region is set",
-                "set [stack].region in albkit.toml, pass --region, or export AWS_REGION",
-            )
-        })?;
+        let (config, aws) = load_and_connect(cli).await?;
         if !crate::model::validate::is_aws_region(&aws.region) {
             return Err(Error::usage(
                 format!("AWS region {:?} is not a region name", aws.region),
@@ -119,13 +137,7 @@ impl Session {
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         let names = Names::new(&config.stack.name, &account, &aws.region);
-        let inner: Box<dyn Reporter> = match cli.output {
-            Output::Json => Box::new(Quiet),
-            Output::Human if std::io::stderr().is_terminal() && cli.verbose == 0 => {
-                Box::new(Tty::new(cli.quiet))
-            }
-            Output::Human => Box::new(Plain::new(cli.verbose > 0, cli.quiet)),
-        };
+        let inner = reporter_for(cli);
         Ok(Session {
             cli_output: cli.output,
             config,

@@ -270,7 +270,7 @@ pub async fn point_alias(
         "point the live alias at the new version",
         notify,
         || async {
-            if exists {
+            let update = || async {
                 lambda
                     .update_alias()
                     .function_name(name)
@@ -280,31 +280,25 @@ pub async fn point_alias(
                     .await
                     .aws("UpdateAlias", name)
                     .map(|_| ())
-            } else {
-                let created = lambda
-                    .create_alias()
-                    .function_name(name)
-                    .name(LIVE_ALIAS)
-                    .function_version(version)
-                    .send()
-                    .await
-                    .aws("CreateAlias", name);
-                match created {
-                    // An earlier attempt created it but its response was lost (or
-                    // another run did): point the existing alias instead.
-                    Err(e) if e.is("ResourceConflictException") || e.is("ConflictException") => {
-                        lambda
-                            .update_alias()
-                            .function_name(name)
-                            .name(LIVE_ALIAS)
-                            .function_version(version)
-                            .send()
-                            .await
-                            .aws("UpdateAlias", name)
-                            .map(|_| ())
-                    }
-                    other => other.map(|_| ()),
+            };
+            if exists {
+                return update().await;
+            }
+            let created = lambda
+                .create_alias()
+                .function_name(name)
+                .name(LIVE_ALIAS)
+                .function_version(version)
+                .send()
+                .await
+                .aws("CreateAlias", name);
+            match created {
+                // An earlier attempt created it but its response was lost (or another
+                // run did): point the existing alias instead.
+                Err(e) if e.is("ResourceConflictException") || e.is("ConflictException") => {
+                    update().await
                 }
+                other => other.map(|_| ()),
             }
         },
     )
