@@ -1,6 +1,7 @@
 //! The command line: the contract that users and CI scripts depend on.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
@@ -64,6 +65,9 @@ pub enum Command {
         /// Do not ask for confirmation (required without a terminal).
         #[arg(short = 'y', long)]
         yes: bool,
+        /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
+        #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
+        lock_timeout: Duration,
     },
     /// Every resource of the stack with its id and state, target health and the URL.
     Status,
@@ -72,6 +76,18 @@ pub enum Command {
         /// Also delete the access-log bucket (every object version) and the function log groups.
         #[arg(long)]
         purge_logs: bool,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
+        #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
+        lock_timeout: Duration,
+    },
+    /// Remove the stack's lock left by a run that was killed (it also expires by itself).
+    Unlock {
+        /// The lock id printed by the refused command; without it, whatever lock is there.
+        #[arg(value_name = "LOCK_ID")]
+        lock_id: Option<String>,
         /// Do not ask for confirmation (required without a terminal).
         #[arg(short = 'y', long)]
         yes: bool,
@@ -185,4 +201,8 @@ pub struct DevArgs {
     /// Instances per function started when requests queue up (each runs one invocation at a time).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+}
+
+fn lock_timeout(text: &str) -> Result<Duration, String> {
+    crate::model::lock::parse_timeout(text)
 }

@@ -4,6 +4,7 @@ use miette::Diagnostic;
 
 use crate::aws::error::AwsError;
 use crate::aws::executor::ApplyError;
+use crate::aws::lock::LockError;
 use crate::model::plan::PlanError;
 use crate::model::validate::ConfigError;
 use crate::package::BuildError;
@@ -24,6 +25,9 @@ pub enum Error {
     Plan(Vec<PlanError>),
     #[error("{message}")]
     Conflict { message: String, help: String },
+    /// Another run holds the stack's lock.
+    #[error("{message}")]
+    Locked { message: String, help: String },
     #[error("{0}")]
     Other(String),
 }
@@ -65,7 +69,9 @@ impl Diagnostic for Error {
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         let text = match self {
             Error::Config(e) => return e.help(),
-            Error::Usage { help, .. } | Error::Conflict { help, .. } => help.clone(),
+            Error::Usage { help, .. }
+            | Error::Conflict { help, .. }
+            | Error::Locked { help, .. } => help.clone(),
             Error::Aws(e) => e.help(),
             Error::Apply(e) => {
                 let mut h = e.source.help();
@@ -111,6 +117,26 @@ impl Diagnostic for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(Box::new(e))
+    }
+}
+
+impl From<LockError> for Error {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Held {
+                stack,
+                holder,
+                location,
+                waited,
+            } => Error::Locked {
+                message: format!("stack {stack} is locked by another run: {holder}"),
+                help: format!(
+                    "wait for that run to finish{}, or pass --lock-timeout 10m to wait for it; if that run was killed, its lock expires by itself, or remove it with `albkit unlock` (the lock is {location})",
+                    if waited.as_secs() == 0 { String::new() } else { format!(" (waited {} s)", waited.as_secs()) }
+                ),
+            },
+            LockError::Aws(e) => Error::Aws(e),
+        }
     }
 }
 

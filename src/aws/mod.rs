@@ -5,5 +5,6 @@ pub mod discover;
 pub mod error;
 pub mod events;
 pub mod executor;
+pub mod lock;
 pub mod resources;
 pub mod retry;

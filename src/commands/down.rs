@@ -1,14 +1,35 @@
 //! `albkit down`: remove the stack, keeping logs unless asked otherwise.
 
+use std::time::Duration;
+
 use super::{check_conflicts, confirm, print_json, Session};
 use crate::aws::discover::{discover, seed_ids};
+use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::delete_in_order;
+use crate::aws::lock::remove_bucket_if_unused;
 use crate::cli::Cli;
 use crate::error::Result;
 use crate::model::plan::teardown;
 
-pub async fn run(cli: &Cli, purge_logs: bool, yes: bool) -> Result<u8> {
+pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration) -> Result<u8> {
     let s = Session::open(cli).await?;
+    let lock = s.lock("down", lock_timeout).await?;
+    let result = remove(&s, purge_logs, yes).await;
+    s.unlock(lock).await;
+    if result.is_ok() {
+        // The region's lock bucket goes when no stack holds a lock in it any more.
+        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names).await {
+            s.reporter.event(Event::Note(format!(
+                "the lock bucket {} was left in place: {e}",
+                s.names.lock_bucket()
+            )));
+        }
+    }
+    result
+}
+
+/// Discovers and deletes, under the stack's lock.
+async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
     let empty = Default::default();
     let ctx = s.ctx(&empty);
     s.phase(format!(

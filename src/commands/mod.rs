@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::aws::clients::{Aws, ConnectOptions};
 use crate::aws::discover::{discover, Discovery};
 use crate::aws::error::AwsResultExt;
-use crate::aws::events::{Event, Quiet, Reporter};
+use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
+use crate::aws::lock::{self, LockOptions, StackLock};
 use crate::aws::resources::{Ctx, Ids};
 use crate::cli::{Cli, Command, Output};
 use crate::error::{Error, Result};
@@ -29,6 +31,7 @@ pub mod logs;
 pub mod plan;
 pub mod rollback;
 pub mod status;
+pub mod unlock;
 pub mod up;
 pub mod versions;
 
@@ -161,6 +164,34 @@ impl Session {
             reporter: &self.reporter,
             ids: &self.ids,
             artifacts,
+        }
+    }
+
+    /// Takes the stack's lock for a mutating command, waiting up to `wait` for a run
+    /// that holds it.
+    pub async fn lock(&self, command: &'static str, wait: Duration) -> Result<StackLock> {
+        let notify = ResourceNotify {
+            reporter: &self.reporter,
+            logical: "lock".into(),
+        };
+        let lock = lock::acquire(
+            &self.aws,
+            &self.names,
+            &LockOptions::new(command, wait),
+            &notify,
+        )
+        .await?;
+        tracing::debug!("holding stack lock {}", lock.id());
+        Ok(lock)
+    }
+
+    /// Releases the lock; a failure is reported, not fatal (the lock expires by itself).
+    pub async fn unlock(&self, lock: StackLock) {
+        if let Err(e) = lock.release().await {
+            self.reporter.event(Event::Note(format!(
+                "the stack lock could not be released ({e}); it expires by itself within {} s, or run `albkit unlock`",
+                LockOptions::new("", Duration::ZERO).ttl.as_secs()
+            )));
         }
     }
 
@@ -415,9 +446,14 @@ pub fn url(config: &Config, dns_name: Option<&str>) -> Option<String> {
 pub async fn run(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Plan { detailed_exitcode } => plan::run(cli, *detailed_exitcode).await,
-        Command::Up { yes } => up::run(cli, *yes).await,
+        Command::Up { yes, lock_timeout } => up::run(cli, *yes, *lock_timeout).await,
         Command::Status => status::run(cli).await,
-        Command::Down { purge_logs, yes } => down::run(cli, *purge_logs, *yes).await,
+        Command::Down {
+            purge_logs,
+            yes,
+            lock_timeout,
+        } => down::run(cli, *purge_logs, *yes, *lock_timeout).await,
+        Command::Unlock { lock_id, yes } => unlock::run(cli, lock_id.as_deref(), *yes).await,
         Command::Deploy {
             function,
             no_rollback,

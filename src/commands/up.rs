@@ -1,6 +1,7 @@
 //! `albkit up`: converge the stack to the config.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{compute_plan, confirm, print_json, seed, url, Session};
 use crate::aws::executor;
@@ -10,9 +11,17 @@ use crate::error::Result;
 use crate::model::names::logical;
 use crate::model::plan::Action;
 
-pub async fn run(cli: &Cli, yes: bool) -> Result<u8> {
+pub async fn run(cli: &Cli, yes: bool, lock_timeout: Duration) -> Result<u8> {
     let s = Session::open(cli).await?;
-    let p = compute_plan(&s).await?;
+    let lock = s.lock("up", lock_timeout).await?;
+    let result = converge(&s, yes).await;
+    s.unlock(lock).await;
+    result
+}
+
+/// Plans and applies, under the stack's lock.
+async fn converge(s: &Session, yes: bool) -> Result<u8> {
+    let p = compute_plan(s).await?;
     let ctx = s.ctx(&p.artifacts);
     seed(&ctx, &p.discovery.observed);
     let counts = p.plan.counts();

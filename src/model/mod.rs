@@ -5,6 +5,7 @@ pub mod alb_event;
 pub mod config;
 pub mod ids;
 pub mod lifecycle;
+pub mod lock;
 pub mod names;
 pub mod plan;
 pub mod stack;

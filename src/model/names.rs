@@ -97,6 +97,20 @@ impl Names {
         )
     }
 
+    /// The bucket that holds the stacks' locks in this account and region: one per
+    /// region, shared by every stack, deleted by `down` once no lock is left in it.
+    pub fn lock_bucket(&self) -> String {
+        fit(
+            &format!("albkit-locks-{}-{}", self.account, self.region),
+            63,
+        )
+    }
+
+    /// The lock object of this stack inside [`Self::lock_bucket`].
+    pub fn lock_key(&self) -> String {
+        format!("{}/lock.json", self.stack)
+    }
+
     /// Prefix of the access logs inside the bucket.
     pub fn log_prefix(&self) -> &'static str {
         "alb"
@@ -204,6 +218,16 @@ mod tests {
         let out = fit("abcdefgh-ijklmnop", 15);
         assert_eq!(out.len(), 15);
         assert!(!out.contains("--"), "{out}");
+    }
+
+    #[test]
+    fn lock_bucket_is_per_account_and_region_and_the_key_per_stack() {
+        let n = names();
+        let bucket = n.lock_bucket();
+        assert!(bucket.starts_with("albkit-locks-"), "{bucket}");
+        assert!(bucket.contains(&n.account) && bucket.ends_with(&n.region));
+        assert!((3..=63).contains(&bucket.len()));
+        assert_eq!(n.lock_key(), format!("{}/lock.json", n.stack()));
     }
 
     #[test]

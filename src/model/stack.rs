@@ -557,7 +557,10 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
                 .prop("health_check", health_check_prop(f.health_check.as_ref()))
                 .prop(
                     "permission",
-                    format!("elasticloadbalancing.amazonaws.com on {function}:live from {tg}"),
+                    format!(
+                        "elasticloadbalancing.amazonaws.com on {function}:live from {tg} in account {}",
+                        ctx.account
+                    ),
                 )
                 .prop("target", format!("{function}:live"))
                 .prop("tags", tags(&tg)),

@@ -139,11 +139,16 @@ impl Reporter for Tty {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(logical, bar);
             }
-            Event::Waiting { logical, detail } => {
-                if let Some(bar) = bars.get(&logical) {
-                    bar.set_message(format!("waiting for {detail}"));
+            Event::Waiting { logical, detail } => match bars.get(&logical) {
+                Some(bar) => bar.set_message(format!("waiting for {detail}")),
+                // A wait outside any resource's work (the stack lock) gets a line of its own.
+                None if !self.quiet => {
+                    let _ = self
+                        .multi
+                        .println(format!("{logical}: waiting for {detail}"));
                 }
-            }
+                None => {}
+            },
             Event::Finished {
                 logical,
                 kind,

@@ -30,6 +30,9 @@ pub struct Realism {
     /// Another update of a function fails with `ResourceConflictException`, and
     /// `GetFunctionConfiguration` reports `LastUpdateStatus: InProgress`, for this long after an update.
     pub lambda_update: Duration,
+    /// A new function reports `State: Pending` for this long after `CreateFunction`, and
+    /// calls that change it are refused with `ResourceConflictException` meanwhile.
+    pub function_activation: Duration,
     /// `DescribeLoadBalancers` reports `provisioning` for this long after creation.
     pub alb_provisioning: Duration,
     /// Deleting the security group or a subnet, or detaching the internet gateway, fails
@@ -38,6 +41,10 @@ pub struct Realism {
     /// `DeleteCertificate` fails with `ResourceInUseException` for this long after the
     /// last listener or load balancer was deleted.
     pub certificate_release: Duration,
+    /// For this long after `RequestCertificate`, `DescribeCertificate` reports
+    /// `PENDING_VALIDATION` and an HTTPS listener on the certificate is refused with
+    /// `CertificateNotFound`, as AWS does before a certificate is issued.
+    pub certificate_issue: Duration,
     /// After the ALB is deleted, one more log object lands in the log bucket while albkit
     /// empties it (so a single "empty then delete" fails with `BucketNotEmpty`).
     pub late_log_delivery: bool,
@@ -49,9 +56,11 @@ impl Realism {
         Self {
             iam_propagation: delay,
             lambda_update: delay,
+            function_activation: delay,
             alb_provisioning: delay,
             eni_release: delay,
             certificate_release: delay,
+            certificate_issue: delay,
             late_log_delivery: true,
         }
     }
@@ -92,6 +101,35 @@ pub enum Fault {
     Realism(&'static str),
 }
 
+/// The process a trigger acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Pid(u32),
+    /// A file the process's pid is written to before it starts (read when the trigger
+    /// fires, so the trigger can be armed before the process exists).
+    PidFile(std::path::PathBuf),
+}
+
+impl Target {
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Target::Pid(pid) => Some(*pid),
+            Target::PidFile(path) => std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
+        }
+        .filter(|pid| *pid > 0)
+    }
+
+    fn signal(&self, signal: &str) -> Option<u32> {
+        let pid = self.pid()?;
+        let _ = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status();
+        Some(pid)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Record {
     pub service: String,
@@ -100,6 +138,9 @@ pub struct Record {
     /// 0 when the connection was reset.
     pub status: u16,
     pub fault: Option<Fault>,
+    /// When the request reached the proxy.
+    pub start: Duration,
+    /// When its answer (or reset) left the proxy.
     pub at: Duration,
 }
 
@@ -110,13 +151,15 @@ struct State {
     started: Instant,
     last_create_role: Option<Instant>,
     lambda_updates: HashMap<String, Instant>,
+    lambda_created: HashMap<String, Instant>,
     lb_created: Option<Instant>,
+    certificate_requested: Option<Instant>,
     lb_deleted: Option<Instant>,
     listener_gone: Option<Instant>,
-    log_bucket: Option<String>,
     late_log_pending: bool,
     successful_mutations: usize,
-    kill_after: Option<(usize, u32)>,
+    kill_after: Option<(usize, Target)>,
+    stop_on: Option<(String, Target)>,
 }
 
 struct Shared {
@@ -152,13 +195,15 @@ impl Proxy {
                 started: Instant::now(),
                 last_create_role: None,
                 lambda_updates: HashMap::new(),
+                lambda_created: HashMap::new(),
                 lb_created: None,
+                certificate_requested: None,
                 lb_deleted: None,
                 listener_gone: None,
-                log_bucket: None,
                 late_log_pending: false,
                 successful_mutations: 0,
                 kill_after: None,
+                stop_on: None,
             }),
             config,
             upstream: upstream.trim_end_matches('/').to_string(),
@@ -217,6 +262,34 @@ impl Proxy {
             .unwrap_or_default()
     }
 
+    /// The longest chain of calls that ran one after another (each began after the
+    /// previous one had answered): the sequential round trips of a run.
+    pub fn longest_chain(records: &[Record]) -> usize {
+        Self::chain_path(records).len()
+    }
+
+    /// The calls of that longest chain, in order.
+    pub fn chain_path(records: &[Record]) -> Vec<Record> {
+        let mut calls: Vec<&Record> = records.iter().collect();
+        calls.sort_by_key(|r| r.at);
+        // For each call: the length of the longest chain ending with it, and its predecessor.
+        let mut best: Vec<(usize, Option<usize>)> = Vec::with_capacity(calls.len());
+        for (i, c) in calls.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| calls[j].at <= c.start)
+                .max_by_key(|&j| best[j].0);
+            best.push((before.map_or(0, |j| best[j].0) + 1, before));
+        }
+        let mut at = (0..calls.len()).max_by_key(|&i| best[i].0);
+        let mut path = Vec::new();
+        while let Some(i) = at {
+            path.push(calls[i].clone());
+            at = best[i].1;
+        }
+        path.reverse();
+        path
+    }
+
     pub fn clear_records(&self) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.records.clear();
@@ -232,12 +305,21 @@ impl Proxy {
             .unwrap_or(0)
     }
 
-    /// SIGKILLs `pid` right after the `k`-th successful mutating call from now on, before
-    /// the response reaches it. The counter restarts at 0.
-    pub fn kill_after(&self, k: usize, pid: u32) {
+    /// SIGKILLs the target right after the `k`-th successful mutating call from now on,
+    /// before the response reaches it. The counter restarts at 0. Arm it before the
+    /// process starts (with [`Target::PidFile`]) so that no call is missed.
+    pub fn kill_after(&self, k: usize, target: Target) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.successful_mutations = 0;
-            s.kill_after = Some((k, pid));
+            s.kill_after = Some((k, target));
+        }
+    }
+
+    /// SIGSTOPs the target right after the next successful mutating call whose path
+    /// contains `needle` (the response waits in the socket until the process continues).
+    pub fn stop_when(&self, needle: &str, target: Target) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.stop_on = Some((needle.to_string(), target));
         }
     }
 
@@ -414,6 +496,7 @@ fn realism_refusal(
     service: &str,
     op: &str,
     path: &str,
+    body: &str,
 ) -> Option<(&'static str, Response<Full<Bytes>>)> {
     match (service, op) {
         ("lambda", "CreateFunction") if within(state.last_create_role, r.iam_propagation) => Some((
@@ -428,10 +511,26 @@ fn realism_refusal(
                 error_response(service, 409, "ResourceConflictException", "The operation cannot be performed at this time. An update is in progress for resource."),
             ))
         }
+        ("lambda", "UpdateFunctionCode" | "UpdateFunctionConfiguration" | "PublishVersion" | "CreateAlias")
+            if lambda_function(path).is_some_and(|f| within(state.lambda_created.get(&f).copied(), r.function_activation)) =>
+        {
+            Some((
+                "function-pending",
+                error_response(service, 409, "ResourceConflictException", "The operation cannot be performed at this time. The function is currently in the following state: Pending"),
+            ))
+        }
         ("ec2", "DeleteSecurityGroup" | "DeleteSubnet" | "DetachInternetGateway") if within(state.lb_deleted, r.eni_release) => Some((
             "eni-release",
             error_response(service, 400, "DependencyViolation", "resource has a dependent object"),
         )),
+        ("elasticloadbalancing", "CreateListener")
+            if body.contains("Certificates.member") && within(state.certificate_requested, r.certificate_issue) =>
+        {
+            Some((
+                "certificate-pending",
+                error_response(service, 400, "CertificateNotFound", "Certificate not found: it is not issued yet."),
+            ))
+        }
         ("acm", "DeleteCertificate") if within(state.listener_gone, r.certificate_release) => Some((
             "certificate-in-use",
             error_response(service, 400, "ResourceInUseException", "Certificate is in use."),
@@ -473,11 +572,9 @@ async fn forward(
     Ok((status, headers, body))
 }
 
-/// Puts one more access-log object into the bucket, straight into moto, signed like the
-/// request that triggered it (same region in the credential scope).
-async fn deliver_late_log(shared: &Shared, bucket: &str, trigger: &hyper::HeaderMap) -> u16 {
-    let path =
-        format!("/{bucket}/alb/AWSLogs/123456789012/elasticloadbalancing/late-delivery.log.gz");
+/// The signing headers of `trigger`, for calls the proxy makes to moto on its own
+/// (moto does not check signatures; the credential scope names the service).
+fn signed_like(trigger: &hyper::HeaderMap) -> hyper::HeaderMap {
     let mut headers = hyper::HeaderMap::new();
     for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
         if let Some(v) = trigger.get(name) {
@@ -487,27 +584,133 @@ async fn deliver_late_log(shared: &Shared, bucket: &str, trigger: &hyper::Header
     if let Ok(v) = "UNSIGNED-PAYLOAD".parse() {
         headers.insert("x-amz-content-sha256", v);
     }
-    // The bucket policy denies requests without TLS; the proxy speaks plain HTTP to moto,
-    // so it presents itself the way a TLS-terminating front would.
-    if let Ok(v) = "https".parse() {
-        headers.insert("x-forwarded-proto", v);
+    headers
+}
+
+/// moto applies a bucket policy's `Deny` whatever its condition, so the log bucket's
+/// "deny when `aws:SecureTransport` is false" denies every object write and delete,
+/// while on AWS, over TLS, it denies none of albkit's. For such a call the proxy (which
+/// stands for the TLS endpoint) lifts the policy, lets the call through, and puts the
+/// policy back. Returns the policy lifted, to give to [`restore_policy`].
+async fn lift_policy(shared: &Shared, bucket: &str, headers: &hyper::HeaderMap) -> Option<Bytes> {
+    let path = format!("/{bucket}?policy");
+    let (status, _, policy) = forward(shared, hyper::Method::GET, &path, headers, Bytes::new())
+        .await
+        .ok()?;
+    if status != 200 || policy.is_empty() {
+        return None;
     }
-    forward(
+    forward(shared, hyper::Method::DELETE, &path, headers, Bytes::new())
+        .await
+        .ok()?;
+    Some(policy)
+}
+
+async fn restore_policy(
+    shared: &Shared,
+    bucket: &str,
+    headers: &hyper::HeaderMap,
+    policy: Option<Bytes>,
+) {
+    if let Some(policy) = policy {
+        let _ = forward(
+            shared,
+            hyper::Method::PUT,
+            &format!("/{bucket}?policy"),
+            headers,
+            policy,
+        )
+        .await;
+    }
+}
+
+/// Puts one more access-log object into the bucket, straight into moto, the way the ELB
+/// log delivery service would (as a principal the policy allows, over TLS). Returns the
+/// status of the write (0 when moto did not answer).
+async fn deliver_late_log(shared: &Shared, bucket: &str, trigger: &hyper::HeaderMap) -> u16 {
+    let headers = signed_like(trigger);
+    let policy = lift_policy(shared, bucket, &headers).await;
+    let written = forward(
         shared,
         hyper::Method::PUT,
-        &path,
+        &format!("/{bucket}/alb/AWSLogs/123456789012/elasticloadbalancing/late-delivery.log.gz"),
         &headers,
         Bytes::from_static(b"late access log"),
     )
     .await
     .map(|(status, _, _)| status)
-    .unwrap_or(0)
+    .unwrap_or(0);
+    restore_policy(shared, bucket, &headers, policy).await;
+    written
+}
+
+/// The `CreateListener` answer for a listener that already exists on the requested
+/// load balancer and port, built from moto's `DescribeListeners`; `None` when there is none.
+async fn existing_listener(
+    shared: &Shared,
+    trigger: &hyper::HeaderMap,
+    form: &str,
+) -> Option<String> {
+    let value = |key: &str| {
+        form_value(form, key).map(|v| {
+            urlencoding::decode(v)
+                .map(|v| v.into_owned())
+                .unwrap_or_else(|_| v.to_string())
+        })
+    };
+    let lb = value("LoadBalancerArn")?;
+    let port = value("Port")?;
+    let mut headers = hyper::HeaderMap::new();
+    for name in [
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "content-type",
+    ] {
+        if let Some(v) = trigger.get(name) {
+            headers.insert(name, v.clone());
+        }
+    }
+    let body = format!(
+        "Action=DescribeListeners&Version=2015-12-01&LoadBalancerArn={}",
+        urlencoding::encode(&lb)
+    );
+    let (status, _, xml) = forward(
+        shared,
+        hyper::Method::POST,
+        "/",
+        &headers,
+        Bytes::from(body),
+    )
+    .await
+    .ok()?;
+    if status != 200 {
+        return None;
+    }
+    let xml = String::from_utf8_lossy(&xml).to_string();
+    // The listener's own port follows its load balancer's ARN (a redirect action has a
+    // `<Port>` of its own).
+    let at = xml.find(&format!("</LoadBalancerArn><Port>{port}</Port>"))?;
+    let start = xml[..at].rfind("<member><ListenerArn>")?;
+    let end = xml[at..]
+        .find("<member><ListenerArn>")
+        .or_else(|| xml[at..].find("</Listeners>"))
+        .map(|e| at + e)?;
+    Some(format!(
+        "<CreateListenerResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><CreateListenerResult><Listeners>{}</Listeners></CreateListenerResult><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></CreateListenerResponse>",
+        &xml[start..end]
+    ))
 }
 
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let arrived = shared
+        .state
+        .lock()
+        .map(|s| s.started.elapsed())
+        .unwrap_or_default();
     let method = req.method().clone();
     let path = req
         .uri()
@@ -553,7 +756,7 @@ async fn handle(
         } else {
             None
         };
-        let refusal = realism_refusal(&state, &config.realism, &service, &op, &path);
+        let refusal = realism_refusal(&state, &config.realism, &service, &op, &path, &text);
         (config.latency + jitter, fault, refusal)
     };
     if !delay.is_zero() {
@@ -568,6 +771,7 @@ async fn handle(
                 mutating,
                 status,
                 fault,
+                start: arrived,
                 at,
             });
         }
@@ -607,37 +811,29 @@ async fn handle(
         return Ok(resp);
     }
 
-    // The first version listing of a bucket after the ALB was deleted: the late log
-    // object lands in that bucket once the listing albkit works from has been taken.
-    let late_bucket = if service == "s3" && op == "GET versions" {
-        let pending = shared
-            .state
-            .lock()
-            .ok()
-            .is_some_and(|mut s| std::mem::replace(&mut s.late_log_pending, false));
-        pending
-            .then(|| {
-                path.trim_start_matches('/')
-                    .split(['/', '?'])
-                    .next()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .filter(|b| !b.is_empty())
+    // The first `DeleteBucket` after the ALB was deleted: one more log object lands just
+    // before it, after albkit emptied the bucket, so that delete fails with `BucketNotEmpty`.
+    let late_bucket = if service == "s3" && method == hyper::Method::DELETE {
+        // DeleteBucket: a path of the bucket alone (`/bucket/`; the SDK may add a query).
+        let bucket = path
+            .trim_start_matches('/')
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let is_bucket = !bucket.is_empty() && !bucket.contains('/') && bucket.contains("-logs-");
+        let pending = is_bucket
+            && shared
+                .state
+                .lock()
+                .ok()
+                .is_some_and(|mut s| std::mem::replace(&mut s.late_log_pending, false));
+        pending.then(|| bucket.to_string())
     } else {
         None
     };
-    let (status, resp_headers, mut resp_body) =
-        match forward(&shared, method, &path, &headers, body).await {
-            Ok(r) => r,
-            Err(e) => {
-                record(0, None);
-                return Err(std::io::Error::other(format!("moto did not answer: {e}")));
-            }
-        };
-    // The late log lands after the listing albkit works from, before it deletes the bucket.
-    if let Some(bucket) = late_bucket {
-        let status = deliver_late_log(&shared, &bucket, &headers).await;
+    if let Some(bucket) = &late_bucket {
+        let status = deliver_late_log(&shared, bucket, &headers).await;
         if let Ok(mut state) = shared.state.lock() {
             let at = state.started.elapsed();
             state.records.push(Record {
@@ -646,11 +842,55 @@ async fn handle(
                 mutating: false,
                 status,
                 fault: Some(Fault::Realism("late-log-delivery")),
+                start: at,
                 at,
             });
         }
     }
-
+    // AWS makes CreateListener idempotent (the same port again returns the listener
+    // that is there); moto creates a second one. Answer as AWS would.
+    let existing = if service == "elasticloadbalancing" && op == "CreateListener" {
+        existing_listener(&shared, &headers, &text).await
+    } else {
+        None
+    };
+    // albkit's `DeleteObjects` on a bucket with the TLS-only policy (see `lift_policy`).
+    let lifted = if service == "s3" && method == hyper::Method::POST && path.contains("?delete") {
+        let bucket = path
+            .trim_start_matches('/')
+            .split(['/', '?'])
+            .next()
+            .unwrap_or("");
+        let headers = signed_like(&headers);
+        Some((
+            bucket.to_string(),
+            lift_policy(&shared, bucket, &headers).await,
+            headers,
+        ))
+    } else {
+        None
+    };
+    let answer = match existing {
+        Some(xml) => {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/xml"),
+            );
+            Ok((200, h, Bytes::from(xml)))
+        }
+        None => forward(&shared, method, &path, &headers, body).await,
+    };
+    if let Some((bucket, policy, headers)) = lifted {
+        restore_policy(&shared, &bucket, &headers, policy).await;
+    }
+    let (status, resp_headers, mut resp_body) = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            record(0, None);
+            return Err(std::io::Error::other(format!("moto did not answer: {e}")));
+        }
+    };
     // Bookkeeping and response rewrites for the imitated behaviours.
     let kill = {
         let Ok(mut state) = shared.state.lock() else {
@@ -665,13 +905,50 @@ async fn handle(
                     state.lambda_updates.insert(f, Instant::now());
                 }
             }
-            ("lambda", "GetFunctionConfiguration") if ok => {
-                let updating = lambda_function(&path).is_some_and(|f| {
-                    within(state.lambda_updates.get(&f).copied(), r.lambda_update)
+            ("lambda", "CreateFunction") if ok => {
+                if let Some(name) = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|d| d["FunctionName"].as_str().map(str::to_string))
+                {
+                    state.lambda_created.insert(name, Instant::now());
+                }
+            }
+            ("lambda", "GetFunctionConfiguration" | "GetFunction") if ok => {
+                let function = lambda_function(&path);
+                let updating = function
+                    .as_ref()
+                    .is_some_and(|f| within(state.lambda_updates.get(f).copied(), r.lambda_update));
+                let pending = function.as_ref().is_some_and(|f| {
+                    within(state.lambda_created.get(f).copied(), r.function_activation)
                 });
-                if updating {
+                if updating || pending {
                     if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
-                        doc["LastUpdateStatus"] = serde_json::Value::String("InProgress".into());
+                        let conf = if op == "GetFunction" {
+                            &mut doc["Configuration"]
+                        } else {
+                            &mut doc
+                        };
+                        if pending {
+                            conf["State"] = serde_json::Value::String("Pending".into());
+                        }
+                        if updating {
+                            conf["LastUpdateStatus"] =
+                                serde_json::Value::String("InProgress".into());
+                        }
+                        resp_body = Bytes::from(doc.to_string());
+                    }
+                }
+            }
+            ("acm", "RequestCertificate") if ok => {
+                state.certificate_requested = Some(Instant::now())
+            }
+            ("acm", "DescribeCertificate")
+                if ok && within(state.certificate_requested, r.certificate_issue) =>
+            {
+                if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
+                    if doc["Certificate"]["Status"] == "ISSUED" {
+                        doc["Certificate"]["Status"] =
+                            serde_json::Value::String("PENDING_VALIDATION".into());
                         resp_body = Bytes::from(doc.to_string());
                     }
                 }
@@ -686,29 +963,6 @@ async fn handle(
                     .replace("<Code>active</Code>", "<Code>provisioning</Code>");
                 resp_body = Bytes::from(text);
             }
-            ("elasticloadbalancing", "ModifyLoadBalancerAttributes") if ok => {
-                // Attributes.member.N.Key=access_logs.s3.bucket&Attributes.member.N.Value=<bucket>
-                let pairs: Vec<&str> = text.split('&').collect();
-                for (i, pair) in pairs.iter().enumerate() {
-                    if pair.ends_with("=access_logs.s3.bucket") {
-                        let value_key = pair
-                            .split('=')
-                            .next()
-                            .unwrap_or("")
-                            .replace(".Key", ".Value");
-                        if let Some(v) = pairs
-                            .get(i + 1)
-                            .and_then(|p| p.strip_prefix(&format!("{value_key}=")))
-                        {
-                            state.log_bucket = Some(
-                                urlencoding::decode(v)
-                                    .map(|v| v.into_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-            }
             ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
                 state.lb_deleted = Some(Instant::now());
                 state.listener_gone = Some(Instant::now());
@@ -722,20 +976,23 @@ async fn handle(
         let mut kill = None;
         if ok && mutating {
             state.successful_mutations += 1;
-            if let Some((k, pid)) = state.kill_after.filter(|(_, pid)| *pid > 0) {
+            if let Some((k, target)) = state.kill_after.clone() {
                 if state.successful_mutations == k {
-                    kill = Some(pid);
+                    kill = Some(target);
                     state.kill_after = None;
+                }
+            }
+            if let Some((needle, target)) = state.stop_on.clone() {
+                if path.contains(needle.as_str()) && target.signal("-STOP").is_some() {
+                    state.stop_on = None;
                 }
             }
         }
         kill
     };
-    if let Some(pid) = kill {
+    if let Some(target) = kill {
         // The call happened in AWS; the caller never hears of it.
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status();
+        target.signal("-9");
         record(status, None);
         return Err(std::io::Error::other("albkit was killed"));
     }

@@ -12,8 +12,9 @@ use aws_sdk_s3::types::{
 
 use super::vpc::ignore_not_found;
 use super::{observed, Ctx, Foreign};
+use crate::aws::clients::Aws;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{retry, Notify, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{log_bucket_policy, tags_prop, Kind, Resource, Tags};
@@ -171,36 +172,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     let creating = change.id.is_none();
     let all = |field: &str| creating || change.changed(field);
     if creating {
-        let mut config = CreateBucketConfiguration::builder();
-        if ctx.aws.region != "us-east-1" {
-            config =
-                config.location_constraint(BucketLocationConstraint::from(ctx.aws.region.as_str()));
-        }
-        let config = config.build();
-        retry(
-            Policy::transient(),
-            "create log bucket",
-            &notify,
-            || async {
-                let mut req = s3
-                    .create_bucket()
-                    .bucket(&name)
-                    .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-                if ctx.aws.region != "us-east-1" {
-                    req = req.create_bucket_configuration(config.clone());
-                }
-                req.send().await.aws("CreateBucket", &name)
-            },
-        )
-        .await
-        .map(|_| ())
-        .or_else(|e| {
-            if e.is("BucketAlreadyOwnedByYou") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        create_bucket(ctx.aws, &name, &notify).await?;
     }
     if all("tags") {
         let tagging = Tagging::builder()
@@ -218,21 +190,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         .await?;
     }
     if all("public_access") {
-        let block = PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
-        retry(Policy::fresh(), "block public access", &notify, || async {
-            s3.put_public_access_block()
-                .bucket(&name)
-                .public_access_block_configuration(block.clone())
-                .send()
-                .await
-                .aws("PutPublicAccessBlock", &name)
-        })
-        .await?;
+        block_public_access(ctx.aws, &name, &notify).await?;
     }
     if all("encryption") {
         let by_default = ServerSideEncryptionByDefault::builder()
@@ -335,6 +293,61 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     Ok(name)
 }
 
+/// Creates a bucket in the client's region, with object ownership enforced (no ACLs); a
+/// bucket already ours counts as created (a retried call whose answer was lost).
+pub async fn create_bucket(aws: &Aws, name: &str, notify: &dyn Notify) -> Result<(), AwsError> {
+    let mut config = CreateBucketConfiguration::builder();
+    if aws.region != "us-east-1" {
+        config = config.location_constraint(BucketLocationConstraint::from(aws.region.as_str()));
+    }
+    let config = config.build();
+    retry(Policy::transient(), "create bucket", notify, || async {
+        let mut req = aws
+            .s3
+            .create_bucket()
+            .bucket(name)
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        if aws.region != "us-east-1" {
+            req = req.create_bucket_configuration(config.clone());
+        }
+        req.send().await.aws("CreateBucket", name)
+    })
+    .await
+    .map(|_| ())
+    .or_else(|e| {
+        if e.is("BucketAlreadyOwnedByYou") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// Turns on all four public-access blocks of a bucket.
+pub async fn block_public_access(
+    aws: &Aws,
+    name: &str,
+    notify: &dyn Notify,
+) -> Result<(), AwsError> {
+    let block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    retry(Policy::fresh(), "block public access", notify, || async {
+        aws.s3
+            .put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(block.clone())
+            .send()
+            .await
+            .aws("PutPublicAccessBlock", name)
+    })
+    .await
+    .map(|_| ())
+}
+
 /// Deletes every object version and delete marker, then the bucket; retries while the
 /// load balancer's last log deliveries land.
 pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
@@ -408,16 +421,23 @@ async fn empty(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
             .await
             .aws("DeleteObjects", name)?;
         if let Some(err) = out.errors().first() {
+            let message = err
+                .message()
+                .unwrap_or("an object could not be deleted")
+                .to_string();
+            // A per-object failure is classified like a call's: "AccessDenied" will not go
+            // away by retrying, "InternalError" or "SlowDown" will.
+            let class = match err.code() {
+                Some(code) => crate::aws::error::classify(Some(code), &message, None),
+                None => ErrorClass::Transient,
+            };
             return Err(AwsError {
                 operation: "DeleteObjects",
-                resource: name.to_string(),
+                resource: format!("{name}/{}", err.key().unwrap_or("?")),
                 code: err.code().map(str::to_string),
-                message: err
-                    .message()
-                    .unwrap_or("an object could not be deleted")
-                    .to_string(),
+                message,
                 status: None,
-                class: ErrorClass::Transient,
+                class,
             });
         }
     }

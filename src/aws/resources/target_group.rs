@@ -17,8 +17,8 @@ use crate::model::stack::{tags_prop, Kind, Resource};
 
 const PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
 
-fn permission_text(resource: &str, source: &str) -> String {
-    format!("{PRINCIPAL} on {resource} from {source}")
+fn permission_text(resource: &str, source: &str, account: &str) -> String {
+    format!("{PRINCIPAL} on {resource} from {source} in account {account}")
 }
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
@@ -48,8 +48,11 @@ async fn read_permission(ctx: &Ctx<'_>, function: &str) -> Result<String, AwsErr
             let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
                 .as_str()
                 .unwrap_or("any source");
+            let account = s["Condition"]["StringEquals"]["AWS:SourceAccount"]
+                .as_str()
+                .unwrap_or("any");
             let resource = s["Resource"].as_str().unwrap_or_default();
-            permission_text(resource, source)
+            permission_text(resource, source, account)
         });
     Ok(found.unwrap_or_else(|| "none".into()))
 }
@@ -284,8 +287,9 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .statement_id(&sid)
                     .action("lambda:InvokeFunction")
                     .principal(PRINCIPAL)
-                    // Scoped to this target group (whose ARN names the account), never any ALB.
+                    // Scoped to this target group and this account, never any ALB.
                     .source_arn(&arn)
+                    .source_account(ctx.account)
                     .send()
                     .await
                     .aws("AddPermission", &function_name)

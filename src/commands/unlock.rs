@@ -1,0 +1,53 @@
+//! `albkit unlock`: remove a stack lock left by a run that was killed.
+
+use super::{confirm, print_json, Session};
+use crate::aws::lock::{self, force_unlock, UnlockError, Unlocked};
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+use crate::model::lock::LockRecord;
+
+pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
+    let s = Session::open(cli).await?;
+    let location = format!("s3://{}/{}", s.names.lock_bucket(), s.names.lock_key());
+    let question = format!(
+        "Remove the lock of stack {} in {} (account {})? Only do this if the run holding it is gone.",
+        s.config.stack.name, s.aws.region, s.account
+    );
+    if !confirm(yes, &question, s.json())? {
+        eprintln!("Cancelled: nothing was changed.");
+        return Ok(1);
+    }
+    let removed = force_unlock(&s.aws, &s.names, lock_id).await.map_err(|e| match e {
+        UnlockError::OtherLock(r) => Error::usage(
+            format!("the stack's lock is {}, not {}", r.id, lock_id.unwrap_or("")),
+            format!("the lock now held is {}; check that run before removing it", r.describe(lock::now())),
+        ),
+        UnlockError::Changed => Error::Other(
+            "the lock changed while it was being removed: another run took or renewed it; run `albkit unlock` again if it is really gone".into(),
+        ),
+        UnlockError::Aws(e) => Error::Aws(e),
+    })?;
+    if s.json() {
+        print_json(&serde_json::json!({
+            "stack": s.config.stack.name,
+            "region": s.aws.region,
+            "lock": location,
+            "was_locked": removed != Unlocked::NotLocked,
+            "removed": match &removed {
+                Unlocked::Removed(r) => r.clone(),
+                Unlocked::NotLocked => None::<LockRecord>,
+            },
+        }));
+    } else {
+        match &removed {
+            Unlocked::Removed(Some(r)) => {
+                eprintln!("Removed the lock: {}.", r.describe(lock::now()))
+            }
+            Unlocked::Removed(None) => {
+                eprintln!("Removed an unreadable lock object at {location}.")
+            }
+            Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,445 @@
+//! albkit's secure defaults, one test each, verified through the AWS SDK on a stack that
+//! albkit built in moto: what a stack allows is exactly what its config asks for.
+//!
+//! One HTTPS stack is deployed once (with `-vv`, a secret environment value and a
+//! recognisable AWS secret key) and shared by the tests of this file.
+
+mod support;
+
+use std::sync::OnceLock;
+
+use support::{albkit_with_env, sdk_config, unique_stack_name, Moto, Output, Project, ACCOUNT_ID};
+
+const REGION: &str = "eu-north-1";
+const ENV_SECRET: &str = "do-not-print-3c1f9a7e";
+const AWS_SECRET: &str = "albkitTestSecretKey/do+not+print/7b2e";
+const INGRESS: &str = "203.0.113.0/24";
+
+struct Deployed {
+    stack: String,
+    project: Project,
+    /// Every output of the runs below, stdout and stderr, at every verbosity.
+    outputs: Vec<(String, Output)>,
+}
+
+fn config(stack: &str, domain: &str, zone: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[load_balancer]
+ingress_cidrs = ["{INGRESS}"]
+
+[https]
+domain = "{domain}"
+hosted_zone_id = "{zone}"
+
+[[functions]]
+name = "api"
+path = "functions/hello"
+environment = {{ API_TOKEN = "{ENV_SECRET}", GREETING = "hello" }}
+
+[[functions.routes]]
+priority = 10
+paths = ["/api/*"]
+"#
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("runtime")
+}
+
+fn deployed() -> &'static Deployed {
+    static DEPLOYED: OnceLock<Deployed> = OnceLock::new();
+    DEPLOYED.get_or_init(|| {
+        let moto = Moto::shared();
+        let stack = unique_stack_name("secure");
+        let domain = format!("{stack}.example.com");
+        let zone = rt().block_on(async {
+            let cfg = sdk_config(moto, REGION).await;
+            aws_sdk_route53::Client::new(&cfg)
+                .create_hosted_zone()
+                .name(&domain)
+                .caller_reference(format!("albkit-secure-{stack}"))
+                .send()
+                .await
+                .expect("hosted zone")
+                .hosted_zone()
+                .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+                .expect("zone id")
+        });
+        let project = Project::from_example("hello");
+        project.with_config(&config(&stack, &format!("api.{domain}"), &zone));
+        let env = [("AWS_SECRET_ACCESS_KEY", AWS_SECRET)];
+        let mut outputs = Vec::new();
+        for args in [
+            &["plan", "-vv"][..],
+            &["plan", "-o", "json"],
+            &["up", "--yes", "-vv"],
+            &["status", "-vv"],
+            &["status", "-o", "json"],
+            &["up", "--yes", "-o", "json"],
+            &["plan", "-v"],
+        ] {
+            let out = albkit_with_env(moto, &project, REGION, args, &env);
+            out.ok();
+            outputs.push((args.join(" "), out));
+        }
+        Deployed {
+            stack,
+            project,
+            outputs,
+        }
+    })
+}
+
+async fn clients() -> aws_config::SdkConfig {
+    sdk_config(Moto::shared(), REGION).await
+}
+
+async fn lb_arn(elb: &aws_sdk_elasticloadbalancingv2::Client, stack: &str) -> String {
+    elb.describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("load balancer")
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .expect("arn")
+        .to_string()
+}
+
+#[test]
+fn lambda_permission_is_scoped_to_the_target_group_and_the_account() {
+    let d = deployed();
+    rt().block_on(async {
+        let cfg = clients().await;
+        let lambda = aws_sdk_lambda::Client::new(&cfg);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+        let tg = elb
+            .describe_target_groups()
+            .names(format!("{}-api", d.stack))
+            .send()
+            .await
+            .expect("target group");
+        let tg_arn = tg.target_groups()[0].target_group_arn().expect("arn");
+        let policy = lambda
+            .get_policy()
+            .function_name(format!("{}-api", d.stack))
+            .qualifier("live")
+            .send()
+            .await
+            .expect("policy");
+        let doc: serde_json::Value =
+            serde_json::from_str(policy.policy().expect("policy text")).expect("json");
+        let statements = doc["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1, "exactly one grant: {doc}");
+        let s = &statements[0];
+        assert_eq!(s["Effect"], "Allow");
+        assert_eq!(
+            s["Principal"]["Service"], "elasticloadbalancing.amazonaws.com",
+            "{s}"
+        );
+        assert_eq!(s["Action"], "lambda:InvokeFunction");
+        assert!(
+            s["Resource"].as_str().is_some_and(|r| r.ends_with(":live")),
+            "only the live alias: {s}"
+        );
+        assert_eq!(s["Condition"]["ArnLike"]["AWS:SourceArn"], tg_arn, "{s}");
+        assert_eq!(
+            s["Condition"]["StringEquals"]["AWS:SourceAccount"], ACCOUNT_ID,
+            "{s}"
+        );
+    });
+}
+
+#[test]
+fn security_group_opens_only_the_listener_ports_to_the_configured_cidrs() {
+    let d = deployed();
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&clients().await);
+        let groups = ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:albkit:stack")
+                    .values(&d.stack)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("security groups");
+        assert_eq!(groups.security_groups().len(), 1);
+        let mut rules: Vec<(String, i32, i32, Vec<String>, usize)> = groups.security_groups()[0]
+            .ip_permissions()
+            .iter()
+            .map(|p| {
+                (
+                    p.ip_protocol().unwrap_or_default().to_string(),
+                    p.from_port().unwrap_or(-1),
+                    p.to_port().unwrap_or(-1),
+                    p.ip_ranges()
+                        .iter()
+                        .filter_map(|r| r.cidr_ip().map(str::to_string))
+                        .collect(),
+                    p.ipv6_ranges().len()
+                        + p.user_id_group_pairs().len()
+                        + p.prefix_list_ids().len(),
+                )
+            })
+            .collect();
+        rules.sort();
+        assert_eq!(
+            rules,
+            vec![
+                ("tcp".into(), 443, 443, vec![INGRESS.to_string()], 0),
+                ("tcp".into(), 80, 80, vec![INGRESS.to_string()], 0),
+            ],
+            "ingress: only 80 and 443, only from ingress_cidrs"
+        );
+    });
+}
+
+#[test]
+fn https_uses_a_tls13_policy_and_http_only_redirects() {
+    let d = deployed();
+    rt().block_on(async {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&clients().await);
+        let arn = lb_arn(&elb, &d.stack).await;
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .expect("listeners");
+        assert_eq!(listeners.listeners().len(), 2);
+        for l in listeners.listeners() {
+            match l.port() {
+                Some(443) => {
+                    assert_eq!(l.protocol().map(|p| p.as_str()), Some("HTTPS"));
+                    assert_eq!(l.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+                }
+                Some(80) => {
+                    let actions = l.default_actions();
+                    assert_eq!(actions.len(), 1);
+                    let redirect = actions[0]
+                        .redirect_config()
+                        .expect("port 80 only redirects");
+                    assert_eq!(redirect.protocol(), Some("HTTPS"));
+                    assert_eq!(redirect.port(), Some("443"));
+                    assert_eq!(redirect.status_code().map(|s| s.as_str()), Some("HTTP_301"));
+                    let rules = elb
+                        .describe_rules()
+                        .listener_arn(l.listener_arn().expect("arn"))
+                        .send()
+                        .await
+                        .expect("rules");
+                    assert!(
+                        rules.rules().iter().all(|r| r.is_default() == Some(true)),
+                        "no route is served over plain HTTP"
+                    );
+                }
+                other => panic!("unexpected listener port {other:?}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn the_load_balancer_drops_invalid_header_fields() {
+    let d = deployed();
+    rt().block_on(async {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&clients().await);
+        let arn = lb_arn(&elb, &d.stack).await;
+        let attrs = elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .expect("attributes");
+        let value = |key: &str| {
+            attrs
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(key))
+                .and_then(|a| a.value())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            value("routing.http.drop_invalid_header_fields.enabled").as_deref(),
+            Some("true")
+        );
+        assert_eq!(value("access_logs.s3.enabled").as_deref(), Some("true"));
+    });
+}
+
+#[test]
+fn the_log_bucket_is_private_encrypted_and_refuses_plain_http() {
+    let d = deployed();
+    rt().block_on(async {
+        let s3 = support::s3_client(&clients().await);
+        let bucket = format!("albkit-{}-logs-{ACCOUNT_ID}-{REGION}", d.stack);
+        let block = s3
+            .get_public_access_block()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("public access block");
+        let b = block
+            .public_access_block_configuration()
+            .expect("configuration");
+        assert_eq!(
+            (
+                b.block_public_acls(),
+                b.ignore_public_acls(),
+                b.block_public_policy(),
+                b.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true))
+        );
+        let enc = s3
+            .get_bucket_encryption()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("encryption");
+        let algorithm = enc
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| d.sse_algorithm().as_str().to_string());
+        assert_eq!(algorithm.as_deref(), Some("AES256"));
+        let ownership = s3
+            .get_bucket_ownership_controls()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("ownership");
+        let rule = ownership
+            .ownership_controls()
+            .and_then(|c| c.rules().first())
+            .map(|r| r.object_ownership().as_str().to_string());
+        assert_eq!(rule.as_deref(), Some("BucketOwnerEnforced"), "no ACLs");
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("policy");
+        let doc: serde_json::Value =
+            serde_json::from_str(policy.policy().expect("text")).expect("json");
+        let statements = doc["Statement"].as_array().expect("statements");
+        let deny_plain = statements.iter().any(|s| {
+            s["Effect"] == "Deny"
+                && s["Principal"] == "*"
+                && s["Action"] == "s3:*"
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        });
+        assert!(deny_plain, "denies every non-TLS request: {doc}");
+        for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
+            assert_ne!(s["Principal"], "*", "no public grant: {s}");
+            assert_eq!(s["Action"], "s3:PutObject", "log delivery only writes: {s}");
+        }
+    });
+}
+
+#[test]
+fn the_function_role_has_only_the_basic_execution_policy() {
+    let d = deployed();
+    rt().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&clients().await);
+        let roles = iam
+            .list_roles()
+            .path_prefix(format!("/albkit/{}/", d.stack))
+            .send()
+            .await
+            .expect("roles");
+        assert_eq!(roles.roles().len(), 1);
+        let role = &roles.roles()[0];
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(role.role_name())
+            .send()
+            .await
+            .expect("attached");
+        let arns: Vec<&str> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect();
+        assert_eq!(
+            arns,
+            ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+        );
+        let inline = iam
+            .list_role_policies()
+            .role_name(role.role_name())
+            .send()
+            .await
+            .expect("inline");
+        assert!(inline.policy_names().is_empty(), "no inline policy");
+        let trust = urlencoding::decode(role.assume_role_policy_document().unwrap_or_default())
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
+        let trust: serde_json::Value = serde_json::from_str(&trust).expect("trust json");
+        let principals: Vec<&serde_json::Value> = trust["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .map(|s| &s["Principal"])
+            .collect();
+        assert_eq!(
+            principals,
+            [&serde_json::json!({"Service": "lambda.amazonaws.com"})],
+            "only Lambda may assume it"
+        );
+    });
+}
+
+#[test]
+fn no_secret_is_printed_in_any_output_at_any_verbosity() {
+    let d = deployed();
+    // The secret did reach AWS: the search below looks for something that exists.
+    rt().block_on(async {
+        let lambda = aws_sdk_lambda::Client::new(&clients().await);
+        let f = lambda
+            .get_function_configuration()
+            .function_name(format!("{}-api", d.stack))
+            .send()
+            .await
+            .expect("function");
+        let env = f
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(env.get("API_TOKEN").map(String::as_str), Some(ENV_SECRET));
+    });
+    assert!(d.outputs.len() >= 7);
+    for (args, out) in &d.outputs {
+        for secret in [ENV_SECRET, AWS_SECRET] {
+            assert!(
+                !out.stdout.contains(secret) && !out.stderr.contains(secret),
+                "`albkit {args}` printed a secret\n{out}"
+            );
+        }
+    }
+    // The non-secret value is shown, so the redaction is by key, not by hiding everything.
+    let plan = &d.outputs[0].1;
+    assert!(
+        plan.stderr.contains("GREETING=hello") || plan.stdout.contains("GREETING=hello"),
+        "{plan}"
+    );
+    assert!(d.project.path().exists());
+}
+
+#[test]
+fn albkit_dev_listens_on_loopback_unless_told_otherwise() {
+    use clap::Parser;
+    let cli = albkit::cli::Cli::try_parse_from(["albkit", "dev"]).expect("parse");
+    match cli.command {
+        albkit::cli::Command::Dev(args) => assert!(args.bind.is_loopback(), "{}", args.bind),
+        other => panic!("parsed as {other:?}"),
+    }
+}
