@@ -193,8 +193,8 @@ fn security_group_opens_only_the_listener_ports_to_the_configured_cidrs() {
         assert_eq!(
             rules,
             vec![
-                ("tcp".into(), 443, 443, vec![INGRESS.to_string()], 0),
                 ("tcp".into(), 80, 80, vec![INGRESS.to_string()], 0),
+                ("tcp".into(), 443, 443, vec![INGRESS.to_string()], 0),
             ],
             "ingress: only 80 and 443, only from ingress_cidrs"
         );

@@ -133,17 +133,32 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         )?;
         Ok::<_, AwsError>([v, s, g, r].concat())
     };
+    // The load balancer's listeners and rules are read as soon as its ARN is known,
+    // beside its tags and attributes: four round trips in all, not six.
     let elb = async {
-        let (lbs, foreign) = load_balancer::discover(ctx).await?;
-        let mut found = lbs.clone();
-        if let Some(lb) = lbs.first() {
-            let listeners = listener::discover(ctx, &lb.id).await?;
-            let arns: Vec<String> = listeners.iter().map(|l| l.id.clone()).collect();
-            let rules = rule::discover(ctx, &arns).await?;
-            found.extend(listeners);
-            found.extend(rules);
+        let Some(lb) = load_balancer::describe(ctx).await? else {
+            return Ok::<_, AwsError>((vec![], vec![]));
+        };
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let inside = async {
+            let listeners = listener::describe(ctx, &arn).await?;
+            let arns: Vec<String> = listeners
+                .iter()
+                .filter_map(|l| l.listener_arn().map(str::to_string))
+                .collect();
+            let (listeners, rules) = tokio::try_join!(
+                listener::observe(ctx, &listeners),
+                rule::discover(ctx, &arns)
+            )?;
+            Ok::<_, AwsError>([listeners, rules].concat())
+        };
+        let ((mut found, foreign), inside) =
+            tokio::try_join!(load_balancer::observe(ctx, &lb), inside)?;
+        // What lives in a load balancer the stack does not own is not the stack's either.
+        if foreign.is_empty() {
+            found.extend(inside);
         }
-        Ok::<_, AwsError>((found, foreign))
+        Ok((found, foreign))
     };
     let (
         net,

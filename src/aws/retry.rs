@@ -108,7 +108,7 @@ impl Notify for Silent {
     fn waiting(&self, _what: &str, _detail: &str) {}
 }
 
-fn base_delay() -> Duration {
+pub(crate) fn base_delay() -> Duration {
     // Tests against a local emulator do not need to wait as long as real AWS.
     match std::env::var("ALBKIT_RETRY_BASE_MS")
         .ok()
@@ -222,6 +222,12 @@ pub enum Poll<T> {
     },
 }
 
+/// The longest pause between two polls of a waiter. What albkit waits for (an ALB
+/// becoming active, a certificate being issued, a function leaving `Pending`) is the
+/// critical path of `up`: a long pause adds straight to the time to URL, while a read
+/// every 2 s is far below the describe APIs' rate limits.
+pub const POLL_CAP: Duration = Duration::from_secs(2);
+
 /// Polls `check` until it is ready, with backoff, transient errors retried, and a
 /// deadline. `what` says what is being waited for ("load balancer hello-alb to be active").
 pub async fn wait_until<T, F, Fut>(
@@ -235,7 +241,7 @@ where
     Fut: Future<Output = Result<Poll<T>, AwsError>>,
 {
     let start = Instant::now();
-    let mut backoff = Backoff::new(base_delay(), Duration::from_secs(15));
+    let mut backoff = Backoff::new(base_delay(), POLL_CAP);
     let mut last = String::from("unknown");
     loop {
         match check().await {

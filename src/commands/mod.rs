@@ -243,6 +243,20 @@ pub struct Planned {
     pub artifacts: BTreeMap<String, Artifact>,
 }
 
+/// Reads the stack again and plans against the same desired stack and builds: after
+/// taking the lock, what another run may have changed since the first reading counts.
+pub async fn replan(s: &Session, p: Planned) -> Result<Planned> {
+    let empty = BTreeMap::new();
+    let discovery = discover(&s.ctx(&empty)).await?;
+    check_conflicts(&discovery)?;
+    let plan = plan(&p.desired, &discovery.observed).map_err(Error::Plan)?;
+    Ok(Planned {
+        discovery,
+        plan,
+        ..p
+    })
+}
+
 pub async fn compute_plan(s: &Session) -> Result<Planned> {
     let empty = BTreeMap::new();
     let ctx = s.ctx(&empty);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{compute_plan, confirm, print_json, seed, url, Session};
+use super::{compute_plan, confirm, print_json, replan, seed, url, Planned, Session};
 use crate::aws::executor;
 use crate::aws::resources::load_balancer::DNS_KEY;
 use crate::cli::Cli;
@@ -13,15 +13,19 @@ use crate::model::plan::Action;
 
 pub async fn run(cli: &Cli, yes: bool, lock_timeout: Duration) -> Result<u8> {
     let s = Session::open(cli).await?;
+    let p = compute_plan(&s).await?;
+    // Nothing to change: nothing to lock (a no-op up only reads, like plan).
+    if !p.plan.has_changes() {
+        return converge(&s, yes, p).await;
+    }
     let lock = s.lock("up", lock_timeout).await?;
-    let result = converge(&s, yes).await;
+    let result = async { converge(&s, yes, replan(&s, p).await?).await }.await;
     s.unlock(lock).await;
     result
 }
 
-/// Plans and applies, under the stack's lock.
-async fn converge(s: &Session, yes: bool) -> Result<u8> {
-    let p = compute_plan(s).await?;
+/// Applies the plan (under the stack's lock when it has changes) and reports.
+async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
     let ctx = s.ctx(&p.artifacts);
     seed(&ctx, &p.discovery.observed);
     let counts = p.plan.counts();
@@ -46,8 +50,11 @@ async fn converge(s: &Session, yes: bool) -> Result<u8> {
                 s.config.stack.name, counts.unchanged
             );
         }
-        if let Some(arn) = ctx.ids.find(logical::LOAD_BALANCER) {
-            crate::aws::resources::load_balancer::wait_active(&ctx, &arn).await?;
+        // An up that found nothing to do still returns only once the URL can answer;
+        // the state read during discovery usually says so already.
+        let lb = p.discovery.observed.get(logical::LOAD_BALANCER);
+        if let Some(lb) = lb.filter(|o| o.resource.get("state") != Some("active")) {
+            crate::aws::resources::load_balancer::wait_active(&ctx, &lb.id).await?;
         }
     }
     let dns = ctx.ids.find(DNS_KEY);

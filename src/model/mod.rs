@@ -2,6 +2,7 @@
 //! Nothing in here performs AWS calls or depends on tokio.
 
 pub mod alb_event;
+pub mod bound;
 pub mod config;
 pub mod ids;
 pub mod lifecycle;

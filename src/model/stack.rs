@@ -404,8 +404,11 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
             );
             refs
         }
+        // Sorted as discovery reports them: the order of subnets means nothing to AWS.
         Network::Existing { subnet_ids, .. } => {
-            subnet_ids.iter().map(|s| s.as_str().to_string()).collect()
+            let mut ids: Vec<String> = subnet_ids.iter().map(|s| s.as_str().to_string()).collect();
+            ids.sort();
+            ids
         }
     };
     let vpc_ref = match &config.network {

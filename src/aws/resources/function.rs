@@ -36,23 +36,56 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let found = try_join_all(candidates.iter().map(|f| async move {
         let name = f.function_name().unwrap_or_default();
         let arn = f.function_arn().unwrap_or_default();
-        let tags: Tags = retry(
-            Policy::transient(),
-            "read function tags",
-            &ctx.notify("function"),
-            || async {
-                lambda
-                    .list_tags()
-                    .resource(arn)
-                    .send()
-                    .await
-                    .aws("ListTags", name)
-            },
-        )
-        .await?
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+        // Tags, the alias and the configuration the alias serves, read together.
+        let tags = async {
+            retry(
+                Policy::transient(),
+                "read function tags",
+                &ctx.notify("function"),
+                || async {
+                    lambda
+                        .list_tags()
+                        .resource(arn)
+                        .send()
+                        .await
+                        .aws("ListTags", name)
+                },
+            )
+            .await
+        };
+        let alias = async {
+            match lambda
+                .get_alias()
+                .function_name(name)
+                .name(LIVE_ALIAS)
+                .send()
+                .await
+                .aws("GetAlias", name)
+            {
+                Ok(a) => Ok(a.function_version().map(str::to_string)),
+                Err(e) if e.not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let live = async {
+            match lambda
+                .get_function_configuration()
+                .function_name(name)
+                .qualifier(LIVE_ALIAS)
+                .send()
+                .await
+                .aws("GetFunctionConfiguration", name)
+            {
+                Ok(c) => Ok(Some(c)),
+                Err(e) if e.not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (tags, alias, live) = tokio::try_join!(tags, alias, live)?;
+        let tags: Tags = tags
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
         if !ctx.owns(&tags) {
             return Ok(None);
         }
@@ -60,27 +93,10 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
             return Ok(None);
         };
         // The alias's version is what the load balancer serves; compare against it.
-        let alias = match lambda
-            .get_alias()
-            .function_name(name)
-            .name(LIVE_ALIAS)
-            .send()
-            .await
-            .aws("GetAlias", name)
-        {
-            Ok(a) => a.function_version().map(str::to_string),
-            Err(e) if e.not_found() => None,
-            Err(e) => return Err(e),
-        };
-        let config = match &alias {
-            Some(version) => lambda
-                .get_function_configuration()
-                .function_name(name)
-                .qualifier(version)
-                .send()
-                .await
-                .aws("GetFunctionConfiguration", name)?,
-            None => lambda
+        let config = match (live, &alias) {
+            (Some(config), Some(_)) => config,
+            // No alias yet (a run stopped before creating it): the unpublished function.
+            _ => lambda
                 .get_function_configuration()
                 .function_name(name)
                 .send()

@@ -79,7 +79,11 @@ pub fn redirect_to_https() -> Action {
         .build()
 }
 
-pub async fn discover(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsError> {
+/// The listeners of the load balancer, as AWS describes them.
+pub async fn describe(
+    ctx: &Ctx<'_>,
+    lb_arn: &str,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read listeners",
@@ -95,14 +99,20 @@ pub async fn discover(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsE
         },
     )
     .await?;
-    let arns: Vec<String> = out
-        .listeners()
+    Ok(out.listeners().to_vec())
+}
+
+/// The listeners as observed, with their tags.
+pub async fn observe(
+    ctx: &Ctx<'_>,
+    listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
+) -> Result<Vec<Observed>, AwsError> {
+    let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_string))
         .collect();
     let tags = read_tags(ctx, &arns).await?;
-    Ok(out
-        .listeners()
+    Ok(listeners
         .iter()
         .filter_map(|l| {
             let arn = l.listener_arn()?;
@@ -227,7 +237,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 // An earlier attempt created it but its response was lost: take it if it
                 // carries the stack's tags (tags are set in the same call).
                 Err(e) if e.is("DuplicateListener") => {
-                    let existing = discover(ctx, &lb).await?;
+                    let existing = observe(ctx, &describe(ctx, &lb).await?).await?;
                     existing
                         .into_iter()
                         .find(|o| {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag,
+    IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, Tag,
 };
 
 use super::vpc::{ignore_not_found, wait_error};
@@ -93,7 +94,8 @@ pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Res
     Ok(())
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+/// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
+pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
     let name = ctx.names.load_balancer();
     let found = retry(
         Policy::transient(),
@@ -112,17 +114,39 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     .await;
     let out = match found {
         Ok(out) => out,
-        Err(e) if e.not_found() => return Ok((vec![], vec![])),
+        Err(e) if e.not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Some(lb) = out.load_balancers().first() else {
-        return Ok((vec![], vec![]));
-    };
+    Ok(out.load_balancers().first().cloned())
+}
+
+/// The load balancer as observed (tags and attributes read together), or a foreign one.
+pub async fn observe(
+    ctx: &Ctx<'_>,
+    lb: &LoadBalancer,
+) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+    let name = ctx.names.load_balancer();
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    let tags = read_tags(ctx, std::slice::from_ref(&arn))
-        .await?
-        .remove(&arn)
-        .unwrap_or_default();
+    let attributes = async {
+        retry(
+            Policy::transient(),
+            "read load balancer attributes",
+            &ctx.notify(logical::LOAD_BALANCER),
+            || async {
+                ctx.aws
+                    .elb
+                    .describe_load_balancer_attributes()
+                    .load_balancer_arn(&arn)
+                    .send()
+                    .await
+                    .aws("DescribeLoadBalancerAttributes", &arn)
+            },
+        )
+        .await
+    };
+    let (mut tags, attrs) =
+        tokio::try_join!(read_tags(ctx, std::slice::from_ref(&arn)), attributes)?;
+    let tags = tags.remove(&arn).unwrap_or_default();
     if !ctx.owns(&tags) {
         return Ok((
             vec![],
@@ -132,21 +156,6 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
             }],
         ));
     }
-    let attrs = retry(
-        Policy::transient(),
-        "read load balancer attributes",
-        &ctx.notify(logical::LOAD_BALANCER),
-        || async {
-            ctx.aws
-                .elb
-                .describe_load_balancer_attributes()
-                .load_balancer_arn(&arn)
-                .send()
-                .await
-                .aws("DescribeLoadBalancerAttributes", &arn)
-        },
-    )
-    .await?;
     let attr = |key: &str| {
         attrs
             .attributes()

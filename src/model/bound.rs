@@ -1,0 +1,264 @@
+//! The time-to-URL lower bound: how fast any tool could build (or remove) a stack, given
+//! a model of AWS (a latency per call and the delays AWS imposes), following albkit's
+//! own dependency graph. The benchmark (`benches/time_to_url.rs`) prints albkit's wall
+//! time against it. Pure.
+//!
+//! Each resource costs the calls that must follow one another to create it (a call that
+//! needs the id the previous one returned), plus the waits AWS imposes on it; a resource
+//! starts when everything it depends on is done. The URL answers when every resource is
+//! done and the load balancer is active. One round of reads comes first: a tool that
+//! does not look before it creates cannot be run twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::plan::dependencies;
+use super::stack::{Desired, Kind};
+
+/// What AWS costs, in the benchmark's scaled-down model of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    /// Round trip of one API call.
+    pub call: Duration,
+    /// `CreateLoadBalancer` → `active`.
+    pub alb_active: Duration,
+    /// `RequestCertificate` → `ISSUED` (DNS validation).
+    pub certificate_issued: Duration,
+    /// `CreateRole` → assumable by Lambda.
+    pub role_assumable: Duration,
+    /// `CreateFunction` → `Active`; also an update → `Successful`.
+    pub function_active: Duration,
+    /// `DeleteLoadBalancer` → its network interfaces released.
+    pub eni_release: Duration,
+    /// Last listener deleted → certificate no longer in use.
+    pub certificate_release: Duration,
+}
+
+/// Calls that must follow one another to create a resource of this kind, and the wait
+/// AWS imposes after the first of them before the resource can be used.
+fn create_cost(kind: Kind, m: &Model) -> Duration {
+    let calls = |n: u32| m.call * n;
+    match kind {
+        // CreateVpc (tags inline) → ModifyVpcAttribute (DNS hostnames).
+        Kind::Vpc => calls(2),
+        Kind::Subnet | Kind::Listener | Kind::ListenerRule | Kind::DnsRecord => calls(1),
+        // Create → attach; create → route and associations; create → ingress rules;
+        // create bucket → its settings; create log group → retention.
+        Kind::InternetGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::LogBucket
+        | Kind::LogGroup => calls(2),
+        // CreateLoadBalancer → ModifyLoadBalancerAttributes; `active` is counted apart,
+        // since listeners and rules need not wait for it.
+        Kind::LoadBalancer => calls(2),
+        // Request → read the validation record → write it; issued after the delay.
+        Kind::Certificate => m.call + calls(2).max(m.certificate_issued),
+        // CreateRole → (AttachRolePolicy meanwhile) assumable.
+        Kind::Role => m.call + m.call.max(m.role_assumable),
+        // CreateFunction → Active → PublishVersion → CreateAlias.
+        Kind::Function => calls(3) + m.function_active,
+        // CreateTargetGroup → AddPermission → RegisterTargets.
+        Kind::TargetGroup => calls(3),
+    }
+}
+
+/// Calls that must follow one another to delete a resource of this kind.
+fn delete_cost(kind: Kind, m: &Model) -> Duration {
+    let calls = |n: u32| m.call * n;
+    match kind {
+        // Detach → delete; disassociate → delete.
+        Kind::InternetGateway | Kind::RouteTable => calls(2),
+        // List the versions → delete them → delete the bucket.
+        Kind::LogBucket => calls(3),
+        // Turn off deletion protection → delete.
+        Kind::LoadBalancer => calls(2),
+        // Deregister → remove the permission → delete.
+        Kind::TargetGroup => calls(2),
+        // Detach the policy → delete.
+        Kind::Role => calls(2),
+        _ => calls(1),
+    }
+}
+
+/// The bound of a fresh `up`.
+pub fn create_bound(desired: &Desired, m: &Model) -> Duration {
+    let mut done: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut alb_active = Duration::ZERO;
+    // Resources in an order where dependencies come first.
+    let mut pending: Vec<_> = desired.resources.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|r| {
+            let deps = dependencies(r, desired);
+            if !deps.iter().all(|d| done.contains_key(d)) {
+                return true;
+            }
+            let start = deps
+                .iter()
+                .filter_map(|d| done.get(d))
+                .max()
+                .copied()
+                .unwrap_or(m.call);
+            if r.kind == Kind::LoadBalancer {
+                alb_active = start + m.call + m.alb_active;
+            }
+            done.insert(r.logical.clone(), start + create_cost(r.kind, m));
+            false
+        });
+        if pending.len() == before {
+            // A cycle cannot happen in a valid stack; stop rather than loop.
+            break;
+        }
+    }
+    done.values()
+        .copied()
+        .max()
+        .unwrap_or_default()
+        .max(alb_active)
+}
+
+/// The bound of `down`: dependents go first, and AWS holds the network back while the
+/// load balancer's interfaces detach and the certificate while it is still in use.
+pub fn delete_bound(desired: &Desired, m: &Model) -> Duration {
+    // The reverse graph: a resource can go once everything that depends on it is gone.
+    let dependents = |logical: &str| -> Vec<&str> {
+        desired
+            .resources
+            .iter()
+            .filter(|r| dependencies(r, desired).iter().any(|d| d == logical))
+            .map(|r| r.logical.as_str())
+            .collect()
+    };
+    let mut gone: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut pending: Vec<_> = desired.resources.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|r| {
+            let after = dependents(&r.logical);
+            if !after.iter().all(|d| gone.contains_key(*d)) {
+                return true;
+            }
+            let mut start = after
+                .iter()
+                .filter_map(|d| gone.get(*d))
+                .max()
+                .copied()
+                .unwrap_or(m.call);
+            let alb_gone = desired
+                .resources
+                .iter()
+                .find(|x| x.kind == Kind::LoadBalancer)
+                .and_then(|x| gone.get(&x.logical))
+                .copied();
+            match r.kind {
+                Kind::SecurityGroup | Kind::Subnet | Kind::InternetGateway => {
+                    if let Some(t) = alb_gone {
+                        start = start.max(t + m.eni_release);
+                    }
+                }
+                Kind::Certificate => start += m.certificate_release,
+                _ => {}
+            }
+            gone.insert(r.logical.clone(), start + delete_cost(r.kind, m));
+            false
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    gone.values().copied().max().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::stack::{desired, Context};
+    use crate::model::validate::parse_str;
+
+    fn model() -> Model {
+        Model {
+            call: Duration::from_millis(50),
+            alb_active: Duration::from_secs(20),
+            certificate_issued: Duration::from_secs(15),
+            role_assumable: Duration::from_secs(8),
+            function_active: Duration::from_secs(3),
+            eni_release: Duration::from_secs(10),
+            certificate_release: Duration::from_secs(5),
+        }
+    }
+
+    fn stack(https: bool) -> Desired {
+        let mut toml = String::from(
+            "[stack]\nname = \"b\"\n\n[[functions]]\nname = \"api\"\npath = \".\"\n\n[[functions.routes]]\npriority = 10\npaths = [\"/a\"]\n",
+        );
+        if https {
+            toml.push_str("\n[https]\ndomain = \"a.example.com\"\nhosted_zone_id = \"Z1\"\n");
+        }
+        // The config names a function crate; validation checks that it exists.
+        let root = std::env::temp_dir().join(format!("albkit-bound-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("temp dir");
+        std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"api\"\n").expect("write");
+        let config = parse_str(&toml, &root).expect("valid config");
+        desired(
+            &config,
+            &Context {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+                code_sha256: Default::default(),
+                existing_vpc_cidr: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_fresh_stack_is_bounded_by_the_load_balancer_becoming_active() {
+        // reads (1 call) → VPC (2) → IGW (2) → route table (2) → ALB create (1) + 20 s.
+        let bound = create_bound(&stack(false), &model());
+        assert_eq!(
+            bound,
+            Duration::from_millis(50 * 8) + Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn without_the_load_balancer_wait_the_function_chain_is_the_longest() {
+        let m = Model {
+            alb_active: Duration::ZERO,
+            ..model()
+        };
+        // reads (1) → role: create + 8 s → function: 3 calls + 3 s → target group (3) → rule (1).
+        let expected = Duration::from_millis(50) * 9 + Duration::from_secs(11);
+        assert_eq!(create_bound(&stack(false), &m), expected);
+    }
+
+    #[test]
+    fn certificate_issuance_overlaps_the_load_balancer() {
+        let m = model();
+        let with_https = create_bound(&stack(true), &m);
+        // The 15 s of issuance run beside the 20 s of provisioning.
+        assert_eq!(with_https, create_bound(&stack(false), &m));
+        let slow_certificate = Model {
+            certificate_issued: Duration::from_secs(40),
+            ..m
+        };
+        // reads (1) → request (1) + 40 s → HTTPS listener (1) → rule (1).
+        assert_eq!(
+            create_bound(&stack(true), &slow_certificate),
+            Duration::from_millis(50) * 4 + Duration::from_secs(40)
+        );
+    }
+
+    #[test]
+    fn teardown_waits_for_the_interfaces_of_the_load_balancer() {
+        let m = model();
+        let bound = delete_bound(&stack(false), &m);
+        // reads (1) → rule (1) → listener (1) → ALB (2) → +10 s → IGW (2) → VPC (1);
+        // the route table goes meanwhile.
+        assert_eq!(
+            bound,
+            Duration::from_millis(50) * 8 + Duration::from_secs(10)
+        );
+    }
+}
