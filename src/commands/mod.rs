@@ -20,6 +20,7 @@ use crate::package::{self, Artifact};
 use crate::ui::reporter::{Plain, Tty};
 
 pub mod code;
+pub mod cost;
 pub mod deploy;
 pub mod dev;
 pub mod down;
@@ -492,6 +493,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             },
         ),
         Command::Dev(args) => dev::run(cli, args).await,
+        Command::Cost(args) => cost::run(cli, args),
     }
 }
 

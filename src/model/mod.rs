@@ -3,6 +3,7 @@
 
 pub mod alb_event;
 pub mod config;
+pub mod cost;
 pub mod ids;
 pub mod lifecycle;
 pub mod names;
