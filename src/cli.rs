@@ -167,6 +167,19 @@ pub enum Command {
     Dev(DevArgs),
     /// Monthly cost estimate: ALB + Lambda against API Gateway (REST and HTTP), and the break-even traffic. No AWS call.
     Cost(CostArgs),
+    /// Print a shell completion script (e.g. `albkit completions bash > ~/.local/share/bash-completion/completions/albkit`).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (albkit.1 and one per command) generated from these definitions.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write into (created if needed).
+        #[arg(long, default_value = "docs/man", value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 /// Options of `albkit cost`. Memory, architecture, the number of functions and routes

@@ -20,6 +20,7 @@ use crate::package::{self, Artifact};
 use crate::ui::reporter::{Plain, Tty};
 
 pub mod code;
+pub mod completions;
 pub mod cost;
 pub mod deploy;
 pub mod dev;
@@ -27,6 +28,7 @@ pub mod down;
 pub mod init;
 pub mod invoke;
 pub mod logs;
+pub mod man;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -494,6 +496,8 @@ pub async fn run(cli: &Cli) -> Result<u8> {
         ),
         Command::Dev(args) => dev::run(cli, args).await,
         Command::Cost(args) => cost::run(cli, args),
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man { out_dir } => man::run(cli, out_dir),
     }
 }
 
