@@ -397,11 +397,23 @@ pub fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// Whether a command has printed its JSON document (see [`document_printed`]).
+static DOCUMENT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a command's JSON document on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+    DOCUMENT_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether this process has printed a command's JSON document: a command that fails
+/// after it (a `deploy` whose smoke check failed) keeps that document as its only one,
+/// instead of adding the error document.
+pub fn document_printed() -> bool {
+    DOCUMENT_PRINTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The URL users reach the stack at.
