@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
+/// Where the stack's configuration is read from unless `--config` says otherwise.
+pub const DEFAULT_CONFIG: &str = "albkit.toml";
+
 #[derive(Debug, Parser)]
 #[command(name = "albkit", version, about = "An Application Load Balancer in front of Rust Lambda functions, straight through the AWS SDK", long_about = None)]
 pub struct Cli {
@@ -13,7 +16,7 @@ pub struct Cli {
         short = 'c',
         long,
         global = true,
-        default_value = "albkit.toml",
+        default_value = DEFAULT_CONFIG,
         value_name = "PATH"
     )]
     pub config: PathBuf,
@@ -178,6 +181,54 @@ pub enum Command {
     },
     /// Run the functions locally behind a faithful emulation of the stack's ALB (no AWS needed).
     Dev(DevArgs),
+    /// Monthly cost estimate: ALB + Lambda against API Gateway (REST and HTTP), and the break-even traffic. No AWS call.
+    Cost(CostArgs),
+    /// Print a shell completion script (e.g. `albkit completions bash > ~/.local/share/bash-completion/completions/albkit`).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (albkit.1 and one per command) generated from these definitions.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write into (created if needed).
+        #[arg(long, default_value = "docs/man", value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+}
+
+/// Options of `albkit cost`. Memory, architecture, the number of functions and routes
+/// and the idle timeout come from albkit.toml when there is one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CostArgs {
+    /// Average traffic, steady over the month.
+    #[arg(long, default_value_t = 10.0, value_name = "N", value_parser = at_least(0.0))]
+    pub requests_per_second: f64,
+    /// Average duration of one invocation, in milliseconds.
+    #[arg(long, default_value_t = 20.0, value_name = "D", value_parser = at_least(0.0))]
+    pub avg_duration_ms: f64,
+    /// Memory of every function (default: each function's memory_mb, or 128).
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(128..=10240))]
+    pub memory_mb: Option<u32>,
+    /// Architecture of every function (default: each function's architecture, or x86_64).
+    #[arg(long, value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
+    /// Bytes the load balancer processes per request, request and response with headers, in KB.
+    #[arg(long, default_value_t = 2.0, value_name = "KB", value_parser = at_least(0.0))]
+    pub kb_per_request: f64,
+    /// Requests a client sends over one connection (1: a new connection per request).
+    #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = at_least(1.0))]
+    pub requests_per_connection: f64,
+}
+
+/// A finite number of at least `min`.
+fn at_least(min: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+    move |text: &str| match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= min => Ok(v),
+        Ok(v) if v.is_finite() => Err(format!("must be {min} or more")),
+        _ => Err(format!("{text:?} is not a number")),
+    }
 }
 
 /// Options of `albkit dev`.

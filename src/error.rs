@@ -41,6 +41,60 @@ impl Error {
         }
     }
 
+    /// What sort of failure this is, as the JSON error document names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Usage { .. } => "usage",
+            Error::Aws(_) => "aws",
+            Error::Apply(_) => "apply",
+            Error::Build(_) => "build",
+            Error::Plan(_) => "plan",
+            Error::Conflict { .. } => "conflict",
+            Error::Locked { .. } => "locked",
+            Error::Other(_) => "other",
+        }
+    }
+
+    /// The document `-o json` prints on stdout when a command fails before printing its
+    /// own (`schemas/error.schema.json`): what, the hint, the exit code, and for a
+    /// configuration every problem with its key, line and column.
+    pub fn to_json(&self) -> serde_json::Value {
+        let problems: Vec<serde_json::Value> = match self {
+            Error::Config(e) => e
+                .problems()
+                .iter()
+                .map(|p| {
+                    let at = p.span.as_ref().and_then(|span| {
+                        let source = e.source_code()?;
+                        let contents = source
+                            .read_span(&miette::SourceSpan::from(span.clone()), 0, 0)
+                            .ok()?;
+                        Some((contents.line() + 1, contents.column() + 1))
+                    });
+                    serde_json::json!({
+                        "key": p.key,
+                        "message": p.message,
+                        "help": p.help,
+                        "line": at.map(|a| a.0),
+                        "column": at.map(|a| a.1),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        serde_json::json!({
+            "error": {
+                "kind": self.kind(),
+                "message": self.to_string(),
+                "help": self.help().map(|h| h.to_string()),
+                "code": self.code().map(|c| c.to_string()),
+                "exit_code": self.exit_code(),
+                "problems": problems,
+            }
+        })
+    }
+
     pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
@@ -147,3 +201,47 @@ impl From<ApplyError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_error_document_points_at_each_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("albkit.toml");
+        std::fs::write(
+            &path,
+            "[stack]\nname = \"s\"\n\n[[functions]]\nname = \"f\"\npath = \"f\"\nmemory_mb = 64\n",
+        )
+        .expect("write");
+        let e: Error = crate::model::validate::load(&path)
+            .expect_err("invalid")
+            .into();
+        let doc = e.to_json();
+        let error = &doc["error"];
+        assert_eq!(error["kind"], "config");
+        assert_eq!(error["exit_code"], 2);
+        let problems = error["problems"].as_array().expect("problems");
+        let memory = problems
+            .iter()
+            .find(|p| p["key"] == "functions[0].memory_mb")
+            .unwrap_or_else(|| panic!("no memory_mb problem in {doc}"));
+        assert_eq!(memory["line"], 7);
+        assert_eq!(memory["column"], 13);
+        assert!(memory["help"].as_str().is_some_and(|h| !h.is_empty()));
+    }
+
+    #[test]
+    fn other_errors_carry_their_hint_and_exit_code() {
+        let doc = Error::usage("no region", "pass --region").to_json();
+        assert_eq!(doc["error"]["kind"], "usage");
+        assert_eq!(doc["error"]["message"], "no region");
+        assert_eq!(doc["error"]["help"], "pass --region");
+        assert_eq!(doc["error"]["exit_code"], 2);
+        assert_eq!(doc["error"]["problems"], serde_json::json!([]));
+        let doc = Error::Other("boom".into()).to_json();
+        assert_eq!(doc["error"]["exit_code"], 1);
+        assert_eq!(doc["error"]["help"], serde_json::Value::Null);
+    }
+}

@@ -32,6 +32,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = err.exit_code();
+            // -o json: stdout always holds one document; this one on a single line, so
+            // that the event stream of `logs -o json` stays one object per line.
+            if cli.output == albkit::cli::Output::Json && !albkit::commands::document_printed() {
+                println!("{}", err.to_json());
+            }
             eprintln!("{:?}", miette::Report::new(err));
             ExitCode::from(code)
         }

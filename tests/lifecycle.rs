@@ -10,13 +10,7 @@ use support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 const REGION: &str = "us-east-1";
 
 fn project(stack: &str) -> Project {
-    let p = Project::from_example("hello");
-    let toml = p.read("albkit.toml").replace(
-        "name = \"hello\"\n\n[[functions]]",
-        &format!("name = \"{stack}\"\n\n[[functions]]"),
-    );
-    assert!(toml.contains(stack), "stack name not replaced:\n{toml}");
-    p.with_config(&toml);
+    let p = Project::from_example_as("hello", stack);
     // Tests of this binary run at once and share the functions' target directory: a
     // crate name of its own per project, so that no build overwrites another's binary
     // between its cargo run and its packaging.

@@ -22,12 +22,15 @@ use crate::package::{self, Artifact};
 use crate::ui::reporter::{Plain, Tty};
 
 pub mod code;
+pub mod completions;
+pub mod cost;
 pub mod deploy;
 pub mod dev;
 pub mod down;
 pub mod init;
 pub mod invoke;
 pub mod logs;
+pub mod man;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -439,11 +442,23 @@ pub fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// Whether a command has printed its JSON document (see [`document_printed`]).
+static DOCUMENT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a command's JSON document on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+    DOCUMENT_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether this process has printed a command's JSON document: a command that fails
+/// after it (a `deploy` whose smoke check failed) keeps that document as its only one,
+/// instead of adding the error document.
+pub fn document_printed() -> bool {
+    DOCUMENT_PRINTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The URL users reach the stack at.
@@ -542,6 +557,9 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             },
         ),
         Command::Dev(args) => dev::run(cli, args).await,
+        Command::Cost(args) => cost::run(cli, args),
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man { out_dir } => man::run(cli, out_dir),
     }
 }
 

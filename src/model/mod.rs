@@ -4,6 +4,7 @@
 pub mod alb_event;
 pub mod bound;
 pub mod config;
+pub mod cost;
 pub mod ids;
 pub mod lifecycle;
 pub mod lock;

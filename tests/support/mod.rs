@@ -372,6 +372,18 @@ impl Project {
         Project::copy_of(&Path::new(REPO).join("examples").join(name))
     }
 
+    /// A copy of `examples/<name>` whose `[stack].name` is `stack`.
+    pub fn from_example_as(name: &str, stack: &str) -> Project {
+        let p = Project::from_example(name);
+        let mut doc: toml_edit::DocumentMut = p
+            .read("albkit.toml")
+            .parse()
+            .unwrap_or_else(|e| panic!("examples/{name}/albkit.toml: {e}"));
+        doc["stack"]["name"] = toml_edit::value(stack);
+        p.with_config(&doc.to_string());
+        p
+    }
+
     /// A copy of `tests/fixtures/<name>` (without any `target/` directory).
     pub fn from_fixture(name: &str) -> Project {
         Project::copy_of(&Path::new(REPO).join("tests").join("fixtures").join(name))

@@ -1,0 +1,375 @@
+//! What the repository documents about the command line, checked against the command
+//! line itself, so that none of it rots silently: the man pages in docs/man/, the CI
+//! examples in examples/ci/, a JSON schema per command in schemas/, and the README's
+//! list of commands. No AWS, no network.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use albkit::cli::Cli;
+use clap::{CommandFactory, Parser};
+use yaml_rust2::{Yaml, YamlLoader};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(REPO).join(relative)
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+}
+
+/// Commands whose `-o json` prints no document: a completion script is the output
+/// itself, and `dev` is a server that runs until stopped.
+const NO_DOCUMENT: &[&str] = &["completions", "dev"];
+
+fn commands() -> Vec<clap::Command> {
+    Cli::command().get_subcommands().cloned().collect()
+}
+
+#[test]
+fn the_man_pages_in_docs_man_are_up_to_date() {
+    let pages = albkit::commands::man::pages().expect("render man pages");
+    let dir = repo("docs/man");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let generated: BTreeSet<String> = pages.iter().map(|(n, _)| n.clone()).collect();
+    let hint = "regenerate them with `cargo run -- man` and commit docs/man/";
+    assert_eq!(on_disk, generated, "docs/man/ has other pages: {hint}");
+    for (name, text) in &pages {
+        let committed = std::fs::read(dir.join(name)).expect("read page");
+        assert!(committed == *text, "docs/man/{name} is stale: {hint}");
+    }
+    // One page per visible command, plus albkit.1.
+    let visible = commands().iter().filter(|c| !c.is_hide_set()).count();
+    assert_eq!(pages.len(), visible + 1);
+    assert_eq!(pages[0].0, "albkit.1");
+    let main = String::from_utf8_lossy(&pages[0].1).into_owned();
+    for c in commands().iter().filter(|c| !c.is_hide_set()) {
+        let page = format!("albkit-{}.1", c.get_name());
+        assert!(generated.contains(&page), "no {page}");
+        assert!(
+            main.contains(c.get_name()),
+            "albkit.1 does not list {}",
+            c.get_name()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// CI examples
+// ---------------------------------------------------------------------------------
+
+/// Keys whose values are shell commands: GitHub Actions' `run`, GitLab CI's scripts.
+const SCRIPT_KEYS: &[&str] = &["run", "script", "before_script", "after_script"];
+
+/// The shell scripts in a CI file.
+fn scripts<'a>(y: &'a Yaml, out: &mut Vec<&'a str>) {
+    match y {
+        Yaml::Array(items) => items.iter().for_each(|i| scripts(i, out)),
+        Yaml::Hash(map) => map.iter().for_each(|(k, v)| {
+            if k.as_str().is_some_and(|k| SCRIPT_KEYS.contains(&k)) {
+                strings(v, out);
+            } else {
+                scripts(v, out);
+            }
+        }),
+        _ => {}
+    }
+}
+
+fn strings<'a>(y: &'a Yaml, out: &mut Vec<&'a str>) {
+    match y {
+        Yaml::String(s) => out.push(s),
+        Yaml::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Yaml::Hash(map) => map.iter().for_each(|(k, v)| {
+            strings(k, out);
+            strings(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Splits a shell line into words (single and double quotes, no expansion).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
+}
+
+const OPERATORS: &[&str] = &["|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1", "&"];
+
+/// Every `albkit ...` command in `text`, as its argument list (cut at the first shell
+/// operator or redirection).
+fn invocations(text: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or(line).trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        let w = words(line);
+        for (i, word) in w.iter().enumerate() {
+            let at_command = i == 0 || OPERATORS.contains(&w[i - 1].as_str());
+            if at_command && (word == "albkit" || word.ends_with("/albkit")) {
+                let args: Vec<String> = w[i..]
+                    .iter()
+                    .take_while(|a| {
+                        !OPERATORS.contains(&a.as_str())
+                            && !a.starts_with('>')
+                            && !a.starts_with("2>")
+                    })
+                    .cloned()
+                    .collect();
+                found.push(args);
+            }
+        }
+    }
+    found
+}
+
+/// Parses the file as YAML and checks every albkit command in it against the CLI.
+fn check_ci_file(relative: &str) -> Yaml {
+    let text = read(relative);
+    let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    assert_eq!(docs.len(), 1, "{relative}: one YAML document expected");
+    let mut all = Vec::new();
+    scripts(&docs[0], &mut all);
+    assert!(!all.is_empty(), "{relative}: no scripts found");
+    let commands: Vec<Vec<String>> = all.iter().flat_map(|s| invocations(s)).collect();
+    for args in &commands {
+        if let Err(e) = Cli::try_parse_from(args) {
+            panic!(
+                "{relative}: `{}` is not a valid albkit command:\n{e}",
+                args.join(" ")
+            );
+        }
+    }
+    // The two steps every pipeline here exists for.
+    for wanted in [
+        &["plan", "--detailed-exitcode"][..],
+        &["up", "--yes", "-o", "json"],
+    ] {
+        assert!(
+            has(&commands, wanted),
+            "{relative}: no `albkit {}`: {commands:?}",
+            wanted.join(" ")
+        );
+    }
+    docs[0].clone()
+}
+
+fn has(commands: &[Vec<String>], wanted: &[&str]) -> bool {
+    commands
+        .iter()
+        .any(|args| wanted.iter().all(|w| args.iter().any(|a| a == w)))
+}
+
+#[test]
+fn the_invocation_finder_finds_and_cuts_commands() {
+    let found = invocations(
+        "set +e\nalbkit plan --detailed-exitcode > plan.txt 2> plan.log\n\
+         x=1 && albkit up --yes -o json | tee up.json\n# albkit down\necho albkit",
+    );
+    assert_eq!(
+        found,
+        vec![
+            vec!["albkit", "plan", "--detailed-exitcode"],
+            vec!["albkit", "up", "--yes", "-o", "json"],
+        ]
+    );
+    assert!(Cli::try_parse_from(["albkit", "plan", "--no-such-flag"]).is_err());
+}
+
+#[test]
+fn the_github_actions_example_is_valid_and_uses_real_commands() {
+    let doc = check_ci_file("examples/ci/github-actions.yml");
+    assert_eq!(
+        doc["permissions"]["id-token"].as_str(),
+        Some("write"),
+        "OIDC needs permissions: id-token: write"
+    );
+    let on = &doc["on"];
+    assert!(!on["pull_request"].is_badvalue(), "runs on pull requests");
+    assert_eq!(on["push"]["branches"][0].as_str(), Some("main"));
+    // Both jobs take their credentials from a role through OIDC.
+    let jobs = doc["jobs"].as_hash().expect("jobs");
+    assert!(!jobs.is_empty());
+    for (name, job) in jobs {
+        let steps = job["steps"].as_vec().expect("steps");
+        let aws = steps
+            .iter()
+            .find(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+            })
+            .unwrap_or_else(|| panic!("job {name:?} has no configure-aws-credentials step"));
+        assert!(aws["with"]["role-to-assume"].as_str().is_some());
+        assert!(
+            steps.iter().any(|s| s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/cache@"))),
+            "job {name:?} does not cache cargo"
+        );
+    }
+}
+
+#[test]
+fn the_gitlab_ci_example_is_valid_and_uses_real_commands() {
+    let doc = check_ci_file("examples/ci/gitlab-ci.yml");
+    let oidc = &doc[".aws-oidc"];
+    assert_eq!(
+        oidc["id_tokens"]["AWS_ID_TOKEN"]["aud"].as_str(),
+        Some("sts.amazonaws.com")
+    );
+    let mut before = Vec::new();
+    strings(&oidc["before_script"], &mut before);
+    assert!(before
+        .iter()
+        .any(|s| s.contains("assume-role-with-web-identity") && s.contains("$AWS_ID_TOKEN")));
+    for job in ["plan", "up"] {
+        assert_eq!(doc[job]["extends"].as_str(), Some(".aws-oidc"), "{job}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// JSON schemas
+// ---------------------------------------------------------------------------------
+
+fn schema(name: &str) -> serde_json::Value {
+    let text = read(&format!("schemas/{name}.schema.json"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("schemas/{name}.schema.json: {e}"))
+}
+
+#[test]
+fn every_command_with_a_json_document_has_a_schema_and_no_schema_is_orphaned() {
+    let mut expected: BTreeSet<String> = commands()
+        .iter()
+        .map(|c| c.get_name().to_string())
+        .filter(|n| !NO_DOCUMENT.contains(&n.as_str()))
+        .collect();
+    expected.insert("error".into());
+    let present: BTreeSet<String> = std::fs::read_dir(repo("schemas"))
+        .expect("schemas/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|n| {
+            n.strip_suffix(".schema.json")
+                .unwrap_or_else(|| panic!("schemas/{n}: not NAME.schema.json"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(present, expected, "schemas/ and the commands disagree");
+    for name in &expected {
+        let s = schema(name);
+        assert_eq!(
+            s["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{name}"
+        );
+        if let Err(e) = jsonschema::draft202012::new(&s) {
+            panic!("schemas/{name}.schema.json is not a valid schema: {e}");
+        }
+    }
+}
+
+/// Every object a schema describes lists its properties as required and allows no
+/// others, so that a field added, renamed or dropped in the output fails validation.
+#[test]
+fn the_schemas_are_strict() {
+    fn walk(name: &str, path: &str, v: &serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.get("type") == Some(&serde_json::json!("object")) {
+                    let props = map.get("properties").and_then(|p| p.as_object());
+                    // `up`'s resource map is keyed by logical id: values are typed instead.
+                    if let Some(props) = props {
+                        assert_eq!(
+                            map.get("additionalProperties"),
+                            Some(&serde_json::json!(false)),
+                            "{name} {path}: additionalProperties must be false"
+                        );
+                        let required: BTreeSet<&str> = map
+                            .get("required")
+                            .and_then(|r| r.as_array())
+                            .map(|r| r.iter().filter_map(|x| x.as_str()).collect())
+                            .unwrap_or_default();
+                        let keys: BTreeSet<&str> = props.keys().map(String::as_str).collect();
+                        assert_eq!(required, keys, "{name} {path}: every property required");
+                    } else {
+                        assert!(
+                            map.get("additionalProperties")
+                                .is_some_and(|a| a.is_object()),
+                            "{name} {path}: an object without properties must type its values"
+                        );
+                    }
+                }
+                for (k, child) in map {
+                    walk(name, &format!("{path}/{k}"), child);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(name, &format!("{path}/{i}"), child);
+                }
+            }
+            _ => {}
+        }
+    }
+    for entry in std::fs::read_dir(repo("schemas")).expect("schemas/") {
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let name = file.trim_end_matches(".schema.json");
+        walk(name, "", &schema(name));
+    }
+}
+
+#[test]
+fn the_readme_lists_every_visible_command() {
+    let readme = read("README.md");
+    for c in commands().iter().filter(|c| !c.is_hide_set()) {
+        let name = c.get_name();
+        assert!(
+            readme.contains(&format!("albkit {name}")),
+            "README.md never shows `albkit {name}`"
+        );
+    }
+    for file in [
+        "examples/ci/github-actions.yml",
+        "examples/ci/gitlab-ci.yml",
+    ] {
+        assert!(readme.contains(file), "README.md does not mention {file}");
+    }
+}
