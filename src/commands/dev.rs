@@ -192,15 +192,19 @@ pub fn fingerprint(root: &Path) -> (Option<SystemTime>, usize) {
 }
 
 /// `--watch`: polls the crate's sources every 500 ms; on a change, rebuilds and restarts
-/// the function's instances (a failed build keeps the old ones running).
+/// the function's instances (a failed build keeps the old ones running). The sources
+/// are fingerprinted before each build, so an edit made while cargo runs triggers
+/// another build.
 async fn watch(f: Arc<Function>, profile: Profile) {
     let root = f.settings.path.clone();
     let mut last = fingerprint(&root);
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if fingerprint(&root) == last {
+        let now = fingerprint(&root);
+        if now == last {
             continue;
         }
+        last = now;
         eprintln!("albkit dev: {}: sources changed, rebuilding", f.name());
         match launch::build(&f.settings, profile, Console::Dev).await {
             Ok(binary) => {
@@ -212,7 +216,6 @@ async fn watch(f: Arc<Function>, profile: Profile) {
                 miette::Report::new(Error::from(e))
             ),
         }
-        last = fingerprint(&root);
     }
 }
 

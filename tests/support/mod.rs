@@ -372,6 +372,20 @@ impl Project {
         Project::copy_of(&Path::new(REPO).join("examples").join(name))
     }
 
+    /// The project `albkit init --template <template> --name <stack>` writes (the
+    /// embedded `templates/<template>`, the one source of the example functions). The
+    /// function crate is named after the stack, so projects of concurrent tests never
+    /// build over each other's binary in the shared functions target dir.
+    pub fn from_template(template: &str, stack: &str) -> Project {
+        let t = albkit::templates::find(template)
+            .unwrap_or_else(|| panic!("no template {template} in templates/"));
+        let project = Project::empty();
+        for (path, contents) in albkit::templates::render(t, stack) {
+            project.write(path, &contents);
+        }
+        project
+    }
+
     /// A copy of `tests/fixtures/<name>` (without any `target/` directory).
     pub fn from_fixture(name: &str) -> Project {
         Project::copy_of(&Path::new(REPO).join("tests").join("fixtures").join(name))
