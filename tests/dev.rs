@@ -3,7 +3,7 @@
 //!
 //! Fixture: `tests/fixtures/dev` (three target groups in front of the `misbehave` test
 //! function: single- and multi-value mode with a 1 s timeout, and `wait` with a long
-//! one), `examples/hello` and a copy of the `hello` template (for `--watch`).
+//! one) and the `hello` template.
 
 mod support;
 
@@ -560,11 +560,11 @@ fn watch_rebuilds_and_restarts_a_function_when_its_source_changes() {
     assert!(dev.log_contains("restarting on the new build", Duration::from_secs(1)));
 }
 
-// ---- the hello example -----------------------------------------------------------
+// ---- the hello template ----------------------------------------------------------
 
 #[test]
-fn hello_example_runs_under_albkit_dev() {
-    let project = support::Project::from_example("hello");
+fn hello_template_runs_under_albkit_dev() {
+    let project = support::Project::from_template("hello", "devhello");
     let dev = Dev::start(&project.path().join("albkit.toml"), &[]);
     let r = request(dev.port, "GET", "/hello?name=a%20b&name=c", &[], b"");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

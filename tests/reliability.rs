@@ -191,7 +191,7 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
             },
         },
     );
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
 
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
@@ -327,7 +327,7 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     // How many mutating calls a fresh up makes.
     let stack = unique_stack_name("crash");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     proxy.disarm();
     let before = proxy.mutations();
@@ -382,7 +382,7 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
 async fn hostile_and_broken_configs_are_rejected_without_any_aws_call() {
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", "ok");
     let ok_fn = "[[functions]]\nname = \"api\"\npath = \"functions/hello\"\n";
     let stack = "[stack]\nname = \"ok\"\n";
     let with = |extra: &str| format!("{stack}{extra}\n{ok_fn}");
@@ -481,7 +481,7 @@ async fn hostile_and_broken_configs_are_rejected_without_any_aws_call() {
 async fn missing_credentials_are_a_clear_usage_error_with_no_mutating_call() {
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", "nocreds");
     project.with_config(&minimal_config("nocreds"));
     let mut cmd = albkit_command(moto, &project, "us-east-1");
     cmd.args(["up", "--yes"])

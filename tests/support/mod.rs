@@ -6,7 +6,8 @@
 //!   region of their own where that helps). [`Moto::start`] gives a private server.
 //! - [`sdk_config`] / [`s3_client`]: AWS SDK clients pointed at a moto server, to check
 //!   what albkit did.
-//! - [`Project`]: a copy of an example (or fixture) project in a temporary directory.
+//! - [`Project`]: a project rendered from a template (or a copy of a fixture) in a
+//!   temporary directory.
 //! - [`albkit`]: runs the `albkit` binary against moto in a project and captures its
 //!   output ([`Output`]).
 //!
@@ -367,11 +368,6 @@ pub struct Project {
 }
 
 impl Project {
-    /// A copy of `examples/<name>` (without any `target/` directory).
-    pub fn from_example(name: &str) -> Project {
-        Project::copy_of(&Path::new(REPO).join("examples").join(name))
-    }
-
     /// The project `albkit init --template <template> --name <stack>` writes (the
     /// embedded `templates/<template>`, the one source of the example functions). The
     /// function crate is named after the stack, so projects of concurrent tests never
