@@ -188,7 +188,7 @@ fn main() {
     let stack = "bench";
     let domain = "api.bench.example.com";
     let zone = rt.block_on(hosted_zone(&moto, "bench.example.com"));
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", stack);
     project.with_config(&config(stack, domain, &zone));
 
     // Build the function first (and check the config) straight against moto: the figures

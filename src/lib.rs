@@ -6,7 +6,6 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
-pub mod local;
 pub mod model;
 pub mod package;
 pub mod templates;

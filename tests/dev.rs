@@ -1,8 +1,9 @@
 //! End-to-end tests of `albkit dev`: real function binaries behind the local ALB,
 //! driven by a plain HTTP/1.1 client over loopback. No AWS, no moto.
 //!
-//! Fixture: `tests/fixtures/dev` (two target groups, single- and multi-value mode, in
-//! front of the `misbehave` test function) and `examples/hello`.
+//! Fixture: `tests/fixtures/dev` (three target groups in front of the `misbehave` test
+//! function: single- and multi-value mode with a 1 s timeout, and `wait` with a long
+//! one) and the `hello` template.
 
 mod support;
 
@@ -436,11 +437,134 @@ fn function_output_is_prefixed_with_its_name() {
     );
 }
 
-// ---- the hello example -----------------------------------------------------------
+// ---- instances: queueing and --concurrency ----------------------------------------
+
+/// What one `.../barrier` invocation reports: its process and how many invocations of
+/// the same barrier it saw recorded before answering.
+#[derive(Debug)]
+struct Barrier {
+    pid: u64,
+    saw: u64,
+}
+
+fn barrier(port: u16, dir: &Path, n: usize, wait_ms: u64) -> Barrier {
+    let r = request(
+        port,
+        "GET",
+        &format!(
+            "/wait/barrier?dir={}&n={n}&wait_ms={wait_ms}",
+            dir.display()
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    Barrier {
+        pid: v["pid"].as_u64().expect("pid"),
+        saw: v["saw"].as_u64().expect("saw"),
+    }
+}
 
 #[test]
-fn hello_example_runs_under_albkit_dev() {
-    let project = support::Project::from_example("hello");
+fn with_one_instance_concurrent_requests_queue_and_are_served_one_after_the_other() {
+    let dev = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = format!("barrier {} pid", dir.path().display());
+    // The first invocation waits (up to 3 s) for a second one to run beside it...
+    let first = {
+        let dir = dir.path().to_path_buf();
+        let port = dev.port;
+        std::thread::spawn(move || barrier(port, &dir, 2, 3_000))
+    };
+    assert!(
+        dev.log_contains(&marker, Duration::from_secs(120)),
+        "the first invocation never started:\n{}",
+        dev.log_text()
+    );
+    // ...and the second is sent while the first runs: it has to wait in the queue.
+    let second = barrier(dev.port, dir.path(), 2, 3_000);
+    let first = first.join().expect("first request");
+    assert_eq!(
+        first.saw, 1,
+        "the second invocation ran beside the first on a single instance"
+    );
+    assert_eq!(second.saw, 2, "the second ran after the first: {second:?}");
+    assert_eq!(first.pid, second.pid, "one instance served both");
+}
+
+#[test]
+fn with_concurrency_n_concurrent_requests_run_on_n_instances_at_once() {
+    const N: usize = 3;
+    let dev = Dev::start(
+        &Path::new(REPO).join("tests/fixtures/dev/albkit.toml"),
+        &["--function", "wait", "--concurrency", "3"],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Each invocation waits (up to 30 s) until all N are recorded: they only all get
+    // there when N instances run them at the same time.
+    let requests: Vec<_> = (0..N)
+        .map(|_| {
+            let dir = dir.path().to_path_buf();
+            let port = dev.port;
+            std::thread::spawn(move || barrier(port, &dir, N, 30_000))
+        })
+        .collect();
+    let answers: Vec<Barrier> = requests
+        .into_iter()
+        .map(|r| r.join().expect("request"))
+        .collect();
+    for a in &answers {
+        assert_eq!(a.saw, N as u64, "{answers:?}\n{}", dev.log_text());
+    }
+    let mut pids: Vec<u64> = answers.iter().map(|a| a.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), N, "one process per instance: {answers:?}");
+    assert!(dev.log_contains("[wait#3]", Duration::from_secs(5)));
+}
+
+// ---- --watch -----------------------------------------------------------------------
+
+#[test]
+fn watch_rebuilds_and_restarts_a_function_when_its_source_changes() {
+    let project = support::Project::from_template("hello", "devwatch");
+    let dev = Dev::start(&project.path().join("albkit.toml"), &["--watch"]);
+    let message = |dev: &Dev| {
+        let r = request(dev.port, "GET", "/hello", &[], b"");
+        (r.status == 200).then(|| r.json()["message"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(message(&dev).as_deref(), Some("hello from albkit"));
+    let main = "functions/hello/src/main.rs";
+    let source = project.read(main);
+    assert!(source.contains("\"hello from albkit\""));
+    project.write(
+        main,
+        &source.replace("\"hello from albkit\"", "\"hello after an edit\""),
+    );
+    // A debug rebuild on a busy machine can take minutes: a generous deadline, and no
+    // assertion on how long it took.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        if message(&dev).as_deref() == Some("hello after an edit") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never showed:\n{}",
+            dev.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(dev.log_contains("sources changed, rebuilding", Duration::from_secs(1)));
+    assert!(dev.log_contains("restarting on the new build", Duration::from_secs(1)));
+}
+
+// ---- the hello template ----------------------------------------------------------
+
+#[test]
+fn hello_template_runs_under_albkit_dev() {
+    let project = support::Project::from_template("hello", "devhello");
     let dev = Dev::start(&project.path().join("albkit.toml"), &[]);
     let r = request(dev.port, "GET", "/hello?name=a%20b&name=c", &[], b"");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

@@ -118,15 +118,18 @@ async fn reset_clears_state_and_drop_stops_the_server() {
 }
 
 #[test]
-fn project_copies_example_and_rewrites_config() {
-    let project = Project::from_example("hello");
+fn project_renders_a_template_and_rewrites_config() {
+    let project = Project::from_template("hello", "harness");
     let root = project.path();
     assert!(root.join("albkit.toml").is_file());
     assert!(root.join("functions/hello/Cargo.toml").is_file());
     assert!(root.join("functions/hello/src/main.rs").is_file());
     assert!(!root.join("target").exists());
     assert!(!root.join("functions/hello/target").exists());
-    assert!(project.read("albkit.toml").contains("name = \"hello\""));
+    assert!(project.read("albkit.toml").contains("name = \"harness\""));
+    assert!(project
+        .read("functions/hello/Cargo.toml")
+        .contains("name = \"harness-hello\""));
 
     project.with_config("[stack]\nname = \"other\"\n");
     assert_eq!(project.read("albkit.toml"), "[stack]\nname = \"other\"\n");

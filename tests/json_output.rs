@@ -44,7 +44,7 @@ fn document(name: &str, out: &Output) -> serde_json::Value {
 async fn the_aws_commands_json_output_matches_the_schemas() {
     let moto = Moto::shared();
     let stack = unique_stack_name("schema");
-    let p = Project::from_example_as("hello", &stack);
+    let p = Project::from_template("hello", &stack);
     let run = |args: &[&str]| albkit(moto, &p, REGION, args);
 
     let plan = document("plan", run(&["plan", "-o", "json"]).ok());
@@ -206,7 +206,7 @@ fn the_local_commands_json_output_matches_the_schemas() {
     assert_eq!(cost["stack"], serde_json::Value::Null);
     assert_eq!(cost["prices"]["region"], "us-east-1");
 
-    let hello = Project::from_example("hello");
+    let hello = Project::from_template("hello", "hello");
     let cost = document(
         "cost",
         offline(
@@ -253,10 +253,10 @@ fn the_local_commands_json_output_matches_the_schemas() {
     assert!(empty.path().join("man/albkit.1").is_file());
 
     // An invalid albkit.toml: every problem with its key and line, before any AWS call.
-    let bad = Project::from_example("hello");
+    let bad = Project::from_template("hello", "hello");
     let toml = bad
         .read("albkit.toml")
-        .replace("memory_mb = 128", "memory_mb = 64");
+        .replace("# memory_mb = 128", "memory_mb = 64");
     bad.with_config(&toml);
     for command in [&["plan", "-o", "json"][..], &["cost", "-o", "json"][..]] {
         let out = offline(bad.path(), command);

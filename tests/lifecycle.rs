@@ -9,16 +9,14 @@ use support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
 const REGION: &str = "us-east-1";
 
+/// The hello template as `albkit init --name <stack>` writes it: the function crate is
+/// named after the stack, so that tests of this binary, which run at once and share the
+/// functions' target directory, never package each other's binary.
 fn project(stack: &str) -> Project {
-    let p = Project::from_example_as("hello", stack);
-    // Tests of this binary run at once and share the functions' target directory: a
-    // crate name of its own per project, so that no build overwrites another's binary
-    // between its cargo run and its packaging.
-    let manifest = "functions/hello/Cargo.toml";
-    let cargo =
-        p.read(manifest)
-            .replacen("name = \"hello\"", &format!("name = \"{stack}-hello\""), 1);
-    p.write(manifest, &cargo);
+    let p = Project::from_template("hello", stack);
+    assert!(p
+        .read("albkit.toml")
+        .contains(&format!("name = \"{stack}\"")));
     p
 }
 
@@ -228,7 +226,7 @@ fn now_ms() -> i64 {
 async fn logs_merge_functions_in_time_order_filter_and_follow() {
     let moto = Moto::shared();
     let stack = unique_stack_name("logs");
-    let p = Project::from_example("hello");
+    let p = Project::from_template("hello", &stack);
     p.with_config(&two_functions(&stack));
     let cfg = sdk_config(moto, REGION).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
@@ -544,10 +542,10 @@ fn arm64_without_an_aarch64_toolchain_is_refused_clearly() {
     }
     let moto = Moto::shared();
     let p = project("arm-refused");
-    p.with_config(&p.read("albkit.toml").replace(
-        "memory_mb = 128",
-        "memory_mb = 128\narchitecture = \"arm64\"",
-    ));
+    let toml = p.read("albkit.toml");
+    let arm = toml.replace("# architecture = \"x86_64\"", "architecture = \"arm64\" #");
+    assert_ne!(arm, toml, "the template has no architecture line to change");
+    p.with_config(&arm);
     let out = albkit(moto, &p, "eu-west-2", &["deploy", "--yes"]);
     out.code_is(1);
     assert!(out.stderr.contains("aarch64-unknown-linux-gnu"), "{out}");

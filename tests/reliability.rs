@@ -187,13 +187,14 @@ fn lock_bucket(region: &str) -> String {
     format!("albkit-locks-{}-{region}", support::ACCOUNT_ID)
 }
 
+/// Exactly one of each resource. A lock may remain: one left by a killed run stays
+/// until it expires or the next run that needs it (an `up` with changes, a `down`)
+/// takes it over; an `up` with nothing to change does not look. `empty` requires none.
 fn complete(counts: &[(&'static str, usize)]) -> bool {
-    counts.iter().all(|(kind, n)| {
-        *n == match *kind {
-            "subnet" => 2,
-            "lock" => 0,
-            _ => 1,
-        }
+    counts.iter().all(|(kind, n)| match *kind {
+        "subnet" => *n == 2,
+        "lock" => *n <= 1,
+        _ => *n == 1,
     })
 }
 
@@ -239,7 +240,7 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
         .hosted_zone()
         .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
         .expect("zone id");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&format!(
         "{}\n[https]\ndomain = \"api.{domain}\"\nhosted_zone_id = \"{zone}\"\n",
         minimal_config(&stack)
@@ -464,7 +465,7 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     // How many mutating calls a fresh up makes.
     let stack = unique_stack_name("crash");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     proxy.disarm();
     let before = proxy.mutations();
@@ -520,7 +521,7 @@ async fn down_killed_after_any_mutating_call_then_run_again_removes_everything()
     let region = "ap-southeast-2";
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     let stack = unique_stack_name("crashdown");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let down = ["down", "--yes", "--purge-logs"];
     // How many mutating calls a down of a complete stack makes.
@@ -561,7 +562,7 @@ async fn concurrent_runs_are_serialised_by_the_stack_lock() {
     let region = "sa-east-1";
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     let stack = unique_stack_name("lock");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
 
     // The first up is frozen right after it took the lock.
@@ -652,7 +653,7 @@ async fn an_expired_lock_is_taken_over_and_unlock_removes_one() {
     let region = "ap-northeast-2";
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     let stack = unique_stack_name("expiry");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let lock_is_held = || async {
         census(moto, region, &stack)
@@ -740,7 +741,7 @@ async fn an_expired_lock_is_taken_over_and_unlock_removes_one() {
 async fn hostile_and_broken_configs_are_rejected_without_any_aws_call() {
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", "ok");
     let ok_fn = "[[functions]]\nname = \"api\"\npath = \"functions/hello\"\n";
     let stack = "[stack]\nname = \"ok\"\n";
     let with = |extra: &str| format!("{stack}{extra}\n{ok_fn}");
@@ -839,7 +840,7 @@ async fn hostile_and_broken_configs_are_rejected_without_any_aws_call() {
 async fn missing_credentials_are_a_clear_usage_error_with_no_mutating_call() {
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", "nocreds");
     project.with_config(&minimal_config("nocreds"));
     let mut cmd = albkit_command(moto, &project, "us-east-1");
     cmd.args(["up", "--yes"])

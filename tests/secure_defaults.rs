@@ -69,7 +69,7 @@ fn deployed() -> &'static Deployed {
                 .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
                 .expect("zone id")
         });
-        let project = Project::from_example("hello");
+        let project = Project::from_template("hello", &stack);
         project.with_config(&config(&stack, &format!("api.{domain}"), &zone));
         let env = [("AWS_SECRET_ACCESS_KEY", AWS_SECRET)];
         let mut outputs = Vec::new();

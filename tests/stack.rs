@@ -258,7 +258,7 @@ async fn ids_of(c: &Clients, stack: &str) -> Vec<String> {
 async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
     let moto = Moto::shared();
     let stack = unique_stack_name("minimal");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let c = clients(moto, REGION).await;
 
@@ -739,7 +739,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     let domain = format!("{stack}.example.com");
     let c = clients(moto, region).await;
     let zone = hosted_zone(&c, &domain).await;
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&https_config(
         &stack,
         &format!("api.{domain}"),
@@ -1018,7 +1018,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
 async fn invalid_config_is_rejected_before_any_aws_call() {
     let moto = Moto::shared();
     let stack = unique_stack_name("invalid");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&format!(
         "[stack]\nname = \"{stack}\"\nbogus = 1\n\n[[functions]]\nname = \"Bad_Name\"\npath = \"functions/hello\"\nmemory_mb = 64\n"
     ));
@@ -1035,7 +1035,7 @@ async fn invalid_config_is_rejected_before_any_aws_call() {
 async fn up_without_terminal_or_yes_refuses_with_exit_2() {
     let moto = Moto::shared();
     let stack = unique_stack_name("noyes");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let out = albkit(moto, &project, REGION, &["up"]);
     out.code_is(2);
@@ -1093,7 +1093,7 @@ async fn a_load_balancer_with_the_stack_name_but_not_its_tags_is_never_touched()
         .expect("arn")
         .to_string();
 
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let out = albkit(moto, &project, region, &["up", "--yes"]);
     out.code_is(1);
@@ -1154,7 +1154,7 @@ async fn a_reused_vpc_is_only_read_never_modified_or_deleted() {
                 .to_string(),
         );
     }
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     let config = format!(
         r#"[stack]
 name = "{stack}"
@@ -1270,7 +1270,7 @@ paths = ["/*"]
 async fn a_reused_vpc_that_does_not_exist_is_reported_before_anything_is_created() {
     let moto = Moto::shared();
     let stack = unique_stack_name("novpc");
-    let project = Project::from_example("hello");
+    let project = Project::from_template("hello", &stack);
     project.with_config(&format!(
         "[stack]\nname = \"{stack}\"\n\n[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_ids = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n\n[[functions]]\nname = \"hello\"\npath = \"functions/hello\"\n"
     ));

@@ -9,8 +9,8 @@ use super::code::{account_of, invoke, live, Light};
 use super::{confirm, print_json};
 use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
 use crate::cli::Cli;
+use crate::emulator::event::health_check_event;
 use crate::error::{Error, Result};
-use crate::model::alb_event::health_check_event;
 use crate::model::config::{Architecture, FunctionSettings};
 use crate::model::lifecycle::{smoke_verdict, Verdict};
 use crate::model::names::LIVE_ALIAS;
@@ -169,7 +169,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
         s.names.target_group(&f.name)
     );
     let path = f.health_check.as_ref().map_or("/", |h| h.path.as_str());
-    let event = health_check_event(&tg_arn, path, f.multi_value_headers);
+    let event = health_check_event(path, &tg_arn, f.multi_value_headers);
     s.phase(format!("Smoke check: GET {path} on {}:{version}", f.name));
     let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 15);
     let result = invoke(&s.aws, &name, &version, &event, limit).await;

@@ -9,17 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::{Cli, DevArgs};
-use crate::emulator::process::{lambda_environment, Function};
+use crate::emulator::launch::{self, LOCAL_ACCOUNT};
+use crate::emulator::process::{Console, Function};
 use crate::emulator::rules::RuleSet;
-use crate::emulator::runtime_api::FunctionInfo;
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
 use crate::model::config::FunctionSettings;
 use crate::model::names::Names;
-use crate::package::{self, Profile};
-
-/// The account id used in local ARNs (never a real one).
-pub const LOCAL_ACCOUNT: &str = "123456789012";
+use crate::package::Profile;
 
 pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
@@ -59,26 +56,14 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
 
     let mut functions: HashMap<String, Arc<Function>> = HashMap::new();
     for f in &selected {
-        let binary = build(f, profile).await?;
-        let deployed = names.function(&f.name);
-        let task_root = binary.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let info = FunctionInfo {
-            name: f.name.clone(),
-            arn: format!(
-                "arn:{}:lambda:{region}:{LOCAL_ACCOUNT}:function:{deployed}:live",
-                crate::model::stack::partition(&region)
-            ),
-            timeout: Duration::from_secs(u64::from(f.timeout_seconds.max(1))),
-        };
-        let tg_arn = target_group_arn(&names, &region, &f.name);
-        let env = lambda_environment(f, &deployed, &region, &task_root);
-        let function = Function::new(
-            (*f).clone(),
-            info,
-            tg_arn,
-            env,
+        let binary = launch::build(f, profile, Console::Dev).await?;
+        let function = launch::function(
+            f,
+            &names,
+            &region,
             binary,
             usize::from(args.concurrency),
+            Console::Dev,
         );
         function.start_instance();
         functions.insert(f.name.clone(), function);
@@ -115,39 +100,14 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         )),
         access_log: !cli.quiet,
     });
-    let serving = tokio::spawn(server::serve(listener, front));
+    let serving = tokio::spawn(server::serve(listener, front.clone()));
     shutdown_signal().await;
     serving.abort();
+    for f in front.functions.values() {
+        f.stop().await;
+    }
     eprintln!("albkit dev: stopped");
     Ok(0)
-}
-
-/// A target group ARN shaped like the deployed one (the hash part is derived from the name).
-fn target_group_arn(names: &Names, region: &str, function: &str) -> String {
-    let tg = names.target_group(function);
-    let hash = crate::package::sha256_base64(tg.as_bytes());
-    let hex: String = hash
-        .bytes()
-        .take(16)
-        .map(|b| format!("{:x}", b % 16))
-        .collect();
-    format!(
-        "arn:{}:elasticloadbalancing:{region}:{LOCAL_ACCOUNT}:targetgroup/{tg}/{hex}",
-        crate::model::stack::partition(region)
-    )
-}
-
-async fn build(f: &FunctionSettings, profile: Profile) -> Result<PathBuf> {
-    eprintln!(
-        "albkit dev: building {} ({})",
-        f.name,
-        if profile == Profile::Release {
-            "release"
-        } else {
-            "debug"
-        }
-    );
-    Ok(package::build_for_host(f, profile).await?)
 }
 
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
@@ -232,27 +192,30 @@ pub fn fingerprint(root: &Path) -> (Option<SystemTime>, usize) {
 }
 
 /// `--watch`: polls the crate's sources every 500 ms; on a change, rebuilds and restarts
-/// the function's instances (a failed build keeps the old ones running).
+/// the function's instances (a failed build keeps the old ones running). The sources
+/// are fingerprinted before each build, so an edit made while cargo runs triggers
+/// another build.
 async fn watch(f: Arc<Function>, profile: Profile) {
     let root = f.settings.path.clone();
     let mut last = fingerprint(&root);
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if fingerprint(&root) == last {
+        let now = fingerprint(&root);
+        if now == last {
             continue;
         }
+        last = now;
         eprintln!("albkit dev: {}: sources changed, rebuilding", f.name());
-        match build(&f.settings, profile).await {
+        match launch::build(&f.settings, profile, Console::Dev).await {
             Ok(binary) => {
                 f.binary.send_replace(binary);
             }
             Err(e) => eprintln!(
                 "albkit dev: {}: rebuild failed, keeping the running build:\n{:?}",
                 f.name(),
-                miette::Report::new(e)
+                miette::Report::new(Error::from(e))
             ),
         }
-        last = fingerprint(&root);
     }
 }
 

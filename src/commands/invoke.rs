@@ -1,7 +1,8 @@
 //! `albkit invoke`: sends a synthetic ALB request event (shaped as a real ALB's, in the
-//! target group's single- or multi-value form) to the deployed function's `live` alias,
-//! or with `--local` to the locally built bootstrap under a local Runtime API, and prints
-//! the HTTP response the load balancer would send.
+//! target group's single- or multi-value form, built by `emulator::event`) to the
+//! deployed function's `live` alias, or with `--local` to the locally built bootstrap
+//! run by the emulator (`emulator::launch`, `emulator::target`), and prints the HTTP
+//! response the load balancer would send.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,12 +10,16 @@ use super::code::{invoke, live, Light};
 use super::print_json;
 use crate::aws::error::AwsResultExt;
 use crate::cli::Cli;
+use crate::emulator::event::{self, Connection, EventInput, Failure, HttpRequest, HttpResponse};
+use crate::emulator::launch;
+use crate::emulator::process::Console;
+use crate::emulator::server::http_date;
+use crate::emulator::target;
 use crate::error::{Error, Result};
-use crate::local::{FunctionEnv, LocalRuntime};
-use crate::model::alb_event::{parse_response, request_event, trace_id, Request, Response};
-use crate::model::lifecycle::InvokeOutcome;
+use crate::model::config::FunctionSettings;
+use crate::model::lifecycle::{lambda_error, InvokeOutcome};
 use crate::model::names::LIVE_ALIAS;
-use crate::package;
+use crate::package::Profile;
 
 pub struct Options<'a> {
     pub function: Option<&'a str>,
@@ -25,14 +30,23 @@ pub struct Options<'a> {
     pub local: bool,
 }
 
-fn request(o: &Options<'_>) -> Result<Request> {
+/// Where the synthetic request comes from: a client on loopback, to the HTTP listener.
+fn connection() -> Connection {
+    Connection {
+        client_ip: "127.0.0.1".into(),
+        listener_port: 80,
+        proto: "http",
+    }
+}
+
+fn request(o: &Options<'_>) -> Result<HttpRequest> {
     if !o.path.starts_with('/') {
         return Err(Error::usage(
             format!("--path {:?} must start with '/'", o.path),
             "for example --path '/hello?name=world'",
         ));
     }
-    let mut req = Request::new(o.method, o.path);
+    let mut req = HttpRequest::new(&o.method.to_ascii_uppercase(), o.path);
     for h in o.headers {
         let Some((k, v)) = h.split_once(':') else {
             return Err(Error::usage(
@@ -41,7 +55,7 @@ fn request(o: &Options<'_>) -> Result<Request> {
             ));
         };
         req.headers
-            .push((k.trim().to_string(), v.trim().to_string()));
+            .push((k.trim().to_string(), v.trim().as_bytes().to_vec()));
     }
     if let Some(body) = o.body {
         req.body = body.as_bytes().to_vec();
@@ -49,13 +63,20 @@ fn request(o: &Options<'_>) -> Result<Request> {
     Ok(req)
 }
 
-/// Turns the invoke result into what the client would get (function errors and invalid
-/// responses become the ALB's 502), or an error when the result is unusable.
+/// The ALB's answer when it does not use the function's: its error page and why.
+fn failed(f: Failure, date: &str) -> (HttpResponse, Option<String>) {
+    (event::error_page(f.status, date), Some(f.reason))
+}
+
+/// Turns the result of invoking the deployed function into what the client would get
+/// (function errors and invalid responses become the ALB's 502), or an error when the
+/// result is unusable.
 fn to_http(
     outcome: InvokeOutcome,
     multi: bool,
     emulated: bool,
-) -> Result<(Response, Option<String>)> {
+    date: &str,
+) -> Result<(HttpResponse, Option<String>)> {
     match outcome {
         InvokeOutcome::CallFailed(why) => Err(Error::Other(format!(
             "the function could not be invoked: {why}"
@@ -65,21 +86,21 @@ fn to_http(
             payload,
         } => {
             let text = String::from_utf8_lossy(&payload).into_owned();
-            let is_lambda_error = serde_json::from_slice::<serde_json::Value>(&payload)
-                .ok()
-                .is_some_and(|v| v.get("errorType").is_some() || v.get("errorMessage").is_some());
-            if emulated && !is_lambda_error {
+            if emulated && lambda_error(&payload).is_none() {
                 return Err(unusable(&text));
             }
-            Ok((Response::bad_gateway(), Some(format!("{kind}: {text}"))))
+            Ok(failed(
+                Failure::new(502, format!("function error {kind}: {text}")),
+                date,
+            ))
         }
         InvokeOutcome::Answered {
             function_error: None,
             payload,
-        } => match parse_response(&payload, multi) {
+        } => match event::map_response(&payload, multi, date) {
             Ok(r) => Ok((r, None)),
             Err(_) if emulated => Err(unusable(&String::from_utf8_lossy(&payload))),
-            Err(e) => Ok((Response::bad_gateway(), Some(e.to_string()))),
+            Err(f) => Ok(failed(f, date)),
         },
     }
 }
@@ -94,6 +115,95 @@ fn unusable(text: &str) -> Error {
     )
 }
 
+/// `--local`: builds the function for this machine and sends the request through the
+/// emulator's Runtime API, exactly as `albkit dev` would after its rules matched.
+async fn local(
+    s: &Light,
+    f: &FunctionSettings,
+    req: &HttpRequest,
+    date: &str,
+) -> Result<(HttpResponse, Option<String>)> {
+    let binary = launch::build(f, Profile::Release, Console::Invoke).await?;
+    let function = launch::function(f, &s.names, &s.aws.region, binary, 1, Console::Invoke);
+    function.start_instance();
+    let idle = Duration::from_secs(u64::from(
+        s.config.load_balancer.idle_timeout_seconds.max(1),
+    ));
+    let answer = target::forward(&function, req, &connection(), idle, date).await;
+    function.stop().await;
+    Ok(match answer {
+        Ok(r) => (r, None),
+        Err(f) => failed(f, date),
+    })
+}
+
+/// Without `--local`: the deployed target group's ARN and header mode, then the `live`
+/// alias.
+async fn deployed(
+    s: &Light,
+    f: &FunctionSettings,
+    req: &HttpRequest,
+    date: &str,
+) -> Result<(HttpResponse, Option<String>)> {
+    let name = s.names.function(&f.name);
+    let tg_name = s.names.target_group(&f.name);
+    let tgs = s
+        .aws
+        .elb
+        .describe_target_groups()
+        .names(&tg_name)
+        .send()
+        .await
+        .aws("DescribeTargetGroups", &tg_name);
+    let tg_arn = match tgs {
+        Ok(out) => out
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .unwrap_or_default()
+            .to_string(),
+        Err(e) if e.not_found() || e.is("TargetGroupNotFound") => {
+            return Err(Error::usage(
+                format!("target group {tg_name} does not exist: {e}"),
+                "create the stack with `albkit up` first",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let attrs = s
+        .aws
+        .elb
+        .describe_target_group_attributes()
+        .target_group_arn(&tg_arn)
+        .send()
+        .await
+        .aws("DescribeTargetGroupAttributes", &tg_name)?;
+    let multi = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
+        .and_then(|a| a.value())
+        == Some("true");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (trace_header, _root) =
+        event::request_trace(req, &event::new_trace_root(now, rand::random()));
+    let event = event::build_event(&EventInput {
+        request: req,
+        connection: &connection(),
+        target_group_arn: &tg_arn,
+        multi_value: multi,
+        trace_header: &trace_header,
+    });
+    // A clear error when there is nothing deployed yet.
+    live(&s.aws, &f.name, &name).await?;
+    let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 5);
+    let outcome = invoke(&s.aws, &name, LIVE_ALIAS, &event, limit).await;
+    to_http(outcome, multi, s.aws.custom_endpoint, date)
+}
+
 pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
     let s = Light::open(cli).await?;
     let functions = s.select(o.function)?;
@@ -104,105 +214,15 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         ));
     };
     let req = request(&o)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let trace = trace_id(now, rand::random());
-    let name = s.names.function(&f.name);
-    let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 5);
-    let (outcome, multi, emulated) = if o.local {
-        let multi = f.multi_value_headers;
-        let tg = format!(
-            "arn:aws:elasticloadbalancing:{}:000000000000:targetgroup/{}/0000000000000000",
-            s.aws.region,
-            s.names.target_group(&f.name)
-        );
-        let event = request_event(&tg, &req, multi, &trace);
-        s.phase(format!("Building function {} (release)", f.name));
-        let artifact = package::build(f).await?;
-        let bootstrap = artifact.bootstrap.clone();
-        let env = f.environment.clone();
-        let (fname, memory, timeout, region) = (
-            name.clone(),
-            f.memory_mb,
-            f.timeout_seconds,
-            s.aws.region.clone(),
-        );
-        let body = serde_json::to_vec(&event).unwrap_or_default();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let mut rt = LocalRuntime::start(
-                &bootstrap,
-                &FunctionEnv {
-                    function_name: &fname,
-                    memory_mb: memory,
-                    timeout_seconds: timeout,
-                    region: &region,
-                    environment: &env,
-                },
-            )
-            .map_err(|e| format!("could not start {}: {e}", bootstrap.display()))?;
-            rt.invoke(&body, limit)
-        })
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?
-        .map_err(|why| {
-            Error::usage(
-                format!("function {} did not answer locally: {why}", f.name),
-                "its output above shows why; `cargo run` in the function's directory reproduces a start-up failure",
-            )
-        })?;
-        (outcome, multi, false)
+    let date = http_date();
+    // What the ALB refuses before invoking anything (413, 400, 405, 501).
+    let (response, problem) = if let Err(refused) = event::check_request(&req) {
+        failed(refused, &date)
+    } else if o.local {
+        local(&s, f, &req, &date).await?
     } else {
-        // The target group's real ARN and multi-value setting, as the ALB would send them.
-        let tg_name = s.names.target_group(&f.name);
-        let tgs = s
-            .aws
-            .elb
-            .describe_target_groups()
-            .names(&tg_name)
-            .send()
-            .await
-            .aws("DescribeTargetGroups", &tg_name);
-        let tg_arn = match tgs {
-            Ok(out) => out
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .unwrap_or_default()
-                .to_string(),
-            Err(e) if e.not_found() || e.is("TargetGroupNotFound") => {
-                return Err(Error::usage(
-                    format!("target group {tg_name} does not exist: {e}"),
-                    "create the stack with `albkit up` first",
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let attrs = s
-            .aws
-            .elb
-            .describe_target_group_attributes()
-            .target_group_arn(&tg_arn)
-            .send()
-            .await
-            .aws("DescribeTargetGroupAttributes", &tg_name)?;
-        let multi = attrs
-            .attributes()
-            .iter()
-            .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
-            .and_then(|a| a.value())
-            == Some("true");
-        let event = request_event(&tg_arn, &req, multi, &trace);
-        // A clear error when there is nothing deployed yet.
-        live(&s.aws, &f.name, &name).await?;
-        (
-            invoke(&s.aws, &name, LIVE_ALIAS, &event, limit).await,
-            multi,
-            s.aws.custom_endpoint,
-        )
+        deployed(&s, f, &req, &date).await?
     };
-    let (response, problem) = to_http(outcome, multi, emulated)?;
     let body = String::from_utf8_lossy(&response.body).into_owned();
     if s.json {
         print_json(&serde_json::json!({
@@ -215,12 +235,15 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         }));
     } else {
         if let Some(p) = &problem {
-            eprintln!("The load balancer would answer 502: {p}");
+            eprintln!("The load balancer would answer {}: {p}", response.status);
         }
         println!(
             "HTTP/1.1 {} {}",
             response.status,
-            response.status_description.as_deref().unwrap_or("")
+            http::StatusCode::from_u16(response.status)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("")
         );
         for (k, v) in &response.headers {
             println!("{k}: {v}");

@@ -1,7 +1,11 @@
 //! PURE mapping between HTTP and the ALB's Lambda event, as a real ALB does it
 //! (ALB-LAMBDA.md §1, §3, §4): an HTTP request becomes the event JSON of its target
 //! group, the function's response JSON becomes the HTTP response (or a failure status).
-//! No I/O: the server hands in what it read and writes out what it gets back.
+//! No I/O: the caller hands in what it read and writes out what it gets back.
+//!
+//! The one implementation of these rules in albkit: `albkit dev` (the local ALB),
+//! `albkit invoke` (a synthetic request to the deployed or the local function) and the
+//! smoke check of `albkit deploy` (`model::lifecycle`) all use it.
 
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -26,6 +30,24 @@ pub struct HttpRequest {
     /// Header (name, value) pairs in the order the client sent them, names as sent.
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// A request for `target`: the path with an optional `?query`, both kept as given
+    /// (never decoded); no headers, no body.
+    pub fn new(method: &str, target: &str) -> HttpRequest {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (target.to_string(), None),
+        };
+        HttpRequest {
+            method: method.to_string(),
+            path,
+            query,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
 }
 
 /// Where the request came from and arrived, for the `x-forwarded-*` headers.
@@ -154,6 +176,14 @@ pub fn trace_header(client: Option<&str>, own: &str) -> (String, String) {
         }
     }
     (format!("Root={own}"), own.to_string())
+}
+
+/// The trace of one request, from the ALB's own new Root `own` (see [`new_trace_root`])
+/// and the client's `x-amzn-trace-id`, if any: the header value to send in the event and
+/// the Root the Runtime API hands the function (see [`trace_header`]).
+pub fn request_trace(req: &HttpRequest, own: &str) -> (String, String) {
+    let client = header(req, "x-amzn-trace-id").and_then(|v| std::str::from_utf8(v).ok());
+    trace_header(client, own)
 }
 
 /// Whether the ALB sends the body as text (`isBase64Encoded: false`) (§1 body rules).
@@ -485,19 +515,13 @@ mod tests {
     const DATE: &str = "Sat, 21 Nov 2026 05:00:00 GMT";
 
     fn req(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (target.to_string(), None),
-        };
         HttpRequest {
-            method: method.into(),
-            path,
-            query,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
                 .collect(),
             body: body.to_vec(),
+            ..HttpRequest::new(method, target)
         }
     }
 
@@ -614,6 +638,21 @@ mod tests {
     }
 
     #[test]
+    fn a_target_splits_into_path_and_undecoded_query() {
+        let r = HttpRequest::new("GET", "/hello?x=foo%3Dbar&y=+&x=last");
+        assert_eq!(
+            (r.path.as_str(), r.query.as_deref()),
+            ("/hello", Some("x=foo%3Dbar&y=+&x=last"))
+        );
+        let e = event(&r, false);
+        assert_eq!(e["path"], "/hello");
+        assert_eq!(e["queryStringParameters"], json!({"x": "last", "y": "+"}));
+        assert_eq!(HttpRequest::new("GET", "/a").query, None);
+        let e = event(&HttpRequest::new("GET", "/a?"), false);
+        assert_eq!(e["queryStringParameters"], json!({}));
+    }
+
+    #[test]
     fn path_is_passed_as_received() {
         let e = event(&req("GET", "/a%20b/", &[], b""), false);
         assert_eq!(e["path"], "/a%20b/");
@@ -646,6 +685,30 @@ mod tests {
     }
 
     #[test]
+    fn request_trace_keeps_a_client_root_and_makes_one_otherwise() {
+        let own = "1-5f84c7a9-0123456789abcdef01234567";
+        let plain = req("GET", "/", &[], b"");
+        assert_eq!(
+            request_trace(&plain, own),
+            (format!("Root={own}"), own.to_string())
+        );
+        let client = "Root=1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa";
+        let traced = req("GET", "/", &[("X-Amzn-Trace-Id", client)], b"");
+        let (header, root) = request_trace(&traced, own);
+        assert_eq!(header, format!("Self={own};{client}"));
+        assert_eq!(root, "1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa");
+        // The event carries exactly that header value.
+        let e = build_event(&EventInput {
+            request: &traced,
+            connection: &conn(),
+            target_group_arn: ARN,
+            multi_value: false,
+            trace_header: &header,
+        });
+        assert_eq!(e["headers"]["x-amzn-trace-id"], header.as_str());
+    }
+
+    #[test]
     fn body_with_content_encoding_is_base64() {
         let r = req(
             "POST",
@@ -667,6 +730,7 @@ mod tests {
             "text/plain",
             "text/html; charset=utf-8",
             "application/json",
+            "Application/JSON; charset=utf-8",
             "application/javascript",
             "application/xml",
         ] {
@@ -784,17 +848,29 @@ mod tests {
 
     #[test]
     fn health_check_event_shape() {
-        let e = health_check_event("/health", ARN, false);
-        assert_eq!(e["httpMethod"], "GET");
-        assert_eq!(e["path"], "/health");
-        assert_eq!(e["queryStringParameters"], json!({}));
-        assert_eq!(e["headers"], json!({"user-agent": "ELB-HealthChecker/2.0"}));
-        assert_eq!(e["body"], "");
-        assert_eq!(e["isBase64Encoded"], false);
-        let m = health_check_event("/health", ARN, true);
         assert_eq!(
-            m["multiValueHeaders"],
-            json!({"user-agent": ["ELB-HealthChecker/2.0"]})
+            health_check_event("/health", ARN, false),
+            json!({
+                "requestContext": {"elb": {"targetGroupArn": ARN}},
+                "httpMethod": "GET",
+                "path": "/health",
+                "queryStringParameters": {},
+                "headers": {"user-agent": "ELB-HealthChecker/2.0"},
+                "body": "",
+                "isBase64Encoded": false
+            })
+        );
+        assert_eq!(
+            health_check_event("/health", ARN, true),
+            json!({
+                "requestContext": {"elb": {"targetGroupArn": ARN}},
+                "httpMethod": "GET",
+                "path": "/health",
+                "multiValueQueryStringParameters": {},
+                "multiValueHeaders": {"user-agent": ["ELB-HealthChecker/2.0"]},
+                "body": "",
+                "isBase64Encoded": false
+            })
         );
     }
 

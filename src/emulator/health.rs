@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::event;
 use super::process::Function;
-use super::runtime_api::Outcome;
+use super::target;
 use crate::model::config::HealthCheck;
 
 /// A target's health, as `describe-target-health` names it.
@@ -114,8 +114,8 @@ pub async fn run(f: Arc<Function>, hc: HealthCheck) {
         let rx = f.invoke(payload.clone(), root);
         let timeout = Duration::from_secs(u64::from(hc.timeout_seconds.max(1)));
         let (ok, detail) = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Outcome::Response(bytes))) => {
-                match event::map_response(&bytes, f.settings.multi_value_headers, "") {
+            Ok(Ok(outcome)) => {
+                match target::respond(outcome, f.settings.multi_value_headers, f.info.timeout, "") {
                     Ok(r) if matcher_accepts(&hc.matcher, r.status) => {
                         (true, format!("{}", r.status))
                     }
@@ -126,11 +126,6 @@ pub async fn run(f: Arc<Function>, hc: HealthCheck) {
                     Err(e) => (false, e.reason),
                 }
             }
-            Ok(Ok(Outcome::Error { error_type, .. })) => {
-                (false, format!("function error {error_type}"))
-            }
-            Ok(Ok(Outcome::Timeout)) => (false, "function timed out".into()),
-            Ok(Ok(Outcome::Crashed(why))) => (false, why),
             Ok(Err(_)) => (false, "invocation dropped".into()),
             Err(_) => (false, format!("no answer within {}s", timeout.as_secs())),
         };

@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -78,6 +78,23 @@ impl Default for Queue {
 }
 
 impl Queue {
+    /// Fails the oldest waiting invocation with `outcome`, unless an instance is already
+    /// waiting for it (polling `/next`). Returns whether one was failed.
+    pub fn fail_oldest(&self, outcome: Outcome) -> bool {
+        let Ok(mut rx) = self.rx.try_lock() else {
+            // An instance holds the receiver: it is about to take the invocation.
+            return false;
+        };
+        match rx.try_recv() {
+            Ok(inv) => {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                let _ = inv.reply.send(outcome);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     pub fn push(&self, inv: Invocation) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         if let Err(mpsc::error::SendError(inv)) = self.tx.send(inv) {
@@ -100,6 +117,8 @@ pub struct Instance {
     queue: Arc<Queue>,
     in_flight: Mutex<Option<InFlight>>,
     dead: watch::Sender<bool>,
+    /// Whether the runtime has asked for an event yet (false: still initialising).
+    polled: AtomicBool,
     /// Signalled when the instance must be killed (its invocation timed out).
     pub kill: Notify,
 }
@@ -111,6 +130,7 @@ impl Instance {
             queue,
             in_flight: Mutex::new(None),
             dead: watch::channel(false).0,
+            polled: AtomicBool::new(false),
             kill: Notify::new(),
         })
     }
@@ -138,6 +158,11 @@ impl Instance {
 
     fn is_dead(&self) -> bool {
         *self.dead.borrow()
+    }
+
+    /// Whether the runtime finished its initialisation (asked for an event).
+    pub fn initialised(&self) -> bool {
+        self.polled.load(Ordering::SeqCst)
     }
 
     /// Waits for the next invocation, or `None` when the instance died meanwhile.
@@ -318,6 +343,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
 }
 
 async fn next(instance: Arc<Instance>) -> Response<Body> {
+    instance.polled.store(true, Ordering::SeqCst);
     // A runtime asking for the next event gives up on any previous one.
     if let Some(f) = instance.take_in_flight(None) {
         let _ = f.reply.send(Outcome::Crashed(

@@ -1,13 +1,12 @@
 //! The HTTP front: what the ALB listener does. Reads the request (with the ALB's
-//! limits), evaluates the listener rules, turns the request into the target group's
-//! event, invokes the function and maps its answer back, and prints one access-log
-//! line per request.
+//! limits), evaluates the listener rules, forwards it to the matched target group
+//! ([`target::forward`]), and prints one access-log line per request.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -16,10 +15,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::event::{self, Connection, EventInput, Failure, HttpRequest, HttpResponse};
+use super::event::{self, Connection, Failure, HttpRequest, HttpResponse};
 use super::process::Function;
 use super::rules::RuleSet;
-use super::runtime_api::Outcome;
+use super::target;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
@@ -199,71 +198,13 @@ async fn answer(
             matched,
         );
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let own = event::new_trace_root(now, rand::random());
-    let client_trace = parts
-        .headers
-        .get("x-amzn-trace-id")
-        .and_then(|v| v.to_str().ok());
-    let (trace_header, trace_root) = event::trace_header(client_trace, &own);
     let connection = Connection {
         client_ip: peer.ip().to_string(),
         listener_port: front.port,
         proto: "http",
     };
-    let payload = event::build_event(&EventInput {
-        request: &request,
-        connection: &connection,
-        target_group_arn: &function.target_group_arn,
-        multi_value: function.settings.multi_value_headers,
-        trace_header: &trace_header,
-    });
-    let payload = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
-    let rx = function.invoke(payload, trace_root);
-    let limit = function.info.timeout + front.idle_timeout;
-    let outcome = match tokio::time::timeout(limit, rx).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(_)) => Outcome::Crashed("the invocation was dropped".into()),
-        Err(_) => {
-            return fail(
-                Failure::new(504, format!("no answer within {}s", limit.as_secs())),
-                matched,
-            )
-        }
-    };
-    match outcome {
-        Outcome::Response(bytes) => {
-            match event::map_response(&bytes, function.settings.multi_value_headers, &date) {
-                Ok(r) => (r.status, matched, String::new(), r),
-                Err(f) => fail(f, matched),
-            }
-        }
-        Outcome::Error { error_type, body } => {
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            fail(
-                Failure::new(502, format!("function error {error_type}: {message}")),
-                matched,
-            )
-        }
-        Outcome::Timeout => fail(
-            Failure::new(
-                502,
-                format!(
-                    "function timed out after {}s",
-                    function.info.timeout.as_secs()
-                ),
-            ),
-            matched,
-        ),
-        Outcome::Crashed(why) => fail(
-            Failure::new(502, format!("function crashed: {why}")),
-            matched,
-        ),
+    match target::forward(function, &request, &connection, front.idle_timeout, &date).await {
+        Ok(r) => (r.status, matched, String::new(), r),
+        Err(f) => fail(f, matched),
     }
 }

@@ -1,9 +1,10 @@
 //! Decisions of the code lifecycle commands (`deploy`, `rollback`, `versions`, `logs`),
-//! kept pure so they are tested without AWS.
+//! kept pure so they are tested without AWS. Function answers are read with the ALB's
+//! rules of the (pure) `emulator::event`.
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::alb_event::parse_response;
+use crate::emulator::event::map_response;
 
 /// Published version numbers (`$LATEST` and anything not numeric left out), ascending.
 pub fn numeric_versions<'a>(versions: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
@@ -52,7 +53,7 @@ impl Verdict {
 }
 
 /// Whether a payload is Lambda's error document (`errorMessage`/`errorType`).
-fn lambda_error(payload: &[u8]) -> Option<String> {
+pub fn lambda_error(payload: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let obj = v.as_object()?;
     if obj.contains_key("errorType") || obj.contains_key("errorMessage") {
@@ -94,17 +95,22 @@ pub fn smoke_verdict(outcome: &InvokeOutcome, multi_value: bool, emulated: bool)
             None => Verdict::Unhealthy(format!("the function failed ({kind}): {}", snippet())),
         };
     }
-    match parse_response(payload, multi_value) {
+    // The Date header is not needed to judge the answer.
+    match map_response(payload, multi_value, "") {
         Ok(r) if r.status >= 500 => Verdict::Unhealthy(format!(
             "the function answered HTTP {} to the health-check request",
             r.status
         )),
         Ok(r) => Verdict::Healthy(r.status),
-        Err(e) if emulated => Verdict::Inconclusive(format!(
-            "the endpoint's invoke result is not an ALB response ({e}): {}; it probably does not run function code",
+        Err(f) if emulated => Verdict::Inconclusive(format!(
+            "the endpoint's invoke result is not an ALB response ({}): {}; it probably does not run function code",
+            f.reason,
             snippet()
         )),
-        Err(e) => Verdict::Unhealthy(format!("the load balancer would answer 502: {e}")),
+        Err(f) => Verdict::Unhealthy(format!(
+            "the load balancer would answer {}: {}",
+            f.status, f.reason
+        )),
     }
 }
 

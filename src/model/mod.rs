@@ -1,7 +1,6 @@
 //! Pure model: configuration, names, identifiers, desired stack and plan.
 //! Nothing in here performs AWS calls or depends on tokio.
 
-pub mod alb_event;
 pub mod bound;
 pub mod config;
 pub mod cost;

@@ -6,7 +6,8 @@
 //!   region of their own where that helps). [`Moto::start`] gives a private server.
 //! - [`sdk_config`] / [`s3_client`]: AWS SDK clients pointed at a moto server, to check
 //!   what albkit did.
-//! - [`Project`]: a copy of an example (or fixture) project in a temporary directory.
+//! - [`Project`]: a project rendered from a template (or a copy of a fixture) in a
+//!   temporary directory.
 //! - [`albkit`]: runs the `albkit` binary against moto in a project and captures its
 //!   output ([`Output`]).
 //!
@@ -367,21 +368,18 @@ pub struct Project {
 }
 
 impl Project {
-    /// A copy of `examples/<name>` (without any `target/` directory).
-    pub fn from_example(name: &str) -> Project {
-        Project::copy_of(&Path::new(REPO).join("examples").join(name))
-    }
-
-    /// A copy of `examples/<name>` whose `[stack].name` is `stack`.
-    pub fn from_example_as(name: &str, stack: &str) -> Project {
-        let p = Project::from_example(name);
-        let mut doc: toml_edit::DocumentMut = p
-            .read("albkit.toml")
-            .parse()
-            .unwrap_or_else(|e| panic!("examples/{name}/albkit.toml: {e}"));
-        doc["stack"]["name"] = toml_edit::value(stack);
-        p.with_config(&doc.to_string());
-        p
+    /// The project `albkit init --template <template> --name <stack>` writes (the
+    /// embedded `templates/<template>`, the one source of the example functions). The
+    /// function crate is named after the stack, so projects of concurrent tests never
+    /// build over each other's binary in the shared functions target dir.
+    pub fn from_template(template: &str, stack: &str) -> Project {
+        let t = albkit::templates::find(template)
+            .unwrap_or_else(|| panic!("no template {template} in templates/"));
+        let project = Project::empty();
+        for (path, contents) in albkit::templates::render(t, stack) {
+            project.write(path, &contents);
+        }
+        project
     }
 
     /// A copy of `tests/fixtures/<name>` (without any `target/` directory).

@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let origin = std::env::var("CORS_ALLOW_ORIGIN").ok().filter(|o| !o.is_empty());
+    let origin = std::env::var("CORS_ALLOW_ORIGIN")
+        .ok()
+        .filter(|o| !o.is_empty());
     run(service_fn(move |req: Request| {
         let origin = origin.clone();
         async move { Ok::<_, Error>(handle(&req, origin.as_deref())) }
@@ -23,11 +25,20 @@ fn handle(req: &Request, origin: Option<&str>) -> Response<Body> {
     if let Some(origin) = origin {
         builder = builder
             .header("access-control-allow-origin", origin)
-            .header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-            .header("access-control-allow-headers", "content-type, authorization");
+            .header(
+                "access-control-allow-methods",
+                "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+            )
+            .header(
+                "access-control-allow-headers",
+                "content-type, authorization",
+            );
     }
     if req.method() == "OPTIONS" {
-        return builder.status(204).body(Body::Empty).expect("valid response");
+        return builder
+            .status(204)
+            .body(Body::Empty)
+            .expect("valid response");
     }
     if req.method() == "GET" && req.uri().path() == "/health" {
         return builder
@@ -56,7 +67,11 @@ fn handle(req: &Request, origin: Option<&str>) -> Response<Body> {
         let values = params.all(key).unwrap_or_default();
         let value = match values.as_slice() {
             [one] => Value::String((*one).to_string()),
-            many => Value::Array(many.iter().map(|v| Value::String((*v).to_string())).collect()),
+            many => Value::Array(
+                many.iter()
+                    .map(|v| Value::String((*v).to_string()))
+                    .collect(),
+            ),
         };
         query.insert(key.to_string(), value);
     }

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(|req: Request| async move { Ok::<_, Error>(handle(&req)) })).await
+    run(service_fn(|req: Request| async move {
+        Ok::<_, Error>(handle(&req))
+    }))
+    .await
 }
 
 const ITEMS: &[(&str, &str)] = &[("1", "first item"), ("2", "second item")];
@@ -55,7 +58,10 @@ fn handle(req: &Request) -> Response<Body> {
         "/internal/users/{user}/items/{id}",
     ];
     if !get && known.iter().any(|p| route(p, path).is_some()) {
-        return reply(405, &json!({ "error": "method not allowed", "allow": "GET" }));
+        return reply(
+            405,
+            &json!({ "error": "method not allowed", "allow": "GET" }),
+        );
     }
     if !get {
         return reply(404, &json!({ "error": "not found", "path": path }));
