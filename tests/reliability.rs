@@ -223,6 +223,7 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
                 iam_propagation: Duration::from_secs(8),
                 ..Realism::all(Duration::from_secs(2))
             },
+            ..ProxyConfig::default()
         },
     );
     // The HTTPS stack: certificate issuance, DNS validation and the redirect listener
@@ -355,6 +356,134 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
             .any(|r| r.service == "s3" && r.operation.starts_with("DELETE") && r.status == 409),
         "DeleteBucket met BucketNotEmpty once"
     );
+}
+
+/// The HTTPS stack's config with a fresh hosted zone for it.
+async fn https_project(moto: &Moto, region: &str, stack: &str) -> Project {
+    let domain = format!("{stack}.example.com");
+    let cfg = sdk_config(moto, region).await;
+    let zone = aws_sdk_route53::Client::new(&cfg)
+        .create_hosted_zone()
+        .name(&domain)
+        .caller_reference(format!("albkit-{stack}"))
+        .send()
+        .await
+        .expect("hosted zone")
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .expect("zone id");
+    let project = Project::from_template("hello", stack);
+    project.with_config(&format!(
+        "{}\n[https]\ndomain = \"api.{domain}\"\nhosted_zone_id = \"{zone}\"\n",
+        minimal_config(stack)
+    ));
+    project
+}
+
+/// Every mutating operation of `up` and `down` loses the response of its first
+/// successful call: AWS did the work, albkit never heard of it. Deterministic, unlike
+/// the random faults above, so each creation's idempotency is checked on every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
+    let moto = Moto::shared();
+    let region = "eu-west-3";
+    let stack = unique_stack_name("lost");
+    let proxy = Proxy::start(
+        &moto.endpoint(),
+        ProxyConfig {
+            lose_first_responses: true,
+            ..ProxyConfig::default()
+        },
+    );
+    let project = https_project(moto, region, &stack).await;
+
+    via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
+    let lost: Vec<String> = proxy
+        .records()
+        .iter()
+        .filter(|r| r.fault == Some(Fault::ResetAfter))
+        .map(|r| format!("{} {}", r.service, r.operation))
+        .collect();
+    let counts = census(moto, region, &stack).await;
+    assert!(
+        complete(&counts),
+        "exactly one of each resource after losing the responses of {lost:?}: {counts:?}"
+    );
+    let cfg = sdk_config(moto, region).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+    let lb = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers")
+        .load_balancers()
+        .iter()
+        .find(|l| {
+            l.load_balancer_name()
+                .is_some_and(|n| n.starts_with(&stack))
+        })
+        .and_then(|l| l.load_balancer_arn().map(str::to_string))
+        .expect("the stack's load balancer");
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(&lb)
+        .send()
+        .await
+        .expect("listeners")
+        .listeners()
+        .to_vec();
+    assert_eq!(listeners.len(), 2, "HTTP and HTTPS listeners, once each");
+    for listener in &listeners {
+        let rules = elb
+            .describe_rules()
+            .listener_arn(listener.listener_arn().unwrap_or_default())
+            .send()
+            .await
+            .expect("rules")
+            .rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .count();
+        let expected = if listener.port() == Some(443) { 1 } else { 0 };
+        assert_eq!(rules, expected, "rules on port {:?}", listener.port());
+    }
+    let acm = aws_sdk_acm::Client::new(&cfg);
+    let certificates = acm
+        .list_certificates()
+        .send()
+        .await
+        .expect("certificates")
+        .certificate_summary_list()
+        .iter()
+        .filter(|c| c.domain_name().is_some_and(|d| d.contains(stack.as_str())))
+        .count();
+    assert_eq!(certificates, 1, "one certificate");
+
+    via(
+        moto,
+        &proxy,
+        &project,
+        region,
+        &["plan", "--detailed-exitcode"],
+    )
+    .code_is(0);
+    via(
+        moto,
+        &proxy,
+        &project,
+        region,
+        &["down", "--yes", "--purge-logs"],
+    )
+    .ok();
+    let lost = proxy
+        .records()
+        .iter()
+        .filter(|r| r.fault == Some(Fault::ResetAfter))
+        .count();
+    report("mutating operations whose first response was lost", lost);
+    assert!(lost >= 30, "responses lost: {lost}");
+    let counts = census(moto, region, &stack).await;
+    assert!(empty(&counts), "nothing left: {counts:?}");
 }
 
 /// An albkit process started in the background, with its pid known.

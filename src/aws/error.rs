@@ -48,6 +48,20 @@ impl fmt::Display for AwsError {
 impl std::error::Error for AwsError {}
 
 impl AwsError {
+    /// A successful answer that lacks what the call exists to return (the id or ARN of
+    /// what it created). Carrying an empty id forward would fail later, far from the
+    /// cause; this names the call instead.
+    pub fn incomplete(operation: &'static str, resource: &str, field: &str) -> Self {
+        AwsError {
+            operation,
+            resource: resource.to_string(),
+            code: Some("IncompleteResponse".to_string()),
+            message: format!("the response has no {field}"),
+            status: None,
+            class: ErrorClass::Permanent,
+        }
+    }
+
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }

@@ -8,7 +8,7 @@
 //!
 //! Listens on 127.0.0.1 only, on a free port, on a runtime of its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,6 +74,10 @@ pub struct ProxyConfig {
     pub latency: Duration,
     pub jitter: Duration,
     pub realism: Realism,
+    /// The first successful call of each mutating operation is carried out and its
+    /// response lost (the connection closes): every creation, update and deletion meets
+    /// the case where AWS did the work but the caller never heard of it.
+    pub lose_first_responses: bool,
 }
 
 impl Default for ProxyConfig {
@@ -84,6 +88,7 @@ impl Default for ProxyConfig {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             realism: Realism::default(),
+            lose_first_responses: false,
         }
     }
 }
@@ -158,6 +163,8 @@ struct State {
     listener_gone: Option<Instant>,
     late_log_pending: bool,
     successful_mutations: usize,
+    /// Operations whose first response was lost (`lose_first_responses`).
+    lost: HashSet<String>,
     kill_after: Option<(usize, Target)>,
     stop_on: Option<(String, Target)>,
 }
@@ -202,6 +209,7 @@ impl Proxy {
                 listener_gone: None,
                 late_log_pending: false,
                 successful_mutations: 0,
+                lost: HashSet::new(),
                 kill_after: None,
                 stop_on: None,
             }),
@@ -660,34 +668,15 @@ async fn existing_listener(
     };
     let lb = value("LoadBalancerArn")?;
     let port = value("Port")?;
-    let mut headers = hyper::HeaderMap::new();
-    for name in [
-        "authorization",
-        "x-amz-date",
-        "x-amz-security-token",
-        "content-type",
-    ] {
-        if let Some(v) = trigger.get(name) {
-            headers.insert(name, v.clone());
-        }
-    }
-    let body = format!(
-        "Action=DescribeListeners&Version=2015-12-01&LoadBalancerArn={}",
-        urlencoding::encode(&lb)
-    );
-    let (status, _, xml) = forward(
+    let xml = elb_read(
         shared,
-        hyper::Method::POST,
-        "/",
-        &headers,
-        Bytes::from(body),
+        trigger,
+        &format!(
+            "Action=DescribeListeners&Version=2015-12-01&LoadBalancerArn={}",
+            urlencoding::encode(&lb)
+        ),
     )
-    .await
-    .ok()?;
-    if status != 200 {
-        return None;
-    }
-    let xml = String::from_utf8_lossy(&xml).to_string();
+    .await?;
     // The listener's own port follows its load balancer's ARN (a redirect action has a
     // `<Port>` of its own).
     let at = xml.find(&format!("</LoadBalancerArn><Port>{port}</Port>"))?;
@@ -700,6 +689,58 @@ async fn existing_listener(
         "<CreateListenerResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><CreateListenerResult><Listeners>{}</Listeners></CreateListenerResult><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></CreateListenerResponse>",
         &xml[start..end]
     ))
+}
+
+/// An ELB read (`body` is its form) sent to moto with the credentials of the call that
+/// triggered it; the XML answer, or `None` when it failed.
+async fn elb_read(shared: &Shared, trigger: &hyper::HeaderMap, body: &str) -> Option<String> {
+    let mut headers = hyper::HeaderMap::new();
+    for name in [
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "content-type",
+    ] {
+        if let Some(v) = trigger.get(name) {
+            headers.insert(name, v.clone());
+        }
+    }
+    let (status, _, xml) = forward(
+        shared,
+        hyper::Method::POST,
+        "/",
+        &headers,
+        Bytes::from(body.to_string()),
+    )
+    .await
+    .ok()?;
+    (status == 200).then(|| String::from_utf8_lossy(&xml).to_string())
+}
+
+/// The `CreateLoadBalancer` answer for a load balancer that already has the requested
+/// name, built from moto's `DescribeLoadBalancers`; `None` when there is none. AWS
+/// answers a repeated CreateLoadBalancer with the same name and settings this way; moto
+/// creates a second load balancer of the same name.
+async fn existing_load_balancer(
+    shared: &Shared,
+    trigger: &hyper::HeaderMap,
+    form: &str,
+) -> Option<String> {
+    let name = form_value(form, "Name")?;
+    let xml = elb_read(
+        shared,
+        trigger,
+        &format!("Action=DescribeLoadBalancers&Version=2015-12-01&Names.member.1={name}"),
+    )
+    .await?;
+    let start = xml.find("<LoadBalancers>")?;
+    let end = xml.find("</LoadBalancers>")? + "</LoadBalancers>".len();
+    xml[start..end].contains("<member>").then(|| {
+        format!(
+            "<CreateLoadBalancerResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><CreateLoadBalancerResult>{}</CreateLoadBalancerResult><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></CreateLoadBalancerResponse>",
+            &xml[start..end]
+        )
+    })
 }
 
 async fn handle(
@@ -847,12 +888,16 @@ async fn handle(
             });
         }
     }
-    // AWS makes CreateListener idempotent (the same port again returns the listener
-    // that is there); moto creates a second one. Answer as AWS would.
-    let existing = if service == "elasticloadbalancing" && op == "CreateListener" {
-        existing_listener(&shared, &headers, &text).await
-    } else {
-        None
+    // AWS makes CreateListener and CreateLoadBalancer idempotent (the same port or name
+    // again returns what is there); moto creates a second one. Answer as AWS would.
+    let existing = match (service.as_str(), op.as_str()) {
+        ("elasticloadbalancing", "CreateListener") => {
+            existing_listener(&shared, &headers, &text).await
+        }
+        ("elasticloadbalancing", "CreateLoadBalancer") => {
+            existing_load_balancer(&shared, &headers, &text).await
+        }
+        _ => None,
     };
     // albkit's `DeleteObjects` on a bucket with the TLS-only policy (see `lift_policy`).
     let lifted = if service == "s3" && method == hyper::Method::POST && path.contains("?delete") {
@@ -892,7 +937,7 @@ async fn handle(
         }
     };
     // Bookkeeping and response rewrites for the imitated behaviours.
-    let kill = {
+    let (kill, lose) = {
         let Ok(mut state) = shared.state.lock() else {
             return Err(std::io::Error::other("proxy state poisoned"));
         };
@@ -974,6 +1019,10 @@ async fn handle(
             _ => {}
         }
         let mut kill = None;
+        let mut lose = false;
+        if ok && mutating && config.lose_first_responses && state.lost.insert(op.clone()) {
+            lose = true;
+        }
         if ok && mutating {
             state.successful_mutations += 1;
             if let Some((k, target)) = state.kill_after.clone() {
@@ -988,13 +1037,17 @@ async fn handle(
                 }
             }
         }
-        kill
+        (kill, lose)
     };
     if let Some(target) = kill {
         // The call happened in AWS; the caller never hears of it.
         target.signal("-9");
         record(status, None);
         return Err(std::io::Error::other("albkit was killed"));
+    }
+    if lose {
+        record(0, Some(Fault::ResetAfter));
+        return Err(std::io::Error::other("the response of this call was lost"));
     }
     if fault == Some(Fault::ResetAfter) {
         record(0, fault);

@@ -383,8 +383,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .aws("GetFunction", name)?;
                     out.configuration()
                         .and_then(|c| c.function_arn())
-                        .unwrap_or_default()
-                        .to_string()
+                        .map(str::to_string)
+                        .ok_or_else(|| AwsError::incomplete("GetFunction", name, "function ARN"))?
                 }
                 Err(e) => return Err(e),
             }

@@ -78,11 +78,16 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .send()
                         .await
                         .aws("CreateInternetGateway", &want.logical)?;
-                    Ok(out
-                        .internet_gateway()
+                    out.internet_gateway()
                         .and_then(|g| g.internet_gateway_id())
-                        .unwrap_or_default()
-                        .to_string())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            AwsError::incomplete(
+                                "CreateInternetGateway",
+                                &want.logical,
+                                "internet gateway id",
+                            )
+                        })
                 },
             )
             .await?

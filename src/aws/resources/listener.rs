@@ -228,12 +228,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             })
             .await;
             match out {
-                Ok(out) => Ok(out
+                Ok(out) => out
                     .listeners()
                     .first()
                     .and_then(|l| l.listener_arn())
-                    .unwrap_or_default()
-                    .to_string()),
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        AwsError::incomplete("CreateListener", &want.logical, "listener ARN")
+                    }),
                 // An earlier attempt created it but its response was lost: take it if it
                 // carries the stack's tags (tags are set in the same call).
                 Err(e) if e.is("DuplicateListener") => {

@@ -61,6 +61,33 @@ pub async fn read_tags(
     Ok(out)
 }
 
+/// After a creation failed because the name is taken (`e`): the ARN of what holds the
+/// name, when it carries this stack's tags. That is an earlier attempt whose response
+/// was lost (AWS answers a repeat with identical settings with the same resource; not
+/// every endpoint does, and a repeat that differs in any setting gets the error). A
+/// resource under the name that is not the stack's is left alone and the error stands.
+pub async fn adopt_if_owned(
+    ctx: &Ctx<'_>,
+    arn: Option<String>,
+    e: AwsError,
+) -> Result<String, AwsError> {
+    let Some(arn) = arn else { return Err(e) };
+    let tags = read_tags(ctx, std::slice::from_ref(&arn)).await?;
+    match tags.get(&arn) {
+        Some(tags) if ctx.owns(tags) => {
+            tracing::debug!(%arn, "{} after a lost response: taking the existing one", e.operation);
+            Ok(arn)
+        }
+        _ => Err(AwsError {
+            message: format!(
+                "{} ({arn} holds the name and is not tagged for this stack)",
+                e.message
+            ),
+            ..e
+        }),
+    }
+}
+
 /// Brings an ELB resource's tags from the observed ones to `new`.
 pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
     let (set, remove) = tag_changes(&old_tags(change), new);
@@ -276,7 +303,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
         None => {
             // CreateLoadBalancer is idempotent for the same name and settings, so a retry
-            // after a lost response returns the same load balancer.
+            // after a lost response returns the same load balancer; where the endpoint
+            // answers DuplicateLoadBalancerName instead, the stack's own is taken.
             let out = retry(Policy::fresh(), "create load balancer", &notify, || async {
                 elb.create_load_balancer()
                     .name(want.get("name").unwrap_or_default())
@@ -292,8 +320,20 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .await
                     .aws("CreateLoadBalancer", &want.logical)
             })
-            .await?;
-            let lb = out.load_balancers().first();
+            .await;
+            let lb = match out {
+                Ok(out) => out.load_balancers().first().cloned(),
+                Err(e) if e.is("DuplicateLoadBalancerName") => {
+                    let existing = describe(ctx).await?;
+                    let arn = existing
+                        .as_ref()
+                        .and_then(|l| l.load_balancer_arn().map(str::to_string));
+                    adopt_if_owned(ctx, arn, e).await?;
+                    existing
+                }
+                Err(e) => return Err(e),
+            };
+            let lb = lb.as_ref();
             ctx.ids
                 .insert(DNS_KEY, lb.and_then(|l| l.dns_name()).unwrap_or_default());
             ctx.ids.insert(
@@ -302,8 +342,10 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .unwrap_or_default(),
             );
             lb.and_then(|l| l.load_balancer_arn())
-                .unwrap_or_default()
-                .to_string()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    AwsError::incomplete("CreateLoadBalancer", &want.logical, "load balancer ARN")
+                })?
         }
     };
     ctx.ids.insert(&want.logical, &arn);

@@ -2,10 +2,13 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{already_done, ignore_not_found, retag, stack_filter, tag_map, tag_spec};
+use super::vpc::{
+    already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
+};
 use super::{logical_of, observed, Ctx};
+use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource};
@@ -81,28 +84,45 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
         None => {
             let vpc = ctx.ids.get(logical::VPC)?;
-            // EC2 makes CreateRouteTable idempotent for a client token: a deterministic one
-            // per stack, VPC and table means a repeated request returns the same table.
+            // AWS makes CreateRouteTable idempotent for a client token (a deterministic
+            // one per stack, VPC and table). Emulators and older endpoints ignore the
+            // token, so a lost response is also covered the way the other EC2 creations
+            // are: before a new attempt, look for the table tagged with this logical name.
             let token = crate::model::names::fit(
                 &format!("albkit-{}-{vpc}-{}", ctx.stack(), want.logical),
                 64,
             );
-            let out = retry(Policy::fresh(), "create route table", &notify, || async {
-                ctx.aws
-                    .ec2
-                    .create_route_table()
-                    .vpc_id(&vpc)
-                    .client_token(&token)
-                    .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
-                    .send()
-                    .await
-                    .aws("CreateRouteTable", &want.logical)
-            })
-            .await?;
-            out.route_table()
-                .and_then(|t| t.route_table_id())
-                .unwrap_or_default()
-                .to_string()
+            create_once(
+                Policy::fresh(),
+                &format!("create {}", want.logical),
+                &notify,
+                || find_tagged(ctx, Ec2Kind::RouteTable, &want.logical),
+                || async {
+                    let out = ctx
+                        .aws
+                        .ec2
+                        .create_route_table()
+                        .vpc_id(&vpc)
+                        .client_token(&token)
+                        .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
+                        .customize()
+                        .config_override(no_sdk_retries())
+                        .send()
+                        .await
+                        .aws("CreateRouteTable", &want.logical)?;
+                    out.route_table()
+                        .and_then(|t| t.route_table_id())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            AwsError::incomplete(
+                                "CreateRouteTable",
+                                &want.logical,
+                                "route table id",
+                            )
+                        })
+                },
+            )
+            .await?
         }
     };
     if change.id.is_none() || change.changed("routes") {

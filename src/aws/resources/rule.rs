@@ -199,12 +199,12 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             })
             .await;
             match out {
-                Ok(out) => Ok(out
+                Ok(out) => out
                     .rules()
                     .first()
                     .and_then(|r| r.rule_arn())
-                    .unwrap_or_default()
-                    .to_string()),
+                    .map(str::to_string)
+                    .ok_or_else(|| AwsError::incomplete("CreateRule", &want.logical, "rule ARN")),
                 // An earlier attempt created it but its response was lost: take the rule
                 // at this priority if it carries the stack's tags.
                 Err(e) if e.is("PriorityInUse") => {

@@ -80,11 +80,10 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 .send()
                 .await
                 .aws("CreateSubnet", &want.logical)?;
-            Ok(out
-                .subnet()
+            out.subnet()
                 .and_then(|s| s.subnet_id())
-                .unwrap_or_default()
-                .to_string())
+                .map(str::to_string)
+                .ok_or_else(|| AwsError::incomplete("CreateSubnet", &want.logical, "subnet id"))
         },
     )
     .await

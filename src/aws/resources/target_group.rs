@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::load_balancer::{read_tags, retag, to_tags};
+use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
 use super::{logical_of, observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
@@ -219,11 +219,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             arn.clone()
         }
         None => {
-            // Idempotent by name: a retry after a lost response returns the same group.
+            // Idempotent by name and settings: a retry after a lost response returns the
+            // same group; where the endpoint answers DuplicateTargetGroupName instead, the
+            // stack's own is taken.
+            let name = want.get("name").unwrap_or_default();
             let out = retry(Policy::fresh(), "create target group", &notify, || async {
                 let mut req = elb
                     .create_target_group()
-                    .name(want.get("name").unwrap_or_default())
+                    .name(name)
                     .target_type(TargetTypeEnum::Lambda)
                     .health_check_enabled(hc.is_some())
                     .set_tags(Some(to_tags(&tags)));
@@ -238,12 +241,30 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 }
                 req.send().await.aws("CreateTargetGroup", &want.logical)
             })
-            .await?;
-            out.target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .unwrap_or_default()
-                .to_string()
+            .await;
+            match out {
+                Ok(out) => out
+                    .target_groups()
+                    .first()
+                    .and_then(|t| t.target_group_arn())
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        AwsError::incomplete("CreateTargetGroup", &want.logical, "target group ARN")
+                    })?,
+                Err(e) if e.is("DuplicateTargetGroupName") => {
+                    let arn = elb
+                        .describe_target_groups()
+                        .names(name)
+                        .send()
+                        .await
+                        .aws("DescribeTargetGroups", name)?
+                        .target_groups()
+                        .first()
+                        .and_then(|t| t.target_group_arn().map(str::to_string));
+                    adopt_if_owned(ctx, arn, e).await?
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     ctx.ids.insert(&want.logical, &arn);

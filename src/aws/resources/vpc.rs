@@ -234,11 +234,10 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .send()
                         .await
                         .aws("CreateVpc", &want.logical)?;
-                    Ok(out
-                        .vpc()
+                    out.vpc()
                         .and_then(|v| v.vpc_id())
-                        .unwrap_or_default()
-                        .to_string())
+                        .map(str::to_string)
+                        .ok_or_else(|| AwsError::incomplete("CreateVpc", &want.logical, "VPC id"))
                 },
             )
             .await?;
