@@ -122,6 +122,12 @@ fn collect(into: &mut Discovery, found: Vec<Observed>) {
 /// Reads the whole stack. Independent reads run concurrently; listeners and rules
 /// follow the load balancer they belong to.
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
+    // Every read of the stack is in this one future; on the heap, it does not weigh on
+    // the stack of whatever awaits it (debug builds keep large futures' copies there).
+    Box::pin(discover_all(ctx)).await
+}
+
+async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     let network = async {
         // A reused VPC is never tagged, so it is never found here; tagged network
         // resources left from an earlier managed configuration are.
@@ -134,7 +140,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         Ok::<_, AwsError>([v, s, g, r].concat())
     };
     // The load balancer's listeners and rules are read as soon as its ARN is known,
-    // beside its tags and attributes: four round trips in all, not six.
+    // beside its tags and attributes (all listeners' rules at once; rules take their
+    // tags from the load balancer): three round trips in all.
     let elb = async {
         let Some(lb) = load_balancer::describe(ctx).await? else {
             return Ok::<_, AwsError>((vec![], vec![]));
@@ -152,8 +159,15 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
             )?;
             Ok::<_, AwsError>([listeners, rules].concat())
         };
-        let ((mut found, foreign), inside) =
+        let ((mut found, foreign), mut inside) =
             tokio::try_join!(load_balancer::observe(ctx, &lb), inside)?;
+        let lb_tags = found
+            .iter()
+            .find(|o| o.resource.logical == logical::LOAD_BALANCER)
+            .and_then(|o| o.resource.get("tags"))
+            .map(crate::model::stack::parse_tags_prop)
+            .unwrap_or_default();
+        rule::inherit_tags(&mut inside, &lb_tags);
         // What lives in a load balancer the stack does not own is not the stack's either.
         if foreign.is_empty() {
             found.extend(inside);

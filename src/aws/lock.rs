@@ -233,12 +233,13 @@ pub struct StackLock {
 pub async fn acquire(
     aws: &Aws,
     names: &Names,
+    account: &str,
     opts: &LockOptions,
     notify: &dyn Notify,
 ) -> Result<StackLock, LockError> {
     let place = Place {
         aws: aws.clone(),
-        bucket: names.lock_bucket(),
+        bucket: names.lock_bucket(account),
         key: names.lock_key(),
     };
     let id = hex::encode(rand::random::<[u8; 8]>());
@@ -415,11 +416,12 @@ pub enum Unlocked {
 pub async fn force_unlock(
     aws: &Aws,
     names: &Names,
+    account: &str,
     expected_id: Option<&str>,
 ) -> Result<Unlocked, UnlockError> {
     let place = Place {
         aws: aws.clone(),
-        bucket: names.lock_bucket(),
+        bucket: names.lock_bucket(account),
         key: names.lock_key(),
     };
     let Some((body, etag)) = place.read().await? else {
@@ -448,8 +450,12 @@ pub enum UnlockError {
 }
 
 /// Deletes the region's lock bucket if no stack holds a lock in it any more (`down`).
-pub async fn remove_bucket_if_unused(aws: &Aws, names: &Names) -> Result<(), AwsError> {
-    let bucket = names.lock_bucket();
+pub async fn remove_bucket_if_unused(
+    aws: &Aws,
+    names: &Names,
+    account: &str,
+) -> Result<(), AwsError> {
+    let bucket = names.lock_bucket(account);
     match aws
         .s3
         .delete_bucket()

@@ -5,6 +5,7 @@ pub mod discover;
 pub mod error;
 pub mod events;
 pub mod executor;
+pub mod identity;
 pub mod lock;
 pub mod resources;
 pub mod retry;

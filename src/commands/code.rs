@@ -15,7 +15,7 @@ use crate::model::names::{Names, LIVE_ALIAS};
 pub struct Light {
     pub config: Config,
     pub aws: Aws,
-    /// Names that do not depend on the account (functions, log groups).
+    /// The stack's names (functions, log groups, target groups).
     pub names: Names,
     pub reporter: Box<dyn Reporter>,
     pub json: bool,
@@ -24,7 +24,7 @@ pub struct Light {
 impl Light {
     pub async fn open(cli: &Cli) -> Result<Light> {
         let (config, aws) = super::load_and_connect(cli).await?;
-        let names = Names::new(&config.stack.name, "", &aws.region);
+        let names = Names::new(&config.stack.name, &aws.region);
         let json = cli.output == Output::Json;
         let reporter = super::reporter_for(cli);
         Ok(Light {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::{Cli, DevArgs};
-use crate::emulator::launch::{self, LOCAL_ACCOUNT};
+use crate::emulator::launch;
 use crate::emulator::process::{Console, Function};
 use crate::emulator::rules::RuleSet;
 use crate::emulator::{health, server};
@@ -47,7 +47,7 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         .clone()
         .or_else(|| config.stack.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
-    let names = Names::new(&config.stack.name, LOCAL_ACCOUNT, &region);
+    let names = Names::new(&config.stack.name, &region);
     let profile = if args.release {
         Profile::Release
     } else {

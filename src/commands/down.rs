@@ -18,10 +18,12 @@ pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration)
     s.unlock(lock).await;
     if result.is_ok() {
         // The region's lock bucket goes when no stack holds a lock in it any more.
-        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names).await {
+        // The lock was taken, so the account is known.
+        let account = s.account().await?;
+        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names, account).await {
             s.reporter.event(Event::Note(format!(
                 "the lock bucket {} was left in place: {e}",
-                s.names.lock_bucket()
+                s.names.lock_bucket(account)
             )));
         }
     }
@@ -32,9 +34,10 @@ pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration)
 async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
     let empty = Default::default();
     let ctx = s.ctx(&empty);
+    let account = s.account().await?;
     s.phase(format!(
         "Reading stack {} in {} (account {})",
-        s.config.stack.name, s.aws.region, s.account
+        s.config.stack.name, s.aws.region, account
     ));
     let d = discover(&ctx).await?;
     check_conflicts(&d)?;
@@ -48,7 +51,7 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
         } else {
             eprintln!(
                 "Stack {} does not exist in {} (account {}): nothing to remove.",
-                s.config.stack.name, s.aws.region, s.account
+                s.config.stack.name, s.aws.region, account
             );
         }
         return Ok(0);
@@ -75,7 +78,7 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
     }
     let question = format!(
         "Remove stack {} from {} (account {})?",
-        s.config.stack.name, s.aws.region, s.account
+        s.config.stack.name, s.aws.region, account
     );
     if !confirm(yes, &question, s.json())? {
         eprintln!("Cancelled: nothing was changed.");

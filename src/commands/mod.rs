@@ -10,6 +10,7 @@ use crate::aws::clients::{Aws, ConnectOptions};
 use crate::aws::discover::{discover, Discovery};
 use crate::aws::error::AwsResultExt;
 use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
+use crate::aws::identity::Identity;
 use crate::aws::lock::{self, LockOptions, StackLock};
 use crate::aws::resources::{Ctx, Ids};
 use crate::cli::{Cli, Command, Output};
@@ -66,7 +67,8 @@ pub struct Session {
     pub cli_output: Output,
     pub config: Config,
     pub aws: Aws,
-    pub account: String,
+    /// The account, asked of STS when first needed (see [`Session::account`]).
+    pub identity: Identity,
     pub names: Names,
     pub reporter: Collect,
     pub ids: Ids,
@@ -131,24 +133,16 @@ impl Session {
                 }
             }
         }
-        let identity = aws.sts.get_caller_identity().send().await.aws("GetCallerIdentity", "credentials").map_err(|e| {
-            if e.code.is_none() || e.message.contains("credentials") {
-                Error::usage(
-                    format!("no usable AWS credentials: {}", e.message),
-                    "configure credentials (`aws configure`, `aws sso login`, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile",
-                )
-            } else {
-                Error::Aws(e)
-            }
-        })?;
-        let account = identity.account().unwrap_or_default().to_string();
-        let names = Names::new(&config.stack.name, &account, &aws.region);
+        // STS is not asked here: reading the stack asks it at the same time as
+        // everything else, and every command resolves it before it changes anything.
+        let identity = Identity::new(aws.sts.clone());
+        let names = Names::new(&config.stack.name, &aws.region);
         let inner = reporter_for(cli);
         Ok(Session {
             cli_output: cli.output,
             config,
             aws,
-            account,
+            identity,
             names,
             reporter: Collect {
                 inner,
@@ -158,12 +152,61 @@ impl Session {
         })
     }
 
+    /// The caller's account id; the first call asks STS. Failing credentials are a
+    /// usage error that says how to configure them.
+    pub async fn account(&self) -> Result<&str> {
+        self.identity.account().await.map_err(|e| {
+            if e.message.contains("credential") {
+                Error::usage(
+                    format!("no usable AWS credentials: {}", e.message),
+                    "configure credentials (`aws configure`, `aws sso login`, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile",
+                )
+            } else if e.code.is_none() {
+                Error::usage(
+                    format!(
+                        "could not reach AWS STS in {}{}: {}",
+                        self.aws.region,
+                        if self.aws.custom_endpoint {
+                            " at the custom endpoint"
+                        } else {
+                            ""
+                        },
+                        e.message
+                    ),
+                    "check the network, any HTTPS proxy (HTTPS_PROXY), and --endpoint-url / AWS_ENDPOINT_URL if set",
+                )
+            } else {
+                Error::Aws(e)
+            }
+        })
+    }
+
+    /// Runs AWS reads beside the STS call. When the reads fail, the credentials are
+    /// checked first, so that missing credentials read as such rather than as the
+    /// failure of whichever read came first.
+    pub async fn with_account<T>(
+        &self,
+        reads: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(String, T)> {
+        let guarded = async {
+            match reads.await {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    self.account().await?;
+                    Err(e)
+                }
+            }
+        };
+        let (account, value) = tokio::try_join!(self.account(), guarded)?;
+        Ok((account.to_string(), value))
+    }
+
     pub fn ctx<'a>(&'a self, artifacts: &'a BTreeMap<String, Artifact>) -> Ctx<'a> {
         Ctx {
             aws: &self.aws,
             config: &self.config,
             names: &self.names,
-            account: &self.account,
+            identity: &self.identity,
             reporter: &self.reporter,
             ids: &self.ids,
             artifacts,
@@ -177,9 +220,11 @@ impl Session {
             reporter: &self.reporter,
             logical: "lock".into(),
         };
+        let account = self.account().await?;
         let lock = lock::acquire(
             &self.aws,
             &self.names,
+            account,
             &LockOptions::new(command, wait),
             &notify,
         )
@@ -264,8 +309,8 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
     let empty = BTreeMap::new();
     let ctx = s.ctx(&empty);
     s.phase(format!(
-        "Reading stack {} in {} (account {})",
-        s.config.stack.name, s.aws.region, s.account
+        "Reading stack {} in {}",
+        s.config.stack.name, s.aws.region
     ));
     let build = async {
         let mut artifacts = BTreeMap::new();
@@ -288,15 +333,23 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
         }
         Ok::<_, Error>(artifacts)
     };
-    let network = async { network_context(s).await };
-    let (discovery, artifacts, (azs, vpc_cidr)) = tokio::try_join!(
-        async { discover(&ctx).await.map_err(Error::from) },
-        build,
-        network
-    )?;
+    // The stack, the zones and the account are read at once.
+    let reads = async {
+        tokio::try_join!(
+            async { discover(&ctx).await.map_err(Error::from) },
+            network_context(s)
+        )
+    };
+    let ((account, (discovery, (azs, vpc_cidr))), artifacts) =
+        tokio::try_join!(s.with_account(reads), build)?;
+    s.phase(format!(
+        "Found {} resources of stack {} in account {account}",
+        discovery.observed.len(),
+        s.config.stack.name
+    ));
     check_conflicts(&discovery)?;
     let context = Context {
-        account: s.account.clone(),
+        account,
         region: s.aws.region.clone(),
         availability_zones: azs,
         code_sha256: artifacts
@@ -375,7 +428,7 @@ async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
             };
             let Some(cidr) = cidr else {
                 return Err(Error::usage(
-                    format!("network.vpc_id {vpc_id} does not exist in {} (account {})", s.aws.region, s.account),
+                    format!("network.vpc_id {vpc_id} does not exist in {} (account {})", s.aws.region, s.account().await?),
                     "check the id and the region, or remove vpc_id and subnet_ids to let albkit create a VPC",
                 ));
             };

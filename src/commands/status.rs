@@ -30,7 +30,9 @@ pub async fn run(cli: &Cli) -> Result<u8> {
     let s = Session::open(cli).await?;
     let empty = Default::default();
     let ctx = s.ctx(&empty);
-    let d = discover(&ctx).await?;
+    let (account, d) = s
+        .with_account(async { discover(&ctx).await.map_err(Into::into) })
+        .await?;
     check_conflicts(&d)?;
     let lb = d.observed.get(logical::LOAD_BALANCER);
     let dns = lb.and_then(|l| l.resource.get("dns_name"));
@@ -65,7 +67,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
     if rows.is_empty() {
         println!(
             "Stack {} does not exist in {} (account {}).",
-            s.config.stack.name, s.aws.region, s.account
+            s.config.stack.name, s.aws.region, account
         );
         return Ok(0);
     }
@@ -73,7 +75,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
     let w2 = rows.iter().map(|r| r.1.as_str().len()).max().unwrap_or(0);
     println!(
         "Stack {} in {} (account {}):",
-        s.config.stack.name, s.aws.region, s.account
+        s.config.stack.name, s.aws.region, account
     );
     for (l, k, id, st) in &rows {
         println!("  {l:<w1$}  {:<w2$}  {st:<28}  {id}", k.as_str());

@@ -8,16 +8,21 @@ use crate::model::lock::LockRecord;
 
 pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
     let s = Session::open(cli).await?;
-    let location = format!("s3://{}/{}", s.names.lock_bucket(), s.names.lock_key());
+    let account = s.account().await?;
+    let location = format!(
+        "s3://{}/{}",
+        s.names.lock_bucket(account),
+        s.names.lock_key()
+    );
     let question = format!(
         "Remove the lock of stack {} in {} (account {})? Only do this if the run holding it is gone.",
-        s.config.stack.name, s.aws.region, s.account
+        s.config.stack.name, s.aws.region, account
     );
     if !confirm(yes, &question, s.json())? {
         eprintln!("Cancelled: nothing was changed.");
         return Ok(1);
     }
-    let removed = force_unlock(&s.aws, &s.names, lock_id).await.map_err(|e| match e {
+    let removed = force_unlock(&s.aws, &s.names, account, lock_id).await.map_err(|e| match e {
         UnlockError::OtherLock(r) => Error::usage(
             format!("the stack's lock is {}, not {}", r.id, lock_id.unwrap_or("")),
             format!("the lock now held is {}; check that run before removing it", r.describe(lock::now())),

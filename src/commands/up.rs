@@ -35,7 +35,9 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
         }
         let question = format!(
             "Apply these changes to stack {} in {} (account {})?",
-            s.config.stack.name, s.aws.region, s.account
+            s.config.stack.name,
+            s.aws.region,
+            s.account().await?
         );
         if !confirm(yes, &question, s.json())? {
             eprintln!("Cancelled: nothing was changed.");

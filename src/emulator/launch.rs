@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn target_group_arn_is_shaped_like_the_deployed_one_and_stable() {
-        let names = Names::new("shop", "", "eu-west-1");
+        let names = Names::new("shop", "eu-west-1");
         let arn = target_group_arn(&names, "eu-west-1", "api");
         let prefix = format!(
             "arn:aws:elasticloadbalancing:eu-west-1:{LOCAL_ACCOUNT}:targetgroup/{}/",

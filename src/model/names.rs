@@ -28,19 +28,19 @@ pub fn fit(name: &str, max: usize) -> String {
     format!("{}-{}", prefix.trim_end_matches('-'), hash)
 }
 
-/// Names of the stack's resources. Pure: built from the stack name, account and region.
+/// Names of the stack's resources. Pure: built from the stack name and region; the two
+/// S3 names, which are global, also take the account (known only once STS answers,
+/// which albkit does not wait for before it starts reading the stack).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
     stack: String,
-    account: String,
     region: String,
 }
 
 impl Names {
-    pub fn new(stack: &str, account: &str, region: &str) -> Self {
+    pub fn new(stack: &str, region: &str) -> Self {
         Self {
             stack: stack.to_string(),
-            account: account.to_string(),
             region: region.to_string(),
         }
     }
@@ -87,23 +87,17 @@ impl Names {
     }
 
     /// S3 names are global: account and region are part of it. 3–63 lowercase characters.
-    pub fn log_bucket(&self) -> String {
+    pub fn log_bucket(&self, account: &str) -> String {
         fit(
-            &format!(
-                "albkit-{}-logs-{}-{}",
-                self.stack, self.account, self.region
-            ),
+            &format!("albkit-{}-logs-{account}-{}", self.stack, self.region),
             63,
         )
     }
 
     /// The bucket that holds the stacks' locks in this account and region: one per
     /// region, shared by every stack, deleted by `down` once no lock is left in it.
-    pub fn lock_bucket(&self) -> String {
-        fit(
-            &format!("albkit-locks-{}-{}", self.account, self.region),
-            63,
-        )
+    pub fn lock_bucket(&self, account: &str) -> String {
+        fit(&format!("albkit-locks-{account}-{}", self.region), 63)
     }
 
     /// The lock object of this stack inside [`Self::lock_bucket`].
@@ -166,7 +160,7 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        Names::new("hello", "123456789012", "us-east-1")
+        Names::new("hello", "us-east-1")
     }
 
     #[test]
@@ -182,7 +176,7 @@ mod tests {
     #[test]
     fn long_names_are_truncated_with_a_stable_hash() {
         let long = "a".repeat(24);
-        let n = Names::new(&long, "123456789012", "ap-southeast-2");
+        let n = Names::new(&long, "ap-southeast-2");
         let tg = n.target_group(&"f".repeat(32));
         assert!(tg.len() <= 32, "{tg}");
         assert_eq!(tg, n.target_group(&"f".repeat(32)), "stable");
@@ -200,12 +194,12 @@ mod tests {
         let stack = format!("a{}", "-b".repeat(11) + "c"); // 24 chars
         assert_eq!(stack.len(), 24);
         let function = format!("f{}", "x".repeat(31));
-        let n = Names::new(&stack, "123456789012", "ap-southeast-2");
+        let n = Names::new(&stack, "ap-southeast-2");
         assert!(n.load_balancer().len() <= 32);
         assert!(n.target_group(&function).len() <= 32);
         assert!(n.function(&function).len() <= 64);
         assert!(n.role(&function).len() <= 64);
-        let bucket = n.log_bucket();
+        let bucket = n.log_bucket("123456789012");
         assert!((3..=63).contains(&bucket.len()), "{bucket}");
         assert!(bucket
             .chars()
@@ -223,16 +217,16 @@ mod tests {
     #[test]
     fn lock_bucket_is_per_account_and_region_and_the_key_per_stack() {
         let n = names();
-        let bucket = n.lock_bucket();
+        let bucket = n.lock_bucket("123456789012");
         assert!(bucket.starts_with("albkit-locks-"), "{bucket}");
-        assert!(bucket.contains(&n.account) && bucket.ends_with(&n.region));
+        assert!(bucket.contains("123456789012") && bucket.ends_with(&n.region));
         assert!((3..=63).contains(&bucket.len()));
         assert_eq!(n.lock_key(), format!("{}/lock.json", n.stack()));
     }
 
     #[test]
     fn bucket_includes_account_and_region() {
-        let b = names().log_bucket();
+        let b = names().log_bucket("123456789012");
         assert!(b.contains("123456789012") && b.contains("us-east-1"), "{b}");
     }
 

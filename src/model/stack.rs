@@ -115,6 +115,14 @@ impl Resource {
         self
     }
 
+    /// Sets a property, in place of any value it had.
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        match self.props.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => *v = value.into(),
+            None => self.props.push((name, value.into())),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.props
             .iter()
@@ -351,7 +359,7 @@ pub fn elb_account(region: &str) -> Option<&'static str> {
 
 /// Builds the desired stack. Pure: the same config and context give the same stack.
 pub fn desired(config: &Config, ctx: &Context) -> Desired {
-    let names = Names::new(&config.stack.name, &ctx.account, &ctx.region);
+    let names = Names::new(&config.stack.name, &ctx.region);
     let tags = |logical: &str| tags_prop(&resource_tags(config, logical));
     let mut out: Vec<Resource> = Vec::new();
 
@@ -437,7 +445,7 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
 
     let lb = &config.load_balancer;
     if lb.access_logs {
-        let bucket = names.log_bucket();
+        let bucket = names.log_bucket(&ctx.account);
         let policy = log_bucket_policy(&bucket, &ctx.account, &ctx.region);
         out.push(
             Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
@@ -455,7 +463,11 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     }
 
     let access_logs = if lb.access_logs {
-        format!("s3://{}/{}", names.log_bucket(), names.log_prefix())
+        format!(
+            "s3://{}/{}",
+            names.log_bucket(&ctx.account),
+            names.log_prefix()
+        )
     } else {
         "disabled".to_string()
     };

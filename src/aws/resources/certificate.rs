@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
+use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
@@ -52,54 +52,83 @@ async fn tags_of(ctx: &Ctx<'_>, arn: &str) -> Result<Tags, AwsError> {
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let acm = &ctx.aws.acm;
-    let mut arns = Vec::new();
+    let mut summaries = Vec::new();
     let mut pages = acm.list_certificates().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws("ListCertificates", logical::CERTIFICATE)?;
-        arns.extend(
-            page.certificate_summary_list()
-                .iter()
-                .filter_map(|c| c.certificate_arn().map(str::to_string)),
-        );
+        summaries.extend(page.certificate_summary_list().iter().filter_map(|c| {
+            Some((
+                c.certificate_arn()?.to_string(),
+                c.domain_name().unwrap_or_default().to_string(),
+            ))
+        }));
     }
-    let tagged: Vec<(String, Tags)> = stream::iter(arns)
-        .map(|arn| async move { tags_of(ctx, &arn).await.map(|t| (arn, t)) })
+    // A certificate for the configured domain is most likely the stack's: its details
+    // are read beside its tags, in the same round trip. Any other is described only
+    // when its tags say it is the stack's (one left from an earlier domain).
+    let wanted = ctx.config.https.as_ref().map(|h| h.domain.as_str());
+    let found: Vec<Option<Observed>> = stream::iter(summaries)
+        .map(|(arn, domain)| async move {
+            let likely = wanted == Some(domain.as_str());
+            let (tags, early) = tokio::try_join!(tags_of(ctx, &arn), async {
+                if likely {
+                    describe(ctx, &arn).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            })?;
+            let Some(logical) = logical_of(&tags).filter(|_| ctx.owns(&tags)) else {
+                return Ok(None);
+            };
+            let cert = match early {
+                Some(cert) => cert,
+                None => describe(ctx, &arn).await?,
+            };
+            Ok::<_, AwsError>(cert.map(|cert| observe(&arn, logical, &tags, &cert)))
+        })
         .buffer_unordered(5)
         .try_collect()
         .await?;
-    let mut found = Vec::new();
-    for (arn, tags) in tagged.into_iter().filter(|(_, t)| ctx.owns(t)) {
-        let Some(logical) = logical_of(&tags) else {
-            continue;
-        };
-        let out = acm
-            .describe_certificate()
-            .certificate_arn(&arn)
-            .send()
-            .await
-            .aws("DescribeCertificate", &arn)?;
-        let Some(cert) = out.certificate() else {
-            continue;
-        };
-        let records: Vec<String> = cert
-            .domain_validation_options()
-            .iter()
-            .filter_map(|o| o.resource_record())
-            .map(|r| format!("{} {}", r.name(), r.value()))
-            .collect();
-        found.push(observed(
-            &arn,
-            Resource::new(logical, Kind::Certificate)
-                .prop("domain", cert.domain_name().unwrap_or_default())
-                .prop(
-                    "status",
-                    cert.status().map(|s| s.as_str()).unwrap_or("unknown"),
-                )
-                .prop("tags", tags_prop(&tags))
-                .prop("validation_records", records.join(", ")),
-        ));
-    }
-    Ok(found)
+    Ok(found.into_iter().flatten().collect())
+}
+
+async fn describe(ctx: &Ctx<'_>, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read certificate",
+        &ctx.notify(logical::CERTIFICATE),
+        || async {
+            ctx.aws
+                .acm
+                .describe_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("DescribeCertificate", arn)
+        },
+    )
+    .await?;
+    Ok(out.certificate().cloned())
+}
+
+fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) -> Observed {
+    let records: Vec<String> = cert
+        .domain_validation_options()
+        .iter()
+        .filter_map(|o| o.resource_record())
+        .map(|r| format!("{} {}", r.name(), r.value()))
+        .collect();
+    observed(
+        arn,
+        Resource::new(logical, Kind::Certificate)
+            .prop("domain", cert.domain_name().unwrap_or_default())
+            .prop(
+                "status",
+                cert.status().map(|s| s.as_str()).unwrap_or("unknown"),
+            )
+            .prop("tags", tags_prop(tags))
+            .prop("validation_records", records.join(", ")),
+    )
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {

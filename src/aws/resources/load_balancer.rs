@@ -373,7 +373,10 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             ("access_logs.s3.enabled", lb.access_logs.to_string()),
         ];
         if lb.access_logs {
-            attrs.push(("access_logs.s3.bucket", ctx.names.log_bucket()));
+            attrs.push((
+                "access_logs.s3.bucket",
+                ctx.names.log_bucket(ctx.account().await?),
+            ));
             attrs.push(("access_logs.s3.prefix", ctx.names.log_prefix().to_string()));
         }
         let attrs: Vec<LoadBalancerAttribute> = attrs

@@ -38,17 +38,35 @@ fn s3_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
 /// the region and the stack, and S3 (unlike the other services) cannot always tag at
 /// creation, so an interrupted `up` can leave it untagged.
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let name = ctx.names.log_bucket();
+    let name = ctx.names.log_bucket(ctx.account().await?);
     let s3 = &ctx.aws.s3;
     let notify = ctx.notify(logical::LOG_BUCKET);
-    let exists = retry(Policy::transient(), "read log bucket", &notify, || async {
+    // Everything about the bucket in one round trip: whether it exists, whose it is and
+    // its settings are asked at once (for a bucket that does not exist the other answers
+    // are discarded; it costs calls, not time).
+    let head = retry(Policy::transient(), "read log bucket", &notify, || async {
         s3.head_bucket()
             .bucket(&name)
             .send()
             .await
             .aws("HeadBucket", &name)
-    })
-    .await;
+    });
+    let tagging = async {
+        s3.get_bucket_tagging()
+            .bucket(&name)
+            .send()
+            .await
+            .aws("GetBucketTagging", &name)
+    };
+    let (exists, tagging, pab, enc, own, life, policy) = tokio::join!(
+        head,
+        tagging,
+        s3.get_public_access_block().bucket(&name).send(),
+        s3.get_bucket_encryption().bucket(&name).send(),
+        s3.get_bucket_ownership_controls().bucket(&name).send(),
+        s3.get_bucket_lifecycle_configuration().bucket(&name).send(),
+        s3.get_bucket_policy().bucket(&name).send(),
+    );
     match exists {
         Ok(_) => {}
         Err(e) if e.not_found() || e.status == Some(404) => return Ok((vec![], vec![])),
@@ -63,13 +81,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
         }
         Err(e) => return Err(e),
     }
-    let tags: Tags = match s3
-        .get_bucket_tagging()
-        .bucket(&name)
-        .send()
-        .await
-        .aws("GetBucketTagging", &name)
-    {
+    let tags: Tags = match tagging {
         Ok(out) => out
             .tag_set()
             .iter()
@@ -87,13 +99,6 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
             }],
         ));
     }
-    let (pab, enc, own, life, policy) = tokio::join!(
-        s3.get_public_access_block().bucket(&name).send(),
-        s3.get_bucket_encryption().bucket(&name).send(),
-        s3.get_bucket_ownership_controls().bucket(&name).send(),
-        s3.get_bucket_lifecycle_configuration().bucket(&name).send(),
-        s3.get_bucket_policy().bucket(&name).send(),
-    );
     fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
         match r {
             Ok(v) => Ok(Some(v)),
@@ -166,7 +171,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
     let s3 = &ctx.aws.s3;
-    let name = ctx.names.log_bucket();
+    let account = ctx.account().await?;
+    let name = ctx.names.log_bucket(account);
     let notify = ctx.notify(&want.logical);
     let tags = ctx.tags(&want.logical);
     let creating = change.id.is_none();
@@ -274,7 +280,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         .await?;
     }
     if all("policy") {
-        let policy = log_bucket_policy(&name, ctx.account, &ctx.aws.region).to_string();
+        let policy = log_bucket_policy(&name, account, &ctx.aws.region).to_string();
         retry(
             Policy::fresh(),
             "allow ELB log delivery",

@@ -108,7 +108,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             "arn:{}:logs:{}:{}:log-group:{name}",
             crate::model::stack::partition(&ctx.aws.region),
             ctx.aws.region,
-            ctx.account
+            ctx.account().await?
         );
         let (set, remove) = tag_changes(&old_tags(change), &tags);
         if !set.is_empty() {

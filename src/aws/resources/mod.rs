@@ -13,6 +13,7 @@ use crate::package::Artifact;
 use super::clients::Aws;
 use super::error::{AwsError, ErrorClass};
 use super::events::{Reporter, ResourceNotify};
+use super::identity::Identity;
 
 pub mod certificate;
 pub mod dns;
@@ -84,7 +85,7 @@ pub struct Ctx<'a> {
     pub aws: &'a Aws,
     pub config: &'a Config,
     pub names: &'a Names,
-    pub account: &'a str,
+    pub identity: &'a Identity,
     pub reporter: &'a dyn Reporter,
     pub ids: &'a Ids,
     pub artifacts: &'a BTreeMap<String, Artifact>,
@@ -93,6 +94,11 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     pub fn stack(&self) -> &str {
         &self.config.stack.name
+    }
+
+    /// The account id (from STS, asked once per run).
+    pub async fn account(&self) -> Result<&str, AwsError> {
+        self.identity.account().await
     }
 
     pub fn tags(&self, logical: &str) -> Tags {

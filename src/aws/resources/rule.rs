@@ -5,15 +5,15 @@ use aws_sdk_elasticloadbalancingv2::types::{
     PathPatternConditionConfig, RuleCondition,
 };
 
-use super::load_balancer::{read_tags, retag, to_tags};
+use super::load_balancer::{adopt_if_owned, retag, to_tags};
 use super::vpc::ignore_not_found;
-use super::{logical_of, observed, Ctx};
+use super::{observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::config::Route;
-use crate::model::names::logical;
+use crate::model::names::{logical, TAG_RESOURCE};
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{rule_conditions, Kind, Resource};
+use crate::model::stack::{rule_conditions, Kind, Resource, Tags};
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
 pub fn conditions(route: &Route) -> Vec<RuleCondition> {
@@ -71,40 +71,46 @@ fn values(c: &RuleCondition) -> Vec<String> {
     }
 }
 
+/// The rules of the stack's listeners (all listeners at once).
+///
+/// Their tags are not read back: that would be a fourth round trip after the load
+/// balancer, its listeners and their rules, on every `plan` and `up`. A rule's identity
+/// needs no tag (its logical id is its priority, and it lives on a listener of the
+/// stack's load balancer), and albkit gives every rule the tags it gives the load
+/// balancer, so the caller fills `tags` from the load balancer's with [`inherit_tags`].
 pub async fn discover(ctx: &Ctx<'_>, listener_arns: &[String]) -> Result<Vec<Observed>, AwsError> {
-    let mut rules = Vec::new();
-    for listener in listener_arns {
-        let out = retry(
-            Policy::transient(),
-            "read listener rules",
-            &ctx.notify("rules"),
-            || async {
-                ctx.aws
-                    .elb
-                    .describe_rules()
-                    .listener_arn(listener)
-                    .send()
-                    .await
-                    .aws("DescribeRules", listener)
-            },
-        )
+    let per_listener =
+        futures::future::try_join_all(listener_arns.iter().map(|listener| async move {
+            retry(
+                Policy::transient(),
+                "read listener rules",
+                &ctx.notify("rules"),
+                || async {
+                    ctx.aws
+                        .elb
+                        .describe_rules()
+                        .listener_arn(listener)
+                        .send()
+                        .await
+                        .aws("DescribeRules", listener)
+                },
+            )
+            .await
+            .map(|out| (listener, out))
+        }))
         .await?;
-        for r in out.rules().iter().filter(|r| r.is_default() != Some(true)) {
-            rules.push((listener.clone(), r.clone()));
-        }
-    }
-    let arns: Vec<String> = rules
-        .iter()
-        .filter_map(|(_, r)| r.rule_arn().map(str::to_string))
-        .collect();
-    let tags = read_tags(ctx, &arns).await?;
+    let rules = per_listener.into_iter().flat_map(|(listener, out)| {
+        out.rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .map(|r| (listener.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    });
     Ok(rules
-        .into_iter()
         .filter_map(|(listener, r)| {
             let arn = r.rule_arn()?;
-            let tags = tags.get(arn).cloned().unwrap_or_default();
             let priority = r.priority().unwrap_or_default().to_string();
-            let logical = logical_of(&tags).unwrap_or_else(|| format!("rule/{priority}"));
+            let logical = format!("rule/{priority}");
             let (mut paths, mut hosts, mut methods) = (vec![], vec![], vec![]);
             for c in r.conditions() {
                 match c.field() {
@@ -125,11 +131,26 @@ pub async fn discover(ctx: &Ctx<'_>, listener_arns: &[String]) -> Result<Vec<Obs
                     .prop("listener", listener)
                     .prop("priority", priority)
                     .prop("conditions", rule_conditions(&paths, &hosts, &methods))
-                    .prop("action", action)
-                    .prop("tags", crate::model::stack::tags_prop(&tags)),
+                    .prop("action", action),
             ))
         })
         .collect())
+}
+
+/// Gives each observed rule the tags of its load balancer (`lb_tags`, as observed),
+/// with its own `albkit:resource`: the tags albkit wrote on both. When the stack's tags
+/// change in the config, the load balancer's differ from the desired ones and so do the
+/// rules', and both are retagged. Pure.
+pub fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
+    for o in rules
+        .iter_mut()
+        .filter(|o| o.resource.kind == Kind::ListenerRule)
+    {
+        let mut tags = lb_tags.clone();
+        tags.insert(TAG_RESOURCE.to_string(), o.resource.logical.clone());
+        o.resource
+            .set("tags", crate::model::stack::tags_prop(&tags));
+    }
 }
 
 fn route_of<'c>(ctx: &'c Ctx<'_>, priority: u32) -> Option<(&'c str, &'c Route)> {
@@ -207,21 +228,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .ok_or_else(|| AwsError::incomplete("CreateRule", &want.logical, "rule ARN")),
                 // An earlier attempt created it but its response was lost: take the rule
                 // at this priority if it carries the stack's tags.
+                // (Discovery does not read rules' tags; this rare case reads that one's.)
                 Err(e) if e.is("PriorityInUse") => {
                     let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
-                    let owned = existing.into_iter().find(|o| {
-                        o.resource.logical == want.logical
-                            && o.resource
-                                .get("tags")
-                                .is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
-                    });
-                    owned.map(|o| o.id).ok_or(AwsError {
-                        message: format!(
-                            "{} (a rule with priority {priority} exists but is not the stack's)",
-                            e.message
-                        ),
-                        ..e
-                    })
+                    let arn = existing
+                        .into_iter()
+                        .find(|o| o.resource.logical == want.logical)
+                        .map(|o| o.id);
+                    adopt_if_owned(ctx, arn, e).await
                 }
                 Err(e) => Err(e),
             }
@@ -247,4 +261,49 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
     .await
     .map(|_| ())
     .or_else(ignore_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(priority: u32) -> Observed {
+        Observed {
+            id: format!("arn:rule/{priority}"),
+            resource: Resource::new(logical::rule(priority), Kind::ListenerRule)
+                .prop("priority", priority.to_string()),
+        }
+    }
+
+    #[test]
+    fn rules_take_the_load_balancers_tags_with_their_own_resource_tag() {
+        let lb: Tags = [
+            ("albkit:stack", "shop"),
+            ("albkit:resource", "load-balancer"),
+            ("team", "payments"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut rules = vec![rule(10), rule(20)];
+        inherit_tags(&mut rules, &lb);
+        for (o, p) in rules.iter().zip([10, 20]) {
+            let tags =
+                crate::model::stack::parse_tags_prop(o.resource.get("tags").unwrap_or_default());
+            assert_eq!(tags.get("albkit:resource"), Some(&format!("rule/{p}")));
+            assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
+            assert_eq!(tags.get("albkit:stack").map(String::as_str), Some("shop"));
+        }
+        // Inheriting again replaces, never duplicates, the property.
+        inherit_tags(&mut rules, &Tags::new());
+        assert_eq!(
+            rules[0]
+                .resource
+                .props
+                .iter()
+                .filter(|(k, _)| *k == "tags")
+                .count(),
+            1
+        );
+    }
 }

@@ -293,6 +293,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
     if creating || change.changed("permission") {
         let sid = ctx.names.permission_statement(&settings.name);
+        let account = ctx.account().await?;
         // Replace a statement that points elsewhere (a recreated target group).
         remove_permission(ctx, &settings.name).await?;
         retry(
@@ -310,7 +311,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .principal(PRINCIPAL)
                     // Scoped to this target group and this account, never any ALB.
                     .source_arn(&arn)
-                    .source_account(ctx.account)
+                    .source_account(account)
                     .send()
                     .await
                     .aws("AddPermission", &function_name)
