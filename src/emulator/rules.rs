@@ -56,7 +56,7 @@ impl RuleSet {
         let rules = config
             .functions
             .iter()
-            .filter(|f| only.map_or(true, |o| o == f.name))
+            .filter(|f| only.is_none_or(|o| o == f.name))
             .flat_map(|f| {
                 f.routes.iter().map(|r| Rule {
                     priority: r.priority,
