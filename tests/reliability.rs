@@ -216,8 +216,9 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
             jitter: Duration::from_millis(3),
             realism: Realism {
                 // Long enough that the security group and subnets are reached while the
-                // load balancer's interfaces still "detach", even after SDK backoff.
-                eni_release: Duration::from_secs(10),
+                // load balancer's interfaces still "detach", even after SDK backoff and
+                // on a slow, loaded CI machine (10 s was not always enough there).
+                eni_release: Duration::from_secs(30),
                 // Long enough that CreateFunction, however delayed by faults on the
                 // role's own calls, comes while the role is still "propagating".
                 iam_propagation: Duration::from_secs(8),
@@ -332,7 +333,19 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
     assert!(realism("iam") >= 1, "CreateFunction met IAM propagation");
     assert!(
         realism("eni") >= 1,
-        "teardown met detaching network interfaces"
+        "teardown met detaching network interfaces; the calls after DeleteLoadBalancer: {:?}",
+        records
+            .iter()
+            .skip_while(|r| r.operation != "DeleteLoadBalancer")
+            .filter(|r| r.service == "ec2" || r.operation == "DeleteLoadBalancer")
+            .map(|r| format!(
+                "{:.1}s {} {} {:?}",
+                r.start.as_secs_f64(),
+                r.operation,
+                r.status,
+                r.fault
+            ))
+            .collect::<Vec<_>>()
     );
     // The late access log landed after albkit emptied the bucket, its DeleteBucket met
     // BucketNotEmpty, and the teardown retry emptied it again.

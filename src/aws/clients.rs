@@ -36,6 +36,11 @@ pub fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
+/// The same for a Route 53 record deletion, which cannot be repeated blindly either.
+pub fn no_route53_retries() -> aws_sdk_route53::config::Builder {
+    aws_sdk_route53::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("no AWS region is set")]

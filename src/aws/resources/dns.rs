@@ -8,8 +8,9 @@ use aws_sdk_route53::types::{
 
 use super::load_balancer::{DNS_KEY, ZONE_KEY};
 use super::{observed, Ctx};
+use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{Kind, Resource};
 
@@ -107,6 +108,8 @@ async fn send(
     set: ResourceRecordSet,
     what: &str,
 ) -> Result<(), AwsError> {
+    let deleting = action == ChangeAction::Delete;
+    let (name, kind) = (set.name().to_string(), set.r#type().clone());
     let batch = ChangeBatch::builder()
         .comment(format!("albkit stack {}", ctx.stack()))
         .changes(
@@ -118,23 +121,69 @@ async fn send(
         )
         .build()
         .map_err(build_error("ChangeResourceRecordSets", what))?;
-    retry(
+    // An UPSERT can be repeated. A DELETE whose response was lost cannot: the repeat
+    // finds nothing to delete. So a DELETE is sent without the SDK's own retries, and
+    // before each new attempt albkit looks whether the record is already gone.
+    create_once(
         Policy::fresh(),
         &format!("write DNS record {what}"),
         &ctx.notify("dns"),
         || async {
-            ctx.aws
+            if deleting && !record_exists(ctx, zone, &name, &kind).await? {
+                Ok(Some(()))
+            } else {
+                Ok(None)
+            }
+        },
+        || async {
+            let mut req = ctx
+                .aws
                 .route53
                 .change_resource_record_sets()
                 .hosted_zone_id(zone)
                 .change_batch(batch.clone())
-                .send()
+                .customize();
+            if deleting {
+                req = req.config_override(no_route53_retries());
+            }
+            req.send()
                 .await
                 .aws("ChangeResourceRecordSets", what)
+                .map(|_| ())
         },
     )
     .await
-    .map(|_| ())
+}
+
+/// Whether the zone holds a record set of this name and type.
+async fn record_exists(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    name: &str,
+    kind: &RrType,
+) -> Result<bool, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read DNS records",
+        &ctx.notify("dns"),
+        || async {
+            ctx.aws
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .start_record_name(name)
+                .start_record_type(kind.clone())
+                .max_items(1)
+                .send()
+                .await
+                .aws("ListResourceRecordSets", zone)
+        },
+    )
+    .await?;
+    Ok(out
+        .resource_record_sets()
+        .iter()
+        .any(|r| same_name(r.name(), name) && r.r#type() == kind))
 }
 
 pub async fn apply(ctx: &Ctx<'_>, _change: &Change, want: &Resource) -> Result<String, AwsError> {
