@@ -36,7 +36,9 @@ pub struct Realism {
     /// `DescribeLoadBalancers` reports `provisioning` for this long after creation.
     pub alb_provisioning: Duration,
     /// Deleting the security group or a subnet, or detaching the internet gateway, fails
-    /// with `DependencyViolation` for this long after `DeleteLoadBalancer`.
+    /// with `DependencyViolation` for this long after `DeleteLoadBalancer`, and at least
+    /// once however late the first such call comes (on AWS the interfaces take longer to
+    /// go than any teardown takes to reach them; a slow machine must not skip this).
     pub eni_release: Duration,
     /// `DeleteCertificate` fails with `ResourceInUseException` for this long after the
     /// last listener or load balancer was deleted.
@@ -527,10 +529,17 @@ fn realism_refusal(
                 error_response(service, 409, "ResourceConflictException", "The operation cannot be performed at this time. The function is currently in the following state: Pending"),
             ))
         }
-        ("ec2", "DeleteSecurityGroup" | "DeleteSubnet" | "DetachInternetGateway") if within(state.lb_deleted, r.eni_release) => Some((
-            "eni-release",
-            error_response(service, 400, "DependencyViolation", "resource has a dependent object"),
-        )),
+        ("ec2", "DeleteSecurityGroup" | "DeleteSubnet" | "DetachInternetGateway")
+            if !r.eni_release.is_zero()
+                && state.lb_deleted.is_some()
+                && (within(state.lb_deleted, r.eni_release)
+                    || !state.records.iter().any(|x| x.fault == Some(Fault::Realism("eni-release")))) =>
+        {
+            Some((
+                "eni-release",
+                error_response(service, 400, "DependencyViolation", "resource has a dependent object"),
+            ))
+        }
         ("elasticloadbalancing", "CreateListener")
             if body.contains("Certificates.member") && within(state.certificate_requested, r.certificate_issue) =>
         {

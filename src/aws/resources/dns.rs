@@ -9,7 +9,7 @@ use aws_sdk_route53::types::{
 use super::load_balancer::{DNS_KEY, ZONE_KEY};
 use super::{observed, Ctx};
 use crate::aws::clients::no_route53_retries;
-use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{Kind, Resource};
@@ -124,7 +124,7 @@ async fn send(
     // An UPSERT can be repeated. A DELETE whose response was lost cannot: the repeat
     // finds nothing to delete. So a DELETE is sent without the SDK's own retries, and
     // before each new attempt albkit looks whether the record is already gone.
-    create_once(
+    let sent = create_once(
         Policy::fresh(),
         &format!("write DNS record {what}"),
         &ctx.notify("dns"),
@@ -152,7 +152,21 @@ async fn send(
                 .map(|_| ())
         },
     )
-    .await
+    .await;
+    match sent {
+        // A record that is not there (never written: a certificate issued before its
+        // validation record was needed; or removed by hand) is deleted. Route 53 says
+        // so with InvalidChangeBatch; other endpoints with another code: look.
+        Err(e)
+            if deleting
+                && e.class == ErrorClass::Permanent
+                && !record_exists(ctx, zone, &name, &kind).await? =>
+        {
+            tracing::debug!("{what}: already gone ({e})");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Whether the zone holds a record set of this name and type.
