@@ -228,24 +228,9 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
     );
     // The HTTPS stack: certificate issuance, DNS validation and the redirect listener
     // are part of the run.
+    let (project, _) = https_project(moto, region, &stack).await;
     let domain = format!("{stack}.example.com");
     let cfg = sdk_config(moto, region).await;
-    let route53 = aws_sdk_route53::Client::new(&cfg);
-    let zone = route53
-        .create_hosted_zone()
-        .name(&domain)
-        .caller_reference(format!("albkit-faults-{stack}"))
-        .send()
-        .await
-        .expect("hosted zone")
-        .hosted_zone()
-        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-        .expect("zone id");
-    let project = Project::from_template("hello", &stack);
-    project.with_config(&format!(
-        "{}\n[https]\ndomain = \"api.{domain}\"\nhosted_zone_id = \"{zone}\"\n",
-        minimal_config(&stack)
-    ));
 
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
     let counts = census(moto, region, &stack).await;
@@ -370,8 +355,9 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
     );
 }
 
-/// The HTTPS stack's config with a fresh hosted zone for it.
-async fn https_project(moto: &Moto, region: &str, stack: &str) -> Project {
+/// The HTTPS stack's config (`api.<stack>.example.com`) with a fresh hosted zone for it;
+/// and the zone's id.
+async fn https_project(moto: &Moto, region: &str, stack: &str) -> (Project, String) {
     let domain = format!("{stack}.example.com");
     let cfg = sdk_config(moto, region).await;
     let zone = aws_sdk_route53::Client::new(&cfg)
@@ -389,7 +375,7 @@ async fn https_project(moto: &Moto, region: &str, stack: &str) -> Project {
         "{}\n[https]\ndomain = \"api.{domain}\"\nhosted_zone_id = \"{zone}\"\n",
         minimal_config(stack)
     ));
-    project
+    (project, zone)
 }
 
 /// Every mutating operation of `up` and `down` loses the response of its first
@@ -407,7 +393,7 @@ async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
             ..ProxyConfig::default()
         },
     );
-    let project = https_project(moto, region, &stack).await;
+    let (project, zone) = https_project(moto, region, &stack).await;
 
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
     let lost: Vec<String> = proxy
@@ -473,16 +459,6 @@ async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
     // The validation CNAME goes missing (removed by hand; or never written, when the
     // certificate was issued before albkit asked): `down` must not stumble on it.
     let route53 = aws_sdk_route53::Client::new(&cfg);
-    let zone = route53
-        .list_hosted_zones_by_name()
-        .dns_name(format!("{stack}.example.com"))
-        .send()
-        .await
-        .expect("zones")
-        .hosted_zones()
-        .first()
-        .map(|z| z.id().to_string())
-        .expect("the test's zone");
     let cnames: Vec<_> = route53
         .list_resource_record_sets()
         .hosted_zone_id(&zone)

@@ -34,26 +34,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let Some(zone) = &https.hosted_zone_id else {
         return Ok(vec![]);
     };
-    let out = retry(
-        Policy::transient(),
-        "read DNS records",
-        &ctx.notify("dns"),
-        || async {
-            ctx.aws
-                .route53
-                .list_resource_record_sets()
-                .hosted_zone_id(zone.as_str())
-                .start_record_name(fqdn(&https.domain))
-                .start_record_type(RrType::A)
-                .max_items(4)
-                .send()
-                .await
-                .aws("ListResourceRecordSets", zone.as_str())
-        },
-    )
-    .await?;
-    Ok(out
-        .resource_record_sets()
+    let records = list_records(ctx, zone.as_str(), &fqdn(&https.domain), &RrType::A, 4).await?;
+    Ok(records
         .iter()
         .filter(|r| same_name(r.name(), &https.domain))
         .filter(|r| matches!(r.r#type(), RrType::A | RrType::Aaaa))
@@ -154,9 +136,13 @@ async fn send(
     )
     .await;
     match sent {
-        // A record that is not there (never written: a certificate issued before its
-        // validation record was needed; or removed by hand) is deleted. Route 53 says
-        // so with InvalidChangeBatch; other endpoints with another code: look.
+        // A DELETE that Route 53 refuses with InvalidChangeBatch (the record is not
+        // there, or no longer holds the values albkit wrote) leaves nothing of the
+        // stack's to delete.
+        Err(e) if deleting && e.is("InvalidChangeBatch") => Ok(()),
+        // Other endpoints refuse a missing record with another code: look. (A record
+        // never written: a certificate issued before its validation record was
+        // needed; or removed by hand.)
         Err(e)
             if deleting
                 && e.class == ErrorClass::Permanent
@@ -169,13 +155,14 @@ async fn send(
     }
 }
 
-/// Whether the zone holds a record set of this name and type.
-async fn record_exists(
+/// Up to `max` record sets of the zone from `name` and `kind` on, in Route 53's order.
+async fn list_records(
     ctx: &Ctx<'_>,
     zone: &str,
     name: &str,
     kind: &RrType,
-) -> Result<bool, AwsError> {
+    max: i32,
+) -> Result<Vec<ResourceRecordSet>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read DNS records",
@@ -187,15 +174,25 @@ async fn record_exists(
                 .hosted_zone_id(zone)
                 .start_record_name(name)
                 .start_record_type(kind.clone())
-                .max_items(1)
+                .max_items(max)
                 .send()
                 .await
                 .aws("ListResourceRecordSets", zone)
         },
     )
     .await?;
-    Ok(out
-        .resource_record_sets()
+    Ok(out.resource_record_sets().to_vec())
+}
+
+/// Whether the zone holds a record set of this name and type.
+async fn record_exists(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    name: &str,
+    kind: &RrType,
+) -> Result<bool, AwsError> {
+    Ok(list_records(ctx, zone, name, kind, 1)
+        .await?
         .iter()
         .any(|r| same_name(r.name(), name) && r.r#type() == kind))
 }
@@ -233,13 +230,6 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
         get("alias_zone"),
     )
     .await
-    .or_else(|e| {
-        if e.is("InvalidChangeBatch") {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })
 }
 
 /// Writes (UPSERT) or removes (DELETE) a validation CNAME.
@@ -262,14 +252,7 @@ pub async fn validation_record(
         )
         .build()
         .map_err(build_error("ChangeResourceRecordSets", name))?;
-    let deleting = action == ChangeAction::Delete;
-    send(ctx, zone, action, set, name).await.or_else(|e| {
-        if e.is("InvalidChangeBatch") && deleting {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })
+    send(ctx, zone, action, set, name).await
 }
 
 #[cfg(test)]
