@@ -259,9 +259,9 @@ pub fn check_conflicts(d: &Discovery) -> Result<()> {
         let list = d
             .foreign
             .iter()
-            .map(|f| format!("{} {}", f.kind, f.name))
+            .map(|f| format!("{} {} ({})", f.kind, f.name, f.reason))
             .collect::<Vec<_>>()
-            .join(", ");
+            .join("; ");
         return Err(Error::Conflict {
             message: format!("these resources use the stack's names but are not tagged as this stack's: {list}"),
             help: "albkit never modifies or deletes what it does not own: rename the stack ([stack].name), or remove or rename those resources yourself".into(),

@@ -180,6 +180,7 @@ pub async fn observe(
             vec![Foreign {
                 kind: "load balancer",
                 name,
+                reason: super::not_tagged_reason(ctx, &tags),
             }],
         ));
     }

@@ -74,8 +74,10 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
             return Ok((
                 vec![],
                 vec![Foreign {
-                    kind: "S3 bucket (owned by another account)",
+                    kind: "S3 bucket",
                     name,
+                    reason: "it belongs to another AWS account (S3 bucket names are global)"
+                        .into(),
                 }],
             ));
         }
@@ -96,6 +98,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
             vec![Foreign {
                 kind: "S3 bucket",
                 name,
+                reason: super::not_tagged_reason(ctx, &tags),
             }],
         ));
     }

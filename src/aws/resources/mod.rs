@@ -157,10 +157,26 @@ pub fn observed(id: impl Into<String>, resource: Resource) -> Observed {
     }
 }
 
-/// A resource found under one of the stack's deterministic names but not tagged as the
-/// stack's: albkit never touches it.
+/// A resource found under one of the stack's names (or in a place the stack writes to)
+/// without the proof that it is the stack's: albkit never changes or deletes it. `plan`
+/// and `up` refuse to go on while one is in the way; `down` leaves it and says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Foreign {
+    /// What it is, for people: "load balancer", "S3 bucket", "Route 53 alias record".
     pub kind: &'static str,
+    /// Its name or id.
     pub name: String,
+    /// Why it is not the stack's: the missing or different proof of ownership.
+    pub reason: String,
+}
+
+/// Why `tags` do not prove that a resource is this stack's.
+pub fn not_tagged_reason(ctx: &Ctx<'_>, tags: &Tags) -> String {
+    match tags.get(TAG_STACK) {
+        None => format!("it has no {TAG_STACK} tag"),
+        Some(other) => format!(
+            "its {TAG_STACK} tag is {other:?}, not {:?}",
+            ctx.stack()
+        ),
+    }
 }

@@ -1,0 +1,10 @@
+//! Ownership: albkit reads, changes and deletes exactly what it owns, and nothing else
+//! (see "What albkit owns" in the README). Each module makes one situation against a
+//! moto server (a foreign resource under the stack's names, a same-named stack in
+//! another region, drift made by hand) and checks through the AWS SDK that nothing
+//! foreign changed.
+//!
+//! One test binary with modules, so that these tests link the SDK once.
+
+#[path = "../support/mod.rs"]
+mod support;
