@@ -79,6 +79,14 @@ pub enum Command {
         /// Also delete the access-log bucket (every object version) and the function log groups.
         #[arg(long)]
         purge_logs: bool,
+        /// Turn off the load balancer's deletion protection and remove it (without this flag
+        /// `down` refuses a protected load balancer before changing anything).
+        #[arg(long)]
+        disable_deletion_protection: bool,
+        /// Also delete the certificate's DNS validation CNAMEs (kept by default: ACM shares
+        /// them with every certificate of the same domain name in the account).
+        #[arg(long)]
+        delete_validation_records: bool,
         /// Do not ask for confirmation (required without a terminal).
         #[arg(short = 'y', long)]
         yes: bool,

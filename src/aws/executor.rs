@@ -79,18 +79,40 @@ async fn apply_one(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     }
 }
 
+/// What a deletion may take with it beyond the resource itself. Each is the user's
+/// explicit choice on `down`; the deletions `up` plans take none of them but the logs
+/// its plan showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Teardown {
+    /// Delete the access-log bucket (every object version) and the log groups; without
+    /// it they are kept.
+    pub purge_logs: bool,
+    /// Turn off the load balancer's deletion protection first; without it a protected
+    /// load balancer is not deleted.
+    pub disable_deletion_protection: bool,
+    /// Delete the certificate's DNS validation CNAMEs, which ACM shares between every
+    /// certificate of the same domain name in the account; without it they are kept.
+    pub delete_validation_records: bool,
+}
+
+impl Teardown {
+    /// What `up` may do when its plan deletes or replaces something: the logs (the plan
+    /// marks their deletion), nothing else.
+    pub const UP: Teardown = Teardown {
+        purge_logs: true,
+        disable_deletion_protection: false,
+        delete_validation_records: false,
+    };
+}
+
 /// Deletes one resource. Log buckets and log groups are kept unless `purge_logs`;
 /// returns `false` when the resource was kept.
-pub async fn delete_one(
-    ctx: &Ctx<'_>,
-    have: &Observed,
-    purge_logs: bool,
-) -> Result<bool, AwsError> {
+pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<bool, AwsError> {
     let id = have.id.as_str();
     let r = &have.resource;
     match r.kind {
-        Kind::LogBucket if !purge_logs => return Ok(false),
-        Kind::LogGroup if !purge_logs => return Ok(false),
+        Kind::LogBucket if !opts.purge_logs => return Ok(false),
+        Kind::LogGroup if !opts.purge_logs => return Ok(false),
         Kind::LogBucket => log_bucket::purge(ctx, id).await?,
         Kind::LogGroup => log_group::delete(ctx, id).await?,
         Kind::Vpc => vpc::delete(ctx, id).await?,
@@ -98,8 +120,12 @@ pub async fn delete_one(
         Kind::InternetGateway => internet_gateway::delete(ctx, id, r).await?,
         Kind::RouteTable => route_table::delete(ctx, id, r).await?,
         Kind::SecurityGroup => security_group::delete(ctx, id).await?,
-        Kind::LoadBalancer => load_balancer::delete(ctx, id, r).await?,
-        Kind::Certificate => certificate::delete(ctx, id, r).await?,
+        Kind::LoadBalancer => {
+            load_balancer::delete(ctx, id, r, opts.disable_deletion_protection).await?
+        }
+        Kind::Certificate => {
+            certificate::delete(ctx, id, r, opts.delete_validation_records).await?
+        }
         Kind::Listener => listener::delete(ctx, id).await?,
         Kind::Role => role::delete(ctx, r).await?,
         Kind::Function => function::delete(ctx, id).await?,
@@ -127,7 +153,7 @@ async fn run_node<'a>(
             // Names are unique: the old one goes first. A certificate is created before
             // its predecessor is deleted (the listener still uses the old one).
             if let Some(old) = old {
-                delete_one(ctx, old, true).await?;
+                delete_one(ctx, old, Teardown::UP).await?;
             }
             ctx.ids.remove(&change.logical);
             let fresh = Change {
@@ -256,7 +282,7 @@ pub async fn apply(
             .filter_map(|c| observed.get(&c.logical)),
     );
     // `up` carries out the plan it showed, log deletions included (the plan marks them).
-    let kept = delete_in_order(ctx, &deletions, true).await?;
+    let kept = delete_in_order(ctx, &deletions, Teardown::UP).await?;
     report.kept = kept;
     for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
         report.done.push((c.logical.clone(), Action::Delete));
@@ -279,7 +305,7 @@ pub async fn apply(
 pub async fn delete_in_order(
     ctx: &Ctx<'_>,
     items: &[&Observed],
-    purge_logs: bool,
+    opts: Teardown,
 ) -> Result<Vec<String>, ApplyError> {
     let mut kept = Vec::new();
     let mut ranks: Vec<u8> = items
@@ -301,7 +327,7 @@ pub async fn delete_in_order(
                 kind: o.resource.kind,
                 action: Action::Delete,
             });
-            let r = delete_one(ctx, o, purge_logs).await;
+            let r = delete_one(ctx, o, opts).await;
             match &r {
                 Ok(true) => ctx.reporter.event(Event::Finished {
                     logical: o.resource.logical.clone(),

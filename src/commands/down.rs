@@ -1,20 +1,30 @@
 //! `albkit down`: remove the stack, keeping logs unless asked otherwise.
+//!
+//! What is not the stack's is never touched: a resource found in the stack's place
+//! without the proof of ownership is left where it is, named in the output, and the
+//! rest of the stack is still removed. What is shared or protected goes only on the
+//! user's explicit word: the logs (`--purge-logs`), a load balancer's deletion
+//! protection (`--disable-deletion-protection`) and the certificate's validation
+//! CNAMEs (`--delete-validation-records`).
 
 use std::time::Duration;
 
-use super::{check_conflicts, confirm, print_json, Session};
+use super::{check_duplicates, confirm, foreign_list, print_json, Session};
 use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
-use crate::aws::executor::delete_in_order;
+use crate::aws::executor::{delete_in_order, Teardown};
 use crate::aws::lock::remove_bucket_if_unused;
+use crate::aws::resources::{certificate, load_balancer, Ctx};
 use crate::cli::Cli;
-use crate::error::Result;
-use crate::model::plan::teardown;
+use crate::error::{Error, Result};
+use crate::model::names::logical;
+use crate::model::plan::{teardown, ObservedStack};
+use crate::model::stack::Kind;
 
-pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration) -> Result<u8> {
+pub async fn run(cli: &Cli, opts: Teardown, yes: bool, lock_timeout: Duration) -> Result<u8> {
     let s = Session::open(cli).await?;
     let lock = s.lock("down", lock_timeout).await?;
-    let result = remove(&s, purge_logs, yes).await;
+    let result = remove(&s, opts, yes).await;
     s.unlock(lock).await;
     if result.is_ok() {
         // The region's lock bucket goes when no stack holds a lock in it any more.
@@ -30,8 +40,74 @@ pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration)
     result
 }
 
+/// Refuses, before anything is changed, what `down` may not do without the user's
+/// explicit word: deleting a load balancer that has deletion protection on.
+fn check_protection(observed: &ObservedStack, opts: Teardown) -> Result<()> {
+    match observed.get(logical::LOAD_BALANCER) {
+        Some(lb)
+            if load_balancer::is_protected(&lb.resource) && !opts.disable_deletion_protection =>
+        {
+            Err(Error::Conflict {
+                message: format!(
+                    "the stack's load balancer {} has deletion protection on: nothing was removed",
+                    lb.id
+                ),
+                help: load_balancer::PROTECTED_HELP.into(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What `down` says about the certificate's validation CNAMEs: kept (and why), or
+/// deleted (and which other certificates of this region used them too).
+async fn validation_note(
+    ctx: &Ctx<'_>,
+    observed: &ObservedStack,
+    opts: Teardown,
+) -> Option<String> {
+    let cert = observed.get(logical::CERTIFICATE)?;
+    let records = cert.resource.get("validation_records").unwrap_or_default();
+    let zone = ctx.config.https.as_ref()?.hosted_zone_id.as_ref()?;
+    if records.is_empty() {
+        return None;
+    }
+    let domain = cert.resource.get("domain").unwrap_or_default();
+    let names: Vec<&str> = records
+        .split(", ")
+        .filter_map(|pair| pair.split_once(' ').map(|(name, _)| name))
+        .collect();
+    if !opts.delete_validation_records {
+        return Some(format!(
+            "kept the DNS validation record(s) {} in hosted zone {zone}: ACM shares them with every \
+             certificate for {domain} in this account (any region, CloudFront too); \
+             `albkit down --delete-validation-records` removes them",
+            names.join(", ")
+        ));
+    }
+    let others = certificate::others_for_domain(ctx, domain, &cert.id)
+        .await
+        .unwrap_or_default();
+    Some(if others.is_empty() {
+        format!(
+            "deleting the DNS validation record(s) {}: no other certificate for {domain} was found in {}, \
+             but certificates in other regions and CloudFront's cannot be seen from here and renew with them",
+            names.join(", "),
+            ctx.aws.region
+        )
+    } else {
+        format!(
+            "deleting the DNS validation record(s) {}: these certificates for {domain} in {} use them too \
+             and will need them written again to renew: {}",
+            names.join(", "),
+            ctx.aws.region,
+            others.join(", ")
+        )
+    })
+}
+
 /// Discovers and deletes, under the stack's lock.
-async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
+async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
     let empty = Default::default();
     let ctx = s.ctx(&empty);
     let account = s.account().await?;
@@ -40,14 +116,32 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
         s.config.stack.name, s.aws.region, account
     ));
     let d = discover(&ctx).await?;
-    check_conflicts(&d)?;
+    check_duplicates(&d)?;
+    check_protection(&d.observed, opts)?;
     seed_ids(&ctx, &d.observed);
     let plan = teardown(&s.config.stack.name, &d.observed);
+    let foreign: Vec<serde_json::Value> = d
+        .foreign
+        .iter()
+        .map(|f| serde_json::json!({"kind": f.kind, "name": f.name, "reason": f.reason}))
+        .collect();
+    if !d.foreign.is_empty() && !s.json() {
+        eprintln!(
+            "Left in place, not the stack's (albkit never deletes what it does not own):{}",
+            foreign_list(&d.foreign)
+        );
+    }
     if plan.changes.is_empty() {
         if s.json() {
-            print_json(
-                &serde_json::json!({"stack": s.config.stack.name, "region": s.aws.region, "existed": false, "removed": [], "kept": []}),
-            );
+            print_json(&serde_json::json!({
+                "stack": s.config.stack.name,
+                "region": s.aws.region,
+                "existed": false,
+                "removed": [],
+                "kept": [],
+                "foreign": foreign,
+                "notes": s.reporter.notes(),
+            }));
         } else {
             eprintln!(
                 "Stack {} does not exist in {} (account {}): nothing to remove.",
@@ -58,11 +152,7 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
     }
     if !s.json() {
         for c in &plan.changes {
-            let keep = !purge_logs
-                && matches!(
-                    c.kind,
-                    crate::model::stack::Kind::LogBucket | crate::model::stack::Kind::LogGroup
-                );
+            let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
             eprintln!(
                 "  {} {} ({}) {}",
                 if keep { " " } else { "-" },
@@ -84,8 +174,11 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
         eprintln!("Cancelled: nothing was changed.");
         return Ok(1);
     }
+    if let Some(note) = validation_note(&ctx, &d.observed, opts).await {
+        s.reporter.event(Event::Note(note));
+    }
     let items: Vec<_> = d.observed.values().collect();
-    let kept = delete_in_order(&ctx, &items, purge_logs).await?;
+    let kept = delete_in_order(&ctx, &items, opts).await?;
     let removed: Vec<&str> = d
         .observed
         .keys()
@@ -99,6 +192,8 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
             "existed": true,
             "removed": removed,
             "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
+            "foreign": foreign,
+            "notes": s.reporter.notes(),
         }));
     } else {
         eprintln!(
@@ -110,6 +205,12 @@ async fn remove(s: &Session, purge_logs: bool, yes: bool) -> Result<u8> {
             eprintln!(
                 "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
                 kept.join(", ")
+            );
+        }
+        if !d.foreign.is_empty() {
+            eprintln!(
+                "Left {} resource(s) that are not the stack's (listed above).",
+                d.foreign.len()
             );
         }
     }

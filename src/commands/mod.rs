@@ -10,9 +10,10 @@ use crate::aws::clients::{Aws, ConnectOptions};
 use crate::aws::discover::{discover, Discovery};
 use crate::aws::error::AwsResultExt;
 use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
+use crate::aws::executor::Teardown;
 use crate::aws::identity::Identity;
 use crate::aws::lock::{self, LockOptions, StackLock};
-use crate::aws::resources::{Ctx, Ids};
+use crate::aws::resources::{Ctx, Foreign, Ids};
 use crate::cli::{Cli, Command, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, Network};
@@ -253,20 +254,35 @@ impl Session {
 }
 
 /// Refuses to go on when the stack's names are taken by resources it does not own, or
-/// when one logical resource exists twice.
+/// when one logical resource exists twice (`plan`, `up`).
 pub fn check_conflicts(d: &Discovery) -> Result<()> {
+    check_duplicates(d)?;
     if !d.foreign.is_empty() {
-        let list = d
-            .foreign
-            .iter()
-            .map(|f| format!("{} {} ({})", f.kind, f.name, f.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
         return Err(Error::Conflict {
-            message: format!("these resources use the stack's names but are not tagged as this stack's: {list}"),
-            help: "albkit never modifies or deletes what it does not own: rename the stack ([stack].name), or remove or rename those resources yourself".into(),
+            message: format!(
+                "{} resource(s) in the stack's place are not the stack's:{}",
+                d.foreign.len(),
+                foreign_list(&d.foreign)
+            ),
+            help: "albkit never changes or deletes what it does not own, and nothing was changed: \
+                   rename the stack ([stack].name) or the domain, or move those resources out of the way yourself"
+                .into(),
         });
     }
+    Ok(())
+}
+
+/// One line per foreign resource: what, which, and why it is not the stack's.
+pub fn foreign_list(foreign: &[Foreign]) -> String {
+    foreign
+        .iter()
+        .map(|f| format!("\n  - {} {}: {}", f.kind, f.name, f.reason))
+        .collect()
+}
+
+/// Refuses to go on when one logical resource exists twice: which one is the stack's is
+/// then not albkit's to guess (`down` too stops here; foreign resources it leaves).
+pub fn check_duplicates(d: &Discovery) -> Result<()> {
     if !d.duplicates.is_empty() {
         let list = d
             .duplicates
@@ -532,9 +548,18 @@ pub async fn run(cli: &Cli) -> Result<u8> {
         Command::Status => status::run(cli).await,
         Command::Down {
             purge_logs,
+            disable_deletion_protection,
+            delete_validation_records,
             yes,
             lock_timeout,
-        } => down::run(cli, *purge_logs, *yes, *lock_timeout).await,
+        } => {
+            let teardown = Teardown {
+                purge_logs: *purge_logs,
+                disable_deletion_protection: *disable_deletion_protection,
+                delete_validation_records: *delete_validation_records,
+            };
+            down::run(cli, teardown, *yes, *lock_timeout).await
+        }
         Command::Unlock { lock_id, yes } => unlock::run(cli, lock_id.as_deref(), *yes).await,
         Command::Deploy {
             function,

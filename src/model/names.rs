@@ -115,10 +115,14 @@ impl Names {
         fit(&format!("albkit-{}-{}-elb", self.stack, function), 100)
     }
 
-    /// Idempotency token for requests that accept one (ACM): stable for the stack and
-    /// domain, ≤ 32 of `\w`.
-    pub fn certificate_token(&self, domain: &str) -> String {
-        let digest = Sha256::digest(format!("{}|{}|{}", self.stack, self.region, domain));
+    /// Idempotency token for `RequestCertificate`: stable for the stack, the domain and
+    /// one run (`run`, unique per albkit process), ≤ 32 of `\w`. It only has to make the
+    /// SDK's repeat of a request whose response was lost return the same certificate; a
+    /// run that crashed finds its certificate again by its tags. A token that outlived
+    /// its run would, within ACM's hour, hand a later `up` the certificate a `down` in
+    /// between deleted.
+    pub fn certificate_token(&self, domain: &str, run: &str) -> String {
+        let digest = Sha256::digest(format!("{}|{}|{}|{}", self.stack, self.region, domain, run));
         hex::encode(digest)[..32].to_string()
     }
 }
@@ -232,9 +236,10 @@ mod tests {
 
     #[test]
     fn certificate_token_is_stable_and_short() {
-        let t = names().certificate_token("api.example.com");
+        let t = names().certificate_token("api.example.com", "run-1");
         assert_eq!(t.len(), 32);
-        assert_eq!(t, names().certificate_token("api.example.com"));
-        assert_ne!(t, names().certificate_token("www.example.com"));
+        assert_eq!(t, names().certificate_token("api.example.com", "run-1"));
+        assert_ne!(t, names().certificate_token("www.example.com", "run-1"));
+        assert_ne!(t, names().certificate_token("api.example.com", "run-2"));
     }
 }

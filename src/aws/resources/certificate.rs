@@ -169,9 +169,9 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             arn.clone()
         }
         _ => {
-            // The idempotency token makes a repeated request (after a lost response or a
-            // crash) return the same certificate for an hour.
-            let token = ctx.names.certificate_token(domain);
+            // The idempotency token makes a repeated request (after a lost response)
+            // return the same certificate; after a crash, discovery finds it by its tags.
+            let token = ctx.names.certificate_token(domain, run_id());
             let out = retry(
                 Policy::transient(),
                 "request certificate",
@@ -287,13 +287,59 @@ async fn wait_issued(ctx: &Ctx<'_>, arn: &str, domain: &str) -> Result<(), AwsEr
     .map_err(|e| wait_error(e, "DescribeCertificate", arn))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
-    if let Some(zone) = ctx
+/// An id of this albkit process, for idempotency tokens that must not outlive the run.
+fn run_id() -> &'static str {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{}-{nanos}", std::process::id())
+    })
+}
+
+/// ARNs of the other certificates for `domain` in this region (ACM's list), which share
+/// the stack's certificate's DNS validation records.
+pub async fn others_for_domain(
+    ctx: &Ctx<'_>,
+    domain: &str,
+    except: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = ctx.aws.acm.list_certificates().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ListCertificates", domain)?;
+        out.extend(
+            page.certificate_summary_list()
+                .iter()
+                .filter(|c| c.domain_name() == Some(domain))
+                .filter_map(|c| c.certificate_arn())
+                .filter(|arn| *arn != except)
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
+/// Deletes the stack's certificate. Its DNS validation CNAMEs are removed from the
+/// hosted zone only with `delete_validation_records` (`down --delete-validation-records`):
+/// ACM gives every certificate of one domain name in the account, in every region and
+/// CloudFront's too, the same validation CNAME, so another certificate may still need it
+/// to renew.
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    have: &Resource,
+    delete_validation_records: bool,
+) -> Result<(), AwsError> {
+    let zone = ctx
         .config
         .https
         .as_ref()
         .and_then(|h| h.hosted_zone_id.clone())
-    {
+        .filter(|_| delete_validation_records);
+    if let Some(zone) = zone {
         for pair in have
             .get("validation_records")
             .unwrap_or_default()

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::vpc::{ignore_not_found, wait_error};
 use super::{observed, old_tags, tag_changes, Ctx, Foreign};
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
@@ -146,6 +146,16 @@ pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
     };
     Ok(out.load_balancers().first().cloned())
 }
+
+/// Whether the observed load balancer has deletion protection on.
+pub fn is_protected(have: &Resource) -> bool {
+    have.get("deletion_protection") == Some("true")
+}
+
+/// What to do about a protected load balancer that is to be deleted.
+pub const PROTECTED_HELP: &str = "the load balancer has deletion protection on; \
+    run `albkit down --disable-deletion-protection` to turn it off and remove the stack, \
+    or set load_balancer.deletion_protection = false and run `albkit up` first";
 
 /// The load balancer as observed (tags and attributes read together), or a foreign one.
 pub async fn observe(
@@ -456,10 +466,28 @@ pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
     .map_err(|e| wait_error(e, "DescribeLoadBalancers", arn))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+/// Deletes the stack's load balancer. With deletion protection on, it is turned off first
+/// only when `unprotect` (the user's `down --disable-deletion-protection`); otherwise
+/// the deletion is refused before any call.
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    have: &Resource,
+    unprotect: bool,
+) -> Result<(), AwsError> {
     let elb = &ctx.aws.elb;
     let notify = ctx.notify(logical::LOAD_BALANCER);
-    if have.get("deletion_protection") == Some("true") {
+    if is_protected(have) {
+        if !unprotect {
+            return Err(AwsError {
+                operation: "DeleteLoadBalancer",
+                resource: arn.to_string(),
+                code: Some("DeletionProtected".into()),
+                message: PROTECTED_HELP.into(),
+                status: None,
+                class: ErrorClass::Permanent,
+            });
+        }
         // Only ever on the stack's own load balancer: discovery checked its tags.
         let off = LoadBalancerAttribute::builder()
             .key("deletion_protection.enabled")
