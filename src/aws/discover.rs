@@ -184,7 +184,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         groups,
         functions,
         target_groups,
-        records,
+        (records, records_foreign),
     ) = tokio::try_join!(
         network,
         security_group::discover(ctx),
@@ -198,6 +198,35 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         dns::discover(ctx),
     )?;
     let mut d = Discovery::default();
+    let lb_dns = elb_found
+        .iter()
+        .find(|o| o.resource.logical == logical::LOAD_BALANCER)
+        .and_then(|o| o.resource.get("dns_name"));
+    // An alias record at the domain is the stack's only when it points at the stack's
+    // load balancer; one that points anywhere else is left alone.
+    let (records, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
+        dns::owns_alias(
+            r.resource.get("alias").unwrap_or_default(),
+            lb_dns,
+            &ctx.names.load_balancer(),
+            &ctx.aws.region,
+        )
+    });
+    d.foreign.extend(not_ours.iter().map(|r| Foreign {
+        kind: "Route 53 alias record",
+        name: format!(
+            "{} {} in zone {}",
+            r.resource.get("name").unwrap_or_default(),
+            r.resource.get("type").unwrap_or_default(),
+            r.resource.get("zone").unwrap_or_default()
+        ),
+        reason: format!(
+            "it points at {}, not at the stack's load balancer {}",
+            r.resource.get("alias").unwrap_or_default(),
+            ctx.names.load_balancer()
+        ),
+    }));
+    d.foreign.extend(records_foreign);
     let mut aliases = Vec::new();
     for o in &elb_found {
         if o.resource.logical == logical::LOAD_BALANCER {

@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{
 };
 
 use super::load_balancer::{DNS_KEY, ZONE_KEY};
-use super::{observed, Ctx};
+use super::{observed, Ctx, Foreign};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{create_once, retry, Policy};
@@ -27,22 +27,27 @@ fn same_name(a: &str, b: &str) -> bool {
     fqdn(&a.replace("\\052", "*")).eq_ignore_ascii_case(&fqdn(&b.replace("\\052", "*")))
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+/// The record sets at the configured domain: A and AAAA aliases as observed records,
+/// and anything else there (a plain A/AAAA, a CNAME) as foreign, since albkit's alias
+/// would overwrite or collide with it. Whether an alias is the stack's is decided once
+/// the load balancer is known (see [`owns_alias`] and `discover::discover`).
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let Some(https) = &ctx.config.https else {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     };
     let Some(zone) = &https.hosted_zone_id else {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     };
-    let records = list_records(ctx, zone.as_str(), &fqdn(&https.domain), &RrType::A, 4).await?;
-    Ok(records
+    let records = list_records(ctx, zone.as_str(), &fqdn(&https.domain), &RrType::A, 8).await?;
+    let mut found = Vec::new();
+    let mut foreign = Vec::new();
+    for r in records
         .iter()
         .filter(|r| same_name(r.name(), &https.domain))
-        .filter(|r| matches!(r.r#type(), RrType::A | RrType::Aaaa))
-        .filter_map(|r| {
-            let alias = r.alias_target()?;
-            let kind = r.r#type().as_str();
-            Some(observed(
+    {
+        let kind = r.r#type().as_str();
+        match (r.r#type(), r.alias_target()) {
+            (RrType::A | RrType::Aaaa, Some(alias)) => found.push(observed(
                 format!("{}/{kind}", https.domain),
                 Resource::new(format!("dns/{kind}"), Kind::DnsRecord)
                     .prop("zone", zone.as_str())
@@ -54,9 +59,48 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                     )
                     .prop("alias_dns", alias.dns_name())
                     .prop("alias_zone", alias.hosted_zone_id()),
-            ))
-        })
-        .collect())
+            )),
+            (RrType::A | RrType::Aaaa | RrType::Cname, _) => foreign.push(Foreign {
+                kind: "Route 53 record",
+                name: format!("{} {kind} in zone {zone}", https.domain),
+                reason: format!(
+                    "it is a plain {kind} record, not an alias to the stack's load balancer"
+                ),
+            }),
+            _ => {}
+        }
+    }
+    Ok((found, foreign))
+}
+
+/// Whether an alias record pointing at `target` is the stack's: it must point at the
+/// stack's load balancer (`lb_dns`, its DNS name as ELB reports it), or at a load
+/// balancer of the stack's own name in this region (one the stack replaced, the record
+/// not yet rewritten: load balancer names are unique in an account and region).
+/// Anything else (CloudFront, another stack, the same-named stack of another region) is
+/// not. Pure.
+pub fn owns_alias(target: &str, lb_dns: Option<&str>, lb_name: &str, region: &str) -> bool {
+    let plain = |name: &str| {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        name.strip_prefix("dualstack.")
+            .map(str::to_string)
+            .unwrap_or(name)
+    };
+    let target = plain(target);
+    if lb_dns.is_some_and(|lb| !lb.is_empty() && target == plain(lb)) {
+        return true;
+    }
+    // `<name>-<id>.<region>.elb.amazonaws.com[.cn]`, `internal-` first for an internal one.
+    let host = target.strip_prefix("internal-").unwrap_or(&target);
+    let Some((label, rest)) = host.split_once('.') else {
+        return false;
+    };
+    let in_region = rest == format!("{region}.elb.amazonaws.com")
+        || rest == format!("{region}.elb.amazonaws.com.cn");
+    let named = label
+        .strip_prefix(&format!("{}-", lb_name.to_ascii_lowercase()))
+        .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()));
+    in_region && named
 }
 
 async fn change_alias(
@@ -91,13 +135,18 @@ async fn send(
     what: &str,
 ) -> Result<(), AwsError> {
     let deleting = action == ChangeAction::Delete;
+    let creating = action == ChangeAction::Create;
     let (name, kind) = (set.name().to_string(), set.r#type().clone());
+    let target = set
+        .alias_target()
+        .map(|a| a.dns_name().to_string())
+        .unwrap_or_default();
     let batch = ChangeBatch::builder()
         .comment(format!("albkit stack {}", ctx.stack()))
         .changes(
             R53Change::builder()
                 .action(action)
-                .resource_record_set(set)
+                .resource_record_set(set.clone())
                 .build()
                 .map_err(build_error("ChangeResourceRecordSets", what))?,
         )
@@ -113,6 +162,9 @@ async fn send(
         || async {
             if deleting && !record_exists(ctx, zone, &name, &kind).await? {
                 Ok(Some(()))
+            } else if creating && record_points_at(ctx, zone, &name, &kind, &target).await? {
+                // An earlier attempt's response was lost: the record is written.
+                Ok(Some(()))
             } else {
                 Ok(None)
             }
@@ -125,7 +177,7 @@ async fn send(
                 .hosted_zone_id(zone)
                 .change_batch(batch.clone())
                 .customize();
-            if deleting {
+            if deleting || creating {
                 req = req.config_override(no_route53_retries());
             }
             req.send()
@@ -136,6 +188,31 @@ async fn send(
     )
     .await;
     match sent {
+        // CREATE refused: a record of this name and type exists. Ours only if it points
+        // where albkit would have pointed it (a lost response the look above missed).
+        Err(e) if creating && e.is("InvalidChangeBatch") => {
+            if record_points_at(ctx, zone, &name, &kind, &target).await? {
+                Ok(())
+            } else if !record_exists(ctx, zone, &name, &kind).await? {
+                // Refused although no such record exists: moto refuses a CREATE that
+                // repeats one of its journal (a record created, deleted, then created
+                // again) when any record sorts after it. With nothing to overwrite, an
+                // UPSERT is the same creation.
+                tracing::debug!("{what}: CREATE refused with no record there ({e}); UPSERT");
+                Box::pin(send(ctx, zone, ChangeAction::Upsert, set, what)).await
+            } else {
+                Err(AwsError {
+                    message: format!(
+                        "a {} record {name} appeared in hosted zone {zone} while albkit was running; \
+                         albkit does not overwrite a record that is not the stack's: remove it, or \
+                         use another [https].domain ({})",
+                        kind.as_str(),
+                        e.message
+                    ),
+                    ..e
+                })
+            }
+        }
         // A DELETE that Route 53 refuses with InvalidChangeBatch (the record is not
         // there, or no longer holds the values albkit wrote) leaves nothing of the
         // stack's to delete.
@@ -184,6 +261,27 @@ async fn list_records(
     Ok(out.resource_record_sets().to_vec())
 }
 
+/// Whether the zone holds an alias record of this name and type pointing at `target`.
+async fn record_points_at(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    name: &str,
+    kind: &RrType,
+    target: &str,
+) -> Result<bool, AwsError> {
+    let same_target = |r: &ResourceRecordSet| {
+        r.alias_target().is_some_and(|a| {
+            a.dns_name()
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(target.trim_end_matches('.'))
+        })
+    };
+    Ok(list_records(ctx, zone, name, kind, 1)
+        .await?
+        .iter()
+        .any(|r| same_name(r.name(), name) && r.r#type() == kind && same_target(r)))
+}
+
 /// Whether the zone holds a record set of this name and type.
 async fn record_exists(
     ctx: &Ctx<'_>,
@@ -197,7 +295,11 @@ async fn record_exists(
         .any(|r| same_name(r.name(), name) && r.r#type() == kind))
 }
 
-pub async fn apply(ctx: &Ctx<'_>, _change: &Change, want: &Resource) -> Result<String, AwsError> {
+/// Writes the alias record. A new one is written with CREATE, which Route 53 refuses when
+/// a record of that name and type appeared since discovery, so albkit never overwrites
+/// a record that is not the stack's; an update (UPSERT) only ever rewrites a record
+/// discovery proved to be the stack's.
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
     let zone = want.get("zone").unwrap_or_default();
     let name = want.get("name").unwrap_or_default();
     let kind = want.get("type").unwrap_or_default();
@@ -205,16 +307,12 @@ pub async fn apply(ctx: &Ctx<'_>, _change: &Change, want: &Resource) -> Result<S
     let dns_zone = ctx.ids.get(ZONE_KEY)?;
     // The dualstack name answers both A and AAAA queries.
     let target = format!("dualstack.{dns}");
-    change_alias(
-        ctx,
-        ChangeAction::Upsert,
-        zone,
-        name,
-        kind,
-        &target,
-        &dns_zone,
-    )
-    .await?;
+    let action = if change.id.is_some() {
+        ChangeAction::Upsert
+    } else {
+        ChangeAction::Create
+    };
+    change_alias(ctx, action, zone, name, kind, &target, &dns_zone).await?;
     Ok(format!("{name}/{kind}"))
 }
 
@@ -258,6 +356,45 @@ pub async fn validation_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alias_is_the_stacks_only_when_it_points_at_the_stacks_load_balancer() {
+        let lb = "shop-alb-1234567890.us-east-1.elb.amazonaws.com";
+        let owns = |target: &str| owns_alias(target, Some(lb), "shop-alb", "us-east-1");
+        assert!(owns(
+            "dualstack.shop-alb-1234567890.us-east-1.elb.amazonaws.com."
+        ));
+        assert!(owns("SHOP-ALB-1234567890.us-east-1.elb.amazonaws.com"));
+        // One the stack replaced: same name, same region.
+        assert!(owns("dualstack.shop-alb-42.us-east-1.elb.amazonaws.com."));
+        assert!(owns("internal-shop-alb-42.us-east-1.elb.amazonaws.com"));
+        // The same-named stack of another region.
+        assert!(!owns(
+            "dualstack.shop-alb-1234567890.us-west-2.elb.amazonaws.com."
+        ));
+        // Another stack whose name begins like this one's.
+        assert!(!owns(
+            "dualstack.shop-alb-x-alb-1.us-east-1.elb.amazonaws.com."
+        ));
+        assert!(!owns("shop-api-alb-1.us-east-1.elb.amazonaws.com"));
+        // CloudFront, S3 websites, anything else.
+        assert!(!owns("d111111abcdef8.cloudfront.net."));
+        assert!(!owns("shop-alb-1.us-east-1.elb.amazonaws.com.evil.example"));
+        assert!(!owns(""));
+        // Without a load balancer of its own, only its name and region prove it.
+        assert!(owns_alias(
+            "shop-alb-1.us-east-1.elb.amazonaws.com",
+            None,
+            "shop-alb",
+            "us-east-1"
+        ));
+        assert!(owns_alias(
+            "shop-alb-1.cn-north-1.elb.amazonaws.com.cn",
+            None,
+            "shop-alb",
+            "cn-north-1"
+        ));
+    }
 
     #[test]
     fn names_compare_as_fqdns() {
