@@ -1,12 +1,14 @@
 //! Drift made by hand on what the stack owns, which `plan` must show and `up` must
-//! repair: security-group rules of every shape added to the stack's group. Everything
-//! is made and checked through the AWS SDK.
+//! repair: a changed `$LATEST` configuration of the function (the next publication
+//! would ship it), and security-group rules of every shape added to the stack's group.
+//! Everything is made and checked through the AWS SDK.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     AddPrefixListEntry, Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair,
 };
+use aws_sdk_lambda::types::Environment;
 
 use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
@@ -47,6 +49,116 @@ fn old_value<'a>(change: &'a serde_json::Value, field: &str) -> &'a str {
         .and_then(|f| f.iter().find(|f| f["name"] == field))
         .and_then(|f| f["old"].as_str())
         .unwrap_or_else(|| panic!("{field} is not a changed field of {change:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latest_drift_is_shown_by_plan_and_repaired_by_up() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("latest-drift");
+    let project = Project::from_template("hello", &stack);
+    project.with_config(&config(&stack));
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(moto, REGION).await);
+    let name = format!("{stack}-hello");
+
+    albkit(moto, &project, REGION, &["up", "--yes"]).ok();
+    let live_before = lambda
+        .get_alias()
+        .function_name(&name)
+        .name("live")
+        .send()
+        .await
+        .expect("live alias")
+        .function_version()
+        .map(str::to_string);
+
+    // By hand, on the unpublished configuration only.
+    lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .memory_size(512)
+        .timeout(30)
+        .environment(
+            Environment::builder()
+                .variables("GREETING", "changed by hand")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update $LATEST");
+
+    let plan = albkit(
+        moto,
+        &project,
+        REGION,
+        &["plan", "--detailed-exitcode", "-o", "json"],
+    );
+    plan.code_is(2);
+    let doc = plan.json();
+    let function = change(&doc, "function/hello");
+    assert_eq!(function["action"], "update", "{doc:#}");
+    for (field, published, unpublished) in [
+        ("memory_mb", "128", "512"),
+        ("timeout_seconds", "10", "30"),
+        ("environment", "GREETING=hello", "GREETING=changed by hand"),
+    ] {
+        assert_eq!(
+            old_value(function, field),
+            format!("{published} (unpublished in $LATEST: {unpublished})"),
+            "{doc:#}"
+        );
+    }
+    let human = albkit(moto, &project, REGION, &["plan"]);
+    human.ok();
+    assert!(
+        human
+            .stdout
+            .contains("memory_mb: 128 (unpublished in $LATEST: 512) -> 128"),
+        "{human}"
+    );
+
+    albkit(moto, &project, REGION, &["up", "--yes"]).ok();
+
+    let latest = lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("$LATEST");
+    let live = lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("live");
+    for (what, c) in [("$LATEST", &latest), ("live", &live)] {
+        assert_eq!(c.memory_size(), Some(128), "{what}");
+        assert_eq!(c.timeout(), Some(10), "{what}");
+        let env = c.environment().and_then(|e| e.variables()).cloned();
+        assert_eq!(
+            env,
+            Some(std::collections::HashMap::from([(
+                "GREETING".to_string(),
+                "hello".to_string()
+            )])),
+            "{what}"
+        );
+    }
+    // The live version already served the desired configuration: no copy of it was
+    // published.
+    let live_after = lambda
+        .get_alias()
+        .function_name(&name)
+        .name("live")
+        .send()
+        .await
+        .expect("live alias")
+        .function_version()
+        .map(str::to_string);
+    assert_eq!(live_after, live_before);
+
+    albkit(moto, &project, REGION, &["plan", "--detailed-exitcode"]).ok();
+    albkit(moto, &project, REGION, &["down", "--yes", "--purge-logs"]).ok();
 }
 
 /// A rule as the test reads it from `DescribeSecurityGroupRules`: direction, protocol,
