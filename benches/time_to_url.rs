@@ -208,6 +208,7 @@ fn main() {
             availability_zones: vec![format!("{REGION}a"), format!("{REGION}b")],
             code_sha256: Default::default(),
             existing_vpc_cidr: None,
+            existing_vpc_ipv6: false,
         },
     );
     // The zip as `up` ships it (also used by the tutorial script).

@@ -356,7 +356,7 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
             network_context(s)
         )
     };
-    let ((account, (discovery, (azs, vpc_cidr))), artifacts) =
+    let ((account, (discovery, (azs, vpc_cidr, vpc_ipv6))), artifacts) =
         tokio::try_join!(s.with_account(reads), build)?;
     s.phase(format!(
         "Found {} resources of stack {} in account {account}",
@@ -373,6 +373,7 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
             .map(|(k, a)| (k.clone(), a.sha256.clone()))
             .collect(),
         existing_vpc_cidr: vpc_cidr,
+        existing_vpc_ipv6: vpc_ipv6,
     };
     let desired = desired(&s.config, &context);
     let plan = plan(&desired, &discovery.observed).map_err(Error::Plan)?;
@@ -385,8 +386,8 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
 }
 
 /// Availability zones for a managed network; the CIDR of a reused VPC (which must
-/// exist, with its subnets in distinct zones).
-async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
+/// exist, with its subnets in distinct zones) and whether it has an IPv6 CIDR block.
+async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>, bool)> {
     match &s.config.network {
         Network::Managed {
             availability_zones, ..
@@ -422,7 +423,7 @@ async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
                     format!("set network.availability_zones to at most {}", zones.len()),
                 ));
             }
-            Ok((zones, None))
+            Ok((zones, None, false))
         }
         Network::Existing { vpc_id, subnet_ids } => {
             let vpcs = s
@@ -433,13 +434,21 @@ async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
                 .send()
                 .await
                 .aws("DescribeVpcs", vpc_id.as_str());
-            let cidr = match vpcs {
-                Ok(out) => out
-                    .vpcs()
-                    .first()
-                    .and_then(|v| v.cidr_block())
-                    .map(str::to_string),
-                Err(e) if e.not_found() => None,
+            let (cidr, ipv6) = match vpcs {
+                Ok(out) => {
+                    let vpc = out.vpcs().first();
+                    let ipv6 = vpc.is_some_and(|v| {
+                        v.ipv6_cidr_block_association_set().iter().any(|a| {
+                            a.ipv6_cidr_block_state()
+                                .and_then(|block| block.state())
+                                .is_some_and(|state| {
+                                    *state == aws_sdk_ec2::types::VpcCidrBlockStateCode::Associated
+                                })
+                        })
+                    });
+                    (vpc.and_then(|v| v.cidr_block()).map(str::to_string), ipv6)
+                }
+                Err(e) if e.not_found() => (None, false),
                 Err(e) => return Err(e.into()),
             };
             let Some(cidr) = cidr else {
@@ -484,7 +493,7 @@ async fn network_context(s: &Session) -> Result<(Vec<String>, Option<String>)> {
                     "an Application Load Balancer needs subnets in two zones or more",
                 ));
             }
-            Ok((Vec::new(), Some(cidr)))
+            Ok((Vec::new(), Some(cidr), ipv6))
         }
     }
 }

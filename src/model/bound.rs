@@ -42,13 +42,11 @@ fn create_cost(kind: Kind, m: &Model) -> Duration {
         // CreateVpc (tags inline) → ModifyVpcAttribute (DNS hostnames).
         Kind::Vpc => calls(2),
         Kind::Subnet | Kind::Listener | Kind::ListenerRule | Kind::DnsRecord => calls(1),
-        // Create → attach; create → route and associations; create → ingress rules;
-        // create bucket → its settings; create log group → retention.
-        Kind::InternetGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup
-        | Kind::LogBucket
-        | Kind::LogGroup => calls(2),
+        // Create → attach; create → route and associations; create bucket → its
+        // settings; create log group → retention.
+        Kind::InternetGateway | Kind::RouteTable | Kind::LogBucket | Kind::LogGroup => calls(2),
+        // Create → read its rules → authorize the missing ones.
+        Kind::SecurityGroup => calls(3),
         // CreateLoadBalancer → ModifyLoadBalancerAttributes; `active` is counted apart,
         // since listeners and rules need not wait for it.
         Kind::LoadBalancer => calls(2),
@@ -208,6 +206,7 @@ mod tests {
                 availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
                 code_sha256: Default::default(),
                 existing_vpc_cidr: None,
+                existing_vpc_ipv6: false,
             },
         )
     }

@@ -9,5 +9,6 @@ pub mod lifecycle;
 pub mod lock;
 pub mod names;
 pub mod plan;
+pub mod sg_rule;
 pub mod stack;
 pub mod validate;

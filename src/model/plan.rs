@@ -532,6 +532,7 @@ mod tests {
                 ("orders".into(), "0rd3rs=".into()),
             ]),
             existing_vpc_cidr: None,
+            existing_vpc_ipv6: false,
         }
     }
 

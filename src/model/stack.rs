@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::config::{Config, Network, Scheme};
 use super::names::{logical, Names, TAG_RESOURCE, TAG_STACK};
+use super::sg_rule::{rules_prop, Rule};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -153,6 +154,9 @@ pub struct Context {
     pub code_sha256: BTreeMap<String, String>,
     /// CIDR of a reused VPC (the default ingress of an internal ALB), when known.
     pub existing_vpc_cidr: Option<String>,
+    /// Whether the reused VPC has an IPv6 CIDR block (AWS then gives a new security
+    /// group an IPv6 outbound rule too). albkit's own VPC has none.
+    pub existing_vpc_ipv6: bool,
 }
 
 /// The desired stack.
@@ -191,6 +195,22 @@ pub fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
             .map(|c| vec![c])
             .unwrap_or_default(),
     }
+}
+
+/// Outbound rules of the load balancer's security group.
+///
+/// Decision: exactly the outbound rules AWS gives a new security group, which albkit
+/// has always left in place: all traffic to `0.0.0.0/0`, and to `::/0` as well in a
+/// VPC with an IPv6 CIDR block (a reused one; albkit's own VPC has none). The load
+/// balancer needs outbound access for what it may be asked to do beyond invoking
+/// Lambda (which does not go through the group), such as an authentication action
+/// reaching an identity provider; any other outbound rule is drift and is revoked.
+pub fn egress_rules(ctx: &Context) -> Vec<Rule> {
+    let mut rules = vec![Rule::all_to("0.0.0.0/0")];
+    if ctx.existing_vpc_ipv6 {
+        rules.push(Rule::all_to("::/0"));
+    }
+    rules
 }
 
 /// The listener that carries the routes: 443 with `[https]`, else 80.
@@ -428,18 +448,18 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     if config.https.is_some() {
         ports.push(443);
     }
-    let mut ingress: Vec<String> = Vec::new();
+    let mut ingress: Vec<Rule> = Vec::new();
     for port in &ports {
         for cidr in ingress_cidrs(config, ctx) {
-            ingress.push(format!("tcp/{port} from {cidr}"));
+            ingress.push(Rule::tcp_from(*port, &cidr));
         }
     }
-    ingress.sort();
     out.push(
         Resource::new(logical::SECURITY_GROUP, Kind::SecurityGroup)
             .prop("name", names.security_group())
             .prop("vpc", vpc_ref.clone())
-            .prop("ingress", ingress.join(", "))
+            .prop("ingress", rules_prop(&ingress))
+            .prop("egress", rules_prop(&egress_rules(ctx)))
             .prop("tags", tags(logical::SECURITY_GROUP)),
     );
 

@@ -7,5 +7,6 @@
 //! One test binary with modules, so that these tests link the SDK once.
 
 mod edges;
+mod drift;
 #[path = "../support/mod.rs"]
 mod support;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
@@ -36,7 +37,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let found = try_join_all(candidates.iter().map(|f| async move {
         let name = f.function_name().unwrap_or_default();
         let arn = f.function_arn().unwrap_or_default();
-        // Tags, the alias and the configuration the alias serves, read together.
+        // Tags, the alias, the configuration the alias serves and `$LATEST`, together.
         let tags = async {
             retry(
                 Policy::transient(),
@@ -67,21 +68,11 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                 Err(e) => Err(e),
             }
         };
-        let live = async {
-            match lambda
-                .get_function_configuration()
-                .function_name(name)
-                .qualifier(LIVE_ALIAS)
-                .send()
-                .await
-                .aws("GetFunctionConfiguration", name)
-            {
-                Ok(c) => Ok(Some(c)),
-                Err(e) if e.not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
-        let (tags, alias, live) = tokio::try_join!(tags, alias, live)?;
+        let live = configuration(lambda, name, Some(LIVE_ALIAS));
+        // `$LATEST`, beside the alias: a hand change there is what the next
+        // publication would ship.
+        let latest = configuration(lambda, name, None);
+        let (tags, alias, live, latest) = tokio::try_join!(tags, alias, live, latest)?;
         let tags: Tags = tags
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -92,50 +83,34 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         let Some(logical) = logical_of(&tags) else {
             return Ok(None);
         };
-        // The alias's version is what the load balancer serves; compare against it.
-        let config = match (live, &alias) {
-            (Some(config), Some(_)) => config,
-            // No alias yet (a run stopped before creating it): the unpublished function.
-            _ => lambda
-                .get_function_configuration()
-                .function_name(name)
-                .send()
-                .await
-                .aws("GetFunctionConfiguration", name)?,
+        let Some(latest) = latest else {
+            // Deleted between the listing and this read.
+            return Ok(None);
         };
-        let env = config
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
+        let latest_settings = settings(&latest);
+        // The alias's version is what the load balancer serves; compare against it, and
+        // show beside each setting the value `$LATEST` holds when it differs. Without an
+        // alias (a run stopped before creating it) there is only `$LATEST`.
+        let (config, shown) = match (live, &alias) {
+            (Some(live), Some(_)) => {
+                let shown = settings(&live)
+                    .into_iter()
+                    .zip(&latest_settings)
+                    .map(|((name, published), (_, unpublished))| {
+                        (name, with_unpublished(&published, unpublished))
+                    })
+                    .collect::<Vec<_>>();
+                (live, shown)
+            }
+            _ => (latest, latest_settings.to_vec()),
+        };
+        let mut resource = Resource::new(logical, Kind::Function).prop("name", name);
+        for (name, value) in shown {
+            resource = resource.prop(name, value);
+        }
         Ok::<_, AwsError>(Some(observed(
             arn,
-            Resource::new(logical, Kind::Function)
-                .prop("name", name)
-                .prop(
-                    "runtime",
-                    config.runtime().map(|r| r.as_str()).unwrap_or_default(),
-                )
-                .prop("handler", config.handler().unwrap_or_default())
-                .prop(
-                    "architecture",
-                    config
-                        .architectures()
-                        .first()
-                        .map(|a| a.as_str())
-                        .unwrap_or("x86_64"),
-                )
-                .prop(
-                    "memory_mb",
-                    config.memory_size().unwrap_or_default().to_string(),
-                )
-                .prop(
-                    "timeout_seconds",
-                    config.timeout().unwrap_or_default().to_string(),
-                )
-                .prop("role", config.role().unwrap_or_default())
-                .prop("environment", environment_prop(&env))
-                .prop("code_sha256", config.code_sha256().unwrap_or_default())
+            resource
                 .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
                 .prop("tags", tags_prop(&tags))
                 .prop("live_version", alias.unwrap_or_else(|| "none".into()))
@@ -147,6 +122,104 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     }))
     .await?;
     Ok(found.into_iter().flatten().collect())
+}
+
+/// The configuration of `qualifier` (a version or alias) or of `$LATEST`; `None` when
+/// there is no such thing.
+async fn configuration(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Option<GetFunctionConfigurationOutput>, AwsError> {
+    match lambda
+        .get_function_configuration()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_string))
+        .send()
+        .await
+        .aws("GetFunctionConfiguration", name)
+    {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What albkit sets on a function, as the properties `plan` compares, from one
+/// configuration (a published version's or `$LATEST`'s).
+fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String); 8] {
+    let env = config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    [
+        (
+            "runtime",
+            config
+                .runtime()
+                .map(|r| r.as_str())
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        ("handler", config.handler().unwrap_or_default().to_string()),
+        (
+            "architecture",
+            config
+                .architectures()
+                .first()
+                .map(|a| a.as_str())
+                .unwrap_or("x86_64")
+                .to_string(),
+        ),
+        (
+            "memory_mb",
+            config.memory_size().unwrap_or_default().to_string(),
+        ),
+        (
+            "timeout_seconds",
+            config.timeout().unwrap_or_default().to_string(),
+        ),
+        ("role", config.role().unwrap_or_default().to_string()),
+        ("environment", environment_prop(&env)),
+        (
+            "code_sha256",
+            config.code_sha256().unwrap_or_default().to_string(),
+        ),
+    ]
+}
+
+/// A setting as `plan` shows it: the value the live version serves, followed by the
+/// one `$LATEST` holds when somebody changed it there by hand. Pure.
+fn with_unpublished(published: &str, latest: &str) -> String {
+    if published == latest {
+        return published.to_string();
+    }
+    let shown = |v: &str| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    format!(
+        "{} (unpublished in $LATEST: {})",
+        shown(published),
+        shown(latest)
+    )
+}
+
+/// Whether a published configuration has every setting the desired function has
+/// (`want`, whose role is a logical id, stands for the role `role_arn`). Pure.
+fn serves(config: &[(&'static str, String)], want: &Resource, role_arn: &str) -> bool {
+    config.iter().all(|(name, value)| {
+        let expected = if *name == "role" {
+            Some(role_arn)
+        } else {
+            want.get(name)
+        };
+        expected == Some(value.as_str())
+    })
 }
 
 fn architecture(text: &str) -> Architecture {
@@ -447,7 +520,15 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             wait_ready(ctx, name).await?;
         }
     }
-    let publish = creating || change.fields.iter().any(|f| f.name != "tags");
+    // Decision: a new version is published when the live version does not serve the
+    // desired function. When only `$LATEST` was changed by hand (every setting shows
+    // an unpublished value and the live version already has the desired ones),
+    // restoring `$LATEST` above is the whole repair: a new version would be a copy of
+    // the live one, and `albkit rollback` would then step back to an identical version.
+    let publish = creating
+        || change.changed("alias")
+        || (change.fields.iter().any(|f| f.name != "tags")
+            && !live_serves(lambda, name, want, &role).await?);
     if publish {
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
@@ -469,6 +550,18 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     Ok(arn)
 }
 
+/// Whether the version the `live` alias points at has every desired setting.
+async fn live_serves(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    want: &Resource,
+    role_arn: &str,
+) -> Result<bool, AwsError> {
+    Ok(configuration(lambda, name, Some(LIVE_ALIAS))
+        .await?
+        .is_some_and(|live| serves(&settings(&live), want, role_arn)))
+}
+
 pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
     retry(
         Policy::teardown(),
@@ -487,4 +580,55 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
     .await
     .map(|_| ())
     .or_else(ignore_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unpublished_value_is_shown_beside_the_published_one() {
+        assert_eq!(with_unpublished("128", "128"), "128");
+        assert_eq!(
+            with_unpublished("128", "512"),
+            "128 (unpublished in $LATEST: 512)"
+        );
+        assert_eq!(
+            with_unpublished("", "DEBUG=1"),
+            "(none) (unpublished in $LATEST: DEBUG=1)"
+        );
+        assert_eq!(
+            with_unpublished("A=1", ""),
+            "A=1 (unpublished in $LATEST: (none))"
+        );
+    }
+
+    fn want() -> Resource {
+        Resource::new("function/api", Kind::Function)
+            .prop("name", "shop-api")
+            .prop("memory_mb", "128")
+            .prop("role", "role/api")
+            .prop("environment", "A=1")
+    }
+
+    #[test]
+    fn a_live_version_with_the_desired_settings_serves_the_function() {
+        let role = "arn:aws:iam::1:role/albkit-shop-api";
+        let config = [
+            ("memory_mb", "128".to_string()),
+            ("role", role.to_string()),
+            ("environment", "A=1".to_string()),
+        ];
+        assert!(serves(&config, &want(), role));
+        let mut other = config.clone();
+        other[0].1 = "512".into();
+        assert!(!serves(&other, &want(), role));
+        assert!(
+            !serves(&config, &want(), "arn:aws:iam::1:role/another"),
+            "another role"
+        );
+        // A setting the desired function does not have is a difference.
+        let extra = [("handler", "main".to_string())];
+        assert!(!serves(&extra, &want(), role));
+    }
 }

@@ -1,53 +1,125 @@
 //! The load balancer's security group: ingress only on the listener ports from the
-//! configured CIDRs.
+//! configured CIDRs, egress as AWS creates it. Its rules are read one by one
+//! (`DescribeSecurityGroupRules`), in every shape, and reconciled by rule id.
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule,
+    UserIdGroupPair,
+};
+use futures::future::try_join_all;
 
 use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::sg_rule::{
+    parse_rules_prop, peer_of, reconcile, rules_prop, Direction, Peer, Rule,
+};
 use crate::model::stack::{tags_prop, Kind, Resource};
 
-/// Parses `tcp/80 from 0.0.0.0/0` back into a permission.
-fn permission(rule: &str) -> Option<IpPermission> {
-    let (proto_port, cidr) = rule.split_once(" from ")?;
-    let (proto, port) = proto_port.split_once('/')?;
-    let (from, to) = match port.split_once('-') {
-        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
-        None => {
-            let p: i32 = port.parse().ok()?;
-            (p, p)
-        }
-    };
-    let b = IpPermission::builder()
-        .ip_protocol(proto)
-        .from_port(from)
-        .to_port(to);
-    Some(if cidr.contains(':') {
-        b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
-            .build()
+/// A rule as `DescribeSecurityGroupRules` reports it: its group, its id and its shape.
+#[derive(Debug)]
+struct Found {
+    group: String,
+    id: String,
+    rule: Rule,
+}
+
+/// Reads one rule of any shape. A rule with neither a CIDR, a prefix list nor a
+/// referenced group is not something AWS reports; it fails naming the call rather than
+/// being left out of the comparison.
+fn found(r: &SecurityGroupRule) -> Result<Found, AwsError> {
+    let id = r.security_group_rule_id().unwrap_or_default().to_string();
+    let peer = if let Some(cidr) = r.cidr_ipv4() {
+        peer_of(cidr)
+    } else if let Some(cidr) = r.cidr_ipv6() {
+        Peer::Ipv6(cidr.to_string())
+    } else if let Some(list) = r.prefix_list_id() {
+        Peer::PrefixList(list.to_string())
+    } else if let Some(group) = r.referenced_group_info().and_then(|g| g.group_id()) {
+        Peer::Group(group.to_string())
     } else {
-        b.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-            .build()
+        return Err(AwsError::incomplete(
+            "DescribeSecurityGroupRules",
+            &id,
+            "source or destination of the rule",
+        ));
+    };
+    let direction = if r.is_egress().unwrap_or(false) {
+        Direction::Egress
+    } else {
+        Direction::Ingress
+    };
+    Ok(Found {
+        group: r.group_id().unwrap_or_default().to_string(),
+        rule: Rule::new(
+            direction,
+            r.ip_protocol().unwrap_or("-1"),
+            r.from_port().unwrap_or(-1),
+            r.to_port().unwrap_or(-1),
+            peer,
+        ),
+        id,
     })
 }
 
-fn rules(text: &str) -> Vec<String> {
-    text.split(", ")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+/// Every rule, inbound and outbound, of the groups `ids`.
+async fn read_rules(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+    policy: Policy,
+    notify: &ResourceNotify<'_>,
+) -> Result<Vec<Found>, AwsError> {
+    let filter = Filter::builder()
+        .name("group-id")
+        .set_values(Some(ids.to_vec()))
+        .build();
+    let rules = retry(policy, "read security group rules", notify, || async {
+        let mut rules = Vec::new();
+        let mut pages = ctx
+            .aws
+            .ec2
+            .describe_security_group_rules()
+            .filters(filter.clone())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("DescribeSecurityGroupRules", &ids.join(", "))?;
+            rules.extend(page.security_group_rules().iter().cloned());
+        }
+        Ok(rules)
+    })
+    .await?;
+    rules.iter().map(found).collect()
+}
+
+/// The rule as the permission `Authorize…` takes.
+fn permission(rule: &Rule) -> IpPermission {
+    let mut b = IpPermission::builder().ip_protocol(&rule.protocol);
+    if matches!(rule.protocol.as_str(), "tcp" | "udp" | "icmp" | "icmpv6") {
+        b = b.from_port(rule.from).to_port(rule.to);
+    }
+    match &rule.peer {
+        Peer::Ipv4(cidr) => b.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+        Peer::Ipv6(cidr) => b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
+        Peer::PrefixList(id) => {
+            b.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+        }
+        Peer::Group(id) => b.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build()),
+    }
+    .build()
 }
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let notify = ctx.notify(logical::SECURITY_GROUP);
     let out = retry(
         Policy::transient(),
         "read security groups",
-        &ctx.notify(logical::SECURITY_GROUP),
+        &notify,
         || async {
             ctx.aws
                 .ec2
@@ -59,50 +131,182 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         },
     )
     .await?;
-    Ok(out
+    let groups: Vec<_> = out
         .security_groups()
         .iter()
         .filter_map(|g| {
             let tags = tag_map(g.tags());
-            let logical = logical_of(&tags)?;
-            let mut ingress = Vec::new();
-            for p in g.ip_permissions() {
-                let proto = p.ip_protocol().unwrap_or("-1");
-                let port = match (p.from_port(), p.to_port()) {
-                    (Some(a), Some(b)) if a == b => a.to_string(),
-                    (Some(a), Some(b)) => format!("{a}-{b}"),
-                    _ => "all".to_string(),
-                };
-                for r in p.ip_ranges() {
-                    ingress.push(format!(
-                        "{proto}/{port} from {}",
-                        r.cidr_ip().unwrap_or_default()
-                    ));
-                }
-                for r in p.ipv6_ranges() {
-                    ingress.push(format!(
-                        "{proto}/{port} from {}",
-                        r.cidr_ipv6().unwrap_or_default()
-                    ));
-                }
-                for r in p.user_id_group_pairs() {
-                    ingress.push(format!(
-                        "{proto}/{port} from {}",
-                        r.group_id().unwrap_or_default()
-                    ));
-                }
-            }
-            ingress.sort();
-            Some(observed(
-                g.group_id()?,
-                Resource::new(logical, Kind::SecurityGroup)
-                    .prop("name", g.group_name().unwrap_or_default())
-                    .prop("vpc", g.vpc_id().unwrap_or_default())
-                    .prop("ingress", ingress.join(", "))
-                    .prop("tags", tags_prop(&tags)),
-            ))
+            Some((g.group_id()?.to_string(), logical_of(&tags)?, g, tags))
+        })
+        .collect();
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The rules of the stack's groups: a second round trip, beside the load balancer's
+    // listeners.
+    let ids: Vec<String> = groups.iter().map(|(id, ..)| id.clone()).collect();
+    let rules = read_rules(ctx, &ids, Policy::transient(), &notify).await?;
+    let of = |id: &str, direction: Direction| {
+        rules_prop(
+            rules
+                .iter()
+                .filter(|f| f.group == id && f.rule.direction == direction)
+                .map(|f| &f.rule),
+        )
+    };
+    Ok(groups
+        .into_iter()
+        .map(|(id, logical, g, tags)| {
+            let resource = Resource::new(logical, Kind::SecurityGroup)
+                .prop("name", g.group_name().unwrap_or_default())
+                .prop("vpc", g.vpc_id().unwrap_or_default())
+                .prop("ingress", of(&id, Direction::Ingress))
+                .prop("egress", of(&id, Direction::Egress))
+                .prop("tags", tags_prop(&tags));
+            observed(id, resource)
         })
         .collect())
+}
+
+/// Makes the group's rules exactly the desired ones (`ingress` and `egress` of `want`),
+/// reading them again by rule id: the desired rules that exist are left alone (never
+/// revoked and added again), the missing ones authorized, every other rule, whatever
+/// its shape, revoked by its id. New rules are authorized before old ones are revoked,
+/// so replacing a CIDR never leaves the listeners closed in between.
+async fn reconcile_rules(
+    ctx: &Ctx<'_>,
+    id: &str,
+    want: &Resource,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    let mut desired = Vec::new();
+    for (prop, direction) in [
+        ("ingress", Direction::Ingress),
+        ("egress", Direction::Egress),
+    ] {
+        let rules = parse_rules_prop(direction, want.get(prop).unwrap_or_default()).map_err(
+            |text| AwsError {
+                operation: "AuthorizeSecurityGroupIngress",
+                resource: want.logical.clone(),
+                code: Some("InvalidRule".into()),
+                message: format!("the desired {prop} rule {text:?} cannot be read (an albkit bug: please report it)"),
+                status: None,
+                class: ErrorClass::Permanent,
+            },
+        )?;
+        desired.extend(rules);
+    }
+    // Fresh: the group may have been created a moment ago.
+    let existing: Vec<(String, Rule)> = read_rules(ctx, &[id.to_string()], Policy::fresh(), notify)
+        .await?
+        .into_iter()
+        .filter(|f| f.group == id)
+        .map(|f| (f.id, f.rule))
+        .collect();
+    let todo = reconcile(&desired, &existing);
+    let add = |direction: Direction| -> Vec<IpPermission> {
+        todo.authorize
+            .iter()
+            .filter(|r| r.direction == direction)
+            .map(permission)
+            .collect()
+    };
+    let (add_in, add_out) = (add(Direction::Ingress), add(Direction::Egress));
+    // A batch is applied whole or not at all: `Duplicate` on a repeat means that the
+    // first attempt, whose answer was lost, added it.
+    let done_if_duplicate = |e: AwsError| -> Result<(), AwsError> {
+        if e.is("InvalidPermission.Duplicate") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    };
+    if !add_in.is_empty() {
+        retry(Policy::fresh(), "open listener ports", notify, || async {
+            ctx.aws
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(add_in.clone()))
+                .send()
+                .await
+                .aws("AuthorizeSecurityGroupIngress", id)
+                .map(|_| ())
+        })
+        .await
+        .or_else(done_if_duplicate)?;
+    }
+    if !add_out.is_empty() {
+        retry(
+            Policy::fresh(),
+            "allow outbound traffic",
+            notify,
+            || async {
+                ctx.aws
+                    .ec2
+                    .authorize_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(add_out.clone()))
+                    .send()
+                    .await
+                    .aws("AuthorizeSecurityGroupEgress", id)
+                    .map(|_| ())
+            },
+        )
+        .await
+        .or_else(done_if_duplicate)?;
+    }
+    // One call per rule: a rule already gone (a repeat whose first answer was lost) is
+    // then exactly what was asked, and no other rule depends on that call.
+    let gone = |e: AwsError| -> Result<(), AwsError> {
+        if e.not_found() || e.is("InvalidSecurityGroupRuleId.NotFound") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    };
+    let revoke_in = todo.revoke_ingress.iter().map(|rule| async move {
+        retry(
+            Policy::transient(),
+            "revoke an inbound rule albkit does not want",
+            notify,
+            || async {
+                ctx.aws
+                    .ec2
+                    .revoke_security_group_ingress()
+                    .group_id(id)
+                    .security_group_rule_ids(rule)
+                    .send()
+                    .await
+                    .aws("RevokeSecurityGroupIngress", rule)
+                    .map(|_| ())
+            },
+        )
+        .await
+        .or_else(gone)
+    });
+    let revoke_out = todo.revoke_egress.iter().map(|rule| async move {
+        retry(
+            Policy::transient(),
+            "revoke an outbound rule albkit does not want",
+            notify,
+            || async {
+                ctx.aws
+                    .ec2
+                    .revoke_security_group_egress()
+                    .group_id(id)
+                    .security_group_rule_ids(rule)
+                    .send()
+                    .await
+                    .aws("RevokeSecurityGroupEgress", rule)
+                    .map(|_| ())
+            },
+        )
+        .await
+        .or_else(gone)
+    });
+    tokio::try_join!(try_join_all(revoke_in), try_join_all(revoke_out))?;
+    Ok(())
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
@@ -145,64 +349,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             .await?
         }
     };
-    if change.id.is_none() || change.changed("ingress") {
-        let old = change
-            .fields
-            .iter()
-            .find(|f| f.name == "ingress")
-            .and_then(|f| f.old.as_deref())
-            .map(rules)
-            .unwrap_or_default();
-        let new = rules(want.get("ingress").unwrap_or_default());
-        let add: Vec<IpPermission> = new
-            .iter()
-            .filter(|r| !old.contains(r))
-            .filter_map(|r| permission(r))
-            .collect();
-        let remove: Vec<IpPermission> = old
-            .iter()
-            .filter(|r| !new.contains(r))
-            .filter_map(|r| permission(r))
-            .collect();
-        if !add.is_empty() {
-            retry(Policy::fresh(), "open listener ports", &notify, || async {
-                ctx.aws
-                    .ec2
-                    .authorize_security_group_ingress()
-                    .group_id(&id)
-                    .set_ip_permissions(Some(add.clone()))
-                    .send()
-                    .await
-                    .aws("AuthorizeSecurityGroupIngress", &id)
-            })
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if e.is("InvalidPermission.Duplicate") {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?;
-        }
-        if !remove.is_empty() {
-            retry(
-                Policy::fresh(),
-                "close ports no longer configured",
-                &notify,
-                || async {
-                    ctx.aws
-                        .ec2
-                        .revoke_security_group_ingress()
-                        .group_id(&id)
-                        .set_ip_permissions(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("RevokeSecurityGroupIngress", &id)
-                },
-            )
-            .await?;
-        }
+    if change.id.is_none() || change.changed("ingress") || change.changed("egress") {
+        reconcile_rules(ctx, &id, want, &notify).await?;
     }
     Ok(id)
 }
@@ -233,12 +381,95 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_rules_back_into_permissions() {
-        let p = permission("tcp/443 from ::/0").expect("parses");
-        assert_eq!(p.from_port(), Some(443));
+    fn every_shape_becomes_the_permission_aws_takes() {
+        let p = permission(&Rule::tcp_from(443, "::/0"));
+        assert_eq!(p.ip_protocol(), Some("tcp"));
+        assert_eq!((p.from_port(), p.to_port()), (Some(443), Some(443)));
         assert_eq!(p.ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
-        let p = permission("tcp/80 from 10.0.0.0/16").expect("parses");
-        assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("10.0.0.0/16"));
-        assert!(permission("garbage").is_none());
+        assert!(p.ip_ranges().is_empty());
+
+        let p = permission(&Rule::all_to("0.0.0.0/0"));
+        assert_eq!(p.ip_protocol(), Some("-1"));
+        assert_eq!(p.from_port(), None, "all protocols take no ports");
+        assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+
+        let icmp = Rule::new(Direction::Ingress, "icmp", 8, -1, peer_of("10.0.0.0/8"));
+        let p = permission(&icmp);
+        assert_eq!((p.from_port(), p.to_port()), (Some(8), Some(-1)));
+
+        let list = Rule::new(
+            Direction::Ingress,
+            "tcp",
+            5432,
+            5432,
+            Peer::PrefixList("pl-1".into()),
+        );
+        assert_eq!(
+            permission(&list).prefix_list_ids()[0].prefix_list_id(),
+            Some("pl-1")
+        );
+
+        let group = Rule::new(Direction::Egress, "tcp", 22, 22, Peer::Group("sg-1".into()));
+        let p = permission(&group);
+        assert_eq!(p.user_id_group_pairs()[0].group_id(), Some("sg-1"));
+        assert!(p.ip_ranges().is_empty() && p.ipv6_ranges().is_empty());
+    }
+
+    #[test]
+    fn rules_of_every_shape_are_read_from_describe_security_group_rules() {
+        let base = || {
+            SecurityGroupRule::builder()
+                .security_group_rule_id("sgr-1")
+                .group_id("sg-1")
+        };
+        let f = found(
+            &base()
+                .is_egress(true)
+                .ip_protocol("-1")
+                .from_port(-1)
+                .to_port(-1)
+                .cidr_ipv4("0.0.0.0/0")
+                .build(),
+        )
+        .expect("rule");
+        assert_eq!((f.group.as_str(), f.id.as_str()), ("sg-1", "sgr-1"));
+        assert_eq!(f.rule, Rule::all_to("0.0.0.0/0"));
+        let f = found(
+            &base()
+                .is_egress(false)
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .referenced_group_info(
+                    aws_sdk_ec2::types::ReferencedSecurityGroup::builder()
+                        .group_id("sg-2")
+                        .build(),
+                )
+                .build(),
+        )
+        .expect("rule");
+        assert_eq!(f.rule.to_string(), "tcp/22 from security group sg-2");
+        let f = found(
+            &base()
+                .ip_protocol("icmpv6")
+                .from_port(-1)
+                .to_port(-1)
+                .cidr_ipv6("::/0")
+                .build(),
+        )
+        .expect("rule");
+        assert_eq!(f.rule.to_string(), "icmpv6 all types from ::/0");
+        let f = found(
+            &base()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .prefix_list_id("pl-9")
+                .build(),
+        )
+        .expect("rule");
+        assert_eq!(f.rule.to_string(), "tcp/5432 from prefix list pl-9");
+        let e = found(&base().ip_protocol("tcp").build()).expect_err("no peer");
+        assert_eq!(e.operation, "DescribeSecurityGroupRules");
     }
 }
