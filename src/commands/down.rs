@@ -20,7 +20,7 @@ pub async fn run(cli: &Cli, purge_logs: bool, yes: bool, lock_timeout: Duration)
         // The region's lock bucket goes when no stack holds a lock in it any more.
         // The lock was taken, so the account is known.
         let account = s.account().await?;
-        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names, account).await {
+        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names, account, purge_logs).await {
             s.reporter.event(Event::Note(format!(
                 "the lock bucket {} was left in place: {e}",
                 s.names.lock_bucket(account)
