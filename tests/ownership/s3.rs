@@ -342,7 +342,7 @@ async fn down_keeps_the_lock_bucket_unless_purge_logs() {
     put(&s3, &locks, &other, b"{}").await;
     albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
     assert!(exists(&s3, &locks).await, "kept while a lock is in it");
-    assert_eq!(keys(&s3, &locks).await, [other.clone()]);
+    assert_eq!(keys(&s3, &locks).await, [other.as_str()]);
 
     s3.delete_object()
         .bucket(&locks)
