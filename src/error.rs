@@ -189,6 +189,18 @@ impl From<LockError> for Error {
                     if waited.as_secs() == 0 { String::new() } else { format!(" (waited {} s)", waited.as_secs()) }
                 ),
             },
+            LockError::ForeignBucket {
+                bucket,
+                reason,
+                other_account,
+            } => Error::Conflict {
+                message: format!("the stack lock cannot be taken: the lock bucket {bucket} is not albkit's ({reason}); nothing was written to it"),
+                help: if other_account {
+                    format!("albkit keeps the locks of this account's stacks in {bucket}, a name another AWS account holds: while it does, albkit cannot lock stacks in this region; ask that account's owner about the bucket")
+                } else {
+                    format!("albkit keeps the locks of this account's stacks in {bucket} and never writes into a bucket it did not create. If this bucket is albkit's (an older albkit did not tag it), tag it: `aws s3api put-bucket-tagging --bucket {bucket} --tagging 'TagSet=[{{Key=albkit:purpose,Value=stack-locks}}]'`; otherwise empty and delete or rename it, then run the command again")
+                },
+            },
             LockError::Aws(e) => Error::Aws(e),
         }
     }

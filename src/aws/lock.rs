@@ -8,6 +8,9 @@
 //!
 //! A run that crashes leaves its lock until it expires; `albkit unlock` removes one by
 //! hand. An answer lost on the way back is recognised on the next read by the lock id.
+//!
+//! Every call names the expected bucket owner (the caller's account), and no lock is
+//! written into a bucket albkit does not own (see `lock_bucket`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +21,7 @@ use tokio::time::Instant;
 
 use super::clients::Aws;
 use super::error::{AwsError, AwsResultExt};
-use super::resources::log_bucket::{block_public_access, create_bucket};
+use super::lock_bucket::{self, State};
 use super::retry::{base_delay, Backoff, Notify};
 use sha2::Digest;
 
@@ -57,8 +60,31 @@ pub enum LockError {
         location: String,
         waited: Duration,
     },
+    /// The lock bucket's name is taken by a bucket albkit does not own.
+    #[error("the lock bucket {bucket} is not albkit's: {reason}")]
+    ForeignBucket {
+        bucket: String,
+        reason: String,
+        /// It is another account's.
+        other_account: bool,
+    },
     #[error(transparent)]
     Aws(#[from] AwsError),
+}
+
+impl LockError {
+    /// A bucket albkit refused to write to (`ForeignBucket` from the bucket calls).
+    fn from_bucket(bucket: &str, e: AwsError) -> Self {
+        if e.is("ForeignBucket") {
+            LockError::ForeignBucket {
+                bucket: bucket.to_string(),
+                reason: e.message,
+                other_account: true,
+            }
+        } else {
+            LockError::Aws(e)
+        }
+    }
 }
 
 pub fn now() -> u64 {
@@ -128,6 +154,8 @@ fn holder_gone(record: &LockRecord, here: &str) -> bool {
 struct Place {
     aws: Aws,
     bucket: String,
+    /// The account that must own the bucket.
+    owner: String,
     key: String,
 }
 
@@ -155,6 +183,7 @@ impl Place {
             .s3
             .put_object()
             .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
             .key(&self.key)
             .content_type("application/json")
             .body(ByteStream::from(record.to_json().into_bytes()));
@@ -175,6 +204,7 @@ impl Place {
             .s3
             .get_object()
             .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
             .key(&self.key)
             .send()
             .await
@@ -203,6 +233,7 @@ impl Place {
             .s3
             .delete_object()
             .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
             .key(&self.key)
             .if_match(etag)
             .send()
@@ -229,19 +260,38 @@ pub struct StackLock {
     heartbeat: JoinHandle<()>,
 }
 
-/// Takes the stack's lock, waiting up to `opts.wait` for a run that holds it.
+/// Takes the stack's lock, waiting up to `opts.wait` for a run that holds it. `bucket`
+/// is the lock bucket as [`lock_bucket::inspect`] found it (beside the stack's reads, or
+/// just before): a foreign one is refused before anything is written, a missing one is
+/// created, one that lacks a setting gets it.
 pub async fn acquire(
     aws: &Aws,
     names: &Names,
     account: &str,
+    bucket: &State,
     opts: &LockOptions,
     notify: &dyn Notify,
 ) -> Result<StackLock, LockError> {
     let place = Place {
         aws: aws.clone(),
         bucket: names.lock_bucket(account),
+        owner: account.to_string(),
         key: names.lock_key(),
     };
+    if let State::Foreign {
+        reason,
+        other_account,
+    } = bucket
+    {
+        return Err(LockError::ForeignBucket {
+            bucket: place.bucket.clone(),
+            reason: reason.clone(),
+            other_account: *other_account,
+        });
+    }
+    lock_bucket::prepare(aws, &place.bucket, account, bucket, notify)
+        .await
+        .map_err(|e| LockError::from_bucket(&place.bucket, e))?;
     let id = hex::encode(rand::random::<[u8; 8]>());
     let started = Instant::now();
     let mut backoff = Backoff::new(
@@ -274,8 +324,9 @@ pub async fn acquire(
         let taken = match next(found, now(), &gone) {
             Next::Create => match place.put(&mine, Condition::Absent).await {
                 Err(e) if e.is("NoSuchBucket") && bucket_creations < 3 => {
-                    create_bucket(aws, &place.bucket, notify).await?;
-                    block_public_access(aws, &place.bucket, notify).await?;
+                    lock_bucket::prepare(aws, &place.bucket, account, &State::Absent, notify)
+                        .await
+                        .map_err(|e| LockError::from_bucket(&place.bucket, e))?;
                     bucket_creations += 1;
                     continue;
                 }
@@ -412,7 +463,8 @@ pub enum Unlocked {
 }
 
 /// Removes the stack's lock whatever holds it (`albkit unlock`). `expected_id`, when
-/// given, must match the lock's id.
+/// given, must match the lock's id. Nothing is deleted from a lock bucket albkit does not
+/// own; the bucket is checked beside the read of the lock.
 pub async fn force_unlock(
     aws: &Aws,
     names: &Names,
@@ -422,9 +474,20 @@ pub async fn force_unlock(
     let place = Place {
         aws: aws.clone(),
         bucket: names.lock_bucket(account),
+        owner: account.to_string(),
         key: names.lock_key(),
     };
-    let Some((body, etag)) = place.read().await? else {
+    let (found, bucket) = tokio::join!(
+        place.read(),
+        lock_bucket::inspect(aws, &place.bucket, account)
+    );
+    if let State::Foreign { reason, .. } = bucket? {
+        return Err(UnlockError::ForeignBucket {
+            bucket: place.bucket.clone(),
+            reason,
+        });
+    }
+    let Some((body, etag)) = found? else {
         return Ok(Unlocked::NotLocked);
     };
     let record = LockRecord::parse(&body);
@@ -445,21 +508,30 @@ pub enum UnlockError {
     OtherLock(LockRecord),
     #[error("the lock changed while it was being removed")]
     Changed,
+    #[error("the lock bucket {bucket} is not albkit's: {reason}")]
+    ForeignBucket { bucket: String, reason: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
 
-/// Deletes the region's lock bucket if no stack holds a lock in it any more (`down`).
+/// With `purge_logs` (`down --purge-logs`), deletes the region's lock bucket if no stack
+/// holds a lock in it any more; otherwise keeps it, so that its name stays albkit's.
+/// Called only after this run held a lock in it, so the bucket is albkit's.
 pub async fn remove_bucket_if_unused(
     aws: &Aws,
     names: &Names,
     account: &str,
+    purge_logs: bool,
 ) -> Result<(), AwsError> {
+    if !purge_logs {
+        return Ok(());
+    }
     let bucket = names.lock_bucket(account);
     match aws
         .s3
         .delete_bucket()
         .bucket(&bucket)
+        .expected_bucket_owner(account)
         .send()
         .await
         .aws("DeleteBucket", &bucket)

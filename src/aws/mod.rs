@@ -1,5 +1,6 @@
 //! Everything that talks to AWS.
 
+pub mod bucket;
 pub mod clients;
 pub mod discover;
 pub mod error;
@@ -7,5 +8,6 @@ pub mod events;
 pub mod executor;
 pub mod identity;
 pub mod lock;
+pub mod lock_bucket;
 pub mod resources;
 pub mod retry;

@@ -27,10 +27,11 @@ pub async fn run(cli: &Cli, opts: Teardown, yes: bool, lock_timeout: Duration) -
     let result = remove(&s, opts, yes).await;
     s.unlock(lock).await;
     if result.is_ok() {
-        // The region's lock bucket goes when no stack holds a lock in it any more.
-        // The lock was taken, so the account is known.
+        // With --purge-logs, the region's lock bucket goes when no stack holds a lock in
+        // it any more; without, it stays, so that its name stays albkit's. The lock was
+        // taken, so the account is known.
         let account = s.account().await?;
-        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names, account).await {
+        if let Err(e) = remove_bucket_if_unused(&s.aws, &s.names, account, opts.purge_logs).await {
             s.reporter.event(Event::Note(format!(
                 "the lock bucket {} was left in place: {e}",
                 s.names.lock_bucket(account)

@@ -13,6 +13,7 @@ use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
 use crate::aws::executor::Teardown;
 use crate::aws::identity::Identity;
 use crate::aws::lock::{self, LockOptions, StackLock};
+use crate::aws::lock_bucket;
 use crate::aws::resources::{Ctx, Foreign, Ids};
 use crate::cli::{Cli, Command, Output};
 use crate::error::{Error, Result};
@@ -73,6 +74,9 @@ pub struct Session {
     pub names: Names,
     pub reporter: Collect,
     pub ids: Ids,
+    /// The lock bucket as read beside the stack (`plan`, `up`), for the lock to use
+    /// instead of reading it again.
+    pub lock_bucket: Mutex<Option<lock_bucket::State>>,
 }
 
 /// Validates the config (before any AWS call), checks `--region`, and connects.
@@ -150,6 +154,7 @@ impl Session {
                 notes: Mutex::new(Vec::new()),
             },
             ids: Ids::default(),
+            lock_bucket: Mutex::new(None),
         })
     }
 
@@ -222,16 +227,35 @@ impl Session {
             logical: "lock".into(),
         };
         let account = self.account().await?;
+        let cached = self.lock_bucket.lock().ok().and_then(|mut c| c.take());
+        let bucket = match cached {
+            Some(state) => state,
+            None => self.inspect_lock_bucket().await?,
+        };
+        if let Some(what) = lock_bucket::lacking(&bucket) {
+            self.reporter.event(Event::Note(format!(
+                "the lock bucket {} lacked {what}: set before taking the lock",
+                self.names.lock_bucket(account)
+            )));
+        }
         let lock = lock::acquire(
             &self.aws,
             &self.names,
             account,
+            &bucket,
             &LockOptions::new(command, wait),
             &notify,
         )
         .await?;
         tracing::debug!("holding stack lock {}", lock.id());
         Ok(lock)
+    }
+
+    /// Reads the region's lock bucket: whether it exists, is albkit's, lacks a setting.
+    pub async fn inspect_lock_bucket(&self) -> Result<lock_bucket::State> {
+        let account = self.account().await?;
+        let name = self.names.lock_bucket(account);
+        Ok(lock_bucket::inspect(&self.aws, &name, account).await?)
     }
 
     /// Releases the lock; a failure is reported, not fatal (the lock expires by itself).
@@ -349,15 +373,30 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
         }
         Ok::<_, Error>(artifacts)
     };
-    // The stack, the zones and the account are read at once.
+    // The stack, the zones, the lock bucket and the account are read at once.
     let reads = async {
         tokio::try_join!(
             async { discover(&ctx).await.map_err(Error::from) },
-            network_context(s)
+            network_context(s),
+            s.inspect_lock_bucket(),
         )
     };
-    let ((account, (discovery, (azs, vpc_cidr, vpc_ipv6))), artifacts) =
+    let ((account, (mut discovery, (azs, vpc_cidr, vpc_ipv6), bucket_state)), artifacts) =
         tokio::try_join!(s.with_account(reads), build)?;
+    // A foreign lock bucket stops plan and up like a foreign resource of the stack:
+    // `up` could not take its lock.
+    if let lock_bucket::State::Foreign { reason, .. } = &bucket_state {
+        discovery.foreign.push(Foreign {
+            kind: "S3 bucket",
+            name: s.names.lock_bucket(&account),
+            reason: format!(
+                "it has the name of albkit's lock bucket for this account and region, but {reason}"
+            ),
+        });
+    }
+    if let Ok(mut cached) = s.lock_bucket.lock() {
+        *cached = Some(bucket_state);
+    }
     s.phase(format!(
         "Found {} resources of stack {} in account {account}",
         discovery.observed.len(),

@@ -30,6 +30,10 @@ pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
         UnlockError::Changed => Error::Other(
             "the lock changed while it was being removed: another run took or renewed it; run `albkit unlock` again if it is really gone".into(),
         ),
+        UnlockError::ForeignBucket { bucket, reason } => Error::Conflict {
+            message: format!("the lock bucket {bucket} is not albkit's ({reason}); nothing was removed from it"),
+            help: "albkit never deletes from a bucket it did not create: if this bucket is albkit's (an older albkit did not tag it), tag it albkit:purpose=stack-locks and run `albkit unlock` again".into(),
+        },
         UnlockError::Aws(e) => Error::Aws(e),
     })?;
     if s.json() {

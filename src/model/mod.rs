@@ -2,6 +2,7 @@
 //! Nothing in here performs AWS calls or depends on tokio.
 
 pub mod bound;
+pub mod buckets;
 pub mod config;
 pub mod cost;
 pub mod ids;

@@ -6,7 +6,8 @@
 //!
 //! One test binary with modules, so that these tests link the SDK once.
 
-mod edges;
 mod drift;
+mod edges;
+mod s3;
 #[path = "../support/mod.rs"]
 mod support;

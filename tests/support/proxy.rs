@@ -2,7 +2,8 @@
 //! injects transient faults in each protocol's own error format, imitates delays and
 //! refusals that moto does not (IAM propagation, Lambda update conflicts, ALB
 //! `provisioning`, network interfaces still attached after an ALB is deleted, a
-//! certificate still in use, a late access-log delivery), and records every request so
+//! certificate still in use, a late access-log delivery, S3's refusal of a bucket of
+//! another account when the caller names the expected owner), and records every request so
 //! tests can assert on order and counts. It can also SIGKILL the albkit process right
 //! after its k-th successful mutating call (the crash-anywhere sweep).
 //!
@@ -80,6 +81,11 @@ pub struct ProxyConfig {
     /// response lost (the connection closes): every creation, update and deletion meets
     /// the case where AWS did the work but the caller never heard of it.
     pub lose_first_responses: bool,
+    /// Buckets that belong to another account: `(bucket, owner account)`. An S3 call on
+    /// one of them whose `x-amz-expected-bucket-owner` names another account is refused
+    /// with 403 `AccessDenied`, as S3 does (moto ignores the header). Calls without the
+    /// header reach moto.
+    pub other_account_buckets: Vec<(String, String)>,
 }
 
 impl Default for ProxyConfig {
@@ -91,6 +97,7 @@ impl Default for ProxyConfig {
             jitter: Duration::ZERO,
             realism: Realism::default(),
             lose_first_responses: false,
+            other_account_buckets: Vec::new(),
         }
     }
 }
@@ -495,6 +502,22 @@ fn throttle(service: &str) -> Response<Full<Bytes>> {
     }
 }
 
+/// An S3 request (path-style) on a bucket of `owners` that expects another owner.
+fn wrong_owner(owners: &[(String, String)], path: &str, headers: &hyper::HeaderMap) -> bool {
+    let bucket = path
+        .trim_start_matches('/')
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let expected = headers
+        .get("x-amz-expected-bucket-owner")
+        .and_then(|v| v.to_str().ok());
+    match (owners.iter().find(|(b, _)| b == bucket), expected) {
+        (Some((_, owner)), Some(expected)) => owner != expected,
+        _ => false,
+    }
+}
+
 fn within(at: Option<Instant>, window: Duration) -> bool {
     !window.is_zero() && at.is_some_and(|t| t.elapsed() < window)
 }
@@ -859,6 +882,15 @@ async fn handle(
     if let Some((name, resp)) = refusal {
         record(resp.status().as_u16(), Some(Fault::Realism(name)));
         return Ok(resp);
+    }
+    if service == "s3" && wrong_owner(&config.other_account_buckets, &path, &headers) {
+        record(403, Some(Fault::Realism("expected-bucket-owner")));
+        return Ok(error_response(
+            &service,
+            403,
+            "AccessDenied",
+            "Access Denied",
+        ));
     }
 
     // The first `DeleteBucket` after the ALB was deleted: one more log object lands just

@@ -1,44 +1,51 @@
 //! The S3 bucket for ALB access logs: private, encrypted, owner-enforced, expiring, with
-//! the policy that lets ELB deliver logs (and denies non-TLS access).
+//! the policy that lets ELB deliver logs (and denies non-TLS access). Every call names
+//! the expected owner; whose an existing bucket is follows `model::buckets`.
 
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLifecycleConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule,
 };
 
 use super::vpc::ignore_not_found;
 use super::{observed, Ctx, Foreign};
-use crate::aws::clients::Aws;
+use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{retry, Notify, Policy};
-use crate::model::names::logical;
+use crate::aws::retry::{retry, Policy};
+use crate::model::buckets::{by_tags, untagged, Claim};
+use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{log_bucket_policy, tags_prop, Kind, Resource, Tags};
 
 const LIFECYCLE_RULE_ID: &str = "albkit-expire-access-logs";
 
-fn s3_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(build_error("PutBucketTagging", logical::LOG_BUCKET))
-        })
-        .collect()
+/// Whether `bucket`, with these tags, is the stack's (see `model::buckets` for the rule):
+/// `Ok` when it is, else why not. An untagged bucket costs one more read (is it empty?).
+async fn ownership(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket<'_>,
+    tags: &Tags,
+) -> Result<Result<(), String>, AwsError> {
+    Ok(match by_tags(tags, TAG_STACK, ctx.stack()) {
+        Claim::Ours => Ok(()),
+        Claim::Foreign(reason) => Err(reason),
+        Claim::Untagged => untagged(bucket.holds_objects().await?, TAG_STACK, ctx.stack()),
+    })
 }
 
-/// Reads the bucket. A bucket with the stack's name but another stack's tags is foreign.
-/// A bucket with no tags at all is taken as this stack's: its name holds the account,
-/// the region and the stack, and S3 (unlike the other services) cannot always tag at
-/// creation, so an interrupted `up` can leave it untagged.
+/// Reads the bucket. It is the stack's when tagged for it, or untagged and empty (what a
+/// run interrupted right after `CreateBucket` leaves; `up` then tags it). Anything else
+/// under its name is foreign: a bucket of another account (S3 refuses the expected
+/// owner), one tagged for something else, one untagged that holds objects.
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let name = ctx.names.log_bucket(ctx.account().await?);
+    let account = ctx.account().await?;
+    let name = ctx.names.log_bucket(account);
+    let bucket = Bucket {
+        aws: ctx.aws,
+        name: &name,
+        owner: account,
+    };
     let s3 = &ctx.aws.s3;
     let notify = ctx.notify(logical::LOG_BUCKET);
     // Everything about the bucket in one round trip: whether it exists, whose it is and
@@ -47,6 +54,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     let head = retry(Policy::transient(), "read log bucket", &notify, || async {
         s3.head_bucket()
             .bucket(&name)
+            .expected_bucket_owner(account)
             .send()
             .await
             .aws("HeadBucket", &name)
@@ -54,6 +62,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     let tagging = async {
         s3.get_bucket_tagging()
             .bucket(&name)
+            .expected_bucket_owner(account)
             .send()
             .await
             .aws("GetBucketTagging", &name)
@@ -61,45 +70,47 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     let (exists, tagging, pab, enc, own, life, policy) = tokio::join!(
         head,
         tagging,
-        s3.get_public_access_block().bucket(&name).send(),
-        s3.get_bucket_encryption().bucket(&name).send(),
-        s3.get_bucket_ownership_controls().bucket(&name).send(),
-        s3.get_bucket_lifecycle_configuration().bucket(&name).send(),
-        s3.get_bucket_policy().bucket(&name).send(),
+        s3.get_public_access_block()
+            .bucket(&name)
+            .expected_bucket_owner(account)
+            .send(),
+        s3.get_bucket_encryption()
+            .bucket(&name)
+            .expected_bucket_owner(account)
+            .send(),
+        s3.get_bucket_ownership_controls()
+            .bucket(&name)
+            .expected_bucket_owner(account)
+            .send(),
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(&name)
+            .expected_bucket_owner(account)
+            .send(),
+        s3.get_bucket_policy()
+            .bucket(&name)
+            .expected_bucket_owner(account)
+            .send(),
     );
-    match exists {
-        Ok(_) => {}
-        Err(e) if e.not_found() || e.status == Some(404) => return Ok((vec![], vec![])),
-        Err(e) if e.status == Some(403) => {
-            return Ok((
-                vec![],
-                vec![Foreign {
-                    kind: "S3 bucket",
-                    name,
-                    reason: "it belongs to another AWS account (S3 bucket names are global)".into(),
-                }],
-            ));
-        }
-        Err(e) => return Err(e),
-    }
-    let tags: Tags = match tagging {
-        Ok(out) => out
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
-        Err(e) if e.not_found() || e.is("NoSuchTagSet") => Tags::new(),
-        Err(e) => return Err(e),
-    };
-    if !tags.is_empty() && !ctx.owns(&tags) {
-        return Ok((
+    type Found = Result<(Vec<Observed>, Vec<Foreign>), AwsError>;
+    let foreign = |reason: String| -> Found {
+        Ok((
             vec![],
             vec![Foreign {
                 kind: "S3 bucket",
-                name,
-                reason: super::not_tagged_reason(ctx, &tags),
+                name: name.clone(),
+                reason,
             }],
-        ));
+        ))
+    };
+    match exists {
+        Ok(_) => {}
+        Err(e) if e.not_found() || e.status == Some(404) => return Ok((vec![], vec![])),
+        Err(e) if refused(&e) => return foreign(other_account_reason(account)),
+        Err(e) => return Err(e),
+    }
+    let tags = tags_of(tagging)?;
+    if let Err(reason) = ownership(ctx, &bucket, &tags).await? {
+        return foreign(reason);
     }
     fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
         match r {
@@ -175,53 +186,27 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     let s3 = &ctx.aws.s3;
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
+    let bucket = Bucket {
+        aws: ctx.aws,
+        name: &name,
+        owner: account,
+    };
     let notify = ctx.notify(&want.logical);
-    let tags = ctx.tags(&want.logical);
     let creating = change.id.is_none();
     let all = |field: &str| creating || change.changed(field);
     if creating {
-        create_bucket(ctx.aws, &name, &notify).await?;
+        bucket.create(&notify).await?;
     }
+    // Tags first: until they are there the bucket is only adoptable while empty, and
+    // nothing writes into it before its policy, which comes last.
     if all("tags") {
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(s3_tags(&tags)?))
-            .build()
-            .map_err(build_error("PutBucketTagging", &name))?;
-        retry(Policy::fresh(), "tag log bucket", &notify, || async {
-            s3.put_bucket_tagging()
-                .bucket(&name)
-                .tagging(tagging.clone())
-                .send()
-                .await
-                .aws("PutBucketTagging", &name)
-        })
-        .await?;
+        bucket.put_tags(&ctx.tags(&want.logical), &notify).await?;
     }
     if all("public_access") {
-        block_public_access(ctx.aws, &name, &notify).await?;
+        bucket.block_public_access(&notify).await?;
     }
     if all("encryption") {
-        let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::Aes256)
-            .build()
-            .map_err(build_error("PutBucketEncryption", &name))?;
-        let config = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(by_default)
-                    .build(),
-            )
-            .build()
-            .map_err(build_error("PutBucketEncryption", &name))?;
-        retry(Policy::fresh(), "encrypt log bucket", &notify, || async {
-            s3.put_bucket_encryption()
-                .bucket(&name)
-                .server_side_encryption_configuration(config.clone())
-                .send()
-                .await
-                .aws("PutBucketEncryption", &name)
-        })
-        .await?;
+        bucket.encrypt(&notify).await?;
     }
     if all("ownership") {
         let controls = OwnershipControls::builder()
@@ -240,6 +225,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             || async {
                 s3.put_bucket_ownership_controls()
                     .bucket(&name)
+                    .expected_bucket_owner(account)
                     .ownership_controls(controls.clone())
                     .send()
                     .await
@@ -274,6 +260,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         retry(Policy::fresh(), "set log expiry", &notify, || async {
             s3.put_bucket_lifecycle_configuration()
                 .bucket(&name)
+                .expected_bucket_owner(account)
                 .lifecycle_configuration(config.clone())
                 .send()
                 .await
@@ -283,93 +270,53 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     }
     if all("policy") {
         let policy = log_bucket_policy(&name, account, &ctx.aws.region).to_string();
-        retry(
-            Policy::fresh(),
-            "allow ELB log delivery",
-            &notify,
-            || async {
-                s3.put_bucket_policy()
-                    .bucket(&name)
-                    .policy(&policy)
-                    .send()
-                    .await
-                    .aws("PutBucketPolicy", &name)
-            },
-        )
-        .await?;
+        bucket
+            .put_policy(&policy, "allow ELB log delivery", &notify)
+            .await?;
     }
     Ok(name)
 }
 
-/// Creates a bucket in the client's region, with object ownership enforced (no ACLs); a
-/// bucket already ours counts as created (a retried call whose answer was lost).
-pub async fn create_bucket(aws: &Aws, name: &str, notify: &dyn Notify) -> Result<(), AwsError> {
-    let mut config = CreateBucketConfiguration::builder();
-    if aws.region != "us-east-1" {
-        config = config.location_constraint(BucketLocationConstraint::from(aws.region.as_str()));
-    }
-    let config = config.build();
-    retry(Policy::transient(), "create bucket", notify, || async {
-        let mut req = aws
-            .s3
-            .create_bucket()
-            .bucket(name)
-            .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-        if aws.region != "us-east-1" {
-            req = req.create_bucket_configuration(config.clone());
-        }
-        req.send().await.aws("CreateBucket", name)
-    })
-    .await
-    .map(|_| ())
-    .or_else(|e| {
-        if e.is("BucketAlreadyOwnedByYou") {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })
-}
-
-/// Turns on all four public-access blocks of a bucket.
-pub async fn block_public_access(
-    aws: &Aws,
-    name: &str,
-    notify: &dyn Notify,
-) -> Result<(), AwsError> {
-    let block = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .ignore_public_acls(true)
-        .block_public_policy(true)
-        .restrict_public_buckets(true)
-        .build();
-    retry(Policy::fresh(), "block public access", notify, || async {
-        aws.s3
-            .put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(block.clone())
-            .send()
-            .await
-            .aws("PutPublicAccessBlock", name)
-    })
-    .await
-    .map(|_| ())
-}
-
 /// Deletes every object version and delete marker, then the bucket; retries while the
 /// load balancer's last log deliveries land.
+///
+/// A second guard besides discovery: the bucket's ownership is read again first, and a
+/// bucket that is not the stack's (another account's, tagged for something else, or
+/// untagged and holding objects) is neither emptied nor deleted.
 pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+    let account = ctx.account().await?;
+    let bucket = Bucket {
+        aws: ctx.aws,
+        name,
+        owner: account,
+    };
+    let tags = match bucket.tags().await {
+        Ok(tags) => tags,
+        Err(e) if e.is("NoSuchBucket") => return Ok(()),
+        Err(e) if refused(&e) => {
+            return Err(foreign_error(
+                "GetBucketTagging",
+                name,
+                &other_account_reason(account),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    if let Err(reason) = ownership(ctx, &bucket, &tags).await? {
+        return Err(foreign_error("GetBucketTagging", name, &reason));
+    }
     let notify = ctx.notify(logical::LOG_BUCKET);
     retry(
         Policy::teardown(),
         "empty and delete the log bucket",
         &notify,
         || async {
-            empty(ctx, name).await?;
+            empty(&bucket).await?;
             ctx.aws
                 .s3
                 .delete_bucket()
                 .bucket(name)
+                .expected_bucket_owner(account)
                 .send()
                 .await
                 .aws("DeleteBucket", name)
@@ -380,12 +327,13 @@ pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
     .or_else(ignore_not_found)
 }
 
-async fn empty(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
-    let s3 = &ctx.aws.s3;
+async fn empty(bucket: &Bucket<'_>) -> Result<(), AwsError> {
+    let (s3, name) = (&bucket.aws.s3, bucket.name);
     loop {
         let page = s3
             .list_object_versions()
             .bucket(name)
+            .expected_bucket_owner(bucket.owner)
             .max_keys(1000)
             .send()
             .await
@@ -424,6 +372,7 @@ async fn empty(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
         let out = s3
             .delete_objects()
             .bucket(name)
+            .expected_bucket_owner(bucket.owner)
             .delete(delete)
             .send()
             .await
