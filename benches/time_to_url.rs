@@ -208,6 +208,7 @@ fn main() {
             availability_zones: vec![format!("{REGION}a"), format!("{REGION}b")],
             code_sha256: Default::default(),
             existing_vpc_cidr: None,
+            names_in_use: Default::default(),
         },
     );
     // The zip as `up` ships it (also used by the tutorial script).

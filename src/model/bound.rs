@@ -208,6 +208,7 @@ mod tests {
                 availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
                 code_sha256: Default::default(),
                 existing_vpc_cidr: None,
+                names_in_use: Default::default(),
             },
         )
     }

@@ -532,6 +532,7 @@ mod tests {
                 ("orders".into(), "0rd3rs=".into()),
             ]),
             existing_vpc_cidr: None,
+            names_in_use: Default::default(),
         }
     }
 

@@ -76,8 +76,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                 vec![Foreign {
                     kind: "S3 bucket",
                     name,
-                    reason: "it belongs to another AWS account (S3 bucket names are global)"
-                        .into(),
+                    reason: "it belongs to another AWS account (S3 bucket names are global)".into(),
                 }],
             ));
         }

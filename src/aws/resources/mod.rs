@@ -174,9 +174,6 @@ pub struct Foreign {
 pub fn not_tagged_reason(ctx: &Ctx<'_>, tags: &Tags) -> String {
     match tags.get(TAG_STACK) {
         None => format!("it has no {TAG_STACK} tag"),
-        Some(other) => format!(
-            "its {TAG_STACK} tag is {other:?}, not {:?}",
-            ctx.stack()
-        ),
+        Some(other) => format!("its {TAG_STACK} tag is {other:?}, not {:?}", ctx.stack()),
     }
 }
