@@ -119,7 +119,7 @@ fn lambda_permission_is_scoped_to_the_target_group_and_the_account() {
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
         let tg = elb
             .describe_target_groups()
-            .names(format!("{}--api", d.stack))
+            .names(format!("{}-api-{}", d.stack, d.stack.len()))
             .send()
             .await
             .expect("target group");

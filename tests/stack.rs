@@ -881,8 +881,8 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     let tgs = c
         .elb
         .describe_target_groups()
-        .names(format!("{stack}--api"))
-        .names(format!("{stack}--admin"))
+        .names(format!("{stack}-api-{}", stack.len()))
+        .names(format!("{stack}-admin-{}", stack.len()))
         .send()
         .await
         .expect("tgs");
@@ -901,7 +901,8 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
             .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
             .and_then(|a| a.value())
             .map(str::to_string);
-        let is_api = tg.target_group_name() == Some(format!("{stack}--api").as_str());
+        let is_api =
+            tg.target_group_name() == Some(format!("{stack}-api-{}", stack.len()).as_str());
         assert_eq!(
             multi.as_deref(),
             Some(if is_api { "true" } else { "false" })

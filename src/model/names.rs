@@ -7,24 +7,29 @@
 //!
 //! # Per-function names cannot collide across stacks
 //!
-//! A function's own resources are named `<stack>--<function>` (Lambda function, target
-//! group, log group `/aws/lambda/<stack>--<function>`) and
-//! `albkit-<stack>--<function>-<region>` (IAM role). A stack name never contains `--`
-//! nor ends with `-` (validation), so in `S--F` the first `--` starts exactly at the end
-//! of `S`: a `--` starting earlier would lie inside `S`, or be `S`'s last character
-//! followed by the separator's first, and `S` would end with `-`. The name therefore
-//! gives back `S`, and the rest is `F`: distinct (stack, function) pairs give distinct
-//! names. (`F` may contain `--` itself; only the first one counts.) For the role, the
-//! tail `F-R` also gives back the region `R`: two region codes are never one the
-//! `-`-suffix of the other (`xx-word-N` or `xx-qual-word-N`, a qualifier being `gov` or
-//! `iso…`, never two letters), so `F1-R1 = F2-R2` forces `R1 = R2` and `F1 = F2`.
+//! A function's own resources are named `<stack>--<function>` (Lambda function, log
+//! group `/aws/lambda/<stack>--<function>`) and `albkit-<stack>--<function>-<region>`
+//! (IAM role). A stack name never contains `--` nor ends with `-` (validation), so in
+//! `S--F` the first `--` starts exactly at the end of `S`: a `--` starting earlier would
+//! lie inside `S`, or be `S`'s last character followed by the separator's first, and `S`
+//! would end with `-`. The name therefore gives back `S`, and the rest is `F`: distinct
+//! (stack, function) pairs give distinct names. (`F` may contain `--` itself; only the
+//! first one counts.) For the role, the tail `F-R` also gives back the region `R`: two
+//! region codes are never one the `-`-suffix of the other (`xx-word-N` or
+//! `xx-qual-word-N`, a qualifier being `gov` or `iso…`, never two letters), so
+//! `F1-R1 = F2-R2` forces `R1 = R2` and `F1 = F2`.
+//!
+//! ELB refuses `--` in a target group's name, so it is `S-F-n`, `n` being the length of
+//! `S`: the part after the last `-` is `n` (a number has no `-`), the first `n`
+//! characters are `S`, the rest after one `-` is `F`.
 //!
 //! Limits: a function name is at most 24 + 2 + 32 = 58 characters, so Lambda's 64 never
-//! truncates it (nor its log group). A target group name (32) and a role name (64) may
-//! be truncated by [`fit`]; the kept prefix then still holds `<stack>--` (or, for a
-//! stack of 23 or 24 characters, the whole stack name and no `--`, its length being
-//! given by the name's), so names of different stacks stay distinct; two functions of
-//! one stack whose long names share the kept prefix are told apart by the hash.
+//! truncates it (nor its log group). A role name (64) may be truncated by [`fit`]; the
+//! kept prefix then still holds `albkit-<stack>--`, so roles of different stacks stay
+//! distinct, and two functions of one stack whose long names share the kept prefix are
+//! told apart by the hash. A target group's `S-F` is fitted into the room the `-n`
+//! suffix leaves: when it is truncated, pairs whose stacks have the same length and
+//! share the kept prefix are told apart by the hash (24 bits), as before.
 //!
 //! The previous scheme, `<stack>-<function>`, was ambiguous (stack `shop` + function
 //! `api-v2` and stack `shop-api` + function `v2` gave `shop-api-v2`). Stacks created
@@ -89,9 +94,13 @@ impl Names {
         fit(&format!("{}-alb", self.stack), 32)
     }
 
-    /// Target group names: ≤ 32, same alphabet as ALB names.
+    /// Target group names: ≤ 32, same alphabet as ALB names, and ELB refuses `--` in
+    /// them: `<stack>-<function>-<n>`, `n` being the length of the stack's name (see the
+    /// module documentation).
     pub fn target_group(&self, function: &str) -> String {
-        fit(&self.per_function(function), 32)
+        let suffix = format!("-{}", self.stack.len());
+        let head = fit(&self.legacy_per_function(function), 32 - suffix.len());
+        format!("{head}{suffix}")
     }
 
     /// `<stack>--<function>`: see the module documentation for why it cannot collide.
@@ -250,7 +259,7 @@ mod tests {
     fn short_names_are_kept() {
         assert_eq!(fit("abc", 5), "abc");
         assert_eq!(names().load_balancer(), "hello-alb");
-        assert_eq!(names().target_group("api"), "hello--api");
+        assert_eq!(names().target_group("api"), "hello-api-5");
         assert_eq!(names().function("api"), "hello--api");
         assert_eq!(names().role("api"), "albkit-hello--api-us-east-1");
         assert_eq!(names().log_group("api"), "/aws/lambda/hello--api");
@@ -280,6 +289,8 @@ mod tests {
         );
         assert_ne!(shop.function("api-v2"), shop_api.function("v2"));
         assert_ne!(shop.target_group("api-v2"), shop_api.target_group("v2"));
+        assert_eq!(shop.target_group("api-v2"), "shop-api-v2-4");
+        assert_eq!(shop_api.target_group("v2"), "shop-api-v2-8");
         assert_ne!(shop.role("api-v2"), shop_api.role("v2"));
         assert_ne!(shop.log_group("api-v2"), shop_api.log_group("v2"));
     }
@@ -368,6 +379,7 @@ mod tests {
         injective(pairs.iter().map(|(k, n)| (*k, n.role(k.1))));
         for ((_, f), n) in &pairs {
             assert!(n.target_group(f).len() <= 32);
+            assert!(!n.target_group(f).contains("--"), "ELB refuses `--`");
             assert!(n.role(f).len() <= 64);
             assert!(n.function(f).len() <= 64);
             assert_eq!(

@@ -701,7 +701,7 @@ mod tests {
         let n = function_names(&names, &BTreeMap::new(), "api");
         assert_eq!(n.function, "shop--api");
         assert_eq!(n.role, "albkit-shop--api-us-east-1");
-        assert_eq!(n.target_group, "shop--api");
+        assert_eq!(n.target_group, "shop-api-4");
         assert_eq!(n.log_group, "/aws/lambda/shop--api");
     }
 
@@ -756,6 +756,6 @@ mod tests {
         let n = function_names(&names, &found, "api");
         assert_eq!(n.function, "shop--api");
         assert_eq!(n.role, "albkit-shop--api-us-east-1");
-        assert_eq!(n.target_group, "shop--api");
+        assert_eq!(n.target_group, "shop-api-4");
     }
 }
