@@ -6,5 +6,6 @@
 //!
 //! One test binary with modules, so that these tests link the SDK once.
 
+mod naming;
 #[path = "../support/mod.rs"]
 mod support;
