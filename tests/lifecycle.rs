@@ -231,10 +231,14 @@ async fn logs_merge_functions_in_time_order_filter_and_follow() {
     let cfg = sdk_config(moto, REGION).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
     let t = now_ms() - 60_000;
+    // Tagged as albkit tags them: `logs` reads only the stack's log groups (here, with
+    // no function deployed, those tagged as the stack's).
     for f in ["api", "web"] {
         let group = format!("/aws/lambda/{stack}--{f}");
         logs.create_log_group()
             .log_group_name(&group)
+            .tags("albkit:stack", &stack)
+            .tags("albkit:resource", format!("log-group/{f}"))
             .send()
             .await
             .expect("group");
