@@ -209,6 +209,7 @@ fn main() {
             code_sha256: Default::default(),
             existing_vpc_cidr: None,
             existing_vpc_ipv6: false,
+            names_in_use: Default::default(),
         },
     );
     // The zip as `up` ships it (also used by the tutorial script).

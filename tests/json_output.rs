@@ -97,7 +97,7 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
     // logs prints one object per event and per line.
     let cfg = sdk_config(moto, REGION).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-    let group = format!("/aws/lambda/{stack}-hello");
+    let group = format!("/aws/lambda/{stack}--hello");
     logs.create_log_stream()
         .log_group_name(&group)
         .log_stream_name("schema")

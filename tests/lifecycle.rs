@@ -79,7 +79,7 @@ async fn deploy_ships_only_changed_code_and_rollback_moves_live_back() {
 
     let cfg = sdk_config(&moto, REGION).await;
     let lambda = aws_sdk_lambda::Client::new(&cfg);
-    let name = format!("{stack}-hello");
+    let name = format!("{stack}--hello");
     let (v1, sha1) = live(&lambda, &name).await;
     let before = versions(&lambda, &name).await;
     assert!(before.iter().any(|(v, _)| *v == v1), "{before:?}");
@@ -231,10 +231,14 @@ async fn logs_merge_functions_in_time_order_filter_and_follow() {
     let cfg = sdk_config(moto, REGION).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
     let t = now_ms() - 60_000;
+    // Tagged as albkit tags them: `logs` reads only the stack's log groups (here, with
+    // no function deployed, those tagged as the stack's).
     for f in ["api", "web"] {
-        let group = format!("/aws/lambda/{stack}-{f}");
+        let group = format!("/aws/lambda/{stack}--{f}");
         logs.create_log_group()
             .log_group_name(&group)
+            .tags("albkit:stack", &stack)
+            .tags("albkit:resource", format!("log-group/{f}"))
             .send()
             .await
             .expect("group");
@@ -245,8 +249,8 @@ async fn logs_merge_functions_in_time_order_filter_and_follow() {
             .await
             .expect("stream");
     }
-    let api = format!("/aws/lambda/{stack}-api");
-    let web = format!("/aws/lambda/{stack}-web");
+    let api = format!("/aws/lambda/{stack}--api");
+    let web = format!("/aws/lambda/{stack}--web");
     // Too old for --since 10m.
     put(&logs, &api, "s1", &[(t - 3_600_000, "ancient")]).await;
     put(
@@ -385,7 +389,7 @@ async fn a_bootstrap_needing_a_newer_glibc_than_al2023_is_refused_before_any_cha
     let lambda = aws_sdk_lambda::Client::new(&cfg);
     let got = lambda
         .get_function()
-        .function_name("new-glibc-app")
+        .function_name("new-glibc--app")
         .send()
         .await;
     assert!(got.is_err(), "a function was created: {got:?}");
@@ -494,7 +498,7 @@ async fn a_deploy_whose_smoke_check_fails_is_rolled_back_unless_no_rollback() {
     albkit(moto, &p, REGION, &["up", "--yes"]).ok();
     let cfg = sdk_config(moto, REGION).await;
     let lambda = aws_sdk_lambda::Client::new(&cfg);
-    let name = format!("{stack}-hello");
+    let name = format!("{stack}--hello");
     let (v1, sha1) = live(&lambda, &name).await;
     let n1: u64 = v1.parse().expect("numeric version");
     let proxy = failing_invoke_proxy(moto);

@@ -119,14 +119,14 @@ fn lambda_permission_is_scoped_to_the_target_group_and_the_account() {
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
         let tg = elb
             .describe_target_groups()
-            .names(format!("{}-api", d.stack))
+            .names(format!("{}-api-{}", d.stack, d.stack.len()))
             .send()
             .await
             .expect("target group");
         let tg_arn = tg.target_groups()[0].target_group_arn().expect("arn");
         let policy = lambda
             .get_policy()
-            .function_name(format!("{}-api", d.stack))
+            .function_name(format!("{}--api", d.stack))
             .qualifier("live")
             .send()
             .await
@@ -405,7 +405,7 @@ fn no_secret_is_printed_in_any_output_at_any_verbosity() {
         let lambda = aws_sdk_lambda::Client::new(&clients().await);
         let f = lambda
             .get_function_configuration()
-            .function_name(format!("{}-api", d.stack))
+            .function_name(format!("{}--api", d.stack))
             .send()
             .await
             .expect("function");

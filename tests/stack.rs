@@ -513,7 +513,7 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
     );
 
     // Function: provided.al2023, bootstrap, alias live, registered, permission scoped.
-    let name = format!("{stack}-hello");
+    let name = format!("{stack}--hello");
     let f = c
         .lambda
         .get_function_configuration()
@@ -570,7 +570,7 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
     let role = c
         .iam
         .get_role()
-        .role_name(format!("albkit-{stack}-hello-{REGION}"))
+        .role_name(format!("albkit-{stack}--hello-{REGION}"))
         .send()
         .await
         .expect("role");
@@ -583,7 +583,7 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
     let attached = c
         .iam
         .list_attached_role_policies()
-        .role_name(format!("albkit-{stack}-hello-{REGION}"))
+        .role_name(format!("albkit-{stack}--hello-{REGION}"))
         .send()
         .await
         .expect("policies");
@@ -881,8 +881,8 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     let tgs = c
         .elb
         .describe_target_groups()
-        .names(format!("{stack}-api"))
-        .names(format!("{stack}-admin"))
+        .names(format!("{stack}-api-{}", stack.len()))
+        .names(format!("{stack}-admin-{}", stack.len()))
         .send()
         .await
         .expect("tgs");
@@ -901,7 +901,8 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
             .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
             .and_then(|a| a.value())
             .map(str::to_string);
-        let is_api = tg.target_group_name() == Some(format!("{stack}-api").as_str());
+        let is_api =
+            tg.target_group_name() == Some(format!("{stack}-api-{}", stack.len()).as_str());
         assert_eq!(
             multi.as_deref(),
             Some(if is_api { "true" } else { "false" })
@@ -953,7 +954,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     let f = c
         .lambda
         .get_function_configuration()
-        .function_name(format!("{stack}-api"))
+        .function_name(format!("{stack}--api"))
         .qualifier("live")
         .send()
         .await
@@ -977,7 +978,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     assert!(
         c.lambda
             .get_function()
-            .function_name(format!("{stack}-admin"))
+            .function_name(format!("{stack}--admin"))
             .send()
             .await
             .is_err(),

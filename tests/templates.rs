@@ -68,7 +68,7 @@ async fn up_and_check(moto: &Moto, p: &Project, stack: &str, function: &str, sch
     let lambda = aws_sdk_lambda::Client::new(&cfg);
     let alias = lambda
         .get_alias()
-        .function_name(format!("{stack}-{function}"))
+        .function_name(format!("{stack}--{function}"))
         .name("live")
         .send()
         .await

@@ -8,7 +8,7 @@ use super::resources::{
     certificate, dns, function, internet_gateway, listener, load_balancer, log_bucket, log_group,
     role, route_table, rule, security_group, subnet, target_group, vpc, Ctx, Foreign,
 };
-use crate::model::names::logical;
+use crate::model::names::{log_group_of, logical, Names};
 use crate::model::plan::{Observed, ObservedStack};
 use crate::model::stack::Kind;
 
@@ -197,6 +197,16 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         target_group::discover(ctx),
         dns::discover(ctx),
     )?;
+    let (roles, role_foreign) = roles;
+    let (functions, function_foreign) = functions;
+    let (target_groups, target_group_foreign) = target_groups;
+    let log_group::Found {
+        owned: mut groups,
+        untagged,
+        foreign: log_group_foreign,
+    } = groups;
+    let adopted = adopt_untagged_log_groups(ctx.names, &functions, &groups, untagged);
+    groups.extend(adopted);
     let mut d = Discovery::default();
     let lb_dns = elb_found
         .iter()
@@ -256,8 +266,43 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     }
     d.foreign.extend(elb_foreign);
     d.foreign.extend(bucket_foreign);
+    d.foreign.extend(role_foreign);
+    d.foreign.extend(function_foreign);
+    d.foreign.extend(target_group_foreign);
+    d.foreign.extend(log_group_foreign);
     resolve_references(&mut d.observed, &aliases);
     Ok(d)
+}
+
+/// The untagged log groups (see [`log_group::Found::untagged`]) that are the stack's:
+/// the one where the stack's function writes, `/aws/lambda/<its name>`, or, when the
+/// function does not exist, the one of the current naming scheme. An untagged group
+/// under a function's previous name is not taken for a stack whose function has the
+/// current name: under the previous scheme, that name may be another stack's. Pure.
+pub fn adopt_untagged_log_groups(
+    names: &Names,
+    functions: &[Observed],
+    owned: &[Observed],
+    untagged: Vec<Observed>,
+) -> Vec<Observed> {
+    untagged
+        .into_iter()
+        .filter(|g| {
+            !owned
+                .iter()
+                .any(|o| o.resource.logical == g.resource.logical)
+        })
+        .filter(|g| {
+            let function = g.resource.logical.trim_start_matches("log-group/");
+            let writes_to = functions
+                .iter()
+                .find(|f| f.resource.logical == logical::function(function))
+                .and_then(|f| f.resource.get("name"))
+                .map(log_group_of)
+                .unwrap_or_else(|| names.log_group(function));
+            g.resource.get("name") == Some(writes_to.as_str())
+        })
+        .collect()
 }
 
 /// Seeds the id registry from what exists.
@@ -281,6 +326,45 @@ pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
 mod tests {
     use super::*;
     use crate::model::stack::Resource;
+
+    #[test]
+    fn untagged_log_groups_are_taken_where_the_stacks_function_writes() {
+        let names = Names::new("shop", "us-east-1");
+        let group = |name: &str| Observed {
+            id: name.into(),
+            resource: Resource::new("log-group/api", Kind::LogGroup).prop("name", name),
+        };
+        let function = |name: &str| Observed {
+            id: format!("arn:{name}"),
+            resource: Resource::new("function/api", Kind::Function).prop("name", name),
+        };
+        let both = || {
+            vec![
+                group("/aws/lambda/shop--api"),
+                group("/aws/lambda/shop-api"),
+            ]
+        };
+        let names_of = |v: Vec<Observed>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+        // No function yet: only the current scheme's name.
+        assert_eq!(
+            names_of(adopt_untagged_log_groups(&names, &[], &[], both())),
+            ["/aws/lambda/shop--api"]
+        );
+        // A function of the previous scheme: its own group.
+        assert_eq!(
+            names_of(adopt_untagged_log_groups(
+                &names,
+                &[function("shop-api")],
+                &[],
+                both()
+            )),
+            ["/aws/lambda/shop-api"]
+        );
+        // A tagged group wins over any untagged one.
+        assert!(
+            adopt_untagged_log_groups(&names, &[], &[group("/aws/lambda/x")], both()).is_empty()
+        );
+    }
 
     #[test]
     fn tokens_are_replaced_whole() {

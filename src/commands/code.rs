@@ -9,7 +9,8 @@ use crate::aws::events::{Event, Reporter, ResourceNotify};
 use crate::cli::{Cli, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, FunctionSettings};
-use crate::model::names::{Names, LIVE_ALIAS};
+use crate::model::names::{logical, Names, LIVE_ALIAS};
+use crate::model::stack::Tags;
 
 /// A validated config and AWS clients; no AWS call made yet.
 pub struct Light {
@@ -84,31 +85,129 @@ pub struct Live {
     pub function_arn: String,
 }
 
-/// Reads what `live` serves in one call: `GetFunctionConfiguration(Qualifier=live)`.
-/// A function or alias that does not exist is a usage error pointing at `albkit up`.
-pub async fn live(aws: &Aws, function: &str, name: &str) -> Result<Live> {
-    let out = aws
+/// A function of the stack, proved by its tags (`albkit:stack` = the stack and
+/// `albkit:resource` = `function/<name>`).
+pub struct Proven {
+    /// Its name: the current naming scheme's, or the previous one's for an older stack.
+    pub name: String,
+    /// Whether that is the previous scheme's name.
+    pub legacy: bool,
+}
+
+/// What `GetFunction` says of `name` (at `qualifier`), or `None` when there is no such
+/// function (or alias).
+async fn get_function(
+    aws: &Aws,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Option<aws_sdk_lambda::operation::get_function::GetFunctionOutput>> {
+    match aws
         .lambda
-        .get_function_configuration()
+        .get_function()
         .function_name(name)
-        .qualifier(LIVE_ALIAS)
+        .set_qualifier(qualifier.map(str::to_string))
         .send()
         .await
-        .aws("GetFunctionConfiguration", name);
-    match out {
-        Ok(c) => Ok(Live {
-            version: c.version().unwrap_or_default().to_string(),
-            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
-            function_arn: c.function_arn().unwrap_or_default().to_string(),
-        }),
-        Err(e) if e.not_found() => Err(not_deployed(function, name, &e)),
+        .aws("GetFunction", name)
+    {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-pub fn not_deployed(function: &str, name: &str, e: &AwsError) -> Error {
+/// Why the tags `GetFunction` returned do not prove the function is the stack's.
+fn not_ours(
+    s: &Light,
+    function: &str,
+    out: &aws_sdk_lambda::operation::get_function::GetFunctionOutput,
+) -> Option<String> {
+    let tags: Tags = out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    crate::aws::resources::function::not_ours(
+        &s.config.stack.name,
+        &logical::function(function),
+        &tags,
+    )
+}
+
+fn foreign(s: &Light, function: &str, name: &str, reason: &str) -> Error {
+    Error::Conflict {
+        message: format!(
+            "function {name} (function {function} of stack {} in {}) is not this stack's: {reason}; albkit does not act on it",
+            s.config.stack.name, s.aws.region
+        ),
+        help: "delete or rename that function if it is a leftover, or rename the stack ([stack].name) and run `albkit up`".into(),
+    }
+}
+
+/// Finds the stack's function `function` and proves it is the stack's before anything
+/// acts on it; with `live`, also reads what the `live` alias serves.
+///
+/// Calls: `GetFunction` (at `live`), which returns the tags with the configuration: 1
+/// call for a function under the current name, 2 for one of an older stack under the
+/// previous name. Only when neither is found, a third tells a function that is not the
+/// stack's (exit 1) from one that is not deployed (exit 2).
+pub async fn prove(s: &Light, function: &str, live: bool) -> Result<(Proven, Option<Live>)> {
+    find(s, function, live)
+        .await?
+        .ok_or_else(|| not_deployed(function, &s.names.function(function), live))
+}
+
+/// [`prove`], with `None` for a function that does not exist (or has no `live` alias).
+pub async fn find(s: &Light, function: &str, live: bool) -> Result<Option<(Proven, Option<Live>)>> {
+    let qualifier = live.then_some(LIVE_ALIAS);
+    let current = s.names.function(function);
+    let legacy = s.names.legacy_function(function);
+    let read = |out: &aws_sdk_lambda::operation::get_function::GetFunctionOutput| {
+        out.configuration().map(|c| Live {
+            version: c.version().unwrap_or_default().to_string(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+            function_arn: c.function_arn().unwrap_or_default().to_string(),
+        })
+    };
+    if let Some(out) = get_function(&s.aws, &current, qualifier).await? {
+        if let Some(reason) = not_ours(s, function, &out) {
+            return Err(foreign(s, function, &current, &reason));
+        }
+        let proven = Proven {
+            name: current,
+            legacy: false,
+        };
+        return Ok(Some((proven, read(&out))));
+    }
+    // An older stack's function keeps the previous scheme's name; that name may also
+    // be another stack's, which is then simply not this stack's function.
+    if let Some(out) = get_function(&s.aws, &legacy, qualifier).await? {
+        if not_ours(s, function, &out).is_none() {
+            let proven = Proven {
+                name: legacy,
+                legacy: true,
+            };
+            return Ok(Some((proven, read(&out))));
+        }
+    }
+    if live {
+        // No `live` under the current name: a function without it may still be there.
+        if let Some(out) = get_function(&s.aws, &current, None).await? {
+            if let Some(reason) = not_ours(s, function, &out) {
+                return Err(foreign(s, function, &current, &reason));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn not_deployed(function: &str, name: &str, live: bool) -> Error {
+    let what = if live {
+        format!("has no `{LIVE_ALIAS}` alias")
+    } else {
+        "does not exist".to_string()
+    };
     Error::usage(
-        format!("function {function} ({name}) has no `{LIVE_ALIAS}` alias in this region: {e}"),
+        format!("function {function} ({name}) {what} in this region"),
         "create the stack first with `albkit up` (check --region and [stack].name)",
     )
 }

@@ -1,12 +1,14 @@
 //! `albkit deploy`: the CI fast path. Builds, and ships only code: one
-//! `GetFunctionConfiguration(Qualifier=live)` per function when nothing changed; else
+//! `GetFunction(Qualifier=live)` per function when nothing changed (its tags prove the
+//! function is the stack's; a stack named under the previous scheme takes two); else
 //! upload, wait until the update is `Successful`, publish a version, move `live`, and a
 //! smoke check that rolls `live` back when the new version cannot answer.
 
 use std::time::Duration;
 
-use super::code::{account_of, invoke, live, Light};
+use super::code::{account_of, invoke, prove, Light};
 use super::{confirm, print_json};
+use crate::aws::error::AwsError;
 use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
 use crate::cli::Cli;
 use crate::emulator::event::health_check_event;
@@ -81,7 +83,6 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
 }
 
 async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<Outcome> {
-    let name = s.names.function(&f.name);
     s.phase(format!(
         "Building function {} ({}, release)",
         f.name,
@@ -104,7 +105,12 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
     }
     // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
     package::check_runtime(&artifact)?;
-    let current = live(&s.aws, &f.name, &name).await?;
+    // One `GetFunction(Qualifier=live)`: the tags that prove the function is the
+    // stack's, and the code `live` serves.
+    let (proven, current) = prove(s, &f.name, true).await?;
+    let name = proven.name;
+    let current = current
+        .ok_or_else(|| Error::Aws(AwsError::incomplete("GetFunction", &name, "configuration")))?;
     let mut outcome = Outcome {
         function: f.name.clone(),
         result: "unchanged",
@@ -166,7 +172,11 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
         "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{}/0000000000000000",
         s.aws.region,
         account_of(&current.function_arn),
-        s.names.target_group(&f.name)
+        if proven.legacy {
+            s.names.legacy_target_group(&f.name)
+        } else {
+            s.names.target_group(&f.name)
+        }
     );
     let path = f.health_check.as_ref().map_or("/", |h| h.path.as_str());
     let event = health_check_event(path, &tg_arn, f.multi_value_headers);

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::code::{invoke, live, Light};
+use super::code::{invoke, prove, Light};
 use super::print_json;
 use crate::aws::error::AwsResultExt;
 use crate::cli::Cli;
@@ -18,7 +18,8 @@ use crate::emulator::target;
 use crate::error::{Error, Result};
 use crate::model::config::FunctionSettings;
 use crate::model::lifecycle::{lambda_error, InvokeOutcome};
-use crate::model::names::LIVE_ALIAS;
+use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
+use crate::model::stack::Tags;
 use crate::package::Profile;
 
 pub struct Options<'a> {
@@ -145,31 +146,10 @@ async fn deployed(
     req: &HttpRequest,
     date: &str,
 ) -> Result<(HttpResponse, Option<String>)> {
-    let name = s.names.function(&f.name);
-    let tg_name = s.names.target_group(&f.name);
-    let tgs = s
-        .aws
-        .elb
-        .describe_target_groups()
-        .names(&tg_name)
-        .send()
-        .await
-        .aws("DescribeTargetGroups", &tg_name);
-    let tg_arn = match tgs {
-        Ok(out) => out
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .unwrap_or_default()
-            .to_string(),
-        Err(e) if e.not_found() || e.is("TargetGroupNotFound") => {
-            return Err(Error::usage(
-                format!("target group {tg_name} does not exist: {e}"),
-                "create the stack with `albkit up` first",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // The function first: nothing is invoked that is not proved to be the stack's.
+    let (proven, _) = prove(s, &f.name, true).await?;
+    let name = proven.name;
+    let (tg_name, tg_arn) = target_group(s, &f.name, proven.legacy).await?;
     let attrs = s
         .aws
         .elb
@@ -197,11 +177,81 @@ async fn deployed(
         multi_value: multi,
         trace_header: &trace_header,
     });
-    // A clear error when there is nothing deployed yet.
-    live(&s.aws, &f.name, &name).await?;
     let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 5);
     let outcome = invoke(&s.aws, &name, LIVE_ALIAS, &event, limit).await;
     to_http(outcome, multi, s.aws.custom_endpoint, date)
+}
+
+/// The function's target group, proved by its tags: under the name of the function's
+/// naming scheme first, then the other's. Returns its name and ARN.
+async fn target_group(s: &Light, function: &str, legacy: bool) -> Result<(String, String)> {
+    let current = s.names.target_group(function);
+    let previous = s.names.legacy_target_group(function);
+    let order = if legacy {
+        [&previous, &current]
+    } else {
+        [&current, &previous]
+    };
+    for name in order {
+        let found = match s
+            .aws
+            .elb
+            .describe_target_groups()
+            .names(name.as_str())
+            .send()
+            .await
+            .aws("DescribeTargetGroups", name)
+        {
+            Ok(out) => out
+                .target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .map(str::to_string),
+            Err(e) if e.not_found() || e.is("TargetGroupNotFound") => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(arn) = found else { continue };
+        let tags: Tags = s
+            .aws
+            .elb
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .aws("DescribeTags", name)?
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        let proof = (
+            tags.get(TAG_STACK).map(String::as_str),
+            tags.get(TAG_RESOURCE).map(String::as_str),
+        );
+        if proof
+            == (
+                Some(s.config.stack.name.as_str()),
+                Some(logical::target_group(function).as_str()),
+            )
+        {
+            return Ok((name.clone(), arn));
+        }
+        // The current name is the stack's alone; the previous one may be another stack's.
+        if *name == current {
+            return Err(Error::Conflict {
+                message: format!(
+                    "target group {name} is not tagged as {} of stack {}; albkit does not use it",
+                    logical::target_group(function),
+                    s.config.stack.name
+                ),
+                help: "delete or rename that target group if it is a leftover, or rename the stack ([stack].name)".into(),
+            });
+        }
+    }
+    Err(Error::usage(
+        format!("target group {current} does not exist in {}", s.aws.region),
+        "create the stack with `albkit up` first",
+    ))
 }
 
 pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {

@@ -1,14 +1,16 @@
 //! `albkit logs`: the functions' CloudWatch log events, merged in time order across
-//! functions; `--follow` keeps polling, without duplicates or gaps (see
+//! functions, read only from log groups of functions proved to be the stack's; `--follow` keeps polling, without duplicates or gaps (see
 //! [`crate::model::lifecycle::Cursor`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::code::Light;
+use super::code::{find, Light};
 use crate::aws::error::AwsResultExt;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::model::lifecycle::{format_rfc3339, parse_since, Cursor, LogEvent};
+use crate::model::names::{log_group_of, logical, TAG_RESOURCE, TAG_STACK};
+use crate::model::stack::Tags;
 
 pub struct Options<'a> {
     pub function: Option<&'a str>,
@@ -77,6 +79,53 @@ async fn fetch(
     Ok(events)
 }
 
+/// The log group of `function`: where the stack's function, proved by its tags, writes;
+/// when the function is gone (`down` keeps the logs), the log group tagged as the
+/// stack's, under the current name or the previous scheme's. `None` when neither exists.
+async fn log_group(s: &Light, function: &str) -> Result<Option<String>> {
+    if let Some((proven, _)) = find(s, function, false).await? {
+        return Ok(Some(log_group_of(&proven.name)));
+    }
+    let current = s.names.log_group(function);
+    let previous = log_group_of(&s.names.legacy_function(function));
+    for name in [&current, &previous] {
+        let out = s
+            .aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name.as_str())
+            .send()
+            .await
+            .aws("DescribeLogGroups", name)?;
+        let Some(group) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name.as_str()))
+        else {
+            continue;
+        };
+        let arn = group.arn().unwrap_or_default().trim_end_matches(":*");
+        let tags: Tags = s
+            .aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws("ListTagsForResource", name)?
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let proved = tags.get(TAG_STACK) == Some(&s.config.stack.name)
+            && tags.get(TAG_RESOURCE).map(String::as_str)
+                == Some(logical::log_group(function).as_str());
+        if proved {
+            return Ok(Some(name.clone()));
+        }
+    }
+    Ok(None)
+}
+
 pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
     let s = Light::open(cli).await?;
     let functions = s.select(o.function)?;
@@ -86,10 +135,16 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             "for example --since 10m, --since 2h or --since 2024-05-01T12:00:00Z",
         )
     })?;
-    let groups: Vec<(String, String)> = functions
-        .iter()
-        .map(|f| (f.name.clone(), s.names.log_group(&f.name)))
-        .collect();
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for f in &functions {
+        match log_group(&s, &f.name).await? {
+            Some(group) => groups.push((f.name.clone(), group)),
+            None => s.note(format!(
+                "function {}: no function nor log group of this stack under its names in {}: no logs to show",
+                f.name, s.aws.region
+            )),
+        }
+    }
     let width = groups.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
     let mut cursor = Cursor::new(since, LOOKBACK_MS);
     let mut ticker = tokio::time::interval(POLL);

@@ -413,6 +413,7 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
             .collect(),
         existing_vpc_cidr: vpc_cidr,
         existing_vpc_ipv6: vpc_ipv6,
+        names_in_use: names_in_use(&discovery),
     };
     let desired = desired(&s.config, &context);
     let plan = plan(&desired, &discovery.observed).map_err(Error::Plan)?;
@@ -422,6 +423,26 @@ pub async fn compute_plan(s: &Session) -> Result<Planned> {
         plan,
         artifacts,
     })
+}
+
+/// The names under which discovery found the stack's functions, roles, target groups
+/// and log groups, by logical id.
+fn names_in_use(d: &Discovery) -> BTreeMap<String, String> {
+    use crate::model::stack::Kind;
+    d.observed
+        .values()
+        .filter(|o| {
+            matches!(
+                o.resource.kind,
+                Kind::Function | Kind::Role | Kind::TargetGroup | Kind::LogGroup
+            )
+        })
+        .filter_map(|o| {
+            o.resource
+                .get("name")
+                .map(|n| (o.resource.logical.clone(), n.to_string()))
+        })
+        .collect()
 }
 
 /// Availability zones for a managed network; the CIDR of a reused VPC (which must

@@ -1,10 +1,9 @@
 //! `albkit rollback`: moves the `live` alias back (to the previous published version by
 //! default, or to `--to VERSION`).
 
-use super::code::{not_deployed, Light};
+use super::code::{prove, Light};
 use super::versions::list_versions;
 use super::{confirm, print_json};
-use crate::aws::error::AwsResultExt;
 use crate::aws::resources::function::point_alias;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
@@ -22,22 +21,9 @@ pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) 
     }
     let mut moved = Vec::new();
     for f in functions {
-        let name = s.names.function(&f.name);
-        let alias = match s
-            .aws
-            .lambda
-            .get_alias()
-            .function_name(&name)
-            .name(LIVE_ALIAS)
-            .send()
-            .await
-            .aws("GetAlias", &name)
-        {
-            Ok(a) => a,
-            Err(e) if e.not_found() => return Err(not_deployed(&f.name, &name, &e)),
-            Err(e) => return Err(e.into()),
-        };
-        let live = alias.function_version().unwrap_or_default().to_string();
+        let (proven, live) = prove(&s, &f.name, true).await?;
+        let name = proven.name;
+        let live = live.map(|l| l.version).unwrap_or_default();
         let versions = list_versions(&s.aws, &name).await?;
         let numbers = numeric_versions(versions.iter().map(|v| v.version.as_str()));
         let target = match to {

@@ -1,14 +1,13 @@
 //! `albkit versions`: published versions of each function, with dates, sizes, and which
 //! one `live` serves.
 
-use super::code::{not_deployed, Light};
+use super::code::{prove, Light};
 use super::print_json;
 use crate::aws::clients::Aws;
 use crate::aws::error::AwsResultExt;
 use crate::cli::Cli;
 use crate::error::Result;
 use crate::model::lifecycle::numeric_versions;
-use crate::model::names::LIVE_ALIAS;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Version {
@@ -51,21 +50,9 @@ pub async fn run(cli: &Cli, function: Option<&str>) -> Result<u8> {
     let s = Light::open(cli).await?;
     let mut doc = Vec::new();
     for f in s.select(function)? {
-        let name = s.names.function(&f.name);
-        let live = match s
-            .aws
-            .lambda
-            .get_alias()
-            .function_name(&name)
-            .name(LIVE_ALIAS)
-            .send()
-            .await
-            .aws("GetAlias", &name)
-        {
-            Ok(a) => a.function_version().unwrap_or_default().to_string(),
-            Err(e) if e.not_found() => return Err(not_deployed(&f.name, &name, &e)),
-            Err(e) => return Err(e.into()),
-        };
+        let (proven, live) = prove(&s, &f.name, true).await?;
+        let name = proven.name;
+        let live = live.map(|l| l.version).unwrap_or_default();
         let versions = list_versions(&s.aws, &name).await?;
         if s.json {
             doc.push(serde_json::json!({

@@ -207,6 +207,7 @@ mod tests {
                 code_sha256: Default::default(),
                 existing_vpc_cidr: None,
                 existing_vpc_ipv6: false,
+                names_in_use: Default::default(),
             },
         )
     }

@@ -4,12 +4,47 @@
 //! of something after a crash, so they must never depend on anything but the stack, the
 //! function, the account and the region. When a derived name would be too long it is
 //! truncated and a short stable hash of the full name is appended.
+//!
+//! # Per-function names cannot collide across stacks
+//!
+//! A function's own resources are named `<stack>--<function>` (Lambda function, log
+//! group `/aws/lambda/<stack>--<function>`) and `albkit-<stack>--<function>-<region>`
+//! (IAM role). A stack name never contains `--` nor ends with `-` (validation), so in
+//! `S--F` the first `--` starts exactly at the end of `S`: a `--` starting earlier would
+//! lie inside `S`, or be `S`'s last character followed by the separator's first, and `S`
+//! would end with `-`. The name therefore gives back `S`, and the rest is `F`: distinct
+//! (stack, function) pairs give distinct names. (`F` may contain `--` itself; only the
+//! first one counts.) For the role, the tail `F-R` also gives back the region `R`: two
+//! region codes are never one the `-`-suffix of the other (`xx-word-N` or
+//! `xx-qual-word-N`, a qualifier being `gov` or `iso…`, never two letters), so
+//! `F1-R1 = F2-R2` forces `R1 = R2` and `F1 = F2`.
+//!
+//! ELB refuses `--` in a target group's name, so it is `S-F-n`, `n` being the length of
+//! `S`: the part after the last `-` is `n` (a number has no `-`), the first `n`
+//! characters are `S`, the rest after one `-` is `F`.
+//!
+//! Limits: a function name is at most 24 + 2 + 32 = 58 characters, so Lambda's 64 never
+//! truncates it (nor its log group). A role name (64) may be truncated by [`fit`]; the
+//! kept prefix then still holds `albkit-<stack>--`, so roles of different stacks stay
+//! distinct, and two functions of one stack whose long names share the kept prefix are
+//! told apart by the hash. A target group's `S-F` is fitted into the room the `-n`
+//! suffix leaves: when it is truncated, pairs whose stacks have the same length and
+//! share the kept prefix are told apart by the hash (24 bits), as before.
+//!
+//! The previous scheme, `<stack>-<function>`, was ambiguous (stack `shop` + function
+//! `api-v2` and stack `shop-api` + function `v2` gave `shop-api-v2`). Stacks created
+//! under it keep their names: the `legacy_*` methods give them, and the desired stack
+//! takes them where discovery found the stack's own resource under one
+//! ([`crate::model::stack::Context::names_in_use`]).
 
 use sha2::{Digest, Sha256};
 
 /// Tag keys albkit owns.
 pub const TAG_STACK: &str = "albkit:stack";
 pub const TAG_RESOURCE: &str = "albkit:resource";
+/// The region of a resource of a global service (IAM roles): one stack name may live in
+/// several regions of an account, and each region's roles are its own.
+pub const TAG_REGION: &str = "albkit:region";
 
 /// The alias the target group invokes.
 pub const LIVE_ALIAS: &str = "live";
@@ -59,9 +94,18 @@ impl Names {
         fit(&format!("{}-alb", self.stack), 32)
     }
 
-    /// Target group names: ≤ 32, same alphabet as ALB names.
+    /// Target group names: ≤ 32, same alphabet as ALB names, and ELB refuses `--` in
+    /// them: `<stack>-<function>-<n>`, `n` being the length of the stack's name (see the
+    /// module documentation).
     pub fn target_group(&self, function: &str) -> String {
-        fit(&format!("{}-{}", self.stack, function), 32)
+        let suffix = format!("-{}", self.stack.len());
+        let head = fit(&self.legacy_per_function(function), 32 - suffix.len());
+        format!("{head}{suffix}")
+    }
+
+    /// `<stack>--<function>`: see the module documentation for why it cannot collide.
+    fn per_function(&self, function: &str) -> String {
+        format!("{}--{}", self.stack, function)
     }
 
     pub fn security_group(&self) -> String {
@@ -70,20 +114,63 @@ impl Names {
 
     /// Lambda function names: ≤ 64.
     pub fn function(&self, function: &str) -> String {
-        fit(&format!("{}-{}", self.stack, function), 64)
+        fit(&self.per_function(function), 64)
     }
 
     /// IAM is global: the region is part of the name so the same stack name can live in
     /// two regions of one account. ≤ 64 characters.
     pub fn role(&self, function: &str) -> String {
         fit(
-            &format!("albkit-{}-{}-{}", self.stack, function, self.region),
+            &format!("albkit-{}-{}", self.per_function(function), self.region),
             64,
         )
     }
 
+    /// The log group Lambda writes the function's logs to.
     pub fn log_group(&self, function: &str) -> String {
-        format!("/aws/lambda/{}", self.function(function))
+        log_group_of(&self.function(function))
+    }
+
+    /// The path new roles are created under: the stack's and the region's. Discovery
+    /// lists [`Self::role_path_prefix`], which also holds roles of earlier versions.
+    pub fn role_path(&self) -> String {
+        format!("/albkit/{}/{}/", self.stack, self.region)
+    }
+
+    /// The path of the stack's roles in every region, and of roles created by albkit
+    /// before roles carried their region (directly under it).
+    pub fn role_path_prefix(&self) -> String {
+        format!("/albkit/{}/", self.stack)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Function name under the previous scheme, `<stack>-<function>`.
+    pub fn legacy_function(&self, function: &str) -> String {
+        fit(&self.legacy_per_function(function), 64)
+    }
+
+    /// Target group name under the previous scheme.
+    pub fn legacy_target_group(&self, function: &str) -> String {
+        fit(&self.legacy_per_function(function), 32)
+    }
+
+    /// Role name under the previous scheme, `albkit-<stack>-<function>-<region>`.
+    pub fn legacy_role(&self, function: &str) -> String {
+        fit(
+            &format!(
+                "albkit-{}-{}",
+                self.legacy_per_function(function),
+                self.region
+            ),
+            64,
+        )
+    }
+
+    fn legacy_per_function(&self, function: &str) -> String {
+        format!("{}-{}", self.stack, function)
     }
 
     /// S3 names are global: account and region are part of it. 3–63 lowercase characters.
@@ -125,6 +212,11 @@ impl Names {
         let digest = Sha256::digest(format!("{}|{}|{}|{}", self.stack, self.region, domain, run));
         hex::encode(digest)[..32].to_string()
     }
+}
+
+/// The log group Lambda writes a function's logs to: `/aws/lambda/<function name>`.
+pub fn log_group_of(function_name: &str) -> String {
+    format!("/aws/lambda/{function_name}")
 }
 
 /// Logical ids: the value of the `albkit:resource` tag and the key of every plan entry.
@@ -171,10 +263,135 @@ mod tests {
     fn short_names_are_kept() {
         assert_eq!(fit("abc", 5), "abc");
         assert_eq!(names().load_balancer(), "hello-alb");
-        assert_eq!(names().target_group("api"), "hello-api");
-        assert_eq!(names().function("api"), "hello-api");
-        assert_eq!(names().role("api"), "albkit-hello-api-us-east-1");
-        assert_eq!(names().log_group("api"), "/aws/lambda/hello-api");
+        assert_eq!(names().target_group("api"), "hello-api-5");
+        assert_eq!(names().function("api"), "hello--api");
+        assert_eq!(names().role("api"), "albkit-hello--api-us-east-1");
+        assert_eq!(names().log_group("api"), "/aws/lambda/hello--api");
+        assert_eq!(names().role_path(), "/albkit/hello/us-east-1/");
+        assert!(names().role_path().starts_with(&names().role_path_prefix()));
+    }
+
+    #[test]
+    fn legacy_names_are_those_of_the_previous_scheme() {
+        assert_eq!(names().legacy_function("api"), "hello-api");
+        assert_eq!(names().legacy_target_group("api"), "hello-api");
+        assert_eq!(names().legacy_role("api"), "albkit-hello-api-us-east-1");
+        assert_eq!(
+            log_group_of(&names().legacy_function("api")),
+            "/aws/lambda/hello-api"
+        );
+    }
+
+    #[test]
+    fn stacks_whose_names_used_to_collide_get_distinct_names() {
+        let shop = Names::new("shop", "us-east-1");
+        let shop_api = Names::new("shop-api", "us-east-1");
+        assert_eq!(
+            shop.legacy_function("api-v2"),
+            shop_api.legacy_function("v2"),
+            "the previous scheme collided"
+        );
+        assert_ne!(shop.function("api-v2"), shop_api.function("v2"));
+        assert_ne!(shop.target_group("api-v2"), shop_api.target_group("v2"));
+        assert_eq!(shop.target_group("api-v2"), "shop-api-v2-4");
+        assert_eq!(shop_api.target_group("v2"), "shop-api-v2-8");
+        assert_ne!(shop.role("api-v2"), shop_api.role("v2"));
+        assert_ne!(shop.log_group("api-v2"), shop_api.log_group("v2"));
+    }
+
+    /// Every valid name of `len` characters or fewer over the alphabet `a`, `b`, `-`.
+    fn valid(len: usize, no_double_dash: bool) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..len {
+            out = out
+                .iter()
+                .flat_map(|p| ["a", "b", "-"].map(|c| format!("{p}{c}")))
+                .collect();
+            all.extend(out.iter().cloned());
+        }
+        all.into_iter()
+            .filter(|n| n.starts_with(|c: char| c.is_ascii_lowercase()) && !n.ends_with('-'))
+            .filter(|n| !no_double_dash || !n.contains("--"))
+            .collect()
+    }
+
+    /// Asserts that `name` maps every input to a distinct name.
+    fn injective<K: std::fmt::Debug>(inputs: impl IntoIterator<Item = (K, String)>) {
+        let mut seen: std::collections::HashMap<String, K> = std::collections::HashMap::new();
+        for (key, name) in inputs {
+            if let Some(other) = seen.get(&name) {
+                panic!("{other:?} and {key:?} both give {name}");
+            }
+            seen.insert(name, key);
+        }
+    }
+
+    #[test]
+    fn distinct_stack_and_function_pairs_give_distinct_names() {
+        // Every valid stack name up to 6 characters and function name up to 5 over an
+        // alphabet with '-', in the two regions that end alike.
+        let stacks = valid(6, true);
+        let functions = valid(5, false);
+        assert!(stacks.contains(&"a-b".to_string()) && functions.contains(&"b--a".to_string()));
+        for region in ["us-east-1", "us-gov-east-1"] {
+            let pairs: Vec<((&String, &String), Names)> = stacks
+                .iter()
+                .flat_map(|s| {
+                    functions
+                        .iter()
+                        .map(move |f| ((s, f), Names::new(s, region)))
+                })
+                .collect();
+            let all = |name: fn(&Names, &str) -> String| {
+                injective(pairs.iter().map(move |(k, n)| (*k, name(n, k.1))))
+            };
+            all(Names::function);
+            all(Names::target_group);
+            all(Names::role);
+            all(Names::log_group);
+        }
+        // The role also keeps regions apart, whatever the function's name ends with.
+        let regions = ["us-east-1", "us-gov-east-1", "eu-west-1", "us-isob-east-1"];
+        let functions = ["f", "f-us", "f-us-gov", "f-us-east-1", "f-eu", "f-us-isob"];
+        injective(regions.iter().flat_map(|r| {
+            functions
+                .iter()
+                .map(move |f| ((*r, *f), Names::new("s", r).role(f)))
+        }));
+    }
+
+    #[test]
+    fn truncated_names_of_different_stacks_stay_apart() {
+        // Long stack names (21 to 24 characters, where truncation cuts around the
+        // separator) with long function names.
+        let stacks: Vec<String> = (21..=24)
+            .flat_map(|len| ["a", "b"].map(|c| format!("{}{c}", "s".repeat(len - 1))))
+            .collect();
+        let functions: Vec<String> = (28..=32)
+            .flat_map(|len| ["x", "y-z"].map(|t| format!("{}{t}", "f".repeat(len - t.len()))))
+            .collect();
+        let pairs: Vec<((&String, &String), Names)> = stacks
+            .iter()
+            .flat_map(|s| {
+                functions
+                    .iter()
+                    .map(move |f| ((s, f), Names::new(s, "ap-southeast-2")))
+            })
+            .collect();
+        injective(pairs.iter().map(|(k, n)| (*k, n.target_group(k.1))));
+        injective(pairs.iter().map(|(k, n)| (*k, n.role(k.1))));
+        for ((_, f), n) in &pairs {
+            assert!(n.target_group(f).len() <= 32);
+            assert!(!n.target_group(f).contains("--"), "ELB refuses `--`");
+            assert!(n.role(f).len() <= 64);
+            assert!(n.function(f).len() <= 64);
+            assert_eq!(
+                n.function(f),
+                format!("{}--{f}", n.stack()),
+                "never truncated"
+            );
+        }
     }
 
     #[test]

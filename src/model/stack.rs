@@ -13,7 +13,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::config::{Config, Network, Scheme};
-use super::names::{logical, Names, TAG_RESOURCE, TAG_STACK};
+use super::names::{log_group_of, logical, Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use super::sg_rule::{rules_prop, Rule};
 
 pub type Tags = BTreeMap<String, String>;
@@ -74,6 +74,7 @@ impl Kind {
             Kind::Certificate => &["domain"],
             Kind::Listener => &["port"],
             Kind::Role => &["name"],
+            Kind::LogGroup => &["name"],
             Kind::TargetGroup => &["name", "target_type"],
             Kind::ListenerRule => &["listener"],
             Kind::Function => &["name"],
@@ -157,6 +158,53 @@ pub struct Context {
     /// Whether the reused VPC has an IPv6 CIDR block (AWS then gives a new security
     /// group an IPv6 outbound rule too). albkit's own VPC has none.
     pub existing_vpc_ipv6: bool,
+    /// Names of the stack's own resources as discovery found them, by logical id: a
+    /// function, role, target group or log group found under its name of the previous
+    /// naming scheme keeps it (see [`crate::model::names`]).
+    pub names_in_use: BTreeMap<String, String>,
+}
+
+/// The names a function's resources get: the current scheme's, except where the stack's
+/// own resource exists under the previous scheme's name, which it keeps (a name change
+/// would replace it). The log group follows the function's name, since that is where
+/// Lambda writes; when the function does not exist, the log group's own name decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionNames {
+    pub function: String,
+    pub role: String,
+    pub target_group: String,
+    pub log_group: String,
+}
+
+pub fn function_names(names: &Names, in_use: &BTreeMap<String, String>, f: &str) -> FunctionNames {
+    let found = |logical: &str| in_use.get(logical).map(String::as_str);
+    let keep = |logical: &str, legacy: String, current: String| {
+        if found(logical) == Some(legacy.as_str()) {
+            legacy
+        } else {
+            current
+        }
+    };
+    let legacy_function = names.legacy_function(f);
+    let function_is_legacy = match found(&logical::function(f)) {
+        Some(name) => name == legacy_function,
+        None => found(&logical::log_group(f)) == Some(log_group_of(&legacy_function).as_str()),
+    };
+    let function = if function_is_legacy {
+        legacy_function
+    } else {
+        names.function(f)
+    };
+    FunctionNames {
+        log_group: log_group_of(&function),
+        function,
+        role: keep(&logical::role(f), names.legacy_role(f), names.role(f)),
+        target_group: keep(
+            &logical::target_group(f),
+            names.legacy_target_group(f),
+            names.target_group(f),
+        ),
+    }
 }
 
 /// The desired stack.
@@ -177,6 +225,14 @@ pub fn resource_tags(config: &Config, logical: &str) -> Tags {
     let mut tags = config.stack.tags.clone();
     tags.insert(TAG_STACK.to_string(), config.stack.name.clone());
     tags.insert(TAG_RESOURCE.to_string(), logical.to_string());
+    tags
+}
+
+/// Tags of a function's IAM role: IAM is global, so they also say which region's stack
+/// the role belongs to.
+pub fn role_tags(config: &Config, logical: &str, region: &str) -> Tags {
+    let mut tags = resource_tags(config, logical);
+    tags.insert(TAG_REGION.to_string(), region.to_string());
     tags
 }
 
@@ -547,25 +603,26 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     }
 
     for f in &config.functions {
+        let in_use = function_names(&names, &ctx.names_in_use, &f.name);
         let role = logical::role(&f.name);
         out.push(
             Resource::new(&role, Kind::Role)
-                .prop("name", names.role(&f.name))
+                .prop("name", in_use.role)
                 .prop("trust", "lambda.amazonaws.com")
                 .prop("policies", BASIC_EXECUTION_POLICY)
-                .prop("tags", tags(&role)),
+                .prop("tags", tags_prop(&role_tags(config, &role, &ctx.region))),
         );
         let log_group = logical::log_group(&f.name);
         out.push(
             Resource::new(&log_group, Kind::LogGroup)
-                .prop("name", names.log_group(&f.name))
+                .prop("name", in_use.log_group)
                 .prop("retention_days", f.log_retention_days.to_string())
                 .prop("tags", tags(&log_group)),
         );
         let function = logical::function(&f.name);
         out.push(
             Resource::new(&function, Kind::Function)
-                .prop("name", names.function(&f.name))
+                .prop("name", in_use.function)
                 .prop("runtime", "provided.al2023")
                 .prop("handler", "bootstrap")
                 .prop("architecture", f.architecture.as_str())
@@ -586,7 +643,7 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
         let tg = logical::target_group(&f.name);
         out.push(
             Resource::new(&tg, Kind::TargetGroup)
-                .prop("name", names.target_group(&f.name))
+                .prop("name", in_use.target_group)
                 .prop("target_type", "lambda")
                 .prop("multi_value_headers", f.multi_value_headers.to_string())
                 .prop("health_check", health_check_prop(f.health_check.as_ref()))
@@ -644,5 +701,81 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     Desired {
         names,
         resources: out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_use(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_stack_gets_the_current_names() {
+        let names = Names::new("shop", "us-east-1");
+        let n = function_names(&names, &BTreeMap::new(), "api");
+        assert_eq!(n.function, "shop--api");
+        assert_eq!(n.role, "albkit-shop--api-us-east-1");
+        assert_eq!(n.target_group, "shop-api-4");
+        assert_eq!(n.log_group, "/aws/lambda/shop--api");
+    }
+
+    #[test]
+    fn resources_found_under_the_previous_names_keep_them() {
+        let names = Names::new("shop", "us-east-1");
+        let found = in_use(&[
+            ("function/api", "shop-api"),
+            ("role/api", "albkit-shop-api-us-east-1"),
+            ("target-group/api", "shop-api"),
+            ("log-group/api", "/aws/lambda/shop-api"),
+        ]);
+        let n = function_names(&names, &found, "api");
+        assert_eq!(n.function, "shop-api");
+        assert_eq!(n.role, "albkit-shop-api-us-east-1");
+        assert_eq!(n.target_group, "shop-api");
+        assert_eq!(n.log_group, "/aws/lambda/shop-api");
+    }
+
+    #[test]
+    fn each_kind_keeps_its_previous_name_on_its_own() {
+        let names = Names::new("shop", "us-east-1");
+        // A legacy role and target group beside a function created under the new scheme:
+        // the log group follows the function, whatever its own name.
+        let found = in_use(&[
+            ("function/api", "shop--api"),
+            ("role/api", "albkit-shop-api-us-east-1"),
+            ("target-group/api", "shop-api"),
+            ("log-group/api", "/aws/lambda/shop-api"),
+        ]);
+        let n = function_names(&names, &found, "api");
+        assert_eq!(n.function, "shop--api");
+        assert_eq!(n.log_group, "/aws/lambda/shop--api");
+        assert_eq!(n.role, "albkit-shop-api-us-east-1");
+        assert_eq!(n.target_group, "shop-api");
+        // No function at all: a legacy log group keeps the function on the legacy name,
+        // so that its logs stay where they are.
+        let found = in_use(&[("log-group/api", "/aws/lambda/shop-api")]);
+        let n = function_names(&names, &found, "api");
+        assert_eq!(n.function, "shop-api");
+        assert_eq!(n.log_group, "/aws/lambda/shop-api");
+    }
+
+    #[test]
+    fn a_name_of_neither_scheme_is_not_kept() {
+        let names = Names::new("shop", "us-east-1");
+        let found = in_use(&[
+            ("function/api", "something-else"),
+            ("role/api", "albkit-other"),
+            ("target-group/api", "other"),
+        ]);
+        let n = function_names(&names, &found, "api");
+        assert_eq!(n.function, "shop--api");
+        assert_eq!(n.role, "albkit-shop--api-us-east-1");
+        assert_eq!(n.target_group, "shop-api-4");
     }
 }

@@ -8,6 +8,7 @@
 
 mod drift;
 mod edges;
+mod naming;
 mod s3;
 #[path = "../support/mod.rs"]
 mod support;

@@ -11,16 +11,34 @@ use aws_sdk_lambda::types::{
 use futures::future::try_join_all;
 
 use super::vpc::{ignore_not_found, wait_error};
-use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use super::{logical_of, observed, old_tags, tag_changes, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
-use crate::model::names::{logical, LIVE_ALIAS};
+use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags};
 
 const ALIAS_PROP: &str = "live -> published version";
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+/// Why `tags` do not prove that a Lambda function is the stack's `function/<name>`
+/// (`albkit:stack` = the stack and `albkit:resource` = the logical id), or `None` when
+/// they do. Pure: the one proof discovery, `CreateFunction`'s conflict and the function
+/// commands ask for.
+pub fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<String> {
+    match (tags.get(TAG_STACK), tags.get(TAG_RESOURCE)) {
+        (None, _) => Some(format!("it has no {TAG_STACK} tag")),
+        (Some(other), _) if other != stack => {
+            Some(format!("its {TAG_STACK} tag is {other:?}, not {stack:?}"))
+        }
+        (_, None) => Some(format!("it has no {TAG_RESOURCE} tag")),
+        (_, Some(other)) if other != logical_id => Some(format!(
+            "its {TAG_RESOURCE} tag is {other:?}, not {logical_id:?}"
+        )),
+        _ => None,
+    }
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let lambda = &ctx.aws.lambda;
     let prefix = format!("{}-", ctx.stack());
     let mut candidates = Vec::new();
@@ -77,6 +95,22 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
+        // A function under the current name of one of the stack's functions must be
+        // the stack's: anything else there is in the way.
+        let configured = ctx
+            .config
+            .functions
+            .iter()
+            .find(|f| ctx.names.function(&f.name) == name);
+        if let Some(f) = configured {
+            if let Some(reason) = not_ours(ctx.stack(), &logical::function(&f.name), &tags) {
+                return Ok(Some(Err(Foreign {
+                    kind: "Lambda function",
+                    name: name.to_string(),
+                    reason,
+                })));
+            }
+        }
         if !ctx.owns(&tags) {
             return Ok(None);
         }
@@ -108,7 +142,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         for (name, value) in shown {
             resource = resource.prop(name, value);
         }
-        Ok::<_, AwsError>(Some(observed(
+        Ok::<_, AwsError>(Some(Ok(observed(
             arn,
             resource
                 .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
@@ -118,10 +152,18 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                     "state",
                     config.state().map(|s| s.as_str()).unwrap_or("unknown"),
                 ),
-        )))
+        ))))
     }))
     .await?;
-    Ok(found.into_iter().flatten().collect())
+    let mut functions = Vec::new();
+    let mut foreign = Vec::new();
+    for f in found.into_iter().flatten() {
+        match f {
+            Ok(o) => functions.push(o),
+            Err(f) => foreign.push(f),
+        }
+    }
+    Ok((functions, foreign))
 }
 
 /// The configuration of `qualifier` (a version or alias) or of `$LATEST`; `None` when
@@ -446,7 +488,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             .await;
             match created {
                 Ok(out) => out.function_arn().unwrap_or_default().to_string(),
-                // A lost response to an earlier attempt created it already.
+                // A lost response to an earlier attempt created it already; or someone
+                // else's function has the name: taken only with the stack's tags.
                 Err(e) if e.is("ResourceConflictException") => {
                     let out = lambda
                         .get_function()
@@ -454,6 +497,18 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .send()
                         .await
                         .aws("GetFunction", name)?;
+                    let found: Tags = out
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default();
+                    if let Some(reason) = not_ours(ctx.stack(), &want.logical, &found) {
+                        return Err(AwsError {
+                            message: format!(
+                                "function {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that function, or rename the stack ([stack].name)"
+                            ),
+                            ..e
+                        });
+                    }
                     out.configuration()
                         .and_then(|c| c.function_arn())
                         .map(str::to_string)
@@ -630,5 +685,31 @@ mod tests {
         // A setting the desired function does not have is a difference.
         let extra = [("handler", "main".to_string())];
         assert!(!serves(&extra, &want(), role));
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_function_is_the_stacks_only_with_both_tags() {
+        let ours = tags(&[(TAG_STACK, "shop"), (TAG_RESOURCE, "function/api")]);
+        assert_eq!(not_ours("shop", "function/api", &ours), None);
+        let reason = |t: &Tags| not_ours("shop", "function/api", t).unwrap_or_default();
+        assert!(reason(&Tags::new()).contains("no albkit:stack tag"));
+        assert!(reason(&tags(&[
+            (TAG_STACK, "shop-api"),
+            (TAG_RESOURCE, "function/api")
+        ]))
+        .contains("\"shop-api\""));
+        assert!(reason(&tags(&[(TAG_STACK, "shop")])).contains("no albkit:resource tag"));
+        assert!(reason(&tags(&[
+            (TAG_STACK, "shop"),
+            (TAG_RESOURCE, "function/web")
+        ]))
+        .contains("\"function/web\""));
     }
 }

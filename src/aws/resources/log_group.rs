@@ -2,14 +2,27 @@
 //! its retention.
 
 use super::vpc::ignore_not_found;
-use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use super::{logical_of, not_tagged_reason, observed, old_tags, tag_changes, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
-use crate::model::names::logical;
+use crate::model::names::{log_group_of, logical};
 use crate::model::plan::{Change, Observed};
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+/// What log-group discovery found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Tagged as the stack's.
+    pub owned: Vec<Observed>,
+    /// Untagged, named as one of the stack's functions' log groups under either naming
+    /// scheme: the caller keeps those of the functions it found (see
+    /// [`crate::aws::discover::adopt_untagged_log_groups`]).
+    pub untagged: Vec<Observed>,
+    /// Tagged for someone else, under the current name of one of the stack's log groups.
+    pub foreign: Vec<Foreign>,
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
     let logs = &ctx.aws.logs;
     let prefix = format!("/aws/lambda/{}-", ctx.stack());
     let mut groups = Vec::new();
@@ -22,7 +35,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         let page = page.aws("DescribeLogGroups", &prefix)?;
         groups.extend(page.log_groups().to_vec());
     }
-    let mut found = Vec::new();
+    let mut found = Found::default();
     for g in groups {
         let Some(name) = g.log_group_name() else {
             continue;
@@ -48,22 +61,34 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-        let logical = if ctx.owns(&tags) {
-            logical_of(&tags)
+        let configured = |current_only: bool| {
+            ctx.config.functions.iter().find(|f| {
+                ctx.names.log_group(&f.name) == name
+                    || (!current_only && log_group_of(&ctx.names.legacy_function(&f.name)) == name)
+            })
+        };
+        let (logical, into) = if ctx.owns(&tags) {
+            let Some(logical) = logical_of(&tags) else {
+                continue;
+            };
+            (logical, &mut found.owned)
         } else if tags.is_empty() {
-            // Lambda creates `/aws/lambda/<function>` by itself on first invocation; an
+            // Lambda creates `/aws/lambda/<function>` by itself on first invocation: an
             // untagged group with the exact name of one of the stack's functions is
             // that function's, and albkit adopts it.
-            ctx.config
-                .functions
-                .iter()
-                .find(|f| ctx.names.log_group(&f.name) == name)
-                .map(|f| logical::log_group(&f.name))
+            let Some(f) = configured(false) else { continue };
+            (logical::log_group(&f.name), &mut found.untagged)
         } else {
-            None
+            if configured(true).is_some() {
+                found.foreign.push(Foreign {
+                    kind: "log group",
+                    name: name.to_string(),
+                    reason: not_tagged_reason(ctx, &tags),
+                });
+            }
+            continue;
         };
-        let Some(logical) = logical else { continue };
-        found.push(observed(
+        into.push(observed(
             name,
             Resource::new(logical, Kind::LogGroup)
                 .prop("name", name)

@@ -4,11 +4,12 @@ use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 
 use super::vpc::ignore_not_found;
-use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use super::{logical_of, not_tagged_reason, observed, old_tags, tag_changes, Ctx, Foreign};
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
+use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{tags_prop, Kind, Resource, Tags, BASIC_EXECUTION_POLICY};
+use crate::model::stack::{role_tags, tags_prop, Kind, Resource, Tags, BASIC_EXECUTION_POLICY};
 
 pub fn trust_policy() -> String {
     serde_json::json!({
@@ -62,24 +63,142 @@ fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-pub fn path(stack: &str) -> String {
-    format!("/albkit/{stack}/")
+/// What a role found under the stack's path (or under one of its names) is to the stack
+/// in this region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The stack's role in this region, as the logical id its tags give.
+    Ours(String),
+    /// The same stack's role in another region: never read further, changed or deleted.
+    OtherRegion,
+    /// It bears one of the names this stack uses here, without the proof.
+    Foreign(String),
+    /// Nothing to do with this stack in this region.
+    Unrelated,
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
-    let iam = &ctx.aws.iam;
-    let mut names = Vec::new();
-    let mut pages = iam
-        .list_roles()
-        .path_prefix(path(ctx.stack()))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws("ListRoles", "roles")?;
-        names.extend(page.roles().iter().map(|r| r.role_name().to_string()));
+/// Decides, from its path, name and tags, whose a role is. Pure.
+///
+/// The stack's role in this region has the stack's tag and this region's
+/// `albkit:region` tag. A role of an albkit version from before roles carried their
+/// region (directly under `/albkit/<stack>/`, no region tag) is taken only when its name
+/// is exactly the one this stack and region gave it, a name that ends with the region.
+pub fn owner(names: &Names, functions: &[&str], path: &str, name: &str, tags: &Tags) -> Owner {
+    let ours_here = |f: &str| name == names.role(f) || name == names.legacy_role(f);
+    let uses_our_name = functions.iter().any(|f| ours_here(f));
+    let foreign = |reason: String| {
+        if uses_our_name {
+            Owner::Foreign(reason)
+        } else {
+            Owner::Unrelated
+        }
+    };
+    match tags.get(TAG_STACK) {
+        None => return foreign(format!("it has no {TAG_STACK} tag")),
+        Some(stack) if stack != names.stack() => {
+            return foreign(format!(
+                "its {TAG_STACK} tag is {stack:?}, not {:?}",
+                names.stack()
+            ))
+        }
+        Some(_) => {}
     }
+    let Some(logical) = logical_of(tags) else {
+        return foreign(format!("it has no {TAG_RESOURCE} tag"));
+    };
+    match tags.get(TAG_REGION) {
+        Some(region) if region == names.region() => Owner::Ours(logical),
+        Some(_) => Owner::OtherRegion,
+        None => {
+            let function = logical.strip_prefix("role/").unwrap_or_default();
+            if path == names.role_path_prefix() && !function.is_empty() && ours_here(function) {
+                Owner::Ours(logical)
+            } else if uses_our_name {
+                Owner::Foreign(format!(
+                    "it has no {TAG_REGION} tag, and is not the role an earlier albkit created for this stack in {}",
+                    names.region()
+                ))
+            } else {
+                // An earlier albkit's role of this stack in another region.
+                Owner::OtherRegion
+            }
+        }
+    }
+}
+
+/// Whether a role under the stack's path needs reading: the roles of the stack's other
+/// regions live under their own region's path and are left alone without a call.
+fn worth_reading(names: &Names, path: &str) -> bool {
+    path == names.role_path_prefix() || path == names.role_path()
+}
+
+fn tags_of(role: &aws_sdk_iam::types::Role) -> Tags {
+    role.tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+    let iam = &ctx.aws.iam;
+    let functions: Vec<&str> = ctx
+        .config
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    let listed = async {
+        let mut names = Vec::new();
+        let mut pages = iam
+            .list_roles()
+            .path_prefix(ctx.names.role_path_prefix())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("ListRoles", "roles")?;
+            names.extend(
+                page.roles()
+                    .iter()
+                    .filter(|r| worth_reading(ctx.names, r.path()))
+                    .map(|r| r.role_name().to_string()),
+            );
+        }
+        Ok::<_, AwsError>(names)
+    };
+    // A role with one of the stack's names elsewhere than under its path (IAM names are
+    // global): looked for beside the listing.
+    let elsewhere = try_join_all(functions.iter().map(|f| async move {
+        let name = ctx.names.role(f);
+        match iam
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .aws("GetRole", &name)
+        {
+            Ok(out) => Ok(out.role().cloned()),
+            Err(e) if e.not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }));
+    let (names, elsewhere) = tokio::try_join!(listed, elsewhere)?;
+    let mut foreign: Vec<Foreign> = elsewhere
+        .into_iter()
+        .flatten()
+        .filter(|r| !r.path().starts_with(&ctx.names.role_path_prefix()))
+        .map(|r| Foreign {
+            kind: "IAM role",
+            name: r.role_name().to_string(),
+            reason: format!(
+                "its path is {}, not under {}, where albkit puts the stack's roles",
+                r.path(),
+                ctx.names.role_path_prefix()
+            ),
+        })
+        .collect();
     let notify = ctx.notify("role");
     let notify = &notify;
+    let functions = &functions;
     let found = try_join_all(names.iter().map(|name| async move {
         let (role, policies) = tokio::try_join!(
             retry(Policy::transient(), "read role", notify, || async {
@@ -105,16 +224,17 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         let Some(role) = role.role() else {
             return Ok(None);
         };
-        let tags: Tags = role
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        if !ctx.owns(&tags) {
-            return Ok(None);
-        }
-        let Some(logical) = logical_of(&tags) else {
-            return Ok(None);
+        let tags = tags_of(role);
+        let logical = match owner(ctx.names, functions, role.path(), name, &tags) {
+            Owner::Ours(logical) => logical,
+            Owner::Foreign(reason) => {
+                return Ok(Some(Err(Foreign {
+                    kind: "IAM role",
+                    name: name.clone(),
+                    reason,
+                })))
+            }
+            Owner::OtherRegion | Owner::Unrelated => return Ok(None),
         };
         let mut attached: Vec<String> = policies
             .attached_policies()
@@ -122,7 +242,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
             .filter_map(|p| p.policy_arn().map(str::to_string))
             .collect();
         attached.sort();
-        Ok::<_, AwsError>(Some(observed(
+        Ok::<_, AwsError>(Some(Ok(observed(
             role.arn(),
             Resource::new(logical, Kind::Role)
                 .prop("name", role.role_name())
@@ -132,17 +252,24 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                 )
                 .prop("policies", attached.join(", "))
                 .prop("tags", tags_prop(&tags)),
-        )))
+        ))))
     }))
     .await?;
-    Ok(found.into_iter().flatten().collect())
+    let mut roles = Vec::new();
+    for r in found.into_iter().flatten() {
+        match r {
+            Ok(o) => roles.push(o),
+            Err(f) => foreign.push(f),
+        }
+    }
+    Ok((roles, foreign))
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
     let iam = &ctx.aws.iam;
     let notify = ctx.notify(&want.logical);
     let name = want.get("name").unwrap_or_default();
-    let tags = ctx.tags(&want.logical);
+    let tags = role_tags(ctx.config, &want.logical, ctx.names.region());
     let arn = match &change.id {
         Some(arn) => {
             if change.changed("tags") {
@@ -178,7 +305,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             let created = retry(Policy::transient(), "create role", &notify, || async {
                 iam.create_role()
                     .role_name(name)
-                    .path(path(ctx.stack()))
+                    .path(ctx.names.role_path())
                     .description(format!("albkit stack {}: execution role", ctx.stack()))
                     .assume_role_policy_document(trust_policy())
                     .set_tags(Some(to_tags(&tags)?))
@@ -189,7 +316,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             .await;
             match created {
                 Ok(out) => out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                // A lost response to an earlier attempt: the role is there.
+                // A lost response to an earlier attempt: the role is there. It is taken
+                // only with the proof discovery asks for.
                 Err(e) if e.is("EntityAlreadyExists") => {
                     let out = iam
                         .get_role()
@@ -197,19 +325,38 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .send()
                         .await
                         .aws("GetRole", name)?;
-                    let role_tags: Tags = out
-                        .role()
-                        .map(|r| {
-                            r.tags()
-                                .iter()
-                                .map(|t| (t.key().to_string(), t.value().to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if !ctx.owns(&role_tags) {
-                        return Err(AwsError { message: format!("role {name} exists but is not tagged for stack {}; albkit will not use it", ctx.stack()), ..e });
+                    let Some(role) = out.role() else {
+                        return Err(AwsError::incomplete("GetRole", name, "role"));
+                    };
+                    let functions: Vec<&str> = ctx
+                        .config
+                        .functions
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect();
+                    let reason =
+                        match owner(ctx.names, &functions, role.path(), name, &tags_of(role)) {
+                            Owner::Ours(logical) if logical == want.logical => None,
+                            Owner::Ours(logical) => Some(format!(
+                                "its {TAG_RESOURCE} tag is {logical:?}, not {:?}",
+                                want.logical
+                            )),
+                            Owner::Foreign(reason) => Some(reason),
+                            Owner::OtherRegion => Some(format!(
+                                "it belongs to stack {} in another region",
+                                ctx.stack()
+                            )),
+                            Owner::Unrelated => Some(not_tagged_reason(ctx, &tags_of(role))),
+                        };
+                    if let Some(reason) = reason {
+                        return Err(AwsError {
+                            message: format!(
+                                "role {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that role, or rename the stack ([stack].name)"
+                            ),
+                            ..e
+                        });
                     }
-                    out.role().map(|r| r.arn().to_string()).unwrap_or_default()
+                    role.arn().to_string()
                 }
                 Err(e) => return Err(e),
             }
@@ -323,5 +470,86 @@ mod tests {
         let encoded = urlencoding::encode(&trust_policy()).into_owned();
         assert_eq!(trusted_services(&encoded), "lambda.amazonaws.com");
         assert_eq!(trusted_services("nonsense"), "unreadable");
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_role_is_the_stacks_only_with_its_region() {
+        let east = Names::new("shop", "us-east-1");
+        let ours = tags(&[
+            (TAG_STACK, "shop"),
+            (TAG_RESOURCE, "role/api"),
+            (TAG_REGION, "us-east-1"),
+        ]);
+        let name = east.role("api");
+        let path = east.role_path();
+        assert_eq!(
+            owner(&east, &["api"], &path, &name, &ours),
+            Owner::Ours("role/api".into())
+        );
+        // The same stack in us-west-2 sees it, and leaves it.
+        let west = Names::new("shop", "us-west-2");
+        assert_eq!(
+            owner(&west, &["api"], &path, &name, &ours),
+            Owner::OtherRegion
+        );
+        // Another stack's role, or an untagged one, under one of our names: foreign.
+        let other = tags(&[(TAG_STACK, "shop-api"), (TAG_RESOURCE, "role/api")]);
+        assert!(matches!(
+            owner(&east, &["api"], &path, &name, &other),
+            Owner::Foreign(r) if r.contains("shop-api")
+        ));
+        assert!(matches!(
+            owner(&east, &["api"], "/", &name, &Tags::new()),
+            Owner::Foreign(r) if r.contains("no albkit:stack tag")
+        ));
+        // …and under a name we do not use: none of our business.
+        assert_eq!(
+            owner(&east, &["web"], &path, &name, &Tags::new()),
+            Owner::Unrelated
+        );
+    }
+
+    #[test]
+    fn a_role_of_an_earlier_albkit_is_taken_by_its_exact_name_in_its_region() {
+        let east = Names::new("shop", "us-east-1");
+        let west = Names::new("shop", "us-west-2");
+        let old = tags(&[(TAG_STACK, "shop"), (TAG_RESOURCE, "role/api")]);
+        let legacy_path = east.role_path_prefix();
+        let name = east.legacy_role("api");
+        assert_eq!(name, "albkit-shop-api-us-east-1");
+        assert_eq!(
+            owner(&east, &["api"], &legacy_path, &name, &old),
+            Owner::Ours("role/api".into())
+        );
+        // The other region's role of an earlier albkit: not ours, not foreign either.
+        assert_eq!(
+            owner(&west, &["api"], &legacy_path, &name, &old),
+            Owner::OtherRegion
+        );
+        // Without the region tag, the name must be exact.
+        assert!(matches!(
+            owner(&east, &["api", "web"], &legacy_path, &east.role("api"), &tags(&[(TAG_STACK, "shop"), (TAG_RESOURCE, "role/web")])),
+            Owner::Foreign(r) if r.contains(TAG_REGION)
+        ));
+        // And the path must be the old one.
+        assert!(matches!(
+            owner(&east, &["api"], "/elsewhere/", &name, &old),
+            Owner::Foreign(_)
+        ));
+    }
+
+    #[test]
+    fn only_roles_of_this_region_or_of_earlier_versions_are_read() {
+        let east = Names::new("shop", "us-east-1");
+        assert!(worth_reading(&east, "/albkit/shop/"));
+        assert!(worth_reading(&east, "/albkit/shop/us-east-1/"));
+        assert!(!worth_reading(&east, "/albkit/shop/us-west-2/"));
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
-use super::{logical_of, observed, Ctx};
+use super::{logical_of, not_tagged_reason, observed, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, Policy};
 use crate::model::config::FunctionSettings;
@@ -22,39 +22,75 @@ fn permission_text(resource: &str, source: &str, account: &str) -> String {
 }
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
-async fn read_permission(ctx: &Ctx<'_>, function: &str) -> Result<String, AwsError> {
-    let name = ctx.names.function(function);
+///
+/// The function of an older stack may still have the previous scheme's name, and
+/// discovery reads the target groups beside the functions, not after them: both names'
+/// policies are read at once, and the statement that names this target group as its
+/// source wins (then the current name's, then the previous one's).
+async fn read_permission(ctx: &Ctx<'_>, function: &str, tg_arn: &str) -> Result<String, AwsError> {
     let sid = ctx.names.permission_statement(function);
+    let (current, legacy) = (
+        ctx.names.function(function),
+        ctx.names.legacy_function(function),
+    );
+    let (current, legacy) = tokio::try_join!(
+        read_statement(ctx, &current, &sid),
+        read_statement(ctx, &legacy, &sid),
+    )?;
+    Ok(pick_permission(current, legacy, tg_arn))
+}
+
+/// The `(resource, source, account)` of the statement `sid` of `name:live`'s policy.
+async fn read_statement(
+    ctx: &Ctx<'_>,
+    name: &str,
+    sid: &str,
+) -> Result<Option<(String, String, String)>, AwsError> {
     let policy = match ctx
         .aws
         .lambda
         .get_policy()
-        .function_name(&name)
+        .function_name(name)
         .qualifier(LIVE_ALIAS)
         .send()
         .await
-        .aws("GetPolicy", &name)
+        .aws("GetPolicy", name)
     {
         Ok(p) => p.policy().unwrap_or_default().to_string(),
-        Err(e) if e.not_found() => return Ok("none".into()),
+        Err(e) if e.not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
     let doc: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
     let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
-    let found = statements
-        .iter()
-        .find(|s| s["Sid"] == sid.as_str())
-        .map(|s| {
-            let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
-                .as_str()
-                .unwrap_or("any source");
-            let account = s["Condition"]["StringEquals"]["AWS:SourceAccount"]
-                .as_str()
-                .unwrap_or("any");
-            let resource = s["Resource"].as_str().unwrap_or_default();
-            permission_text(resource, source, account)
-        });
-    Ok(found.unwrap_or_else(|| "none".into()))
+    Ok(statements.iter().find(|s| s["Sid"] == sid).map(|s| {
+        let text = |v: &serde_json::Value, default: &str| v.as_str().unwrap_or(default).to_string();
+        (
+            text(&s["Resource"], ""),
+            text(&s["Condition"]["ArnLike"]["AWS:SourceArn"], "any source"),
+            text(&s["Condition"]["StringEquals"]["AWS:SourceAccount"], "any"),
+        )
+    }))
+}
+
+/// Chooses between the statements found under the current and the previous function
+/// name (see [`read_permission`]). Pure.
+fn pick_permission(
+    current: Option<(String, String, String)>,
+    legacy: Option<(String, String, String)>,
+    tg_arn: &str,
+) -> String {
+    let from_here = |s: &Option<(String, String, String)>| {
+        s.as_ref().is_some_and(|(_, source, _)| source == tg_arn)
+    };
+    let chosen = if !from_here(&current) && from_here(&legacy) {
+        legacy
+    } else {
+        current.or(legacy)
+    };
+    chosen.map_or_else(
+        || "none".to_string(),
+        |(resource, source, account)| permission_text(&resource, &source, &account),
+    )
 }
 
 fn health_text(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> String {
@@ -72,7 +108,7 @@ fn health_text(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Strin
     )
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let elb = &ctx.aws.elb;
     let prefix = format!("{}-", ctx.stack());
     let mut groups = Vec::new();
@@ -95,10 +131,25 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect();
     let tags = read_tags(ctx, &arns).await?;
     let mut found = Vec::new();
+    let mut foreign = Vec::new();
     for tg in groups {
         let arn = tg.target_group_arn().unwrap_or_default();
         let tags = tags.get(arn).cloned().unwrap_or_default();
         if !ctx.owns(&tags) {
+            // The current name of one of the stack's target groups is the stack's alone.
+            let name = tg.target_group_name().unwrap_or_default();
+            if ctx
+                .config
+                .functions
+                .iter()
+                .any(|f| ctx.names.target_group(&f.name) == name)
+            {
+                foreign.push(Foreign {
+                    kind: "target group",
+                    name: name.to_string(),
+                    reason: not_tagged_reason(ctx, &tags),
+                });
+            }
             continue;
         }
         let Some(logical) = logical_of(&tags) else {
@@ -120,7 +171,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                     .await
                     .aws("DescribeTargetHealth", arn)
             },
-            read_permission(ctx, &function),
+            read_permission(ctx, &function, arn),
         )?;
         let multi = attrs
             .attributes()
@@ -167,7 +218,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                 .prop("target_health", states.join(", ")),
         ));
     }
-    Ok(found)
+    Ok((found, foreign))
 }
 
 fn function_of<'c>(ctx: &'c Ctx<'_>, logical_id: &str) -> Result<&'c FunctionSettings, AwsError> {
@@ -288,14 +339,15 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         )
         .await?;
     }
+    // The function by its ARN: its name may be the previous scheme's.
     let function_arn = ctx.ids.get(&logical::function(&settings.name))?;
-    let function_name = ctx.names.function(&settings.name);
+    let function_name = function_arn.as_str();
     let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
     if creating || change.changed("permission") {
         let sid = ctx.names.permission_statement(&settings.name);
         let account = ctx.account().await?;
         // Replace a statement that points elsewhere (a recreated target group).
-        remove_permission(ctx, &settings.name).await?;
+        remove_permission(ctx, &settings.name, function_name).await?;
         retry(
             Policy::fresh(),
             "allow the target group to invoke the function",
@@ -304,7 +356,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 ctx.aws
                     .lambda
                     .add_permission()
-                    .function_name(&function_name)
+                    .function_name(function_name)
                     .qualifier(LIVE_ALIAS)
                     .statement_id(&sid)
                     .action("lambda:InvokeFunction")
@@ -314,7 +366,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .source_account(account)
                     .send()
                     .await
-                    .aws("AddPermission", &function_name)
+                    .aws("AddPermission", function_name)
                     .map(|_| ())
             },
         )
@@ -344,25 +396,33 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
 }
 
 /// Removes the statement that lets ELB invoke the function's alias (gone already is fine).
-async fn remove_permission(ctx: &Ctx<'_>, function: &str) -> Result<(), AwsError> {
-    let function_name = ctx.names.function(function);
+/// `function_ref` is the function's ARN (or name).
+async fn remove_permission(
+    ctx: &Ctx<'_>,
+    function: &str,
+    function_ref: &str,
+) -> Result<(), AwsError> {
     let sid = ctx.names.permission_statement(function);
     ctx.aws
         .lambda
         .remove_permission()
-        .function_name(&function_name)
+        .function_name(function_ref)
         .qualifier(LIVE_ALIAS)
         .statement_id(&sid)
         .send()
         .await
-        .aws("RemovePermission", &function_name)
+        .aws("RemovePermission", function_ref)
         .map(|_| ())
         .or_else(ignore_not_found)
 }
 
 pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
     let function = have.logical.trim_start_matches("target-group/");
-    remove_permission(ctx, function).await?;
+    // Only the stack's own function, as discovery found it (by its ARN, whatever its
+    // name); without one there is no permission left to remove.
+    if let Some(function_arn) = ctx.ids.find(&logical::function(function)) {
+        remove_permission(ctx, function, &function_arn).await?;
+    }
     // ResourceInUse while a rule still forwards to it.
     retry(
         Policy::teardown(),
@@ -381,4 +441,36 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), Aws
     .await
     .map(|_| ())
     .or_else(ignore_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(source: &str) -> Option<(String, String, String)> {
+        Some((
+            format!("arn:fn:{source}:live"),
+            source.to_string(),
+            "1".to_string(),
+        ))
+    }
+
+    #[test]
+    fn the_permission_from_this_target_group_wins_whatever_the_functions_name() {
+        let here = "arn:tg/here";
+        assert!(
+            pick_permission(statement("arn:tg/else"), statement(here), here)
+                .contains("from arn:tg/here")
+        );
+        assert!(
+            pick_permission(statement(here), statement("arn:tg/else"), here)
+                .contains("from arn:tg/here")
+        );
+        assert!(
+            pick_permission(statement("arn:tg/a"), statement("arn:tg/b"), here)
+                .contains("from arn:tg/a")
+        );
+        assert!(pick_permission(None, statement("arn:tg/b"), here).contains("from arn:tg/b"));
+        assert_eq!(pick_permission(None, None, here), "none");
+    }
 }
