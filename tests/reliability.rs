@@ -138,8 +138,9 @@ async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, us
         ),
         (
             "role",
+            // IAM is global: the stack's roles of this region are under its path.
             iam.list_roles()
-                .path_prefix(format!("/albkit/{stack}/"))
+                .path_prefix(format!("/albkit/{stack}/{region}/"))
                 .send()
                 .await
                 .map(|o| o.roles().len())
@@ -171,6 +172,96 @@ async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, us
             ),
         ),
     ]
+}
+
+/// The same stack, brought up once in another region of the same account and then
+/// watched while the sweeps crash, lose responses and tear down the stack under test:
+/// IAM is global, so a loose ownership rule would reach the twin's roles. What is
+/// compared: the twin's census, its role ARNs with their creation dates, and each
+/// function's code, last modification and live version.
+struct Twin {
+    region: &'static str,
+    stack: String,
+    before: TwinState,
+}
+
+type TwinState = (Vec<String>, Vec<String>);
+
+impl Twin {
+    /// Brings the twin up straight against moto (no proxy, no faults).
+    async fn up(moto: &Moto, project: &Project, region: &'static str, stack: &str) -> Twin {
+        support::albkit(moto, project, region, &["up", "--yes"]).ok();
+        let before = Twin::state(moto, region, stack).await;
+        assert!(
+            !before.0.is_empty() && !before.1.is_empty(),
+            "the twin has roles and functions: {before:?}"
+        );
+        Twin {
+            region,
+            stack: stack.to_string(),
+            before,
+        }
+    }
+
+    async fn state(moto: &Moto, region: &str, stack: &str) -> TwinState {
+        let cfg = sdk_config(moto, region).await;
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let lambda = aws_sdk_lambda::Client::new(&cfg);
+        let mut roles: Vec<String> = iam
+            .list_roles()
+            .path_prefix(format!("/albkit/{stack}/{region}/"))
+            .send()
+            .await
+            .expect("ListRoles")
+            .roles()
+            .iter()
+            .map(|r| format!("{} {:?}", r.arn(), r.create_date()))
+            .collect();
+        roles.sort();
+        let mut functions = Vec::new();
+        for f in lambda
+            .list_functions()
+            .send()
+            .await
+            .expect("ListFunctions")
+            .functions()
+        {
+            let Some(name) = f.function_name().filter(|n| n.starts_with(stack)) else {
+                continue;
+            };
+            let live = lambda
+                .get_alias()
+                .function_name(name)
+                .name("live")
+                .send()
+                .await
+                .map(|a| a.function_version().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            functions.push(format!(
+                "{name} {} {} live={live}",
+                f.code_sha256().unwrap_or_default(),
+                f.last_modified().unwrap_or_default()
+            ));
+        }
+        functions.sort();
+        (roles, functions)
+    }
+
+    /// Panics unless the twin is exactly as it was brought up.
+    async fn assert_untouched(&self, moto: &Moto, when: &str) {
+        let counts = census(moto, self.region, &self.stack).await;
+        assert!(
+            complete(&counts),
+            "{when}: the same-named stack in {} lost something: {counts:?}",
+            self.region
+        );
+        let now = Twin::state(moto, self.region, &self.stack).await;
+        assert_eq!(
+            now, self.before,
+            "{when}: the same-named stack in {} was changed",
+            self.region
+        );
+    }
 }
 
 /// One figure for `scripts/reliability`, which collects these lines into its table.
@@ -394,8 +485,66 @@ async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
         },
     );
     let (project, zone) = https_project(moto, region, &stack).await;
+    // What must come through untouched: the same stack name in another region (its
+    // roles live in the same global IAM), and a record of someone else's in the zone.
+    let twin_project = Project::from_template("hello", &stack);
+    twin_project.with_config(&minimal_config(&stack));
+    let twin = Twin::up(moto, &twin_project, "sa-east-1", &stack).await;
+    let neighbour = format!("www.{stack}.example.com");
+    let route53 = aws_sdk_route53::Client::new(&sdk_config(moto, region).await);
+    let neighbour_record = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(&neighbour)
+        .r#type(aws_sdk_route53::types::RrType::A)
+        .alias_target(
+            aws_sdk_route53::types::AliasTarget::builder()
+                .hosted_zone_id("Z2FDTNDATAQYW2")
+                .dns_name("d111111abcdef8.cloudfront.net.")
+                .evaluate_target_health(false)
+                .build()
+                .expect("alias target"),
+        )
+        .build()
+        .expect("record");
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Create)
+                        .resource_record_set(neighbour_record)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("a neighbour's record");
+    let neighbour_is_there = || async {
+        route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .expect("records")
+            .resource_record_sets()
+            .iter()
+            .any(|r| {
+                r.name().trim_end_matches('.') == neighbour
+                    && r.alias_target().map(|a| a.dns_name())
+                        == Some("d111111abcdef8.cloudfront.net.")
+            })
+    };
 
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
+    twin.assert_untouched(moto, "after up").await;
+    assert!(
+        neighbour_is_there().await,
+        "the neighbour's record after up"
+    );
     let lost: Vec<String> = proxy
         .records()
         .iter()
@@ -516,6 +665,15 @@ async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
     assert!(lost >= 30, "responses lost: {lost}");
     let counts = census(moto, region, &stack).await;
     assert!(empty(&counts), "nothing left: {counts:?}");
+    twin.assert_untouched(moto, "after down").await;
+    assert!(
+        neighbour_is_there().await,
+        "the neighbour's record after down"
+    );
+    report(
+        "checks that the same-named stack of another region was untouched",
+        2,
+    );
 }
 
 /// An albkit process started in the background, with its pid known.
@@ -628,6 +786,7 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
     let stack = unique_stack_name("crash");
     let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
+    let twin = Twin::up(moto, &project, "us-west-1", &stack).await;
     proxy.disarm();
     let before = proxy.mutations();
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
@@ -657,6 +816,8 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
             complete(&counts),
             "k = {k}: exactly one of each resource after resuming: {counts:?}"
         );
+        twin.assert_untouched(moto, &format!("k = {k}, after up"))
+            .await;
         via(
             moto,
             &proxy,
@@ -669,8 +830,14 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
             empty(&census(moto, region, &stack).await),
             "k = {k}: down left something"
         );
+        twin.assert_untouched(moto, &format!("k = {k}, after down"))
+            .await;
         converged += 1;
     }
+    report(
+        "checks that the same-named stack of another region was untouched",
+        2 * converged,
+    );
     report("up crash points tried", total);
     report("up crash points converged", converged);
     assert_eq!(converged, total);
@@ -684,6 +851,7 @@ async fn down_killed_after_any_mutating_call_then_run_again_removes_everything()
     let stack = unique_stack_name("crashdown");
     let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
+    let twin = Twin::up(moto, &project, "us-east-2", &stack).await;
     let down = ["down", "--yes", "--purge-logs"];
     // How many mutating calls a down of a complete stack makes.
     via(moto, &proxy, &project, region, &["up", "--yes"]).ok();
@@ -708,8 +876,13 @@ async fn down_killed_after_any_mutating_call_then_run_again_removes_everything()
             empty(&counts),
             "k = {k}: the second down left something: {counts:?}"
         );
+        twin.assert_untouched(moto, &format!("k = {k}")).await;
         converged += 1;
     }
+    report(
+        "checks that the same-named stack of another region was untouched",
+        converged,
+    );
     report("down crash points tried", total);
     report("down crash points converged", converged);
     assert_eq!(converged, total);
