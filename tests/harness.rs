@@ -106,7 +106,7 @@ async fn reset_clears_state_and_drop_stops_the_server() {
     let log = moto.log_path().to_path_buf();
     drop(moto);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(45);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
         assert!(Instant::now() < deadline, "moto still listening on {port}");
         std::thread::sleep(Duration::from_millis(100));

@@ -202,10 +202,7 @@ mod tests {
     const REGION: &str = "eu-west-1";
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        crate::model::stack::tags_from(pairs)
     }
 
     #[test]

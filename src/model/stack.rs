@@ -133,6 +133,14 @@ impl Resource {
     }
 }
 
+/// A tag map from `(key, value)` pairs.
+pub fn tags_from(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Renders a tag map as one property value: a JSON object with sorted keys, so that it
 /// can be read back exactly whatever characters the values hold.
 pub fn tags_prop(tags: &Tags) -> String {

@@ -32,6 +32,8 @@ pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// How long `moto_server` gets to answer after being spawned.
 const MOTO_START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a stopped `moto_server` gets to exit cleanly before it is killed.
+const MOTO_STOP_DEADLINE: Duration = Duration::from_secs(40);
 /// How many free ports are tried when `moto_server` exits during start-up (for
 /// instance because another process took the port between our probe and its bind).
 const MOTO_START_ATTEMPTS: u32 = 5;
@@ -218,9 +220,11 @@ wait "$pid"
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        // Closing the lifeline makes the watcher terminate the server.
+        // Closing the lifeline makes the watcher terminate the server. moto exits on
+        // SIGTERM through `sys.exit`, which waits for its request threads: 12 to 16 s
+        // were measured on the 2-core machine, so the deadline leaves room for that.
         drop(self.lifeline.take());
-        let stopped = wait_with_deadline(&mut self.child, Duration::from_secs(10)).is_some();
+        let stopped = wait_with_deadline(&mut self.child, MOTO_STOP_DEADLINE).is_some();
         if !stopped {
             kill_process_group(self.child.id(), SIGKILL);
             let _ = self.child.wait();

@@ -155,15 +155,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
         ))))
     }))
     .await?;
-    let mut functions = Vec::new();
-    let mut foreign = Vec::new();
-    for f in found.into_iter().flatten() {
-        match f {
-            Ok(o) => functions.push(o),
-            Err(f) => foreign.push(f),
-        }
-    }
-    Ok((functions, foreign))
+    Ok(super::split_found(found))
 }
 
 /// The configuration of `qualifier` (a version or alias) or of `$LATEST`; `None` when
@@ -688,10 +680,7 @@ mod tests {
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        crate::model::stack::tags_from(pairs)
     }
 
     #[test]

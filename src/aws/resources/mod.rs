@@ -177,3 +177,17 @@ pub fn not_tagged_reason(ctx: &Ctx<'_>, tags: &Tags) -> String {
         Some(other) => format!("its {TAG_STACK} tag is {other:?}, not {:?}", ctx.stack()),
     }
 }
+
+/// Splits what a discovery found, resource by resource, into the stack's resources and
+/// the foreign ones in their place (`None`: neither, e.g. another stack's).
+pub fn split_found(found: Vec<Option<Result<Observed, Foreign>>>) -> (Vec<Observed>, Vec<Foreign>) {
+    let mut ours = Vec::new();
+    let mut foreign = Vec::new();
+    for f in found.into_iter().flatten() {
+        match f {
+            Ok(o) => ours.push(o),
+            Err(f) => foreign.push(f),
+        }
+    }
+    (ours, foreign)
+}

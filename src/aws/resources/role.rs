@@ -255,13 +255,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
         ))))
     }))
     .await?;
-    let mut roles = Vec::new();
-    for r in found.into_iter().flatten() {
-        match r {
-            Ok(o) => roles.push(o),
-            Err(f) => foreign.push(f),
-        }
-    }
+    let (roles, found_foreign) = super::split_found(found);
+    foreign.extend(found_foreign);
     Ok((roles, foreign))
 }
 
@@ -473,10 +468,7 @@ mod tests {
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        crate::model::stack::tags_from(pairs)
     }
 
     #[test]
