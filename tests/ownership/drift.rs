@@ -58,7 +58,7 @@ async fn latest_drift_is_shown_by_plan_and_repaired_by_up() {
     let project = Project::from_template("hello", &stack);
     project.with_config(&config(&stack));
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(moto, REGION).await);
-    let name = format!("{stack}-hello");
+    let name = format!("{stack}--hello");
 
     albkit(moto, &project, REGION, &["up", "--yes"]).ok();
     let live_before = lambda
