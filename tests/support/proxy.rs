@@ -532,7 +532,15 @@ fn realism_refusal(
     body: &str,
 ) -> Option<(&'static str, Response<Full<Bytes>>)> {
     match (service, op) {
-        ("lambda", "CreateFunction") if within(state.last_create_role, r.iam_propagation) => Some((
+        // Within the window after `CreateRole`, and also the first `CreateFunction` after
+        // it however late it comes: on a loaded machine the function can reach AWS after
+        // the window, and the refusal must still be exercised (as for the interfaces).
+        ("lambda", "CreateFunction")
+            if !r.iam_propagation.is_zero()
+                && state.last_create_role.is_some()
+                && (within(state.last_create_role, r.iam_propagation)
+                    || !state.records.iter().any(|x| x.fault == Some(Fault::Realism("iam-propagation")))) =>
+        Some((
             "iam-propagation",
             error_response(service, 400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."),
         )),
