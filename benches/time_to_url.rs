@@ -16,7 +16,7 @@
 //!
 //! `ALBKIT_BENCH_LATENCY_MS` (default 50) sets the per-call latency.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::Path;

@@ -3,12 +3,8 @@
 //! moto server (a foreign resource under the stack's names, a same-named stack in
 //! another region, drift made by hand) and checks through the AWS SDK that nothing
 //! foreign changed.
-//!
-//! One test binary with modules, so that these tests link the SDK once.
 
 mod drift;
 mod edges;
 mod naming;
 mod s3;
-#[path = "../support/mod.rs"]
-mod support;

@@ -4,11 +4,11 @@
 //! One HTTPS stack is deployed once (with `-vv`, a secret environment value and a
 //! recognisable AWS secret key) and shared by the tests of this file.
 
-mod support;
-
 use std::sync::OnceLock;
 
-use support::{albkit_with_env, sdk_config, unique_stack_name, Moto, Output, Project, ACCOUNT_ID};
+use crate::support::{
+    albkit_with_env, sdk_config, unique_stack_name, Moto, Output, Project, ACCOUNT_ID,
+};
 
 const REGION: &str = "eu-north-1";
 const ENV_SECRET: &str = "do-not-print-3c1f9a7e";
@@ -278,7 +278,7 @@ fn the_load_balancer_drops_invalid_header_fields() {
 fn the_log_bucket_is_private_encrypted_and_refuses_plain_http() {
     let d = deployed();
     rt().block_on(async {
-        let s3 = support::s3_client(&clients().await);
+        let s3 = crate::support::s3_client(&clients().await);
         let bucket = format!("albkit-{}-logs-{ACCOUNT_ID}-{REGION}", d.stack);
         let block = s3
             .get_public_access_block()

@@ -2,9 +2,7 @@
 //! without --force, builds, starts under a local Lambda Runtime API and answers ALB
 //! events (`albkit invoke --local`), and goes up against moto.
 
-mod support;
-
-use support::{albkit, sdk_config, unique_stack_name, Moto, Project};
+use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
 const REGION: &str = "us-west-2";
 

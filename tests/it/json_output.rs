@@ -2,16 +2,14 @@
 //! involved) and validated against its schema in schemas/. A field added, renamed,
 //! retyped or dropped in the output, or a schema that no longer describes it, fails here.
 
-mod support;
-
 use std::process::Command;
 
-use support::{albkit, sdk_config, unique_stack_name, Moto, Output, Project};
+use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Output, Project};
 
 const REGION: &str = "us-east-1";
 
 fn schema(name: &str) -> jsonschema::Validator {
-    let path = format!("{}/schemas/{name}.schema.json", support::REPO);
+    let path = format!("{}/schemas/{name}.schema.json", crate::support::REPO);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let value: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -154,8 +152,8 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
     assert_eq!(status["exists"], false);
 
     // unlock: a lock left by a run killed on another machine, then none.
-    let s3 = support::s3_client(&cfg);
-    let bucket = format!("albkit-locks-{}-{REGION}", support::ACCOUNT_ID);
+    let s3 = crate::support::s3_client(&cfg);
+    let bucket = format!("albkit-locks-{}-{REGION}", crate::support::ACCOUNT_ID);
     let _ = s3.create_bucket().bucket(&bucket).send().await;
     // Tagged as albkit tags its lock bucket: albkit removes nothing from one it did not create.
     s3.put_bucket_tagging()
@@ -198,7 +196,7 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
 /// Runs albkit with no AWS credentials at all and every AWS call sent to a closed
 /// loopback port: the commands below must not need AWS.
 fn offline(dir: &std::path::Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(support::albkit_bin());
+    let mut cmd = Command::new(crate::support::albkit_bin());
     cmd.current_dir(dir).args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("AWS_") {
@@ -214,7 +212,7 @@ fn offline(dir: &std::path::Path, args: &[&str]) -> Output {
         )
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null());
-    support::run(cmd, support::ALBKIT_TIMEOUT)
+    crate::support::run(cmd, crate::support::ALBKIT_TIMEOUT)
 }
 
 #[test]

@@ -5,8 +5,6 @@
 //! function: single- and multi-value mode with a 1 s timeout, and `wait` with a long
 //! one) and the `hello` template.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -14,9 +12,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::support::{albkit_bin, functions_target_dir, REPO};
 use base64::Engine;
 use serde_json::Value;
-use support::{albkit_bin, functions_target_dir, REPO};
 
 /// A running `albkit dev`, stopped when the test process ends (lifeline pipe: the `sh`
 /// wrapper sends SIGTERM to albkit when our end of its stdin closes).
@@ -528,7 +526,7 @@ fn with_concurrency_n_concurrent_requests_run_on_n_instances_at_once() {
 
 #[test]
 fn watch_rebuilds_and_restarts_a_function_when_its_source_changes() {
-    let project = support::Project::from_template("hello", "devwatch");
+    let project = crate::support::Project::from_template("hello", "devwatch");
     let dev = Dev::start(&project.path().join("albkit.toml"), &["--watch"]);
     let message = |dev: &Dev| {
         let r = request(dev.port, "GET", "/hello", &[], b"");
@@ -564,7 +562,7 @@ fn watch_rebuilds_and_restarts_a_function_when_its_source_changes() {
 
 #[test]
 fn hello_template_runs_under_albkit_dev() {
-    let project = support::Project::from_template("hello", "devhello");
+    let project = crate::support::Project::from_template("hello", "devhello");
     let dev = Dev::start(&project.path().join("albkit.toml"), &[]);
     let r = request(dev.port, "GET", "/hello?name=a%20b&name=c", &[], b"");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

@@ -1,13 +1,11 @@
-//! Self-test of the integration-test harness (`tests/support`): moto starts, the SDK
+//! Self-test of the integration-test harness (`tests/it/support`): moto starts, the SDK
 //! reaches it, reset clears it, servers stop, projects copy.
-
-mod support;
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::support::{s3_client, sdk_config, Moto, Project};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use support::{s3_client, sdk_config, Moto, Project};
 
 async fn create_tagged_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str, tag: &str) -> String {
     let vpc = ec2
@@ -65,7 +63,7 @@ async fn shared_moto_serves_the_sdk() {
         .send()
         .await
         .expect("get_caller_identity");
-    assert_eq!(who.account(), Some(support::ACCOUNT_ID));
+    assert_eq!(who.account(), Some(crate::support::ACCOUNT_ID));
 
     // Path-style S3 against the local endpoint.
     let s3 = s3_client(&cfg);
@@ -141,8 +139,8 @@ fn project_renders_a_template_and_rewrites_config() {
 
 #[test]
 fn stack_names_are_unique_and_valid() {
-    let a = support::unique_stack_name("harness-with-a-very-long-prefix");
-    let b = support::unique_stack_name("harness-with-a-very-long-prefix");
+    let a = crate::support::unique_stack_name("harness-with-a-very-long-prefix");
+    let b = crate::support::unique_stack_name("harness-with-a-very-long-prefix");
     assert_ne!(a, b);
     for name in [a, b] {
         assert!(name.len() <= 24, "{name}");
@@ -155,12 +153,12 @@ fn stack_names_are_unique_and_valid() {
 
 #[test]
 fn albkit_binary_is_built_and_runs_with_a_timeout() {
-    assert!(support::albkit_bin().is_file());
+    assert!(crate::support::albkit_bin().is_file());
     // The timeout path kills the whole process group and still returns the output.
     let mut cmd = std::process::Command::new("sh");
     cmd.args(["-c", "echo started; sleep 30 & sleep 30"]);
     let started = Instant::now();
-    let out = support::run(cmd, Duration::from_secs(1));
+    let out = crate::support::run(cmd, Duration::from_secs(1));
     assert!(out.timed_out && out.code.is_none(), "{out}");
     assert_eq!(out.stdout, "started\n");
     assert!(started.elapsed() < Duration::from_secs(10));

@@ -2,10 +2,8 @@
 //! nothing, that config changes update in place or delete, and that `down` removes
 //! everything (or keeps the logs). Everything is checked through the AWS SDK.
 
-mod support;
-
+use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project, ACCOUNT_ID};
 use aws_sdk_ec2::types::Filter;
-use support::{albkit, sdk_config, unique_stack_name, Moto, Project, ACCOUNT_ID};
 
 const REGION: &str = "us-east-1";
 
@@ -28,7 +26,7 @@ async fn clients(moto: &Moto, region: &str) -> Clients {
         lambda: aws_sdk_lambda::Client::new(&cfg),
         iam: aws_sdk_iam::Client::new(&cfg),
         logs: aws_sdk_cloudwatchlogs::Client::new(&cfg),
-        s3: support::s3_client(&cfg),
+        s3: crate::support::s3_client(&cfg),
         acm: aws_sdk_acm::Client::new(&cfg),
         route53: aws_sdk_route53::Client::new(&cfg),
     }

@@ -3,16 +3,14 @@
 //! provisioning, network interfaces detaching, certificates in use, late log delivery,
 //! and albkit killed after any mutating call.
 
-mod support;
-
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
-use support::proxy::{operation_of, service_of, Fault, Proxy, ProxyConfig, Realism, Target};
-use support::{
+use crate::support::proxy::{operation_of, service_of, Fault, Proxy, ProxyConfig, Realism, Target};
+use crate::support::{
     albkit_command, albkit_with_env, run, sdk_config, unique_stack_name, Moto, Output, Project,
     ALBKIT_TIMEOUT,
 };
+use aws_sdk_ec2::types::Filter;
 
 fn minimal_config(stack: &str) -> String {
     format!("[stack]\nname = \"{stack}\"\n\n[[functions]]\nname = \"hello\"\npath = \"functions/hello\"\n\n[[functions.routes]]\npriority = 10\npaths = [\"/hello\"]\n")
@@ -39,14 +37,17 @@ async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, us
     let lambda = aws_sdk_lambda::Client::new(&cfg);
     let iam = aws_sdk_iam::Client::new(&cfg);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-    let s3 = support::s3_client(&cfg);
+    let s3 = crate::support::s3_client(&cfg);
     let f = || {
         Filter::builder()
             .name("tag:albkit:stack")
             .values(stack)
             .build()
     };
-    let bucket = format!("albkit-{stack}-logs-{}-{region}", support::ACCOUNT_ID);
+    let bucket = format!(
+        "albkit-{stack}-logs-{}-{region}",
+        crate::support::ACCOUNT_ID
+    );
     vec![
         (
             "vpc",
@@ -190,7 +191,7 @@ type TwinState = (Vec<String>, Vec<String>);
 impl Twin {
     /// Brings the twin up straight against moto (no proxy, no faults).
     async fn up(moto: &Moto, project: &Project, region: &'static str, stack: &str) -> Twin {
-        support::albkit(moto, project, region, &["up", "--yes"]).ok();
+        crate::support::albkit(moto, project, region, &["up", "--yes"]).ok();
         let before = Twin::state(moto, region, stack).await;
         assert!(
             !before.0.is_empty() && !before.1.is_empty(),
@@ -275,7 +276,7 @@ fn leftover(counts: &[(&'static str, usize)]) -> usize {
 }
 
 fn lock_bucket(region: &str) -> String {
-    format!("albkit-locks-{}-{region}", support::ACCOUNT_ID)
+    format!("albkit-locks-{}-{region}", crate::support::ACCOUNT_ID)
 }
 
 /// Exactly one of each resource. A lock may remain: one left by a killed run stays

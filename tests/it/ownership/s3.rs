@@ -5,7 +5,8 @@
 //! delete such a bucket. Its own lock bucket is TLS-only, private, encrypted and tagged,
 //! and outlives `down` unless `--purge-logs`.
 //!
-//! Each test has a region of its own: the lock bucket is shared by the stacks of a region.
+//! Each test has a region that no other test of tests/it uses: the lock bucket is shared
+//! by the stacks of a region, and these tests put foreign buckets under its name.
 
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -261,7 +262,7 @@ async fn a_foreign_untagged_bucket_with_the_stack_bucket_name_is_never_emptied()
 #[tokio::test(flavor = "multi_thread")]
 async fn buckets_of_another_account_under_albkit_names_are_refused_by_their_owner() {
     let moto = Moto::shared();
-    let region = "eu-north-1";
+    let region = "eu-south-1";
     let stack = unique_stack_name("s3-account");
     let s3 = s3_client(&sdk_config(moto, region).await);
     let bucket = log_bucket(&stack, region);
@@ -324,7 +325,7 @@ async fn buckets_of_another_account_under_albkit_names_are_refused_by_their_owne
 #[tokio::test(flavor = "multi_thread")]
 async fn down_keeps_the_lock_bucket_unless_purge_logs() {
     let moto = Moto::shared();
-    let region = "ca-central-1";
+    let region = "ap-southeast-1";
     let stack = unique_stack_name("s3-keep");
     let s3 = s3_client(&sdk_config(moto, region).await);
     let locks = lock_bucket(region);
@@ -361,7 +362,7 @@ async fn down_keeps_the_lock_bucket_unless_purge_logs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lock_bucket_denies_plain_http() {
     let moto = Moto::shared();
-    let region = "sa-east-1";
+    let region = "me-south-1";
     let stack = unique_stack_name("s3-tls");
     let s3 = s3_client(&sdk_config(moto, region).await);
     let locks = lock_bucket(region);
@@ -380,7 +381,7 @@ async fn the_lock_bucket_denies_plain_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_untagged_lock_bucket_holding_objects_is_not_written_to() {
     let moto = Moto::shared();
-    let region = "eu-west-3";
+    let region = "af-south-1";
     let stack = unique_stack_name("s3-lockfg");
     let s3 = s3_client(&sdk_config(moto, region).await);
     let locks = lock_bucket(region);

@@ -3,9 +3,7 @@
 //! moves it back, `versions` lists them, and `logs` reads what the function wrote.
 //! Everything is checked through the AWS SDK.
 
-mod support;
-
-use support::{albkit, sdk_config, unique_stack_name, Moto, Project};
+use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
 const REGION: &str = "us-east-1";
 
@@ -307,7 +305,7 @@ async fn logs_merge_functions_in_time_order_filter_and_follow() {
     albkit(moto, &p, REGION, &["logs", "--since", "yesterday"]).code_is(2);
 
     // --follow: new events show up once, in order, while it runs.
-    let mut cmd = support::albkit_command(moto, &p, REGION);
+    let mut cmd = crate::support::albkit_command(moto, &p, REGION);
     cmd.args(["logs", "--since", "10m", "--follow", "-o", "json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
@@ -484,10 +482,10 @@ fn failing_invoke_proxy(moto: &Moto) -> String {
     format!("http://{addr}")
 }
 
-fn albkit_via(moto: &Moto, endpoint: &str, p: &Project, args: &[&str]) -> support::Output {
-    let mut cmd = support::albkit_command(moto, p, REGION);
+fn albkit_via(moto: &Moto, endpoint: &str, p: &Project, args: &[&str]) -> crate::support::Output {
+    let mut cmd = crate::support::albkit_command(moto, p, REGION);
     cmd.env("AWS_ENDPOINT_URL", endpoint).args(args);
-    support::run(cmd, support::ALBKIT_TIMEOUT)
+    crate::support::run(cmd, crate::support::ALBKIT_TIMEOUT)
 }
 
 #[tokio::test(flavor = "multi_thread")]

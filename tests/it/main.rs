@@ -1,0 +1,18 @@
+//! albkit's integration tests, one module per area, in one test binary: the AWS SDK is
+//! linked once, and `cargo test` runs every test in one pool of threads against one
+//! moto server (`support::Moto::shared`) instead of one binary after another.
+//!
+//! Run one area with a filter: `cargo test --test it -- stack::`.
+
+mod conformance;
+mod dev;
+mod docs;
+mod harness;
+mod json_output;
+mod lifecycle;
+mod ownership;
+mod reliability;
+mod secure_defaults;
+mod stack;
+mod support;
+mod templates;
