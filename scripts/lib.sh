@@ -1,8 +1,6 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/test and scripts/demo (sourced, not run).
 
-MOTO_VERSION="5.2.1"
-
 # Bold/colour escapes only when stderr is a terminal (CYAN is used by scripts/demo).
 # shellcheck disable=SC2034
 if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
@@ -20,65 +18,51 @@ die() {
     exit 1
 }
 
-# Puts the directory holding moto_server on PATH when pip installed it somewhere
-# that is not (a pyenv version without a shim yet, ~/.local/bin, ...).
-moto_works() {
-    command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1
-}
+# Python tools the tests and scripts run live in private virtualenvs under target/tools,
+# never in the system Python: target/tools/NAME holds exactly the packages pinned in
+# scripts/tools/NAME-requirements.txt (each one, as pip froze them).
+TOOLS_DIR="${repo:?scripts/lib.sh needs \$repo}/target/tools"
 
-find_moto_server() {
-    moto_works && return 0
-    if command -v pyenv >/dev/null 2>&1; then
-        pyenv rehash >/dev/null 2>&1 || true
-        hash -r
-        moto_works && return 0
-    fi
-    local dirs dir
-    dirs="$(python3 -c 'import os, sysconfig
-print(sysconfig.get_path("scripts"))
-print(sysconfig.get_path("scripts", os.name + "_user"))' 2>/dev/null || true)"
-    while IFS= read -r dir; do
-        if [ -n "$dir" ] && [ -x "$dir/moto_server" ]; then
-            export PATH="$dir:$PATH"
-            return 0
-        fi
-    done <<<"$dirs"
-    return 1
-}
-
-# Makes sure `moto_server` (moto's stand-alone AWS emulator) is on PATH, installing
-# moto[server]==$MOTO_VERSION with pip if needed (and pip itself with apt as root).
-ensure_moto() {
-    if find_moto_server; then
-        echo "moto_server: $(command -v moto_server)" >&2
+# Installs python3's venv module with apt-get when it is missing (Debian splits it out).
+ensure_python_venv() {
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' 2>/dev/null; then
         return 0
     fi
-    say "Installing moto[server]==$MOTO_VERSION (local AWS emulator for the tests)"
-    if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            say "Installing python3-pip with apt-get"
-            apt-get update
-            DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
-        else
-            die "python3 with pip is needed to install moto; install it (e.g. apt-get install python3-pip) or put moto_server on PATH"
-        fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing python3 and python3-venv with apt-get"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv
+    else
+        die "python3 with its venv module is needed for the test tools; install it (Debian: apt-get install python3-venv)"
     fi
-    local spec="moto[server]==$MOTO_VERSION"
-    local log
-    log="$(mktemp)"
-    if ! python3 -m pip install --disable-pip-version-check "$spec" 2>&1 | tee "$log"; then
-        if grep -q externally-managed-environment "$log"; then
-            # Debian/Ubuntu's system Python refuses plain pip installs (PEP 668).
-            say "System Python is externally managed: retrying with --break-system-packages"
-            python3 -m pip install --disable-pip-version-check --break-system-packages "$spec"
-        else
-            rm -f "$log"
-            die "pip install $spec failed"
-        fi
+}
+
+# Makes target/tools/$1 match scripts/tools/$1-requirements.txt; a no-op when it already
+# does (the file is copied into the virtualenv once the install succeeded).
+ensure_venv() {
+    local name="$1"
+    local requirements="$repo/scripts/tools/$name-requirements.txt"
+    local venv="$TOOLS_DIR/$name"
+    [ -f "$requirements" ] || die "no pinned requirements for $name: $requirements"
+    if cmp -s "$requirements" "$venv/.requirements.txt"; then
+        return 0
     fi
-    rm -f "$log"
-    find_moto_server || die "moto was installed but moto_server is not on PATH"
-    echo "moto_server: $(command -v moto_server)" >&2
+    ensure_python_venv
+    say "Installing $name into $venv (pinned by scripts/tools/$name-requirements.txt)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
+        --requirement "$requirements" || die "pip install of $name's requirements into $venv failed"
+    cp "$requirements" "$venv/.requirements.txt"
+}
+
+# Puts moto_server (moto's stand-alone AWS emulator) on PATH from its private virtualenv,
+# installing it first if needed. The integration tests find it there by themselves.
+ensure_moto() {
+    ensure_venv moto
+    export PATH="$TOOLS_DIR/moto/bin:$PATH"
+    moto_server --help >/dev/null 2>&1 || die "$TOOLS_DIR/moto/bin/moto_server does not run; remove $TOOLS_DIR/moto and try again"
+    echo "moto_server: $TOOLS_DIR/moto/bin/moto_server ($(grep '^moto==' "$TOOLS_DIR/moto/.requirements.txt"))" >&2
 }
 
 # Prints a loopback TCP port that was free a moment ago.

@@ -260,7 +260,13 @@ fn prune_old_logs(dir: &Path, age: Duration) {
     }
 }
 
+/// moto_server from the private virtualenv `scripts/test` installs (target/tools/moto),
+/// else the first one on PATH.
 fn find_moto_server() -> PathBuf {
+    let private = Path::new(REPO).join("target/tools/moto/bin/moto_server");
+    if is_executable(&private) {
+        return private;
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
         let candidate = dir.join("moto_server");
@@ -269,9 +275,10 @@ fn find_moto_server() -> PathBuf {
         }
     }
     panic!(
-        "`moto_server` was not found on PATH. The integration tests need moto's server \
-         (pinned: moto[server]==5.2.1). Run `scripts/test`, which installs it, or \
-         `python3 -m pip install 'moto[server]==5.2.1'`."
+        "`moto_server` was found neither in {} nor on PATH. The integration tests need \
+         moto's server, pinned in scripts/tools/moto-requirements.txt: run `scripts/test` \
+         once, which installs it into that private virtualenv.",
+        private.display()
     );
 }
 
