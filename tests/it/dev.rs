@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::support::{albkit_bin, functions_target_dir, REPO};
+use crate::support::{albkit_bin, functions_target_dir, FUNCTION_BUILD_ENV, LINT_ENV, REPO};
 use base64::Engine;
 use serde_json::Value;
 
@@ -45,6 +45,9 @@ wait "$pid"
             .args(["dev", "--port", "0"])
             .args(extra)
             .env("CARGO_TARGET_DIR", functions_target_dir())
+            .envs(FUNCTION_BUILD_ENV)
+            .env_remove(LINT_ENV[0])
+            .env_remove(LINT_ENV[1])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

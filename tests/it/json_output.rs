@@ -2,8 +2,6 @@
 //! involved) and validated against its schema in schemas/. A field added, renamed,
 //! retyped or dropped in the output, or a schema that no longer describes it, fails here.
 
-use std::process::Command;
-
 use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Output, Project};
 
 const REGION: &str = "us-east-1";
@@ -196,7 +194,7 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
 /// Runs albkit with no AWS credentials at all and every AWS call sent to a closed
 /// loopback port: the commands below must not need AWS.
 fn offline(dir: &std::path::Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(crate::support::albkit_bin());
+    let mut cmd = crate::support::albkit_process();
     cmd.current_dir(dir).args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("AWS_") {

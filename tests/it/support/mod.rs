@@ -590,8 +590,36 @@ pub fn albkit_with_env(
 /// The `albkit` command (no arguments yet) as [`albkit`] runs it: cwd = the project,
 /// fake credentials, `AWS_REGION`, `AWS_ENDPOINT_URL` = moto, no IMDS, no stdin,
 /// shared function target dir, and none of the caller's AWS profile settings.
-pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
+/// What `scripts/test` sets so that clippy-driver compiles albkit's own crates while they
+/// are built for the tests. The function crates albkit builds during a test are
+/// workspaces of their own: these must not reach their cargo, which would lint them (and
+/// rebuild them, as the wrapper is part of their fingerprint).
+pub const LINT_ENV: [&str; 2] = ["RUSTC_WORKSPACE_WRAPPER", "CLIPPY_ARGS"];
+
+/// Cargo's release-profile overrides for the function crates albkit builds in the tests
+/// (a new crate for every stack name, so one build per test). The templates ask for fat
+/// LTO and one codegen unit: a small, fast binary for Lambda, and seconds of CPU to link
+/// every time. The tests check what albkit does with a binary, not how fast it runs.
+/// `scripts/test` prebuilds the template's dependencies with the same values.
+pub const FUNCTION_BUILD_ENV: [(&str, &str); 2] = [
+    ("CARGO_PROFILE_RELEASE_LTO", "off"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+];
+
+/// A command that runs the albkit binary without the build environment of `scripts/test`,
+/// building functions into the shared target dir with [`FUNCTION_BUILD_ENV`].
+pub fn albkit_process() -> Command {
     let mut cmd = Command::new(albkit_bin());
+    for key in LINT_ENV {
+        cmd.env_remove(key);
+    }
+    cmd.env("CARGO_TARGET_DIR", functions_target_dir())
+        .envs(FUNCTION_BUILD_ENV);
+    cmd
+}
+
+pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
+    let mut cmd = albkit_process();
     cmd.current_dir(project.path());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -610,7 +638,6 @@ pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
             "AWS_SHARED_CREDENTIALS_FILE",
             project.path().join(".no-aws-credentials"),
         )
-        .env("CARGO_TARGET_DIR", functions_target_dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     cmd
