@@ -29,6 +29,21 @@ pub struct Bucket<'a> {
     pub name: &'a str,
     /// The account that must own it: the caller's.
     pub owner: &'a str,
+    /// Created moments ago by this run: S3 may not show it everywhere yet, so
+    /// `NoSuchBucket` is retried. For a bucket that was there before, `NoSuchBucket` means
+    /// it is gone (another stack's `down --purge-logs` removes the region's lock bucket)
+    /// and is returned at once, for the caller to create it again.
+    pub fresh: bool,
+}
+
+impl Bucket<'_> {
+    /// How calls that change the bucket's settings are retried.
+    fn settle(&self) -> Policy {
+        Policy {
+            not_found: self.fresh,
+            ..Policy::fresh()
+        }
+    }
 }
 
 /// S3 answered 403 to a call that named the expected owner: the bucket belongs to another
@@ -110,7 +125,7 @@ impl Bucket<'_> {
             .set_tag_set(Some(set))
             .build()
             .map_err(build_error("PutBucketTagging", name))?;
-        retry(Policy::fresh(), "tag bucket", notify, || async {
+        retry(self.settle(), "tag bucket", notify, || async {
             self.aws
                 .s3
                 .put_bucket_tagging()
@@ -133,7 +148,7 @@ impl Bucket<'_> {
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        retry(Policy::fresh(), "block public access", notify, || async {
+        retry(self.settle(), "block public access", notify, || async {
             self.aws
                 .s3
                 .put_public_access_block()
@@ -163,7 +178,7 @@ impl Bucket<'_> {
             )
             .build()
             .map_err(build_error("PutBucketEncryption", name))?;
-        retry(Policy::fresh(), "encrypt bucket", notify, || async {
+        retry(self.settle(), "encrypt bucket", notify, || async {
             self.aws
                 .s3
                 .put_bucket_encryption()
@@ -185,7 +200,7 @@ impl Bucket<'_> {
         what: &str,
         notify: &dyn Notify,
     ) -> Result<(), AwsError> {
-        retry(Policy::fresh(), what, notify, || async {
+        retry(self.settle(), what, notify, || async {
             self.aws
                 .s3
                 .put_bucket_policy()

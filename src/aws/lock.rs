@@ -289,9 +289,19 @@ pub async fn acquire(
             other_account: *other_account,
         });
     }
-    lock_bucket::prepare(aws, &place.bucket, account, bucket, notify)
-        .await
-        .map_err(|e| LockError::from_bucket(&place.bucket, e))?;
+    // The bucket may be removed by another stack's `down --purge-logs` between any two
+    // calls (once no stack holds a lock): create it again, a few times at most.
+    let mut bucket_creations = 0;
+    let mut state = bucket.clone();
+    loop {
+        match lock_bucket::prepare(aws, &place.bucket, account, &state, notify).await {
+            Err(e) if e.is("NoSuchBucket") && bucket_creations < 3 => {
+                bucket_creations += 1;
+                state = State::Absent;
+            }
+            done => break done.map_err(|e| LockError::from_bucket(&place.bucket, e))?,
+        }
+    }
     let id = hex::encode(rand::random::<[u8; 8]>());
     let started = Instant::now();
     let mut backoff = Backoff::new(
@@ -299,8 +309,6 @@ pub async fn acquire(
         Duration::from_secs(5),
     );
     let mut last_seen = String::new();
-    // The bucket may be removed by another stack's `down` between two calls: create it again.
-    let mut bucket_creations = 0;
     // The first attempt writes without reading: when nobody holds the lock (the usual
     // case) taking it costs one round trip.
     let mut first = true;

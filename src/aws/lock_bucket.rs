@@ -54,7 +54,12 @@ pub enum State {
 /// Reads the bucket: its tags and settings in one round trip (and, only when it has no
 /// tags, a second one to see whether it is empty).
 pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsError> {
-    let bucket = Bucket { aws, name, owner };
+    let bucket = Bucket {
+        aws,
+        name,
+        owner,
+        fresh: false,
+    };
     let s3 = &aws.s3;
     let (tagging, pab, enc, policy) = tokio::join!(
         async {
@@ -157,7 +162,12 @@ pub async fn prepare(
     state: &State,
     notify: &dyn Notify,
 ) -> Result<(), AwsError> {
-    let bucket = Bucket { aws, name, owner };
+    let bucket = Bucket {
+        aws,
+        name,
+        owner,
+        fresh: *state == State::Absent,
+    };
     let (fixes, created) = match state {
         State::Foreign { reason, .. } => return Err(foreign_error("PutObject", name, reason)),
         State::Usable(fixes) if fixes.is_empty() => return Ok(()),

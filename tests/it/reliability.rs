@@ -1070,6 +1070,104 @@ async fn an_expired_lock_is_taken_over_and_unlock_removes_one() {
     assert!(empty(&census(moto, region, &stack).await));
 }
 
+/// Stacks of a region share the lock bucket, and `down --purge-logs` of one removes it
+/// once no stack holds a lock. A run that found the bucket a moment before (here: stopped
+/// right after its first fix of the bucket's settings, while the bucket is deleted) meets
+/// `NoSuchBucket`, creates the bucket again and goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_bucket_removed_by_another_stack_mid_run_is_created_again() {
+    let moto = Moto::shared();
+    let region = "eu-south-2";
+    let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
+    let stack = unique_stack_name("vanish");
+    let project = Project::from_template("hello", &stack);
+    project.with_config(&minimal_config(&stack));
+    let s3 = crate::support::s3_client(&sdk_config(moto, region).await);
+    let bucket = lock_bucket(region);
+    // albkit's tag, none of the other settings: the run has several calls to make.
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the lock bucket");
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("albkit:purpose")
+                        .value("stack-locks")
+                        .build()
+                        .expect("tag"),
+                )
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("tag the lock bucket");
+
+    let running = start_armed(
+        moto,
+        &proxy,
+        &project,
+        region,
+        &["down", "--yes"],
+        &[],
+        |t| proxy.stop_when("?publicAccessBlock", t),
+    );
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", running.pid))
+            .ok()
+            .and_then(|stat| {
+                let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                Some(state == 'T')
+            })
+            .unwrap_or(false)
+    };
+    let mut waited = 0;
+    while !stopped() {
+        waited += 1;
+        assert!(
+            waited < 1200,
+            "albkit never set the bucket's public access block"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s3.delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("another stack's down removes the bucket");
+    running.signal("CONT");
+    running.wait().ok();
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket is there again, encrypted");
+    assert!(encryption.server_side_encryption_configuration().is_some());
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("tags");
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "albkit:purpose" && t.value() == "stack-locks"),
+        "tagged again: {tags:?}"
+    );
+}
+
 /// A corpus of broken configurations: each is rejected with exit code 2, a message that
 /// names the key, and not a single AWS call.
 #[tokio::test(flavor = "multi_thread")]

@@ -45,6 +45,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
         aws: ctx.aws,
         name: &name,
         owner: account,
+        fresh: false,
     };
     let s3 = &ctx.aws.s3;
     let notify = ctx.notify(logical::LOG_BUCKET);
@@ -190,6 +191,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         aws: ctx.aws,
         name: &name,
         owner: account,
+        fresh: change.id.is_none(),
     };
     let notify = ctx.notify(&want.logical);
     let creating = change.id.is_none();
@@ -289,6 +291,7 @@ pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
         aws: ctx.aws,
         name,
         owner: account,
+        fresh: false,
     };
     let tags = match bucket.tags().await {
         Ok(tags) => tags,
