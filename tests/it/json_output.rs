@@ -154,23 +154,7 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
     let bucket = format!("albkit-locks-{}-{REGION}", crate::support::ACCOUNT_ID);
     let _ = s3.create_bucket().bucket(&bucket).send().await;
     // Tagged as albkit tags its lock bucket: albkit removes nothing from one it did not create.
-    s3.put_bucket_tagging()
-        .bucket(&bucket)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("albkit:purpose")
-                        .value("stack-locks")
-                        .build()
-                        .expect("tag"),
-                )
-                .build()
-                .expect("tagging"),
-        )
-        .send()
-        .await
-        .expect("PutBucketTagging lock bucket");
+    crate::support::tag_bucket(&s3, &bucket, "albkit:purpose", "stack-locks").await;
     let record = serde_json::json!({
         "id": "0123456789abcdef", "command": "up", "holder": "ci@elsewhere", "pid": 4242,
         "host_id": "feedface", "acquired_at": 1, "expires_at": 4_000_000_000u64,

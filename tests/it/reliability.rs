@@ -1085,33 +1085,8 @@ async fn a_lock_bucket_removed_by_another_stack_mid_run_is_created_again() {
     let s3 = crate::support::s3_client(&sdk_config(moto, region).await);
     let bucket = lock_bucket(region);
     // albkit's tag, none of the other settings: the run has several calls to make.
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create the lock bucket");
-    s3.put_bucket_tagging()
-        .bucket(&bucket)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("albkit:purpose")
-                        .value("stack-locks")
-                        .build()
-                        .expect("tag"),
-                )
-                .build()
-                .expect("tagging"),
-        )
-        .send()
-        .await
-        .expect("tag the lock bucket");
+    crate::support::create_bucket(&s3, &bucket, region).await;
+    crate::support::tag_bucket(&s3, &bucket, "albkit:purpose", "stack-locks").await;
 
     let running = start_armed(
         moto,
@@ -1147,25 +1122,7 @@ async fn a_lock_bucket_removed_by_another_stack_mid_run_is_created_again() {
         .expect("another stack's down removes the bucket");
     running.signal("CONT");
     running.wait().ok();
-    let encryption = s3
-        .get_bucket_encryption()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("the bucket is there again, encrypted");
-    assert!(encryption.server_side_encryption_configuration().is_some());
-    let tags = s3
-        .get_bucket_tagging()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("tags");
-    assert!(
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == "albkit:purpose" && t.value() == "stack-locks"),
-        "tagged again: {tags:?}"
-    );
+    crate::support::assert_lock_bucket_secured(&s3, &bucket).await;
 }
 
 /// A corpus of broken configurations: each is rejected with exit code 2, a message that

@@ -368,6 +368,123 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// Creates `name` in `region` (S3 wants the region named, except us-east-1).
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    let mut req = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    req.send().await.expect("create bucket");
+}
+
+/// Sets the bucket's tags to the one tag `key`=`value`.
+pub async fn tag_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &str) {
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .expect("tag"),
+        )
+        .build()
+        .expect("tagging");
+    s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(tagging)
+        .send()
+        .await
+        .expect("tag bucket");
+}
+
+/// The lock bucket is albkit's (tagged), private, encrypted, and denies plain HTTP on
+/// itself and its objects.
+pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("lock bucket tags");
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "albkit:purpose" && t.value() == "stack-locks"),
+        "tagged as albkit's: {:?}",
+        tags.tag_set()
+    );
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("public access block");
+    let pab = pab
+        .public_access_block_configuration()
+        .expect("a public access block");
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true)),
+        "all public access blocked"
+    );
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("encryption");
+    let algorithm = enc
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_string());
+    assert_eq!(algorithm.as_deref(), Some("AES256"));
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("a bucket policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.policy().expect("policy text")).expect("policy JSON");
+    let statements = policy["Statement"].as_array().expect("statements");
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .unwrap_or_else(|| panic!("a deny statement: {policy}"));
+    assert_eq!(deny["Principal"], "*", "{policy}");
+    assert!(
+        deny["Action"]
+            .as_str()
+            .is_some_and(|a| a.eq_ignore_ascii_case("s3:*")),
+        "every S3 action: {policy}"
+    );
+    assert_eq!(
+        deny["Condition"]["Bool"]["aws:SecureTransport"], "false",
+        "{policy}"
+    );
+    let resources: Vec<&str> = deny["Resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        resources.contains(&format!("arn:aws:s3:::{bucket}").as_str())
+            && resources.contains(&format!("arn:aws:s3:::{bucket}/*").as_str()),
+        "the bucket and its objects: {policy}"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Projects
 // ---------------------------------------------------------------------------------
