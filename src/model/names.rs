@@ -13,13 +13,15 @@
 //! `S--F` the first `--` starts exactly at the end of `S`: a `--` starting earlier would
 //! lie inside `S`, or be `S`'s last character followed by the separator's first, and `S`
 //! would end with `-`. The name therefore gives back `S`, and the rest is `F`: distinct
-//! (stack, function) pairs give distinct names. (`F` may contain `--` itself; only the
-//! first one counts.) For the role, the tail `F-R` also gives back the region `R`: two
+//! (stack, function) pairs give distinct names. (This does not need `F` to be free of
+//! `--`; validation keeps it out of `F` all the same, for the target group below.) For
+//! the role, the tail `F-R` also gives back the region `R`: two
 //! region codes are never one the `-`-suffix of the other (`xx-word-N` or
 //! `xx-qual-word-N`, a qualifier being `gov` or `iso…`, never two letters), so
 //! `F1-R1 = F2-R2` forces `R1 = R2` and `F1 = F2`.
 //!
-//! ELB refuses `--` in a target group's name, so it is `S-F-n`, `n` being the length of
+//! ELB refuses `--` in a target group's name (hence no `--` in `S` or in `F`), so it is
+//! `S-F-n`, `n` being the length of
 //! `S`: the part after the last `-` is `n` (a number has no `-`), the first `n`
 //! characters are `S`, the rest after one `-` is `F`.
 //!

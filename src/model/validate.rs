@@ -1556,7 +1556,7 @@ impl Checker<'_> {
         );
         let name = self
             .require_str(t, "name", "\"api\"")
-            .filter(|s| self.check_name("function name", s, 32, false))
+            .filter(|s| self.check_name("function name", s, 32, true))
             .and_then(|s| {
                 if let Some(first) = names.get(&s.value) {
                     self.push(
@@ -2706,6 +2706,11 @@ mod tests {
     }
 
     // ---- [[functions]] --------------------------------------------------------------
+
+    rule_help! {
+        // ELB refuses `--` in target group names, and a function's is `<stack>-<name>-<n>`.
+        function_name_double_dash: format!("{STACK}[[functions]]\nname = \"api--v2\"\npath = \"functions/api\"\n"), "functions[0].name", "function name \"api--v2\" must not contain \"--\"", "use \"api-v2\"";
+    }
 
     rule! {
         function_name_missing: format!("{STACK}[[functions]]\npath = \"functions/api\"\n"), "functions[0].name", "missing required key `name` in functions[0]";
