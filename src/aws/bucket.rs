@@ -29,14 +29,29 @@ pub struct Bucket<'a> {
     pub name: &'a str,
     /// The account that must own it: the caller's.
     pub owner: &'a str,
-    /// Created moments ago by this run: S3 may not show it everywhere yet, so
-    /// `NoSuchBucket` is retried. For a bucket that was there before, `NoSuchBucket` means
-    /// it is gone (another stack's `down --purge-logs` removes the region's lock bucket)
-    /// and is returned at once, for the caller to create it again.
-    pub fresh: bool,
+    /// Set by [`Bucket::create`]: created moments ago, S3 may not show it everywhere yet,
+    /// so `NoSuchBucket` is retried. For a bucket that was there before, `NoSuchBucket`
+    /// means it is gone (another stack's `down --purge-logs` removes the region's lock
+    /// bucket) and is returned at once, for the caller to create it again.
+    fresh: bool,
 }
 
-impl Bucket<'_> {
+impl<'a> Bucket<'a> {
+    /// A bucket this run has not created (yet).
+    pub fn new(aws: &'a Aws, name: &'a str, owner: &'a str) -> Self {
+        Self {
+            aws,
+            name,
+            owner,
+            fresh: false,
+        }
+    }
+
+    /// Whether this run created it ([`Bucket::create`]).
+    pub fn fresh(&self) -> bool {
+        self.fresh
+    }
+
     /// How calls that change the bucket's settings are retried.
     fn settle(&self) -> Policy {
         Policy {
@@ -72,7 +87,7 @@ pub fn foreign_error(operation: &'static str, bucket: &str, reason: &str) -> Aws
 impl Bucket<'_> {
     /// Creates the bucket in the client's region, object ownership enforced (no ACLs); a
     /// bucket already ours counts as created (a retried call whose answer was lost).
-    pub async fn create(&self, notify: &dyn Notify) -> Result<(), AwsError> {
+    pub async fn create(&mut self, notify: &dyn Notify) -> Result<(), AwsError> {
         let (aws, name) = (self.aws, self.name);
         let mut config = CreateBucketConfiguration::builder();
         if aws.region != "us-east-1" {
@@ -80,7 +95,7 @@ impl Bucket<'_> {
                 config.location_constraint(BucketLocationConstraint::from(aws.region.as_str()));
         }
         let config = config.build();
-        retry(Policy::transient(), "create bucket", notify, || async {
+        let created = retry(Policy::transient(), "create bucket", notify, || async {
             let mut req = aws
                 .s3
                 .create_bucket()
@@ -105,7 +120,11 @@ impl Bucket<'_> {
             } else {
                 Err(e)
             }
-        })
+        });
+        if created.is_ok() {
+            self.fresh = true;
+        }
+        created
     }
 
     /// Replaces the bucket's tags.

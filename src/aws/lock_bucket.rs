@@ -54,12 +54,7 @@ pub enum State {
 /// Reads the bucket: its tags and settings in one round trip (and, only when it has no
 /// tags, a second one to see whether it is empty).
 pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsError> {
-    let bucket = Bucket {
-        aws,
-        name,
-        owner,
-        fresh: false,
-    };
+    let bucket = Bucket::new(aws, name, owner);
     let s3 = &aws.s3;
     let (tagging, pab, enc, policy) = tokio::join!(
         async {
@@ -162,19 +157,14 @@ pub async fn prepare(
     state: &State,
     notify: &dyn Notify,
 ) -> Result<(), AwsError> {
-    let bucket = Bucket {
-        aws,
-        name,
-        owner,
-        fresh: *state == State::Absent,
-    };
-    let (fixes, created) = match state {
+    let mut bucket = Bucket::new(aws, name, owner);
+    let fixes = match state {
         State::Foreign { reason, .. } => return Err(foreign_error("PutObject", name, reason)),
         State::Usable(fixes) if fixes.is_empty() => return Ok(()),
-        State::Usable(fixes) => (fixes.clone(), false),
+        State::Usable(fixes) => fixes.clone(),
         State::Absent => {
             bucket.create(notify).await?;
-            (Fix::ALL.to_vec(), true)
+            Fix::ALL.to_vec()
         }
     };
     // The tag first: it is what makes the bucket recognisably albkit's.
@@ -185,7 +175,7 @@ pub async fn prepare(
             Fix::Encrypt => bucket.encrypt(notify).await?,
             Fix::DenyPlainHttp => {
                 // Statements someone added to a bucket albkit owns are kept.
-                let existing = if created {
+                let existing = if bucket.fresh() {
                     None
                 } else {
                     existing_policy(&bucket).await?

@@ -41,12 +41,7 @@ async fn ownership(
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
-    let bucket = Bucket {
-        aws: ctx.aws,
-        name: &name,
-        owner: account,
-        fresh: false,
-    };
+    let bucket = Bucket::new(ctx.aws, &name, account);
     let s3 = &ctx.aws.s3;
     let notify = ctx.notify(logical::LOG_BUCKET);
     // Everything about the bucket in one round trip: whether it exists, whose it is and
@@ -187,12 +182,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     let s3 = &ctx.aws.s3;
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
-    let bucket = Bucket {
-        aws: ctx.aws,
-        name: &name,
-        owner: account,
-        fresh: change.id.is_none(),
-    };
+    let mut bucket = Bucket::new(ctx.aws, &name, account);
     let notify = ctx.notify(&want.logical);
     let creating = change.id.is_none();
     let all = |field: &str| creating || change.changed(field);
@@ -287,12 +277,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
 /// untagged and holding objects) is neither emptied nor deleted.
 pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
     let account = ctx.account().await?;
-    let bucket = Bucket {
-        aws: ctx.aws,
-        name,
-        owner: account,
-        fresh: false,
-    };
+    let bucket = Bucket::new(ctx.aws, name, account);
     let tags = match bucket.tags().await {
         Ok(tags) => tags,
         Err(e) if e.is("NoSuchBucket") => return Ok(()),
