@@ -950,7 +950,7 @@ impl Checker<'_> {
         };
         self.check_unknown_keys(&t, &["name", "region", "tags"]);
         if let Some(name) = self.require_str(&t, "name", "\"my-app\"") {
-            if self.check_name("stack name", &name, 24, true) {
+            if self.check_name("stack name", &name, 24) {
                 out.name = name.value;
             }
         }
@@ -1034,8 +1034,9 @@ impl Checker<'_> {
         true
     }
 
-    /// Names of stacks and functions: `[a-z0-9-]`, starting with a letter.
-    fn check_name(&mut self, what: &str, s: &Str, max: usize, no_double_dash: bool) -> bool {
+    /// Names of stacks and functions: `[a-z0-9-]`, starting with a letter, no `--` (a
+    /// function's target group is `<stack>-<function>-<n>`, and ELB refuses `--`).
+    fn check_name(&mut self, what: &str, s: &Str, max: usize) -> bool {
         let value = &s.value;
         let fix = suggest_name(value, max);
         let len = value.chars().count();
@@ -1070,7 +1071,7 @@ impl Checker<'_> {
                 format!("{what} {} must not end with '-'", q(value)),
                 format!("use {fix:?}"),
             )
-        } else if no_double_dash && value.contains("--") {
+        } else if value.contains("--") {
             (
                 format!("{what} {} must not contain \"--\"", q(value)),
                 format!("use {fix:?}"),
@@ -1556,7 +1557,7 @@ impl Checker<'_> {
         );
         let name = self
             .require_str(t, "name", "\"api\"")
-            .filter(|s| self.check_name("function name", s, 32, true))
+            .filter(|s| self.check_name("function name", s, 32))
             .and_then(|s| {
                 if let Some(first) = names.get(&s.value) {
                     self.push(
