@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::support::{albkit_bin, functions_target_dir, FUNCTION_BUILD_ENV, LINT_ENV, REPO};
+use crate::support::{albkit_bin, function_build_env, functions_target_dir, LINT_ENV, REPO};
 use base64::Engine;
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ wait "$pid"
             .args(["dev", "--port", "0"])
             .args(extra)
             .env("CARGO_TARGET_DIR", functions_target_dir())
-            .envs(FUNCTION_BUILD_ENV)
+            .envs(function_build_env())
             .env_remove(LINT_ENV[0])
             .env_remove(LINT_ENV[1])
             .stdin(Stdio::piped())

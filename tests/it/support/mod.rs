@@ -713,25 +713,25 @@ pub fn albkit_with_env(
 /// rebuild them, as the wrapper is part of their fingerprint).
 pub const LINT_ENV: [&str; 2] = ["RUSTC_WORKSPACE_WRAPPER", "CLIPPY_ARGS"];
 
-/// Cargo's release-profile overrides for the function crates albkit builds in the tests
-/// (a new crate for every stack name, so one build per test). The templates ask for fat
-/// LTO and one codegen unit: a small, fast binary for Lambda, and seconds of CPU to link
-/// every time. The tests check what albkit does with a binary, not how fast it runs.
-/// `scripts/test` prebuilds the template's dependencies with the same values.
-pub const FUNCTION_BUILD_ENV: [(&str, &str); 2] = [
-    ("CARGO_PROFILE_RELEASE_LTO", "off"),
-    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
-];
+/// Cargo's release-profile overrides for the function crates albkit builds in the tests:
+/// the `NAME=value` lines of tests/fixtures/function-build.env (why: see there), which
+/// `scripts/test` also sources for its prebuild.
+pub fn function_build_env() -> impl Iterator<Item = (&'static str, &'static str)> {
+    include_str!("../../fixtures/function-build.env")
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+}
 
 /// A command that runs the albkit binary without the build environment of `scripts/test`,
-/// building functions into the shared target dir with [`FUNCTION_BUILD_ENV`].
+/// building functions into the shared target dir with [`function_build_env`].
 pub fn albkit_process() -> Command {
     let mut cmd = Command::new(albkit_bin());
     for key in LINT_ENV {
         cmd.env_remove(key);
     }
     cmd.env("CARGO_TARGET_DIR", functions_target_dir())
-        .envs(FUNCTION_BUILD_ENV);
+        .envs(function_build_env());
     cmd
 }
 
