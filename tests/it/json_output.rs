@@ -151,7 +151,7 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
 
     // unlock: a lock left by a run killed on another machine, then none.
     let s3 = crate::support::s3_client(&cfg);
-    let bucket = format!("albkit-locks-{}-{REGION}", crate::support::ACCOUNT_ID);
+    let bucket = crate::support::lock_bucket(REGION);
     let _ = s3.create_bucket().bucket(&bucket).send().await;
     // Tagged as albkit tags its lock bucket: albkit removes nothing from one it did not create.
     crate::support::tag_bucket(&s3, &bucket, "albkit:purpose", "stack-locks").await;

@@ -165,7 +165,7 @@ async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, us
             "lock",
             usize::from(
                 s3.head_object()
-                    .bucket(lock_bucket(region))
+                    .bucket(crate::support::lock_bucket(region))
                     .key(format!("{stack}/lock.json"))
                     .send()
                     .await
@@ -273,10 +273,6 @@ fn report(what: &str, value: usize) {
 /// How many resources a census still finds.
 fn leftover(counts: &[(&'static str, usize)]) -> usize {
     counts.iter().map(|(_, n)| n).sum()
-}
-
-fn lock_bucket(region: &str) -> String {
-    format!("albkit-locks-{}-{region}", crate::support::ACCOUNT_ID)
 }
 
 /// Exactly one of each resource. A lock may remain: one left by a killed run stays
@@ -1083,7 +1079,7 @@ async fn a_lock_bucket_removed_by_another_stack_mid_run_is_created_again() {
     let project = Project::from_template("hello", &stack);
     project.with_config(&minimal_config(&stack));
     let s3 = crate::support::s3_client(&sdk_config(moto, region).await);
-    let bucket = lock_bucket(region);
+    let bucket = crate::support::lock_bucket(region);
     // albkit's tag, none of the other settings: the run has several calls to make.
     crate::support::create_bucket(&s3, &bucket, region).await;
     crate::support::tag_bucket(&s3, &bucket, "albkit:purpose", "stack-locks").await;

@@ -280,36 +280,7 @@ fn the_log_bucket_is_private_encrypted_and_refuses_plain_http() {
     rt().block_on(async {
         let s3 = crate::support::s3_client(&clients().await);
         let bucket = format!("albkit-{}-logs-{ACCOUNT_ID}-{REGION}", d.stack);
-        let block = s3
-            .get_public_access_block()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("public access block");
-        let b = block
-            .public_access_block_configuration()
-            .expect("configuration");
-        assert_eq!(
-            (
-                b.block_public_acls(),
-                b.ignore_public_acls(),
-                b.block_public_policy(),
-                b.restrict_public_buckets()
-            ),
-            (Some(true), Some(true), Some(true), Some(true))
-        );
-        let enc = s3
-            .get_bucket_encryption()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("encryption");
-        let algorithm = enc
-            .server_side_encryption_configuration()
-            .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| d.sse_algorithm().as_str().to_string());
-        assert_eq!(algorithm.as_deref(), Some("AES256"));
+        crate::support::assert_bucket_private_and_encrypted(&s3, &bucket).await;
         let ownership = s3
             .get_bucket_ownership_controls()
             .bucket(&bucket)

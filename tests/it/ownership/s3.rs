@@ -12,8 +12,8 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::support::proxy::{Proxy, ProxyConfig};
 use crate::support::{
-    albkit, albkit_with_env, assert_lock_bucket_secured, create_bucket, s3_client, sdk_config,
-    tag_bucket, unique_stack_name, Moto, Output, Project, ACCOUNT_ID,
+    albkit, albkit_with_env, assert_lock_bucket_secured, create_bucket, lock_bucket, s3_client,
+    sdk_config, tag_bucket, unique_stack_name, Moto, Output, Project, ACCOUNT_ID,
 };
 
 /// The account the proxy says the foreign buckets belong to.
@@ -31,10 +31,6 @@ fn project(stack: &str) -> Project {
 
 fn log_bucket(stack: &str, region: &str) -> String {
     format!("albkit-{stack}-logs-{ACCOUNT_ID}-{region}")
-}
-
-fn lock_bucket(region: &str) -> String {
-    format!("albkit-locks-{ACCOUNT_ID}-{region}")
 }
 
 fn via(moto: &Moto, proxy: &Proxy, project: &Project, region: &str, args: &[&str]) -> Output {

@@ -368,6 +368,11 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// The name of albkit's lock bucket for the test account in `region`.
+pub fn lock_bucket(region: &str) -> String {
+    format!("albkit-locks-{ACCOUNT_ID}-{region}")
+}
+
 /// Creates `name` in `region` (S3 wants the region named, except us-east-1).
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
     let mut req = s3.create_bucket().bucket(name);
@@ -401,22 +406,9 @@ pub async fn tag_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value:
         .expect("tag bucket");
 }
 
-/// The lock bucket is albkit's (tagged), private, encrypted, and denies plain HTTP on
-/// itself and its objects.
-pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
-    let tags = s3
-        .get_bucket_tagging()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("lock bucket tags");
-    assert!(
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == "albkit:purpose" && t.value() == "stack-locks"),
-        "tagged as albkit's: {:?}",
-        tags.tag_set()
-    );
+/// Every public access blocked, and default encryption with S3-managed keys (AES256):
+/// what albkit sets on both of its buckets.
+pub async fn assert_bucket_private_and_encrypted(s3: &aws_sdk_s3::Client, bucket: &str) {
     let pab = s3
         .get_public_access_block()
         .bucket(bucket)
@@ -448,6 +440,25 @@ pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
         .and_then(|r| r.apply_server_side_encryption_by_default())
         .map(|d| d.sse_algorithm().as_str().to_string());
     assert_eq!(algorithm.as_deref(), Some("AES256"));
+}
+
+/// The lock bucket is albkit's (tagged), private, encrypted, and denies plain HTTP on
+/// itself and its objects.
+pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("lock bucket tags");
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "albkit:purpose" && t.value() == "stack-locks"),
+        "tagged as albkit's: {:?}",
+        tags.tag_set()
+    );
+    assert_bucket_private_and_encrypted(s3, bucket).await;
     let policy = s3
         .get_bucket_policy()
         .bucket(bucket)
