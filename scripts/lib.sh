@@ -65,6 +65,16 @@ ensure_moto() {
     echo "moto_server: $TOOLS_DIR/moto/bin/moto_server ($(grep '^moto==' "$TOOLS_DIR/moto/.requirements.txt"))" >&2
 }
 
+# Installs MiniStack (the second local AWS emulator: it runs the deployed function, has an
+# ALB data plane and, with AUTH=true, enforces IAM policies) into its private virtualenv.
+# The integration tests start it themselves from target/tools/ministack.
+ensure_ministack() {
+    ensure_venv ministack
+    "$TOOLS_DIR/ministack/bin/python" -c 'import ministack' 2>/dev/null ||
+        die "$TOOLS_DIR/ministack does not import ministack; remove it and try again"
+    echo "ministack: $TOOLS_DIR/ministack ($(grep '^ministack==' "$TOOLS_DIR/ministack/.requirements.txt"))" >&2
+}
+
 # Prints a loopback TCP port that was free a moment ago.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

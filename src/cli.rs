@@ -49,6 +49,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The audiences of `albkit iam-policy --for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFor {
+    Deploy,
+    Plan,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
@@ -126,6 +133,17 @@ pub enum Command {
         /// Do not ask for confirmation (required without a terminal).
         #[arg(short = 'y', long)]
         yes: bool,
+    },
+    /// Print the least-privilege IAM policy (JSON) for running albkit on this stack.
+    #[command(name = "iam-policy")]
+    IamPolicy {
+        /// Which commands the policy is for: deploy (up, deploy, rollback, down) or plan
+        /// (plan, status, versions, logs; read-only).
+        #[arg(long = "for", value_enum, value_name = "WHAT")]
+        audience: PolicyFor,
+        /// The account the policy is for (default: the caller's, asked of STS).
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
     },
     /// Published versions with dates and sizes, and which one is live.
     Versions {

@@ -181,9 +181,14 @@ pub fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> Error
     {
         return ErrorClass::EventualConsistency;
     }
-    // ELB: a new target group or function not yet visible to the load balancer service.
+    // ELB: a new target group or function not yet visible to the load balancer service
+    // (ELB's own principal not yet allowed to invoke it). The caller's own permissions
+    // ("… is not authorized to perform: elasticloadbalancing:…") will not change by
+    // waiting.
     if code_str == "InvalidTarget"
-        || code_str == "AccessDenied" && message.contains("elasticloadbalancing")
+        || code_str == "AccessDenied"
+            && message.contains("elasticloadbalancing")
+            && !message.contains("not authorized to perform")
     {
         return ErrorClass::EventualConsistency;
     }
@@ -284,6 +289,23 @@ mod tests {
         assert_eq!(
             classify(Some("Weird"), "boom", Some(502)),
             ErrorClass::Transient
+        );
+    }
+
+    #[test]
+    fn the_callers_own_access_denied_is_never_waited_out() {
+        let denied = "User: arn:aws:iam::1:user/ci is not authorized to perform: \
+                      elasticloadbalancing:CreateLoadBalancer on resource: *";
+        assert_eq!(
+            classify(Some("AccessDenied"), denied, Some(400)),
+            ErrorClass::Permanent
+        );
+        // ELB's own principal, not yet allowed to invoke a new function, is.
+        let elb = "elasticloadbalancing principal does not have permission to invoke \
+                   arn:aws:lambda:us-east-1:1:function:f from target group";
+        assert_eq!(
+            classify(Some("AccessDenied"), elb, Some(400)),
+            ErrorClass::EventualConsistency
         );
     }
 

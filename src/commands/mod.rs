@@ -30,6 +30,7 @@ pub mod cost;
 pub mod deploy;
 pub mod dev;
 pub mod down;
+pub mod iam_policy;
 pub mod init;
 pub mod invoke;
 pub mod logs;
@@ -649,6 +650,9 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             rollback::run(cli, function.as_deref(), *to, *yes).await
         }
         Command::Versions { function } => versions::run(cli, function.as_deref()).await,
+        Command::IamPolicy { audience, account } => {
+            iam_policy::run(cli, *audience, account.as_deref()).await
+        }
         Command::Invoke {
             function,
             path,

@@ -110,8 +110,8 @@ pub fn lambda_environment(
             set(key, v);
         }
     }
-    for (k, v) in &settings.environment {
-        set(k, v.clone());
+    for (k, v) in settings.lambda_environment() {
+        set(&k, v);
     }
     env
 }
@@ -352,6 +352,8 @@ mod tests {
             timeout_seconds,
             architecture: crate::model::config::Architecture::X86_64,
             environment: [("GREETING".to_string(), "hi".to_string())].into(),
+            secrets: BTreeMap::new(),
+            kms_key_arn: None,
             log_retention_days: 14,
             multi_value_headers: false,
             health_check: None,

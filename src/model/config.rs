@@ -31,6 +31,9 @@ pub struct StackSettings {
     pub region: Option<String>,
     /// User tags, added to every taggable resource (never keys starting with `aws:` or `albkit:`).
     pub tags: BTreeMap<String, String>,
+    /// ARN of a managed policy every execution role is created with as its permissions
+    /// boundary; `albkit iam-policy --for deploy` then requires it.
+    pub permissions_boundary: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +170,11 @@ pub struct FunctionSettings {
     pub timeout_seconds: u32,
     pub architecture: Architecture,
     pub environment: BTreeMap<String, String>,
+    /// Secrets the function reads at run time, by environment variable: the variable
+    /// holds the reference (ARN or parameter name), never the value.
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Customer managed KMS key that encrypts the function's environment.
+    pub kms_key_arn: Option<String>,
     pub log_retention_days: u32,
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheck>,
@@ -190,6 +198,48 @@ pub struct Route {
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
+}
+
+/// Where a secret lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// A Secrets Manager secret, by ARN.
+    SecretsManager(String),
+    /// An SSM Parameter Store parameter, by name (`/shop/api-key`).
+    Parameter(String),
+}
+
+impl SecretRef {
+    /// What the function finds in its environment variable.
+    pub fn reference(&self) -> &str {
+        match self {
+            SecretRef::SecretsManager(arn) => arn,
+            SecretRef::Parameter(name) => name,
+        }
+    }
+
+    /// The ARN the execution role is granted read access to.
+    pub fn arn(&self, partition: &str, region: &str, account: &str) -> String {
+        match self {
+            SecretRef::SecretsManager(arn) => arn.clone(),
+            SecretRef::Parameter(name) => format!(
+                "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+                name.trim_start_matches('/')
+            ),
+        }
+    }
+}
+
+impl FunctionSettings {
+    /// The environment Lambda gives the function: the configured variables and, for each
+    /// secret, its reference.
+    pub fn lambda_environment(&self) -> BTreeMap<String, String> {
+        let mut env = self.environment.clone();
+        for (k, r) in &self.secrets {
+            env.insert(k.clone(), r.reference().to_string());
+        }
+        env
+    }
 }
 
 impl Config {

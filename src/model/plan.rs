@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::stack::{Desired, Kind, Resource};
+use super::stack::{environment_change, shown, Desired, Kind, Resource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,10 +214,17 @@ fn diff_props(desired: &Resource, observed: &Resource) -> Vec<FieldChange> {
                 // A property albkit does not manage is not a difference.
                 return None;
             }
+            let (old, new) = match (name, old, new) {
+                ("environment", Some(o), Some(n)) => {
+                    let (o, n) = environment_change(o, n);
+                    (Some(o), Some(n))
+                }
+                _ => (old.map(|v| shown(name, v)), new.map(|v| shown(name, v))),
+            };
             Some(FieldChange {
                 name,
-                old: old.map(str::to_string),
-                new: new.map(str::to_string),
+                old,
+                new,
                 forces_replacement: replace_on.contains(&name),
             })
         })
@@ -243,7 +250,7 @@ pub fn plan(desired: &Desired, observed: &ObservedStack) -> Result<Plan, Vec<Pla
                     .map(|(k, v)| FieldChange {
                         name: k,
                         old: None,
-                        new: Some(v.clone()),
+                        new: Some(shown(k, v)),
                         forces_replacement: false,
                     })
                     .collect(),
@@ -466,6 +473,8 @@ mod tests {
                 ("RUST_LOG".into(), "info".into()),
                 ("DB_PASSWORD".into(), "hunter2".into()),
             ]),
+            secrets: BTreeMap::new(),
+            kms_key_arn: None,
             log_retention_days: 14,
             multi_value_headers: false,
             health_check: Some(HealthCheck {
@@ -492,6 +501,7 @@ mod tests {
                 name: "shop".into(),
                 region: None,
                 tags: BTreeMap::from([("team".into(), "api".into())]),
+                permissions_boundary: None,
             },
             network: Network::Managed {
                 cidr: Ipv4Cidr {
@@ -711,11 +721,68 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_appear_in_the_plan() {
+    fn environment_values_never_appear_in_the_plan() {
         let d = desired(&config(false), &ctx());
         let text = p_render(&d);
-        assert!(!text.contains("hunter2"));
-        assert!(text.contains("DB_PASSWORD=(secret sha256:"));
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("=info"), "{text}");
+        assert!(!text.contains("(secret sha256"), "{text}");
+        assert!(
+            text.contains("environment = DB_PASSWORD, RUST_LOG"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unpublished_environment_drift_is_shown_by_key() {
+        use crate::model::stack::{environment_prop, shown};
+        let one = |v: &str| environment_prop(&[("GREETING".to_string(), v.to_string())].into());
+        let value = format!(
+            "{} (unpublished in $LATEST: {})",
+            one("hello"),
+            one("changed by hand")
+        );
+        assert_eq!(
+            shown("environment", &value),
+            "GREETING (unpublished in $LATEST: GREETING; changed GREETING)"
+        );
+    }
+
+    #[test]
+    fn an_environment_change_is_shown_by_key() {
+        use crate::model::stack::environment_prop;
+        let env = |pairs: &[(&str, &str)]| -> String {
+            environment_prop(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let d = desired(&config(false), &ctx());
+        let mut observed = observed_from(&d);
+        if let Some(o) = observed.get_mut("function/cart") {
+            o.resource.set(
+                "environment",
+                env(&[("DB_PASSWORD", "old-secret"), ("OLD", "x")]),
+            );
+        }
+        let p = plan(&d, &observed).expect("plan");
+        let change = p.get("function/cart").expect("change");
+        let field = change
+            .fields
+            .iter()
+            .find(|f| f.name == "environment")
+            .expect("environment changed");
+        assert_eq!(field.old.as_deref(), Some("DB_PASSWORD, OLD"));
+        assert_eq!(
+            field.new.as_deref(),
+            Some("DB_PASSWORD, RUST_LOG (added RUST_LOG; changed DB_PASSWORD; removed OLD)")
+        );
+        let text = p.render();
+        for value in ["old-secret", "hunter2", "info"] {
+            assert!(!text.contains(value), "{value} in:\n{text}");
+        }
     }
 
     fn p_render(d: &Desired) -> String {

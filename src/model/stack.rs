@@ -18,9 +18,16 @@ use super::sg_rule::{rules_prop, Rule};
 
 pub type Tags = BTreeMap<String, String>;
 
-/// The managed policy every function role gets.
+/// The managed policy earlier albkit versions attached to every function role; albkit
+/// now detaches it (its actions apply to every log group of the account).
 pub const BASIC_EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+/// A function's `kms_key` when its environment is encrypted with Lambda's own key.
+pub const AWS_MANAGED_KEY: &str = "(aws managed)";
+
+/// A role's managed policies (and its permissions boundary) when there is none.
+pub const NO_POLICIES: &str = "(none)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -326,39 +333,103 @@ pub fn health_check_prop(hc: Option<&super::config::HealthCheck>) -> String {
     }
 }
 
-/// Environment as one property: sorted `K=V` pairs. Values are shown by `plan`, so a
-/// value whose key looks secret is replaced by a digest (changes stay visible).
+/// Environment as one property: `KEY=<fingerprint>` pairs, sorted by key. The
+/// fingerprint is a SHA-256 of the value under a key drawn at random once per process:
+/// within one run equal values compare equal (so `plan` sees a change), while nothing
+/// outside the process can recover a value or link it to another run. No output shows
+/// the fingerprints either: [`shown`] turns the property into its keys, and
+/// [`environment_change`] describes a change by key.
 pub fn environment_prop(env: &BTreeMap<String, String>) -> String {
     env.iter()
-        .map(|(k, v)| format!("{k}={}", redact(k, v)))
+        .map(|(k, v)| format!("{k}={}", fingerprint(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Keys whose values never appear in output.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    [
-        "SECRET",
-        "PASSWORD",
-        "TOKEN",
-        "PRIVATE",
-        "CREDENTIAL",
-        "API_KEY",
-        "APIKEY",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+fn fingerprint(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update(value.as_bytes());
+    hex::encode(&h.finalize()[..16])
 }
 
-fn redact(key: &str, value: &str) -> String {
-    if is_secret_key(key) {
-        use sha2::{Digest, Sha256};
-        let d = hex::encode(Sha256::digest(value.as_bytes()));
-        format!("(secret sha256:{})", &d[..8])
+/// `(key, fingerprint)` pairs of an environment property.
+fn environment_entries(prop: &str) -> BTreeMap<&str, &str> {
+    prop.split(", ")
+        .filter(|e| !e.is_empty())
+        .map(|e| e.split_once('=').unwrap_or((e, "")))
+        .collect()
+}
+
+/// The keys of an environment property, as output shows them.
+fn environment_keys(prop: &str) -> String {
+    let keys: Vec<&str> = environment_entries(prop).into_keys().collect();
+    if keys.is_empty() {
+        "(none)".to_string()
     } else {
-        value.to_string()
+        keys.join(", ")
     }
+}
+
+/// Discovery shows a published function's setting with the value `$LATEST` holds
+/// beside it when they differ: `<published> (unpublished in $LATEST: <latest>)`.
+const UNPUBLISHED: &str = " (unpublished in $LATEST: ";
+
+fn split_unpublished(value: &str) -> (&str, Option<&str>) {
+    match value.split_once(UNPUBLISHED) {
+        Some((published, rest)) => (published, Some(rest.strip_suffix(')').unwrap_or(rest))),
+        None => (value, None),
+    }
+}
+
+/// A property's value as output shows it: the environment by its keys only.
+pub fn shown(name: &str, value: &str) -> String {
+    if name != "environment" {
+        return value.to_string();
+    }
+    match split_unpublished(value) {
+        (published, Some(latest)) => {
+            let (_, what) = environment_change(published, latest);
+            format!(
+                "{}{UNPUBLISHED}{})",
+                environment_keys(published),
+                what.replacen(" (", "; ", 1).trim_end_matches(')')
+            )
+        }
+        (published, None) => environment_keys(published),
+    }
+}
+
+/// How output describes a change of the environment: the keys before, and the keys after
+/// with what was added, changed and removed. Never a value, never a digest of one.
+pub fn environment_change(old: &str, new: &str) -> (String, String) {
+    let shown_old = shown("environment", old);
+    let (old, _) = split_unpublished(old);
+    let (o, n) = (environment_entries(old), environment_entries(new));
+    let mut what = Vec::new();
+    let added: Vec<&str> = n.keys().filter(|k| !o.contains_key(*k)).copied().collect();
+    let changed: Vec<&str> = n
+        .iter()
+        .filter(|(k, v)| o.get(*k).is_some_and(|ov| ov != *v))
+        .map(|(k, _)| *k)
+        .collect();
+    let removed: Vec<&str> = o.keys().filter(|k| !n.contains_key(*k)).copied().collect();
+    for (label, keys) in [("added", added), ("changed", changed), ("removed", removed)] {
+        if !keys.is_empty() {
+            what.push(format!("{label} {}", keys.join(", ")));
+        }
+    }
+    if what.is_empty() {
+        // Only `$LATEST` differs: publishing the desired settings is the change.
+        what.push("publish".to_string());
+    }
+    (
+        shown_old,
+        format!("{} ({})", environment_keys(new), what.join("; ")),
+    )
 }
 
 /// The S3 bucket policy for ELB access-log delivery, plus a TLS-only deny.
@@ -613,11 +684,33 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     for f in &config.functions {
         let in_use = function_names(&names, &ctx.names_in_use, &f.name);
         let role = logical::role(&f.name);
+        let execution = super::role_policy::execution_policy(
+            f,
+            &in_use.log_group,
+            partition(&ctx.region),
+            &ctx.region,
+            &ctx.account,
+        );
         out.push(
             Resource::new(&role, Kind::Role)
                 .prop("name", in_use.role)
                 .prop("trust", "lambda.amazonaws.com")
-                .prop("policies", BASIC_EXECUTION_POLICY)
+                .prop("policies", NO_POLICIES)
+                .prop(
+                    "inline_policies",
+                    super::role_policy::inline_prop(&[(
+                        super::role_policy::EXECUTION_POLICY_NAME.to_string(),
+                        execution,
+                    )]),
+                )
+                .prop(
+                    "permissions_boundary",
+                    config
+                        .stack
+                        .permissions_boundary
+                        .clone()
+                        .unwrap_or_else(|| NO_POLICIES.to_string()),
+                )
                 .prop("tags", tags_prop(&role_tags(config, &role, &ctx.region))),
         );
         let log_group = logical::log_group(&f.name);
@@ -637,7 +730,11 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
                 .prop("memory_mb", f.memory_mb.to_string())
                 .prop("timeout_seconds", f.timeout_seconds.to_string())
                 .prop("role", role.clone())
-                .prop("environment", environment_prop(&f.environment))
+                .prop("environment", environment_prop(&f.lambda_environment()))
+                .prop(
+                    "kms_key",
+                    f.kms_key_arn.as_deref().unwrap_or(AWS_MANAGED_KEY),
+                )
                 .prop(
                     "code_sha256",
                     ctx.code_sha256.get(&f.name).cloned().unwrap_or_default(),

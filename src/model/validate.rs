@@ -21,7 +21,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::config::{
     Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, IngressCidr, Ipv4Cidr,
-    LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_SSL_POLICY,
+    LoadBalancerSettings, Network, Route, Scheme, SecretRef, StackSettings, DEFAULT_SSL_POLICY,
 };
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 
@@ -934,6 +934,7 @@ impl Checker<'_> {
             name: String::new(),
             region: None,
             tags: BTreeMap::new(),
+            permissions_boundary: None,
         };
         let t = match self.sub_table(top, "stack") {
             Got::Val(t) => t,
@@ -948,7 +949,20 @@ impl Checker<'_> {
                 return out;
             }
         };
-        self.check_unknown_keys(&t, &["name", "region", "tags"]);
+        self.check_unknown_keys(&t, &["name", "region", "tags", "permissions_boundary"]);
+        if let Got::Val(b) = self.get_str(&t, "permissions_boundary") {
+            match check_arn(&b.value, "iam", |r| r.starts_with("policy/") && r.len() > 7) {
+                Ok(()) => out.permissions_boundary = Some(b.value),
+                Err(why) => self.push(
+                    &b.path,
+                    b.span,
+                    format!("permissions_boundary {} is not an IAM policy ARN: {why}", q(&b.value)),
+                    "use the ARN of a managed policy, e.g. \"arn:aws:iam::123456789012:policy/albkit-boundary\", \
+                     or remove `permissions_boundary`"
+                        .to_owned(),
+                ),
+            }
+        }
         if let Some(name) = self.require_str(&t, "name", "\"my-app\"") {
             if self.check_name("stack name", &name, 24) {
                 out.name = name.value;
@@ -1549,6 +1563,8 @@ impl Checker<'_> {
                 "timeout_seconds",
                 "architecture",
                 "environment",
+                "secrets",
+                "kms_key_arn",
                 "log_retention_days",
                 "multi_value_headers",
                 "health_check",
@@ -1596,6 +1612,31 @@ impl Checker<'_> {
             Got::Missing => Some(BTreeMap::new()),
             Got::Bad => None,
         };
+        let secrets = match self.get_str_map(t, "secrets") {
+            Got::Val((_, entries)) => self.check_secrets(entries, environment.as_ref()),
+            Got::Missing => Some(BTreeMap::new()),
+            Got::Bad => None,
+        };
+        let kms_key_arn = match self.get_str(t, "kms_key_arn") {
+            Got::Val(k) => match check_arn(&k.value, "kms", |r| {
+                r.strip_prefix("key/").is_some_and(|id| !id.is_empty())
+            }) {
+                Ok(()) => Some(Some(k.value)),
+                Err(why) => {
+                    self.push(
+                        &k.path,
+                        k.span,
+                        format!("kms_key_arn {} is not a KMS key ARN: {why}", q(&k.value)),
+                        "use the key's ARN (not an alias), e.g. \
+                         \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\""
+                            .to_owned(),
+                    );
+                    None
+                }
+            },
+            Got::Missing => Some(None),
+            Got::Bad => None,
+        };
         let retention = self.log_retention(t);
         let multi = self.get_bool(t, "multi_value_headers", false);
         let health = match self.sub_table(t, "health_check") {
@@ -1626,6 +1667,8 @@ impl Checker<'_> {
             timeout_seconds: timeout?,
             architecture: arch?,
             environment: environment?,
+            secrets: secrets?,
+            kms_key_arn: kms_key_arn?,
             log_retention_days: retention?,
             multi_value_headers: multi?,
             health_check: health?,
@@ -1686,6 +1729,67 @@ impl Checker<'_> {
                 ),
             );
             ok = false;
+        }
+        ok.then_some(out)
+    }
+
+    /// `secrets = { DB_URL = "arn:aws:secretsmanager:…", API_KEY = "ssm:/shop/api-key" }`.
+    fn check_secrets(
+        &mut self,
+        entries: Vec<Entry>,
+        environment: Option<&BTreeMap<String, String>>,
+    ) -> Option<BTreeMap<String, SecretRef>> {
+        let mut ok = true;
+        let mut out = BTreeMap::new();
+        for e in entries {
+            if RESERVED_ENV.contains(&e.key.as_str()) || !is_env_name(&e.key) {
+                self.push(
+                    &e.path,
+                    e.key_span,
+                    format!(
+                        "secret {} cannot be an environment variable name",
+                        q(&e.key)
+                    ),
+                    "name it as an environment variable: a letter followed by letters, digits \
+                     and '_', not one Lambda reserves, e.g. \"DB_URL\""
+                        .to_owned(),
+                );
+                ok = false;
+                continue;
+            }
+            if environment.is_some_and(|env| env.contains_key(&e.key)) {
+                self.push(
+                    &e.path,
+                    e.key_span,
+                    format!(
+                        "variable {} is both in `environment` and in `secrets`",
+                        e.key
+                    ),
+                    format!(
+                        "keep {} in one of them: the secret's variable holds its reference",
+                        e.key
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            match parse_secret(&e.value) {
+                Ok(r) => {
+                    out.insert(e.key, r);
+                }
+                Err(why) => {
+                    self.push(
+                        &e.path,
+                        e.value_span,
+                        format!("secret {} is not a secret reference: {why}", e.key),
+                        "use a Secrets Manager secret ARN \
+                         (\"arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf\") \
+                         or an SSM parameter name prefixed with \"ssm:\" (\"ssm:/shop/api-key\")"
+                            .to_owned(),
+                    );
+                    ok = false;
+                }
+            }
         }
         ok.then_some(out)
     }
@@ -2290,6 +2394,57 @@ fn check_domain(raw: &str) -> Result<String, (String, String)> {
 
 /// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the
 /// region.
+/// Checks an ARN of `service` whose resource part passes `resource_ok`; the region may be
+/// empty (IAM), the account is 12 digits (or `aws` for AWS managed IAM policies).
+fn check_arn(arn: &str, service: &str, resource_ok: impl Fn(&str) -> bool) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, svc, region, account, resource] = parts.as_slice() else {
+        return Err("it does not have the six ':'-separated parts of an ARN".to_owned());
+    };
+    if *scheme != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err("it must start with \"arn:aws:\"".to_owned());
+    }
+    if *svc != service {
+        return Err(format!("it belongs to service {svc:?}, not {service:?}"));
+    }
+    if !(region.is_empty() || is_aws_region(region)) {
+        return Err(format!("{region:?} is not a region"));
+    }
+    let managed = service == "iam" && *account == "aws";
+    if !managed && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("{account:?} is not a 12-digit account id"));
+    }
+    if !resource_ok(resource) || resource.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{resource:?} is not the resource part this ARN needs"
+        ));
+    }
+    Ok(())
+}
+
+/// A secret reference: a Secrets Manager ARN, or `ssm:` and a parameter name.
+fn parse_secret(value: &str) -> Result<SecretRef, String> {
+    if let Some(name) = value.strip_prefix("ssm:") {
+        let ok = !name.is_empty()
+            && name.len() <= 2048
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
+            && !name.ends_with('/');
+        return if ok {
+            Ok(SecretRef::Parameter(name.to_string()))
+        } else {
+            Err(format!(
+                "{name:?} is not an SSM parameter name (letters, digits, _ . - /)"
+            ))
+        };
+    }
+    check_arn(value, "secretsmanager", |r| {
+        r.strip_prefix("secret:").is_some_and(|n| !n.is_empty())
+    })?;
+    Ok(SecretRef::SecretsManager(value.to_string()))
+}
+
 fn cert_arn_region(arn: &str) -> Result<&str, String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
@@ -2742,6 +2897,42 @@ mod tests {
         memory_quoted: function("memory_mb = \"256\"\n"), "functions[0].memory_mb", "expected an integer, found a string", "remove the quotes: `memory_mb = 256`";
         architecture_invalid: function("architecture = \"aarch64\"\n"), "functions[0].architecture", "architecture \"aarch64\" is not one of", "did you mean \"arm64\"?";
         log_retention_not_allowed: function("log_retention_days = 15\n"), "functions[0].log_retention_days", "log_retention_days 15 is not a retention period", "14 or 30";
+        secret_not_a_reference: function("secrets = { DB_URL = \"postgres://u:p@db/x\" }\n"), "functions[0].secrets.DB_URL", "secret DB_URL is not a secret reference", "\"ssm:/shop/api-key\"";
+        secret_arn_of_another_service: function("secrets = { DB_URL = \"arn:aws:s3:::bucket/key\" }\n"), "functions[0].secrets.DB_URL", "not \"secretsmanager\"", "Secrets Manager secret ARN";
+        secret_parameter_name_invalid: function("secrets = { KEY = \"ssm:/shop/a key\" }\n"), "functions[0].secrets.KEY", "is not an SSM parameter name", "\"ssm:/shop/api-key\"";
+        secret_also_in_environment: function("environment = { DB_URL = \"x\" }\nsecrets = { DB_URL = \"ssm:/shop/db\" }\n"), "functions[0].secrets.DB_URL", "variable DB_URL is both in `environment` and in `secrets`", "keep DB_URL in one of them";
+        secret_name_reserved: function("secrets = { AWS_REGION = \"ssm:/shop/db\" }\n"), "functions[0].secrets.AWS_REGION", "cannot be an environment variable name", "not one Lambda reserves";
+        kms_key_is_an_alias: function("kms_key_arn = \"arn:aws:kms:us-east-1:123456789012:alias/shop\"\n"), "functions[0].kms_key_arn", "is not a KMS key ARN", "not an alias";
+        boundary_not_a_policy: stack("permissions_boundary = \"arn:aws:iam::123456789012:role/boundary\"\n"), "stack.permissions_boundary", "is not an IAM policy ARN", "managed policy";
+    }
+
+    #[test]
+    fn secrets_kms_key_and_boundary_are_read() {
+        let dir = project();
+        let text = doc(
+            "permissions_boundary = \"arn:aws:iam::123456789012:policy/albkit-boundary\"\n",
+            "",
+            "secrets = { DB_URL = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf\", API_KEY = \"ssm:/shop/api-key\" }\n\
+             kms_key_arn = \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab\"\n",
+        );
+        let config = parse_str(&text, dir.path()).expect("valid");
+        assert_eq!(
+            config.stack.permissions_boundary.as_deref(),
+            Some("arn:aws:iam::123456789012:policy/albkit-boundary")
+        );
+        let f = &config.functions[0];
+        assert_eq!(
+            f.secrets.get("API_KEY"),
+            Some(&SecretRef::Parameter("/shop/api-key".into()))
+        );
+        assert_eq!(
+            f.lambda_environment().get("DB_URL").map(String::as_str),
+            Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf")
+        );
+        assert_eq!(
+            f.kms_key_arn.as_deref(),
+            Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab")
+        );
     }
 
     #[test]
@@ -2921,6 +3112,7 @@ health_check = { path = "/" }
                     ("team".to_owned(), "api".to_owned()),
                     ("cost-center".to_owned(), "42".to_owned()),
                 ]),
+                permissions_boundary: None,
             },
             network: Network::Managed {
                 cidr: Ipv4Cidr {
@@ -2959,6 +3151,8 @@ health_check = { path = "/" }
                         ("RUST_LOG".to_owned(), "info".to_owned()),
                         ("GREETING".to_owned(), "hi".to_owned()),
                     ]),
+                    secrets: BTreeMap::new(),
+                    kms_key_arn: None,
                     log_retention_days: 30,
                     multi_value_headers: true,
                     health_check: Some(HealthCheck {
@@ -2991,6 +3185,8 @@ health_check = { path = "/" }
                     timeout_seconds: 10,
                     architecture: Architecture::X86_64,
                     environment: BTreeMap::new(),
+                    secrets: BTreeMap::new(),
+                    kms_key_arn: None,
                     log_retention_days: 14,
                     multi_value_headers: false,
                     health_check: Some(HealthCheck {
@@ -3018,6 +3214,7 @@ health_check = { path = "/" }
                 name: "hello".to_owned(),
                 region: None,
                 tags: BTreeMap::new(),
+                permissions_boundary: None,
             },
             network: Network::Managed {
                 cidr: Ipv4Cidr {
@@ -3042,6 +3239,8 @@ health_check = { path = "/" }
                 timeout_seconds: 10,
                 architecture: Architecture::X86_64,
                 environment: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                kms_key_arn: None,
                 log_retention_days: 14,
                 multi_value_headers: false,
                 health_check: None,

@@ -211,7 +211,7 @@ pub fn check_runtime(a: &Artifact) -> Result<(), BuildError> {
 }
 
 async fn succeeds(program: &str, args: &[&str]) -> bool {
-    tokio::process::Command::new(program)
+    build_command(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -270,6 +270,94 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
+/// Variables a function build keeps from albkit's environment, by exact name: what cargo,
+/// rustc, a C toolchain, a proxy and a terminal need. Everything else (AWS credentials,
+/// CI tokens, albkit's own settings) is left out: build scripts and proc-macros of every
+/// dependency of the function run with this environment, and `plan` builds.
+const BUILD_ENV_NAMES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "TZ",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "RUSTC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTDOC",
+    "RUST_BACKTRACE",
+    "RUST_MIN_STACK",
+    "CC",
+    "CXX",
+    "AR",
+    "LD",
+    "CFLAGS",
+    "CXXFLAGS",
+    "LDFLAGS",
+    "CPPFLAGS",
+    "PKG_CONFIG",
+    "PKG_CONFIG_PATH",
+    "PKG_CONFIG_SYSROOT_DIR",
+    "SDKROOT",
+    "ZIG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
+/// Variables a function build keeps by prefix: cargo's and rustup's own settings, and
+/// the per-target C toolchain settings of the `cc` crate (`CC_aarch64_unknown_linux_gnu`).
+const BUILD_ENV_PREFIXES: &[&str] = &[
+    "CARGO_",
+    "RUSTUP_",
+    "CC_",
+    "CXX_",
+    "AR_",
+    "CFLAGS_",
+    "CXXFLAGS_",
+    "TARGET_CC",
+    "TARGET_CXX",
+    "TARGET_AR",
+    "PKG_CONFIG_",
+    "SCCACHE_",
+    "ZIG_",
+];
+
+/// Whether a variable of albkit's environment reaches a function build. Pure.
+pub fn kept_for_build(name: &str) -> bool {
+    BUILD_ENV_NAMES.contains(&name) || BUILD_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// A `cargo` (or cargo subcommand) process with only [`kept_for_build`]'s variables.
+fn build_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(kept_for_build)));
+    cmd
+}
+
 /// Reads the executable path out of cargo's JSON messages.
 fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
     stdout
@@ -286,8 +374,7 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
     let tools = toolbox(f.architecture).await;
     let forced = std::env::var("ALBKIT_BUILDER").ok();
     let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
-    let mut cmd =
-        tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = build_command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(cargo_args(builder, f.architecture, tools.native))
         .arg("--manifest-path")
         .arg(f.path.join("Cargo.toml"))
@@ -346,8 +433,7 @@ pub enum Profile {
 /// Builds the function for the machine albkit runs on, to run it locally (`albkit
 /// dev`), whatever its Lambda architecture; returns the executable's path.
 pub async fn build_for_host(f: &FunctionSettings, profile: Profile) -> Result<PathBuf, BuildError> {
-    let mut cmd =
-        tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = build_command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.arg("build");
     if profile == Profile::Release {
         cmd.arg("--release");
@@ -410,7 +496,7 @@ pub fn package(function: &str, bootstrap: &Path) -> Result<Artifact, BuildError>
 }
 
 async fn target_installed(target: &str) -> bool {
-    let Ok(out) = tokio::process::Command::new("rustc")
+    let Ok(out) = build_command("rustc")
         .args(["--print", "sysroot"])
         .stdin(Stdio::null())
         .output()
@@ -428,6 +514,35 @@ async fn target_installed(target: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_build_keeps_the_toolchain_and_drops_credentials() {
+        for kept in [
+            "PATH",
+            "HOME",
+            "RUSTFLAGS",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTUP_TOOLCHAIN",
+            "CC_aarch64_unknown_linux_gnu",
+            "https_proxy",
+        ] {
+            assert!(kept_for_build(kept), "{kept}");
+        }
+        for dropped in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "GITHUB_TOKEN",
+            "CI_JOB_TOKEN",
+            "ALBKIT_LOG",
+            "NPM_TOKEN",
+        ] {
+            assert!(!kept_for_build(dropped), "{dropped}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -52,8 +52,9 @@ fn the_man_pages_in_docs_man_are_up_to_date() {
     for c in commands().iter().filter(|c| !c.is_hide_set()) {
         let page = format!("albkit-{}.1", c.get_name());
         assert!(generated.contains(&page), "no {page}");
+        // roff writes a hyphen as `\-`.
         assert!(
-            main.contains(c.get_name()),
+            main.contains(&c.get_name().replace('-', "\\-")),
             "albkit.1 does not list {}",
             c.get_name()
         );
@@ -371,5 +372,44 @@ fn the_readme_lists_every_visible_command() {
         "examples/ci/gitlab-ci.yml",
     ] {
         assert!(readme.contains(file), "README.md does not mention {file}");
+    }
+}
+
+/// The README shows both policies for the `hello` template in us-east-1, account
+/// 123456789012: exactly what `albkit iam-policy` prints for it.
+#[test]
+fn the_readme_shows_the_policies_iam_policy_prints() {
+    use albkit::model::iam_policy::{document, Audience, Scope};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template = albkit::templates::find("hello").expect("hello template");
+    for (path, contents) in albkit::templates::render(template, "hello") {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, contents).expect("write");
+    }
+    let config = albkit::model::validate::load(&dir.path().join("albkit.toml")).expect("config");
+    let scope = Scope {
+        config: &config,
+        region: "us-east-1",
+        account: "123456789012",
+    };
+    let readme = read("README.md");
+    for (audience, name) in [(Audience::Deploy, "deploy"), (Audience::Plan, "plan")] {
+        let marker = format!("<summary><code>albkit iam-policy --for {name}</code></summary>");
+        let after = readme
+            .split_once(&marker)
+            .unwrap_or_else(|| panic!("README.md has no {marker}"))
+            .1;
+        let block = after
+            .split_once("```json\n")
+            .and_then(|(_, rest)| rest.split_once("\n```"))
+            .map(|(json, _)| json)
+            .expect("a json block after the marker");
+        let shown: serde_json::Value = serde_json::from_str(block).expect("README policy is JSON");
+        assert_eq!(
+            shown,
+            document(&scope, audience),
+            "README.md's {name} policy differs from `albkit iam-policy --for {name}`"
+        );
     }
 }

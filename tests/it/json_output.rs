@@ -242,6 +242,32 @@ fn the_local_commands_json_output_matches_the_schemas() {
     );
     assert_eq!(init["stack"], "app");
 
+    // The policy is the document; --account names the account, so no AWS call is made.
+    for audience in ["deploy", "plan"] {
+        let policy = document(
+            "iam-policy",
+            offline(
+                hello.path(),
+                &[
+                    "iam-policy",
+                    "--for",
+                    audience,
+                    "--account",
+                    "123456789012",
+                    "--region",
+                    "eu-west-1",
+                    "-o",
+                    "json",
+                ],
+            )
+            .ok(),
+        );
+        assert_eq!(
+            policy["Statement"][0]["Sid"], "ListAndDescribe",
+            "{policy:#}"
+        );
+    }
+
     let man = document(
         "man",
         offline(empty.path(), &["man", "--out-dir", "man", "-o", "json"]).ok(),

@@ -11,6 +11,7 @@ mod harness;
 mod json_output;
 mod lifecycle;
 mod ownership;
+mod permissions;
 mod reliability;
 mod secure_defaults;
 mod stack;

@@ -13,6 +13,10 @@ use crate::support::{
 const REGION: &str = "eu-north-1";
 const ENV_SECRET: &str = "do-not-print-3c1f9a7e";
 const AWS_SECRET: &str = "albkitTestSecretKey/do+not+print/7b2e";
+/// A value under a key that does not look secret: never printed either.
+const ENV_PLAIN: &str = "plain-value-5d2c81";
+/// The value API_TOKEN is changed to before the last `plan`s.
+const ENV_CHANGED: &str = "changed-secret-e40b17";
 const INGRESS: &str = "203.0.113.0/24";
 
 struct Deployed {
@@ -37,7 +41,7 @@ hosted_zone_id = "{zone}"
 [[functions]]
 name = "api"
 path = "functions/hello"
-environment = {{ API_TOKEN = "{ENV_SECRET}", GREETING = "hello" }}
+environment = {{ API_TOKEN = "{ENV_SECRET}", GREETING = "{ENV_PLAIN}" }}
 
 [[functions.routes]]
 priority = 10
@@ -81,7 +85,20 @@ fn deployed() -> &'static Deployed {
             &["status", "-o", "json"],
             &["up", "--yes", "-o", "json"],
             &["plan", "-v"],
+            &["versions"],
+            &["versions", "-o", "json"],
+            &["logs"],
+            &["deploy", "--yes", "-vv"],
+            &["iam-policy", "--for", "deploy"],
         ] {
+            let out = albkit_with_env(moto, &project, REGION, args, &env);
+            out.ok();
+            outputs.push((args.join(" "), out));
+        }
+        // A changed value: `plan` says which variable changed, not to what.
+        let toml = project.read("albkit.toml").replace(ENV_SECRET, ENV_CHANGED);
+        project.with_config(&toml);
+        for args in [&["plan", "-vv"][..], &["plan", "-o", "json"]] {
             let out = albkit_with_env(moto, &project, REGION, args, &env);
             out.ok();
             outputs.push((args.join(" "), out));
@@ -316,7 +333,7 @@ fn the_log_bucket_is_private_encrypted_and_refuses_plain_http() {
 }
 
 #[test]
-fn the_function_role_has_only_the_basic_execution_policy() {
+fn the_function_role_may_only_write_its_own_logs() {
     let d = deployed();
     rt().block_on(async {
         let iam = aws_sdk_iam::Client::new(&clients().await);
@@ -334,14 +351,10 @@ fn the_function_role_has_only_the_basic_execution_policy() {
             .send()
             .await
             .expect("attached");
-        let arns: Vec<&str> = attached
-            .attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn())
-            .collect();
-        assert_eq!(
-            arns,
-            ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+        assert!(
+            attached.attached_policies().is_empty(),
+            "no managed policy: {:?}",
+            attached.attached_policies()
         );
         let inline = iam
             .list_role_policies()
@@ -349,7 +362,31 @@ fn the_function_role_has_only_the_basic_execution_policy() {
             .send()
             .await
             .expect("inline");
-        assert!(inline.policy_names().is_empty(), "no inline policy");
+        assert_eq!(inline.policy_names(), ["albkit-execution"]);
+        let doc = iam
+            .get_role_policy()
+            .role_name(role.role_name())
+            .policy_name("albkit-execution")
+            .send()
+            .await
+            .expect("GetRolePolicy");
+        let doc = urlencoding::decode(doc.policy_document())
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(&doc).expect("policy json");
+        let log_group = format!(
+            "arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/{}--api:*",
+            d.stack
+        );
+        assert_eq!(
+            doc["Statement"],
+            serde_json::json!([{
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": log_group,
+            }])
+        );
         let trust = urlencoding::decode(role.assume_role_policy_document().unwrap_or_default())
             .map(|t| t.into_owned())
             .unwrap_or_default();
@@ -389,19 +426,28 @@ fn no_secret_is_printed_in_any_output_at_any_verbosity() {
     });
     assert!(d.outputs.len() >= 7);
     for (args, out) in &d.outputs {
-        for secret in [ENV_SECRET, AWS_SECRET] {
+        for secret in [ENV_SECRET, ENV_PLAIN, ENV_CHANGED, AWS_SECRET] {
             assert!(
                 !out.stdout.contains(secret) && !out.stderr.contains(secret),
                 "`albkit {args}` printed a secret\n{out}"
             );
         }
     }
-    // The non-secret value is shown, so the redaction is by key, not by hiding everything.
+    // The variables are named, so a change stays visible.
     let plan = &d.outputs[0].1;
     assert!(
-        plan.stderr.contains("GREETING=hello") || plan.stdout.contains("GREETING=hello"),
+        plan.stdout.contains("environment = API_TOKEN, GREETING"),
         "{plan}"
     );
+    let changed = &d.outputs[d.outputs.len() - 2].1;
+    assert!(
+        changed.stdout.contains(
+            "environment: API_TOKEN, GREETING -> API_TOKEN, GREETING (changed API_TOKEN)"
+        ),
+        "the changed variable is named: {changed}"
+    );
+    let json = &d.outputs[d.outputs.len() - 1].1;
+    assert!(json.stdout.contains("(changed API_TOKEN)"), "{json}");
     assert!(d.project.path().exists());
 }
 
@@ -413,4 +459,53 @@ fn albkit_dev_listens_on_loopback_unless_told_otherwise() {
         albkit::cli::Command::Dev(args) => assert!(args.bind.is_loopback(), "{}", args.bind),
         other => panic!("parsed as {other:?}"),
     }
+}
+
+#[test]
+fn a_build_script_of_the_function_cannot_see_credentials_or_ci_tokens() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("buildenv");
+    let project = Project::empty();
+    project
+        .with_config(&format!(
+            "[stack]\nname = \"{stack}\"\n\n[[functions]]\nname = \"spy\"\npath = \"functions/spy\"\n"
+        ))
+        .write(
+            "functions/spy/Cargo.toml",
+            &format!(
+                "[package]\nname = \"{stack}-spy\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+                 publish = false\n\n[workspace]\n"
+            ),
+        )
+        .write("functions/spy/src/main.rs", "fn main() {}\n")
+        .write(
+            "functions/spy/build.rs",
+            r#"fn main() {
+    for name in ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "ALBKIT_SPY_CI_TOKEN"] {
+        if std::env::var_os(name).is_some() {
+            panic!("the build script can see {name}");
+        }
+    }
+    // Not an empty environment: what cargo and the toolchain need is there.
+    for name in ["PATH", "HOME", "CARGO_PKG_NAME"] {
+        if std::env::var_os(name).is_none() {
+            panic!("the build script cannot see {name}");
+        }
+    }
+}
+"#,
+        );
+    let out = albkit_with_env(
+        moto,
+        &project,
+        REGION,
+        &["plan"],
+        &[
+            ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+            ("AWS_SESSION_TOKEN", "session-token-for-the-spy"),
+            ("ALBKIT_SPY_CI_TOKEN", "ci-token-for-the-spy"),
+        ],
+    );
+    out.ok();
+    assert!(out.stderr.contains("Built function spy"), "{out}");
 }

@@ -585,11 +585,15 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         .send()
         .await
         .expect("policies");
-    assert_eq!(attached.attached_policies().len(), 1);
-    assert_eq!(
-        attached.attached_policies()[0].policy_name(),
-        Some("AWSLambdaBasicExecutionRole")
-    );
+    assert!(attached.attached_policies().is_empty());
+    let inline = c
+        .iam
+        .list_role_policies()
+        .role_name(format!("albkit-{stack}--hello-{REGION}"))
+        .send()
+        .await
+        .expect("inline policies");
+    assert_eq!(inline.policy_names(), ["albkit-execution"]);
     let groups = c
         .logs
         .describe_log_groups()

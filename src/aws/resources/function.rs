@@ -16,7 +16,7 @@ use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags, AWS_MANAGED_KEY};
 
 const ALIAS_PROP: &str = "live -> published version";
 
@@ -181,7 +181,7 @@ async fn configuration(
 
 /// What albkit sets on a function, as the properties `plan` compares, from one
 /// configuration (a published version's or `$LATEST`'s).
-fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String); 8] {
+fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String); 9] {
     let env = config
         .environment()
         .and_then(|e| e.variables())
@@ -216,6 +216,14 @@ fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String);
         ),
         ("role", config.role().unwrap_or_default().to_string()),
         ("environment", environment_prop(&env)),
+        (
+            "kms_key",
+            config
+                .kms_key_arn()
+                .filter(|k| !k.is_empty())
+                .unwrap_or(AWS_MANAGED_KEY)
+                .to_string(),
+        ),
         (
             "code_sha256",
             config.code_sha256().unwrap_or_default().to_string(),
@@ -444,7 +452,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     })?;
     let role = ctx.ids.get(&logical::role(&settings.name))?;
     let env = Environment::builder()
-        .set_variables(Some(settings.environment.clone().into_iter().collect()))
+        .set_variables(Some(settings.lambda_environment().into_iter().collect()))
         .build();
     let arch = architecture(want.get("architecture").unwrap_or_default());
     let memory = i32::try_from(settings.memory_mb).unwrap_or(128);
@@ -466,6 +474,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .memory_size(memory)
                     .timeout(timeout)
                     .environment(env.clone())
+                    .set_kms_key_arn(settings.kms_key_arn.clone())
                     .code(
                         FunctionCode::builder()
                             .zip_file(Blob::new(artifact.zip.clone()))
@@ -542,6 +551,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             "memory_mb",
             "timeout_seconds",
             "environment",
+            "kms_key",
             "role",
             "runtime",
             "handler",
@@ -559,6 +569,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .memory_size(memory)
                     .timeout(timeout)
                     .environment(env.clone())
+                    // An empty ARN puts the environment back under Lambda's own key.
+                    .kms_key_arn(settings.kms_key_arn.clone().unwrap_or_default())
                     .send()
                     .await
                     .aws("UpdateFunctionConfiguration", name)

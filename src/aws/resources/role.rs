@@ -1,4 +1,5 @@
-//! The function's IAM execution role: trusted by Lambda, basic execution policy only.
+//! The function's IAM execution role: trusted by Lambda only, one inline policy
+//! ([`crate::model::role_policy`]), no managed policy, the configured permissions boundary.
 
 use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
@@ -9,46 +10,19 @@ use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{role_tags, tags_prop, Kind, Resource, Tags, BASIC_EXECUTION_POLICY};
+use crate::model::role_policy::{
+    describe_trust, execution_policy, inline_prop, parse_document, trust_policy as trust_document,
+    EXECUTION_POLICY_NAME,
+};
+use crate::model::stack::{partition, role_tags, tags_prop, Kind, Resource, Tags, NO_POLICIES};
 
 pub fn trust_policy() -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "lambda.amazonaws.com" },
-            "Action": "sts:AssumeRole"
-        }]
-    })
-    .to_string()
+    trust_document().to_string()
 }
 
-/// Which services a trust policy lets assume the role (`lambda.amazonaws.com`).
+/// Who may assume the role, as `plan` compares it ([`describe_trust`]).
 fn trusted_services(document: &str) -> String {
-    let decoded = urlencoding::decode(document)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| document.to_string());
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&decoded) else {
-        return "unreadable".into();
-    };
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    let mut services: Vec<String> = statements
-        .iter()
-        .filter(|s| s["Effect"] == "Allow")
-        .flat_map(|s| match &s["Principal"]["Service"] {
-            serde_json::Value::String(v) => vec![v.clone()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        })
-        .collect();
-    services.sort();
-    services.join(", ")
+    parse_document(document).map_or_else(|| "unreadable".into(), |doc| describe_trust(&doc))
 }
 
 fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
@@ -200,7 +174,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     let notify = &notify;
     let functions = &functions;
     let found = try_join_all(names.iter().map(|name| async move {
-        let (role, policies) = tokio::try_join!(
+        let (role, inline, policies) = tokio::try_join!(
             retry(Policy::transient(), "read role", notify, || async {
                 iam.get_role()
                     .role_name(name)
@@ -208,6 +182,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                     .await
                     .aws("GetRole", name)
             }),
+            read_inline_policies(iam, name, notify),
             retry(
                 Policy::transient(),
                 "read role policies",
@@ -242,6 +217,10 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
             .filter_map(|p| p.policy_arn().map(str::to_string))
             .collect();
         attached.sort();
+        let boundary = role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .unwrap_or(NO_POLICIES);
         Ok::<_, AwsError>(Some(Ok(observed(
             role.arn(),
             Resource::new(logical, Kind::Role)
@@ -250,7 +229,16 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                     "trust",
                     trusted_services(role.assume_role_policy_document().unwrap_or_default()),
                 )
-                .prop("policies", attached.join(", "))
+                .prop(
+                    "policies",
+                    if attached.is_empty() {
+                        NO_POLICIES.to_string()
+                    } else {
+                        attached.join(", ")
+                    },
+                )
+                .prop("inline_policies", inline_prop(&inline))
+                .prop("permissions_boundary", boundary)
                 .prop("tags", tags_prop(&tags)),
         ))))
     }))
@@ -303,6 +291,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .path(ctx.names.role_path())
                     .description(format!("albkit stack {}: execution role", ctx.stack()))
                     .assume_role_policy_document(trust_policy())
+                    .set_permissions_boundary(ctx.config.stack.permissions_boundary.clone())
                     .set_tags(Some(to_tags(&tags)?))
                     .send()
                     .await
@@ -357,7 +346,66 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             }
         }
     };
-    if change.id.is_none() || change.changed("policies") {
+    if change.id.is_some() && change.changed("permissions_boundary") {
+        match &ctx.config.stack.permissions_boundary {
+            Some(boundary) => iam
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(boundary)
+                .send()
+                .await
+                .map(|_| ())
+                .aws("PutRolePermissionsBoundary", name)?,
+            None => iam
+                .delete_role_permissions_boundary()
+                .role_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .aws("DeleteRolePermissionsBoundary", name)
+                .or_else(ignore_not_found)?,
+        }
+    }
+    if change.id.is_none() || change.changed("inline_policies") {
+        let document = desired_policy(ctx, want).await?.to_string();
+        // A role just created may not be visible to every IAM endpoint yet.
+        retry(Policy::fresh(), "put execution policy", &notify, || async {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(EXECUTION_POLICY_NAME)
+                .policy_document(&document)
+                .send()
+                .await
+                .aws("PutRolePolicy", name)
+        })
+        .await?;
+        if change.id.is_some() {
+            // Statements someone added in policies of their own go with them.
+            let listed = iam
+                .list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .aws("ListRolePolicies", name)?;
+            for other in listed
+                .policy_names()
+                .iter()
+                .filter(|p| p.as_str() != EXECUTION_POLICY_NAME)
+            {
+                iam.delete_role_policy()
+                    .role_name(name)
+                    .policy_name(other)
+                    .send()
+                    .await
+                    .aws("DeleteRolePolicy", name)
+                    .map(|_| ())
+                    .or_else(ignore_not_found)?;
+            }
+        }
+    }
+    if change.id.is_some() && change.changed("policies") {
+        // No managed policy belongs on the role: AWSLambdaBasicExecutionRole (attached
+        // by earlier albkit versions) and any other are detached.
         let old: Vec<String> = change
             .fields
             .iter()
@@ -365,29 +413,13 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             .and_then(|f| f.old.clone())
             .map(|s| s.split(", ").map(str::to_string).collect())
             .unwrap_or_default();
-        if !old.iter().any(|p| p == BASIC_EXECUTION_POLICY) {
-            retry(
-                Policy::fresh(),
-                "attach basic execution policy",
-                &notify,
-                || async {
-                    iam.attach_role_policy()
-                        .role_name(name)
-                        .policy_arn(BASIC_EXECUTION_POLICY)
-                        .send()
-                        .await
-                        .aws("AttachRolePolicy", name)
-                },
-            )
-            .await?;
-        }
-        for extra in old
+        for attached in old
             .iter()
-            .filter(|p| !p.is_empty() && p.as_str() != BASIC_EXECUTION_POLICY)
+            .filter(|p| !p.is_empty() && p.as_str() != NO_POLICIES)
         {
             iam.detach_role_policy()
                 .role_name(name)
-                .policy_arn(extra)
+                .policy_arn(attached)
                 .send()
                 .await
                 .aws("DetachRolePolicy", name)
@@ -398,6 +430,68 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     Ok(arn)
 }
 
+/// The execution policy `want` (a role of one of the config's functions) is to hold.
+async fn desired_policy(ctx: &Ctx<'_>, want: &Resource) -> Result<serde_json::Value, AwsError> {
+    let function = want.logical.strip_prefix("role/").unwrap_or_default();
+    let Some(f) = ctx.config.function(function) else {
+        return Err(AwsError::incomplete(
+            "PutRolePolicy",
+            &want.logical,
+            "function of the role",
+        ));
+    };
+    let log_group = ctx
+        .ids
+        .find(&crate::model::names::logical::log_group(function))
+        .unwrap_or_else(|| ctx.names.log_group(function));
+    let region = ctx.names.region();
+    let account = ctx.account().await?;
+    Ok(execution_policy(
+        f,
+        &log_group,
+        partition(region),
+        region,
+        account,
+    ))
+}
+
+/// Every inline policy of role `name`, with its document.
+async fn read_inline_policies(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    notify: &crate::aws::events::ResourceNotify<'_>,
+) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
+    let listed = retry(
+        Policy::transient(),
+        "read role policies",
+        notify,
+        || async {
+            iam.list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .aws("ListRolePolicies", name)
+        },
+    )
+    .await?;
+    let names: Vec<String> = listed.policy_names().to_vec();
+    try_join_all(names.into_iter().map(|policy| async move {
+        let out = retry(Policy::transient(), "read role policy", notify, || async {
+            iam.get_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .aws("GetRolePolicy", name)
+        })
+        .await?;
+        let doc = parse_document(out.policy_document())
+            .unwrap_or_else(|| serde_json::Value::String("unreadable".into()));
+        Ok((policy, doc))
+    }))
+    .await
+}
+
 pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
     let iam = &ctx.aws.iam;
     let name = have.get("name").unwrap_or_default();
@@ -406,7 +500,7 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
         .get("policies")
         .unwrap_or_default()
         .split(", ")
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && *p != NO_POLICIES)
     {
         retry(
             Policy::teardown(),

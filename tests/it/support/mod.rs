@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod ministack;
 pub mod proxy;
 
 use std::ffi::OsStr;
@@ -616,8 +617,12 @@ pub fn unique_stack_name(prefix: &str) -> String {
 // ---------------------------------------------------------------------------------
 
 /// The `albkit` binary cargo built for these tests.
+/// The albkit binary under test: cargo's, or the one `ALBKIT_BIN` names (a release
+/// build, or a copy kept apart from a target dir that another checkout also builds into).
 pub fn albkit_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_albkit"))
+    std::env::var_os("ALBKIT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_albkit")))
 }
 
 /// Where function crates are built during tests: one directory for all tests, so
@@ -747,6 +752,11 @@ pub fn albkit_process() -> Command {
 }
 
 pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
+    albkit_command_at(&moto.endpoint(), project, region)
+}
+
+/// [`albkit_command`] against any endpoint (MiniStack, a proxy).
+pub fn albkit_command_at(endpoint: &str, project: &Project, region: &str) -> Command {
     let mut cmd = albkit_process();
     cmd.current_dir(project.path());
     for (key, _) in std::env::vars_os() {
@@ -758,7 +768,7 @@ pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
     cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
         .env("AWS_REGION", region)
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         // Keep ~/.aws out of it.
         .env("AWS_CONFIG_FILE", project.path().join(".no-aws-config"))

@@ -86,6 +86,12 @@ pub struct ProxyConfig {
     /// with 403 `AccessDenied`, as S3 does (moto ignores the header). Calls without the
     /// header reach moto.
     pub other_account_buckets: Vec<(String, String)>,
+    /// The proxy stands for AWS's TLS endpoint in front of an emulator that checks
+    /// request signatures and `aws:SecureTransport` (MiniStack): it passes the `Host`
+    /// header on as the client signed it and marks each request as received over TLS
+    /// (`X-Forwarded-Proto: https`, as a TLS-terminating front end does). moto's
+    /// workarounds (idempotent creates, lifted bucket policies) are then off.
+    pub tls_front: bool,
 }
 
 impl Default for ProxyConfig {
@@ -98,6 +104,7 @@ impl Default for ProxyConfig {
             realism: Realism::default(),
             lose_first_responses: false,
             other_account_buckets: Vec::new(),
+            tls_front: false,
         }
     }
 }
@@ -599,9 +606,12 @@ async fn forward(
         .map_err(|e| format!("{e}"))?;
     let mut req = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
-        if name != "host" {
+        if name != "host" || shared.config.tls_front {
             req = req.header(name, value);
         }
+    }
+    if shared.config.tls_front {
+        req = req.header("x-forwarded-proto", "https");
     }
     let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
     let resp = shared
@@ -940,6 +950,7 @@ async fn handle(
     // AWS makes CreateListener and CreateLoadBalancer idempotent (the same port or name
     // again returns what is there); moto creates a second one. Answer as AWS would.
     let existing = match (service.as_str(), op.as_str()) {
+        _ if config.tls_front => None,
         ("elasticloadbalancing", "CreateListener") => {
             existing_listener(&shared, &headers, &text).await
         }
@@ -949,7 +960,11 @@ async fn handle(
         _ => None,
     };
     // albkit's `DeleteObjects` on a bucket with the TLS-only policy (see `lift_policy`).
-    let lifted = if service == "s3" && method == hyper::Method::POST && path.contains("?delete") {
+    let lifted = if service == "s3"
+        && !config.tls_front
+        && method == hyper::Method::POST
+        && path.contains("?delete")
+    {
         let bucket = path
             .trim_start_matches('/')
             .split(['/', '?'])

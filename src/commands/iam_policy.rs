@@ -1,0 +1,50 @@
+//! `albkit iam-policy --for deploy|plan`: the IAM policy a caller needs for this stack,
+//! as JSON on stdout. The statements are built in [`crate::model::iam_policy`]; this
+//! command only finds the region and the account (STS, unless `--account` names it).
+
+use super::{load_and_connect, print_json};
+use crate::cli::{Cli, Output, PolicyFor};
+use crate::error::{Error, Result};
+use crate::model::iam_policy::{document, statements, summary, Audience, Scope};
+
+pub async fn run(cli: &Cli, audience: PolicyFor, account: Option<&str>) -> Result<u8> {
+    let (config, aws) = load_and_connect(cli).await?;
+    let audience = match audience {
+        PolicyFor::Deploy => Audience::Deploy,
+        PolicyFor::Plan => Audience::Plan,
+    };
+    let account = match account {
+        Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.to_string(),
+        Some(a) => {
+            return Err(Error::usage(
+                format!("--account {a:?} is not a 12-digit AWS account id"),
+                "pass the account id as `aws sts get-caller-identity` prints it, or leave \
+                 --account out to use the caller's",
+            ))
+        }
+        None => crate::aws::identity::Identity::new(aws.sts.clone())
+            .account()
+            .await?
+            .to_string(),
+    };
+    let scope = Scope {
+        config: &config,
+        region: &aws.region,
+        account: &account,
+    };
+    let doc = document(&scope, audience);
+    if cli.output == Output::Human && !cli.quiet {
+        let list = statements(&scope, audience);
+        let (count, star) = summary(&list);
+        eprintln!(
+            "albkit iam-policy: the {} policy of stack {} in {} (account {account}): {count} \
+             statements, {star} of them on resource \"*\" (List/Describe actions, which AWS \
+             authorizes on no resource). docs/permissions.md explains each statement.",
+            audience.as_str(),
+            config.stack.name,
+            aws.region
+        );
+    }
+    print_json(&doc);
+    Ok(0)
+}

@@ -1,0 +1,1019 @@
+//! The IAM policies a caller needs to run albkit, scoped to one stack (`albkit iam-policy`).
+//!
+//! Two audiences: [`Audience::Deploy`] (`up`, `deploy`, `rollback`, `down`) and
+//! [`Audience::Plan`] (`plan`, `status`, `versions`, `logs`), which is read-only. Every
+//! statement names the stack's own resources wherever the service authorizes the action
+//! on a resource ARN, and adds the `albkit:stack` tag as a condition wherever the service
+//! evaluates `aws:RequestTag` (on create) or `aws:ResourceTag` (on existing resources).
+//! A `*` resource is written only for actions that AWS authorizes on no resource (the
+//! `Describe*`/`List*` calls); each such statement says so in [`Statement::star_because`].
+//! docs/permissions.md explains every statement, with the AWS references.
+//!
+//! Pure: built from the validated configuration, the region and the account.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::config::{Config, Network};
+use super::names::{Names, TAG_STACK};
+use super::stack::partition;
+
+/// Which commands the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `up`, `deploy`, `rollback`, `down`.
+    Deploy,
+    /// `plan`, `status`, `versions`, `logs`: read-only.
+    Plan,
+}
+
+impl Audience {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Audience::Deploy => "deploy",
+            Audience::Plan => "plan",
+        }
+    }
+}
+
+/// One statement of the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sid: &'static str,
+    pub actions: Vec<&'static str>,
+    pub resources: Vec<String>,
+    /// operator → key → values (AND across keys, OR across values).
+    pub conditions: BTreeMap<&'static str, BTreeMap<String, Vec<String>>>,
+    /// Why the resource is `*`: AWS authorizes these actions on no resource ARN.
+    pub star_because: Option<&'static str>,
+    /// Set by [`merge`] when another statement has the same Sid.
+    pub numbered: Option<usize>,
+}
+
+impl Statement {
+    fn new(sid: &'static str, actions: &[&'static str], resources: Vec<String>) -> Self {
+        Self {
+            sid,
+            actions: actions.to_vec(),
+            resources,
+            conditions: BTreeMap::new(),
+            star_because: None,
+            numbered: None,
+        }
+    }
+
+    /// A statement on `*`, with the reason no narrower resource exists.
+    fn star(sid: &'static str, actions: &[&'static str], because: &'static str) -> Self {
+        Self {
+            star_because: Some(because),
+            ..Self::new(sid, actions, vec!["*".into()])
+        }
+    }
+
+    fn when(mut self, operator: &'static str, key: impl Into<String>, values: &[&str]) -> Self {
+        self.conditions
+            .entry(operator)
+            .or_default()
+            .insert(key.into(), values.iter().map(|v| v.to_string()).collect());
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let mut s = Map::new();
+        let sid = match self.numbered {
+            Some(n) => format!("{}{n}", self.sid),
+            None => self.sid.to_string(),
+        };
+        s.insert("Sid".into(), json!(sid));
+        s.insert("Effect".into(), json!("Allow"));
+        s.insert("Action".into(), json!(self.actions));
+        let resource = match self.resources.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        s.insert("Resource".into(), resource);
+        if !self.conditions.is_empty() {
+            let mut c = Map::new();
+            for (op, keys) in &self.conditions {
+                let mut k = Map::new();
+                for (key, values) in keys {
+                    let v = match values.as_slice() {
+                        [one] => json!(one),
+                        many => json!(many),
+                    };
+                    k.insert(key.clone(), v);
+                }
+                c.insert((*op).into(), Value::Object(k));
+            }
+            s.insert("Condition".into(), Value::Object(c));
+        }
+        Value::Object(s)
+    }
+}
+
+/// What the policy is scoped to.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    pub config: &'a Config,
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+/// The policy's statements for `audience`.
+pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
+    let s = Arns::new(scope);
+    let mut out = vec![read_everywhere(audience)];
+    out.extend(read_stack(&s, scope));
+    if audience == Audience::Deploy {
+        out.extend(network(&s, scope));
+        out.extend(load_balancer(&s));
+        out.extend(functions(&s, scope));
+        out.extend(roles(&s, scope));
+        out.extend(buckets(&s, scope));
+        out.extend(https(&s, scope));
+    }
+    merge(out)
+}
+
+/// The service of an action (`ec2` of `ec2:CreateVpc`) or of an ARN (`arn:aws:ec2:…`).
+fn service_of_action(action: &str) -> &str {
+    action.split(':').next().unwrap_or(action)
+}
+
+fn service_of_resource(arn: &str) -> &str {
+    arn.split(':').nth(2).unwrap_or(arn)
+}
+
+fn services(st: &Statement) -> Vec<&str> {
+    let mut out: Vec<&str> = st.actions.iter().map(|a| service_of_action(a)).collect();
+    out.extend(st.resources.iter().map(|r| service_of_resource(r)));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Merges the statements that share a Sid: same conditions, and no service in common
+/// (so that no action meets a resource it did not have before). A part that cannot
+/// merge stays a statement of its own, its Sid numbered.
+pub fn merge(list: Vec<Statement>) -> Vec<Statement> {
+    let mut out: Vec<Statement> = Vec::new();
+    for st in list {
+        let into = out.iter_mut().find(|o| {
+            o.sid == st.sid
+                && o.conditions == st.conditions
+                && o.star_because == st.star_because
+                && services(o).iter().all(|svc| !services(&st).contains(svc))
+        });
+        match into {
+            Some(o) => {
+                o.actions.extend(st.actions);
+                o.resources.extend(st.resources);
+            }
+            None => out.push(st),
+        }
+    }
+    // Sids must be unique in a policy.
+    let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for st in &mut out {
+        let n = seen.entry(st.sid).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            st.numbered = Some(*n);
+        }
+    }
+    out
+}
+
+/// The policy document (IAM JSON) for `audience`.
+pub fn document(scope: &Scope<'_>, audience: Audience) -> Value {
+    let statements: Vec<Value> = statements(scope, audience)
+        .iter()
+        .map(Statement::to_json)
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The ARNs and names every statement is built from.
+struct Arns {
+    partition: &'static str,
+    region: String,
+    account: String,
+    stack: String,
+    names: Names,
+}
+
+impl Arns {
+    fn new(scope: &Scope<'_>) -> Self {
+        let stack = scope.config.stack.name.clone();
+        let names = Names::new(&stack, scope.region);
+        Self {
+            partition: partition(scope.region),
+            region: scope.region.to_string(),
+            account: scope.account.to_string(),
+            stack,
+            names,
+        }
+    }
+
+    fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account
+        )
+    }
+
+    /// Every function of the stack, with its versions and aliases: `<stack>-*` holds the
+    /// current names (`<stack>--<function>`) and those of earlier versions
+    /// (`<stack>-<function>`). The prefix also matches another stack whose name starts
+    /// with `<stack>-`: that is why every statement that changes a function also asks
+    /// for the stack's tag.
+    fn functions(&self) -> Vec<String> {
+        vec![self.arn("lambda", &format!("function:{}-*", self.stack))]
+    }
+
+    /// The functions albkit creates: `<stack>--*`, which no other stack's names can match
+    /// (neither stack nor function names may contain `--`).
+    fn new_functions(&self) -> Vec<String> {
+        vec![self.arn("lambda", &format!("function:{}--*", self.stack))]
+    }
+
+    /// The log groups albkit creates, named after [`Self::new_functions`].
+    fn new_log_groups(&self) -> Vec<String> {
+        vec![self.arn("logs", &format!("log-group:/aws/lambda/{}--*", self.stack))]
+    }
+
+    /// The functions' log groups (`/aws/lambda/<function>`) and their streams.
+    fn log_groups(&self) -> Vec<String> {
+        vec![self.arn("logs", &format!("log-group:/aws/lambda/{}-*", self.stack))]
+    }
+
+    /// The stack's roles, in every region: under `/albkit/<stack>/`.
+    fn roles(&self) -> Vec<String> {
+        vec![format!(
+            "arn:{}:iam::{}:role{}*",
+            self.partition,
+            self.account,
+            self.names.role_path_prefix()
+        )]
+    }
+
+    /// A role looked up by name before albkit knows whether it exists (discovery's
+    /// `GetRole` of each configured name): IAM then authorizes the ARN without a path.
+    fn roles_by_name(&self) -> Vec<String> {
+        vec![format!(
+            "arn:{}:iam::{}:role/albkit-{}-*",
+            self.partition, self.account, self.stack
+        )]
+    }
+
+    /// The load balancer, its listeners and their rules: the three ELB resource types
+    /// whose ARN holds `app/<load balancer name>/`.
+    fn load_balancer(&self) -> Vec<String> {
+        let lb = self.names.load_balancer();
+        vec![self.arn("elasticloadbalancing", &format!("*/app/{lb}/*"))]
+    }
+
+    /// Every EC2 resource of the region: the actions name the kinds (VPC, subnet, …) and
+    /// the stack's tag (`aws:RequestTag` on create, `aws:ResourceTag` after) names the
+    /// resources, so listing resource types beside them would narrow nothing.
+    fn ec2(&self) -> Vec<String> {
+        vec![self.arn("ec2", "*")]
+    }
+
+    /// Target group names start with `<stack>-` (32 characters at most, hence the tag
+    /// condition beside this prefix).
+    fn target_groups(&self) -> Vec<String> {
+        vec![self.arn(
+            "elasticloadbalancing",
+            &format!("targetgroup/{}-*", self.stack),
+        )]
+    }
+
+    fn log_bucket(&self) -> String {
+        self.names.log_bucket(&self.account)
+    }
+
+    fn lock_bucket(&self) -> String {
+        self.names.lock_bucket(&self.account)
+    }
+
+    fn bucket(&self, name: &str) -> String {
+        format!("arn:{}:s3:::{name}", self.partition)
+    }
+
+    /// This stack's lock: one object of the region's lock bucket.
+    fn lock_object(&self) -> String {
+        format!(
+            "arn:{}:s3:::{}/{}",
+            self.partition,
+            self.lock_bucket(),
+            self.names.lock_key()
+        )
+    }
+
+    fn tag_key(&self) -> String {
+        format!("aws:ResourceTag/{TAG_STACK}")
+    }
+
+    fn request_tag_key(&self) -> String {
+        format!("aws:RequestTag/{TAG_STACK}")
+    }
+}
+
+/// The statements are grouped by what proves a resource is the stack's: its name, the
+/// stack's tag on the request that creates it, or the stack's tag on the resource. Parts of
+/// one group from different services merge into one statement without widening anything,
+/// since an action only ever applies to resources of its own service ([`merge`]).
+const READ_BY_NAME: &str = "ReadStackByName";
+const CREATE_TAGGED: &str = "CreateWithStackTag";
+const CHANGE_TAGGED: &str = "ChangeStackTagged";
+const CHANGE_BY_NAME: &str = "ChangeStackByName";
+
+const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions on no resource ARN \
+     (Service Authorization Reference: no resource type for the action)";
+
+/// The listing and describing calls that discovery makes, which AWS authorizes on `*`
+/// only. Read-only, and the same for both audiences.
+fn read_everywhere(_audience: Audience) -> Statement {
+    Statement::star(
+        "ListAndDescribe",
+        &[
+            "acm:ListCertificates",
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroupRules",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeTags",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeVpcs",
+            // Every ELB Describe action is a read of load balancing configuration.
+            "elasticloadbalancing:Describe*",
+            "iam:ListRoles",
+            "lambda:ListFunctions",
+            "logs:DescribeLogGroups",
+        ],
+        NO_RESOURCE,
+    )
+}
+
+/// Reads of the stack's own resources, by name: both audiences.
+fn read_stack(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    let mut out = vec![
+        Statement::new(
+            READ_BY_NAME,
+            // Reads of the stack's own functions only (name); `Get*` is GetFunction,
+            // GetFunctionConfiguration, GetAlias, GetPolicy and their kind.
+            &[
+                "lambda:Get*",
+                "lambda:ListTags",
+                "lambda:ListVersionsByFunction",
+            ],
+            s.functions(),
+        ),
+        Statement::new(
+            READ_BY_NAME,
+            &["logs:FilterLogEvents", "logs:ListTagsForResource"],
+            s.log_groups(),
+        ),
+        Statement::new(
+            READ_BY_NAME,
+            // GetRole and GetRolePolicy; ListAttachedRolePolicies and ListRolePolicies.
+            &["iam:GetRole*", "iam:List*RolePolicies"],
+            [s.roles(), s.roles_by_name()].concat(),
+        ),
+    ];
+    let mut buckets = Vec::new();
+    if scope.config.load_balancer.access_logs {
+        buckets.push(s.bucket(&s.log_bucket()));
+    }
+    buckets.push(s.bucket(&s.lock_bucket()));
+    // `status` reads who holds the stack's lock.
+    buckets.push(s.lock_object());
+    out.push(Statement::new(
+        READ_BY_NAME,
+        // Reads of the stack's two buckets and its lock object only (name).
+        &[
+            "s3:GetBucket*",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetObject",
+            "s3:ListBucket",
+        ],
+        buckets,
+    ));
+    if let Some(https) = &scope.config.https {
+        out.push(Statement::new(
+            READ_BY_NAME,
+            &["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+            vec![s.arn("acm", "certificate/*")],
+        ));
+        if let Some(zone) = &https.hosted_zone_id {
+            out.push(Statement::new(
+                READ_BY_NAME,
+                &["route53:ListResourceRecordSets"],
+                vec![format!(
+                    "arn:{}:route53:::hostedzone/{}",
+                    s.partition,
+                    zone.as_str()
+                )],
+            ));
+        }
+    }
+    out
+}
+
+/// The VPC, subnets, internet gateway, route table and security group: created only
+/// with the stack's tag, changed and deleted only when they carry it.
+fn network(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    let mut out = Vec::new();
+    let mut create = vec!["ec2:CreateSecurityGroup"];
+    if matches!(scope.config.network, Network::Managed { .. }) {
+        create.extend([
+            "ec2:CreateInternetGateway",
+            "ec2:CreateRouteTable",
+            "ec2:CreateSubnet",
+            "ec2:CreateVpc",
+        ]);
+    }
+    create.sort_unstable();
+    out.push(Statement::new(CREATE_TAGGED, &create, s.ec2()).when(
+        "StringEquals",
+        s.request_tag_key(),
+        &[&s.stack],
+    ));
+    // Tags set by the create call itself (TagSpecifications).
+    out.push(
+        Statement::new("TagEc2OnCreate", &["ec2:CreateTags"], s.ec2()).when(
+            "StringEquals",
+            "ec2:CreateAction",
+            &[
+                "CreateInternetGateway",
+                "CreateRouteTable",
+                "CreateSecurityGroup",
+                "CreateSubnet",
+                "CreateVpc",
+            ],
+        ),
+    );
+    // Wildcards that name exactly the calls albkit makes (and their siblings on the same
+    // kind of resource): `AuthorizeSecurityGroup*` is Ingress and Egress, `*RouteTable`
+    // Associate, Disassociate, Create and Delete, `*Route` Create, Replace and Delete,
+    // `*InternetGateway` Attach, Detach, Create and Delete. All on resources that carry
+    // the stack's tag only.
+    let mut change = vec![
+        "ec2:AuthorizeSecurityGroup*",
+        "ec2:CreateTags",
+        "ec2:DeleteSecurityGroup",
+        "ec2:DeleteTags",
+        "ec2:RevokeSecurityGroup*",
+    ];
+    if matches!(scope.config.network, Network::Managed { .. }) {
+        change.extend([
+            "ec2:*InternetGateway",
+            "ec2:*Route",
+            "ec2:*RouteTable",
+            "ec2:DeleteSubnet",
+            "ec2:DeleteVpc",
+            "ec2:ModifyVpcAttribute",
+        ]);
+    }
+    change.sort_unstable();
+    out.push(Statement::new(CHANGE_TAGGED, &change, s.ec2()).when(
+        "StringEquals",
+        s.tag_key(),
+        &[&s.stack],
+    ));
+    out
+}
+
+/// The load balancer, its listeners and rules, and the target groups.
+fn load_balancer(s: &Arns) -> Vec<Statement> {
+    let created = [s.load_balancer(), s.target_groups()].concat();
+    vec![
+        Statement::new(
+            CREATE_TAGGED,
+            &[
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:CreateTargetGroup",
+            ],
+            created.clone(),
+        )
+        .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        // ELB asks for AddTags on the resource a create call tags.
+        Statement::new(
+            "TagElbOnCreate",
+            &["elasticloadbalancing:AddTags"],
+            created.clone(),
+        )
+        .when(
+            "StringEquals",
+            "elasticloadbalancing:CreateAction",
+            &[
+                "CreateListener",
+                "CreateLoadBalancer",
+                "CreateRule",
+                "CreateTargetGroup",
+            ],
+        ),
+        Statement::new(
+            CHANGE_TAGGED,
+            // Every Delete/Modify/Set action and the tag and target calls, on the stack's
+            // own load balancer, listeners, rules and target groups only (name and tag).
+            &[
+                "elasticloadbalancing:*Tags",
+                "elasticloadbalancing:*Targets",
+                "elasticloadbalancing:Delete*",
+                "elasticloadbalancing:Modify*",
+                "elasticloadbalancing:Set*",
+            ],
+            created,
+        )
+        .when("StringEquals", s.tag_key(), &[&s.stack]),
+    ]
+}
+
+/// The functions and their log groups.
+fn functions(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    let mut keys: Vec<String> = scope
+        .config
+        .functions
+        .iter()
+        .filter_map(|f| f.kms_key_arn.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    if !keys.is_empty() {
+        // Lambda encrypts the environment with the caller's rights on the key, and
+        // creates a grant for the function (AWS Lambda Developer Guide, "Securing
+        // environment variables").
+        out.push(Statement::new(
+            "UseFunctionKeys",
+            &[
+                "kms:CreateGrant",
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+            ],
+            keys,
+        ));
+    }
+    out.extend([
+        Statement::new(
+            CREATE_TAGGED,
+            &["lambda:CreateFunction", "lambda:TagResource"],
+            s.new_functions(),
+        )
+        .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        Statement::new(
+            CHANGE_TAGGED,
+            // `*Alias`: Create, Update (and Get, Delete) Alias; `*Permission`: Add and
+            // Remove Permission; `*Resource`: Tag and Untag Resource.
+            &[
+                "lambda:*Alias",
+                "lambda:*Permission",
+                "lambda:*Resource",
+                "lambda:DeleteFunction",
+                "lambda:InvokeFunction",
+                "lambda:PublishVersion",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+            ],
+            s.functions(),
+        )
+        .when("StringEquals", s.tag_key(), &[&s.stack]),
+        Statement::new(
+            CREATE_TAGGED,
+            &["logs:CreateLogGroup", "logs:TagResource"],
+            s.new_log_groups(),
+        )
+        .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        Statement::new(
+            CHANGE_TAGGED,
+            &[
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            s.log_groups(),
+        )
+        .when("StringEquals", s.tag_key(), &[&s.stack]),
+    ]);
+    out
+}
+
+/// The execution roles: created under the stack's path with its tag (and the
+/// permissions boundary, when one is configured), passed to Lambda only.
+fn roles(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    // The actions whose requests carry `iam:PermissionsBoundary` (the role's boundary).
+    let policies = [
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePolicy",
+    ];
+    let mut other = vec![
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:UpdateAssumeRolePolicy",
+    ];
+    let mut out = Vec::new();
+    if let Some(boundary) = &scope.config.stack.permissions_boundary {
+        // A role is created, and its policies changed, only with the boundary on it; the
+        // path `/albkit/<stack>/` is the proof of the stack's.
+        let mut with = vec!["iam:CreateRole", "iam:PutRolePermissionsBoundary"];
+        with.extend(policies);
+        with.sort_unstable();
+        out.push(Statement::new("RolesWithBoundary", &with, s.roles()).when(
+            "StringEquals",
+            "iam:PermissionsBoundary",
+            &[boundary],
+        ));
+    } else {
+        out.push(
+            Statement::new(CREATE_TAGGED, &["iam:CreateRole"], s.roles()).when(
+                "StringEquals",
+                s.request_tag_key(),
+                &[&s.stack],
+            ),
+        );
+        // No boundary is configured: a boundary left on a role from before goes.
+        other.extend(policies);
+        other.push("iam:DeleteRolePermissionsBoundary");
+        other.sort_unstable();
+    }
+    out.push(Statement::new(CHANGE_BY_NAME, &other, s.roles()));
+    out.push(
+        Statement::new("PassRolesToLambda", &["iam:PassRole"], s.roles()).when(
+            "StringEquals",
+            "iam:PassedToService",
+            &["lambda.amazonaws.com"],
+        ),
+    );
+    out
+}
+
+/// The access-log bucket and the region's lock bucket.
+fn buckets(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    let mut resources = vec![s.bucket(&s.lock_bucket()), s.lock_object()];
+    if scope.config.load_balancer.access_logs {
+        resources.push(s.bucket(&s.log_bucket()));
+        // `down --purge-logs` deletes the access logs (every version of them).
+        resources.push(format!("{}/*", s.bucket(&s.log_bucket())));
+    }
+    vec![
+        Statement::new(
+            CHANGE_BY_NAME,
+            &[
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:ListBucketVersions",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketTagging",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
+            ],
+            resources,
+        ),
+        Statement::new("WriteLock", &["s3:PutObject"], vec![s.lock_object()]),
+    ]
+}
+
+/// The certificate and its DNS validation records.
+fn https(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    let Some(https) = &scope.config.https else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if https.certificate_arn.is_none() {
+        out.push(
+            Statement::new(
+                CREATE_TAGGED,
+                &["acm:AddTagsToCertificate", "acm:RequestCertificate"],
+                vec![s.arn("acm", "certificate/*")],
+            )
+            .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        );
+        out.push(
+            Statement::new(
+                CHANGE_TAGGED,
+                &[
+                    "acm:AddTagsToCertificate",
+                    "acm:DeleteCertificate",
+                    "acm:RemoveTagsFromCertificate",
+                ],
+                vec![s.arn("acm", "certificate/*")],
+            )
+            .when("StringEquals", s.tag_key(), &[&s.stack]),
+        );
+    }
+    if let Some(zone) = &https.hosted_zone_id {
+        // Route 53 scopes record changes to the zone; the record names are limited to
+        // the domain and its validation records by the condition.
+        out.push(
+            Statement::new(
+                "ChangeDnsRecords",
+                &["route53:ChangeResourceRecordSets"],
+                vec![format!(
+                    "arn:{}:route53:::hostedzone/{}",
+                    s.partition,
+                    zone.as_str()
+                )],
+            )
+            .when(
+                "ForAllValues:StringLike",
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                &[
+                    https.domain.trim_start_matches("*."),
+                    &format!("*.{}", https.domain.trim_start_matches("*.")),
+                ],
+            ),
+        );
+    }
+    out
+}
+
+/// How many statements, and how many of them are on `*`.
+pub fn summary(statements: &[Statement]) -> (usize, usize) {
+    let star = statements
+        .iter()
+        .filter(|s| s.resources.iter().any(|r| r == "*"))
+        .count();
+    (statements.len(), star)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::validate::parse_str;
+
+    /// A config of `functions` functions, with the optional parts turned on or off.
+    fn config(functions: usize, full: bool) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = String::from("[stack]\nname = \"shop\"\n");
+        if full {
+            text.push_str(
+                "permissions_boundary = \"arn:aws:iam::123456789012:policy/albkit-boundary\"\n\n\
+                 [https]\ndomain = \"api.example.com\"\nhosted_zone_id = \"Z0123456789ABCDEFGHIJ\"\n",
+            );
+        }
+        for i in 0..functions {
+            let path = dir.path().join(format!("functions/f{i}"));
+            std::fs::create_dir_all(&path).expect("mkdir");
+            std::fs::write(path.join("Cargo.toml"), "[package]\nname = \"f\"\n").expect("write");
+            text.push_str(&format!(
+                "\n[[functions]]\nname = \"function-number-{i}\"\npath = \"functions/f{i}\"\n"
+            ));
+            if full {
+                text.push_str(&format!(
+                    "kms_key_arn = \"arn:aws:kms:eu-west-1:123456789012:key/shop-key\"\n\
+                     secrets = {{ DB_URL = \"ssm:/shop/db-{i}\" }}\n"
+                ));
+            }
+        }
+        parse_str(&text, dir.path()).expect("valid config")
+    }
+
+    fn policy(config: &Config, audience: Audience) -> Vec<Statement> {
+        statements(
+            &Scope {
+                config,
+                region: "eu-west-1",
+                account: "123456789012",
+            },
+            audience,
+        )
+    }
+
+    fn actions(list: &[Statement]) -> Vec<&'static str> {
+        list.iter()
+            .flat_map(|s| s.actions.iter().copied())
+            .collect()
+    }
+
+    #[test]
+    fn only_list_and_describe_calls_are_on_every_resource() {
+        for c in [config(1, false), config(3, true)] {
+            for audience in [Audience::Deploy, Audience::Plan] {
+                for s in policy(&c, audience) {
+                    let star = s.resources.iter().any(|r| r == "*");
+                    assert_eq!(star, s.star_because.is_some(), "{s:?}");
+                    if star {
+                        assert_eq!(s.resources, ["*"]);
+                        assert!(
+                            s.actions.iter().all(|a| {
+                                let verb = a.split(':').nth(1).unwrap_or_default();
+                                verb.starts_with("Describe") || verb.starts_with("List")
+                            }),
+                            "{s:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_policy_only_reads() {
+        let c = config(2, true);
+        for a in actions(&policy(&c, Audience::Plan)) {
+            let verb = a.split(':').nth(1).unwrap_or_default();
+            assert!(
+                ["Describe", "List", "Get", "Filter"]
+                    .iter()
+                    .any(|v| verb.starts_with(v)),
+                "{a} is not a read"
+            );
+        }
+    }
+
+    #[test]
+    fn the_deploy_policy_fits_a_managed_policy_whatever_the_number_of_functions() {
+        for n in [1, 5, 30] {
+            let c = config(n, true);
+            let doc = document(
+                &Scope {
+                    config: &c,
+                    region: "eu-west-1",
+                    account: "123456789012",
+                },
+                Audience::Deploy,
+            );
+            let size = doc.to_string().len();
+            // KMS keys are listed one by one: 30 keys is an upper bound in practice.
+            assert!(size <= 6144, "{n} functions: {size} characters");
+        }
+    }
+
+    #[test]
+    fn no_managed_policy_can_be_attached_and_roles_go_to_lambda_only() {
+        let deploy = policy(&config(1, false), Audience::Deploy);
+        let all = actions(&deploy);
+        assert!(!all.contains(&"iam:AttachRolePolicy"));
+        // The only IAM wildcards are reads.
+        let wild: Vec<&&str> = all
+            .iter()
+            .filter(|a| a.starts_with("iam:") && a.contains('*'))
+            .collect();
+        assert_eq!(wild, [&"iam:GetRole*", &"iam:List*RolePolicies"]);
+        let pass = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"iam:PassRole"))
+            .expect("PassRole");
+        assert_eq!(pass.actions, ["iam:PassRole"]);
+        assert_eq!(
+            pass.conditions["StringEquals"]["iam:PassedToService"],
+            ["lambda.amazonaws.com"]
+        );
+        assert_eq!(
+            pass.resources,
+            ["arn:aws:iam::123456789012:role/albkit/shop/*"]
+        );
+    }
+
+    #[test]
+    fn a_permissions_boundary_is_required_to_create_a_role_or_change_its_policy() {
+        let deploy = policy(&config(1, true), Audience::Deploy);
+        let boundary = "arn:aws:iam::123456789012:policy/albkit-boundary";
+        for action in [
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            let s = deploy
+                .iter()
+                .find(|s| s.actions.contains(&action))
+                .unwrap_or_else(|| panic!("{action}"));
+            assert_eq!(
+                s.conditions["StringEquals"]["iam:PermissionsBoundary"],
+                [boundary],
+                "{action}"
+            );
+        }
+        assert!(!actions(&deploy).contains(&"iam:DeleteRolePermissionsBoundary"));
+        let plain = policy(&config(1, false), Audience::Deploy);
+        assert!(actions(&plain).contains(&"iam:DeleteRolePermissionsBoundary"));
+        assert!(!actions(&plain).contains(&"iam:PutRolePermissionsBoundary"));
+    }
+
+    #[test]
+    fn creates_need_the_stacks_tag_and_changes_a_resource_that_has_it() {
+        let deploy = policy(&config(1, true), Audience::Deploy);
+        let create = deploy
+            .iter()
+            .find(|s| s.sid == CREATE_TAGGED)
+            .expect("creates");
+        assert_eq!(
+            create.conditions["StringEquals"]["aws:RequestTag/albkit:stack"],
+            ["shop"]
+        );
+        for a in [
+            "ec2:CreateVpc",
+            "elasticloadbalancing:CreateLoadBalancer",
+            "lambda:CreateFunction",
+            "logs:CreateLogGroup",
+            "acm:RequestCertificate",
+        ] {
+            assert!(create.actions.contains(&a), "{a}");
+        }
+        // Functions are created under the stack's exact `<stack>--` prefix only.
+        assert!(create
+            .resources
+            .contains(&"arn:aws:lambda:eu-west-1:123456789012:function:shop--*".to_string()));
+        let change = deploy
+            .iter()
+            .find(|s| s.sid == CHANGE_TAGGED)
+            .expect("changes");
+        assert_eq!(
+            change.conditions["StringEquals"]["aws:ResourceTag/albkit:stack"],
+            ["shop"]
+        );
+        for a in [
+            "ec2:DeleteVpc",
+            "ec2:AuthorizeSecurityGroup*",
+            "lambda:UpdateFunctionCode",
+            "logs:DeleteLogGroup",
+            "acm:DeleteCertificate",
+        ] {
+            assert!(change.actions.contains(&a), "{a}");
+        }
+        // Tags on create only, never on an existing resource of someone else.
+        let tag = deploy
+            .iter()
+            .find(|s| s.actions == ["ec2:CreateTags"])
+            .expect("tag on create");
+        assert!(tag.conditions["StringEquals"].contains_key("ec2:CreateAction"));
+    }
+
+    #[test]
+    fn merged_statements_never_mix_two_parts_of_one_service() {
+        for c in [config(1, false), config(2, true)] {
+            for audience in [Audience::Deploy, Audience::Plan] {
+                let list = policy(&c, audience);
+                let mut sids: Vec<String> = list
+                    .iter()
+                    .map(|s| format!("{}{:?}", s.sid, s.numbered))
+                    .collect();
+                sids.sort();
+                let before = sids.len();
+                sids.dedup();
+                assert_eq!(before, sids.len(), "unique Sids");
+                for s in &list {
+                    // Every action's service has a resource of its own (or `*`).
+                    for a in &s.actions {
+                        let svc = service_of_action(a);
+                        assert!(
+                            s.resources
+                                .iter()
+                                .any(|r| r == "*" || service_of_resource(r) == svc),
+                            "{a} in {} has no resource of its service",
+                            s.sid
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn https_adds_certificate_and_record_permissions_scoped_to_the_domain() {
+        let deploy = policy(&config(1, true), Audience::Deploy);
+        let all = actions(&deploy);
+        for a in [
+            "acm:RequestCertificate",
+            "acm:AddTagsToCertificate",
+            "acm:DeleteCertificate",
+            "acm:DescribeCertificate",
+            "acm:ListTagsForCertificate",
+            "route53:ChangeResourceRecordSets",
+            "route53:ListResourceRecordSets",
+        ] {
+            assert!(all.contains(&a), "{a}");
+        }
+        let dns = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"route53:ChangeResourceRecordSets"))
+            .expect("dns");
+        assert_eq!(
+            dns.resources,
+            ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
+        );
+        assert_eq!(
+            dns.conditions["ForAllValues:StringLike"]
+                ["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            ["api.example.com", "*.api.example.com"]
+        );
+        let plain = policy(&config(1, false), Audience::Deploy);
+        assert!(!actions(&plain).iter().any(|a| a.starts_with("acm:Request")));
+    }
+}
