@@ -75,6 +75,25 @@ ensure_ministack() {
     echo "ministack: $TOOLS_DIR/ministack ($(grep '^ministack==' "$TOOLS_DIR/ministack/.requirements.txt"))" >&2
 }
 
+# cargo-deny, pinned, built into target/tools/cargo-deny (a debug build: it compiles in
+# about half the time and checks albkit's tree in a second or two all the same).
+CARGO_DENY_VERSION=0.18.9
+CARGO_DENY="$TOOLS_DIR/cargo-deny/bin/cargo-deny"
+
+cargo_deny_installed() {
+    [ -x "$CARGO_DENY" ] && "$CARGO_DENY" --version 2>/dev/null | grep -q " $CARGO_DENY_VERSION\$"
+}
+
+ensure_cargo_deny() {
+    cargo_deny_installed && return 0
+    (
+        # Not one of albkit's crates: no clippy for it.
+        unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS CARGO_TARGET_DIR
+        cargo install --locked --debug --quiet --root "$TOOLS_DIR/cargo-deny" \
+            cargo-deny --version "$CARGO_DENY_VERSION"
+    ) || die "cargo install cargo-deny $CARGO_DENY_VERSION failed"
+}
+
 # Prints a loopback TCP port that was free a moment ago.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

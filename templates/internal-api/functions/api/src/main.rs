@@ -10,8 +10,18 @@
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 use serde_json::{json, Value};
 
+#[cfg(feature = "secrets")]
+mod secrets;
+
+/// The database URL, read once at start-up from the secret `DB_URL` names (with the
+/// `secrets` feature; see src/secrets.rs).
+#[cfg(feature = "secrets")]
+static DB_URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    #[cfg(feature = "secrets")]
+    let _ = DB_URL.set(secrets::read("DB_URL").await?);
     run(service_fn(|req: Request| async move {
         Ok::<_, Error>(handle(&req))
     }))
