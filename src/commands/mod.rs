@@ -273,6 +273,16 @@ impl Session {
         self.cli_output == Output::Json
     }
 
+    /// Prints the config's warnings on stderr, before anything else; with `-o json` the
+    /// document carries them instead (`plan`, `up`).
+    pub fn print_warnings(&self) {
+        if !self.json() {
+            for w in &self.config.warnings {
+                eprintln!("{w}");
+            }
+        }
+    }
+
     pub fn phase(&self, text: impl Into<String>) {
         self.reporter.event(Event::Phase(text.into()));
     }

@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub async fn run(cli: &Cli, detailed_exitcode: bool) -> Result<u8> {
     let s = Session::open(cli).await?;
+    s.print_warnings();
     let p = compute_plan(&s).await?;
     if s.json() {
         print_json(&serde_json::json!({
@@ -14,6 +15,7 @@ pub async fn run(cli: &Cli, detailed_exitcode: bool) -> Result<u8> {
             "has_changes": p.plan.has_changes(),
             "counts": p.plan.counts(),
             "changes": p.plan.changes.iter().filter(|c| c.action != crate::model::plan::Action::Keep).collect::<Vec<_>>(),
+            "warnings": s.config.warnings,
         }));
     } else {
         print!("{}", p.plan.render());

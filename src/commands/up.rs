@@ -13,6 +13,7 @@ use crate::model::plan::Action;
 
 pub async fn run(cli: &Cli, yes: bool, lock_timeout: Duration) -> Result<u8> {
     let s = Session::open(cli).await?;
+    s.print_warnings();
     let p = compute_plan(&s).await?;
     // Nothing to change: nothing to lock (a no-op up only reads, like plan).
     if !p.plan.has_changes() {
@@ -82,6 +83,7 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
                 "unchanged": counts.unchanged,
             },
             "notes": s.reporter.notes(),
+            "warnings": s.config.warnings,
         }));
     } else {
         let c = p

@@ -22,6 +22,32 @@ pub struct Config {
     pub load_balancer: LoadBalancerSettings,
     pub https: Option<HttpsSettings>,
     pub functions: Vec<FunctionSettings>,
+    /// What is valid but worth knowing (a TLS policy without TLS 1.3), in file order.
+    pub warnings: Vec<Warning>,
+}
+
+/// A valid setting the user should still hear about. `plan` and `up` print each one on
+/// stderr, and their `-o json` documents list them under `warnings`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// Dotted key path, as in a validation problem: `https.ssl_policy`.
+    pub key: String,
+    pub message: String,
+    /// What to do about it.
+    pub help: String,
+    /// 1-based position of the value in albkit.toml.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "warning: {}", self.key)?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, " (line {line}, column {column})")?;
+        }
+        write!(f, ": {}\n  help: {}", self.message, self.help)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,4 +14,5 @@ pub mod plan;
 pub mod role_policy;
 pub mod sg_rule;
 pub mod stack;
+pub mod tls;
 pub mod validate;

@@ -525,6 +525,7 @@ mod tests {
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
             }),
             functions: vec![function("cart", 10), function("orders", 20)],
+            warnings: vec![],
         }
     }
 

@@ -21,9 +21,11 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::config::{
     Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, IngressCidr, Ipv4Cidr,
-    LoadBalancerSettings, Network, Route, Scheme, SecretRef, StackSettings, DEFAULT_SSL_POLICY,
+    LoadBalancerSettings, Network, Route, Scheme, SecretRef, StackSettings, Warning,
+    DEFAULT_SSL_POLICY,
 };
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::tls;
 
 /// Largest configuration file albkit reads.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -218,6 +220,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let mut c = Checker {
         src: text,
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let top = Tbl {
         t: doc.as_table(),
@@ -236,6 +239,8 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
 
     let mut problems = c.problems;
     if problems.is_empty() {
+        let mut warnings = c.warnings;
+        warnings.sort_by_key(|w| (w.line.unwrap_or(usize::MAX), w.column));
         return Ok(Config {
             root,
             stack,
@@ -243,6 +248,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
             load_balancer,
             https,
             functions,
+            warnings,
         });
     }
     // File order reads best; problems without a position go last.
@@ -509,6 +515,7 @@ fn did_you_mean<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
 struct Checker<'s> {
     src: &'s str,
     problems: Vec<Problem>,
+    warnings: Vec<Warning>,
 }
 
 impl Checker<'_> {
@@ -518,6 +525,23 @@ impl Checker<'_> {
             message,
             help,
             span,
+        });
+    }
+
+    /// Records a warning: valid, but worth the user's attention.
+    fn warn(&mut self, key: &str, span: Span, message: String, help: String) {
+        let at = span.and_then(|s| {
+            let before = self.src.get(..s.start)?;
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Some((line, column))
+        });
+        self.warnings.push(Warning {
+            key: key.to_owned(),
+            message,
+            help,
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
         });
     }
 
@@ -1434,26 +1458,7 @@ impl Checker<'_> {
             Got::Bad => None,
         };
         let policy = match self.get_str(&t, "ssl_policy") {
-            Got::Val(s) => {
-                let ok = s
-                    .value
-                    .strip_prefix("ELBSecurityPolicy-")
-                    .is_some_and(|rest| !rest.is_empty());
-                if ok {
-                    Some(s.value)
-                } else {
-                    self.push(
-                        &s.path,
-                        s.span,
-                        format!("ssl_policy {} is not an ELB security policy", q(&s.value)),
-                        format!(
-                            "use a name starting with \"ELBSecurityPolicy-\", e.g. the default \
-                             {DEFAULT_SSL_POLICY:?}, or remove `ssl_policy`"
-                        ),
-                    );
-                    None
-                }
-            }
+            Got::Val(s) => self.check_ssl_policy(s),
             Got::Missing => Some(DEFAULT_SSL_POLICY.to_owned()),
             Got::Bad => None,
         };
@@ -1463,6 +1468,88 @@ impl Checker<'_> {
             hosted_zone_id: zone?,
             ssl_policy: policy?,
         })
+    }
+
+    /// An ELB security policy allowing TLS below 1.2 is refused; one without TLS 1.3, or
+    /// one albkit's table does not know, is accepted with a warning (see `tls.rs`).
+    fn check_ssl_policy(&mut self, s: Str) -> Option<String> {
+        let use_default = format!(
+            "remove `ssl_policy` to use the default {DEFAULT_SSL_POLICY:?} (TLS 1.2 and TLS 1.3), \
+             or choose a policy that starts at TLS 1.2 (see docs/tls-policies.md)"
+        );
+        let ok = s
+            .value
+            .strip_prefix("ELBSecurityPolicy-")
+            .is_some_and(|rest| !rest.is_empty());
+        if !ok {
+            self.push(
+                &s.path,
+                s.span,
+                format!("ssl_policy {} is not an ELB security policy", q(&s.value)),
+                format!(
+                    "use a name starting with \"ELBSecurityPolicy-\", e.g. the default \
+                     {DEFAULT_SSL_POLICY:?}, or remove `ssl_policy`"
+                ),
+            );
+            return None;
+        }
+        match tls::judge(&s.value) {
+            tls::Verdict::Good => {}
+            tls::Verdict::Weak(versions) => {
+                self.push(
+                    &s.path,
+                    s.span,
+                    format!(
+                        "{} {} allows {}, which RFC 8996 deprecates: clients could be served \
+                         over a protocol with known weaknesses",
+                        s.path,
+                        q(&s.value),
+                        tls::list(&versions)
+                    ),
+                    use_default,
+                );
+                return None;
+            }
+            tls::Verdict::NoTls13 => {
+                self.warn(
+                    &s.path,
+                    s.span,
+                    format!("{} {} allows TLS 1.2 but not TLS 1.3", s.path, q(&s.value)),
+                    format!(
+                        "clients that could use TLS 1.3 will be served over TLS 1.2; {use_default}"
+                    ),
+                );
+            }
+            tls::Verdict::Unknown => {
+                let names: Vec<&str> = tls::POLICIES.iter().map(|p| p.name).collect();
+                let close = names
+                    .iter()
+                    .map(|n| (levenshtein(&s.value, n), *n))
+                    .filter(|(d, _)| *d <= 3)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, n)| n);
+                let help = match close {
+                    Some(n) => format!("did you mean {n:?}? Otherwise {use_default}"),
+                    None => format!(
+                        "if AWS added this policy after albkit's table, check on AWS's page \
+                         that it does not allow TLS 1.0 or 1.1; otherwise {use_default}"
+                    ),
+                };
+                self.warn(
+                    &s.path,
+                    s.span,
+                    format!(
+                        "{} {} is not one of the ELB security policies albkit knows, so its TLS \
+                         versions were not checked (ELB refuses an unknown name when the \
+                         listener is created)",
+                        s.path,
+                        q(&s.value)
+                    ),
+                    help,
+                );
+            }
+        }
+        Some(s.value)
     }
 
     fn check_certificate(&mut self, s: &Str, region: Option<&str>) -> Option<CertificateArn> {
@@ -2830,7 +2917,84 @@ mod tests {
     }
 
     rule_help! {
+        ssl_policy_tls_1_0: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n"), "https.ssl_policy", "https.ssl_policy \"ELBSecurityPolicy-2016-08\" allows TLS 1.0 and TLS 1.1, which RFC 8996 deprecates", "remove `ssl_policy` to use the default \"ELBSecurityPolicy-TLS13-1-2-2021-06\"";
+        ssl_policy_tls_1_1: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS-1-1-2017-01\"\n"), "https.ssl_policy", "allows TLS 1.1, which", "docs/tls-policies.md";
+        ssl_policy_tls13_from_1_0: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS13-1-0-2021-06\"\n"), "https.ssl_policy", "allows TLS 1.0 and TLS 1.1", "ELBSecurityPolicy-TLS13-1-2-2021-06";
         hosted_zone_id_invalid: section("[https]\ndomain = \"api.example.com\"\nhosted_zone_id = \"z0123abc\"\n"), "https.hosted_zone_id", "is not valid", "use \"Z0123ABC\"";
+    }
+
+    /// The warnings of a valid config.
+    fn warnings_of(text: &str) -> Vec<Warning> {
+        parse_ok(text).1.warnings
+    }
+
+    #[test]
+    fn ssl_policy_without_tls_1_3_is_accepted_with_a_warning() {
+        let text = section(
+            "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS-1-2-2017-01\"\n",
+        );
+        let (_dir, c) = parse_ok(&text);
+        assert_eq!(
+            c.https.map(|h| h.ssl_policy).as_deref(),
+            Some("ELBSecurityPolicy-TLS-1-2-2017-01")
+        );
+        let [w] = c.warnings.as_slice() else {
+            panic!("expected one warning, got {:#?}", c.warnings);
+        };
+        assert_eq!(w.key, "https.ssl_policy");
+        assert!(
+            w.message.contains("allows TLS 1.2 but not TLS 1.3"),
+            "{w:#?}"
+        );
+        assert!(w.help.contains(DEFAULT_SSL_POLICY), "{w:#?}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("ssl_policy"))
+            .map(|i| i + 1);
+        assert_eq!(w.line, line);
+        assert_eq!(w.column, Some("ssl_policy = ".len() + 1));
+    }
+
+    #[test]
+    fn tls_1_3_policies_raise_no_warning() {
+        for policy in [
+            DEFAULT_SSL_POLICY,
+            "ELBSecurityPolicy-TLS13-1-3-2021-06",
+            "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        ] {
+            let text = section(&format!(
+                "[https]\ndomain = \"api.example.com\"\nssl_policy = \"{policy}\"\n"
+            ));
+            assert_eq!(warnings_of(&text), vec![], "{policy}");
+        }
+        assert_eq!(warnings_of(&format!("{STACK}{FUNCTION}")), vec![]);
+    }
+
+    #[test]
+    fn an_unknown_policy_is_accepted_with_a_warning_and_a_suggestion() {
+        let ws = warnings_of(&section(
+            "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS13-1-2-2021-6\"\n",
+        ));
+        let [w] = ws.as_slice() else {
+            panic!("expected one warning, got {ws:#?}");
+        };
+        assert_eq!(w.key, "https.ssl_policy");
+        assert!(w
+            .message
+            .contains("not one of the ELB security policies albkit knows"));
+        assert!(
+            w.help
+                .contains("did you mean \"ELBSecurityPolicy-TLS13-1-2-2021-06\"?"),
+            "{w:#?}"
+        );
+        let ws = warnings_of(&section(
+            "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-Future-2031-01\"\n",
+        ));
+        assert!(
+            ws.first()
+                .is_some_and(|w| w.help.contains("after albkit's table")),
+            "{ws:#?}"
+        );
     }
 
     #[test]
@@ -3200,6 +3364,7 @@ health_check = { path = "/" }
                     routes: vec![],
                 },
             ],
+            warnings: vec![],
         };
         assert_eq!(c, expected);
     }
@@ -3246,6 +3411,7 @@ health_check = { path = "/" }
                 health_check: None,
                 routes: vec![],
             }],
+            warnings: vec![],
         };
         assert_eq!(c, expected);
     }

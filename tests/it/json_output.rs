@@ -175,6 +175,67 @@ async fn the_aws_commands_json_output_matches_the_schemas() {
     assert!(unlock["removed"].is_null());
 }
 
+/// A TLS policy without TLS 1.3 is a warning: on stderr in human output, in the
+/// document with `-o json`; one that allows TLS 1.0 or 1.1 is refused before any AWS call.
+#[test]
+fn tls_policy_warnings_and_refusals() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("tlspol");
+    let p = Project::from_template("hello", &stack);
+    let https = |policy: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[https]\ndomain = \"{stack}.example.com\"\nssl_policy = \"{policy}\"\n\n\
+             [[functions]]\nname = \"hello\"\npath = \"functions/hello\"\n"
+        )
+    };
+
+    p.with_config(&https("ELBSecurityPolicy-TLS-1-2-2017-01"));
+    let plan = document(
+        "plan",
+        albkit(moto, &p, REGION, &["plan", "-o", "json"]).ok(),
+    );
+    let warnings = plan["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{plan:#}");
+    assert_eq!(warnings[0]["key"], "https.ssl_policy");
+    assert_eq!(warnings[0]["line"], 6);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("allows TLS 1.2 but not TLS 1.3")),
+        "{plan:#}"
+    );
+    let human = albkit(moto, &p, REGION, &["plan"]);
+    human.ok();
+    assert!(
+        human
+            .stderr
+            .contains("warning: https.ssl_policy (line 6, column 14)"),
+        "{human}"
+    );
+    assert!(!human.stdout.contains("warning"), "{human}");
+
+    p.with_config(&https("ELBSecurityPolicy-TLS-1-1-2017-01"));
+    let out = albkit(moto, &p, REGION, &["plan", "-o", "json"]);
+    out.code_is(2);
+    let error = document("error", &out);
+    let problem = &error["error"]["problems"][0];
+    assert_eq!(problem["key"], "https.ssl_policy", "{out}");
+    assert!(
+        problem["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("ELBSecurityPolicy-TLS13-1-2-2021-06")),
+        "{out}"
+    );
+
+    // The default policy warns about nothing.
+    p.with_config(&https("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    let plan = document(
+        "plan",
+        albkit(moto, &p, REGION, &["plan", "-o", "json"]).ok(),
+    );
+    assert_eq!(plan["warnings"], serde_json::json!([]));
+}
+
 /// Runs albkit with no AWS credentials at all and every AWS call sent to a closed
 /// loopback port: the commands below must not need AWS.
 fn offline(dir: &std::path::Path, args: &[&str]) -> Output {

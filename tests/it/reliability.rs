@@ -1168,6 +1168,7 @@ async fn hostile_and_broken_configs_are_rejected_without_any_aws_call() {
             "certificate_arn",
         ),
         ("bad ssl policy", with("[https]\ndomain = \"a.example.com\"\nssl_policy = \"TLS1.3\"\n"), "ssl_policy"),
+        ("ssl policy allowing TLS 1.0", with("[https]\ndomain = \"a.example.com\"\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n"), "https.ssl_policy"),
         ("function name bad", format!("{stack}[[functions]]\nname = \"API\"\npath = \"functions/hello\"\n"), "functions[0].name"),
         ("duplicate function", format!("{stack}{ok_fn}{ok_fn}"), "functions[1].name"),
         ("missing path", format!("{stack}[[functions]]\nname = \"api\"\n"), "path"),
