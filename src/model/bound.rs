@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::plan::dependencies;
-use super::stack::{Desired, Kind};
+use super::stack::{Desired, Kind, Resource, HSTS_OFF};
 
 /// What AWS costs, in the benchmark's scaled-down model of it.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +34,15 @@ pub struct Model {
     pub certificate_release: Duration,
 }
 
-/// Calls that must follow one another to create a resource of this kind, and the wait
-/// AWS imposes after the first of them before the resource can be used.
-fn create_cost(kind: Kind, m: &Model) -> Duration {
+/// Calls that must follow one another to create this resource, and the wait AWS imposes
+/// after the first of them before the resource can be used.
+fn create_cost(r: &Resource, m: &Model) -> Duration {
     let calls = |n: u32| m.call * n;
-    match kind {
+    match r.kind {
         // CreateVpc (tags inline) → ModifyVpcAttribute (DNS hostnames).
         Kind::Vpc => calls(2),
+        // CreateListener → ModifyListenerAttributes (the HSTS header of HTTPS).
+        Kind::Listener if r.get("hsts").is_some_and(|h| h != HSTS_OFF) => calls(2),
         Kind::Subnet | Kind::Listener | Kind::ListenerRule | Kind::DnsRecord => calls(1),
         // Create → attach; create → route and associations; create bucket → its
         // settings; create log group → retention.
@@ -101,7 +103,7 @@ pub fn create_bound(desired: &Desired, m: &Model) -> Duration {
             if r.kind == Kind::LoadBalancer {
                 alb_active = start + m.call + m.alb_active;
             }
-            done.insert(r.logical.clone(), start + create_cost(r.kind, m));
+            done.insert(r.logical.clone(), start + create_cost(r, m));
             false
         });
         if pending.len() == before {
@@ -243,10 +245,11 @@ mod tests {
             certificate_issued: Duration::from_secs(40),
             ..m
         };
-        // reads (1) → request (1) + 40 s → HTTPS listener (1) → rule (1).
+        // reads (1) → request (1) + 40 s → HTTPS listener and its HSTS header (2) →
+        // rule (1).
         assert_eq!(
             create_bound(&stack(true), &slow_certificate),
-            Duration::from_millis(50) * 4 + Duration::from_secs(40)
+            Duration::from_millis(50) * 5 + Duration::from_secs(40)
         );
     }
 

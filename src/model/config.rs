@@ -13,6 +13,10 @@ use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 /// Default TLS policy: TLS 1.3 with TLS 1.2 fallback.
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
+/// Default `Strict-Transport-Security` header the HTTPS listener adds to responses: one
+/// year, subdomains of `[https].domain` included.
+pub const DEFAULT_HSTS: &str = "max-age=31536000; includeSubDomains";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Directory holding `albkit.toml`; function paths are relative to it.
@@ -161,6 +165,9 @@ pub struct HttpsSettings {
     pub certificate_arn: Option<CertificateArn>,
     pub hosted_zone_id: Option<HostedZoneId>,
     pub ssl_policy: String,
+    /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
+    /// (canonical form, see `validate::check_hsts`); `None`: no header.
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -457,7 +457,8 @@ mod tests {
     use super::*;
     use crate::model::config::{
         Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, Ipv4Cidr,
-        LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_SSL_POLICY,
+        LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_HSTS,
+        DEFAULT_SSL_POLICY,
     };
     use crate::model::ids::HostedZoneId;
     use crate::model::stack::{desired, Context};
@@ -523,6 +524,7 @@ mod tests {
                 certificate_arn: None,
                 hosted_zone_id: Some(HostedZoneId::new("Z123")),
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
+                hsts: Some(DEFAULT_HSTS.into()),
             }),
             functions: vec![function("cart", 10), function("orders", 20)],
             warnings: vec![],
@@ -613,6 +615,29 @@ mod tests {
             .get("function/cart")
             .is_some_and(|c| c.changed("memory_mb") && !c.changed("timeout_seconds")));
         insta::assert_snapshot!("updates_in_place", p.render());
+    }
+
+    #[test]
+    fn turning_hsts_off_updates_the_https_listener_in_place() {
+        let before = desired(&config(true), &ctx());
+        let mut cfg = config(true);
+        if let Some(h) = cfg.https.as_mut() {
+            h.hsts = None;
+        }
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(changed, vec![("listener/https", Action::Update)]);
+        assert!(
+            p.render()
+                .contains("hsts: max-age=31536000; includeSubDomains -> off"),
+            "{}",
+            p.render()
+        );
     }
 
     #[test]

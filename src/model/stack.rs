@@ -300,6 +300,10 @@ pub fn fixed_404_action() -> String {
     format!("fixed-response 404 application/json {NOT_FOUND_BODY}")
 }
 
+/// The HTTPS listener's `hsts` property when it adds no `Strict-Transport-Security`
+/// header (`[https] hsts = false`).
+pub const HSTS_OFF: &str = "off";
+
 pub const REDIRECT_TO_HTTPS: &str = "redirect HTTP_301 https://#{host}:443/#{path}?#{query}";
 
 /// Text form of a rule's conditions, in ALB's evaluation terms (AND between
@@ -668,6 +672,7 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
                 .prop("protocol", "HTTPS")
                 .prop("certificate", certificate_ref)
                 .prop("ssl_policy", https.ssl_policy.clone())
+                .prop("hsts", https.hsts.as_deref().unwrap_or(HSTS_OFF))
                 .prop("default_action", fixed_404_action())
                 .prop("tags", tags(logical::LISTENER_HTTPS)),
         );

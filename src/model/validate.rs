@@ -21,7 +21,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::config::{
     Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, IngressCidr, Ipv4Cidr,
-    LoadBalancerSettings, Network, Route, Scheme, SecretRef, StackSettings, Warning,
+    LoadBalancerSettings, Network, Route, Scheme, SecretRef, StackSettings, Warning, DEFAULT_HSTS,
     DEFAULT_SSL_POLICY,
 };
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
@@ -477,7 +477,13 @@ const HOMES: &[(&str, &str)] = &[
 ];
 
 /// Keys of `[https]`; found anywhere else they are always pointed there.
-const HTTPS_KEYS: &[&str] = &["domain", "certificate_arn", "hosted_zone_id", "ssl_policy"];
+const HTTPS_KEYS: &[&str] = &[
+    "domain",
+    "certificate_arn",
+    "hosted_zone_id",
+    "ssl_policy",
+    "hsts",
+];
 
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -1462,12 +1468,69 @@ impl Checker<'_> {
             Got::Missing => Some(DEFAULT_SSL_POLICY.to_owned()),
             Got::Bad => None,
         };
+        let hsts = self.hsts(&t);
         Some(HttpsSettings {
             domain: domain?,
             certificate_arn: certificate?,
             hosted_zone_id: zone?,
             ssl_policy: policy?,
+            hsts: hsts?,
         })
+    }
+
+    /// `hsts`: a `Strict-Transport-Security` value, `true` for the default, `false` for
+    /// no header. `None` when wrong (reported).
+    fn hsts(&mut self, t: &Tbl) -> Option<Option<String>> {
+        let Some((item, path, span)) = Self::lookup(t, "hsts") else {
+            return Some(Some(DEFAULT_HSTS.to_owned()));
+        };
+        if let Some(on) = item.as_bool() {
+            return Some(on.then(|| DEFAULT_HSTS.to_owned()));
+        }
+        let Some(raw) = item.as_str() else {
+            self.push(
+                &path,
+                span,
+                format!("expected a string or a boolean, found {}", describe(item)),
+                format!(
+                    "write a Strict-Transport-Security value, e.g. `hsts = {DEFAULT_HSTS:?}` \
+                     (the default), or `hsts = false` to send no such header"
+                ),
+            );
+            return None;
+        };
+        match check_hsts(raw) {
+            Ok(hsts) => {
+                if hsts.preload && !(hsts.include_subdomains && hsts.max_age >= 31_536_000) {
+                    self.warn(
+                        &path,
+                        span,
+                        format!(
+                            "hsts {} asks for preload without includeSubDomains and a max-age \
+                             of at least 31536000: browsers' preload lists refuse such a domain",
+                            q(raw)
+                        ),
+                        format!(
+                            "use {:?}, or drop `preload`",
+                            "max-age=31536000; includeSubDomains; preload"
+                        ),
+                    );
+                }
+                Some(Some(hsts.value))
+            }
+            Err((why, help)) => {
+                self.push(
+                    &path,
+                    span,
+                    format!(
+                        "hsts {} is not a Strict-Transport-Security value: {why}",
+                        q(raw)
+                    ),
+                    help,
+                );
+                None
+            }
+        }
     }
 
     /// An ELB security policy allowing TLS below 1.2 is refused; one without TLS 1.3, or
@@ -2532,6 +2595,115 @@ fn parse_secret(value: &str) -> Result<SecretRef, String> {
     Ok(SecretRef::SecretsManager(value.to_string()))
 }
 
+/// A checked `Strict-Transport-Security` value.
+#[derive(Debug, PartialEq, Eq)]
+struct Hsts {
+    /// Canonical text: directives in the order given, names spelled as RFC 6797 does,
+    /// separated by "; ".
+    value: String,
+    max_age: u64,
+    include_subdomains: bool,
+    preload: bool,
+}
+
+/// Checks a `Strict-Transport-Security` value (RFC 6797 §6.1): `max-age=<seconds>`
+/// exactly once, optionally `includeSubDomains` and `preload` (each at most once, names
+/// case-insensitive), separated by `;`.
+fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
+    let example = format!("e.g. {DEFAULT_HSTS:?}, or `hsts = false` to send no such header");
+    if let Some(c) = raw.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        return Err((
+            format!("it contains {c:?}, which a header value cannot hold"),
+            format!("use printable ASCII only, {example}"),
+        ));
+    }
+    let mut max_age = None;
+    let mut include_subdomains = false;
+    let mut preload = false;
+    let mut parts = Vec::new();
+    for directive in raw.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (directive, None),
+        };
+        let twice = || {
+            (
+                format!("`{name}` appears twice"),
+                format!("give each directive once, {example}"),
+            )
+        };
+        match (name.to_ascii_lowercase().as_str(), value) {
+            ("max-age", Some(v)) => {
+                if max_age.is_some() {
+                    return Err(twice());
+                }
+                let seconds = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| {
+                        (
+                            format!("max-age {v:?} is not a number of seconds"),
+                            format!("write the seconds as digits, {example}"),
+                        )
+                    })?;
+                max_age = Some(seconds);
+                parts.push(format!("max-age={seconds}"));
+            }
+            ("includesubdomains", None) => {
+                if include_subdomains {
+                    return Err(twice());
+                }
+                include_subdomains = true;
+                parts.push("includeSubDomains".to_owned());
+            }
+            ("preload", None) => {
+                if preload {
+                    return Err(twice());
+                }
+                preload = true;
+                parts.push("preload".to_owned());
+            }
+            ("max-age", None) => {
+                return Err((
+                    "max-age has no value".to_owned(),
+                    format!("write `max-age=<seconds>`, {example}"),
+                ))
+            }
+            ("includesubdomains" | "preload", Some(_)) => {
+                return Err((
+                    format!("`{name}` takes no value"),
+                    format!("write it alone, {example}"),
+                ))
+            }
+            (other, _) => {
+                let known = ["max-age", "includeSubDomains", "preload"];
+                let hint = known
+                    .iter()
+                    .find(|k| levenshtein(other, &k.to_ascii_lowercase()) <= 3)
+                    .map(|k| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                return Err((
+                    format!("unknown directive `{name}`"),
+                    format!("{hint}the directives are max-age, includeSubDomains and preload, {example}"),
+                ));
+            }
+        }
+    }
+    let Some(max_age) = max_age else {
+        return Err((
+            "max-age is missing".to_owned(),
+            format!("browsers ignore the header without it: {example}"),
+        ));
+    };
+    Ok(Hsts {
+        value: parts.join("; "),
+        max_age,
+        include_subdomains,
+        preload,
+    })
+}
+
 fn cert_arn_region(arn: &str) -> Result<&str, String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
@@ -2997,6 +3169,62 @@ mod tests {
         );
     }
 
+    fn hsts_of(value: &str) -> Option<String> {
+        let (_dir, c) = parse_ok(&section(&format!(
+            "[https]\ndomain = \"api.example.com\"\nhsts = {value}\n"
+        )));
+        c.https.and_then(|h| h.hsts)
+    }
+
+    #[test]
+    fn hsts_defaults_and_switches() {
+        let (_dir, c) = parse_ok(&section("[https]\ndomain = \"api.example.com\"\n"));
+        assert_eq!(
+            c.https.and_then(|h| h.hsts).as_deref(),
+            Some("max-age=31536000; includeSubDomains")
+        );
+        assert_eq!(hsts_of("true").as_deref(), Some(DEFAULT_HSTS));
+        assert_eq!(hsts_of("false"), None);
+        assert_eq!(
+            hsts_of("\" max-age=300 ;\"").as_deref(),
+            Some("max-age=300")
+        );
+        assert_eq!(
+            hsts_of("\"INCLUDESUBDOMAINS; MAX-AGE=0\"").as_deref(),
+            Some("includeSubDomains; max-age=0")
+        );
+    }
+
+    rule! {
+        hsts_wrong_type: section("[https]\ndomain = \"api.example.com\"\nhsts = 31536000\n"), "https.hsts", "expected a string or a boolean, found an integer";
+        hsts_without_max_age: section("[https]\ndomain = \"api.example.com\"\nhsts = \"includeSubDomains\"\n"), "https.hsts", "max-age is missing";
+        hsts_max_age_not_a_number: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1y\"\n"), "https.hsts", "max-age \"1y\" is not a number of seconds";
+        hsts_max_age_negative: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=-1\"\n"), "https.hsts", "is not a number of seconds";
+        hsts_max_age_empty: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age\"\n"), "https.hsts", "max-age has no value";
+        hsts_twice: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; max-age=2\"\n"), "https.hsts", "`max-age` appears twice";
+        hsts_flag_with_value: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; preload=yes\"\n"), "https.hsts", "`preload` takes no value";
+        hsts_control_character: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1\\r\\nX-Evil: 1\"\n"), "https.hsts", "which a header value cannot hold";
+        hsts_outside_https: stack("hsts = false\n"), "stack.hsts", "unknown key";
+    }
+
+    rule_help! {
+        hsts_typo: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; includeSubdomain\"\n"), "https.hsts", "unknown directive `includeSubdomain`", "did you mean `includeSubDomains`?";
+    }
+
+    #[test]
+    fn hsts_preload_without_its_requirements_is_warned_about() {
+        let ws = warnings_of(&section(
+            "[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=300; preload\"\n",
+        ));
+        assert_eq!(ws.len(), 1, "{ws:#?}");
+        assert_eq!(ws[0].key, "https.hsts");
+        assert!(ws[0].message.contains("preload"), "{ws:#?}");
+        let ws = warnings_of(&section(
+            "[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=31536000; includeSubDomains; preload\"\n",
+        ));
+        assert_eq!(ws, vec![]);
+    }
+
     #[test]
     fn https_is_normalised() {
         let (_dir, c) = parse_ok(&section(
@@ -3009,6 +3237,7 @@ mod tests {
                 certificate_arn: None,
                 hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
                 ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
+                hsts: Some(DEFAULT_HSTS.to_owned()),
             })
         );
     }
@@ -3236,6 +3465,7 @@ domain = "API.Example.com"
 certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
 hosted_zone_id = "/hostedzone/Z0123ABC"
 ssl_policy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+hsts = "max-age=63072000;includesubdomains ; Preload"
 
 [[functions]]
 name = "api"
@@ -3303,6 +3533,7 @@ health_check = { path = "/" }
                 )),
                 hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
                 ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
+                hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),
             }),
             functions: vec![
                 FunctionSettings {

@@ -236,6 +236,21 @@ fn https_uses_a_tls13_policy_and_http_only_redirects() {
                 Some(443) => {
                     assert_eq!(l.protocol().map(|p| p.as_str()), Some("HTTPS"));
                     assert_eq!(l.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+                    let attrs = elb
+                        .describe_listener_attributes()
+                        .listener_arn(l.listener_arn().expect("arn"))
+                        .send()
+                        .await
+                        .expect("listener attributes");
+                    let hsts = attrs.attributes().iter().find(|a| {
+                        a.key()
+                            == Some("routing.http.response.strict_transport_security.header_value")
+                    });
+                    assert_eq!(
+                        hsts.and_then(|a| a.value()),
+                        Some("max-age=31536000; includeSubDomains"),
+                        "HTTPS responses carry Strict-Transport-Security"
+                    );
                 }
                 Some(80) => {
                     let actions = l.default_actions();

@@ -733,6 +733,24 @@ paths = ["/admin-legacy"]
     s
 }
 
+/// The listener attribute that carries the HTTPS listener's `Strict-Transport-Security`.
+const HSTS: &str = "routing.http.response.strict_transport_security.header_value";
+
+/// One attribute of a listener, read through the SDK.
+async fn listener_attribute(c: &Clients, listener: &str, key: &str) -> Option<String> {
+    c.elb
+        .describe_listener_attributes()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("DescribeListenerAttributes")
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some(key))
+        .and_then(|a| a.value())
+        .map(str::to_string)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn https_stack_with_two_functions_updates_in_place_and_tears_down_completely() {
     let moto = Moto::shared();
@@ -781,6 +799,10 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     assert_eq!(
         https.ssl_policy(),
         Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        listener_attribute(&c, https.listener_arn().expect("arn"), HSTS).await,
+        Some("max-age=31536000; includeSubDomains".into())
     );
     let cert_arn = https.certificates()[0]
         .certificate_arn()
@@ -928,11 +950,16 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     }
     albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
 
-    // Change: api memory 512 and idle timeout; admin removed with its routes.
+    // Change: api memory 512 and idle timeout; admin removed with its routes; a shorter
+    // HSTS max-age.
     let before = ids_of(&c, &stack).await;
     project.with_config(
         &https_config(&stack, &format!("api.{domain}"), &zone, false, 512)
-            .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 90"),
+            .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 90")
+            .replace(
+                &format!("hosted_zone_id = \"{zone}\"\n"),
+                &format!("hosted_zone_id = \"{zone}\"\nhsts = \"max-age=600\"\n"),
+            ),
     );
     albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(2);
     let plan = albkit(moto, &project, region, &["plan", "-o", "json"]);
@@ -951,8 +978,26 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     assert_eq!(action("load-balancer").as_deref(), Some("update"));
     assert_eq!(action("function/admin").as_deref(), Some("delete"));
     assert_eq!(action("rule/20").as_deref(), Some("delete"));
+    assert_eq!(action("listener/https").as_deref(), Some("update"));
+    let hsts_field = changes
+        .iter()
+        .find(|c| c["logical"] == "listener/https")
+        .and_then(|c| c["fields"].as_array())
+        .and_then(|f| f.iter().find(|f| f["name"] == "hsts"))
+        .cloned();
+    assert_eq!(
+        hsts_field.map(|f| (f["old"].clone(), f["new"].clone())),
+        Some((
+            "max-age=31536000; includeSubDomains".into(),
+            "max-age=600".into()
+        ))
+    );
     albkit(moto, &project, region, &["up", "--yes"]).ok();
     assert_eq!(ids_of(&c, &stack).await, before, "updated in place");
+    assert_eq!(
+        listener_attribute(&c, https.listener_arn().expect("arn"), HSTS).await,
+        Some("max-age=600".into())
+    );
     let f = c
         .lambda
         .get_function_configuration()
@@ -1000,6 +1045,25 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
             .filter(|r| r.is_default() != Some(true))
             .count(),
         1
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // `hsts = false`: the header is no longer sent, and the next plan is empty.
+    project.with_config(
+        &https_config(&stack, &format!("api.{domain}"), &zone, false, 512)
+            .replace("idle_timeout_seconds = 120", "idle_timeout_seconds = 90")
+            .replace(
+                &format!("hosted_zone_id = \"{zone}\"\n"),
+                &format!("hosted_zone_id = \"{zone}\"\nhsts = false\n"),
+            ),
+    );
+    let plan = albkit(moto, &project, region, &["plan"]);
+    plan.ok();
+    assert!(plan.stdout.contains("hsts: max-age=600 -> off"), "{plan}");
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(
+        listener_attribute(&c, https.listener_arn().expect("arn"), HSTS).await,
+        Some(String::new())
     );
     albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
 

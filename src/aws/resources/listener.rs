@@ -1,8 +1,11 @@
-//! Listeners: HTTP :80 (redirect to HTTPS, or the fixed 404) and HTTPS :443.
+//! Listeners: HTTP :80 (redirect to HTTPS, or the fixed 404) and HTTPS :443, which also
+//! adds the `Strict-Transport-Security` header to every response (a listener attribute).
+
+use std::collections::HashMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ListenerAttribute,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
 use super::load_balancer::{read_tags, retag, to_tags};
@@ -12,7 +15,75 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{tags_prop, Kind, Resource, NOT_FOUND_BODY};
+use crate::model::stack::{tags_prop, Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
+
+/// The listener attribute whose value an HTTPS listener of an ALB sends as the
+/// `Strict-Transport-Security` response header; empty: no header.
+pub const HSTS_ATTRIBUTE: &str = "routing.http.response.strict_transport_security.header_value";
+
+/// The `hsts` property from a listener's attributes: the header value, or `off`.
+pub fn hsts_prop(attributes: &[ListenerAttribute]) -> String {
+    attributes
+        .iter()
+        .find(|a| a.key() == Some(HSTS_ATTRIBUTE))
+        .and_then(|a| a.value())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(HSTS_OFF)
+        .to_string()
+}
+
+/// The `Strict-Transport-Security` value an HTTPS listener sends (`off`: none).
+async fn read_hsts(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read listener attributes",
+        &ctx.notify("listener"),
+        || async {
+            ctx.aws
+                .elb
+                .describe_listener_attributes()
+                .listener_arn(arn)
+                .send()
+                .await
+                .aws("DescribeListenerAttributes", arn)
+        },
+    )
+    .await?;
+    Ok(hsts_prop(out.attributes()))
+}
+
+/// Sets the `Strict-Transport-Security` value of an HTTPS listener (`off`: none).
+async fn write_hsts(
+    ctx: &Ctx<'_>,
+    logical_id: &str,
+    arn: &str,
+    hsts: &str,
+) -> Result<(), AwsError> {
+    let value = if hsts == HSTS_OFF { "" } else { hsts };
+    retry(
+        Policy::fresh(),
+        "set the listener's Strict-Transport-Security header",
+        &ctx.notify(logical_id),
+        || async {
+            ctx.aws
+                .elb
+                .modify_listener_attributes()
+                .listener_arn(arn)
+                .attributes(
+                    ListenerAttribute::builder()
+                        .key(HSTS_ATTRIBUTE)
+                        .value(value)
+                        .build(),
+                )
+                .send()
+                .await
+                .aws("ModifyListenerAttributes", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+}
 
 /// Text form of an action, as the desired stack writes it.
 pub fn render_action(a: &Action) -> String {
@@ -102,7 +173,8 @@ pub async fn describe(
     Ok(out.listeners().to_vec())
 }
 
-/// The listeners as observed, with their tags.
+/// The listeners as observed, with their tags and, for HTTPS, their HSTS header (read
+/// at the same time as the tags).
 pub async fn observe(
     ctx: &Ctx<'_>,
     listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
@@ -111,7 +183,15 @@ pub async fn observe(
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_string))
         .collect();
-    let tags = read_tags(ctx, &arns).await?;
+    let https = listeners
+        .iter()
+        .filter(|l| l.protocol() == Some(&ProtocolEnum::Https))
+        .filter_map(|l| l.listener_arn());
+    let hsts = futures::future::try_join_all(
+        https.map(|arn| async move { Ok::<_, AwsError>((arn, read_hsts(ctx, arn).await?)) }),
+    );
+    let (tags, hsts) = tokio::try_join!(read_tags(ctx, &arns), hsts)?;
+    let hsts: HashMap<&str, String> = hsts.into_iter().collect();
     Ok(listeners
         .iter()
         .filter_map(|l| {
@@ -136,6 +216,9 @@ pub async fn observe(
             }
             if let Some(p) = l.ssl_policy() {
                 r = r.prop("ssl_policy", p);
+            }
+            if let Some(h) = hsts.get(arn) {
+                r = r.prop("hsts", h.clone());
             }
             let action = l
                 .default_actions()
@@ -197,6 +280,9 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 })
                 .await?;
             }
+            if let Some(hsts) = want.get("hsts").filter(|_| change.changed("hsts")) {
+                write_hsts(ctx, &want.logical, arn, hsts).await?;
+            }
             Ok(arn.clone())
         }
         None => {
@@ -227,7 +313,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                 req.send().await.aws("CreateListener", &want.logical)
             })
             .await;
-            match out {
+            let arn = match out {
                 Ok(out) => out
                     .listeners()
                     .first()
@@ -253,7 +339,13 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         })
                 }
                 Err(e) => Err(e),
+            }?;
+            // A new listener sends no HSTS header until its attribute is set; a run
+            // stopped in between leaves it `off`, which the next plan shows and repairs.
+            if let Some(hsts) = want.get("hsts").filter(|h| https && *h != HSTS_OFF) {
+                write_hsts(ctx, &want.logical, &arn, hsts).await?;
             }
+            Ok(arn)
         }
     }
 }
@@ -282,6 +374,24 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
 mod tests {
     use super::*;
     use crate::model::stack::{fixed_404_action, REDIRECT_TO_HTTPS};
+
+    #[test]
+    fn hsts_is_read_from_the_listener_attribute() {
+        let attr = |k: &str, v: &str| ListenerAttribute::builder().key(k).value(v).build();
+        assert_eq!(
+            hsts_prop(&[
+                attr("routing.http.response.server.enabled", "true"),
+                attr(HSTS_ATTRIBUTE, "max-age=300"),
+            ]),
+            "max-age=300"
+        );
+        assert_eq!(hsts_prop(&[attr(HSTS_ATTRIBUTE, "")]), HSTS_OFF);
+        assert_eq!(
+            hsts_prop(&[attr("tcp.idle_timeout.seconds", "350")]),
+            HSTS_OFF
+        );
+        assert_eq!(hsts_prop(&[]), HSTS_OFF);
+    }
 
     #[test]
     fn rendered_actions_match_the_desired_text() {
