@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
+pub mod logging;
 pub mod model;
 pub mod package;
 pub mod templates;

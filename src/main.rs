@@ -6,18 +6,8 @@ use albkit::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = match (cli.verbose, cli.quiet) {
-        (_, true) | (0, _) => "warn",
-        (1, _) => "albkit=debug,warn",
-        _ => "debug",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ALBKIT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // ALBKIT_LOG or -v/-q; the SDK's wire logging is capped whatever they say.
+    albkit::logging::init(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -466,6 +466,90 @@ fn no_secret_is_printed_in_any_output_at_any_verbosity() {
     assert!(d.project.path().exists());
 }
 
+/// `ALBKIT_LOG=trace`, with the SDK's own switches for printing bodies on as well: the
+/// AWS secret key and a secret that travels in request and response bodies (a function's
+/// environment, in `CreateFunction` and every `ListFunctions`/`GetFunction`) appear
+/// nowhere on stderr, in text or as the byte list the signer prints bodies as.
+#[test]
+fn trace_logging_never_prints_credentials_or_bodies() {
+    const REGION: &str = "ca-central-1";
+    const BODY_SECRET: &str = "wire-body-marker-5d0c2a91";
+    const KEY_SECRET: &str = "albkitTraceSecretKey/never+logged/19c4";
+    let moto = Moto::shared();
+    let stack = unique_stack_name("wirelog");
+    let project = Project::from_template("hello", &stack);
+    project.with_config(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[[functions]]\nname = \"api\"\npath = \"functions/hello\"\n\
+         environment = {{ API_TOKEN = \"{BODY_SECRET}\" }}\n"
+    ));
+    let env = [
+        ("AWS_SECRET_ACCESS_KEY", KEY_SECRET),
+        ("ALBKIT_LOG", "trace"),
+        ("LOG_SENSITIVE_BODIES", "true"),
+        ("LOG_SIGNABLE_BODY", "true"),
+    ];
+    let up = albkit_with_env(moto, &project, REGION, &["up", "--yes"], &env);
+    up.ok();
+    let plan = albkit_with_env(moto, &project, REGION, &["plan"], &env);
+    plan.ok();
+    // The secret did travel in bodies: the search below looks for something that exists.
+    rt().block_on(async {
+        let cfg = sdk_config(moto, REGION).await;
+        let f = aws_sdk_lambda::Client::new(&cfg)
+            .get_function_configuration()
+            .function_name(format!("{stack}--api"))
+            .send()
+            .await
+            .expect("function");
+        let value = f
+            .environment()
+            .and_then(|e| e.variables())
+            .and_then(|v| v.get("API_TOKEN"))
+            .cloned();
+        assert_eq!(value.as_deref(), Some(BODY_SECRET));
+    });
+    let as_bytes = |s: &str| {
+        s.bytes()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (what, out) in [("up", &up), ("plan", &plan)] {
+        // The log is on, the SDK's included (at the cap: DEBUG).
+        assert!(
+            out.stderr.contains(" DEBUG ")
+                && out
+                    .stderr
+                    .contains("aws_smithy_runtime::client::orchestrator"),
+            "`albkit {what}` wrote no SDK log\n{out}"
+        );
+        for secret in [BODY_SECRET, KEY_SECRET] {
+            assert!(
+                !out.stderr.contains(secret) && !out.stderr.contains(&as_bytes(secret)),
+                "`albkit {what}` with ALBKIT_LOG=trace printed {secret:?}"
+            );
+        }
+        for line in out.stderr.lines().filter(|l| l.contains(" TRACE ")) {
+            for target in albkit::logging::WIRE_TARGETS {
+                assert!(
+                    !line.contains(&format!(" {target}::"))
+                        && !line.contains(&format!(" {target}: ")),
+                    "`albkit {what}`: a TRACE event of {target} got through: {}",
+                    line.chars().take(300).collect::<String>()
+                );
+            }
+        }
+    }
+    albkit_with_env(
+        moto,
+        &project,
+        REGION,
+        &["down", "--yes", "--purge-logs"],
+        &[],
+    )
+    .ok();
+}
+
 #[test]
 fn albkit_dev_listens_on_loopback_unless_told_otherwise() {
     use clap::Parser;
