@@ -100,7 +100,8 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         )),
         access_log: !cli.quiet,
     });
-    let serving = tokio::spawn(server::serve(listener, front.clone()));
+    let limits = server::Limits::new(front.idle_timeout);
+    let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
     shutdown_signal().await;
     serving.abort();
     for f in front.functions.values() {

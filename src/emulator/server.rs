@@ -1,19 +1,31 @@
 //! The HTTP front: what the ALB listener does. Reads the request (with the ALB's
 //! limits), evaluates the listener rules, forwards it to the matched target group
 //! ([`target::forward`]), and prints one access-log line per request.
+//!
+//! Connections are bounded ([`Limits`]) so that a client that opens many of them, or
+//! sends its request a byte at a time (slowloris), or stops reading, cannot hold the
+//! server: a request head must arrive within [`HEADER_READ_TIMEOUT`], a connection on
+//! which nothing moves for the ALB's idle timeout is closed (unless it waits for its
+//! function), and at most [`MAX_CONNECTIONS`] are served at once.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::event::{self, Connection, Failure, HttpRequest, HttpResponse};
 use super::process::Function;
@@ -22,6 +34,41 @@ use super::target;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How long a client has to send a request's line and headers, counted from when the
+/// server starts waiting for them. hyper's clock, which also runs while a kept-alive
+/// connection waits for its next request: an idle keep-alive connection is closed after
+/// this long too. Long enough for a person typing into `nc`, short enough that a
+/// slowloris client cannot hold a connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections are served at once. Past it, new connections wait in the
+/// listen backlog until one closes. Each takes a file descriptor of the usual 1024.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// The connection limits of the front.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte is read or written for this long is closed, except
+    /// while its request waits for the function (that wait has its own deadline, the
+    /// 504). `albkit dev` uses the ALB's: `[load_balancer] idle_timeout_seconds`.
+    pub idle_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// The defaults, with the ALB's idle timeout.
+    pub fn new(idle_timeout: Duration) -> Limits {
+        Limits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
 
 /// Everything the front needs.
 pub struct Front {
@@ -35,9 +82,29 @@ pub struct Front {
     pub access_log: bool,
 }
 
-/// Accepts connections until the task is dropped.
-pub async fn serve(listener: TcpListener, front: Arc<Front>) {
+/// Accepts connections until the task is dropped, at most `limits.max_connections` at
+/// once.
+pub async fn serve(listener: TcpListener, front: Arc<Front>, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut full_reported = false;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if !full_reported {
+                    eprintln!(
+                        "albkit dev: {} connections open, the limit: new ones wait until one closes",
+                        limits.max_connections
+                    );
+                    full_reported = true;
+                }
+                match slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    // The semaphore is never closed.
+                    Err(_) => return,
+                }
+            }
+        };
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -46,19 +113,162 @@ pub async fn serve(listener: TcpListener, front: Arc<Front>) {
                 continue;
             }
         };
+        if slots.available_permits() > 0 {
+            full_reported = false;
+        }
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let front = front.clone();
-                async move { Ok::<_, Infallible>(handle(req, peer, front).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                // Room for the 64 KB of headers the ALB accepts; check_request decides.
-                .max_buf_size(256 * 1024)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            connection(stream, peer, front, limits).await;
+            drop(slot);
         });
+    }
+}
+
+/// Serves one connection until the client closes it or a limit does.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    front: Arc<Front>,
+    limits: Limits,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let in_service = activity.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let front = front.clone();
+        let activity = in_service.clone();
+        async move { Ok::<_, Infallible>(handle(req, peer, front, &activity).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        // Room for the 64 KB of headers the ALB accepts; check_request decides.
+        .max_buf_size(256 * 1024)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    loop {
+        let idle_until = activity.last() + limits.idle_timeout;
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = tokio::time::sleep_until(idle_until.into()) => {
+                // Dropping the connection closes the socket, as the ALB does.
+                if !activity.waiting() && activity.last().elapsed() >= limits.idle_timeout {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// When bytes last moved on a connection, and whether its request is with the function.
+struct Activity {
+    last: Mutex<Instant>,
+    waiting: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            last: Mutex::new(Instant::now()),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    fn last(&self) -> Instant {
+        self.last
+            .lock()
+            .map(|l| *l)
+            .unwrap_or_else(|_| Instant::now())
+    }
+
+    fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// Marks a connection as waiting for its function while alive; the wait ends with it.
+struct Waiting<'a>(&'a Activity);
+
+impl<'a> Waiting<'a> {
+    fn start(activity: &'a Activity) -> Waiting<'a> {
+        activity.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(activity)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
+    }
+}
+
+/// A stream that records when bytes are read from or written to it.
+struct Watched<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -86,6 +296,7 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     front: Arc<Front>,
+    activity: &Activity,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
@@ -94,7 +305,7 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
-    let (status, matched, note, response) = answer(req, peer, &front).await;
+    let (status, matched, note, response) = answer(req, peer, &front, activity).await;
     if front.access_log {
         let took = started.elapsed();
         let note = if note.is_empty() {
@@ -115,6 +326,7 @@ async fn answer(
     req: Request<Incoming>,
     peer: SocketAddr,
     front: &Front,
+    activity: &Activity,
 ) -> (u16, String, String, HttpResponse) {
     let date = http_date();
     let fail = |f: Failure, matched: String| {
@@ -203,8 +415,118 @@ async fn answer(
         listener_port: front.port,
         proto: "http",
     };
+    // No byte moves while the function runs: not idleness (the wait has its deadline).
+    let _waiting = Waiting::start(activity);
     match target::forward(function, &request, &connection, front.idle_timeout, &date).await {
         Ok(r) => (r.status, matched, String::new(), r),
         Err(f) => fail(f, matched),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Generous bound for what should happen within a fraction of it.
+    const BOUND: Duration = Duration::from_secs(20);
+
+    /// A front with no rule (every request gets the fixed 404), served with `limits`.
+    async fn start(limits: Limits) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let front = Arc::new(Front {
+            rules: RuleSet::new(Vec::new()),
+            functions: HashMap::new(),
+            port: addr.port(),
+            idle_timeout: Duration::from_secs(60),
+            access_log: false,
+        });
+        tokio::spawn(serve(listener, front, limits));
+        addr
+    }
+
+    /// Reads until the server closes the connection; what it sent before.
+    async fn until_closed(s: &mut TcpStream) -> Result<String, &'static str> {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(BOUND, async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        match read {
+            Ok(()) => Ok(String::from_utf8_lossy(&got).into_owned()),
+            Err(_) => Err("the connection is still open"),
+        }
+    }
+
+    async fn get(addr: SocketAddr) -> String {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /x HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        until_closed(&mut s).await.expect("response")
+    }
+
+    #[tokio::test]
+    async fn a_request_head_sent_too_slowly_is_cut_off() {
+        let addr = start(Limits {
+            header_read_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 8,
+        })
+        .await;
+        let mut slow = TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(b"GET / HTTP/1.1\r\nHo")
+            .await
+            .expect("write");
+        assert!(until_closed(&mut slow).await.is_ok());
+        assert!(get(addr).await.starts_with("HTTP/1.1 404"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_where_nothing_moves_is_closed_after_the_idle_timeout() {
+        let addr = start(Limits {
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_millis(300),
+            max_connections: 8,
+        })
+        .await;
+        // The head is complete (hyper's header clock has stopped), the body never comes.
+        let mut stalled = TcpStream::connect(addr).await.expect("connect");
+        stalled
+            .write_all(b"POST / HTTP/1.1\r\nHost: local\r\nContent-Length: 100\r\n\r\nab")
+            .await
+            .expect("write");
+        assert_eq!(until_closed(&mut stalled).await, Ok(String::new()));
+        assert!(get(addr).await.starts_with("HTTP/1.1 404"));
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_for_a_free_slot() {
+        let addr = start(Limits {
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1,
+        })
+        .await;
+        let holder = TcpStream::connect(addr).await.expect("connect");
+        let mut waiting = TcpStream::connect(addr).await.expect("connect");
+        waiting
+            .write_all(b"GET /x HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 64];
+        let early = tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut buf)).await;
+        assert!(early.is_err(), "answered while the only slot was taken");
+        drop(holder);
+        let answer = until_closed(&mut waiting).await.expect("response");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     }
 }

@@ -525,6 +525,70 @@ fn with_concurrency_n_concurrent_requests_run_on_n_instances_at_once() {
     assert!(dev.log_contains("[wait#3]", Duration::from_secs(5)));
 }
 
+// ---- connection limits -------------------------------------------------------------
+
+/// A slowloris client: the request line, then one header byte every `pace`, never the
+/// end of the head. How long the server kept the connection open (until EOF or a reset;
+/// a 408 before it is fine), or `None` if it was still open after `give_up`.
+fn slowloris(port: u16, pace: Duration, give_up: Duration) -> Option<Instant> {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(pace)).expect("timeout");
+    if s.write_all(b"GET /single/echo HTTP/1.1\r\nX-Slow: ")
+        .is_err()
+    {
+        return Some(Instant::now());
+    }
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < give_up {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(Instant::now()),
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some(Instant::now()),
+        }
+        if s.write_all(b"a").is_err() {
+            return Some(Instant::now());
+        }
+    }
+    None
+}
+
+#[test]
+fn slowloris_clients_are_disconnected_and_others_are_still_served() {
+    let dev = fixture();
+    let port = dev.port;
+    let timeout = albkit::emulator::server::HEADER_READ_TIMEOUT;
+    // A byte a second: each gap is well under the timeout, the head never completes.
+    let slow: Vec<_> = (0..8)
+        .map(|_| std::thread::spawn(move || slowloris(port, Duration::from_secs(1), timeout * 6)))
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let r = request(port, "GET", "/single/echo?while=slowloris", &[], b"");
+    assert_eq!(r.event()["queryStringParameters"]["while"], "slowloris");
+    let served = Instant::now();
+    for client in slow {
+        let closed = client.join().expect("slow client");
+        let closed = closed.unwrap_or_else(|| {
+            panic!(
+                "a slowloris connection was still open after {:?}:\n{}",
+                timeout * 6,
+                dev.log_text()
+            )
+        });
+        assert!(
+            closed > served,
+            "the slow client was cut off before the normal request was served"
+        );
+    }
+    // And the server still answers afterwards.
+    assert_eq!(get("/elsewhere").status, 404);
+}
+
 // ---- --watch -----------------------------------------------------------------------
 
 #[test]
