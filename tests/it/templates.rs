@@ -49,6 +49,49 @@ fn init_lists_templates_and_refuses_to_overwrite() {
     albkit(moto, &p, REGION, &["init", "sub", "--name", "Bad_Name"]).code_is(2);
 }
 
+/// `albkit init` writes nothing when a path it would write through is a symbolic link out
+/// of the project: not through a linked directory, not through a dangling link (which
+/// would create its target), not even with --force.
+#[test]
+fn init_never_writes_through_a_link_out_of_the_project() {
+    let moto = Moto::shared();
+    let p = Project::empty();
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(outside.path(), p.path().join("functions")).expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("created-through-a-link.toml"),
+        p.path().join("albkit.toml"),
+    )
+    .expect("symlink");
+    for args in [
+        &["init", "--name", "linked"][..],
+        &["init", "--name", "linked", "--force"],
+    ] {
+        let out = albkit(moto, &p, REGION, args);
+        out.code_is(2);
+        assert!(
+            out.stderr
+                .contains("refusing to write outside the project directory"),
+            "{out}"
+        );
+        assert!(out.stderr.contains("functions leads to"), "{out}");
+        assert!(out.stderr.contains("which does not exist"), "{out}");
+    }
+    let written: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("read outside")
+        .collect();
+    assert!(written.is_empty(), "written outside: {written:?}");
+    // The project directory given as a link is refused too.
+    let link = tempfile::tempdir().expect("tempdir");
+    let linked_dir = link.path().join("project");
+    std::os::unix::fs::symlink(outside.path(), &linked_dir).expect("symlink");
+    let target = linked_dir.display().to_string();
+    let out = albkit(moto, &p, REGION, &["init", &target, "--name", "linked"]);
+    out.code_is(2);
+    assert!(out.stderr.contains("is a symbolic link to"), "{out}");
+    assert_eq!(std::fs::read_dir(outside.path()).expect("read").count(), 0);
+}
+
 async fn up_and_check(moto: &Moto, p: &Project, stack: &str, function: &str, scheme: &str) {
     albkit(moto, p, REGION, &["up", "--yes"]).ok();
     let cfg = sdk_config(moto, REGION).await;
