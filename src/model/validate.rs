@@ -2542,8 +2542,6 @@ fn check_domain(raw: &str) -> Result<String, (String, String)> {
     Ok(d)
 }
 
-/// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the
-/// region.
 /// Checks an ARN of `service` whose resource part passes `resource_ok`; the region may be
 /// empty (IAM), the account is 12 digits (or `aws` for AWS managed IAM policies).
 fn check_arn(arn: &str, service: &str, resource_ok: impl Fn(&str) -> bool) -> Result<(), String> {
@@ -2704,6 +2702,8 @@ fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
     })
 }
 
+/// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the
+/// region.
 fn cert_arn_region(arn: &str) -> Result<&str, String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
