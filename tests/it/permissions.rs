@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 
 use crate::support::ministack::{MiniStack, ACCOUNT, ROOT_KEY, ROOT_SECRET};
 use crate::support::proxy::{Proxy, ProxyConfig};
-use crate::support::{albkit_command_at, run, unique_stack_name, Output, Project, ALBKIT_TIMEOUT};
+use crate::support::{
+    albkit_command_at, run, sdk_config_at, unique_stack_name, Output, Project, ALBKIT_TIMEOUT,
+};
 
 const REGION: &str = "us-east-1";
 /// The most a customer managed policy may hold (IAM quotas: 6,144 characters, white
@@ -51,18 +53,13 @@ fn root() -> (String, String) {
 }
 
 async fn root_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            ROOT_KEY,
-            ROOT_SECRET,
-            None,
-            None,
-            "albkit-tests",
-        ))
-        .endpoint_url(MiniStack::shared().endpoint())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await
+    sdk_config_at(
+        &MiniStack::shared().endpoint(),
+        REGION,
+        ROOT_KEY,
+        ROOT_SECRET,
+    )
+    .await
 }
 
 /// The policy albkit prints for `audience`, asked as the account's root.

@@ -346,15 +346,25 @@ fn indent(text: &str) -> String {
 
 /// An SDK config for `region` that talks to `moto` with static test credentials.
 pub async fn sdk_config(moto: &Moto, region: &str) -> aws_config::SdkConfig {
+    sdk_config_at(&moto.endpoint(), region, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await
+}
+
+/// An SDK config for `region` that talks to `endpoint` with the given static keys.
+pub async fn sdk_config_at(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            ACCESS_KEY_ID,
-            SECRET_ACCESS_KEY,
+            key,
+            secret,
             None,
             None,
             "albkit-tests",
         ))
-        .endpoint_url(moto.endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new(region.to_string()))
         .load()
         .await
