@@ -151,7 +151,13 @@ async fn connection(
         .serve_connection(io, service);
     tokio::pin!(conn);
     loop {
-        let idle_until = activity.last() + limits.idle_timeout;
+        // While the request is with the function the idle clock stands still: look again
+        // one idle period from now (not at a deadline already past, which would spin).
+        let idle_until = if activity.waiting() {
+            Instant::now() + limits.idle_timeout
+        } else {
+            activity.last() + limits.idle_timeout
+        };
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = tokio::time::sleep_until(idle_until.into()) => {
