@@ -7,15 +7,14 @@
 //! by scripts/tools/ministack-requirements.txt. Its root credentials are `test`/`test`,
 //! its account `000000000000`.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::{
     free_port, http_request, indent, is_executable, kill_process_group, log_tail,
-    wait_with_deadline, REPO, SIGKILL,
+    spawn_with_lifeline, wait_with_deadline, REPO, SIGKILL,
 };
 
 /// MiniStack's root credentials and account.
@@ -60,40 +59,26 @@ impl MiniStack {
         let log_path = dir.join(format!("ministack-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        // As for moto: fd 3 holds the lifeline pipe for the watcher, the server gets
-        // neither it nor a terminal.
-        const WRAPPER: &str = r#"
-exec 3<&0 0</dev/null
-"$1" -m ministack 3<&- &
-pid=$!
-{ cat <&3 >/dev/null 2>&1; kill "$pid" 2>/dev/null; } &
-exec 3<&-
-wait "$pid"
-"#;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("albkit-ministack")
-            .arg(python)
-            .env("AUTH", "true")
-            .env("BIND_HOST", "127.0.0.1")
-            .env("GATEWAY_PORT", port.to_string())
-            .env("LOG_LEVEL", "WARNING")
-            // Only the services albkit calls; and no IoT MQTT listener, which would bind
-            // port 8883 on every interface.
-            .env(
-                "SERVICES",
-                "sts,iam,ec2,elasticloadbalancing,lambda,logs,s3,acm,route53,ssm,secretsmanager,kms,tagging",
-            )
-            .env("IOT_MTLS_ENABLED", "0")
-            .env("S3_DATA_DIR", data.join("s3"))
-            .env("TMPDIR", &data)
-            .stdin(Stdio::piped())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot spawn sh to run MiniStack: {e}"))?;
+        let child = spawn_with_lifeline(
+            Command::new(python)
+                .args(["-m", "ministack"])
+                .env("AUTH", "true")
+                .env("BIND_HOST", "127.0.0.1")
+                .env("GATEWAY_PORT", port.to_string())
+                .env("LOG_LEVEL", "WARNING")
+                // Only the services albkit calls; and no IoT MQTT listener, which would
+                // bind port 8883 on every interface.
+                .env(
+                    "SERVICES",
+                    "sts,iam,ec2,elasticloadbalancing,lambda,logs,s3,acm,route53,ssm,secretsmanager,kms,tagging",
+                )
+                .env("IOT_MTLS_ENABLED", "0")
+                .env("S3_DATA_DIR", data.join("s3"))
+                .env("TMPDIR", &data),
+            "albkit-ministack",
+            log,
+            log_err,
+        );
         let mut server = MiniStack {
             port,
             child,

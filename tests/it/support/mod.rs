@@ -116,32 +116,15 @@ impl Moto {
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
         let log_err = log.try_clone().expect("clone log file handle");
 
-        // $1 = moto_server, $2 = port. fd 3 keeps the lifeline pipe for the watcher;
-        // the server itself gets neither the pipe nor a terminal.
-        const WRAPPER: &str = r#"
-exec 3<&0 0</dev/null
-"$1" -H 127.0.0.1 -p "$2" 3<&- &
-pid=$!
-{ cat <&3 >/dev/null 2>&1; kill "$pid" 2>/dev/null; } &
-exec 3<&-
-wait "$pid"
-"#;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("albkit-moto")
-            .arg(program)
-            .arg(port.to_string())
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .env("MOTO_ACM_VALIDATION_WAIT", "1")
-            .stdin(Stdio::piped())
-            .stdout(log)
-            .stderr(log_err)
-            // Own process group: Drop can then stop the wrapper, the server and the
-            // watcher together; Ctrl-C on the test run reaches them through the lifeline.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn sh to run {}: {e}", program.display()));
+        let child = spawn_with_lifeline(
+            Command::new(program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("MOTO_ACM_VALIDATION_WAIT", "1"),
+            "albkit-moto",
+            log,
+            log_err,
+        );
 
         let mut moto = Moto {
             port,
@@ -236,6 +219,47 @@ impl Drop for Moto {
             eprintln!("moto log: {}", self.log_path.display());
         }
     }
+}
+
+/// Starts `server` (its program, arguments and environment) under a small `sh` wrapper
+/// that also watches the wrapper's stdin, a pipe whose write end only this process holds
+/// (the returned child's `stdin`): when it closes, because the owner is dropped or this
+/// process ends in any way, the wrapper terminates the server. Own process group, so a
+/// drop can stop the wrapper, the server and the watcher together. Output goes to `log`.
+fn spawn_with_lifeline(
+    server: &mut Command,
+    name: &str,
+    log: std::fs::File,
+    log_err: std::fs::File,
+) -> Child {
+    // fd 3 keeps the lifeline pipe for the watcher; the server itself gets neither the
+    // pipe nor a terminal.
+    const WRAPPER: &str = r#"
+exec 3<&0 0</dev/null
+"$@" 3<&- &
+pid=$!
+{ cat <&3 >/dev/null 2>&1; kill "$pid" 2>/dev/null; } &
+exec 3<&-
+wait "$pid"
+"#;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(WRAPPER)
+        .arg(name)
+        .arg(server.get_program());
+    cmd.args(server.get_args());
+    for (key, value) in server.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn sh to run {:?}: {e}", server.get_program()))
 }
 
 /// Where moto logs go: cargo's per-target scratch directory for integration tests.
