@@ -1,6 +1,7 @@
 //! Reads everything the stack owns, in parallel, and writes references between
 //! resources as logical ids so the plan can compare them with the desired stack.
 
+use super::resources::Endpoint;
 use std::collections::BTreeMap;
 
 use super::error::AwsError;
@@ -310,14 +311,11 @@ pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
     for (logical_id, o) in observed {
         ctx.ids.insert(logical_id, &o.id);
         if logical_id == logical::LOAD_BALANCER {
-            ctx.ids.insert(
-                load_balancer::DNS_KEY,
-                o.resource.get("dns_name").unwrap_or_default(),
-            );
-            ctx.ids.insert(
-                load_balancer::ZONE_KEY,
-                o.resource.get("hosted_zone").unwrap_or_default(),
-            );
+            let prop = |name| o.resource.get(name).unwrap_or_default().to_string();
+            ctx.ids.set_endpoint(Endpoint {
+                dns_name: prop("dns_name"),
+                zone_id: prop("hosted_zone"),
+            });
         }
     }
 }

@@ -62,6 +62,19 @@ impl AwsError {
         }
     }
 
+    /// A broken invariant of albkit itself (a dependency missing from the execution
+    /// graph): never retried, reported as a bug.
+    pub fn bug(operation: &'static str, resource: &str, what: &str) -> Self {
+        AwsError {
+            operation,
+            resource: resource.to_string(),
+            code: Some("AlbkitBug".to_string()),
+            message: format!("{what} (an albkit bug: please report it)"),
+            status: None,
+            class: ErrorClass::Permanent,
+        }
+    }
+
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }

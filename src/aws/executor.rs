@@ -18,7 +18,8 @@ use crate::model::names::logical;
 use crate::model::plan::{
     creation_rank, dependencies, Action, Change, Observed, ObservedStack, Plan,
 };
-use crate::model::stack::{Desired, Kind, Resource};
+use crate::model::spec::Spec;
+use crate::model::stack::{Desired, Kind};
 
 /// How many AWS operations run at once.
 const CONCURRENCY: usize = 8;
@@ -59,23 +60,23 @@ impl ApplyError {
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<String, AwsError>)> + Send + 'a>>;
 
 /// Creates or updates one resource as its change says.
-async fn apply_one(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    match want.kind {
-        Kind::Vpc => vpc::apply(ctx, change, want).await,
-        Kind::Subnet => subnet::apply(ctx, change, want).await,
-        Kind::InternetGateway => internet_gateway::apply(ctx, change, want).await,
-        Kind::RouteTable => route_table::apply(ctx, change, want).await,
-        Kind::SecurityGroup => security_group::apply(ctx, change, want).await,
-        Kind::LogBucket => log_bucket::apply(ctx, change, want).await,
-        Kind::LoadBalancer => load_balancer::apply(ctx, change, want).await,
-        Kind::Certificate => certificate::apply(ctx, change, want).await,
-        Kind::Listener => listener::apply(ctx, change, want).await,
-        Kind::Role => role::apply(ctx, change, want).await,
-        Kind::LogGroup => log_group::apply(ctx, change, want).await,
-        Kind::Function => function::apply(ctx, change, want).await,
-        Kind::TargetGroup => target_group::apply(ctx, change, want).await,
-        Kind::ListenerRule => rule::apply(ctx, change, want).await,
-        Kind::DnsRecord => dns::apply(ctx, change, want).await,
+async fn apply_one(ctx: &Ctx<'_>, change: &Change, want: &Spec) -> Result<String, AwsError> {
+    match want {
+        Spec::Vpc(s) => vpc::apply(ctx, change, s).await,
+        Spec::Subnet(s) => subnet::apply(ctx, change, s).await,
+        Spec::InternetGateway(s) => internet_gateway::apply(ctx, change, s).await,
+        Spec::RouteTable(s) => route_table::apply(ctx, change, s).await,
+        Spec::SecurityGroup(s) => security_group::apply(ctx, change, s).await,
+        Spec::LogBucket(s) => log_bucket::apply(ctx, change, s).await,
+        Spec::LoadBalancer(s) => load_balancer::apply(ctx, change, s).await,
+        Spec::Certificate(s) => certificate::apply(ctx, change, s).await,
+        Spec::Listener(s) => listener::apply(ctx, change, s).await,
+        Spec::Role(s) => role::apply(ctx, change, s).await,
+        Spec::LogGroup(s) => log_group::apply(ctx, change, s).await,
+        Spec::Function(s) => function::apply(ctx, change, s).await,
+        Spec::TargetGroup(s) => target_group::apply(ctx, change, s).await,
+        Spec::ListenerRule(s) => rule::apply(ctx, change, s).await,
+        Spec::DnsRecord(s) => dns::apply(ctx, change, s).await,
     }
 }
 
@@ -139,7 +140,7 @@ pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Resul
 async fn run_node<'a>(
     ctx: &'a Ctx<'a>,
     change: &'a Change,
-    want: &'a Resource,
+    want: &'a Spec,
     old: Option<&'a Observed>,
 ) -> (String, Result<String, AwsError>) {
     let started = Instant::now();
@@ -192,13 +193,14 @@ pub async fn apply(
     observed: &ObservedStack,
 ) -> Result<Report, ApplyError> {
     let mut report = Report::default();
-    let nodes: BTreeMap<&str, (&Change, &Resource, Vec<String>)> = plan
+    let nodes: BTreeMap<&str, (&Change, &Spec, Vec<String>)> = plan
         .changes
         .iter()
         .filter(|c| c.action != Action::Delete)
         .filter_map(|c| {
-            let want = desired.get(&c.logical)?;
-            Some((c.logical.as_str(), (c, want, dependencies(want, desired))))
+            let want = desired.spec(&c.logical)?;
+            let deps = dependencies(desired.get(&c.logical)?, desired);
+            Some((c.logical.as_str(), (c, want, deps)))
         })
         .collect();
     let mut done: BTreeSet<String> = BTreeSet::new();

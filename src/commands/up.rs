@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::{compute_plan, confirm, print_json, replan, seed, url, Planned, Session};
 use crate::aws::executor;
-use crate::aws::resources::load_balancer::DNS_KEY;
 use crate::cli::Cli;
 use crate::error::Result;
 use crate::model::names::logical;
@@ -60,15 +59,10 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
             crate::aws::resources::load_balancer::wait_active(&ctx, &lb.id).await?;
         }
     }
-    let dns = ctx.ids.find(DNS_KEY);
+    let dns = ctx.ids.endpoint().map(|e| e.dns_name);
     let url = url(&s.config, dns.as_deref());
     if s.json() {
-        let ids: BTreeMap<String, String> = ctx
-            .ids
-            .snapshot()
-            .into_iter()
-            .filter(|(k, _)| !k.contains('#'))
-            .collect();
+        let ids: BTreeMap<String, String> = ctx.ids.snapshot();
         print_json(&serde_json::json!({
             "stack": s.config.stack.name,
             "region": s.aws.region,

@@ -342,61 +342,18 @@ pub fn teardown(stack: &str, observed: &ObservedStack) -> Plan {
 }
 
 /// The resources `resource` needs before it can be created or updated: the edges of the
-/// execution graph. Only ids of resources in the desired stack are returned (a reused
-/// VPC or an existing certificate is not a node).
+/// execution graph, from its spec's typed references. Only ids of resources in the
+/// desired stack are returned (a reused VPC or an existing certificate is not a node).
 pub fn dependencies(resource: &Resource, desired: &Desired) -> Vec<String> {
-    use super::names::logical;
-    let mut deps: Vec<String> = Vec::new();
-    let refs = |name: &str| -> Vec<String> {
-        resource
-            .get(name)
-            .unwrap_or_default()
-            .split(", ")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
+    let Some(spec) = desired.spec(&resource.logical) else {
+        return Vec::new();
     };
-    let function_of = |prefix: &str| resource.logical.trim_start_matches(prefix).to_string();
-    match resource.kind {
-        Kind::Vpc | Kind::Role | Kind::LogBucket | Kind::Certificate | Kind::LogGroup => {}
-        Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup => {
-            deps.push(logical::VPC.into())
+    let mut deps: Vec<String> = Vec::new();
+    for id in spec.needs() {
+        if desired.get(id.as_str()).is_some() && !deps.iter().any(|d| d == id.as_str()) {
+            deps.push(id.to_string());
         }
-        Kind::RouteTable => {
-            deps.push(logical::VPC.into());
-            deps.push(logical::INTERNET_GATEWAY.into());
-            deps.extend(refs("associations"));
-        }
-        Kind::LoadBalancer => {
-            deps.extend(refs("subnets"));
-            deps.extend(refs("security_groups"));
-            deps.push(logical::LOG_BUCKET.into());
-            // The subnets only route to the internet once the route table is in place.
-            deps.push(logical::ROUTE_TABLE.into());
-        }
-        Kind::Listener => {
-            deps.push(logical::LOAD_BALANCER.into());
-            deps.extend(refs("certificate"));
-        }
-        Kind::Function => {
-            let f = function_of("function/");
-            deps.push(logical::role(&f));
-            deps.push(logical::log_group(&f));
-        }
-        Kind::TargetGroup => deps.push(logical::function(&function_of("target-group/"))),
-        Kind::ListenerRule => {
-            deps.extend(refs("listener"));
-            if let Some(tg) = resource
-                .get("action")
-                .and_then(|a| a.strip_prefix("forward -> "))
-            {
-                deps.push(tg.to_string());
-            }
-        }
-        Kind::DnsRecord => deps.push(logical::LOAD_BALANCER.into()),
     }
-    deps.retain(|d| desired.get(d).is_some());
-    deps.dedup();
     deps
 }
 

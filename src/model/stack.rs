@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use super::config::{Config, Network, Scheme};
 use super::names::{log_group_of, logical, Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
-use super::sg_rule::{rules_prop, Rule};
+use super::sg_rule::Rule;
+use super::spec::{LogicalId, Spec};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -226,12 +227,41 @@ pub fn function_names(names: &Names, in_use: &BTreeMap<String, String>, f: &str)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub names: Names,
+    /// Every resource's properties as the plan compares and shows them, in creation
+    /// order.
     pub resources: Vec<Resource>,
+    /// The typed spec of each resource, in the same order.
+    specs: Vec<Spec>,
 }
 
 impl Desired {
+    /// The desired stack of these specs, each rendered once.
+    pub fn new(names: Names, specs: Vec<(LogicalId, Spec)>) -> Self {
+        let resources = specs
+            .iter()
+            .map(|(id, spec)| Resource {
+                logical: id.to_string(),
+                kind: spec.kind(),
+                props: spec.render(id),
+            })
+            .collect();
+        Desired {
+            names,
+            resources,
+            specs: specs.into_iter().map(|(_, spec)| spec).collect(),
+        }
+    }
+
     pub fn get(&self, logical: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.logical == logical)
+    }
+
+    /// The typed spec of a resource.
+    pub fn spec(&self, logical: &str) -> Option<&Spec> {
+        self.resources
+            .iter()
+            .position(|r| r.logical == logical)
+            .and_then(|i| self.specs.get(i))
     }
 }
 
@@ -293,49 +323,8 @@ pub fn serving_listener(config: &Config) -> &'static str {
     }
 }
 
-/// Default action of the serving listener: a fixed 404 JSON response.
-pub const NOT_FOUND_BODY: &str = r#"{"message":"not found"}"#;
-
-pub fn fixed_404_action() -> String {
-    format!("fixed-response 404 application/json {NOT_FOUND_BODY}")
-}
-
-/// The HTTPS listener's `hsts` property when it adds no `Strict-Transport-Security`
-/// header (`[https] hsts = false`).
-pub const HSTS_OFF: &str = "off";
-
-pub const REDIRECT_TO_HTTPS: &str = "redirect HTTP_301 https://#{host}:443/#{path}?#{query}";
-
-/// Text form of a rule's conditions, in ALB's evaluation terms (AND between
-/// conditions, OR inside one).
-pub fn rule_conditions(paths: &[String], hosts: &[String], methods: &[String]) -> String {
-    let mut parts = Vec::new();
-    if !paths.is_empty() {
-        parts.push(format!("path-pattern in [{}]", paths.join(", ")));
-    }
-    if !hosts.is_empty() {
-        parts.push(format!("host-header in [{}]", hosts.join(", ")));
-    }
-    if !methods.is_empty() {
-        parts.push(format!("http-request-method in [{}]", methods.join(", ")));
-    }
-    parts.join(" and ")
-}
-
-pub fn health_check_prop(hc: Option<&super::config::HealthCheck>) -> String {
-    match hc {
-        None => "disabled".to_string(),
-        Some(hc) => format!(
-            "GET {} every {}s, timeout {}s, healthy {}, unhealthy {}, matcher {}",
-            hc.path,
-            hc.interval_seconds,
-            hc.timeout_seconds,
-            hc.healthy_threshold,
-            hc.unhealthy_threshold,
-            hc.matcher
-        ),
-    }
-}
+pub use super::desired::desired;
+pub use super::spec::{HSTS_OFF, NOT_FOUND_BODY};
 
 /// Environment as one property: `KEY=<fingerprint>` pairs, sorted by key. The
 /// fingerprint is a SHA-256 of the value under a key drawn at random once per process:
@@ -514,304 +503,6 @@ pub fn elb_account(region: &str) -> Option<&'static str> {
         "cn-northwest-1" => "037604701340",
         _ => return None,
     })
-}
-
-/// Builds the desired stack. Pure: the same config and context give the same stack.
-pub fn desired(config: &Config, ctx: &Context) -> Desired {
-    let names = Names::new(&config.stack.name, &ctx.region);
-    let tags = |logical: &str| tags_prop(&resource_tags(config, logical));
-    let mut out: Vec<Resource> = Vec::new();
-
-    let subnet_refs: Vec<String> = match &config.network {
-        Network::Managed {
-            cidr,
-            availability_zones,
-        } => {
-            let count = usize::from(*availability_zones);
-            out.push(
-                Resource::new(logical::VPC, Kind::Vpc)
-                    .prop("cidr", cidr.to_string())
-                    .prop("dns", "support+hostnames")
-                    .prop("tags", tags(logical::VPC)),
-            );
-            out.push(
-                Resource::new(logical::INTERNET_GATEWAY, Kind::InternetGateway)
-                    .prop("attached_to", logical::VPC)
-                    .prop("tags", tags(logical::INTERNET_GATEWAY)),
-            );
-            let subnet_prefix = cidr.prefix + 4;
-            let mut refs = Vec::new();
-            for i in 0..count {
-                let id = logical::subnet(i);
-                let block = u32::try_from(i)
-                    .ok()
-                    .and_then(|i| cidr.subnet(subnet_prefix, i))
-                    .map(|c| c.to_string())
-                    .unwrap_or_default();
-                let az = ctx.availability_zones.get(i).cloned().unwrap_or_default();
-                out.push(
-                    Resource::new(&id, Kind::Subnet)
-                        .prop("vpc", logical::VPC)
-                        .prop("cidr", block)
-                        .prop("availability_zone", az)
-                        .prop("map_public_ip", "false")
-                        .prop("tags", tags(&id)),
-                );
-                refs.push(id);
-            }
-            out.push(
-                Resource::new(logical::ROUTE_TABLE, Kind::RouteTable)
-                    .prop("vpc", logical::VPC)
-                    .prop(
-                        "routes",
-                        format!("0.0.0.0/0 -> {}", logical::INTERNET_GATEWAY),
-                    )
-                    .prop("associations", refs.join(", "))
-                    .prop("tags", tags(logical::ROUTE_TABLE)),
-            );
-            refs
-        }
-        // Sorted as discovery reports them: the order of subnets means nothing to AWS.
-        Network::Existing { subnet_ids, .. } => {
-            let mut ids: Vec<String> = subnet_ids.iter().map(|s| s.as_str().to_string()).collect();
-            ids.sort();
-            ids
-        }
-    };
-    let vpc_ref = match &config.network {
-        Network::Managed { .. } => logical::VPC.to_string(),
-        Network::Existing { vpc_id, .. } => vpc_id.as_str().to_string(),
-    };
-
-    let mut ports = vec![80u16];
-    if config.https.is_some() {
-        ports.push(443);
-    }
-    let mut ingress: Vec<Rule> = Vec::new();
-    for port in &ports {
-        for cidr in ingress_cidrs(config, ctx) {
-            ingress.push(Rule::tcp_from(*port, &cidr));
-        }
-    }
-    out.push(
-        Resource::new(logical::SECURITY_GROUP, Kind::SecurityGroup)
-            .prop("name", names.security_group())
-            .prop("vpc", vpc_ref.clone())
-            .prop("ingress", rules_prop(&ingress))
-            .prop("egress", rules_prop(&egress_rules(ctx)))
-            .prop("tags", tags(logical::SECURITY_GROUP)),
-    );
-
-    let lb = &config.load_balancer;
-    if lb.access_logs {
-        let bucket = names.log_bucket(&ctx.account);
-        let policy = log_bucket_policy(&bucket, &ctx.account, &ctx.region);
-        out.push(
-            Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
-                .prop("name", bucket)
-                .prop("public_access", "all blocked")
-                .prop("encryption", "AES256")
-                .prop("ownership", "BucketOwnerEnforced")
-                .prop(
-                    "lifecycle",
-                    format!("expire after {} days", lb.access_log_retention_days),
-                )
-                .prop("policy", policy.to_string())
-                .prop("tags", tags(logical::LOG_BUCKET)),
-        );
-    }
-
-    let access_logs = if lb.access_logs {
-        format!(
-            "s3://{}/{}",
-            names.log_bucket(&ctx.account),
-            names.log_prefix()
-        )
-    } else {
-        "disabled".to_string()
-    };
-    out.push(
-        Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
-            .prop("name", names.load_balancer())
-            .prop("scheme", lb.scheme.as_str())
-            .prop("subnets", subnet_refs.join(", "))
-            .prop("security_groups", logical::SECURITY_GROUP)
-            .prop("access_logs", access_logs)
-            .prop("idle_timeout", lb.idle_timeout_seconds.to_string())
-            .prop("deletion_protection", lb.deletion_protection.to_string())
-            .prop("drop_invalid_header_fields", "true")
-            .prop("tags", tags(logical::LOAD_BALANCER)),
-    );
-
-    if let Some(https) = &config.https {
-        let certificate_ref = match &https.certificate_arn {
-            Some(arn) => arn.as_str().to_string(),
-            None => {
-                // Validation is by DNS: records written to the hosted zone when one is
-                // configured, printed otherwise. Where they went is not a property AWS
-                // reports, so it is not compared; the status is.
-                out.push(
-                    Resource::new(logical::CERTIFICATE, Kind::Certificate)
-                        .prop("domain", https.domain.clone())
-                        .prop("status", "ISSUED")
-                        .prop("tags", tags(logical::CERTIFICATE)),
-                );
-                logical::CERTIFICATE.to_string()
-            }
-        };
-        out.push(
-            Resource::new(logical::LISTENER_HTTP, Kind::Listener)
-                .prop("port", "80")
-                .prop("protocol", "HTTP")
-                .prop("default_action", REDIRECT_TO_HTTPS)
-                .prop("tags", tags(logical::LISTENER_HTTP)),
-        );
-        out.push(
-            Resource::new(logical::LISTENER_HTTPS, Kind::Listener)
-                .prop("port", "443")
-                .prop("protocol", "HTTPS")
-                .prop("certificate", certificate_ref)
-                .prop("ssl_policy", https.ssl_policy.clone())
-                .prop("hsts", https.hsts.as_deref().unwrap_or(HSTS_OFF))
-                .prop("default_action", fixed_404_action())
-                .prop("tags", tags(logical::LISTENER_HTTPS)),
-        );
-    } else {
-        out.push(
-            Resource::new(logical::LISTENER_HTTP, Kind::Listener)
-                .prop("port", "80")
-                .prop("protocol", "HTTP")
-                .prop("default_action", fixed_404_action())
-                .prop("tags", tags(logical::LISTENER_HTTP)),
-        );
-    }
-
-    for f in &config.functions {
-        let in_use = function_names(&names, &ctx.names_in_use, &f.name);
-        let role = logical::role(&f.name);
-        let execution = super::role_policy::execution_policy(
-            f,
-            &in_use.log_group,
-            partition(&ctx.region),
-            &ctx.region,
-            &ctx.account,
-        );
-        out.push(
-            Resource::new(&role, Kind::Role)
-                .prop("name", in_use.role)
-                .prop("trust", "lambda.amazonaws.com")
-                .prop("policies", NO_POLICIES)
-                .prop(
-                    "inline_policies",
-                    super::role_policy::inline_prop(&[(
-                        super::role_policy::EXECUTION_POLICY_NAME.to_string(),
-                        execution,
-                    )]),
-                )
-                .prop(
-                    "permissions_boundary",
-                    config
-                        .stack
-                        .permissions_boundary
-                        .clone()
-                        .unwrap_or_else(|| NO_POLICIES.to_string()),
-                )
-                .prop("tags", tags_prop(&role_tags(config, &role, &ctx.region))),
-        );
-        let log_group = logical::log_group(&f.name);
-        out.push(
-            Resource::new(&log_group, Kind::LogGroup)
-                .prop("name", in_use.log_group)
-                .prop("retention_days", f.log_retention_days.to_string())
-                .prop("tags", tags(&log_group)),
-        );
-        let function = logical::function(&f.name);
-        out.push(
-            Resource::new(&function, Kind::Function)
-                .prop("name", in_use.function)
-                .prop("runtime", "provided.al2023")
-                .prop("handler", "bootstrap")
-                .prop("architecture", f.architecture.as_str())
-                .prop("memory_mb", f.memory_mb.to_string())
-                .prop("timeout_seconds", f.timeout_seconds.to_string())
-                .prop("role", role.clone())
-                .prop("environment", environment_prop(&f.lambda_environment()))
-                .prop(
-                    "kms_key",
-                    f.kms_key_arn.as_deref().unwrap_or(AWS_MANAGED_KEY),
-                )
-                .prop(
-                    "code_sha256",
-                    ctx.code_sha256.get(&f.name).cloned().unwrap_or_default(),
-                )
-                .prop(
-                    "alias",
-                    format!("{} -> published version", super::names::LIVE_ALIAS),
-                )
-                .prop("tags", tags(&function)),
-        );
-        let tg = logical::target_group(&f.name);
-        out.push(
-            Resource::new(&tg, Kind::TargetGroup)
-                .prop("name", in_use.target_group)
-                .prop("target_type", "lambda")
-                .prop("multi_value_headers", f.multi_value_headers.to_string())
-                .prop("health_check", health_check_prop(f.health_check.as_ref()))
-                .prop(
-                    "permission",
-                    format!(
-                        "elasticloadbalancing.amazonaws.com on {function}:live from {tg} in account {}",
-                        ctx.account
-                    ),
-                )
-                .prop("target", format!("{function}:live"))
-                .prop("tags", tags(&tg)),
-        );
-    }
-
-    let listener = serving_listener(config);
-    let mut rules: Vec<(u32, Resource)> = Vec::new();
-    for f in &config.functions {
-        for r in &f.routes {
-            let id = logical::rule(r.priority);
-            rules.push((
-                r.priority,
-                Resource::new(&id, Kind::ListenerRule)
-                    .prop("listener", listener)
-                    .prop("priority", r.priority.to_string())
-                    .prop(
-                        "conditions",
-                        rule_conditions(&r.paths, &r.hosts, &r.methods),
-                    )
-                    .prop(
-                        "action",
-                        format!("forward -> {}", logical::target_group(&f.name)),
-                    )
-                    .prop("tags", tags(&id)),
-            ));
-        }
-    }
-    rules.sort_by_key(|(p, _)| *p);
-    out.extend(rules.into_iter().map(|(_, r)| r));
-
-    if let Some(https) = &config.https {
-        if let Some(zone) = &https.hosted_zone_id {
-            for record in ["A", "AAAA"] {
-                out.push(
-                    Resource::new(format!("dns/{record}"), Kind::DnsRecord)
-                        .prop("zone", zone.as_str())
-                        .prop("name", https.domain.clone())
-                        .prop("type", record)
-                        .prop("alias", logical::LOAD_BALANCER),
-                );
-            }
-        }
-    }
-
-    Desired {
-        names,
-        resources: out,
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::CertificateSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
@@ -131,11 +132,15 @@ fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) ->
     )
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &CertificateSpec,
+) -> Result<String, AwsError> {
     let acm = &ctx.aws.acm;
-    let notify = ctx.notify(&want.logical);
-    let domain = want.get("domain").unwrap_or_default();
-    let tags = ctx.tags(&want.logical);
+    let notify = ctx.notify(&change.logical);
+    let domain = want.domain.as_str();
+    let tags = want.tags.clone();
     let arn = match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
@@ -191,7 +196,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             out.certificate_arn().unwrap_or_default().to_string()
         }
     };
-    ctx.ids.insert(&want.logical, &arn);
+    ctx.ids.insert(&change.logical, &arn);
     wait_issued(ctx, &arn, domain).await?;
     Ok(arn)
 }

@@ -6,12 +6,12 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
-use super::load_balancer::{DNS_KEY, ZONE_KEY};
 use super::{observed, Ctx, Foreign};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::DnsRecordSpec;
 use crate::model::stack::{Kind, Resource};
 
 fn fqdn(name: &str) -> String {
@@ -299,14 +299,22 @@ async fn record_exists(
 /// a record of that name and type appeared since discovery, so albkit never overwrites
 /// a record that is not the stack's; an update (UPSERT) only ever rewrites a record
 /// discovery proved to be the stack's.
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let zone = want.get("zone").unwrap_or_default();
-    let name = want.get("name").unwrap_or_default();
-    let kind = want.get("type").unwrap_or_default();
-    let dns = ctx.ids.get(DNS_KEY)?;
-    let dns_zone = ctx.ids.get(ZONE_KEY)?;
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &DnsRecordSpec,
+) -> Result<String, AwsError> {
+    let (zone, name, kind) = (want.zone.as_str(), want.name.as_str(), want.record_type);
+    let endpoint = ctx.ids.endpoint().ok_or_else(|| {
+        AwsError::bug(
+            "ChangeResourceRecordSets",
+            &change.logical,
+            "the load balancer's DNS name is not known yet (dependency order)",
+        )
+    })?;
     // The dualstack name answers both A and AAAA queries.
-    let target = format!("dualstack.{dns}");
+    let target = format!("dualstack.{}", endpoint.dns_name);
+    let dns_zone = endpoint.zone_id;
     let action = if change.id.is_some() {
         ChangeAction::Upsert
     } else {

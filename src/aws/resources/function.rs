@@ -16,7 +16,9 @@ use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::{Describe, FunctionSpec, LogicalId, Props};
 use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags, AWS_MANAGED_KEY};
+use crate::package::Artifact;
 
 const ALIAS_PROP: &str = "live -> published version";
 
@@ -253,41 +255,17 @@ fn with_unpublished(published: &str, latest: &str) -> String {
 
 /// Whether a published configuration has every setting the desired function has
 /// (`want`, whose role is a logical id, stands for the role `role_arn`). Pure.
-fn serves(config: &[(&'static str, String)], want: &Resource, role_arn: &str) -> bool {
+fn serves(config: &[(&'static str, String)], want: &Props, role_arn: &str) -> bool {
     config.iter().all(|(name, value)| {
         let expected = if *name == "role" {
             Some(role_arn)
         } else {
-            want.get(name)
+            want.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
         };
         expected == Some(value.as_str())
     })
-}
-
-fn architecture(text: &str) -> Architecture {
-    if text == "arm64" {
-        Architecture::Arm64
-    } else {
-        Architecture::X8664
-    }
-}
-
-fn function_of<'c>(
-    ctx: &'c Ctx<'_>,
-    logical_id: &str,
-) -> Result<&'c crate::model::config::FunctionSettings, AwsError> {
-    ctx.config
-        .functions
-        .iter()
-        .find(|f| logical::function(&f.name) == logical_id)
-        .ok_or_else(|| AwsError {
-            operation: "CreateFunction",
-            resource: logical_id.to_string(),
-            code: None,
-            message: "not in the config".into(),
-            status: None,
-            class: ErrorClass::Permanent,
-        })
 }
 
 /// Waits until the function is `Active` and no update is in progress.
@@ -436,162 +414,78 @@ pub async fn point_alias(
     .await
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+/// What the Lambda calls of one function take, computed once.
+struct Inputs<'a> {
+    name: &'a str,
+    artifact: &'a Artifact,
+    role: String,
+    environment: Environment,
+    architecture: Architecture,
+    memory: i32,
+    timeout: i32,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(ctx: &'a Ctx<'_>, want: &'a FunctionSpec) -> Result<Self, AwsError> {
+        let artifact = ctx
+            .artifacts
+            .get(&want.config_name)
+            .ok_or_else(|| AwsError {
+                operation: "CreateFunction",
+                resource: want.name.clone(),
+                code: None,
+                message: "the function was not built".into(),
+                status: None,
+                class: ErrorClass::Permanent,
+            })?;
+        let variables = want.environment.clone().into_iter().collect();
+        Ok(Inputs {
+            name: &want.name,
+            artifact,
+            role: ctx.ids.get(want.role.as_str())?,
+            environment: Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+            architecture: Architecture::from(want.architecture.as_str()),
+            memory: i32::try_from(want.memory_mb).unwrap_or(128),
+            timeout: i32::try_from(want.timeout_seconds).unwrap_or(3),
+        })
+    }
+}
+
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &FunctionSpec,
+) -> Result<String, AwsError> {
     let lambda = &ctx.aws.lambda;
-    let notify = ctx.notify(&want.logical);
-    let settings = function_of(ctx, &want.logical)?;
-    let name = want.get("name").unwrap_or_default();
-    let tags = ctx.tags(&want.logical);
-    let artifact = ctx.artifacts.get(&settings.name).ok_or_else(|| AwsError {
-        operation: "CreateFunction",
-        resource: name.to_string(),
-        code: None,
-        message: "the function was not built".into(),
-        status: None,
-        class: ErrorClass::Permanent,
-    })?;
-    let role = ctx.ids.get(&logical::role(&settings.name))?;
-    let env = Environment::builder()
-        .set_variables(Some(settings.lambda_environment().into_iter().collect()))
-        .build();
-    let arch = architecture(want.get("architecture").unwrap_or_default());
-    let memory = i32::try_from(settings.memory_mb).unwrap_or(128);
-    let timeout = i32::try_from(settings.timeout_seconds).unwrap_or(3);
+    let notify = ctx.notify(&change.logical);
+    let inputs = Inputs::new(ctx, want)?;
+    let name = inputs.name;
     let creating = change.id.is_none();
     let arn = match &change.id {
         Some(arn) => arn.clone(),
-        None => {
-            // The role may not be assumable by Lambda for a few seconds after it was
-            // created (IAM propagation): that error is retried.
-            let created = retry(Policy::fresh(), "create function", &notify, || async {
-                lambda
-                    .create_function()
-                    .function_name(name)
-                    .runtime(Runtime::Providedal2023)
-                    .handler("bootstrap")
-                    .role(&role)
-                    .architectures(arch.clone())
-                    .memory_size(memory)
-                    .timeout(timeout)
-                    .environment(env.clone())
-                    .set_kms_key_arn(settings.kms_key_arn.clone())
-                    .code(
-                        FunctionCode::builder()
-                            .zip_file(Blob::new(artifact.zip.clone()))
-                            .build(),
-                    )
-                    .description(format!("albkit stack {}", ctx.stack()))
-                    .set_tags(Some(tags.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .aws("CreateFunction", name)
-            })
-            .await;
-            match created {
-                Ok(out) => out.function_arn().unwrap_or_default().to_string(),
-                // A lost response to an earlier attempt created it already; or someone
-                // else's function has the name: taken only with the stack's tags.
-                Err(e) if e.is("ResourceConflictException") => {
-                    let out = lambda
-                        .get_function()
-                        .function_name(name)
-                        .send()
-                        .await
-                        .aws("GetFunction", name)?;
-                    let found: Tags = out
-                        .tags()
-                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default();
-                    if let Some(reason) = not_ours(ctx.stack(), &want.logical, &found) {
-                        return Err(AwsError {
-                            message: format!(
-                                "function {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that function, or rename the stack ([stack].name)"
-                            ),
-                            ..e
-                        });
-                    }
-                    out.configuration()
-                        .and_then(|c| c.function_arn())
-                        .map(str::to_string)
-                        .ok_or_else(|| AwsError::incomplete("GetFunction", name, "function ARN"))?
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        None => create(ctx, change, want, &inputs).await?,
     };
-    ctx.ids.insert(&want.logical, &arn);
+    ctx.ids.insert(&change.logical, &arn);
     wait_ready(ctx, name).await?;
     if !creating {
-        if change.changed("tags") {
-            let (set, remove) = tag_changes(&old_tags(change), &tags);
-            if !set.is_empty() {
-                lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .set_tags(Some(set.into_iter().collect()))
-                    .send()
-                    .await
-                    .aws("TagResource", name)?;
-            }
-            if !remove.is_empty() {
-                lambda
-                    .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .aws("UntagResource", name)?;
-            }
-        }
-        if change.changed("code_sha256") || change.changed("architecture") {
-            upload_code(lambda, name, &artifact.zip, Some(arch.clone()), &notify).await?;
-            wait_ready(ctx, name).await?;
-        }
-        if [
-            "memory_mb",
-            "timeout_seconds",
-            "environment",
-            "kms_key",
-            "role",
-            "runtime",
-            "handler",
-        ]
-        .iter()
-        .any(|f| change.changed(f))
-        {
-            retry(Policy::fresh(), "update configuration", &notify, || async {
-                lambda
-                    .update_function_configuration()
-                    .function_name(name)
-                    .runtime(Runtime::Providedal2023)
-                    .handler("bootstrap")
-                    .role(&role)
-                    .memory_size(memory)
-                    .timeout(timeout)
-                    .environment(env.clone())
-                    // An empty ARN puts the environment back under Lambda's own key.
-                    .kms_key_arn(settings.kms_key_arn.clone().unwrap_or_default())
-                    .send()
-                    .await
-                    .aws("UpdateFunctionConfiguration", name)
-            })
-            .await?;
-            wait_ready(ctx, name).await?;
-        }
+        update(ctx, change, want, &inputs, &arn).await?;
     }
     // Decision: a new version is published when the live version does not serve the
     // desired function. When only `$LATEST` was changed by hand (every setting shows
     // an unpublished value and the live version already has the desired ones),
     // restoring `$LATEST` above is the whole repair: a new version would be a copy of
     // the live one, and `albkit rollback` would then step back to an identical version.
+    let rendered = want.render(&LogicalId::from(change.logical.as_str()));
     let publish = creating
         || change.changed("alias")
         || (change.fields.iter().any(|f| f.name != "tags")
-            && !live_serves(lambda, name, want, &role).await?);
+            && !live_serves(lambda, name, &rendered, &inputs.role).await?);
     if publish {
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
-        let version = publish_version(lambda, name, &artifact.sha256, &notify).await?;
+        let version = publish_version(lambda, name, &inputs.artifact.sha256, &notify).await?;
         let exists = match lambda
             .get_alias()
             .function_name(name)
@@ -609,11 +503,167 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     Ok(arn)
 }
 
+/// Creates the function; returns its ARN.
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &FunctionSpec,
+    inputs: &Inputs<'_>,
+) -> Result<String, AwsError> {
+    let (lambda, name) = (&ctx.aws.lambda, inputs.name);
+    // The role may not be assumable by Lambda for a few seconds after it was created
+    // (IAM propagation): that error is retried.
+    let notify = ctx.notify(&change.logical);
+    let created = retry(Policy::fresh(), "create function", &notify, || async {
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler(FunctionSpec::HANDLER)
+            .role(&inputs.role)
+            .architectures(inputs.architecture.clone())
+            .memory_size(inputs.memory)
+            .timeout(inputs.timeout)
+            .environment(inputs.environment.clone())
+            .set_kms_key_arn(want.kms_key_arn.clone())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(inputs.artifact.zip.clone()))
+                    .build(),
+            )
+            .description(format!("albkit stack {}", ctx.stack()))
+            .set_tags(Some(want.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .aws("CreateFunction", name)
+    })
+    .await;
+    match created {
+        Ok(out) => Ok(out.function_arn().unwrap_or_default().to_string()),
+        // A lost response to an earlier attempt created it already; or someone else's
+        // function has the name: taken only with the stack's tags.
+        Err(e) if e.is("ResourceConflictException") => adopt(ctx, &change.logical, name, e).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// The function of this name, if its tags say it is this stack's `logical_id`.
+async fn adopt(
+    ctx: &Ctx<'_>,
+    logical_id: &str,
+    name: &str,
+    e: AwsError,
+) -> Result<String, AwsError> {
+    let out = ctx
+        .aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .aws("GetFunction", name)?;
+    let found: Tags = out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if let Some(reason) = not_ours(ctx.stack(), logical_id, &found) {
+        return Err(AwsError {
+            message: format!(
+                "function {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that function, or rename the stack ([stack].name)"
+            ),
+            ..e
+        });
+    }
+    out.configuration()
+        .and_then(|c| c.function_arn())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::incomplete("GetFunction", name, "function ARN"))
+}
+
+/// Brings an existing function's tags, code and configuration to the desired ones.
+async fn update(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &FunctionSpec,
+    inputs: &Inputs<'_>,
+    arn: &str,
+) -> Result<(), AwsError> {
+    let (lambda, name) = (&ctx.aws.lambda, inputs.name);
+    let notify = ctx.notify(&change.logical);
+    if change.changed("tags") {
+        retag(lambda, arn, name, change, &want.tags).await?;
+    }
+    if change.changed("code_sha256") || change.changed("architecture") {
+        let arch = Some(inputs.architecture.clone());
+        upload_code(lambda, name, &inputs.artifact.zip, arch, &notify).await?;
+        wait_ready(ctx, name).await?;
+    }
+    let configuration = [
+        "memory_mb",
+        "timeout_seconds",
+        "environment",
+        "kms_key",
+        "role",
+        "runtime",
+        "handler",
+    ];
+    if configuration.iter().any(|f| change.changed(f)) {
+        retry(Policy::fresh(), "update configuration", &notify, || async {
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::Providedal2023)
+                .handler(FunctionSpec::HANDLER)
+                .role(&inputs.role)
+                .memory_size(inputs.memory)
+                .timeout(inputs.timeout)
+                .environment(inputs.environment.clone())
+                // An empty ARN puts the environment back under Lambda's own key.
+                .kms_key_arn(want.kms_key_arn.clone().unwrap_or_default())
+                .send()
+                .await
+                .aws("UpdateFunctionConfiguration", name)
+        })
+        .await?;
+        wait_ready(ctx, name).await?;
+    }
+    Ok(())
+}
+
+async fn retag(
+    lambda: &aws_sdk_lambda::Client,
+    arn: &str,
+    name: &str,
+    change: &Change,
+    tags: &Tags,
+) -> Result<(), AwsError> {
+    let (set, remove) = tag_changes(&old_tags(change), tags);
+    if !set.is_empty() {
+        lambda
+            .tag_resource()
+            .resource(arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .aws("TagResource", name)?;
+    }
+    if !remove.is_empty() {
+        lambda
+            .untag_resource()
+            .resource(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .aws("UntagResource", name)?;
+    }
+    Ok(())
+}
+
 /// Whether the version the `live` alias points at has every desired setting.
 async fn live_serves(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
-    want: &Resource,
+    want: &Props,
     role_arn: &str,
 ) -> Result<bool, AwsError> {
     Ok(configuration(lambda, name, Some(LIVE_ALIAS))
@@ -678,17 +728,18 @@ mod tests {
             ("role", role.to_string()),
             ("environment", "A=1".to_string()),
         ];
-        assert!(serves(&config, &want(), role));
+        let want = want().props;
+        assert!(serves(&config, &want, role));
         let mut other = config.clone();
         other[0].1 = "512".into();
-        assert!(!serves(&other, &want(), role));
+        assert!(!serves(&other, &want, role));
         assert!(
-            !serves(&config, &want(), "arn:aws:iam::1:role/another"),
+            !serves(&config, &want, "arn:aws:iam::1:role/another"),
             "another role"
         );
         // A setting the desired function does not have is a difference.
         let extra = [("handler", "main".to_string())];
-        assert!(!serves(&extra, &want(), role));
+        assert!(!serves(&extra, &want, role));
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {

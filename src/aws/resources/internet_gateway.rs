@@ -11,6 +11,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::InternetGatewaySpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
@@ -51,8 +52,12 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let tags = ctx.tags(&want.logical);
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &InternetGatewaySpec,
+) -> Result<String, AwsError> {
+    let tags = want.tags.clone();
     let vpc = ctx.ids.get(logical::VPC)?;
     let id = match &change.id {
         Some(id) => {
@@ -65,8 +70,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             create_once(
                 Policy::transient(),
                 "create internet gateway",
-                &ctx.notify(&want.logical),
-                || find_tagged(ctx, Ec2Kind::InternetGateway, &want.logical),
+                &ctx.notify(&change.logical),
+                || find_tagged(ctx, Ec2Kind::InternetGateway, &change.logical),
                 || async {
                     let out = ctx
                         .aws
@@ -77,14 +82,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateInternetGateway", &want.logical)?;
+                        .aws("CreateInternetGateway", &change.logical)?;
                     out.internet_gateway()
                         .and_then(|g| g.internet_gateway_id())
                         .map(str::to_string)
                         .ok_or_else(|| {
                             AwsError::incomplete(
                                 "CreateInternetGateway",
-                                &want.logical,
+                                &change.logical,
                                 "internet gateway id",
                             )
                         })
@@ -94,11 +99,11 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
     };
     if change.id.is_none() || change.changed("attached_to") {
-        ctx.ids.insert(&want.logical, &id);
+        ctx.ids.insert(&change.logical, &id);
         retry(
             Policy::fresh(),
             "attach internet gateway",
-            &ctx.notify(&want.logical),
+            &ctx.notify(&change.logical),
             || async {
                 ctx.aws
                     .ec2

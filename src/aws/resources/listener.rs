@@ -15,6 +15,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::{DefaultAction, ListenerSpec};
 use crate::model::stack::{tags_prop, Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
 
 /// The listener attribute whose value an HTTPS listener of an ALB sends as the
@@ -234,120 +235,147 @@ pub async fn observe(
         .collect())
 }
 
-fn default_action(ctx: &Ctx<'_>, logical_id: &str) -> Action {
-    if logical_id == logical::LISTENER_HTTP && ctx.config.https.is_some() {
-        redirect_to_https()
-    } else {
-        fixed_404()
+/// The SDK form of a listener's default action.
+fn default_action(action: DefaultAction) -> Action {
+    match action {
+        DefaultAction::NotFound => fixed_404(),
+        DefaultAction::RedirectToHttps => redirect_to_https(),
     }
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let elb = &ctx.aws.elb;
-    let notify = ctx.notify(&want.logical);
-    let tags = ctx.tags(&want.logical);
-    let https = want.get("protocol") == Some("HTTPS");
-    let certificate = want.get("certificate").map(|c| ctx.ids.resolve(c));
-    let ssl_policy = want.get("ssl_policy");
-    let action = default_action(ctx, &want.logical);
-    match &change.id {
-        Some(arn) => {
-            if change.changed("tags") {
-                retag(ctx, arn, change, &tags).await?;
-            }
-            if ["protocol", "certificate", "ssl_policy", "default_action"]
-                .iter()
-                .any(|f| change.changed(f))
-            {
-                retry(Policy::fresh(), "update listener", &notify, || async {
-                    let mut req = elb
-                        .modify_listener()
-                        .listener_arn(arn)
-                        .default_actions(action.clone());
-                    if let Some(p) = want.get("protocol") {
-                        req = req.protocol(ProtocolEnum::from(p));
-                    }
-                    if https {
-                        req = req
-                            .set_certificates(
-                                certificate.clone().map(|c| {
-                                    vec![Certificate::builder().certificate_arn(c).build()]
-                                }),
-                            )
-                            .set_ssl_policy(ssl_policy.map(str::to_string));
-                    }
-                    req.send().await.aws("ModifyListener", arn)
-                })
-                .await?;
-            }
-            if let Some(hsts) = want.get("hsts").filter(|_| change.changed("hsts")) {
-                write_hsts(ctx, &want.logical, arn, hsts).await?;
-            }
-            Ok(arn.clone())
-        }
-        None => {
-            let lb = ctx.ids.get(logical::LOAD_BALANCER)?;
-            let port: i32 = want.get("port").and_then(|p| p.parse().ok()).unwrap_or(80);
-            // Listeners can be created while the load balancer is still provisioning.
-            let out = retry(Policy::fresh(), "create listener", &notify, || async {
-                let mut req = elb
-                    .create_listener()
-                    .load_balancer_arn(&lb)
-                    .port(port)
-                    .protocol(if https {
-                        ProtocolEnum::Https
-                    } else {
-                        ProtocolEnum::Http
-                    })
-                    .default_actions(action.clone())
-                    .set_tags(Some(to_tags(&tags)));
-                if https {
-                    req = req
-                        .set_certificates(
-                            certificate
-                                .clone()
-                                .map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
-                        )
-                        .set_ssl_policy(ssl_policy.map(str::to_string));
-                }
-                req.send().await.aws("CreateListener", &want.logical)
-            })
-            .await;
-            let arn = match out {
-                Ok(out) => out
-                    .listeners()
-                    .first()
-                    .and_then(|l| l.listener_arn())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        AwsError::incomplete("CreateListener", &want.logical, "listener ARN")
-                    }),
-                // An earlier attempt created it but its response was lost: take it if it
-                // carries the stack's tags (tags are set in the same call).
-                Err(e) if e.is("DuplicateListener") => {
-                    let existing = observe(ctx, &describe(ctx, &lb).await?).await?;
-                    existing
-                        .into_iter()
-                        .find(|o| {
-                            o.resource.logical == want.logical
-                                && o.resource.get("tags").is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
-                        })
-                        .map(|o| o.id)
-                        .ok_or(AwsError {
-                            message: format!("{} (a listener on port {port} exists but is not tagged for the stack)", e.message),
-                            ..e
-                        })
-                }
-                Err(e) => Err(e),
-            }?;
-            // A new listener sends no HSTS header until its attribute is set; a run
-            // stopped in between leaves it `off`, which the next plan shows and repairs.
-            if let Some(hsts) = want.get("hsts").filter(|h| https && *h != HSTS_OFF) {
-                write_hsts(ctx, &want.logical, &arn, hsts).await?;
-            }
-            Ok(arn)
-        }
+/// The certificate list and TLS policy of an HTTPS listener (none for HTTP).
+fn tls_parts(ctx: &Ctx<'_>, want: &ListenerSpec) -> Result<TlsParts, AwsError> {
+    let Some(tls) = &want.tls else {
+        return Ok((None, None));
+    };
+    let certificate = ctx.ids.of(&tls.certificate)?;
+    Ok((
+        Some(vec![Certificate::builder()
+            .certificate_arn(certificate)
+            .build()]),
+        Some(tls.ssl_policy.clone()),
+    ))
+}
+
+type TlsParts = (Option<Vec<Certificate>>, Option<String>);
+
+fn protocol(want: &ListenerSpec) -> ProtocolEnum {
+    ProtocolEnum::from(want.protocol())
+}
+
+/// The `Strict-Transport-Security` value the listener should send (none for HTTP).
+fn hsts(want: &ListenerSpec) -> Option<&str> {
+    want.tls
+        .as_ref()
+        .map(|t| t.hsts.as_deref().unwrap_or(HSTS_OFF))
+}
+
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &ListenerSpec,
+) -> Result<String, AwsError> {
+    let Some(arn) = &change.id else {
+        return create(ctx, change, want).await;
+    };
+    let notify = ctx.notify(&change.logical);
+    if change.changed("tags") {
+        retag(ctx, arn, change, &want.tags).await?;
     }
+    if ["protocol", "certificate", "ssl_policy", "default_action"]
+        .iter()
+        .any(|f| change.changed(f))
+    {
+        let (certificates, ssl_policy) = tls_parts(ctx, want)?;
+        let action = default_action(want.default_action);
+        retry(Policy::fresh(), "update listener", &notify, || async {
+            ctx.aws
+                .elb
+                .modify_listener()
+                .listener_arn(arn)
+                .default_actions(action.clone())
+                .protocol(protocol(want))
+                .set_certificates(certificates.clone())
+                .set_ssl_policy(ssl_policy.clone())
+                .send()
+                .await
+                .aws("ModifyListener", arn)
+        })
+        .await?;
+    }
+    if let Some(hsts) = hsts(want).filter(|_| change.changed("hsts")) {
+        write_hsts(ctx, &change.logical, arn, hsts).await?;
+    }
+    Ok(arn.clone())
+}
+
+async fn create(ctx: &Ctx<'_>, change: &Change, want: &ListenerSpec) -> Result<String, AwsError> {
+    let notify = ctx.notify(&change.logical);
+    let lb = ctx.ids.get(want.load_balancer.as_str())?;
+    let (certificates, ssl_policy) = tls_parts(ctx, want)?;
+    let action = default_action(want.default_action);
+    // Listeners can be created while the load balancer is still provisioning.
+    let out = retry(Policy::fresh(), "create listener", &notify, || async {
+        ctx.aws
+            .elb
+            .create_listener()
+            .load_balancer_arn(&lb)
+            .port(i32::from(want.port))
+            .protocol(protocol(want))
+            .default_actions(action.clone())
+            .set_tags(Some(to_tags(&want.tags)))
+            .set_certificates(certificates.clone())
+            .set_ssl_policy(ssl_policy.clone())
+            .send()
+            .await
+            .aws("CreateListener", &change.logical)
+    })
+    .await;
+    let arn = match out {
+        Ok(out) => out
+            .listeners()
+            .first()
+            .and_then(|l| l.listener_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::incomplete("CreateListener", &change.logical, "listener ARN")),
+        // An earlier attempt created it but its response was lost: take it if it
+        // carries the stack's tags (tags are set in the same call).
+        Err(e) if e.is("DuplicateListener") => adopt(ctx, &lb, &change.logical, want.port, e).await,
+        Err(e) => Err(e),
+    }?;
+    // A new listener sends no HSTS header until its attribute is set; a run stopped in
+    // between leaves it `off`, which the next plan shows and repairs.
+    if let Some(hsts) = hsts(want).filter(|h| *h != HSTS_OFF) {
+        write_hsts(ctx, &change.logical, &arn, hsts).await?;
+    }
+    Ok(arn)
+}
+
+/// The listener an earlier, interrupted attempt created, if it is the stack's.
+async fn adopt(
+    ctx: &Ctx<'_>,
+    lb: &str,
+    logical_id: &str,
+    port: u16,
+    e: AwsError,
+) -> Result<String, AwsError> {
+    let existing = observe(ctx, &describe(ctx, lb).await?).await?;
+    existing
+        .into_iter()
+        .find(|o| {
+            o.resource.logical == logical_id
+                && o.resource
+                    .get("tags")
+                    .is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
+        })
+        .map(|o| o.id)
+        .ok_or(AwsError {
+            message: format!(
+                "{} (a listener on port {port} exists but is not tagged for the stack)",
+                e.message
+            ),
+            ..e
+        })
 }
 
 pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
@@ -373,7 +401,7 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::stack::{fixed_404_action, REDIRECT_TO_HTTPS};
+    use crate::model::spec::DefaultAction;
 
     #[test]
     fn hsts_is_read_from_the_listener_attribute() {
@@ -395,7 +423,10 @@ mod tests {
 
     #[test]
     fn rendered_actions_match_the_desired_text() {
-        assert_eq!(render_action(&fixed_404()), fixed_404_action());
-        assert_eq!(render_action(&redirect_to_https()), REDIRECT_TO_HTTPS);
+        assert_eq!(render_action(&fixed_404()), DefaultAction::NotFound.text());
+        assert_eq!(
+            render_action(&redirect_to_https()),
+            DefaultAction::RedirectToHttps.text()
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The Application Load Balancer and its attributes.
 
+use super::Endpoint;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -13,11 +14,8 @@ use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::LoadBalancerSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
-
-/// Extra ids the executor records for the load balancer.
-pub const DNS_KEY: &str = "load-balancer#dns";
-pub const ZONE_KEY: &str = "load-balancer#zone";
 
 pub fn to_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
@@ -254,112 +252,25 @@ pub async fn observe(
     ))
 }
 
-fn refs(ctx: &Ctx<'_>, text: &str) -> Result<Vec<String>, AwsError> {
-    text.split(", ")
-        .filter(|s| !s.is_empty())
-        .map(|r| {
-            if r.contains('/') || r == logical::SECURITY_GROUP {
-                ctx.ids.get(r)
-            } else {
-                Ok(r.to_string())
-            }
-        })
-        .collect()
-}
-
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let elb = &ctx.aws.elb;
-    let notify = ctx.notify(&want.logical);
-    let tags = ctx.tags(&want.logical);
-    let subnets = refs(ctx, want.get("subnets").unwrap_or_default())?;
-    let groups = refs(ctx, want.get("security_groups").unwrap_or_default())?;
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LoadBalancerSpec,
+) -> Result<String, AwsError> {
+    let subnets = want
+        .subnets
+        .iter()
+        .map(|s| ctx.ids.of(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let groups = vec![ctx.ids.get(want.security_group.as_str())?];
     let arn = match &change.id {
         Some(arn) => {
-            if change.changed("tags") {
-                retag(ctx, arn, change, &tags).await?;
-            }
-            if change.changed("subnets") {
-                retry(
-                    Policy::fresh(),
-                    "move load balancer subnets",
-                    &notify,
-                    || async {
-                        elb.set_subnets()
-                            .load_balancer_arn(arn)
-                            .set_subnets(Some(subnets.clone()))
-                            .send()
-                            .await
-                            .aws("SetSubnets", arn)
-                    },
-                )
-                .await?;
-            }
-            if change.changed("security_groups") {
-                retry(
-                    Policy::fresh(),
-                    "set load balancer security group",
-                    &notify,
-                    || async {
-                        elb.set_security_groups()
-                            .load_balancer_arn(arn)
-                            .set_security_groups(Some(groups.clone()))
-                            .send()
-                            .await
-                            .aws("SetSecurityGroups", arn)
-                    },
-                )
-                .await?;
-            }
+            update(ctx, change, want, arn, subnets, groups).await?;
             arn.clone()
         }
-        None => {
-            // CreateLoadBalancer is idempotent for the same name and settings, so a retry
-            // after a lost response returns the same load balancer; where the endpoint
-            // answers DuplicateLoadBalancerName instead, the stack's own is taken.
-            let out = retry(Policy::fresh(), "create load balancer", &notify, || async {
-                elb.create_load_balancer()
-                    .name(want.get("name").unwrap_or_default())
-                    .r#type(LoadBalancerTypeEnum::Application)
-                    .scheme(LoadBalancerSchemeEnum::from(
-                        want.get("scheme").unwrap_or_default(),
-                    ))
-                    .ip_address_type(IpAddressType::Ipv4)
-                    .set_subnets(Some(subnets.clone()))
-                    .set_security_groups(Some(groups.clone()))
-                    .set_tags(Some(to_tags(&tags)))
-                    .send()
-                    .await
-                    .aws("CreateLoadBalancer", &want.logical)
-            })
-            .await;
-            let lb = match out {
-                Ok(out) => out.load_balancers().first().cloned(),
-                Err(e) if e.is("DuplicateLoadBalancerName") => {
-                    let existing = describe(ctx).await?;
-                    let arn = existing
-                        .as_ref()
-                        .and_then(|l| l.load_balancer_arn().map(str::to_string));
-                    adopt_if_owned(ctx, arn, e).await?;
-                    existing
-                }
-                Err(e) => return Err(e),
-            };
-            let lb = lb.as_ref();
-            ctx.ids
-                .insert(DNS_KEY, lb.and_then(|l| l.dns_name()).unwrap_or_default());
-            ctx.ids.insert(
-                ZONE_KEY,
-                lb.and_then(|l| l.canonical_hosted_zone_id())
-                    .unwrap_or_default(),
-            );
-            lb.and_then(|l| l.load_balancer_arn())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    AwsError::incomplete("CreateLoadBalancer", &want.logical, "load balancer ARN")
-                })?
-        }
+        None => create(ctx, change, want, subnets, groups).await?,
     };
-    ctx.ids.insert(&want.logical, &arn);
+    ctx.ids.insert(&change.logical, &arn);
     let attribute_fields = [
         "access_logs",
         "idle_timeout",
@@ -367,61 +278,174 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         "drop_invalid_header_fields",
     ];
     if change.id.is_none() || attribute_fields.iter().any(|f| change.changed(f)) {
-        let lb = &ctx.config.load_balancer;
-        let mut attrs = vec![
-            (
-                "idle_timeout.timeout_seconds",
-                lb.idle_timeout_seconds.to_string(),
-            ),
-            (
-                "deletion_protection.enabled",
-                lb.deletion_protection.to_string(),
-            ),
-            (
-                "routing.http.drop_invalid_header_fields.enabled",
-                "true".to_string(),
-            ),
-            ("access_logs.s3.enabled", lb.access_logs.to_string()),
-        ];
-        if lb.access_logs {
-            attrs.push((
-                "access_logs.s3.bucket",
-                ctx.names.log_bucket(ctx.account().await?),
-            ));
-            attrs.push(("access_logs.s3.prefix", ctx.names.log_prefix().to_string()));
-        }
-        let attrs: Vec<LoadBalancerAttribute> = attrs
-            .into_iter()
-            .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
-            .collect();
-        // ELB checks the bucket policy when access logs are enabled; a policy written a
-        // moment ago can still be refused ("Access Denied for bucket").
-        retry(
-            Policy::fresh(),
-            "set load balancer attributes",
-            &notify,
-            || async {
-                elb.modify_load_balancer_attributes()
-                    .load_balancer_arn(&arn)
-                    .set_attributes(Some(attrs.clone()))
-                    .send()
-                    .await
-                    .aws("ModifyLoadBalancerAttributes", &arn)
-            },
-        )
-        .await
-        .map_err(|e| {
-            if e.is("InvalidConfigurationRequest") {
-                AwsError {
-                    class: crate::aws::error::ErrorClass::Permanent,
-                    ..e
-                }
-            } else {
-                e
-            }
-        })?;
+        set_attributes(ctx, change, want, &arn).await?;
     }
     Ok(arn)
+}
+
+async fn update(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LoadBalancerSpec,
+    arn: &str,
+    subnets: Vec<String>,
+    groups: Vec<String>,
+) -> Result<(), AwsError> {
+    let (elb, notify) = (&ctx.aws.elb, ctx.notify(&change.logical));
+    if change.changed("tags") {
+        retag(ctx, arn, change, &want.tags).await?;
+    }
+    if change.changed("subnets") {
+        retry(
+            Policy::fresh(),
+            "move load balancer subnets",
+            &notify,
+            || async {
+                elb.set_subnets()
+                    .load_balancer_arn(arn)
+                    .set_subnets(Some(subnets.clone()))
+                    .send()
+                    .await
+                    .aws("SetSubnets", arn)
+            },
+        )
+        .await?;
+    }
+    if change.changed("security_groups") {
+        let what = "set load balancer security group";
+        retry(Policy::fresh(), what, &notify, || async {
+            elb.set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(Some(groups.clone()))
+                .send()
+                .await
+                .aws("SetSecurityGroups", arn)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LoadBalancerSpec,
+    subnets: Vec<String>,
+    groups: Vec<String>,
+) -> Result<String, AwsError> {
+    let notify = ctx.notify(&change.logical);
+    // CreateLoadBalancer is idempotent for the same name and settings, so a retry after a
+    // lost response returns the same load balancer; where the endpoint answers
+    // DuplicateLoadBalancerName instead, the stack's own is taken.
+    let out = retry(Policy::fresh(), "create load balancer", &notify, || async {
+        ctx.aws
+            .elb
+            .create_load_balancer()
+            .name(&want.name)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(LoadBalancerSchemeEnum::from(want.scheme.as_str()))
+            .ip_address_type(IpAddressType::Ipv4)
+            .set_subnets(Some(subnets.clone()))
+            .set_security_groups(Some(groups.clone()))
+            .set_tags(Some(to_tags(&want.tags)))
+            .send()
+            .await
+            .aws("CreateLoadBalancer", &change.logical)
+    })
+    .await;
+    let lb = match out {
+        Ok(out) => out.load_balancers().first().cloned(),
+        Err(e) if e.is("DuplicateLoadBalancerName") => {
+            let existing = describe(ctx).await?;
+            let arn = existing
+                .as_ref()
+                .and_then(|l| l.load_balancer_arn().map(str::to_string));
+            adopt_if_owned(ctx, arn, e).await?;
+            existing
+        }
+        Err(e) => return Err(e),
+    };
+    let lb = lb.as_ref();
+    ctx.ids.set_endpoint(Endpoint {
+        dns_name: lb
+            .and_then(|l| l.dns_name())
+            .unwrap_or_default()
+            .to_string(),
+        zone_id: lb
+            .and_then(|l| l.canonical_hosted_zone_id())
+            .unwrap_or_default()
+            .to_string(),
+    });
+    lb.and_then(|l| l.load_balancer_arn())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            AwsError::incomplete("CreateLoadBalancer", &change.logical, "load balancer ARN")
+        })
+}
+
+/// Idle timeout, deletion protection, header validation and access logs.
+async fn set_attributes(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LoadBalancerSpec,
+    arn: &str,
+) -> Result<(), AwsError> {
+    let mut attrs = vec![
+        (
+            "idle_timeout.timeout_seconds",
+            want.idle_timeout_seconds.to_string(),
+        ),
+        (
+            "deletion_protection.enabled",
+            want.deletion_protection.to_string(),
+        ),
+        (
+            "routing.http.drop_invalid_header_fields.enabled",
+            "true".to_string(),
+        ),
+        (
+            "access_logs.s3.enabled",
+            want.access_logs.is_some().to_string(),
+        ),
+    ];
+    if let Some((bucket, prefix)) = &want.access_logs {
+        attrs.push(("access_logs.s3.bucket", bucket.clone()));
+        attrs.push(("access_logs.s3.prefix", prefix.clone()));
+    }
+    let attrs: Vec<LoadBalancerAttribute> = attrs
+        .into_iter()
+        .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
+        .collect();
+    // ELB checks the bucket policy when access logs are enabled; a policy written a
+    // moment ago can still be refused ("Access Denied for bucket").
+    let what = "set load balancer attributes";
+    retry(
+        Policy::fresh(),
+        what,
+        &ctx.notify(&change.logical),
+        || async {
+            ctx.aws
+                .elb
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .set_attributes(Some(attrs.clone()))
+                .send()
+                .await
+                .aws("ModifyLoadBalancerAttributes", arn)
+        },
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        if e.is("InvalidConfigurationRequest") {
+            AwsError {
+                class: crate::aws::error::ErrorClass::Permanent,
+                ..e
+            }
+        } else {
+            e
+        }
+    })
 }
 
 /// Waits until the load balancer is `active`; returns its DNS name.

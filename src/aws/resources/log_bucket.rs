@@ -16,6 +16,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::buckets::{by_tags, untagged, Claim};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::LogBucketSpec;
 use crate::model::stack::{log_bucket_policy, tags_prop, Kind, Resource, Tags};
 
 const LIFECYCLE_RULE_ID: &str = "albkit-expire-access-logs";
@@ -178,12 +179,16 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     ))
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LogBucketSpec,
+) -> Result<String, AwsError> {
     let s3 = &ctx.aws.s3;
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
     let mut bucket = Bucket::new(ctx.aws, &name, account);
-    let notify = ctx.notify(&want.logical);
+    let notify = ctx.notify(&change.logical);
     let creating = change.id.is_none();
     let all = |field: &str| creating || change.changed(field);
     if creating {
@@ -192,7 +197,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     // Tags first: until they are there the bucket is only adoptable while empty, and
     // nothing writes into it before its policy, which comes last.
     if all("tags") {
-        bucket.put_tags(&ctx.tags(&want.logical), &notify).await?;
+        bucket.put_tags(&want.tags.clone(), &notify).await?;
     }
     if all("public_access") {
         bucket.block_public_access(&notify).await?;
@@ -227,8 +232,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         .await?;
     }
     if all("lifecycle") {
-        let days =
-            i32::try_from(ctx.config.load_balancer.access_log_retention_days).unwrap_or(i32::MAX);
+        let days = i32::try_from(want.retention_days).unwrap_or(i32::MAX);
         let rule = LifecycleRule::builder()
             .id(LIFECYCLE_RULE_ID)
             .status(ExpirationStatus::Enabled)

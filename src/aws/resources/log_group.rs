@@ -7,6 +7,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{log_group_of, logical};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::LogGroupSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 /// What log-group discovery found.
@@ -105,11 +106,15 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
     Ok(found)
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &LogGroupSpec,
+) -> Result<String, AwsError> {
     let logs = &ctx.aws.logs;
-    let notify = ctx.notify(&want.logical);
-    let name = want.get("name").unwrap_or_default();
-    let tags = ctx.tags(&want.logical);
+    let notify = ctx.notify(&change.logical);
+    let name = want.name.as_str();
+    let tags = want.tags.clone();
     if change.id.is_none() {
         retry(Policy::transient(), "create log group", &notify, || async {
             logs.create_log_group()
@@ -154,10 +159,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
     }
     if change.id.is_none() || change.changed("retention_days") {
-        let days: i32 = want
-            .get("retention_days")
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(14);
+        let days = i32::try_from(want.retention_days).unwrap_or(i32::MAX);
         retry(Policy::fresh(), "set log retention", &notify, || async {
             logs.put_retention_policy()
                 .log_group_name(name)

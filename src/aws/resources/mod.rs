@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use crate::model::config::Config;
 use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::Ref;
 use crate::model::stack::{resource_tags, Resource, Tags};
 use crate::package::Artifact;
 
@@ -31,14 +32,35 @@ pub mod subnet;
 pub mod target_group;
 pub mod vpc;
 
+/// Where the load balancer answers: its DNS name, and the hosted zone an alias record
+/// to it names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub dns_name: String,
+    pub zone_id: String,
+}
+
 /// Ids of the stack's resources by logical id: seeded from discovery, filled in as
-/// resources are created. Dependents read their parents' ids here.
+/// resources are created. Dependents read their parents' ids here; the load balancer's
+/// endpoint is kept beside them.
 #[derive(Debug, Default)]
 pub struct Ids {
     inner: Mutex<BTreeMap<String, String>>,
+    endpoint: Mutex<Option<Endpoint>>,
 }
 
 impl Ids {
+    pub fn set_endpoint(&self, endpoint: Endpoint) {
+        if let Ok(mut e) = self.endpoint.lock() {
+            *e = Some(endpoint);
+        }
+    }
+
+    /// The load balancer's endpoint, once it was created or found.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.lock().ok().and_then(|e| e.clone())
+    }
+
     pub fn insert(&self, logical: &str, id: &str) {
         if let Ok(mut map) = self.inner.lock() {
             map.insert(logical.to_string(), id.to_string());
@@ -66,6 +88,15 @@ impl Ids {
             status: None,
             class: ErrorClass::Permanent,
         })
+    }
+
+    /// The AWS id of a typed reference: a stack resource's from the map, an external
+    /// one as the config gave it.
+    pub fn of(&self, reference: &Ref) -> Result<String, AwsError> {
+        match reference {
+            Ref::Stack(id) => self.get(id.as_str()),
+            Ref::External(id) => Ok(id.clone()),
+        }
     }
 
     /// Resolves a reference that is either a logical id of the stack or an AWS id as given

@@ -11,10 +11,11 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::role_policy::{
-    describe_trust, execution_policy, inline_prop, parse_document, trust_policy as trust_document,
+    describe_trust, inline_prop, parse_document, trust_policy as trust_document,
     EXECUTION_POLICY_NAME,
 };
-use crate::model::stack::{partition, role_tags, tags_prop, Kind, Resource, Tags, NO_POLICIES};
+use crate::model::spec::RoleSpec;
+use crate::model::stack::{tags_prop, Kind, Resource, Tags, NO_POLICIES};
 
 pub fn trust_policy() -> String {
     trust_document().to_string()
@@ -248,11 +249,11 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     Ok((roles, foreign))
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<String, AwsError> {
     let iam = &ctx.aws.iam;
-    let notify = ctx.notify(&want.logical);
-    let name = want.get("name").unwrap_or_default();
-    let tags = role_tags(ctx.config, &want.logical, ctx.names.region());
+    let notify = ctx.notify(&change.logical);
+    let name = want.name.as_str();
+    let tags = want.tags.clone();
     let arn = match &change.id {
         Some(arn) => {
             if change.changed("tags") {
@@ -291,7 +292,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .path(ctx.names.role_path())
                     .description(format!("albkit stack {}: execution role", ctx.stack()))
                     .assume_role_policy_document(trust_policy())
-                    .set_permissions_boundary(ctx.config.stack.permissions_boundary.clone())
+                    .set_permissions_boundary(want.permissions_boundary.clone())
                     .set_tags(Some(to_tags(&tags)?))
                     .send()
                     .await
@@ -320,10 +321,10 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .collect();
                     let reason =
                         match owner(ctx.names, &functions, role.path(), name, &tags_of(role)) {
-                            Owner::Ours(logical) if logical == want.logical => None,
+                            Owner::Ours(logical) if logical == change.logical => None,
                             Owner::Ours(logical) => Some(format!(
                                 "its {TAG_RESOURCE} tag is {logical:?}, not {:?}",
-                                want.logical
+                                change.logical
                             )),
                             Owner::Foreign(reason) => Some(reason),
                             Owner::OtherRegion => Some(format!(
@@ -347,7 +348,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
     };
     if change.id.is_some() && change.changed("permissions_boundary") {
-        match &ctx.config.stack.permissions_boundary {
+        match &want.permissions_boundary {
             Some(boundary) => iam
                 .put_role_permissions_boundary()
                 .role_name(name)
@@ -367,7 +368,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
     }
     if change.id.is_none() || change.changed("inline_policies") {
-        let document = desired_policy(ctx, want).await?.to_string();
+        let document = want.execution_policy.to_string();
         // A role just created may not be visible to every IAM endpoint yet.
         retry(Policy::fresh(), "put execution policy", &notify, || async {
             iam.put_role_policy()
@@ -428,31 +429,6 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         }
     }
     Ok(arn)
-}
-
-/// The execution policy `want` (a role of one of the config's functions) is to hold.
-async fn desired_policy(ctx: &Ctx<'_>, want: &Resource) -> Result<serde_json::Value, AwsError> {
-    let function = want.logical.strip_prefix("role/").unwrap_or_default();
-    let Some(f) = ctx.config.function(function) else {
-        return Err(AwsError::incomplete(
-            "PutRolePolicy",
-            &want.logical,
-            "function of the role",
-        ));
-    };
-    let log_group = ctx
-        .ids
-        .find(&crate::model::names::logical::log_group(function))
-        .unwrap_or_else(|| ctx.names.log_group(function));
-    let region = ctx.names.region();
-    let account = ctx.account().await?;
-    Ok(execution_policy(
-        f,
-        &log_group,
-        partition(region),
-        region,
-        account,
-    ))
 }
 
 /// Every inline policy of role `name`, with its document.

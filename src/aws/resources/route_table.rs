@@ -11,6 +11,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::RouteTableSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
@@ -72,9 +73,13 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let tags = ctx.tags(&want.logical);
-    let notify = ctx.notify(&want.logical);
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RouteTableSpec,
+) -> Result<String, AwsError> {
+    let tags = want.tags.clone();
+    let notify = ctx.notify(&change.logical);
     let id = match &change.id {
         Some(id) => {
             if change.changed("tags") {
@@ -89,14 +94,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             // token, so a lost response is also covered the way the other EC2 creations
             // are: before a new attempt, look for the table tagged with this logical name.
             let token = crate::model::names::fit(
-                &format!("albkit-{}-{vpc}-{}", ctx.stack(), want.logical),
+                &format!("albkit-{}-{vpc}-{}", ctx.stack(), change.logical),
                 64,
             );
             create_once(
                 Policy::fresh(),
-                &format!("create {}", want.logical),
+                &format!("create {}", change.logical),
                 &notify,
-                || find_tagged(ctx, Ec2Kind::RouteTable, &want.logical),
+                || find_tagged(ctx, Ec2Kind::RouteTable, &change.logical),
                 || async {
                     let out = ctx
                         .aws
@@ -109,14 +114,14 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateRouteTable", &want.logical)?;
+                        .aws("CreateRouteTable", &change.logical)?;
                     out.route_table()
                         .and_then(|t| t.route_table_id())
                         .map(str::to_string)
                         .ok_or_else(|| {
                             AwsError::incomplete(
                                 "CreateRouteTable",
-                                &want.logical,
+                                &change.logical,
                                 "route table id",
                             )
                         })
@@ -179,13 +184,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .collect()
             })
             .unwrap_or_default();
-        for subnet_ref in want
-            .get("associations")
-            .unwrap_or_default()
-            .split(", ")
-            .filter(|s| !s.is_empty())
-        {
-            let subnet = ctx.ids.get(subnet_ref)?;
+        for subnet_ref in &want.subnets {
+            let subnet = ctx.ids.get(subnet_ref.as_str())?;
             if old.contains(&subnet) {
                 continue;
             }

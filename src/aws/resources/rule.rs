@@ -10,47 +10,39 @@ use super::vpc::ignore_not_found;
 use super::{observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
-use crate::model::config::Route;
-use crate::model::names::{logical, TAG_RESOURCE};
+use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::stack::{rule_conditions, Kind, Resource, Tags};
+use crate::model::spec::RuleSpec;
+use crate::model::stack::{Kind, Resource, Tags};
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
-pub fn conditions(route: &Route) -> Vec<RuleCondition> {
+pub fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
     let mut out = Vec::new();
-    if !route.paths.is_empty() {
+    if !rule.paths.is_empty() {
+        let config = PathPatternConditionConfig::builder().set_values(Some(rule.paths.clone()));
         out.push(
             RuleCondition::builder()
                 .field("path-pattern")
-                .path_pattern_config(
-                    PathPatternConditionConfig::builder()
-                        .set_values(Some(route.paths.clone()))
-                        .build(),
-                )
+                .path_pattern_config(config.build())
                 .build(),
         );
     }
-    if !route.hosts.is_empty() {
+    if !rule.hosts.is_empty() {
+        let config = HostHeaderConditionConfig::builder().set_values(Some(rule.hosts.clone()));
         out.push(
             RuleCondition::builder()
                 .field("host-header")
-                .host_header_config(
-                    HostHeaderConditionConfig::builder()
-                        .set_values(Some(route.hosts.clone()))
-                        .build(),
-                )
+                .host_header_config(config.build())
                 .build(),
         );
     }
-    if !route.methods.is_empty() {
+    if !rule.methods.is_empty() {
+        let config =
+            HttpRequestMethodConditionConfig::builder().set_values(Some(rule.methods.clone()));
         out.push(
             RuleCondition::builder()
                 .field("http-request-method")
-                .http_request_method_config(
-                    HttpRequestMethodConditionConfig::builder()
-                        .set_values(Some(route.methods.clone()))
-                        .build(),
-                )
+                .http_request_method_config(config.build())
                 .build(),
         );
     }
@@ -130,7 +122,10 @@ pub async fn discover(ctx: &Ctx<'_>, listener_arns: &[String]) -> Result<Vec<Obs
                 Resource::new(logical, Kind::ListenerRule)
                     .prop("listener", listener)
                     .prop("priority", priority)
-                    .prop("conditions", rule_conditions(&paths, &hosts, &methods))
+                    .prop(
+                        "conditions",
+                        RuleSpec::conditions_prop(&paths, &hosts, &methods),
+                    )
                     .prop("action", action),
             ))
         })
@@ -153,39 +148,17 @@ pub fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
     }
 }
 
-fn route_of<'c>(ctx: &'c Ctx<'_>, priority: u32) -> Option<(&'c str, &'c Route)> {
-    ctx.config.functions.iter().find_map(|f| {
-        f.routes
-            .iter()
-            .find(|r| r.priority == priority)
-            .map(|r| (f.name.as_str(), r))
-    })
-}
-
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RuleSpec) -> Result<String, AwsError> {
     let elb = &ctx.aws.elb;
-    let notify = ctx.notify(&want.logical);
-    let tags = ctx.tags(&want.logical);
-    let priority: u32 = want
-        .get("priority")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let Some((function, route)) = route_of(ctx, priority) else {
-        return Err(AwsError {
-            operation: "CreateRule",
-            resource: want.logical.clone(),
-            code: None,
-            message: "no route with this priority in the config".into(),
-            status: None,
-            class: crate::aws::error::ErrorClass::Permanent,
-        });
-    };
-    let target_group = ctx.ids.get(&logical::target_group(function))?;
+    let notify = ctx.notify(&change.logical);
+    let tags = want.tags.clone();
+    let priority = want.priority;
+    let target_group = ctx.ids.get(want.target_group.as_str())?;
     let forward = Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(&target_group)
         .build();
-    let conditions = conditions(route);
+    let conditions = conditions(want);
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
@@ -206,7 +179,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             Ok(arn.clone())
         }
         _ => {
-            let listener = ctx.ids.get(want.get("listener").unwrap_or_default())?;
+            let listener = ctx.ids.get(want.listener.as_str())?;
             let out = retry(Policy::fresh(), "create listener rule", &notify, || async {
                 elb.create_rule()
                     .listener_arn(&listener)
@@ -216,7 +189,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .set_tags(Some(to_tags(&tags)))
                     .send()
                     .await
-                    .aws("CreateRule", &want.logical)
+                    .aws("CreateRule", &change.logical)
             })
             .await;
             match out {
@@ -225,7 +198,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     .first()
                     .and_then(|r| r.rule_arn())
                     .map(str::to_string)
-                    .ok_or_else(|| AwsError::incomplete("CreateRule", &want.logical, "rule ARN")),
+                    .ok_or_else(|| AwsError::incomplete("CreateRule", &change.logical, "rule ARN")),
                 // An earlier attempt created it but its response was lost: take the rule
                 // at this priority if it carries the stack's tags.
                 // (Discovery does not read rules' tags; this rare case reads that one's.)
@@ -233,7 +206,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                     let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
                     let arn = existing
                         .into_iter()
-                        .find(|o| o.resource.logical == want.logical)
+                        .find(|o| o.resource.logical == change.logical)
                         .map(|o| o.id);
                     adopt_if_owned(ctx, arn, e).await
                 }
@@ -266,6 +239,7 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::names::logical;
 
     fn rule(priority: u32) -> Observed {
         Observed {

@@ -11,14 +11,13 @@ use futures::future::try_join_all;
 use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
-use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::sg_rule::{
-    parse_rules_prop, peer_of, reconcile, rules_prop, Direction, Peer, Rule,
-};
+use crate::model::sg_rule::{peer_of, reconcile, rules_prop, Direction, Peer, Rule};
+use crate::model::spec::SecurityGroupSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
 /// A rule as `DescribeSecurityGroupRules` reports it: its group, its id and its shape.
@@ -176,26 +175,10 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
 async fn reconcile_rules(
     ctx: &Ctx<'_>,
     id: &str,
-    want: &Resource,
+    want: &SecurityGroupSpec,
     notify: &ResourceNotify<'_>,
 ) -> Result<(), AwsError> {
-    let mut desired = Vec::new();
-    for (prop, direction) in [
-        ("ingress", Direction::Ingress),
-        ("egress", Direction::Egress),
-    ] {
-        let rules = parse_rules_prop(direction, want.get(prop).unwrap_or_default()).map_err(
-            |text| AwsError {
-                operation: "AuthorizeSecurityGroupIngress",
-                resource: want.logical.clone(),
-                code: Some("InvalidRule".into()),
-                message: format!("the desired {prop} rule {text:?} cannot be read (an albkit bug: please report it)"),
-                status: None,
-                class: ErrorClass::Permanent,
-            },
-        )?;
-        desired.extend(rules);
-    }
+    let desired: Vec<Rule> = want.ingress.iter().chain(&want.egress).cloned().collect();
     // Fresh: the group may have been created a moment ago.
     let existing: Vec<(String, Rule)> = read_rules(ctx, &[id.to_string()], Policy::fresh(), notify)
         .await?
@@ -309,9 +292,13 @@ async fn reconcile_rules(
     Ok(())
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let tags = ctx.tags(&want.logical);
-    let notify = ctx.notify(&want.logical);
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &SecurityGroupSpec,
+) -> Result<String, AwsError> {
+    let tags = want.tags.clone();
+    let notify = ctx.notify(&change.logical);
     let id = match &change.id {
         Some(id) => {
             if change.changed("tags") {
@@ -320,18 +307,18 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             id.clone()
         }
         None => {
-            let vpc = ctx.ids.resolve(want.get("vpc").unwrap_or_default());
+            let vpc = ctx.ids.of(&want.vpc)?;
             create_once(
                 Policy::fresh(),
                 "create security group",
                 &notify,
-                || find_tagged(ctx, Ec2Kind::SecurityGroup, &want.logical),
+                || find_tagged(ctx, Ec2Kind::SecurityGroup, &change.logical),
                 || async {
                     let out = ctx
                         .aws
                         .ec2
                         .create_security_group()
-                        .group_name(want.get("name").unwrap_or_default())
+                        .group_name(&want.name)
                         .description(format!(
                             "albkit stack {}: load balancer listeners",
                             ctx.stack()
@@ -342,7 +329,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateSecurityGroup", &want.logical)?;
+                        .aws("CreateSecurityGroup", &change.logical)?;
                     Ok(out.group_id().unwrap_or_default().to_string())
                 },
             )

@@ -9,6 +9,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::SubnetSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
@@ -52,8 +53,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let tags = ctx.tags(&want.logical);
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &SubnetSpec) -> Result<String, AwsError> {
+    let tags = want.tags.clone();
     if let Some(id) = &change.id {
         if change.changed("tags") {
             retag(ctx, id, change, &tags).await?;
@@ -63,27 +64,27 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
     let vpc = ctx.ids.get(logical::VPC)?;
     create_once(
         Policy::fresh(),
-        &format!("create {}", want.logical),
-        &ctx.notify(&want.logical),
-        || find_tagged(ctx, Ec2Kind::Subnet, &want.logical),
+        &format!("create {}", change.logical),
+        &ctx.notify(&change.logical),
+        || find_tagged(ctx, Ec2Kind::Subnet, &change.logical),
         || async {
             let out = ctx
                 .aws
                 .ec2
                 .create_subnet()
                 .vpc_id(&vpc)
-                .cidr_block(want.get("cidr").unwrap_or_default())
-                .availability_zone(want.get("availability_zone").unwrap_or_default())
+                .cidr_block(&want.cidr)
+                .availability_zone(&want.availability_zone)
                 .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
                 .customize()
                 .config_override(no_sdk_retries())
                 .send()
                 .await
-                .aws("CreateSubnet", &want.logical)?;
+                .aws("CreateSubnet", &change.logical)?;
             out.subnet()
                 .and_then(|s| s.subnet_id())
                 .map(str::to_string)
-                .ok_or_else(|| AwsError::incomplete("CreateSubnet", &want.logical, "subnet id"))
+                .ok_or_else(|| AwsError::incomplete("CreateSubnet", &change.logical, "subnet id"))
         },
     )
     .await

@@ -8,18 +8,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
 use super::{logical_of, not_tagged_reason, observed, Ctx, Foreign};
-use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
-use crate::model::config::FunctionSettings;
 use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
 use crate::model::stack::{tags_prop, Kind, Resource};
-
-const PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
-
-fn permission_text(resource: &str, source: &str, account: &str) -> String {
-    format!("{PRINCIPAL} on {resource} from {source} in account {account}")
-}
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
 ///
@@ -93,19 +87,23 @@ fn pick_permission(
     )
 }
 
-fn health_text(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> String {
-    if tg.health_check_enabled() != Some(true) {
-        return "disabled".into();
-    }
-    format!(
-        "GET {} every {}s, timeout {}s, healthy {}, unhealthy {}, matcher {}",
-        tg.health_check_path().unwrap_or("/"),
-        tg.health_check_interval_seconds().unwrap_or_default(),
-        tg.health_check_timeout_seconds().unwrap_or_default(),
-        tg.healthy_threshold_count().unwrap_or_default(),
-        tg.unhealthy_threshold_count().unwrap_or_default(),
-        tg.matcher().and_then(|m| m.http_code()).unwrap_or("200")
-    )
+/// The health check a target group has, in the desired stack's terms.
+fn health_check(
+    tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup,
+) -> Option<HealthCheckSpec> {
+    let number = |v: Option<i32>| u32::try_from(v.unwrap_or_default()).unwrap_or_default();
+    (tg.health_check_enabled() == Some(true)).then(|| HealthCheckSpec {
+        path: tg.health_check_path().unwrap_or("/").to_string(),
+        interval_seconds: number(tg.health_check_interval_seconds()),
+        timeout_seconds: number(tg.health_check_timeout_seconds()),
+        healthy_threshold: number(tg.healthy_threshold_count()),
+        unhealthy_threshold: number(tg.unhealthy_threshold_count()),
+        matcher: tg
+            .matcher()
+            .and_then(|m| m.http_code())
+            .unwrap_or("200")
+            .to_string(),
+    })
 }
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
@@ -204,7 +202,10 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                     tg.target_type().map(|t| t.as_str()).unwrap_or_default(),
                 )
                 .prop("multi_value_headers", multi)
-                .prop("health_check", health_text(&tg))
+                .prop(
+                    "health_check",
+                    HealthCheckSpec::prop(health_check(&tg).as_ref()),
+                )
                 .prop("permission", permission)
                 .prop(
                     "target",
@@ -221,115 +222,39 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     Ok((found, foreign))
 }
 
-fn function_of<'c>(ctx: &'c Ctx<'_>, logical_id: &str) -> Result<&'c FunctionSettings, AwsError> {
-    ctx.config
-        .functions
-        .iter()
-        .find(|f| logical::target_group(&f.name) == logical_id)
-        .ok_or_else(|| AwsError {
-            operation: "CreateTargetGroup",
-            resource: logical_id.to_string(),
-            code: None,
-            message: "not in the config".into(),
-            status: None,
-            class: ErrorClass::Permanent,
-        })
-}
-
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let elb = &ctx.aws.elb;
-    let notify = ctx.notify(&want.logical);
-    let settings = function_of(ctx, &want.logical)?;
-    let tags = ctx.tags(&want.logical);
-    let hc = settings.health_check.as_ref();
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &TargetGroupSpec,
+) -> Result<String, AwsError> {
     let creating = change.id.is_none();
     let arn = match &change.id {
         Some(arn) => {
             if change.changed("tags") {
-                retag(ctx, arn, change, &tags).await?;
+                retag(ctx, arn, change, &want.tags).await?;
             }
             if change.changed("health_check") {
-                retry(Policy::fresh(), "update health check", &notify, || async {
-                    let mut req = elb
-                        .modify_target_group()
-                        .target_group_arn(arn)
-                        .health_check_enabled(hc.is_some());
-                    if let Some(hc) = hc {
-                        req = req
-                            .health_check_path(&hc.path)
-                            .health_check_interval_seconds(hc.interval_seconds as i32)
-                            .health_check_timeout_seconds(hc.timeout_seconds as i32)
-                            .healthy_threshold_count(hc.healthy_threshold as i32)
-                            .unhealthy_threshold_count(hc.unhealthy_threshold as i32)
-                            .matcher(Matcher::builder().http_code(&hc.matcher).build());
-                    }
-                    req.send().await.aws("ModifyTargetGroup", arn)
-                })
-                .await?;
+                update_health_check(ctx, change, want, arn).await?;
             }
             arn.clone()
         }
-        None => {
-            // Idempotent by name and settings: a retry after a lost response returns the
-            // same group; where the endpoint answers DuplicateTargetGroupName instead, the
-            // stack's own is taken.
-            let name = want.get("name").unwrap_or_default();
-            let out = retry(Policy::fresh(), "create target group", &notify, || async {
-                let mut req = elb
-                    .create_target_group()
-                    .name(name)
-                    .target_type(TargetTypeEnum::Lambda)
-                    .health_check_enabled(hc.is_some())
-                    .set_tags(Some(to_tags(&tags)));
-                if let Some(hc) = hc {
-                    req = req
-                        .health_check_path(&hc.path)
-                        .health_check_interval_seconds(hc.interval_seconds as i32)
-                        .health_check_timeout_seconds(hc.timeout_seconds as i32)
-                        .healthy_threshold_count(hc.healthy_threshold as i32)
-                        .unhealthy_threshold_count(hc.unhealthy_threshold as i32)
-                        .matcher(Matcher::builder().http_code(&hc.matcher).build());
-                }
-                req.send().await.aws("CreateTargetGroup", &want.logical)
-            })
-            .await;
-            match out {
-                Ok(out) => out
-                    .target_groups()
-                    .first()
-                    .and_then(|t| t.target_group_arn())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        AwsError::incomplete("CreateTargetGroup", &want.logical, "target group ARN")
-                    })?,
-                Err(e) if e.is("DuplicateTargetGroupName") => {
-                    let arn = elb
-                        .describe_target_groups()
-                        .names(name)
-                        .send()
-                        .await
-                        .aws("DescribeTargetGroups", name)?
-                        .target_groups()
-                        .first()
-                        .and_then(|t| t.target_group_arn().map(str::to_string));
-                    adopt_if_owned(ctx, arn, e).await?
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        None => create(ctx, change, want).await?,
     };
-    ctx.ids.insert(&want.logical, &arn);
+    ctx.ids.insert(&change.logical, &arn);
     if creating || change.changed("multi_value_headers") {
         let attr = TargetGroupAttribute::builder()
             .key("lambda.multi_value_headers.enabled")
-            .value(settings.multi_value_headers.to_string())
+            .value(want.multi_value_headers.to_string())
             .build();
+        let notify = ctx.notify(&change.logical);
         retry(
             Policy::fresh(),
             "set multi-value headers",
             &notify,
             || async {
-                elb.modify_target_group_attributes()
+                ctx.aws
+                    .elb
+                    .modify_target_group_attributes()
                     .target_group_arn(&arn)
                     .attributes(attr.clone())
                     .send()
@@ -340,49 +265,22 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         .await?;
     }
     // The function by its ARN: its name may be the previous scheme's.
-    let function_arn = ctx.ids.get(&logical::function(&settings.name))?;
-    let function_name = function_arn.as_str();
-    let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
+    let function_arn = ctx.ids.get(want.function.as_str())?;
     if creating || change.changed("permission") {
-        let sid = ctx.names.permission_statement(&settings.name);
-        let account = ctx.account().await?;
-        // Replace a statement that points elsewhere (a recreated target group).
-        remove_permission(ctx, &settings.name, function_name).await?;
-        retry(
-            Policy::fresh(),
-            "allow the target group to invoke the function",
-            &notify,
-            || async {
-                ctx.aws
-                    .lambda
-                    .add_permission()
-                    .function_name(function_name)
-                    .qualifier(LIVE_ALIAS)
-                    .statement_id(&sid)
-                    .action("lambda:InvokeFunction")
-                    .principal(PRINCIPAL)
-                    // Scoped to this target group and this account, never any ALB.
-                    .source_arn(&arn)
-                    .source_account(account)
-                    .send()
-                    .await
-                    .aws("AddPermission", function_name)
-                    .map(|_| ())
-            },
-        )
-        .await
-        // Removed just above: a statement with this id is the one an attempt whose
-        // response was lost added.
-        .or_else(super::vpc::already_done(&["ResourceConflictException"]))?;
+        allow_invoke(ctx, change, want, &arn, &function_arn).await?;
     }
     if creating || change.changed("target") {
         // ELB checks the permission when registering; a fresh one may not be visible yet.
+        let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
+        let notify = ctx.notify(&change.logical);
         retry(
             Policy::fresh(),
             "register the function",
             &notify,
             || async {
-                elb.register_targets()
+                ctx.aws
+                    .elb
+                    .register_targets()
                     .target_group_arn(&arn)
                     .targets(TargetDescription::builder().id(&alias_arn).build())
                     .send()
@@ -393,6 +291,130 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
         .await?;
     }
     Ok(arn)
+}
+
+/// The health-check settings of a create or modify request, applied by `set`.
+macro_rules! with_health_check {
+    ($req:expr, $hc:expr) => {{
+        let req = $req.health_check_enabled($hc.is_some());
+        match $hc {
+            Some(hc) => req
+                .health_check_path(&hc.path)
+                .health_check_interval_seconds(seconds(hc.interval_seconds))
+                .health_check_timeout_seconds(seconds(hc.timeout_seconds))
+                .healthy_threshold_count(seconds(hc.healthy_threshold))
+                .unhealthy_threshold_count(seconds(hc.unhealthy_threshold))
+                .matcher(Matcher::builder().http_code(&hc.matcher).build()),
+            None => req,
+        }
+    }};
+}
+
+fn seconds(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+async fn update_health_check(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &TargetGroupSpec,
+    arn: &str,
+) -> Result<(), AwsError> {
+    let hc = want.health_check.as_ref();
+    let notify = ctx.notify(&change.logical);
+    retry(Policy::fresh(), "update health check", &notify, || async {
+        let req = ctx.aws.elb.modify_target_group().target_group_arn(arn);
+        with_health_check!(req, hc)
+            .send()
+            .await
+            .aws("ModifyTargetGroup", arn)
+    })
+    .await
+    .map(|_| ())
+}
+
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &TargetGroupSpec,
+) -> Result<String, AwsError> {
+    // Idempotent by name and settings: a retry after a lost response returns the same
+    // group; where the endpoint answers DuplicateTargetGroupName instead, the stack's own
+    // is taken.
+    let (elb, name) = (&ctx.aws.elb, want.name.as_str());
+    let hc = want.health_check.as_ref();
+    let notify = ctx.notify(&change.logical);
+    let out = retry(Policy::fresh(), "create target group", &notify, || async {
+        let req = elb
+            .create_target_group()
+            .name(name)
+            .target_type(TargetTypeEnum::Lambda)
+            .set_tags(Some(to_tags(&want.tags)));
+        with_health_check!(req, hc)
+            .send()
+            .await
+            .aws("CreateTargetGroup", &change.logical)
+    })
+    .await;
+    match out {
+        Ok(out) => out
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                AwsError::incomplete("CreateTargetGroup", &change.logical, "target group ARN")
+            }),
+        Err(e) if e.is("DuplicateTargetGroupName") => {
+            let arn = elb
+                .describe_target_groups()
+                .names(name)
+                .send()
+                .await
+                .aws("DescribeTargetGroups", name)?
+                .target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn().map(str::to_string));
+            adopt_if_owned(ctx, arn, e).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Lets ELB invoke the function's `live` alias from this target group, in this account.
+async fn allow_invoke(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &TargetGroupSpec,
+    arn: &str,
+    function_arn: &str,
+) -> Result<(), AwsError> {
+    let sid = ctx.names.permission_statement(&want.config_name);
+    // Replace a statement that points elsewhere (a recreated target group).
+    remove_permission(ctx, &want.config_name, function_arn).await?;
+    let notify = ctx.notify(&change.logical);
+    let what = "allow the target group to invoke the function";
+    retry(Policy::fresh(), what, &notify, || async {
+        ctx.aws
+            .lambda
+            .add_permission()
+            .function_name(function_arn)
+            .qualifier(LIVE_ALIAS)
+            .statement_id(&sid)
+            .action("lambda:InvokeFunction")
+            .principal(ELB_PRINCIPAL)
+            // Scoped to this target group and this account, never any ALB.
+            .source_arn(arn)
+            .source_account(&want.account)
+            .send()
+            .await
+            .aws("AddPermission", function_arn)
+            .map(|_| ())
+    })
+    .await
+    // Removed just above: a statement with this id is the one an attempt whose response
+    // was lost added.
+    .or_else(super::vpc::already_done(&["ResourceConflictException"]))
 }
 
 /// Removes the statement that lets ELB invoke the function's alias (gone already is fine).

@@ -10,6 +10,7 @@ use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
+use crate::model::spec::VpcSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 pub fn stack_filter(stack: &str) -> Filter {
@@ -206,8 +207,8 @@ async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Resul
     Ok(value)
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<String, AwsError> {
-    let tags = ctx.tags(&want.logical);
+pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &VpcSpec) -> Result<String, AwsError> {
+    let tags = want.tags.clone();
     let id = match &change.id {
         Some(id) => {
             if change.changed("tags") {
@@ -216,12 +217,12 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             id.clone()
         }
         None => {
-            let cidr = want.get("cidr").unwrap_or_default();
+            let cidr = want.cidr.as_str();
             let id = create_once(
                 Policy::transient(),
                 "create VPC",
-                &ctx.notify(&want.logical),
-                || find_tagged(ctx, Ec2Kind::Vpc, &want.logical),
+                &ctx.notify(&change.logical),
+                || find_tagged(ctx, Ec2Kind::Vpc, &change.logical),
                 || async {
                     let out = ctx
                         .aws
@@ -233,19 +234,19 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
                         .config_override(no_sdk_retries())
                         .send()
                         .await
-                        .aws("CreateVpc", &want.logical)?;
+                        .aws("CreateVpc", &change.logical)?;
                     out.vpc()
                         .and_then(|v| v.vpc_id())
                         .map(str::to_string)
-                        .ok_or_else(|| AwsError::incomplete("CreateVpc", &want.logical, "VPC id"))
+                        .ok_or_else(|| AwsError::incomplete("CreateVpc", &change.logical, "VPC id"))
                 },
             )
             .await?;
-            ctx.ids.insert(&want.logical, &id);
+            ctx.ids.insert(&change.logical, &id);
             wait_until(
                 &format!("VPC {id} to be available"),
                 std::time::Duration::from_secs(300),
-                &ctx.notify(&want.logical),
+                &ctx.notify(&change.logical),
                 || async {
                     let out = ctx
                         .aws
@@ -282,7 +283,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Resource) -> Result<St
             retry(
                 Policy::fresh(),
                 "enable VPC DNS",
-                &ctx.notify(&want.logical),
+                &ctx.notify(&change.logical),
                 || async {
                     let on = AttributeBooleanValue::builder().value(true).build();
                     let req = ctx.aws.ec2.modify_vpc_attribute().vpc_id(&id);

@@ -1,0 +1,327 @@
+//! The desired stack: the spec of every resource albkit owns for a configuration.
+//! Pure: the same config and context give the same stack.
+
+use super::config::{Config, FunctionSettings, HttpsSettings, Network};
+use super::names::{logical, Names};
+use super::role_policy::execution_policy;
+use super::sg_rule::Rule;
+use super::spec::{
+    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionSpec, HealthCheckSpec,
+    InternetGatewaySpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec, LogGroupSpec,
+    LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec, SecurityGroupSpec, Spec, SubnetSpec,
+    TargetGroupSpec, VpcSpec,
+};
+use super::stack::{
+    egress_rules, function_names, ingress_cidrs, log_bucket_policy, partition, resource_tags,
+    role_tags, serving_listener, Context, Desired,
+};
+
+/// Specs in creation order, each with its logical id.
+type Specs = Vec<(LogicalId, Spec)>;
+
+fn push(out: &mut Specs, id: impl Into<LogicalId>, spec: impl Into<Spec>) {
+    out.push((id.into(), spec.into()));
+}
+
+/// Builds the desired stack.
+pub fn desired(config: &Config, ctx: &Context) -> Desired {
+    let names = Names::new(&config.stack.name, &ctx.region);
+    let mut out = Specs::new();
+    let subnets = network(config, ctx, &mut out);
+    security_group(config, ctx, &names, &mut out);
+    load_balancer(config, ctx, &names, subnets, &mut out);
+    listeners(config, &mut out);
+    for f in &config.functions {
+        function(config, ctx, &names, f, &mut out);
+    }
+    rules(config, &mut out);
+    if let Some(https) = &config.https {
+        dns_records(https, &mut out);
+    }
+    Desired::new(names, out)
+}
+
+/// The VPC, internet gateway, subnets and route table of a managed network; returns
+/// the load balancer's subnets (sorted as discovery reports a reused network's: their
+/// order means nothing to AWS).
+fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
+    let (cidr, count) = match &config.network {
+        Network::Managed {
+            cidr,
+            availability_zones,
+        } => (cidr, usize::from(*availability_zones)),
+        Network::Existing { subnet_ids, .. } => {
+            let mut ids: Vec<String> = subnet_ids.iter().map(|s| s.as_str().to_string()).collect();
+            ids.sort();
+            return ids.into_iter().map(Ref::External).collect();
+        }
+    };
+    let tags = |id: &str| resource_tags(config, id);
+    let vpc = LogicalId::from(logical::VPC);
+    push(
+        out,
+        vpc.clone(),
+        VpcSpec {
+            cidr: cidr.to_string(),
+            tags: tags(logical::VPC),
+        },
+    );
+    push(
+        out,
+        logical::INTERNET_GATEWAY,
+        InternetGatewaySpec {
+            vpc: vpc.clone(),
+            tags: tags(logical::INTERNET_GATEWAY),
+        },
+    );
+    let mut subnets = Vec::new();
+    for i in 0..count {
+        let id = LogicalId::from(logical::subnet(i));
+        let block = u32::try_from(i)
+            .ok()
+            .and_then(|i| cidr.subnet(cidr.prefix + 4, i))
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        push(
+            out,
+            id.clone(),
+            SubnetSpec {
+                vpc: vpc.clone(),
+                cidr: block,
+                availability_zone: ctx.availability_zones.get(i).cloned().unwrap_or_default(),
+                tags: tags(id.as_str()),
+            },
+        );
+        subnets.push(id);
+    }
+    push(
+        out,
+        logical::ROUTE_TABLE,
+        RouteTableSpec {
+            vpc,
+            internet_gateway: logical::INTERNET_GATEWAY.into(),
+            subnets: subnets.clone(),
+            tags: tags(logical::ROUTE_TABLE),
+        },
+    );
+    subnets.into_iter().map(Ref::Stack).collect()
+}
+
+fn security_group(config: &Config, ctx: &Context, names: &Names, out: &mut Specs) {
+    let vpc = match &config.network {
+        Network::Managed { .. } => Ref::Stack(logical::VPC.into()),
+        Network::Existing { vpc_id, .. } => Ref::External(vpc_id.as_str().to_string()),
+    };
+    let mut ports = vec![80u16];
+    if config.https.is_some() {
+        ports.push(443);
+    }
+    let cidrs = ingress_cidrs(config, ctx);
+    let ingress = ports
+        .iter()
+        .flat_map(|port| cidrs.iter().map(|cidr| Rule::tcp_from(*port, cidr)))
+        .collect();
+    push(
+        out,
+        logical::SECURITY_GROUP,
+        SecurityGroupSpec {
+            name: names.security_group(),
+            vpc,
+            ingress,
+            egress: egress_rules(ctx),
+            tags: resource_tags(config, logical::SECURITY_GROUP),
+        },
+    );
+}
+
+/// The load balancer, and the bucket of its access logs when they are on.
+fn load_balancer(
+    config: &Config,
+    ctx: &Context,
+    names: &Names,
+    subnets: Vec<Ref>,
+    out: &mut Specs,
+) {
+    let lb = &config.load_balancer;
+    let bucket = names.log_bucket(&ctx.account);
+    if lb.access_logs {
+        push(
+            out,
+            logical::LOG_BUCKET,
+            LogBucketSpec {
+                policy: log_bucket_policy(&bucket, &ctx.account, &ctx.region),
+                name: bucket.clone(),
+                retention_days: lb.access_log_retention_days,
+                tags: resource_tags(config, logical::LOG_BUCKET),
+            },
+        );
+    }
+    let managed = matches!(config.network, Network::Managed { .. });
+    push(
+        out,
+        logical::LOAD_BALANCER,
+        LoadBalancerSpec {
+            name: names.load_balancer(),
+            scheme: lb.scheme,
+            subnets,
+            security_group: logical::SECURITY_GROUP.into(),
+            access_logs: lb
+                .access_logs
+                .then(|| (bucket, names.log_prefix().to_string())),
+            log_bucket: lb.access_logs.then(|| logical::LOG_BUCKET.into()),
+            route_table: managed.then(|| logical::ROUTE_TABLE.into()),
+            idle_timeout_seconds: lb.idle_timeout_seconds,
+            deletion_protection: lb.deletion_protection,
+            tags: resource_tags(config, logical::LOAD_BALANCER),
+        },
+    );
+}
+
+/// HTTP:80 alone, or HTTP:80 redirecting to HTTPS:443 (with the certificate albkit
+/// requests when none is given).
+fn listeners(config: &Config, out: &mut Specs) {
+    let listener = |id: &str, port, tls, default_action| ListenerSpec {
+        load_balancer: logical::LOAD_BALANCER.into(),
+        port,
+        tls,
+        default_action,
+        tags: resource_tags(config, id),
+    };
+    let Some(https) = &config.https else {
+        let spec = listener(logical::LISTENER_HTTP, 80, None, DefaultAction::NotFound);
+        return push(out, logical::LISTENER_HTTP, spec);
+    };
+    let certificate = match &https.certificate_arn {
+        Some(arn) => Ref::External(arn.as_str().to_string()),
+        None => {
+            push(
+                out,
+                logical::CERTIFICATE,
+                CertificateSpec {
+                    domain: https.domain.clone(),
+                    tags: resource_tags(config, logical::CERTIFICATE),
+                },
+            );
+            Ref::Stack(logical::CERTIFICATE.into())
+        }
+    };
+    let http = listener(
+        logical::LISTENER_HTTP,
+        80,
+        None,
+        DefaultAction::RedirectToHttps,
+    );
+    push(out, logical::LISTENER_HTTP, http);
+    let tls = ListenerTls {
+        certificate,
+        ssl_policy: https.ssl_policy.clone(),
+        hsts: https.hsts.clone(),
+    };
+    let spec = listener(
+        logical::LISTENER_HTTPS,
+        443,
+        Some(tls),
+        DefaultAction::NotFound,
+    );
+    push(out, logical::LISTENER_HTTPS, spec);
+}
+
+/// A function's role, log group, function and target group.
+fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings, out: &mut Specs) {
+    let in_use = function_names(names, &ctx.names_in_use, &f.name);
+    let (role, log_group) = (logical::role(&f.name), logical::log_group(&f.name));
+    let (function, tg) = (logical::function(&f.name), logical::target_group(&f.name));
+    let policy = execution_policy(
+        f,
+        &in_use.log_group,
+        partition(&ctx.region),
+        &ctx.region,
+        &ctx.account,
+    );
+    let role_spec = RoleSpec {
+        name: in_use.role,
+        execution_policy: policy,
+        permissions_boundary: config.stack.permissions_boundary.clone(),
+        tags: role_tags(config, &role, &ctx.region),
+    };
+    push(out, role.as_str(), role_spec);
+    let log_group_spec = LogGroupSpec {
+        name: in_use.log_group,
+        retention_days: f.log_retention_days,
+        tags: resource_tags(config, &log_group),
+    };
+    push(out, log_group.as_str(), log_group_spec);
+    let function_spec = FunctionSpec {
+        config_name: f.name.clone(),
+        name: in_use.function,
+        architecture: f.architecture,
+        memory_mb: f.memory_mb,
+        timeout_seconds: f.timeout_seconds,
+        role: role.into(),
+        log_group: log_group.into(),
+        environment: f.lambda_environment(),
+        kms_key_arn: f.kms_key_arn.clone(),
+        code_sha256: ctx.code_sha256.get(&f.name).cloned().unwrap_or_default(),
+        tags: resource_tags(config, &function),
+    };
+    push(out, function.as_str(), function_spec);
+    let health_check = f.health_check.as_ref().map(|hc| HealthCheckSpec {
+        path: hc.path.clone(),
+        interval_seconds: hc.interval_seconds,
+        timeout_seconds: hc.timeout_seconds,
+        healthy_threshold: hc.healthy_threshold,
+        unhealthy_threshold: hc.unhealthy_threshold,
+        matcher: hc.matcher.to_string(),
+    });
+    let tg_spec = TargetGroupSpec {
+        config_name: f.name.clone(),
+        name: in_use.target_group,
+        multi_value_headers: f.multi_value_headers,
+        health_check,
+        function: function.into(),
+        account: ctx.account.clone(),
+        tags: resource_tags(config, &tg),
+    };
+    push(out, tg, tg_spec);
+}
+
+/// One rule per route, by priority, on the listener that serves.
+fn rules(config: &Config, out: &mut Specs) {
+    let listener = LogicalId::from(serving_listener(config));
+    let mut rules: Vec<(LogicalId, RuleSpec)> = config
+        .functions
+        .iter()
+        .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
+        .map(|(f, r)| {
+            let id = LogicalId::from(logical::rule(r.priority));
+            let spec = RuleSpec {
+                listener: listener.clone(),
+                priority: r.priority,
+                paths: r.paths.clone(),
+                hosts: r.hosts.clone(),
+                methods: r.methods.clone(),
+                target_group: logical::target_group(&f.name).into(),
+                tags: resource_tags(config, id.as_str()),
+            };
+            (id, spec)
+        })
+        .collect();
+    rules.sort_by_key(|(_, r)| r.priority);
+    out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));
+}
+
+/// A and AAAA alias records of the domain, when a hosted zone is configured.
+fn dns_records(https: &HttpsSettings, out: &mut Specs) {
+    let Some(zone) = &https.hosted_zone_id else {
+        return;
+    };
+    for record_type in ["A", "AAAA"] {
+        let spec = DnsRecordSpec {
+            zone: zone.as_str().to_string(),
+            name: https.domain.clone(),
+            record_type,
+            alias: logical::LOAD_BALANCER.into(),
+        };
+        push(out, format!("dns/{record_type}"), spec);
+    }
+}

@@ -1,0 +1,58 @@
+//! The Application Load Balancer.
+
+use super::{join, tags, Describe, LogicalId, Props, Ref};
+use crate::model::config::Scheme;
+use crate::model::stack::Tags;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerSpec {
+    pub name: String,
+    pub scheme: Scheme,
+    pub subnets: Vec<Ref>,
+    pub security_group: LogicalId,
+    /// `(bucket, prefix)` of the access logs, when they are on.
+    pub access_logs: Option<(String, String)>,
+    /// The log bucket of the stack, which must exist (with its policy) before the load
+    /// balancer is told to write to it.
+    pub log_bucket: Option<LogicalId>,
+    /// The stack's route table: the subnets only reach the internet once it is there.
+    pub route_table: Option<LogicalId>,
+    pub idle_timeout_seconds: u32,
+    pub deletion_protection: bool,
+    pub tags: Tags,
+}
+
+impl LoadBalancerSpec {
+    /// The `access_logs` property.
+    pub fn access_logs_prop(&self) -> String {
+        match &self.access_logs {
+            Some((bucket, prefix)) => format!("s3://{bucket}/{prefix}"),
+            None => "disabled".to_string(),
+        }
+    }
+}
+
+impl Describe for LoadBalancerSpec {
+    fn render(&self, _id: &LogicalId) -> Props {
+        vec![
+            ("name", self.name.clone()),
+            ("scheme", self.scheme.as_str().to_string()),
+            ("subnets", join(&self.subnets)),
+            ("security_groups", self.security_group.to_string()),
+            ("access_logs", self.access_logs_prop()),
+            ("idle_timeout", self.idle_timeout_seconds.to_string()),
+            ("deletion_protection", self.deletion_protection.to_string()),
+            // Requests with header fields that are not valid HTTP never reach the function.
+            ("drop_invalid_header_fields", "true".to_string()),
+            ("tags", tags(&self.tags)),
+        ]
+    }
+
+    fn needs(&self) -> Vec<&LogicalId> {
+        let mut needs: Vec<&LogicalId> = self.subnets.iter().filter_map(Ref::logical).collect();
+        needs.push(&self.security_group);
+        needs.extend(&self.log_bucket);
+        needs.extend(&self.route_table);
+        needs
+    }
+}

@@ -1,0 +1,30 @@
+//! The load balancer's security group.
+
+use super::{tags, Describe, LogicalId, Props, Ref};
+use crate::model::sg_rule::{rules_prop, Rule};
+use crate::model::stack::Tags;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupSpec {
+    pub name: String,
+    pub vpc: Ref,
+    pub ingress: Vec<Rule>,
+    pub egress: Vec<Rule>,
+    pub tags: Tags,
+}
+
+impl Describe for SecurityGroupSpec {
+    fn render(&self, _id: &LogicalId) -> Props {
+        vec![
+            ("name", self.name.clone()),
+            ("vpc", self.vpc.to_string()),
+            ("ingress", rules_prop(&self.ingress)),
+            ("egress", rules_prop(&self.egress)),
+            ("tags", tags(&self.tags)),
+        ]
+    }
+
+    fn needs(&self) -> Vec<&LogicalId> {
+        self.vpc.logical().into_iter().collect()
+    }
+}

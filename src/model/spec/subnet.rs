@@ -1,0 +1,30 @@
+//! A public subnet of the stack's VPC, one per availability zone.
+
+use super::{tags, Describe, LogicalId, Props};
+use crate::model::stack::Tags;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetSpec {
+    pub vpc: LogicalId,
+    pub cidr: String,
+    pub availability_zone: String,
+    pub tags: Tags,
+}
+
+impl Describe for SubnetSpec {
+    fn render(&self, _id: &LogicalId) -> Props {
+        vec![
+            ("vpc", self.vpc.to_string()),
+            ("cidr", self.cidr.clone()),
+            ("availability_zone", self.availability_zone.clone()),
+            // Nothing in the stack needs a public address of its own: the load
+            // balancer's nodes get theirs from ELB.
+            ("map_public_ip", "false".to_string()),
+            ("tags", tags(&self.tags)),
+        ]
+    }
+
+    fn needs(&self) -> Vec<&LogicalId> {
+        vec![&self.vpc]
+    }
+}
