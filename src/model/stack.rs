@@ -1,5 +1,6 @@
-//! The desired stack: every resource albkit owns for a configuration, with the
-//! properties that `plan` compares against what exists.
+//! The rendered view of the stack: every resource albkit owns, with the properties
+//! that `plan` compares against what exists (the typed specs they are rendered from
+//! are in [`super::spec`], built by [`super::desired`]).
 //!
 //! Properties are kept as `(name, text)` pairs so that one generic diff serves every
 //! kind of resource and the plan prints exactly what it compared. References to other
