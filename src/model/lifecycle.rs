@@ -1,10 +1,10 @@
 //! Decisions of the code lifecycle commands (`deploy`, `rollback`, `versions`, `logs`),
 //! kept pure so they are tested without AWS. Function answers are read with the ALB's
-//! rules of the (pure) `emulator::event`.
+//! rules of the (pure) `alb::event`.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::emulator::event::map_response;
+use crate::alb::event::map_response;
 
 /// Published version numbers (`$LATEST` and anything not numeric left out), ascending.
 pub fn numeric_versions<'a>(versions: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
