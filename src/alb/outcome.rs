@@ -20,7 +20,7 @@ pub enum Outcome {
     Crashed(String),
 }
 
-/// How the ALB answers an invocation's outcome (ALB-LAMBDA.md §3, §4): the
+/// How the ALB answers an invocation's outcome (docs/alb-lambda.md §3, §4): the
 /// function's response mapped to HTTP, or 502 for a function error, a timeout, a crash
 /// or a response it cannot use.
 pub fn respond(
