@@ -30,7 +30,7 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use albkit::emulator::event::{self, Connection, EventInput, HttpRequest};
+use albkit::alb::event::{self, Connection, EventInput, HttpRequest};
 use albkit::emulator::launch;
 use albkit::emulator::process::{Console, Function};
 use albkit::emulator::runtime_api::{self, Instance, Invocation, Outcome};

@@ -1,6 +1,7 @@
 //! albkit: an Application Load Balancer in front of Rust Lambda functions, provisioned
 //! directly through the AWS SDK for Rust.
 
+pub mod alb;
 pub mod aws;
 pub mod cli;
 pub mod commands;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::code::{account_of, invoke, prove, Light};
 use super::{confirm, print_json};
+use crate::alb::event::health_check_event;
 use crate::aws::error::AwsError;
 use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
 use crate::cli::Cli;
-use crate::emulator::event::health_check_event;
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, FunctionSettings};
 use crate::model::lifecycle::{smoke_verdict, Verdict};

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::alb::rules::RuleSet;
 use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
 use crate::emulator::process::{Console, Function};
-use crate::emulator::rules::RuleSet;
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
 use crate::model::config::FunctionSettings;

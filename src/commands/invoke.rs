@@ -1,5 +1,5 @@
 //! `albkit invoke`: sends a synthetic ALB request event (shaped as a real ALB's, in the
-//! target group's single- or multi-value form, built by `emulator::event`) to the
+//! target group's single- or multi-value form, built by `alb::event`) to the
 //! deployed function's `live` alias, or with `--local` to the locally built bootstrap
 //! run by the emulator (`emulator::launch`, `emulator::target`), and prints the HTTP
 //! response the load balancer would send.
@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::{invoke, prove, Light};
 use super::print_json;
+use crate::alb::event::{self, Connection, EventInput, Failure, HttpRequest, HttpResponse};
 use crate::aws::error::AwsResultExt;
 use crate::cli::Cli;
-use crate::emulator::event::{self, Connection, EventInput, Failure, HttpRequest, HttpResponse};
 use crate::emulator::launch;
 use crate::emulator::process::Console;
 use crate::emulator::server::http_date;

@@ -65,7 +65,7 @@ pub struct Function {
     supervisors: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// The environment Lambda gives a `provided.al2023` bootstrap (ALB-LAMBDA.md §7),
+/// The environment Lambda gives a `provided.al2023` bootstrap (docs/alb-lambda.md §7),
 /// plus the function's own configured environment. `AWS_EXECUTION_ENV` is not set for
 /// `provided*` runtimes.
 pub fn lambda_environment(
@@ -118,21 +118,13 @@ pub fn lambda_environment(
 
 /// `YYYY/MM/DD` of today (UTC), as in Lambda log stream names.
 fn httpdate_day() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}/{m:02}/{d:02}")
+    let today = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}/{:02}/{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    )
 }
 
 impl Function {

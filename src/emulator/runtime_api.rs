@@ -20,22 +20,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+pub use crate::alb::outcome::Outcome;
+
 /// The Runtime API accepts responses up to Lambda's 6 MB synchronous payload limit
 /// (413 above); the ALB's own 1 MB limit is applied later, as a 502.
 pub const MAX_RUNTIME_PAYLOAD: usize = 6 * 1024 * 1024;
-
-/// How an invocation ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The payload posted to `/response`.
-    Response(Bytes),
-    /// `/error`: the function reported an error (a panic in lambda_runtime lands here).
-    Error { error_type: String, body: Bytes },
-    /// The function did not answer before its deadline; the instance is killed.
-    Timeout,
-    /// The process exited (or was killed) while the invocation was in flight.
-    Crashed(String),
-}
 
 /// One request for the function.
 #[derive(Debug)]

@@ -27,10 +27,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::event::{self, Connection, Failure, HttpRequest, HttpResponse};
 use super::process::Function;
-use super::rules::RuleSet;
 use super::target;
+use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
+use crate::alb::rules::RuleSet;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;

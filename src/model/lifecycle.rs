@@ -1,10 +1,13 @@
 //! Decisions of the code lifecycle commands (`deploy`, `rollback`, `versions`, `logs`),
 //! kept pure so they are tested without AWS. Function answers are read with the ALB's
-//! rules of the (pure) `emulator::event`.
+//! rules of the (pure) `alb::event`.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::emulator::event::map_response;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcDateTime};
+
+use crate::alb::event::map_response;
 
 /// Published version numbers (`$LATEST` and anything not numeric left out), ascending.
 pub fn numeric_versions<'a>(versions: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
@@ -136,52 +139,16 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → epoch ms.
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → epoch ms (digits past the millisecond are
+/// dropped).
 fn parse_rfc3339(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    // RFC 3339 allows any date/time separator, `time` too; `--since` takes `T`, `t` or
+    // a space.
+    if !matches!(t.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut rest = &t[19..];
-    let mut ms = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-        if digits.is_empty() {
-            return None;
-        }
-        let padded = format!("{:0<3}", &digits[..digits.len().min(3)]);
-        ms = padded.parse::<i64>().ok()?;
-        rest = &frac[digits.len()..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
-                return None;
-            }
-            sign * (rest[1..3].parse::<i64>().ok()? * 60 + rest[4..6].parse::<i64>().ok()?)
-        }
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3_600 + mi * 60 + s) - offset_min * 60) * 1_000 + ms)
+    let at = OffsetDateTime::parse(t, &Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
 }
 
 /// One log event of one function.
@@ -242,27 +209,24 @@ impl Cursor {
     }
 }
 
-/// Epoch milliseconds as RFC 3339 UTC (`2024-05-01T12:00:00.123Z`).
+/// Epoch milliseconds as RFC 3339 UTC (`2024-05-01T12:00:00.123Z`). Times beyond the
+/// year ±9999 (never a log timestamp) are shown as the nearest end of that range.
 pub fn format_rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let at =
+        UtcDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(if ms < 0 {
+            UtcDateTime::MIN
+        } else {
+            UtcDateTime::MAX
+        });
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
     )
 }
 
@@ -346,6 +310,27 @@ mod tests {
         assert!(parse_since("yesterday", now).is_err());
         assert!(parse_since("-5m", now).is_err());
         assert!(parse_since("", now).is_err());
+    }
+
+    #[test]
+    fn since_times_separators_and_sub_milliseconds() {
+        let now = 1_700_000_000_000;
+        for t in [
+            "2023-11-14T22:13:20Z",
+            "2023-11-14t22:13:20z",
+            "2023-11-14 22:13:20Z",
+        ] {
+            assert_eq!(parse_since(t, now), Ok(1_700_000_000_000), "{t}");
+        }
+        assert!(parse_since("2023-11-14x22:13:20Z", now).is_err());
+        assert!(parse_since("2024-02-30T00:00:00Z", now).is_err());
+        assert_eq!(
+            parse_since("2023-11-14T22:13:20.123999999Z", now),
+            Ok(1_700_000_000_123)
+        );
+        // Before the epoch, a fraction counts forward from the whole second.
+        assert_eq!(parse_since("1969-12-31T23:59:59.9995Z", now), Ok(-1));
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
 
     fn ev(t: i64, id: &str, f: &str) -> LogEvent {

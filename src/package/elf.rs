@@ -1,11 +1,14 @@
 //! Reads the glibc symbol versions an ELF executable requires (`.gnu.version_r`, the
 //! `SHT_GNU_verneed` section), to refuse a bootstrap that Lambda's runtime cannot load.
-//! Pure: works on bytes. Handles 32/64-bit, little/big endian.
+//! Pure: works on bytes, read with the `object` crate. Handles 32/64-bit, little/big
+//! endian.
+
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, SectionHeader};
+use object::Endianness;
 
 /// The glibc of Lambda's `provided.al2023` runtime (Amazon Linux 2023).
 pub const AL2023_GLIBC: GlibcVersion = GlibcVersion(2, 34);
-
-const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GlibcVersion(pub u32, pub u32);
@@ -36,159 +39,75 @@ pub enum ElfError {
     Malformed(&'static str),
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    little: bool,
-    wide: bool,
-}
-
-impl Reader<'_> {
-    fn get<const N: usize>(&self, at: usize) -> Result<[u8; N], ElfError> {
-        self.bytes
-            .get(at..at.checked_add(N).ok_or(ElfError::Malformed("offset"))?)
-            .and_then(|s| <[u8; N]>::try_from(s).ok())
-            .ok_or(ElfError::Malformed("read past the end"))
-    }
-    fn u16(&self, at: usize) -> Result<u16, ElfError> {
-        let b = self.get::<2>(at)?;
-        Ok(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-    fn u32(&self, at: usize) -> Result<u32, ElfError> {
-        let b = self.get::<4>(at)?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-    fn u64(&self, at: usize) -> Result<u64, ElfError> {
-        let b = self.get::<8>(at)?;
-        Ok(if self.little {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
-    }
-    /// An address-sized field.
-    fn addr(&self, at: usize) -> Result<usize, ElfError> {
-        let v = if self.wide {
-            self.u64(at)?
-        } else {
-            u64::from(self.u32(at)?)
-        };
-        usize::try_from(v).map_err(|_| ElfError::Malformed("offset too large"))
-    }
-    fn cstr(&self, at: usize) -> Result<&str, ElfError> {
-        let tail = self
-            .bytes
-            .get(at..)
-            .ok_or(ElfError::Malformed("string offset"))?;
-        let end = tail
-            .iter()
-            .position(|b| *b == 0)
-            .ok_or(ElfError::Malformed("unterminated string"))?;
-        std::str::from_utf8(&tail[..end]).map_err(|_| ElfError::Malformed("string not UTF-8"))
-    }
-}
-
-struct Section {
-    kind: u32,
-    offset: usize,
-    size: usize,
-    link: usize,
-    info: usize,
-}
-
 /// Every version name the executable requires from shared libraries (`GLIBC_2.34`,
 /// `GCC_3.0`, ...), sorted and deduplicated. A static executable requires none.
 pub fn required_versions(bytes: &[u8]) -> Result<Vec<String>, ElfError> {
     if bytes.get(..4) != Some(b"\x7fELF") {
         return Err(ElfError::NotElf);
     }
-    let wide = match bytes.get(4) {
-        Some(1) => false,
-        Some(2) => true,
+    if !matches!(bytes.get(5), Some(1 | 2)) {
+        return Err(ElfError::Malformed("byte order"));
+    }
+    let mut names = match bytes.get(4) {
+        Some(1) => verneed_names::<FileHeader32<Endianness>>(bytes)?,
+        Some(2) => verneed_names::<FileHeader64<Endianness>>(bytes)?,
         _ => return Err(ElfError::Malformed("class")),
     };
-    let little = match bytes.get(5) {
-        Some(1) => true,
-        Some(2) => false,
-        _ => return Err(ElfError::Malformed("byte order")),
-    };
-    let r = Reader {
-        bytes,
-        little,
-        wide,
-    };
-    let (shoff, shentsize, shnum) = if wide {
-        (r.addr(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?)
-    } else {
-        (r.addr(0x20)?, r.u16(0x2e)?, r.u16(0x30)?)
-    };
-    let section = |i: usize| -> Result<Section, ElfError> {
-        let base = shoff + i * usize::from(shentsize);
-        Ok(if wide {
-            Section {
-                kind: r.u32(base + 4)?,
-                offset: r.addr(base + 0x18)?,
-                size: r.addr(base + 0x20)?,
-                link: r.u32(base + 0x28)? as usize,
-                info: r.u32(base + 0x2c)? as usize,
-            }
-        } else {
-            Section {
-                kind: r.u32(base + 4)?,
-                offset: r.addr(base + 0x10)?,
-                size: r.addr(base + 0x14)?,
-                link: r.u32(base + 0x18)? as usize,
-                info: r.u32(base + 0x1c)? as usize,
-            }
-        })
-    };
-    let mut names = Vec::new();
-    for i in 0..usize::from(shnum) {
-        let s = section(i)?;
-        if s.kind != SHT_GNU_VERNEED {
-            continue;
-        }
-        if s.link >= usize::from(shnum) {
-            return Err(ElfError::Malformed("verneed string table index"));
-        }
-        let strtab = section(s.link)?.offset;
-        let end = s.offset.saturating_add(s.size);
-        // `sh_info` is the number of Verneed entries.
-        let mut need = s.offset;
-        for _ in 0..s.info.max(1) {
-            if need + 16 > end {
-                return Err(ElfError::Malformed("verneed entry"));
-            }
-            let count = r.u16(need + 2)?;
-            let mut aux = need + r.u32(need + 8)? as usize;
-            for _ in 0..count {
-                if aux + 16 > end {
-                    return Err(ElfError::Malformed("vernaux entry"));
-                }
-                names.push(r.cstr(strtab + r.u32(aux + 8)? as usize)?.to_string());
-                let next = r.u32(aux + 12)? as usize;
-                if next == 0 {
-                    break;
-                }
-                aux += next;
-            }
-            let next = r.u32(need + 12)? as usize;
-            if next == 0 {
-                break;
-            }
-            need += next;
-        }
-    }
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// The names of every `SHT_GNU_VERNEED` section's entries, in file order.
+fn verneed_names<Elf: FileHeader<Endian = Endianness>>(
+    bytes: &[u8],
+) -> Result<Vec<String>, ElfError> {
+    let header = Elf::parse(bytes).map_err(|_| ElfError::Malformed("file header"))?;
+    let endian = header
+        .endian()
+        .map_err(|_| ElfError::Malformed("byte order"))?;
+    let sections = header
+        .section_headers(endian, bytes)
+        .map_err(|_| ElfError::Malformed("section headers"))?;
+    let mut names = Vec::new();
+    for section in sections {
+        let Some((mut needs, link)) = section
+            .gnu_verneed(endian, bytes)
+            .map_err(|_| ElfError::Malformed("verneed section"))?
+        else {
+            continue;
+        };
+        let strings = sections
+            .get(link.0)
+            .ok_or(ElfError::Malformed("verneed string table index"))?
+            .data(endian, bytes)
+            .map_err(|_| ElfError::Malformed("verneed string table"))?;
+        while let Some((_, mut aux)) = needs
+            .next()
+            .map_err(|_| ElfError::Malformed("verneed entry"))?
+        {
+            while let Some(v) = aux
+                .next()
+                .map_err(|_| ElfError::Malformed("vernaux entry"))?
+            {
+                names.push(cstr(strings, v.vna_name.get(endian))?.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The NUL-terminated string at `at` in a string table.
+fn cstr(strings: &[u8], at: u32) -> Result<&str, ElfError> {
+    let tail = usize::try_from(at)
+        .ok()
+        .and_then(|at| strings.get(at..))
+        .ok_or(ElfError::Malformed("string offset"))?;
+    let end = tail
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or(ElfError::Malformed("unterminated string"))?;
+    std::str::from_utf8(&tail[..end]).map_err(|_| ElfError::Malformed("string not UTF-8"))
 }
 
 /// The newest glibc version among `versions`, if any.
@@ -250,7 +169,7 @@ mod tests {
             verneed.extend(next.to_le_bytes());
         }
         let mut elf = vec![0u8; 64];
-        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
         let str_off = elf.len();
         elf.extend(&strtab);
         let vn_off = elf.len();
@@ -270,7 +189,8 @@ mod tests {
         };
         elf.extend(vec![0u8; 64]);
         elf.extend(header(3, str_off, strtab.len(), 0, 0));
-        elf.extend(header(SHT_GNU_VERNEED, vn_off, verneed.len(), 1, 1));
+        // 0x6fff_fffe: SHT_GNU_VERNEED.
+        elf.extend(header(0x6fff_fffe, vn_off, verneed.len(), 1, 1));
         elf
     }
 

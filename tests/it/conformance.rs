@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use albkit::emulator::event::{
-    build_event, health_check_event, Connection, EventInput, HttpRequest,
-};
+use albkit::alb::event::{build_event, health_check_event, Connection, EventInput, HttpRequest};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use crate::support::inventory::{self, Kind, Roles, Scope};
 use crate::support::ministack::{MiniStack, ACCOUNT, ROOT_KEY, ROOT_SECRET};
 use crate::support::proxy::{Proxy, ProxyConfig};
 use crate::support::{
@@ -252,55 +253,16 @@ async fn user_with(name: &str, policy: &Value) -> (String, String) {
     )
 }
 
-/// What of the stack is left in MiniStack, read as root.
+/// What of the stack is left in MiniStack, read as root: its functions, load
+/// balancer, roles and VPC, as `kind id`.
 async fn leftovers(stack: &str) -> Vec<String> {
-    let cfg = root_config().await;
-    let mut left = Vec::new();
-    let lambda = aws_sdk_lambda::Client::new(&cfg);
-    let functions = lambda.list_functions().send().await.expect("ListFunctions");
-    for f in functions.functions() {
-        if f.function_name()
-            .unwrap_or_default()
-            .starts_with(&format!("{stack}-"))
-        {
-            left.push(format!(
-                "function {}",
-                f.function_name().unwrap_or_default()
-            ));
-        }
-    }
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
-    let lbs = elb
-        .describe_load_balancers()
-        .send()
-        .await
-        .expect("DescribeLoadBalancers");
-    for lb in lbs.load_balancers() {
-        if lb.load_balancer_name().unwrap_or_default() == format!("{stack}-alb") {
-            left.push(format!(
-                "load balancer {}",
-                lb.load_balancer_name().unwrap_or_default()
-            ));
-        }
-    }
-    let iam = aws_sdk_iam::Client::new(&cfg);
-    let roles = iam.list_roles().send().await.expect("ListRoles");
-    for r in roles.roles() {
-        if r.path().starts_with(&format!("/albkit/{stack}/")) {
-            left.push(format!("role {}", r.role_name()));
-        }
-    }
-    let ec2 = aws_sdk_ec2::Client::new(&cfg);
-    let vpcs = ec2.describe_vpcs().send().await.expect("DescribeVpcs");
-    for v in vpcs.vpcs() {
-        if v.tags()
-            .iter()
-            .any(|t| t.key() == Some("albkit:stack") && t.value() == Some(stack))
-        {
-            left.push(format!("vpc {}", v.vpc_id().unwrap_or_default()));
-        }
-    }
-    left
+    let scope = Scope {
+        stack,
+        region: REGION,
+        roles: Roles::AllRegions,
+    };
+    let kinds = [Kind::Function, Kind::LoadBalancer, Kind::Role, Kind::Vpc];
+    inventory::leftovers(&root_config().await, &scope, &kinds).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
 use crate::support::proxy::{operation_of, service_of, Fault, Proxy, ProxyConfig, Realism, Target};
 use crate::support::{
     albkit_command, albkit_with_env, run, sdk_config, unique_stack_name, Moto, Output, Project,
     ALBKIT_TIMEOUT,
 };
-use aws_sdk_ec2::types::Filter;
 
 fn minimal_config(stack: &str) -> String {
     format!("[stack]\nname = \"{stack}\"\n\n[[functions]]\nname = \"hello\"\npath = \"functions/hello\"\n\n[[functions.routes]]\npriority = 10\npaths = [\"/hello\"]\n")
@@ -29,150 +29,17 @@ fn via(moto: &Moto, proxy: &Proxy, project: &Project, region: &str, args: &[&str
     albkit_with_env(moto, project, region, args, &env)
 }
 
-/// Counts, straight from moto, of every kind of resource the stack owns.
+/// Counts, straight from moto, of every kind of resource the stack owns in `region`
+/// (its lock included); a kind that could not be listed counts 99.
 async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, usize)> {
-    let cfg = sdk_config(moto, region).await;
-    let ec2 = aws_sdk_ec2::Client::new(&cfg);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
-    let lambda = aws_sdk_lambda::Client::new(&cfg);
-    let iam = aws_sdk_iam::Client::new(&cfg);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-    let s3 = crate::support::s3_client(&cfg);
-    let f = || {
-        Filter::builder()
-            .name("tag:albkit:stack")
-            .values(stack)
-            .build()
+    let scope = Scope {
+        stack,
+        region,
+        roles: Roles::ThisRegion,
     };
-    let bucket = format!(
-        "albkit-{stack}-logs-{}-{region}",
-        crate::support::ACCOUNT_ID
-    );
-    vec![
-        (
-            "vpc",
-            ec2.describe_vpcs()
-                .filters(f())
-                .send()
-                .await
-                .map(|o| o.vpcs().len())
-                .unwrap_or(99),
-        ),
-        (
-            "subnet",
-            ec2.describe_subnets()
-                .filters(f())
-                .send()
-                .await
-                .map(|o| o.subnets().len())
-                .unwrap_or(99),
-        ),
-        (
-            "internet-gateway",
-            ec2.describe_internet_gateways()
-                .filters(f())
-                .send()
-                .await
-                .map(|o| o.internet_gateways().len())
-                .unwrap_or(99),
-        ),
-        (
-            "route-table",
-            ec2.describe_route_tables()
-                .filters(f())
-                .send()
-                .await
-                .map(|o| o.route_tables().len())
-                .unwrap_or(99),
-        ),
-        (
-            "security-group",
-            ec2.describe_security_groups()
-                .filters(f())
-                .send()
-                .await
-                .map(|o| o.security_groups().len())
-                .unwrap_or(99),
-        ),
-        (
-            "load-balancer",
-            elb.describe_load_balancers()
-                .send()
-                .await
-                .map(|o| {
-                    o.load_balancers()
-                        .iter()
-                        .filter(|l| l.load_balancer_name().is_some_and(|n| n.starts_with(stack)))
-                        .count()
-                })
-                .unwrap_or(99),
-        ),
-        (
-            "target-group",
-            elb.describe_target_groups()
-                .send()
-                .await
-                .map(|o| {
-                    o.target_groups()
-                        .iter()
-                        .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with(stack)))
-                        .count()
-                })
-                .unwrap_or(99),
-        ),
-        (
-            "function",
-            lambda
-                .list_functions()
-                .send()
-                .await
-                .map(|o| {
-                    o.functions()
-                        .iter()
-                        .filter(|x| {
-                            x.function_name()
-                                .is_some_and(|n| n.starts_with(&format!("{stack}-")))
-                        })
-                        .count()
-                })
-                .unwrap_or(99),
-        ),
-        (
-            "role",
-            // IAM is global: the stack's roles of this region are under its path.
-            iam.list_roles()
-                .path_prefix(format!("/albkit/{stack}/{region}/"))
-                .send()
-                .await
-                .map(|o| o.roles().len())
-                .unwrap_or(99),
-        ),
-        (
-            "log-group",
-            logs.describe_log_groups()
-                .log_group_name_prefix(format!("/aws/lambda/{stack}-"))
-                .send()
-                .await
-                .map(|o| o.log_groups().len())
-                .unwrap_or(99),
-        ),
-        (
-            "log-bucket",
-            usize::from(s3.head_bucket().bucket(&bucket).send().await.is_ok()),
-        ),
-        // A lock left behind; every run that ends releases its own.
-        (
-            "lock",
-            usize::from(
-                s3.head_object()
-                    .bucket(crate::support::lock_bucket(region))
-                    .key(format!("{stack}/lock.json"))
-                    .send()
-                    .await
-                    .is_ok(),
-            ),
-        ),
-    ]
+    let mut kinds = RESOURCES.to_vec();
+    kinds.push(Kind::Lock);
+    inventory::census(&sdk_config(moto, region).await, &scope, &kinds).await
 }
 
 /// The same stack, brought up once in another region of the same account and then

@@ -2,12 +2,14 @@
 //! nothing, that config changes update in place or delete, and that `down` removes
 //! everything (or keeps the logs). Everything is checked through the AWS SDK.
 
+use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
 use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project, ACCOUNT_ID};
 use aws_sdk_ec2::types::Filter;
 
 const REGION: &str = "us-east-1";
 
 struct Clients {
+    cfg: aws_config::SdkConfig,
     ec2: aws_sdk_ec2::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     lambda: aws_sdk_lambda::Client,
@@ -29,6 +31,7 @@ async fn clients(moto: &Moto, region: &str) -> Clients {
         s3: crate::support::s3_client(&cfg),
         acm: aws_sdk_acm::Client::new(&cfg),
         route53: aws_sdk_route53::Client::new(&cfg),
+        cfg,
     }
 }
 
@@ -59,154 +62,17 @@ fn bucket(stack: &str, region: &str) -> String {
     format!("albkit-{stack}-logs-{ACCOUNT_ID}-{region}")
 }
 
-/// Everything albkit may have left of a stack, by kind; empty means nothing is left.
+/// Everything albkit may have left of a stack (its certificates too), as `kind id`;
+/// empty means nothing is left.
 async fn leftovers(c: &Clients, stack: &str, region: &str) -> Vec<String> {
-    let mut left = Vec::new();
-    let f = || stack_filter(stack);
-    let vpcs = c
-        .ec2
-        .describe_vpcs()
-        .filters(f())
-        .send()
-        .await
-        .expect("vpcs");
-    left.extend(
-        vpcs.vpcs()
-            .iter()
-            .map(|v| format!("vpc {}", v.vpc_id().unwrap_or_default())),
-    );
-    let subnets = c
-        .ec2
-        .describe_subnets()
-        .filters(f())
-        .send()
-        .await
-        .expect("subnets");
-    left.extend(
-        subnets
-            .subnets()
-            .iter()
-            .map(|s| format!("subnet {}", s.subnet_id().unwrap_or_default())),
-    );
-    let igws = c
-        .ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .expect("igws");
-    left.extend(
-        igws.internet_gateways()
-            .iter()
-            .map(|g| format!("igw {}", g.internet_gateway_id().unwrap_or_default())),
-    );
-    let rts = c
-        .ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .expect("route tables");
-    left.extend(
-        rts.route_tables()
-            .iter()
-            .map(|t| format!("route table {}", t.route_table_id().unwrap_or_default())),
-    );
-    let sgs = c
-        .ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .expect("sgs");
-    left.extend(
-        sgs.security_groups()
-            .iter()
-            .map(|g| format!("sg {}", g.group_id().unwrap_or_default())),
-    );
-    let lbs = c.elb.describe_load_balancers().send().await.expect("lbs");
-    left.extend(
-        lbs.load_balancers()
-            .iter()
-            .filter(|l| {
-                l.load_balancer_name()
-                    .unwrap_or_default()
-                    .starts_with(stack)
-            })
-            .map(|l| format!("alb {}", l.load_balancer_name().unwrap_or_default())),
-    );
-    let tgs = c.elb.describe_target_groups().send().await.expect("tgs");
-    left.extend(
-        tgs.target_groups()
-            .iter()
-            .filter(|t| t.target_group_name().unwrap_or_default().starts_with(stack))
-            .map(|t| format!("tg {}", t.target_group_name().unwrap_or_default())),
-    );
-    let fns = c.lambda.list_functions().send().await.expect("functions");
-    left.extend(
-        fns.functions()
-            .iter()
-            .filter(|f| {
-                f.function_name()
-                    .unwrap_or_default()
-                    .starts_with(&format!("{stack}-"))
-            })
-            .map(|f| format!("function {}", f.function_name().unwrap_or_default())),
-    );
-    let roles = c
-        .iam
-        .list_roles()
-        .path_prefix(format!("/albkit/{stack}/"))
-        .send()
-        .await
-        .expect("roles");
-    left.extend(
-        roles
-            .roles()
-            .iter()
-            .map(|r| format!("role {}", r.role_name())),
-    );
-    let groups = c
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(format!("/aws/lambda/{stack}-"))
-        .send()
-        .await
-        .expect("log groups");
-    left.extend(
-        groups
-            .log_groups()
-            .iter()
-            .map(|g| format!("log group {}", g.log_group_name().unwrap_or_default())),
-    );
-    if c.s3
-        .head_bucket()
-        .bucket(bucket(stack, region))
-        .send()
-        .await
-        .is_ok()
-    {
-        left.push(format!("bucket {}", bucket(stack, region)));
-    }
-    let certs = c.acm.list_certificates().send().await.expect("certs");
-    for cert in certs.certificate_summary_list() {
-        let arn = cert.certificate_arn().unwrap_or_default();
-        let tags = c
-            .acm
-            .list_tags_for_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-            .expect("cert tags");
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.key() == "albkit:stack" && t.value() == Some(stack))
-        {
-            left.push(format!("certificate {arn}"));
-        }
-    }
-    left
+    let scope = Scope {
+        stack,
+        region,
+        roles: Roles::AllRegions,
+    };
+    let mut kinds = RESOURCES.to_vec();
+    kinds.push(Kind::Certificate);
+    inventory::leftovers(&c.cfg, &scope, &kinds).await
 }
 
 async fn ids_of(c: &Clients, stack: &str) -> Vec<String> {

@@ -5,7 +5,7 @@
 //!   of each other's way (a distinct stack name each, see [`unique_stack_name`], and a
 //!   region of their own where that helps). [`Moto::start`] gives a private server.
 //! - [`sdk_config`] / [`s3_client`]: AWS SDK clients pointed at a moto server, to check
-//!   what albkit did.
+//!   what albkit did; [`inventory`] lists what of a stack exists.
 //! - [`Project`]: a project rendered from a template (or a copy of a fixture) in a
 //!   temporary directory.
 //! - [`albkit`]: runs the `albkit` binary against moto in a project and captures its
@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod inventory;
 pub mod ministack;
 pub mod proxy;
 

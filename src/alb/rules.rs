@@ -1,7 +1,7 @@
 //! PURE listener-rule matcher: the same `Config` routes that `up` turns into listener
 //! rules decide, locally, which function answers a request.
 //!
-//! ALB semantics (ALB-LAMBDA.md §5): rules are evaluated lowest priority first, the
+//! ALB semantics (docs/alb-lambda.md §5): rules are evaluated lowest priority first, the
 //! conditions of a rule are AND-ed, the values inside one condition are OR-ed.
 //! - `path-pattern`: case-sensitive, on the path only (never the query); `*` matches any
 //!   run of characters including `/`, `?` exactly one character.
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn question_mark_matches_exactly_one_character() {
-        // serverless-offline ignored `?` (ALB-LAMBDA.md §8).
+        // serverless-offline ignored `?` (docs/alb-lambda.md §8).
         assert!(wildcard("/v?/x", "/v1/x", false));
         assert!(!wildcard("/v?/x", "/v/x", false));
         assert!(!wildcard("/v?/x", "/v12/x", false));

@@ -1,5 +1,5 @@
 //! PURE mapping between HTTP and the ALB's Lambda event, as a real ALB does it
-//! (ALB-LAMBDA.md §1, §3, §4): an HTTP request becomes the event JSON of its target
+//! (docs/alb-lambda.md §1, §3, §4): an HTTP request becomes the event JSON of its target
 //! group, the function's response JSON becomes the HTTP response (or a failure status).
 //! No I/O: the caller hands in what it read and writes out what it gets back.
 //!
@@ -108,7 +108,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v.as_slice())
 }
 
-/// The checks the ALB makes before invoking anything (§1 "Before invoking").
+/// The checks the ALB makes before invoking anything (§1, the requests refused without invoking).
 pub fn check_request(req: &HttpRequest) -> Result<(), Failure> {
     let request_line = req.method.len()
         + 1

@@ -1,0 +1,16 @@
+//! The ALB's semantics towards Lambda targets, PURE (no I/O), each rule unit-tested
+//! against the facts in `docs/alb-lambda.md`:
+//!
+//! - [`rules`]: which listener rule answers a request (§5);
+//! - [`event`]: an HTTP request as the target group's event, a function's response as
+//!   HTTP, and the limits checked before invoking (§1, §3, §4);
+//! - [`outcome`]: what the client gets for each way an invocation can end (§3, §4);
+//! - [`health`]: target health states and thresholds (§2).
+//!
+//! Used by `albkit dev` (the local ALB in `emulator`), `albkit invoke` and the smoke
+//! check of `albkit deploy` (`model::lifecycle`).
+
+pub mod event;
+pub mod health;
+pub mod outcome;
+pub mod rules;
