@@ -116,9 +116,7 @@ pub async fn run(f: Arc<Function>, hc: HealthCheck) {
         let (ok, detail) = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(outcome)) => {
                 match target::respond(outcome, f.settings.multi_value_headers, f.info.timeout, "") {
-                    Ok(r) if matcher_accepts(&hc.matcher, r.status) => {
-                        (true, format!("{}", r.status))
-                    }
+                    Ok(r) if hc.matcher.accepts(r.status) => (true, format!("{}", r.status)),
                     Ok(r) => (
                         false,
                         format!("status {} does not match {}", r.status, hc.matcher),
