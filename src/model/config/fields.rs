@@ -127,7 +127,7 @@ pub mod network {
     use super::*;
     pub const CIDR: Field = text("cidr", "", "/16 to /23; subnets are 4 bits longer (/20 for a /16)").default("10.0.0.0/16");
     pub const AVAILABILITY_ZONES: Field = int("availability_zones", 2, 6, 2, "one public subnet each");
-    pub const VPC_ID: Field = text("vpc_id", "\"vpc-0123456789abcdef0\"", "reuse an existing VPC (never modified); then subnet_ids is required").commented();
+    pub const VPC_ID: Field = text("vpc_id", "\"vpc-0123456789abcdef0\"", "reuse an existing VPC: albkit never creates or deletes anything of its network").commented();
     pub const SUBNET_IDS: Field = field("subnet_ids", Ty::StrList, "with vpc_id: at least 2 subnets of it, in different availability zones").example("[\"subnet-0123abcd\", \"subnet-4567abcd\"]").commented();
 }
 
@@ -160,11 +160,11 @@ pub mod function {
     pub const MEMORY_MB: Field = int("memory_mb", 128, 10240, 128, "");
     pub const TIMEOUT_SECONDS: Field = int("timeout_seconds", 1, 900, 10, "");
     pub const ARCHITECTURE: Field = field("architecture", Ty::Enum { values: &["x86_64", "arm64"], default: "x86_64" }, "\"arm64\" needs the aarch64 Rust target and a linker");
-    pub const ENVIRONMENT: Field = field("environment", Ty::StrMap, "at most 4096 bytes; values are never printed").example("{ RUST_LOG = \"info\" }");
-    pub const SECRETS: Field = field("secrets", Ty::StrMap, "variable = Secrets Manager ARN or \"ssm:\" parameter name; the variable holds the reference, never the value").example("{ DB_URL = \"ssm:/shop/db-url\" }").commented();
+    pub const ENVIRONMENT: Field = field("environment", Ty::StrMap, "at most 4096 bytes; values are never printed: plan names the keys added, changed, removed").example("{ RUST_LOG = \"info\" }");
+    pub const SECRETS: Field = field("secrets", Ty::StrMap, "Secrets Manager ARN or \"ssm:\" parameter name per variable, which holds the reference, never the value; the role may read exactly these").example("{ DB_URL = \"ssm:/shop/db-url\" }").commented();
     pub const KMS_KEY_ARN: Field = text("kms_key_arn", "\"arn:aws:kms:us-east-1:123456789012:key/...\"", "encrypt the environment with this customer managed key").commented();
     pub const LOG_RETENTION_DAYS: Field = field("log_retention_days", Ty::IntOf { values: super::LOG_RETENTION_DAYS, default: 14 }, "one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, ...)");
-    pub const MULTI_VALUE_HEADERS: Field = field("multi_value_headers", Ty::Bool(false), "the ALB event's header and query form");
+    pub const MULTI_VALUE_HEADERS: Field = field("multi_value_headers", Ty::Bool(false), "target group attribute lambda.multi_value_headers.enabled: the event's header and query form");
     pub const HEALTH_CHECK: Field = field("health_check", Ty::Table(&super::HEALTH_CHECK), "");
     pub const ROUTES: Field = field("routes", Ty::Tables(&super::ROUTE), "");
 }

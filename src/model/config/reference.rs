@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::fields::{Field, Section, Ty, SECTIONS, TOP};
 
 /// Column at which the comments of the reference start.
-const COMMENT_COLUMN: usize = 32;
+const COMMENT_COLUMN: usize = 33;
 
 /// Every key of `albkit.toml` as a commented TOML file: each section with its keys, their
 /// defaults (or an example), ranges and meaning. Keys shown commented out are opt-ins or
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn comments_line_up() {
-        assert_eq!(line("a = 1", "x"), format!("a = 1{}# x\n", " ".repeat(26)));
+        assert_eq!(line("a = 1", "x"), format!("a = 1{}# x\n", " ".repeat(27)));
         let long = "k".repeat(40);
         assert_eq!(line(&long, "x"), format!("{long} # x\n"));
         assert_eq!(line("[stack]", ""), "[stack]\n");
