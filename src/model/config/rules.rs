@@ -108,41 +108,7 @@ pub(super) fn resolve_function_path(
     raw: &str,
     base: &Result<PathBuf, String>,
 ) -> Result<PathBuf, (String, String)> {
-    if raw.trim().is_empty() {
-        return Err((
-            "function path is empty".to_owned(),
-            "set `path` to the function's crate directory, relative to albkit.toml, e.g. \
-             \"functions/api\""
-                .to_owned(),
-        ));
-    }
-    let p = Path::new(raw);
-    if p.is_absolute() || p.has_root() {
-        return Err((
-            format!("function path {} is absolute", q(raw)),
-            "write it relative to the directory of albkit.toml, e.g. \"functions/api\"".to_owned(),
-        ));
-    }
-    let outside = || {
-        (
-            format!(
-                "function path {} points outside the project directory",
-                q(raw)
-            ),
-            "move the function crate into the directory holding albkit.toml (or below it) \
-             and point `path` there"
-                .to_owned(),
-        )
-    };
-    let mut depth = 0usize;
-    for c in p.components() {
-        match c {
-            Component::Normal(_) => depth += 1,
-            Component::ParentDir if depth == 0 => return Err(outside()),
-            Component::ParentDir => depth -= 1,
-            _ => {}
-        }
-    }
+    let p = relative_inside(raw)?;
     let base = base.as_ref().map_err(|why| {
         (
             format!("cannot check function path {}: {why}", q(raw)),
@@ -166,7 +132,7 @@ pub(super) fn resolve_function_path(
         }
     })?;
     if !canon.starts_with(base) {
-        return Err(outside());
+        return Err(outside(raw));
     }
     if !canon.is_dir() {
         let help = if canon.file_name().is_some_and(|n| n == "Cargo.toml") {
@@ -187,6 +153,48 @@ pub(super) fn resolve_function_path(
         ));
     }
     Ok(canon)
+}
+
+fn outside(raw: &str) -> (String, String) {
+    (
+        format!(
+            "function path {} points outside the project directory",
+            q(raw)
+        ),
+        "move the function crate into the directory holding albkit.toml (or below it) \
+         and point `path` there"
+            .to_owned(),
+    )
+}
+
+/// `raw` as a relative path that stays inside the project, checked without the file
+/// system.
+fn relative_inside(raw: &str) -> Result<&Path, (String, String)> {
+    if raw.trim().is_empty() {
+        return Err((
+            "function path is empty".to_owned(),
+            "set `path` to the function's crate directory, relative to albkit.toml, e.g. \
+             \"functions/api\""
+                .to_owned(),
+        ));
+    }
+    let p = Path::new(raw);
+    if p.is_absolute() || p.has_root() {
+        return Err((
+            format!("function path {} is absolute", q(raw)),
+            "write it relative to the directory of albkit.toml, e.g. \"functions/api\"".to_owned(),
+        ));
+    }
+    let mut depth = 0usize;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => return Err(outside(raw)),
+            Component::ParentDir => depth -= 1,
+            _ => {}
+        }
+    }
+    Ok(p)
 }
 
 /// `^[A-Za-z][A-Za-z0-9_]*$`
@@ -382,12 +390,7 @@ pub(super) struct Hsts {
 /// case-insensitive), separated by `;`.
 pub(super) fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
     let example = format!("e.g. {DEFAULT_HSTS:?}, or `hsts = false` to send no such header");
-    if let Some(c) = raw.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
-        return Err((
-            format!("it contains {c:?}, which a header value cannot hold"),
-            format!("use printable ASCII only, {example}"),
-        ));
-    }
+    printable(raw, &example)?;
     let mut max_age = None;
     let mut include_subdomains = false;
     let mut preload = false;
@@ -413,10 +416,8 @@ pub(super) fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
                     .ok()
                     .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
                     .ok_or_else(|| {
-                        (
-                            format!("max-age {v:?} is not a number of seconds"),
-                            format!("write the seconds as digits, {example}"),
-                        )
+                        let why = format!("max-age {v:?} is not a number of seconds");
+                        (why, format!("write the seconds as digits, {example}"))
                     })?;
                 max_age = Some(seconds);
                 parts.push(format!("max-age={seconds}"));
@@ -447,18 +448,7 @@ pub(super) fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
                     format!("write it alone, {example}"),
                 ))
             }
-            (other, _) => {
-                let known = ["max-age", "includeSubDomains", "preload"];
-                let hint = known
-                    .iter()
-                    .find(|k| strsim::levenshtein(other, &k.to_ascii_lowercase()) <= 3)
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                return Err((
-                    format!("unknown directive `{name}`"),
-                    format!("{hint}the directives are max-age, includeSubDomains and preload, {example}"),
-                ));
-            }
+            (other, _) => return Err(unknown_directive(name, other, &example)),
         }
     }
     let Some(max_age) = max_age else {
@@ -473,6 +463,29 @@ pub(super) fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
         include_subdomains,
         preload,
     })
+}
+
+fn printable(raw: &str, example: &str) -> Result<(), (String, String)> {
+    match raw.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        Some(c) => Err((
+            format!("it contains {c:?}, which a header value cannot hold"),
+            format!("use printable ASCII only, {example}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn unknown_directive(name: &str, lower: &str, example: &str) -> (String, String) {
+    let known = ["max-age", "includeSubDomains", "preload"];
+    let hint = known
+        .iter()
+        .find(|k| strsim::levenshtein(lower, &k.to_ascii_lowercase()) <= 3)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    (
+        format!("unknown directive `{name}`"),
+        format!("{hint}the directives are max-age, includeSubDomains and preload, {example}"),
+    )
 }
 
 /// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the

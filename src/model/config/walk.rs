@@ -132,14 +132,14 @@ impl Diagnostic for ConfigError {
 /// Reads and validates the file. Refuses files over 1 MiB, non-UTF-8 content and a
 /// missing file, each as a single problem with key `""`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let fail = |message: String, help: String| {
+    let fail = |message: String, help: &str| {
         ConfigError::new(
             path,
             String::new(),
             vec![Problem {
                 key: String::new(),
                 message,
-                help,
+                help: help.to_owned(),
                 span: None,
             }],
         )
@@ -149,8 +149,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         fail(
             format!("{shown} is {len} bytes; albkit reads configuration files of at most 1 MiB"),
             "check that -c points at albkit.toml and not at another file; a configuration \
-             this large is almost certainly not one"
-                .to_owned(),
+             this large is almost certainly not one",
         )
     };
     let meta = match std::fs::metadata(path) {
@@ -158,20 +157,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(fail(
                 format!("{shown} does not exist"),
-                "run `albkit init` to create one, or pass `-c PATH`".to_owned(),
+                "run `albkit init` to create one, or pass `-c PATH`",
             ));
         }
         Err(e) => {
             return Err(fail(
                 format!("cannot read {shown}: {e}"),
-                "check the file's permissions, or pass another file with `-c PATH`".to_owned(),
+                "check the file's permissions, or pass another file with `-c PATH`",
             ));
         }
     };
     if meta.is_dir() {
         return Err(fail(
             format!("{shown} is a directory, not a file"),
-            format!(
+            &format!(
                 "pass the file itself: `-c {}`",
                 path.join("albkit.toml").display()
             ),
@@ -186,7 +185,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     if let Err(e) = read {
         return Err(fail(
             format!("cannot read {shown}: {e}"),
-            "check the file's permissions, or pass another file with `-c PATH`".to_owned(),
+            "check the file's permissions, or pass another file with `-c PATH`",
         ));
     }
     if bytes.len() as u64 > MAX_FILE_BYTES {
@@ -198,7 +197,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             let at = e.utf8_error().valid_up_to();
             return Err(fail(
                 format!("{shown} is not valid UTF-8 (invalid byte at offset {at})"),
-                "save the file as UTF-8 (TOML files must be UTF-8)".to_owned(),
+                "save the file as UTF-8 (TOML files must be UTF-8)",
             ));
         }
     };
@@ -314,6 +313,15 @@ impl<T> Got<T> {
         match self {
             Got::Val(v) => Some(v),
             _ => None,
+        }
+    }
+
+    /// The value through `check`, `absent` when missing, `None` when wrong (reported).
+    fn check<U>(self, absent: U, check: impl FnOnce(T) -> Option<U>) -> Option<U> {
+        match self {
+            Got::Val(v) => check(v),
+            Got::Missing => Some(absent),
+            Got::Bad => None,
         }
     }
 }
@@ -462,13 +470,18 @@ struct Checker<'s> {
 }
 
 impl Checker<'_> {
-    fn push(&mut self, key: &str, span: Span, message: String, help: String) {
+    fn push(&mut self, key: &str, span: Span, message: impl Into<String>, help: impl Into<String>) {
         self.problems.push(Problem {
             key: key.to_owned(),
-            message,
-            help,
+            message: message.into(),
+            help: help.into(),
             span,
         });
+    }
+
+    /// Reports a problem with a string value, at the value.
+    fn bad(&mut self, s: &Str, message: impl Into<String>, help: impl Into<String>) {
+        self.push(&s.path, s.span.clone(), message, help);
     }
 
     /// Records a warning: valid, but worth the user's attention.
@@ -573,7 +586,7 @@ impl Checker<'_> {
         self.push(path, span, message, help);
     }
 
-    fn missing(&mut self, t: &Tbl, key: &str, what: &str, help: String) {
+    fn missing(&mut self, t: &Tbl, key: &str, what: &str, help: impl Into<String>) {
         let message = match t.path.as_str() {
             "" => format!("missing {what}"),
             _ => format!("missing {what} in {}", section(&t.path)),
@@ -810,9 +823,8 @@ impl Checker<'_> {
             Some(g) => format!("did you mean \"{g}\"? `{key}` must be {list}"),
             None => format!("`{key}` must be {list}"),
         };
-        self.push(
-            &s.path,
-            s.span,
+        self.bad(
+            &s,
             format!("{key} {} is not one of {list}", q(&s.value)),
             help,
         );
@@ -864,9 +876,8 @@ impl Checker<'_> {
         for s in items {
             let c = canon(&s.value);
             if let Some(first) = seen.get(&c) {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!("{what} {} is listed twice", q(&s.value)),
                     format!("remove this entry; it is already listed at {first}"),
                 );

@@ -39,7 +39,7 @@ impl Checker<'_> {
             self.push(
                 top::FUNCTIONS.key,
                 span,
-                "functions is empty: at least one function is required".to_owned(),
+                "functions is empty: at least one function is required",
                 example,
             );
         }
@@ -73,24 +73,22 @@ impl Checker<'_> {
         let timeout = self.get_int_in_range(t, &func::TIMEOUT_SECONDS);
         let archs = [Architecture::X86_64, Architecture::Arm64];
         let arch = self.get_enum(t, &func::ARCHITECTURE, &archs);
-        let environment = match self.get_str_map(t, &func::ENVIRONMENT) {
-            Got::Val((table, entries)) => self.check_environment(&table, entries),
-            Got::Missing => Some(BTreeMap::new()),
-            Got::Bad => None,
-        };
-        let secrets = match self.get_str_map(t, &func::SECRETS) {
-            Got::Val((_, entries)) => self.check_secrets(entries, environment.as_ref()),
-            Got::Missing => Some(BTreeMap::new()),
-            Got::Bad => None,
-        };
+        let environment = self
+            .get_str_map(t, &func::ENVIRONMENT)
+            .check(BTreeMap::new(), |(table, entries)| {
+                self.check_environment(&table, entries)
+            });
+        let secrets = self
+            .get_str_map(t, &func::SECRETS)
+            .check(BTreeMap::new(), |(_, entries)| {
+                self.check_secrets(entries, environment.as_ref())
+            });
         let kms_key_arn = self.kms_key_arn(t);
         let retention = self.log_retention(t);
         let multi = self.get_bool(t, &func::MULTI_VALUE_HEADERS);
-        let health = match self.sub_table(t, &func::HEALTH_CHECK) {
-            Got::Val(h) => self.health_check(&h).map(Some),
-            Got::Missing => Some(None),
-            Got::Bad => None,
-        };
+        let health = self
+            .sub_table(t, &func::HEALTH_CHECK)
+            .check(None, |h| self.health_check(&h).map(Some));
         let label = name.clone().unwrap_or_else(|| t.path.clone());
         let routes = self.routes(t, &label, priorities);
         Some(FunctionSettings {
@@ -116,9 +114,8 @@ impl Checker<'_> {
             return None;
         }
         if let Some(first) = names.get(&s.value) {
-            self.push(
-                &s.path,
-                s.span,
+            self.bad(
+                &s,
                 format!("function name {} is used twice", q(&s.value)),
                 format!(
                     "{first} is already named {}; give each function a unique name, \
@@ -144,13 +141,11 @@ impl Checker<'_> {
         match check_arn(&k.value, "kms", key_id) {
             Ok(()) => Some(Some(k.value)),
             Err(why) => {
-                self.push(
-                    &k.path,
-                    k.span,
+                self.bad(
+                    &k,
                     format!("kms_key_arn {} is not a KMS key ARN: {why}", q(&k.value)),
                     "use the key's ARN (not an alias), e.g. \
-                     \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\""
-                        .to_owned(),
+                     \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"",
                 );
                 None
             }
@@ -184,7 +179,7 @@ impl Checker<'_> {
         match resolve_function_path(&s.value, base) {
             Ok(p) => Some(p),
             Err((message, help)) => {
-                self.push(&s.path, s.span.clone(), message, help);
+                self.bad(s, message, help);
                 None
             }
         }
@@ -213,8 +208,7 @@ impl Checker<'_> {
                     &e.path,
                     e.key_span,
                     format!("environment variable name {} is not valid", q(&e.key)),
-                    "use a letter followed by letters, digits and '_', e.g. \"RUST_LOG\""
-                        .to_owned(),
+                    "use a letter followed by letters, digits and '_', e.g. \"RUST_LOG\"",
                 );
                 ok = false;
             } else {
@@ -255,8 +249,7 @@ impl Checker<'_> {
                         q(&e.key)
                     ),
                     "name it as an environment variable: a letter followed by letters, digits \
-                     and '_', not one Lambda reserves, e.g. \"DB_URL\""
-                        .to_owned(),
+                     and '_', not one Lambda reserves, e.g. \"DB_URL\"",
                 );
                 ok = false;
                 continue;
@@ -288,8 +281,7 @@ impl Checker<'_> {
                         format!("secret {} is not a secret reference: {why}", e.key),
                         "use a Secrets Manager secret ARN \
                          (\"arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf\") \
-                         or an SSM parameter name prefixed with \"ssm:\" (\"ssm:/shop/api-key\")"
-                            .to_owned(),
+                         or an SSM parameter name prefixed with \"ssm:\" (\"ssm:/shop/api-key\")",
                     );
                     ok = false;
                 }
@@ -316,7 +308,7 @@ impl Checker<'_> {
         let nearest = match (below, above) {
             (Some(b), Some(a)) => format!("{b} or {a}"),
             (Some(x), None) | (None, Some(x)) => x.to_string(),
-            (None, None) => "14".to_owned(),
+            (None, None) => default.to_string(),
         };
         self.push(
             &path,
@@ -365,9 +357,8 @@ impl Checker<'_> {
         } else {
             format!("health check path {} must start with '/'", q(&s.value))
         };
-        self.push(
-            &s.path,
-            s.span,
+        self.bad(
+            &s,
             message,
             format!(
                 "use a path such as \"/{}\"",
@@ -405,13 +396,11 @@ impl Checker<'_> {
         match s.value.parse() {
             Ok(m) => Some(m),
             Err(why) => {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!("health check matcher {} is not valid: {why}", q(&s.value)),
                     "use HTTP codes from 200 to 499: one code \"200\", a range \"200-299\" \
-                     or a list \"200,204\""
-                        .to_owned(),
+                     or a list \"200,204\"",
                 );
                 None
             }
@@ -513,8 +502,7 @@ impl Checker<'_> {
                 t.header.clone(),
                 format!("route {} has no condition", t.path),
                 "set at least one of `paths`, `hosts` or `methods`, e.g. `paths = [\"/*\"]` to \
-                 send every request to this function"
-                    .to_owned(),
+                 send every request to this function",
             );
         }
         if total > 5 {
@@ -526,8 +514,7 @@ impl Checker<'_> {
                      rule allows at most 5",
                     t.path
                 ),
-                "split it into two routes with different priorities, each with at most 5 values"
-                    .to_owned(),
+                "split it into two routes with different priorities, each with at most 5 values",
             );
         }
         let wildcards: usize = [paths, hosts]
@@ -545,8 +532,7 @@ impl Checker<'_> {
                      rule allows at most 5",
                     t.path
                 ),
-                "split it into two routes with different priorities, or use fewer wildcards"
-                    .to_owned(),
+                "split it into two routes with different priorities, or use fewer wildcards",
             );
         }
         total > 0 && total <= 5 && wildcards <= 5
@@ -569,12 +555,7 @@ impl Checker<'_> {
         let before = self.problems.len();
         for s in &list {
             if let Err((why, help)) = check(&s.value) {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
-                    format!("{what} {} {why}", q(&s.value)),
-                    help,
-                );
+                self.bad(s, format!("{what} {} {why}", q(&s.value)), help);
             }
         }
         self.check_duplicates(what, &list, str::to_owned);

@@ -42,13 +42,11 @@ impl Checker<'_> {
         if let Got::Val(b) = self.get_str(&t, &stack::PERMISSIONS_BOUNDARY) {
             match check_arn(&b.value, "iam", |r| r.starts_with("policy/") && r.len() > 7) {
                 Ok(()) => out.permissions_boundary = Some(b.value),
-                Err(why) => self.push(
-                    &b.path,
-                    b.span,
+                Err(why) => self.bad(
+                    &b,
                     format!("permissions_boundary {} is not an IAM policy ARN: {why}", q(&b.value)),
                     "use the ARN of a managed policy, e.g. \"arn:aws:iam::123456789012:policy/albkit-boundary\", \
-                     or remove `permissions_boundary`"
-                        .to_owned(),
+                     or remove `permissions_boundary`",
                 ),
             }
         }
@@ -69,9 +67,8 @@ impl Checker<'_> {
                      `region` to use the region of your AWS profile"
                         .to_owned()
                 };
-                self.push(
-                    &region.path,
-                    region.span,
+                self.bad(
+                    &region,
                     format!("region {} is not an AWS region code", q(&region.value)),
                     help,
                 );
@@ -106,7 +103,7 @@ impl Checker<'_> {
                 &e.path,
                 e.key_span.clone(),
                 format!("tag key {} is {key_len} characters long", q(&e.key)),
-                "tag keys must be 1 to 128 characters long".to_owned(),
+                "tag keys must be 1 to 128 characters long",
             );
             return false;
         }
@@ -116,8 +113,7 @@ impl Checker<'_> {
                 e.key_span.clone(),
                 format!("tag key {} uses a reserved prefix", q(&e.key)),
                 "keys starting with \"aws:\" are reserved by AWS and keys starting with \
-                 \"albkit:\" by albkit; choose another key"
-                    .to_owned(),
+                 \"albkit:\" by albkit; choose another key",
             );
             return false;
         }
@@ -130,7 +126,7 @@ impl Checker<'_> {
                     "tag {} has a value of {value_len} characters; the limit is 256",
                     q(&e.key)
                 ),
-                "shorten the tag value to at most 256 characters".to_owned(),
+                "shorten the tag value to at most 256 characters",
             );
             return false;
         }
@@ -182,7 +178,7 @@ impl Checker<'_> {
         } else {
             return true;
         };
-        self.push(&s.path, s.span.clone(), message, help);
+        self.bad(s, message, help);
         false
     }
 
@@ -199,18 +195,14 @@ impl Checker<'_> {
             self.push(
                 &path,
                 span,
-                "`subnet_ids` needs `vpc_id`: subnets can only be reused together with their VPC"
-                    .to_owned(),
+                "`subnet_ids` needs `vpc_id`: subnets can only be reused together with their VPC",
                 "add `vpc_id = \"vpc-...\"` for the VPC these subnets belong to, or remove \
-                 `subnet_ids` to let albkit create a VPC"
-                    .to_owned(),
+                 `subnet_ids` to let albkit create a VPC",
             );
         }
-        let cidr = match self.get_str(&t, &net::CIDR) {
-            Got::Val(s) => self.check_vpc_cidr(&s),
-            Got::Missing => Some(DEFAULT_VPC_CIDR),
-            Got::Bad => None,
-        };
+        let cidr = self
+            .get_str(&t, &net::CIDR)
+            .check(DEFAULT_VPC_CIDR, |s| self.check_vpc_cidr(&s));
         let azs = self.get_int_in_range(&t, &net::AVAILABILITY_ZONES);
         Some(Network::Managed {
             cidr: cidr?,
@@ -236,13 +228,11 @@ impl Checker<'_> {
             if is_aws_id(&s.value, "vpc") {
                 Some(VpcId::new(s.value))
             } else {
-                self.push(
-                    &s.path,
-                    s.span,
+                self.bad(
+                    &s,
                     format!("vpc_id {} is not a VPC id", q(&s.value)),
                     "use the id shown by `aws ec2 describe-vpcs`: \"vpc-\" followed by 8 or 17 \
-                     lower-case hex digits, e.g. \"vpc-0123456789abcdef0\""
-                        .to_owned(),
+                     lower-case hex digits, e.g. \"vpc-0123456789abcdef0\"",
                 );
                 None
             }
@@ -254,8 +244,7 @@ impl Checker<'_> {
                     net::SUBNET_IDS.key,
                     "`subnet_ids` (required with `vpc_id`)",
                     "add `subnet_ids = [\"subnet-...\", \"subnet-...\"]`: at least two subnets \
-                     of the VPC, in different availability zones"
-                        .to_owned(),
+                     of the VPC, in different availability zones",
                 );
                 None
             }
@@ -280,19 +269,17 @@ impl Checker<'_> {
                     list.len(),
                     if list.len() == 1 { "" } else { "s" }
                 ),
-                "list at least two subnets of the VPC, in different availability zones".to_owned(),
+                "list at least two subnets of the VPC, in different availability zones",
             );
             ok = false;
         }
         for s in &list {
             if !is_aws_id(&s.value, "subnet") {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!("subnet id {} is not a subnet id", q(&s.value)),
                     "use ids shown by `aws ec2 describe-subnets`: \"subnet-\" followed by 8 or \
-                     17 lower-case hex digits"
-                        .to_owned(),
+                     17 lower-case hex digits",
                 );
                 ok = false;
             }
@@ -307,11 +294,10 @@ impl Checker<'_> {
         let (addr, prefix) = match parse_v4_cidr(&s.value) {
             Ok(v) => v,
             Err(why) => {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!("network cidr {} {why}", q(&s.value)),
-                    "write an IPv4 block such as \"10.0.0.0/16\"".to_owned(),
+                    "write an IPv4 block such as \"10.0.0.0/16\"",
                 );
                 return None;
             }
@@ -327,9 +313,8 @@ impl Checker<'_> {
                     23,
                 )
             };
-            self.push(
-                &s.path,
-                s.span.clone(),
+            self.bad(
+                s,
                 format!("network cidr {} is {why}", q(&s.value)),
                 format!(
                     "use a prefix from /16 to /23, e.g. \"{}/{fix}\"",
@@ -339,9 +324,8 @@ impl Checker<'_> {
             return None;
         }
         if net != addr {
-            self.push(
-                &s.path,
-                s.span.clone(),
+            self.bad(
+                s,
                 format!("network cidr {} has host bits set", q(&s.value)),
                 format!("use \"{net}/{prefix}\""),
             );
@@ -358,11 +342,9 @@ impl Checker<'_> {
         self.check_unknown_keys(&t, &fields::LOAD_BALANCER);
         let schemes = [Scheme::InternetFacing, Scheme::Internal];
         let scheme = self.get_enum(&t, &lb::SCHEME, &schemes);
-        let ingress_cidrs = match self.get_str_array(&t, &lb::INGRESS_CIDRS) {
-            Got::Val(list) => self.check_ingress(&t, list).map(Some),
-            Got::Missing => Some(None),
-            Got::Bad => None,
-        };
+        let ingress_cidrs = self
+            .get_str_array(&t, &lb::INGRESS_CIDRS)
+            .check(None, |list| self.check_ingress(&t, list).map(Some));
         let idle_timeout_seconds = self.get_int_in_range(&t, &lb::IDLE_TIMEOUT_SECONDS);
         let deletion_protection = self.get_bool(&t, &lb::DELETION_PROTECTION);
         let access_logs = self.get_bool(&t, &lb::ACCESS_LOGS);
@@ -384,10 +366,9 @@ impl Checker<'_> {
             self.push(
                 &path,
                 span,
-                "ingress_cidrs is empty: nothing could reach the load balancer".to_owned(),
+                "ingress_cidrs is empty: nothing could reach the load balancer",
                 "list at least one CIDR such as \"0.0.0.0/0\", or remove `ingress_cidrs` to use \
-                 the default"
-                    .to_owned(),
+                 the default",
             );
             return None;
         }
@@ -400,8 +381,7 @@ impl Checker<'_> {
                     list.len()
                 ),
                 "merge neighbouring blocks into larger ones (a security group holds at most 60 \
-                 rules)"
-                    .to_owned(),
+                 rules)",
             );
             return None;
         }
@@ -419,12 +399,7 @@ impl Checker<'_> {
                     out.push(c);
                 }
                 Err((why, help)) => {
-                    self.push(
-                        &s.path,
-                        s.span,
-                        format!("ingress CIDR {} {why}", q(&s.value)),
-                        help,
-                    );
+                    self.bad(&s, format!("ingress CIDR {} {why}", q(&s.value)), help);
                 }
             }
         }
@@ -446,20 +421,17 @@ impl Checker<'_> {
                 .and_then(|s| match check_domain(&s.value) {
                     Ok(d) => Some(d),
                     Err((why, help)) => {
-                        self.push(
-                            &s.path,
-                            s.span,
+                        self.bad(
+                            &s,
                             format!("domain {} is not a valid DNS name: {why}", q(&s.value)),
                             help,
                         );
                         None
                     }
                 });
-        let certificate = match self.get_str(&t, &h::CERTIFICATE_ARN) {
-            Got::Val(s) => self.check_certificate(&s, region).map(Some),
-            Got::Missing => Some(None),
-            Got::Bad => None,
-        };
+        let certificate = self
+            .get_str(&t, &h::CERTIFICATE_ARN)
+            .check(None, |s| self.check_certificate(&s, region).map(Some));
         let zone = match self.get_str(&t, &h::HOSTED_ZONE_ID) {
             Got::Val(s) => {
                 let id = HostedZoneId::parse(&s.value);
@@ -474,9 +446,8 @@ impl Checker<'_> {
                          letters and digits, e.g. \"Z0123456789ABCDEFGHIJ\""
                             .to_owned()
                     };
-                    self.push(
-                        &s.path,
-                        s.span,
+                    self.bad(
+                        &s,
                         format!("hosted zone id {} is not valid", q(&s.value)),
                         help,
                     );
@@ -568,9 +539,8 @@ impl Checker<'_> {
             .strip_prefix("ELBSecurityPolicy-")
             .is_some_and(|rest| !rest.is_empty());
         if !ok {
-            self.push(
-                &s.path,
-                s.span,
+            self.bad(
+                &s,
                 format!("ssl_policy {} is not an ELB security policy", q(&s.value)),
                 format!(
                     "use a name starting with \"ELBSecurityPolicy-\", e.g. the default \
@@ -582,9 +552,8 @@ impl Checker<'_> {
         match tls::judge(&s.value) {
             tls::Verdict::Good => {}
             tls::Verdict::Weak(versions) => {
-                self.push(
-                    &s.path,
-                    s.span,
+                self.bad(
+                    &s,
                     format!(
                         "{} {} allows {}, which RFC 8996 deprecates: clients could be served \
                          over a protocol with known weaknesses",
@@ -642,25 +611,22 @@ impl Checker<'_> {
         let cert_region = match cert_arn_region(&s.value) {
             Ok(r) => r,
             Err(why) => {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!(
                         "certificate_arn {} is not an ACM certificate ARN: {why}",
                         q(&s.value)
                     ),
                     "copy the ARN from `aws acm list-certificates`; it looks like \
-                     \"arn:aws:acm:us-east-1:123456789012:certificate/…\""
-                        .to_owned(),
+                     \"arn:aws:acm:us-east-1:123456789012:certificate/…\"",
                 );
                 return None;
             }
         };
         if let Some(region) = region {
             if region != cert_region {
-                self.push(
-                    &s.path,
-                    s.span.clone(),
+                self.bad(
+                    s,
                     format!(
                         "certificate {} is in {cert_region}, but the stack is in {region}",
                         q(&s.value)
