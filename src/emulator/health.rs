@@ -13,20 +13,6 @@ use crate::alb::health::Tracker;
 use crate::alb::outcome::respond;
 use crate::model::config::HealthCheck;
 
-/// Whether `status` satisfies an ELB matcher: `200`, `200-299`, `200,204,301`.
-pub fn matcher_accepts(matcher: &str, status: u16) -> bool {
-    matcher.split(',').any(|part| {
-        let part = part.trim();
-        match part.split_once('-') {
-            Some((lo, hi)) => match (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
-                (Ok(lo), Ok(hi)) => (lo..=hi).contains(&status),
-                _ => false,
-            },
-            None => part.parse::<u16>().is_ok_and(|c| c == status),
-        }
-    })
-}
-
 /// Runs the checks of `f` forever (cancelled with its task).
 pub async fn run(f: Arc<Function>, hc: HealthCheck) {
     let mut tracker = Tracker::new(hc.healthy_threshold, hc.unhealthy_threshold);
@@ -56,9 +42,7 @@ pub async fn run(f: Arc<Function>, hc: HealthCheck) {
         let (ok, detail) = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(outcome)) => {
                 match respond(outcome, f.settings.multi_value_headers, f.info.timeout, "") {
-                    Ok(r) if matcher_accepts(&hc.matcher, r.status) => {
-                        (true, format!("{}", r.status))
-                    }
+                    Ok(r) if hc.matcher.accepts(r.status) => (true, format!("{}", r.status)),
                     Ok(r) => (
                         false,
                         format!("status {} does not match {}", r.status, hc.matcher),
@@ -77,20 +61,5 @@ pub async fn run(f: Arc<Function>, hc: HealthCheck) {
                 new.as_str()
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn matcher_forms() {
-        assert!(matcher_accepts("200", 200));
-        assert!(!matcher_accepts("200", 204));
-        assert!(matcher_accepts("200-299", 204));
-        assert!(!matcher_accepts("200-299", 300));
-        assert!(matcher_accepts("200,204", 204));
-        assert!(!matcher_accepts("200,204", 201));
     }
 }

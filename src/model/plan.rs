@@ -441,7 +441,7 @@ mod tests {
                 timeout_seconds: 30,
                 healthy_threshold: 5,
                 unhealthy_threshold: 2,
-                matcher: "200".into(),
+                matcher: "200".parse().expect("matcher"),
             }),
             routes: vec![Route {
                 priority,

@@ -1,7 +1,8 @@
 //! What the repository documents about the command line, checked against the command
 //! line itself, so that none of it rots silently: the man pages in docs/man/, the CI
 //! examples in examples/ci/, a JSON schema per command in schemas/, and the README's
-//! list of commands. No AWS, no network.
+//! list of commands; and what the configuration tables generate: the README's
+//! `albkit.toml` reference and schemas/albkit-toml.schema.json. No AWS, no network.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -280,6 +281,8 @@ fn every_command_with_a_json_document_has_a_schema_and_no_schema_is_orphaned() {
         .filter(|n| !NO_DOCUMENT.contains(&n.as_str()))
         .collect();
     expected.insert("error".into());
+    // Not a command's output: the configuration file's schema, checked below.
+    expected.insert(CONFIG_SCHEMA.into());
     let present: BTreeSet<String> = std::fs::read_dir(repo("schemas"))
         .expect("schemas/")
         .filter_map(|e| e.ok())
@@ -353,7 +356,10 @@ fn the_schemas_are_strict() {
             .to_string_lossy()
             .into_owned();
         let name = file.trim_end_matches(".schema.json");
-        walk(name, "", &schema(name));
+        // albkit.toml has optional keys; its schema is checked against the tables.
+        if name != CONFIG_SCHEMA {
+            walk(name, "", &schema(name));
+        }
     }
 }
 
@@ -411,5 +417,135 @@ fn the_readme_shows_the_policies_iam_policy_prints() {
             document(&scope, audience),
             "README.md's {name} policy differs from `albkit iam-policy --for {name}`"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// albkit.toml: the README's reference and the JSON schema, from the field tables
+// ---------------------------------------------------------------------------------
+
+const CONFIG_SCHEMA: &str = "albkit-toml";
+
+/// Set to rewrite the generated documents instead of failing on a difference.
+const UPDATE: &str = "ALBKIT_UPDATE_DOCS";
+
+fn updating() -> bool {
+    std::env::var_os(UPDATE).is_some_and(|v| v == "1")
+}
+
+/// The README's configuration reference: the first TOML block under its heading.
+fn readme_reference(readme: &str) -> std::ops::Range<usize> {
+    let heading = readme
+        .find("## Configuration: `albkit.toml`")
+        .expect("README.md has a configuration section");
+    let open = "```toml\n";
+    let start = readme[heading..].find(open).expect("a toml block") + heading + open.len();
+    let end = readme[start..].find("```\n").expect("the block's end") + start;
+    start..end
+}
+
+#[test]
+fn the_readme_configuration_reference_is_generated_from_the_tables() {
+    let readme = read("README.md");
+    let at = readme_reference(&readme);
+    let generated = albkit::model::config::reference::toml();
+    if readme[at.clone()] != generated && updating() {
+        let mut updated = readme.clone();
+        updated.replace_range(at, &generated);
+        std::fs::write(repo("README.md"), updated).expect("write README.md");
+        return;
+    }
+    assert!(
+        readme[at] == generated,
+        "README.md's albkit.toml reference differs from the field tables \
+         (src/model/config/fields.rs); rewrite it with `{UPDATE}=1 cargo test --test it docs::`"
+    );
+}
+
+#[test]
+fn the_albkit_toml_schema_is_generated_from_the_tables() {
+    let file = format!("schemas/{CONFIG_SCHEMA}.schema.json");
+    let generated = albkit::model::config::reference::json_schema_text();
+    if updating() && std::fs::read_to_string(repo(&file)).ok().as_ref() != Some(&generated) {
+        std::fs::write(repo(&file), &generated).expect("write the schema");
+        return;
+    }
+    assert!(
+        read(&file) == generated,
+        "{file} differs from the field tables (src/model/config/fields.rs); rewrite it with \
+         `{UPDATE}=1 cargo test --test it docs::`"
+    );
+}
+
+/// A TOML document as the JSON value a schema validator sees.
+fn toml_to_json(item: &toml_edit::Item) -> serde_json::Value {
+    use serde_json::Value as J;
+    use toml_edit::{Item, Value};
+    fn value(v: &Value) -> J {
+        match v {
+            Value::String(s) => J::from(s.value().as_str()),
+            Value::Integer(i) => J::from(*i.value()),
+            Value::Float(f) => J::from(*f.value()),
+            Value::Boolean(b) => J::from(*b.value()),
+            Value::Datetime(d) => J::from(d.value().to_string()),
+            Value::Array(a) => J::Array(a.iter().map(value).collect()),
+            Value::InlineTable(t) => table(t.iter().map(|(k, v)| (k, Item::Value(v.clone())))),
+        }
+    }
+    fn table<'a>(entries: impl Iterator<Item = (&'a str, Item)>) -> J {
+        J::Object(
+            entries
+                .map(|(k, v)| (k.to_owned(), toml_to_json(&v)))
+                .collect(),
+        )
+    }
+    match item {
+        Item::None => J::Null,
+        Item::Value(v) => value(v),
+        Item::Table(t) => table(t.iter().map(|(k, v)| (k, v.clone()))),
+        Item::ArrayOfTables(a) => J::Array(
+            a.iter()
+                .map(|t| table(t.iter().map(|(k, v)| (k, v.clone()))))
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn every_template_and_the_readme_reference_match_the_albkit_toml_schema() {
+    let validator = jsonschema::draft202012::new(&schema(CONFIG_SCHEMA)).expect("valid schema");
+    let readme = read("README.md");
+    let mut files = vec![(
+        "README.md".to_owned(),
+        readme[readme_reference(&readme)].to_owned(),
+    )];
+    for template in albkit::templates::TEMPLATES {
+        for (path, text) in albkit::templates::render(template, "hello") {
+            if path == "albkit.toml" {
+                files.push((format!("templates/{}/{path}", template.name), text));
+            }
+        }
+    }
+    assert!(files.len() > 1, "no template has an albkit.toml");
+    for (name, text) in &files {
+        let doc: toml_edit::DocumentMut = text.parse().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let json = toml_to_json(doc.as_item());
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} does not match the schema: {errors:#?}"
+        );
+    }
+    // And the schema refuses what albkit refuses.
+    for bad in [
+        "[stack]\nname = \"a\"\ncolour = \"blue\"\n[[functions]]\nname = \"a\"\npath = \"f\"\n",
+        "[stack]\nname = \"a\"\n[[functions]]\nname = \"a\"\npath = \"f\"\nmemory_mb = 64\n",
+        "[stack]\nname = \"a\"\n",
+    ] {
+        let doc: toml_edit::DocumentMut = bad.parse().expect("toml");
+        assert!(!validator.is_valid(&toml_to_json(doc.as_item())), "{bad}");
     }
 }

@@ -1,8 +1,15 @@
-//! The validated configuration: what `albkit.toml` means once every rule has passed.
+//! The configuration: what `albkit.toml` means once every rule has passed.
 //!
-//! Nothing in here touches the network or the file system. `validate.rs` turns the raw
-//! TOML into these types (or into a list of problems); everything downstream (the
-//! desired stack, the plan, the local emulator) reads only these types.
+//! - [`fields`]: one table per section, each key declared once (type, default, range,
+//!   documentation); the unknown-key lists, the reference in the README and
+//!   `schemas/albkit-toml.schema.json` ([`reference`]) derive from it;
+//! - `walk`: reads the file and walks the TOML document, reporting every problem at once
+//!   with its position ([`load`], [`parse_str`]);
+//! - `rules`: the pure value rules (CIDRs, DNS names, ARNs, HSTS, matchers, routes).
+//!
+//! Everything downstream (the desired stack, the plan, the local emulator) reads only the
+//! types below. Nothing here touches the network; the only file system access is reading
+//! the file and checking that each function's crate directory exists.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -10,12 +17,29 @@ use std::path::PathBuf;
 
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 
+pub mod fields;
+pub mod reference;
+mod rules;
+mod walk;
+
+pub use rules::is_aws_region;
+pub use walk::{load, parse_str, ConfigError, Problem};
+
+#[cfg(test)]
+mod tests;
+
 /// Default TLS policy: TLS 1.3 with TLS 1.2 fallback.
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /// Default `Strict-Transport-Security` header the HTTPS listener adds to responses: one
 /// year, subdomains of `[https].domain` included.
 pub const DEFAULT_HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// The VPC block albkit creates when `[network]` names none.
+pub const DEFAULT_VPC_CIDR: Ipv4Cidr = Ipv4Cidr {
+    addr: Ipv4Addr::new(10, 0, 0, 0),
+    prefix: 16,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -166,7 +190,7 @@ pub struct HttpsSettings {
     pub hosted_zone_id: Option<HostedZoneId>,
     pub ssl_policy: String,
     /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
-    /// (canonical form, see `validate::check_hsts`); `None`: no header.
+    /// (canonical form, see `rules::check_hsts`); `None`: no header.
     pub hsts: Option<String>,
 }
 
@@ -221,8 +245,49 @@ pub struct HealthCheck {
     pub timeout_seconds: u32,
     pub healthy_threshold: u32,
     pub unhealthy_threshold: u32,
-    /// HTTP codes for success, as ELB takes them: `200`, `200-299`, `200,204`.
-    pub matcher: String,
+    pub matcher: Matcher,
+}
+
+/// HTTP codes for success, as ELB takes them: `200`, `200-299`, `200,204` (codes 200 to
+/// 499). Parsed once, from the text ELB is given (`FromStr`, in `rules`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    text: String,
+    codes: MatcherCodes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MatcherCodes {
+    Range(u16, u16),
+    List(Vec<u16>),
+}
+
+impl Matcher {
+    /// The text as written, which is what ELB takes.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether a response with `status` counts as healthy.
+    pub fn accepts(&self, status: u16) -> bool {
+        match &self.codes {
+            MatcherCodes::Range(lo, hi) => (*lo..=*hi).contains(&status),
+            MatcherCodes::List(codes) => codes.contains(&status),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The text, for ELB's `http_code`.
+impl From<&Matcher> for String {
+    fn from(m: &Matcher) -> String {
+        m.text.clone()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,272 @@
+//! The keys of `albkit.toml`, one table per section, each key declared once.
+//!
+//! The checker reads its types, defaults and ranges from here; the unknown-key lists and
+//! the "belongs in [section]" hints, the configuration reference in the README and
+//! `schemas/albkit-toml.schema.json` are all derived from these tables.
+
+use super::{DEFAULT_HSTS, DEFAULT_SSL_POLICY};
+
+/// What a key holds, with its default and allowed values where it has them.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty {
+    Str,
+    /// An integer in `min..=max`.
+    Int {
+        min: u32,
+        max: u32,
+        default: u32,
+    },
+    /// An integer out of a fixed list.
+    IntOf {
+        values: &'static [u32],
+        default: u32,
+    },
+    Bool(bool),
+    /// One string out of a fixed list.
+    Enum {
+        values: &'static [&'static str],
+        default: &'static str,
+    },
+    StrList,
+    /// A table of strings to strings.
+    StrMap,
+    /// A string, or `true` for the default and `false` for none.
+    StrOrBool,
+    Table(&'static Section),
+    Tables(&'static Section),
+}
+
+/// One key of a section.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub key: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    /// The default of a string key.
+    pub default: Option<&'static str>,
+    /// A TOML value for the reference (and the "add `key = ...`" help of a required key);
+    /// empty: the default.
+    pub example: &'static str,
+    /// Shown commented out in the reference (an alternative or an opt-in).
+    pub commented: bool,
+    /// One line: what the key means and what it accepts.
+    pub doc: &'static str,
+}
+
+/// One table of the file.
+#[derive(Debug)]
+pub struct Section {
+    /// Dotted path without indices: `functions.routes`; empty for the top level.
+    pub path: &'static str,
+    /// How the section is written: `[stack]`, `[[functions]]`.
+    pub header: &'static str,
+    pub doc: &'static str,
+    pub fields: &'static [Field],
+}
+
+/// A section: its table and a module of its keys (`stack::NAME`), in declaration order.
+macro_rules! section {
+    ($name:ident = $path:literal, $header:literal, $doc:literal; mod $m:ident {
+        $($key:ident: $field:expr;)*
+    }) => {
+        pub mod $m {
+            use super::*;
+            $(pub const $key: Field = $field;)*
+        }
+        pub const $name: Section = Section {
+            path: $path,
+            header: $header,
+            doc: $doc,
+            fields: &[$($m::$key),*],
+        };
+    };
+}
+
+const fn field(key: &'static str, ty: Ty, doc: &'static str) -> Field {
+    Field {
+        key,
+        ty,
+        required: false,
+        default: None,
+        example: "",
+        commented: false,
+        doc,
+    }
+}
+
+const fn text(key: &'static str, example: &'static str, doc: &'static str) -> Field {
+    field(key, Ty::Str, doc).example(example)
+}
+
+const fn int(key: &'static str, min: u32, max: u32, default: u32, doc: &'static str) -> Field {
+    field(key, Ty::Int { min, max, default }, doc)
+}
+
+impl Field {
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    const fn commented(mut self) -> Self {
+        self.commented = true;
+        self
+    }
+    const fn example(mut self, example: &'static str) -> Self {
+        self.example = example;
+        self
+    }
+    const fn default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+/// CloudWatch Logs retention periods, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+section! {
+    TOP = "", "", "";
+    mod top {
+        STACK: field("stack", Ty::Table(&super::STACK), "").required();
+        NETWORK: field("network", Ty::Table(&super::NETWORK), "");
+        LOAD_BALANCER: field("load_balancer", Ty::Table(&super::LOAD_BALANCER), "");
+        HTTPS: field("https", Ty::Table(&super::HTTPS), "");
+        FUNCTIONS: field("functions", Ty::Tables(&super::FUNCTION), "").required();
+    }
+}
+
+section! {
+    STACK = "stack", "[stack]", "required";
+    mod stack {
+        NAME: text("name", "\"my-app\"", "1–24 of [a-z0-9-], starts with a letter, no \"--\"; every resource name derives from it").required();
+        REGION: text("region", "\"us-east-1\"", "default: --region, then AWS_REGION / the profile");
+        TAGS: field("tags", Ty::StrMap, "added to every taggable resource (not aws:* or albkit:*; at most 45)").example("{ team = \"api\" }");
+        PERMISSIONS_BOUNDARY: text("permissions_boundary", "\"arn:aws:iam::123456789012:policy/boundary\"", "managed policy set as every execution role's permissions boundary").commented();
+    }
+}
+
+section! {
+    NETWORK = "network", "[network]", "optional; default: a new VPC 10.0.0.0/16 over 2 availability zones";
+    mod network {
+        CIDR: text("cidr", "", "/16 to /23; subnets are 4 bits longer (/20 for a /16)").default("10.0.0.0/16");
+        AVAILABILITY_ZONES: int("availability_zones", 2, 6, 2, "one public subnet each");
+        VPC_ID: text("vpc_id", "\"vpc-0123456789abcdef0\"", "reuse an existing VPC: albkit never creates or deletes anything of its network").commented();
+        SUBNET_IDS: field("subnet_ids", Ty::StrList, "with vpc_id: at least 2 subnets of it, in different availability zones").example("[\"subnet-0123abcd\", \"subnet-4567abcd\"]").commented();
+    }
+}
+
+section! {
+    LOAD_BALANCER = "load_balancer", "[load_balancer]", "optional";
+    mod load_balancer {
+        SCHEME: field("scheme", Ty::Enum { values: &["internet-facing", "internal"], default: "internet-facing" }, "\"internal\": only reachable from inside the VPC");
+        INGRESS_CIDRS: field("ingress_cidrs", Ty::StrList, "who may connect (at most 50); default: 0.0.0.0/0 and ::/0, for internal the VPC CIDR").example("[\"0.0.0.0/0\"]");
+        IDLE_TIMEOUT_SECONDS: int("idle_timeout_seconds", 1, 4000, 60, "");
+        DELETION_PROTECTION: field("deletion_protection", Ty::Bool(false), "");
+        ACCESS_LOGS: field("access_logs", Ty::Bool(true), "to an S3 bucket created and owned by the stack");
+        ACCESS_LOG_RETENTION_DAYS: int("access_log_retention_days", 1, 3650, 30, "");
+    }
+}
+
+section! {
+    HTTPS = "https", "[https]", "optional; without it the stack is HTTP only";
+    mod https {
+        DOMAIN: text("domain", "\"api.example.com\"", "DNS name, possibly \"*.\"-prefixed").required();
+        CERTIFICATE_ARN: text("certificate_arn", "\"arn:aws:acm:us-east-1:123456789012:certificate/...\"", "use this certificate (same region); else albkit requests one (DNS validation)").commented();
+        HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and alias A/AAAA records").commented();
+        SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
+        HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+    }
+}
+
+section! {
+    FUNCTION = "functions", "[[functions]]", "at least one";
+    mod function {
+        NAME: text("name", "\"api\"", "[a-z0-9-], starts with a letter, no \"--\", at most 32, unique in the stack").required();
+        PATH: text("path", "\"functions/api\"", "the function's Rust crate, relative to albkit.toml, inside the project").required();
+        MEMORY_MB: int("memory_mb", 128, 10240, 128, "");
+        TIMEOUT_SECONDS: int("timeout_seconds", 1, 900, 10, "");
+        ARCHITECTURE: field("architecture", Ty::Enum { values: &["x86_64", "arm64"], default: "x86_64" }, "\"arm64\" needs the aarch64 Rust target and a linker");
+        ENVIRONMENT: field("environment", Ty::StrMap, "at most 4096 bytes; values are never printed: plan names the keys added, changed, removed").example("{ RUST_LOG = \"info\" }");
+        SECRETS: field("secrets", Ty::StrMap, "Secrets Manager ARN or \"ssm:\" parameter name per variable, which holds the reference, never the value; the role may read exactly these").example("{ DB_URL = \"ssm:/shop/db-url\" }").commented();
+        KMS_KEY_ARN: text("kms_key_arn", "\"arn:aws:kms:us-east-1:123456789012:key/...\"", "encrypt the environment with this customer managed key").commented();
+        LOG_RETENTION_DAYS: field("log_retention_days", Ty::IntOf { values: super::LOG_RETENTION_DAYS, default: 14 }, "one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, ...)");
+        MULTI_VALUE_HEADERS: field("multi_value_headers", Ty::Bool(false), "target group attribute lambda.multi_value_headers.enabled: the event's header and query form");
+        HEALTH_CHECK: field("health_check", Ty::Table(&super::HEALTH_CHECK), "");
+        ROUTES: field("routes", Ty::Tables(&super::ROUTE), "");
+    }
+}
+
+section! {
+    HEALTH_CHECK = "functions.health_check", "[functions.health_check]", "optional; no health check without it";
+    mod health_check {
+        PATH: text("path", "\"/health\"", "starts with '/', at most 1024 characters").required();
+        INTERVAL_SECONDS: int("interval_seconds", 5, 300, 35, "");
+        TIMEOUT_SECONDS: int("timeout_seconds", 2, 120, 30, "less than interval_seconds");
+        HEALTHY_THRESHOLD: int("healthy_threshold", 2, 10, 5, "");
+        UNHEALTHY_THRESHOLD: int("unhealthy_threshold", 2, 10, 2, "");
+        MATCHER: text("matcher", "", "HTTP codes 200 to 499: \"200\", a range \"200-299\" or a list \"200,204\"").default("200");
+    }
+}
+
+section! {
+    ROUTE = "functions.routes", "[[functions.routes]]", "optional, any number per function; at least one of paths, methods, hosts";
+    mod route {
+        PRIORITY: int("priority", 1, 50000, 0, "unique in the stack; lower numbers are matched first").example("10").required();
+        PATHS: field("paths", Ty::StrList, "path patterns (case-sensitive, * and ? wildcards)").example("[\"/api\", \"/api/*\"]");
+        METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\", \"POST\"]");
+        HOSTS: field("hosts", Ty::StrList, "host patterns; at most 5 values and 5 wildcards per route in all").example("[\"api.example.com\"]");
+    }
+}
+
+/// Every section, in the order of the reference.
+pub const SECTIONS: &[&Section] = &[
+    &STACK,
+    &NETWORK,
+    &LOAD_BALANCER,
+    &HTTPS,
+    &FUNCTION,
+    &HEALTH_CHECK,
+    &ROUTE,
+];
+
+impl Section {
+    /// The keys allowed here, in declaration order.
+    pub fn keys(&self) -> Vec<&'static str> {
+        self.fields.iter().map(|f| f.key).collect()
+    }
+}
+
+/// The section a key found elsewhere belongs in, when exactly one section has it.
+pub fn home(key: &str) -> Option<&'static Section> {
+    let mut owners = SECTIONS
+        .iter()
+        .filter(|s| s.fields.iter().any(|f| f.key == key));
+    let first = owners.next()?;
+    owners.next().is_none().then_some(*first)
+}
+
+impl Field {
+    /// The default as a TOML value, if the key has one.
+    pub fn default_toml(&self) -> Option<String> {
+        match self.ty {
+            Ty::Int { default, .. } | Ty::IntOf { default, .. } if !self.required => {
+                Some(default.to_string())
+            }
+            Ty::Bool(b) => Some(b.to_string()),
+            Ty::Enum { default, .. } => Some(format!("{default:?}")),
+            _ => self.default.map(|d| format!("{d:?}")),
+        }
+    }
+
+    /// The value shown in the reference and in the help for a missing required key.
+    pub fn example_toml(&self) -> String {
+        if self.example.is_empty() {
+            self.default_toml().unwrap_or_default()
+        } else {
+            self.example.to_owned()
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! The value rules of `albkit.toml`: pure functions from a value to its checked form or
+//! to the reason it is wrong (and, where the rule knows one, the fix).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use super::{IngressCidr, Matcher, MatcherCodes, SecretRef, DEFAULT_HSTS};
+
+/// A value quoted for a message, shortened when long.
+pub(super) fn q(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() > MAX {
+        let short: String = s.chars().take(MAX - 1).collect();
+        format!("\"{}…\"", short.escape_debug())
+    } else {
+        format!("{s:?}")
+    }
+}
+
+/// Environment variables Lambda sets itself and refuses in a function's configuration.
+pub(super) const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// A valid name close to `raw`: lower-case, `[a-z0-9-]`, starting with a letter.
+pub(super) fn suggest_name(raw: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in raw.chars().map(|c| c.to_ascii_lowercase()) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            if out.is_empty() && c.is_ascii_digit() {
+                out.push_str("app-");
+            }
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(max);
+    let out = out.trim_end_matches('-');
+    if out.is_empty() {
+        "my-app".to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
+pub(super) fn is_lower_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// `^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$`
+pub fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let country = |p: &str| p.len() == 2 && is_lower_word(p);
+    let number = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [c, w, n] => country(c) && is_lower_word(w) && number(n),
+        [c, qual, w, n] => {
+            let qual_ok = *qual == "gov"
+                || (qual.starts_with("iso") && qual.len() <= 4 && is_lower_word(qual));
+            country(c) && qual_ok && is_lower_word(w) && number(n)
+        }
+        _ => false,
+    }
+}
+
+/// `^<prefix>-[0-9a-f]{8}([0-9a-f]{9})?$`
+pub(super) fn is_aws_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// `^[A-Z0-9]{2,32}$`. Route 53 ids start with `Z`, but AWS does not promise that and
+/// local emulators (moto) hand out ids that do not, so only the alphabet is checked.
+pub(super) fn is_zone_id(s: &str) -> bool {
+    (2..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// The canonical crate directory of a function: relative to `base`, inside it, a directory
+/// holding `Cargo.toml`. The error is the message and the help.
+pub(super) fn resolve_function_path(
+    raw: &str,
+    base: &Result<PathBuf, String>,
+) -> Result<PathBuf, (String, String)> {
+    let p = relative_inside(raw)?;
+    let base = base.as_ref().map_err(|why| {
+        (
+            format!("cannot check function path {}: {why}", q(raw)),
+            "run albkit from a directory that exists, or pass `-c PATH`".to_owned(),
+        )
+    })?;
+    let canon = base.join(p).canonicalize().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            (
+                format!("function path {} does not exist", q(raw)),
+                format!(
+                    "create the crate with `cargo new {raw}` in {}, or correct `path`",
+                    base.display()
+                ),
+            )
+        } else {
+            (
+                format!("cannot read function path {}: {e}", q(raw)),
+                "check that the directory exists and is readable".to_owned(),
+            )
+        }
+    })?;
+    if !canon.starts_with(base) {
+        return Err(outside(raw));
+    }
+    if !canon.is_dir() {
+        let help = if canon.file_name().is_some_and(|n| n == "Cargo.toml") {
+            let dir = p
+                .parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            format!("point `path` at the crate directory instead: {dir:?}")
+        } else {
+            "point `path` at the function's crate directory (the one holding Cargo.toml)".to_owned()
+        };
+        return Err((format!("function path {} is not a directory", q(raw)), help));
+    }
+    if !canon.join("Cargo.toml").is_file() {
+        return Err((
+            format!("function path {} has no Cargo.toml", q(raw)),
+            "point `path` at the function's crate directory, or run `cargo init` in it".to_owned(),
+        ));
+    }
+    Ok(canon)
+}
+
+fn outside(raw: &str) -> (String, String) {
+    (
+        format!(
+            "function path {} points outside the project directory",
+            q(raw)
+        ),
+        "move the function crate into the directory holding albkit.toml (or below it) \
+         and point `path` there"
+            .to_owned(),
+    )
+}
+
+/// `raw` as a relative path that stays inside the project, checked without the file
+/// system.
+fn relative_inside(raw: &str) -> Result<&Path, (String, String)> {
+    if raw.trim().is_empty() {
+        return Err((
+            "function path is empty".to_owned(),
+            "set `path` to the function's crate directory, relative to albkit.toml, e.g. \
+             \"functions/api\""
+                .to_owned(),
+        ));
+    }
+    let p = Path::new(raw);
+    if p.is_absolute() || p.has_root() {
+        return Err((
+            format!("function path {} is absolute", q(raw)),
+            "write it relative to the directory of albkit.toml, e.g. \"functions/api\"".to_owned(),
+        ));
+    }
+    let mut depth = 0usize;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => return Err(outside(raw)),
+            Component::ParentDir => depth -= 1,
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+/// `^[A-Za-z][A-Za-z0-9_]*$`
+pub(super) fn is_env_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub(super) fn parse_prefix(p: &str, max: u8) -> Result<u8, String> {
+    p.parse::<u8>()
+        .ok()
+        .filter(|n| *n <= max && !p.starts_with('+'))
+        .ok_or_else(|| format!("has an invalid prefix length /{p} (0 to {max})"))
+}
+
+pub(super) fn parse_v4_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, prefix) = s
+        .split_once('/')
+        .ok_or("has no prefix length (such as /16)")?;
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("has an invalid IPv4 address {addr:?}"))?;
+    Ok((addr, parse_prefix(prefix, 32)?))
+}
+
+pub(super) fn v4_network(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Ipv4Addr::from(u32::from(addr) & mask)
+}
+
+pub(super) fn v6_network(addr: Ipv6Addr, prefix: u8) -> Ipv6Addr {
+    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+    Ipv6Addr::from(u128::from(addr) & mask)
+}
+
+/// An IPv4 or IPv6 CIDR with host bits zero, in canonical text form. The error is the
+/// message tail and the help.
+pub(super) fn parse_ingress_cidr(s: &str) -> Result<IngressCidr, (String, String)> {
+    let example = "write a CIDR such as \"203.0.113.0/24\" or \"2001:db8::/32\"".to_owned();
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return Err(("has no prefix length (such as /24)".to_owned(), example));
+    };
+    if addr.contains(':') {
+        let a: Ipv6Addr = addr.parse().map_err(|_| {
+            (
+                format!("has an invalid IPv6 address {addr:?}"),
+                example.clone(),
+            )
+        })?;
+        let p = parse_prefix(prefix, 128).map_err(|why| (why, example.clone()))?;
+        let net = v6_network(a, p);
+        if net != a {
+            return Err(("has host bits set".to_owned(), format!("use \"{net}/{p}\"")));
+        }
+        Ok(IngressCidr::V6(format!("{net}/{p}")))
+    } else {
+        let a: Ipv4Addr = addr.parse().map_err(|_| {
+            (
+                format!("has an invalid IPv4 address {addr:?}"),
+                example.clone(),
+            )
+        })?;
+        let p = parse_prefix(prefix, 32).map_err(|why| (why, example.clone()))?;
+        let net = v4_network(a, p);
+        if net != a {
+            return Err(("has host bits set".to_owned(), format!("use \"{net}/{p}\"")));
+        }
+        Ok(IngressCidr::V4(format!("{net}/{p}")))
+    }
+}
+
+/// A DNS name (optionally `*.`-prefixed), returned in lower case. The error is the reason
+/// and the help.
+pub(super) fn check_domain(raw: &str) -> Result<String, (String, String)> {
+    let example = "use a name such as \"api.example.com\" or \"*.example.com\"".to_owned();
+    let d = raw.to_ascii_lowercase();
+    if d.len() > 253 {
+        return Err((
+            format!("it is {} characters long; the limit is 253", d.len()),
+            "use a shorter name".to_owned(),
+        ));
+    }
+    if let Some(stripped) = d.strip_suffix('.') {
+        return Err((
+            "it ends with '.'".to_owned(),
+            format!("remove the trailing dot: {stripped:?}"),
+        ));
+    }
+    let name = d.strip_prefix("*.").unwrap_or(&d);
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 2 {
+        return Err((
+            "it needs at least two labels".to_owned(),
+            format!("use a fully qualified name such as \"{name}.example.com\""),
+        ));
+    }
+    for label in labels {
+        let why = if label.is_empty() {
+            "it has an empty label (\"..\")".to_owned()
+        } else if label.len() > 63 {
+            format!("label {} is longer than 63 characters", q(label))
+        } else if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            let extra = if label.contains('*') {
+                " (a wildcard is only allowed as a leading \"*.\")"
+            } else {
+                ""
+            };
+            format!(
+                "label {} may contain only a-z, 0-9 and '-'{extra}",
+                q(label)
+            )
+        } else if label.starts_with('-') || label.ends_with('-') {
+            format!("label {} starts or ends with '-'", q(label))
+        } else {
+            continue;
+        };
+        return Err((why, example));
+    }
+    Ok(d)
+}
+
+/// Checks an ARN of `service` whose resource part passes `resource_ok`; the region may be
+/// empty (IAM), the account is 12 digits (or `aws` for AWS managed IAM policies).
+pub(super) fn check_arn(
+    arn: &str,
+    service: &str,
+    resource_ok: impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, svc, region, account, resource] = parts.as_slice() else {
+        return Err("it does not have the six ':'-separated parts of an ARN".to_owned());
+    };
+    if *scheme != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err("it must start with \"arn:aws:\"".to_owned());
+    }
+    if *svc != service {
+        return Err(format!("it belongs to service {svc:?}, not {service:?}"));
+    }
+    if !(region.is_empty() || is_aws_region(region)) {
+        return Err(format!("{region:?} is not a region"));
+    }
+    let managed = service == "iam" && *account == "aws";
+    if !managed && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("{account:?} is not a 12-digit account id"));
+    }
+    if !resource_ok(resource) || resource.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{resource:?} is not the resource part this ARN needs"
+        ));
+    }
+    Ok(())
+}
+
+/// A secret reference: a Secrets Manager ARN, or `ssm:` and a parameter name.
+pub(super) fn parse_secret(value: &str) -> Result<SecretRef, String> {
+    if let Some(name) = value.strip_prefix("ssm:") {
+        let ok = !name.is_empty()
+            && name.len() <= 2048
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
+            && !name.ends_with('/');
+        return if ok {
+            Ok(SecretRef::Parameter(name.to_string()))
+        } else {
+            Err(format!(
+                "{name:?} is not an SSM parameter name (letters, digits, _ . - /)"
+            ))
+        };
+    }
+    check_arn(value, "secretsmanager", |r| {
+        r.strip_prefix("secret:").is_some_and(|n| !n.is_empty())
+    })?;
+    Ok(SecretRef::SecretsManager(value.to_string()))
+}
+
+/// A checked `Strict-Transport-Security` value.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Hsts {
+    /// Canonical text: directives in the order given, names spelled as RFC 6797 does,
+    /// separated by "; ".
+    pub value: String,
+    pub max_age: u64,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+/// Checks a `Strict-Transport-Security` value (RFC 6797 §6.1): `max-age=<seconds>`
+/// exactly once, optionally `includeSubDomains` and `preload` (each at most once, names
+/// case-insensitive), separated by `;`.
+pub(super) fn check_hsts(raw: &str) -> Result<Hsts, (String, String)> {
+    let example = format!("e.g. {DEFAULT_HSTS:?}, or `hsts = false` to send no such header");
+    printable(raw, &example)?;
+    let mut max_age = None;
+    let mut include_subdomains = false;
+    let mut preload = false;
+    let mut parts = Vec::new();
+    for directive in raw.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (directive, None),
+        };
+        let twice = || {
+            (
+                format!("`{name}` appears twice"),
+                format!("give each directive once, {example}"),
+            )
+        };
+        match (name.to_ascii_lowercase().as_str(), value) {
+            ("max-age", Some(v)) => {
+                if max_age.is_some() {
+                    return Err(twice());
+                }
+                let seconds = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| {
+                        let why = format!("max-age {v:?} is not a number of seconds");
+                        (why, format!("write the seconds as digits, {example}"))
+                    })?;
+                max_age = Some(seconds);
+                parts.push(format!("max-age={seconds}"));
+            }
+            ("includesubdomains", None) => {
+                if include_subdomains {
+                    return Err(twice());
+                }
+                include_subdomains = true;
+                parts.push("includeSubDomains".to_owned());
+            }
+            ("preload", None) => {
+                if preload {
+                    return Err(twice());
+                }
+                preload = true;
+                parts.push("preload".to_owned());
+            }
+            ("max-age", None) => {
+                return Err((
+                    "max-age has no value".to_owned(),
+                    format!("write `max-age=<seconds>`, {example}"),
+                ))
+            }
+            ("includesubdomains" | "preload", Some(_)) => {
+                return Err((
+                    format!("`{name}` takes no value"),
+                    format!("write it alone, {example}"),
+                ))
+            }
+            (other, _) => return Err(unknown_directive(name, other, &example)),
+        }
+    }
+    let Some(max_age) = max_age else {
+        return Err((
+            "max-age is missing".to_owned(),
+            format!("browsers ignore the header without it: {example}"),
+        ));
+    };
+    Ok(Hsts {
+        value: parts.join("; "),
+        max_age,
+        include_subdomains,
+        preload,
+    })
+}
+
+fn printable(raw: &str, example: &str) -> Result<(), (String, String)> {
+    match raw.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        Some(c) => Err((
+            format!("it contains {c:?}, which a header value cannot hold"),
+            format!("use printable ASCII only, {example}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn unknown_directive(name: &str, lower: &str, example: &str) -> (String, String) {
+    let known = ["max-age", "includeSubDomains", "preload"];
+    let hint = known
+        .iter()
+        .find(|k| strsim::levenshtein(lower, &k.to_ascii_lowercase()) <= 3)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    (
+        format!("unknown directive `{name}`"),
+        format!("{hint}the directives are max-age, includeSubDomains and preload, {example}"),
+    )
+}
+
+/// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the
+/// region.
+pub(super) fn cert_arn_region(arn: &str) -> Result<&str, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err("it does not have the six ':'-separated parts of an ARN".to_owned());
+    };
+    if *scheme != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err("it must start with \"arn:aws:\"".to_owned());
+    }
+    if *service != "acm" {
+        return Err(format!("it belongs to service {service:?}, not \"acm\""));
+    }
+    if !is_aws_region(region) {
+        return Err(format!("{region:?} is not a region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{account:?} is not a 12-digit account id"));
+    }
+    let id_ok = resource.strip_prefix("certificate/").is_some_and(|id| {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !id_ok {
+        return Err(format!("{resource:?} is not \"certificate/<id>\""));
+    }
+    Ok(region)
+}
+
+/// An ELB matcher: `200`, `200-299` or `200,204`, codes 200 to 499.
+impl FromStr for Matcher {
+    type Err = String;
+
+    fn from_str(m: &str) -> Result<Matcher, String> {
+        let code = |c: &str| -> Result<u16, String> {
+            match c.parse::<u16>() {
+                Ok(n) if c.len() == 3 && (200..=499).contains(&n) => Ok(n),
+                Ok(_) if c.bytes().all(|b| b.is_ascii_digit()) => {
+                    Err(format!("{c} is outside 200–499"))
+                }
+                _ => Err(format!("{c:?} is not an HTTP status code")),
+            }
+        };
+        if m.contains('-') && m.contains(',') {
+            return Err("use either a range or a list, not both".to_owned());
+        }
+        let codes = if let Some((lo, hi)) = m.split_once('-') {
+            let (lo, hi) = (code(lo)?, code(hi)?);
+            if lo >= hi {
+                return Err(format!("the range {lo}-{hi} is empty or reversed"));
+            }
+            MatcherCodes::Range(lo, hi)
+        } else {
+            MatcherCodes::List(m.split(',').map(code).collect::<Result<_, _>>()?)
+        };
+        Ok(Matcher {
+            text: m.to_owned(),
+            codes,
+        })
+    }
+}
+
+pub(super) fn check_route_path(p: &str) -> Result<(), (String, String)> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.$/~\"'@:+&*?".contains(c);
+    let len = p.chars().count();
+    if len == 0 || len > 128 {
+        return Err((
+            format!("is {len} characters long"),
+            "path patterns must be 1 to 128 characters long".to_owned(),
+        ));
+    }
+    if !p.starts_with(['/', '*']) {
+        return Err((
+            "must start with '/' or '*'".to_owned(),
+            format!("use \"/{p}\""),
+        ));
+    }
+    if let Some(c) = p.chars().find(|c| !allowed(*c)) {
+        return Err((
+            format!("contains {c:?}, which ALB path patterns do not allow"),
+            "use only A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & and the wildcards * and ?".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check_method(m: &str) -> Result<(), (String, String)> {
+    let upper = m.to_ascii_uppercase();
+    let valid = |s: &str| {
+        (1..=40).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+    };
+    if valid(m) {
+        Ok(())
+    } else if valid(&upper) {
+        Err((
+            "is not upper-case".to_owned(),
+            format!("methods are case-sensitive on ALB: write {upper:?}"),
+        ))
+    } else {
+        Err((
+            "is not an HTTP method".to_owned(),
+            "use 1 to 40 characters of A-Z, '_' and '-', e.g. \"GET\" or \"POST\"".to_owned(),
+        ))
+    }
+}
+
+pub(super) fn check_host(h: &str) -> Result<(), (String, String)> {
+    let len = h.chars().count();
+    if len == 0 || len > 128 {
+        return Err((
+            format!("is {len} characters long"),
+            "host patterns must be 1 to 128 characters long".to_owned(),
+        ));
+    }
+    if let Some(c) = h
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '?')))
+    {
+        return Err((
+            format!("contains {c:?}, which ALB host patterns do not allow"),
+            "use only A-Z a-z 0-9 - . and the wildcards * and ?, e.g. \"api.example.com\""
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,1036 @@
+//! The checks of `albkit.toml`, one test per rule, and whole files.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use miette::Diagnostic;
+
+use super::rules::suggest_name;
+use super::*;
+
+/// A project directory holding two function crates: `functions/api` and `functions/web`.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["functions/api", "functions/web"] {
+        let d = dir.path().join(f);
+        fs::create_dir_all(&d).expect("mkdir");
+        fs::write(d.join("Cargo.toml"), "[package]\nname = \"f\"\n").expect("write");
+    }
+    dir
+}
+
+const STACK: &str = "[stack]\nname = \"hello\"\n";
+const FUNCTION: &str = "[[functions]]\nname = \"api\"\npath = \"functions/api\"\n";
+
+/// `[stack]` (with `stack_extra` inside it), then `sections`, then one function with
+/// `function_extra` appended.
+fn doc(stack_extra: &str, sections: &str, function_extra: &str) -> String {
+    format!("{STACK}{stack_extra}\n{sections}\n{FUNCTION}{function_extra}")
+}
+
+fn stack(extra: &str) -> String {
+    doc(extra, "", "")
+}
+
+fn section(text: &str) -> String {
+    doc("", text, "")
+}
+
+fn function(extra: &str) -> String {
+    doc("", "", extra)
+}
+
+fn problems_of(text: &str) -> Vec<Problem> {
+    let dir = project();
+    match parse_str(text, dir.path()) {
+        Ok(c) => panic!("expected problems, got {c:#?}\n--- input ---\n{text}"),
+        Err(p) => p,
+    }
+}
+
+fn parse_ok(text: &str) -> (tempfile::TempDir, Config) {
+    let dir = project();
+    let config = match parse_str(text, dir.path()) {
+        Ok(c) => c,
+        Err(p) => panic!("expected a valid config, got {p:#?}\n--- input ---\n{text}"),
+    };
+    (dir, config)
+}
+
+#[track_caller]
+fn assert_problem(text: &str, key: &str, needle: &str) -> Problem {
+    let ps = problems_of(text);
+    let found = ps
+        .iter()
+        .find(|p| p.key == key && p.message.contains(needle))
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!("no problem at {key:?} containing {needle:?}; got {ps:#?}\n{text}")
+        });
+    assert!(!found.help.trim().is_empty(), "empty help: {found:#?}");
+    assert!(
+        found.message.starts_with(|c: char| !c.is_uppercase()),
+        "message must start lower-case: {found:#?}"
+    );
+    found
+}
+
+/// One test per rule: the input, the key of the problem and part of its message.
+macro_rules! rule {
+    ($($name:ident: $text:expr, $key:expr, $needle:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            assert_problem(&$text, $key, $needle);
+        }
+    )*};
+}
+
+/// Like `rule!`, also checking part of the help.
+macro_rules! rule_help {
+    ($($name:ident: $text:expr, $key:expr, $needle:expr, $help:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let p = assert_problem(&$text, $key, $needle);
+            assert!(p.help.contains($help), "help {:?} lacks {:?}", p.help, $help);
+        }
+    )*};
+}
+
+// ---- top level and structure --------------------------------------------------
+
+rule! {
+    stack_table_missing: FUNCTION, "stack", "missing required table [stack]";
+    stack_wrong_type: format!("stack = \"hello\"\n{FUNCTION}"), "stack", "expected a table, found a string";
+    stack_array_of_tables: format!("[[stack]]\nname = \"a\"\n{FUNCTION}"), "stack", "expected a table, found an array of tables";
+    functions_missing: STACK, "functions", "at least one function is required";
+    functions_empty: format!("functions = []\n{STACK}"), "functions", "functions is empty";
+    functions_string: format!("functions = \"api\"\n{STACK}"), "functions", "expected an array of tables, found a string";
+    functions_element_not_table: format!("functions = [1]\n{STACK}"), "functions[0]", "expected a table, found an integer";
+    network_wrong_type: format!("network = 1\n{STACK}{FUNCTION}"), "network", "expected a table, found an integer";
+    health_check_wrong_type: function("health_check = \"/health\"\n"), "functions[0].health_check", "expected a table, found a string";
+    routes_single_table: function("[functions.routes]\npriority = 1\npaths = [\"/\"]\n"), "functions[0].routes", "expected an array of tables, found a table";
+    environment_wrong_type: function("environment = [\"A=1\"]\n"), "functions[0].environment", "expected a table, found an array";
+    tags_wrong_type: stack("tags = \"team=api\"\n"), "stack.tags", "expected a table, found a string";
+}
+
+rule_help! {
+    functions_single_table: format!("{STACK}[functions]\nname = \"api\"\npath = \"functions/api\"\n"), "functions", "expected an array of tables, found a table", "[[functions]]";
+    unknown_key_typo: stack("regoin = \"us-east-1\"\n"), "stack.regoin", "unknown key `regoin` in [stack]", "did you mean `region`?";
+    unknown_table_typo: format!("{STACK}[netwrok]\ncidr = \"10.0.0.0/16\"\n{FUNCTION}"), "netwrok", "unknown key `netwrok` at the top level", "did you mean `network`?";
+    unknown_key_in_function: function("memroy_mb = 256\n"), "functions[0].memroy_mb", "unknown key", "did you mean `memory_mb`?";
+    unknown_key_in_route: function("[[functions.routes]]\npriority = 1\npath = \"/api\"\n"), "functions[0].routes[0].path", "unknown key", "did you mean `paths`?";
+    unknown_key_in_health_check: function("health_check = { path = \"/h\", intervall = 10 }\n"), "functions[0].health_check.intervall", "unknown key", "did you mean `interval_seconds`?";
+    unknown_key_without_suggestion: stack("colour = \"blue\"\n"), "stack.colour", "unknown key `colour`", "remove it; the keys allowed in [stack] are: name, region, tags";
+    misplaced_key_names_its_table: section("[network]\nregion = \"us-east-1\"\n"), "network.region", "unknown key", "belongs in [stack]";
+    hosted_zone_id_outside_https: stack("hosted_zone_id = \"Z123\"\n"), "stack.hosted_zone_id", "unknown key", "belongs in the [https] table, together with `domain`";
+    certificate_arn_at_top_level: format!("certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/x\"\n{STACK}{FUNCTION}"), "certificate_arn", "unknown key", "belongs in the [https] table";
+}
+
+// ---- [stack] --------------------------------------------------------------------
+
+rule! {
+    stack_name_missing: format!("[stack]\nregion = \"us-east-1\"\n{FUNCTION}"), "stack.name", "missing required key `name` in [stack]";
+    stack_name_not_string: format!("[stack]\nname = 7\n{FUNCTION}"), "stack.name", "expected a string, found an integer";
+    stack_name_empty: format!("[stack]\nname = \"\"\n{FUNCTION}"), "stack.name", "stack name is empty";
+    stack_name_too_long: format!("[stack]\nname = \"{}\"\n{FUNCTION}", "a".repeat(25)), "stack.name", "is 25 characters long; the limit is 24";
+    stack_name_starts_with_digit: format!("[stack]\nname = \"1app\"\n{FUNCTION}"), "stack.name", "must start with a letter";
+    stack_name_trailing_dash: format!("[stack]\nname = \"app-\"\n{FUNCTION}"), "stack.name", "must not end with '-'";
+    stack_name_double_dash: format!("[stack]\nname = \"my--app\"\n{FUNCTION}"), "stack.name", "must not contain \"--\"";
+    stack_region_invalid: stack("region = \"us-east\"\n"), "stack.region", "region \"us-east\" is not an AWS region code";
+    tag_value_not_string: stack("tags = { team = 1 }\n"), "stack.tags.team", "expected a string, found an integer";
+    tag_key_empty: stack("tags = { \"\" = \"x\" }\n"), "stack.tags.\"\"", "is 0 characters long";
+    tag_key_too_long: stack(&format!("tags = {{ {} = \"x\" }}\n", "k".repeat(129))), &format!("stack.tags.{}", "k".repeat(129)), "is 129 characters long";
+    tag_value_too_long: stack(&format!("tags = {{ team = \"{}\" }}\n", "v".repeat(257))), "stack.tags.team", "257 characters; the limit is 256";
+    tag_key_aws_prefix: stack("tags = { \"AWS:owner\" = \"me\" }\n"), "stack.tags.\"AWS:owner\"", "reserved prefix";
+    tag_key_albkit_prefix: stack("[stack.tags]\n\"albkit:stack\" = \"x\"\n"), "stack.tags.\"albkit:stack\"", "reserved prefix";
+    too_many_tags: stack(&format!("[stack.tags]\n{}", (0..46).map(|i| format!("t{i} = \"v\"\n")).collect::<String>())), "stack.tags", "stack has 46 tags; at most 45";
+}
+
+rule_help! {
+    stack_name_charset: format!("[stack]\nname = \"Hello_World\"\n{FUNCTION}"), "stack.name", "stack name \"Hello_World\" may contain only a-z, 0-9 and '-'", "use \"hello-world\"";
+    stack_region_upper_case: stack("region = \"US-EAST-1\"\n"), "stack.region", "not an AWS region code", "use \"us-east-1\"";
+}
+
+#[test]
+fn region_pattern() {
+    for ok in [
+        "us-east-1",
+        "eu-west-3",
+        "ap-southeast-12",
+        "us-gov-west-1",
+        "cn-north-1",
+        "us-iso-east-1",
+        "us-isob-east-1",
+    ] {
+        assert!(is_aws_region(ok), "{ok}");
+    }
+    for bad in [
+        "us-east",
+        "useast1",
+        "us-east-123",
+        "USA-east-1",
+        "us-isobb-east-1",
+        "us-east-1a",
+        "",
+    ] {
+        assert!(!is_aws_region(bad), "{bad}");
+    }
+}
+
+#[test]
+fn name_suggestions() {
+    assert_eq!(suggest_name("Hello_World", 24), "hello-world");
+    assert_eq!(suggest_name("1app", 24), "app-1app");
+    assert_eq!(suggest_name("app--", 24), "app");
+    assert_eq!(suggest_name("___", 24), "my-app");
+    assert_eq!(suggest_name(&"ab-".repeat(20), 24).len(), 23);
+}
+
+// ---- [network] ------------------------------------------------------------------
+
+rule! {
+    cidr_not_a_cidr: section("[network]\ncidr = \"10.0.0/16\"\n"), "network.cidr", "invalid IPv4 address";
+    cidr_without_prefix: section("[network]\ncidr = \"10.0.0.0\"\n"), "network.cidr", "has no prefix length";
+    cidr_prefix_too_short: section("[network]\ncidr = \"10.0.0.0/8\"\n"), "network.cidr", "is too large";
+    cidr_prefix_too_long: section("[network]\ncidr = \"10.0.0.0/24\"\n"), "network.cidr", "is too small";
+    availability_zones_too_few: section("[network]\navailability_zones = 1\n"), "network.availability_zones", "availability_zones 1 is out of range (2–6)";
+    availability_zones_too_many: section("[network]\navailability_zones = 7\n"), "network.availability_zones", "out of range";
+    vpc_id_invalid: section("[network]\nvpc_id = \"vpc-123\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n"), "network.vpc_id", "is not a VPC id";
+    vpc_id_without_subnets: section("[network]\nvpc_id = \"vpc-0123abcd\"\n"), "network.subnet_ids", "missing `subnet_ids`";
+    subnets_too_few: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\"]\n"), "network.subnet_ids", "an ALB needs at least 2";
+    subnet_id_invalid: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-XYZ\"]\n"), "network.subnet_ids[1]", "is not a subnet id";
+    subnet_id_duplicate: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-0123abcd\"]\n"), "network.subnet_ids[1]", "listed twice";
+    subnets_without_vpc: section("[network]\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n"), "network.subnet_ids", "needs `vpc_id`";
+    vpc_id_conflicts_with_cidr: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\ncidr = \"10.0.0.0/16\"\n"), "network.cidr", "cannot be combined with `vpc_id`";
+    vpc_id_conflicts_with_azs: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\navailability_zones = 3\n"), "network.availability_zones", "cannot be combined with `vpc_id`";
+}
+
+rule_help! {
+    cidr_host_bits: section("[network]\ncidr = \"10.0.1.0/16\"\n"), "network.cidr", "has host bits set", "use \"10.0.0.0/16\"";
+}
+
+#[test]
+fn existing_network() {
+    let (_dir, c) = parse_ok(&section(
+        "[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n",
+    ));
+    assert_eq!(
+        c.network,
+        Network::Existing {
+            vpc_id: VpcId::new("vpc-0123456789abcdef0"),
+            subnet_ids: vec![
+                SubnetId::new("subnet-0123abcd"),
+                SubnetId::new("subnet-4567abcd")
+            ],
+        }
+    );
+}
+
+// ---- [load_balancer] ------------------------------------------------------------
+
+rule! {
+    ingress_not_a_cidr: section("[load_balancer]\ningress_cidrs = [\"10.0.0.0\"]\n"), "load_balancer.ingress_cidrs[0]", "has no prefix length";
+    ingress_bad_address: section("[load_balancer]\ningress_cidrs = [\"300.0.0.0/8\"]\n"), "load_balancer.ingress_cidrs[0]", "invalid IPv4 address";
+    ingress_bad_prefix: section("[load_balancer]\ningress_cidrs = [\"::/129\"]\n"), "load_balancer.ingress_cidrs[0]", "invalid prefix length";
+    ingress_empty: section("[load_balancer]\ningress_cidrs = []\n"), "load_balancer.ingress_cidrs", "ingress_cidrs is empty";
+    ingress_too_many: section(&format!("[load_balancer]\ningress_cidrs = [{}]\n", (0..51).map(|i| format!("\"10.0.{i}.0/24\"")).collect::<Vec<_>>().join(", "))), "load_balancer.ingress_cidrs", "lists 51 CIDRs; at most 50";
+    ingress_duplicate_after_canonicalising: section("[load_balancer]\ningress_cidrs = [\"2001:db8::/32\", \"2001:DB8:0::/32\"]\n"), "load_balancer.ingress_cidrs[1]", "listed twice";
+    ingress_not_strings: section("[load_balancer]\ningress_cidrs = \"0.0.0.0/0\"\n"), "load_balancer.ingress_cidrs", "expected an array of strings, found a string";
+    idle_timeout_zero: section("[load_balancer]\nidle_timeout_seconds = 0\n"), "load_balancer.idle_timeout_seconds", "out of range (1–4000)";
+    idle_timeout_too_long: section("[load_balancer]\nidle_timeout_seconds = 4001\n"), "load_balancer.idle_timeout_seconds", "out of range";
+    deletion_protection_not_bool: section("[load_balancer]\ndeletion_protection = \"yes\"\n"), "load_balancer.deletion_protection", "expected a boolean, found a string";
+    access_log_retention_zero: section("[load_balancer]\naccess_log_retention_days = 0\n"), "load_balancer.access_log_retention_days", "out of range (1–3650)";
+    access_log_retention_too_long: section("[load_balancer]\naccess_log_retention_days = 3651\n"), "load_balancer.access_log_retention_days", "out of range";
+}
+
+rule_help! {
+    scheme_invalid: section("[load_balancer]\nscheme = \"public\"\n"), "load_balancer.scheme", "scheme \"public\" is not one of", "did you mean \"internet-facing\"?";
+    ingress_v4_host_bits: section("[load_balancer]\ningress_cidrs = [\"10.1.2.3/8\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"10.0.0.0/8\"";
+    ingress_v6_host_bits: section("[load_balancer]\ningress_cidrs = [\"2001:db8::1/32\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"2001:db8::/32\"";
+    access_logs_quoted_bool: section("[load_balancer]\naccess_logs = \"false\"\n"), "load_balancer.access_logs", "expected a boolean, found a string", "remove the quotes: `access_logs = false`";
+}
+
+// ---- [https] --------------------------------------------------------------------
+
+rule! {
+    https_domain_missing: section("[https]\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n"), "https.domain", "missing required key `domain` in [https]";
+    domain_bad_chars: section("[https]\ndomain = \"api_x.example.com\"\n"), "https.domain", "label \"api_x\" may contain only a-z, 0-9 and '-'";
+    domain_single_label: section("[https]\ndomain = \"localhost\"\n"), "https.domain", "needs at least two labels";
+    domain_too_long: section(&format!("[https]\ndomain = \"{}.com\"\n", vec!["a".repeat(60); 5].join("."))), "https.domain", "the limit is 253";
+    domain_label_too_long: section(&format!("[https]\ndomain = \"{}.com\"\n", "a".repeat(64))), "https.domain", "longer than 63 characters";
+    domain_label_dash: section("[https]\ndomain = \"-api.example.com\"\n"), "https.domain", "starts or ends with '-'";
+    domain_empty_label: section("[https]\ndomain = \"api..example.com\"\n"), "https.domain", "empty label";
+    domain_inner_wildcard: section("[https]\ndomain = \"api.*.example.com\"\n"), "https.domain", "wildcard is only allowed as a leading";
+    certificate_arn_invalid: section("[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123:certificate/x\"\n"), "https.certificate_arn", "is not a 12-digit account id";
+    certificate_arn_wrong_service: section("[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:iam:us-east-1:123456789012:certificate/x\"\n"), "https.certificate_arn", "not \"acm\"";
+    certificate_arn_region_mismatch: doc("region = \"us-east-1\"\n", "[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\"\n", ""), "https.certificate_arn", "is in eu-west-1, but the stack is in us-east-1";
+    ssl_policy_invalid: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"TLS13\"\n"), "https.ssl_policy", "is not an ELB security policy";
+}
+
+rule_help! {
+    ssl_policy_tls_1_0: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n"), "https.ssl_policy", "https.ssl_policy \"ELBSecurityPolicy-2016-08\" allows TLS 1.0 and TLS 1.1, which RFC 8996 deprecates", "remove `ssl_policy` to use the default \"ELBSecurityPolicy-TLS13-1-2-2021-06\"";
+    ssl_policy_tls_1_1: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS-1-1-2017-01\"\n"), "https.ssl_policy", "allows TLS 1.1, which", "docs/tls-policies.md";
+    ssl_policy_tls13_from_1_0: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS13-1-0-2021-06\"\n"), "https.ssl_policy", "allows TLS 1.0 and TLS 1.1", "ELBSecurityPolicy-TLS13-1-2-2021-06";
+    hosted_zone_id_invalid: section("[https]\ndomain = \"api.example.com\"\nhosted_zone_id = \"z0123abc\"\n"), "https.hosted_zone_id", "is not valid", "use \"Z0123ABC\"";
+}
+
+/// The warnings of a valid config.
+fn warnings_of(text: &str) -> Vec<Warning> {
+    parse_ok(text).1.warnings
+}
+
+#[test]
+fn ssl_policy_without_tls_1_3_is_accepted_with_a_warning() {
+    let text = section(
+        "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS-1-2-2017-01\"\n",
+    );
+    let (_dir, c) = parse_ok(&text);
+    assert_eq!(
+        c.https.map(|h| h.ssl_policy).as_deref(),
+        Some("ELBSecurityPolicy-TLS-1-2-2017-01")
+    );
+    let [w] = c.warnings.as_slice() else {
+        panic!("expected one warning, got {:#?}", c.warnings);
+    };
+    assert_eq!(w.key, "https.ssl_policy");
+    assert!(
+        w.message.contains("allows TLS 1.2 but not TLS 1.3"),
+        "{w:#?}"
+    );
+    assert!(w.help.contains(DEFAULT_SSL_POLICY), "{w:#?}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("ssl_policy"))
+        .map(|i| i + 1);
+    assert_eq!(w.line, line);
+    assert_eq!(w.column, Some("ssl_policy = ".len() + 1));
+}
+
+#[test]
+fn tls_1_3_policies_raise_no_warning() {
+    for policy in [
+        DEFAULT_SSL_POLICY,
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    ] {
+        let text = section(&format!(
+            "[https]\ndomain = \"api.example.com\"\nssl_policy = \"{policy}\"\n"
+        ));
+        assert_eq!(warnings_of(&text), vec![], "{policy}");
+    }
+    assert_eq!(warnings_of(&format!("{STACK}{FUNCTION}")), vec![]);
+}
+
+#[test]
+fn an_unknown_policy_is_accepted_with_a_warning_and_a_suggestion() {
+    let ws = warnings_of(&section(
+        "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-TLS13-1-2-2021-6\"\n",
+    ));
+    let [w] = ws.as_slice() else {
+        panic!("expected one warning, got {ws:#?}");
+    };
+    assert_eq!(w.key, "https.ssl_policy");
+    assert!(w
+        .message
+        .contains("not one of the ELB security policies albkit knows"));
+    assert!(
+        w.help
+            .contains("did you mean \"ELBSecurityPolicy-TLS13-1-2-2021-06\"?"),
+        "{w:#?}"
+    );
+    let ws = warnings_of(&section(
+        "[https]\ndomain = \"api.example.com\"\nssl_policy = \"ELBSecurityPolicy-Future-2031-01\"\n",
+    ));
+    assert!(
+        ws.first()
+            .is_some_and(|w| w.help.contains("after albkit's table")),
+        "{ws:#?}"
+    );
+}
+
+fn hsts_of(value: &str) -> Option<String> {
+    let (_dir, c) = parse_ok(&section(&format!(
+        "[https]\ndomain = \"api.example.com\"\nhsts = {value}\n"
+    )));
+    c.https.and_then(|h| h.hsts)
+}
+
+#[test]
+fn hsts_defaults_and_switches() {
+    let (_dir, c) = parse_ok(&section("[https]\ndomain = \"api.example.com\"\n"));
+    assert_eq!(
+        c.https.and_then(|h| h.hsts).as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    assert_eq!(hsts_of("true").as_deref(), Some(DEFAULT_HSTS));
+    assert_eq!(hsts_of("false"), None);
+    assert_eq!(
+        hsts_of("\" max-age=300 ;\"").as_deref(),
+        Some("max-age=300")
+    );
+    assert_eq!(
+        hsts_of("\"INCLUDESUBDOMAINS; MAX-AGE=0\"").as_deref(),
+        Some("includeSubDomains; max-age=0")
+    );
+}
+
+rule! {
+    hsts_wrong_type: section("[https]\ndomain = \"api.example.com\"\nhsts = 31536000\n"), "https.hsts", "expected a string or a boolean, found an integer";
+    hsts_without_max_age: section("[https]\ndomain = \"api.example.com\"\nhsts = \"includeSubDomains\"\n"), "https.hsts", "max-age is missing";
+    hsts_max_age_not_a_number: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1y\"\n"), "https.hsts", "max-age \"1y\" is not a number of seconds";
+    hsts_max_age_negative: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=-1\"\n"), "https.hsts", "is not a number of seconds";
+    hsts_max_age_empty: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age\"\n"), "https.hsts", "max-age has no value";
+    hsts_twice: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; max-age=2\"\n"), "https.hsts", "`max-age` appears twice";
+    hsts_flag_with_value: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; preload=yes\"\n"), "https.hsts", "`preload` takes no value";
+    hsts_control_character: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1\\r\\nX-Evil: 1\"\n"), "https.hsts", "which a header value cannot hold";
+    hsts_outside_https: stack("hsts = false\n"), "stack.hsts", "unknown key";
+}
+
+rule_help! {
+    hsts_typo: section("[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=1; includeSubdomain\"\n"), "https.hsts", "unknown directive `includeSubdomain`", "did you mean `includeSubDomains`?";
+}
+
+#[test]
+fn hsts_preload_without_its_requirements_is_warned_about() {
+    let ws = warnings_of(&section(
+        "[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=300; preload\"\n",
+    ));
+    assert_eq!(ws.len(), 1, "{ws:#?}");
+    assert_eq!(ws[0].key, "https.hsts");
+    assert!(ws[0].message.contains("preload"), "{ws:#?}");
+    let ws = warnings_of(&section(
+        "[https]\ndomain = \"api.example.com\"\nhsts = \"max-age=31536000; includeSubDomains; preload\"\n",
+    ));
+    assert_eq!(ws, vec![]);
+}
+
+#[test]
+fn https_is_normalised() {
+    let (_dir, c) = parse_ok(&section(
+        "[https]\ndomain = \"*.Example.COM\"\nhosted_zone_id = \"/hostedzone/Z0123ABC\"\n",
+    ));
+    assert_eq!(
+        c.https,
+        Some(HttpsSettings {
+            domain: "*.example.com".to_owned(),
+            certificate_arn: None,
+            hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
+            ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
+            hsts: Some(DEFAULT_HSTS.to_owned()),
+        })
+    );
+}
+
+#[test]
+fn certificate_region_is_free_without_stack_region() {
+    let (_dir, c) = parse_ok(&section(
+        "[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws-cn:acm:cn-north-1:123456789012:certificate/abc-123\"\n",
+    ));
+    let https = c.https.expect("https");
+    assert_eq!(
+        https.certificate_arn.expect("arn").region(),
+        Some("cn-north-1")
+    );
+}
+
+// ---- [[functions]] --------------------------------------------------------------
+
+rule_help! {
+    // ELB refuses `--` in target group names, and a function's is `<stack>-<name>-<n>`.
+    function_name_double_dash: format!("{STACK}[[functions]]\nname = \"api--v2\"\npath = \"functions/api\"\n"), "functions[0].name", "function name \"api--v2\" must not contain \"--\"", "use \"api-v2\"";
+}
+
+rule! {
+    function_name_missing: format!("{STACK}[[functions]]\npath = \"functions/api\"\n"), "functions[0].name", "missing required key `name` in functions[0]";
+    function_name_charset: format!("{STACK}[[functions]]\nname = \"API\"\npath = \"functions/api\"\n"), "functions[0].name", "function name \"API\" may contain only a-z, 0-9 and '-'";
+    function_name_too_long: format!("{STACK}[[functions]]\nname = \"{}\"\npath = \"functions/api\"\n", "f".repeat(33)), "functions[0].name", "the limit is 32";
+    function_name_starts_with_digit: format!("{STACK}[[functions]]\nname = \"9lives\"\npath = \"functions/api\"\n"), "functions[0].name", "must start with a letter";
+    function_name_trailing_dash: format!("{STACK}[[functions]]\nname = \"api-\"\npath = \"functions/api\"\n"), "functions[0].name", "must not end with '-'";
+    function_path_missing: format!("{STACK}[[functions]]\nname = \"api\"\n"), "functions[0].path", "missing required key `path`";
+    function_path_absolute: format!("{STACK}[[functions]]\nname = \"api\"\npath = \"/usr/src/api\"\n"), "functions[0].path", "is absolute";
+    function_path_escapes: format!("{STACK}[[functions]]\nname = \"api\"\npath = \"functions/../../api\"\n"), "functions[0].path", "points outside the project directory";
+    function_path_does_not_exist: format!("{STACK}[[functions]]\nname = \"api\"\npath = \"functions/nope\"\n"), "functions[0].path", "does not exist";
+    memory_too_small: function("memory_mb = 64\n"), "functions[0].memory_mb", "memory_mb 64 is out of range (128–10240)";
+    memory_too_large: function("memory_mb = 10241\n"), "functions[0].memory_mb", "out of range";
+    memory_float: function("memory_mb = 256.5\n"), "functions[0].memory_mb", "expected an integer, found a float";
+    timeout_zero: function("timeout_seconds = 0\n"), "functions[0].timeout_seconds", "out of range (1–900)";
+    timeout_too_long: function("timeout_seconds = 901\n"), "functions[0].timeout_seconds", "out of range";
+    environment_bad_name: function("environment = { \"1BAD\" = \"x\" }\n"), "functions[0].environment.1BAD", "is not valid";
+    environment_reserved: function("environment = { AWS_REGION = \"us-east-1\" }\n"), "functions[0].environment.AWS_REGION", "reserved by Lambda";
+    environment_reserved_handler: function("[functions.environment]\n_HANDLER = \"x\"\n"), "functions[0].environment._HANDLER", "reserved by Lambda";
+    environment_value_not_string: function("environment = { PORT = 8080 }\n"), "functions[0].environment.PORT", "expected a string, found an integer";
+    environment_too_large: function(&format!("environment = {{ BIG = \"{}\" }}\n", "x".repeat(4094))), "functions[0].environment", "4097 bytes; Lambda allows at most 4096";
+    multi_value_headers_not_bool: function("multi_value_headers = 1\n"), "functions[0].multi_value_headers", "expected a boolean, found an integer";
+}
+
+rule_help! {
+    function_name_duplicate: format!("{STACK}{FUNCTION}[[functions]]\nname = \"api\"\npath = \"functions/web\"\n"), "functions[1].name", "function name \"api\" is used twice", "functions[0] is already named \"api\"";
+    function_path_is_a_file: format!("{STACK}[[functions]]\nname = \"api\"\npath = \"functions/api/Cargo.toml\"\n"), "functions[0].path", "is not a directory", "\"functions/api\"";
+    memory_quoted: function("memory_mb = \"256\"\n"), "functions[0].memory_mb", "expected an integer, found a string", "remove the quotes: `memory_mb = 256`";
+    architecture_invalid: function("architecture = \"aarch64\"\n"), "functions[0].architecture", "architecture \"aarch64\" is not one of", "did you mean \"arm64\"?";
+    log_retention_not_allowed: function("log_retention_days = 15\n"), "functions[0].log_retention_days", "log_retention_days 15 is not a retention period", "14 or 30";
+    secret_not_a_reference: function("secrets = { DB_URL = \"postgres://u:p@db/x\" }\n"), "functions[0].secrets.DB_URL", "secret DB_URL is not a secret reference", "\"ssm:/shop/api-key\"";
+    secret_arn_of_another_service: function("secrets = { DB_URL = \"arn:aws:s3:::bucket/key\" }\n"), "functions[0].secrets.DB_URL", "not \"secretsmanager\"", "Secrets Manager secret ARN";
+    secret_parameter_name_invalid: function("secrets = { KEY = \"ssm:/shop/a key\" }\n"), "functions[0].secrets.KEY", "is not an SSM parameter name", "\"ssm:/shop/api-key\"";
+    secret_also_in_environment: function("environment = { DB_URL = \"x\" }\nsecrets = { DB_URL = \"ssm:/shop/db\" }\n"), "functions[0].secrets.DB_URL", "variable DB_URL is both in `environment` and in `secrets`", "keep DB_URL in one of them";
+    secret_name_reserved: function("secrets = { AWS_REGION = \"ssm:/shop/db\" }\n"), "functions[0].secrets.AWS_REGION", "cannot be an environment variable name", "not one Lambda reserves";
+    kms_key_is_an_alias: function("kms_key_arn = \"arn:aws:kms:us-east-1:123456789012:alias/shop\"\n"), "functions[0].kms_key_arn", "is not a KMS key ARN", "not an alias";
+    boundary_not_a_policy: stack("permissions_boundary = \"arn:aws:iam::123456789012:role/boundary\"\n"), "stack.permissions_boundary", "is not an IAM policy ARN", "managed policy";
+}
+
+#[test]
+fn secrets_kms_key_and_boundary_are_read() {
+    let dir = project();
+    let text = doc(
+        "permissions_boundary = \"arn:aws:iam::123456789012:policy/albkit-boundary\"\n",
+        "",
+        "secrets = { DB_URL = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf\", API_KEY = \"ssm:/shop/api-key\" }\n\
+         kms_key_arn = \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab\"\n",
+    );
+    let config = parse_str(&text, dir.path()).expect("valid");
+    assert_eq!(
+        config.stack.permissions_boundary.as_deref(),
+        Some("arn:aws:iam::123456789012:policy/albkit-boundary")
+    );
+    let f = &config.functions[0];
+    assert_eq!(
+        f.secrets.get("API_KEY"),
+        Some(&SecretRef::Parameter("/shop/api-key".into()))
+    );
+    assert_eq!(
+        f.lambda_environment().get("DB_URL").map(String::as_str),
+        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf")
+    );
+    assert_eq!(
+        f.kms_key_arn.as_deref(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab")
+    );
+}
+
+#[test]
+fn function_path_without_cargo_toml() {
+    let dir = project();
+    fs::create_dir_all(dir.path().join("functions/empty")).expect("mkdir");
+    let text = format!("{STACK}[[functions]]\nname = \"api\"\npath = \"functions/empty\"\n");
+    let ps = parse_str(&text, dir.path()).expect_err("must fail");
+    assert_eq!(ps.len(), 1, "{ps:#?}");
+    assert_eq!(ps[0].key, "functions[0].path");
+    assert!(ps[0].message.contains("has no Cargo.toml"), "{ps:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn function_path_symlink_escaping_root() {
+    let outside = project();
+    let dir = project();
+    std::os::unix::fs::symlink(
+        outside.path().join("functions/api"),
+        dir.path().join("link"),
+    )
+    .expect("symlink");
+    let text = format!("{STACK}[[functions]]\nname = \"api\"\npath = \"link\"\n");
+    let ps = parse_str(&text, dir.path()).expect_err("must fail");
+    assert_eq!(ps[0].key, "functions[0].path");
+    assert!(
+        ps[0]
+            .message
+            .contains("points outside the project directory"),
+        "{ps:#?}"
+    );
+}
+
+#[test]
+fn function_path_is_canonical() {
+    let (dir, c) = parse_ok(&format!(
+        "{STACK}[[functions]]\nname = \"api\"\npath = \"./functions/../functions/api/\"\n"
+    ));
+    let root = dir.path().canonicalize().expect("canonical");
+    assert_eq!(c.root, root);
+    assert_eq!(c.functions[0].path, root.join("functions/api"));
+}
+
+// ---- health_check ---------------------------------------------------------------
+
+rule! {
+    health_check_path_missing: function("health_check = { interval_seconds = 30 }\n"), "functions[0].health_check.path", "missing required key `path`";
+    health_check_path_relative: function("health_check = { path = \"health\" }\n"), "functions[0].health_check.path", "must start with '/'";
+    health_check_path_too_long: function(&format!("health_check = {{ path = \"/{}\" }}\n", "h".repeat(1024))), "functions[0].health_check.path", "the limit is 1024";
+    health_check_interval_range: function("health_check = { path = \"/h\", interval_seconds = 4 }\n"), "functions[0].health_check.interval_seconds", "out of range (5–300)";
+    health_check_timeout_range: function("health_check = { path = \"/h\", timeout_seconds = 1 }\n"), "functions[0].health_check.timeout_seconds", "out of range (2–120)";
+    health_check_healthy_range: function("health_check = { path = \"/h\", healthy_threshold = 11 }\n"), "functions[0].health_check.healthy_threshold", "out of range (2–10)";
+    health_check_unhealthy_range: function("health_check = { path = \"/h\", unhealthy_threshold = 1 }\n"), "functions[0].health_check.unhealthy_threshold", "out of range (2–10)";
+    health_check_default_timeout_not_below_interval: function("health_check = { path = \"/h\", interval_seconds = 20 }\n"), "functions[0].health_check.interval_seconds", "timeout_seconds 30 must be less than interval_seconds 20";
+    health_check_timeout_not_below_interval: function("[functions.health_check]\npath = \"/h\"\ninterval_seconds = 30\ntimeout_seconds = 30\n"), "functions[0].health_check.timeout_seconds", "must be less than interval_seconds 30";
+    matcher_out_of_range: function("health_check = { path = \"/h\", matcher = \"600\" }\n"), "functions[0].health_check.matcher", "600 is outside 200–499";
+    matcher_not_a_code: function("health_check = { path = \"/h\", matcher = \"ok\" }\n"), "functions[0].health_check.matcher", "is not an HTTP status code";
+    matcher_reversed_range: function("health_check = { path = \"/h\", matcher = \"299-200\" }\n"), "functions[0].health_check.matcher", "empty or reversed";
+    matcher_range_and_list: function("health_check = { path = \"/h\", matcher = \"200-299,404\" }\n"), "functions[0].health_check.matcher", "either a range or a list";
+}
+
+#[test]
+fn matcher_forms() {
+    for ok in ["200", "200-299", "200,204", "499"] {
+        assert!(ok.parse::<Matcher>().is_ok(), "{ok}");
+    }
+    for bad in ["", "199", "500", "200,", "2000", "200-", "+200"] {
+        assert!(bad.parse::<Matcher>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn matchers_accept_their_codes() {
+    let accepts = |m: &str, status| m.parse::<Matcher>().is_ok_and(|m| m.accepts(status));
+    assert!(accepts("200", 200));
+    assert!(!accepts("200", 204));
+    assert!(accepts("200-299", 204));
+    assert!(!accepts("200-299", 300));
+    assert!(accepts("200,204", 204));
+    assert!(!accepts("200,204", 201));
+    let m: Matcher = "200-299".parse().expect("matcher");
+    assert_eq!(
+        (m.as_str(), m.to_string()),
+        ("200-299", "200-299".to_owned())
+    );
+    assert_eq!(String::from(&m), "200-299");
+}
+
+// ---- [[functions.routes]] -------------------------------------------------------
+
+const ROUTE: &str = "[[functions.routes]]\n";
+
+rule! {
+    route_priority_missing: function(&format!("{ROUTE}paths = [\"/\"]\n")), "functions[0].routes[0].priority", "missing required key `priority`";
+    route_priority_zero: function(&format!("{ROUTE}priority = 0\npaths = [\"/\"]\n")), "functions[0].routes[0].priority", "out of range (1–50000)";
+    route_priority_too_large: function(&format!("{ROUTE}priority = 50001\npaths = [\"/\"]\n")), "functions[0].routes[0].priority", "out of range";
+    route_priority_string: function(&format!("{ROUTE}priority = \"1\"\npaths = [\"/\"]\n")), "functions[0].routes[0].priority", "expected an integer, found a string";
+    route_path_bad_char: function(&format!("{ROUTE}priority = 1\npaths = [\"/a b\"]\n")), "functions[0].routes[0].paths[0]", "contains ' '";
+    route_path_no_slash: function(&format!("{ROUTE}priority = 1\npaths = [\"api\"]\n")), "functions[0].routes[0].paths[0]", "must start with '/' or '*'";
+    route_path_empty: function(&format!("{ROUTE}priority = 1\npaths = [\"\"]\n")), "functions[0].routes[0].paths[0]", "is 0 characters long";
+    route_path_too_long: function(&format!("{ROUTE}priority = 1\npaths = [\"/{}\"]\n", "p".repeat(128))), "functions[0].routes[0].paths[0]", "is 129 characters long";
+    route_path_duplicate: function(&format!("{ROUTE}priority = 1\npaths = [\"/api\", \"/api\"]\n")), "functions[0].routes[0].paths[1]", "path \"/api\" is listed twice";
+    route_paths_not_array: function(&format!("{ROUTE}priority = 1\npaths = \"/api\"\n")), "functions[0].routes[0].paths", "expected an array of strings, found a string";
+    route_path_not_string: function(&format!("{ROUTE}priority = 1\npaths = [1]\n")), "functions[0].routes[0].paths[0]", "expected a string, found an integer";
+    route_method_invalid: function(&format!("{ROUTE}priority = 1\nmethods = [\"GET ALL\"]\n")), "functions[0].routes[0].methods[0]", "is not an HTTP method";
+    route_method_too_long: function(&format!("{ROUTE}priority = 1\nmethods = [\"{}\"]\n", "M".repeat(41))), "functions[0].routes[0].methods[0]", "is not an HTTP method";
+    route_method_duplicate: function(&format!("{ROUTE}priority = 1\nmethods = [\"GET\", \"GET\"]\n")), "functions[0].routes[0].methods[1]", "listed twice";
+    route_host_bad_char: function(&format!("{ROUTE}priority = 1\nhosts = [\"api_x.example.com\"]\n")), "functions[0].routes[0].hosts[0]", "contains '_'";
+    route_host_too_long: function(&format!("{ROUTE}priority = 1\nhosts = [\"{}\"]\n", "h".repeat(129))), "functions[0].routes[0].hosts[0]", "is 129 characters long";
+    route_host_duplicate: function(&format!("{ROUTE}priority = 1\nhosts = [\"a.example.com\", \"a.example.com\"]\n")), "functions[0].routes[0].hosts[1]", "listed twice";
+    route_without_condition: function(&format!("{ROUTE}priority = 1\n")), "functions[0].routes[0]", "has no condition";
+    route_with_empty_conditions: function(&format!("{ROUTE}priority = 1\npaths = []\nhosts = []\n")), "functions[0].routes[0]", "has no condition";
+}
+
+rule_help! {
+    route_method_lower_case: function(&format!("{ROUTE}priority = 1\nmethods = [\"get\"]\n")), "functions[0].routes[0].methods[0]", "method \"get\" is not upper-case", "methods are case-sensitive on ALB: write \"GET\"";
+    route_too_many_values: function(&format!("{ROUTE}priority = 1\npaths = [\"/a\", \"/b\", \"/c\"]\nmethods = [\"GET\", \"PUT\", \"POST\"]\n")), "functions[0].routes[0]", "has 6 condition values", "split it into two routes";
+    route_too_many_wildcards: function(&format!("{ROUTE}priority = 1\npaths = [\"/a*b*c*\"]\nhosts = [\"*.ex?mple.*\"]\n")), "functions[0].routes[0]", "uses 6 wildcards", "split it into two routes";
+    route_priority_duplicate_across_functions: format!("{STACK}{FUNCTION}{ROUTE}priority = 10\npaths = [\"/a\"]\n[[functions]]\nname = \"web\"\npath = \"functions/web\"\n{ROUTE}priority = 10\npaths = [\"/b\"]\n"), "functions[1].routes[0].priority", "route priority 10 is used twice", "functions[0].routes[0] (function \"api\") already has priority 10";
+}
+
+#[test]
+fn duplicate_priority_suggests_a_free_one() {
+    let text = function(&format!(
+        "{ROUTE}priority = 10\npaths = [\"/a\"]\n{ROUTE}priority = 11\npaths = [\"/b\"]\n{ROUTE}priority = 10\npaths = [\"/c\"]\n"
+    ));
+    let p = assert_problem(&text, "functions[0].routes[2].priority", "used twice");
+    assert!(p.help.contains("such as 12"), "{}", p.help);
+}
+
+// ---- whole files ----------------------------------------------------------------
+
+const FULL: &str = r#"
+[stack]
+name = "hello"
+region = "us-east-1"
+tags = { team = "api", "cost-center" = "42" }
+
+[network]
+cidr = "10.1.0.0/16"
+availability_zones = 3
+
+[load_balancer]
+scheme = "internal"
+ingress_cidrs = ["10.0.0.0/8", "2001:DB8:0::/32"]
+idle_timeout_seconds = 120
+deletion_protection = true
+access_logs = false
+access_log_retention_days = 90
+
+[https]
+domain = "API.Example.com"
+certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
+hosted_zone_id = "/hostedzone/Z0123ABC"
+ssl_policy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+hsts = "max-age=63072000;includesubdomains ; Preload"
+
+[[functions]]
+name = "api"
+path = "functions/api"
+memory_mb = 512
+timeout_seconds = 30
+architecture = "arm64"
+environment = { RUST_LOG = "info", GREETING = "hi" }
+log_retention_days = 30
+multi_value_headers = true
+health_check = { path = "/health", interval_seconds = 60, timeout_seconds = 10, healthy_threshold = 3, unhealthy_threshold = 4, matcher = "200-299" }
+
+[[functions.routes]]
+priority = 10
+paths = ["/api", "/api/*"]
+methods = ["GET", "POST"]
+
+[[functions.routes]]
+priority = 20
+hosts = ["api.example.com"]
+
+[[functions]]
+name = "web"
+path = "./functions/web/"
+health_check = { path = "/" }
+"#;
+
+#[test]
+fn full_example() {
+    let (dir, c) = parse_ok(FULL);
+    let root = dir.path().canonicalize().expect("canonical");
+    let expected = Config {
+        root: root.clone(),
+        stack: StackSettings {
+            name: "hello".to_owned(),
+            region: Some("us-east-1".to_owned()),
+            tags: BTreeMap::from([
+                ("team".to_owned(), "api".to_owned()),
+                ("cost-center".to_owned(), "42".to_owned()),
+            ]),
+            permissions_boundary: None,
+        },
+        network: Network::Managed {
+            cidr: Ipv4Cidr {
+                addr: Ipv4Addr::new(10, 1, 0, 0),
+                prefix: 16,
+            },
+            availability_zones: 3,
+        },
+        load_balancer: LoadBalancerSettings {
+            scheme: Scheme::Internal,
+            ingress_cidrs: Some(vec![
+                IngressCidr::V4("10.0.0.0/8".to_owned()),
+                IngressCidr::V6("2001:db8::/32".to_owned()),
+            ]),
+            idle_timeout_seconds: 120,
+            deletion_protection: true,
+            access_logs: false,
+            access_log_retention_days: 90,
+        },
+        https: Some(HttpsSettings {
+            domain: "api.example.com".to_owned(),
+            certificate_arn: Some(CertificateArn::new(
+                "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234",
+            )),
+            hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
+            ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
+            hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),
+        }),
+        functions: vec![
+            FunctionSettings {
+                name: "api".to_owned(),
+                path: root.join("functions/api"),
+                memory_mb: 512,
+                timeout_seconds: 30,
+                architecture: Architecture::Arm64,
+                environment: BTreeMap::from([
+                    ("RUST_LOG".to_owned(), "info".to_owned()),
+                    ("GREETING".to_owned(), "hi".to_owned()),
+                ]),
+                secrets: BTreeMap::new(),
+                kms_key_arn: None,
+                log_retention_days: 30,
+                multi_value_headers: true,
+                health_check: Some(HealthCheck {
+                    path: "/health".to_owned(),
+                    interval_seconds: 60,
+                    timeout_seconds: 10,
+                    healthy_threshold: 3,
+                    unhealthy_threshold: 4,
+                    matcher: "200-299".parse().expect("matcher"),
+                }),
+                routes: vec![
+                    Route {
+                        priority: 10,
+                        paths: vec!["/api".to_owned(), "/api/*".to_owned()],
+                        methods: vec!["GET".to_owned(), "POST".to_owned()],
+                        hosts: vec![],
+                    },
+                    Route {
+                        priority: 20,
+                        paths: vec![],
+                        methods: vec![],
+                        hosts: vec!["api.example.com".to_owned()],
+                    },
+                ],
+            },
+            FunctionSettings {
+                name: "web".to_owned(),
+                path: root.join("functions/web"),
+                memory_mb: 128,
+                timeout_seconds: 10,
+                architecture: Architecture::X86_64,
+                environment: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                kms_key_arn: None,
+                log_retention_days: 14,
+                multi_value_headers: false,
+                health_check: Some(HealthCheck {
+                    path: "/".to_owned(),
+                    interval_seconds: 35,
+                    timeout_seconds: 30,
+                    healthy_threshold: 5,
+                    unhealthy_threshold: 2,
+                    matcher: "200".parse().expect("matcher"),
+                }),
+                routes: vec![],
+            },
+        ],
+        warnings: vec![],
+    };
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn minimal_config_gets_all_defaults() {
+    let (dir, c) = parse_ok(&format!("{STACK}{FUNCTION}"));
+    let root = dir.path().canonicalize().expect("canonical");
+    let expected = Config {
+        root: root.clone(),
+        stack: StackSettings {
+            name: "hello".to_owned(),
+            region: None,
+            tags: BTreeMap::new(),
+            permissions_boundary: None,
+        },
+        network: Network::Managed {
+            cidr: Ipv4Cidr {
+                addr: Ipv4Addr::new(10, 0, 0, 0),
+                prefix: 16,
+            },
+            availability_zones: 2,
+        },
+        load_balancer: LoadBalancerSettings {
+            scheme: Scheme::InternetFacing,
+            ingress_cidrs: None,
+            idle_timeout_seconds: 60,
+            deletion_protection: false,
+            access_logs: true,
+            access_log_retention_days: 30,
+        },
+        https: None,
+        functions: vec![FunctionSettings {
+            name: "api".to_owned(),
+            path: root.join("functions/api"),
+            memory_mb: 128,
+            timeout_seconds: 10,
+            architecture: Architecture::X86_64,
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            kms_key_arn: None,
+            log_retention_days: 14,
+            multi_value_headers: false,
+            health_check: None,
+            routes: vec![],
+        }],
+        warnings: vec![],
+    };
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn inline_tables_and_dotted_keys_are_accepted() {
+    let text = "stack = { name = \"hello\" }\nnetwork.cidr = \"10.2.0.0/20\"\n\
+                functions = [{ name = \"api\", path = \"functions/api\", routes = [{ priority = 1, paths = [\"/*\"] }] }]\n";
+    let (_dir, c) = parse_ok(text);
+    assert_eq!(c.stack.name, "hello");
+    assert_eq!(
+        c.network,
+        Network::Managed {
+            cidr: Ipv4Cidr {
+                addr: Ipv4Addr::new(10, 2, 0, 0),
+                prefix: 20
+            },
+            availability_zones: 2
+        }
+    );
+    assert_eq!(c.functions[0].routes[0].paths, vec!["/*".to_owned()]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+[stack]
+name = "Hello_World"
+region = "mars-1"
+
+[load_balancer]
+idle_timeout_seconds = 0
+
+[[functions]]
+name = "api"
+path = "functions/api"
+memory_mb = "lots"
+
+[[functions.routes]]
+priority = 1
+methods = ["get"]
+"#;
+    let ps = problems_of(text);
+    let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "stack.name",
+            "stack.region",
+            "load_balancer.idle_timeout_seconds",
+            "functions[0].memory_mb",
+            "functions[0].routes[0].methods[0]",
+        ],
+        "{ps:#?}"
+    );
+    assert!(ps.iter().all(|p| p.span.is_some() && !p.help.is_empty()));
+}
+
+#[test]
+fn spans_point_at_values_keys_and_headers() {
+    let text = "[stack]\nname = \"Hello_World\"\nnmae = \"x\"\n[[functions]]\nname = \"api\"\n";
+    let ps = problems_of(text);
+    let span_of = |key: &str| {
+        let p = ps
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("{key}: {ps:#?}"));
+        let span = p
+            .span
+            .clone()
+            .unwrap_or_else(|| panic!("{key} has no span"));
+        &text[span]
+    };
+    assert_eq!(span_of("stack.name"), "\"Hello_World\"");
+    assert_eq!(span_of("stack.nmae"), "nmae");
+    assert_eq!(span_of("functions[0].path"), "[[functions]]");
+}
+
+#[test]
+fn syntax_error_has_a_span() {
+    let text = "[stack]\nname = \"hello\nregion = 1\n";
+    let ps = problems_of(text);
+    assert_eq!(ps.len(), 1, "{ps:#?}");
+    assert_eq!(ps[0].key, "");
+    assert!(ps[0].message.starts_with("invalid TOML"), "{ps:#?}");
+    assert!(ps[0].help.contains("line 2"), "{ps:#?}");
+    let span = ps[0].span.clone().expect("span");
+    assert!(
+        span.start >= "[stack]\n".len() && span.end <= text.len(),
+        "{span:?}"
+    );
+}
+
+#[test]
+fn duplicate_key_is_a_syntax_error() {
+    let ps = problems_of("[stack]\nname = \"a\"\nname = \"b\"\n");
+    assert_eq!(ps.len(), 1, "{ps:#?}");
+    assert!(ps[0].span.is_some());
+    assert!(ps[0].message.contains("invalid TOML"));
+}
+
+// ---- load and rendering ---------------------------------------------------------
+
+#[test]
+fn load_missing_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("albkit.toml");
+    let err = load(&path).expect_err("missing");
+    assert_eq!(err.path(), path);
+    assert_eq!(err.problems().len(), 1);
+    assert_eq!(err.problems()[0].key, "");
+    assert!(err.problems()[0].message.contains("does not exist"));
+    assert!(err.problems()[0].help.contains("albkit init"));
+    assert!(err.problems()[0].help.contains("-c PATH"));
+    assert_eq!(err.to_string(), "albkit.toml has 1 problem");
+}
+
+#[test]
+fn load_refuses_large_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("albkit.toml");
+    fs::write(&path, "#".repeat(1024 * 1024 + 1)).expect("write");
+    let err = load(&path).expect_err("too large");
+    assert!(
+        err.problems()[0].message.contains("at most 1 MiB"),
+        "{:?}",
+        err.problems()
+    );
+    assert!(!err.problems()[0].help.is_empty());
+}
+
+#[test]
+fn load_refuses_non_utf8() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("albkit.toml");
+    fs::write(&path, b"[stack]\nname = \"h\xe9llo\"\n").expect("write");
+    let err = load(&path).expect_err("not utf-8");
+    assert_eq!(err.problems()[0].key, "");
+    assert!(
+        err.problems()[0].message.contains("not valid UTF-8"),
+        "{:?}",
+        err.problems()
+    );
+    assert!(err.problems()[0].help.contains("UTF-8"));
+}
+
+#[test]
+fn load_valid_file() {
+    let dir = project();
+    let path = dir.path().join("albkit.toml");
+    fs::write(&path, format!("{STACK}{FUNCTION}")).expect("write");
+    let c = load(&path).expect("valid");
+    assert_eq!(c.root, dir.path().canonicalize().expect("canonical"));
+    assert_eq!(c.functions[0].name, "api");
+}
+
+#[test]
+fn load_reports_problems_with_the_source() {
+    let dir = project();
+    let path = dir.path().join("albkit.toml");
+    fs::write(&path, "[stack]\nname = \"A\"\n").expect("write");
+    let err = load(&path).expect_err("invalid");
+    assert_eq!(err.problems().len(), 2, "{:?}", err.problems());
+    assert_eq!(err.to_string(), "albkit.toml has 2 problems");
+    let related: Vec<_> = err.related().expect("related").collect();
+    assert_eq!(related.len(), 2);
+}
+
+#[test]
+fn rendered_report() {
+    let dir = project();
+    let text = r#"[stack]
+name = "Hello_World"
+
+[[functions]]
+name = "api"
+path = "functions/api"
+memroy_mb = 256
+
+[[functions.routes]]
+priority = 10
+methods = ["get"]
+"#;
+    let problems = parse_str(text, dir.path()).expect_err("three problems");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    let err = ConfigError::new(Path::new("albkit.toml"), text.to_owned(), problems);
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .render_report(&mut out, &err)
+        .expect("render");
+    insta::assert_snapshot!(out);
+}
