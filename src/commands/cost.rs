@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::print_json;
+use super::Outcome;
 use crate::cli::{Cli, CostArgs, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, Config};
@@ -105,7 +105,7 @@ impl<'p> Report<'p> {
     }
 }
 
-pub fn run(cli: &Cli, args: &CostArgs) -> Result<u8> {
+pub fn run(cli: &Cli, args: &CostArgs) -> Result<Outcome> {
     let config = load_if_present(&cli.config)?;
     let w = workload(config.as_ref(), args);
     let prices = &US_EAST_1;
@@ -130,11 +130,10 @@ pub fn run(cli: &Cli, args: &CostArgs) -> Result<u8> {
     }
     let report = Report::new(config.map(|c| c.stack.name), w, prices, notes);
     if cli.output == Output::Json {
-        print_json(&document(&report));
-    } else {
-        print!("{}", render(&report));
+        return Ok(Outcome::json(0, true, &document(&report)));
     }
-    Ok(0)
+    print!("{}", render(&report));
+    Ok(Outcome::code(0))
 }
 
 fn round(x: f64, digits: i32) -> f64 {

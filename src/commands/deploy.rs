@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
-use super::code::{account_of, invoke, prove, Light};
-use super::{confirm, print_json};
+use super::code::{account_of, invoke, prove};
+use super::confirm::confirm;
+use super::session::Session;
+use super::{Document, Outcome};
 use crate::aws::error::AwsError;
 use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
-use crate::cli::Cli;
+use crate::cli::{Cli, DeployArgs};
 use crate::emulator::event::health_check_event;
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, FunctionSettings};
@@ -18,14 +20,8 @@ use crate::model::lifecycle::{smoke_verdict, Verdict};
 use crate::model::names::LIVE_ALIAS;
 use crate::package;
 
-pub struct Options<'a> {
-    pub function: Option<&'a str>,
-    pub yes: bool,
-    pub no_rollback: bool,
-}
-
 #[derive(Debug, serde::Serialize)]
-struct Outcome {
+struct Deployed {
     function: String,
     result: &'static str,
     zip_bytes: usize,
@@ -44,13 +40,13 @@ fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
     }
 }
 
-pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
-    let s = Light::open(cli).await?;
-    let functions = s.select(o.function)?;
+pub async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
+    let s = Session::connect(cli).await?;
+    let functions = s.select(o.function.as_deref())?;
     let mut outcomes = Vec::new();
     let mut failed = Vec::new();
     for f in functions {
-        let out = deploy_one(&s, f, &o).await?;
+        let out = deploy_one(&s, f, o).await?;
         if out.result == "rolled back" || out.result == "unhealthy" {
             failed.push(format!(
                 "{}: {}",
@@ -60,17 +56,19 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         }
         outcomes.push(out);
     }
-    if s.json {
-        print_json(&serde_json::json!({
+    let document = s.json().then(|| {
+        Document::of(&serde_json::json!({
             "stack": s.config.stack.name,
             "region": s.aws.region,
             "functions": outcomes,
-        }));
-    }
+        }))
+    });
     if failed.is_empty() {
-        Ok(0)
-    } else {
-        Err(Error::Other(format!(
+        return Ok(Outcome::with(0, document));
+    }
+    Ok(Outcome {
+        document,
+        result: Err(Error::Other(format!(
             "the new code cannot answer: {}{}",
             failed.join("; "),
             if o.no_rollback {
@@ -78,11 +76,11 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             } else {
                 " (`live` was moved back to the previous version)"
             }
-        )))
-    }
+        ))),
+    })
 }
 
-async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<Outcome> {
+async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result<Deployed> {
     s.phase(format!(
         "Building function {} ({}, release)",
         f.name,
@@ -100,7 +98,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
             .map_or("none (static)".to_string(), |v| format!("<= {v}")),
     );
     s.phase(report.clone());
-    if !s.json {
+    if !s.json() {
         eprintln!("{report}");
     }
     // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
@@ -111,7 +109,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
     let name = proven.name;
     let current = current
         .ok_or_else(|| Error::Aws(AwsError::incomplete("GetFunction", &name, "configuration")))?;
-    let mut outcome = Outcome {
+    let mut outcome = Deployed {
         function: f.name.clone(),
         result: "unchanged",
         zip_bytes: artifact.zip.len(),
@@ -124,7 +122,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
         smoke: None,
     };
     if current.code_sha256 == artifact.sha256 {
-        if !s.json {
+        if !s.json() {
             eprintln!(
                 "Function {}: code unchanged (SHA-256 {}), `{LIVE_ALIAS}` stays on version {}: nothing uploaded.",
                 f.name, artifact.sha256, current.version
@@ -136,7 +134,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
         "Deploy new code to function {name} in {} (`{LIVE_ALIAS}` is version {})?",
         s.aws.region, current.version
     );
-    if !confirm(o.yes, &question, s.json)? {
+    if !confirm(o.yes, &question, s.json())? {
         return Err(Error::Other("cancelled: nothing was changed".into()));
     }
     let notify = s.notify(&f.name);
@@ -158,7 +156,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
     point_alias(&s.aws.lambda, &name, &version, true, &notify).await?;
     outcome.result = "deployed";
     outcome.live_version = version.clone();
-    if !s.json {
+    if !s.json() {
         eprintln!(
             "Function {}: published version {version}, `{LIVE_ALIAS}` moved from {} to {version}.",
             f.name, current.version
@@ -193,7 +191,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
                 "smoke check inconclusive, `{LIVE_ALIAS}` kept on version {version}: {why}"
             );
             s.note(text.clone());
-            if !s.json {
+            if !s.json() {
                 eprintln!("Warning: function {}: {text}", f.name);
             }
             outcome.smoke = Some(format!("inconclusive: {why}"));
@@ -206,7 +204,7 @@ async fn deploy_one(s: &Light, f: &FunctionSettings, o: &Options<'_>) -> Result<
                 point_alias(&s.aws.lambda, &name, &current.version, true, &notify).await?;
                 outcome.result = "rolled back";
                 outcome.live_version = current.version.clone();
-                if !s.json {
+                if !s.json() {
                     eprintln!(
                         "Function {}: version {version} cannot answer ({why}); `{LIVE_ALIAS}` moved back to version {}.",
                         f.name, current.version

@@ -7,24 +7,35 @@
 //! protection (`--disable-deletion-protection`) and the certificate's validation
 //! CNAMEs (`--delete-validation-records`).
 
-use std::time::Duration;
-
-use super::{check_duplicates, confirm, foreign_list, print_json, Session};
+use super::confirm::confirm;
+use super::planning::{check_duplicates, foreign_list};
+use super::session::Session;
+use super::{Document, Outcome};
 use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::{delete_in_order, Teardown};
 use crate::aws::lock::remove_bucket_if_unused;
 use crate::aws::resources::{certificate, load_balancer, Ctx};
-use crate::cli::Cli;
+use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
 use crate::model::plan::{teardown, ObservedStack};
 use crate::model::stack::Kind;
 
-pub async fn run(cli: &Cli, opts: Teardown, yes: bool, lock_timeout: Duration) -> Result<u8> {
+/// What `down` may remove besides the stack, as the flags say.
+fn options(args: &DownArgs) -> Teardown {
+    Teardown {
+        purge_logs: args.purge_logs,
+        disable_deletion_protection: args.disable_deletion_protection,
+        delete_validation_records: args.delete_validation_records,
+    }
+}
+
+pub async fn run(cli: &Cli, args: &DownArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
-    let lock = s.lock("down", lock_timeout).await?;
-    let result = remove(&s, opts, yes).await;
+    let opts = options(args);
+    let lock = s.lock("down", args.lock_timeout).await?;
+    let result = remove(&s, opts, args.yes).await;
     s.unlock(lock).await;
     if result.is_ok() {
         // With --purge-logs, the region's lock bucket goes when no stack holds a lock in
@@ -108,7 +119,7 @@ async fn validation_note(
 }
 
 /// Discovers and deletes, under the stack's lock.
-async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
+async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
     let empty = Default::default();
     let ctx = s.ctx(&empty);
     let account = s.account().await?;
@@ -134,22 +145,26 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
     }
     if plan.changes.is_empty() {
         if s.json() {
-            print_json(&serde_json::json!({
-                "stack": s.config.stack.name,
-                "region": s.aws.region,
-                "existed": false,
-                "removed": [],
-                "kept": [],
-                "foreign": foreign,
-                "notes": s.reporter.notes(),
-            }));
-        } else {
+            return Ok(Outcome::with(
+                0,
+                Some(Document::of(&serde_json::json!({
+                    "stack": s.config.stack.name,
+                    "region": s.aws.region,
+                    "existed": false,
+                    "removed": [],
+                    "kept": [],
+                    "foreign": foreign,
+                    "notes": s.reporter.notes(),
+                }))),
+            ));
+        }
+        {
             eprintln!(
                 "Stack {} does not exist in {} (account {}): nothing to remove.",
                 s.config.stack.name, s.aws.region, account
             );
         }
-        return Ok(0);
+        return Ok(Outcome::code(0));
     }
     if !s.json() {
         for c in &plan.changes {
@@ -173,7 +188,7 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
     );
     if !confirm(yes, &question, s.json())? {
         eprintln!("Cancelled: nothing was changed.");
-        return Ok(1);
+        return Ok(Outcome::code(1));
     }
     if let Some(note) = validation_note(&ctx, &d.observed, opts).await {
         s.reporter.event(Event::Note(note));
@@ -187,16 +202,20 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
         .filter(|k| !kept.iter().any(|x| x == k))
         .collect();
     if s.json() {
-        print_json(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "existed": true,
-            "removed": removed,
-            "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
-            "foreign": foreign,
-            "notes": s.reporter.notes(),
-        }));
-    } else {
+        return Ok(Outcome::with(
+            0,
+            Some(Document::of(&serde_json::json!({
+                "stack": s.config.stack.name,
+                "region": s.aws.region,
+                "existed": true,
+                "removed": removed,
+                "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
+                "foreign": foreign,
+                "notes": s.reporter.notes(),
+            }))),
+        ));
+    }
+    {
         eprintln!(
             "Removed {} resource(s) of stack {}.",
             removed.len(),
@@ -215,5 +234,5 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
             );
         }
     }
-    Ok(0)
+    Ok(Outcome::code(0))
 }

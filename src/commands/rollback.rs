@@ -1,18 +1,21 @@
 //! `albkit rollback`: moves the `live` alias back (to the previous published version by
 //! default, or to `--to VERSION`).
 
-use super::code::{prove, Light};
+use super::code::prove;
+use super::confirm::confirm;
+use super::session::Session;
 use super::versions::list_versions;
-use super::{confirm, print_json};
+use super::Outcome;
 use crate::aws::resources::function::point_alias;
-use crate::cli::Cli;
+use crate::cli::{Cli, RollbackArgs};
 use crate::error::{Error, Result};
 use crate::model::lifecycle::{numeric_versions, previous_version};
 use crate::model::names::LIVE_ALIAS;
 
-pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) -> Result<u8> {
-    let s = Light::open(cli).await?;
-    let functions = s.select(function)?;
+pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
+    let s = Session::connect(cli).await?;
+    let functions = s.select(args.function.as_deref())?;
+    let to = args.to;
     if to.is_some() && functions.len() > 1 {
         return Err(Error::usage(
             "--to needs a single function: the stack has several",
@@ -58,7 +61,7 @@ pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) 
         };
         let target = target.to_string();
         if target == live {
-            if !s.json {
+            if !s.json() {
                 eprintln!(
                     "Function {}: `{LIVE_ALIAS}` is already version {live}.",
                     f.name
@@ -71,12 +74,12 @@ pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) 
             "Move `{LIVE_ALIAS}` of {name} in {} from version {live} to {target}?",
             s.aws.region
         );
-        if !confirm(yes, &question, s.json)? {
+        if !confirm(args.yes, &question, s.json())? {
             eprintln!("Cancelled: nothing was changed.");
-            return Ok(1);
+            return Ok(Outcome::code(1));
         }
         point_alias(&s.aws.lambda, &name, &target, true, &s.notify(&f.name)).await?;
-        if !s.json {
+        if !s.json() {
             eprintln!(
                 "Function {}: `{LIVE_ALIAS}` moved from version {live} to {target}.",
                 f.name
@@ -86,8 +89,9 @@ pub async fn run(cli: &Cli, function: Option<&str>, to: Option<u64>, yes: bool) 
             serde_json::json!({"function": f.name, "from": live, "to": target, "changed": true}),
         );
     }
-    if s.json {
-        print_json(&serde_json::json!({ "functions": moved }));
-    }
-    Ok(0)
+    Ok(Outcome::json(
+        0,
+        s.json(),
+        &serde_json::json!({ "functions": moved }),
+    ))
 }

@@ -1,6 +1,8 @@
 //! `albkit status`: every resource of the stack with its id and state.
 
-use super::{check_conflicts, print_json, url, Session};
+use super::planning::check_conflicts;
+use super::session::Session;
+use super::{url, Document, Outcome};
 use crate::aws::discover::discover;
 use crate::cli::Cli;
 use crate::error::Result;
@@ -26,7 +28,7 @@ fn state(kind: Kind, r: &crate::model::stack::Resource) -> String {
     }
 }
 
-pub async fn run(cli: &Cli) -> Result<u8> {
+pub async fn run(cli: &Cli) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     let empty = Default::default();
     let ctx = s.ctx(&empty);
@@ -54,7 +56,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
         })
         .collect();
     if s.json() {
-        print_json(&serde_json::json!({
+        let document = Document::of(&serde_json::json!({
             "stack": s.config.stack.name,
             "region": s.aws.region,
             "exists": !rows.is_empty(),
@@ -62,14 +64,14 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             "dns_name": dns,
             "resources": rows.iter().map(|(l, k, id, st)| serde_json::json!({"logical": l, "kind": k, "id": id, "state": st})).collect::<Vec<_>>(),
         }));
-        return Ok(0);
+        return Ok(Outcome::with(0, Some(document)));
     }
     if rows.is_empty() {
         println!(
             "Stack {} does not exist in {} (account {}).",
             s.config.stack.name, s.aws.region, account
         );
-        return Ok(0);
+        return Ok(Outcome::code(0));
     }
     let w1 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let w2 = rows.iter().map(|r| r.1.as_str().len()).max().unwrap_or(0);
@@ -83,5 +85,5 @@ pub async fn run(cli: &Cli) -> Result<u8> {
     if let Some(url) = url {
         println!("URL: {url}");
     }
-    Ok(0)
+    Ok(Outcome::code(0))
 }
