@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use super::code::{account_of, invoke, prove};
+use super::code::{account_of, invoke, prove, Live};
 use super::confirm::confirm;
+use super::output::{DeployDoc, DeployResult, Deployed};
 use super::session::Session;
 use super::{Document, Outcome};
 use crate::aws::error::AwsError;
@@ -19,19 +20,6 @@ use crate::model::config::{Architecture, FunctionSettings};
 use crate::model::lifecycle::{smoke_verdict, Verdict};
 use crate::model::names::LIVE_ALIAS;
 use crate::package;
-
-#[derive(Debug, serde::Serialize)]
-struct Deployed {
-    function: String,
-    result: &'static str,
-    zip_bytes: usize,
-    builder: package::Builder,
-    required_glibc: Option<String>,
-    code_sha256: String,
-    previous_version: String,
-    live_version: String,
-    smoke: Option<String>,
-}
 
 fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
     match a {
@@ -47,7 +35,10 @@ pub async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
     let mut failed = Vec::new();
     for f in functions {
         let out = deploy_one(&s, f, o).await?;
-        if out.result == "rolled back" || out.result == "unhealthy" {
+        if matches!(
+            out.result,
+            DeployResult::RolledBack | DeployResult::Unhealthy
+        ) {
             failed.push(format!(
                 "{}: {}",
                 f.name,
@@ -57,11 +48,11 @@ pub async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
         outcomes.push(out);
     }
     let document = s.json().then(|| {
-        Document::of(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "functions": outcomes,
-        }))
+        Document::of(&DeployDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            functions: outcomes,
+        })
     });
     if failed.is_empty() {
         return Ok(Outcome::with(0, document));
@@ -81,28 +72,7 @@ pub async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
 }
 
 async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result<Deployed> {
-    s.phase(format!(
-        "Building function {} ({}, release)",
-        f.name,
-        f.architecture.as_str()
-    ));
-    let artifact = package::build(f).await?;
-    let report = format!(
-        "Built function {} with {}: bootstrap {} KiB, zip {} KiB ({} bytes), needs glibc {}",
-        f.name,
-        artifact.builder.describe(),
-        artifact.bootstrap_size / 1024,
-        artifact.zip.len() / 1024,
-        artifact.zip.len(),
-        package::elf::newest_glibc(&artifact.required_versions)
-            .map_or("none (static)".to_string(), |v| format!("<= {v}")),
-    );
-    s.phase(report.clone());
-    if !s.json() {
-        eprintln!("{report}");
-    }
-    // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
-    package::check_runtime(&artifact)?;
+    let artifact = build(s, f).await?;
     // One `GetFunction(Qualifier=live)`: the tags that prove the function is the
     // stack's, and the code `live` serves.
     let (proven, current) = prove(s, &f.name, true).await?;
@@ -111,7 +81,7 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         .ok_or_else(|| Error::Aws(AwsError::incomplete("GetFunction", &name, "configuration")))?;
     let mut outcome = Deployed {
         function: f.name.clone(),
-        result: "unchanged",
+        result: DeployResult::Unchanged,
         zip_bytes: artifact.zip.len(),
         builder: artifact.builder,
         required_glibc: package::elf::newest_glibc(&artifact.required_versions)
@@ -154,7 +124,7 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
     wait_ready_with(&s.aws.lambda, &name, &notify).await?;
     let version = publish_version(&s.aws.lambda, &name, &artifact.sha256, &notify).await?;
     point_alias(&s.aws.lambda, &name, &version, true, &notify).await?;
-    outcome.result = "deployed";
+    outcome.result = DeployResult::Deployed;
     outcome.live_version = version.clone();
     if !s.json() {
         eprintln!(
@@ -163,6 +133,65 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         );
     }
 
+    let shipped = Shipped {
+        name: &name,
+        version: &version,
+        previous: &current,
+        legacy: proven.legacy,
+    };
+    smoke(s, f, o, &shipped, &mut outcome).await?;
+    Ok(outcome)
+}
+
+/// Builds the function and checks that Lambda can run its bootstrap.
+async fn build(s: &Session, f: &FunctionSettings) -> Result<package::Artifact> {
+    s.phase(format!(
+        "Building function {} ({}, release)",
+        f.name,
+        f.architecture.as_str()
+    ));
+    let artifact = package::build(f).await?;
+    let report = format!(
+        "Built function {} with {}: bootstrap {} KiB, zip {} KiB ({} bytes), needs glibc {}",
+        f.name,
+        artifact.builder.describe(),
+        artifact.bootstrap_size / 1024,
+        artifact.zip.len() / 1024,
+        artifact.zip.len(),
+        package::elf::newest_glibc(&artifact.required_versions)
+            .map_or("none (static)".to_string(), |v| format!("<= {v}")),
+    );
+    s.phase(report.clone());
+    if !s.json() {
+        eprintln!("{report}");
+    }
+    // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
+    package::check_runtime(&artifact)?;
+    Ok(artifact)
+}
+
+/// A new version that `live` now serves.
+struct Shipped<'a> {
+    /// The Lambda function name.
+    name: &'a str,
+    version: &'a str,
+    /// What `live` served before.
+    previous: &'a Live,
+    /// Whether the stack uses the previous naming scheme.
+    legacy: bool,
+}
+
+/// The smoke check of a shipped version; moves `live` back when it cannot answer
+/// (unless `--no-rollback`).
+async fn smoke(
+    s: &Session,
+    f: &FunctionSettings,
+    o: &DeployArgs,
+    shipped: &Shipped<'_>,
+    outcome: &mut Deployed,
+) -> Result<()> {
+    let (name, version, current) = (shipped.name, shipped.version, shipped.previous);
+    let notify = s.notify(&f.name);
     // Smoke check: what an ALB health check would get from the new version. The target
     // group ARN is not looked up (no ELB call on the fast path); the function sees a
     // well-formed ARN of the stack's target group name.
@@ -170,7 +199,7 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{}/0000000000000000",
         s.aws.region,
         account_of(&current.function_arn),
-        if proven.legacy {
+        if shipped.legacy {
             s.names.legacy_target_group(&f.name)
         } else {
             s.names.target_group(&f.name)
@@ -180,7 +209,7 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
     let event = health_check_event(path, &tg_arn, f.multi_value_headers);
     s.phase(format!("Smoke check: GET {path} on {}:{version}", f.name));
     let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 15);
-    let result = invoke(&s.aws, &name, &version, &event, limit).await;
+    let result = invoke(&s.aws, name, version, &event, limit).await;
     let verdict = smoke_verdict(&result, f.multi_value_headers, s.aws.custom_endpoint);
     match &verdict {
         Verdict::Healthy(status) => {
@@ -199,10 +228,10 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         Verdict::Unhealthy(why) => {
             outcome.smoke = Some(why.clone());
             if o.no_rollback {
-                outcome.result = "unhealthy";
+                outcome.result = DeployResult::Unhealthy;
             } else {
-                point_alias(&s.aws.lambda, &name, &current.version, true, &notify).await?;
-                outcome.result = "rolled back";
+                point_alias(&s.aws.lambda, name, &current.version, true, &notify).await?;
+                outcome.result = DeployResult::RolledBack;
                 outcome.live_version = current.version.clone();
                 if !s.json() {
                     eprintln!(
@@ -213,5 +242,5 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
             }
         }
     }
-    Ok(outcome)
+    Ok(())
 }

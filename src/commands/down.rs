@@ -8,9 +8,10 @@
 //! CNAMEs (`--delete-validation-records`).
 
 use super::confirm::confirm;
+use super::output::{DownDoc, ForeignDoc, Kept};
 use super::planning::{check_duplicates, foreign_list};
 use super::session::Session;
-use super::{Document, Outcome};
+use super::Outcome;
 use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::{delete_in_order, Teardown};
@@ -19,7 +20,7 @@ use crate::aws::resources::{certificate, load_balancer, Ctx};
 use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
-use crate::model::plan::{teardown, ObservedStack};
+use crate::model::plan::{teardown, Change, ObservedStack};
 use crate::model::stack::Kind;
 
 /// What `down` may remove besides the stack, as the flags say.
@@ -132,55 +133,41 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
     check_protection(&d.observed, opts)?;
     seed_ids(&ctx, &d.observed);
     let plan = teardown(&s.config.stack.name, &d.observed);
-    let foreign: Vec<serde_json::Value> = d
-        .foreign
-        .iter()
-        .map(|f| serde_json::json!({"kind": f.kind, "name": f.name, "reason": f.reason}))
-        .collect();
     if !d.foreign.is_empty() && !s.json() {
         eprintln!(
             "Left in place, not the stack's (albkit never deletes what it does not own):{}",
             foreign_list(&d.foreign)
         );
     }
+    let mut doc = DownDoc {
+        stack: s.config.stack.name.clone(),
+        region: s.aws.region.clone(),
+        existed: !plan.changes.is_empty(),
+        removed: Vec::new(),
+        kept: Vec::new(),
+        foreign: d
+            .foreign
+            .iter()
+            .map(|f| ForeignDoc {
+                kind: f.kind.to_string(),
+                name: f.name.clone(),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        notes: Vec::new(),
+    };
     if plan.changes.is_empty() {
-        if s.json() {
-            return Ok(Outcome::with(
-                0,
-                Some(Document::of(&serde_json::json!({
-                    "stack": s.config.stack.name,
-                    "region": s.aws.region,
-                    "existed": false,
-                    "removed": [],
-                    "kept": [],
-                    "foreign": foreign,
-                    "notes": s.reporter.notes(),
-                }))),
-            ));
-        }
-        {
+        if !s.json() {
             eprintln!(
                 "Stack {} does not exist in {} (account {}): nothing to remove.",
                 s.config.stack.name, s.aws.region, account
             );
         }
-        return Ok(Outcome::code(0));
+        doc.notes = s.reporter.notes();
+        return Ok(Outcome::json(0, s.json(), &doc));
     }
     if !s.json() {
-        for c in &plan.changes {
-            let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
-            eprintln!(
-                "  {} {} ({}) {}",
-                if keep { " " } else { "-" },
-                c.logical,
-                c.kind,
-                if keep {
-                    "kept (use --purge-logs to delete)"
-                } else {
-                    c.id.as_deref().unwrap_or("")
-                }
-            );
-        }
+        list_changes(&plan.changes, opts);
     }
     let question = format!(
         "Remove stack {} from {} (account {})?",
@@ -195,44 +182,62 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
     }
     let items: Vec<_> = d.observed.values().collect();
     let kept = delete_in_order(&ctx, &items, opts).await?;
-    let removed: Vec<&str> = d
+    doc.removed = d
         .observed
         .keys()
-        .map(String::as_str)
-        .filter(|k| !kept.iter().any(|x| x == k))
+        .filter(|k| !kept.iter().any(|x| x == *k))
+        .cloned()
         .collect();
-    if s.json() {
-        return Ok(Outcome::with(
-            0,
-            Some(Document::of(&serde_json::json!({
-                "stack": s.config.stack.name,
-                "region": s.aws.region,
-                "existed": true,
-                "removed": removed,
-                "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
-                "foreign": foreign,
-                "notes": s.reporter.notes(),
-            }))),
-        ));
+    doc.kept = kept
+        .iter()
+        .map(|k| Kept {
+            logical: k.clone(),
+            id: d.observed.get(k).map(|o| o.id.clone()),
+        })
+        .collect();
+    doc.notes = s.reporter.notes();
+    if !s.json() {
+        summary(&doc);
     }
-    {
+    Ok(Outcome::json(0, s.json(), &doc))
+}
+
+/// What `down` is about to do, one line per resource.
+fn list_changes(changes: &[Change], opts: Teardown) {
+    for c in changes {
+        let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
         eprintln!(
-            "Removed {} resource(s) of stack {}.",
-            removed.len(),
-            s.config.stack.name
+            "  {} {} ({}) {}",
+            if keep { " " } else { "-" },
+            c.logical,
+            c.kind,
+            if keep {
+                "kept (use --purge-logs to delete)"
+            } else {
+                c.id.as_deref().unwrap_or("")
+            }
         );
-        if !kept.is_empty() {
-            eprintln!(
-                "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
-                kept.join(", ")
-            );
-        }
-        if !d.foreign.is_empty() {
-            eprintln!(
-                "Left {} resource(s) that are not the stack's (listed above).",
-                d.foreign.len()
-            );
-        }
     }
-    Ok(Outcome::code(0))
+}
+
+/// What `down` did, for people.
+fn summary(doc: &DownDoc) {
+    eprintln!(
+        "Removed {} resource(s) of stack {}.",
+        doc.removed.len(),
+        doc.stack
+    );
+    if !doc.kept.is_empty() {
+        let kept: Vec<&str> = doc.kept.iter().map(|k| k.logical.as_str()).collect();
+        eprintln!(
+            "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
+            kept.join(", ")
+        );
+    }
+    if !doc.foreign.is_empty() {
+        eprintln!(
+            "Left {} resource(s) that are not the stack's (listed above).",
+            doc.foreign.len()
+        );
+    }
 }

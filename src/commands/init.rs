@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::output::{InitDoc, TemplateDoc, Written};
 use super::Outcome;
 use crate::cli::{Cli, InitArgs};
 use crate::error::{Error, Result};
@@ -131,11 +132,11 @@ pub fn run(cli: &Cli, o: &InitArgs) -> Result<Outcome> {
         return Ok(Outcome::json(
             0,
             true,
-            &serde_json::json!({
-                "template": template.name,
-                "stack": stack,
-                "directory": absolute.display().to_string(),
-                "files": files.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            &InitDoc::Written(Written {
+                template: template.name.to_string(),
+                stack,
+                directory: absolute.display().to_string(),
+                files: files.iter().map(|(p, _)| p.to_string()).collect(),
             }),
         ));
     }
@@ -156,11 +157,14 @@ pub fn run(cli: &Cli, o: &InitArgs) -> Result<Outcome> {
 /// `--list`: the templates with their descriptions.
 fn list(json: bool) -> Outcome {
     if json {
-        let list: Vec<serde_json::Value> = TEMPLATES
+        let list = TEMPLATES
             .iter()
-            .map(|t| serde_json::json!({"name": t.name, "description": t.description}))
+            .map(|t| TemplateDoc {
+                name: t.name.to_string(),
+                description: t.description.to_string(),
+            })
             .collect();
-        return Outcome::json(0, true, &list);
+        return Outcome::json(0, true, &InitDoc::List(list));
     }
     for t in TEMPLATES {
         println!("{:<14} {}", t.name, t.description);

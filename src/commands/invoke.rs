@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::{invoke, prove};
+use super::output::InvokeDoc;
 use super::session::Session;
 use super::Outcome;
 use crate::aws::error::AwsResultExt;
@@ -271,14 +272,14 @@ pub async fn run(cli: &Cli, o: &InvokeArgs) -> Result<Outcome> {
         return Ok(Outcome::json(
             code,
             true,
-            &serde_json::json!({
-                "function": f.name,
-                "local": o.local,
-                "status": response.status,
-                "headers": response.headers.iter().map(|(k, v)| serde_json::json!([k, v])).collect::<Vec<_>>(),
-                "body": body,
-                "error": problem,
-            }),
+            &InvokeDoc {
+                function: f.name.clone(),
+                local: o.local,
+                status: response.status,
+                headers: response.headers,
+                body,
+                error: problem,
+            },
         ));
     }
     {

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::find;
+use super::output::LogLine;
 use super::session::Session;
 use super::Outcome;
 use crate::aws::error::AwsResultExt;
@@ -158,16 +159,14 @@ pub async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
         }
         for e in cursor.advance(all) {
             if s.json() {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "timestamp": e.timestamp,
-                        "time": format_rfc3339(e.timestamp),
-                        "function": e.function,
-                        "event_id": e.event_id,
-                        "message": e.message,
-                    })
-                );
+                let line = LogLine {
+                    time: format_rfc3339(e.timestamp),
+                    timestamp: e.timestamp,
+                    function: e.function,
+                    event_id: e.event_id,
+                    message: e.message,
+                };
+                println!("{}", serde_json::to_value(&line).unwrap_or_default());
             } else {
                 println!(
                     "{} {:<width$} {}",

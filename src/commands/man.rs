@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::CommandFactory;
 use clap_mangen::Man;
 
+use super::output::ManDoc;
 use super::Outcome;
 use crate::cli::{Cli, ManArgs, Output};
 use crate::error::{Error, Result};
@@ -59,10 +60,10 @@ pub fn run(cli: &Cli, args: &ManArgs) -> Result<Outcome> {
         return Ok(Outcome::json(
             0,
             true,
-            &serde_json::json!({
-                "directory": dir.display().to_string(),
-                "pages": written,
-            }),
+            &ManDoc {
+                directory: dir.display().to_string(),
+                pages: written,
+            },
         ));
     }
     {

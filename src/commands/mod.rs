@@ -18,6 +18,7 @@ pub mod init;
 pub mod invoke;
 pub mod logs;
 pub mod man;
+pub mod output;
 pub mod plan;
 pub mod planning;
 pub mod rollback;

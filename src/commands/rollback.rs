@@ -3,6 +3,7 @@
 
 use super::code::prove;
 use super::confirm::confirm;
+use super::output::{Moved, RollbackDoc};
 use super::session::Session;
 use super::versions::list_versions;
 use super::Outcome;
@@ -67,7 +68,12 @@ pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
                     f.name
                 );
             }
-            moved.push(serde_json::json!({"function": f.name, "from": live, "to": target, "changed": false}));
+            moved.push(Moved {
+                function: f.name.clone(),
+                from: live,
+                to: target,
+                changed: false,
+            });
             continue;
         }
         let question = format!(
@@ -85,13 +91,16 @@ pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
                 f.name
             );
         }
-        moved.push(
-            serde_json::json!({"function": f.name, "from": live, "to": target, "changed": true}),
-        );
+        moved.push(Moved {
+            function: f.name.clone(),
+            from: live,
+            to: target,
+            changed: true,
+        });
     }
     Ok(Outcome::json(
         0,
         s.json(),
-        &serde_json::json!({ "functions": moved }),
+        &RollbackDoc { functions: moved },
     ))
 }

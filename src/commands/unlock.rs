@@ -1,12 +1,12 @@
 //! `albkit unlock`: remove a stack lock left by a run that was killed.
 
 use super::confirm::confirm;
+use super::output::UnlockDoc;
 use super::session::Session;
 use super::Outcome;
 use crate::aws::lock::{self, force_unlock, UnlockError, Unlocked};
 use crate::cli::{Cli, UnlockArgs};
 use crate::error::{Error, Result};
-use crate::model::lock::LockRecord;
 
 pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
@@ -40,31 +40,26 @@ pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
         UnlockError::Aws(e) => Error::Aws(e),
     })?;
     if s.json() {
-        return Ok(Outcome::json(
-            0,
-            true,
-            &serde_json::json!({
-                "stack": s.config.stack.name,
-                "region": s.aws.region,
-                "lock": location,
-                "was_locked": removed != Unlocked::NotLocked,
-                "removed": match &removed {
-                    Unlocked::Removed(r) => r.clone(),
-                    Unlocked::NotLocked => None::<LockRecord>,
-                },
-            }),
-        ));
+        let document = UnlockDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            was_locked: removed != Unlocked::NotLocked,
+            removed: match removed {
+                Unlocked::Removed(r) => r,
+                Unlocked::NotLocked => None,
+            },
+            lock: location,
+        };
+        return Ok(Outcome::json(0, true, &document));
     }
-    {
-        match &removed {
-            Unlocked::Removed(Some(r)) => {
-                eprintln!("Removed the lock: {}.", r.describe(lock::now()))
-            }
-            Unlocked::Removed(None) => {
-                eprintln!("Removed an unreadable lock object at {location}.")
-            }
-            Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
+    match &removed {
+        Unlocked::Removed(Some(r)) => {
+            eprintln!("Removed the lock: {}.", r.describe(lock::now()))
         }
+        Unlocked::Removed(None) => {
+            eprintln!("Removed an unreadable lock object at {location}.")
+        }
+        Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
     }
     Ok(Outcome::code(0))
 }

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::confirm::confirm;
+use super::output::UpDoc;
 use super::planning::{compute_plan, replan, Planned};
 use super::session::Session;
-use super::{seed, url, Document, Outcome};
+use super::{seed, url, Outcome};
 use crate::aws::executor;
 use crate::aws::resources::load_balancer::DNS_KEY;
 use crate::cli::{Cli, UpArgs};
@@ -71,37 +72,27 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<Outcome> {
             .into_iter()
             .filter(|(k, _)| !k.contains('#'))
             .collect();
-        return Ok(Outcome::with(
-            0,
-            Some(Document::of(&serde_json::json!({
-                "stack": s.config.stack.name,
-                "region": s.aws.region,
-                "url": url,
-                "dns_name": dns,
-                "resources": ids,
-                "counts": {
-                    "created": counts.create,
-                    "updated": counts.update,
-                    "replaced": counts.replace,
-                    "deleted": counts.delete,
-                    "unchanged": counts.unchanged,
-                },
-                "notes": s.reporter.notes(),
-                "warnings": s.config.warnings,
-            }))),
-        ));
+        let document = UpDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            url,
+            dns_name: dns,
+            resources: ids,
+            counts: counts.into(),
+            notes: s.reporter.notes(),
+            warnings: s.config.warnings.clone(),
+        };
+        return Ok(Outcome::json(0, true, &document));
     }
-    {
-        let c = p
-            .plan
-            .changes
-            .iter()
-            .filter(|c| c.action != Action::Keep)
-            .count();
-        eprintln!("Done: {c} change(s) applied.");
-        if let Some(url) = url {
-            println!("{url}");
-        }
+    let c = p
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Keep)
+        .count();
+    eprintln!("Done: {c} change(s) applied.");
+    if let Some(url) = url {
+        println!("{url}");
     }
     Ok(Outcome::code(0))
 }

@@ -2,6 +2,7 @@
 //! one `live` serves.
 
 use super::code::prove;
+use super::output::{FunctionVersions, VersionsDoc};
 use super::session::Session;
 use super::Outcome;
 use crate::aws::clients::Aws;
@@ -10,10 +11,13 @@ use crate::cli::{Cli, VersionsArgs};
 use crate::error::Result;
 use crate::model::lifecycle::numeric_versions;
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A published version of a function.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Version {
     pub version: String,
     pub last_modified: String,
+    #[schemars(range(min = 0))]
     pub code_size: i64,
     pub code_sha256: String,
     pub description: String,
@@ -56,12 +60,12 @@ pub async fn run(cli: &Cli, args: &VersionsArgs) -> Result<Outcome> {
         let live = live.map(|l| l.version).unwrap_or_default();
         let versions = list_versions(&s.aws, &name).await?;
         if s.json() {
-            doc.push(serde_json::json!({
-                "function": f.name,
-                "name": name,
-                "live": live,
-                "versions": versions,
-            }));
+            doc.push(FunctionVersions {
+                function: f.name.clone(),
+                name,
+                live,
+                versions,
+            });
             continue;
         }
         println!("Function {} ({name}):", f.name);
@@ -77,9 +81,5 @@ pub async fn run(cli: &Cli, args: &VersionsArgs) -> Result<Outcome> {
             );
         }
     }
-    Ok(Outcome::json(
-        0,
-        s.json(),
-        &serde_json::json!({ "functions": doc }),
-    ))
+    Ok(Outcome::json(0, s.json(), &VersionsDoc { functions: doc }))
 }
