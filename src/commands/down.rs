@@ -16,7 +16,7 @@ use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::{delete_in_order, Teardown};
 use crate::aws::lock::remove_bucket_if_unused;
-use crate::aws::resources::{certificate, load_balancer, Ctx};
+use crate::aws::resources::{certificate, load_balancer, Ctx, Foreign};
 use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
@@ -139,23 +139,7 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
             foreign_list(&d.foreign)
         );
     }
-    let mut doc = DownDoc {
-        stack: s.config.stack.name.clone(),
-        region: s.aws.region.clone(),
-        existed: !plan.changes.is_empty(),
-        removed: Vec::new(),
-        kept: Vec::new(),
-        foreign: d
-            .foreign
-            .iter()
-            .map(|f| ForeignDoc {
-                kind: f.kind.to_string(),
-                name: f.name.clone(),
-                reason: f.reason.clone(),
-            })
-            .collect(),
-        notes: Vec::new(),
-    };
+    let mut doc = document(s, !plan.changes.is_empty(), &d.foreign);
     if plan.changes.is_empty() {
         if !s.json() {
             eprintln!(
@@ -200,6 +184,26 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
         summary(&doc);
     }
     Ok(Outcome::json(0, s.json(), &doc))
+}
+
+/// The document of `down` before anything is removed.
+fn document(s: &Session, existed: bool, foreign: &[Foreign]) -> DownDoc {
+    DownDoc {
+        stack: s.config.stack.name.clone(),
+        region: s.aws.region.clone(),
+        existed,
+        removed: Vec::new(),
+        kept: Vec::new(),
+        foreign: foreign
+            .iter()
+            .map(|f| ForeignDoc {
+                kind: f.kind.to_string(),
+                name: f.name.clone(),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        notes: Vec::new(),
+    }
 }
 
 /// What `down` is about to do, one line per resource.

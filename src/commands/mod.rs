@@ -1,6 +1,8 @@
 //! One file per command, each with the same rhythm: load → discover → decide → (ask) →
 //! act → render. The steps they share have their own files: the session
-//! ([`session`]), the plan ([`planning`]) and the confirmation ([`confirm`]).
+//! ([`session`]), the plan ([`planning`]), the confirmation ([`confirm`]) and the typed
+//! `-o json` documents ([`output`]). A command returns an [`Outcome`]; `main` prints its
+//! document and turns it into the exit code.
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};

@@ -10,6 +10,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
 use crate::model::config::Warning;
+use crate::model::cost::Workload;
 use crate::model::lock::LockRecord;
 use crate::model::plan::{Change, Counts};
 use crate::model::stack::Kind;
@@ -439,6 +440,173 @@ pub struct ManDoc {
     pub pages: Vec<String>,
 }
 
+// `albkit cost -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit cost -o json: a monthly estimate in USD (no AWS call)",
+    deny_unknown_fields
+)]
+pub struct CostDoc {
+    pub stack: Option<String>,
+    pub prices: PricesDoc,
+    #[schemars(with = "WorkloadSchema")]
+    pub workload: Workload,
+    #[schemars(range(min = 0))]
+    pub monthly_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_gb_seconds: f64,
+    pub lcu: Lcu,
+    pub monthly_usd: MonthlyUsd,
+    pub break_even: BreakEvens,
+    pub assumptions: Vec<String>,
+    pub excluded: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Which price table the estimate uses.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PricesDoc {
+    pub region: String,
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub taken: String,
+    #[schemars(schema_with = "usd_schema")]
+    pub currency: &'static str,
+}
+
+fn usd_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "const": "USD" })
+}
+
+// The schema of the cost model's [`Workload`] as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "Workload", deny_unknown_fields)]
+struct WorkloadSchema {
+    #[schemars(range(min = 0))]
+    requests_per_second: f64,
+    #[schemars(range(min = 0))]
+    avg_duration_ms: f64,
+    functions: Vec<FunctionLoadSchema>,
+    #[schemars(range(min = 0))]
+    kb_per_request: f64,
+    #[schemars(range(min = 1))]
+    requests_per_connection: f64,
+    #[schemars(range(min = 0))]
+    connection_seconds: f64,
+    listener_rules: u32,
+}
+
+// The schema of the cost model's `FunctionLoad` as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "FunctionLoad", deny_unknown_fields)]
+struct FunctionLoadSchema {
+    name: String,
+    #[schemars(range(min = 128, max = 10240))]
+    memory_mb: u32,
+    #[schemars(schema_with = "architecture_schema")]
+    architecture: String,
+}
+
+fn architecture_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["x86_64", "arm64"] })
+}
+
+/// The load balancer capacity units an hour, and which dimension sets them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Lcu {
+    #[schemars(range(min = 0))]
+    pub per_hour: f64,
+    #[schemars(schema_with = "dimension_schema")]
+    pub dominant: &'static str,
+    pub dimensions: Dimensions,
+}
+
+fn dimension_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "enum": ["new connections", "active connections", "processed bytes", "rule evaluations"]
+    })
+}
+
+/// LCUs an hour that each dimension needs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Dimensions {
+    #[schemars(range(min = 0))]
+    pub new_connections: f64,
+    #[schemars(range(min = 0))]
+    pub active_connections: f64,
+    #[schemars(range(min = 0))]
+    pub processed_bytes: f64,
+    #[schemars(range(min = 0))]
+    pub rule_evaluations: f64,
+}
+
+/// USD a month per option.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MonthlyUsd {
+    pub alb: AlbUsd,
+    pub rest_api: ApiUsd,
+    pub http_api: ApiUsd,
+}
+
+/// USD a month of ALB + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AlbUsd {
+    #[schemars(range(min = 0))]
+    pub lambda_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_duration: f64,
+    #[schemars(range(min = 0))]
+    pub total: f64,
+    #[schemars(range(min = 0))]
+    pub load_balancer_hours: f64,
+    #[schemars(range(min = 0))]
+    pub load_balancer_lcus: f64,
+}
+
+/// USD a month of an API Gateway + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ApiUsd {
+    #[schemars(range(min = 0))]
+    pub lambda_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_duration: f64,
+    #[schemars(range(min = 0))]
+    pub total: f64,
+    #[schemars(range(min = 0))]
+    pub api_requests: f64,
+}
+
+/// The traffic from which ALB + Lambda is the cheaper option, per API Gateway kind.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BreakEvens {
+    pub rest_api: BreakEvenDoc,
+    pub http_api: BreakEvenDoc,
+}
+
+/// Where ALB + Lambda is cheaper than one API Gateway kind + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BreakEvenDoc {
+    /// ALB + Lambda is cheaper from this traffic on; null: never
+    #[schemars(range(min = 0))]
+    pub from_rps: Option<f64>,
+    #[schemars(range(min = 0))]
+    pub from_monthly_requests: Option<f64>,
+    /// …up to this traffic; null: at any higher traffic
+    #[schemars(range(min = 0))]
+    pub until_rps: Option<f64>,
+    #[schemars(range(min = 0))]
+    pub until_monthly_requests: Option<f64>,
+}
+
 /// The schema of output type `T`: of what it serializes to, so that a field that is
 /// always there is required, even when it may be null.
 fn schema<T: JsonSchema>() -> Schema {
@@ -451,6 +619,7 @@ fn schema<T: JsonSchema>() -> Schema {
 /// Every generated schema as (file stem in `schemas/`, schema).
 pub fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
+        ("cost", schema::<CostDoc>()),
         ("deploy", schema::<DeployDoc>()),
         ("down", schema::<DownDoc>()),
         ("init", schema::<InitDoc>()),

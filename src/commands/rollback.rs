@@ -30,36 +30,7 @@ pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
         let live = live.map(|l| l.version).unwrap_or_default();
         let versions = list_versions(&s.aws, &name).await?;
         let numbers = numeric_versions(versions.iter().map(|v| v.version.as_str()));
-        let target = match to {
-            Some(v) if numbers.contains(&v) => v,
-            Some(v) => {
-                return Err(Error::usage(
-                    format!("function {}: version {v} does not exist", f.name),
-                    format!(
-                        "published versions: {} (`albkit versions` lists them)",
-                        numbers
-                            .iter()
-                            .map(u64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ))
-            }
-            None => {
-                let current = live.parse::<u64>().map_err(|_| {
-                    Error::usage(
-                        format!("function {}: `{LIVE_ALIAS}` points at {live:?}, not a published version", f.name),
-                        "pass --to VERSION",
-                    )
-                })?;
-                previous_version(&numbers, current).ok_or_else(|| {
-                    Error::usage(
-                        format!("function {}: version {current} is the oldest published version: there is nothing to roll back to", f.name),
-                        "deploy a fix with `albkit deploy`, or pick a version with --to",
-                    )
-                })?
-            }
-        };
+        let target = target(&f.name, &numbers, &live, to)?;
         let target = target.to_string();
         if target == live {
             if !s.json() {
@@ -103,4 +74,42 @@ pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
         s.json(),
         &RollbackDoc { functions: moved },
     ))
+}
+
+/// The version to move `live` to: `--to` when it is published, else the one before the
+/// live one.
+fn target(function: &str, numbers: &[u64], live: &str, to: Option<u64>) -> Result<u64> {
+    Ok(match to {
+        Some(v) if numbers.contains(&v) => v,
+        Some(v) => {
+            return Err(Error::usage(
+                format!("function {}: version {v} does not exist", function),
+                format!(
+                    "published versions: {} (`albkit versions` lists them)",
+                    numbers
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+        None => {
+            let current = live.parse::<u64>().map_err(|_| {
+                Error::usage(
+                    format!(
+                        "function {}: `{LIVE_ALIAS}` points at {live:?}, not a published version",
+                        function
+                    ),
+                    "pass --to VERSION",
+                )
+            })?;
+            previous_version(numbers, current).ok_or_else(|| {
+                Error::usage(
+                    format!("function {}: version {current} is the oldest published version: there is nothing to roll back to", function),
+                    "deploy a fix with `albkit deploy`, or pick a version with --to",
+                )
+            })?
+        }
+    })
 }
