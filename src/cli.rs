@@ -65,163 +65,205 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what `up` would change; calls nothing that mutates.
-    Plan {
-        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
+    Plan(PlanArgs),
     /// Create or update the stack to match the config; prints the URL last.
-    Up {
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
-        #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
-        lock_timeout: Duration,
-    },
+    Up(UpArgs),
     /// Every resource of the stack with its id and state, target health and the URL.
     Status,
     /// Remove the stack.
-    Down {
-        /// Also delete the access-log bucket (every object version) and the function log groups.
-        #[arg(long)]
-        purge_logs: bool,
-        /// Turn off the load balancer's deletion protection and remove it (without this flag
-        /// `down` refuses a protected load balancer before changing anything).
-        #[arg(long)]
-        disable_deletion_protection: bool,
-        /// Also delete the certificate's DNS validation CNAMEs (kept by default: ACM shares
-        /// them with every certificate of the same domain name in the account).
-        #[arg(long)]
-        delete_validation_records: bool,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
-        #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
-        lock_timeout: Duration,
-    },
+    Down(DownArgs),
     /// Remove the stack's lock left by a run that was killed (it also expires by itself).
-    Unlock {
-        /// The lock id printed by the refused command; without it, whatever lock is there.
-        #[arg(value_name = "LOCK_ID")]
-        lock_id: Option<String>,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-    },
+    Unlock(UnlockArgs),
     /// Build and ship only the functions' code (the CI fast path); unchanged code uploads nothing.
-    Deploy {
-        /// Only this function (default: every function of the stack).
-        #[arg(long, value_name = "NAME")]
-        function: Option<String>,
-        /// Keep `live` on the new version even if the smoke check fails.
-        #[arg(long)]
-        no_rollback: bool,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-    },
+    Deploy(DeployArgs),
     /// Move the `live` alias back (to the previous published version by default).
-    Rollback {
-        /// Only this function (default: every function of the stack).
-        #[arg(long, value_name = "NAME")]
-        function: Option<String>,
-        /// The version to serve (default: the one before the live one).
-        #[arg(long, value_name = "VERSION")]
-        to: Option<u64>,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-    },
+    Rollback(RollbackArgs),
     /// Print the least-privilege IAM policy (JSON) for running albkit on this stack.
     #[command(name = "iam-policy")]
-    IamPolicy {
-        /// Which commands the policy is for: deploy (up, deploy, rollback, down) or plan
-        /// (plan, status, versions, logs; read-only).
-        #[arg(long = "for", value_enum, value_name = "WHAT")]
-        audience: PolicyFor,
-        /// The account the policy is for (default: the caller's, asked of STS).
-        #[arg(long, value_name = "ID")]
-        account: Option<String>,
-    },
+    IamPolicy(IamPolicyArgs),
     /// Published versions with dates and sizes, and which one is live.
-    Versions {
-        /// Only this function (default: every function of the stack).
-        #[arg(long, value_name = "NAME")]
-        function: Option<String>,
-    },
+    Versions(VersionsArgs),
     /// Write a ready project: albkit.toml (every key with its default) and a function crate.
-    Init {
-        /// Directory to write into (created if needed).
-        #[arg(default_value = ".", value_name = "DIR")]
-        dir: PathBuf,
-        /// Which template (`--list` shows them).
-        #[arg(long, default_value = "hello", value_name = "NAME")]
-        template: String,
-        /// Stack name (default: derived from the directory name).
-        #[arg(long, value_name = "STACK")]
-        name: Option<String>,
-        /// Overwrite existing files.
-        #[arg(long)]
-        force: bool,
-        /// List the templates and exit.
-        #[arg(long)]
-        list: bool,
-    },
+    Init(InitArgs),
     /// Send a synthetic ALB request to the function and print the HTTP response it maps to.
-    Invoke {
-        /// Which function (needed when the stack has several).
-        #[arg(long, value_name = "NAME")]
-        function: Option<String>,
-        /// Request path, with an optional query string.
-        #[arg(long, default_value = "/", value_name = "PATH")]
-        path: String,
-        /// HTTP method.
-        #[arg(long, default_value = "GET", value_name = "METHOD")]
-        method: String,
-        /// A request header, NAME:VALUE (repeatable).
-        #[arg(long = "header", value_name = "NAME:VALUE")]
-        headers: Vec<String>,
-        /// Request body.
-        #[arg(long, value_name = "TEXT")]
-        body: Option<String>,
-        /// Build and run the function locally instead of invoking the deployed one.
-        #[arg(long)]
-        local: bool,
-    },
+    Invoke(InvokeArgs),
     /// The functions' CloudWatch log events, in time order across functions.
-    Logs {
-        /// Only this function (default: every function of the stack).
-        #[arg(long, value_name = "NAME")]
-        function: Option<String>,
-        /// Start: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.
-        #[arg(long, default_value = "10m", value_name = "WHEN")]
-        since: String,
-        /// Keep polling for new events (Ctrl-C stops).
-        #[arg(short = 'f', long)]
-        follow: bool,
-        /// Only events containing this text.
-        #[arg(long, value_name = "TEXT")]
-        filter: Option<String>,
-    },
+    Logs(LogsArgs),
     /// Run the functions locally behind a faithful emulation of the stack's ALB (no AWS needed).
     Dev(DevArgs),
     /// Monthly cost estimate: ALB + Lambda against API Gateway (REST and HTTP), and the break-even traffic. No AWS call.
     Cost(CostArgs),
     /// Print a shell completion script (e.g. `albkit completions bash > ~/.local/share/bash-completion/completions/albkit`).
-    Completions {
-        /// The shell to complete in.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Write the man pages (albkit.1 and one per command) generated from these definitions.
     #[command(hide = true)]
-    Man {
-        /// Directory to write into (created if needed).
-        #[arg(long, default_value = "docs/man", value_name = "DIR")]
-        out_dir: PathBuf,
-    },
+    Man(ManArgs),
+}
+
+// The option structs below carry no doc comment of their own: the command's help text is
+// the doc comment of its variant in [`Command`].
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DownArgs {
+    /// Also delete the access-log bucket (every object version) and the function log groups.
+    #[arg(long)]
+    pub purge_logs: bool,
+    /// Turn off the load balancer's deletion protection and remove it (without this flag
+    /// `down` refuses a protected load balancer before changing anything).
+    #[arg(long)]
+    pub disable_deletion_protection: bool,
+    /// Also delete the certificate's DNS validation CNAMEs (kept by default: ACM shares
+    /// them with every certificate of the same domain name in the account).
+    #[arg(long)]
+    pub delete_validation_records: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UnlockArgs {
+    /// The lock id printed by the refused command; without it, whatever lock is there.
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: Option<String>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeployArgs {
+    /// Only this function (default: every function of the stack).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Keep `live` on the new version even if the smoke check fails.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RollbackArgs {
+    /// Only this function (default: every function of the stack).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// The version to serve (default: the one before the live one).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u64>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IamPolicyArgs {
+    /// Which commands the policy is for: deploy (up, deploy, rollback, down) or plan
+    /// (plan, status, versions, logs; read-only).
+    #[arg(long = "for", value_enum, value_name = "WHAT")]
+    pub audience: PolicyFor,
+    /// The account the policy is for (default: the caller's, asked of STS).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct VersionsArgs {
+    /// Only this function (default: every function of the stack).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// Directory to write into (created if needed).
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Which template (`--list` shows them).
+    #[arg(long, default_value = "hello", value_name = "NAME")]
+    pub template: String,
+    /// Stack name (default: derived from the directory name).
+    #[arg(long, value_name = "STACK")]
+    pub name: Option<String>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// List the templates and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InvokeArgs {
+    /// Which function (needed when the stack has several).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Request path, with an optional query string.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub path: String,
+    /// HTTP method.
+    #[arg(long, default_value = "GET", value_name = "METHOD")]
+    pub method: String,
+    /// A request header, NAME:VALUE (repeatable).
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+    /// Build and run the function locally instead of invoking the deployed one.
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogsArgs {
+    /// Only this function (default: every function of the stack).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Start: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.
+    #[arg(long, default_value = "10m", value_name = "WHEN")]
+    pub since: String,
+    /// Keep polling for new events (Ctrl-C stops).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only events containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManArgs {
+    /// Directory to write into (created if needed).
+    #[arg(long, default_value = "docs/man", value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 /// Options of `albkit cost`. Memory, architecture, the number of functions and routes

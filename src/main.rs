@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use albkit::cli::Cli;
+use albkit::cli::{Cli, Output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,13 +18,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(albkit::commands::run(&cli)) {
+    let outcome = runtime.block_on(albkit::commands::run(&cli));
+    if let Some(document) = &outcome.document {
+        println!("{document}");
+    }
+    match outcome.result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = err.exit_code();
             // -o json: stdout always holds one document; this one on a single line, so
-            // that the event stream of `logs -o json` stays one object per line.
-            if cli.output == albkit::cli::Output::Json && !albkit::commands::document_printed() {
+            // that the event stream of `logs -o json` stays one object per line. A
+            // command that handed back its document before failing keeps it alone.
+            if cli.output == Output::Json && outcome.document.is_none() {
                 println!("{}", err.to_json());
             }
             eprintln!("{:?}", miette::Report::new(err));

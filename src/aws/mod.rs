@@ -9,5 +9,6 @@ pub mod executor;
 pub mod identity;
 pub mod lock;
 pub mod lock_bucket;
+pub mod network;
 pub mod resources;
 pub mod retry;

@@ -1,63 +1,16 @@
 //! What the code-lifecycle commands (`deploy`, `rollback`, `versions`, `logs`,
-//! `invoke`) share: a light session that validates the config and connects, without the
-//! STS identity check or any discovery of the stack, so that the CI fast path makes as
-//! few AWS calls as possible; and the choice of functions (`--function`).
+//! `invoke`) share: the choice of functions (`--function`), and finding a function of
+//! the stack with the proof that it is the stack's, in as few AWS calls as possible.
 
+use super::session::Session;
 use crate::aws::clients::Aws;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::aws::events::{Event, Reporter, ResourceNotify};
-use crate::cli::{Cli, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, FunctionSettings};
-use crate::model::names::{logical, Names, LIVE_ALIAS};
+use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::stack::Tags;
 
-/// A validated config and AWS clients; no AWS call made yet.
-pub struct Light {
-    pub config: Config,
-    pub aws: Aws,
-    /// The stack's names (functions, log groups, target groups).
-    pub names: Names,
-    pub reporter: Box<dyn Reporter>,
-    pub json: bool,
-}
-
-impl Light {
-    pub async fn open(cli: &Cli) -> Result<Light> {
-        let (config, aws) = super::load_and_connect(cli).await?;
-        let names = Names::new(&config.stack.name, &aws.region);
-        let json = cli.output == Output::Json;
-        let reporter = super::reporter_for(cli);
-        Ok(Light {
-            config,
-            aws,
-            names,
-            reporter,
-            json,
-        })
-    }
-
-    pub fn phase(&self, text: impl Into<String>) {
-        self.reporter.event(Event::Phase(text.into()));
-    }
-
-    pub fn note(&self, text: impl Into<String>) {
-        self.reporter.event(Event::Note(text.into()));
-    }
-
-    pub fn notify(&self, function: &str) -> ResourceNotify<'_> {
-        ResourceNotify {
-            reporter: self.reporter.as_ref(),
-            logical: format!("function/{function}"),
-        }
-    }
-
-    /// The functions a command acts on: the one named, or all of the stack.
-    pub fn select(&self, name: Option<&str>) -> Result<Vec<&FunctionSettings>> {
-        select(&self.config, name)
-    }
-}
-
+/// The functions a command acts on: the one named (`--function`), or all of the stack.
 pub fn select<'c>(config: &'c Config, name: Option<&str>) -> Result<Vec<&'c FunctionSettings>> {
     match name {
         None => Ok(config.functions.iter().collect()),
@@ -118,7 +71,7 @@ async fn get_function(
 
 /// Why the tags `GetFunction` returned do not prove the function is the stack's.
 fn not_ours(
-    s: &Light,
+    s: &Session,
     function: &str,
     out: &aws_sdk_lambda::operation::get_function::GetFunctionOutput,
 ) -> Option<String> {
@@ -133,7 +86,7 @@ fn not_ours(
     )
 }
 
-fn foreign(s: &Light, function: &str, name: &str, reason: &str) -> Error {
+fn foreign(s: &Session, function: &str, name: &str, reason: &str) -> Error {
     Error::Conflict {
         message: format!(
             "function {name} (function {function} of stack {} in {}) is not this stack's: {reason}; albkit does not act on it",
@@ -150,14 +103,18 @@ fn foreign(s: &Light, function: &str, name: &str, reason: &str) -> Error {
 /// call for a function under the current name, 2 for one of an older stack under the
 /// previous name. Only when neither is found, a third tells a function that is not the
 /// stack's (exit 1) from one that is not deployed (exit 2).
-pub async fn prove(s: &Light, function: &str, live: bool) -> Result<(Proven, Option<Live>)> {
+pub async fn prove(s: &Session, function: &str, live: bool) -> Result<(Proven, Option<Live>)> {
     find(s, function, live)
         .await?
         .ok_or_else(|| not_deployed(function, &s.names.function(function), live))
 }
 
 /// [`prove`], with `None` for a function that does not exist (or has no `live` alias).
-pub async fn find(s: &Light, function: &str, live: bool) -> Result<Option<(Proven, Option<Live>)>> {
+pub async fn find(
+    s: &Session,
+    function: &str,
+    live: bool,
+) -> Result<Option<(Proven, Option<Live>)>> {
     let qualifier = live.then_some(LIVE_ALIAS);
     let current = s.names.function(function);
     let legacy = s.names.legacy_function(function);
@@ -257,7 +214,7 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
-        Cli::command().debug_assert();
+        crate::cli::Cli::command().debug_assert();
     }
 
     #[test]

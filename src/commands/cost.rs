@@ -5,7 +5,10 @@
 
 use std::path::Path;
 
-use super::print_json;
+use super::output::{
+    AlbUsd, ApiUsd, BreakEvenDoc, BreakEvens, CostDoc, Dimensions, Lcu, MonthlyUsd, PricesDoc,
+};
+use super::Outcome;
 use crate::cli::{Cli, CostArgs, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, Config};
@@ -105,7 +108,7 @@ impl<'p> Report<'p> {
     }
 }
 
-pub fn run(cli: &Cli, args: &CostArgs) -> Result<u8> {
+pub fn run(cli: &Cli, args: &CostArgs) -> Result<Outcome> {
     let config = load_if_present(&cli.config)?;
     let w = workload(config.as_ref(), args);
     let prices = &US_EAST_1;
@@ -130,11 +133,10 @@ pub fn run(cli: &Cli, args: &CostArgs) -> Result<u8> {
     }
     let report = Report::new(config.map(|c| c.stack.name), w, prices, notes);
     if cli.output == Output::Json {
-        print_json(&document(&report));
-    } else {
-        print!("{}", render(&report));
+        return Ok(Outcome::json(0, true, &document(&report)));
     }
-    Ok(0)
+    print!("{}", render(&report));
+    Ok(Outcome::code(0))
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -142,63 +144,65 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-fn break_even_json(b: BreakEven, prices: &Prices) -> serde_json::Value {
+fn break_even_doc(b: BreakEven, prices: &Prices) -> BreakEvenDoc {
     let monthly = |rps: Option<f64>| rps.map(|r| round(r * prices.hours_per_month * 3600.0, 0));
-    serde_json::json!({
-        "from_rps": b.from_rps.map(|r| round(r, 4)),
-        "from_monthly_requests": monthly(b.from_rps),
-        "until_rps": b.until_rps.map(|r| round(r, 4)),
-        "until_monthly_requests": monthly(b.until_rps),
-    })
+    BreakEvenDoc {
+        from_rps: b.from_rps.map(|r| round(r, 4)),
+        from_monthly_requests: monthly(b.from_rps),
+        until_rps: b.until_rps.map(|r| round(r, 4)),
+        until_monthly_requests: monthly(b.until_rps),
+    }
 }
 
-fn document(r: &Report) -> serde_json::Value {
+fn document(r: &Report) -> CostDoc {
     let (w, prices, e) = (&r.workload, r.prices, &r.estimate);
     let usd = |x: f64| round(x, 4);
-    let lambda = |api: Option<f64>, total: f64| {
-        let mut o = serde_json::json!({
-            "lambda_requests": usd(e.lambda.requests_usd),
-            "lambda_duration": usd(e.lambda.duration_usd),
-            "total": usd(total),
-        });
-        if let Some(api) = api {
-            o["api_requests"] = serde_json::json!(usd(api));
-        }
-        o
+    let api = |requests: f64, total: f64| ApiUsd {
+        lambda_requests: usd(e.lambda.requests_usd),
+        lambda_duration: usd(e.lambda.duration_usd),
+        total: usd(total),
+        api_requests: usd(requests),
     };
-    let mut alb = lambda(None, e.alb_total_usd);
-    alb["load_balancer_hours"] = serde_json::json!(usd(e.alb.hours_usd));
-    alb["load_balancer_lcus"] = serde_json::json!(usd(e.alb.lcu_usd));
     let d = e.alb.lcu_dimensions;
-    serde_json::json!({
-        "stack": r.stack,
-        "prices": {"region": prices.region, "taken": prices.taken, "currency": "USD"},
-        "workload": w,
-        "monthly_requests": round(e.monthly_requests, 0),
-        "lambda_gb_seconds": round(e.lambda.gb_seconds, 3),
-        "lcu": {
-            "per_hour": round(e.alb.lcu_per_hour, 6),
-            "dominant": d.dominant(),
-            "dimensions": {
-                "new_connections": round(d.new_connections, 6),
-                "active_connections": round(d.active_connections, 6),
-                "processed_bytes": round(d.processed_bytes, 6),
-                "rule_evaluations": round(d.rule_evaluations, 6),
+    CostDoc {
+        stack: r.stack.clone(),
+        prices: PricesDoc {
+            region: prices.region.to_string(),
+            taken: prices.taken.to_string(),
+            currency: "USD",
+        },
+        workload: w.clone(),
+        monthly_requests: round(e.monthly_requests, 0),
+        lambda_gb_seconds: round(e.lambda.gb_seconds, 3),
+        lcu: Lcu {
+            per_hour: round(e.alb.lcu_per_hour, 6),
+            dominant: d.dominant(),
+            dimensions: Dimensions {
+                new_connections: round(d.new_connections, 6),
+                active_connections: round(d.active_connections, 6),
+                processed_bytes: round(d.processed_bytes, 6),
+                rule_evaluations: round(d.rule_evaluations, 6),
             },
         },
-        "monthly_usd": {
-            "alb": alb,
-            "rest_api": lambda(Some(e.rest_api_requests_usd), e.rest_api_total_usd),
-            "http_api": lambda(Some(e.http_api_requests_usd), e.http_api_total_usd),
+        monthly_usd: MonthlyUsd {
+            alb: AlbUsd {
+                lambda_requests: usd(e.lambda.requests_usd),
+                lambda_duration: usd(e.lambda.duration_usd),
+                total: usd(e.alb_total_usd),
+                load_balancer_hours: usd(e.alb.hours_usd),
+                load_balancer_lcus: usd(e.alb.lcu_usd),
+            },
+            rest_api: api(e.rest_api_requests_usd, e.rest_api_total_usd),
+            http_api: api(e.http_api_requests_usd, e.http_api_total_usd),
         },
-        "break_even": {
-            "rest_api": break_even_json(r.rest, prices),
-            "http_api": break_even_json(r.http, prices),
+        break_even: BreakEvens {
+            rest_api: break_even_doc(r.rest, prices),
+            http_api: break_even_doc(r.http, prices),
         },
-        "assumptions": assumptions(w, prices),
-        "excluded": EXCLUDED,
-        "notes": r.notes,
-    })
+        assumptions: assumptions(w, prices),
+        excluded: EXCLUDED.iter().map(|x| x.to_string()).collect(),
+        notes: r.notes.clone(),
+    }
 }
 
 fn millions(requests: f64) -> String {
@@ -255,47 +259,8 @@ pub fn render(r: &Report) -> String {
         "On-demand prices of {} taken {}, in USD. An estimate, not a quote.\n",
         prices.region, prices.taken
     );
-    let money = |x: f64| format!("{x:.2}");
-    let blank = String::new();
     let d = e.alb.lcu_dimensions;
-    let rows: Vec<(String, String, String, String)> = vec![
-        (
-            "Load balancer hours".into(),
-            money(e.alb.hours_usd),
-            blank.clone(),
-            blank.clone(),
-        ),
-        (
-            format!("Load balancer LCUs ({:.3}/h)", e.alb.lcu_per_hour),
-            money(e.alb.lcu_usd),
-            blank.clone(),
-            blank.clone(),
-        ),
-        (
-            "API Gateway requests".into(),
-            blank.clone(),
-            money(e.rest_api_requests_usd),
-            money(e.http_api_requests_usd),
-        ),
-        (
-            "Lambda requests".into(),
-            money(e.lambda.requests_usd),
-            money(e.lambda.requests_usd),
-            money(e.lambda.requests_usd),
-        ),
-        (
-            format!("Lambda duration ({:.0} GB-s)", e.lambda.gb_seconds),
-            money(e.lambda.duration_usd),
-            money(e.lambda.duration_usd),
-            money(e.lambda.duration_usd),
-        ),
-        (
-            "Total per month".into(),
-            money(e.alb_total_usd),
-            money(e.rest_api_total_usd),
-            money(e.http_api_total_usd),
-        ),
-    ];
+    let rows = table(e);
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let _ = writeln!(
         out,
@@ -333,6 +298,50 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "Note: {n}");
     }
     out
+}
+
+/// The rows of the table: label, then USD a month for ALB, REST API and HTTP API.
+fn table(e: &Estimate) -> Vec<(String, String, String, String)> {
+    let money = |x: f64| format!("{x:.2}");
+    let blank = String::new();
+    vec![
+        (
+            "Load balancer hours".into(),
+            money(e.alb.hours_usd),
+            blank.clone(),
+            blank.clone(),
+        ),
+        (
+            format!("Load balancer LCUs ({:.3}/h)", e.alb.lcu_per_hour),
+            money(e.alb.lcu_usd),
+            blank.clone(),
+            blank.clone(),
+        ),
+        (
+            "API Gateway requests".into(),
+            blank.clone(),
+            money(e.rest_api_requests_usd),
+            money(e.http_api_requests_usd),
+        ),
+        (
+            "Lambda requests".into(),
+            money(e.lambda.requests_usd),
+            money(e.lambda.requests_usd),
+            money(e.lambda.requests_usd),
+        ),
+        (
+            format!("Lambda duration ({:.0} GB-s)", e.lambda.gb_seconds),
+            money(e.lambda.duration_usd),
+            money(e.lambda.duration_usd),
+            money(e.lambda.duration_usd),
+        ),
+        (
+            "Total per month".into(),
+            money(e.alb_total_usd),
+            money(e.rest_api_total_usd),
+            money(e.http_api_total_usd),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -466,7 +475,7 @@ paths = ["/b"]
         assert!(text.contains("from 1.83 req/s"), "{text}");
         assert!(text.contains("from 6.86 req/s"), "{text}");
         assert!(text.contains("us-east-1") && text.contains(US_EAST_1.taken));
-        let doc = document(&report);
+        let doc = serde_json::to_value(document(&report)).expect("serializes");
         assert_eq!(doc["monthly_usd"]["alb"]["total"], 25.112);
         assert_eq!(doc["break_even"]["http_api"]["from_rps"], 6.8598);
         assert_eq!(

@@ -14,28 +14,13 @@ use crate::emulator::launch;
 use crate::emulator::process::{Console, Function};
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
-use crate::model::config::FunctionSettings;
+use crate::model::config::{Config, FunctionSettings};
 use crate::model::names::Names;
 use crate::package::Profile;
 
 pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
-    let selected: Vec<&FunctionSettings> = match &args.function {
-        None => config.functions.iter().collect(),
-        Some(name) => match config.function(name) {
-            Some(f) => vec![f],
-            None => {
-                let names: Vec<&str> = config.functions.iter().map(|f| f.name.as_str()).collect();
-                return Err(Error::usage(
-                    format!(
-                        "--function {name:?}: there is no such function in {}",
-                        cli.config.display()
-                    ),
-                    format!("pick one of: {}", names.join(", ")),
-                ));
-            }
-        },
-    };
+    let selected = select(&config, args.function.as_deref(), &cli.config)?;
     if !args.bind.is_loopback() {
         eprintln!(
             "albkit dev: warning: listening on {}, reachable from other machines; the functions run with your local environment",
@@ -57,14 +42,8 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let mut functions: HashMap<String, Arc<Function>> = HashMap::new();
     for f in &selected {
         let binary = launch::build(f, profile, Console::Dev).await?;
-        let function = launch::function(
-            f,
-            &names,
-            &region,
-            binary,
-            usize::from(args.concurrency),
-            Console::Dev,
-        );
+        let instances = usize::from(args.concurrency);
+        let function = launch::function(f, &names, &region, binary, instances, Console::Dev);
         function.start_instance();
         functions.insert(f.name.clone(), function);
     }
@@ -109,6 +88,30 @@ pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     }
     eprintln!("albkit dev: stopped");
     Ok(0)
+}
+
+/// The functions to run: the one `--function` names, or all of them.
+fn select<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+    path: &Path,
+) -> Result<Vec<&'c FunctionSettings>> {
+    let Some(name) = name else {
+        return Ok(config.functions.iter().collect());
+    };
+    match config.function(name) {
+        Some(f) => Ok(vec![f]),
+        None => {
+            let names: Vec<&str> = config.functions.iter().map(|f| f.name.as_str()).collect();
+            Err(Error::usage(
+                format!(
+                    "--function {name:?}: there is no such function in {}",
+                    path.display()
+                ),
+                format!("pick one of: {}", names.join(", ")),
+            ))
+        }
+    }
 }
 
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {

@@ -7,24 +7,36 @@
 //! protection (`--disable-deletion-protection`) and the certificate's validation
 //! CNAMEs (`--delete-validation-records`).
 
-use std::time::Duration;
-
-use super::{check_duplicates, confirm, foreign_list, print_json, Session};
+use super::confirm::confirm;
+use super::output::{DownDoc, ForeignDoc, Kept};
+use super::planning::{check_duplicates, foreign_list};
+use super::session::Session;
+use super::Outcome;
 use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::{delete_in_order, Teardown};
 use crate::aws::lock::remove_bucket_if_unused;
-use crate::aws::resources::{certificate, load_balancer, Ctx};
-use crate::cli::Cli;
+use crate::aws::resources::{certificate, load_balancer, Ctx, Foreign};
+use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
-use crate::model::plan::{teardown, ObservedStack};
+use crate::model::plan::{teardown, Change, ObservedStack};
 use crate::model::stack::Kind;
 
-pub async fn run(cli: &Cli, opts: Teardown, yes: bool, lock_timeout: Duration) -> Result<u8> {
+/// What `down` may remove besides the stack, as the flags say.
+fn options(args: &DownArgs) -> Teardown {
+    Teardown {
+        purge_logs: args.purge_logs,
+        disable_deletion_protection: args.disable_deletion_protection,
+        delete_validation_records: args.delete_validation_records,
+    }
+}
+
+pub async fn run(cli: &Cli, args: &DownArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
-    let lock = s.lock("down", lock_timeout).await?;
-    let result = remove(&s, opts, yes).await;
+    let opts = options(args);
+    let lock = s.lock("down", args.lock_timeout).await?;
+    let result = remove(&s, opts, args.yes).await;
     s.unlock(lock).await;
     if result.is_ok() {
         // With --purge-logs, the region's lock bucket goes when no stack holds a lock in
@@ -108,7 +120,7 @@ async fn validation_note(
 }
 
 /// Discovers and deletes, under the stack's lock.
-async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
+async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
     let empty = Default::default();
     let ctx = s.ctx(&empty);
     let account = s.account().await?;
@@ -121,51 +133,25 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
     check_protection(&d.observed, opts)?;
     seed_ids(&ctx, &d.observed);
     let plan = teardown(&s.config.stack.name, &d.observed);
-    let foreign: Vec<serde_json::Value> = d
-        .foreign
-        .iter()
-        .map(|f| serde_json::json!({"kind": f.kind, "name": f.name, "reason": f.reason}))
-        .collect();
     if !d.foreign.is_empty() && !s.json() {
         eprintln!(
             "Left in place, not the stack's (albkit never deletes what it does not own):{}",
             foreign_list(&d.foreign)
         );
     }
+    let mut doc = document(s, !plan.changes.is_empty(), &d.foreign);
     if plan.changes.is_empty() {
-        if s.json() {
-            print_json(&serde_json::json!({
-                "stack": s.config.stack.name,
-                "region": s.aws.region,
-                "existed": false,
-                "removed": [],
-                "kept": [],
-                "foreign": foreign,
-                "notes": s.reporter.notes(),
-            }));
-        } else {
+        if !s.json() {
             eprintln!(
                 "Stack {} does not exist in {} (account {}): nothing to remove.",
                 s.config.stack.name, s.aws.region, account
             );
         }
-        return Ok(0);
+        doc.notes = s.reporter.notes();
+        return Ok(Outcome::json(0, s.json(), &doc));
     }
     if !s.json() {
-        for c in &plan.changes {
-            let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
-            eprintln!(
-                "  {} {} ({}) {}",
-                if keep { " " } else { "-" },
-                c.logical,
-                c.kind,
-                if keep {
-                    "kept (use --purge-logs to delete)"
-                } else {
-                    c.id.as_deref().unwrap_or("")
-                }
-            );
-        }
+        list_changes(&plan.changes, opts);
     }
     let question = format!(
         "Remove stack {} from {} (account {})?",
@@ -173,47 +159,89 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<u8> {
     );
     if !confirm(yes, &question, s.json())? {
         eprintln!("Cancelled: nothing was changed.");
-        return Ok(1);
+        return Ok(Outcome::code(1));
     }
     if let Some(note) = validation_note(&ctx, &d.observed, opts).await {
         s.reporter.event(Event::Note(note));
     }
     let items: Vec<_> = d.observed.values().collect();
     let kept = delete_in_order(&ctx, &items, opts).await?;
-    let removed: Vec<&str> = d
+    doc.removed = d
         .observed
         .keys()
-        .map(String::as_str)
-        .filter(|k| !kept.iter().any(|x| x == k))
+        .filter(|k| !kept.iter().any(|x| x == *k))
+        .cloned()
         .collect();
-    if s.json() {
-        print_json(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "existed": true,
-            "removed": removed,
-            "kept": kept.iter().map(|k| serde_json::json!({"logical": k, "id": d.observed.get(k).map(|o| o.id.clone())})).collect::<Vec<_>>(),
-            "foreign": foreign,
-            "notes": s.reporter.notes(),
-        }));
-    } else {
-        eprintln!(
-            "Removed {} resource(s) of stack {}.",
-            removed.len(),
-            s.config.stack.name
-        );
-        if !kept.is_empty() {
-            eprintln!(
-                "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
-                kept.join(", ")
-            );
-        }
-        if !d.foreign.is_empty() {
-            eprintln!(
-                "Left {} resource(s) that are not the stack's (listed above).",
-                d.foreign.len()
-            );
-        }
+    doc.kept = kept
+        .iter()
+        .map(|k| Kept {
+            logical: k.clone(),
+            id: d.observed.get(k).map(|o| o.id.clone()),
+        })
+        .collect();
+    doc.notes = s.reporter.notes();
+    if !s.json() {
+        summary(&doc);
     }
-    Ok(0)
+    Ok(Outcome::json(0, s.json(), &doc))
+}
+
+/// The document of `down` before anything is removed.
+fn document(s: &Session, existed: bool, foreign: &[Foreign]) -> DownDoc {
+    DownDoc {
+        stack: s.config.stack.name.clone(),
+        region: s.aws.region.clone(),
+        existed,
+        removed: Vec::new(),
+        kept: Vec::new(),
+        foreign: foreign
+            .iter()
+            .map(|f| ForeignDoc {
+                kind: f.kind.to_string(),
+                name: f.name.clone(),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        notes: Vec::new(),
+    }
+}
+
+/// What `down` is about to do, one line per resource.
+fn list_changes(changes: &[Change], opts: Teardown) {
+    for c in changes {
+        let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
+        eprintln!(
+            "  {} {} ({}) {}",
+            if keep { " " } else { "-" },
+            c.logical,
+            c.kind,
+            if keep {
+                "kept (use --purge-logs to delete)"
+            } else {
+                c.id.as_deref().unwrap_or("")
+            }
+        );
+    }
+}
+
+/// What `down` did, for people.
+fn summary(doc: &DownDoc) {
+    eprintln!(
+        "Removed {} resource(s) of stack {}.",
+        doc.removed.len(),
+        doc.stack
+    );
+    if !doc.kept.is_empty() {
+        let kept: Vec<&str> = doc.kept.iter().map(|k| k.logical.as_str()).collect();
+        eprintln!(
+            "Kept (logs): {}. Run `albkit down --purge-logs` to delete them too.",
+            kept.join(", ")
+        );
+    }
+    if !doc.foreign.is_empty() {
+        eprintln!(
+            "Left {} resource(s) that are not the stack's (listed above).",
+            doc.foreign.len()
+        );
+    }
 }

@@ -2,18 +2,19 @@
 //! as JSON on stdout. The statements are built in [`crate::model::iam_policy`]; this
 //! command only finds the region and the account (STS, unless `--account` names it).
 
-use super::{load_and_connect, print_json};
-use crate::cli::{Cli, Output, PolicyFor};
+use super::session::load_and_connect;
+use super::{Document, Outcome};
+use crate::cli::{Cli, IamPolicyArgs, Output, PolicyFor};
 use crate::error::{Error, Result};
 use crate::model::iam_policy::{document, statements, summary, Audience, Scope};
 
-pub async fn run(cli: &Cli, audience: PolicyFor, account: Option<&str>) -> Result<u8> {
+pub async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
     let (config, aws) = load_and_connect(cli).await?;
-    let audience = match audience {
+    let audience = match args.audience {
         PolicyFor::Deploy => Audience::Deploy,
         PolicyFor::Plan => Audience::Plan,
     };
-    let account = match account {
+    let account = match args.account.as_deref() {
         Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.to_string(),
         Some(a) => {
             return Err(Error::usage(
@@ -45,6 +46,6 @@ pub async fn run(cli: &Cli, audience: PolicyFor, account: Option<&str>) -> Resul
             aws.region
         );
     }
-    print_json(&doc);
-    Ok(0)
+    // The policy is the output, whatever -o says.
+    Ok(Outcome::with(0, Some(Document::of(&doc))))
 }

@@ -5,18 +5,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::print_json;
-use crate::cli::Cli;
+use super::output::{InitDoc, TemplateDoc, Written};
+use super::Outcome;
+use crate::cli::{Cli, InitArgs};
 use crate::error::{Error, Result};
 use crate::templates::{find, render, stack_name_from, TEMPLATES};
-
-pub struct Options<'a> {
-    pub dir: &'a Path,
-    pub template: &'a str,
-    pub name: Option<&'a str>,
-    pub force: bool,
-    pub list: bool,
-}
 
 fn valid_stack_name(name: &str) -> bool {
     (1..=24).contains(&name.len())
@@ -95,20 +88,10 @@ fn check_no_escape(dir: &Path, files: &[&str]) -> Result<()> {
     ))
 }
 
-pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
+pub fn run(cli: &Cli, o: &InitArgs) -> Result<Outcome> {
     let json = cli.output == crate::cli::Output::Json;
     if o.list {
-        if json {
-            print_json(&serde_json::json!(TEMPLATES
-                .iter()
-                .map(|t| serde_json::json!({"name": t.name, "description": t.description}))
-                .collect::<Vec<_>>()));
-        } else {
-            for t in TEMPLATES {
-                println!("{:<14} {}", t.name, t.description);
-            }
-        }
-        return Ok(0);
+        return Ok(list(json));
     }
     let names = || {
         TEMPLATES
@@ -117,7 +100,7 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let template = find(o.template).ok_or_else(|| {
+    let template = find(&o.template).ok_or_else(|| {
         Error::usage(
             format!("there is no template {:?}", o.template),
             format!(
@@ -126,9 +109,9 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             ),
         )
     })?;
-    let absolute = std::path::absolute(o.dir).unwrap_or_else(|_| o.dir.to_path_buf());
-    let stack = match o.name {
-        Some(n) => n.to_string(),
+    let absolute = std::path::absolute(&o.dir).unwrap_or_else(|_| o.dir.clone());
+    let stack = match &o.name {
+        Some(n) => n.clone(),
         None => absolute
             .file_name()
             .and_then(|n| n.to_str())
@@ -142,8 +125,58 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         ));
     }
     let files = render(template, &stack);
+    write(o, &files)?;
+    // What was written must be a valid project.
+    crate::model::validate::load(&o.dir.join("albkit.toml"))?;
+    if json {
+        return Ok(Outcome::json(
+            0,
+            true,
+            &InitDoc::Written(Written {
+                template: template.name.to_string(),
+                stack,
+                directory: absolute.display().to_string(),
+                files: files.iter().map(|(p, _)| p.to_string()).collect(),
+            }),
+        ));
+    }
+    eprintln!(
+        "Wrote the {} template for stack {stack} in {}:",
+        template.name,
+        absolute.display()
+    );
+    for (p, _) in &files {
+        eprintln!("  {p}");
+    }
+    eprintln!(
+        "Next: `albkit plan`, then `albkit up --yes`; ship code changes with `albkit deploy --yes`."
+    );
+    Ok(Outcome::code(0))
+}
+
+/// `--list`: the templates with their descriptions.
+fn list(json: bool) -> Outcome {
+    if json {
+        let list = TEMPLATES
+            .iter()
+            .map(|t| TemplateDoc {
+                name: t.name.to_string(),
+                description: t.description.to_string(),
+            })
+            .collect();
+        return Outcome::json(0, true, &InitDoc::List(list));
+    }
+    for t in TEMPLATES {
+        println!("{:<14} {}", t.name, t.description);
+    }
+    Outcome::code(0)
+}
+
+/// Writes the rendered `files` into the project directory: never through a link that
+/// leaves it, and over existing files only with `--force`.
+fn write(o: &InitArgs, files: &[(&str, String)]) -> Result<()> {
     let paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
-    check_no_escape(o.dir, &paths)?;
+    check_no_escape(&o.dir, &paths)?;
     let existing: Vec<String> = files
         .iter()
         .map(|(p, _)| o.dir.join(p))
@@ -159,7 +192,7 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             "pick another directory, remove them, or pass --force to overwrite them",
         ));
     }
-    for (path, text) in &files {
+    for (path, text) in files {
         let full = o.dir.join(path);
         let write = || -> std::io::Result<()> {
             if let Some(parent) = full.parent() {
@@ -174,29 +207,7 @@ pub fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             )
         })?;
     }
-    // What was written must be a valid project.
-    crate::model::validate::load(&o.dir.join("albkit.toml"))?;
-    if json {
-        print_json(&serde_json::json!({
-            "template": template.name,
-            "stack": stack,
-            "directory": absolute.display().to_string(),
-            "files": files.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-        }));
-    } else {
-        eprintln!(
-            "Wrote the {} template for stack {stack} in {}:",
-            template.name,
-            absolute.display()
-        );
-        for (p, _) in &files {
-            eprintln!("  {p}");
-        }
-        eprintln!(
-            "Next: `albkit plan`, then `albkit up --yes`; ship code changes with `albkit deploy --yes`."
-        );
-    }
-    Ok(0)
+    Ok(())
 }
 
 #[cfg(all(test, unix))]

@@ -6,11 +6,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::code::{invoke, prove, Light};
-use super::print_json;
+use super::code::{invoke, prove};
+use super::output::InvokeDoc;
+use super::session::Session;
+use super::Outcome;
 use crate::alb::event::{self, Connection, EventInput, Failure, HttpRequest, HttpResponse};
 use crate::aws::error::AwsResultExt;
-use crate::cli::Cli;
+use crate::cli::{Cli, InvokeArgs};
 use crate::emulator::launch;
 use crate::emulator::process::Console;
 use crate::emulator::server::http_date;
@@ -22,15 +24,6 @@ use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::stack::Tags;
 use crate::package::Profile;
 
-pub struct Options<'a> {
-    pub function: Option<&'a str>,
-    pub path: &'a str,
-    pub method: &'a str,
-    pub headers: &'a [String],
-    pub body: Option<&'a str>,
-    pub local: bool,
-}
-
 /// Where the synthetic request comes from: a client on loopback, to the HTTP listener.
 fn connection() -> Connection {
     Connection {
@@ -40,15 +33,15 @@ fn connection() -> Connection {
     }
 }
 
-fn request(o: &Options<'_>) -> Result<HttpRequest> {
+fn request(o: &InvokeArgs) -> Result<HttpRequest> {
     if !o.path.starts_with('/') {
         return Err(Error::usage(
             format!("--path {:?} must start with '/'", o.path),
             "for example --path '/hello?name=world'",
         ));
     }
-    let mut req = HttpRequest::new(&o.method.to_ascii_uppercase(), o.path);
-    for h in o.headers {
+    let mut req = HttpRequest::new(&o.method.to_ascii_uppercase(), &o.path);
+    for h in &o.headers {
         let Some((k, v)) = h.split_once(':') else {
             return Err(Error::usage(
                 format!("--header {h:?} is not NAME:VALUE"),
@@ -58,7 +51,7 @@ fn request(o: &Options<'_>) -> Result<HttpRequest> {
         req.headers
             .push((k.trim().to_string(), v.trim().as_bytes().to_vec()));
     }
-    if let Some(body) = o.body {
+    if let Some(body) = &o.body {
         req.body = body.as_bytes().to_vec();
     }
     Ok(req)
@@ -119,7 +112,7 @@ fn unusable(text: &str) -> Error {
 /// `--local`: builds the function for this machine and sends the request through the
 /// emulator's Runtime API, exactly as `albkit dev` would after its rules matched.
 async fn local(
-    s: &Light,
+    s: &Session,
     f: &FunctionSettings,
     req: &HttpRequest,
     date: &str,
@@ -141,7 +134,7 @@ async fn local(
 /// Without `--local`: the deployed target group's ARN and header mode, then the `live`
 /// alias.
 async fn deployed(
-    s: &Light,
+    s: &Session,
     f: &FunctionSettings,
     req: &HttpRequest,
     date: &str,
@@ -184,7 +177,7 @@ async fn deployed(
 
 /// The function's target group, proved by its tags: under the name of the function's
 /// naming scheme first, then the other's. Returns its name and ARN.
-async fn target_group(s: &Light, function: &str, legacy: bool) -> Result<(String, String)> {
+async fn target_group(s: &Session, function: &str, legacy: bool) -> Result<(String, String)> {
     let current = s.names.target_group(function);
     let previous = s.names.legacy_target_group(function);
     let order = if legacy {
@@ -254,16 +247,16 @@ async fn target_group(s: &Light, function: &str, legacy: bool) -> Result<(String
     ))
 }
 
-pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
-    let s = Light::open(cli).await?;
-    let functions = s.select(o.function)?;
+pub async fn run(cli: &Cli, o: &InvokeArgs) -> Result<Outcome> {
+    let s = Session::connect(cli).await?;
+    let functions = s.select(o.function.as_deref())?;
     let [f] = functions.as_slice() else {
         return Err(Error::usage(
             "the stack has several functions: say which one to invoke",
             "add --function NAME",
         ));
     };
-    let req = request(&o)?;
+    let req = request(o)?;
     let date = http_date();
     // What the ALB refuses before invoking anything (413, 400, 405, 501).
     let (response, problem) = if let Err(refused) = event::check_request(&req) {
@@ -274,16 +267,22 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         deployed(&s, f, &req, &date).await?
     };
     let body = String::from_utf8_lossy(&response.body).into_owned();
-    if s.json {
-        print_json(&serde_json::json!({
-            "function": f.name,
-            "local": o.local,
-            "status": response.status,
-            "headers": response.headers.iter().map(|(k, v)| serde_json::json!([k, v])).collect::<Vec<_>>(),
-            "body": body,
-            "error": problem,
-        }));
-    } else {
+    let code = if response.status >= 500 { 1 } else { 0 };
+    if s.json() {
+        return Ok(Outcome::json(
+            code,
+            true,
+            &InvokeDoc {
+                function: f.name.clone(),
+                local: o.local,
+                status: response.status,
+                headers: response.headers,
+                body,
+                error: problem,
+            },
+        ));
+    }
+    {
         if let Some(p) = &problem {
             eprintln!("The load balancer would answer {}: {p}", response.status);
         }
@@ -301,5 +300,5 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
         println!();
         println!("{body}");
     }
-    Ok(if response.status >= 500 { 1 } else { 0 })
+    Ok(Outcome::code(code))
 }

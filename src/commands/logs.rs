@@ -4,20 +4,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::code::{find, Light};
+use super::code::find;
+use super::output::LogLine;
+use super::session::Session;
+use super::Outcome;
 use crate::aws::error::AwsResultExt;
-use crate::cli::Cli;
+use crate::cli::{Cli, LogsArgs};
 use crate::error::{Error, Result};
 use crate::model::lifecycle::{format_rfc3339, parse_since, Cursor, LogEvent};
 use crate::model::names::{log_group_of, logical, TAG_RESOURCE, TAG_STACK};
 use crate::model::stack::Tags;
-
-pub struct Options<'a> {
-    pub function: Option<&'a str>,
-    pub since: &'a str,
-    pub follow: bool,
-    pub filter: Option<&'a str>,
-}
 
 /// How far back each `--follow` poll looks for events CloudWatch ingested late.
 const LOOKBACK_MS: i64 = 30_000;
@@ -38,7 +34,7 @@ fn pattern(text: &str) -> String {
 /// Every event of `group` from `start` on (all pages); none when the group does not
 /// exist yet (the function never ran).
 async fn fetch(
-    s: &Light,
+    s: &Session,
     function: &str,
     group: &str,
     start: i64,
@@ -82,7 +78,7 @@ async fn fetch(
 /// The log group of `function`: where the stack's function, proved by its tags, writes;
 /// when the function is gone (`down` keeps the logs), the log group tagged as the
 /// stack's, under the current name or the previous scheme's. `None` when neither exists.
-async fn log_group(s: &Light, function: &str) -> Result<Option<String>> {
+async fn log_group(s: &Session, function: &str) -> Result<Option<String>> {
     if let Some((proven, _)) = find(s, function, false).await? {
         return Ok(Some(log_group_of(&proven.name)));
     }
@@ -126,10 +122,10 @@ async fn log_group(s: &Light, function: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
-    let s = Light::open(cli).await?;
-    let functions = s.select(o.function)?;
-    let since = parse_since(o.since, now_ms()).map_err(|m| {
+pub async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
+    let s = Session::connect(cli).await?;
+    let functions = s.select(o.function.as_deref())?;
+    let since = parse_since(&o.since, now_ms()).map_err(|m| {
         Error::usage(
             m,
             "for example --since 10m, --since 2h or --since 2024-05-01T12:00:00Z",
@@ -151,26 +147,26 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::signal::ctrl_c() => return Ok(0),
+            _ = tokio::signal::ctrl_c() => return Ok(Outcome::code(0)),
         }
         let start = cursor.start();
-        let polls = groups.iter().map(|(f, g)| fetch(&s, f, g, start, o.filter));
+        let polls = groups
+            .iter()
+            .map(|(f, g)| fetch(&s, f, g, start, o.filter.as_deref()));
         let mut all = Vec::new();
         for batch in futures::future::try_join_all(polls).await? {
             all.extend(batch);
         }
         for e in cursor.advance(all) {
-            if s.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "timestamp": e.timestamp,
-                        "time": format_rfc3339(e.timestamp),
-                        "function": e.function,
-                        "event_id": e.event_id,
-                        "message": e.message,
-                    })
-                );
+            if s.json() {
+                let line = LogLine {
+                    time: format_rfc3339(e.timestamp),
+                    timestamp: e.timestamp,
+                    function: e.function,
+                    event_id: e.event_id,
+                    message: e.message,
+                };
+                println!("{}", serde_json::to_value(&line).unwrap_or_default());
             } else {
                 println!(
                     "{} {:<width$} {}",
@@ -181,7 +177,7 @@ pub async fn run(cli: &Cli, o: Options<'_>) -> Result<u8> {
             }
         }
         if !o.follow {
-            return Ok(0);
+            return Ok(Outcome::code(0));
         }
     }
 }

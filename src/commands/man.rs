@@ -7,7 +7,9 @@ use std::path::Path;
 use clap::CommandFactory;
 use clap_mangen::Man;
 
-use crate::cli::{Cli, Output};
+use super::output::ManDoc;
+use super::Outcome;
+use crate::cli::{Cli, ManArgs, Output};
 use crate::error::{Error, Result};
 
 /// Every page as (file name, roff text), `albkit.1` first.
@@ -46,7 +48,8 @@ pub fn write(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(pages.into_iter().map(|(n, _)| n).collect())
 }
 
-pub fn run(cli: &Cli, dir: &Path) -> Result<u8> {
+pub fn run(cli: &Cli, args: &ManArgs) -> Result<Outcome> {
+    let dir = args.out_dir.as_path();
     let written = write(dir).map_err(|e| {
         Error::usage(
             format!("could not write the man pages into {}: {e}", dir.display()),
@@ -54,15 +57,20 @@ pub fn run(cli: &Cli, dir: &Path) -> Result<u8> {
         )
     })?;
     if cli.output == Output::Json {
-        super::print_json(&serde_json::json!({
-            "directory": dir.display().to_string(),
-            "pages": written,
-        }));
-    } else {
+        return Ok(Outcome::json(
+            0,
+            true,
+            &ManDoc {
+                directory: dir.display().to_string(),
+                pages: written,
+            },
+        ));
+    }
+    {
         eprintln!("Wrote {} man pages into {}:", written.len(), dir.display());
         for name in &written {
             eprintln!("  {name}");
         }
     }
-    Ok(0)
+    Ok(Outcome::code(0))
 }

@@ -1,6 +1,9 @@
 //! `albkit status`: every resource of the stack with its id and state.
 
-use super::{check_conflicts, print_json, url, Session};
+use super::output::{StatusDoc, StatusRow};
+use super::planning::check_conflicts;
+use super::session::Session;
+use super::{url, Outcome};
 use crate::aws::discover::discover;
 use crate::cli::Cli;
 use crate::error::Result;
@@ -26,7 +29,7 @@ fn state(kind: Kind, r: &crate::model::stack::Resource) -> String {
     }
 }
 
-pub async fn run(cli: &Cli) -> Result<u8> {
+pub async fn run(cli: &Cli) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     let empty = Default::default();
     let ctx = s.ctx(&empty);
@@ -41,47 +44,50 @@ pub async fn run(cli: &Cli) -> Result<u8> {
     } else {
         None
     };
-    let rows: Vec<(String, Kind, String, String)> = d
+    let rows: Vec<StatusRow> = d
         .observed
         .values()
-        .map(|o| {
-            (
-                o.resource.logical.clone(),
-                o.resource.kind,
-                o.id.clone(),
-                state(o.resource.kind, &o.resource),
-            )
+        .map(|o| StatusRow {
+            logical: o.resource.logical.clone(),
+            kind: o.resource.kind,
+            id: o.id.clone(),
+            state: state(o.resource.kind, &o.resource),
         })
         .collect();
     if s.json() {
-        print_json(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "exists": !rows.is_empty(),
-            "url": url,
-            "dns_name": dns,
-            "resources": rows.iter().map(|(l, k, id, st)| serde_json::json!({"logical": l, "kind": k, "id": id, "state": st})).collect::<Vec<_>>(),
-        }));
-        return Ok(0);
+        let document = StatusDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            exists: !rows.is_empty(),
+            url,
+            dns_name: dns.map(str::to_string),
+            resources: rows,
+        };
+        return Ok(Outcome::json(0, true, &document));
     }
     if rows.is_empty() {
         println!(
             "Stack {} does not exist in {} (account {}).",
             s.config.stack.name, s.aws.region, account
         );
-        return Ok(0);
+        return Ok(Outcome::code(0));
     }
-    let w1 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let w2 = rows.iter().map(|r| r.1.as_str().len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.logical.len()).max().unwrap_or(0);
+    let w2 = rows
+        .iter()
+        .map(|r| r.kind.as_str().len())
+        .max()
+        .unwrap_or(0);
     println!(
         "Stack {} in {} (account {}):",
         s.config.stack.name, s.aws.region, account
     );
-    for (l, k, id, st) in &rows {
-        println!("  {l:<w1$}  {:<w2$}  {st:<28}  {id}", k.as_str());
+    for r in &rows {
+        let (l, st, id) = (&r.logical, &r.state, &r.id);
+        println!("  {l:<w1$}  {:<w2$}  {st:<28}  {id}", r.kind.as_str());
     }
     if let Some(url) = url {
         println!("URL: {url}");
     }
-    Ok(0)
+    Ok(Outcome::code(0))
 }

@@ -1,13 +1,16 @@
 //! `albkit unlock`: remove a stack lock left by a run that was killed.
 
-use super::{confirm, print_json, Session};
+use super::confirm::confirm;
+use super::output::UnlockDoc;
+use super::session::Session;
+use super::Outcome;
 use crate::aws::lock::{self, force_unlock, UnlockError, Unlocked};
-use crate::cli::Cli;
+use crate::cli::{Cli, UnlockArgs};
 use crate::error::{Error, Result};
-use crate::model::lock::LockRecord;
 
-pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
+pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
+    let lock_id = args.lock_id.as_deref();
     let account = s.account().await?;
     let location = format!(
         "s3://{}/{}",
@@ -18,9 +21,9 @@ pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
         "Remove the lock of stack {} in {} (account {})? Only do this if the run holding it is gone.",
         s.config.stack.name, s.aws.region, account
     );
-    if !confirm(yes, &question, s.json())? {
+    if !confirm(args.yes, &question, s.json())? {
         eprintln!("Cancelled: nothing was changed.");
-        return Ok(1);
+        return Ok(Outcome::code(1));
     }
     let removed = force_unlock(&s.aws, &s.names, account, lock_id).await.map_err(|e| match e {
         UnlockError::OtherLock(r) => Error::usage(
@@ -37,26 +40,26 @@ pub async fn run(cli: &Cli, lock_id: Option<&str>, yes: bool) -> Result<u8> {
         UnlockError::Aws(e) => Error::Aws(e),
     })?;
     if s.json() {
-        print_json(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "lock": location,
-            "was_locked": removed != Unlocked::NotLocked,
-            "removed": match &removed {
-                Unlocked::Removed(r) => r.clone(),
-                Unlocked::NotLocked => None::<LockRecord>,
+        let document = UnlockDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            was_locked: removed != Unlocked::NotLocked,
+            removed: match removed {
+                Unlocked::Removed(r) => r,
+                Unlocked::NotLocked => None,
             },
-        }));
-    } else {
-        match &removed {
-            Unlocked::Removed(Some(r)) => {
-                eprintln!("Removed the lock: {}.", r.describe(lock::now()))
-            }
-            Unlocked::Removed(None) => {
-                eprintln!("Removed an unreadable lock object at {location}.")
-            }
-            Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
-        }
+            lock: location,
+        };
+        return Ok(Outcome::json(0, true, &document));
     }
-    Ok(0)
+    match &removed {
+        Unlocked::Removed(Some(r)) => {
+            eprintln!("Removed the lock: {}.", r.describe(lock::now()))
+        }
+        Unlocked::Removed(None) => {
+            eprintln!("Removed an unreadable lock object at {location}.")
+        }
+        Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
+    }
+    Ok(Outcome::code(0))
 }

@@ -1,31 +1,34 @@
 //! `albkit up`: converge the stack to the config.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use super::{compute_plan, confirm, print_json, replan, seed, url, Planned, Session};
+use super::confirm::confirm;
+use super::output::UpDoc;
+use super::planning::{compute_plan, replan, Planned};
+use super::session::Session;
+use super::{seed, url, Outcome};
 use crate::aws::executor;
-use crate::cli::Cli;
+use crate::cli::{Cli, UpArgs};
 use crate::error::Result;
 use crate::model::names::logical;
 use crate::model::plan::Action;
 
-pub async fn run(cli: &Cli, yes: bool, lock_timeout: Duration) -> Result<u8> {
+pub async fn run(cli: &Cli, args: &UpArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     s.print_warnings();
     let p = compute_plan(&s).await?;
     // Nothing to change: nothing to lock (a no-op up only reads, like plan).
     if !p.plan.has_changes() {
-        return converge(&s, yes, p).await;
+        return converge(&s, args.yes, p).await;
     }
-    let lock = s.lock("up", lock_timeout).await?;
-    let result = async { converge(&s, yes, replan(&s, p).await?).await }.await;
+    let lock = s.lock("up", args.lock_timeout).await?;
+    let result = async { converge(&s, args.yes, replan(&s, p).await?).await }.await;
     s.unlock(lock).await;
     result
 }
 
 /// Applies the plan (under the stack's lock when it has changes) and reports.
-async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
+async fn converge(s: &Session, yes: bool, p: Planned) -> Result<Outcome> {
     let ctx = s.ctx(&p.artifacts);
     seed(&ctx, &p.discovery.observed);
     let counts = p.plan.counts();
@@ -41,7 +44,7 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
         );
         if !confirm(yes, &question, s.json())? {
             eprintln!("Cancelled: nothing was changed.");
-            return Ok(1);
+            return Ok(Outcome::code(1));
         }
         s.phase("Applying");
         executor::apply(&ctx, &p.plan, &p.desired, &p.discovery.observed).await?;
@@ -63,33 +66,27 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<u8> {
     let url = url(&s.config, dns.as_deref());
     if s.json() {
         let ids: BTreeMap<String, String> = ctx.ids.snapshot();
-        print_json(&serde_json::json!({
-            "stack": s.config.stack.name,
-            "region": s.aws.region,
-            "url": url,
-            "dns_name": dns,
-            "resources": ids,
-            "counts": {
-                "created": counts.create,
-                "updated": counts.update,
-                "replaced": counts.replace,
-                "deleted": counts.delete,
-                "unchanged": counts.unchanged,
-            },
-            "notes": s.reporter.notes(),
-            "warnings": s.config.warnings,
-        }));
-    } else {
-        let c = p
-            .plan
-            .changes
-            .iter()
-            .filter(|c| c.action != Action::Keep)
-            .count();
-        eprintln!("Done: {c} change(s) applied.");
-        if let Some(url) = url {
-            println!("{url}");
-        }
+        let document = UpDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            url,
+            dns_name: dns,
+            resources: ids,
+            counts: counts.into(),
+            notes: s.reporter.notes(),
+            warnings: s.config.warnings.clone(),
+        };
+        return Ok(Outcome::json(0, true, &document));
     }
-    Ok(0)
+    let c = p
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Keep)
+        .count();
+    eprintln!("Done: {c} change(s) applied.");
+    if let Some(url) = url {
+        println!("{url}");
+    }
+    Ok(Outcome::code(0))
 }

@@ -1,18 +1,23 @@
 //! `albkit versions`: published versions of each function, with dates, sizes, and which
 //! one `live` serves.
 
-use super::code::{prove, Light};
-use super::print_json;
+use super::code::prove;
+use super::output::{FunctionVersions, VersionsDoc};
+use super::session::Session;
+use super::Outcome;
 use crate::aws::clients::Aws;
 use crate::aws::error::AwsResultExt;
-use crate::cli::Cli;
+use crate::cli::{Cli, VersionsArgs};
 use crate::error::Result;
 use crate::model::lifecycle::numeric_versions;
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A published version of a function.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Version {
     pub version: String,
     pub last_modified: String,
+    #[schemars(range(min = 0))]
     pub code_size: i64,
     pub code_sha256: String,
     pub description: String,
@@ -46,21 +51,21 @@ pub async fn list_versions(aws: &Aws, name: &str) -> Result<Vec<Version>> {
     Ok(out)
 }
 
-pub async fn run(cli: &Cli, function: Option<&str>) -> Result<u8> {
-    let s = Light::open(cli).await?;
+pub async fn run(cli: &Cli, args: &VersionsArgs) -> Result<Outcome> {
+    let s = Session::connect(cli).await?;
     let mut doc = Vec::new();
-    for f in s.select(function)? {
+    for f in s.select(args.function.as_deref())? {
         let (proven, live) = prove(&s, &f.name, true).await?;
         let name = proven.name;
         let live = live.map(|l| l.version).unwrap_or_default();
         let versions = list_versions(&s.aws, &name).await?;
-        if s.json {
-            doc.push(serde_json::json!({
-                "function": f.name,
-                "name": name,
-                "live": live,
-                "versions": versions,
-            }));
+        if s.json() {
+            doc.push(FunctionVersions {
+                function: f.name.clone(),
+                name,
+                live,
+                versions,
+            });
             continue;
         }
         println!("Function {} ({name}):", f.name);
@@ -76,8 +81,5 @@ pub async fn run(cli: &Cli, function: Option<&str>) -> Result<u8> {
             );
         }
     }
-    if s.json {
-        print_json(&serde_json::json!({ "functions": doc }));
-    }
-    Ok(0)
+    Ok(Outcome::json(0, s.json(), &VersionsDoc { functions: doc }))
 }

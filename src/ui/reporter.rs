@@ -178,3 +178,35 @@ impl Reporter for Tty {
         }
     }
 }
+
+/// Forwards events to another reporter and keeps the notes, which the commands' JSON
+/// documents carry.
+pub struct Collect {
+    inner: Box<dyn Reporter>,
+    notes: Mutex<Vec<String>>,
+}
+
+impl Collect {
+    pub fn new(inner: Box<dyn Reporter>) -> Self {
+        Collect {
+            inner,
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The notes reported so far, in order.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+}
+
+impl Reporter for Collect {
+    fn event(&self, event: Event) {
+        if let Event::Note(text) = &event {
+            if let Ok(mut notes) = self.notes.lock() {
+                notes.push(text.clone());
+            }
+        }
+        self.inner.event(event);
+    }
+}

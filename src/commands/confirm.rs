@@ -1,0 +1,27 @@
+//! Asking before AWS is changed.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::error::{Error, Result};
+
+/// Asks on a terminal; refuses without one unless `--yes`.
+pub fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || json {
+        return Err(Error::usage(
+            "refusing to change AWS without confirmation: there is no terminal to ask",
+            "pass --yes to confirm non-interactively (as in CI)",
+        ));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} Only 'yes' will be accepted: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(answer.trim() == "yes")
+}

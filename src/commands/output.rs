@@ -1,0 +1,671 @@
+//! The `-o json` documents of the commands, as types. Their JSON Schemas in `schemas/`
+//! are generated from these types ([`schemas`]); a test fails when the files differ from
+//! what the types generate (`ALBKIT_UPDATE_SCHEMAS=1 cargo test --lib schemas` rewrites
+//! them), and the integration tests validate real output against the files.
+
+use std::collections::BTreeMap;
+
+use schemars::generate::SchemaSettings;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+
+use crate::model::config::Warning;
+use crate::model::cost::Workload;
+use crate::model::lock::LockRecord;
+use crate::model::plan::{Change, Counts};
+use crate::model::stack::Kind;
+use crate::package::Builder;
+
+// `albkit plan -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit plan -o json: what up would change",
+    deny_unknown_fields
+)]
+pub struct PlanDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    pub has_changes: bool,
+    #[schemars(with = "PlanCounts")]
+    pub counts: Counts,
+    /// Every resource that would change, in the order up would act (unchanged ones are
+    /// left out)
+    #[schemars(with = "Vec<ChangeSchema>")]
+    pub changes: Vec<Change>,
+    /// Valid settings of albkit.toml worth knowing about (a TLS policy without TLS 1.3),
+    /// in file order
+    #[schemars(with = "Vec<WarningSchema>")]
+    pub warnings: Vec<Warning>,
+}
+
+// The schema of the plan's [`Counts`] as they serialize.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct PlanCounts {
+    create: usize,
+    update: usize,
+    replace: usize,
+    delete: usize,
+    unchanged: usize,
+}
+
+// The schema of a [`Change`] as it serializes (never a `keep`: the document leaves
+// those out).
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "change", deny_unknown_fields)]
+struct ChangeSchema {
+    /// Logical id, e.g. vpc, subnet/1, function/hello
+    logical: String,
+    #[schemars(schema_with = "kind_schema")]
+    kind: String,
+    #[schemars(schema_with = "action_schema")]
+    action: String,
+    /// The existing AWS id or ARN; null for a creation
+    id: Option<String>,
+    fields: Vec<FieldSchema>,
+}
+
+// The actions a plan's change can carry, as `Action` serializes them.
+fn action_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["create", "update", "replace", "delete"] })
+}
+
+// The schema of a changed field of a [`Change`].
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "field", deny_unknown_fields)]
+struct FieldSchema {
+    name: String,
+    old: Option<String>,
+    new: Option<String>,
+    forces_replacement: bool,
+}
+
+// The schema of a config [`Warning`] as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "warning", deny_unknown_fields)]
+struct WarningSchema {
+    /// Dotted key path, e.g. https.ssl_policy
+    key: String,
+    message: String,
+    /// What to do about it
+    help: String,
+    #[schemars(range(min = 1))]
+    line: Option<usize>,
+    #[schemars(range(min = 1))]
+    column: Option<usize>,
+}
+
+// `albkit up -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "albkit up -o json: the converged stack", deny_unknown_fields)]
+pub struct UpDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    /// Where the stack answers (https://domain or http://dns-name)
+    pub url: Option<String>,
+    /// The load balancer's DNS name
+    pub dns_name: Option<String>,
+    /// AWS id or ARN of each resource, by logical id
+    pub resources: BTreeMap<String, String>,
+    pub counts: UpCounts,
+    /// Things to know (DNS records to create by hand, kept resources)
+    pub notes: Vec<String>,
+    /// Valid settings of albkit.toml worth knowing about (a TLS policy without TLS 1.3),
+    /// in file order
+    #[schemars(with = "Vec<WarningSchema>")]
+    pub warnings: Vec<Warning>,
+}
+
+/// What `up` did, by action.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct UpCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
+
+impl From<Counts> for UpCounts {
+    fn from(c: Counts) -> Self {
+        UpCounts {
+            created: c.create,
+            updated: c.update,
+            replaced: c.replace,
+            deleted: c.delete,
+            unchanged: c.unchanged,
+        }
+    }
+}
+
+// `albkit status -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit status -o json: every resource of the stack",
+    deny_unknown_fields
+)]
+pub struct StatusDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    pub exists: bool,
+    pub url: Option<String>,
+    pub dns_name: Option<String>,
+    pub resources: Vec<StatusRow>,
+}
+
+/// One resource of `albkit status`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct StatusRow {
+    pub logical: String,
+    #[schemars(schema_with = "kind_schema")]
+    pub kind: Kind,
+    pub id: String,
+    /// e.g. active, ISSUED, target healthy, retention 14, present
+    pub state: String,
+}
+
+// The kinds of resource, as `Kind` serializes them.
+fn kind_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "enum": [
+            "vpc", "subnet", "internet-gateway", "route-table", "security-group",
+            "log-bucket", "load-balancer", "certificate", "listener", "role", "log-group",
+            "function", "target-group", "listener-rule", "dns-record"
+        ],
+        "description": "Resource kind"
+    })
+}
+
+// `albkit down -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit down -o json: what was removed and what was kept",
+    deny_unknown_fields
+)]
+pub struct DownDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    /// false: there was nothing to remove
+    pub existed: bool,
+    /// Logical ids removed
+    pub removed: Vec<String>,
+    /// Logs kept without --purge-logs
+    pub kept: Vec<Kept>,
+    /// Resources found in the stack's place without the proof that they are the stack's:
+    /// left in place, never changed
+    pub foreign: Vec<ForeignDoc>,
+    /// What the run wants the user to know (validation records kept or deleted, the lock
+    /// bucket left in place, ...)
+    pub notes: Vec<String>,
+}
+
+/// A resource `down` kept (logs without `--purge-logs`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Kept {
+    pub logical: String,
+    pub id: Option<String>,
+}
+
+/// A resource in the stack's place that is not the stack's.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ForeignDoc {
+    pub kind: String,
+    pub name: String,
+    /// Why it is not the stack's
+    pub reason: String,
+}
+
+// `albkit unlock -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit unlock -o json: the stack lock that was removed, if any",
+    deny_unknown_fields
+)]
+pub struct UnlockDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    /// Where the lock object lives: s3://albkit-locks-<account>-<region>/<stack>/lock.json
+    pub lock: String,
+    /// false: there was no lock to remove
+    pub was_locked: bool,
+    /// The record of the removed lock; null when there was none or it was unreadable
+    #[schemars(with = "Option<LockRecordSchema>")]
+    pub removed: Option<LockRecord>,
+}
+
+// The schema of [`LockRecord`] as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "LockRecord", deny_unknown_fields)]
+struct LockRecordSchema {
+    /// Random id of this acquisition
+    id: String,
+    /// The command that held it (up, down)
+    command: String,
+    /// user@host of the holder
+    holder: String,
+    pid: u32,
+    /// Hash identifying the holder's machine, boot and pid namespace; empty when unknown
+    host_id: String,
+    /// Unix seconds
+    acquired_at: u64,
+    /// Unix seconds; renewed while the holder runs
+    expires_at: u64,
+    albkit_version: String,
+}
+
+// `albkit deploy -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit deploy -o json: the outcome per function",
+    deny_unknown_fields
+)]
+pub struct DeployDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    pub functions: Vec<Deployed>,
+}
+
+/// What `deploy` did to one function.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Deployed {
+    pub function: String,
+    /// unhealthy: the smoke check failed and --no-rollback kept live on the new version
+    pub result: DeployResult,
+    pub zip_bytes: usize,
+    #[schemars(schema_with = "builder_schema")]
+    pub builder: Builder,
+    /// Newest glibc symbol version the bootstrap needs; null when static
+    pub required_glibc: Option<String>,
+    /// Base64 SHA-256 of the zip, as Lambda's CodeSha256
+    pub code_sha256: String,
+    pub previous_version: String,
+    pub live_version: String,
+    /// Smoke check result: healthy: …, inconclusive: …, or why it failed; null when
+    /// nothing was deployed
+    pub smoke: Option<String>,
+}
+
+/// The result of `deploy` for one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployResult {
+    Unchanged,
+    Deployed,
+    #[serde(rename = "rolled back")]
+    RolledBack,
+    Unhealthy,
+}
+
+// The builders, as `Builder` serializes them.
+fn builder_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["CargoLambda", "Zigbuild", "Musl", "Cargo"] })
+}
+
+// `albkit rollback -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit rollback -o json: where live moved",
+    deny_unknown_fields
+)]
+pub struct RollbackDoc {
+    pub functions: Vec<Moved>,
+}
+
+/// Where `rollback` moved one function's `live` alias.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Moved {
+    pub function: String,
+    pub from: String,
+    pub to: String,
+    /// false: live already served that version
+    pub changed: bool,
+}
+
+// `albkit versions -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit versions -o json: published versions per function",
+    deny_unknown_fields
+)]
+pub struct VersionsDoc {
+    pub functions: Vec<FunctionVersions>,
+}
+
+/// The published versions of one function.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct FunctionVersions {
+    pub function: String,
+    /// The Lambda function name
+    pub name: String,
+    /// The version the live alias serves
+    pub live: String,
+    pub versions: Vec<super::versions::Version>,
+}
+
+// `albkit invoke -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit invoke -o json: the HTTP response the load balancer would send",
+    deny_unknown_fields
+)]
+pub struct InvokeDoc {
+    pub function: String,
+    pub local: bool,
+    #[schemars(range(min = 100, max = 599))]
+    pub status: u16,
+    /// [name, value] pairs in order
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Why the load balancer would answer 502 instead of the function's response
+    pub error: Option<String>,
+}
+
+/// `albkit init -o json`: the files written, or with `--list` the templates.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(title = "albkit init -o json: the files written, or with --list the templates")]
+pub enum InitDoc {
+    Written(Written),
+    /// --list
+    List(Vec<TemplateDoc>),
+}
+
+/// What `init` wrote.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Written {
+    pub template: String,
+    pub stack: String,
+    pub directory: String,
+    pub files: Vec<String>,
+}
+
+/// A template of `init --list`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TemplateDoc {
+    pub name: String,
+    pub description: String,
+}
+
+/// One event of `albkit logs -o json`, which prints one such object per line.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit logs -o json: ONE log event; the command prints one such object per line",
+    deny_unknown_fields
+)]
+pub struct LogLine {
+    /// Milliseconds since the Unix epoch
+    pub timestamp: i64,
+    /// The same as RFC 3339
+    pub time: String,
+    pub function: String,
+    pub event_id: String,
+    pub message: String,
+}
+
+// `albkit man -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit man -o json: the man pages written",
+    deny_unknown_fields
+)]
+pub struct ManDoc {
+    pub directory: String,
+    #[schemars(inner(regex(pattern = r"^albkit(-[a-z]+(-[a-z]+)*)?\.1$")))]
+    pub pages: Vec<String>,
+}
+
+// `albkit cost -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit cost -o json: a monthly estimate in USD (no AWS call)",
+    deny_unknown_fields
+)]
+pub struct CostDoc {
+    pub stack: Option<String>,
+    pub prices: PricesDoc,
+    #[schemars(with = "WorkloadSchema")]
+    pub workload: Workload,
+    #[schemars(range(min = 0))]
+    pub monthly_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_gb_seconds: f64,
+    pub lcu: Lcu,
+    pub monthly_usd: MonthlyUsd,
+    pub break_even: BreakEvens,
+    pub assumptions: Vec<String>,
+    pub excluded: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Which price table the estimate uses.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PricesDoc {
+    pub region: String,
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub taken: String,
+    #[schemars(schema_with = "usd_schema")]
+    pub currency: &'static str,
+}
+
+fn usd_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "const": "USD" })
+}
+
+// The schema of the cost model's [`Workload`] as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "Workload", deny_unknown_fields)]
+struct WorkloadSchema {
+    #[schemars(range(min = 0))]
+    requests_per_second: f64,
+    #[schemars(range(min = 0))]
+    avg_duration_ms: f64,
+    functions: Vec<FunctionLoadSchema>,
+    #[schemars(range(min = 0))]
+    kb_per_request: f64,
+    #[schemars(range(min = 1))]
+    requests_per_connection: f64,
+    #[schemars(range(min = 0))]
+    connection_seconds: f64,
+    listener_rules: u32,
+}
+
+// The schema of the cost model's `FunctionLoad` as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "FunctionLoad", deny_unknown_fields)]
+struct FunctionLoadSchema {
+    name: String,
+    #[schemars(range(min = 128, max = 10240))]
+    memory_mb: u32,
+    #[schemars(schema_with = "architecture_schema")]
+    architecture: String,
+}
+
+fn architecture_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["x86_64", "arm64"] })
+}
+
+/// The load balancer capacity units an hour, and which dimension sets them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Lcu {
+    #[schemars(range(min = 0))]
+    pub per_hour: f64,
+    #[schemars(schema_with = "dimension_schema")]
+    pub dominant: &'static str,
+    pub dimensions: Dimensions,
+}
+
+fn dimension_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "enum": ["new connections", "active connections", "processed bytes", "rule evaluations"]
+    })
+}
+
+/// LCUs an hour that each dimension needs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Dimensions {
+    #[schemars(range(min = 0))]
+    pub new_connections: f64,
+    #[schemars(range(min = 0))]
+    pub active_connections: f64,
+    #[schemars(range(min = 0))]
+    pub processed_bytes: f64,
+    #[schemars(range(min = 0))]
+    pub rule_evaluations: f64,
+}
+
+/// USD a month per option.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MonthlyUsd {
+    pub alb: AlbUsd,
+    pub rest_api: ApiUsd,
+    pub http_api: ApiUsd,
+}
+
+/// USD a month of ALB + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AlbUsd {
+    #[schemars(range(min = 0))]
+    pub lambda_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_duration: f64,
+    #[schemars(range(min = 0))]
+    pub total: f64,
+    #[schemars(range(min = 0))]
+    pub load_balancer_hours: f64,
+    #[schemars(range(min = 0))]
+    pub load_balancer_lcus: f64,
+}
+
+/// USD a month of an API Gateway + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ApiUsd {
+    #[schemars(range(min = 0))]
+    pub lambda_requests: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_duration: f64,
+    #[schemars(range(min = 0))]
+    pub total: f64,
+    #[schemars(range(min = 0))]
+    pub api_requests: f64,
+}
+
+/// The traffic from which ALB + Lambda is the cheaper option, per API Gateway kind.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BreakEvens {
+    pub rest_api: BreakEvenDoc,
+    pub http_api: BreakEvenDoc,
+}
+
+/// Where ALB + Lambda is cheaper than one API Gateway kind + Lambda.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BreakEvenDoc {
+    /// ALB + Lambda is cheaper from this traffic on; null: never
+    #[schemars(range(min = 0))]
+    pub from_rps: Option<f64>,
+    #[schemars(range(min = 0))]
+    pub from_monthly_requests: Option<f64>,
+    /// …up to this traffic; null: at any higher traffic
+    #[schemars(range(min = 0))]
+    pub until_rps: Option<f64>,
+    #[schemars(range(min = 0))]
+    pub until_monthly_requests: Option<f64>,
+}
+
+/// The schema of output type `T`: of what it serializes to, so that a field that is
+/// always there is required, even when it may be null.
+fn schema<T: JsonSchema>() -> Schema {
+    SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>()
+}
+
+/// Every generated schema as (file stem in `schemas/`, schema).
+pub fn schemas() -> Vec<(&'static str, Schema)> {
+    vec![
+        ("cost", schema::<CostDoc>()),
+        ("deploy", schema::<DeployDoc>()),
+        ("down", schema::<DownDoc>()),
+        ("init", schema::<InitDoc>()),
+        ("invoke", schema::<InvokeDoc>()),
+        ("logs", schema::<LogLine>()),
+        ("man", schema::<ManDoc>()),
+        ("plan", schema::<PlanDoc>()),
+        ("rollback", schema::<RollbackDoc>()),
+        ("status", schema::<StatusDoc>()),
+        ("unlock", schema::<UnlockDoc>()),
+        ("up", schema::<UpDoc>()),
+        ("versions", schema::<VersionsDoc>()),
+    ]
+}
+
+/// The text of a schema file.
+pub fn schema_text(schema: &Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails when a file in schemas/ differs from what the types generate; with
+    /// `ALBKIT_UPDATE_SCHEMAS=1`, writes the files instead.
+    #[test]
+    fn schemas_are_generated_from_the_output_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let update = std::env::var_os("ALBKIT_UPDATE_SCHEMAS").is_some();
+        let mut stale = Vec::new();
+        for (name, schema) in schemas() {
+            let path = dir.join(format!("{name}.schema.json"));
+            let text = schema_text(&schema);
+            if update {
+                std::fs::write(&path, &text).expect("write schema");
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale schemas (run `ALBKIT_UPDATE_SCHEMAS=1 cargo test --lib schemas`): {}",
+            stale.join(", ")
+        );
+    }
+}

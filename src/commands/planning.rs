@@ -1,0 +1,194 @@
+//! The plan of `plan` and `up`: read what exists and build the functions, concurrently;
+//! compute the desired stack and the plan; refuse what albkit may not touch.
+
+use std::collections::BTreeMap;
+
+use super::session::Session;
+use crate::aws::discover::{discover, Discovery};
+use crate::aws::lock_bucket;
+use crate::aws::network::{self, NetworkContext};
+use crate::aws::resources::Foreign;
+use crate::error::{Error, Result};
+use crate::model::plan::{plan, Plan};
+use crate::model::stack::{desired, Context, Desired};
+use crate::package::{self, Artifact};
+
+/// What exists, what should, the plan between them, and the functions' builds.
+pub struct Planned {
+    pub discovery: Discovery,
+    pub desired: Desired,
+    pub plan: Plan,
+    pub artifacts: BTreeMap<String, Artifact>,
+}
+
+/// Refuses to go on when the stack's names are taken by resources it does not own, or
+/// when one logical resource exists twice (`plan`, `up`).
+pub fn check_conflicts(d: &Discovery) -> Result<()> {
+    check_duplicates(d)?;
+    if !d.foreign.is_empty() {
+        return Err(Error::Conflict {
+            message: format!(
+                "{} resource(s) in the stack's place are not the stack's:{}",
+                d.foreign.len(),
+                foreign_list(&d.foreign)
+            ),
+            help: "albkit never changes or deletes what it does not own, and nothing was changed: \
+                   rename the stack ([stack].name) or the domain, or move those resources out of the way yourself"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// One line per foreign resource: what, which, and why it is not the stack's.
+pub fn foreign_list(foreign: &[Foreign]) -> String {
+    foreign
+        .iter()
+        .map(|f| format!("\n  - {} {}: {}", f.kind, f.name, f.reason))
+        .collect()
+}
+
+/// Refuses to go on when one logical resource exists twice: which one is the stack's is
+/// then not albkit's to guess (`down` too stops here; foreign resources it leaves).
+pub fn check_duplicates(d: &Discovery) -> Result<()> {
+    if !d.duplicates.is_empty() {
+        let list = d
+            .duplicates
+            .iter()
+            .map(|(l, ids)| format!("{l}: {}", ids.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Conflict {
+            message: format!("more than one resource claims the same place in the stack: {list}"),
+            help: "delete the extra copies (they carry the albkit:resource tag) and run the command again".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads the stack again and plans against the same desired stack and builds: after
+/// taking the lock, what another run may have changed since the first reading counts.
+pub async fn replan(s: &Session, p: Planned) -> Result<Planned> {
+    let empty = BTreeMap::new();
+    let discovery = discover(&s.ctx(&empty)).await?;
+    check_conflicts(&discovery)?;
+    let plan = plan(&p.desired, &discovery.observed).map_err(Error::Plan)?;
+    Ok(Planned {
+        discovery,
+        plan,
+        ..p
+    })
+}
+
+/// Builds every function of the stack, checking that Lambda can run each bootstrap.
+async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
+    let mut artifacts = BTreeMap::new();
+    for f in &s.config.functions {
+        s.phase(format!(
+            "Building function {} ({}, release)",
+            f.name,
+            f.architecture.as_str()
+        ));
+        let a = package::build(f).await?;
+        s.phase(format!(
+            "Built function {} with {}: bootstrap {} KiB, zip {} KiB",
+            f.name,
+            a.builder.describe(),
+            a.bootstrap_size / 1024,
+            a.zip.len() / 1024
+        ));
+        package::check_runtime(&a)?;
+        artifacts.insert(f.name.clone(), a);
+    }
+    Ok(artifacts)
+}
+
+pub async fn compute_plan(s: &Session) -> Result<Planned> {
+    let empty = BTreeMap::new();
+    let ctx = s.ctx(&empty);
+    s.phase(format!(
+        "Reading stack {} in {}",
+        s.config.stack.name, s.aws.region
+    ));
+    // The stack, the zones, the lock bucket and the account are read at once.
+    let reads = async {
+        tokio::try_join!(
+            async { discover(&ctx).await.map_err(Error::from) },
+            network::read(&s.aws, &s.config.network, s.account()),
+            s.inspect_lock_bucket(),
+        )
+    };
+    let ((account, (mut discovery, network, bucket_state)), artifacts) =
+        tokio::try_join!(s.with_account(reads), build_all(s))?;
+    // A foreign lock bucket stops plan and up like a foreign resource of the stack:
+    // `up` could not take its lock.
+    if let lock_bucket::State::Foreign { reason, .. } = &bucket_state {
+        discovery.foreign.push(Foreign {
+            kind: "S3 bucket",
+            name: s.names.lock_bucket(&account),
+            reason: format!(
+                "it has the name of albkit's lock bucket for this account and region, but {reason}"
+            ),
+        });
+    }
+    if let Ok(mut cached) = s.lock_bucket.lock() {
+        *cached = Some(bucket_state);
+    }
+    s.phase(format!(
+        "Found {} resources of stack {} in account {account}",
+        discovery.observed.len(),
+        s.config.stack.name
+    ));
+    check_conflicts(&discovery)?;
+    let context = context(s, account, network, &artifacts, &discovery);
+    let desired = desired(&s.config, &context);
+    let plan = plan(&desired, &discovery.observed).map_err(Error::Plan)?;
+    Ok(Planned {
+        discovery,
+        desired,
+        plan,
+        artifacts,
+    })
+}
+
+/// What the desired stack depends on besides the config.
+fn context(
+    s: &Session,
+    account: String,
+    network: NetworkContext,
+    artifacts: &BTreeMap<String, Artifact>,
+    discovery: &Discovery,
+) -> Context {
+    Context {
+        account,
+        region: s.aws.region.clone(),
+        availability_zones: network.availability_zones,
+        code_sha256: artifacts
+            .iter()
+            .map(|(k, a)| (k.clone(), a.sha256.clone()))
+            .collect(),
+        existing_vpc_cidr: network.vpc_cidr,
+        existing_vpc_ipv6: network.vpc_ipv6,
+        names_in_use: names_in_use(discovery),
+    }
+}
+
+/// The names under which discovery found the stack's functions, roles, target groups
+/// and log groups, by logical id.
+fn names_in_use(d: &Discovery) -> BTreeMap<String, String> {
+    use crate::model::stack::Kind;
+    d.observed
+        .values()
+        .filter(|o| {
+            matches!(
+                o.resource.kind,
+                Kind::Function | Kind::Role | Kind::TargetGroup | Kind::LogGroup
+            )
+        })
+        .filter_map(|o| {
+            o.resource
+                .get("name")
+                .map(|n| (o.resource.logical.clone(), n.to_string()))
+        })
+        .collect()
+}
