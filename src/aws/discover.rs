@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::error::AwsError;
 use super::resources::{
-    certificate, dns, function, internet_gateway, listener, load_balancer, log_bucket, log_group,
-    role, route_table, rule, security_group, subnet, target_group, vpc, Ctx, Foreign,
+    certificate, dns_record, function, internet_gateway, listener, load_balancer, log_bucket,
+    log_group, role, route_table, rule, security_group, subnet, target_group, vpc, Ctx, Foreign,
 };
 use crate::model::names::{log_group_of, logical, Names};
 use crate::model::plan::{Observed, ObservedStack};
@@ -196,7 +196,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         log_group::discover(ctx),
         function::discover(ctx),
         target_group::discover(ctx),
-        dns::discover(ctx),
+        dns_record::discover(ctx),
     )?;
     let (roles, role_foreign) = roles;
     let (functions, function_foreign) = functions;
@@ -216,7 +216,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     // An alias record at the domain is the stack's only when it points at the stack's
     // load balancer; one that points anywhere else is left alone.
     let (records, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
-        dns::owns_alias(
+        dns_record::owns_alias(
             r.resource.get("alias").unwrap_or_default(),
             lb_dns,
             &ctx.names.load_balancer(),

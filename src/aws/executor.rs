@@ -11,8 +11,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::error::AwsError;
 use super::events::Event;
 use super::resources::{
-    certificate, dns, function, internet_gateway, listener, load_balancer, log_bucket, log_group,
-    role, route_table, rule, security_group, subnet, target_group, vpc, Ctx,
+    certificate, dns_record, function, internet_gateway, listener, load_balancer, log_bucket,
+    log_group, role, route_table, rule, security_group, subnet, target_group, vpc, Ctx,
 };
 use crate::model::names::logical;
 use crate::model::plan::{
@@ -58,27 +58,6 @@ impl ApplyError {
 }
 
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<String, AwsError>)> + Send + 'a>>;
-
-/// Creates or updates one resource as its change says.
-async fn apply_one(ctx: &Ctx<'_>, change: &Change, want: &Spec) -> Result<String, AwsError> {
-    match want {
-        Spec::Vpc(s) => vpc::apply(ctx, change, s).await,
-        Spec::Subnet(s) => subnet::apply(ctx, change, s).await,
-        Spec::InternetGateway(s) => internet_gateway::apply(ctx, change, s).await,
-        Spec::RouteTable(s) => route_table::apply(ctx, change, s).await,
-        Spec::SecurityGroup(s) => security_group::apply(ctx, change, s).await,
-        Spec::LogBucket(s) => log_bucket::apply(ctx, change, s).await,
-        Spec::LoadBalancer(s) => load_balancer::apply(ctx, change, s).await,
-        Spec::Certificate(s) => certificate::apply(ctx, change, s).await,
-        Spec::Listener(s) => listener::apply(ctx, change, s).await,
-        Spec::Role(s) => role::apply(ctx, change, s).await,
-        Spec::LogGroup(s) => log_group::apply(ctx, change, s).await,
-        Spec::Function(s) => function::apply(ctx, change, s).await,
-        Spec::TargetGroup(s) => target_group::apply(ctx, change, s).await,
-        Spec::ListenerRule(s) => rule::apply(ctx, change, s).await,
-        Spec::DnsRecord(s) => dns::apply(ctx, change, s).await,
-    }
-}
 
 /// What a deletion may take with it beyond the resource itself. Each is the user's
 /// explicit choice on `down`; the deletions `up` plans take none of them but the logs
@@ -132,7 +111,7 @@ pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Resul
         Kind::Function => function::delete(ctx, id).await?,
         Kind::TargetGroup => target_group::delete(ctx, id, r).await?,
         Kind::ListenerRule => rule::delete(ctx, id).await?,
-        Kind::DnsRecord => dns::delete(ctx, r).await?,
+        Kind::DnsRecord => dns_record::delete(ctx, r).await?,
     }
     Ok(true)
 }
@@ -162,9 +141,9 @@ async fn run_node<'a>(
                 action: Action::Create,
                 ..change.clone()
             };
-            apply_one(ctx, &fresh, want).await
+            super::resources::apply(ctx, &fresh, want).await
         } else {
-            apply_one(ctx, change, want).await
+            super::resources::apply(ctx, change, want).await
         }
     }
     .await;

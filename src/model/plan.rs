@@ -304,14 +304,7 @@ pub fn plan(desired: &Desired, observed: &ObservedStack) -> Result<Plan, Vec<Pla
 
 /// Position of a kind in creation order; deletion runs the other way.
 pub fn creation_rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Vpc | Kind::Role | Kind::LogBucket | Kind::Certificate => 0,
-        Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup | Kind::LogGroup => 1,
-        Kind::RouteTable | Kind::Function => 2,
-        Kind::LoadBalancer | Kind::TargetGroup => 3,
-        Kind::Listener => 4,
-        Kind::ListenerRule | Kind::DnsRecord => 5,
-    }
+    kind.rank()
 }
 
 /// Delete changes for these observed resources, in reverse dependency order.

@@ -9,7 +9,6 @@
 //! discovery writes observed references the same way.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
@@ -31,78 +30,7 @@ pub const AWS_MANAGED_KEY: &str = "(aws managed)";
 /// A role's managed policies (and its permissions boundary) when there is none.
 pub const NO_POLICIES: &str = "(none)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    RouteTable,
-    SecurityGroup,
-    LogBucket,
-    LoadBalancer,
-    Certificate,
-    Listener,
-    Role,
-    LogGroup,
-    Function,
-    TargetGroup,
-    ListenerRule,
-    DnsRecord,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet-gateway",
-            Kind::RouteTable => "route-table",
-            Kind::SecurityGroup => "security-group",
-            Kind::LogBucket => "s3-bucket",
-            Kind::LoadBalancer => "load-balancer",
-            Kind::Certificate => "certificate",
-            Kind::Listener => "listener",
-            Kind::Role => "iam-role",
-            Kind::LogGroup => "log-group",
-            Kind::Function => "lambda-function",
-            Kind::TargetGroup => "target-group",
-            Kind::ListenerRule => "listener-rule",
-            Kind::DnsRecord => "dns-record",
-        }
-    }
-
-    /// Properties AWS cannot change in place: a difference in one of them means the
-    /// resource is deleted and created again.
-    pub fn replace_on(&self) -> &'static [&'static str] {
-        match self {
-            Kind::Vpc => &["cidr"],
-            Kind::Subnet => &["cidr", "availability_zone"],
-            Kind::SecurityGroup => &["name"],
-            Kind::LoadBalancer => &["name", "scheme"],
-            Kind::Certificate => &["domain"],
-            Kind::Listener => &["port"],
-            Kind::Role => &["name"],
-            Kind::LogGroup => &["name"],
-            Kind::TargetGroup => &["name", "target_type"],
-            Kind::ListenerRule => &["listener"],
-            Kind::Function => &["name"],
-            _ => &[],
-        }
-    }
-
-    /// Resources whose replacement albkit refuses to plan, because everything else
-    /// stands on them; the user decides (`albkit down` first).
-    pub fn never_replace(&self) -> bool {
-        matches!(self, Kind::Vpc | Kind::Subnet)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::spec::Kind;
 
 /// One resource as albkit wants it (desired) or found it (observed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -245,7 +245,7 @@ async fn wait_issued(ctx: &Ctx<'_>, arn: &str, domain: &str) -> Result<(), AwsEr
         .and_then(|h| h.hosted_zone_id.clone());
     for (name, value) in &records {
         match &zone {
-            Some(zone) => super::dns::validation_record(ctx, zone.as_str(), ChangeAction::Upsert, name, value).await?,
+            Some(zone) => super::dns_record::validation_record(ctx, zone.as_str(), ChangeAction::Upsert, name, value).await?,
             None => ctx.reporter.event(Event::Note(format!(
                 "certificate for {domain} waits for DNS validation: create the record  {name} CNAME {value}  in your DNS zone"
             ))),
@@ -352,7 +352,7 @@ pub async fn delete(
             .filter(|s| !s.is_empty())
         {
             if let Some((name, value)) = pair.split_once(' ') {
-                super::dns::validation_record(
+                super::dns_record::validation_record(
                     ctx,
                     zone.as_str(),
                     ChangeAction::Delete,

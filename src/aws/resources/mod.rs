@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use crate::model::config::Config;
 use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::Ref;
+use crate::model::spec::{for_each_kind, Ref, Spec};
 use crate::model::stack::{resource_tags, Resource, Tags};
 use crate::package::Artifact;
 
@@ -17,7 +17,7 @@ use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
 
 pub mod certificate;
-pub mod dns;
+pub mod dns_record;
 pub mod function;
 pub mod internet_gateway;
 pub mod listener;
@@ -31,6 +31,21 @@ pub mod security_group;
 pub mod subnet;
 pub mod target_group;
 pub mod vpc;
+
+/// Generates [`apply`] from the registry of kinds: each kind's module here has an
+/// `apply(ctx, change, &its spec)`.
+macro_rules! dispatch_apply {
+    ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
+        /// Creates or updates one resource as its change says; its AWS id.
+        pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Spec) -> Result<String, AwsError> {
+            match want {
+                $(Spec::$variant(s) => $module::apply(ctx, change, s).await,)*
+            }
+        }
+    };
+}
+
+for_each_kind!(dispatch_apply);
 
 /// Where the load balancer answers: its DNS name, and the hosted zone an alias record
 /// to it names.

@@ -1,6 +1,6 @@
 //! An alias record for `[https] domain` in the configured hosted zone.
 
-use super::{Describe, LogicalId, Props};
+use super::{Describe, KindFacts, LogicalId, Props};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsRecordSpec {
@@ -10,6 +10,11 @@ pub struct DnsRecordSpec {
     pub record_type: &'static str,
     /// The load balancer it points at.
     pub alias: LogicalId,
+}
+
+impl KindFacts for DnsRecordSpec {
+    const NAME: &'static str = "dns-record";
+    const RANK: u8 = 5;
 }
 
 impl Describe for DnsRecordSpec {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::config::Architecture;
 use crate::model::names::LIVE_ALIAS;
 use crate::model::stack::{environment_prop, Tags, AWS_MANAGED_KEY};
@@ -29,6 +29,12 @@ pub struct FunctionSpec {
 impl FunctionSpec {
     pub const RUNTIME: &'static str = "provided.al2023";
     pub const HANDLER: &'static str = "bootstrap";
+}
+
+impl KindFacts for FunctionSpec {
+    const NAME: &'static str = "lambda-function";
+    const RANK: u8 = 2;
+    const REPLACE_ON: &'static [&'static str] = &["name"];
 }
 
 impl Describe for FunctionSpec {

@@ -1,12 +1,17 @@
 //! The internet gateway of the stack's VPC.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InternetGatewaySpec {
     pub vpc: LogicalId,
     pub tags: Tags,
+}
+
+impl KindFacts for InternetGatewaySpec {
+    const NAME: &'static str = "internet-gateway";
+    const RANK: u8 = 1;
 }
 
 impl Describe for InternetGatewaySpec {

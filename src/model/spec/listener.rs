@@ -1,6 +1,6 @@
 //! A listener of the load balancer: HTTP on 80, HTTPS on 443.
 
-use super::{tags, Describe, LogicalId, Props, Ref};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
 
 /// What a listener does with a request no rule matched.
@@ -59,6 +59,12 @@ impl ListenerSpec {
             "HTTP"
         }
     }
+}
+
+impl KindFacts for ListenerSpec {
+    const NAME: &'static str = "listener";
+    const RANK: u8 = 4;
+    const REPLACE_ON: &'static [&'static str] = &["port"];
 }
 
 impl Describe for ListenerSpec {

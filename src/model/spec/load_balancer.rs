@@ -1,6 +1,6 @@
 //! The Application Load Balancer.
 
-use super::{join, tags, Describe, LogicalId, Props, Ref};
+use super::{join, tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::config::Scheme;
 use crate::model::stack::Tags;
 
@@ -30,6 +30,12 @@ impl LoadBalancerSpec {
             None => "disabled".to_string(),
         }
     }
+}
+
+impl KindFacts for LoadBalancerSpec {
+    const NAME: &'static str = "load-balancer";
+    const RANK: u8 = 3;
+    const REPLACE_ON: &'static [&'static str] = &["name", "scheme"];
 }
 
 impl Describe for LoadBalancerSpec {

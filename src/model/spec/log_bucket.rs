@@ -1,6 +1,6 @@
 //! The S3 bucket the load balancer writes its access logs to.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,11 @@ pub struct LogBucketSpec {
 impl LogBucketSpec {
     pub const ENCRYPTION: &'static str = "AES256";
     pub const OWNERSHIP: &'static str = "BucketOwnerEnforced";
+}
+
+impl KindFacts for LogBucketSpec {
+    const NAME: &'static str = "s3-bucket";
+    const RANK: u8 = 0;
 }
 
 impl Describe for LogBucketSpec {

@@ -1,7 +1,7 @@
 //! A function's CloudWatch log group, created ahead of Lambda so albkit owns its
 //! retention and tags.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +9,12 @@ pub struct LogGroupSpec {
     pub name: String,
     pub retention_days: u32,
     pub tags: Tags,
+}
+
+impl KindFacts for LogGroupSpec {
+    const NAME: &'static str = "log-group";
+    const RANK: u8 = 1;
+    const REPLACE_ON: &'static [&'static str] = &["name"];
 }
 
 impl Describe for LogGroupSpec {

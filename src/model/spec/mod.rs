@@ -8,13 +8,15 @@
 //! [`Ref::Stack`] names another resource of the stack by its [`LogicalId`] (the edges of
 //! the execution graph), [`Ref::External`] an AWS id given in the config.
 //!
-//! Adding a kind: a spec file here implementing [`Describe`], a line in the `specs!`
-//! registry below, a `Kind` variant, and the AWS file under `src/aws/resources/`
-//! (see docs/architecture.md).
+//! Adding a kind: a spec file here implementing [`Describe`] and [`KindFacts`], a line in
+//! the [`for_each_kind!`] registry below, and the AWS file of the same name under
+//! `src/aws/resources/` (see docs/architecture.md).
 
 use std::fmt;
 
-use super::stack::{Kind, Tags};
+use serde::Serialize;
+
+use super::stack::Tags;
 
 mod certificate;
 mod dns_record;
@@ -138,9 +140,86 @@ pub(crate) fn tags(tags: &Tags) -> String {
     super::stack::tags_prop(tags)
 }
 
-/// The registry of kinds: one line per kind ties its `Kind` to its spec type.
-macro_rules! specs {
-    ($($variant:ident($spec:ident)),* $(,)?) => {
+/// What the planner knows of a kind, declared beside its spec.
+pub trait KindFacts {
+    /// The kind's name in plans and outputs.
+    const NAME: &'static str;
+    /// Its position in creation order; deletion runs the other way.
+    const RANK: u8;
+    /// Properties AWS cannot change in place: a difference in one of them means the
+    /// resource is deleted and created again.
+    const REPLACE_ON: &'static [&'static str] = &[];
+    /// Resources whose replacement albkit refuses to plan, because everything else
+    /// stands on them; the user decides (`albkit down` first).
+    const NEVER_REPLACE: bool = false;
+}
+
+/// The registry of kinds: one line per kind ties its `Kind` variant to its spec type and
+/// to the module of that name here and under `src/aws/resources/`. It hands the list to
+/// `$callback`, so that `Kind`, `Spec` and the executor's dispatch are generated from it.
+macro_rules! for_each_kind {
+    ($callback:ident) => {
+        $callback! {
+            Vpc(VpcSpec) in vpc,
+            Subnet(SubnetSpec) in subnet,
+            InternetGateway(InternetGatewaySpec) in internet_gateway,
+            RouteTable(RouteTableSpec) in route_table,
+            SecurityGroup(SecurityGroupSpec) in security_group,
+            LogBucket(LogBucketSpec) in log_bucket,
+            LoadBalancer(LoadBalancerSpec) in load_balancer,
+            Certificate(CertificateSpec) in certificate,
+            Listener(ListenerSpec) in listener,
+            Role(RoleSpec) in role,
+            LogGroup(LogGroupSpec) in log_group,
+            Function(FunctionSpec) in function,
+            TargetGroup(TargetGroupSpec) in target_group,
+            ListenerRule(RuleSpec) in rule,
+            DnsRecord(DnsRecordSpec) in dns_record,
+        }
+    };
+}
+pub(crate) use for_each_kind;
+
+/// Generates `Kind` and `Spec` from the registry.
+macro_rules! kinds {
+    ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
+        /// The kind of a resource.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Kind {
+            $($variant,)*
+        }
+
+        impl Kind {
+            /// The kind's name in plans and outputs.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$spec as KindFacts>::NAME,)*
+                }
+            }
+
+            /// See [`KindFacts::REPLACE_ON`].
+            pub fn replace_on(&self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$variant => <$spec as KindFacts>::REPLACE_ON,)*
+                }
+            }
+
+            /// See [`KindFacts::NEVER_REPLACE`].
+            pub fn never_replace(&self) -> bool {
+                match self {
+                    $(Kind::$variant => <$spec as KindFacts>::NEVER_REPLACE,)*
+                }
+            }
+
+            /// See [`KindFacts::RANK`].
+            pub fn rank(&self) -> u8 {
+                match self {
+                    $(Kind::$variant => <$spec as KindFacts>::RANK,)*
+                }
+            }
+        }
+
         /// One resource's desired settings, by kind.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Spec {
@@ -169,22 +248,12 @@ macro_rules! specs {
     };
 }
 
-specs! {
-    Vpc(VpcSpec),
-    Subnet(SubnetSpec),
-    InternetGateway(InternetGatewaySpec),
-    RouteTable(RouteTableSpec),
-    SecurityGroup(SecurityGroupSpec),
-    LogBucket(LogBucketSpec),
-    LoadBalancer(LoadBalancerSpec),
-    Certificate(CertificateSpec),
-    Listener(ListenerSpec),
-    Role(RoleSpec),
-    LogGroup(LogGroupSpec),
-    Function(FunctionSpec),
-    TargetGroup(TargetGroupSpec),
-    ListenerRule(RuleSpec),
-    DnsRecord(DnsRecordSpec),
+for_each_kind!(kinds);
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Spec {

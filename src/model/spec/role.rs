@@ -1,6 +1,6 @@
 //! A function's execution role.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::role_policy::{inline_prop, EXECUTION_POLICY_NAME};
 use crate::model::stack::{Tags, NO_POLICIES};
 
@@ -24,6 +24,12 @@ impl RoleSpec {
             self.execution_policy.clone(),
         )]
     }
+}
+
+impl KindFacts for RoleSpec {
+    const NAME: &'static str = "iam-role";
+    const RANK: u8 = 0;
+    const REPLACE_ON: &'static [&'static str] = &["name"];
 }
 
 impl Describe for RoleSpec {

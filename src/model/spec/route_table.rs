@@ -1,6 +1,6 @@
 //! The route table of the stack's subnets: a default route to the internet gateway.
 
-use super::{join, tags, Describe, LogicalId, Props};
+use super::{join, tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,11 @@ pub struct RouteTableSpec {
 impl RouteTableSpec {
     /// The destination of its one route.
     pub const DEFAULT_ROUTE: &'static str = "0.0.0.0/0";
+}
+
+impl KindFacts for RouteTableSpec {
+    const NAME: &'static str = "route-table";
+    const RANK: u8 = 2;
 }
 
 impl Describe for RouteTableSpec {

@@ -1,6 +1,6 @@
 //! A listener rule: a route of a function.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,12 @@ impl RuleSpec {
     pub fn forward_prop(target_group: &str) -> String {
         format!("forward -> {target_group}")
     }
+}
+
+impl KindFacts for RuleSpec {
+    const NAME: &'static str = "listener-rule";
+    const RANK: u8 = 5;
+    const REPLACE_ON: &'static [&'static str] = &["listener"];
 }
 
 impl Describe for RuleSpec {

@@ -1,6 +1,6 @@
 //! The load balancer's security group.
 
-use super::{tags, Describe, LogicalId, Props, Ref};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::sg_rule::{rules_prop, Rule};
 use crate::model::stack::Tags;
 
@@ -11,6 +11,12 @@ pub struct SecurityGroupSpec {
     pub ingress: Vec<Rule>,
     pub egress: Vec<Rule>,
     pub tags: Tags,
+}
+
+impl KindFacts for SecurityGroupSpec {
+    const NAME: &'static str = "security-group";
+    const RANK: u8 = 1;
+    const REPLACE_ON: &'static [&'static str] = &["name"];
 }
 
 impl Describe for SecurityGroupSpec {

@@ -1,6 +1,6 @@
 //! A public subnet of the stack's VPC, one per availability zone.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +9,13 @@ pub struct SubnetSpec {
     pub cidr: String,
     pub availability_zone: String,
     pub tags: Tags,
+}
+
+impl KindFacts for SubnetSpec {
+    const NAME: &'static str = "subnet";
+    const RANK: u8 = 1;
+    const REPLACE_ON: &'static [&'static str] = &["cidr", "availability_zone"];
+    const NEVER_REPLACE: bool = true;
 }
 
 impl Describe for SubnetSpec {

@@ -1,7 +1,7 @@
 //! A function's target group (type `lambda`), with the permission that lets ELB
 //! invoke the `live` alias and the alias registered as its target.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::names::LIVE_ALIAS;
 use crate::model::stack::Tags;
 
@@ -61,6 +61,12 @@ pub struct TargetGroupSpec {
 
 impl TargetGroupSpec {
     pub const TARGET_TYPE: &'static str = "lambda";
+}
+
+impl KindFacts for TargetGroupSpec {
+    const NAME: &'static str = "target-group";
+    const RANK: u8 = 3;
+    const REPLACE_ON: &'static [&'static str] = &["name", "target_type"];
 }
 
 impl Describe for TargetGroupSpec {

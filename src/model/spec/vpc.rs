@@ -1,6 +1,6 @@
 //! The stack's own VPC.
 
-use super::{tags, Describe, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,13 @@ pub struct VpcSpec {
 impl VpcSpec {
     /// DNS support and DNS hostnames, both on (an ALB needs them).
     pub const DNS: &'static str = "support+hostnames";
+}
+
+impl KindFacts for VpcSpec {
+    const NAME: &'static str = "vpc";
+    const RANK: u8 = 0;
+    const REPLACE_ON: &'static [&'static str] = &["cidr"];
+    const NEVER_REPLACE: bool = true;
 }
 
 impl Describe for VpcSpec {
