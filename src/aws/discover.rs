@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use super::error::AwsError;
 use super::resources::{
-    certificate, dns_record, function, internet_gateway, listener, load_balancer, log_bucket,
-    log_group, role, route_table, rule, security_group, subnet, target_group, vpc, Ctx, Foreign,
+    certificate, dns_record, function, internet_gateway, listener, listener_certificates,
+    load_balancer, log_bucket, log_group, role, route_table, rule, security_group, subnet,
+    target_group, vpc, Ctx, Foreign,
 };
 use crate::model::names::{log_group_of, logical, Names};
 use crate::model::plan::{Observed, ObservedStack};
@@ -158,7 +159,8 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
                 listener::observe(ctx, &listeners),
                 rule::discover(ctx, &arns)
             )?;
-            Ok::<_, AwsError>([listeners, rules].concat())
+            let certificates = listener_certificates::discover(ctx, &listeners).await?;
+            Ok::<_, AwsError>([listeners, rules, certificates].concat())
         };
         let ((mut found, foreign), mut inside) =
             tokio::try_join!(load_balancer::observe(ctx, &lb), inside)?;

@@ -11,8 +11,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::error::AwsError;
 use super::events::Event;
 use super::resources::{
-    certificate, dns_record, function, internet_gateway, listener, load_balancer, log_bucket,
-    log_group, role, route_table, rule, security_group, subnet, target_group, vpc, Ctx,
+    certificate, dns_record, function, internet_gateway, listener, listener_certificates,
+    load_balancer, log_bucket, log_group, role, route_table, rule, security_group, subnet,
+    target_group, vpc, Ctx,
 };
 use crate::model::names::logical;
 use crate::model::plan::{
@@ -107,6 +108,7 @@ pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Resul
             certificate::delete(ctx, id, r, opts.delete_validation_records).await?
         }
         Kind::Listener => listener::delete(ctx, id).await?,
+        Kind::ListenerCertificates => listener_certificates::delete(ctx, id).await?,
         Kind::Role => role::delete(ctx, r).await?,
         Kind::Function => function::delete(ctx, id).await?,
         Kind::TargetGroup => target_group::delete(ctx, id, r).await?,

@@ -44,6 +44,8 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         // CreateListener → ModifyListenerAttributes (the HSTS header of HTTPS).
         Kind::Listener if r.get("hsts").is_some_and(|h| h != HSTS_OFF) => calls(2),
         Kind::Subnet | Kind::Listener | Kind::ListenerRule | Kind::DnsRecord => calls(1),
+        // Read the listener's certificates → add the missing ones.
+        Kind::ListenerCertificates => calls(2),
         // Create → attach; create → route and associations; create bucket → its
         // settings; create log group → retention.
         Kind::InternetGateway | Kind::RouteTable | Kind::LogBucket | Kind::LogGroup => calls(2),

@@ -7,9 +7,9 @@ use super::role_policy::execution_policy;
 use super::sg_rule::Rule;
 use super::spec::{
     CertificateSpec, DefaultAction, DnsRecordSpec, FunctionSpec, HealthCheckSpec,
-    InternetGatewaySpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec, LogGroupSpec,
-    LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec, SecurityGroupSpec, Spec, SubnetSpec,
-    TargetGroupSpec, VpcSpec,
+    InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec,
+    LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec,
+    SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
 };
 use super::stack::{
     egress_rules, function_names, ingress_cidrs, log_bucket_policy, partition, resource_tags,
@@ -224,6 +224,10 @@ fn listeners(config: &Config, out: &mut Specs) {
         DefaultAction::NotFound,
     );
     push(out, logical::LISTENER_HTTPS, spec);
+    if let Some(extra) = &https.extra_certificate_arns {
+        let spec = ListenerCertificatesSpec::new(logical::LISTENER_HTTPS.into(), extra);
+        push(out, logical::LISTENER_CERTIFICATES, spec);
+    }
 }
 
 /// A function's role, log group, function and target group.

@@ -127,7 +127,7 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
     out.extend(read_stack(&s, scope));
     if audience == Audience::Deploy {
         out.extend(network(&s, scope));
-        out.extend(load_balancer(&s));
+        out.extend(load_balancer(&s, scope));
         out.extend(functions(&s, scope));
         out.extend(roles(&s, scope));
         out.extend(buckets(&s, scope));
@@ -490,8 +490,24 @@ fn network(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
 }
 
 /// The load balancer, its listeners and rules, and the target groups.
-fn load_balancer(s: &Arns) -> Vec<Statement> {
+fn load_balancer(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     let created = [s.load_balancer(), s.target_groups()].concat();
+    let mut change = vec![
+        "elasticloadbalancing:*Tags",
+        "elasticloadbalancing:*Targets",
+        "elasticloadbalancing:Delete*",
+        "elasticloadbalancing:Modify*",
+        "elasticloadbalancing:Set*",
+    ];
+    // `extra_certificate_arns`: Add/RemoveListenerCertificates on the HTTPS listener.
+    if scope
+        .config
+        .https
+        .as_ref()
+        .is_some_and(|h| h.extra_certificate_arns.is_some())
+    {
+        change.insert(0, "elasticloadbalancing:*ListenerCertificates");
+    }
     vec![
         Statement::new(
             CREATE_TAGGED,
@@ -524,13 +540,7 @@ fn load_balancer(s: &Arns) -> Vec<Statement> {
             CHANGE_TAGGED,
             // Every Delete/Modify/Set action and the tag and target calls, on the stack's
             // own load balancer, listeners, rules and target groups only (name and tag).
-            &[
-                "elasticloadbalancing:*Tags",
-                "elasticloadbalancing:*Targets",
-                "elasticloadbalancing:Delete*",
-                "elasticloadbalancing:Modify*",
-                "elasticloadbalancing:Set*",
-            ],
+            &change,
             created,
         )
         .when("StringEquals", s.tag_key(), &[&s.stack]),
@@ -821,6 +831,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn listener_certificates_may_change_only_when_the_config_lists_them() {
+        let action = "elasticloadbalancing:*ListenerCertificates";
+        let mut c = config(1, true);
+        assert!(!actions(&policy(&c, Audience::Deploy)).contains(&action));
+        if let Some(h) = c.https.as_mut() {
+            h.extra_certificate_arns = Some(vec![]);
+        }
+        let deploy = policy(&c, Audience::Deploy);
+        let statement = deploy
+            .iter()
+            .find(|s| s.actions.contains(&action))
+            .expect("listed");
+        assert_eq!(statement.sid, CHANGE_TAGGED);
+        assert!(statement.resources.iter().any(|r| r.contains("/app/")));
+        assert!(!actions(&policy(&c, Audience::Plan)).contains(&action));
     }
 
     #[test]

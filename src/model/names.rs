@@ -232,6 +232,7 @@ pub mod logical {
     pub const CERTIFICATE: &str = "certificate";
     pub const LISTENER_HTTP: &str = "listener/http";
     pub const LISTENER_HTTPS: &str = "listener/https";
+    pub const LISTENER_CERTIFICATES: &str = "listener/https/certificates";
 
     pub fn subnet(index: usize) -> String {
         format!("subnet/{}", index + 1)

@@ -472,6 +472,7 @@ mod tests {
             https: https.then(|| HttpsSettings {
                 domain: "api.example.com".into(),
                 certificate_arn: None,
+                extra_certificate_arns: None,
                 hosted_zone_id: Some(HostedZoneId::new("Z123")),
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
                 hsts: Some(DEFAULT_HSTS.into()),
@@ -587,6 +588,55 @@ mod tests {
                 .contains("hsts: max-age=31536000; includeSubDomains -> off"),
             "{}",
             p.render()
+        );
+    }
+
+    #[test]
+    fn extra_certificates_follow_the_https_listener_and_update_in_place() {
+        let arn = |id: &str| {
+            crate::model::ids::CertificateArn::new(format!(
+                "arn:aws:acm:us-east-1:123456789012:certificate/{id}"
+            ))
+        };
+        let with = |arns: Vec<crate::model::ids::CertificateArn>| {
+            let mut cfg = config(true);
+            if let Some(h) = cfg.https.as_mut() {
+                h.extra_certificate_arns = Some(arns);
+            }
+            desired(&cfg, &ctx())
+        };
+        let before = desired(&config(true), &ctx());
+        let p = plan(&with(vec![arn("b"), arn("a")]), &observed_from(&before)).expect("plan");
+        let created = p.get("listener/https/certificates").expect("planned");
+        assert_eq!(created.action, Action::Create);
+        assert_eq!(created.kind, Kind::ListenerCertificates);
+        let listener = p.changes.iter().position(|c| c.logical == "listener/https");
+        let certs = p
+            .changes
+            .iter()
+            .position(|c| c.logical == "listener/https/certificates");
+        assert!(listener < certs, "{}", p.render());
+        let one = with(vec![arn("a")]);
+        let resource = one
+            .resources
+            .iter()
+            .find(|r| r.logical == "listener/https/certificates")
+            .expect("desired");
+        assert_eq!(dependencies(resource, &one), vec!["listener/https"]);
+        let p = plan(
+            &with(vec![arn("a")]),
+            &observed_from(&with(vec![arn("a"), arn("b")])),
+        )
+        .expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![("listener/https/certificates", Action::Update)]
         );
     }
 

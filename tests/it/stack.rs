@@ -959,6 +959,149 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     );
 }
 
+/// The listener's certificates other than its default one, sorted.
+async fn extra_certificates(c: &Clients, listener: &str) -> Vec<String> {
+    let mut arns: Vec<String> = c
+        .elb
+        .describe_listener_certificates()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("DescribeListenerCertificates")
+        .certificates()
+        .iter()
+        .filter(|c| c.is_default() != Some(true))
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect();
+    arns.sort();
+    arns
+}
+
+/// A certificate of the account, requested through the SDK (moto issues it).
+async fn certificate(c: &Clients, domain: &str) -> String {
+    c.acm
+        .request_certificate()
+        .domain_name(domain)
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .expect("RequestCertificate")
+        .certificate_arn()
+        .expect("arn")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extra_sni_certificates_are_added_converged_and_removed() {
+    let moto = Moto::shared();
+    let region = "eu-west-2";
+    let stack = unique_stack_name("sni");
+    let domain = format!("{stack}.example.com");
+    let c = clients(moto, region).await;
+    let zone = hosted_zone(&c, &domain).await;
+    let [a, b, other] = [
+        certificate(&c, &format!("a.{domain}")).await,
+        certificate(&c, &format!("b.{domain}")).await,
+        certificate(&c, &format!("other.{domain}")).await,
+    ];
+    let project = Project::from_template("hello", &stack);
+    let config = |extra: Option<&[&str]>| {
+        let base = https_config(&stack, &format!("api.{domain}"), &zone, false, 128);
+        let Some(extra) = extra else { return base };
+        let list: Vec<String> = extra.iter().map(|a| format!("{a:?}")).collect();
+        base.replace(
+            &format!("hosted_zone_id = \"{zone}\"\n"),
+            &format!(
+                "hosted_zone_id = \"{zone}\"\nextra_certificate_arns = [{}]\n",
+                list.join(", ")
+            ),
+        )
+    };
+
+    // Without the key, albkit leaves a certificate someone added by hand alone.
+    project.with_config(&config(None));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("lb");
+    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().expect("arn");
+    let listeners = c
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .expect("listeners");
+    let https = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .and_then(|l| l.listener_arn())
+        .expect("443")
+        .to_string();
+    let by_hand = aws_sdk_elasticloadbalancingv2::types::Certificate::builder()
+        .certificate_arn(&other)
+        .build();
+    c.elb
+        .add_listener_certificates()
+        .listener_arn(&https)
+        .certificates(by_hand)
+        .send()
+        .await
+        .expect("AddListenerCertificates");
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // With the key, the list is exact: what it names is added, the rest removed.
+    project.with_config(&config(Some(&[&b, &a])));
+    let plan = albkit(moto, &project, region, &["plan"]);
+    plan.ok();
+    assert!(
+        plan.stdout
+            .contains("~ listener/https/certificates (listener-certificates)"),
+        "{plan}"
+    );
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(extra_certificates(&c, &https).await, want);
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // One fewer: removed in place, the listener itself untouched.
+    project.with_config(&config(Some(&[&b])));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(extra_certificates(&c, &https).await, vec![b.clone()]);
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // `[]` removes them all.
+    project.with_config(&config(Some(&[])));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert!(extra_certificates(&c, &https).await.is_empty());
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    project.with_config(&config(Some(&[&a])));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(extra_certificates(&c, &https).await, vec![a.clone()]);
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(
+        leftovers(&c, &stack, region).await.is_empty(),
+        "{:?}",
+        leftovers(&c, &stack, region).await
+    );
+    // The certificates themselves are the account's: still there.
+    for arn in [&a, &b, &other] {
+        c.acm
+            .describe_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .expect("certificate kept");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_config_is_rejected_before_any_aws_call() {
     let moto = Moto::shared();

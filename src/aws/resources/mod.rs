@@ -21,6 +21,7 @@ pub mod dns_record;
 pub mod function;
 pub mod internet_gateway;
 pub mod listener;
+pub mod listener_certificates;
 pub mod load_balancer;
 pub mod log_bucket;
 pub mod log_group;

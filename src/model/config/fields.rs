@@ -175,6 +175,7 @@ section! {
     mod https {
         DOMAIN: text("domain", "\"api.example.com\"", "DNS name, possibly \"*.\"-prefixed").required();
         CERTIFICATE_ARN: text("certificate_arn", "\"arn:aws:acm:us-east-1:123456789012:certificate/...\"", "use this certificate (same region); else albkit requests one (DNS validation)").commented();
+        EXTRA_CERTIFICATE_ARNS: field("extra_certificate_arns", Ty::StrList, "more certificates (same region, at most 25) the HTTPS listener serves by SNI to clients asking for their names; [] removes all, absent leaves the listener's extra certificates alone").example("[\"arn:aws:acm:us-east-1:123456789012:certificate/...\"]").commented();
         HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and alias A/AAAA records").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
         HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);

@@ -187,6 +187,9 @@ pub struct HttpsSettings {
     /// Lowercase DNS name, possibly a `*.` wildcard.
     pub domain: String,
     pub certificate_arn: Option<CertificateArn>,
+    /// Certificates served by SNI beside the default one; `None`: albkit leaves the
+    /// listener's extra certificates alone.
+    pub extra_certificate_arns: Option<Vec<CertificateArn>>,
     pub hosted_zone_id: Option<HostedZoneId>,
     pub ssl_policy: String,
     /// The `Strict-Transport-Security` value the HTTPS listener adds to every response

@@ -266,6 +266,11 @@ rule! {
     certificate_arn_invalid: section("[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123:certificate/x\"\n"), "https.certificate_arn", "is not a 12-digit account id";
     certificate_arn_wrong_service: section("[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:iam:us-east-1:123456789012:certificate/x\"\n"), "https.certificate_arn", "not \"acm\"";
     certificate_arn_region_mismatch: doc("region = \"us-east-1\"\n", "[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\"\n", ""), "https.certificate_arn", "is in eu-west-1, but the stack is in us-east-1";
+    extra_certificate_not_acm: section("[https]\ndomain = \"api.example.com\"\nextra_certificate_arns = [\"arn:aws:iam:us-east-1:123456789012:certificate/x\"]\n"), "https.extra_certificate_arns[0]", "not \"acm\"";
+    extra_certificate_region_mismatch: doc("region = \"us-east-1\"\n", "[https]\ndomain = \"api.example.com\"\nextra_certificate_arns = [\"arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\"]\n", ""), "https.extra_certificate_arns[0]", "is in eu-west-1, but the stack is in us-east-1";
+    extra_certificate_twice: section("[https]\ndomain = \"api.example.com\"\nextra_certificate_arns = [\"arn:aws:acm:us-east-1:123456789012:certificate/a\", \"arn:aws:acm:us-east-1:123456789012:certificate/a\"]\n"), "https.extra_certificate_arns[1]", "is listed twice";
+    extra_certificate_is_default: section("[https]\ndomain = \"api.example.com\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/a\"\nextra_certificate_arns = [\"arn:aws:acm:us-east-1:123456789012:certificate/a\"]\n"), "https.extra_certificate_arns[0]", "is the listener's default certificate";
+    extra_certificate_not_a_list: section("[https]\ndomain = \"api.example.com\"\nextra_certificate_arns = \"arn:aws:acm:us-east-1:123456789012:certificate/a\"\n"), "https.extra_certificate_arns", "array";
     ssl_policy_invalid: section("[https]\ndomain = \"api.example.com\"\nssl_policy = \"TLS13\"\n"), "https.ssl_policy", "is not an ELB security policy";
 }
 
@@ -416,6 +421,7 @@ fn https_is_normalised() {
         Some(HttpsSettings {
             domain: "*.example.com".to_owned(),
             certificate_arn: None,
+            extra_certificate_arns: None,
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
             hsts: Some(DEFAULT_HSTS.to_owned()),
@@ -661,6 +667,7 @@ access_log_retention_days = 90
 [https]
 domain = "API.Example.com"
 certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
+extra_certificate_arns = ["arn:aws:acm:us-east-1:123456789012:certificate/efgh-5678"]
 hosted_zone_id = "/hostedzone/Z0123ABC"
 ssl_policy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
 hsts = "max-age=63072000;includesubdomains ; Preload"
@@ -729,6 +736,9 @@ fn full_example() {
             certificate_arn: Some(CertificateArn::new(
                 "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234",
             )),
+            extra_certificate_arns: Some(vec![CertificateArn::new(
+                "arn:aws:acm:us-east-1:123456789012:certificate/efgh-5678",
+            )]),
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
             hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),

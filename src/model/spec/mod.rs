@@ -23,6 +23,7 @@ mod dns_record;
 mod function;
 mod internet_gateway;
 mod listener;
+mod listener_certificates;
 mod load_balancer;
 mod log_bucket;
 mod log_group;
@@ -39,6 +40,7 @@ pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
 pub use internet_gateway::InternetGatewaySpec;
 pub use listener::{DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, NOT_FOUND_BODY};
+pub use listener_certificates::{certificates_prop, ListenerCertificatesSpec};
 pub use load_balancer::LoadBalancerSpec;
 pub use log_bucket::LogBucketSpec;
 pub use log_group::LogGroupSpec;
@@ -169,6 +171,7 @@ macro_rules! for_each_kind {
             LoadBalancer(LoadBalancerSpec) in load_balancer,
             Certificate(CertificateSpec) in certificate,
             Listener(ListenerSpec) in listener,
+            ListenerCertificates(ListenerCertificatesSpec) in listener_certificates,
             Role(RoleSpec) in role,
             LogGroup(LogGroupSpec) in log_group,
             Function(FunctionSpec) in function,

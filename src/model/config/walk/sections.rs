@@ -11,6 +11,10 @@ use crate::model::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 use crate::model::tls;
 use std::collections::BTreeMap;
 
+/// Certificates an Application Load Balancer serves beside its default one (the
+/// default quota; docs/tls-policies.md, "Extra certificates").
+const MAX_EXTRA_CERTIFICATES: usize = 25;
+
 impl Checker<'_> {
     // -----------------------------------------------------------------------------------
     // [stack]
@@ -432,6 +436,18 @@ impl Checker<'_> {
         let certificate = self
             .get_str(&t, &h::CERTIFICATE_ARN)
             .check(None, |s| self.check_certificate(&s, region).map(Some));
+        let extra = match self.get_str_array(&t, &h::EXTRA_CERTIFICATE_ARNS) {
+            Got::Val(list) => self
+                .check_extra_certificates(
+                    &t,
+                    list,
+                    region,
+                    certificate.as_ref().and_then(Option::as_ref),
+                )
+                .map(Some),
+            Got::Missing => Some(None),
+            Got::Bad => None,
+        };
         let zone = match self.get_str(&t, &h::HOSTED_ZONE_ID) {
             Got::Val(s) => {
                 let id = HostedZoneId::parse(&s.value);
@@ -466,6 +482,7 @@ impl Checker<'_> {
         Some(HttpsSettings {
             domain: domain?,
             certificate_arn: certificate?,
+            extra_certificate_arns: extra?,
             hosted_zone_id: zone?,
             ssl_policy: policy?,
             hsts: hsts?,
@@ -607,6 +624,51 @@ impl Checker<'_> {
         Some(s.value)
     }
 
+    /// `extra_certificate_arns`: ACM certificates of the stack's region, each once, none
+    /// of them the default one, at most [`MAX_EXTRA_CERTIFICATES`].
+    fn check_extra_certificates(
+        &mut self,
+        t: &Tbl,
+        list: Vec<Str>,
+        region: Option<&str>,
+        default: Option<&CertificateArn>,
+    ) -> Option<Vec<CertificateArn>> {
+        let before = self.problems.len();
+        if list.len() > MAX_EXTRA_CERTIFICATES {
+            let span = Self::lookup(t, h::EXTRA_CERTIFICATE_ARNS.key).and_then(|(_, _, s)| s);
+            self.push(
+                &join(&t.path, h::EXTRA_CERTIFICATE_ARNS.key),
+                span,
+                format!(
+                    "extra_certificate_arns lists {} certificates; a load balancer serves at \
+                     most {MAX_EXTRA_CERTIFICATES} beside its default one",
+                    list.len()
+                ),
+                "list at most 25, or ask AWS for a higher \"Certificates per Application Load \
+                 Balancer\" quota and split the rest onto a wildcard certificate",
+            );
+        }
+        let arns: Vec<Option<CertificateArn>> = list
+            .iter()
+            .map(|s| self.check_certificate(s, region))
+            .collect();
+        for (s, arn) in list.iter().zip(&arns) {
+            if arn.is_some() && arn.as_ref() == default {
+                self.bad(
+                    s,
+                    format!(
+                        "certificate {} is the listener's default certificate",
+                        q(&s.value)
+                    ),
+                    "remove it from extra_certificate_arns; the default certificate is served \
+                     already (`certificate_arn`)",
+                );
+            }
+        }
+        self.check_duplicates("certificate", &list, str::to_owned);
+        (self.problems.len() == before).then(|| arns.into_iter().flatten().collect())
+    }
+
     fn check_certificate(&mut self, s: &Str, region: Option<&str>) -> Option<CertificateArn> {
         let cert_region = match cert_arn_region(&s.value) {
             Ok(r) => r,
@@ -614,7 +676,8 @@ impl Checker<'_> {
                 self.bad(
                     s,
                     format!(
-                        "certificate_arn {} is not an ACM certificate ARN: {why}",
+                        "{} {} is not an ACM certificate ARN: {why}",
+                        s.path,
                         q(&s.value)
                     ),
                     "copy the ARN from `aws acm list-certificates`; it looks like \
@@ -631,10 +694,18 @@ impl Checker<'_> {
                         "certificate {} is in {cert_region}, but the stack is in {region}",
                         q(&s.value)
                     ),
-                    format!(
-                        "an ALB can only use certificates of its own region: use a certificate \
-                         from {region}, or remove `certificate_arn` to let albkit request one"
-                    ),
+                    if s.path.ends_with(h::CERTIFICATE_ARN.key) {
+                        format!(
+                            "an ALB can only use certificates of its own region: use a \
+                             certificate from {region}, or remove `certificate_arn` to let \
+                             albkit request one"
+                        )
+                    } else {
+                        format!(
+                            "an ALB can only use certificates of its own region: use a \
+                             certificate from {region}"
+                        )
+                    },
                 );
                 return None;
             }

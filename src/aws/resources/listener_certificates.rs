@@ -1,0 +1,163 @@
+//! The HTTPS listener's extra (SNI) certificates: read with
+//! `DescribeListenerCertificates`, converged with `AddListenerCertificates` and
+//! `RemoveListenerCertificates`. They have no id or tags of their own; they are the
+//! stack's because the listener is, and their id is the listener's ARN.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_elasticloadbalancingv2::types::Certificate;
+
+use super::vpc::ignore_not_found;
+use super::{observed, Ctx};
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::retry::{retry, Policy};
+use crate::model::names::logical;
+use crate::model::plan::{Change, Observed};
+use crate::model::spec::{certificates_prop, ListenerCertificatesSpec};
+use crate::model::stack::{Kind, Resource};
+
+/// The listener's certificates other than its default one.
+async fn extras(ctx: &Ctx<'_>, listener: &str) -> Result<BTreeSet<String>, AwsError> {
+    let mut extras = BTreeSet::new();
+    let mut pages = ctx
+        .aws
+        .elb
+        .describe_listener_certificates()
+        .listener_arn(listener)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("DescribeListenerCertificates", listener)?;
+        extras.extend(
+            page.certificates()
+                .iter()
+                .filter(|c| c.is_default() != Some(true))
+                .filter_map(|c| c.certificate_arn().map(str::to_string)),
+        );
+    }
+    Ok(extras)
+}
+
+/// The extra certificates of the stack's HTTPS listener, when the config manages them
+/// (`[https] extra_certificate_arns` is set): without the key albkit neither reads nor
+/// changes them.
+pub async fn discover(ctx: &Ctx<'_>, listeners: &[Observed]) -> Result<Vec<Observed>, AwsError> {
+    let managed = ctx
+        .config
+        .https
+        .as_ref()
+        .is_some_and(|h| h.extra_certificate_arns.is_some());
+    let https = listeners
+        .iter()
+        .find(|o| o.resource.logical == logical::LISTENER_HTTPS);
+    let (true, Some(https)) = (managed, https) else {
+        return Ok(Vec::new());
+    };
+    let found = retry(
+        Policy::transient(),
+        "read listener certificates",
+        &ctx.notify(logical::LISTENER_CERTIFICATES),
+        || extras(ctx, &https.id),
+    )
+    .await?;
+    let resource = Resource::new(logical::LISTENER_CERTIFICATES, Kind::ListenerCertificates)
+        .prop("listener", logical::LISTENER_HTTPS)
+        .prop(
+            "certificates",
+            certificates_prop(found.iter().map(String::as_str)),
+        );
+    Ok(vec![observed(&https.id, resource)])
+}
+
+fn certificates<'a>(arns: impl IntoIterator<Item = &'a String>) -> Vec<Certificate> {
+    arns.into_iter()
+        .map(|arn| Certificate::builder().certificate_arn(arn).build())
+        .collect()
+}
+
+/// Adds the missing certificates and removes the others, against what the listener
+/// has now (read again: the plan's view may be old). Returns the listener's ARN.
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    _change: &Change,
+    want: &ListenerCertificatesSpec,
+) -> Result<String, AwsError> {
+    let listener = ctx.ids.get(want.listener.as_str())?;
+    let notify = ctx.notify(logical::LISTENER_CERTIFICATES);
+    let have = retry(
+        Policy::fresh(),
+        "read listener certificates",
+        &notify,
+        || extras(ctx, &listener),
+    )
+    .await?;
+    let wanted: BTreeSet<String> = want
+        .certificates
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    let add: Vec<&String> = wanted.difference(&have).collect();
+    let remove: Vec<&String> = have.difference(&wanted).collect();
+    if !add.is_empty() {
+        retry(
+            Policy::fresh(),
+            "add listener certificates",
+            &notify,
+            || async {
+                ctx.aws
+                    .elb
+                    .add_listener_certificates()
+                    .listener_arn(&listener)
+                    .set_certificates(Some(certificates(add.iter().copied())))
+                    .send()
+                    .await
+                    .aws("AddListenerCertificates", &listener)
+            },
+        )
+        .await?;
+    }
+    if !remove.is_empty() {
+        remove_certificates(ctx, &listener, remove).await?;
+    }
+    Ok(listener)
+}
+
+async fn remove_certificates(
+    ctx: &Ctx<'_>,
+    listener: &str,
+    arns: Vec<&String>,
+) -> Result<(), AwsError> {
+    retry(
+        Policy::teardown(),
+        "remove listener certificates",
+        &ctx.notify(logical::LISTENER_CERTIFICATES),
+        || async {
+            ctx.aws
+                .elb
+                .remove_listener_certificates()
+                .listener_arn(listener)
+                .set_certificates(Some(certificates(arns.iter().copied())))
+                .send()
+                .await
+                .aws("RemoveListenerCertificates", listener)
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Removes every extra certificate of `listener`; nothing to do when the listener is
+/// gone (its certificates went with it).
+pub async fn delete(ctx: &Ctx<'_>, listener: &str) -> Result<(), AwsError> {
+    let have = match extras(ctx, listener).await {
+        Ok(have) => have,
+        Err(e) if e.not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if have.is_empty() {
+        return Ok(());
+    }
+    remove_certificates(ctx, listener, have.iter().collect())
+        .await
+        .or_else(ignore_not_found)
+}
