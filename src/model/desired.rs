@@ -1,7 +1,9 @@
 //! The desired stack: the spec of every resource albkit owns for a configuration.
 //! Pure: the same config and context give the same stack.
 
+use super::config::Scheme;
 use super::config::{Config, FunctionSettings, HttpsSettings, Network};
+use super::names::TAG_REGION;
 use super::names::{logical, Names};
 use super::role_policy::execution_policy;
 use super::sg_rule::Rule;
@@ -12,8 +14,7 @@ use super::spec::{
     SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
 };
 use super::stack::{
-    egress_rules, function_names, ingress_cidrs, log_bucket_policy, partition, resource_tags,
-    role_tags, serving_listener, Context, Desired,
+    function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
 };
 
 /// Specs in creation order, each with its logical id.
@@ -327,5 +328,55 @@ fn dns_records(https: &HttpsSettings, out: &mut Specs) {
             alias: logical::LOAD_BALANCER.into(),
         };
         push(out, format!("dns/{record_type}"), spec);
+    }
+}
+
+/// Tags of a function's IAM role: IAM is global, so they also say which region's stack
+/// the role belongs to.
+fn role_tags(config: &Config, logical: &str, region: &str) -> Tags {
+    let mut tags = resource_tags(config, logical);
+    tags.insert(TAG_REGION.to_string(), region.to_string());
+    tags
+}
+
+/// Ingress CIDRs of the ALB's security group, after defaults.
+fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
+    let lb = &config.load_balancer;
+    if let Some(cidrs) = &lb.ingress_cidrs {
+        return cidrs.iter().map(|c| c.as_str().to_string()).collect();
+    }
+    match (lb.scheme, &config.network) {
+        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into(), "::/0".into()],
+        (Scheme::Internal, Network::Managed { cidr, .. }) => vec![cidr.to_string()],
+        (Scheme::Internal, Network::Existing { .. }) => ctx
+            .existing_vpc_cidr
+            .clone()
+            .map(|c| vec![c])
+            .unwrap_or_default(),
+    }
+}
+
+/// Outbound rules of the load balancer's security group.
+///
+/// Decision: exactly the outbound rules AWS gives a new security group, which albkit
+/// has always left in place: all traffic to `0.0.0.0/0`, and to `::/0` as well in a
+/// VPC with an IPv6 CIDR block (a reused one; albkit's own VPC has none). The load
+/// balancer needs outbound access for what it may be asked to do beyond invoking
+/// Lambda (which does not go through the group), such as an authentication action
+/// reaching an identity provider; any other outbound rule is drift and is revoked.
+fn egress_rules(ctx: &Context) -> Vec<Rule> {
+    let mut rules = vec![Rule::all_to("0.0.0.0/0")];
+    if ctx.existing_vpc_ipv6 {
+        rules.push(Rule::all_to("::/0"));
+    }
+    rules
+}
+
+/// The listener that carries the routes: 443 with `[https]`, else 80.
+fn serving_listener(config: &Config) -> &'static str {
+    if config.https.is_some() {
+        logical::LISTENER_HTTPS
+    } else {
+        logical::LISTENER_HTTP
     }
 }

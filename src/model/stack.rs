@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::config::{Config, Network, Scheme};
-use super::names::{log_group_of, logical, Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
-use super::sg_rule::Rule;
+use super::config::Config;
+use super::names::{log_group_of, logical, Names, TAG_RESOURCE, TAG_STACK};
 use super::spec::{LogicalId, Spec};
 
 pub type Tags = BTreeMap<String, String>;
@@ -200,56 +199,6 @@ pub fn resource_tags(config: &Config, logical: &str) -> Tags {
     tags.insert(TAG_STACK.to_string(), config.stack.name.clone());
     tags.insert(TAG_RESOURCE.to_string(), logical.to_string());
     tags
-}
-
-/// Tags of a function's IAM role: IAM is global, so they also say which region's stack
-/// the role belongs to.
-pub fn role_tags(config: &Config, logical: &str, region: &str) -> Tags {
-    let mut tags = resource_tags(config, logical);
-    tags.insert(TAG_REGION.to_string(), region.to_string());
-    tags
-}
-
-/// Ingress CIDRs of the ALB's security group, after defaults.
-pub fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
-    let lb = &config.load_balancer;
-    if let Some(cidrs) = &lb.ingress_cidrs {
-        return cidrs.iter().map(|c| c.as_str().to_string()).collect();
-    }
-    match (lb.scheme, &config.network) {
-        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into(), "::/0".into()],
-        (Scheme::Internal, Network::Managed { cidr, .. }) => vec![cidr.to_string()],
-        (Scheme::Internal, Network::Existing { .. }) => ctx
-            .existing_vpc_cidr
-            .clone()
-            .map(|c| vec![c])
-            .unwrap_or_default(),
-    }
-}
-
-/// Outbound rules of the load balancer's security group.
-///
-/// Decision: exactly the outbound rules AWS gives a new security group, which albkit
-/// has always left in place: all traffic to `0.0.0.0/0`, and to `::/0` as well in a
-/// VPC with an IPv6 CIDR block (a reused one; albkit's own VPC has none). The load
-/// balancer needs outbound access for what it may be asked to do beyond invoking
-/// Lambda (which does not go through the group), such as an authentication action
-/// reaching an identity provider; any other outbound rule is drift and is revoked.
-pub fn egress_rules(ctx: &Context) -> Vec<Rule> {
-    let mut rules = vec![Rule::all_to("0.0.0.0/0")];
-    if ctx.existing_vpc_ipv6 {
-        rules.push(Rule::all_to("::/0"));
-    }
-    rules
-}
-
-/// The listener that carries the routes: 443 with `[https]`, else 80.
-pub fn serving_listener(config: &Config) -> &'static str {
-    if config.https.is_some() {
-        logical::LISTENER_HTTPS
-    } else {
-        logical::LISTENER_HTTP
-    }
 }
 
 pub use super::desired::desired;
