@@ -78,7 +78,7 @@ pub fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, Stri
         .filter(|o| {
             !matches!(
                 o.resource.kind,
-                Kind::LogBucket | Kind::LogGroup | Kind::DnsRecord
+                Kind::LogBucket | Kind::LogGroup | Kind::DnsRecord | Kind::ListenerCertificates
             )
         })
         .map(|o| (o.id.clone(), o.resource.logical.clone()))
