@@ -224,11 +224,29 @@ pub struct EventInput<'a> {
     pub trace_header: &'a str,
 }
 
+/// The event the ALB sends for `input.request` to the target group's function (§1).
 pub fn build_event(input: &EventInput) -> Value {
     let req = input.request;
-    // Headers: lowercased names, values as sent (lossy only for non-UTF-8 bytes), plus
-    // the headers the ALB adds. The client's own x-amzn-trace-id / x-forwarded-* are
-    // replaced (x-forwarded-for is extended).
+    let headers = event_headers(req, input.connection, input.trace_header);
+    let query = query_pairs(req.query.as_deref().unwrap_or(""));
+    let (body, b64) = event_body(req);
+    let fields = EventFields {
+        target_group_arn: input.target_group_arn,
+        method: &req.method,
+        path: &req.path,
+        multi_value: input.multi_value,
+    };
+    fields.into_event(query, headers, body, b64)
+}
+
+/// The request's headers as the event carries them: lowercased names, values as sent
+/// (lossy only for non-UTF-8 bytes), plus the headers the ALB adds. The client's own
+/// x-amzn-trace-id / x-forwarded-* are replaced (x-forwarded-for is extended).
+fn event_headers(
+    req: &HttpRequest,
+    conn: &Connection,
+    trace_header: &str,
+) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len() + 4);
     let mut forwarded_for: Option<String> = None;
     for (name, value) in &req.headers {
@@ -245,8 +263,7 @@ pub fn build_event(input: &EventInput) -> Value {
             _ => headers.push((name, value)),
         }
     }
-    let conn = input.connection;
-    headers.push(("x-amzn-trace-id".into(), input.trace_header.to_string()));
+    headers.push(("x-amzn-trace-id".into(), trace_header.to_string()));
     headers.push((
         "x-forwarded-for".into(),
         match forwarded_for {
@@ -256,101 +273,89 @@ pub fn build_event(input: &EventInput) -> Value {
     ));
     headers.push(("x-forwarded-port".into(), conn.listener_port.to_string()));
     headers.push(("x-forwarded-proto".into(), conn.proto.to_string()));
-
-    let query = query_pairs(req.query.as_deref().unwrap_or(""));
-
-    let (body, b64) = if req.body.is_empty() {
-        (String::new(), false)
-    } else if body_is_text(req) {
-        match String::from_utf8(req.body.clone()) {
-            Ok(s) => (s, false),
-            // *unverified*: a "text" body that is not UTF-8 cannot go into a JSON
-            // string as is; base64 is what a real ALB most likely falls back to.
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(&req.body),
-                true,
-            ),
-        }
-    } else {
-        (
-            base64::engine::general_purpose::STANDARD.encode(&req.body),
-            true,
-        )
-    };
-
-    let mut event = Map::new();
-    event.insert(
-        "requestContext".into(),
-        serde_json::json!({ "elb": { "targetGroupArn": input.target_group_arn } }),
-    );
-    event.insert("httpMethod".into(), Value::String(req.method.clone()));
-    event.insert("path".into(), Value::String(req.path.clone()));
-    if input.multi_value {
-        let mut q: Map<String, Value> = Map::new();
-        for (k, v) in query {
-            push_multi(&mut q, k, v);
-        }
-        let mut h: Map<String, Value> = Map::new();
-        for (k, v) in &headers {
-            push_multi(&mut h, k, v);
-        }
-        event.insert("multiValueQueryStringParameters".into(), Value::Object(q));
-        event.insert("multiValueHeaders".into(), Value::Object(h));
-    } else {
-        // A repeated key keeps its last value.
-        let q: Map<String, Value> = query
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect();
-        let h: Map<String, Value> = headers
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
-        event.insert("queryStringParameters".into(), Value::Object(q));
-        event.insert("headers".into(), Value::Object(h));
-    }
-    event.insert("body".into(), Value::String(body));
-    event.insert("isBase64Encoded".into(), Value::Bool(b64));
-    Value::Object(event)
+    headers
 }
 
-fn push_multi(map: &mut Map<String, Value>, key: &str, value: &str) {
-    let entry = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Value::Array(list) = entry {
-        list.push(Value::String(value.to_string()));
+/// The event's `body` and `isBase64Encoded` (§1 body rules).
+fn event_body(req: &HttpRequest) -> (String, bool) {
+    if req.body.is_empty() {
+        return (String::new(), false);
     }
+    if body_is_text(req) {
+        // *unverified*: a "text" body that is not UTF-8 cannot go into a JSON string as
+        // is; base64 is what a real ALB most likely falls back to.
+        if let Ok(s) = String::from_utf8(req.body.clone()) {
+            return (s, false);
+        }
+    }
+    let base64 = base64::engine::general_purpose::STANDARD.encode(&req.body);
+    (base64, true)
+}
+
+/// What every event carries besides its query, headers and body.
+struct EventFields<'a> {
+    target_group_arn: &'a str,
+    method: &'a str,
+    path: &'a str,
+    multi_value: bool,
+}
+
+impl EventFields<'_> {
+    /// The event JSON, its fields in the order the ALB sends them; the query and the
+    /// headers in the single- or the multi-value form (§1).
+    fn into_event(
+        self,
+        query: Vec<(&str, &str)>,
+        headers: Vec<(String, String)>,
+        body: String,
+        b64: bool,
+    ) -> Value {
+        let mut event = Map::new();
+        event.insert(
+            "requestContext".into(),
+            serde_json::json!({ "elb": { "targetGroupArn": self.target_group_arn } }),
+        );
+        event.insert("httpMethod".into(), Value::String(self.method.to_string()));
+        event.insert("path".into(), Value::String(self.path.to_string()));
+        let (query_field, headers_field) = if self.multi_value {
+            ("multiValueQueryStringParameters", "multiValueHeaders")
+        } else {
+            ("queryStringParameters", "headers")
+        };
+        let headers = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        event.insert(query_field.into(), params(query, self.multi_value));
+        event.insert(headers_field.into(), params(headers, self.multi_value));
+        event.insert("body".into(), Value::String(body));
+        event.insert("isBase64Encoded".into(), Value::Bool(b64));
+        Value::Object(event)
+    }
+}
+
+/// The query or the header map of an event: each name with the list of its values in
+/// the multi-value form, with its last value in the other.
+fn params<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, multi_value: bool) -> Value {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        let value = Value::String(value.to_string());
+        if !multi_value {
+            map.insert(name.to_string(), value);
+        } else if let Value::Array(list) = map.entry(name).or_insert(Value::Array(Vec::new())) {
+            list.push(value);
+        }
+    }
+    Value::Object(map)
 }
 
 /// The health-check event (§2).
 pub fn health_check_event(path: &str, target_group_arn: &str, multi_value: bool) -> Value {
-    let mut event = Map::new();
-    event.insert(
-        "requestContext".into(),
-        serde_json::json!({ "elb": { "targetGroupArn": target_group_arn } }),
-    );
-    event.insert("httpMethod".into(), Value::String("GET".into()));
-    event.insert("path".into(), Value::String(path.to_string()));
-    if multi_value {
-        event.insert(
-            "multiValueQueryStringParameters".into(),
-            serde_json::json!({}),
-        );
-        event.insert(
-            "multiValueHeaders".into(),
-            serde_json::json!({ "user-agent": [HEALTH_CHECK_USER_AGENT] }),
-        );
-    } else {
-        event.insert("queryStringParameters".into(), serde_json::json!({}));
-        event.insert(
-            "headers".into(),
-            serde_json::json!({ "user-agent": HEALTH_CHECK_USER_AGENT }),
-        );
-    }
-    event.insert("body".into(), Value::String(String::new()));
-    event.insert("isBase64Encoded".into(), Value::Bool(false));
-    Value::Object(event)
+    let fields = EventFields {
+        target_group_arn,
+        method: "GET",
+        path,
+        multi_value,
+    };
+    let headers = vec![("user-agent".into(), HEALTH_CHECK_USER_AGENT.into())];
+    fields.into_event(Vec::new(), headers, String::new(), false)
 }
 
 /// Headers the ALB never passes from the function to the client (it sets
@@ -376,7 +381,30 @@ pub fn map_response(
     multi_value: bool,
     date: &str,
 ) -> Result<HttpResponse, Failure> {
-    let bad = |why: String| Failure::new(502, why);
+    let obj = response_object(payload)?;
+    let status = status_code(&obj)?;
+    let mut headers = response_headers(&obj, multi_value)?;
+    let body = response_body(&obj)?;
+    if headers.iter().all(|(n, _)| n != "content-type") {
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+    }
+    headers.push(("server".into(), "awselb/2.0".into()));
+    headers.push(("date".into(), date.to_string()));
+    headers.push(("content-length".into(), body.len().to_string()));
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A response the ALB cannot use: 502 (§4).
+fn bad(why: String) -> Failure {
+    Failure::new(502, why)
+}
+
+/// The payload as a JSON object: at most 1 MB, valid JSON, no `null` field (§3).
+fn response_object(payload: &[u8]) -> Result<Map<String, Value>, Failure> {
     if payload.len() > MAX_BODY {
         return Err(bad(format!(
             "function response is {} bytes, over the 1 MB limit",
@@ -391,81 +419,87 @@ pub fn map_response(
     if let Some((k, _)) = obj.iter().find(|(_, v)| v.is_null()) {
         return Err(bad(format!("function response field `{k}` is null")));
     }
-    let status = match obj.get("statusCode") {
-        None => return Err(bad("function response has no statusCode".into())),
+    Ok(obj)
+}
+
+/// The required `statusCode`, an HTTP status.
+fn status_code(obj: &Map<String, Value>) -> Result<u16, Failure> {
+    match obj.get("statusCode") {
+        None => Err(bad("function response has no statusCode".into())),
         Some(v) => v
             .as_u64()
             .filter(|s| (100..=599).contains(s))
-            .ok_or_else(|| bad(format!("statusCode {v} is not an HTTP status")))?,
+            .map(|s| s as u16)
+            .ok_or_else(|| bad(format!("statusCode {v} is not an HTTP status"))),
+    }
+}
+
+/// The headers the client gets from the function: from `multiValueHeaders` or from
+/// `headers` as `multi_value` says (the other form is ignored, whatever it holds),
+/// lowercased, without the ones the ALB drops or sets itself.
+fn response_headers(
+    obj: &Map<String, Value>,
+    multi_value: bool,
+) -> Result<Vec<(String, String)>, Failure> {
+    let field = if multi_value {
+        "multiValueHeaders"
+    } else {
+        "headers"
     };
     let mut headers: Vec<(String, String)> = Vec::new();
-    let (field, other) = if multi_value {
-        ("multiValueHeaders", "headers")
-    } else {
-        ("headers", "multiValueHeaders")
-    };
-    let _ignored = other; // the other form is ignored, whatever it holds
-    match obj.get(field) {
-        None => {}
-        Some(Value::Object(map)) => {
-            for (name, v) in map {
-                let name = name.to_ascii_lowercase();
-                let values: Vec<&str> = if multi_value {
-                    match v {
-                        Value::Array(list) => list
-                            .iter()
-                            .map(|x| {
-                                x.as_str().ok_or_else(|| {
-                                    bad(format!("header {name} has a non-string value {x}"))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?,
-                        _ => return Err(bad(format!("multiValueHeaders.{name} is not a list"))),
-                    }
-                } else {
-                    vec![v
-                        .as_str()
-                        .ok_or_else(|| bad(format!("header {name} has a non-string value {v}")))?]
-                };
-                if is_dropped_header(&name) || name == "server" || name == "date" {
-                    continue;
-                }
-                for value in values {
-                    if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-                        || http::HeaderValue::from_str(value).is_err()
-                    {
-                        return Err(bad(format!("header {name} is not a valid HTTP header")));
-                    }
-                    headers.push((name.clone(), value.to_string()));
-                }
-            }
-        }
+    let map = match obj.get(field) {
+        None => return Ok(headers),
+        Some(Value::Object(map)) => map,
         Some(v) => return Err(bad(format!("{field} is not an object: {v}"))),
+    };
+    for (name, v) in map {
+        let name = name.to_ascii_lowercase();
+        let values = header_values(&name, v, multi_value)?;
+        if is_dropped_header(&name) || name == "server" || name == "date" {
+            continue;
+        }
+        for value in values {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                return Err(bad(format!("header {name} is not a valid HTTP header")));
+            }
+            headers.push((name.clone(), value.to_string()));
+        }
     }
+    Ok(headers)
+}
+
+/// The values of header `name`: a list of strings in the multi-value form, one string
+/// in the other.
+fn header_values<'a>(name: &str, v: &'a Value, multi_value: bool) -> Result<Vec<&'a str>, Failure> {
+    let string = |x: &'a Value| {
+        x.as_str()
+            .ok_or_else(|| bad(format!("header {name} has a non-string value {x}")))
+    };
+    match v {
+        Value::Array(list) if multi_value => list.iter().map(string).collect(),
+        _ if multi_value => Err(bad(format!("multiValueHeaders.{name} is not a list"))),
+        _ => Ok(vec![string(v)?]),
+    }
+}
+
+/// The body the client gets: `body` (missing means empty), decoded when
+/// `isBase64Encoded` says so.
+fn response_body(obj: &Map<String, Value>) -> Result<Vec<u8>, Failure> {
     let b64 = match obj.get("isBase64Encoded") {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(v) => return Err(bad(format!("isBase64Encoded is not a boolean: {v}"))),
     };
-    let body = match obj.get("body") {
-        None => Vec::new(),
+    match obj.get("body") {
+        None => Ok(Vec::new()),
         Some(Value::String(s)) if b64 => base64::engine::general_purpose::STANDARD
             .decode(s)
-            .map_err(|e| bad(format!("body is not valid base64: {e}")))?,
-        Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(v) => return Err(bad(format!("body is not a string: {v}"))),
-    };
-    if headers.iter().all(|(n, _)| n != "content-type") {
-        headers.push(("content-type".into(), "application/octet-stream".into()));
+            .map_err(|e| bad(format!("body is not valid base64: {e}"))),
+        Some(Value::String(s)) => Ok(s.clone().into_bytes()),
+        Some(v) => Err(bad(format!("body is not a string: {v}"))),
     }
-    headers.push(("server".into(), "awselb/2.0".into()));
-    headers.push(("date".into(), date.to_string()));
-    headers.push(("content-length".into(), body.len().to_string()));
-    Ok(HttpResponse {
-        status: status as u16,
-        headers,
-        body,
-    })
 }
 
 /// The ALB's own error page (502, 504, …): a small HTML page.
@@ -478,27 +512,23 @@ pub fn error_page(status: u16, date: &str) -> HttpResponse {
         "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
     )
     .into_bytes();
-    HttpResponse {
-        status,
-        headers: vec![
-            ("server".into(), "awselb/2.0".into()),
-            ("date".into(), date.to_string()),
-            ("content-type".into(), "text/html".into()),
-            ("content-length".into(), body.len().to_string()),
-        ],
-        body,
-    }
+    alb_answer(status, "text/html", body, date)
 }
 
 /// The listener's default action as albkit deploys it: fixed 404 JSON.
 pub fn not_found(date: &str) -> HttpResponse {
     let body = crate::model::stack::NOT_FOUND_BODY.as_bytes().to_vec();
+    alb_answer(404, "application/json", body, date)
+}
+
+/// An answer of the ALB's own, with the headers it sets.
+fn alb_answer(status: u16, content_type: &str, body: Vec<u8>, date: &str) -> HttpResponse {
     HttpResponse {
-        status: 404,
+        status,
         headers: vec![
             ("server".into(), "awselb/2.0".into()),
             ("date".into(), date.to_string()),
-            ("content-type".into(), "application/json".into()),
+            ("content-type".into(), content_type.into()),
             ("content-length".into(), body.len().to_string()),
         ],
         body,

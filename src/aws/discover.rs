@@ -129,69 +129,23 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     Box::pin(discover_all(ctx)).await
 }
 
+/// The reads of [`discover`], all at once, put together.
 async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
-    let network = async {
-        // A reused VPC is never tagged, so it is never found here; tagged network
-        // resources left from an earlier managed configuration are.
-        let (v, s, g, r) = tokio::try_join!(
-            vpc::discover(ctx),
-            subnet::discover(ctx),
-            internet_gateway::discover(ctx),
-            route_table::discover(ctx)
-        )?;
-        Ok::<_, AwsError>([v, s, g, r].concat())
-    };
-    // The load balancer's listeners and rules are read as soon as its ARN is known,
-    // beside its tags and attributes (all listeners' rules at once; rules take their
-    // tags from the load balancer): three round trips in all.
-    let elb = async {
-        let Some(lb) = load_balancer::describe(ctx).await? else {
-            return Ok::<_, AwsError>((vec![], vec![]));
-        };
-        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        let inside = async {
-            let listeners = listener::describe(ctx, &arn).await?;
-            let arns: Vec<String> = listeners
-                .iter()
-                .filter_map(|l| l.listener_arn().map(str::to_string))
-                .collect();
-            let (listeners, rules) = tokio::try_join!(
-                listener::observe(ctx, &listeners),
-                rule::discover(ctx, &arns)
-            )?;
-            let certificates = listener_certificates::discover(ctx, &listeners).await?;
-            Ok::<_, AwsError>([listeners, rules, certificates].concat())
-        };
-        let ((mut found, foreign), mut inside) =
-            tokio::try_join!(load_balancer::observe(ctx, &lb), inside)?;
-        let lb_tags = found
-            .iter()
-            .find(|o| o.resource.logical == logical::LOAD_BALANCER)
-            .and_then(|o| o.resource.get("tags"))
-            .map(crate::model::stack::parse_tags_prop)
-            .unwrap_or_default();
-        rule::inherit_tags(&mut inside, &lb_tags);
-        // What lives in a load balancer the stack does not own is not the stack's either.
-        if foreign.is_empty() {
-            found.extend(inside);
-        }
-        Ok((found, foreign))
-    };
     let (
         net,
         sg,
         (elb_found, elb_foreign),
         (bucket, bucket_foreign),
         certs,
-        roles,
+        (roles, role_foreign),
         groups,
-        functions,
-        target_groups,
+        (functions, function_foreign),
+        (target_groups, target_group_foreign),
         (records, records_foreign),
     ) = tokio::try_join!(
-        network,
+        discover_network(ctx),
         security_group::discover(ctx),
-        elb,
+        discover_load_balancer(ctx),
         log_bucket::discover(ctx),
         certificate::discover(ctx),
         role::discover(ctx),
@@ -200,9 +154,6 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         target_group::discover(ctx),
         dns_record::discover(ctx),
     )?;
-    let (roles, role_foreign) = roles;
-    let (functions, function_foreign) = functions;
-    let (target_groups, target_group_foreign) = target_groups;
     let log_group::Found {
         owned: mut groups,
         untagged,
@@ -211,48 +162,10 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     let adopted = adopt_untagged_log_groups(ctx.names, &functions, &groups, untagged);
     groups.extend(adopted);
     let mut d = Discovery::default();
-    let lb_dns = elb_found
-        .iter()
-        .find(|o| o.resource.logical == logical::LOAD_BALANCER)
-        .and_then(|o| o.resource.get("dns_name"));
-    // An alias record at the domain is the stack's only when it points at the stack's
-    // load balancer; one that points anywhere else is left alone.
-    let (records, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
-        dns_record::owns_alias(
-            r.resource.get("alias").unwrap_or_default(),
-            lb_dns,
-            &ctx.names.load_balancer(),
-            &ctx.aws.region,
-        )
-    });
-    d.foreign.extend(not_ours.iter().map(|r| Foreign {
-        kind: "Route 53 alias record",
-        name: format!(
-            "{} {} in zone {}",
-            r.resource.get("name").unwrap_or_default(),
-            r.resource.get("type").unwrap_or_default(),
-            r.resource.get("zone").unwrap_or_default()
-        ),
-        reason: format!(
-            "it points at {}, not at the stack's load balancer {}",
-            r.resource.get("alias").unwrap_or_default(),
-            ctx.names.load_balancer()
-        ),
-    }));
+    let (records, not_ours) = split_alias_records(ctx, records, &elb_found);
+    d.foreign.extend(not_ours);
     d.foreign.extend(records_foreign);
-    let mut aliases = Vec::new();
-    for o in &elb_found {
-        if o.resource.logical == logical::LOAD_BALANCER {
-            if let Some(dns) = o.resource.get("dns_name") {
-                let dns = dns.to_ascii_lowercase();
-                aliases.push((
-                    format!("dualstack.{dns}"),
-                    logical::LOAD_BALANCER.to_string(),
-                ));
-                aliases.push((dns, logical::LOAD_BALANCER.to_string()));
-            }
-        }
-    }
+    let aliases = load_balancer_aliases(&elb_found);
     for found in [
         net,
         sg,
@@ -275,6 +188,110 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(log_group_foreign);
     resolve_references(&mut d.observed, &aliases);
     Ok(d)
+}
+
+/// The stack's VPC, subnets, internet gateway and route tables. A reused VPC is never
+/// tagged, so it is never found here; tagged network resources left from an earlier
+/// managed configuration are.
+async fn discover_network(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+    let (v, s, g, r) = tokio::try_join!(
+        vpc::discover(ctx),
+        subnet::discover(ctx),
+        internet_gateway::discover(ctx),
+        route_table::discover(ctx)
+    )?;
+    Ok([v, s, g, r].concat())
+}
+
+/// The load balancer with its listeners and rules, which are read as soon as its ARN
+/// is known, beside its tags and attributes (all listeners' rules at once; rules take
+/// their tags from the load balancer): three round trips in all.
+async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+    let Some(lb) = load_balancer::describe(ctx).await? else {
+        return Ok((vec![], vec![]));
+    };
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let ((mut found, foreign), mut inside) = tokio::try_join!(
+        load_balancer::observe(ctx, &lb),
+        discover_listeners(ctx, &arn)
+    )?;
+    let lb_tags = load_balancer_of(&found)
+        .and_then(|o| o.resource.get("tags"))
+        .map(crate::model::stack::parse_tags_prop)
+        .unwrap_or_default();
+    rule::inherit_tags(&mut inside, &lb_tags);
+    // What lives in a load balancer the stack does not own is not the stack's either.
+    if foreign.is_empty() {
+        found.extend(inside);
+    }
+    Ok((found, foreign))
+}
+
+/// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them.
+async fn discover_listeners(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsError> {
+    let listeners = listener::describe(ctx, lb_arn).await?;
+    let arns: Vec<String> = listeners
+        .iter()
+        .filter_map(|l| l.listener_arn().map(str::to_string))
+        .collect();
+    let (listeners, rules) = tokio::try_join!(
+        listener::observe(ctx, &listeners),
+        rule::discover(ctx, &arns)
+    )?;
+    let certificates = listener_certificates::discover(ctx, &listeners).await?;
+    Ok([listeners, rules, certificates].concat())
+}
+
+/// The load balancer among what was observed.
+fn load_balancer_of(found: &[Observed]) -> Option<&Observed> {
+    found
+        .iter()
+        .find(|o| o.resource.logical == logical::LOAD_BALANCER)
+}
+
+/// Splits the alias records at the domain into the stack's and foreign ones: a record
+/// is the stack's only when it points at the stack's load balancer (found in
+/// `elb_found`); one that points anywhere else is left alone.
+fn split_alias_records(
+    ctx: &Ctx<'_>,
+    records: Vec<Observed>,
+    elb_found: &[Observed],
+) -> (Vec<Observed>, Vec<Foreign>) {
+    let lb_dns = load_balancer_of(elb_found).and_then(|o| o.resource.get("dns_name"));
+    let (ours, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
+        dns_record::owns_alias(
+            r.resource.get("alias").unwrap_or_default(),
+            lb_dns,
+            &ctx.names.load_balancer(),
+            &ctx.aws.region,
+        )
+    });
+    let foreign = not_ours.iter().map(|r| Foreign {
+        kind: "Route 53 alias record",
+        name: format!(
+            "{} {} in zone {}",
+            r.resource.get("name").unwrap_or_default(),
+            r.resource.get("type").unwrap_or_default(),
+            r.resource.get("zone").unwrap_or_default()
+        ),
+        reason: format!(
+            "it points at {}, not at the stack's load balancer {}",
+            r.resource.get("alias").unwrap_or_default(),
+            ctx.names.load_balancer()
+        ),
+    });
+    (ours, foreign.collect())
+}
+
+/// The names alias records use for the load balancer (its DNS name, with and without
+/// `dualstack.`), as ids to rewrite into its logical id.
+fn load_balancer_aliases(elb_found: &[Observed]) -> Vec<(String, String)> {
+    let Some(dns) = load_balancer_of(elb_found).and_then(|o| o.resource.get("dns_name")) else {
+        return Vec::new();
+    };
+    let dns = dns.to_ascii_lowercase();
+    let lb = || logical::LOAD_BALANCER.to_string();
+    vec![(format!("dualstack.{dns}"), lb()), (dns, lb())]
 }
 
 /// The untagged log groups (see [`log_group::Found::untagged`]) that are the stack's:

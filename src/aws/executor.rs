@@ -118,19 +118,51 @@ pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Resul
     Ok(true)
 }
 
+/// Runs `work` on the resource `logical` between the events that report it: started,
+/// then finished (with the action and the id `finished` gives) or failed.
+async fn reported<T>(
+    ctx: &Ctx<'_>,
+    (logical, kind, action): (&str, Kind, Action),
+    work: impl Future<Output = Result<T, AwsError>>,
+    finished: impl FnOnce(&T) -> (Action, String),
+) -> Result<T, AwsError> {
+    let started = Instant::now();
+    let logical = logical.to_string();
+    ctx.reporter.event(Event::Started {
+        logical: logical.clone(),
+        kind,
+        action,
+    });
+    let result = work.await;
+    ctx.reporter.event(match &result {
+        Ok(done) => {
+            let (action, id) = finished(done);
+            let elapsed = started.elapsed();
+            Event::Finished {
+                logical,
+                kind,
+                action,
+                id,
+                elapsed,
+            }
+        }
+        Err(e) => Event::Failed {
+            logical,
+            error: e.to_string(),
+        },
+    });
+    result
+}
+
+/// Carries out one creation or update (a replacement deletes the old resource first,
+/// but for a certificate); its logical id and the AWS id it got.
 async fn run_node<'a>(
     ctx: &'a Ctx<'a>,
     change: &'a Change,
     want: &'a Spec,
     old: Option<&'a Observed>,
 ) -> (String, Result<String, AwsError>) {
-    let started = Instant::now();
-    ctx.reporter.event(Event::Started {
-        logical: change.logical.clone(),
-        kind: change.kind,
-        action: change.action,
-    });
-    let result = async {
+    let work = async {
         if change.action == Action::Replace && change.kind != Kind::Certificate {
             // Names are unique: the old one goes first. A certificate is created before
             // its predecessor is deleted (the listener still uses the old one).
@@ -147,21 +179,9 @@ async fn run_node<'a>(
         } else {
             super::resources::apply(ctx, change, want).await
         }
-    }
-    .await;
-    match &result {
-        Ok(id) => ctx.reporter.event(Event::Finished {
-            logical: change.logical.clone(),
-            kind: change.kind,
-            action: change.action,
-            id: id.clone(),
-            elapsed: started.elapsed(),
-        }),
-        Err(e) => ctx.reporter.event(Event::Failed {
-            logical: change.logical.clone(),
-            error: e.to_string(),
-        }),
-    }
+    };
+    let what = (change.logical.as_str(), change.kind, change.action);
+    let result = reported(ctx, what, work, |id| (change.action, id.clone())).await;
     (change.logical.clone(), result)
 }
 
@@ -174,8 +194,32 @@ pub async fn apply(
     observed: &ObservedStack,
 ) -> Result<Report, ApplyError> {
     let mut report = Report::default();
-    let nodes: BTreeMap<&str, (&Change, &Spec, Vec<String>)> = plan
-        .changes
+    let nodes = graph(plan, desired);
+    run_graph(ctx, &nodes, observed, &mut report).await?;
+    // `up` carries out the plan it showed, log deletions included (the plan marks them).
+    report.kept = delete_in_order(ctx, &deletions(plan, observed), Teardown::UP).await?;
+    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+        report.done.push((c.logical.clone(), Action::Delete));
+    }
+    if let Some(arn) = ctx.ids.find(logical::LOAD_BALANCER) {
+        load_balancer::wait_active(ctx, &arn)
+            .await
+            .map_err(|e| ApplyError {
+                logical: logical::LOAD_BALANCER.into(),
+                source: e,
+                others: vec![],
+            })?;
+    }
+    Ok(report)
+}
+
+/// The nodes of the execution graph: each creation or update with its spec and the
+/// logical ids it waits for.
+type Nodes<'a> = BTreeMap<&'a str, (&'a Change, &'a Spec, Vec<String>)>;
+
+/// The creations and updates of `plan`, each with the resources its spec needs.
+fn graph<'a>(plan: &'a Plan, desired: &'a Desired) -> Nodes<'a> {
+    plan.changes
         .iter()
         .filter(|c| c.action != Action::Delete)
         .filter_map(|c| {
@@ -183,18 +227,32 @@ pub async fn apply(
             let deps = dependencies(desired.get(&c.logical)?, desired);
             Some((c.logical.as_str(), (c, want, deps)))
         })
-        .collect();
+        .collect()
+}
+
+/// Runs the nodes, at most [`CONCURRENCY`] at once, each as soon as what it needs is
+/// done; a kept resource is done at once. After a failure nothing new starts, what runs
+/// finishes, and every failure is returned.
+async fn run_graph<'a>(
+    ctx: &'a Ctx<'a>,
+    nodes: &'a Nodes<'a>,
+    observed: &'a ObservedStack,
+    report: &mut Report,
+) -> Result<(), ApplyError> {
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut started: BTreeSet<&str> = BTreeSet::new();
     let mut running: FuturesUnordered<NodeFuture<'_>> = FuturesUnordered::new();
     let mut failure: Option<ApplyError> = None;
+    let ready = |started: &BTreeSet<&str>, done: &BTreeSet<String>, name: &str, deps: &[String]| {
+        !started.contains(name) && deps.iter().all(|d| done.contains(d))
+    };
     loop {
         if failure.is_none() {
-            for (name, (change, want, deps)) in &nodes {
+            for (name, (change, want, deps)) in nodes {
                 if running.len() >= CONCURRENCY {
                     break;
                 }
-                if started.contains(name) || !deps.iter().all(|d| done.contains(d)) {
+                if !ready(&started, &done, name, deps) {
                     continue;
                 }
                 started.insert(name);
@@ -207,9 +265,9 @@ pub async fn apply(
             // Keeps may have unlocked more nodes; go round again before waiting.
             if running.is_empty()
                 && started.len() < nodes.len()
-                && nodes.iter().any(|(n, (_, _, deps))| {
-                    !started.contains(n) && deps.iter().all(|d| done.contains(d))
-                })
+                && nodes
+                    .iter()
+                    .any(|(n, (_, _, deps))| ready(&started, &done, n, deps))
             {
                 continue;
             }
@@ -228,59 +286,46 @@ pub async fn apply(
             Err(e) => ApplyError::record(&mut failure, name, e),
         }
     }
-    if let Some(f) = failure {
-        return Err(f);
+    match failure {
+        Some(f) => Err(f),
+        None if started.len() < nodes.len() => Err(dependency_cycle(nodes, &started)),
+        None => Ok(()),
     }
-    if started.len() < nodes.len() {
-        let stuck: Vec<&str> = nodes
-            .keys()
-            .filter(|n| !started.contains(*n))
-            .copied()
-            .collect();
-        return Err(ApplyError {
-            logical: stuck.join(", "),
-            source: AwsError {
-                operation: "plan",
-                resource: stuck.join(", "),
-                code: Some("DependencyCycle".into()),
-                message: "these resources wait on each other (albkit bug)".into(),
-                status: None,
-                class: super::error::ErrorClass::Permanent,
-            },
-            others: vec![],
-        });
-    }
+}
 
-    // Deletions: removed resources, plus certificates replaced above.
-    let mut deletions: Vec<&Observed> = plan
+/// The error for nodes that never started: they wait on each other.
+fn dependency_cycle(nodes: &Nodes<'_>, started: &BTreeSet<&str>) -> ApplyError {
+    let stuck: Vec<&str> = nodes
+        .keys()
+        .filter(|n| !started.contains(*n))
+        .copied()
+        .collect();
+    ApplyError {
+        logical: stuck.join(", "),
+        source: AwsError {
+            operation: "plan",
+            resource: stuck.join(", "),
+            code: Some("DependencyCycle".into()),
+            message: "these resources wait on each other (albkit bug)".into(),
+            status: None,
+            class: super::error::ErrorClass::Permanent,
+        },
+        others: vec![],
+    }
+}
+
+/// What the plan deletes: removed resources, plus certificates replaced (a new
+/// certificate is created before its predecessor is deleted).
+fn deletions<'a>(plan: &Plan, observed: &'a ObservedStack) -> Vec<&'a Observed> {
+    let deleted = plan.changes.iter().filter(|c| c.action == Action::Delete);
+    let replaced_certificates = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Delete)
+        .filter(|c| c.action == Action::Replace && c.kind == Kind::Certificate);
+    deleted
+        .chain(replaced_certificates)
         .filter_map(|c| observed.get(&c.logical))
-        .collect();
-    deletions.extend(
-        plan.changes
-            .iter()
-            .filter(|c| c.action == Action::Replace && c.kind == Kind::Certificate)
-            .filter_map(|c| observed.get(&c.logical)),
-    );
-    // `up` carries out the plan it showed, log deletions included (the plan marks them).
-    let kept = delete_in_order(ctx, &deletions, Teardown::UP).await?;
-    report.kept = kept;
-    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
-        report.done.push((c.logical.clone(), Action::Delete));
-    }
-
-    if let Some(arn) = ctx.ids.find(logical::LOAD_BALANCER) {
-        load_balancer::wait_active(ctx, &arn)
-            .await
-            .map_err(|e| ApplyError {
-                logical: logical::LOAD_BALANCER.into(),
-                source: e,
-                others: vec![],
-            })?;
-    }
-    Ok(report)
+        .collect()
 }
 
 /// Deletes resources rank by rank (dependents first); resources of one rank go
@@ -304,33 +349,12 @@ pub async fn delete_in_order(
             .filter(|o| creation_rank(o.resource.kind) == rank)
             .collect();
         let results = futures::future::join_all(batch.iter().map(|o| async move {
-            let started = Instant::now();
-            ctx.reporter.event(Event::Started {
-                logical: o.resource.logical.clone(),
-                kind: o.resource.kind,
-                action: Action::Delete,
-            });
-            let r = delete_one(ctx, o, opts).await;
-            match &r {
-                Ok(true) => ctx.reporter.event(Event::Finished {
-                    logical: o.resource.logical.clone(),
-                    kind: o.resource.kind,
-                    action: Action::Delete,
-                    id: o.id.clone(),
-                    elapsed: started.elapsed(),
-                }),
-                Ok(false) => ctx.reporter.event(Event::Finished {
-                    logical: o.resource.logical.clone(),
-                    kind: o.resource.kind,
-                    action: Action::Keep,
-                    id: o.id.clone(),
-                    elapsed: started.elapsed(),
-                }),
-                Err(e) => ctx.reporter.event(Event::Failed {
-                    logical: o.resource.logical.clone(),
-                    error: e.to_string(),
-                }),
-            }
+            let what = (o.resource.logical.as_str(), o.resource.kind, Action::Delete);
+            let kept_or_deleted = |deleted: &bool| match deleted {
+                true => (Action::Delete, o.id.clone()),
+                false => (Action::Keep, o.id.clone()),
+            };
+            let r = reported(ctx, what, delete_one(ctx, o, opts), kept_or_deleted).await;
             (o.resource.logical.clone(), r)
         }))
         .await;

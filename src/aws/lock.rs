@@ -167,6 +167,19 @@ enum Condition<'a> {
 /// A lock object as read: its body and ETag.
 type Found = Option<(Vec<u8>, String)>;
 
+/// A request of `operation` on the lock object of `place`, naming its expected owner.
+macro_rules! on_lock_object {
+    ($place:expr, $operation:ident) => {
+        $place
+            .aws
+            .s3
+            .$operation()
+            .bucket(&$place.bucket)
+            .expected_bucket_owner(&$place.owner)
+            .key(&$place.key)
+    };
+}
+
 impl Place {
     fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
@@ -178,13 +191,7 @@ impl Place {
         record: &LockRecord,
         when: Condition<'_>,
     ) -> Result<Option<String>, AwsError> {
-        let req = self
-            .aws
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .expected_bucket_owner(&self.owner)
-            .key(&self.key)
+        let req = on_lock_object!(self, put_object)
             .content_type("application/json")
             .body(ByteStream::from(record.to_json().into_bytes()));
         let req = match when {
@@ -199,13 +206,7 @@ impl Place {
     }
 
     async fn read(&self) -> Result<Found, AwsError> {
-        match self
-            .aws
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .expected_bucket_owner(&self.owner)
-            .key(&self.key)
+        match on_lock_object!(self, get_object)
             .send()
             .await
             .aws("GetObject", &self.location())
@@ -228,13 +229,7 @@ impl Place {
     }
 
     async fn delete(&self, etag: &str) -> Result<bool, AwsError> {
-        match self
-            .aws
-            .s3
-            .delete_object()
-            .bucket(&self.bucket)
-            .expected_bucket_owner(&self.owner)
-            .key(&self.key)
+        match on_lock_object!(self, delete_object)
             .if_match(etag)
             .send()
             .await
@@ -272,43 +267,10 @@ pub async fn acquire(
     opts: &LockOptions,
     notify: &dyn Notify,
 ) -> Result<StackLock, LockError> {
-    let place = Place {
-        aws: aws.clone(),
-        bucket: names.lock_bucket(account),
-        owner: account.to_string(),
-        key: names.lock_key(),
-    };
-    if let State::Foreign {
-        reason,
-        other_account,
-    } = bucket
-    {
-        return Err(LockError::ForeignBucket {
-            bucket: place.bucket.clone(),
-            reason: reason.clone(),
-            other_account: *other_account,
-        });
-    }
-    // The bucket may be removed by another stack's `down --purge-logs` between any two
-    // calls (once no stack holds a lock): create it again, a few times at most.
-    let mut bucket_creations = 0;
-    let mut state = bucket.clone();
-    loop {
-        match lock_bucket::prepare(aws, &place.bucket, account, &state, notify).await {
-            Err(e) if e.is("NoSuchBucket") && bucket_creations < 3 => {
-                bucket_creations += 1;
-                state = State::Absent;
-            }
-            done => break done.map_err(|e| LockError::from_bucket(&place.bucket, e))?,
-        }
-    }
+    let place = Place::new(aws, names, account);
+    let mut bucket_creations = place.prepare_bucket(bucket, notify).await?;
     let id = hex::encode(rand::random::<[u8; 8]>());
-    let started = Instant::now();
-    let mut backoff = Backoff::new(
-        base_delay().max(Duration::from_millis(50)),
-        Duration::from_secs(5),
-    );
-    let mut last_seen = String::new();
+    let mut patience = Patience::new(opts.wait);
     // The first attempt writes without reading: when nobody holds the lock (the usual
     // case) taking it costs one round trip.
     let mut first = true;
@@ -341,36 +303,10 @@ pub async fn acquire(
                 other => other?,
             },
             Next::TakeOver { etag, previous } => {
-                let why = if previous.is_expired(now()) {
-                    "an expired lock"
-                } else {
-                    "the lock of a run on this machine that is gone"
-                };
-                notify.waiting(
-                    "stack lock",
-                    &format!("taking over {why}: {}", previous.describe(now())),
-                );
-                place.put(&mine, Condition::Matches(&etag)).await?
+                place.take_over(&mine, &etag, &previous, notify).await?
             }
             Next::Held(record) => {
-                let who = record.map(|r| r.describe(now())).unwrap_or_else(|| {
-                    format!("an unreadable lock object at {}", place.location())
-                });
-                if started.elapsed() >= opts.wait {
-                    return Err(LockError::Held {
-                        stack: names.stack().to_string(),
-                        holder: who,
-                        location: place.location(),
-                        waited: started.elapsed(),
-                    });
-                }
-                if who != last_seen {
-                    notify.waiting("stack lock", &format!("held by {who}"));
-                    last_seen = who;
-                }
-                let pause = backoff.next_delay();
-                let left = opts.wait.saturating_sub(started.elapsed());
-                tokio::time::sleep(pause.min(left).max(Duration::from_millis(10))).await;
+                patience.wait(record, &place, names, notify).await?;
                 continue;
             }
         };
@@ -378,6 +314,123 @@ pub async fn acquire(
             return Ok(StackLock::start(place, mine, etag, opts.ttl));
         }
         // Someone else wrote first: read again.
+    }
+}
+
+impl Place {
+    /// Where the lock of the stack `names` lives in `account`.
+    fn new(aws: &Aws, names: &Names, account: &str) -> Place {
+        Place {
+            aws: aws.clone(),
+            bucket: names.lock_bucket(account),
+            owner: account.to_string(),
+            key: names.lock_key(),
+        }
+    }
+
+    /// Makes the lock bucket, found in `state`, ready for locks; refuses a foreign one.
+    /// The bucket may be removed by another stack's `down --purge-logs` between any two
+    /// calls (once no stack holds a lock): created again, a few times at most. Returns
+    /// how many times it was created again.
+    async fn prepare_bucket(&self, state: &State, notify: &dyn Notify) -> Result<u32, LockError> {
+        if let State::Foreign {
+            reason,
+            other_account,
+        } = state
+        {
+            return Err(LockError::ForeignBucket {
+                bucket: self.bucket.clone(),
+                reason: reason.clone(),
+                other_account: *other_account,
+            });
+        }
+        let mut bucket_creations = 0;
+        let mut state = state.clone();
+        loop {
+            match lock_bucket::prepare(&self.aws, &self.bucket, &self.owner, &state, notify).await {
+                Err(e) if e.is("NoSuchBucket") && bucket_creations < 3 => {
+                    bucket_creations += 1;
+                    state = State::Absent;
+                }
+                done => break done.map_err(|e| LockError::from_bucket(&self.bucket, e))?,
+            }
+        }
+        Ok(bucket_creations)
+    }
+
+    /// Replaces `previous`, expired or left by a run that is gone, with `mine`, only if
+    /// it is still the object `etag`; says so first. The new ETag when it was replaced.
+    async fn take_over(
+        &self,
+        mine: &LockRecord,
+        etag: &str,
+        previous: &LockRecord,
+        notify: &dyn Notify,
+    ) -> Result<Option<String>, AwsError> {
+        let why = if previous.is_expired(now()) {
+            "an expired lock"
+        } else {
+            "the lock of a run on this machine that is gone"
+        };
+        notify.waiting(
+            "stack lock",
+            &format!("taking over {why}: {}", previous.describe(now())),
+        );
+        self.put(mine, Condition::Matches(etag)).await
+    }
+}
+
+/// How long [`acquire`] has waited for a lock another run holds, and for whom.
+struct Patience {
+    limit: Duration,
+    started: Instant,
+    backoff: Backoff,
+    /// The holder last reported, so that each is reported once.
+    last_seen: String,
+}
+
+impl Patience {
+    fn new(limit: Duration) -> Patience {
+        Patience {
+            limit,
+            started: Instant::now(),
+            backoff: Backoff::new(
+                base_delay().max(Duration::from_millis(50)),
+                Duration::from_secs(5),
+            ),
+            last_seen: String::new(),
+        }
+    }
+
+    /// Waits before the next attempt on a lock held by `record` (`None`: unreadable),
+    /// reporting a new holder; gives up with [`LockError::Held`] once the limit is
+    /// reached.
+    async fn wait(
+        &mut self,
+        record: Option<LockRecord>,
+        place: &Place,
+        names: &Names,
+        notify: &dyn Notify,
+    ) -> Result<(), LockError> {
+        let who = record
+            .map(|r| r.describe(now()))
+            .unwrap_or_else(|| format!("an unreadable lock object at {}", place.location()));
+        if self.started.elapsed() >= self.limit {
+            return Err(LockError::Held {
+                stack: names.stack().to_string(),
+                holder: who,
+                location: place.location(),
+                waited: self.started.elapsed(),
+            });
+        }
+        if who != self.last_seen {
+            notify.waiting("stack lock", &format!("held by {who}"));
+            self.last_seen = who;
+        }
+        let pause = self.backoff.next_delay();
+        let left = self.limit.saturating_sub(self.started.elapsed());
+        tokio::time::sleep(pause.min(left).max(Duration::from_millis(10))).await;
+        Ok(())
     }
 }
 
@@ -479,12 +532,7 @@ pub async fn force_unlock(
     account: &str,
     expected_id: Option<&str>,
 ) -> Result<Unlocked, UnlockError> {
-    let place = Place {
-        aws: aws.clone(),
-        bucket: names.lock_bucket(account),
-        owner: account.to_string(),
-        key: names.lock_key(),
-    };
+    let place = Place::new(aws, names, account);
     let (found, bucket) = tokio::join!(
         place.read(),
         lock_bucket::inspect(aws, &place.bucket, account)

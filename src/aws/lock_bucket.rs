@@ -13,6 +13,8 @@
 //! it found to the lock; `down`, which locks before it reads anything, reads it first
 //! (one round trip); `unlock` reads it beside the lock object.
 
+use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
+
 use super::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
 use super::clients::Aws;
 use super::error::{AwsError, AwsResultExt};
@@ -54,76 +56,29 @@ pub enum State {
 /// Reads the bucket: its tags and settings in one round trip (and, only when it has no
 /// tags, a second one to see whether it is empty).
 pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsError> {
-    let bucket = Bucket::new(aws, name, owner);
-    let s3 = &aws.s3;
-    let (tagging, pab, enc, policy) = tokio::join!(
-        async {
-            s3.get_bucket_tagging()
+    // Each read names the bucket and the account that must own it.
+    macro_rules! get {
+        ($operation:ident) => {
+            aws.s3
+                .$operation()
                 .bucket(name)
                 .expected_bucket_owner(owner)
                 .send()
-                .await
-                .aws("GetBucketTagging", name)
-        },
-        s3.get_public_access_block()
-            .bucket(name)
-            .expected_bucket_owner(owner)
-            .send(),
-        s3.get_bucket_encryption()
-            .bucket(name)
-            .expected_bucket_owner(owner)
-            .send(),
-        s3.get_bucket_policy()
-            .bucket(name)
-            .expected_bucket_owner(owner)
-            .send(),
-    );
-    let tags = match tags_of(tagging) {
-        Ok(tags) => tags,
-        Err(e) if e.is("NoSuchBucket") => return Ok(State::Absent),
-        Err(e) if refused(&e) => {
-            return Ok(State::Foreign {
-                reason: other_account_reason(owner),
-                other_account: true,
-            })
-        }
-        Err(e) => return Err(e),
-    };
-    let tagged = match by_tags(&tags, TAG_PURPOSE, LOCK_BUCKET_PURPOSE) {
-        Claim::Ours => true,
-        Claim::Untagged => {
-            if let Err(reason) = untagged(
-                bucket.holds_objects().await?,
-                TAG_PURPOSE,
-                LOCK_BUCKET_PURPOSE,
-            ) {
-                return Ok(State::Foreign {
-                    reason,
-                    other_account: false,
-                });
-            }
-            false
-        }
-        Claim::Foreign(reason) => {
-            return Ok(State::Foreign {
-                reason,
-                other_account: false,
-            })
-        }
-    };
-    fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-        match r {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.not_found() || e.status == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+        };
     }
-    let pab = optional(pab.aws("GetPublicAccessBlock", name))?;
-    let enc = optional(enc.aws("GetBucketEncryption", name))?;
-    let policy = optional(policy.aws("GetBucketPolicy", name))?;
+    let (tagging, pab, enc, policy) = tokio::join!(
+        async { get!(get_bucket_tagging).await.aws("GetBucketTagging", name) },
+        get!(get_public_access_block),
+        get!(get_bucket_encryption),
+        get!(get_bucket_policy),
+    );
+    let tagged = match claim(&Bucket::new(aws, name, owner), tagging).await? {
+        Ok(tagged) => tagged,
+        Err(state) => return Ok(state),
+    };
     let settings = LockBucketSettings {
         tagged,
-        public_access_blocked: pab
+        public_access_blocked: optional(pab.aws("GetPublicAccessBlock", name))?
             .as_ref()
             .and_then(|p| p.public_access_block_configuration())
             .is_some_and(|c| {
@@ -132,11 +87,11 @@ pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsErr
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             }),
-        encrypted: enc
+        encrypted: optional(enc.aws("GetBucketEncryption", name))?
             .as_ref()
             .and_then(|e| e.server_side_encryption_configuration())
             .is_some_and(|c| !c.rules().is_empty()),
-        policy: policy
+        policy: optional(policy.aws("GetBucketPolicy", name))?
             .as_ref()
             .and_then(|p| p.policy())
             .and_then(|p| serde_json::from_str(p).ok()),
@@ -146,6 +101,50 @@ pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsErr
         name,
         &aws.region,
     )))
+}
+
+/// Whether the bucket is albkit's, from its `tagging` (and, when it has no tags,
+/// whether it holds objects): `Ok(tagged)` when it is, otherwise `Err` with what it is
+/// (absent or foreign).
+async fn claim(
+    bucket: &Bucket<'_>,
+    tagging: Result<GetBucketTaggingOutput, AwsError>,
+) -> Result<Result<bool, State>, AwsError> {
+    let foreign = |reason, other_account| {
+        Ok(Err(State::Foreign {
+            reason,
+            other_account,
+        }))
+    };
+    let tags = match tags_of(tagging) {
+        Ok(tags) => tags,
+        Err(e) if e.is("NoSuchBucket") => return Ok(Err(State::Absent)),
+        Err(e) if refused(&e) => return foreign(other_account_reason(bucket.owner), true),
+        Err(e) => return Err(e),
+    };
+    match by_tags(&tags, TAG_PURPOSE, LOCK_BUCKET_PURPOSE) {
+        Claim::Ours => Ok(Ok(true)),
+        Claim::Untagged => {
+            match untagged(
+                bucket.holds_objects().await?,
+                TAG_PURPOSE,
+                LOCK_BUCKET_PURPOSE,
+            ) {
+                Ok(()) => Ok(Ok(false)),
+                Err(reason) => foreign(reason, false),
+            }
+        }
+        Claim::Foreign(reason) => foreign(reason, false),
+    }
+}
+
+/// A setting that is not there (404) is `None`.
+fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.not_found() || e.status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Makes the bucket ready for locks: creates it when absent, sets what it lacks, and

@@ -5,6 +5,7 @@
 //! `albkit invoke --local`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -227,7 +229,7 @@ async fn supervise(f: Arc<Function>, index: usize) {
         let binary = binary_rx.borrow_and_update().clone();
         let started = Instant::now();
         let instance = Instance::new(f.info.clone(), f.queue.clone());
-        let (listener, addr) = match runtime_api::bind().await {
+        let api = match runtime_api::bind().await {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("{say}: {name}: cannot bind a loopback port for the Runtime API: {e}; retrying in 1s");
@@ -235,52 +237,18 @@ async fn supervise(f: Arc<Function>, index: usize) {
                 continue;
             }
         };
-        let server = tokio::spawn(runtime_api::serve(listener, instance.clone()));
-        let task_root = binary.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let mut cmd = tokio::process::Command::new(&binary);
-        cmd.env_clear()
-            .envs(&f.env)
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .current_dir(&task_root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut restart_now = false;
-        let why = match cmd.spawn() {
-            Err(e) => format!("could not start {}: {e}", binary.display()),
-            Ok(mut child) => {
-                if let Some(out) = child.stdout.take() {
-                    tokio::spawn(prefix_lines(out, name.clone(), f.console));
-                }
-                if let Some(err) = child.stderr.take() {
-                    tokio::spawn(prefix_lines(err, name.clone(), f.console));
-                }
-                tokio::select! {
-                    status = child.wait() => match status {
-                        Ok(s) => format!("bootstrap exited ({s})"),
-                        Err(e) => format!("lost track of the bootstrap process: {e}"),
-                    },
-                    _ = instance.kill.notified() => {
-                        let _ = child.kill().await;
-                        format!("bootstrap killed: an invocation ran past the {}s timeout", f.info.timeout.as_secs())
-                    }
-                    _ = binary_rx.changed() => {
-                        let _ = child.kill().await;
-                        restart_now = true;
-                        "restarting on the new build".to_string()
-                    }
-                    _ = stopped(&mut stopping) => {
-                        let _ = child.kill().await;
-                        instance.mark_dead("the function was stopped");
-                        server.abort();
-                        return;
-                    }
-                }
-            }
+        let run = run_bootstrap(
+            &f,
+            &name,
+            &instance,
+            &binary,
+            api,
+            &mut binary_rx,
+            &mut stopping,
+        );
+        let Some((why, restart_now)) = run.await else {
+            return;
         };
-        instance.mark_dead(&why);
-        server.abort();
         eprintln!("{say}: {name}: {why}");
         if restart_now {
             quick_failures = 0;
@@ -295,13 +263,7 @@ async fn supervise(f: Arc<Function>, index: usize) {
         {
             eprintln!("{say}: {name}: failed one waiting request: the function did not initialise");
         }
-        if started.elapsed() < Duration::from_secs(2) {
-            quick_failures = quick_failures.saturating_add(1);
-        } else {
-            quick_failures = 0;
-        }
-        let backoff =
-            Duration::from_millis(100u64 << quick_failures.min(6)).min(Duration::from_secs(5));
+        let backoff = crash_backoff(&mut quick_failures, started.elapsed());
         if quick_failures > 1 {
             eprintln!(
                 "{say}: {name}: crashed {quick_failures} times right after start; restarting in {} ms",
@@ -314,6 +276,79 @@ async fn supervise(f: Arc<Function>, index: usize) {
             _ = stopped(&mut stopping) => {}
         }
     }
+}
+
+/// Serves the Runtime API of `instance` on `api` and runs its bootstrap `binary` until
+/// it exits, an invocation runs past its timeout, a new build arrives or the function
+/// stops, killing it in the last three cases; then marks the instance dead and stops
+/// serving. Why it ended and whether to restart it at once (a new build); `None` when
+/// the function stops.
+async fn run_bootstrap(
+    f: &Function,
+    name: &str,
+    instance: &Arc<Instance>,
+    binary: &Path,
+    (listener, addr): (TcpListener, SocketAddr),
+    binary_rx: &mut watch::Receiver<PathBuf>,
+    stopping: &mut watch::Receiver<bool>,
+) -> Option<(String, bool)> {
+    let server = tokio::spawn(runtime_api::serve(listener, instance.clone()));
+    let task_root = binary.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.env_clear()
+        .envs(&f.env)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .current_dir(&task_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let ended = match cmd.spawn() {
+        Err(e) => Some((format!("could not start {}: {e}", binary.display()), false)),
+        Ok(mut child) => {
+            if let Some(out) = child.stdout.take() {
+                tokio::spawn(prefix_lines(out, name.to_string(), f.console));
+            }
+            if let Some(err) = child.stderr.take() {
+                tokio::spawn(prefix_lines(err, name.to_string(), f.console));
+            }
+            tokio::select! {
+                status = child.wait() => match status {
+                    Ok(s) => Some((format!("bootstrap exited ({s})"), false)),
+                    Err(e) => Some((format!("lost track of the bootstrap process: {e}"), false)),
+                },
+                _ = instance.kill.notified() => {
+                    let _ = child.kill().await;
+                    Some((format!("bootstrap killed: an invocation ran past the {}s timeout", f.info.timeout.as_secs()), false))
+                }
+                _ = binary_rx.changed() => {
+                    let _ = child.kill().await;
+                    Some(("restarting on the new build".to_string(), true))
+                }
+                _ = stopped(stopping) => {
+                    let _ = child.kill().await;
+                    None
+                }
+            }
+        }
+    };
+    let why = ended
+        .as_ref()
+        .map_or("the function was stopped", |(why, _)| why);
+    instance.mark_dead(why);
+    server.abort();
+    ended
+}
+
+/// The pause before restarting an instance that ran for `ran`: it grows with the
+/// crashes right after start (`quick_failures`, updated here), up to 5 s.
+fn crash_backoff(quick_failures: &mut u32, ran: Duration) -> Duration {
+    if ran < Duration::from_secs(2) {
+        *quick_failures = quick_failures.saturating_add(1);
+    } else {
+        *quick_failures = 0;
+    }
+    Duration::from_millis(100u64 << (*quick_failures).min(6)).min(Duration::from_secs(5))
 }
 
 /// Resolves once the function is stopping.

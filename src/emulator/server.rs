@@ -340,60 +340,14 @@ async fn answer(
         (f.status, matched, f.reason, page)
     };
     let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let mut request = HttpRequest {
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
-            .collect(),
-        body: Vec::new(),
-    };
+    let mut request = request_head(&parts);
     if let Err(f) = event::check_request(&request) {
         return fail(f, "-".into());
     }
-    // Read the body up to 1 MB. Past it, keep draining (up to a cap) so that the client
-    // gets the 413 instead of a connection reset on unread data.
-    let mut body = body;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut too_big = declared.is_some_and(|n| n > event::MAX_BODY);
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    seen += data.len();
-                    if !too_big && buf.len() + data.len() > event::MAX_BODY {
-                        too_big = true;
-                        buf = Vec::new();
-                    }
-                    if !too_big {
-                        buf.extend_from_slice(&data);
-                    }
-                    if seen > DRAIN_LIMIT {
-                        break;
-                    }
-                }
-            }
-            Err(e) => {
-                return fail(
-                    Failure::new(400, format!("could not read the request body: {e}")),
-                    "-".into(),
-                )
-            }
-        }
+    match read_body(body, &parts.headers).await {
+        Ok(body) => request.body = body,
+        Err(f) => return fail(f, "-".into()),
     }
-    if too_big {
-        return fail(Failure::new(413, "request body over 1 MB"), "-".into());
-    }
-    request.body = buf;
     let host = parts
         .headers
         .get(http::header::HOST)
@@ -427,6 +381,55 @@ async fn answer(
         Ok(r) => (r.status, matched, String::new(), r),
         Err(f) => fail(f, matched),
     }
+}
+
+/// The request as the ALB reads it from the client, its body not read yet.
+fn request_head(parts: &http::request::Parts) -> HttpRequest {
+    HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body: Vec::new(),
+    }
+}
+
+/// Reads the request body up to 1 MB (413 past it, or when `Content-Length` declares
+/// more; 400 when it cannot be read). Past 1 MB it keeps draining (up to a cap) so that
+/// the client gets the 413 instead of a connection reset on unread data.
+async fn read_body(mut body: Incoming, headers: &http::HeaderMap) -> Result<Vec<u8>, Failure> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut buf: Vec<u8> = Vec::new();
+    let mut too_big = declared.is_some_and(|n| n > event::MAX_BODY);
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| Failure::new(400, format!("could not read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if !too_big && buf.len() + data.len() > event::MAX_BODY {
+                too_big = true;
+                buf = Vec::new();
+            }
+            if !too_big {
+                buf.extend_from_slice(&data);
+            }
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    if too_big {
+        return Err(Failure::new(413, "request body over 1 MB"));
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]
