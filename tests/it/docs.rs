@@ -1,8 +1,9 @@
 //! What the repository documents about the command line, checked against the command
 //! line itself, so that none of it rots silently: the man pages in docs/man/, the CI
-//! examples in examples/ci/, a JSON schema per command in schemas/, and the README's
-//! list of commands; and what the configuration tables generate: the README's
-//! `albkit.toml` reference and schemas/albkit-toml.schema.json. No AWS, no network.
+//! examples in examples/ci/, a JSON schema per command in schemas/, the README's list
+//! of commands and the IAM policies shown in docs/permissions.md; and what the
+//! configuration tables generate: the README's `albkit.toml` reference and
+//! schemas/albkit-toml.schema.json. No AWS, no network.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -381,10 +382,10 @@ fn the_readme_lists_every_visible_command() {
     }
 }
 
-/// The README shows both policies for the `hello` template in us-east-1, account
-/// 123456789012: exactly what `albkit iam-policy` prints for it.
+/// docs/permissions.md shows both policies for the `hello` template in us-east-1,
+/// account 123456789012: exactly what `albkit iam-policy` prints for it.
 #[test]
-fn the_readme_shows_the_policies_iam_policy_prints() {
+fn the_permissions_doc_shows_the_policies_iam_policy_prints() {
     use albkit::model::iam_policy::{document, Audience, Scope};
     let dir = tempfile::tempdir().expect("tempdir");
     let template = albkit::templates::find("hello").expect("hello template");
@@ -399,23 +400,25 @@ fn the_readme_shows_the_policies_iam_policy_prints() {
         region: "us-east-1",
         account: "123456789012",
     };
-    let readme = read("README.md");
+    const DOC: &str = "docs/permissions.md";
+    let doc = read(DOC);
     for (audience, name) in [(Audience::Deploy, "deploy"), (Audience::Plan, "plan")] {
         let marker = format!("<summary><code>albkit iam-policy --for {name}</code></summary>");
-        let after = readme
+        let after = doc
             .split_once(&marker)
-            .unwrap_or_else(|| panic!("README.md has no {marker}"))
+            .unwrap_or_else(|| panic!("{DOC} has no {marker}"))
             .1;
         let block = after
             .split_once("```json\n")
             .and_then(|(_, rest)| rest.split_once("\n```"))
             .map(|(json, _)| json)
             .expect("a json block after the marker");
-        let shown: serde_json::Value = serde_json::from_str(block).expect("README policy is JSON");
+        let shown: serde_json::Value =
+            serde_json::from_str(block).unwrap_or_else(|e| panic!("{DOC}'s {name} policy: {e}"));
         assert_eq!(
             shown,
             document(&scope, audience),
-            "README.md's {name} policy differs from `albkit iam-policy --for {name}`"
+            "{DOC}'s {name} policy differs from `albkit iam-policy --for {name}`"
         );
     }
 }
