@@ -227,19 +227,21 @@ async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<For
     Ok((found, foreign))
 }
 
-/// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them.
+/// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them
+/// and the HTTPS listeners' extra certificates.
 async fn discover_listeners(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsError> {
     let listeners = listener::describe(ctx, lb_arn).await?;
     let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_string))
         .collect();
-    let (listeners, rules) = tokio::try_join!(
+    let (observed, rules, certificates) = tokio::try_join!(
         listener::observe(ctx, &listeners),
-        rule::discover(ctx, &arns)
+        rule::discover(ctx, &arns),
+        listener_certificates::read(ctx, &listeners)
     )?;
-    let certificates = listener_certificates::discover(ctx, &listeners).await?;
-    Ok([listeners, rules, certificates].concat())
+    let certificates = listener_certificates::observed_for(&observed, certificates);
+    Ok([observed, rules, certificates].concat())
 }
 
 /// The load balancer among what was observed.

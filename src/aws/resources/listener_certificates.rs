@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_elasticloadbalancingv2::types::Certificate;
+use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 
 use super::vpc::ignore_not_found;
 use super::{observed, Ctx};
@@ -38,35 +38,65 @@ async fn extras(ctx: &Ctx<'_>, listener: &str) -> Result<BTreeSet<String>, AwsEr
     Ok(extras)
 }
 
-/// The extra certificates of the stack's HTTPS listener, when the config manages them
-/// (`[https] extra_certificate_arns` is set): without the key albkit neither reads nor
-/// changes them.
-pub async fn discover(ctx: &Ctx<'_>, listeners: &[Observed]) -> Result<Vec<Observed>, AwsError> {
+/// The extra certificates of every HTTPS listener, by listener ARN, when the config
+/// manages them (`[https] extra_certificate_arns` is set): without the key albkit
+/// neither reads nor changes them. Read beside the listeners' tags, so before it is
+/// known which listener is the stack's `listener/https` ([`observed_for`] picks it).
+pub async fn read(
+    ctx: &Ctx<'_>,
+    listeners: &[Listener],
+) -> Result<Vec<(String, BTreeSet<String>)>, AwsError> {
     let managed = ctx
         .config
         .https
         .as_ref()
         .is_some_and(|h| h.extra_certificate_arns.is_some());
+    if !managed {
+        return Ok(Vec::new());
+    }
     let https = listeners
         .iter()
-        .find(|o| o.resource.logical == logical::LISTENER_HTTPS);
-    let (true, Some(https)) = (managed, https) else {
-        return Ok(Vec::new());
+        .filter(|l| l.protocol() == Some(&ProtocolEnum::Https))
+        .filter_map(|l| l.listener_arn());
+    futures::future::try_join_all(https.map(|arn| async move {
+        let found = retry(
+            Policy::transient(),
+            "read listener certificates",
+            &ctx.notify(logical::LISTENER_CERTIFICATES),
+            || extras(ctx, arn),
+        )
+        .await?;
+        Ok((arn.to_string(), found))
+    }))
+    .await
+}
+
+/// The observed `listener/https/certificates`: the certificates [`read`] found on the
+/// listener discovery named `listener/https`. Pure.
+pub fn observed_for(
+    listeners: &[Observed],
+    found: Vec<(String, BTreeSet<String>)>,
+) -> Vec<Observed> {
+    let Some(https) = listeners
+        .iter()
+        .find(|o| o.resource.logical == logical::LISTENER_HTTPS)
+    else {
+        return Vec::new();
     };
-    let found = retry(
-        Policy::transient(),
-        "read listener certificates",
-        &ctx.notify(logical::LISTENER_CERTIFICATES),
-        || extras(ctx, &https.id),
-    )
-    .await?;
-    let resource = Resource::new(logical::LISTENER_CERTIFICATES, Kind::ListenerCertificates)
-        .prop("listener", logical::LISTENER_HTTPS)
-        .prop(
-            "certificates",
-            certificates_prop(found.iter().map(String::as_str)),
-        );
-    Ok(vec![observed(&https.id, resource)])
+    found
+        .into_iter()
+        .filter(|(arn, _)| *arn == https.id)
+        .map(|(arn, certificates)| {
+            let resource =
+                Resource::new(logical::LISTENER_CERTIFICATES, Kind::ListenerCertificates)
+                    .prop("listener", logical::LISTENER_HTTPS)
+                    .prop(
+                        "certificates",
+                        certificates_prop(certificates.iter().map(String::as_str)),
+                    );
+            observed(arn, resource)
+        })
+        .collect()
 }
 
 fn certificates<'a>(arns: impl IntoIterator<Item = &'a String>) -> Vec<Certificate> {
@@ -160,4 +190,38 @@ pub async fn delete(ctx: &Ctx<'_>, listener: &str) -> Result<(), AwsError> {
     remove_certificates(ctx, listener, have.iter().collect())
         .await
         .or_else(ignore_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(logical: &str, arn: &str) -> Observed {
+        observed(arn, Resource::new(logical, Kind::Listener))
+    }
+
+    #[test]
+    fn only_the_stacks_https_listener_has_certificates_observed() {
+        let set = |arns: &[&str]| arns.iter().map(|a| a.to_string()).collect();
+        let found = vec![
+            ("arn:https".to_string(), set(&["b", "a"])),
+            ("arn:other".to_string(), set(&["c"])),
+        ];
+        let listeners = [
+            listener(logical::LISTENER_HTTP, "arn:http"),
+            listener(logical::LISTENER_HTTPS, "arn:https"),
+        ];
+        let got = observed_for(&listeners, found.clone());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id, "arn:https");
+        assert_eq!(got[0].resource.logical, logical::LISTENER_CERTIFICATES);
+        assert_eq!(got[0].resource.get("certificates"), Some("a, b"));
+        assert_eq!(
+            got[0].resource.get("listener"),
+            Some(logical::LISTENER_HTTPS)
+        );
+        assert!(observed_for(&listeners[..1], found).is_empty());
+        let none = observed_for(&listeners, vec![("arn:https".to_string(), BTreeSet::new())]);
+        assert_eq!(none[0].resource.get("certificates"), Some("(none)"));
+    }
 }
