@@ -2,15 +2,17 @@
 
 use std::time::Duration;
 
+use aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::vpc::{ignore_not_found, wait_error};
-use super::{logical_of, observed, Ctx};
+use super::vpc::wait_error;
+use super::{logical_of, observed, read, teardown, Ctx};
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::ids::HostedZoneId;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::CertificateSpec;
@@ -29,20 +31,16 @@ fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
 }
 
 async fn tags_of(ctx: &Ctx<'_>, arn: &str) -> Result<Tags, AwsError> {
-    let out = retry(
-        Policy::transient(),
-        "read certificate tags",
-        &ctx.notify(logical::CERTIFICATE),
-        || async {
-            ctx.aws
-                .acm
-                .list_tags_for_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("ListTagsForCertificate", arn)
-        },
-    )
+    let what = "read certificate tags";
+    let out = read(ctx, logical::CERTIFICATE, what, || async {
+        ctx.aws
+            .acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .aws("ListTagsForCertificate", arn)
+    })
     .await?;
     Ok(out
         .tags()
@@ -94,22 +92,22 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
 }
 
 async fn describe(ctx: &Ctx<'_>, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
-    let out = retry(
-        Policy::transient(),
-        "read certificate",
-        &ctx.notify(logical::CERTIFICATE),
-        || async {
-            ctx.aws
-                .acm
-                .describe_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("DescribeCertificate", arn)
-        },
-    )
+    let out = read(ctx, logical::CERTIFICATE, "read certificate", || {
+        describe_once(ctx, arn)
+    })
     .await?;
     Ok(out.certificate().cloned())
+}
+
+/// One `DescribeCertificate` call (the callers retry or poll).
+async fn describe_once(ctx: &Ctx<'_>, arn: &str) -> Result<DescribeCertificateOutput, AwsError> {
+    ctx.aws
+        .acm
+        .describe_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .aws("DescribeCertificate", arn)
 }
 
 fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) -> Observed {
@@ -123,10 +121,7 @@ fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) ->
         arn,
         Resource::new(logical, Kind::Certificate)
             .prop("domain", cert.domain_name().unwrap_or_default())
-            .prop(
-                "status",
-                cert.status().map(|s| s.as_str()).unwrap_or("unknown"),
-            )
+            .prop("status", cert.status().map_or("unknown", |s| s.as_str()))
             .prop("tags", tags_prop(tags))
             .prop("validation_records", records.join(", ")),
     )
@@ -137,114 +132,87 @@ pub async fn apply(
     change: &Change,
     want: &CertificateSpec,
 ) -> Result<String, AwsError> {
-    let acm = &ctx.aws.acm;
-    let notify = ctx.notify(&change.logical);
     let domain = want.domain.as_str();
-    let tags = want.tags.clone();
     let arn = match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
-                let (set, remove) = super::tag_changes(&super::old_tags(change), &tags);
-                if !set.is_empty() {
-                    acm.add_tags_to_certificate()
-                        .certificate_arn(arn)
-                        .set_tags(Some(to_tags(&set)?))
-                        .send()
-                        .await
-                        .aws("AddTagsToCertificate", arn)?;
-                }
-                if !remove.is_empty() {
-                    let keys = remove
-                        .iter()
-                        .map(|k| {
-                            Tag::builder()
-                                .key(k)
-                                .build()
-                                .map_err(build_error("RemoveTagsFromCertificate", arn))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    acm.remove_tags_from_certificate()
-                        .certificate_arn(arn)
-                        .set_tags(Some(keys))
-                        .send()
-                        .await
-                        .aws("RemoveTagsFromCertificate", arn)?;
-                }
+                retag(ctx, change, arn, &want.tags).await?;
             }
             arn.clone()
         }
-        _ => {
-            // The idempotency token makes a repeated request (after a lost response)
-            // return the same certificate; after a crash, discovery finds it by its tags.
-            let token = ctx.names.certificate_token(domain, run_id());
-            let out = retry(
-                Policy::transient(),
-                "request certificate",
-                &notify,
-                || async {
-                    acm.request_certificate()
-                        .domain_name(domain)
-                        .validation_method(ValidationMethod::Dns)
-                        .idempotency_token(&token)
-                        .set_tags(Some(to_tags(&tags)?))
-                        .send()
-                        .await
-                        .aws("RequestCertificate", domain)
-                },
-            )
-            .await?;
-            out.certificate_arn().unwrap_or_default().to_string()
-        }
+        _ => request(ctx, change, domain, &want.tags).await?,
     };
     ctx.ids.insert(&change.logical, &arn);
     wait_issued(ctx, &arn, domain).await?;
     Ok(arn)
 }
 
+/// Brings the certificate's tags from the observed ones to `tags`.
+async fn retag(ctx: &Ctx<'_>, change: &Change, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    let acm = &ctx.aws.acm;
+    let (set, remove) = super::tag_changes(&super::old_tags(change), tags);
+    if !set.is_empty() {
+        acm.add_tags_to_certificate()
+            .certificate_arn(arn)
+            .set_tags(Some(to_tags(&set)?))
+            .send()
+            .await
+            .aws("AddTagsToCertificate", arn)?;
+    }
+    if !remove.is_empty() {
+        let keys = remove
+            .iter()
+            .map(|k| {
+                Tag::builder()
+                    .key(k)
+                    .build()
+                    .map_err(build_error("RemoveTagsFromCertificate", arn))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        acm.remove_tags_from_certificate()
+            .certificate_arn(arn)
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .aws("RemoveTagsFromCertificate", arn)?;
+    }
+    Ok(())
+}
+
+/// Requests a certificate for `domain` with DNS validation; returns its ARN. The
+/// idempotency token makes a repeated request (after a lost response) return the same
+/// certificate; after a crash, discovery finds it by its tags.
+async fn request(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    domain: &str,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let token = ctx.names.certificate_token(domain, run_id());
+    let (what, notify) = ("request certificate", ctx.notify(&change.logical));
+    let out = retry(Policy::transient(), what, &notify, || async {
+        ctx.aws
+            .acm
+            .request_certificate()
+            .domain_name(domain)
+            .validation_method(ValidationMethod::Dns)
+            .idempotency_token(&token)
+            .set_tags(Some(to_tags(tags)?))
+            .send()
+            .await
+            .aws("RequestCertificate", domain)
+    })
+    .await?;
+    Ok(out.certificate_arn().unwrap_or_default().to_string())
+}
+
 /// Writes the validation records (or prints them) and waits for `ISSUED`.
 async fn wait_issued(ctx: &Ctx<'_>, arn: &str, domain: &str) -> Result<(), AwsError> {
-    let acm = &ctx.aws.acm;
     let notify = ctx.notify(logical::CERTIFICATE);
-    // ACM fills in the validation record a few seconds after the request.
-    let records = wait_until(
-        &format!("certificate for {domain} to list its DNS validation record"),
-        Duration::from_secs(300),
-        &notify,
-        || async {
-            let out = acm
-                .describe_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("DescribeCertificate", arn)?;
-            let Some(cert) = out.certificate() else {
-                return Ok(Poll::Pending("not visible yet".into()));
-            };
-            if cert.status() == Some(&CertificateStatus::Issued) {
-                return Ok(Poll::Ready(Vec::new()));
-            }
-            let records: Vec<(String, String)> = cert
-                .domain_validation_options()
-                .iter()
-                .filter_map(|o| o.resource_record())
-                .map(|r| (r.name().to_string(), r.value().to_string()))
-                .collect();
-            Ok(if records.is_empty() {
-                Poll::Pending("validation record not ready".into())
-            } else {
-                Poll::Ready(records)
-            })
-        },
-    )
-    .await
-    .map_err(|e| wait_error(e, "DescribeCertificate", arn))?;
-    let zone = ctx
-        .config
-        .https
-        .as_ref()
-        .and_then(|h| h.hosted_zone_id.clone());
+    let records = wait_validation_records(ctx, arn, domain).await?;
+    let zone = hosted_zone(ctx);
     for (name, value) in &records {
-        match &zone {
+        match zone {
             Some(zone) => super::dns_record::validation_record(ctx, zone.as_str(), ChangeAction::Upsert, name, value).await?,
             None => ctx.reporter.event(Event::Note(format!(
                 "certificate for {domain} waits for DNS validation: create the record  {name} CNAME {value}  in your DNS zone"
@@ -256,40 +224,73 @@ async fn wait_issued(ctx: &Ctx<'_>, arn: &str, domain: &str) -> Result<(), AwsEr
     } else {
         Duration::from_secs(3600)
     };
-    wait_until(
-        &format!("certificate for {domain} to be issued"),
-        deadline,
-        &notify,
-        || async {
-            let out = acm
-                .describe_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("DescribeCertificate", arn)?;
-            let status = out.certificate().and_then(|c| c.status()).cloned();
-            Ok(match status {
-                Some(CertificateStatus::Issued) => Poll::Ready(()),
-                Some(
-                    s @ (CertificateStatus::Failed
-                    | CertificateStatus::Expired
-                    | CertificateStatus::Revoked
-                    | CertificateStatus::ValidationTimedOut),
-                ) => Poll::Failed {
-                    state: s.as_str().to_string(),
-                    reason: out
-                        .certificate()
-                        .and_then(|c| c.failure_reason())
-                        .map(|r| r.as_str().to_string())
-                        .unwrap_or_else(|| "see the ACM console".into()),
-                },
-                Some(s) => Poll::Pending(s.as_str().to_string()),
-                None => Poll::Pending("unknown".into()),
-            })
-        },
-    )
+    let what = format!("certificate for {domain} to be issued");
+    wait_until(&what, deadline, &notify, || async {
+        Ok(issuance(&describe_once(ctx, arn).await?))
+    })
     .await
     .map_err(|e| wait_error(e, "DescribeCertificate", arn))
+}
+
+/// The DNS validation records (name, value) of the certificate, once ACM lists them (a
+/// few seconds after the request); none when it is issued already.
+async fn wait_validation_records(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    domain: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let what = format!("certificate for {domain} to list its DNS validation record");
+    let notify = ctx.notify(logical::CERTIFICATE);
+    wait_until(&what, Duration::from_secs(300), &notify, || async {
+        let out = describe_once(ctx, arn).await?;
+        let Some(cert) = out.certificate() else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        if cert.status() == Some(&CertificateStatus::Issued) {
+            return Ok(Poll::Ready(Vec::new()));
+        }
+        let records: Vec<(String, String)> = cert
+            .domain_validation_options()
+            .iter()
+            .filter_map(|o| o.resource_record())
+            .map(|r| (r.name().to_string(), r.value().to_string()))
+            .collect();
+        Ok(if records.is_empty() {
+            Poll::Pending("validation record not ready".into())
+        } else {
+            Poll::Ready(records)
+        })
+    })
+    .await
+    .map_err(|e| wait_error(e, "DescribeCertificate", arn))
+}
+
+/// How far the certificate `out` describes is from being issued. Pure.
+fn issuance(out: &DescribeCertificateOutput) -> Poll<()> {
+    let status = out.certificate().and_then(|c| c.status()).cloned();
+    match status {
+        Some(CertificateStatus::Issued) => Poll::Ready(()),
+        Some(
+            s @ (CertificateStatus::Failed
+            | CertificateStatus::Expired
+            | CertificateStatus::Revoked
+            | CertificateStatus::ValidationTimedOut),
+        ) => Poll::Failed {
+            state: s.as_str().to_string(),
+            reason: out
+                .certificate()
+                .and_then(|c| c.failure_reason())
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_else(|| "see the ACM console".into()),
+        },
+        Some(s) => Poll::Pending(s.as_str().to_string()),
+        None => Poll::Pending("unknown".into()),
+    }
+}
+
+/// The hosted zone albkit writes the validation records to, when the config names one.
+fn hosted_zone<'c>(ctx: &'c Ctx<'_>) -> Option<&'c HostedZoneId> {
+    ctx.config.https.as_ref()?.hosted_zone_id.as_ref()
 }
 
 /// An id of this albkit process, for idempotency tokens that must not outlive the run.
@@ -338,12 +339,7 @@ pub async fn delete(
     have: &Resource,
     delete_validation_records: bool,
 ) -> Result<(), AwsError> {
-    let zone = ctx
-        .config
-        .https
-        .as_ref()
-        .and_then(|h| h.hosted_zone_id.clone())
-        .filter(|_| delete_validation_records);
+    let zone = hosted_zone(ctx).filter(|_| delete_validation_records);
     if let Some(zone) = zone {
         for pair in have
             .get("validation_records")
@@ -364,21 +360,14 @@ pub async fn delete(
         }
     }
     // ResourceInUseException until ELB lets go of a listener that used it.
-    retry(
-        Policy::teardown(),
-        "delete certificate",
-        &ctx.notify(logical::CERTIFICATE),
-        || async {
-            ctx.aws
-                .acm
-                .delete_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("DeleteCertificate", arn)
-        },
-    )
+    teardown(ctx, logical::CERTIFICATE, "delete certificate", || async {
+        ctx.aws
+            .acm
+            .delete_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .aws("DeleteCertificate", arn)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }

@@ -6,10 +6,10 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
-use super::{observed, Ctx, Foreign};
+use super::{observed, read, Ctx, Foreign};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{create_once, retry, Policy};
+use crate::aws::retry::{create_once, Policy};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::DnsRecordSpec;
 use crate::model::stack::{Kind, Resource};
@@ -127,6 +127,7 @@ async fn change_alias(
     send(ctx, zone, action, set, name).await
 }
 
+/// Sends one change of `set` to the zone, and settles what a refusal means.
 async fn send(
     ctx: &Ctx<'_>,
     zone: &str,
@@ -136,16 +137,11 @@ async fn send(
 ) -> Result<(), AwsError> {
     let deleting = action == ChangeAction::Delete;
     let creating = action == ChangeAction::Create;
-    let (name, kind) = (set.name().to_string(), set.r#type().clone());
-    let target = set
-        .alias_target()
-        .map(|a| a.dns_name().to_string())
-        .unwrap_or_default();
     let batch = ChangeBatch::builder()
         .comment(format!("albkit stack {}", ctx.stack()))
         .changes(
             R53Change::builder()
-                .action(action)
+                .action(action.clone())
                 .resource_record_set(set.clone())
                 .build()
                 .map_err(build_error("ChangeResourceRecordSets", what))?,
@@ -159,16 +155,7 @@ async fn send(
         Policy::fresh(),
         &format!("write DNS record {what}"),
         &ctx.notify("dns"),
-        || async {
-            if deleting && !record_exists(ctx, zone, &name, &kind).await? {
-                Ok(Some(()))
-            } else if creating && record_points_at(ctx, zone, &name, &kind, &target).await? {
-                // An earlier attempt's response was lost: the record is written.
-                Ok(Some(()))
-            } else {
-                Ok(None)
-            }
-        },
+        || already_done(ctx, zone, &action, &set),
         || async {
             let mut req = ctx
                 .aws
@@ -188,48 +175,91 @@ async fn send(
     )
     .await;
     match sent {
-        // CREATE refused: a record of this name and type exists. Ours only if it points
-        // where albkit would have pointed it (a lost response the look above missed).
         Err(e) if creating && e.is("InvalidChangeBatch") => {
-            if record_points_at(ctx, zone, &name, &kind, &target).await? {
-                Ok(())
-            } else if !record_exists(ctx, zone, &name, &kind).await? {
-                // Refused although no such record exists: moto refuses a CREATE that
-                // repeats one of its journal (a record created, deleted, then created
-                // again) when any record sorts after it. With nothing to overwrite, an
-                // UPSERT is the same creation.
-                tracing::debug!("{what}: CREATE refused with no record there ({e}); UPSERT");
-                Box::pin(send(ctx, zone, ChangeAction::Upsert, set, what)).await
-            } else {
-                Err(AwsError {
-                    message: format!(
-                        "a {} record {name} appeared in hosted zone {zone} while albkit was running; \
-                         albkit does not overwrite a record that is not the stack's: remove it, or \
-                         use another [https].domain ({})",
-                        kind.as_str(),
-                        e.message
-                    ),
-                    ..e
-                })
-            }
+            create_refused(ctx, zone, set, what, e).await
         }
-        // A DELETE that Route 53 refuses with InvalidChangeBatch (the record is not
-        // there, or no longer holds the values albkit wrote) leaves nothing of the
-        // stack's to delete.
-        Err(e) if deleting && e.is("InvalidChangeBatch") => Ok(()),
-        // Other endpoints refuse a missing record with another code: look. (A record
-        // never written: a certificate issued before its validation record was
-        // needed; or removed by hand.)
-        Err(e)
-            if deleting
-                && e.class == ErrorClass::Permanent
-                && !record_exists(ctx, zone, &name, &kind).await? =>
-        {
-            tracing::debug!("{what}: already gone ({e})");
-            Ok(())
-        }
+        Err(e) if deleting => delete_failed(ctx, zone, &set, what, e).await,
         other => other,
     }
+}
+
+/// A record set's name, type and alias target (empty for a plain record).
+fn key_of(set: &ResourceRecordSet) -> (&str, &RrType, &str) {
+    let target = set.alias_target().map_or("", |a| a.dns_name());
+    (set.name(), set.r#type(), target)
+}
+
+/// Before a new attempt: whether an earlier one, whose response was lost, already did
+/// the change (`Some`): the record to delete is gone, or the one to create is written.
+async fn already_done(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    action: &ChangeAction,
+    set: &ResourceRecordSet,
+) -> Result<Option<()>, AwsError> {
+    let (name, kind, target) = key_of(set);
+    Ok(match action {
+        ChangeAction::Delete if !record_exists(ctx, zone, name, kind).await? => Some(()),
+        ChangeAction::Create if record_points_at(ctx, zone, name, kind, target).await? => Some(()),
+        _ => None,
+    })
+}
+
+/// A CREATE refused (`e`): a record of this name and type exists. Ours only if it points
+/// where albkit would have pointed it (a lost response the look before it missed).
+async fn create_refused(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    set: ResourceRecordSet,
+    what: &str,
+    e: AwsError,
+) -> Result<(), AwsError> {
+    let (name, kind, target) = key_of(&set);
+    if record_points_at(ctx, zone, name, kind, target).await? {
+        Ok(())
+    } else if !record_exists(ctx, zone, name, kind).await? {
+        // Refused although no such record exists: moto refuses a CREATE that repeats
+        // one of its journal (a record created, deleted, then created again) when any
+        // record sorts after it. With nothing to overwrite, an UPSERT is the same
+        // creation.
+        tracing::debug!("{what}: CREATE refused with no record there ({e}); UPSERT");
+        Box::pin(send(ctx, zone, ChangeAction::Upsert, set, what)).await
+    } else {
+        Err(AwsError {
+            message: format!(
+                "a {} record {name} appeared in hosted zone {zone} while albkit was running; \
+                 albkit does not overwrite a record that is not the stack's: remove it, or \
+                 use another [https].domain ({})",
+                kind.as_str(),
+                e.message
+            ),
+            ..e
+        })
+    }
+}
+
+/// A DELETE that failed (`e`): fine when nothing of the stack's is left to delete.
+async fn delete_failed(
+    ctx: &Ctx<'_>,
+    zone: &str,
+    set: &ResourceRecordSet,
+    what: &str,
+    e: AwsError,
+) -> Result<(), AwsError> {
+    // Route 53 refuses with InvalidChangeBatch a record that is not there, or no longer
+    // holds the values albkit wrote.
+    if e.is("InvalidChangeBatch") {
+        return Ok(());
+    }
+    // Other endpoints refuse a missing record with another code: look. (A record never
+    // written: a certificate issued before its validation record was needed; or
+    // removed by hand.)
+    let (name, kind, _) = key_of(set);
+    if e.class == ErrorClass::Permanent && !record_exists(ctx, zone, name, kind).await? {
+        tracing::debug!("{what}: already gone ({e})");
+        return Ok(());
+    }
+    Err(e)
 }
 
 /// Up to `max` record sets of the zone from `name` and `kind` on, in Route 53's order.
@@ -240,23 +270,18 @@ async fn list_records(
     kind: &RrType,
     max: i32,
 ) -> Result<Vec<ResourceRecordSet>, AwsError> {
-    let out = retry(
-        Policy::transient(),
-        "read DNS records",
-        &ctx.notify("dns"),
-        || async {
-            ctx.aws
-                .route53
-                .list_resource_record_sets()
-                .hosted_zone_id(zone)
-                .start_record_name(name)
-                .start_record_type(kind.clone())
-                .max_items(max)
-                .send()
-                .await
-                .aws("ListResourceRecordSets", zone)
-        },
-    )
+    let out = read(ctx, "dns", "read DNS records", || async {
+        ctx.aws
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(kind.clone())
+            .max_items(max)
+            .send()
+            .await
+            .aws("ListResourceRecordSets", zone)
+    })
     .await?;
     Ok(out.resource_record_sets().to_vec())
 }

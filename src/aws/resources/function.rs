@@ -3,15 +3,17 @@
 
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::get_alias::GetAliasOutput;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+    Architecture, Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime,
+    State,
 };
 use futures::future::try_join_all;
 
-use super::vpc::{ignore_not_found, wait_error};
-use super::{logical_of, observed, old_tags, tag_changes, Ctx, Foreign};
+use super::vpc::wait_error;
+use super::{found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
@@ -40,11 +42,18 @@ pub fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<String> {
     }
 }
 
+/// The stack's functions and the foreign ones under their names, read concurrently.
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let lambda = &ctx.aws.lambda;
+    let candidates = list_candidates(ctx).await?;
+    let found = try_join_all(candidates.iter().map(|f| discover_one(ctx, f))).await?;
+    Ok(super::split_found(found))
+}
+
+/// The functions whose names begin with the stack's name.
+async fn list_candidates(ctx: &Ctx<'_>) -> Result<Vec<FunctionConfiguration>, AwsError> {
     let prefix = format!("{}-", ctx.stack());
     let mut candidates = Vec::new();
-    let mut pages = lambda.list_functions().into_paginator().send();
+    let mut pages = ctx.aws.lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws("ListFunctions", "functions")?;
         candidates.extend(
@@ -54,110 +63,115 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                 .cloned(),
         );
     }
-    let found = try_join_all(candidates.iter().map(|f| async move {
-        let name = f.function_name().unwrap_or_default();
-        let arn = f.function_arn().unwrap_or_default();
-        // Tags, the alias, the configuration the alias serves and `$LATEST`, together.
-        let tags = async {
-            retry(
-                Policy::transient(),
-                "read function tags",
-                &ctx.notify("function"),
-                || async {
-                    lambda
-                        .list_tags()
-                        .resource(arn)
-                        .send()
-                        .await
-                        .aws("ListTags", name)
-                },
-            )
+    Ok(candidates)
+}
+
+/// One listed function: the stack's, foreign (in the place of one of the stack's), or
+/// neither (`None`).
+async fn discover_one(
+    ctx: &Ctx<'_>,
+    f: &FunctionConfiguration,
+) -> Result<Option<Result<Observed, Foreign>>, AwsError> {
+    let lambda = &ctx.aws.lambda;
+    let name = f.function_name().unwrap_or_default();
+    let arn = f.function_arn().unwrap_or_default();
+    // Tags, the alias, the configuration the alias serves and `$LATEST`, together.
+    // `$LATEST`, beside the alias: a hand change there is what the next publication
+    // would ship.
+    let (tags, alias, live, latest) = tokio::try_join!(
+        function_tags(ctx, name, arn),
+        live_alias(lambda, name),
+        configuration(lambda, name, Some(LIVE_ALIAS)),
+        configuration(lambda, name, None),
+    )?;
+    let alias = alias.and_then(|a| a.function_version().map(str::to_string));
+    if let Some(foreign) = in_the_way(ctx, name, &tags) {
+        return Ok(Some(Err(foreign)));
+    }
+    let Some(logical) = logical_of(&tags).filter(|_| ctx.owns(&tags)) else {
+        return Ok(None);
+    };
+    let Some(latest) = latest else {
+        // Deleted between the listing and this read.
+        return Ok(None);
+    };
+    let (config, shown) = served(live.filter(|_| alias.is_some()), latest);
+    let mut resource = Resource::new(logical, Kind::Function).prop("name", name);
+    for (name, value) in shown {
+        resource = resource.prop(name, value);
+    }
+    Ok(Some(Ok(observed(
+        arn,
+        resource
+            .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
+            .prop("tags", tags_prop(&tags))
+            .prop("live_version", alias.unwrap_or_else(|| "none".into()))
+            .prop("state", config.state().map_or("unknown", |s| s.as_str())),
+    ))))
+}
+
+/// The tags of the function `name` (`arn`).
+async fn function_tags(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<Tags, AwsError> {
+    let out = read(ctx, "function", "read function tags", || async {
+        ctx.aws
+            .lambda
+            .list_tags()
+            .resource(arn)
+            .send()
             .await
-        };
-        let alias = async {
-            match lambda
-                .get_alias()
-                .function_name(name)
-                .name(LIVE_ALIAS)
-                .send()
-                .await
-                .aws("GetAlias", name)
-            {
-                Ok(a) => Ok(a.function_version().map(str::to_string)),
-                Err(e) if e.not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
-        let live = configuration(lambda, name, Some(LIVE_ALIAS));
-        // `$LATEST`, beside the alias: a hand change there is what the next
-        // publication would ship.
-        let latest = configuration(lambda, name, None);
-        let (tags, alias, live, latest) = tokio::try_join!(tags, alias, live, latest)?;
-        let tags: Tags = tags
-            .tags()
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        // A function under the current name of one of the stack's functions must be
-        // the stack's: anything else there is in the way.
-        let configured = ctx
-            .config
-            .functions
-            .iter()
-            .find(|f| ctx.names.function(&f.name) == name);
-        if let Some(f) = configured {
-            if let Some(reason) = not_ours(ctx.stack(), &logical::function(&f.name), &tags) {
-                return Ok(Some(Err(Foreign {
-                    kind: "Lambda function",
-                    name: name.to_string(),
-                    reason,
-                })));
-            }
-        }
-        if !ctx.owns(&tags) {
-            return Ok(None);
-        }
-        let Some(logical) = logical_of(&tags) else {
-            return Ok(None);
-        };
-        let Some(latest) = latest else {
-            // Deleted between the listing and this read.
-            return Ok(None);
-        };
-        let latest_settings = settings(&latest);
-        // The alias's version is what the load balancer serves; compare against it, and
-        // show beside each setting the value `$LATEST` holds when it differs. Without an
-        // alias (a run stopped before creating it) there is only `$LATEST`.
-        let (config, shown) = match (live, &alias) {
-            (Some(live), Some(_)) => {
-                let shown = settings(&live)
-                    .into_iter()
-                    .zip(&latest_settings)
-                    .map(|((name, published), (_, unpublished))| {
-                        (name, with_unpublished(&published, unpublished))
-                    })
-                    .collect::<Vec<_>>();
-                (live, shown)
-            }
-            _ => (latest, latest_settings.to_vec()),
-        };
-        let mut resource = Resource::new(logical, Kind::Function).prop("name", name);
-        for (name, value) in shown {
-            resource = resource.prop(name, value);
-        }
-        Ok::<_, AwsError>(Some(Ok(observed(
-            arn,
-            resource
-                .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
-                .prop("tags", tags_prop(&tags))
-                .prop("live_version", alias.unwrap_or_else(|| "none".into()))
-                .prop(
-                    "state",
-                    config.state().map(|s| s.as_str()).unwrap_or("unknown"),
-                ),
-        ))))
-    }))
+            .aws("ListTags", name)
+    })
     .await?;
-    Ok(super::split_found(found))
+    Ok(Tags::from_iter(out.tags().cloned().unwrap_or_default()))
+}
+
+/// The `live` alias of the function `name`; `None` without one.
+async fn live_alias(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> Result<Option<GetAliasOutput>, AwsError> {
+    let alias = lambda.get_alias().function_name(name).name(LIVE_ALIAS);
+    found(alias.send().await.aws("GetAlias", name))
+}
+
+/// A function under the current name of one of the stack's functions must be the
+/// stack's: anything else there is in the way (`Some`).
+fn in_the_way(ctx: &Ctx<'_>, name: &str, tags: &Tags) -> Option<Foreign> {
+    let f = ctx
+        .config
+        .functions
+        .iter()
+        .find(|f| ctx.names.function(&f.name) == name)?;
+    let reason = not_ours(ctx.stack(), &logical::function(&f.name), tags)?;
+    Some(Foreign {
+        kind: "Lambda function",
+        name: name.to_string(),
+        reason,
+    })
+}
+
+/// The configuration to compare against, and the settings to show. The alias's version
+/// (`live`) is what the load balancer serves; compare against it, and show beside each
+/// setting the value `$LATEST` holds when it differs. Without an alias (a run stopped
+/// before creating it) there is only `$LATEST`. Pure.
+fn served(
+    live: Option<GetFunctionConfigurationOutput>,
+    latest: GetFunctionConfigurationOutput,
+) -> (GetFunctionConfigurationOutput, Vec<(&'static str, String)>) {
+    let latest_settings = settings(&latest);
+    match live {
+        Some(live) => {
+            let shown = settings(&live)
+                .into_iter()
+                .zip(&latest_settings)
+                .map(|((name, published), (_, unpublished))| {
+                    (name, with_unpublished(&published, unpublished))
+                })
+                .collect::<Vec<_>>();
+            (live, shown)
+        }
+        None => (latest, latest_settings.to_vec()),
+    }
 }
 
 /// The configuration of `qualifier` (a version or alias) or of `$LATEST`; `None` when
@@ -167,69 +181,33 @@ async fn configuration(
     name: &str,
     qualifier: Option<&str>,
 ) -> Result<Option<GetFunctionConfigurationOutput>, AwsError> {
-    match lambda
-        .get_function_configuration()
-        .function_name(name)
-        .set_qualifier(qualifier.map(str::to_string))
-        .send()
-        .await
-        .aws("GetFunctionConfiguration", name)
-    {
-        Ok(c) => Ok(Some(c)),
-        Err(e) if e.not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    let request = lambda.get_function_configuration().function_name(name);
+    let request = request.set_qualifier(qualifier.map(str::to_string));
+    found(request.send().await.aws("GetFunctionConfiguration", name))
 }
 
 /// What albkit sets on a function, as the properties `plan` compares, from one
 /// configuration (a published version's or `$LATEST`'s).
 fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String); 9] {
-    let env = config
-        .environment()
-        .and_then(|e| e.variables())
-        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let env = config.environment().and_then(|e| e.variables()).cloned();
+    let env = env.unwrap_or_default().into_iter().collect();
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let number = |v: Option<i32>| v.unwrap_or_default().to_string();
+    let architecture = config
+        .architectures()
+        .first()
+        .map_or("x86_64", |a| a.as_str());
+    let kms_key = config.kms_key_arn().filter(|k| !k.is_empty());
     [
-        (
-            "runtime",
-            config
-                .runtime()
-                .map(|r| r.as_str())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-        ("handler", config.handler().unwrap_or_default().to_string()),
-        (
-            "architecture",
-            config
-                .architectures()
-                .first()
-                .map(|a| a.as_str())
-                .unwrap_or("x86_64")
-                .to_string(),
-        ),
-        (
-            "memory_mb",
-            config.memory_size().unwrap_or_default().to_string(),
-        ),
-        (
-            "timeout_seconds",
-            config.timeout().unwrap_or_default().to_string(),
-        ),
-        ("role", config.role().unwrap_or_default().to_string()),
+        ("runtime", text(config.runtime().map(|r| r.as_str()))),
+        ("handler", text(config.handler())),
+        ("architecture", architecture.to_string()),
+        ("memory_mb", number(config.memory_size())),
+        ("timeout_seconds", number(config.timeout())),
+        ("role", text(config.role())),
         ("environment", environment_prop(&env)),
-        (
-            "kms_key",
-            config
-                .kms_key_arn()
-                .filter(|k| !k.is_empty())
-                .unwrap_or(AWS_MANAGED_KEY)
-                .to_string(),
-        ),
-        (
-            "code_sha256",
-            config.code_sha256().unwrap_or_default().to_string(),
-        ),
+        ("kms_key", kms_key.unwrap_or(AWS_MANAGED_KEY).to_string()),
+        ("code_sha256", text(config.code_sha256())),
     ]
 }
 
@@ -279,43 +257,39 @@ pub async fn wait_ready_with(
     name: &str,
     notify: &dyn Notify,
 ) -> Result<(), AwsError> {
-    wait_until(
-        &format!("function {name} to be ready"),
-        Duration::from_secs(600),
-        notify,
-        || async {
-            let c = lambda
-                .get_function_configuration()
-                .function_name(name)
-                .send()
-                .await
-                .aws("GetFunctionConfiguration", name)?;
-            let reason = || {
-                c.state_reason()
-                    .or(c.last_update_status_reason())
-                    .unwrap_or("no reason given")
-                    .to_string()
-            };
-            Ok(match (c.state(), c.last_update_status()) {
-                (Some(State::Failed), _) => Poll::Failed {
-                    state: "Failed".into(),
-                    reason: reason(),
-                },
-                (_, Some(LastUpdateStatus::Failed)) => Poll::Failed {
-                    state: "update Failed".into(),
-                    reason: reason(),
-                },
-                (Some(State::Active) | None, Some(LastUpdateStatus::Successful) | None) => {
-                    Poll::Ready(())
-                }
-                (state, update) => Poll::Pending(format!(
-                    "{} / update {}",
-                    state.map(|s| s.as_str()).unwrap_or("unknown"),
-                    update.map(|u| u.as_str()).unwrap_or("unknown")
-                )),
-            })
-        },
-    )
+    let what = format!("function {name} to be ready");
+    wait_until(&what, Duration::from_secs(600), notify, || async {
+        let c = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .aws("GetFunctionConfiguration", name)?;
+        let reason = || {
+            c.state_reason()
+                .or(c.last_update_status_reason())
+                .unwrap_or("no reason given")
+                .to_string()
+        };
+        Ok(match (c.state(), c.last_update_status()) {
+            (Some(State::Failed), _) => Poll::Failed {
+                state: "Failed".into(),
+                reason: reason(),
+            },
+            (_, Some(LastUpdateStatus::Failed)) => Poll::Failed {
+                state: "update Failed".into(),
+                reason: reason(),
+            },
+            (Some(State::Active) | None, Some(LastUpdateStatus::Successful) | None) => {
+                Poll::Ready(())
+            }
+            (state, update) => Poll::Pending(format!(
+                "{} / update {}",
+                state.map(|s| s.as_str()).unwrap_or("unknown"),
+                update.map(|u| u.as_str()).unwrap_or("unknown")
+            )),
+        })
+    })
     .await
     .map_err(|e| wait_error(e, "GetFunctionConfiguration", name))
 }
@@ -374,43 +348,39 @@ pub async fn point_alias(
     exists: bool,
     notify: &dyn Notify,
 ) -> Result<(), AwsError> {
-    retry(
-        Policy::fresh(),
-        "point the live alias at the new version",
-        notify,
-        || async {
-            let update = || async {
-                lambda
-                    .update_alias()
-                    .function_name(name)
-                    .name(LIVE_ALIAS)
-                    .function_version(version)
-                    .send()
-                    .await
-                    .aws("UpdateAlias", name)
-                    .map(|_| ())
-            };
-            if exists {
-                return update().await;
-            }
-            let created = lambda
-                .create_alias()
+    let what = "point the live alias at the new version";
+    retry(Policy::fresh(), what, notify, || async {
+        let update = || async {
+            lambda
+                .update_alias()
                 .function_name(name)
                 .name(LIVE_ALIAS)
                 .function_version(version)
                 .send()
                 .await
-                .aws("CreateAlias", name);
-            match created {
-                // An earlier attempt created it but its response was lost (or another
-                // run did): point the existing alias instead.
-                Err(e) if e.is("ResourceConflictException") || e.is("ConflictException") => {
-                    update().await
-                }
-                other => other.map(|_| ()),
+                .aws("UpdateAlias", name)
+                .map(|_| ())
+        };
+        if exists {
+            return update().await;
+        }
+        let created = lambda
+            .create_alias()
+            .function_name(name)
+            .name(LIVE_ALIAS)
+            .function_version(version)
+            .send()
+            .await
+            .aws("CreateAlias", name);
+        match created {
+            // An earlier attempt created it but its response was lost (or another
+            // run did): point the existing alias instead.
+            Err(e) if e.is("ResourceConflictException") || e.is("ConflictException") => {
+                update().await
             }
-        },
-    )
+            other => other.map(|_| ()),
+        }
+    })
     .await
 }
 
@@ -486,18 +456,7 @@ pub async fn apply(
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
         let version = publish_version(lambda, name, &inputs.artifact.sha256, &notify).await?;
-        let exists = match lambda
-            .get_alias()
-            .function_name(name)
-            .name(LIVE_ALIAS)
-            .send()
-            .await
-            .aws("GetAlias", name)
-        {
-            Ok(_) => true,
-            Err(e) if e.not_found() => false,
-            Err(e) => return Err(e),
-        };
+        let exists = live_alias(lambda, name).await?.is_some();
         point_alias(lambda, name, &version, exists, &notify).await?;
     }
     Ok(arn)
@@ -562,10 +521,7 @@ async fn adopt(
         .send()
         .await
         .aws("GetFunction", name)?;
-    let found: Tags = out
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let found = Tags::from_iter(out.tags().cloned().unwrap_or_default());
     if let Some(reason) = not_ours(ctx.stack(), logical_id, &found) {
         return Err(AwsError {
             message: format!(
@@ -672,23 +628,16 @@ async fn live_serves(
 }
 
 pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
-    retry(
-        Policy::teardown(),
-        "delete function",
-        &ctx.notify("function"),
-        || async {
-            ctx.aws
-                .lambda
-                .delete_function()
-                .function_name(arn)
-                .send()
-                .await
-                .aws("DeleteFunction", arn)
-        },
-    )
+    teardown(ctx, "function", "delete function", || async {
+        ctx.aws
+            .lambda
+            .delete_function()
+            .function_name(arn)
+            .send()
+            .await
+            .aws("DeleteFunction", arn)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]

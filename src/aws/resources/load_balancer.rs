@@ -3,15 +3,17 @@
 use super::Endpoint;
 use std::time::Duration;
 
+use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
     LoadBalancerTypeEnum, Tag,
 };
 
 use super::vpc::{ignore_not_found, wait_error};
-use super::{observed, old_tags, tag_changes, Ctx, Foreign};
+use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::LoadBalancerSpec;
@@ -30,20 +32,15 @@ pub async fn read_tags(
 ) -> Result<std::collections::BTreeMap<String, Tags>, AwsError> {
     let mut out = std::collections::BTreeMap::new();
     for chunk in arns.chunks(20) {
-        let resp = retry(
-            Policy::transient(),
-            "read load balancer tags",
-            &ctx.notify("tags"),
-            || async {
-                ctx.aws
-                    .elb
-                    .describe_tags()
-                    .set_resource_arns(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .aws("DescribeTags", "elb resources")
-            },
-        )
+        let resp = read(ctx, "tags", "read load balancer tags", || async {
+            ctx.aws
+                .elb
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .aws("DescribeTags", "elb resources")
+        })
         .await?;
         for d in resp.tag_descriptions() {
             let tags: Tags = d
@@ -122,27 +119,18 @@ pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Res
 /// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
 pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
     let name = ctx.names.load_balancer();
-    let found = retry(
-        Policy::transient(),
-        "read load balancer",
-        &ctx.notify(logical::LOAD_BALANCER),
-        || async {
-            ctx.aws
-                .elb
-                .describe_load_balancers()
-                .names(&name)
-                .send()
-                .await
-                .aws("DescribeLoadBalancers", &name)
-        },
-    )
+    let what = "read load balancer";
+    let out = read(ctx, logical::LOAD_BALANCER, what, || async {
+        ctx.aws
+            .elb
+            .describe_load_balancers()
+            .names(&name)
+            .send()
+            .await
+            .aws("DescribeLoadBalancers", &name)
+    })
     .await;
-    let out = match found {
-        Ok(out) => out,
-        Err(e) if e.not_found() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Ok(out.load_balancers().first().cloned())
+    Ok(found(out)?.and_then(|out| out.load_balancers().first().cloned()))
 }
 
 /// Whether the observed load balancer has deletion protection on.
@@ -160,38 +148,51 @@ pub async fn observe(
     ctx: &Ctx<'_>,
     lb: &LoadBalancer,
 ) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let name = ctx.names.load_balancer();
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    let attributes = async {
-        retry(
-            Policy::transient(),
-            "read load balancer attributes",
-            &ctx.notify(logical::LOAD_BALANCER),
-            || async {
-                ctx.aws
-                    .elb
-                    .describe_load_balancer_attributes()
-                    .load_balancer_arn(&arn)
-                    .send()
-                    .await
-                    .aws("DescribeLoadBalancerAttributes", &arn)
-            },
-        )
-        .await
-    };
-    let (mut tags, attrs) =
-        tokio::try_join!(read_tags(ctx, std::slice::from_ref(&arn)), attributes)?;
+    let (mut tags, attrs) = tokio::try_join!(
+        read_tags(ctx, std::slice::from_ref(&arn)),
+        read_attributes(ctx, &arn)
+    )?;
     let tags = tags.remove(&arn).unwrap_or_default();
     if !ctx.owns(&tags) {
+        let reason = super::not_tagged_reason(ctx, &tags);
+        let name = ctx.names.load_balancer();
         return Ok((
             vec![],
             vec![Foreign {
                 kind: "load balancer",
                 name,
-                reason: super::not_tagged_reason(ctx, &tags),
+                reason,
             }],
         ));
     }
+    Ok((vec![observed(&arn, resource(lb, &attrs, &tags))], vec![]))
+}
+
+/// The load balancer's attributes.
+async fn read_attributes(
+    ctx: &Ctx<'_>,
+    arn: &str,
+) -> Result<DescribeLoadBalancerAttributesOutput, AwsError> {
+    let what = "read load balancer attributes";
+    read(ctx, logical::LOAD_BALANCER, what, || async {
+        ctx.aws
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .aws("DescribeLoadBalancerAttributes", arn)
+    })
+    .await
+}
+
+/// The stack's load balancer as the properties `plan` compares. Pure.
+fn resource(
+    lb: &LoadBalancer,
+    attrs: &DescribeLoadBalancerAttributesOutput,
+    tags: &Tags,
+) -> Resource {
     let attr = |key: &str| {
         attrs
             .attributes()
@@ -216,40 +217,26 @@ pub async fn observe(
         .filter_map(|z| z.subnet_id().map(str::to_string))
         .collect();
     subnets.sort();
-    Ok((
-        vec![observed(
-            &arn,
-            Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
-                .prop("name", lb.load_balancer_name().unwrap_or_default())
-                .prop(
-                    "scheme",
-                    lb.scheme().map(|s| s.as_str()).unwrap_or_default(),
-                )
-                .prop("subnets", subnets.join(", "))
-                .prop("security_groups", lb.security_groups().join(", "))
-                .prop("access_logs", access_logs)
-                .prop("idle_timeout", attr("idle_timeout.timeout_seconds"))
-                .prop("deletion_protection", attr("deletion_protection.enabled"))
-                .prop(
-                    "drop_invalid_header_fields",
-                    attr("routing.http.drop_invalid_header_fields.enabled"),
-                )
-                .prop("tags", tags_prop(&tags))
-                .prop("dns_name", lb.dns_name().unwrap_or_default())
-                .prop(
-                    "hosted_zone",
-                    lb.canonical_hosted_zone_id().unwrap_or_default(),
-                )
-                .prop(
-                    "state",
-                    lb.state()
-                        .and_then(|s| s.code())
-                        .map(|c| c.as_str())
-                        .unwrap_or("unknown"),
-                ),
-        )],
-        vec![],
-    ))
+    let state = lb.state().and_then(|s| s.code());
+    Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
+        .prop("name", lb.load_balancer_name().unwrap_or_default())
+        .prop("scheme", lb.scheme().map_or("", |s| s.as_str()))
+        .prop("subnets", subnets.join(", "))
+        .prop("security_groups", lb.security_groups().join(", "))
+        .prop("access_logs", access_logs)
+        .prop("idle_timeout", attr("idle_timeout.timeout_seconds"))
+        .prop("deletion_protection", attr("deletion_protection.enabled"))
+        .prop(
+            "drop_invalid_header_fields",
+            attr("routing.http.drop_invalid_header_fields.enabled"),
+        )
+        .prop("tags", tags_prop(tags))
+        .prop("dns_name", lb.dns_name().unwrap_or_default())
+        .prop(
+            "hosted_zone",
+            lb.canonical_hosted_zone_id().unwrap_or_default(),
+        )
+        .prop("state", state.map_or("unknown", |c| c.as_str()))
 }
 
 pub async fn apply(
@@ -296,19 +283,15 @@ async fn update(
         retag(ctx, arn, change, &want.tags).await?;
     }
     if change.changed("subnets") {
-        retry(
-            Policy::fresh(),
-            "move load balancer subnets",
-            &notify,
-            || async {
-                elb.set_subnets()
-                    .load_balancer_arn(arn)
-                    .set_subnets(Some(subnets.clone()))
-                    .send()
-                    .await
-                    .aws("SetSubnets", arn)
-            },
-        )
+        let what = "move load balancer subnets";
+        retry(Policy::fresh(), what, &notify, || async {
+            elb.set_subnets()
+                .load_balancer_arn(arn)
+                .set_subnets(Some(subnets.clone()))
+                .send()
+                .await
+                .aws("SetSubnets", arn)
+        })
         .await?;
     }
     if change.changed("security_groups") {
@@ -418,74 +401,82 @@ async fn set_attributes(
         .collect();
     // ELB checks the bucket policy when access logs are enabled; a policy written a
     // moment ago can still be refused ("Access Denied for bucket").
-    let what = "set load balancer attributes";
-    retry(
-        Policy::fresh(),
-        what,
-        &ctx.notify(&change.logical),
-        || async {
-            ctx.aws
-                .elb
-                .modify_load_balancer_attributes()
-                .load_balancer_arn(arn)
-                .set_attributes(Some(attrs.clone()))
-                .send()
-                .await
-                .aws("ModifyLoadBalancerAttributes", arn)
-        },
-    )
+    let (what, notify) = ("set load balancer attributes", ctx.notify(&change.logical));
+    modify_attributes(ctx, arn, Policy::fresh(), what, &notify, attrs)
+        .await
+        .map_err(|e| {
+            if e.is("InvalidConfigurationRequest") {
+                AwsError {
+                    class: ErrorClass::Permanent,
+                    ..e
+                }
+            } else {
+                e
+            }
+        })
+}
+
+/// Sets attributes of the load balancer `arn`, retried under `policy`.
+async fn modify_attributes(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    policy: Policy,
+    what: &str,
+    notify: &dyn Notify,
+    attrs: Vec<LoadBalancerAttribute>,
+) -> Result<(), AwsError> {
+    retry(policy, what, notify, || async {
+        ctx.aws
+            .elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attrs.clone()))
+            .send()
+            .await
+            .aws("ModifyLoadBalancerAttributes", arn)
+    })
     .await
     .map(|_| ())
-    .map_err(|e| {
-        if e.is("InvalidConfigurationRequest") {
-            AwsError {
-                class: crate::aws::error::ErrorClass::Permanent,
-                ..e
-            }
-        } else {
-            e
-        }
-    })
+}
+
+/// One `DescribeLoadBalancers` of the load balancer `arn`, for the waiters to poll.
+async fn describe_arn(ctx: &Ctx<'_>, arn: &str) -> Result<DescribeLoadBalancersOutput, AwsError> {
+    ctx.aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+        .aws("DescribeLoadBalancers", arn)
 }
 
 /// Waits until the load balancer is `active`; returns its DNS name.
 pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
     let what = format!("load balancer {} to be active", ctx.names.load_balancer());
-    wait_until(
-        &what,
-        Duration::from_secs(900),
-        &ctx.notify(logical::LOAD_BALANCER),
-        || async {
-            let out = ctx
-                .aws
-                .elb
-                .describe_load_balancers()
-                .load_balancer_arns(arn)
-                .send()
-                .await
-                .aws("DescribeLoadBalancers", arn)?;
-            let Some(lb) = out.load_balancers().first() else {
-                return Ok(Poll::Pending("not visible yet".into()));
-            };
-            let state = lb
-                .state()
-                .and_then(|s| s.code())
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_else(|| "unknown".into());
-            Ok(match state.as_str() {
-                "active" => Poll::Ready(lb.dns_name().unwrap_or_default().to_string()),
-                "failed" | "active_impaired" => Poll::Failed {
-                    state,
-                    reason: lb
-                        .state()
-                        .and_then(|s| s.reason())
-                        .unwrap_or("no reason given")
-                        .to_string(),
-                },
-                _ => Poll::Pending(state),
-            })
-        },
-    )
+    let notify = ctx.notify(logical::LOAD_BALANCER);
+    wait_until(&what, Duration::from_secs(900), &notify, || async {
+        let out = describe_arn(ctx, arn).await?;
+        let Some(lb) = out.load_balancers().first() else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        let state = lb
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(match state.as_str() {
+            "active" => Poll::Ready(lb.dns_name().unwrap_or_default().to_string()),
+            "failed" | "active_impaired" => Poll::Failed {
+                state,
+                reason: lb
+                    .state()
+                    .and_then(|s| s.reason())
+                    .unwrap_or("no reason given")
+                    .to_string(),
+            },
+            _ => Poll::Pending(state),
+        })
+    })
     .await
     .map_err(|e| wait_error(e, "DescribeLoadBalancers", arn))
 }
@@ -499,7 +490,6 @@ pub async fn delete(
     have: &Resource,
     unprotect: bool,
 ) -> Result<(), AwsError> {
-    let elb = &ctx.aws.elb;
     let notify = ctx.notify(logical::LOAD_BALANCER);
     if is_protected(have) {
         if !unprotect {
@@ -517,57 +507,29 @@ pub async fn delete(
             .key("deletion_protection.enabled")
             .value("false")
             .build();
-        retry(
-            Policy::transient(),
-            "turn off deletion protection",
-            &notify,
-            || async {
-                elb.modify_load_balancer_attributes()
-                    .load_balancer_arn(arn)
-                    .attributes(off.clone())
-                    .send()
-                    .await
-                    .aws("ModifyLoadBalancerAttributes", arn)
-            },
-        )
-        .await
-        .map(|_| ())
-        .or_else(ignore_not_found)?;
+        let what = "turn off deletion protection";
+        modify_attributes(ctx, arn, Policy::transient(), what, &notify, vec![off])
+            .await
+            .or_else(ignore_not_found)?;
     }
-    retry(
-        Policy::teardown(),
-        "delete load balancer",
-        &notify,
-        || async {
-            elb.delete_load_balancer()
-                .load_balancer_arn(arn)
-                .send()
-                .await
-                .aws("DeleteLoadBalancer", arn)
-        },
-    )
-    .await
-    .map(|_| ())
-    .or_else(ignore_not_found)?;
-    wait_until(
-        "load balancer to be deleted",
-        Duration::from_secs(600),
-        &notify,
-        || async {
-            match elb
-                .describe_load_balancers()
-                .load_balancer_arns(arn)
-                .send()
-                .await
-                .aws("DescribeLoadBalancers", arn)
-            {
-                Err(e) if e.not_found() => Ok(Poll::Ready(())),
-                Err(e) => Err(e),
-                Ok(out) if out.load_balancers().is_empty() => Ok(Poll::Ready(())),
-                Ok(_) => Ok(Poll::Pending("deleting".into())),
-            }
-        },
-    )
+    let what = "delete load balancer";
+    teardown(ctx, logical::LOAD_BALANCER, what, || async {
+        ctx.aws
+            .elb
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .aws("DeleteLoadBalancer", arn)
+    })
+    .await?;
+    let what = "load balancer to be deleted";
+    wait_until(what, Duration::from_secs(600), &notify, || async {
+        Ok(match found(describe_arn(ctx, arn).await)? {
+            Some(out) if !out.load_balancers().is_empty() => Poll::Pending("deleting".into()),
+            _ => Poll::Ready(()),
+        })
+    })
     .await
     .map_err(|e| wait_error(e, "DescribeLoadBalancers", arn))
 }

@@ -1,8 +1,12 @@
 //! The function's CloudWatch log group, created before the function so that albkit owns
 //! its retention.
 
-use super::vpc::ignore_not_found;
-use super::{logical_of, not_tagged_reason, observed, old_tags, tag_changes, Ctx, Foreign};
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+
+use super::vpc::already_done;
+use super::{
+    logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
+};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{log_group_of, logical};
@@ -23,21 +27,10 @@ pub struct Found {
     pub foreign: Vec<Foreign>,
 }
 
+/// The log groups under the stack's prefix, sorted into [`Found`].
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
-    let logs = &ctx.aws.logs;
-    let prefix = format!("/aws/lambda/{}-", ctx.stack());
-    let mut groups = Vec::new();
-    let mut pages = logs
-        .describe_log_groups()
-        .log_group_name_prefix(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws("DescribeLogGroups", &prefix)?;
-        groups.extend(page.log_groups().to_vec());
-    }
     let mut found = Found::default();
-    for g in groups {
+    for g in list_groups(ctx).await? {
         let Some(name) = g.log_group_name() else {
             continue;
         };
@@ -46,47 +39,8 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
             .unwrap_or_default()
             .trim_end_matches(":*")
             .to_string();
-        let tags: Tags = retry(
-            Policy::transient(),
-            "read log group tags",
-            &ctx.notify("log-group"),
-            || async {
-                logs.list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .send()
-                    .await
-                    .aws("ListTagsForResource", name)
-            },
-        )
-        .await?
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-        let configured = |current_only: bool| {
-            ctx.config.functions.iter().find(|f| {
-                ctx.names.log_group(&f.name) == name
-                    || (!current_only && log_group_of(&ctx.names.legacy_function(&f.name)) == name)
-            })
-        };
-        let (logical, into) = if ctx.owns(&tags) {
-            let Some(logical) = logical_of(&tags) else {
-                continue;
-            };
-            (logical, &mut found.owned)
-        } else if tags.is_empty() {
-            // Lambda creates `/aws/lambda/<function>` by itself on first invocation: an
-            // untagged group with the exact name of one of the stack's functions is
-            // that function's, and albkit adopts it.
-            let Some(f) = configured(false) else { continue };
-            (logical::log_group(&f.name), &mut found.untagged)
-        } else {
-            if configured(true).is_some() {
-                found.foreign.push(Foreign {
-                    kind: "log group",
-                    name: name.to_string(),
-                    reason: not_tagged_reason(ctx, &tags),
-                });
-            }
+        let tags = group_tags(ctx, name, &arn).await?;
+        let Some((logical, into)) = place(ctx, &mut found, name, &tags) else {
             continue;
         };
         into.push(observed(
@@ -106,6 +60,74 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
     Ok(found)
 }
 
+/// The log groups of the stack's functions' prefix, `/aws/lambda/<stack>-`.
+async fn list_groups(ctx: &Ctx<'_>) -> Result<Vec<LogGroup>, AwsError> {
+    let prefix = format!("/aws/lambda/{}-", ctx.stack());
+    let mut groups = Vec::new();
+    let mut pages = ctx
+        .aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("DescribeLogGroups", &prefix)?;
+        groups.extend(page.log_groups().to_vec());
+    }
+    Ok(groups)
+}
+
+/// The tags of the log group `name` (`arn`).
+async fn group_tags(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<Tags, AwsError> {
+    let out = read(ctx, "log-group", "read log group tags", || async {
+        ctx.aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws("ListTagsForResource", name)
+    })
+    .await?;
+    Ok(Tags::from_iter(out.tags().cloned().unwrap_or_default()))
+}
+
+/// Where the log group `name` with `tags` goes in `found`, with its logical id there;
+/// `None` for one that is not the stack's (added to `found.foreign` when it has the
+/// current name of one of the stack's log groups).
+fn place<'f>(
+    ctx: &Ctx<'_>,
+    found: &'f mut Found,
+    name: &str,
+    tags: &Tags,
+) -> Option<(String, &'f mut Vec<Observed>)> {
+    let configured = |current_only: bool| {
+        ctx.config.functions.iter().find(|f| {
+            ctx.names.log_group(&f.name) == name
+                || (!current_only && log_group_of(&ctx.names.legacy_function(&f.name)) == name)
+        })
+    };
+    if ctx.owns(tags) {
+        Some((logical_of(tags)?, &mut found.owned))
+    } else if tags.is_empty() {
+        // Lambda creates `/aws/lambda/<function>` by itself on first invocation: an
+        // untagged group with the exact name of one of the stack's functions is that
+        // function's, and albkit adopts it.
+        let f = configured(false)?;
+        Some((logical::log_group(&f.name), &mut found.untagged))
+    } else {
+        if configured(true).is_some() {
+            found.foreign.push(Foreign {
+                kind: "log group",
+                name: name.to_string(),
+                reason: not_tagged_reason(ctx, tags),
+            });
+        }
+        None
+    }
+}
+
 pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
@@ -114,49 +136,20 @@ pub async fn apply(
     let logs = &ctx.aws.logs;
     let notify = ctx.notify(&change.logical);
     let name = want.name.as_str();
-    let tags = want.tags.clone();
     if change.id.is_none() {
         retry(Policy::transient(), "create log group", &notify, || async {
             logs.create_log_group()
                 .log_group_name(name)
-                .set_tags(Some(tags.clone().into_iter().collect()))
+                .set_tags(Some(want.tags.clone().into_iter().collect()))
                 .send()
                 .await
                 .aws("CreateLogGroup", name)
         })
         .await
         .map(|_| ())
-        .or_else(|e| {
-            if e.is("ResourceAlreadyExistsException") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        .or_else(already_done(&["ResourceAlreadyExistsException"]))?;
     } else if change.changed("tags") {
-        let arn = format!(
-            "arn:{}:logs:{}:{}:log-group:{name}",
-            crate::model::stack::partition(&ctx.aws.region),
-            ctx.aws.region,
-            ctx.account().await?
-        );
-        let (set, remove) = tag_changes(&old_tags(change), &tags);
-        if !set.is_empty() {
-            logs.tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(set.into_iter().collect()))
-                .send()
-                .await
-                .aws("TagResource", name)?;
-        }
-        if !remove.is_empty() {
-            logs.untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .aws("UntagResource", name)?;
-        }
+        retag(ctx, change, name, &want.tags).await?;
     }
     if change.id.is_none() || change.changed("retention_days") {
         let days = i32::try_from(want.retention_days).unwrap_or(i32::MAX);
@@ -173,22 +166,44 @@ pub async fn apply(
     Ok(name.to_string())
 }
 
+/// Brings the log group's tags from the observed ones to `tags`.
+async fn retag(ctx: &Ctx<'_>, change: &Change, name: &str, tags: &Tags) -> Result<(), AwsError> {
+    let logs = &ctx.aws.logs;
+    let arn = format!(
+        "arn:{}:logs:{}:{}:log-group:{name}",
+        crate::model::stack::partition(&ctx.aws.region),
+        ctx.aws.region,
+        ctx.account().await?
+    );
+    let (set, remove) = tag_changes(&old_tags(change), tags);
+    if !set.is_empty() {
+        logs.tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .aws("TagResource", name)?;
+    }
+    if !remove.is_empty() {
+        logs.untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .aws("UntagResource", name)?;
+    }
+    Ok(())
+}
+
 pub async fn delete(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
-    retry(
-        Policy::teardown(),
-        "delete log group",
-        &ctx.notify("log-group"),
-        || async {
-            ctx.aws
-                .logs
-                .delete_log_group()
-                .log_group_name(name)
-                .send()
-                .await
-                .aws("DeleteLogGroup", name)
-        },
-    )
+    teardown(ctx, "log-group", "delete log group", || async {
+        ctx.aws
+            .logs
+            .delete_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .aws("DeleteLogGroup", name)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }

@@ -2,6 +2,7 @@
 //! to match a planned change (`apply`), and delete it (`delete`).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Mutex;
 
 use crate::model::config::Config;
@@ -15,6 +16,7 @@ use super::clients::Aws;
 use super::error::{AwsError, ErrorClass};
 use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
+use super::retry::{retry, Policy};
 
 pub mod certificate;
 pub mod dns_record;
@@ -194,6 +196,43 @@ pub fn old_tags(change: &Change) -> Tags {
         .and_then(|f| f.old.as_deref())
         .map(crate::model::stack::parse_tags_prop)
         .unwrap_or_default()
+}
+
+/// A read's result with "not found" as `None`; any other error stands.
+pub fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads with `read`, retried under the transient policy, pauses reported for `logical`.
+pub async fn read<T, Fut>(
+    ctx: &Ctx<'_>,
+    logical: &str,
+    what: &str,
+    read: impl FnMut() -> Fut,
+) -> Result<T, AwsError>
+where
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    retry(Policy::transient(), what, &ctx.notify(logical), read).await
+}
+
+/// Deletes with `delete`, retried under the teardown policy (what depends on the resource
+/// may still be letting go of it); one that is gone already counts as deleted.
+pub async fn teardown<T, Fut>(
+    ctx: &Ctx<'_>,
+    logical: &str,
+    what: &str,
+    delete: impl FnMut() -> Fut,
+) -> Result<(), AwsError>
+where
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let deleted = retry(Policy::teardown(), what, &ctx.notify(logical), delete).await;
+    deleted.map(|_| ()).or_else(vpc::ignore_not_found)
 }
 
 /// Shorthand to build an observed resource.

@@ -1,19 +1,20 @@
 //! The function's target group (type `lambda`), the Lambda permission that lets ELB
 //! invoke the `live` alias from that target group only, and the target registration.
 
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Matcher, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
+    Matcher, TargetDescription, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
 use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
-use super::{logical_of, not_tagged_reason, observed, Ctx, Foreign};
+use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
 ///
@@ -40,21 +41,13 @@ async fn read_statement(
     name: &str,
     sid: &str,
 ) -> Result<Option<(String, String, String)>, AwsError> {
-    let policy = match ctx
-        .aws
-        .lambda
-        .get_policy()
-        .function_name(name)
-        .qualifier(LIVE_ALIAS)
-        .send()
-        .await
-        .aws("GetPolicy", name)
-    {
-        Ok(p) => p.policy().unwrap_or_default().to_string(),
-        Err(e) if e.not_found() => return Ok(None),
-        Err(e) => return Err(e),
+    let request = ctx.aws.lambda.get_policy().function_name(name);
+    let sent = request.qualifier(LIVE_ALIAS).send().await;
+    let Some(out) = found(sent.aws("GetPolicy", name))? else {
+        return Ok(None);
     };
-    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+    let policy = out.policy().unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(policy).unwrap_or_default();
     let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
     Ok(statements.iter().find(|s| s["Sid"] == sid).map(|s| {
         let text = |v: &serde_json::Value, default: &str| v.as_str().unwrap_or(default).to_string();
@@ -88,9 +81,7 @@ fn pick_permission(
 }
 
 /// The health check a target group has, in the desired stack's terms.
-fn health_check(
-    tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup,
-) -> Option<HealthCheckSpec> {
+fn health_check(tg: &TargetGroup) -> Option<HealthCheckSpec> {
     let number = |v: Option<i32>| u32::try_from(v.unwrap_or_default()).unwrap_or_default();
     (tg.health_check_enabled() == Some(true)).then(|| HealthCheckSpec {
         path: tg.health_check_path().unwrap_or("/").to_string(),
@@ -106,11 +97,36 @@ fn health_check(
     })
 }
 
+/// The stack's target groups, and the foreign ones under their names.
 pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let elb = &ctx.aws.elb;
+    let groups = list_groups(ctx).await?;
+    let arns: Vec<String> = groups
+        .iter()
+        .filter_map(|t| t.target_group_arn().map(str::to_string))
+        .collect();
+    let tags = read_tags(ctx, &arns).await?;
+    let mut found = Vec::new();
+    let mut foreign = Vec::new();
+    for tg in groups {
+        let arn = tg.target_group_arn().unwrap_or_default();
+        let tags = tags.get(arn).cloned().unwrap_or_default();
+        if !ctx.owns(&tags) {
+            foreign.extend(in_the_way(ctx, &tg, &tags));
+            continue;
+        }
+        let Some(logical) = logical_of(&tags) else {
+            continue;
+        };
+        found.push(observe(ctx, &tg, logical, &tags).await?);
+    }
+    Ok((found, foreign))
+}
+
+/// The target groups whose names begin with the stack's name.
+async fn list_groups(ctx: &Ctx<'_>) -> Result<Vec<TargetGroup>, AwsError> {
     let prefix = format!("{}-", ctx.stack());
     let mut groups = Vec::new();
-    let mut pages = elb.describe_target_groups().into_paginator().send();
+    let mut pages = ctx.aws.elb.describe_target_groups().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws("DescribeTargetGroups", "target groups")?;
         groups.extend(
@@ -123,103 +139,98 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                 .cloned(),
         );
     }
-    let arns: Vec<String> = groups
+    Ok(groups)
+}
+
+/// A target group that is not the stack's (`tags`) but has the current name of one of
+/// the stack's target groups, which is the stack's alone: it is in the way (`Some`).
+fn in_the_way(ctx: &Ctx<'_>, tg: &TargetGroup, tags: &Tags) -> Option<Foreign> {
+    let name = tg.target_group_name().unwrap_or_default();
+    ctx.config
+        .functions
         .iter()
-        .filter_map(|t| t.target_group_arn().map(str::to_string))
+        .any(|f| ctx.names.target_group(&f.name) == name)
+        .then(|| Foreign {
+            kind: "target group",
+            name: name.to_string(),
+            reason: not_tagged_reason(ctx, tags),
+        })
+}
+
+/// One of the stack's target groups as observed: its attributes, its targets' health
+/// and the permission to invoke its function are read together.
+async fn observe(
+    ctx: &Ctx<'_>,
+    tg: &TargetGroup,
+    logical: String,
+    tags: &Tags,
+) -> Result<Observed, AwsError> {
+    let elb = &ctx.aws.elb;
+    let arn = tg.target_group_arn().unwrap_or_default();
+    let function = logical.trim_start_matches("target-group/").to_string();
+    let (attrs, health, permission) = tokio::try_join!(
+        async {
+            elb.describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .aws("DescribeTargetGroupAttributes", arn)
+        },
+        async {
+            elb.describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .aws("DescribeTargetHealth", arn)
+        },
+        read_permission(ctx, &function, arn),
+    )?;
+    let multi = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
+        .and_then(|a| a.value())
+        .unwrap_or("false")
+        .to_string();
+    let (targets, states) = targets_and_states(&health);
+    let hc = HealthCheckSpec::prop(health_check(tg).as_ref());
+    Ok(observed(
+        arn,
+        Resource::new(logical, Kind::TargetGroup)
+            .prop("name", tg.target_group_name().unwrap_or_default())
+            .prop("target_type", tg.target_type().map_or("", |t| t.as_str()))
+            .prop("multi_value_headers", multi)
+            .prop("health_check", hc)
+            .prop("permission", permission)
+            .prop("target", targets)
+            .prop("tags", tags_prop(tags))
+            .prop("target_health", states),
+    ))
+}
+
+/// The registered targets (`none` without any) and their health states, as the
+/// `target` and `target_health` properties. Pure.
+fn targets_and_states(health: &DescribeTargetHealthOutput) -> (String, String) {
+    let descriptions = health.target_health_descriptions();
+    let targets: Vec<String> = descriptions
+        .iter()
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
         .collect();
-    let tags = read_tags(ctx, &arns).await?;
-    let mut found = Vec::new();
-    let mut foreign = Vec::new();
-    for tg in groups {
-        let arn = tg.target_group_arn().unwrap_or_default();
-        let tags = tags.get(arn).cloned().unwrap_or_default();
-        if !ctx.owns(&tags) {
-            // The current name of one of the stack's target groups is the stack's alone.
-            let name = tg.target_group_name().unwrap_or_default();
-            if ctx
-                .config
-                .functions
-                .iter()
-                .any(|f| ctx.names.target_group(&f.name) == name)
-            {
-                foreign.push(Foreign {
-                    kind: "target group",
-                    name: name.to_string(),
-                    reason: not_tagged_reason(ctx, &tags),
-                });
-            }
-            continue;
-        }
-        let Some(logical) = logical_of(&tags) else {
-            continue;
-        };
-        let function = logical.trim_start_matches("target-group/").to_string();
-        let (attrs, health, permission) = tokio::try_join!(
-            async {
-                elb.describe_target_group_attributes()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .aws("DescribeTargetGroupAttributes", arn)
-            },
-            async {
-                elb.describe_target_health()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .aws("DescribeTargetHealth", arn)
-            },
-            read_permission(ctx, &function, arn),
-        )?;
-        let multi = attrs
-            .attributes()
-            .iter()
-            .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
-            .and_then(|a| a.value())
-            .unwrap_or("false")
-            .to_string();
-        let targets: Vec<String> = health
-            .target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-            .collect();
-        let states: Vec<String> = health
-            .target_health_descriptions()
-            .iter()
-            .map(|d| {
-                d.target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".into())
-            })
-            .collect();
-        found.push(observed(
-            arn,
-            Resource::new(logical, Kind::TargetGroup)
-                .prop("name", tg.target_group_name().unwrap_or_default())
-                .prop(
-                    "target_type",
-                    tg.target_type().map(|t| t.as_str()).unwrap_or_default(),
-                )
-                .prop("multi_value_headers", multi)
-                .prop(
-                    "health_check",
-                    HealthCheckSpec::prop(health_check(&tg).as_ref()),
-                )
-                .prop("permission", permission)
-                .prop(
-                    "target",
-                    if targets.is_empty() {
-                        "none".into()
-                    } else {
-                        targets.join(", ")
-                    },
-                )
-                .prop("tags", tags_prop(&tags))
-                .prop("target_health", states.join(", ")),
-        ));
-    }
-    Ok((found, foreign))
+    let states: Vec<String> = descriptions
+        .iter()
+        .map(|d| {
+            d.target_health()
+                .and_then(|h| h.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        })
+        .collect();
+    let targets = if targets.is_empty() {
+        "none".into()
+    } else {
+        targets.join(", ")
+    };
+    (targets, states.join(", "))
 }
 
 pub async fn apply(
@@ -242,27 +253,7 @@ pub async fn apply(
     };
     ctx.ids.insert(&change.logical, &arn);
     if creating || change.changed("multi_value_headers") {
-        let attr = TargetGroupAttribute::builder()
-            .key("lambda.multi_value_headers.enabled")
-            .value(want.multi_value_headers.to_string())
-            .build();
-        let notify = ctx.notify(&change.logical);
-        retry(
-            Policy::fresh(),
-            "set multi-value headers",
-            &notify,
-            || async {
-                ctx.aws
-                    .elb
-                    .modify_target_group_attributes()
-                    .target_group_arn(&arn)
-                    .attributes(attr.clone())
-                    .send()
-                    .await
-                    .aws("ModifyTargetGroupAttributes", &arn)
-            },
-        )
-        .await?;
+        set_multi_value_headers(ctx, change, want, &arn).await?;
     }
     // The function by its ARN: its name may be the previous scheme's.
     let function_arn = ctx.ids.get(want.function.as_str())?;
@@ -270,27 +261,61 @@ pub async fn apply(
         allow_invoke(ctx, change, want, &arn, &function_arn).await?;
     }
     if creating || change.changed("target") {
-        // ELB checks the permission when registering; a fresh one may not be visible yet.
-        let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
-        let notify = ctx.notify(&change.logical);
-        retry(
-            Policy::fresh(),
-            "register the function",
-            &notify,
-            || async {
-                ctx.aws
-                    .elb
-                    .register_targets()
-                    .target_group_arn(&arn)
-                    .targets(TargetDescription::builder().id(&alias_arn).build())
-                    .send()
-                    .await
-                    .aws("RegisterTargets", &arn)
-            },
-        )
-        .await?;
+        register(ctx, change, &arn, &function_arn).await?;
     }
     Ok(arn)
+}
+
+/// Whether ELB hands the function multi-value headers and query parameters.
+async fn set_multi_value_headers(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &TargetGroupSpec,
+    arn: &str,
+) -> Result<(), AwsError> {
+    let attr = TargetGroupAttribute::builder()
+        .key("lambda.multi_value_headers.enabled")
+        .value(want.multi_value_headers.to_string())
+        .build();
+    let notify = ctx.notify(&change.logical);
+    let what = "set multi-value headers";
+    retry(Policy::fresh(), what, &notify, || async {
+        ctx.aws
+            .elb
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(attr.clone())
+            .send()
+            .await
+            .aws("ModifyTargetGroupAttributes", arn)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Registers the function's `live` alias as the target group's target.
+async fn register(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    arn: &str,
+    function_arn: &str,
+) -> Result<(), AwsError> {
+    // ELB checks the permission when registering; a fresh one may not be visible yet.
+    let alias_arn = format!("{function_arn}:{LIVE_ALIAS}");
+    let notify = ctx.notify(&change.logical);
+    let what = "register the function";
+    retry(Policy::fresh(), what, &notify, || async {
+        ctx.aws
+            .elb
+            .register_targets()
+            .target_group_arn(arn)
+            .targets(TargetDescription::builder().id(&alias_arn).build())
+            .send()
+            .await
+            .aws("RegisterTargets", arn)
+    })
+    .await
+    .map(|_| ())
 }
 
 /// The health-check settings of a create or modify request, applied by `set`.
@@ -446,23 +471,16 @@ pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), Aws
         remove_permission(ctx, function, &function_arn).await?;
     }
     // ResourceInUse while a rule still forwards to it.
-    retry(
-        Policy::teardown(),
-        "delete target group",
-        &ctx.notify(&have.logical),
-        || async {
-            ctx.aws
-                .elb
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await
-                .aws("DeleteTargetGroup", arn)
-        },
-    )
+    teardown(ctx, &have.logical, "delete target group", || async {
+        ctx.aws
+            .elb
+            .delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .aws("DeleteTargetGroup", arn)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]
