@@ -2,6 +2,7 @@
 //! to match a planned change (`apply`), and delete it (`delete`).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Mutex;
 
 use crate::model::config::Config;
@@ -15,6 +16,7 @@ use super::clients::Aws;
 use super::error::{AwsError, ErrorClass};
 use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
+use super::retry::{retry, Notify, Policy};
 
 pub mod certificate;
 pub mod dns;
@@ -171,13 +173,27 @@ pub fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
 
 /// Observed tags of a planned change (the `tags` field's old value), or none.
 pub fn old_tags(change: &Change) -> Tags {
-    change
-        .fields
-        .iter()
-        .find(|f| f.name == "tags")
-        .and_then(|f| f.old.as_deref())
+    old_value(change, "tags")
         .map(crate::model::stack::parse_tags_prop)
         .unwrap_or_default()
+}
+
+/// The observed value of a planned change's `field`, when it changes and had one.
+fn old_value<'c>(change: &'c Change, field: &str) -> Option<&'c str> {
+    let field = change.fields.iter().find(|f| f.name == field)?;
+    field.old.as_deref()
+}
+
+/// Runs a deletion under the teardown retry policy; something already gone is success.
+async fn teardown<T, F, Fut>(notify: &dyn Notify, what: &str, op: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    retry(Policy::teardown(), what, notify, op)
+        .await
+        .map(|_| ())
+        .or_else(vpc::ignore_not_found)
 }
 
 /// Shorthand to build an observed resource.
