@@ -2,17 +2,22 @@
 //! the policy that lets ELB deliver logs (and denies non-TLS access). Every call names
 //! the expected owner; whose an existing bucket is follows `model::buckets`.
 
+use aws_sdk_s3::operation::{
+    get_bucket_encryption::GetBucketEncryptionOutput,
+    get_bucket_lifecycle_configuration::GetBucketLifecycleConfigurationOutput,
+    get_bucket_ownership_controls::GetBucketOwnershipControlsOutput,
+    get_bucket_policy::GetBucketPolicyOutput, get_public_access_block::GetPublicAccessBlockOutput,
+};
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
     LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule,
 };
 
-use super::vpc::ignore_not_found;
-use super::{observed, Ctx, Foreign};
+use super::{observed, teardown, Ctx, Foreign};
 use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
-use crate::aws::retry::{retry, Policy};
+use crate::aws::retry::{retry, Notify, Policy};
 use crate::model::buckets::{by_tags, untagged, Claim};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
@@ -45,87 +50,81 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
     let bucket = Bucket::new(ctx.aws, &name, account);
     let s3 = &ctx.aws.s3;
     let notify = ctx.notify(logical::LOG_BUCKET);
+    // Every read of the bucket names the expected owner.
+    macro_rules! read {
+        ($call:ident) => {
+            s3.$call()
+                .bucket(&name)
+                .expected_bucket_owner(account)
+                .send()
+        };
+    }
     // Everything about the bucket in one round trip: whether it exists, whose it is and
     // its settings are asked at once (for a bucket that does not exist the other answers
     // are discarded; it costs calls, not time).
     let head = retry(Policy::transient(), "read log bucket", &notify, || async {
-        s3.head_bucket()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send()
-            .await
-            .aws("HeadBucket", &name)
+        read!(head_bucket).await.aws("HeadBucket", &name)
     });
-    let tagging = async {
-        s3.get_bucket_tagging()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send()
-            .await
-            .aws("GetBucketTagging", &name)
-    };
     let (exists, tagging, pab, enc, own, life, policy) = tokio::join!(
         head,
-        tagging,
-        s3.get_public_access_block()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send(),
-        s3.get_bucket_encryption()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send(),
-        s3.get_bucket_ownership_controls()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send(),
-        s3.get_bucket_lifecycle_configuration()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send(),
-        s3.get_bucket_policy()
-            .bucket(&name)
-            .expected_bucket_owner(account)
-            .send(),
+        read!(get_bucket_tagging),
+        read!(get_public_access_block),
+        read!(get_bucket_encryption),
+        read!(get_bucket_ownership_controls),
+        read!(get_bucket_lifecycle_configuration),
+        read!(get_bucket_policy),
     );
-    type Found = Result<(Vec<Observed>, Vec<Foreign>), AwsError>;
-    let foreign = |reason: String| -> Found {
-        Ok((
-            vec![],
-            vec![Foreign {
-                kind: "S3 bucket",
-                name: name.clone(),
-                reason,
-            }],
-        ))
-    };
     match exists {
         Ok(_) => {}
         Err(e) if e.not_found() || e.status == Some(404) => return Ok((vec![], vec![])),
-        Err(e) if refused(&e) => return foreign(other_account_reason(account)),
+        Err(e) if refused(&e) => return Ok(foreign(&name, other_account_reason(account))),
         Err(e) => return Err(e),
     }
-    let tags = tags_of(tagging)?;
+    let tags = tags_of(tagging.aws("GetBucketTagging", &name))?;
     if let Err(reason) = ownership(ctx, &bucket, &tags).await? {
-        return foreign(reason);
-    }
-    fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-        match r {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.not_found() || e.status == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+        return Ok(foreign(&name, reason));
     }
     let pab = optional(pab.aws("GetPublicAccessBlock", &name))?;
     let enc = optional(enc.aws("GetBucketEncryption", &name))?;
     let own = optional(own.aws("GetBucketOwnershipControls", &name))?;
     let life = optional(life.aws("GetBucketLifecycleConfiguration", &name))?;
     let policy = optional(policy.aws("GetBucketPolicy", &name))?;
+    let resource = Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
+        .prop("name", &name)
+        .prop("public_access", public_access(pab.as_ref()))
+        .prop("encryption", encryption(enc.as_ref()))
+        .prop("ownership", object_ownership(own.as_ref()))
+        .prop("lifecycle", lifecycle(life.as_ref()))
+        .prop("policy", policy_text(policy.as_ref()))
+        .prop("tags", tags_prop(&tags));
+    Ok((vec![observed(&name, resource)], vec![]))
+}
 
-    let public_access = match pab
-        .as_ref()
-        .and_then(|p| p.public_access_block_configuration())
-    {
+/// What discovery reports for a bucket under the stack's name that is not the stack's.
+fn foreign(name: &str, reason: String) -> (Vec<Observed>, Vec<Foreign>) {
+    let name = name.to_string();
+    (
+        vec![],
+        vec![Foreign {
+            kind: "S3 bucket",
+            name,
+            reason,
+        }],
+    )
+}
+
+/// A setting's answer; a setting the bucket does not have is `None`.
+fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.not_found() || e.status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The public access block, as `plan` compares it.
+fn public_access(pab: Option<&GetPublicAccessBlockOutput>) -> String {
+    match pab.and_then(|p| p.public_access_block_configuration()) {
         Some(c)
             if c.block_public_acls() == Some(true)
                 && c.ignore_public_acls() == Some(true)
@@ -136,47 +135,42 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
         }
         Some(_) => "partially open".to_string(),
         None => "not configured".to_string(),
-    };
-    let encryption = enc
-        .as_ref()
-        .and_then(|e| e.server_side_encryption_configuration())
+    }
+}
+
+/// The default encryption's algorithm, or `none`.
+fn encryption(enc: Option<&GetBucketEncryptionOutput>) -> String {
+    enc.and_then(|e| e.server_side_encryption_configuration())
         .and_then(|c| c.rules().first())
         .and_then(|r| r.apply_server_side_encryption_by_default())
         .map(|d| d.sse_algorithm().as_str().to_string())
-        .unwrap_or_else(|| "none".into());
-    let ownership = own
-        .as_ref()
-        .and_then(|o| o.ownership_controls())
+        .unwrap_or_else(|| "none".into())
+}
+
+/// The object ownership setting, or `none`.
+fn object_ownership(own: Option<&GetBucketOwnershipControlsOutput>) -> String {
+    own.and_then(|o| o.ownership_controls())
         .and_then(|c| c.rules().first())
         .map(|r| r.object_ownership().as_str().to_string())
-        .unwrap_or_else(|| "none".into());
-    let lifecycle = life
-        .as_ref()
-        .and_then(|l| l.rules().iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)))
+        .unwrap_or_else(|| "none".into())
+}
+
+/// The expiry of albkit's lifecycle rule, or `none`.
+fn lifecycle(life: Option<&GetBucketLifecycleConfigurationOutput>) -> String {
+    life.and_then(|l| l.rules().iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)))
         .and_then(|r| r.expiration())
         .and_then(|e| e.days())
         .map(|d| format!("expire after {d} days"))
-        .unwrap_or_else(|| "none".into());
-    let policy = policy
-        .as_ref()
+        .unwrap_or_else(|| "none".into())
+}
+
+/// The bucket policy as compact JSON, or `none`.
+fn policy_text(policy: Option<&GetBucketPolicyOutput>) -> String {
+    policy
         .and_then(|p| p.policy())
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         .map(|v| v.to_string())
-        .unwrap_or_else(|| "none".into());
-    Ok((
-        vec![observed(
-            &name,
-            Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
-                .prop("name", &name)
-                .prop("public_access", public_access)
-                .prop("encryption", encryption)
-                .prop("ownership", ownership)
-                .prop("lifecycle", lifecycle)
-                .prop("policy", policy)
-                .prop("tags", tags_prop(&tags)),
-        )],
-        vec![],
-    ))
+        .unwrap_or_else(|| "none".into())
 }
 
 pub async fn apply(
@@ -184,7 +178,6 @@ pub async fn apply(
     change: &Change,
     want: &LogBucketSpec,
 ) -> Result<String, AwsError> {
-    let s3 = &ctx.aws.s3;
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
     let mut bucket = Bucket::new(ctx.aws, &name, account);
@@ -206,63 +199,10 @@ pub async fn apply(
         bucket.encrypt(&notify).await?;
     }
     if all("ownership") {
-        let controls = OwnershipControls::builder()
-            .rules(
-                OwnershipControlsRule::builder()
-                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                    .build()
-                    .map_err(build_error("PutBucketOwnershipControls", &name))?,
-            )
-            .build()
-            .map_err(build_error("PutBucketOwnershipControls", &name))?;
-        retry(
-            Policy::fresh(),
-            "enforce bucket ownership",
-            &notify,
-            || async {
-                s3.put_bucket_ownership_controls()
-                    .bucket(&name)
-                    .expected_bucket_owner(account)
-                    .ownership_controls(controls.clone())
-                    .send()
-                    .await
-                    .aws("PutBucketOwnershipControls", &name)
-            },
-        )
-        .await?;
+        enforce_ownership(&bucket, &notify).await?;
     }
     if all("lifecycle") {
-        let days = i32::try_from(want.retention_days).unwrap_or(i32::MAX);
-        let rule = LifecycleRule::builder()
-            .id(LIFECYCLE_RULE_ID)
-            .status(ExpirationStatus::Enabled)
-            .filter(
-                LifecycleRuleFilter::builder()
-                    .prefix(format!("{}/", ctx.names.log_prefix()))
-                    .build(),
-            )
-            .expiration(LifecycleExpiration::builder().days(days).build())
-            .noncurrent_version_expiration(
-                NoncurrentVersionExpiration::builder()
-                    .noncurrent_days(1)
-                    .build(),
-            )
-            .build()
-            .map_err(build_error("PutBucketLifecycleConfiguration", &name))?;
-        let config = BucketLifecycleConfiguration::builder()
-            .rules(rule)
-            .build()
-            .map_err(build_error("PutBucketLifecycleConfiguration", &name))?;
-        retry(Policy::fresh(), "set log expiry", &notify, || async {
-            s3.put_bucket_lifecycle_configuration()
-                .bucket(&name)
-                .expected_bucket_owner(account)
-                .lifecycle_configuration(config.clone())
-                .send()
-                .await
-                .aws("PutBucketLifecycleConfiguration", &name)
-        })
-        .await?;
+        expire_logs(ctx, &bucket, want.retention_days, &notify).await?;
     }
     if all("policy") {
         let policy = log_bucket_policy(&name, account, &ctx.aws.region).to_string();
@@ -271,6 +211,74 @@ pub async fn apply(
             .await?;
     }
     Ok(name)
+}
+
+/// Makes the bucket owner own every object (ACLs off).
+async fn enforce_ownership(bucket: &Bucket<'_>, notify: &dyn Notify) -> Result<(), AwsError> {
+    let (s3, name) = (&bucket.aws.s3, bucket.name);
+    let controls = OwnershipControls::builder()
+        .rules(
+            OwnershipControlsRule::builder()
+                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                .build()
+                .map_err(build_error("PutBucketOwnershipControls", name))?,
+        )
+        .build()
+        .map_err(build_error("PutBucketOwnershipControls", name))?;
+    let put = || async {
+        s3.put_bucket_ownership_controls()
+            .bucket(name)
+            .expected_bucket_owner(bucket.owner)
+            .ownership_controls(controls.clone())
+            .send()
+            .await
+            .aws("PutBucketOwnershipControls", name)
+    };
+    retry(Policy::fresh(), "enforce bucket ownership", notify, put)
+        .await
+        .map(|_| ())
+}
+
+/// The lifecycle rule that expires access logs after `retention_days`.
+async fn expire_logs(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket<'_>,
+    retention_days: u32,
+    notify: &dyn Notify,
+) -> Result<(), AwsError> {
+    let (s3, name) = (&bucket.aws.s3, bucket.name);
+    let days = i32::try_from(retention_days).unwrap_or(i32::MAX);
+    let rule = LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(
+            LifecycleRuleFilter::builder()
+                .prefix(format!("{}/", ctx.names.log_prefix()))
+                .build(),
+        )
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(1)
+                .build(),
+        )
+        .build()
+        .map_err(build_error("PutBucketLifecycleConfiguration", name))?;
+    let config = BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(build_error("PutBucketLifecycleConfiguration", name))?;
+    retry(Policy::fresh(), "set log expiry", notify, || async {
+        s3.put_bucket_lifecycle_configuration()
+            .bucket(name)
+            .expected_bucket_owner(bucket.owner)
+            .lifecycle_configuration(config.clone())
+            .send()
+            .await
+            .aws("PutBucketLifecycleConfiguration", name)
+    })
+    .await
+    .map(|_| ())
 }
 
 /// Deletes every object version and delete marker, then the bucket; retries while the
@@ -297,11 +305,10 @@ pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
     if let Err(reason) = ownership(ctx, &bucket, &tags).await? {
         return Err(foreign_error("GetBucketTagging", name, &reason));
     }
-    let notify = ctx.notify(logical::LOG_BUCKET);
-    retry(
-        Policy::teardown(),
+    teardown(
+        ctx,
+        logical::LOG_BUCKET,
         "empty and delete the log bucket",
-        &notify,
         || async {
             empty(&bucket).await?;
             ctx.aws
@@ -316,7 +323,6 @@ pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
         },
     )
     .await
-    .or_else(ignore_not_found)
 }
 
 async fn empty(bucket: &Bucket<'_>) -> Result<(), AwsError> {
@@ -330,24 +336,17 @@ async fn empty(bucket: &Bucket<'_>) -> Result<(), AwsError> {
             .send()
             .await
             .aws("ListObjectVersions", name)?;
+        // Every version, then every delete marker, as (key, version id).
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page.delete_markers().iter();
+        let markers = markers.map(|m| (m.key(), m.version_id()));
         let mut ids = Vec::new();
-        for v in page.versions() {
-            if let Some(key) = v.key() {
+        for (key, version) in versions.chain(markers) {
+            if let Some(key) = key {
                 ids.push(
                     ObjectIdentifier::builder()
                         .key(key)
-                        .set_version_id(v.version_id().map(str::to_string))
-                        .build()
-                        .map_err(build_error("DeleteObjects", name))?,
-                );
-            }
-        }
-        for m in page.delete_markers() {
-            if let Some(key) = m.key() {
-                ids.push(
-                    ObjectIdentifier::builder()
-                        .key(key)
-                        .set_version_id(m.version_id().map(str::to_string))
+                        .set_version_id(version.map(str::to_string))
                         .build()
                         .map_err(build_error("DeleteObjects", name))?,
                 );
@@ -370,24 +369,29 @@ async fn empty(bucket: &Bucket<'_>) -> Result<(), AwsError> {
             .await
             .aws("DeleteObjects", name)?;
         if let Some(err) = out.errors().first() {
-            let message = err
-                .message()
-                .unwrap_or("an object could not be deleted")
-                .to_string();
-            // A per-object failure is classified like a call's: "AccessDenied" will not go
-            // away by retrying, "InternalError" or "SlowDown" will.
-            let class = match err.code() {
-                Some(code) => crate::aws::error::classify(Some(code), &message, None),
-                None => ErrorClass::Transient,
-            };
-            return Err(AwsError {
-                operation: "DeleteObjects",
-                resource: format!("{name}/{}", err.key().unwrap_or("?")),
-                code: err.code().map(str::to_string),
-                message,
-                status: None,
-                class,
-            });
+            return Err(object_error(name, err));
         }
+    }
+}
+
+/// The first object `DeleteObjects` could not delete, as an error. A per-object failure
+/// is classified like a call's: "AccessDenied" will not go away by retrying,
+/// "InternalError" or "SlowDown" will.
+fn object_error(name: &str, err: &aws_sdk_s3::types::Error) -> AwsError {
+    let message = err
+        .message()
+        .unwrap_or("an object could not be deleted")
+        .to_string();
+    let class = match err.code() {
+        Some(code) => crate::aws::error::classify(Some(code), &message, None),
+        None => ErrorClass::Transient,
+    };
+    AwsError {
+        operation: "DeleteObjects",
+        resource: format!("{name}/{}", err.key().unwrap_or("?")),
+        code: err.code().map(str::to_string),
+        message,
+        status: None,
+        class,
     }
 }

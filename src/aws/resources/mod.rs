@@ -189,13 +189,15 @@ pub fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
 
 /// Observed tags of a planned change (the `tags` field's old value), or none.
 pub fn old_tags(change: &Change) -> Tags {
-    change
-        .fields
-        .iter()
-        .find(|f| f.name == "tags")
-        .and_then(|f| f.old.as_deref())
+    old_value(change, "tags")
         .map(crate::model::stack::parse_tags_prop)
         .unwrap_or_default()
+}
+
+/// The observed value of a planned change's `field`, when it changes and had one.
+fn old_value<'c>(change: &'c Change, field: &str) -> Option<&'c str> {
+    let field = change.fields.iter().find(|f| f.name == field)?;
+    field.old.as_deref()
 }
 
 /// A read's result with "not found" as `None`; any other error stands.

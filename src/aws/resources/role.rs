@@ -1,12 +1,20 @@
 //! The function's IAM execution role: trusted by Lambda only, one inline policy
 //! ([`crate::model::role_policy`]), no managed policy, the configured permissions boundary.
 
+use aws_sdk_iam::operation::{
+    get_role::GetRoleOutput, list_role_policies::ListRolePoliciesOutput as ListOutput,
+};
 use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
 use futures::future::try_join_all;
 
 use super::vpc::ignore_not_found;
-use super::{logical_of, not_tagged_reason, observed, old_tags, tag_changes, Ctx, Foreign};
+use super::{
+    logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
+    Foreign,
+};
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
@@ -114,50 +122,78 @@ fn tags_of(role: &aws_sdk_iam::types::Role) -> Tags {
         .collect()
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
-    let iam = &ctx.aws.iam;
-    let functions: Vec<&str> = ctx
-        .config
+/// `GetRole` for role `name`.
+async fn get_role(iam: &Client, name: &str) -> Result<GetRoleOutput, AwsError> {
+    iam.get_role()
+        .role_name(name)
+        .send()
+        .await
+        .aws("GetRole", name)
+}
+
+/// `ListRolePolicies` for role `name`: the names of its inline policies.
+async fn list_inline(iam: &Client, name: &str) -> Result<ListOutput, AwsError> {
+    let listed = iam.list_role_policies().role_name(name).send().await;
+    listed.aws("ListRolePolicies", name)
+}
+
+/// The names of the configured functions, one role each.
+fn function_names<'c>(ctx: &'c Ctx<'_>) -> Vec<&'c str> {
+    ctx.config
         .functions
         .iter()
         .map(|f| f.name.as_str())
-        .collect();
-    let listed = async {
-        let mut names = Vec::new();
-        let mut pages = iam
-            .list_roles()
-            .path_prefix(ctx.names.role_path_prefix())
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.aws("ListRoles", "roles")?;
-            names.extend(
-                page.roles()
-                    .iter()
-                    .filter(|r| worth_reading(ctx.names, r.path()))
-                    .map(|r| r.role_name().to_string()),
-            );
-        }
-        Ok::<_, AwsError>(names)
-    };
-    // A role with one of the stack's names elsewhere than under its path (IAM names are
-    // global): looked for beside the listing.
+        .collect()
+}
+
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+    let functions = function_names(ctx);
+    let (names, mut foreign) =
+        tokio::try_join!(list_role_names(ctx), misplaced_roles(ctx, &functions))?;
+    let notify = ctx.notify("role");
+    let reads = names.iter().map(|n| read_role(ctx, &functions, n, &notify));
+    let found = try_join_all(reads).await?;
+    let (roles, found_foreign) = super::split_found(found);
+    foreign.extend(found_foreign);
+    Ok((roles, foreign))
+}
+
+/// The names of the roles under the stack's path that are worth reading.
+async fn list_role_names(ctx: &Ctx<'_>) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = ctx
+        .aws
+        .iam
+        .list_roles()
+        .path_prefix(ctx.names.role_path_prefix())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ListRoles", "roles")?;
+        names.extend(
+            page.roles()
+                .iter()
+                .filter(|r| worth_reading(ctx.names, r.path()))
+                .map(|r| r.role_name().to_string()),
+        );
+    }
+    Ok(names)
+}
+
+/// Roles with one of the stack's names elsewhere than under its path (IAM names are
+/// global): looked for beside the listing, each foreign.
+async fn misplaced_roles(ctx: &Ctx<'_>, functions: &[&str]) -> Result<Vec<Foreign>, AwsError> {
+    let iam = &ctx.aws.iam;
     let elsewhere = try_join_all(functions.iter().map(|f| async move {
         let name = ctx.names.role(f);
-        match iam
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .aws("GetRole", &name)
-        {
+        match get_role(iam, &name).await {
             Ok(out) => Ok(out.role().cloned()),
             Err(e) if e.not_found() => Ok(None),
             Err(e) => Err(e),
         }
-    }));
-    let (names, elsewhere) = tokio::try_join!(listed, elsewhere)?;
-    let mut foreign: Vec<Foreign> = elsewhere
+    }))
+    .await?;
+    Ok(elsewhere
         .into_iter()
         .flatten()
         .filter(|r| !r.path().starts_with(&ctx.names.role_path_prefix()))
@@ -170,286 +206,305 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
                 ctx.names.role_path_prefix()
             ),
         })
+        .collect())
+}
+
+/// Reads role `name` with its inline and attached policies: the stack's role, a foreign
+/// one in its place, or nothing of this stack in this region (`None`).
+async fn read_role(
+    ctx: &Ctx<'_>,
+    functions: &[&str],
+    name: &str,
+    notify: &ResourceNotify<'_>,
+) -> Result<Option<Result<Observed, Foreign>>, AwsError> {
+    let iam = &ctx.aws.iam;
+    let get = || get_role(iam, name);
+    let attached = || async {
+        iam.list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .aws("ListAttachedRolePolicies", name)
+    };
+    let (role, inline, policies) = tokio::try_join!(
+        retry(Policy::transient(), "read role", notify, get),
+        read_inline_policies(iam, name, notify),
+        retry(Policy::transient(), "read role policies", notify, attached),
+    )?;
+    let Some(role) = role.role() else {
+        return Ok(None);
+    };
+    let tags = tags_of(role);
+    let logical = match owner(ctx.names, functions, role.path(), name, &tags) {
+        Owner::Ours(logical) => logical,
+        Owner::Foreign(reason) => {
+            return Ok(Some(Err(Foreign {
+                kind: "IAM role",
+                name: name.to_string(),
+                reason,
+            })))
+        }
+        Owner::OtherRegion | Owner::Unrelated => return Ok(None),
+    };
+    let attached: Vec<String> = policies
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
         .collect();
-    let notify = ctx.notify("role");
-    let notify = &notify;
-    let functions = &functions;
-    let found = try_join_all(names.iter().map(|name| async move {
-        let (role, inline, policies) = tokio::try_join!(
-            retry(Policy::transient(), "read role", notify, || async {
-                iam.get_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .aws("GetRole", name)
-            }),
-            read_inline_policies(iam, name, notify),
-            retry(
-                Policy::transient(),
-                "read role policies",
-                notify,
-                || async {
-                    iam.list_attached_role_policies()
-                        .role_name(name)
-                        .send()
-                        .await
-                        .aws("ListAttachedRolePolicies", name)
-                }
-            ),
-        )?;
-        let Some(role) = role.role() else {
-            return Ok(None);
-        };
-        let tags = tags_of(role);
-        let logical = match owner(ctx.names, functions, role.path(), name, &tags) {
-            Owner::Ours(logical) => logical,
-            Owner::Foreign(reason) => {
-                return Ok(Some(Err(Foreign {
-                    kind: "IAM role",
-                    name: name.clone(),
-                    reason,
-                })))
-            }
-            Owner::OtherRegion | Owner::Unrelated => return Ok(None),
-        };
-        let mut attached: Vec<String> = policies
-            .attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect();
-        attached.sort();
-        let boundary = role
-            .permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn())
-            .unwrap_or(NO_POLICIES);
-        Ok::<_, AwsError>(Some(Ok(observed(
-            role.arn(),
-            Resource::new(logical, Kind::Role)
-                .prop("name", role.role_name())
-                .prop(
-                    "trust",
-                    trusted_services(role.assume_role_policy_document().unwrap_or_default()),
-                )
-                .prop(
-                    "policies",
-                    if attached.is_empty() {
-                        NO_POLICIES.to_string()
-                    } else {
-                        attached.join(", ")
-                    },
-                )
-                .prop("inline_policies", inline_prop(&inline))
-                .prop("permissions_boundary", boundary)
-                .prop("tags", tags_prop(&tags)),
-        ))))
-    }))
-    .await?;
-    let (roles, found_foreign) = super::split_found(found);
-    foreign.extend(found_foreign);
-    Ok((roles, foreign))
+    Ok(Some(Ok(observe(logical, role, attached, &inline, &tags))))
+}
+
+/// The stack's role as `plan` compares it. Pure.
+fn observe(
+    logical: String,
+    role: &aws_sdk_iam::types::Role,
+    mut attached: Vec<String>,
+    inline: &[(String, serde_json::Value)],
+    tags: &Tags,
+) -> Observed {
+    attached.sort();
+    let boundary = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+        .unwrap_or(NO_POLICIES);
+    observed(
+        role.arn(),
+        Resource::new(logical, Kind::Role)
+            .prop("name", role.role_name())
+            .prop(
+                "trust",
+                trusted_services(role.assume_role_policy_document().unwrap_or_default()),
+            )
+            .prop(
+                "policies",
+                if attached.is_empty() {
+                    NO_POLICIES.to_string()
+                } else {
+                    attached.join(", ")
+                },
+            )
+            .prop("inline_policies", inline_prop(inline))
+            .prop("permissions_boundary", boundary)
+            .prop("tags", tags_prop(tags)),
+    )
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<String, AwsError> {
-    let iam = &ctx.aws.iam;
     let notify = ctx.notify(&change.logical);
-    let name = want.name.as_str();
-    let tags = want.tags.clone();
     let arn = match &change.id {
         Some(arn) => {
-            if change.changed("tags") {
-                let (set, remove) = tag_changes(&old_tags(change), &tags);
-                if !set.is_empty() {
-                    iam.tag_role()
-                        .role_name(name)
-                        .set_tags(Some(to_tags(&set)?))
-                        .send()
-                        .await
-                        .aws("TagRole", name)?;
-                }
-                if !remove.is_empty() {
-                    iam.untag_role()
-                        .role_name(name)
-                        .set_tag_keys(Some(remove))
-                        .send()
-                        .await
-                        .aws("UntagRole", name)?;
-                }
-            }
-            if change.changed("trust") {
-                iam.update_assume_role_policy()
-                    .role_name(name)
-                    .policy_document(trust_policy())
-                    .send()
-                    .await
-                    .aws("UpdateAssumeRolePolicy", name)?;
-            }
+            update(ctx, change, want).await?;
             arn.clone()
         }
-        None => {
-            let created = retry(Policy::transient(), "create role", &notify, || async {
-                iam.create_role()
-                    .role_name(name)
-                    .path(ctx.names.role_path())
-                    .description(format!("albkit stack {}: execution role", ctx.stack()))
-                    .assume_role_policy_document(trust_policy())
-                    .set_permissions_boundary(want.permissions_boundary.clone())
-                    .set_tags(Some(to_tags(&tags)?))
-                    .send()
-                    .await
-                    .aws("CreateRole", name)
-            })
-            .await;
-            match created {
-                Ok(out) => out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                // A lost response to an earlier attempt: the role is there. It is taken
-                // only with the proof discovery asks for.
-                Err(e) if e.is("EntityAlreadyExists") => {
-                    let out = iam
-                        .get_role()
-                        .role_name(name)
-                        .send()
-                        .await
-                        .aws("GetRole", name)?;
-                    let Some(role) = out.role() else {
-                        return Err(AwsError::incomplete("GetRole", name, "role"));
-                    };
-                    let functions: Vec<&str> = ctx
-                        .config
-                        .functions
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect();
-                    let reason =
-                        match owner(ctx.names, &functions, role.path(), name, &tags_of(role)) {
-                            Owner::Ours(logical) if logical == change.logical => None,
-                            Owner::Ours(logical) => Some(format!(
-                                "its {TAG_RESOURCE} tag is {logical:?}, not {:?}",
-                                change.logical
-                            )),
-                            Owner::Foreign(reason) => Some(reason),
-                            Owner::OtherRegion => Some(format!(
-                                "it belongs to stack {} in another region",
-                                ctx.stack()
-                            )),
-                            Owner::Unrelated => Some(not_tagged_reason(ctx, &tags_of(role))),
-                        };
-                    if let Some(reason) = reason {
-                        return Err(AwsError {
-                            message: format!(
-                                "role {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that role, or rename the stack ([stack].name)"
-                            ),
-                            ..e
-                        });
-                    }
-                    role.arn().to_string()
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        None => create(ctx, change, want, &notify).await?,
     };
-    if change.id.is_some() && change.changed("permissions_boundary") {
-        match &want.permissions_boundary {
-            Some(boundary) => iam
-                .put_role_permissions_boundary()
-                .role_name(name)
-                .permissions_boundary(boundary)
-                .send()
-                .await
-                .map(|_| ())
-                .aws("PutRolePermissionsBoundary", name)?,
-            None => iam
-                .delete_role_permissions_boundary()
-                .role_name(name)
-                .send()
-                .await
-                .map(|_| ())
-                .aws("DeleteRolePermissionsBoundary", name)
-                .or_else(ignore_not_found)?,
-        }
-    }
     if change.id.is_none() || change.changed("inline_policies") {
-        let document = want.execution_policy.to_string();
-        // A role just created may not be visible to every IAM endpoint yet.
-        retry(Policy::fresh(), "put execution policy", &notify, || async {
-            iam.put_role_policy()
-                .role_name(name)
-                .policy_name(EXECUTION_POLICY_NAME)
-                .policy_document(&document)
-                .send()
-                .await
-                .aws("PutRolePolicy", name)
-        })
-        .await?;
-        if change.id.is_some() {
-            // Statements someone added in policies of their own go with them.
-            let listed = iam
-                .list_role_policies()
-                .role_name(name)
-                .send()
-                .await
-                .aws("ListRolePolicies", name)?;
-            for other in listed
-                .policy_names()
-                .iter()
-                .filter(|p| p.as_str() != EXECUTION_POLICY_NAME)
-            {
-                iam.delete_role_policy()
-                    .role_name(name)
-                    .policy_name(other)
-                    .send()
-                    .await
-                    .aws("DeleteRolePolicy", name)
-                    .map(|_| ())
-                    .or_else(ignore_not_found)?;
-            }
-        }
+        put_inline_policy(ctx, change, want, &notify).await?;
     }
     if change.id.is_some() && change.changed("policies") {
-        // No managed policy belongs on the role: AWSLambdaBasicExecutionRole (attached
-        // by earlier albkit versions) and any other are detached.
-        let old: Vec<String> = change
-            .fields
-            .iter()
-            .find(|f| f.name == "policies")
-            .and_then(|f| f.old.clone())
-            .map(|s| s.split(", ").map(str::to_string).collect())
-            .unwrap_or_default();
-        for attached in old
-            .iter()
-            .filter(|p| !p.is_empty() && p.as_str() != NO_POLICIES)
-        {
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn(attached)
-                .send()
-                .await
-                .aws("DetachRolePolicy", name)
-                .map(|_| ())
-                .or_else(ignore_not_found)?;
-        }
+        detach_policies(ctx, change, want).await?;
     }
     Ok(arn)
 }
 
-/// Every inline policy of role `name`, with its document.
-async fn read_inline_policies(
-    iam: &aws_sdk_iam::Client,
-    name: &str,
-    notify: &crate::aws::events::ResourceNotify<'_>,
-) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
-    let listed = retry(
-        Policy::transient(),
-        "read role policies",
-        notify,
-        || async {
-            iam.list_role_policies()
+/// Brings an existing role's tags, trust policy and permissions boundary, where they
+/// changed, to the wanted ones.
+async fn update(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<(), AwsError> {
+    let (iam, name) = (&ctx.aws.iam, want.name.as_str());
+    if change.changed("tags") {
+        let (set, remove) = tag_changes(&old_tags(change), &want.tags);
+        if !set.is_empty() {
+            iam.tag_role()
                 .role_name(name)
+                .set_tags(Some(to_tags(&set)?))
                 .send()
                 .await
-                .aws("ListRolePolicies", name)
-        },
-    )
+                .aws("TagRole", name)?;
+        }
+        if !remove.is_empty() {
+            iam.untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .aws("UntagRole", name)?;
+        }
+    }
+    if change.changed("trust") {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust_policy())
+            .send()
+            .await
+            .aws("UpdateAssumeRolePolicy", name)?;
+    }
+    if !change.changed("permissions_boundary") {
+        return Ok(());
+    }
+    match &want.permissions_boundary {
+        Some(boundary) => iam
+            .put_role_permissions_boundary()
+            .role_name(name)
+            .permissions_boundary(boundary)
+            .send()
+            .await
+            .map(|_| ())
+            .aws("PutRolePermissionsBoundary", name),
+        None => iam
+            .delete_role_permissions_boundary()
+            .role_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .aws("DeleteRolePermissionsBoundary", name)
+            .or_else(ignore_not_found),
+    }
+}
+
+/// Creates the role under the stack's path, trusted by Lambda, with its boundary and
+/// tags; gives its ARN.
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RoleSpec,
+    notify: &ResourceNotify<'_>,
+) -> Result<String, AwsError> {
+    let name = want.name.as_str();
+    let created = retry(Policy::transient(), "create role", notify, || async {
+        ctx.aws
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(ctx.names.role_path())
+            .description(format!("albkit stack {}: execution role", ctx.stack()))
+            .assume_role_policy_document(trust_policy())
+            .set_permissions_boundary(want.permissions_boundary.clone())
+            .set_tags(Some(to_tags(&want.tags)?))
+            .send()
+            .await
+            .aws("CreateRole", name)
+    })
+    .await;
+    match created {
+        Ok(out) => Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default()),
+        Err(e) if e.is("EntityAlreadyExists") => adopt(ctx, change, name, e).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// A lost response to an earlier attempt: the role is there. It is taken (its ARN
+/// given) only with the proof discovery asks for; otherwise `e`, the `EntityAlreadyExists`
+/// error, is returned, saying why the role is not the stack's.
+async fn adopt(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    name: &str,
+    e: AwsError,
+) -> Result<String, AwsError> {
+    let out = get_role(&ctx.aws.iam, name).await?;
+    let Some(role) = out.role() else {
+        return Err(AwsError::incomplete("GetRole", name, "role"));
+    };
+    let functions = function_names(ctx);
+    let reason = match owner(ctx.names, &functions, role.path(), name, &tags_of(role)) {
+        Owner::Ours(logical) if logical == change.logical => None,
+        Owner::Ours(logical) => Some(format!(
+            "its {TAG_RESOURCE} tag is {logical:?}, not {:?}",
+            change.logical
+        )),
+        Owner::Foreign(reason) => Some(reason),
+        Owner::OtherRegion => Some(format!(
+            "it belongs to stack {} in another region",
+            ctx.stack()
+        )),
+        Owner::Unrelated => Some(not_tagged_reason(ctx, &tags_of(role))),
+    };
+    if let Some(reason) = reason {
+        return Err(AwsError {
+            message: format!(
+                "role {name} exists but is not this stack's ({reason}); albkit will not use it: delete or rename that role, or rename the stack ([stack].name)"
+            ),
+            ..e
+        });
+    }
+    Ok(role.arn().to_string())
+}
+
+/// Writes the role's one inline policy, the execution policy. On a role that was there
+/// before, statements someone added in inline policies of their own go with them.
+async fn put_inline_policy(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RoleSpec,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    let (iam, name) = (&ctx.aws.iam, want.name.as_str());
+    let document = want.execution_policy.to_string();
+    // A role just created may not be visible to every IAM endpoint yet.
+    retry(Policy::fresh(), "put execution policy", notify, || async {
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name(EXECUTION_POLICY_NAME)
+            .policy_document(&document)
+            .send()
+            .await
+            .aws("PutRolePolicy", name)
+    })
     .await?;
+    if change.id.is_none() {
+        return Ok(());
+    }
+    let listed = list_inline(iam, name).await?;
+    let others = listed.policy_names().iter();
+    for other in others.filter(|p| p.as_str() != EXECUTION_POLICY_NAME) {
+        delete_inline_policy(iam, name, other).await?;
+    }
+    Ok(())
+}
+
+/// Deletes inline policy `policy` of role `name`; one already gone is success.
+async fn delete_inline_policy(iam: &Client, name: &str, policy: &str) -> Result<(), AwsError> {
+    iam.delete_role_policy()
+        .role_name(name)
+        .policy_name(policy)
+        .send()
+        .await
+        .aws("DeleteRolePolicy", name)
+        .map(|_| ())
+        .or_else(ignore_not_found)
+}
+
+/// The managed policies of a role's `policies` property (`none`: no policy).
+fn managed_policies(prop: Option<&str>) -> impl Iterator<Item = &str> {
+    let policies = prop.unwrap_or_default().split(", ");
+    policies.filter(|p| !p.is_empty() && *p != NO_POLICIES)
+}
+
+/// No managed policy belongs on the role: AWSLambdaBasicExecutionRole (attached by
+/// earlier albkit versions) and any other found on it are detached.
+async fn detach_policies(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<(), AwsError> {
+    let (iam, name) = (&ctx.aws.iam, want.name.as_str());
+    for attached in managed_policies(old_value(change, "policies")) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(attached)
+            .send()
+            .await
+            .aws("DetachRolePolicy", name)
+            .map(|_| ())
+            .or_else(ignore_not_found)?;
+    }
+    Ok(())
+}
+
+/// Every inline policy of role `name`, with its document.
+async fn read_inline_policies(
+    iam: &Client,
+    name: &str,
+    notify: &ResourceNotify<'_>,
+) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
+    let list = || list_inline(iam, name);
+    let listed = retry(Policy::transient(), "read role policies", notify, list).await?;
     let names: Vec<String> = listed.policy_names().to_vec();
     try_join_all(names.into_iter().map(|policy| async move {
         let out = retry(Policy::transient(), "read role policy", notify, || async {
@@ -471,49 +526,23 @@ async fn read_inline_policies(
 pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
     let iam = &ctx.aws.iam;
     let name = have.get("name").unwrap_or_default();
-    let notify = ctx.notify(&have.logical);
-    for policy in have
-        .get("policies")
-        .unwrap_or_default()
-        .split(", ")
-        .filter(|p| !p.is_empty() && *p != NO_POLICIES)
-    {
-        retry(
-            Policy::teardown(),
-            "detach role policy",
-            &notify,
-            || async {
-                iam.detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(policy)
-                    .send()
-                    .await
-                    .aws("DetachRolePolicy", name)
-            },
-        )
-        .await
-        .map(|_| ())
-        .or_else(ignore_not_found)?;
-    }
-    if let Ok(inline) = iam
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .aws("ListRolePolicies", name)
-    {
-        for policy in inline.policy_names() {
-            iam.delete_role_policy()
+    for policy in managed_policies(have.get("policies")) {
+        teardown(ctx, &have.logical, "detach role policy", || async {
+            iam.detach_role_policy()
                 .role_name(name)
-                .policy_name(policy)
+                .policy_arn(policy)
                 .send()
                 .await
-                .aws("DeleteRolePolicy", name)
-                .map(|_| ())
-                .or_else(ignore_not_found)?;
+                .aws("DetachRolePolicy", name)
+        })
+        .await?;
+    }
+    if let Ok(inline) = list_inline(iam, name).await {
+        for policy in inline.policy_names() {
+            delete_inline_policy(iam, name, policy).await?;
         }
     }
-    retry(Policy::teardown(), "delete role", &notify, || async {
+    teardown(ctx, &have.logical, "delete role", || async {
         iam.delete_role()
             .role_name(name)
             .send()
@@ -521,8 +550,6 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
             .aws("DeleteRole", name)
     })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]

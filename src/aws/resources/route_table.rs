@@ -2,12 +2,11 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{
-    already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
-};
-use super::{logical_of, observed, Ctx};
+use super::vpc::{already_done, find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::{logical_of, observed, old_value, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
@@ -15,21 +14,15 @@ use crate::model::spec::RouteTableSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
-    let out = retry(
-        Policy::transient(),
-        "read route tables",
-        &ctx.notify(logical::ROUTE_TABLE),
-        || async {
-            ctx.aws
-                .ec2
-                .describe_route_tables()
-                .filters(stack_filter(ctx.stack()))
-                .send()
-                .await
-                .aws("DescribeRouteTables", logical::ROUTE_TABLE)
-        },
-    )
-    .await?;
+    let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::ROUTE_TABLE));
+    let read = || async {
+        ec2.describe_route_tables()
+            .filters(stack_filter(ctx.stack()))
+            .send()
+            .await
+            .aws("DescribeRouteTables", logical::ROUTE_TABLE)
+    };
+    let out = retry(Policy::transient(), "read route tables", &notify, read).await?;
     Ok(out
         .route_tables()
         .iter()
@@ -78,142 +71,150 @@ pub async fn apply(
     change: &Change,
     want: &RouteTableSpec,
 ) -> Result<String, AwsError> {
-    let tags = want.tags.clone();
     let notify = ctx.notify(&change.logical);
     let id = match &change.id {
-        Some(id) => {
-            if change.changed("tags") {
-                retag(ctx, id, change, &tags).await?;
-            }
-            id.clone()
-        }
-        None => {
-            let vpc = ctx.ids.get(logical::VPC)?;
-            // AWS makes CreateRouteTable idempotent for a client token (a deterministic
-            // one per stack, VPC and table). Emulators and older endpoints ignore the
-            // token, so a lost response is also covered the way the other EC2 creations
-            // are: before a new attempt, look for the table tagged with this logical name.
-            let token = crate::model::names::fit(
-                &format!("albkit-{}-{vpc}-{}", ctx.stack(), change.logical),
-                64,
-            );
-            create_once(
-                Policy::fresh(),
-                &format!("create {}", change.logical),
-                &notify,
-                || find_tagged(ctx, Ec2Kind::RouteTable, &change.logical),
-                || async {
-                    let out = ctx
-                        .aws
-                        .ec2
-                        .create_route_table()
-                        .vpc_id(&vpc)
-                        .client_token(&token)
-                        .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
-                        .customize()
-                        .config_override(no_sdk_retries())
-                        .send()
-                        .await
-                        .aws("CreateRouteTable", &change.logical)?;
-                    out.route_table()
-                        .and_then(|t| t.route_table_id())
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            AwsError::incomplete(
-                                "CreateRouteTable",
-                                &change.logical,
-                                "route table id",
-                            )
-                        })
-                },
-            )
-            .await?
-        }
+        Some(id) => retagged(ctx, id, change, &want.tags).await?,
+        None => create(ctx, change, want, &notify).await?,
     };
     if change.id.is_none() || change.changed("routes") {
-        let igw = ctx.ids.get(logical::INTERNET_GATEWAY)?;
-        let had_route = change
-            .fields
-            .iter()
-            .find(|f| f.name == "routes")
-            .and_then(|f| f.old.as_deref())
-            .is_some_and(|old| !old.is_empty());
-        retry(
-            Policy::fresh(),
-            "route 0.0.0.0/0 to the internet gateway",
-            &notify,
-            || async {
-                if had_route {
-                    ctx.aws
-                        .ec2
-                        .replace_route()
-                        .route_table_id(&id)
-                        .destination_cidr_block("0.0.0.0/0")
-                        .gateway_id(&igw)
-                        .send()
-                        .await
-                        .aws("ReplaceRoute", &id)
-                        .map(|_| ())
-                } else {
-                    ctx.aws
-                        .ec2
-                        .create_route()
-                        .route_table_id(&id)
-                        .destination_cidr_block("0.0.0.0/0")
-                        .gateway_id(&igw)
-                        .send()
-                        .await
-                        .aws("CreateRoute", &id)
-                        .map(|_| ())
-                }
-            },
-        )
-        .await
-        .or_else(already_done(&["RouteAlreadyExists"]))?;
+        route_to_gateway(ctx, change, &id, &notify).await?;
     }
     if change.id.is_none() || change.changed("associations") {
-        let old: Vec<String> = change
-            .fields
-            .iter()
-            .find(|f| f.name == "associations")
-            .and_then(|f| f.old.clone())
-            .map(|s| {
-                s.split(", ")
-                    .filter(|x| !x.is_empty())
-                    .map(|x| ctx.ids.resolve(x))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for subnet_ref in &want.subnets {
-            let subnet = ctx.ids.get(subnet_ref.as_str())?;
-            if old.contains(&subnet) {
-                continue;
-            }
-            retry(
-                Policy::fresh(),
-                &format!("associate route table with {subnet_ref}"),
-                &notify,
-                || async {
-                    ctx.aws
-                        .ec2
-                        .associate_route_table()
-                        .route_table_id(&id)
-                        .subnet_id(&subnet)
-                        .send()
-                        .await
-                        .aws("AssociateRouteTable", &id)
-                        .map(|_| ())
-                },
-            )
-            .await
-            .or_else(already_done(&["Resource.AlreadyAssociated"]))?;
-        }
+        associate_subnets(ctx, change, want, &id, &notify).await?;
     }
     Ok(id)
 }
 
+/// Creates the table in the stack's VPC; gives its id.
+///
+/// AWS makes CreateRouteTable idempotent for a client token (a deterministic one per
+/// stack, VPC and table). Emulators and older endpoints ignore the token, so a lost
+/// response is also covered the way the other EC2 creations are: before a new attempt,
+/// look for the table tagged with this logical name.
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RouteTableSpec,
+    notify: &ResourceNotify<'_>,
+) -> Result<String, AwsError> {
+    let vpc = ctx.ids.get(logical::VPC)?;
+    let token = crate::model::names::fit(
+        &format!("albkit-{}-{vpc}-{}", ctx.stack(), change.logical),
+        64,
+    );
+    create_once(
+        Policy::fresh(),
+        &format!("create {}", change.logical),
+        notify,
+        || find_tagged(ctx, Ec2Kind::RouteTable, &change.logical),
+        || async {
+            let out = ctx
+                .aws
+                .ec2
+                .create_route_table()
+                .vpc_id(&vpc)
+                .client_token(&token)
+                .tag_specifications(tag_spec(ResourceType::RouteTable, &want.tags))
+                .customize()
+                .config_override(no_sdk_retries())
+                .send()
+                .await
+                .aws("CreateRouteTable", &change.logical)?;
+            out.route_table()
+                .and_then(|t| t.route_table_id())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    AwsError::incomplete("CreateRouteTable", &change.logical, "route table id")
+                })
+        },
+    )
+    .await
+}
+
+/// Routes `0.0.0.0/0` to the internet gateway: replaces the route the table had, or
+/// creates it.
+async fn route_to_gateway(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    id: &str,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    let igw = ctx.ids.get(logical::INTERNET_GATEWAY)?;
+    let had_route = old_value(change, "routes").is_some_and(|old| !old.is_empty());
+    let ec2 = &ctx.aws.ec2;
+    let route = || async {
+        if had_route {
+            ec2.replace_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(&igw)
+                .send()
+                .await
+                .aws("ReplaceRoute", id)
+                .map(|_| ())
+        } else {
+            ec2.create_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(&igw)
+                .send()
+                .await
+                .aws("CreateRoute", id)
+                .map(|_| ())
+        }
+    };
+    retry(
+        Policy::fresh(),
+        "route 0.0.0.0/0 to the internet gateway",
+        notify,
+        route,
+    )
+    .await
+    .or_else(already_done(&["RouteAlreadyExists"]))
+}
+
+/// Associates the table with each of the wanted subnets it was not associated with.
+async fn associate_subnets(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RouteTableSpec,
+    id: &str,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    let old: Vec<String> = old_value(change, "associations")
+        .unwrap_or_default()
+        .split(", ")
+        .filter(|x| !x.is_empty())
+        .map(|x| ctx.ids.resolve(x))
+        .collect();
+    for subnet_ref in &want.subnets {
+        let subnet = ctx.ids.get(subnet_ref.as_str())?;
+        if old.contains(&subnet) {
+            continue;
+        }
+        retry(
+            Policy::fresh(),
+            &format!("associate route table with {subnet_ref}"),
+            notify,
+            || async {
+                ctx.aws
+                    .ec2
+                    .associate_route_table()
+                    .route_table_id(id)
+                    .subnet_id(&subnet)
+                    .send()
+                    .await
+                    .aws("AssociateRouteTable", id)
+                    .map(|_| ())
+            },
+        )
+        .await
+        .or_else(already_done(&["Resource.AlreadyAssociated"]))?;
+    }
+    Ok(())
+}
+
 pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsError> {
-    let notify = ctx.notify(logical::ROUTE_TABLE);
     for pair in have
         .get("association_ids")
         .unwrap_or_default()
@@ -223,10 +224,10 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsE
         let Some((_, association)) = pair.split_once('=') else {
             continue;
         };
-        retry(
-            Policy::teardown(),
+        teardown(
+            ctx,
+            logical::ROUTE_TABLE,
             "disassociate route table",
-            &notify,
             || async {
                 ctx.aws
                     .ec2
@@ -237,25 +238,16 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsE
                     .aws("DisassociateRouteTable", id)
             },
         )
-        .await
-        .map(|_| ())
-        .or_else(ignore_not_found)?;
+        .await?;
     }
-    retry(
-        Policy::teardown(),
-        "delete route table",
-        &notify,
-        || async {
-            ctx.aws
-                .ec2
-                .delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await
-                .aws("DeleteRouteTable", id)
-        },
-    )
+    teardown(ctx, logical::ROUTE_TABLE, "delete route table", || async {
+        ctx.aws
+            .ec2
+            .delete_route_table()
+            .route_table_id(id)
+            .send()
+            .await
+            .aws("DeleteRouteTable", id)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }

@@ -8,8 +8,10 @@ use aws_sdk_ec2::types::{
 };
 use futures::future::try_join_all;
 
-use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::{logical_of, observed, Ctx};
+use super::vpc::{
+    already_done, find_tagged, ignore_not_found, retagged, stack_filter, tag_map, tag_spec, Ec2Kind,
+};
+use super::{logical_of, observed, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::events::ResourceNotify;
@@ -114,22 +116,15 @@ fn permission(rule: &Rule) -> IpPermission {
 }
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
-    let notify = ctx.notify(logical::SECURITY_GROUP);
-    let out = retry(
-        Policy::transient(),
-        "read security groups",
-        &notify,
-        || async {
-            ctx.aws
-                .ec2
-                .describe_security_groups()
-                .filters(stack_filter(ctx.stack()))
-                .send()
-                .await
-                .aws("DescribeSecurityGroups", logical::SECURITY_GROUP)
-        },
-    )
-    .await?;
+    let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::SECURITY_GROUP));
+    let read = || async {
+        ec2.describe_security_groups()
+            .filters(stack_filter(ctx.stack()))
+            .send()
+            .await
+            .aws("DescribeSecurityGroups", logical::SECURITY_GROUP)
+    };
+    let out = retry(Policy::transient(), "read security groups", &notify, read).await?;
     let groups: Vec<_> = out
         .security_groups()
         .iter()
@@ -194,102 +189,97 @@ async fn reconcile_rules(
             .map(permission)
             .collect()
     };
-    let (add_in, add_out) = (add(Direction::Ingress), add(Direction::Egress));
-    // A batch is applied whole or not at all: `Duplicate` on a repeat means that the
-    // first attempt, whose answer was lost, added it.
-    let done_if_duplicate = |e: AwsError| -> Result<(), AwsError> {
-        if e.is("InvalidPermission.Duplicate") {
-            Ok(())
-        } else {
-            Err(e)
-        }
+    authorize(ctx, id, Direction::Ingress, add(Direction::Ingress), notify).await?;
+    authorize(ctx, id, Direction::Egress, add(Direction::Egress), notify).await?;
+    let revoke_in = todo.revoke_ingress.iter();
+    let revoke_in = revoke_in.map(|r| revoke(ctx, id, Direction::Ingress, r, notify));
+    let revoke_out = todo.revoke_egress.iter();
+    let revoke_out = revoke_out.map(|r| revoke(ctx, id, Direction::Egress, r, notify));
+    tokio::try_join!(try_join_all(revoke_in), try_join_all(revoke_out))?;
+    Ok(())
+}
+
+/// Adds `permissions` (none: no call) to the group's rules in `direction`, in one batch.
+async fn authorize(
+    ctx: &Ctx<'_>,
+    id: &str,
+    direction: Direction,
+    permissions: Vec<IpPermission>,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    if permissions.is_empty() {
+        return Ok(());
+    }
+    let what = match direction {
+        Direction::Ingress => "open listener ports",
+        Direction::Egress => "allow outbound traffic",
     };
-    if !add_in.is_empty() {
-        retry(Policy::fresh(), "open listener ports", notify, || async {
-            ctx.aws
-                .ec2
+    let ec2 = &ctx.aws.ec2;
+    let permissions = Some(permissions);
+    retry(Policy::fresh(), what, notify, || async {
+        match direction {
+            Direction::Ingress => ec2
                 .authorize_security_group_ingress()
                 .group_id(id)
-                .set_ip_permissions(Some(add_in.clone()))
+                .set_ip_permissions(permissions.clone())
                 .send()
                 .await
                 .aws("AuthorizeSecurityGroupIngress", id)
-                .map(|_| ())
-        })
-        .await
-        .or_else(done_if_duplicate)?;
-    }
-    if !add_out.is_empty() {
-        retry(
-            Policy::fresh(),
-            "allow outbound traffic",
-            notify,
-            || async {
-                ctx.aws
-                    .ec2
-                    .authorize_security_group_egress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(add_out.clone()))
-                    .send()
-                    .await
-                    .aws("AuthorizeSecurityGroupEgress", id)
-                    .map(|_| ())
-            },
-        )
-        .await
-        .or_else(done_if_duplicate)?;
-    }
-    // One call per rule: a rule already gone (a repeat whose first answer was lost) is
-    // then exactly what was asked, and no other rule depends on that call.
-    let gone = |e: AwsError| -> Result<(), AwsError> {
-        if e.not_found() || e.is("InvalidSecurityGroupRuleId.NotFound") {
-            Ok(())
-        } else {
-            Err(e)
+                .map(|_| ()),
+            Direction::Egress => ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(permissions.clone())
+                .send()
+                .await
+                .aws("AuthorizeSecurityGroupEgress", id)
+                .map(|_| ()),
         }
+    })
+    .await
+    // A batch is applied whole or not at all: `Duplicate` on a repeat means that the
+    // first attempt, whose answer was lost, added it.
+    .or_else(already_done(&["InvalidPermission.Duplicate"]))
+}
+
+/// Revokes one rule of the group, by its id. One call per rule: a rule already gone (a
+/// repeat whose first answer was lost) is then exactly what was asked, and no other
+/// rule depends on that call.
+async fn revoke(
+    ctx: &Ctx<'_>,
+    id: &str,
+    direction: Direction,
+    rule: &str,
+    notify: &ResourceNotify<'_>,
+) -> Result<(), AwsError> {
+    let what = match direction {
+        Direction::Ingress => "revoke an inbound rule albkit does not want",
+        Direction::Egress => "revoke an outbound rule albkit does not want",
     };
-    let revoke_in = todo.revoke_ingress.iter().map(|rule| async move {
-        retry(
-            Policy::transient(),
-            "revoke an inbound rule albkit does not want",
-            notify,
-            || async {
-                ctx.aws
-                    .ec2
-                    .revoke_security_group_ingress()
-                    .group_id(id)
-                    .security_group_rule_ids(rule)
-                    .send()
-                    .await
-                    .aws("RevokeSecurityGroupIngress", rule)
-                    .map(|_| ())
-            },
-        )
-        .await
-        .or_else(gone)
-    });
-    let revoke_out = todo.revoke_egress.iter().map(|rule| async move {
-        retry(
-            Policy::transient(),
-            "revoke an outbound rule albkit does not want",
-            notify,
-            || async {
-                ctx.aws
-                    .ec2
-                    .revoke_security_group_egress()
-                    .group_id(id)
-                    .security_group_rule_ids(rule)
-                    .send()
-                    .await
-                    .aws("RevokeSecurityGroupEgress", rule)
-                    .map(|_| ())
-            },
-        )
-        .await
-        .or_else(gone)
-    });
-    tokio::try_join!(try_join_all(revoke_in), try_join_all(revoke_out))?;
-    Ok(())
+    let ec2 = &ctx.aws.ec2;
+    retry(Policy::transient(), what, notify, || async {
+        match direction {
+            Direction::Ingress => ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .security_group_rule_ids(rule)
+                .send()
+                .await
+                .aws("RevokeSecurityGroupIngress", rule)
+                .map(|_| ()),
+            Direction::Egress => ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .security_group_rule_ids(rule)
+                .send()
+                .await
+                .aws("RevokeSecurityGroupEgress", rule)
+                .map(|_| ()),
+        }
+    })
+    .await
+    .or_else(ignore_not_found)
+    .or_else(already_done(&["InvalidSecurityGroupRuleId.NotFound"]))
 }
 
 pub async fn apply(
@@ -300,12 +290,7 @@ pub async fn apply(
     let tags = want.tags.clone();
     let notify = ctx.notify(&change.logical);
     let id = match &change.id {
-        Some(id) => {
-            if change.changed("tags") {
-                retag(ctx, id, change, &tags).await?;
-            }
-            id.clone()
-        }
+        Some(id) => retagged(ctx, id, change, &tags).await?,
         None => {
             let vpc = ctx.ids.of(&want.vpc)?;
             create_once(
@@ -344,10 +329,10 @@ pub async fn apply(
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
     // DependencyViolation while the deleted ALB's network interfaces are released.
-    retry(
-        Policy::teardown(),
+    teardown(
+        ctx,
+        logical::SECURITY_GROUP,
         "delete security group",
-        &ctx.notify(logical::SECURITY_GROUP),
         || async {
             ctx.aws
                 .ec2
@@ -359,8 +344,6 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
         },
     )
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]

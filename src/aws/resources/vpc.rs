@@ -4,7 +4,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 
-use super::{logical_of, observed, old_tags, tag_changes, Ctx};
+use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
@@ -45,54 +45,39 @@ pub async fn find_tagged(
             .values(logical)
             .build(),
     ];
-    let id = match kind {
-        Ec2Kind::Vpc => ec2
-            .describe_vpcs()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .aws("DescribeVpcs", logical)?
-            .vpcs()
-            .first()
-            .and_then(|v| v.vpc_id().map(str::to_string)),
-        Ec2Kind::Subnet => ec2
-            .describe_subnets()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .aws("DescribeSubnets", logical)?
-            .subnets()
-            .first()
-            .and_then(|v| v.subnet_id().map(str::to_string)),
-        Ec2Kind::InternetGateway => ec2
-            .describe_internet_gateways()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .aws("DescribeInternetGateways", logical)?
-            .internet_gateways()
-            .first()
-            .and_then(|v| v.internet_gateway_id().map(str::to_string)),
-        Ec2Kind::RouteTable => ec2
-            .describe_route_tables()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .aws("DescribeRouteTables", logical)?
-            .route_tables()
-            .first()
-            .and_then(|v| v.route_table_id().map(str::to_string)),
-        Ec2Kind::SecurityGroup => ec2
-            .describe_security_groups()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .aws("DescribeSecurityGroups", logical)?
-            .security_groups()
-            .first()
-            .and_then(|v| v.group_id().map(str::to_string)),
-    };
-    Ok(id)
+    // The first found's id: `describe` names the call, `list` the answer's list and `id`
+    // the resource's id.
+    macro_rules! first_id {
+        ($describe:ident, $operation:literal, $list:ident, $id:ident) => {{
+            let out = ec2.$describe().set_filters(Some(filters)).send().await;
+            let out = out.aws($operation, logical)?;
+            out.$list()
+                .first()
+                .and_then(|v| v.$id().map(str::to_string))
+        }};
+    }
+    Ok(match kind {
+        Ec2Kind::Vpc => first_id!(describe_vpcs, "DescribeVpcs", vpcs, vpc_id),
+        Ec2Kind::Subnet => first_id!(describe_subnets, "DescribeSubnets", subnets, subnet_id),
+        Ec2Kind::InternetGateway => first_id!(
+            describe_internet_gateways,
+            "DescribeInternetGateways",
+            internet_gateways,
+            internet_gateway_id
+        ),
+        Ec2Kind::RouteTable => first_id!(
+            describe_route_tables,
+            "DescribeRouteTables",
+            route_tables,
+            route_table_id
+        ),
+        Ec2Kind::SecurityGroup => first_id!(
+            describe_security_groups,
+            "DescribeSecurityGroups",
+            security_groups,
+            group_id
+        ),
+    })
 }
 
 pub fn tag_map(tags: &[Tag]) -> Tags {
@@ -144,22 +129,30 @@ pub async fn retag(ctx: &Ctx<'_>, id: &str, change: &Change, new: &Tags) -> Resu
     Ok(())
 }
 
+/// An existing EC2 resource's id, after bringing its tags to `tags` if the plan
+/// changes them.
+pub async fn retagged(
+    ctx: &Ctx<'_>,
+    id: &str,
+    change: &Change,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    if change.changed("tags") {
+        retag(ctx, id, change, tags).await?;
+    }
+    Ok(id.to_string())
+}
+
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
-    let out = retry(
-        Policy::transient(),
-        "read VPCs",
-        &ctx.notify(logical::VPC),
-        || async {
-            ctx.aws
-                .ec2
-                .describe_vpcs()
-                .filters(stack_filter(ctx.stack()))
-                .send()
-                .await
-                .aws("DescribeVpcs", logical::VPC)
-        },
-    )
-    .await?;
+    let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::VPC));
+    let read = || async {
+        ec2.describe_vpcs()
+            .filters(stack_filter(ctx.stack()))
+            .send()
+            .await
+            .aws("DescribeVpcs", logical::VPC)
+    };
+    let out = retry(Policy::transient(), "read VPCs", &notify, read).await?;
     let mut found = Vec::new();
     for vpc in out.vpcs() {
         let (Some(id), tags) = (vpc.vpc_id(), tag_map(vpc.tags())) else {
@@ -208,116 +201,111 @@ async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Resul
 }
 
 pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &VpcSpec) -> Result<String, AwsError> {
-    let tags = want.tags.clone();
     let id = match &change.id {
-        Some(id) => {
-            if change.changed("tags") {
-                retag(ctx, id, change, &tags).await?;
-            }
-            id.clone()
-        }
-        None => {
-            let cidr = want.cidr.as_str();
-            let id = create_once(
-                Policy::transient(),
-                "create VPC",
-                &ctx.notify(&change.logical),
-                || find_tagged(ctx, Ec2Kind::Vpc, &change.logical),
-                || async {
-                    let out = ctx
-                        .aws
-                        .ec2
-                        .create_vpc()
-                        .cidr_block(cidr)
-                        .tag_specifications(tag_spec(ResourceType::Vpc, &tags))
-                        .customize()
-                        .config_override(no_sdk_retries())
-                        .send()
-                        .await
-                        .aws("CreateVpc", &change.logical)?;
-                    out.vpc()
-                        .and_then(|v| v.vpc_id())
-                        .map(str::to_string)
-                        .ok_or_else(|| AwsError::incomplete("CreateVpc", &change.logical, "VPC id"))
-                },
-            )
-            .await?;
-            ctx.ids.insert(&change.logical, &id);
-            wait_until(
-                &format!("VPC {id} to be available"),
-                std::time::Duration::from_secs(300),
-                &ctx.notify(&change.logical),
-                || async {
-                    let out = ctx
-                        .aws
-                        .ec2
-                        .describe_vpcs()
-                        .vpc_ids(&id)
-                        .send()
-                        .await
-                        .aws("DescribeVpcs", &id)?;
-                    let state = out
-                        .vpcs()
-                        .first()
-                        .and_then(|v| v.state())
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "not visible yet".into());
-                    Ok(if state == "available" {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending(state)
-                    })
-                },
-            )
-            .await
-            .map_err(|e| wait_error(e, "DescribeVpcs", &id))?;
-            id
-        }
+        Some(id) => retagged(ctx, id, change, &want.tags).await?,
+        None => create(ctx, change, want).await?,
     };
     if change.id.is_none() || change.changed("dns") {
-        // Two calls: EC2 takes one attribute per request.
-        for attribute in [
-            VpcAttributeName::EnableDnsSupport,
-            VpcAttributeName::EnableDnsHostnames,
-        ] {
-            retry(
-                Policy::fresh(),
-                "enable VPC DNS",
-                &ctx.notify(&change.logical),
-                || async {
-                    let on = AttributeBooleanValue::builder().value(true).build();
-                    let req = ctx.aws.ec2.modify_vpc_attribute().vpc_id(&id);
-                    let req = match attribute {
-                        VpcAttributeName::EnableDnsSupport => req.enable_dns_support(on),
-                        _ => req.enable_dns_hostnames(on),
-                    };
-                    req.send().await.aws("ModifyVpcAttribute", &id)
-                },
-            )
-            .await?;
-        }
+        enable_dns(ctx, change, &id).await?;
     }
     Ok(id)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
-    retry(
-        Policy::teardown(),
-        &format!("delete VPC {id}"),
-        &ctx.notify(logical::VPC),
+/// Creates the VPC, records its id for its dependents, and waits until it is available.
+async fn create(ctx: &Ctx<'_>, change: &Change, want: &VpcSpec) -> Result<String, AwsError> {
+    let id = create_once(
+        Policy::transient(),
+        "create VPC",
+        &ctx.notify(&change.logical),
+        || find_tagged(ctx, Ec2Kind::Vpc, &change.logical),
         || async {
-            ctx.aws
+            let out = ctx
+                .aws
                 .ec2
-                .delete_vpc()
-                .vpc_id(id)
+                .create_vpc()
+                .cidr_block(want.cidr.as_str())
+                .tag_specifications(tag_spec(ResourceType::Vpc, &want.tags))
+                .customize()
+                .config_override(no_sdk_retries())
                 .send()
                 .await
-                .aws("DeleteVpc", id)
+                .aws("CreateVpc", &change.logical)?;
+            out.vpc()
+                .and_then(|v| v.vpc_id())
+                .map(str::to_string)
+                .ok_or_else(|| AwsError::incomplete("CreateVpc", &change.logical, "VPC id"))
+        },
+    )
+    .await?;
+    ctx.ids.insert(&change.logical, &id);
+    wait_available(ctx, change, &id).await?;
+    Ok(id)
+}
+
+/// Waits (up to five minutes) until VPC `id` is `available`.
+async fn wait_available(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), AwsError> {
+    wait_until(
+        &format!("VPC {id} to be available"),
+        std::time::Duration::from_secs(300),
+        &ctx.notify(&change.logical),
+        || async {
+            let out = ctx
+                .aws
+                .ec2
+                .describe_vpcs()
+                .vpc_ids(id)
+                .send()
+                .await
+                .aws("DescribeVpcs", id)?;
+            let state = out
+                .vpcs()
+                .first()
+                .and_then(|v| v.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "not visible yet".into());
+            Ok(if state == "available" {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(state)
+            })
         },
     )
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
+    .map_err(|e| wait_error(e, "DescribeVpcs", id))
+}
+
+/// Turns on DNS support and DNS hostnames: two calls, EC2 takes one attribute per
+/// request.
+async fn enable_dns(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), AwsError> {
+    let notify = ctx.notify(&change.logical);
+    for attribute in [
+        VpcAttributeName::EnableDnsSupport,
+        VpcAttributeName::EnableDnsHostnames,
+    ] {
+        retry(Policy::fresh(), "enable VPC DNS", &notify, || async {
+            let on = AttributeBooleanValue::builder().value(true).build();
+            let req = ctx.aws.ec2.modify_vpc_attribute().vpc_id(id);
+            let req = match attribute {
+                VpcAttributeName::EnableDnsSupport => req.enable_dns_support(on),
+                _ => req.enable_dns_hostnames(on),
+            };
+            req.send().await.aws("ModifyVpcAttribute", id)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+    let ec2 = &ctx.aws.ec2;
+    let delete = || async {
+        ec2.delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .aws("DeleteVpc", id)
+    };
+    teardown(ctx, logical::VPC, &format!("delete VPC {id}"), delete).await
 }
 
 /// For calls whose lost response makes the retry fail with "already done" (the
