@@ -138,7 +138,7 @@ impl Diagnostic for Error {
             Error::Build(e) => e.help(),
             Error::Plan(errors) => errors
                 .iter()
-                .map(|e| e.help())
+                .map(super::model::plan::PlanError::help)
                 .collect::<Vec<_>>()
                 .join("\n"),
             Error::Other(_) => return None,
@@ -212,7 +212,7 @@ impl From<ApplyError> for Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

@@ -257,7 +257,7 @@ fn event_headers(
                 forwarded_for = Some(match forwarded_for {
                     Some(prev) => format!("{prev}, {value}"),
                     None => value,
-                })
+                });
             }
             "x-amzn-trace-id" | "x-forwarded-port" | "x-forwarded-proto" => {}
             _ => headers.push((name, value)),
@@ -578,7 +578,12 @@ mod tests {
     #[test]
     fn top_level_fields_are_exactly_the_alb_ones() {
         let e = event(&req("GET", "/x", &[], b""), false);
-        let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut keys: Vec<&str> = e
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(std::string::String::as_str)
+            .collect();
         keys.sort();
         assert_eq!(
             keys,

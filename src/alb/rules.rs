@@ -140,7 +140,7 @@ mod tests {
         methods: &[&str],
         hosts: &[&str],
     ) -> Rule {
-        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        let v = |x: &[&str]| x.iter().map(std::string::ToString::to_string).collect();
         Rule {
             priority,
             function: function.into(),

@@ -69,7 +69,7 @@ impl Aws {
         let sdk = loader.load().await;
         let region = sdk
             .region()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .ok_or(ConnectError::NoRegion)?;
         let custom_endpoint = opts.endpoint_url.is_some()
             || std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty());

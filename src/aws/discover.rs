@@ -87,7 +87,7 @@ pub fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, Stri
     // Longest first, so an ARN is replaced before any id it contains.
     ids.sort_by_key(|(id, _)| std::cmp::Reverse(id.len()));
     for o in observed.values_mut() {
-        for (name, value) in o.resource.props.iter_mut() {
+        for (name, value) in &mut o.resource.props {
             if !REFERENCE_PROPS.contains(name) {
                 continue;
             }
@@ -320,8 +320,7 @@ pub fn adopt_untagged_log_groups(
                 .iter()
                 .find(|f| f.resource.logical == logical::function(function))
                 .and_then(|f| f.resource.get("name"))
-                .map(log_group_of)
-                .unwrap_or_else(|| names.log_group(function));
+                .map_or_else(|| names.log_group(function), log_group_of);
             g.resource.get("name") == Some(writes_to.as_str())
         })
         .collect()

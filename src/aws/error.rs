@@ -243,8 +243,7 @@ where
             let code = e.code().map(str::to_string);
             let message = e
                 .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(e).to_string());
+                .map_or_else(|| DisplayErrorContext(e).to_string(), str::to_string);
             let class = classify(code.as_deref(), &message, status);
             (code, message, class)
         }

@@ -10,11 +10,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::error::AwsError;
 use super::events::Event;
-use super::resources::{
-    certificate, dns_record, function, internet_gateway, listener, listener_certificates,
-    load_balancer, log_bucket, log_group, role, route_table, rule, security_group, subnet,
-    target_group, vpc, Ctx,
-};
+use super::resources::{load_balancer, Ctx};
 use crate::model::names::logical;
 use crate::model::plan::{
     creation_rank, dependencies, Action, Change, Observed, ObservedStack, Plan,
@@ -51,7 +47,7 @@ impl ApplyError {
                     logical,
                     source: error,
                     others: vec![],
-                })
+                });
             }
             Some(f) => f.others.push((logical, error)),
         }
@@ -60,61 +56,15 @@ impl ApplyError {
 
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<String, AwsError>)> + Send + 'a>>;
 
-/// What a deletion may take with it beyond the resource itself. Each is the user's
-/// explicit choice on `down`; the deletions `up` plans take none of them but the logs
-/// its plan showed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Teardown {
-    /// Delete the access-log bucket (every object version) and the log groups; without
-    /// it they are kept.
-    pub purge_logs: bool,
-    /// Turn off the load balancer's deletion protection first; without it a protected
-    /// load balancer is not deleted.
-    pub disable_deletion_protection: bool,
-    /// Delete the certificate's DNS validation CNAMEs, which ACM shares between every
-    /// certificate of the same domain name in the account; without it they are kept.
-    pub delete_validation_records: bool,
-}
-
-impl Teardown {
-    /// What `up` may do when its plan deletes or replaces something: the logs (the plan
-    /// marks their deletion), nothing else.
-    pub const UP: Teardown = Teardown {
-        purge_logs: true,
-        disable_deletion_protection: false,
-        delete_validation_records: false,
-    };
-}
+pub use super::resources::Teardown;
 
 /// Deletes one resource. Log buckets and log groups are kept unless `purge_logs`;
 /// returns `false` when the resource was kept.
 pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<bool, AwsError> {
-    let id = have.id.as_str();
-    let r = &have.resource;
-    match r.kind {
-        Kind::LogBucket if !opts.purge_logs => return Ok(false),
-        Kind::LogGroup if !opts.purge_logs => return Ok(false),
-        Kind::LogBucket => log_bucket::purge(ctx, id).await?,
-        Kind::LogGroup => log_group::delete(ctx, id).await?,
-        Kind::Vpc => vpc::delete(ctx, id).await?,
-        Kind::Subnet => subnet::delete(ctx, id).await?,
-        Kind::InternetGateway => internet_gateway::delete(ctx, id, r).await?,
-        Kind::RouteTable => route_table::delete(ctx, id, r).await?,
-        Kind::SecurityGroup => security_group::delete(ctx, id).await?,
-        Kind::LoadBalancer => {
-            load_balancer::delete(ctx, id, r, opts.disable_deletion_protection).await?
-        }
-        Kind::Certificate => {
-            certificate::delete(ctx, id, r, opts.delete_validation_records).await?
-        }
-        Kind::Listener => listener::delete(ctx, id).await?,
-        Kind::ListenerCertificates => listener_certificates::delete(ctx, id).await?,
-        Kind::Role => role::delete(ctx, r).await?,
-        Kind::Function => function::delete(ctx, id).await?,
-        Kind::TargetGroup => target_group::delete(ctx, id, r).await?,
-        Kind::ListenerRule => rule::delete(ctx, id).await?,
-        Kind::DnsRecord => dns_record::delete(ctx, r).await?,
+    if have.resource.kind.holds_logs() && !opts.purge_logs {
+        return Ok(false);
     }
+    super::resources::delete(ctx, have, opts).await?;
     Ok(true)
 }
 

@@ -44,8 +44,7 @@ impl LockOptions {
         let ttl = std::env::var("ALBKIT_LOCK_TTL_SECS")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_TTL);
+            .map_or(DEFAULT_TTL, Duration::from_secs);
         Self { command, wait, ttl }
     }
 }
@@ -90,8 +89,7 @@ impl LockError {
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -412,9 +410,10 @@ impl Patience {
         names: &Names,
         notify: &dyn Notify,
     ) -> Result<(), LockError> {
-        let who = record
-            .map(|r| r.describe(now()))
-            .unwrap_or_else(|| format!("an unreadable lock object at {}", place.location()));
+        let who = record.map_or_else(
+            || format!("an unreadable lock object at {}", place.location()),
+            |r| r.describe(now()),
+        );
         if self.started.elapsed() >= self.limit {
             return Err(LockError::Held {
                 stack: names.stack().to_string(),

@@ -200,7 +200,10 @@ fn document(r: &Report) -> CostDoc {
             http_api: break_even_doc(r.http, prices),
         },
         assumptions: assumptions(w, prices),
-        excluded: EXCLUDED.iter().map(|x| x.to_string()).collect(),
+        excluded: EXCLUDED
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         notes: r.notes.clone(),
     }
 }

@@ -99,18 +99,17 @@ fn select<'c>(
     let Some(name) = name else {
         return Ok(config.functions.iter().collect());
     };
-    match config.function(name) {
-        Some(f) => Ok(vec![f]),
-        None => {
-            let names: Vec<&str> = config.functions.iter().map(|f| f.name.as_str()).collect();
-            Err(Error::usage(
-                format!(
-                    "--function {name:?}: there is no such function in {}",
-                    path.display()
-                ),
-                format!("pick one of: {}", names.join(", ")),
-            ))
-        }
+    if let Some(f) = config.function(name) {
+        Ok(vec![f])
+    } else {
+        let names: Vec<&str> = config.functions.iter().map(|f| f.name.as_str()).collect();
+        Err(Error::usage(
+            format!(
+                "--function {name:?}: there is no such function in {}",
+                path.display()
+            ),
+            format!("pick one of: {}", names.join(", ")),
+        ))
     }
 }
 
@@ -146,14 +145,11 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
+        let terminate = tokio::signal::unix::SignalKind::terminate();
+        let Ok(mut term) = tokio::signal::unix::signal(terminate) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -21,7 +21,6 @@ use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
 use crate::model::plan::{teardown, Change, ObservedStack};
-use crate::model::stack::Kind;
 
 /// What `down` may remove besides the stack, as the flags say.
 fn options(args: &DownArgs) -> Teardown {
@@ -209,7 +208,7 @@ fn document(s: &Session, existed: bool, foreign: &[Foreign]) -> DownDoc {
 /// What `down` is about to do, one line per resource.
 fn list_changes(changes: &[Change], opts: Teardown) {
     for c in changes {
-        let keep = !opts.purge_logs && matches!(c.kind, Kind::LogBucket | Kind::LogGroup);
+        let keep = !opts.purge_logs && c.kind.holds_logs();
         eprintln!(
             "  {} {} ({}) {}",
             if keep { " " } else { "-" },

@@ -28,9 +28,10 @@ fn valid_stack_name(name: &str) -> bool {
 fn check_no_escape(dir: &Path, files: &[&str]) -> Result<()> {
     if let Ok(meta) = std::fs::symlink_metadata(dir) {
         if meta.file_type().is_symlink() {
-            let target = std::fs::canonicalize(dir)
-                .map(|t| t.display().to_string())
-                .unwrap_or_else(|_| "a path that does not exist".into());
+            let target = std::fs::canonicalize(dir).map_or_else(
+                |_| "a path that does not exist".into(),
+                |t| t.display().to_string(),
+            );
             return Err(Error::usage(
                 format!(
                     "{} is a symbolic link to {target}; nothing was written",

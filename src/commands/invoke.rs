@@ -214,7 +214,7 @@ async fn target_group(s: &Session, function: &str, legacy: bool) -> Result<(Stri
             .aws("DescribeTags", name)?
             .tag_descriptions()
             .iter()
-            .flat_map(|d| d.tags())
+            .flat_map(aws_sdk_elasticloadbalancingv2::types::TagDescription::tags)
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect();
         let proof = (

@@ -83,7 +83,7 @@ fn target(function: &str, numbers: &[u64], live: &str, to: Option<u64>) -> Resul
         Some(v) if numbers.contains(&v) => v,
         Some(v) => {
             return Err(Error::usage(
-                format!("function {}: version {v} does not exist", function),
+                format!("function {function}: version {v} does not exist"),
                 format!(
                     "published versions: {} (`albkit versions` lists them)",
                     numbers
@@ -98,15 +98,14 @@ fn target(function: &str, numbers: &[u64], live: &str, to: Option<u64>) -> Resul
             let current = live.parse::<u64>().map_err(|_| {
                 Error::usage(
                     format!(
-                        "function {}: `{LIVE_ALIAS}` points at {live:?}, not a published version",
-                        function
+                        "function {function}: `{LIVE_ALIAS}` points at {live:?}, not a published version"
                     ),
                     "pass --to VERSION",
                 )
             })?;
             previous_version(numbers, current).ok_or_else(|| {
                 Error::usage(
-                    format!("function {}: version {current} is the oldest published version: there is nothing to roll back to", function),
+                    format!("function {function}: version {current} is the oldest published version: there is nothing to roll back to"),
                     "deploy a fix with `albkit deploy`, or pick a version with --to",
                 )
             })?

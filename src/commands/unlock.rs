@@ -54,10 +54,10 @@ pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
     }
     match &removed {
         Unlocked::Removed(Some(r)) => {
-            eprintln!("Removed the lock: {}.", r.describe(lock::now()))
+            eprintln!("Removed the lock: {}.", r.describe(lock::now()));
         }
         Unlocked::Removed(None) => {
-            eprintln!("Removed an unreadable lock object at {location}.")
+            eprintln!("Removed an unreadable lock object at {location}.");
         }
         Unlocked::NotLocked => eprintln!("Stack {} is not locked.", s.config.stack.name),
     }

@@ -193,7 +193,7 @@ impl Function {
         let task = tokio::spawn(supervise(self.clone(), index + 1));
         self.supervisors
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(task);
     }
 
@@ -201,8 +201,12 @@ impl Function {
     /// waits until they are gone.
     pub async fn stop(&self) {
         self.stopping.send_replace(true);
-        let tasks =
-            std::mem::take(&mut *self.supervisors.lock().unwrap_or_else(|p| p.into_inner()));
+        let tasks = std::mem::take(
+            &mut *self
+                .supervisors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for task in tasks {
             let _ = task.await;
         }
@@ -494,8 +498,10 @@ done
                 headers
                     .lines()
                     .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-                    .map(|v| v.trim().to_string())
-                    .unwrap_or_else(|| panic!("round {round}: no {name} in\n{headers}"))
+                    .map_or_else(
+                        || panic!("round {round}: no {name} in\n{headers}"),
+                        |v| v.trim().to_string(),
+                    )
             };
             assert_eq!(
                 value("lambda-runtime-invoked-function-arn"),

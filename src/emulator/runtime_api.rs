@@ -125,7 +125,10 @@ impl Instance {
     }
 
     fn take_in_flight(&self, id: Option<&str>) -> Option<InFlight> {
-        let mut guard = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if id.is_none() || guard.as_ref().map(|f| f.id.as_str()) == id {
             let taken = guard.take();
             if taken.is_some() {
@@ -187,8 +190,7 @@ pub fn request_id() -> String {
 fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_millis())
 }
 
 type Body = Full<Bytes>;
@@ -350,7 +352,10 @@ async fn next(instance: Arc<Instance>) -> Response<Body> {
     let parent: u64 = rand::random();
     let trace = format!("Root={};Parent={parent:016x};Sampled=0", inv.trace_root);
     {
-        let mut guard = instance.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = instance
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         instance.queue.busy.fetch_add(1, Ordering::SeqCst);
         *guard = Some(InFlight {
             id: id.clone(),

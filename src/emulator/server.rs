@@ -88,21 +88,20 @@ pub async fn serve(listener: TcpListener, front: Arc<Front>, limits: Limits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut full_reported = false;
     loop {
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                if !full_reported {
-                    eprintln!(
-                        "albkit dev: {} connections open, the limit: new ones wait until one closes",
-                        limits.max_connections
-                    );
-                    full_reported = true;
-                }
-                match slots.clone().acquire_owned().await {
-                    Ok(slot) => slot,
-                    // The semaphore is never closed.
-                    Err(_) => return,
-                }
+        let slot = if let Ok(slot) = slots.clone().try_acquire_owned() {
+            slot
+        } else {
+            if !full_reported {
+                eprintln!(
+                    "albkit dev: {} connections open, the limit: new ones wait until one closes",
+                    limits.max_connections
+                );
+                full_reported = true;
+            }
+            match slots.clone().acquire_owned().await {
+                Ok(slot) => slot,
+                // The semaphore is never closed.
+                Err(_) => return,
             }
         };
         let (stream, peer) = match listener.accept().await {
@@ -191,10 +190,7 @@ impl Activity {
     }
 
     fn last(&self) -> Instant {
-        self.last
-            .lock()
-            .map(|l| *l)
-            .unwrap_or_else(|_| Instant::now())
+        self.last.lock().map_or_else(|_| Instant::now(), |l| *l)
     }
 
     fn waiting(&self) -> bool {
@@ -309,8 +305,7 @@ async fn handle(
     let target = req
         .uri()
         .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
+        .map_or_else(|| "/".into(), |p| p.as_str().to_string());
     let (status, matched, note, response) = answer(req, peer, &front, activity).await;
     if front.access_log {
         let took = started.elapsed();

@@ -25,8 +25,7 @@ pub async fn forward(
 ) -> Result<HttpResponse, Failure> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     let own = event::new_trace_root(now, rand::random());
     let (trace_header, trace_root) = event::request_trace(request, &own);
     let multi_value = function.settings.multi_value_headers;

@@ -192,19 +192,18 @@ fn listeners(config: &Config, out: &mut Specs) {
         let spec = listener(logical::LISTENER_HTTP, 80, None, DefaultAction::NotFound);
         return push(out, logical::LISTENER_HTTP, spec);
     };
-    let certificate = match &https.certificate_arn {
-        Some(arn) => Ref::External(arn.as_str().to_string()),
-        None => {
-            push(
-                out,
-                logical::CERTIFICATE,
-                CertificateSpec {
-                    domain: https.domain.clone(),
-                    tags: resource_tags(config, logical::CERTIFICATE),
-                },
-            );
-            Ref::Stack(logical::CERTIFICATE.into())
-        }
+    let certificate = if let Some(arn) = &https.certificate_arn {
+        Ref::External(arn.as_str().to_string())
+    } else {
+        push(
+            out,
+            logical::CERTIFICATE,
+            CertificateSpec {
+                domain: https.domain.clone(),
+                tags: resource_tags(config, logical::CERTIFICATE),
+            },
+        );
+        Ref::Stack(logical::CERTIFICATE.into())
     };
     let http = listener(
         logical::LISTENER_HTTP,

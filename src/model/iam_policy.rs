@@ -72,10 +72,13 @@ impl Statement {
     }
 
     fn when(mut self, operator: &'static str, key: impl Into<String>, values: &[&str]) -> Self {
-        self.conditions
-            .entry(operator)
-            .or_default()
-            .insert(key.into(), values.iter().map(|v| v.to_string()).collect());
+        self.conditions.entry(operator).or_default().insert(
+            key.into(),
+            values
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+        );
         self
     }
 

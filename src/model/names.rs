@@ -347,7 +347,7 @@ mod tests {
                 })
                 .collect();
             let all = |name: fn(&Names, &str) -> String| {
-                injective(pairs.iter().map(move |(k, n)| (*k, name(n, k.1))))
+                injective(pairs.iter().map(move |(k, n)| (*k, name(n, k.1))));
             };
             all(Names::function);
             all(Names::target_group);

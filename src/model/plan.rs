@@ -164,7 +164,7 @@ impl Plan {
             if let Some(id) = &ch.id {
                 let _ = write!(out, " {id}");
             }
-            if ch.action == Action::Delete && matches!(ch.kind, Kind::LogBucket | Kind::LogGroup) {
+            if ch.action == Action::Delete && ch.kind.holds_logs() {
                 let _ = write!(out, "  # deletes the logs it holds");
             }
             out.push('\n');

@@ -47,10 +47,10 @@ pub fn execution_policy(
     for r in f.secrets.values() {
         match r {
             super::config::SecretRef::SecretsManager(_) => {
-                secrets.push(r.arn(partition, region, account))
+                secrets.push(r.arn(partition, region, account));
             }
             super::config::SecretRef::Parameter(_) => {
-                parameters.push(r.arn(partition, region, account))
+                parameters.push(r.arn(partition, region, account));
             }
         }
     }
@@ -87,9 +87,8 @@ pub fn execution_policy(
 
 /// A policy document as IAM returns it (URL-encoded JSON) or as written.
 pub fn parse_document(text: &str) -> Option<Value> {
-    let decoded = urlencoding::decode(text)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| text.to_string());
+    let decoded =
+        urlencoding::decode(text).map_or_else(|_| text.to_string(), std::borrow::Cow::into_owned);
     serde_json::from_str(&decoded).ok()
 }
 

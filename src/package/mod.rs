@@ -81,7 +81,7 @@ impl BuildError {
             BuildError::NoBinary { .. } => "the function crate needs a binary target (src/main.rs) that runs the Lambda runtime".into(),
             BuildError::MissingTarget { target, .. } => format!(
                 "run `rustup target add {target}` and install a linker for it (or `cargo install cargo-lambda`), or set architecture = \"{}\"",
-                host_architecture().map(|a| a.as_str()).unwrap_or("x86_64")
+                host_architecture().map_or("x86_64", |a| a.as_str())
             ),
             BuildError::Package { .. } => "check that the disk is writable and has room".into(),
             BuildError::GlibcTooNew { builder, .. } => format!(
@@ -90,7 +90,7 @@ impl BuildError {
             ),
             BuildError::NoCrossLinker { target, .. } => format!(
                 "install cargo-lambda or cargo-zigbuild (they cross-compile with zig), or a cross linker (`apt-get install gcc-aarch64-linux-gnu`) together with `rustup target add {target}`; or set architecture = \"{}\"",
-                host_architecture().map(|a| a.as_str()).unwrap_or("x86_64")
+                host_architecture().map_or("x86_64", |a| a.as_str())
             ),
         }
     }

@@ -1,3 +1,3 @@
 //! Rendering: the only module that knows about terminals.
 
-pub mod reporter;
+pub(crate) mod reporter;

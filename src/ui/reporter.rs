@@ -35,14 +35,14 @@ fn secs(d: Duration) -> String {
 }
 
 /// One line per event on stderr, each with the time since the command started.
-pub struct Plain {
+pub(crate) struct Plain {
     start: Instant,
     verbose: bool,
     quiet: bool,
 }
 
 impl Plain {
-    pub fn new(verbose: bool, quiet: bool) -> Self {
+    pub(crate) fn new(verbose: bool, quiet: bool) -> Self {
         Self {
             start: Instant::now(),
             verbose,
@@ -74,7 +74,7 @@ impl Reporter for Plain {
             )),
             Event::Waiting { logical, detail } => {
                 if self.verbose || !detail.contains("retrying") {
-                    self.line(&format!("  {logical}: waiting for {detail}"))
+                    self.line(&format!("  {logical}: waiting for {detail}"));
                 }
             }
             Event::Finished {
@@ -94,14 +94,14 @@ impl Reporter for Plain {
 }
 
 /// One progress line per resource on a terminal.
-pub struct Tty {
+pub(crate) struct Tty {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
     quiet: bool,
 }
 
 impl Tty {
-    pub fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Self {
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),

@@ -36,7 +36,7 @@ fn the_man_pages_in_docs_man_are_up_to_date() {
     let dir = repo("docs/man");
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     let generated: BTreeSet<String> = pages.iter().map(|(n, _)| n.clone()).collect();
@@ -286,7 +286,7 @@ fn every_command_with_a_json_document_has_a_schema_and_no_schema_is_orphaned() {
     expected.insert(CONFIG_SCHEMA.into());
     let present: BTreeSet<String> = std::fs::read_dir(repo("schemas"))
         .expect("schemas/")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .map(|n| {
             n.strip_suffix(".schema.json")
@@ -333,7 +333,7 @@ fn the_schemas_are_strict() {
                     } else {
                         assert!(
                             map.get("additionalProperties")
-                                .is_some_and(|a| a.is_object()),
+                                .is_some_and(serde_json::Value::is_object),
                             "{name} {path}: an object without properties must type its values"
                         );
                     }

@@ -398,7 +398,8 @@ async fn a_lost_response_to_each_mutating_call_creates_nothing_twice() {
             .iter()
             .any(|r| {
                 r.name().trim_end_matches('.') == neighbour
-                    && r.alias_target().map(|a| a.dns_name())
+                    && r.alias_target()
+                        .map(aws_sdk_route53::types::AliasTarget::dns_name)
                         == Some("d111111abcdef8.cloudfront.net.")
             })
     };
@@ -583,12 +584,11 @@ fn start_armed(
         ".albkit-{}.pid",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
+            .map_or(0, |d| d.as_nanos())
     ));
     let shim = format!("echo $$ > {}; exec \"$0\" \"$@\"", pid_file.display());
     let program = cmd.get_program().to_owned();
-    let cmd_args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let cmd_args: Vec<_> = cmd.get_args().map(std::borrow::ToOwned::to_owned).collect();
     let mut wrapped = std::process::Command::new("sh");
     wrapped.arg("-c").arg(&shim).arg(program).args(cmd_args);
     for (key, value) in cmd.get_envs() {
@@ -636,7 +636,7 @@ fn killed_after(
     k: usize,
 ) -> Output {
     start_armed(moto, proxy, project, region, args, &[], |target| {
-        proxy.kill_after(k, target)
+        proxy.kill_after(k, target);
     })
     .wait()
 }
@@ -765,7 +765,7 @@ async fn concurrent_runs_are_serialised_by_the_stack_lock() {
 
     // The first up is frozen right after it took the lock.
     let first = start_armed(moto, &proxy, &project, region, &["up", "--yes"], &[], |t| {
-        proxy.stop_when("/lock.json", t)
+        proxy.stop_when("/lock.json", t);
     });
     let mut waited = 0;
     while census(moto, region, &stack)

@@ -234,7 +234,7 @@ fn https_uses_a_tls13_policy_and_http_only_redirects() {
         for l in listeners.listeners() {
             match l.port() {
                 Some(443) => {
-                    assert_eq!(l.protocol().map(|p| p.as_str()), Some("HTTPS"));
+                    assert_eq!(l.protocol().map(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::as_str), Some("HTTPS"));
                     assert_eq!(l.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
                     let attrs = elb
                         .describe_listener_attributes()
@@ -260,7 +260,7 @@ fn https_uses_a_tls13_policy_and_http_only_redirects() {
                         .expect("port 80 only redirects");
                     assert_eq!(redirect.protocol(), Some("HTTPS"));
                     assert_eq!(redirect.port(), Some("443"));
-                    assert_eq!(redirect.status_code().map(|s| s.as_str()), Some("HTTP_301"));
+                    assert_eq!(redirect.status_code().map(aws_sdk_elasticloadbalancingv2::types::RedirectActionStatusCodeEnum::as_str), Some("HTTP_301"));
                     let rules = elb
                         .describe_rules()
                         .listener_arn(l.listener_arn().expect("arn"))
@@ -386,7 +386,7 @@ fn the_function_role_may_only_write_its_own_logs() {
             .await
             .expect("GetRolePolicy");
         let doc = urlencoding::decode(doc.policy_document())
-            .map(|t| t.into_owned())
+            .map(std::borrow::Cow::into_owned)
             .unwrap_or_default();
         let doc: serde_json::Value = serde_json::from_str(&doc).expect("policy json");
         let log_group = format!(
@@ -403,7 +403,7 @@ fn the_function_role_may_only_write_its_own_logs() {
             }])
         );
         let trust = urlencoding::decode(role.assume_role_policy_document().unwrap_or_default())
-            .map(|t| t.into_owned())
+            .map(std::borrow::Cow::into_owned)
             .unwrap_or_default();
         let trust: serde_json::Value = serde_json::from_str(&trust).expect("trust json");
         let principals: Vec<&serde_json::Value> = trust["Statement"]

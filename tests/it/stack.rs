@@ -159,7 +159,7 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         let on = out
             .enable_dns_support()
             .or(out.enable_dns_hostnames())
-            .and_then(|v| v.value());
+            .and_then(aws_sdk_ec2::types::AttributeBooleanValue::value);
         assert_eq!(on, Some(true), "{attr:?}");
     }
     let subnets = c
@@ -264,7 +264,9 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
             .await
             .expect("lifecycle");
     assert_eq!(
-        life.rules()[0].expiration().and_then(|e| e.days()),
+        life.rules()[0]
+            .expiration()
+            .and_then(aws_sdk_s3::types::LifecycleExpiration::days),
         Some(30)
     );
     let policy =
@@ -294,7 +296,11 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         .expect("lb");
     let lb = &lbs.load_balancers()[0];
     let lb_arn = lb.load_balancer_arn().expect("arn").to_string();
-    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    assert_eq!(
+        lb.scheme()
+            .map(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::as_str),
+        Some("internet-facing")
+    );
     let attrs = c
         .elb
         .describe_load_balancer_attributes()
@@ -367,7 +373,9 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         .await
         .expect("tg");
     assert_eq!(
-        tgs.target_groups()[0].target_type().map(|t| t.as_str()),
+        tgs.target_groups()[0]
+            .target_type()
+            .map(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::as_str),
         Some("lambda")
     );
     assert_eq!(
@@ -385,7 +393,10 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         .send()
         .await
         .expect("function");
-    assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+    assert_eq!(
+        f.runtime().map(aws_sdk_lambda::types::Runtime::as_str),
+        Some("provided.al2023")
+    );
     assert_eq!(f.handler(), Some("bootstrap"));
     assert_eq!(f.memory_size(), Some(128));
     let alias = c
@@ -684,7 +695,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     assert_eq!(
         cert.certificate()
             .and_then(|c| c.status())
-            .map(|s| s.as_str()),
+            .map(aws_sdk_acm::types::CertificateStatus::as_str),
         Some("ISSUED")
     );
     let http = listeners
@@ -699,7 +710,9 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
         (
             redirect.protocol(),
             redirect.port(),
-            redirect.status_code().map(|s| s.as_str())
+            redirect
+                .status_code()
+                .map(aws_sdk_elasticloadbalancingv2::types::RedirectActionStatusCodeEnum::as_str)
         ),
         (Some("HTTPS"), Some("443"), Some("HTTP_301"))
     );
@@ -748,7 +761,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     let ports: std::collections::BTreeSet<i32> = sgs.security_groups()[0]
         .ip_permissions()
         .iter()
-        .filter_map(|p| p.from_port())
+        .filter_map(aws_sdk_ec2::types::IpPermission::from_port)
         .collect();
     assert_eq!(ports, [80, 443].into_iter().collect());
 
@@ -1304,7 +1317,11 @@ paths = ["/*"]
         .expect("lb");
     let lb = &lbs.load_balancers()[0];
     assert_eq!(lb.vpc_id(), Some(vpc.as_str()));
-    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internal"));
+    assert_eq!(
+        lb.scheme()
+            .map(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::as_str),
+        Some("internal")
+    );
     let mut used: Vec<String> = lb
         .availability_zones()
         .iter()
@@ -1325,7 +1342,7 @@ paths = ["/*"]
     let cidrs: Vec<&str> = sgs.security_groups()[0]
         .ip_permissions()
         .iter()
-        .flat_map(|p| p.ip_ranges())
+        .flat_map(aws_sdk_ec2::types::IpPermission::ip_ranges)
         .filter_map(|r| r.cidr_ip())
         .collect();
     assert_eq!(cidrs, vec!["10.42.0.0/16"]);

@@ -103,7 +103,9 @@ async fn up_and_check(moto: &Moto, p: &Project, stack: &str, function: &str, sch
         .await
         .expect("load balancer");
     assert_eq!(
-        lbs.load_balancers()[0].scheme().map(|s| s.as_str()),
+        lbs.load_balancers()[0]
+            .scheme()
+            .map(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::as_str),
         Some(scheme)
     );
     let lambda = aws_sdk_lambda::Client::new(&cfg);

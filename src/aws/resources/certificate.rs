@@ -8,6 +8,7 @@ use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::vpc::wait_error;
+use super::Teardown;
 use super::{logical_of, observed, read, teardown, Ctx};
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::events::Event;
@@ -280,8 +281,7 @@ fn issuance(out: &DescribeCertificateOutput) -> Poll<()> {
             reason: out
                 .certificate()
                 .and_then(|c| c.failure_reason())
-                .map(|r| r.as_str().to_string())
-                .unwrap_or_else(|| "see the ACM console".into()),
+                .map_or_else(|| "see the ACM console".into(), |r| r.as_str().to_string()),
         },
         Some(s) => Poll::Pending(s.as_str().to_string()),
         None => Poll::Pending("unknown".into()),
@@ -333,13 +333,9 @@ pub async fn others_for_domain(
 /// ACM gives every certificate of one domain name in the account, in every region and
 /// CloudFront's too, the same validation CNAME, so another certificate may still need it
 /// to renew.
-pub async fn delete(
-    ctx: &Ctx<'_>,
-    arn: &str,
-    have: &Resource,
-    delete_validation_records: bool,
-) -> Result<(), AwsError> {
-    let zone = hosted_zone(ctx).filter(|_| delete_validation_records);
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
+    let (arn, have) = (have.id.as_str(), &have.resource);
+    let zone = hosted_zone(ctx).filter(|_| opts.delete_validation_records);
     if let Some(zone) = zone {
         for pair in have
             .get("validation_records")

@@ -6,6 +6,7 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
+use super::Teardown;
 use super::{observed, read, Ctx, Foreign};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
@@ -349,7 +350,8 @@ pub async fn apply(
     Ok(format!("{name}/{kind}"))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let have = &have.resource;
     let get = |k: &str| have.get(k).unwrap_or_default();
     change_alias(
         ctx,

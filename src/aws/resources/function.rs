@@ -13,6 +13,7 @@ use aws_sdk_lambda::types::{
 use futures::future::try_join_all;
 
 use super::vpc::wait_error;
+use super::Teardown;
 use super::{found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
@@ -199,7 +200,10 @@ fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String);
         .map_or("x86_64", |a| a.as_str());
     let kms_key = config.kms_key_arn().filter(|k| !k.is_empty());
     [
-        ("runtime", text(config.runtime().map(|r| r.as_str()))),
+        (
+            "runtime",
+            text(config.runtime().map(aws_sdk_lambda::types::Runtime::as_str)),
+        ),
         ("handler", text(config.handler())),
         ("architecture", architecture.to_string()),
         ("memory_mb", number(config.memory_size())),
@@ -285,8 +289,8 @@ pub async fn wait_ready_with(
             }
             (state, update) => Poll::Pending(format!(
                 "{} / update {}",
-                state.map(|s| s.as_str()).unwrap_or("unknown"),
-                update.map(|u| u.as_str()).unwrap_or("unknown")
+                state.map_or("unknown", aws_sdk_lambda::types::State::as_str),
+                update.map_or("unknown", aws_sdk_lambda::types::LastUpdateStatus::as_str)
             )),
         })
     })
@@ -627,7 +631,8 @@ async fn live_serves(
         .is_some_and(|live| serves(&settings(&live), want, role_arn)))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let arn = have.id.as_str();
     teardown(ctx, "function", "delete function", || async {
         ctx.aws
             .lambda

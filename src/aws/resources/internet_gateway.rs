@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::vpc::{
     already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
 };
+use super::Teardown;
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -122,7 +123,8 @@ pub async fn apply(
     Ok(id)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let (id, have) = (have.id.as_str(), &have.resource);
     let notify = ctx.notify(logical::INTERNET_GATEWAY);
     for vpc in have
         .get("attached_to")

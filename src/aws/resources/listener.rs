@@ -10,6 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::load_balancer::{read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
+use super::Teardown;
 use super::{logical_of, observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -104,7 +105,9 @@ pub fn render_action(a: &Action) -> String {
             format!(
                 "redirect {} {}://{}:{}{}?{}",
                 c.and_then(|c| c.status_code())
-                    .map(|s| s.as_str())
+                    .map(
+                        aws_sdk_elasticloadbalancingv2::types::RedirectActionStatusCodeEnum::as_str
+                    )
                     .unwrap_or_default(),
                 get(c.and_then(|c| c.protocol()), "#{protocol}").to_ascii_lowercase(),
                 get(c.and_then(|c| c.host()), "#{host}"),
@@ -210,7 +213,9 @@ pub async fn observe(
                 .prop("port", l.port().unwrap_or(0).to_string())
                 .prop(
                     "protocol",
-                    l.protocol().map(|p| p.as_str()).unwrap_or_default(),
+                    l.protocol()
+                        .map(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::as_str)
+                        .unwrap_or_default(),
                 );
             if let Some(c) = l.certificates().first().and_then(|c| c.certificate_arn()) {
                 r = r.prop("certificate", c);
@@ -378,7 +383,8 @@ async fn adopt(
         })
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let arn = have.id.as_str();
     retry(
         Policy::teardown(),
         "delete listener",

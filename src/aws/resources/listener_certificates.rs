@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 
 use super::vpc::ignore_not_found;
+use super::Teardown;
 use super::{observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -178,7 +179,8 @@ async fn remove_certificates(
 
 /// Removes every extra certificate of `listener`; nothing to do when the listener is
 /// gone (its certificates went with it).
-pub async fn delete(ctx: &Ctx<'_>, listener: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let listener = have.id.as_str();
     let have = match extras(ctx, listener).await {
         Ok(have) => have,
         Err(e) if e.not_found() => return Ok(()),
@@ -202,7 +204,7 @@ mod tests {
 
     #[test]
     fn only_the_stacks_https_listener_has_certificates_observed() {
-        let set = |arns: &[&str]| arns.iter().map(|a| a.to_string()).collect();
+        let set = |arns: &[&str]| arns.iter().map(std::string::ToString::to_string).collect();
         let found = vec![
             ("arn:https".to_string(), set(&["b", "a"])),
             ("arn:other".to_string(), set(&["c"])),

@@ -11,6 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::vpc::{ignore_not_found, wait_error};
+use super::Teardown;
 use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
@@ -462,8 +463,7 @@ pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
         let state = lb
             .state()
             .and_then(|s| s.code())
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_else(|| "unknown".into());
+            .map_or_else(|| "unknown".into(), |c| c.as_str().to_string());
         Ok(match state.as_str() {
             "active" => Poll::Ready(lb.dns_name().unwrap_or_default().to_string()),
             "failed" | "active_impaired" => Poll::Failed {
@@ -484,12 +484,12 @@ pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
 /// Deletes the stack's load balancer. With deletion protection on, it is turned off first
 /// only when `unprotect` (the user's `down --disable-deletion-protection`); otherwise
 /// the deletion is refused before any call.
-pub async fn delete(
-    ctx: &Ctx<'_>,
-    arn: &str,
-    have: &Resource,
-    unprotect: bool,
-) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
+    let (arn, have, unprotect) = (
+        have.id.as_str(),
+        &have.resource,
+        opts.disable_deletion_protection,
+    );
     let notify = ctx.notify(logical::LOAD_BALANCER);
     if is_protected(have) {
         if !unprotect {

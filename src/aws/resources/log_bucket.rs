@@ -14,6 +14,7 @@ use aws_sdk_s3::types::{
     OwnershipControls, OwnershipControlsRule,
 };
 
+use super::Teardown;
 use super::{observed, teardown, Ctx, Foreign};
 use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
@@ -143,25 +144,25 @@ fn encryption(enc: Option<&GetBucketEncryptionOutput>) -> String {
     enc.and_then(|e| e.server_side_encryption_configuration())
         .and_then(|c| c.rules().first())
         .and_then(|r| r.apply_server_side_encryption_by_default())
-        .map(|d| d.sse_algorithm().as_str().to_string())
-        .unwrap_or_else(|| "none".into())
+        .map_or_else(|| "none".into(), |d| d.sse_algorithm().as_str().to_string())
 }
 
 /// The object ownership setting, or `none`.
 fn object_ownership(own: Option<&GetBucketOwnershipControlsOutput>) -> String {
     own.and_then(|o| o.ownership_controls())
         .and_then(|c| c.rules().first())
-        .map(|r| r.object_ownership().as_str().to_string())
-        .unwrap_or_else(|| "none".into())
+        .map_or_else(
+            || "none".into(),
+            |r| r.object_ownership().as_str().to_string(),
+        )
 }
 
 /// The expiry of albkit's lifecycle rule, or `none`.
 fn lifecycle(life: Option<&GetBucketLifecycleConfigurationOutput>) -> String {
     life.and_then(|l| l.rules().iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)))
         .and_then(|r| r.expiration())
-        .and_then(|e| e.days())
-        .map(|d| format!("expire after {d} days"))
-        .unwrap_or_else(|| "none".into())
+        .and_then(aws_sdk_s3::types::LifecycleExpiration::days)
+        .map_or_else(|| "none".into(), |d| format!("expire after {d} days"))
 }
 
 /// The bucket policy as compact JSON, or `none`.
@@ -169,8 +170,7 @@ fn policy_text(policy: Option<&GetBucketPolicyOutput>) -> String {
     policy
         .and_then(|p| p.policy())
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "none".into())
+        .map_or_else(|| "none".into(), |v| v.to_string())
 }
 
 pub async fn apply(
@@ -287,7 +287,8 @@ async fn expire_logs(
 /// A second guard besides discovery: the bucket's ownership is read again first, and a
 /// bucket that is not the stack's (another account's, tagged for something else, or
 /// untagged and holding objects) is neither emptied nor deleted.
-pub async fn purge(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let name = have.id.as_str();
     let account = ctx.account().await?;
     let bucket = Bucket::new(ctx.aws, name, account);
     let tags = match bucket.tags().await {

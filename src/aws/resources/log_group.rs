@@ -4,6 +4,7 @@
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::vpc::already_done;
+use super::Teardown;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
 };
@@ -50,8 +51,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
                 .prop(
                     "retention_days",
                     g.retention_in_days()
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "never expire".into()),
+                        .map_or_else(|| "never expire".into(), |d| d.to_string()),
                 )
                 .prop("tags", tags_prop(&tags))
                 .prop("arn", arn),
@@ -195,7 +195,8 @@ async fn retag(ctx: &Ctx<'_>, change: &Change, name: &str, tags: &Tags) -> Resul
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let name = have.id.as_str();
     teardown(ctx, "log-group", "delete log group", || async {
         ctx.aws
             .logs

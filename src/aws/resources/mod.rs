@@ -9,7 +9,7 @@ use crate::model::config::Config;
 use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{for_each_kind, Ref, Spec};
-use crate::model::stack::{resource_tags, Resource, Tags};
+use crate::model::stack::{resource_tags, Kind, Resource, Tags};
 use crate::package::Artifact;
 
 use super::clients::Aws;
@@ -36,7 +36,7 @@ pub mod target_group;
 pub mod vpc;
 
 /// Generates [`apply`] from the registry of kinds: each kind's module here has an
-/// `apply(ctx, change, &its spec)`.
+/// `apply(ctx, change, &its spec)` that returns the resource's AWS id.
 macro_rules! dispatch_apply {
     ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
         /// Creates or updates one resource as its change says; its AWS id.
@@ -49,6 +49,47 @@ macro_rules! dispatch_apply {
 }
 
 for_each_kind!(dispatch_apply);
+
+/// Generates [`delete`] from the registry of kinds: each kind's module here has a
+/// `delete(ctx, &Observed, Teardown)`, idempotent (a resource already gone is deleted).
+macro_rules! dispatch_delete {
+    ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
+        /// Deletes one observed resource, taking with it what `opts` allows.
+        pub async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
+            match have.resource.kind {
+                $(Kind::$variant => $module::delete(ctx, have, opts).await,)*
+            }
+        }
+    };
+}
+
+for_each_kind!(dispatch_delete);
+
+/// What a deletion may take with it beyond the resource itself. Each is the user's
+/// explicit choice on `down`; the deletions `up` plans take none of them but the logs
+/// its plan showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Teardown {
+    /// Delete the access-log bucket (every object version) and the log groups; without
+    /// it they are kept.
+    pub purge_logs: bool,
+    /// Turn off the load balancer's deletion protection first; without it a protected
+    /// load balancer is not deleted.
+    pub disable_deletion_protection: bool,
+    /// Delete the certificate's DNS validation CNAMEs, which ACM shares between every
+    /// certificate of the same domain name in the account; without it they are kept.
+    pub delete_validation_records: bool,
+}
+
+impl Teardown {
+    /// What `up` may do when its plan deletes or replaces something: the logs (the plan
+    /// marks their deletion), nothing else.
+    pub const UP: Teardown = Teardown {
+        purge_logs: true,
+        disable_deletion_protection: false,
+        delete_validation_records: false,
+    };
+}
 
 /// Where the load balancer answers: its DNS name, and the hosted zone an alias record
 /// to it names.

@@ -9,6 +9,7 @@ use aws_sdk_iam::Client;
 use futures::future::try_join_all;
 
 use super::vpc::ignore_not_found;
+use super::Teardown;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
     Foreign,
@@ -523,7 +524,8 @@ async fn read_inline_policies(
     .await
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Resource) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let have = &have.resource;
     let iam = &ctx.aws.iam;
     let name = have.get("name").unwrap_or_default();
     for policy in managed_policies(have.get("policies")) {

@@ -3,6 +3,7 @@
 use aws_sdk_ec2::types::ResourceType;
 
 use super::vpc::{already_done, find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::Teardown;
 use super::{logical_of, observed, old_value, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -214,7 +215,8 @@ async fn associate_subnets(
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str, have: &Resource) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let (id, have) = (have.id.as_str(), &have.resource);
     for pair in have
         .get("association_ids")
         .unwrap_or_default()

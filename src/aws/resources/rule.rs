@@ -7,6 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::load_balancer::{adopt_if_owned, retag, to_tags};
 use super::vpc::ignore_not_found;
+use super::Teardown;
 use super::{observed, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -216,7 +217,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RuleSpec) -> Result<St
     }
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let arn = have.id.as_str();
     retry(
         Policy::teardown(),
         "delete listener rule",

@@ -11,6 +11,7 @@ use futures::future::try_join_all;
 use super::vpc::{
     already_done, find_tagged, ignore_not_found, retagged, stack_filter, tag_map, tag_spec, Ec2Kind,
 };
+use super::Teardown;
 use super::{logical_of, observed, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -289,37 +290,36 @@ pub async fn apply(
 ) -> Result<String, AwsError> {
     let tags = want.tags.clone();
     let notify = ctx.notify(&change.logical);
-    let id = match &change.id {
-        Some(id) => retagged(ctx, id, change, &tags).await?,
-        None => {
-            let vpc = ctx.ids.of(&want.vpc)?;
-            create_once(
-                Policy::fresh(),
-                "create security group",
-                &notify,
-                || find_tagged(ctx, Ec2Kind::SecurityGroup, &change.logical),
-                || async {
-                    let out = ctx
-                        .aws
-                        .ec2
-                        .create_security_group()
-                        .group_name(&want.name)
-                        .description(format!(
-                            "albkit stack {}: load balancer listeners",
-                            ctx.stack()
-                        ))
-                        .vpc_id(&vpc)
-                        .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
-                        .customize()
-                        .config_override(no_sdk_retries())
-                        .send()
-                        .await
-                        .aws("CreateSecurityGroup", &change.logical)?;
-                    Ok(out.group_id().unwrap_or_default().to_string())
-                },
-            )
-            .await?
-        }
+    let id = if let Some(id) = &change.id {
+        retagged(ctx, id, change, &tags).await?
+    } else {
+        let vpc = ctx.ids.of(&want.vpc)?;
+        create_once(
+            Policy::fresh(),
+            "create security group",
+            &notify,
+            || find_tagged(ctx, Ec2Kind::SecurityGroup, &change.logical),
+            || async {
+                let out = ctx
+                    .aws
+                    .ec2
+                    .create_security_group()
+                    .group_name(&want.name)
+                    .description(format!(
+                        "albkit stack {}: load balancer listeners",
+                        ctx.stack()
+                    ))
+                    .vpc_id(&vpc)
+                    .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
+                    .customize()
+                    .config_override(no_sdk_retries())
+                    .send()
+                    .await
+                    .aws("CreateSecurityGroup", &change.logical)?;
+                Ok(out.group_id().unwrap_or_default().to_string())
+            },
+        )
+        .await?
     };
     if change.id.is_none() || change.changed("ingress") || change.changed("egress") {
         reconcile_rules(ctx, &id, want, &notify).await?;
@@ -327,7 +327,8 @@ pub async fn apply(
     Ok(id)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let id = have.id.as_str();
     // DependencyViolation while the deleted ALB's network interfaces are released.
     teardown(
         ctx,

@@ -3,6 +3,7 @@
 use aws_sdk_ec2::types::ResourceType;
 
 use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::Teardown;
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -90,7 +91,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &SubnetSpec) -> Result<
     .await
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let id = have.id.as_str();
     retry(
         Policy::teardown(),
         &format!("delete subnet {id}"),

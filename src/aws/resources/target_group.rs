@@ -8,6 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
+use super::Teardown;
 use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -221,8 +222,7 @@ fn targets_and_states(health: &DescribeTargetHealthOutput) -> (String, String) {
         .map(|d| {
             d.target_health()
                 .and_then(|h| h.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "unknown".into())
+                .map_or_else(|| "unknown".into(), |s| s.as_str().to_string())
         })
         .collect();
     let targets = if targets.is_empty() {
@@ -463,7 +463,8 @@ async fn remove_permission(
         .or_else(ignore_not_found)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, arn: &str, have: &Resource) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let (arn, have) = (have.id.as_str(), &have.resource);
     let function = have.logical.trim_start_matches("target-group/");
     // Only the stack's own function, as discovery found it (by its ARN, whatever its
     // name); without one there is no permission left to remove.

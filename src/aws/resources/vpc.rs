@@ -4,6 +4,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 
+use super::Teardown;
 use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -195,7 +196,7 @@ async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Resul
     let value = out
         .enable_dns_support()
         .or(out.enable_dns_hostnames())
-        .and_then(|v| v.value())
+        .and_then(aws_sdk_ec2::types::AttributeBooleanValue::value)
         .unwrap_or(false);
     Ok(value)
 }
@@ -261,8 +262,7 @@ async fn wait_available(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), 
                 .vpcs()
                 .first()
                 .and_then(|v| v.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "not visible yet".into());
+                .map_or_else(|| "not visible yet".into(), |s| s.as_str().to_string());
             Ok(if state == "available" {
                 Poll::Ready(())
             } else {
@@ -296,7 +296,8 @@ async fn enable_dns(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), AwsE
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), AwsError> {
+pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+    let id = have.id.as_str();
     let ec2 = &ctx.aws.ec2;
     let delete = || async {
         ec2.delete_vpc()

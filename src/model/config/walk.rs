@@ -90,10 +90,10 @@ struct ConfigErrorInner {
 
 impl ConfigError {
     pub(super) fn new(path: &Path, text: String, problems: Vec<Problem>) -> Self {
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let file = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let n = problems.len();
         let title = format!("{file} has {n} problem{}", if n == 1 { "" } else { "s" });
         ConfigError {
@@ -604,7 +604,7 @@ impl Checker<'_> {
                 continue;
             }
             let path = join(&t.path, key);
-            let span = t.t.key(key).and_then(|k| k.span());
+            let span = t.t.key(key).and_then(toml_edit::Key::span);
             let message = format!("unknown key `{key}` {here}");
             let home = fields::home(key);
             let help = if home.is_some_and(|h| h.path == fields::HTTPS.path) {
@@ -632,16 +632,15 @@ impl Checker<'_> {
         let Some((item, path, span)) = Self::lookup(t, f.key) else {
             return Got::Missing;
         };
-        match item.as_table_like() {
-            Some(table) => Got::Val(Tbl {
+        if let Some(table) = item.as_table_like() {
+            Got::Val(Tbl {
                 t: table,
                 path,
                 header: self.header_span(span),
-            }),
-            None => {
-                self.wrong_type(&path, span, Kind::Table, item);
-                Got::Bad
-            }
+            })
+        } else {
+            self.wrong_type(&path, span, Kind::Table, item);
+            Got::Bad
         }
     }
 
@@ -720,16 +719,15 @@ impl Checker<'_> {
             self.missing(t, key, &format!("required key `{key}`"), help);
             return Got::Bad;
         };
-        match item.as_str() {
-            Some(s) => Got::Val(Str {
+        if let Some(s) = item.as_str() {
+            Got::Val(Str {
                 value: s.to_owned(),
                 span,
                 path,
-            }),
-            None => {
-                self.wrong_type(&path, span, Kind::Str, item);
-                Got::Bad
-            }
+            })
+        } else {
+            self.wrong_type(&path, span, Kind::Str, item);
+            Got::Bad
         }
     }
 
@@ -737,12 +735,11 @@ impl Checker<'_> {
         let Some((item, path, span)) = Self::lookup(t, key) else {
             return Got::Missing;
         };
-        match item.as_integer() {
-            Some(n) => Got::Val((n, path, span)),
-            None => {
-                self.wrong_type(&path, span, Kind::Int, item);
-                Got::Bad
-            }
+        if let Some(n) = item.as_integer() {
+            Got::Val((n, path, span))
+        } else {
+            self.wrong_type(&path, span, Kind::Int, item);
+            Got::Bad
         }
     }
 
@@ -780,12 +777,11 @@ impl Checker<'_> {
         let Some((item, path, span)) = Self::lookup(t, f.key) else {
             return Some(default);
         };
-        match item.as_bool() {
-            Some(b) => Some(b),
-            None => {
-                self.wrong_type(&path, span, Kind::Bool, item);
-                None
-            }
+        if let Some(b) = item.as_bool() {
+            Some(b)
+        } else {
+            self.wrong_type(&path, span, Kind::Bool, item);
+            None
         }
     }
 
@@ -845,22 +841,21 @@ impl Checker<'_> {
         let mut bad = false;
         for (i, value) in list.iter().enumerate() {
             let elem = format!("{path}[{i}]");
-            match value.as_str() {
-                Some(s) => out.push(Str {
+            if let Some(s) = value.as_str() {
+                out.push(Str {
                     value: s.to_owned(),
                     span: value.span(),
                     path: elem,
-                }),
-                None => {
-                    bad = true;
-                    let raw = self.raw(&value.span()).unwrap_or_default();
-                    self.push(
-                        &elem,
-                        value.span(),
-                        format!("expected a string, found {}", describe_value(value)),
-                        format!("put each entry of `{key}` in double quotes, e.g. \"{raw}\""),
-                    );
-                }
+                });
+            } else {
+                bad = true;
+                let raw = self.raw(&value.span()).unwrap_or_default();
+                self.push(
+                    &elem,
+                    value.span(),
+                    format!("expected a string, found {}", describe_value(value)),
+                    format!("put each entry of `{key}` in double quotes, e.g. \"{raw}\""),
+                );
             }
         }
         if bad {
@@ -901,7 +896,7 @@ impl Checker<'_> {
             match item.as_str() {
                 Some(v) => entries.push(Entry {
                     key: k.to_owned(),
-                    key_span: table.t.key(k).and_then(|k| k.span()),
+                    key_span: table.t.key(k).and_then(toml_edit::Key::span),
                     value: v.to_owned(),
                     value_span: span,
                     path,

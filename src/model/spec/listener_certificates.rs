@@ -5,7 +5,7 @@ use super::{Describe, KindFacts, LogicalId, Props};
 use crate::model::ids::CertificateArn;
 
 /// The `certificates` property of a listener without extra certificates.
-pub const NO_CERTIFICATES: &str = "(none)";
+pub(super) const NO_CERTIFICATES: &str = "(none)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerCertificatesSpec {

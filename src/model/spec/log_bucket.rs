@@ -21,6 +21,7 @@ impl LogBucketSpec {
 impl KindFacts for LogBucketSpec {
     const NAME: &'static str = "s3-bucket";
     const RANK: u8 = 0;
+    const HOLDS_LOGS: bool = true;
 }
 
 impl Describe for LogBucketSpec {

@@ -15,6 +15,7 @@ impl KindFacts for LogGroupSpec {
     const NAME: &'static str = "log-group";
     const RANK: u8 = 1;
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const HOLDS_LOGS: bool = true;
 }
 
 impl Describe for LogGroupSpec {

@@ -154,6 +154,9 @@ pub trait KindFacts {
     /// Resources whose replacement albkit refuses to plan, because everything else
     /// stands on them; the user decides (`albkit down` first).
     const NEVER_REPLACE: bool = false;
+    /// It holds logs: deleted only when the user asks (`down --purge-logs`), and a plan
+    /// that deletes it says so.
+    const HOLDS_LOGS: bool = false;
 }
 
 /// The registry of kinds: one line per kind ties its `Kind` variant to its spec type and
@@ -212,6 +215,13 @@ macro_rules! kinds {
             pub fn never_replace(&self) -> bool {
                 match self {
                     $(Kind::$variant => <$spec as KindFacts>::NEVER_REPLACE,)*
+                }
+            }
+
+            /// See [`KindFacts::HOLDS_LOGS`].
+            pub fn holds_logs(&self) -> bool {
+                match self {
+                    $(Kind::$variant => <$spec as KindFacts>::HOLDS_LOGS,)*
                 }
             }
 

@@ -53,19 +53,21 @@ async fn function_state(lambda: &aws_sdk_lambda::Client, name: &str) -> String {
         .qualifier("live")
         .send()
         .await
-        .map(|c| {
-            format!(
-                "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                c.function_arn(),
-                c.version(),
-                c.code_sha256(),
-                c.last_modified(),
-                c.memory_size(),
-                c.timeout(),
-                c.environment()
-            )
-        })
-        .unwrap_or_else(|e| format!("no live: {e:?}"));
+        .map_or_else(
+            |e| format!("no live: {e:?}"),
+            |c| {
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                    c.function_arn(),
+                    c.version(),
+                    c.code_sha256(),
+                    c.last_modified(),
+                    c.memory_size(),
+                    c.timeout(),
+                    c.environment()
+                )
+            },
+        );
     let versions = lambda
         .list_versions_by_function()
         .function_name(name)

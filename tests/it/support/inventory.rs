@@ -15,7 +15,7 @@ use super::{lock_bucket, s3_client, ACCOUNT_ID};
 
 /// A kind of resource albkit makes for a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Vpc,
     Subnet,
     InternetGateway,
@@ -34,7 +34,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Vpc => "vpc",
             Kind::Subnet => "subnet",
@@ -55,7 +55,7 @@ impl Kind {
 
 /// Every resource `up` may make for a stack: the network, the load balancer and its
 /// target groups, the functions with their roles and log groups, the access-log bucket.
-pub const RESOURCES: [Kind; 11] = [
+pub(crate) const RESOURCES: [Kind; 11] = [
     Kind::Vpc,
     Kind::Subnet,
     Kind::InternetGateway,
@@ -71,7 +71,7 @@ pub const RESOURCES: [Kind; 11] = [
 
 /// IAM is global: a stack's roles are under `/albkit/<stack>/<region>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Roles {
+pub(crate) enum Roles {
     /// The stack's roles of every region.
     AllRegions,
     /// Only those of the scope's region (the same stack may live in another region).
@@ -80,7 +80,7 @@ pub enum Roles {
 
 /// Which stack to look for, and where.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     pub stack: &'a str,
     /// The region `cfg` points at; names the access-log and lock buckets.
     pub region: &'a str,
@@ -89,13 +89,13 @@ pub struct Scope<'a> {
 
 /// The ids found of one kind, or why they could not be listed.
 #[derive(Debug)]
-pub struct Found {
+pub(crate) struct Found {
     pub kind: Kind,
     pub ids: Result<Vec<String>, String>,
 }
 
 /// Lists each of `kinds` for `scope`, in that order.
-pub async fn take(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Vec<Found> {
+pub(crate) async fn take(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Vec<Found> {
     let mut found = Vec::new();
     for &kind in kinds {
         let ids = list(cfg, scope, kind).await;
@@ -106,7 +106,7 @@ pub async fn take(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Vec<Fou
 
 /// Every id found, as `kind id`; empty means nothing of `kinds` is left. Panics when a
 /// listing fails.
-pub async fn leftovers(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Vec<String> {
+pub(crate) async fn leftovers(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Vec<String> {
     let mut left = Vec::new();
     for found in take(cfg, scope, kinds).await {
         let name = found.kind.name();
@@ -119,7 +119,7 @@ pub async fn leftovers(cfg: &SdkConfig, scope: &Scope<'_>, kinds: &[Kind]) -> Ve
 }
 
 /// How many of each kind exist; a kind whose listing failed counts 99.
-pub async fn census(
+pub(crate) async fn census(
     cfg: &SdkConfig,
     scope: &Scope<'_>,
     kinds: &[Kind],
@@ -127,7 +127,7 @@ pub async fn census(
     take(cfg, scope, kinds)
         .await
         .into_iter()
-        .map(|f| (f.kind.name(), f.ids.map(|ids| ids.len()).unwrap_or(99)))
+        .map(|f| (f.kind.name(), f.ids.map_or(99, |ids| ids.len())))
         .collect()
 }
 

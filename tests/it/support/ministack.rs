@@ -18,15 +18,15 @@ use super::{
 };
 
 /// MiniStack's root credentials and account.
-pub const ROOT_KEY: &str = "test";
-pub const ROOT_SECRET: &str = "test";
-pub const ACCOUNT: &str = "000000000000";
+pub(crate) const ROOT_KEY: &str = "test";
+pub(crate) const ROOT_SECRET: &str = "test";
+pub(crate) const ACCOUNT: &str = "000000000000";
 
 const START_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A running MiniStack, stopped (with everything it started) when the test process ends.
-pub struct MiniStack {
+pub(crate) struct MiniStack {
     port: u16,
     child: Child,
     /// Write end of the wrapper's stdin; closing it (or this process ending) stops it.
@@ -38,7 +38,7 @@ static SHARED: OnceLock<MiniStack> = OnceLock::new();
 
 impl MiniStack {
     /// The server shared by every test of this binary, started on first use.
-    pub fn shared() -> &'static MiniStack {
+    pub(crate) fn shared() -> &'static MiniStack {
         SHARED.get_or_init(|| {
             let python = find_python();
             let mut failures = Vec::new();
@@ -113,11 +113,11 @@ impl MiniStack {
     }
 
     /// `http://127.0.0.1:PORT`.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn log_path(&self) -> &Path {
+    pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
     }
 }

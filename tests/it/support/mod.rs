@@ -15,9 +15,9 @@
 
 #![allow(dead_code)]
 
-pub mod inventory;
-pub mod ministack;
-pub mod proxy;
+pub(crate) mod inventory;
+pub(crate) mod ministack;
+pub(crate) mod proxy;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Root of the albkit repository (the crate these tests belong to).
-pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// How long `moto_server` gets to answer after being spawned.
 const MOTO_START_DEADLINE: Duration = Duration::from_secs(60);
@@ -40,13 +40,13 @@ const MOTO_STOP_DEADLINE: Duration = Duration::from_secs(40);
 /// instance because another process took the port between our probe and its bind).
 const MOTO_START_ATTEMPTS: u32 = 5;
 /// Default limit for one `albkit` run (a first function build can be slow).
-pub const ALBKIT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+pub(crate) const ALBKIT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The fake credentials every test uses (moto accepts anything).
-pub const ACCESS_KEY_ID: &str = "testing";
-pub const SECRET_ACCESS_KEY: &str = "testing";
+pub(crate) const ACCESS_KEY_ID: &str = "testing";
+pub(crate) const SECRET_ACCESS_KEY: &str = "testing";
 /// moto's default account id.
-pub const ACCOUNT_ID: &str = "123456789012";
+pub(crate) const ACCOUNT_ID: &str = "123456789012";
 
 // ---------------------------------------------------------------------------------
 // moto server
@@ -59,7 +59,7 @@ pub const ACCOUNT_ID: &str = "123456789012";
 /// `Moto` is dropped or because the test process exits or dies in any way (statics such
 /// as [`Moto::shared`] are never dropped), the wrapper terminates `moto_server`. So no
 /// server outlives its test binary.
-pub struct Moto {
+pub(crate) struct Moto {
     port: u16,
     child: Child,
     /// Write end of the wrapper's stdin; closing it stops the server.
@@ -75,7 +75,7 @@ impl Moto {
     /// The server shared by all tests of this test binary, started on first use.
     ///
     /// Do not call [`Moto::reset`] on it: other tests may be running against it.
-    pub fn shared() -> &'static Moto {
+    pub(crate) fn shared() -> &'static Moto {
         SHARED.get_or_init(|| {
             prune_old_logs(&log_dir(), Duration::from_secs(24 * 3600));
             let mut moto = Moto::start();
@@ -87,7 +87,7 @@ impl Moto {
 
     /// Starts a private server on a free loopback port and waits until it answers.
     /// Panics (printing the log's path and tail) if it cannot be started.
-    pub fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let program = find_moto_server();
         let mut failures = Vec::new();
         for _ in 0..MOTO_START_ATTEMPTS {
@@ -150,8 +150,7 @@ impl Moto {
             // The HTTP answer must come from *our* server, not from whatever else may
             // have taken the port: werkzeug logs this line once it has bound it.
             let bound = std::fs::read_to_string(&moto.log_path)
-                .map(|log| log.contains(&format!("Running on http://127.0.0.1:{port}")))
-                .unwrap_or(false);
+                .is_ok_and(|log| log.contains(&format!("Running on http://127.0.0.1:{port}")));
             if bound {
                 if let Ok((200, _)) = http_request(port, "GET", "/moto-api/") {
                     return Ok(moto);
@@ -172,23 +171,23 @@ impl Moto {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` and SDK configs.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The server's log (stdout and stderr).
-    pub fn log_path(&self) -> &Path {
+    pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
     }
 
     /// Clears all state in the server (`POST /moto-api/reset`). Only for a private
     /// server ([`Moto::start`]): the shared one may be in use by other tests.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         match http_request(self.port, "POST", "/moto-api/reset") {
             Ok((200, _)) => {}
             Ok((status, body)) => panic!(
@@ -310,9 +309,7 @@ fn find_moto_server() -> PathBuf {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A loopback port that was free a moment ago.
@@ -370,12 +367,12 @@ fn indent(text: &str) -> String {
 // ---------------------------------------------------------------------------------
 
 /// An SDK config for `region` that talks to `moto` with static test credentials.
-pub async fn sdk_config(moto: &Moto, region: &str) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(moto: &Moto, region: &str) -> aws_config::SdkConfig {
     sdk_config_at(&moto.endpoint(), region, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await
 }
 
 /// An SDK config for `region` that talks to `endpoint` with the given static keys.
-pub async fn sdk_config_at(
+pub(crate) async fn sdk_config_at(
     endpoint: &str,
     region: &str,
     key: &str,
@@ -397,7 +394,7 @@ pub async fn sdk_config_at(
 
 /// An S3 client for `cfg`, with path-style addressing (bucket names as host names
 /// do not resolve against a local endpoint).
-pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(cfg)
         .force_path_style(true)
         .build();
@@ -405,12 +402,12 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// The name of albkit's lock bucket for the test account in `region`.
-pub fn lock_bucket(region: &str) -> String {
+pub(crate) fn lock_bucket(region: &str) -> String {
     format!("albkit-locks-{ACCOUNT_ID}-{region}")
 }
 
 /// Creates `name` in `region` (S3 wants the region named, except us-east-1).
-pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+pub(crate) async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
     let mut req = s3.create_bucket().bucket(name);
     if region != "us-east-1" {
         req = req.create_bucket_configuration(
@@ -423,7 +420,7 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
 }
 
 /// Sets the bucket's tags to the one tag `key`=`value`.
-pub async fn tag_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &str) {
+pub(crate) async fn tag_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &str) {
     let tagging = aws_sdk_s3::types::Tagging::builder()
         .tag_set(
             aws_sdk_s3::types::Tag::builder()
@@ -444,7 +441,7 @@ pub async fn tag_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value:
 
 /// Every public access blocked, and default encryption with S3-managed keys (AES256):
 /// what albkit sets on both of its buckets.
-pub async fn assert_bucket_private_and_encrypted(s3: &aws_sdk_s3::Client, bucket: &str) {
+pub(crate) async fn assert_bucket_private_and_encrypted(s3: &aws_sdk_s3::Client, bucket: &str) {
     let pab = s3
         .get_public_access_block()
         .bucket(bucket)
@@ -480,7 +477,7 @@ pub async fn assert_bucket_private_and_encrypted(s3: &aws_sdk_s3::Client, bucket
 
 /// The lock bucket is albkit's (tagged), private, encrypted, and denies plain HTTP on
 /// itself and its objects.
-pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
+pub(crate) async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
     let tags = s3
         .get_bucket_tagging()
         .bucket(bucket)
@@ -537,7 +534,7 @@ pub async fn assert_lock_bucket_secured(s3: &aws_sdk_s3::Client, bucket: &str) {
 // ---------------------------------------------------------------------------------
 
 /// A throw-away albkit project directory (removed on drop).
-pub struct Project {
+pub(crate) struct Project {
     _tmp: tempfile::TempDir,
     root: PathBuf,
 }
@@ -547,7 +544,7 @@ impl Project {
     /// embedded `templates/<template>`, the one source of the example functions). The
     /// function crate is named after the stack, so projects of concurrent tests never
     /// build over each other's binary in the shared functions target dir.
-    pub fn from_template(template: &str, stack: &str) -> Project {
+    pub(crate) fn from_template(template: &str, stack: &str) -> Project {
         let t = albkit::templates::find(template)
             .unwrap_or_else(|| panic!("no template {template} in templates/"));
         let project = Project::empty();
@@ -558,12 +555,12 @@ impl Project {
     }
 
     /// A copy of `tests/fixtures/<name>` (without any `target/` directory).
-    pub fn from_fixture(name: &str) -> Project {
+    pub(crate) fn from_fixture(name: &str) -> Project {
         Project::copy_of(&Path::new(REPO).join("tests").join("fixtures").join(name))
     }
 
     /// A copy of the directory `src` (without any `target/` directory).
-    pub fn copy_of(src: &Path) -> Project {
+    pub(crate) fn copy_of(src: &Path) -> Project {
         assert!(src.is_dir(), "no project directory at {}", src.display());
         let tmp = tempfile::Builder::new()
             .prefix("albkit-test-")
@@ -577,7 +574,7 @@ impl Project {
     }
 
     /// An empty project directory.
-    pub fn empty() -> Project {
+    pub(crate) fn empty() -> Project {
         let tmp = tempfile::Builder::new()
             .prefix("albkit-test-")
             .tempdir()
@@ -588,12 +585,12 @@ impl Project {
     }
 
     /// Replaces the project's `albkit.toml`.
-    pub fn with_config(&self, toml: &str) -> &Project {
+    pub(crate) fn with_config(&self, toml: &str) -> &Project {
         self.write("albkit.toml", toml)
     }
 
     /// Writes `contents` to `relative` (creating parent directories).
-    pub fn write(&self, relative: &str, contents: &str) -> &Project {
+    pub(crate) fn write(&self, relative: &str, contents: &str) -> &Project {
         let path = self.root.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create parent directories");
@@ -603,13 +600,13 @@ impl Project {
     }
 
     /// Reads `relative` as text.
-    pub fn read(&self, relative: &str) -> String {
+    pub(crate) fn read(&self, relative: &str) -> String {
         let path = self.root.join(relative);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
     /// The project directory (holding `albkit.toml`).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.root
     }
 }
@@ -638,7 +635,7 @@ fn copy_dir(src: &Path, dst: &Path) -> std::io::Result<()> {
 
 /// A stack name unique within this test process (albkit's rule: 1–24 of `[a-z0-9-]`,
 /// starting with a letter): `prefix` (cut to fit) + `-` + a counter.
-pub fn unique_stack_name(prefix: &str) -> String {
+pub(crate) fn unique_stack_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let suffix = format!("-{n}");
@@ -654,21 +651,22 @@ pub fn unique_stack_name(prefix: &str) -> String {
 /// The `albkit` binary cargo built for these tests.
 /// The albkit binary under test: cargo's, or the one `ALBKIT_BIN` names (a release
 /// build, or a copy kept apart from a target dir that another checkout also builds into).
-pub fn albkit_bin() -> PathBuf {
-    std::env::var_os("ALBKIT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_albkit")))
+pub(crate) fn albkit_bin() -> PathBuf {
+    std::env::var_os("ALBKIT_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_albkit")),
+        PathBuf::from,
+    )
 }
 
 /// Where function crates are built during tests: one directory for all tests, so
 /// dependencies compile once.
-pub fn functions_target_dir() -> PathBuf {
+pub(crate) fn functions_target_dir() -> PathBuf {
     Path::new(REPO).join("target").join("functions")
 }
 
 /// What an `albkit` run produced.
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     /// Exit code; `None` if the process was killed by a signal (or timed out).
     pub code: Option<i32>,
     pub stdout: String,
@@ -680,13 +678,13 @@ pub struct Output {
 impl Output {
     /// Panics, showing both streams, unless the exit code is 0.
     #[track_caller]
-    pub fn ok(&self) -> &Output {
+    pub(crate) fn ok(&self) -> &Output {
         self.code_is(0)
     }
 
     /// Panics, showing both streams, unless the exit code is `code`.
     #[track_caller]
-    pub fn code_is(&self, code: i32) -> &Output {
+    pub(crate) fn code_is(&self, code: i32) -> &Output {
         if self.code != Some(code) {
             panic!(
                 "expected exit code {code}, got {}\n{self}",
@@ -698,7 +696,7 @@ impl Output {
 
     /// Panics, showing both streams, if the exit code is 0 (or the run timed out).
     #[track_caller]
-    pub fn fails(&self) -> &Output {
+    pub(crate) fn fails(&self) -> &Output {
         if self.code == Some(0) || self.code.is_none() {
             panic!("expected a failure, got {}\n{self}", self.describe_code());
         }
@@ -707,7 +705,7 @@ impl Output {
 
     /// stdout parsed as JSON (panics, showing both streams, if it is not).
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         match serde_json::from_str(&self.stdout) {
             Ok(value) => value,
             Err(e) => panic!("stdout is not JSON ({e})\n{self}"),
@@ -733,14 +731,14 @@ impl std::fmt::Display for Output {
 /// Runs `albkit ARGS` in `project` against `moto` in `region` and waits for it
 /// (at most [`ALBKIT_TIMEOUT`]). Blocking: fine inside `#[tokio::test]`, whose runtime
 /// has nothing else to do meanwhile.
-pub fn albkit(moto: &Moto, project: &Project, region: &str, args: &[&str]) -> Output {
+pub(crate) fn albkit(moto: &Moto, project: &Project, region: &str, args: &[&str]) -> Output {
     let mut cmd = albkit_command(moto, project, region);
     cmd.args(args);
     run(cmd, ALBKIT_TIMEOUT)
 }
 
 /// Like [`albkit`] with extra environment variables.
-pub fn albkit_with_env(
+pub(crate) fn albkit_with_env(
     moto: &Moto,
     project: &Project,
     region: &str,
@@ -762,12 +760,12 @@ pub fn albkit_with_env(
 /// are built for the tests. The function crates albkit builds during a test are
 /// workspaces of their own: these must not reach their cargo, which would lint them (and
 /// rebuild them, as the wrapper is part of their fingerprint).
-pub const LINT_ENV: [&str; 2] = ["RUSTC_WORKSPACE_WRAPPER", "CLIPPY_ARGS"];
+pub(crate) const LINT_ENV: [&str; 2] = ["RUSTC_WORKSPACE_WRAPPER", "CLIPPY_ARGS"];
 
 /// Cargo's release-profile overrides for the function crates albkit builds in the tests:
 /// the `NAME=value` lines of tests/fixtures/function-build.env (why: see there), which
 /// `scripts/test` also sources for its prebuild.
-pub fn function_build_env() -> impl Iterator<Item = (&'static str, &'static str)> {
+pub(crate) fn function_build_env() -> impl Iterator<Item = (&'static str, &'static str)> {
     include_str!("../../fixtures/function-build.env")
         .lines()
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
@@ -776,7 +774,7 @@ pub fn function_build_env() -> impl Iterator<Item = (&'static str, &'static str)
 
 /// A command that runs the albkit binary without the build environment of `scripts/test`,
 /// building functions into the shared target dir with [`function_build_env`].
-pub fn albkit_process() -> Command {
+pub(crate) fn albkit_process() -> Command {
     let mut cmd = Command::new(albkit_bin());
     for key in LINT_ENV {
         cmd.env_remove(key);
@@ -786,12 +784,12 @@ pub fn albkit_process() -> Command {
     cmd
 }
 
-pub fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
+pub(crate) fn albkit_command(moto: &Moto, project: &Project, region: &str) -> Command {
     albkit_command_at(&moto.endpoint(), project, region)
 }
 
 /// [`albkit_command`] against any endpoint (MiniStack, a proxy).
-pub fn albkit_command_at(endpoint: &str, project: &Project, region: &str) -> Command {
+pub(crate) fn albkit_command_at(endpoint: &str, project: &Project, region: &str) -> Command {
     let mut cmd = albkit_process();
     cmd.current_dir(project.path());
     for (key, _) in std::env::vars_os() {
@@ -818,7 +816,7 @@ pub fn albkit_command_at(endpoint: &str, project: &Project, region: &str) -> Com
 
 /// Runs `cmd` capturing stdout and stderr; kills it (and every process it started)
 /// after `timeout`.
-pub fn run(mut cmd: Command, timeout: Duration) -> Output {
+pub(crate) fn run(mut cmd: Command, timeout: Duration) -> Output {
     let program = format!("{:?}", cmd.get_program());
     // Own process group, so a timeout also kills what it started (cargo, rustc, a
     // local runtime...), which would otherwise keep the output pipes open.
@@ -830,12 +828,11 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let stdout = read_in_background(child.stdout.take().expect("stdout pipe"));
     let stderr = read_in_background(child.stderr.take().expect("stderr pipe"));
-    let (status, timed_out) = match wait_with_deadline(&mut child, timeout) {
-        Some(status) => (status, false),
-        None => {
-            kill_process_group(child.id(), SIGKILL);
-            (child.wait().expect("wait for killed process"), true)
-        }
+    let (status, timed_out) = if let Some(status) = wait_with_deadline(&mut child, timeout) {
+        (status, false)
+    } else {
+        kill_process_group(child.id(), SIGKILL);
+        (child.wait().expect("wait for killed process"), true)
     };
     // Children it left behind may still hold the pipes: end them too.
     kill_process_group(child.id(), SIGKILL);

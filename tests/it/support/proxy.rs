@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 
 /// How long AWS takes to catch up, per behaviour; zero turns a behaviour off.
 #[derive(Debug, Clone, Default)]
-pub struct Realism {
+pub(crate) struct Realism {
     /// `CreateFunction` fails "cannot be assumed by Lambda" for this long after `CreateRole`.
     pub iam_propagation: Duration,
     /// Another update of a function fails with `ResourceConflictException`, and
@@ -55,7 +55,7 @@ pub struct Realism {
 
 impl Realism {
     /// Every behaviour on, with delays short enough for tests.
-    pub fn all(delay: Duration) -> Self {
+    pub(crate) fn all(delay: Duration) -> Self {
         Self {
             iam_propagation: delay,
             lambda_update: delay,
@@ -70,7 +70,7 @@ impl Realism {
 }
 
 #[derive(Debug, Clone)]
-pub struct ProxyConfig {
+pub(crate) struct ProxyConfig {
     /// Probability of a transient fault on any call.
     pub fault_rate: f64,
     pub seed: u64,
@@ -110,7 +110,7 @@ impl Default for ProxyConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     Status500,
     Status503,
     Throttle,
@@ -124,7 +124,7 @@ pub enum Fault {
 
 /// The process a trigger acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Pid(u32),
     /// A file the process's pid is written to before it starts (read when the trigger
     /// fires, so the trigger can be armed before the process exists).
@@ -152,7 +152,7 @@ impl Target {
 }
 
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     pub service: String,
     pub operation: String,
     pub mutating: bool,
@@ -192,7 +192,7 @@ struct Shared {
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     port: u16,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -210,7 +210,7 @@ impl Drop for Proxy {
 impl Proxy {
     /// Starts the proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`) on a
     /// thread and runtime of its own, so that tests, async or not, can use it.
-    pub fn start(upstream: &str, config: ProxyConfig) -> Proxy {
+    pub(crate) fn start(upstream: &str, config: ProxyConfig) -> Proxy {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(config.seed),
@@ -274,11 +274,11 @@ impl Proxy {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn records(&self) -> Vec<Record> {
+    pub(crate) fn records(&self) -> Vec<Record> {
         self.shared
             .state
             .lock()
@@ -288,12 +288,12 @@ impl Proxy {
 
     /// The longest chain of calls that ran one after another (each began after the
     /// previous one had answered): the sequential round trips of a run.
-    pub fn longest_chain(records: &[Record]) -> usize {
+    pub(crate) fn longest_chain(records: &[Record]) -> usize {
         Self::chain_path(records).len()
     }
 
     /// The calls of that longest chain, in order.
-    pub fn chain_path(records: &[Record]) -> Vec<Record> {
+    pub(crate) fn chain_path(records: &[Record]) -> Vec<Record> {
         let mut calls: Vec<&Record> = records.iter().collect();
         calls.sort_by_key(|r| r.at);
         // For each call: the length of the longest chain ending with it, and its predecessor.
@@ -314,25 +314,24 @@ impl Proxy {
         path
     }
 
-    pub fn clear_records(&self) {
+    pub(crate) fn clear_records(&self) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.records.clear();
         }
     }
 
     /// Successful mutating calls so far.
-    pub fn mutations(&self) -> usize {
+    pub(crate) fn mutations(&self) -> usize {
         self.shared
             .state
             .lock()
-            .map(|s| s.successful_mutations)
-            .unwrap_or(0)
+            .map_or(0, |s| s.successful_mutations)
     }
 
     /// SIGKILLs the target right after the `k`-th successful mutating call from now on,
     /// before the response reaches it. The counter restarts at 0. Arm it before the
     /// process starts (with [`Target::PidFile`]) so that no call is missed.
-    pub fn kill_after(&self, k: usize, target: Target) {
+    pub(crate) fn kill_after(&self, k: usize, target: Target) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.successful_mutations = 0;
             s.kill_after = Some((k, target));
@@ -341,13 +340,13 @@ impl Proxy {
 
     /// SIGSTOPs the target right after the next successful mutating call whose path
     /// contains `needle` (the response waits in the socket until the process continues).
-    pub fn stop_when(&self, needle: &str, target: Target) {
+    pub(crate) fn stop_when(&self, needle: &str, target: Target) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.stop_on = Some((needle.to_string(), target));
         }
     }
 
-    pub fn disarm(&self) {
+    pub(crate) fn disarm(&self) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.kill_after = None;
         }
@@ -355,7 +354,7 @@ impl Proxy {
 }
 
 /// The service of a request, from its SigV4 credential scope.
-pub fn service_of(authorization: &str) -> String {
+pub(crate) fn service_of(authorization: &str) -> String {
     authorization
         .split("Credential=")
         .nth(1)
@@ -370,7 +369,7 @@ fn form_value<'a>(body: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// `(operation, mutating)` of a request. Pure.
-pub fn operation_of(
+pub(crate) fn operation_of(
     service: &str,
     method: &str,
     path: &str,
@@ -430,8 +429,7 @@ pub fn operation_of(
         _ => {
             let query = path
                 .split_once('?')
-                .map(|(_, q)| q.split('&').next().unwrap_or(""))
-                .unwrap_or("");
+                .map_or("", |(_, q)| q.split('&').next().unwrap_or(""));
             let query = query.split('=').next().unwrap_or("");
             (
                 format!("{method} {query}").trim().to_string(),
@@ -453,15 +451,14 @@ fn lambda_function(path: &str) -> Option<String> {
     match segments.as_slice() {
         [_, "functions", name, ..] => Some(
             urlencoding::decode(name)
-                .map(|n| n.into_owned())
-                .unwrap_or_else(|_| name.to_string()),
+                .map_or_else(|_| name.to_string(), std::borrow::Cow::into_owned),
         ),
         _ => None,
     }
 }
 
 /// An AWS error response in the service's own protocol.
-pub fn error_response(
+pub(crate) fn error_response(
     service: &str,
     status: u16,
     code: &str,
@@ -696,8 +693,7 @@ async fn deliver_late_log(shared: &Shared, bucket: &str, trigger: &hyper::Header
         Bytes::from_static(b"late access log"),
     )
     .await
-    .map(|(status, _, _)| status)
-    .unwrap_or(0);
+    .map_or(0, |(status, _, _)| status);
     restore_policy(shared, bucket, &headers, policy).await;
     written
 }
@@ -711,9 +707,7 @@ async fn existing_listener(
 ) -> Option<String> {
     let value = |key: &str| {
         form_value(form, key).map(|v| {
-            urlencoding::decode(v)
-                .map(|v| v.into_owned())
-                .unwrap_or_else(|_| v.to_string())
+            urlencoding::decode(v).map_or_else(|_| v.to_string(), std::borrow::Cow::into_owned)
         })
     };
     let lb = value("LoadBalancerArn")?;
@@ -806,14 +800,13 @@ async fn handle(
     let path = req
         .uri()
         .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "/".into());
+        .map_or_else(|| "/".into(), std::string::ToString::to_string);
     let headers = req.headers().clone();
     let body = req
         .into_body()
         .collect()
         .await
-        .map(|b| b.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).to_string();
     let service = service_of(
@@ -1049,7 +1042,7 @@ async fn handle(
                 }
             }
             ("acm", "RequestCertificate") if ok => {
-                state.certificate_requested = Some(Instant::now())
+                state.certificate_requested = Some(Instant::now());
             }
             ("acm", "DescribeCertificate")
                 if ok && within(state.certificate_requested, r.certificate_issue) =>
@@ -1063,7 +1056,7 @@ async fn handle(
                 }
             }
             ("elasticloadbalancing", "CreateLoadBalancer") if ok => {
-                state.lb_created = Some(Instant::now())
+                state.lb_created = Some(Instant::now());
             }
             ("elasticloadbalancing", "DescribeLoadBalancers")
                 if ok && within(state.lb_created, r.alb_provisioning) =>
@@ -1078,7 +1071,7 @@ async fn handle(
                 state.late_log_pending = r.late_log_delivery;
             }
             ("elasticloadbalancing", "DeleteListener") if ok => {
-                state.listener_gone = Some(Instant::now())
+                state.listener_gone = Some(Instant::now());
             }
             _ => {}
         }
