@@ -325,15 +325,9 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
     assert_eq!(attr("idle_timeout.timeout_seconds").as_deref(), Some("60"));
 
     // Listener 80 with the fixed 404, one rule forwarding to the lambda target group.
-    let listeners = c
-        .elb
-        .describe_listeners()
-        .load_balancer_arn(&lb_arn)
-        .send()
-        .await
-        .expect("listeners");
-    assert_eq!(listeners.listeners().len(), 1);
-    let l = &listeners.listeners()[0];
+    let all = listeners(&c, &stack).await;
+    assert_eq!(all.len(), 1);
+    let l = &all[0];
     assert_eq!(l.port(), Some(80));
     let fixed = l.default_actions()[0]
         .fixed_response_config()
@@ -661,18 +655,8 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
         .load_balancer_arn()
         .expect("arn")
         .to_string();
-    let listeners = c
-        .elb
-        .describe_listeners()
-        .load_balancer_arn(&lb_arn)
-        .send()
-        .await
-        .expect("listeners");
-    let https = listeners
-        .listeners()
-        .iter()
-        .find(|l| l.port() == Some(443))
-        .expect("443");
+    let all = listeners(&c, &stack).await;
+    let https = all.iter().find(|l| l.port() == Some(443)).expect("443");
     assert_eq!(
         https.ssl_policy(),
         Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
@@ -698,11 +682,7 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
             .map(aws_sdk_acm::types::CertificateStatus::as_str),
         Some("ISSUED")
     );
-    let http = listeners
-        .listeners()
-        .iter()
-        .find(|l| l.port() == Some(80))
-        .expect("80");
+    let http = all.iter().find(|l| l.port() == Some(80)).expect("80");
     let redirect = http.default_actions()[0]
         .redirect_config()
         .expect("redirect");
@@ -972,6 +952,29 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
     );
 }
 
+/// The listeners of the stack's load balancer (`<stack>-alb`), read through the SDK.
+async fn listeners(
+    c: &Clients,
+    stack: &str,
+) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener> {
+    let lbs = c
+        .elb
+        .describe_load_balancers()
+        .names(format!("{stack}-alb"))
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().expect("arn");
+    c.elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .expect("DescribeListeners")
+        .listeners()
+        .to_vec()
+}
+
 /// The listener's certificates other than its default one, sorted.
 async fn extra_certificates(c: &Clients, listener: &str) -> Vec<String> {
     let mut arns: Vec<String> = c
@@ -1034,23 +1037,8 @@ async fn extra_sni_certificates_are_added_converged_and_removed() {
     // Without the key, albkit leaves a certificate someone added by hand alone.
     project.with_config(&config(None));
     albkit(moto, &project, region, &["up", "--yes"]).ok();
-    let lbs = c
-        .elb
-        .describe_load_balancers()
-        .names(format!("{stack}-alb"))
-        .send()
+    let https = listeners(&c, &stack)
         .await
-        .expect("lb");
-    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().expect("arn");
-    let listeners = c
-        .elb
-        .describe_listeners()
-        .load_balancer_arn(lb_arn)
-        .send()
-        .await
-        .expect("listeners");
-    let https = listeners
-        .listeners()
         .iter()
         .find(|l| l.port() == Some(443))
         .and_then(|l| l.listener_arn())
