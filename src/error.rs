@@ -113,9 +113,8 @@ impl Diagnostic for Error {
                 .map(|c| Box::new(format!("aws::{c}")) as Box<dyn std::fmt::Display>),
             Error::Apply(e) => e
                 .source
-                .code
-                .as_ref()
-                .map(|c| Box::new(format!("aws::{c}")) as Box<dyn std::fmt::Display>),
+                .code()
+                .map(|c| Box::new(c) as Box<dyn std::fmt::Display>),
             _ => None,
         }
     }

@@ -47,6 +47,83 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// A broken invariant of albkit itself: a resource started before one it needs, or
+/// resources that wait on each other. Never an answer from AWS, never retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bug {
+    /// The resource (logical id) or resources it concerns.
+    pub resource: String,
+    pub what: String,
+}
+
+impl Bug {
+    pub fn new(resource: impl Into<String>, what: impl Into<String>) -> Self {
+        Self {
+            resource: resource.into(),
+            what: what.into(),
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (a bug in albkit)", self.resource, self.what)
+    }
+}
+
+impl std::error::Error for Bug {}
+
+/// Why a resource could not be created or updated: AWS said no, or albkit broke one of
+/// its own invariants.
+#[derive(Debug, Clone)]
+pub enum ResourceError {
+    Aws(AwsError),
+    Bug(Bug),
+}
+
+impl From<AwsError> for ResourceError {
+    fn from(e: AwsError) -> Self {
+        ResourceError::Aws(e)
+    }
+}
+
+impl From<Bug> for ResourceError {
+    fn from(e: Bug) -> Self {
+        ResourceError::Bug(e)
+    }
+}
+
+impl fmt::Display for ResourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResourceError::Aws(e) => e.fmt(f),
+            ResourceError::Bug(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ResourceError {}
+
+impl ResourceError {
+    /// The diagnostic code: `aws::<AWS error code>`, or `albkit::bug`.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            ResourceError::Aws(e) => e.code.as_ref().map(|c| format!("aws::{c}")),
+            ResourceError::Bug(_) => Some("albkit::bug".to_string()),
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> String {
+        match self {
+            ResourceError::Aws(e) => e.help(),
+            ResourceError::Bug(_) => "this is a bug in albkit, not in the configuration or \
+                 in AWS: please report it with the output of the same command run with `-v`"
+                .to_string(),
+        }
+    }
+}
+
 impl AwsError {
     /// A successful answer that lacks what the call exists to return (the id or ARN of
     /// what it created). Carrying an empty id forward would fail later, far from the
@@ -57,19 +134,6 @@ impl AwsError {
             resource: resource.to_string(),
             code: Some("IncompleteResponse".to_string()),
             message: format!("the response has no {field}"),
-            status: None,
-            class: ErrorClass::Permanent,
-        }
-    }
-
-    /// A broken invariant of albkit itself (a dependency missing from the execution
-    /// graph): never retried, reported as a bug.
-    pub fn bug(operation: &'static str, resource: &str, what: &str) -> Self {
-        AwsError {
-            operation,
-            resource: resource.to_string(),
-            code: Some("AlbkitBug".to_string()),
-            message: format!("{what} (an albkit bug: please report it)"),
             status: None,
             class: ErrorClass::Permanent,
         }
@@ -286,6 +350,25 @@ pub fn build_error<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bug_is_told_apart_from_an_aws_error() {
+        let bug: ResourceError = Bug::new("listener/https", "has no id yet").into();
+        assert_eq!(bug.code().as_deref(), Some("albkit::bug"));
+        assert!(bug.to_string().starts_with("listener/https: has no id yet"));
+        assert!(bug.help().contains("bug in albkit"), "{}", bug.help());
+        let aws: ResourceError = AwsError {
+            operation: "CreateListener",
+            resource: "listener/https".into(),
+            code: Some("TooManyListeners".into()),
+            message: "limit".into(),
+            status: Some(400),
+            class: ErrorClass::Permanent,
+        }
+        .into();
+        assert_eq!(aws.code().as_deref(), Some("aws::TooManyListeners"));
+        assert!(!aws.help().contains("bug in albkit"));
+    }
 
     #[test]
     fn throttling_and_5xx_are_transient() {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::error::AwsError;
+use super::error::{AwsError, Bug, ResourceError};
 use super::events::Event;
 use super::resources::{load_balancer, Ctx};
 use crate::model::names::logical;
@@ -33,14 +33,15 @@ pub struct Report {
 pub struct ApplyError {
     pub logical: String,
     #[source]
-    pub source: AwsError,
+    pub source: ResourceError,
     /// Other failures seen before everything in flight stopped.
-    pub others: Vec<(String, AwsError)>,
+    pub others: Vec<(String, ResourceError)>,
 }
 
 impl ApplyError {
     /// Records a failure: the first one is the error, later ones ride along.
-    fn record(acc: &mut Option<ApplyError>, logical: String, error: AwsError) {
+    fn record(acc: &mut Option<ApplyError>, logical: String, error: impl Into<ResourceError>) {
+        let error = error.into();
         match acc {
             None => {
                 *acc = Some(ApplyError {
@@ -54,7 +55,8 @@ impl ApplyError {
     }
 }
 
-type NodeFuture<'a> = Pin<Box<dyn Future<Output = (String, Result<String, AwsError>)> + Send + 'a>>;
+type NodeFuture<'a> =
+    Pin<Box<dyn Future<Output = (String, Result<String, ResourceError>)> + Send + 'a>>;
 
 pub use super::resources::Teardown;
 
@@ -70,12 +72,12 @@ pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Resul
 
 /// Runs `work` on the resource `logical` between the events that report it: started,
 /// then finished (with the action and the id `finished` gives) or failed.
-async fn reported<T>(
+async fn reported<T, E: std::fmt::Display>(
     ctx: &Ctx<'_>,
     (logical, kind, action): (&str, Kind, Action),
-    work: impl Future<Output = Result<T, AwsError>>,
+    work: impl Future<Output = Result<T, E>>,
     finished: impl FnOnce(&T) -> (Action, String),
-) -> Result<T, AwsError> {
+) -> Result<T, E> {
     let started = Instant::now();
     let logical = logical.to_string();
     ctx.reporter.event(Event::Started {
@@ -111,7 +113,7 @@ async fn run_node<'a>(
     change: &'a Change,
     want: &'a Spec,
     old: Option<&'a Observed>,
-) -> (String, Result<String, AwsError>) {
+) -> (String, Result<String, ResourceError>) {
     let work = async {
         if change.action == Action::Replace && change.kind != Kind::Certificate {
             // Names are unique: the old one goes first. A certificate is created before
@@ -156,7 +158,7 @@ pub async fn apply(
             .await
             .map_err(|e| ApplyError {
                 logical: logical::LOAD_BALANCER.into(),
-                source: e,
+                source: e.into(),
                 others: vec![],
             })?;
     }
@@ -252,14 +254,7 @@ fn dependency_cycle(nodes: &Nodes<'_>, started: &BTreeSet<&str>) -> ApplyError {
         .collect();
     ApplyError {
         logical: stuck.join(", "),
-        source: AwsError {
-            operation: "plan",
-            resource: stuck.join(", "),
-            code: Some("DependencyCycle".into()),
-            message: "these resources wait on each other (albkit bug)".into(),
-            status: None,
-            class: super::error::ErrorClass::Permanent,
-        },
+        source: Bug::new(stuck.join(", "), "these resources wait on each other").into(),
         others: vec![],
     }
 }

@@ -10,6 +10,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use super::vpc::wait_error;
 use super::Teardown;
 use super::{logical_of, observed, read, teardown, Ctx};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
@@ -132,7 +133,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &CertificateSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let domain = want.domain.as_str();
     let arn = match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {

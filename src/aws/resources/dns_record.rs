@@ -10,6 +10,7 @@ use super::Teardown;
 use super::{observed, read, Ctx, Foreign};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
+use crate::aws::error::{Bug, ResourceError};
 use crate::aws::retry::{create_once, Policy};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::DnsRecordSpec;
@@ -329,13 +330,12 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &DnsRecordSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let (zone, name, kind) = (want.zone.as_str(), want.name.as_str(), want.record_type);
     let endpoint = ctx.ids.endpoint().ok_or_else(|| {
-        AwsError::bug(
-            "ChangeResourceRecordSets",
-            &change.logical,
-            "the load balancer's DNS name is not known yet (dependency order)",
+        Bug::new(
+            change.logical.as_str(),
+            "the load balancer's DNS name is not known yet: the dependency order is wrong",
         )
     })?;
     // The dualstack name answers both A and AAAA queries.

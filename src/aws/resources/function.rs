@@ -15,6 +15,7 @@ use futures::future::try_join_all;
 use super::vpc::wait_error;
 use super::Teardown;
 use super::{found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
@@ -400,7 +401,7 @@ struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
-    fn new(ctx: &'a Ctx<'_>, want: &'a FunctionSpec) -> Result<Self, AwsError> {
+    fn new(ctx: &'a Ctx<'_>, want: &'a FunctionSpec) -> Result<Self, ResourceError> {
         let artifact = ctx
             .artifacts
             .get(&want.config_name)
@@ -431,7 +432,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &FunctionSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let lambda = &ctx.aws.lambda;
     let notify = ctx.notify(&change.logical);
     let inputs = Inputs::new(ctx, want)?;

@@ -8,6 +8,7 @@ use super::vpc::{
 use super::Teardown;
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
@@ -57,7 +58,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &InternetGatewaySpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     let vpc = ctx.ids.get(logical::VPC)?;
     let id = match &change.id {

@@ -12,6 +12,7 @@ use super::load_balancer::{read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
 use super::Teardown;
 use super::{logical_of, observed, Ctx};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
@@ -249,7 +250,7 @@ fn default_action(action: DefaultAction) -> Action {
 }
 
 /// The certificate list and TLS policy of an HTTPS listener (none for HTTP).
-fn tls_parts(ctx: &Ctx<'_>, want: &ListenerSpec) -> Result<TlsParts, AwsError> {
+fn tls_parts(ctx: &Ctx<'_>, want: &ListenerSpec) -> Result<TlsParts, ResourceError> {
     let Some(tls) = &want.tls else {
         return Ok((None, None));
     };
@@ -279,7 +280,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &ListenerSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let Some(arn) = &change.id else {
         return create(ctx, change, want).await;
     };
@@ -314,7 +315,11 @@ pub async fn apply(
     Ok(arn.clone())
 }
 
-async fn create(ctx: &Ctx<'_>, change: &Change, want: &ListenerSpec) -> Result<String, AwsError> {
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &ListenerSpec,
+) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
     let lb = ctx.ids.get(want.load_balancer.as_str())?;
     let (certificates, ssl_policy) = tls_parts(ctx, want)?;

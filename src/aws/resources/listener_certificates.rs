@@ -10,6 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum}
 use super::vpc::ignore_not_found;
 use super::Teardown;
 use super::{observed, Ctx};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
@@ -112,7 +113,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     _change: &Change,
     want: &ListenerCertificatesSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let listener = ctx.ids.get(want.listener.as_str())?;
     let notify = ctx.notify(logical::LISTENER_CERTIFICATES);
     let have = retry(

@@ -13,6 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::vpc::{ignore_not_found, wait_error};
 use super::Teardown;
 use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::logical;
@@ -244,7 +245,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LoadBalancerSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let subnets = want
         .subnets
         .iter()

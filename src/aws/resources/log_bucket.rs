@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{
 use super::Teardown;
 use super::{observed, teardown, Ctx, Foreign};
 use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
 use crate::aws::retry::{retry, Notify, Policy};
 use crate::model::buckets::{by_tags, untagged, Claim};
@@ -177,7 +178,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogBucketSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
     let mut bucket = Bucket::new(ctx.aws, &name, account);

@@ -8,6 +8,7 @@ use super::Teardown;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
 };
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{log_group_of, logical};
@@ -132,7 +133,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogGroupSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let logs = &ctx.aws.logs;
     let notify = ctx.notify(&change.logical);
     let name = want.name.as_str();

@@ -13,7 +13,7 @@ use crate::model::stack::{resource_tags, Kind, Resource, Tags};
 use crate::package::Artifact;
 
 use super::clients::Aws;
-use super::error::{AwsError, ErrorClass};
+use super::error::{AwsError, Bug, ResourceError};
 use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
 use super::retry::{retry, Policy};
@@ -40,7 +40,11 @@ pub mod vpc;
 macro_rules! dispatch_apply {
     ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
         /// Creates or updates one resource as its change says; its AWS id.
-        pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &Spec) -> Result<String, AwsError> {
+        pub async fn apply(
+            ctx: &Ctx<'_>,
+            change: &Change,
+            want: &Spec,
+        ) -> Result<String, ResourceError> {
             match want {
                 $(Spec::$variant(s) => $module::apply(ctx, change, s).await,)*
             }
@@ -138,20 +142,14 @@ impl Ids {
 
     /// The id of a resource this one depends on. The executor only starts a resource
     /// after its dependencies, so a miss is a bug in the dependency graph.
-    pub fn get(&self, logical: &str) -> Result<String, AwsError> {
-        self.find(logical).ok_or_else(|| AwsError {
-            operation: "resolve",
-            resource: logical.to_string(),
-            code: Some("MissingDependency".into()),
-            message: format!("{logical} has no id yet (albkit bug: dependency order)"),
-            status: None,
-            class: ErrorClass::Permanent,
-        })
+    pub fn get(&self, logical: &str) -> Result<String, Bug> {
+        self.find(logical)
+            .ok_or_else(|| Bug::new(logical, "has no id yet: the dependency order is wrong"))
     }
 
     /// The AWS id of a typed reference: a stack resource's from the map, an external
     /// one as the config gave it.
-    pub fn of(&self, reference: &Ref) -> Result<String, AwsError> {
+    pub fn of(&self, reference: &Ref) -> Result<String, Bug> {
         match reference {
             Ref::Stack(id) => self.get(id.as_str()),
             Ref::External(id) => Ok(id.clone()),
@@ -319,4 +317,23 @@ pub fn split_found(found: Vec<Option<Result<Observed, Foreign>>>) -> (Vec<Observ
         }
     }
     (ours, foreign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::LogicalId;
+
+    #[test]
+    fn a_missing_dependency_is_a_bug_and_an_external_id_passes_through() {
+        let ids = Ids::default();
+        let bug = ids.get("vpc").expect_err("no id yet");
+        assert_eq!(bug.resource, "vpc");
+        ids.insert("vpc", "vpc-1");
+        assert_eq!(
+            ids.of(&Ref::Stack(LogicalId::from("vpc"))),
+            Ok("vpc-1".into())
+        );
+        assert_eq!(ids.of(&Ref::External("vpc-9".into())), Ok("vpc-9".into()));
+    }
 }

@@ -14,6 +14,7 @@ use super::{
     logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
     Foreign,
 };
+use crate::aws::error::ResourceError;
 use crate::aws::error::{build_error, AwsError, AwsResultExt};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{retry, Policy};
@@ -290,7 +291,11 @@ fn observe(
     )
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RoleSpec,
+) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
     let arn = match &change.id {
         Some(arn) => {

@@ -6,6 +6,7 @@ use super::vpc::{already_done, find_tagged, retagged, stack_filter, tag_map, tag
 use super::Teardown;
 use super::{logical_of, observed, old_value, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
@@ -71,7 +72,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RouteTableSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
     let id = match &change.id {
         Some(id) => retagged(ctx, id, change, &want.tags).await?,
@@ -97,7 +98,7 @@ async fn create(
     change: &Change,
     want: &RouteTableSpec,
     notify: &ResourceNotify<'_>,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let vpc = ctx.ids.get(logical::VPC)?;
     let token = crate::model::names::fit(
         &format!("albkit-{}-{vpc}-{}", ctx.stack(), change.logical),
@@ -130,6 +131,7 @@ async fn create(
         },
     )
     .await
+    .map_err(ResourceError::from)
 }
 
 /// Routes `0.0.0.0/0` to the internet gateway: replaces the route the table had, or
@@ -139,7 +141,7 @@ async fn route_to_gateway(
     change: &Change,
     id: &str,
     notify: &ResourceNotify<'_>,
-) -> Result<(), AwsError> {
+) -> Result<(), ResourceError> {
     let igw = ctx.ids.get(logical::INTERNET_GATEWAY)?;
     let had_route = old_value(change, "routes").is_some_and(|old| !old.is_empty());
     let ec2 = &ctx.aws.ec2;
@@ -172,6 +174,7 @@ async fn route_to_gateway(
     )
     .await
     .or_else(already_done(&["RouteAlreadyExists"]))
+    .map_err(ResourceError::from)
 }
 
 /// Associates the table with each of the wanted subnets it was not associated with.
@@ -181,7 +184,7 @@ async fn associate_subnets(
     want: &RouteTableSpec,
     id: &str,
     notify: &ResourceNotify<'_>,
-) -> Result<(), AwsError> {
+) -> Result<(), ResourceError> {
     let old: Vec<String> = old_value(change, "associations")
         .unwrap_or_default()
         .split(", ")

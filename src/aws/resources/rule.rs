@@ -9,6 +9,7 @@ use super::load_balancer::{adopt_if_owned, retag, to_tags};
 use super::vpc::ignore_not_found;
 use super::Teardown;
 use super::{observed, Ctx};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::TAG_RESOURCE;
@@ -149,7 +150,11 @@ pub fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
     }
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RuleSpec) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RuleSpec,
+) -> Result<String, ResourceError> {
     let elb = &ctx.aws.elb;
     let notify = ctx.notify(&change.logical);
     let tags = want.tags.clone();
@@ -193,7 +198,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RuleSpec) -> Result<St
                     .aws("CreateRule", &change.logical)
             })
             .await;
-            match out {
+            let created = match out {
                 Ok(out) => out
                     .rules()
                     .first()
@@ -212,7 +217,8 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &RuleSpec) -> Result<St
                     adopt_if_owned(ctx, arn, e).await
                 }
                 Err(e) => Err(e),
-            }
+            };
+            Ok(created?)
         }
     }
 }

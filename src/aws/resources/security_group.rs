@@ -14,6 +14,7 @@ use super::vpc::{
 use super::Teardown;
 use super::{logical_of, observed, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
@@ -287,7 +288,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &SecurityGroupSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     let notify = ctx.notify(&change.logical);
     let id = if let Some(id) = &change.id {

@@ -6,6 +6,7 @@ use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, ta
 use super::Teardown;
 use super::{logical_of, observed, Ctx};
 use crate::aws::clients::no_sdk_retries;
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
@@ -54,7 +55,11 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &SubnetSpec) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &SubnetSpec,
+) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     if let Some(id) = &change.id {
         if change.changed("tags") {
@@ -89,6 +94,7 @@ pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &SubnetSpec) -> Result<
         },
     )
     .await
+    .map_err(ResourceError::from)
 }
 
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {

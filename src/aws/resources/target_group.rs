@@ -10,6 +10,7 @@ use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
 use super::Teardown;
 use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign};
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{logical, LIVE_ALIAS};
@@ -237,7 +238,7 @@ pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &TargetGroupSpec,
-) -> Result<String, AwsError> {
+) -> Result<String, ResourceError> {
     let creating = change.id.is_none();
     let arn = match &change.id {
         Some(arn) => {

@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{
 use super::Teardown;
 use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx};
 use crate::aws::clients::no_sdk_retries;
+use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
 use crate::model::names::{logical, TAG_STACK};
@@ -201,7 +202,11 @@ async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Resul
     Ok(value)
 }
 
-pub async fn apply(ctx: &Ctx<'_>, change: &Change, want: &VpcSpec) -> Result<String, AwsError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &VpcSpec,
+) -> Result<String, ResourceError> {
     let id = match &change.id {
         Some(id) => retagged(ctx, id, change, &want.tags).await?,
         None => create(ctx, change, want).await?,
