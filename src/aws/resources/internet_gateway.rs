@@ -5,8 +5,8 @@ use aws_sdk_ec2::types::ResourceType;
 use super::vpc::{
     already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
 };
-use super::Teardown;
 use super::{logical_of, observed, Ctx};
+use super::{teardown, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -160,10 +160,10 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), A
             }
         })?;
     }
-    retry(
-        Policy::teardown(),
+    teardown(
+        ctx,
+        logical::INTERNET_GATEWAY,
         "delete internet gateway",
-        &notify,
         || async {
             ctx.aws
                 .ec2
@@ -175,6 +175,4 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), A
         },
     )
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }

@@ -9,9 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::load_balancer::{read_tags, retag, to_tags};
-use super::vpc::ignore_not_found;
-use super::Teardown;
 use super::{logical_of, observed, Ctx};
+use super::{teardown, Teardown};
 use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -390,23 +389,16 @@ async fn adopt(
 
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let arn = have.id.as_str();
-    retry(
-        Policy::teardown(),
-        "delete listener",
-        &ctx.notify("listener"),
-        || async {
-            ctx.aws
-                .elb
-                .delete_listener()
-                .listener_arn(arn)
-                .send()
-                .await
-                .aws("DeleteListener", arn)
-        },
-    )
+    teardown(ctx, "listener", "delete listener", || async {
+        ctx.aws
+            .elb
+            .delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .aws("DeleteListener", arn)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]

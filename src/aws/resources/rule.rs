@@ -6,9 +6,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::load_balancer::{adopt_if_owned, retag, to_tags};
-use super::vpc::ignore_not_found;
-use super::Teardown;
 use super::{observed, Ctx};
+use super::{teardown, Teardown};
 use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
@@ -225,23 +224,16 @@ pub async fn apply(
 
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let arn = have.id.as_str();
-    retry(
-        Policy::teardown(),
-        "delete listener rule",
-        &ctx.notify("rule"),
-        || async {
-            ctx.aws
-                .elb
-                .delete_rule()
-                .rule_arn(arn)
-                .send()
-                .await
-                .aws("DeleteRule", arn)
-        },
-    )
+    teardown(ctx, "rule", "delete listener rule", || async {
+        ctx.aws
+            .elb
+            .delete_rule()
+            .rule_arn(arn)
+            .send()
+            .await
+            .aws("DeleteRule", arn)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::Teardown;
+use super::vpc::{find_tagged, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, Ctx};
+use super::{teardown, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::ResourceError;
 use crate::aws::error::{AwsError, AwsResultExt};
@@ -99,21 +99,14 @@ pub async fn apply(
 
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let id = have.id.as_str();
-    retry(
-        Policy::teardown(),
-        &format!("delete subnet {id}"),
-        &ctx.notify("subnet"),
-        || async {
-            ctx.aws
-                .ec2
-                .delete_subnet()
-                .subnet_id(id)
-                .send()
-                .await
-                .aws("DeleteSubnet", id)
-        },
-    )
+    teardown(ctx, "subnet", &format!("delete subnet {id}"), || async {
+        ctx.aws
+            .ec2
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+            .aws("DeleteSubnet", id)
+    })
     .await
-    .map(|_| ())
-    .or_else(ignore_not_found)
 }
