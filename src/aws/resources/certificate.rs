@@ -8,10 +8,8 @@ use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::vpc::wait_error;
-use super::Teardown;
-use super::{logical_of, observed, read, teardown, Ctx};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use super::{logical_of, observed, read, teardown, Ctx, Teardown};
+use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::ids::HostedZoneId;

@@ -6,11 +6,9 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
-use super::Teardown;
-use super::{observed, read, Ctx, Foreign};
+use super::{observed, read, Ctx, Foreign, Teardown};
 use crate::aws::clients::no_route53_retries;
-use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
-use crate::aws::error::{Bug, ResourceError};
+use crate::aws::error::{build_error, AwsError, AwsResultExt, Bug, ErrorClass, ResourceError};
 use crate::aws::retry::{create_once, Policy};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::DnsRecordSpec;

@@ -13,10 +13,10 @@ use aws_sdk_lambda::types::{
 use futures::future::try_join_all;
 
 use super::vpc::wait_error;
-use super::Teardown;
-use super::{found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use super::{
+    found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign, Teardown,
+};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Observed};

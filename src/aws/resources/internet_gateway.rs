@@ -5,11 +5,9 @@ use aws_sdk_ec2::types::ResourceType;
 use super::vpc::{
     already_done, find_tagged, ignore_not_found, retag, stack_filter, tag_map, tag_spec, Ec2Kind,
 };
-use super::{logical_of, observed, Ctx};
-use super::{teardown, Teardown};
+use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};

@@ -9,10 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::load_balancer::{read_tags, retag, to_tags};
-use super::{logical_of, observed, Ctx};
-use super::{teardown, Teardown};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use super::{logical_of, observed, teardown, Ctx, Teardown};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};

@@ -8,10 +8,8 @@ use std::collections::BTreeSet;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 
 use super::vpc::ignore_not_found;
-use super::Teardown;
-use super::{observed, Ctx};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use super::{found, observed, Ctx, Teardown};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
@@ -182,14 +180,9 @@ async fn remove_certificates(
 /// gone (its certificates went with it).
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let listener = have.id.as_str();
-    let have = match extras(ctx, listener).await {
-        Ok(have) => have,
-        Err(e) if e.not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if have.is_empty() {
+    let Some(have) = found(extras(ctx, listener).await)?.filter(|h| !h.is_empty()) else {
         return Ok(());
-    }
+    };
     remove_certificates(ctx, listener, have.iter().collect())
         .await
         .or_else(ignore_not_found)

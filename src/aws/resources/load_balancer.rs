@@ -11,10 +11,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::vpc::{ignore_not_found, wait_error};
-use super::Teardown;
-use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt, ErrorClass};
+use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign, Teardown};
+use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};

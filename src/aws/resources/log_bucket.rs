@@ -14,11 +14,9 @@ use aws_sdk_s3::types::{
     OwnershipControls, OwnershipControlsRule,
 };
 
-use super::Teardown;
-use super::{observed, teardown, Ctx, Foreign};
+use super::{observed, teardown, Ctx, Foreign, Teardown};
 use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass};
+use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, Notify, Policy};
 use crate::model::buckets::{by_tags, untagged, Claim};
 use crate::model::names::{logical, TAG_STACK};

@@ -4,12 +4,11 @@
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::vpc::already_done;
-use super::Teardown;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
+    Teardown,
 };
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{log_group_of, logical};
 use crate::model::plan::{Change, Observed};

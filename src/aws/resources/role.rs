@@ -9,13 +9,11 @@ use aws_sdk_iam::Client;
 use futures::future::try_join_all;
 
 use super::vpc::ignore_not_found;
-use super::Teardown;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
-    Foreign,
+    Foreign, Teardown,
 };
-use crate::aws::error::ResourceError;
-use crate::aws::error::{build_error, AwsError, AwsResultExt};
+use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};

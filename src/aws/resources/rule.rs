@@ -6,10 +6,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::load_balancer::{adopt_if_owned, retag, to_tags};
-use super::{observed, Ctx};
-use super::{teardown, Teardown};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use super::{observed, teardown, Ctx, Teardown};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};

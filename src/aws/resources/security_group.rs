@@ -11,11 +11,9 @@ use futures::future::try_join_all;
 use super::vpc::{
     already_done, find_tagged, ignore_not_found, retagged, stack_filter, tag_map, tag_spec, Ec2Kind,
 };
-use super::Teardown;
-use super::{logical_of, observed, teardown, Ctx};
+use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;

@@ -8,10 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
 use super::vpc::ignore_not_found;
-use super::Teardown;
-use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign};
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign, Teardown};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::plan::{Change, Observed};

@@ -4,11 +4,9 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 
-use super::Teardown;
-use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx};
+use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
-use crate::aws::error::ResourceError;
-use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
