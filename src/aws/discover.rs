@@ -44,8 +44,9 @@ const REFERENCE_PROPS: &[&str] = &[
 /// Properties that are lists whose order AWS does not keep.
 const LIST_PROPS: &[&str] = &["subnets", "associations", "security_groups"];
 
-/// Replaces `id` in `text` with `logical` wherever it stands as a whole token (followed
-/// by the end, `:`, `,`, ` ` or `/`), so that one ARN never rewrites the middle of another.
+/// Replaces `id` in `text` with `logical` wherever it stands as a whole token (after the
+/// start, a space, `,`, `[` or `>`; before the end, `:`, `,` or a space), so that one ARN
+/// never rewrites the middle of another. It knows no property's grammar.
 fn replace_token(text: &str, id: &str, logical: &str) -> String {
     if id.is_empty() {
         return text.to_string();
@@ -54,10 +55,7 @@ fn replace_token(text: &str, id: &str, logical: &str) -> String {
     let mut rest = text;
     while let Some(pos) = rest.find(id) {
         let after = &rest[pos + id.len()..];
-        let before_ok = pos == 0
-            || rest[..pos].ends_with([' ', ',', '[', '>'])
-            || rest[..pos].ends_with("on ")
-            || rest[..pos].ends_with("from ");
+        let before_ok = pos == 0 || rest[..pos].ends_with([' ', ',', '[', '>']);
         let after_ok = after.is_empty() || after.starts_with([':', ',', ' ']);
         out.push_str(&rest[..pos]);
         if before_ok && after_ok {
