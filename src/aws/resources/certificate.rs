@@ -7,7 +7,7 @@ use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMe
 use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::vpc::wait_error;
+use super::wait_error;
 use super::{logical_of, observed, read, teardown, Ctx, Teardown};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::Event;

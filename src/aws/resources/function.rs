@@ -12,7 +12,7 @@ use aws_sdk_lambda::types::{
 };
 use futures::future::try_join_all;
 
-use super::vpc::wait_error;
+use super::wait_error;
 use super::{
     found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign, Teardown,
 };

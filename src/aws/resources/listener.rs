@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
-use super::load_balancer::{read_tags, retag, to_tags};
+use super::elb::{read_tags, retag, to_tags};
 use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};

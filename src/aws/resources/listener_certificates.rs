@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 
-use super::vpc::ignore_not_found;
+use super::ignore_not_found;
 use super::{found, observed, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};

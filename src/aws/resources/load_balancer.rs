@@ -7,114 +7,18 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum, Tag,
+    LoadBalancerTypeEnum,
 };
 
-use super::vpc::{ignore_not_found, wait_error};
-use super::{found, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign, Teardown};
+use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
+use super::{found, observed, read, teardown, Ctx, Foreign, Teardown};
+use super::{ignore_not_found, wait_error};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::LoadBalancerSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
-
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Tags of ELB resources, by ARN (at most 20 per call).
-pub async fn read_tags(
-    ctx: &Ctx<'_>,
-    arns: &[String],
-) -> Result<std::collections::BTreeMap<String, Tags>, AwsError> {
-    let mut out = std::collections::BTreeMap::new();
-    for chunk in arns.chunks(20) {
-        let resp = read(ctx, "tags", "read load balancer tags", || async {
-            ctx.aws
-                .elb
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-                .send()
-                .await
-                .aws("DescribeTags", "elb resources")
-        })
-        .await?;
-        for d in resp.tag_descriptions() {
-            let tags: Tags = d
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
-                .collect();
-            if let Some(arn) = d.resource_arn() {
-                out.insert(arn.to_string(), tags);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// After a creation failed because the name is taken (`e`): the ARN of what holds the
-/// name, when it carries this stack's tags. That is an earlier attempt whose response
-/// was lost (AWS answers a repeat with identical settings with the same resource; not
-/// every endpoint does, and a repeat that differs in any setting gets the error). A
-/// resource under the name that is not the stack's is left alone and the error stands.
-pub async fn adopt_if_owned(
-    ctx: &Ctx<'_>,
-    arn: Option<String>,
-    e: AwsError,
-) -> Result<String, AwsError> {
-    let Some(arn) = arn else { return Err(e) };
-    let tags = read_tags(ctx, std::slice::from_ref(&arn)).await?;
-    match tags.get(&arn) {
-        Some(tags) if ctx.owns(tags) => {
-            tracing::debug!(%arn, "{} after a lost response: taking the existing one", e.operation);
-            Ok(arn)
-        }
-        _ => Err(AwsError {
-            message: format!(
-                "{} ({arn} holds the name and is not tagged for this stack)",
-                e.message
-            ),
-            ..e
-        }),
-    }
-}
-
-/// Brings an ELB resource's tags from the observed ones to `new`.
-pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
-    let (set, remove) = tag_changes(&old_tags(change), new);
-    let notify = ctx.notify(&change.logical);
-    if !set.is_empty() {
-        retry(Policy::fresh(), "tag", &notify, || async {
-            ctx.aws
-                .elb
-                .add_tags()
-                .resource_arns(arn)
-                .set_tags(Some(to_tags(&set)))
-                .send()
-                .await
-                .aws("AddTags", arn)
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        retry(Policy::fresh(), "untag", &notify, || async {
-            ctx.aws
-                .elb
-                .remove_tags()
-                .resource_arns(arn)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-                .await
-                .aws("RemoveTags", arn)
-        })
-        .await?;
-    }
-    Ok(())
-}
 
 /// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
 pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {

@@ -3,7 +3,7 @@
 
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
-use super::vpc::already_done;
+use super::already_done;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
     Teardown,

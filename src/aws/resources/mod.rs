@@ -20,6 +20,8 @@ use super::retry::{retry, Policy};
 
 pub mod certificate;
 pub mod dns_record;
+pub mod ec2;
+pub mod elb;
 pub mod function;
 pub mod internet_gateway;
 pub mod listener;
@@ -273,7 +275,7 @@ where
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let deleted = retry(Policy::teardown(), what, &ctx.notify(logical), delete).await;
-    deleted.map(|_| ()).or_else(vpc::ignore_not_found)
+    deleted.map(|_| ()).or_else(ignore_not_found)
 }
 
 /// Shorthand to build an observed resource.
@@ -317,6 +319,46 @@ pub fn split_found(found: Vec<Option<Result<Observed, Foreign>>>) -> (Vec<Observ
         }
     }
     (ours, foreign)
+}
+
+/// For calls whose lost response makes the retry fail with "already done" (the
+/// attachment, route or association is there): those codes are success.
+pub fn already_done(codes: &'static [&'static str]) -> impl Fn(AwsError) -> Result<(), AwsError> {
+    move |e| {
+        if codes.iter().any(|c| e.is(c)) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// Deleting something already gone is success.
+pub fn ignore_not_found(e: AwsError) -> Result<(), AwsError> {
+    if e.not_found() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// A waiter's failure as an AWS error of the operation it polled.
+pub fn wait_error(
+    e: crate::aws::retry::WaitError,
+    operation: &'static str,
+    resource: &str,
+) -> AwsError {
+    match e {
+        crate::aws::retry::WaitError::Aws(e) => e,
+        other => AwsError {
+            operation,
+            resource: resource.to_string(),
+            code: Some("WaiterTimeout".into()),
+            message: other.to_string(),
+            status: None,
+            class: crate::aws::error::ErrorClass::Permanent,
+        },
+    }
 }
 
 #[cfg(test)]

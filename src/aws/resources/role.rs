@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use futures::future::try_join_all;
 
-use super::vpc::ignore_not_found;
+use super::ignore_not_found;
 use super::{
     logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
     Foreign, Teardown,

@@ -2,7 +2,8 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{already_done, find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::already_done;
+use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, old_value, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};

@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     PathPatternConditionConfig, RuleCondition,
 };
 
-use super::load_balancer::{adopt_if_owned, retag, to_tags};
+use super::elb::{adopt_if_owned, retag, to_tags};
 use super::{observed, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};

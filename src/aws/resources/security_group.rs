@@ -8,9 +8,8 @@ use aws_sdk_ec2::types::{
 };
 use futures::future::try_join_all;
 
-use super::vpc::{
-    already_done, find_tagged, ignore_not_found, retagged, stack_filter, tag_map, tag_spec, Ec2Kind,
-};
+use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::{already_done, ignore_not_found};
 use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};

@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::types::ResourceType;
 
-use super::vpc::{find_tagged, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::ec2::{find_tagged, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};

@@ -6,8 +6,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, TargetDescription, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::load_balancer::{adopt_if_owned, read_tags, retag, to_tags};
-use super::vpc::ignore_not_found;
+use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
+use super::ignore_not_found;
 use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
@@ -438,7 +438,7 @@ async fn allow_invoke(
     .await
     // Removed just above: a statement with this id is the one an attempt whose response
     // was lost added.
-    .or_else(super::vpc::already_done(&["ResourceConflictException"]))
+    .or_else(super::already_done(&["ResourceConflictException"]))
 }
 
 /// Removes the statement that lets ELB invoke the function's alias (gone already is fine).

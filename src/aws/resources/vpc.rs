@@ -1,147 +1,16 @@
 //! The stack's VPC (only when albkit manages the network).
 
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
-};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 
-use super::{logical_of, observed, old_tags, tag_changes, teardown, Ctx, Teardown};
+use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
+use super::{logical_of, observed, teardown, wait_error, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
-use crate::model::names::{logical, TAG_STACK};
+use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::VpcSpec;
-use crate::model::stack::{tags_prop, Kind, Resource, Tags};
-
-pub fn stack_filter(stack: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{TAG_STACK}"))
-        .values(stack)
-        .build()
-}
-
-/// Kinds of EC2 resources albkit creates.
-#[derive(Debug, Clone, Copy)]
-pub enum Ec2Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    RouteTable,
-    SecurityGroup,
-}
-
-/// The id of the stack's EC2 resource tagged with `logical`, if one exists: what an
-/// interrupted or lost creation left behind.
-pub async fn find_tagged(
-    ctx: &Ctx<'_>,
-    kind: Ec2Kind,
-    logical: &str,
-) -> Result<Option<String>, AwsError> {
-    let ec2 = &ctx.aws.ec2;
-    let filters = vec![
-        stack_filter(ctx.stack()),
-        Filter::builder()
-            .name(format!("tag:{}", crate::model::names::TAG_RESOURCE))
-            .values(logical)
-            .build(),
-    ];
-    // The first found's id: `describe` names the call, `list` the answer's list and `id`
-    // the resource's id.
-    macro_rules! first_id {
-        ($describe:ident, $operation:literal, $list:ident, $id:ident) => {{
-            let out = ec2.$describe().set_filters(Some(filters)).send().await;
-            let out = out.aws($operation, logical)?;
-            out.$list()
-                .first()
-                .and_then(|v| v.$id().map(str::to_string))
-        }};
-    }
-    Ok(match kind {
-        Ec2Kind::Vpc => first_id!(describe_vpcs, "DescribeVpcs", vpcs, vpc_id),
-        Ec2Kind::Subnet => first_id!(describe_subnets, "DescribeSubnets", subnets, subnet_id),
-        Ec2Kind::InternetGateway => first_id!(
-            describe_internet_gateways,
-            "DescribeInternetGateways",
-            internet_gateways,
-            internet_gateway_id
-        ),
-        Ec2Kind::RouteTable => first_id!(
-            describe_route_tables,
-            "DescribeRouteTables",
-            route_tables,
-            route_table_id
-        ),
-        Ec2Kind::SecurityGroup => first_id!(
-            describe_security_groups,
-            "DescribeSecurityGroups",
-            security_groups,
-            group_id
-        ),
-    })
-}
-
-pub fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
-        .collect()
-}
-
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(kind)
-        .set_tags(Some(to_tags(tags)))
-        .build()
-}
-
-/// Brings an EC2 resource's tags from `old` to `new`.
-pub async fn retag(ctx: &Ctx<'_>, id: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
-    let (set, remove) = tag_changes(&old_tags(change), new);
-    if !set.is_empty() {
-        ctx.aws
-            .ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .aws("CreateTags", id)?;
-    }
-    if !remove.is_empty() {
-        let keys = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        ctx.aws
-            .ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .aws("DeleteTags", id)?;
-    }
-    Ok(())
-}
-
-/// An existing EC2 resource's id, after bringing its tags to `tags` if the plan
-/// changes them.
-pub async fn retagged(
-    ctx: &Ctx<'_>,
-    id: &str,
-    change: &Change,
-    tags: &Tags,
-) -> Result<String, AwsError> {
-    if change.changed("tags") {
-        retag(ctx, id, change, tags).await?;
-    }
-    Ok(id.to_string())
-}
+use crate::model::stack::{tags_prop, Kind, Resource};
 
 pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::VPC));
@@ -310,44 +179,4 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), A
             .aws("DeleteVpc", id)
     };
     teardown(ctx, logical::VPC, &format!("delete VPC {id}"), delete).await
-}
-
-/// For calls whose lost response makes the retry fail with "already done" (the
-/// attachment, route or association is there): those codes are success.
-pub fn already_done(codes: &'static [&'static str]) -> impl Fn(AwsError) -> Result<(), AwsError> {
-    move |e| {
-        if codes.iter().any(|c| e.is(c)) {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    }
-}
-
-/// Deleting something already gone is success.
-pub fn ignore_not_found(e: AwsError) -> Result<(), AwsError> {
-    if e.not_found() {
-        Ok(())
-    } else {
-        Err(e)
-    }
-}
-
-/// A waiter's failure as an AWS error of the operation it polled.
-pub fn wait_error(
-    e: crate::aws::retry::WaitError,
-    operation: &'static str,
-    resource: &str,
-) -> AwsError {
-    match e {
-        crate::aws::retry::WaitError::Aws(e) => e,
-        other => AwsError {
-            operation,
-            resource: resource.to_string(),
-            code: Some("WaiterTimeout".into()),
-            message: other.to_string(),
-            status: None,
-            class: crate::aws::error::ErrorClass::Permanent,
-        },
-    }
 }
