@@ -3,14 +3,14 @@
 
 /// A target's health, as `describe-target-health` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
+pub(crate) enum Health {
     Initial,
     Healthy,
     Unhealthy,
 }
 
 impl Health {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Health::Initial => "initial",
             Health::Healthy => "healthy",
@@ -21,7 +21,7 @@ impl Health {
 
 /// Counts consecutive results against the thresholds.
 #[derive(Debug, Clone)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     pub state: Health,
     ok_streak: u32,
     fail_streak: u32,
@@ -30,7 +30,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(healthy_threshold: u32, unhealthy_threshold: u32) -> Tracker {
+    pub(crate) fn new(healthy_threshold: u32, unhealthy_threshold: u32) -> Tracker {
         Tracker {
             state: Health::Initial,
             ok_streak: 0,
@@ -41,7 +41,7 @@ impl Tracker {
     }
 
     /// Records one check; returns `(old, new)` when the state changes.
-    pub fn record(&mut self, ok: bool) -> Option<(Health, Health)> {
+    pub(crate) fn record(&mut self, ok: bool) -> Option<(Health, Health)> {
         if ok {
             self.ok_streak += 1;
             self.fail_streak = 0;

@@ -11,6 +11,6 @@
 //! check of `albkit deploy` (`model::lifecycle`).
 
 pub mod event;
-pub mod health;
-pub mod outcome;
-pub mod rules;
+pub(crate) mod health;
+pub(crate) mod outcome;
+pub(crate) mod rules;

@@ -23,7 +23,7 @@ pub enum Outcome {
 /// How the ALB answers an invocation's outcome (docs/alb-lambda.md §3, §4): the
 /// function's response mapped to HTTP, or 502 for a function error, a timeout, a crash
 /// or a response it cannot use.
-pub fn respond(
+pub(crate) fn respond(
     outcome: Outcome,
     multi_value: bool,
     timeout: Duration,

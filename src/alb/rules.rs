@@ -87,7 +87,7 @@ impl RuleSet {
 }
 
 /// `example.com:8080` → `example.com`; IPv6 literals (`[::1]:80`) keep their brackets.
-pub fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if let Some(end) = host.strip_prefix('[').and_then(|_| host.find(']')) {
         return &host[..=end];
     }
@@ -99,7 +99,7 @@ pub fn strip_port(host: &str) -> &str {
 
 /// ALB wildcard match: `*` any run of characters (also `/`, also empty), `?` exactly one
 /// character. Iterative with backtracking to the last `*`: linear-ish, no recursion.
-pub fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+pub(crate) fn wildcard(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let eq = |a: char, b: char| {

@@ -24,7 +24,7 @@ use crate::model::stack::Tags;
 
 /// One bucket, addressed with its expected owner.
 #[derive(Clone, Copy)]
-pub struct Bucket<'a> {
+pub(crate) struct Bucket<'a> {
     pub aws: &'a Aws,
     pub name: &'a str,
     /// The account that must own it: the caller's.
@@ -38,7 +38,7 @@ pub struct Bucket<'a> {
 
 impl<'a> Bucket<'a> {
     /// A bucket this run has not created (yet).
-    pub fn new(aws: &'a Aws, name: &'a str, owner: &'a str) -> Self {
+    pub(crate) fn new(aws: &'a Aws, name: &'a str, owner: &'a str) -> Self {
         Self {
             aws,
             name,
@@ -48,7 +48,7 @@ impl<'a> Bucket<'a> {
     }
 
     /// Whether this run created it ([`Bucket::create`]).
-    pub fn fresh(&self) -> bool {
+    pub(crate) fn fresh(&self) -> bool {
         self.fresh
     }
 
@@ -63,17 +63,17 @@ impl<'a> Bucket<'a> {
 
 /// S3 answered 403 to a call that named the expected owner: the bucket belongs to another
 /// account (or, rarely, denies this account everything).
-pub fn refused(e: &AwsError) -> bool {
+pub(crate) fn refused(e: &AwsError) -> bool {
     e.status == Some(403) || e.is("AccessDenied")
 }
 
 /// Why a bucket S3 refused with 403 is foreign.
-pub fn other_account_reason(owner: &str) -> String {
+pub(crate) fn other_account_reason(owner: &str) -> String {
     format!("it belongs to another AWS account: S3 answered 403 to a request that expects owner {owner} (bucket names are global)")
 }
 
 /// The error albkit returns instead of touching a bucket that is not its own.
-pub fn foreign_error(operation: &'static str, bucket: &str, reason: &str) -> AwsError {
+pub(crate) fn foreign_error(operation: &'static str, bucket: &str, reason: &str) -> AwsError {
     AwsError {
         operation,
         resource: bucket.to_string(),
@@ -87,7 +87,7 @@ pub fn foreign_error(operation: &'static str, bucket: &str, reason: &str) -> Aws
 impl Bucket<'_> {
     /// Creates the bucket in the client's region, object ownership enforced (no ACLs); a
     /// bucket already ours counts as created (a retried call whose answer was lost).
-    pub async fn create(&mut self, notify: &dyn Notify) -> Result<(), AwsError> {
+    pub(crate) async fn create(&mut self, notify: &dyn Notify) -> Result<(), AwsError> {
         let (aws, name) = (self.aws, self.name);
         let mut config = CreateBucketConfiguration::builder();
         if aws.region != "us-east-1" {
@@ -128,7 +128,7 @@ impl Bucket<'_> {
     }
 
     /// Replaces the bucket's tags.
-    pub async fn put_tags(&self, tags: &Tags, notify: &dyn Notify) -> Result<(), AwsError> {
+    pub(crate) async fn put_tags(&self, tags: &Tags, notify: &dyn Notify) -> Result<(), AwsError> {
         let name = self.name;
         let set = tags
             .iter()
@@ -160,7 +160,7 @@ impl Bucket<'_> {
     }
 
     /// Turns on all four public-access blocks.
-    pub async fn block_public_access(&self, notify: &dyn Notify) -> Result<(), AwsError> {
+    pub(crate) async fn block_public_access(&self, notify: &dyn Notify) -> Result<(), AwsError> {
         let block = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)
@@ -183,7 +183,7 @@ impl Bucket<'_> {
     }
 
     /// Default encryption with S3-managed keys (AES256).
-    pub async fn encrypt(&self, notify: &dyn Notify) -> Result<(), AwsError> {
+    pub(crate) async fn encrypt(&self, notify: &dyn Notify) -> Result<(), AwsError> {
         let name = self.name;
         let by_default = ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::Aes256)
@@ -213,7 +213,7 @@ impl Bucket<'_> {
     }
 
     /// Replaces the bucket policy.
-    pub async fn put_policy(
+    pub(crate) async fn put_policy(
         &self,
         policy: &str,
         what: &str,
@@ -235,7 +235,7 @@ impl Bucket<'_> {
     }
 
     /// The bucket's tags (none when it has no tag set).
-    pub async fn tags(&self) -> Result<Tags, AwsError> {
+    pub(crate) async fn tags(&self) -> Result<Tags, AwsError> {
         let out = self
             .aws
             .s3
@@ -249,7 +249,7 @@ impl Bucket<'_> {
     }
 
     /// Whether the bucket holds any object version or delete marker (one page of one key).
-    pub async fn holds_objects(&self) -> Result<bool, AwsError> {
+    pub(crate) async fn holds_objects(&self) -> Result<bool, AwsError> {
         let out = self
             .aws
             .s3
@@ -265,7 +265,7 @@ impl Bucket<'_> {
 }
 
 /// The tags of a `GetBucketTagging` answer; a bucket without a tag set has none.
-pub fn tags_of(
+pub(crate) fn tags_of(
     out: Result<aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput, AwsError>,
 ) -> Result<Tags, AwsError> {
     match out {

@@ -32,12 +32,12 @@ pub struct Aws {
 
 /// Configuration override for one EC2 call that must not be repeated by the SDK (a
 /// creation without client token): `retry::create_once` repeats it, after looking.
-pub fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
+pub(crate) fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 /// The same for a Route 53 record deletion, which cannot be repeated blindly either.
-pub fn no_route53_retries() -> aws_sdk_route53::config::Builder {
+pub(crate) fn no_route53_retries() -> aws_sdk_route53::config::Builder {
     aws_sdk_route53::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 

@@ -15,7 +15,7 @@ use crate::model::plan::{Observed, ObservedStack};
 use crate::model::stack::Kind;
 
 #[derive(Debug, Default)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     pub observed: ObservedStack,
     /// Resources under the stack's names that are not tagged for it.
     pub foreign: Vec<Foreign>,
@@ -70,7 +70,7 @@ fn replace_token(text: &str, id: &str, logical: &str) -> String {
 }
 
 /// Rewrites AWS ids in reference properties as logical ids. Pure.
-pub fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, String)]) {
+pub(crate) fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, String)]) {
     let mut ids: Vec<(String, String)> = observed
         .values()
         .filter(|o| {
@@ -121,7 +121,7 @@ fn collect(into: &mut Discovery, found: Vec<Observed>) {
 
 /// Reads the whole stack. Independent reads run concurrently; listeners and rules
 /// follow the load balancer they belong to.
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     // Every read of the stack is in this one future; on the heap, it does not weigh on
     // the stack of whatever awaits it (debug builds keep large futures' copies there).
     Box::pin(discover_all(ctx)).await
@@ -299,7 +299,7 @@ fn load_balancer_aliases(elb_found: &[Observed]) -> Vec<(String, String)> {
 /// function does not exist, the one of the current naming scheme. An untagged group
 /// under a function's previous name is not taken for a stack whose function has the
 /// current name: under the previous scheme, that name may be another stack's. Pure.
-pub fn adopt_untagged_log_groups(
+pub(crate) fn adopt_untagged_log_groups(
     names: &Names,
     functions: &[Observed],
     owned: &[Observed],

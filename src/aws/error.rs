@@ -234,7 +234,7 @@ const DEPENDENCY: &[&str] = &[
 ];
 
 /// Classifies an error from its code, message and HTTP status. Pure.
-pub fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> ErrorClass {
+pub(crate) fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> ErrorClass {
     let code_str = code.unwrap_or("");
     if THROTTLING.contains(&code_str) {
         return ErrorClass::Transient;
@@ -283,7 +283,7 @@ pub fn classify(code: Option<&str>, message: &str, status: Option<u16>) -> Error
 }
 
 /// Converts SDK results, naming the operation and the resource.
-pub trait AwsResultExt<T> {
+pub(crate) trait AwsResultExt<T> {
     fn aws(self, operation: &'static str, resource: &str) -> Result<T, AwsError>;
 }
 
@@ -333,7 +333,7 @@ where
 }
 
 /// An SDK builder refused a value (a required field was missing): a bug in albkit.
-pub fn build_error<'a>(
+pub(crate) fn build_error<'a>(
     operation: &'static str,
     resource: &'a str,
 ) -> impl FnOnce(aws_smithy_types::error::operation::BuildError) -> AwsError + 'a {

@@ -52,7 +52,7 @@ impl super::retry::Notify for ResourceNotify<'_> {
 }
 
 /// A reporter that drops everything (tests, JSON output).
-pub struct Quiet;
+pub(crate) struct Quiet;
 
 impl Reporter for Quiet {
     fn event(&self, _event: Event) {}

@@ -23,7 +23,7 @@ const CONCURRENCY: usize = 8;
 
 /// What happened to each resource.
 #[derive(Debug, Default, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     pub done: Vec<(String, Action)>,
     pub kept: Vec<String>,
 }
@@ -58,11 +58,15 @@ impl ApplyError {
 type NodeFuture<'a> =
     Pin<Box<dyn Future<Output = (String, Result<String, ResourceError>)> + Send + 'a>>;
 
-pub use super::resources::Teardown;
+pub(crate) use super::resources::Teardown;
 
 /// Deletes one resource. Log buckets and log groups are kept unless `purge_logs`;
 /// returns `false` when the resource was kept.
-pub async fn delete_one(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<bool, AwsError> {
+pub(crate) async fn delete_one(
+    ctx: &Ctx<'_>,
+    have: &Observed,
+    opts: Teardown,
+) -> Result<bool, AwsError> {
     if have.resource.kind.holds_logs() && !opts.purge_logs {
         return Ok(false);
     }
@@ -139,7 +143,7 @@ async fn run_node<'a>(
 
 /// Runs the creations and updates of `plan` as a graph, then its deletions in reverse
 /// dependency order, then waits for the load balancer to be active.
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     plan: &Plan,
     desired: &Desired,
@@ -275,7 +279,7 @@ fn deletions<'a>(plan: &Plan, observed: &'a ObservedStack) -> Vec<&'a Observed> 
 
 /// Deletes resources rank by rank (dependents first); resources of one rank go
 /// concurrently. Returns the logical ids of what was kept (logs without `purge_logs`).
-pub async fn delete_in_order(
+pub(crate) async fn delete_in_order(
     ctx: &Ctx<'_>,
     items: &[&Observed],
     opts: Teardown,

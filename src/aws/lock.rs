@@ -30,7 +30,7 @@ use crate::model::names::Names;
 
 /// What a command asks of the lock.
 #[derive(Debug, Clone)]
-pub struct LockOptions {
+pub(crate) struct LockOptions {
     /// `up`, `down`.
     pub command: &'static str,
     /// How long to wait for a lock held by someone else before giving up.
@@ -40,7 +40,7 @@ pub struct LockOptions {
 
 impl LockOptions {
     /// The TTL is `ALBKIT_LOCK_TTL_SECS` when set (tests use a few seconds).
-    pub fn new(command: &'static str, wait: Duration) -> Self {
+    pub(crate) fn new(command: &'static str, wait: Duration) -> Self {
         let ttl = std::env::var("ALBKIT_LOCK_TTL_SECS")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
@@ -86,7 +86,7 @@ impl LockError {
     }
 }
 
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -247,7 +247,7 @@ fn lost_race(e: &AwsError) -> bool {
 }
 
 /// A lock this process holds; renewed in the background until [`StackLock::release`].
-pub struct StackLock {
+pub(crate) struct StackLock {
     place: Place,
     state: Arc<Mutex<(LockRecord, String)>>,
     heartbeat: JoinHandle<()>,
@@ -257,7 +257,7 @@ pub struct StackLock {
 /// is the lock bucket as [`lock_bucket::inspect`] found it (beside the stack's reads, or
 /// just before): a foreign one is refused before anything is written, a missing one is
 /// created, one that lacks a setting gets it.
-pub async fn acquire(
+pub(crate) async fn acquire(
     aws: &Aws,
     names: &Names,
     account: &str,
@@ -444,7 +444,7 @@ impl StackLock {
         }
     }
 
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.state
             .lock()
             .map(|s| s.0.id.clone())
@@ -453,7 +453,7 @@ impl StackLock {
 
     /// Stops renewing and deletes the lock if it is still ours. Failures are returned
     /// for the caller to report; the lock then expires on its own.
-    pub async fn release(self) -> Result<(), AwsError> {
+    pub(crate) async fn release(self) -> Result<(), AwsError> {
         self.heartbeat.abort();
         let _ = self.heartbeat.await;
         let Some((id, etag)) = self
@@ -516,7 +516,7 @@ async fn renew_forever(place: Place, state: Arc<Mutex<(LockRecord, String)>>, tt
 
 /// What `albkit unlock` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unlocked {
+pub(crate) enum Unlocked {
     NotLocked,
     /// The lock object was removed; its record when it was readable.
     Removed(Option<LockRecord>),
@@ -525,7 +525,7 @@ pub enum Unlocked {
 /// Removes the stack's lock whatever holds it (`albkit unlock`). `expected_id`, when
 /// given, must match the lock's id. Nothing is deleted from a lock bucket albkit does not
 /// own; the bucket is checked beside the read of the lock.
-pub async fn force_unlock(
+pub(crate) async fn force_unlock(
     aws: &Aws,
     names: &Names,
     account: &str,
@@ -558,7 +558,7 @@ pub async fn force_unlock(
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UnlockError {
+pub(crate) enum UnlockError {
     #[error("the stack's lock is another one than asked")]
     OtherLock(LockRecord),
     #[error("the lock changed while it was being removed")]
@@ -572,7 +572,7 @@ pub enum UnlockError {
 /// With `purge_logs` (`down --purge-logs`), deletes the region's lock bucket if no stack
 /// holds a lock in it any more; otherwise keeps it, so that its name stays albkit's.
 /// Called only after this run held a lock in it, so the bucket is albkit's.
-pub async fn remove_bucket_if_unused(
+pub(crate) async fn remove_bucket_if_unused(
     aws: &Aws,
     names: &Names,
     account: &str,

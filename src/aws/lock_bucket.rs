@@ -25,7 +25,7 @@ use crate::model::buckets::{
 };
 
 /// What a bucket albkit owns lacks, for people; `None` when it lacks nothing.
-pub fn lacking(state: &State) -> Option<String> {
+pub(crate) fn lacking(state: &State) -> Option<String> {
     match state {
         State::Usable(fixes) if !fixes.is_empty() => Some(
             fixes
@@ -40,7 +40,7 @@ pub fn lacking(state: &State) -> Option<String> {
 
 /// What albkit found under the lock bucket's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// No bucket: the first lock creates it.
     Absent,
     /// albkit's; what it lacks (nothing, usually).
@@ -55,7 +55,7 @@ pub enum State {
 
 /// Reads the bucket: its tags and settings in one round trip (and, only when it has no
 /// tags, a second one to see whether it is empty).
-pub async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsError> {
+pub(crate) async fn inspect(aws: &Aws, name: &str, owner: &str) -> Result<State, AwsError> {
     // Each read names the bucket and the account that must own it.
     macro_rules! get {
         ($operation:ident) => {
@@ -149,7 +149,7 @@ fn optional<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
 
 /// Makes the bucket ready for locks: creates it when absent, sets what it lacks, and
 /// refuses a foreign one (an error naming the bucket, nothing written).
-pub async fn prepare(
+pub(crate) async fn prepare(
     aws: &Aws,
     name: &str,
     owner: &str,

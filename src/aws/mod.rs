@@ -1,14 +1,14 @@
 //! Everything that talks to AWS.
 
-pub mod bucket;
-pub mod clients;
-pub mod discover;
-pub mod error;
-pub mod events;
-pub mod executor;
-pub mod identity;
-pub mod lock;
-pub mod lock_bucket;
-pub mod network;
+pub(crate) mod bucket;
+pub(crate) mod clients;
+pub(crate) mod discover;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod executor;
+pub(crate) mod identity;
+pub(crate) mod lock;
+pub(crate) mod lock_bucket;
+pub(crate) mod network;
 pub mod resources;
-pub mod retry;
+pub(crate) mod retry;

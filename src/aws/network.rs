@@ -15,7 +15,7 @@ use crate::model::ids::{SubnetId, VpcId};
 
 /// What the network of the stack starts from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkContext {
+pub(crate) struct NetworkContext {
     /// The region's available zones, sorted (a managed network; empty otherwise).
     pub availability_zones: Vec<String>,
     /// The IPv4 CIDR of the existing VPC (`None` for a managed network).
@@ -26,7 +26,7 @@ pub struct NetworkContext {
 
 /// Reads what `network` needs. `account` is awaited only to name the account in the
 /// error about a VPC that does not exist.
-pub async fn read<'a>(
+pub(crate) async fn read<'a>(
     aws: &Aws,
     network: &Network,
     account: impl Future<Output = Result<&'a str>>,

@@ -13,7 +13,7 @@ use super::error::{AwsError, ErrorClass};
 
 /// Which error classes to retry and for how long.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub transient: bool,
     pub eventual_consistency: bool,
     pub dependency: bool,
@@ -25,7 +25,7 @@ pub struct Policy {
 
 impl Policy {
     /// Transient faults only.
-    pub const fn transient() -> Self {
+    pub(crate) const fn transient() -> Self {
         Self {
             transient: true,
             eventual_consistency: false,
@@ -35,7 +35,7 @@ impl Policy {
         }
     }
     /// Calls that touch something created moments ago.
-    pub const fn fresh() -> Self {
+    pub(crate) const fn fresh() -> Self {
         Self {
             eventual_consistency: true,
             not_found: true,
@@ -44,7 +44,7 @@ impl Policy {
         }
     }
     /// Deletions that AWS may refuse while dependents detach.
-    pub const fn teardown() -> Self {
+    pub(crate) const fn teardown() -> Self {
         Self {
             eventual_consistency: true,
             dependency: true,
@@ -52,7 +52,8 @@ impl Policy {
             ..Self::transient()
         }
     }
-    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) const fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
     }
@@ -70,14 +71,14 @@ impl Policy {
 
 /// Exponential backoff with full jitter: first pause up to `base`, doubling, capped.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     attempt: u32,
     base: Duration,
     cap: Duration,
 }
 
 impl Backoff {
-    pub fn new(base: Duration, cap: Duration) -> Self {
+    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
         Self {
             attempt: 0,
             base,
@@ -86,7 +87,7 @@ impl Backoff {
     }
 
     /// The next pause: uniformly random in [ceiling/2, ceiling].
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let factor = 1u32 << self.attempt.min(16);
         self.attempt = self.attempt.saturating_add(1);
         let ceiling = self.base.saturating_mul(factor).min(self.cap);
@@ -97,13 +98,15 @@ impl Backoff {
 }
 
 /// Something that is told when albkit pauses, and why.
-pub trait Notify: Sync {
+pub(crate) trait Notify: Sync {
     fn waiting(&self, what: &str, detail: &str);
 }
 
-/// For callers that need no reporting (tests, reads).
-pub struct Silent;
+/// For tests, which need no reporting.
+#[cfg(test)]
+pub(crate) struct Silent;
 
+#[cfg(test)]
 impl Notify for Silent {
     fn waiting(&self, _what: &str, _detail: &str) {}
 }
@@ -121,7 +124,7 @@ pub(crate) fn base_delay() -> Duration {
 
 /// Runs `op` until it succeeds, fails with a class the policy does not retry, or the
 /// deadline passes (then the last error is returned).
-pub async fn retry<T, F, Fut>(
+pub(crate) async fn retry<T, F, Fut>(
     policy: Policy,
     what: &str,
     notify: &dyn Notify,
@@ -139,7 +142,7 @@ where
 /// created although its response was lost, and returns that instead of creating a
 /// second one. The creation call itself must be sent without the SDK's own retries
 /// (see `clients::no_sdk_retries`), or the SDK could repeat it blindly.
-pub async fn create_once<T, F, FFut, C, CFut>(
+pub(crate) async fn create_once<T, F, FFut, C, CFut>(
     policy: Policy,
     what: &str,
     notify: &dyn Notify,
@@ -211,7 +214,7 @@ pub enum WaitError {
 }
 
 /// What one poll of a waiter saw.
-pub enum Poll<T> {
+pub(crate) enum Poll<T> {
     Ready(T),
     /// Not yet; the text says which state it is in.
     Pending(String),
@@ -226,11 +229,11 @@ pub enum Poll<T> {
 /// becoming active, a certificate being issued, a function leaving `Pending`) is the
 /// critical path of `up`: a long pause adds straight to the time to URL, while a read
 /// every 2 s is far below the describe APIs' rate limits.
-pub const POLL_CAP: Duration = Duration::from_secs(2);
+pub(crate) const POLL_CAP: Duration = Duration::from_secs(2);
 
 /// Polls `check` until it is ready, with backoff, transient errors retried, and a
 /// deadline. `what` says what is being waited for ("load balancer hello-alb to be active").
-pub async fn wait_until<T, F, Fut>(
+pub(crate) async fn wait_until<T, F, Fut>(
     what: &str,
     deadline: Duration,
     notify: &dyn Notify,

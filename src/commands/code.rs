@@ -11,7 +11,10 @@ use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::stack::Tags;
 
 /// The functions a command acts on: the one named (`--function`), or all of the stack.
-pub fn select<'c>(config: &'c Config, name: Option<&str>) -> Result<Vec<&'c FunctionSettings>> {
+pub(crate) fn select<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+) -> Result<Vec<&'c FunctionSettings>> {
     match name {
         None => Ok(config.functions.iter().collect()),
         Some(n) => config.function(n).map(|f| vec![f]).ok_or_else(|| {
@@ -32,7 +35,7 @@ pub fn select<'c>(config: &'c Config, name: Option<&str>) -> Result<Vec<&'c Func
 }
 
 /// The `live` alias's version and the configuration of that version.
-pub struct Live {
+pub(crate) struct Live {
     pub version: String,
     pub code_sha256: String,
     pub function_arn: String,
@@ -40,7 +43,7 @@ pub struct Live {
 
 /// A function of the stack, proved by its tags (`albkit:stack` = the stack and
 /// `albkit:resource` = `function/<name>`).
-pub struct Proven {
+pub(crate) struct Proven {
     /// Its name: the current naming scheme's, or the previous one's for an older stack.
     pub name: String,
     /// Whether that is the previous scheme's name.
@@ -103,14 +106,18 @@ fn foreign(s: &Session, function: &str, name: &str, reason: &str) -> Error {
 /// call for a function under the current name, 2 for one of an older stack under the
 /// previous name. Only when neither is found, a third tells a function that is not the
 /// stack's (exit 1) from one that is not deployed (exit 2).
-pub async fn prove(s: &Session, function: &str, live: bool) -> Result<(Proven, Option<Live>)> {
+pub(crate) async fn prove(
+    s: &Session,
+    function: &str,
+    live: bool,
+) -> Result<(Proven, Option<Live>)> {
     find(s, function, live)
         .await?
         .ok_or_else(|| not_deployed(function, &s.names.function(function), live))
 }
 
 /// [`prove`], with `None` for a function that does not exist (or has no `live` alias).
-pub async fn find(
+pub(crate) async fn find(
     s: &Session,
     function: &str,
     live: bool,
@@ -157,7 +164,7 @@ pub async fn find(
     Ok(None)
 }
 
-pub fn not_deployed(function: &str, name: &str, live: bool) -> Error {
+pub(crate) fn not_deployed(function: &str, name: &str, live: bool) -> Error {
     let what = if live {
         format!("has no `{LIVE_ALIAS}` alias")
     } else {
@@ -170,12 +177,12 @@ pub fn not_deployed(function: &str, name: &str, live: bool) -> Error {
 }
 
 /// The account id in a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
-pub fn account_of(function_arn: &str) -> &str {
+pub(crate) fn account_of(function_arn: &str) -> &str {
     function_arn.split(':').nth(4).unwrap_or_default()
 }
 
 /// Invokes `name:qualifier` synchronously with `event`, within `limit`.
-pub async fn invoke(
+pub(crate) async fn invoke(
     aws: &Aws,
     name: &str,
     qualifier: &str,

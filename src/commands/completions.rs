@@ -10,14 +10,14 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 /// The completion script for `shell`.
-pub fn script(shell: Shell) -> Vec<u8> {
+pub(crate) fn script(shell: Shell) -> Vec<u8> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "albkit", &mut out);
     out
 }
 
-pub fn run(shell: Shell) -> Result<u8> {
+pub(crate) fn run(shell: Shell) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&script(shell))

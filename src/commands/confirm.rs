@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::error::{Error, Result};
 
 /// Asks on a terminal; refuses without one unless `--yes`.
-pub fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
+pub(crate) fn confirm(yes: bool, question: &str, json: bool) -> Result<bool> {
     if yes {
         return Ok(true);
     }

@@ -40,7 +40,7 @@ fn architecture(name: &str) -> Architecture {
 }
 
 /// The workload to price: the flags, then the config, then the defaults.
-pub fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
+pub(crate) fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
     let arch_override = args.architecture.as_deref().map(architecture);
     let load = |name: &str, memory_mb: u32, arch: Architecture| {
         let arch = arch_override.unwrap_or(arch);
@@ -79,7 +79,7 @@ pub fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
 }
 
 /// Everything the command shows: the workload, its estimate and the break-evens.
-pub struct Report<'p> {
+pub(crate) struct Report<'p> {
     pub stack: Option<String>,
     pub workload: Workload,
     pub prices: &'p Prices,
@@ -90,7 +90,7 @@ pub struct Report<'p> {
 }
 
 impl<'p> Report<'p> {
-    pub fn new(
+    pub(crate) fn new(
         stack: Option<String>,
         workload: Workload,
         prices: &'p Prices,
@@ -108,7 +108,7 @@ impl<'p> Report<'p> {
     }
 }
 
-pub fn run(cli: &Cli, args: &CostArgs) -> Result<Outcome> {
+pub(crate) fn run(cli: &Cli, args: &CostArgs) -> Result<Outcome> {
     let config = load_if_present(&cli.config)?;
     let w = workload(config.as_ref(), args);
     let prices = &US_EAST_1;
@@ -236,7 +236,7 @@ fn break_even_text(name: &str, b: BreakEven, prices: &Prices) -> String {
 
 /// The human report: a table of monthly USD per option, the break-even traffic, and
 /// the assumptions.
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     use std::fmt::Write;
     let (w, prices, e) = (&r.workload, r.prices, &r.estimate);
     let mut out = String::new();

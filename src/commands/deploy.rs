@@ -28,7 +28,7 @@ fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
     }
 }
 
-pub async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(o.function.as_deref())?;
     let mut outcomes = Vec::new();

@@ -18,7 +18,7 @@ use crate::model::config::{Config, FunctionSettings};
 use crate::model::names::Names;
 use crate::package::Profile;
 
-pub async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
+pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
     let selected = select(&config, args.function.as_deref(), &cli.config)?;
     if !args.bind.is_loopback() {
@@ -163,7 +163,7 @@ async fn shutdown_signal() {
 
 /// A cheap fingerprint of a crate's sources: newest modification time and file count
 /// (of `Cargo.toml`, `Cargo.lock`, `build.rs` and everything under `src/`).
-pub fn fingerprint(root: &Path) -> (Option<SystemTime>, usize) {
+pub(crate) fn fingerprint(root: &Path) -> (Option<SystemTime>, usize) {
     let mut newest = None;
     let mut count = 0usize;
     let mut stack: Vec<PathBuf> = vec![root.join("src")];

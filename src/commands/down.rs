@@ -31,7 +31,7 @@ fn options(args: &DownArgs) -> Teardown {
     }
 }
 
-pub async fn run(cli: &Cli, args: &DownArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &DownArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     let opts = options(args);
     let lock = s.lock("down", args.lock_timeout).await?;

@@ -8,7 +8,7 @@ use crate::cli::{Cli, IamPolicyArgs, Output, PolicyFor};
 use crate::error::{Error, Result};
 use crate::model::iam_policy::{document, statements, summary, Audience, Scope};
 
-pub async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
     let (config, aws) = load_and_connect(cli).await?;
     let audience = match args.audience {
         PolicyFor::Deploy => Audience::Deploy,

@@ -89,7 +89,7 @@ fn check_no_escape(dir: &Path, files: &[&str]) -> Result<()> {
     ))
 }
 
-pub fn run(cli: &Cli, o: &InitArgs) -> Result<Outcome> {
+pub(crate) fn run(cli: &Cli, o: &InitArgs) -> Result<Outcome> {
     let json = cli.output == crate::cli::Output::Json;
     if o.list {
         return Ok(list(json));

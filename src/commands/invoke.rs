@@ -247,7 +247,7 @@ async fn target_group(s: &Session, function: &str, legacy: bool) -> Result<(Stri
     ))
 }
 
-pub async fn run(cli: &Cli, o: &InvokeArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, o: &InvokeArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(o.function.as_deref())?;
     let [f] = functions.as_slice() else {

@@ -122,7 +122,7 @@ async fn log_group(s: &Session, function: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(o.function.as_deref())?;
     let since = parse_since(&o.since, now_ms()).map_err(|m| {

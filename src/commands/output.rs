@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use schemars::generate::SchemaSettings;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
@@ -22,7 +21,7 @@ use crate::package::Builder;
     title = "albkit plan -o json: what up would change",
     deny_unknown_fields
 )]
-pub struct PlanDoc {
+pub(crate) struct PlanDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -104,7 +103,7 @@ struct WarningSchema {
 // `albkit up -o json`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(title = "albkit up -o json: the converged stack", deny_unknown_fields)]
-pub struct UpDoc {
+pub(crate) struct UpDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -127,7 +126,7 @@ pub struct UpDoc {
 /// What `up` did, by action.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct UpCounts {
+pub(crate) struct UpCounts {
     pub created: usize,
     pub updated: usize,
     pub replaced: usize,
@@ -153,7 +152,7 @@ impl From<Counts> for UpCounts {
     title = "albkit status -o json: every resource of the stack",
     deny_unknown_fields
 )]
-pub struct StatusDoc {
+pub(crate) struct StatusDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -167,7 +166,7 @@ pub struct StatusDoc {
 /// One resource of `albkit status`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct StatusRow {
+pub(crate) struct StatusRow {
     pub logical: String,
     #[schemars(schema_with = "kind_schema")]
     pub kind: Kind,
@@ -194,7 +193,7 @@ fn kind_schema(_: &mut SchemaGenerator) -> Schema {
     title = "albkit down -o json: what was removed and what was kept",
     deny_unknown_fields
 )]
-pub struct DownDoc {
+pub(crate) struct DownDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -216,7 +215,7 @@ pub struct DownDoc {
 /// A resource `down` kept (logs without `--purge-logs`).
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Kept {
+pub(crate) struct Kept {
     pub logical: String,
     pub id: Option<String>,
 }
@@ -224,7 +223,7 @@ pub struct Kept {
 /// A resource in the stack's place that is not the stack's.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct ForeignDoc {
+pub(crate) struct ForeignDoc {
     pub kind: String,
     pub name: String,
     /// Why it is not the stack's
@@ -237,7 +236,7 @@ pub struct ForeignDoc {
     title = "albkit unlock -o json: the stack lock that was removed, if any",
     deny_unknown_fields
 )]
-pub struct UnlockDoc {
+pub(crate) struct UnlockDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -278,7 +277,7 @@ struct LockRecordSchema {
     title = "albkit deploy -o json: the outcome per function",
     deny_unknown_fields
 )]
-pub struct DeployDoc {
+pub(crate) struct DeployDoc {
     /// [stack].name
     pub stack: String,
     /// The AWS region used
@@ -289,7 +288,7 @@ pub struct DeployDoc {
 /// What `deploy` did to one function.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Deployed {
+pub(crate) struct Deployed {
     pub function: String,
     /// unhealthy: the smoke check failed and --no-rollback kept live on the new version
     pub result: DeployResult,
@@ -310,7 +309,7 @@ pub struct Deployed {
 /// The result of `deploy` for one function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum DeployResult {
+pub(crate) enum DeployResult {
     Unchanged,
     Deployed,
     #[serde(rename = "rolled back")]
@@ -329,14 +328,14 @@ fn builder_schema(_: &mut SchemaGenerator) -> Schema {
     title = "albkit rollback -o json: where live moved",
     deny_unknown_fields
 )]
-pub struct RollbackDoc {
+pub(crate) struct RollbackDoc {
     pub functions: Vec<Moved>,
 }
 
 /// Where `rollback` moved one function's `live` alias.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Moved {
+pub(crate) struct Moved {
     pub function: String,
     pub from: String,
     pub to: String,
@@ -350,14 +349,14 @@ pub struct Moved {
     title = "albkit versions -o json: published versions per function",
     deny_unknown_fields
 )]
-pub struct VersionsDoc {
+pub(crate) struct VersionsDoc {
     pub functions: Vec<FunctionVersions>,
 }
 
 /// The published versions of one function.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct FunctionVersions {
+pub(crate) struct FunctionVersions {
     pub function: String,
     /// The Lambda function name
     pub name: String,
@@ -372,7 +371,7 @@ pub struct FunctionVersions {
     title = "albkit invoke -o json: the HTTP response the load balancer would send",
     deny_unknown_fields
 )]
-pub struct InvokeDoc {
+pub(crate) struct InvokeDoc {
     pub function: String,
     pub local: bool,
     #[schemars(range(min = 100, max = 599))]
@@ -388,7 +387,7 @@ pub struct InvokeDoc {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "albkit init -o json: the files written, or with --list the templates")]
-pub enum InitDoc {
+pub(crate) enum InitDoc {
     Written(Written),
     /// --list
     List(Vec<TemplateDoc>),
@@ -397,7 +396,7 @@ pub enum InitDoc {
 /// What `init` wrote.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Written {
+pub(crate) struct Written {
     pub template: String,
     pub stack: String,
     pub directory: String,
@@ -407,7 +406,7 @@ pub struct Written {
 /// A template of `init --list`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct TemplateDoc {
+pub(crate) struct TemplateDoc {
     pub name: String,
     pub description: String,
 }
@@ -418,7 +417,7 @@ pub struct TemplateDoc {
     title = "albkit logs -o json: ONE log event; the command prints one such object per line",
     deny_unknown_fields
 )]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// Milliseconds since the Unix epoch
     pub timestamp: i64,
     /// The same as RFC 3339
@@ -434,7 +433,7 @@ pub struct LogLine {
     title = "albkit man -o json: the man pages written",
     deny_unknown_fields
 )]
-pub struct ManDoc {
+pub(crate) struct ManDoc {
     pub directory: String,
     #[schemars(inner(regex(pattern = r"^albkit(-[a-z]+(-[a-z]+)*)?\.1$")))]
     pub pages: Vec<String>,
@@ -446,7 +445,7 @@ pub struct ManDoc {
     title = "albkit cost -o json: a monthly estimate in USD (no AWS call)",
     deny_unknown_fields
 )]
-pub struct CostDoc {
+pub(crate) struct CostDoc {
     pub stack: Option<String>,
     pub prices: PricesDoc,
     #[schemars(with = "WorkloadSchema")]
@@ -466,7 +465,7 @@ pub struct CostDoc {
 /// Which price table the estimate uses.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct PricesDoc {
+pub(crate) struct PricesDoc {
     pub region: String,
     #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
     pub taken: String,
@@ -516,7 +515,7 @@ fn architecture_schema(_: &mut SchemaGenerator) -> Schema {
 /// The load balancer capacity units an hour, and which dimension sets them.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Lcu {
+pub(crate) struct Lcu {
     #[schemars(range(min = 0))]
     pub per_hour: f64,
     #[schemars(schema_with = "dimension_schema")]
@@ -533,7 +532,7 @@ fn dimension_schema(_: &mut SchemaGenerator) -> Schema {
 /// LCUs an hour that each dimension needs.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Dimensions {
+pub(crate) struct Dimensions {
     #[schemars(range(min = 0))]
     pub new_connections: f64,
     #[schemars(range(min = 0))]
@@ -547,7 +546,7 @@ pub struct Dimensions {
 /// USD a month per option.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct MonthlyUsd {
+pub(crate) struct MonthlyUsd {
     pub alb: AlbUsd,
     pub rest_api: ApiUsd,
     pub http_api: ApiUsd,
@@ -556,7 +555,7 @@ pub struct MonthlyUsd {
 /// USD a month of ALB + Lambda.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct AlbUsd {
+pub(crate) struct AlbUsd {
     #[schemars(range(min = 0))]
     pub lambda_requests: f64,
     #[schemars(range(min = 0))]
@@ -572,7 +571,7 @@ pub struct AlbUsd {
 /// USD a month of an API Gateway + Lambda.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct ApiUsd {
+pub(crate) struct ApiUsd {
     #[schemars(range(min = 0))]
     pub lambda_requests: f64,
     #[schemars(range(min = 0))]
@@ -586,7 +585,7 @@ pub struct ApiUsd {
 /// The traffic from which ALB + Lambda is the cheaper option, per API Gateway kind.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct BreakEvens {
+pub(crate) struct BreakEvens {
     pub rest_api: BreakEvenDoc,
     pub http_api: BreakEvenDoc,
 }
@@ -594,7 +593,7 @@ pub struct BreakEvens {
 /// Where ALB + Lambda is cheaper than one API Gateway kind + Lambda.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct BreakEvenDoc {
+pub(crate) struct BreakEvenDoc {
     /// ALB + Lambda is cheaper from this traffic on; null: never
     #[schemars(range(min = 0))]
     pub from_rps: Option<f64>,
@@ -609,15 +608,17 @@ pub struct BreakEvenDoc {
 
 /// The schema of output type `T`: of what it serializes to, so that a field that is
 /// always there is required, even when it may be null.
+#[cfg(test)]
 fn schema<T: JsonSchema>() -> Schema {
-    SchemaSettings::draft2020_12()
+    schemars::generate::SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>()
 }
 
 /// Every generated schema as (file stem in `schemas/`, schema).
-pub fn schemas() -> Vec<(&'static str, Schema)> {
+#[cfg(test)]
+pub(crate) fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
         ("cost", schema::<CostDoc>()),
         ("deploy", schema::<DeployDoc>()),
@@ -636,7 +637,8 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
 }
 
 /// The text of a schema file.
-pub fn schema_text(schema: &Schema) -> String {
+#[cfg(test)]
+pub(crate) fn schema_text(schema: &Schema) -> String {
     let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
     text.push('\n');
     text

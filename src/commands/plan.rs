@@ -8,7 +8,7 @@ use crate::cli::{Cli, PlanArgs};
 use crate::error::Result;
 use crate::model::plan::Action;
 
-pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &PlanArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     s.print_warnings();
     let p = compute_plan(&s).await?;

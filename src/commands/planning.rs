@@ -14,7 +14,7 @@ use crate::model::stack::{desired, Context, Desired};
 use crate::package::{self, Artifact};
 
 /// What exists, what should, the plan between them, and the functions' builds.
-pub struct Planned {
+pub(crate) struct Planned {
     pub discovery: Discovery,
     pub desired: Desired,
     pub plan: Plan,
@@ -23,7 +23,7 @@ pub struct Planned {
 
 /// Refuses to go on when the stack's names are taken by resources it does not own, or
 /// when one logical resource exists twice (`plan`, `up`).
-pub fn check_conflicts(d: &Discovery) -> Result<()> {
+pub(crate) fn check_conflicts(d: &Discovery) -> Result<()> {
     check_duplicates(d)?;
     if !d.foreign.is_empty() {
         return Err(Error::Conflict {
@@ -41,7 +41,7 @@ pub fn check_conflicts(d: &Discovery) -> Result<()> {
 }
 
 /// One line per foreign resource: what, which, and why it is not the stack's.
-pub fn foreign_list(foreign: &[Foreign]) -> String {
+pub(crate) fn foreign_list(foreign: &[Foreign]) -> String {
     foreign
         .iter()
         .map(|f| format!("\n  - {} {}: {}", f.kind, f.name, f.reason))
@@ -50,7 +50,7 @@ pub fn foreign_list(foreign: &[Foreign]) -> String {
 
 /// Refuses to go on when one logical resource exists twice: which one is the stack's is
 /// then not albkit's to guess (`down` too stops here; foreign resources it leaves).
-pub fn check_duplicates(d: &Discovery) -> Result<()> {
+pub(crate) fn check_duplicates(d: &Discovery) -> Result<()> {
     if !d.duplicates.is_empty() {
         let list = d
             .duplicates
@@ -68,7 +68,7 @@ pub fn check_duplicates(d: &Discovery) -> Result<()> {
 
 /// Reads the stack again and plans against the same desired stack and builds: after
 /// taking the lock, what another run may have changed since the first reading counts.
-pub async fn replan(s: &Session, p: Planned) -> Result<Planned> {
+pub(crate) async fn replan(s: &Session, p: Planned) -> Result<Planned> {
     let empty = BTreeMap::new();
     let discovery = discover(&s.ctx(&empty)).await?;
     check_conflicts(&discovery)?;
@@ -103,7 +103,7 @@ async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
     Ok(artifacts)
 }
 
-pub async fn compute_plan(s: &Session) -> Result<Planned> {
+pub(crate) async fn compute_plan(s: &Session) -> Result<Planned> {
     let empty = BTreeMap::new();
     let ctx = s.ctx(&empty);
     s.phase(format!(

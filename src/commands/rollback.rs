@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::lifecycle::{numeric_versions, previous_version};
 use crate::model::names::LIVE_ALIAS;
 
-pub async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &RollbackArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(args.function.as_deref())?;
     let to = args.to;

@@ -24,7 +24,7 @@ use crate::package::Artifact;
 use crate::ui::reporter::{Collect, Plain, Tty};
 
 /// Everything a command needs once the config is valid and the AWS clients are built.
-pub struct Session {
+pub(crate) struct Session {
     output: Output,
     pub config: Config,
     pub aws: Aws,
@@ -39,7 +39,7 @@ pub struct Session {
 }
 
 /// Validates the config (before any AWS call), checks `--region`, and connects.
-pub async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
+pub(crate) async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
     let config = crate::model::validate::load(&cli.config)?;
     if let Some(region) = &cli.region {
         if !crate::model::validate::is_aws_region(region) {
@@ -67,7 +67,7 @@ pub async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
 
 /// The reporter the output flags ask for: JSON is silent, a terminal gets live lines,
 /// anything else timestamped plain lines.
-pub fn reporter_for(cli: &Cli) -> Box<dyn Reporter> {
+pub(crate) fn reporter_for(cli: &Cli) -> Box<dyn Reporter> {
     match cli.output {
         Output::Json => Box::new(Quiet),
         Output::Human if std::io::stderr().is_terminal() && cli.verbose == 0 => {
@@ -108,14 +108,14 @@ impl Session {
     /// and checks the region and the certificate's. STS is not asked here: reading the
     /// stack asks it at the same time as everything else, and every command resolves it
     /// before it changes anything.
-    pub async fn open(cli: &Cli) -> Result<Session> {
+    pub(crate) async fn open(cli: &Cli) -> Result<Session> {
         let (config, aws) = load_and_connect(cli).await?;
         check_regions(&config, &aws)?;
         Ok(Session::new(cli, config, aws))
     }
 
     /// For the code commands: validates the config and connects; no AWS call is made.
-    pub async fn connect(cli: &Cli) -> Result<Session> {
+    pub(crate) async fn connect(cli: &Cli) -> Result<Session> {
         let (config, aws) = load_and_connect(cli).await?;
         Ok(Session::new(cli, config, aws))
     }
@@ -135,7 +135,7 @@ impl Session {
 
     /// The caller's account id; the first call asks STS. Failing credentials are a
     /// usage error that says how to configure them.
-    pub async fn account(&self) -> Result<&str> {
+    pub(crate) async fn account(&self) -> Result<&str> {
         self.identity.account().await.map_err(|e| {
             if e.message.contains("credential") {
                 Error::usage(
@@ -165,7 +165,7 @@ impl Session {
     /// Runs AWS reads beside the STS call. When the reads fail, the credentials are
     /// checked first, so that missing credentials read as such rather than as the
     /// failure of whichever read came first.
-    pub async fn with_account<T>(
+    pub(crate) async fn with_account<T>(
         &self,
         reads: impl std::future::Future<Output = Result<T>>,
     ) -> Result<(String, T)> {
@@ -182,7 +182,7 @@ impl Session {
         Ok((account.to_string(), value))
     }
 
-    pub fn ctx<'a>(&'a self, artifacts: &'a BTreeMap<String, Artifact>) -> Ctx<'a> {
+    pub(crate) fn ctx<'a>(&'a self, artifacts: &'a BTreeMap<String, Artifact>) -> Ctx<'a> {
         Ctx {
             aws: &self.aws,
             config: &self.config,
@@ -196,7 +196,7 @@ impl Session {
 
     /// Takes the stack's lock for a mutating command, waiting up to `wait` for a run
     /// that holds it.
-    pub async fn lock(&self, command: &'static str, wait: Duration) -> Result<StackLock> {
+    pub(crate) async fn lock(&self, command: &'static str, wait: Duration) -> Result<StackLock> {
         let notify = ResourceNotify {
             reporter: &self.reporter,
             logical: "lock".into(),
@@ -227,14 +227,14 @@ impl Session {
     }
 
     /// Reads the region's lock bucket: whether it exists, is albkit's, lacks a setting.
-    pub async fn inspect_lock_bucket(&self) -> Result<lock_bucket::State> {
+    pub(crate) async fn inspect_lock_bucket(&self) -> Result<lock_bucket::State> {
         let account = self.account().await?;
         let name = self.names.lock_bucket(account);
         Ok(lock_bucket::inspect(&self.aws, &name, account).await?)
     }
 
     /// Releases the lock; a failure is reported, not fatal (the lock expires by itself).
-    pub async fn unlock(&self, lock: StackLock) {
+    pub(crate) async fn unlock(&self, lock: StackLock) {
         if let Err(e) = lock.release().await {
             self.note(format!(
                 "the stack lock could not be released ({e}); it expires by itself within {} s, or run `albkit unlock`",
@@ -244,13 +244,13 @@ impl Session {
     }
 
     /// Whether the output is one JSON document (`-o json`).
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.output == Output::Json
     }
 
     /// Prints the config's warnings on stderr, before anything else; with `-o json` the
     /// document carries them instead (`plan`, `up`).
-    pub fn print_warnings(&self) {
+    pub(crate) fn print_warnings(&self) {
         if !self.json() {
             for w in &self.config.warnings {
                 eprintln!("{w}");
@@ -258,16 +258,16 @@ impl Session {
         }
     }
 
-    pub fn phase(&self, text: impl Into<String>) {
+    pub(crate) fn phase(&self, text: impl Into<String>) {
         self.reporter.event(Event::Phase(text.into()));
     }
 
-    pub fn note(&self, text: impl Into<String>) {
+    pub(crate) fn note(&self, text: impl Into<String>) {
         self.reporter.event(Event::Note(text.into()));
     }
 
     /// Where the progress of function `function` is reported.
-    pub fn notify(&self, function: &str) -> ResourceNotify<'_> {
+    pub(crate) fn notify(&self, function: &str) -> ResourceNotify<'_> {
         ResourceNotify {
             reporter: &self.reporter,
             logical: format!("function/{function}"),
@@ -275,7 +275,7 @@ impl Session {
     }
 
     /// The functions a command acts on: the one named, or all of the stack.
-    pub fn select(&self, name: Option<&str>) -> Result<Vec<&FunctionSettings>> {
+    pub(crate) fn select(&self, name: Option<&str>) -> Result<Vec<&FunctionSettings>> {
         super::code::select(&self.config, name)
     }
 }

@@ -29,7 +29,7 @@ fn state(kind: Kind, r: &crate::model::stack::Resource) -> String {
     }
 }
 
-pub async fn run(cli: &Cli) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     let empty = Default::default();
     let ctx = s.ctx(&empty);

@@ -8,7 +8,7 @@ use crate::aws::lock::{self, force_unlock, UnlockError, Unlocked};
 use crate::cli::{Cli, UnlockArgs};
 use crate::error::{Error, Result};
 
-pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &UnlockArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     let lock_id = args.lock_id.as_deref();
     let account = s.account().await?;

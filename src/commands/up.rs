@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::model::names::logical;
 use crate::model::plan::Action;
 
-pub async fn run(cli: &Cli, args: &UpArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &UpArgs) -> Result<Outcome> {
     let s = Session::open(cli).await?;
     s.print_warnings();
     let p = compute_plan(&s).await?;

@@ -14,7 +14,7 @@ use crate::model::lifecycle::numeric_versions;
 /// A published version of a function.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Version {
+pub(crate) struct Version {
     pub version: String,
     pub last_modified: String,
     #[schemars(range(min = 0))]
@@ -24,7 +24,7 @@ pub struct Version {
 }
 
 /// Every published version (not `$LATEST`), ascending.
-pub async fn list_versions(aws: &Aws, name: &str) -> Result<Vec<Version>> {
+pub(crate) async fn list_versions(aws: &Aws, name: &str) -> Result<Vec<Version>> {
     let mut all = Vec::new();
     let mut pages = aws
         .lambda
@@ -51,7 +51,7 @@ pub async fn list_versions(aws: &Aws, name: &str) -> Result<Vec<Version>> {
     Ok(out)
 }
 
-pub async fn run(cli: &Cli, args: &VersionsArgs) -> Result<Outcome> {
+pub(crate) async fn run(cli: &Cli, args: &VersionsArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let mut doc = Vec::new();
     for f in s.select(args.function.as_deref())? {

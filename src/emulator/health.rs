@@ -14,7 +14,7 @@ use crate::alb::outcome::respond;
 use crate::model::config::HealthCheck;
 
 /// Runs the checks of `f` forever (cancelled with its task).
-pub async fn run(f: Arc<Function>, hc: HealthCheck) {
+pub(crate) async fn run(f: Arc<Function>, hc: HealthCheck) {
     let mut tracker = Tracker::new(hc.healthy_threshold, hc.unhealthy_threshold);
     let event = event::health_check_event(
         &hc.path,

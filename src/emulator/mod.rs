@@ -7,9 +7,9 @@
 //!   (also what `albkit invoke --local` does), [`server`] is the HTTP front, [`health`]
 //!   runs the target groups' health checks.
 
-pub mod health;
+pub(crate) mod health;
 pub mod launch;
 pub mod process;
 pub mod runtime_api;
 pub mod server;
-pub mod target;
+pub(crate) mod target;

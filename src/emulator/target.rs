@@ -16,7 +16,7 @@ use crate::alb::outcome::{respond, Outcome};
 /// the function's timeout (enforced by the Runtime API, then 502) plus `idle_timeout`
 /// for queueing and start-up (past both, 504 like an ALB that got no answer).
 /// `date` is the `Date` header value of the response.
-pub async fn forward(
+pub(crate) async fn forward(
     function: &Arc<Function>,
     request: &HttpRequest,
     connection: &Connection,

@@ -181,13 +181,13 @@ impl Reporter for Tty {
 
 /// Forwards events to another reporter and keeps the notes, which the commands' JSON
 /// documents carry.
-pub struct Collect {
+pub(crate) struct Collect {
     inner: Box<dyn Reporter>,
     notes: Mutex<Vec<String>>,
 }
 
 impl Collect {
-    pub fn new(inner: Box<dyn Reporter>) -> Self {
+    pub(crate) fn new(inner: Box<dyn Reporter>) -> Self {
         Collect {
             inner,
             notes: Mutex::new(Vec::new()),
@@ -195,7 +195,7 @@ impl Collect {
     }
 
     /// The notes reported so far, in order.
-    pub fn notes(&self) -> Vec<String> {
+    pub(crate) fn notes(&self) -> Vec<String> {
         self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 }

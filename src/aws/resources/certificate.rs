@@ -49,7 +49,7 @@ async fn tags_of(ctx: &Ctx<'_>, arn: &str) -> Result<Tags, AwsError> {
         .collect())
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let acm = &ctx.aws.acm;
     let mut summaries = Vec::new();
     let mut pages = acm.list_certificates().into_paginator().send();
@@ -127,7 +127,7 @@ fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) ->
     )
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &CertificateSpec,
@@ -306,7 +306,7 @@ fn run_id() -> &'static str {
 
 /// ARNs of the other certificates for `domain` in this region (ACM's list), which share
 /// the stack's certificate's DNS validation records.
-pub async fn others_for_domain(
+pub(crate) async fn others_for_domain(
     ctx: &Ctx<'_>,
     domain: &str,
     except: &str,
@@ -332,7 +332,7 @@ pub async fn others_for_domain(
 /// ACM gives every certificate of one domain name in the account, in every region and
 /// CloudFront's too, the same validation CNAME, so another certificate may still need it
 /// to renew.
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
     let (arn, have) = (have.id.as_str(), &have.resource);
     let zone = hosted_zone(ctx).filter(|_| opts.delete_validation_records);
     if let Some(zone) = zone {

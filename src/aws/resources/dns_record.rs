@@ -31,7 +31,7 @@ fn same_name(a: &str, b: &str) -> bool {
 /// and anything else there (a plain A/AAAA, a CNAME) as foreign, since albkit's alias
 /// would overwrite or collide with it. Whether an alias is the stack's is decided once
 /// the load balancer is known (see [`owns_alias`] and `discover::discover`).
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let Some(https) = &ctx.config.https else {
         return Ok((vec![], vec![]));
     };
@@ -79,7 +79,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), Aw
 /// not yet rewritten: load balancer names are unique in an account and region).
 /// Anything else (CloudFront, another stack, the same-named stack of another region) is
 /// not. Pure.
-pub fn owns_alias(target: &str, lb_dns: Option<&str>, lb_name: &str, region: &str) -> bool {
+pub(crate) fn owns_alias(target: &str, lb_dns: Option<&str>, lb_name: &str, region: &str) -> bool {
     let plain = |name: &str| {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         name.strip_prefix("dualstack.")
@@ -324,7 +324,7 @@ async fn record_exists(
 /// a record of that name and type appeared since discovery, so albkit never overwrites
 /// a record that is not the stack's; an update (UPSERT) only ever rewrites a record
 /// discovery proved to be the stack's.
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &DnsRecordSpec,
@@ -348,7 +348,7 @@ pub async fn apply(
     Ok(format!("{name}/{kind}"))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let have = &have.resource;
     let get = |k: &str| have.get(k).unwrap_or_default();
     change_alias(
@@ -364,7 +364,7 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), A
 }
 
 /// Writes (UPSERT) or removes (DELETE) a validation CNAME.
-pub async fn validation_record(
+pub(crate) async fn validation_record(
     ctx: &Ctx<'_>,
     zone: &str,
     action: ChangeAction,

@@ -9,7 +9,7 @@ use crate::model::names::TAG_STACK;
 use crate::model::plan::Change;
 use crate::model::stack::Tags;
 
-pub fn stack_filter(stack: &str) -> Filter {
+pub(crate) fn stack_filter(stack: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{TAG_STACK}"))
         .values(stack)
@@ -18,7 +18,7 @@ pub fn stack_filter(stack: &str) -> Filter {
 
 /// Kinds of EC2 resources albkit creates.
 #[derive(Debug, Clone, Copy)]
-pub enum Ec2Kind {
+pub(crate) enum Ec2Kind {
     Vpc,
     Subnet,
     InternetGateway,
@@ -28,7 +28,7 @@ pub enum Ec2Kind {
 
 /// The id of the stack's EC2 resource tagged with `logical`, if one exists: what an
 /// interrupted or lost creation left behind.
-pub async fn find_tagged(
+pub(crate) async fn find_tagged(
     ctx: &Ctx<'_>,
     kind: Ec2Kind,
     logical: &str,
@@ -76,19 +76,19 @@ pub async fn find_tagged(
     })
 }
 
-pub fn tag_map(tags: &[Tag]) -> Tags {
+pub(crate) fn tag_map(tags: &[Tag]) -> Tags {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()
 }
 
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+pub(crate) fn to_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+pub(crate) fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(kind)
         .set_tags(Some(to_tags(tags)))
@@ -96,7 +96,12 @@ pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
 }
 
 /// Brings an EC2 resource's tags from `old` to `new`.
-pub async fn retag(ctx: &Ctx<'_>, id: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
+pub(crate) async fn retag(
+    ctx: &Ctx<'_>,
+    id: &str,
+    change: &Change,
+    new: &Tags,
+) -> Result<(), AwsError> {
     let (set, remove) = tag_changes(&old_tags(change), new);
     if !set.is_empty() {
         ctx.aws
@@ -127,7 +132,7 @@ pub async fn retag(ctx: &Ctx<'_>, id: &str, change: &Change, new: &Tags) -> Resu
 
 /// An existing EC2 resource's id, after bringing its tags to `tags` if the plan
 /// changes them.
-pub async fn retagged(
+pub(crate) async fn retagged(
     ctx: &Ctx<'_>,
     id: &str,
     change: &Change,

@@ -9,14 +9,14 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::plan::Change;
 use crate::model::stack::Tags;
 
-pub fn to_tags(tags: &Tags) -> Vec<Tag> {
+pub(crate) fn to_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
 /// Tags of ELB resources, by ARN (at most 20 per call).
-pub async fn read_tags(
+pub(crate) async fn read_tags(
     ctx: &Ctx<'_>,
     arns: &[String],
 ) -> Result<std::collections::BTreeMap<String, Tags>, AwsError> {
@@ -51,7 +51,7 @@ pub async fn read_tags(
 /// was lost (AWS answers a repeat with identical settings with the same resource; not
 /// every endpoint does, and a repeat that differs in any setting gets the error). A
 /// resource under the name that is not the stack's is left alone and the error stands.
-pub async fn adopt_if_owned(
+pub(crate) async fn adopt_if_owned(
     ctx: &Ctx<'_>,
     arn: Option<String>,
     e: AwsError,
@@ -74,7 +74,12 @@ pub async fn adopt_if_owned(
 }
 
 /// Brings an ELB resource's tags from the observed ones to `new`.
-pub async fn retag(ctx: &Ctx<'_>, arn: &str, change: &Change, new: &Tags) -> Result<(), AwsError> {
+pub(crate) async fn retag(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    change: &Change,
+    new: &Tags,
+) -> Result<(), AwsError> {
     let (set, remove) = tag_changes(&old_tags(change), new);
     let notify = ctx.notify(&change.logical);
     if !set.is_empty() {

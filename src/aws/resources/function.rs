@@ -30,7 +30,7 @@ const ALIAS_PROP: &str = "live -> published version";
 /// (`albkit:stack` = the stack and `albkit:resource` = the logical id), or `None` when
 /// they do. Pure: the one proof discovery, `CreateFunction`'s conflict and the function
 /// commands ask for.
-pub fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<String> {
+pub(crate) fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<String> {
     match (tags.get(TAG_STACK), tags.get(TAG_RESOURCE)) {
         (None, _) => Some(format!("it has no {TAG_STACK} tag")),
         (Some(other), _) if other != stack => {
@@ -45,7 +45,7 @@ pub fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<String> {
 }
 
 /// The stack's functions and the foreign ones under their names, read concurrently.
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let candidates = list_candidates(ctx).await?;
     let found = try_join_all(candidates.iter().map(|f| discover_one(ctx, f))).await?;
     Ok(super::split_found(found))
@@ -252,12 +252,12 @@ fn serves(config: &[(&'static str, String)], want: &Props, role_arn: &str) -> bo
 }
 
 /// Waits until the function is `Active` and no update is in progress.
-pub async fn wait_ready(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
+pub(crate) async fn wait_ready(ctx: &Ctx<'_>, name: &str) -> Result<(), AwsError> {
     wait_ready_with(&ctx.aws.lambda, name, &ctx.notify("function")).await
 }
 
 /// [`wait_ready`] for callers without a full resource context (`deploy`, `rollback`).
-pub async fn wait_ready_with(
+pub(crate) async fn wait_ready_with(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
     notify: &dyn Notify,
@@ -300,7 +300,7 @@ pub async fn wait_ready_with(
 }
 
 /// Uploads a new zip to `$LATEST` (the caller waits for the update with [`wait_ready_with`]).
-pub async fn upload_code(
+pub(crate) async fn upload_code(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
     zip: &[u8],
@@ -324,7 +324,7 @@ pub async fn upload_code(
 /// Publishes `$LATEST` as a version, guarded by the expected code hash, and returns the
 /// version. Publishing an unchanged `$LATEST` returns the existing version, so this is
 /// safe to repeat after an interruption.
-pub async fn publish_version(
+pub(crate) async fn publish_version(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
     sha256: &str,
@@ -346,7 +346,7 @@ pub async fn publish_version(
 }
 
 /// Points the `live` alias at `version`, creating it when `exists` is false.
-pub async fn point_alias(
+pub(crate) async fn point_alias(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
     version: &str,
@@ -428,7 +428,7 @@ impl<'a> Inputs<'a> {
     }
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &FunctionSpec,
@@ -632,7 +632,7 @@ async fn live_serves(
         .is_some_and(|live| serves(&settings(&live), want, role_arn)))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let arn = have.id.as_str();
     teardown(ctx, "function", "delete function", || async {
         ctx.aws

@@ -13,7 +13,7 @@ use crate::model::plan::{Change, Observed};
 use crate::model::spec::InternetGatewaySpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read internet gateways",
@@ -51,7 +51,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &InternetGatewaySpec,
@@ -121,7 +121,7 @@ pub async fn apply(
     Ok(id)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let (id, have) = (have.id.as_str(), &have.resource);
     let notify = ctx.notify(logical::INTERNET_GATEWAY);
     for vpc in have

@@ -19,10 +19,11 @@ use crate::model::stack::{tags_prop, Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
 
 /// The listener attribute whose value an HTTPS listener of an ALB sends as the
 /// `Strict-Transport-Security` response header; empty: no header.
-pub const HSTS_ATTRIBUTE: &str = "routing.http.response.strict_transport_security.header_value";
+pub(crate) const HSTS_ATTRIBUTE: &str =
+    "routing.http.response.strict_transport_security.header_value";
 
 /// The `hsts` property from a listener's attributes: the header value, or `off`.
-pub fn hsts_prop(attributes: &[ListenerAttribute]) -> String {
+pub(crate) fn hsts_prop(attributes: &[ListenerAttribute]) -> String {
     attributes
         .iter()
         .find(|a| a.key() == Some(HSTS_ATTRIBUTE))
@@ -86,7 +87,7 @@ async fn write_hsts(
 }
 
 /// Text form of an action, as the desired stack writes it.
-pub fn render_action(a: &Action) -> String {
+pub(crate) fn render_action(a: &Action) -> String {
     match a.r#type() {
         Some(ActionTypeEnum::FixedResponse) => {
             let c = a.fixed_response_config();
@@ -122,7 +123,7 @@ pub fn render_action(a: &Action) -> String {
     }
 }
 
-pub fn fixed_404() -> Action {
+pub(crate) fn fixed_404() -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::FixedResponse)
         .fixed_response_config(
@@ -136,7 +137,7 @@ pub fn fixed_404() -> Action {
 }
 
 /// 301 to HTTPS on 443, keeping host, path and query.
-pub fn redirect_to_https() -> Action {
+pub(crate) fn redirect_to_https() -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::Redirect)
         .redirect_config(
@@ -153,7 +154,7 @@ pub fn redirect_to_https() -> Action {
 }
 
 /// The listeners of the load balancer, as AWS describes them.
-pub async fn describe(
+pub(crate) async fn describe(
     ctx: &Ctx<'_>,
     lb_arn: &str,
 ) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>, AwsError> {
@@ -177,7 +178,7 @@ pub async fn describe(
 
 /// The listeners as observed, with their tags and, for HTTPS, their HSTS header (read
 /// at the same time as the tags).
-pub async fn observe(
+pub(crate) async fn observe(
     ctx: &Ctx<'_>,
     listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
 ) -> Result<Vec<Observed>, AwsError> {
@@ -273,7 +274,7 @@ fn hsts(want: &ListenerSpec) -> Option<&str> {
         .map(|t| t.hsts.as_deref().unwrap_or(HSTS_OFF))
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &ListenerSpec,
@@ -385,7 +386,7 @@ async fn adopt(
         })
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let arn = have.id.as_str();
     teardown(ctx, "listener", "delete listener", || async {
         ctx.aws

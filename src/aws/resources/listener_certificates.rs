@@ -42,7 +42,7 @@ async fn extras(ctx: &Ctx<'_>, listener: &str) -> Result<BTreeSet<String>, AwsEr
 /// manages them (`[https] extra_certificate_arns` is set): without the key albkit
 /// neither reads nor changes them. Read beside the listeners' tags, so before it is
 /// known which listener is the stack's `listener/https` ([`observed_for`] picks it).
-pub async fn read(
+pub(crate) async fn read(
     ctx: &Ctx<'_>,
     listeners: &[Listener],
 ) -> Result<Vec<(String, BTreeSet<String>)>, AwsError> {
@@ -73,7 +73,7 @@ pub async fn read(
 
 /// The observed `listener/https/certificates`: the certificates [`read`] found on the
 /// listener discovery named `listener/https`. Pure.
-pub fn observed_for(
+pub(crate) fn observed_for(
     listeners: &[Observed],
     found: Vec<(String, BTreeSet<String>)>,
 ) -> Vec<Observed> {
@@ -107,7 +107,7 @@ fn certificates<'a>(arns: impl IntoIterator<Item = &'a String>) -> Vec<Certifica
 
 /// Adds the missing certificates and removes the others, against what the listener
 /// has now (read again: the plan's view may be old). Returns the listener's ARN.
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     _change: &Change,
     want: &ListenerCertificatesSpec,
@@ -178,7 +178,7 @@ async fn remove_certificates(
 
 /// Removes every extra certificate of `listener`; nothing to do when the listener is
 /// gone (its certificates went with it).
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let listener = have.id.as_str();
     let Some(have) = found(extras(ctx, listener).await)?.filter(|h| !h.is_empty()) else {
         return Ok(());

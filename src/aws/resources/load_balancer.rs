@@ -21,7 +21,7 @@ use crate::model::spec::LoadBalancerSpec;
 use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 /// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
-pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
+pub(crate) async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
     let name = ctx.names.load_balancer();
     let what = "read load balancer";
     let out = read(ctx, logical::LOAD_BALANCER, what, || async {
@@ -38,17 +38,17 @@ pub async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
 }
 
 /// Whether the observed load balancer has deletion protection on.
-pub fn is_protected(have: &Resource) -> bool {
+pub(crate) fn is_protected(have: &Resource) -> bool {
     have.get("deletion_protection") == Some("true")
 }
 
 /// What to do about a protected load balancer that is to be deleted.
-pub const PROTECTED_HELP: &str = "the load balancer has deletion protection on; \
+pub(crate) const PROTECTED_HELP: &str = "the load balancer has deletion protection on; \
     run `albkit down --disable-deletion-protection` to turn it off and remove the stack, \
     or set load_balancer.deletion_protection = false and run `albkit up` first";
 
 /// The load balancer as observed (tags and attributes read together), or a foreign one.
-pub async fn observe(
+pub(crate) async fn observe(
     ctx: &Ctx<'_>,
     lb: &LoadBalancer,
 ) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
@@ -143,7 +143,7 @@ fn resource(
         .prop("state", state.map_or("unknown", |c| c.as_str()))
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LoadBalancerSpec,
@@ -355,7 +355,7 @@ async fn describe_arn(ctx: &Ctx<'_>, arn: &str) -> Result<DescribeLoadBalancersO
 }
 
 /// Waits until the load balancer is `active`; returns its DNS name.
-pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
+pub(crate) async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
     let what = format!("load balancer {} to be active", ctx.names.load_balancer());
     let notify = ctx.notify(logical::LOAD_BALANCER);
     wait_until(&what, Duration::from_secs(900), &notify, || async {
@@ -387,7 +387,7 @@ pub async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
 /// Deletes the stack's load balancer. With deletion protection on, it is turned off first
 /// only when `unprotect` (the user's `down --disable-deletion-protection`); otherwise
 /// the deletion is refused before any call.
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
     let (arn, have, unprotect) = (
         have.id.as_str(),
         &have.resource,

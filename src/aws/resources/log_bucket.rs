@@ -44,7 +44,7 @@ async fn ownership(
 /// run interrupted right after `CreateBucket` leaves; `up` then tags it). Anything else
 /// under its name is foreign: a bucket of another account (S3 refuses the expected
 /// owner), one tagged for something else, one untagged that holds objects.
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
     let bucket = Bucket::new(ctx.aws, &name, account);
@@ -172,7 +172,7 @@ fn policy_text(policy: Option<&GetBucketPolicyOutput>) -> String {
         .map_or_else(|| "none".into(), |v| v.to_string())
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogBucketSpec,
@@ -286,7 +286,7 @@ async fn expire_logs(
 /// A second guard besides discovery: the bucket's ownership is read again first, and a
 /// bucket that is not the stack's (another account's, tagged for something else, or
 /// untagged and holding objects) is neither emptied nor deleted.
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let name = have.id.as_str();
     let account = ctx.account().await?;
     let bucket = Bucket::new(ctx.aws, name, account);

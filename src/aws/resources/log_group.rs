@@ -17,7 +17,7 @@ use crate::model::stack::{tags_prop, Kind, Resource, Tags};
 
 /// What log-group discovery found.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(crate) struct Found {
     /// Tagged as the stack's.
     pub owned: Vec<Observed>,
     /// Untagged, named as one of the stack's functions' log groups under either naming
@@ -29,7 +29,7 @@ pub struct Found {
 }
 
 /// The log groups under the stack's prefix, sorted into [`Found`].
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
     let mut found = Found::default();
     for g in list_groups(ctx).await? {
         let Some(name) = g.log_group_name() else {
@@ -128,7 +128,7 @@ fn place<'f>(
     }
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogGroupSpec,
@@ -195,7 +195,7 @@ async fn retag(ctx: &Ctx<'_>, change: &Change, name: &str, tags: &Tags) -> Resul
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let name = have.id.as_str();
     teardown(ctx, "log-group", "delete log group", || async {
         ctx.aws

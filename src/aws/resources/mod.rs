@@ -18,24 +18,24 @@ use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
 use super::retry::{retry, Policy};
 
-pub mod certificate;
-pub mod dns_record;
-pub mod ec2;
-pub mod elb;
-pub mod function;
-pub mod internet_gateway;
-pub mod listener;
-pub mod listener_certificates;
-pub mod load_balancer;
-pub mod log_bucket;
-pub mod log_group;
+pub(crate) mod certificate;
+pub(crate) mod dns_record;
+pub(crate) mod ec2;
+pub(crate) mod elb;
+pub(crate) mod function;
+pub(crate) mod internet_gateway;
+pub(crate) mod listener;
+pub(crate) mod listener_certificates;
+pub(crate) mod load_balancer;
+pub(crate) mod log_bucket;
+pub(crate) mod log_group;
 pub mod role;
-pub mod route_table;
-pub mod rule;
-pub mod security_group;
-pub mod subnet;
-pub mod target_group;
-pub mod vpc;
+pub(crate) mod route_table;
+pub(crate) mod rule;
+pub(crate) mod security_group;
+pub(crate) mod subnet;
+pub(crate) mod target_group;
+pub(crate) mod vpc;
 
 /// Generates [`apply`] from the registry of kinds: each kind's module here has an
 /// `apply(ctx, change, &its spec)` that returns the resource's AWS id.

@@ -14,7 +14,7 @@ use crate::model::plan::{Change, Observed};
 use crate::model::spec::RouteTableSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::ROUTE_TABLE));
     let read = || async {
         ec2.describe_route_tables()
@@ -67,7 +67,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RouteTableSpec,
@@ -217,7 +217,7 @@ async fn associate_subnets(
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let (id, have) = (have.id.as_str(), &have.resource);
     for pair in have
         .get("association_ids")

@@ -15,7 +15,7 @@ use crate::model::spec::RuleSpec;
 use crate::model::stack::{Kind, Resource, Tags};
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
-pub fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
+pub(crate) fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
     let mut out = Vec::new();
     if !rule.paths.is_empty() {
         let config = PathPatternConditionConfig::builder().set_values(Some(rule.paths.clone()));
@@ -69,7 +69,10 @@ fn values(c: &RuleCondition) -> Vec<String> {
 /// needs no tag (its logical id is its priority, and it lives on a listener of the
 /// stack's load balancer), and albkit gives every rule the tags it gives the load
 /// balancer, so the caller fills `tags` from the load balancer's with [`inherit_tags`].
-pub async fn discover(ctx: &Ctx<'_>, listener_arns: &[String]) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(
+    ctx: &Ctx<'_>,
+    listener_arns: &[String],
+) -> Result<Vec<Observed>, AwsError> {
     let per_listener =
         futures::future::try_join_all(listener_arns.iter().map(|listener| async move {
             retry(
@@ -135,7 +138,7 @@ pub async fn discover(ctx: &Ctx<'_>, listener_arns: &[String]) -> Result<Vec<Obs
 /// with its own `albkit:resource`: the tags albkit wrote on both. When the stack's tags
 /// change in the config, the load balancer's differ from the desired ones and so do the
 /// rules', and both are retagged. Pure.
-pub fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
+pub(crate) fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
     for o in rules
         .iter_mut()
         .filter(|o| o.resource.kind == Kind::ListenerRule)
@@ -147,7 +150,7 @@ pub fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
     }
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RuleSpec,
@@ -220,7 +223,7 @@ pub async fn apply(
     }
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let arn = have.id.as_str();
     teardown(ctx, "rule", "delete listener rule", || async {
         ctx.aws

@@ -114,7 +114,7 @@ fn permission(rule: &Rule) -> IpPermission {
     .build()
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::SECURITY_GROUP));
     let read = || async {
         ec2.describe_security_groups()
@@ -281,7 +281,7 @@ async fn revoke(
     .or_else(already_done(&["InvalidSecurityGroupRuleId.NotFound"]))
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &SecurityGroupSpec,
@@ -325,7 +325,7 @@ pub async fn apply(
     Ok(id)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let id = have.id.as_str();
     // DependencyViolation while the deleted ALB's network interfaces are released.
     teardown(

@@ -12,7 +12,7 @@ use crate::model::plan::{Change, Observed};
 use crate::model::spec::SubnetSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read subnets",
@@ -53,7 +53,7 @@ pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .collect())
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &SubnetSpec,
@@ -95,7 +95,7 @@ pub async fn apply(
     .map_err(ResourceError::from)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let id = have.id.as_str();
     teardown(ctx, "subnet", &format!("delete subnet {id}"), || async {
         ctx.aws

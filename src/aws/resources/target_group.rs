@@ -98,7 +98,7 @@ fn health_check(tg: &TargetGroup) -> Option<HealthCheckSpec> {
 }
 
 /// The stack's target groups, and the foreign ones under their names.
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
     let groups = list_groups(ctx).await?;
     let arns: Vec<String> = groups
         .iter()
@@ -232,7 +232,7 @@ fn targets_and_states(health: &DescribeTargetHealthOutput) -> (String, String) {
     (targets, states.join(", "))
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &TargetGroupSpec,
@@ -462,7 +462,7 @@ async fn remove_permission(
         .or_else(ignore_not_found)
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let (arn, have) = (have.id.as_str(), &have.resource);
     let function = have.logical.trim_start_matches("target-group/");
     // Only the stack's own function, as discovery found it (by its ARN, whatever its

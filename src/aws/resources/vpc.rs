@@ -12,7 +12,7 @@ use crate::model::plan::{Change, Observed};
 use crate::model::spec::VpcSpec;
 use crate::model::stack::{tags_prop, Kind, Resource};
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::VPC));
     let read = || async {
         ec2.describe_vpcs()
@@ -69,7 +69,7 @@ async fn dns_attribute(ctx: &Ctx<'_>, id: &str, name: VpcAttributeName) -> Resul
     Ok(value)
 }
 
-pub async fn apply(
+pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &VpcSpec,
@@ -168,7 +168,7 @@ async fn enable_dns(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), AwsE
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
+pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let id = have.id.as_str();
     let ec2 = &ctx.aws.ec2;
     let delete = || async {
