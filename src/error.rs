@@ -108,9 +108,8 @@ impl Diagnostic for Error {
         match self {
             Error::Config(e) => e.code(),
             Error::Aws(e) => e
-                .code
-                .as_ref()
-                .map(|c| Box::new(format!("aws::{c}")) as Box<dyn std::fmt::Display>),
+                .diagnostic_code()
+                .map(|c| Box::new(c) as Box<dyn std::fmt::Display>),
             Error::Apply(e) => e
                 .source
                 .code()

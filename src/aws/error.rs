@@ -108,7 +108,7 @@ impl ResourceError {
     /// The diagnostic code: `aws::<AWS error code>`, or `albkit::bug`.
     pub fn code(&self) -> Option<String> {
         match self {
-            ResourceError::Aws(e) => e.code.as_ref().map(|c| format!("aws::{c}")),
+            ResourceError::Aws(e) => e.diagnostic_code(),
             ResourceError::Bug(_) => Some("albkit::bug".to_string()),
         }
     }
@@ -137,6 +137,11 @@ impl AwsError {
             status: None,
             class: ErrorClass::Permanent,
         }
+    }
+
+    /// The diagnostic code shown with the error: `aws::<AWS error code>`.
+    pub fn diagnostic_code(&self) -> Option<String> {
+        self.code.as_ref().map(|c| format!("aws::{c}"))
     }
 
     pub fn is(&self, code: &str) -> bool {

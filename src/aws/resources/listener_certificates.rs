@@ -59,12 +59,10 @@ pub(crate) async fn read(
         .filter(|l| l.protocol() == Some(&ProtocolEnum::Https))
         .filter_map(|l| l.listener_arn());
     futures::future::try_join_all(https.map(|arn| async move {
-        let found = retry(
-            Policy::transient(),
-            "read listener certificates",
-            &ctx.notify(logical::LISTENER_CERTIFICATES),
-            || extras(ctx, arn),
-        )
+        let what = "read listener certificates";
+        let found = super::read(ctx, logical::LISTENER_CERTIFICATES, what, || {
+            extras(ctx, arn)
+        })
         .await?;
         Ok((arn.to_string(), found))
     }))

@@ -159,6 +159,28 @@ pub trait KindFacts {
     const HOLDS_LOGS: bool = false;
 }
 
+/// A kind's [`KindFacts`] as values.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    name: &'static str,
+    rank: u8,
+    replace_on: &'static [&'static str],
+    never_replace: bool,
+    holds_logs: bool,
+}
+
+impl Facts {
+    const fn of<S: KindFacts>() -> Self {
+        Self {
+            name: S::NAME,
+            rank: S::RANK,
+            replace_on: S::REPLACE_ON,
+            never_replace: S::NEVER_REPLACE,
+            holds_logs: S::HOLDS_LOGS,
+        }
+    }
+}
+
 /// The registry of kinds: one line per kind ties its `Kind` variant to its spec type and
 /// to the module of that name here and under `src/aws/resources/`. It hands the list to
 /// `$callback`, so that `Kind`, `Spec` and the executor's dispatch are generated from it.
@@ -197,38 +219,10 @@ macro_rules! kinds {
         }
 
         impl Kind {
-            /// The kind's name in plans and outputs.
-            pub fn as_str(&self) -> &'static str {
+            /// The facts its spec type declares.
+            fn facts(self) -> Facts {
                 match self {
-                    $(Kind::$variant => <$spec as KindFacts>::NAME,)*
-                }
-            }
-
-            /// See [`KindFacts::REPLACE_ON`].
-            pub fn replace_on(&self) -> &'static [&'static str] {
-                match self {
-                    $(Kind::$variant => <$spec as KindFacts>::REPLACE_ON,)*
-                }
-            }
-
-            /// See [`KindFacts::NEVER_REPLACE`].
-            pub fn never_replace(&self) -> bool {
-                match self {
-                    $(Kind::$variant => <$spec as KindFacts>::NEVER_REPLACE,)*
-                }
-            }
-
-            /// See [`KindFacts::HOLDS_LOGS`].
-            pub fn holds_logs(&self) -> bool {
-                match self {
-                    $(Kind::$variant => <$spec as KindFacts>::HOLDS_LOGS,)*
-                }
-            }
-
-            /// See [`KindFacts::RANK`].
-            pub fn rank(&self) -> u8 {
-                match self {
-                    $(Kind::$variant => <$spec as KindFacts>::RANK,)*
+                    $(Kind::$variant => Facts::of::<$spec>(),)*
                 }
             }
         }
@@ -262,6 +256,33 @@ macro_rules! kinds {
 }
 
 for_each_kind!(kinds);
+
+impl Kind {
+    /// The kind's name in plans and outputs.
+    pub fn as_str(&self) -> &'static str {
+        self.facts().name
+    }
+
+    /// See [`KindFacts::REPLACE_ON`].
+    pub fn replace_on(&self) -> &'static [&'static str] {
+        self.facts().replace_on
+    }
+
+    /// See [`KindFacts::NEVER_REPLACE`].
+    pub fn never_replace(&self) -> bool {
+        self.facts().never_replace
+    }
+
+    /// See [`KindFacts::HOLDS_LOGS`].
+    pub fn holds_logs(&self) -> bool {
+        self.facts().holds_logs
+    }
+
+    /// See [`KindFacts::RANK`].
+    pub fn rank(&self) -> u8 {
+        self.facts().rank
+    }
+}
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
