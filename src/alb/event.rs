@@ -98,6 +98,13 @@ impl HttpResponse {
             .map(|(_, v)| v.as_str())
             .collect()
     }
+
+    /// Sets header `name` (lowercase) to `value`, in place of every value it had, as
+    /// a listener's inserted response headers do.
+    pub fn insert_header(&mut self, name: &str, value: &str) {
+        self.headers.retain(|(n, _)| n != name);
+        self.headers.push((name.to_string(), value.to_string()));
+    }
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
@@ -574,6 +581,25 @@ mod tests {
     }
 
     // ---- §1 request event --------------------------------------------------------
+
+    #[test]
+    fn an_inserted_response_header_replaces_every_value_the_function_set() {
+        let mut r = HttpResponse {
+            status: 200,
+            headers: vec![
+                ("strict-transport-security".into(), "max-age=1".into()),
+                ("content-type".into(), "text/plain".into()),
+                ("strict-transport-security".into(), "max-age=2".into()),
+            ],
+            body: Vec::new(),
+        };
+        r.insert_header("strict-transport-security", "max-age=31536000");
+        assert_eq!(
+            r.header_all("strict-transport-security"),
+            ["max-age=31536000"]
+        );
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+    }
 
     #[test]
     fn top_level_fields_are_exactly_the_alb_ones() {

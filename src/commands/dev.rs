@@ -78,6 +78,13 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
             config.load_balancer.idle_timeout_seconds.max(1),
         )),
         access_log: !cli.quiet,
+        response_headers: config
+            .https
+            .as_ref()
+            .and_then(|h| h.hsts.clone())
+            .map(|v| ("strict-transport-security".to_string(), v))
+            .into_iter()
+            .collect(),
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));

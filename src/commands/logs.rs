@@ -64,9 +64,19 @@ async fn fetch(
             if filter.is_some_and(|f| !message.contains(f)) {
                 return None;
             }
+            let timestamp = e.timestamp()?;
+            // AWS gives every event an id; an endpoint that does not (MiniStack) gets
+            // one made of what identifies the event within its group.
+            let event_id = e.event_id().map_or_else(
+                || {
+                    let stream = e.log_stream_name().unwrap_or_default();
+                    format!("{stream}\u{1f}{timestamp}\u{1f}{message}")
+                },
+                str::to_string,
+            );
             Some(LogEvent {
-                timestamp: e.timestamp()?,
-                event_id: e.event_id()?.to_string(),
+                timestamp,
+                event_id,
                 function: function.to_string(),
                 message,
             })

@@ -80,6 +80,10 @@ pub struct Front {
     pub idle_timeout: Duration,
     /// Print the access log (off in benchmarks with `--quiet`).
     pub access_log: bool,
+    /// Headers the listener adds to every response, its own and the function's,
+    /// replacing a value the function set: the HTTPS listener's
+    /// `Strict-Transport-Security` (docs/alb-lambda.md §3).
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -306,7 +310,10 @@ async fn handle(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".into(), |p| p.as_str().to_string());
-    let (status, matched, note, response) = answer(req, peer, &front, activity).await;
+    let (status, matched, note, mut response) = answer(req, peer, &front, activity).await;
+    for (name, value) in &front.response_headers {
+        response.insert_header(name, value);
+    }
     if front.access_log {
         let took = started.elapsed();
         let note = if note.is_empty() {
@@ -446,6 +453,7 @@ mod tests {
             port: addr.port(),
             idle_timeout: Duration::from_secs(60),
             access_log: false,
+            response_headers: Vec::new(),
         });
         tokio::spawn(serve(listener, front, limits));
         addr

@@ -187,12 +187,12 @@ impl Cursor {
         (self.newest - self.lookback).max(self.floor)
     }
 
-    /// Merges the events of one poll (from any number of functions, in any order) into
-    /// time order, drops those already printed or older than the floor, and advances.
+    /// Merges the events of one poll (each function's in the order CloudWatch returned
+    /// them, the functions in any order) into time order, drops those already printed
+    /// or older than the floor, and advances. Events of one function at the same
+    /// millisecond keep CloudWatch's order (a `START`, the handler's lines, `END`).
     pub fn advance(&mut self, mut events: Vec<LogEvent>) -> Vec<LogEvent> {
-        events.sort_by(|a, b| {
-            (a.timestamp, &a.function, &a.event_id).cmp(&(b.timestamp, &b.function, &b.event_id))
-        });
+        events.sort_by(|a, b| (a.timestamp, &a.function).cmp(&(b.timestamp, &b.function)));
         let mut fresh = Vec::new();
         for e in events {
             let key = format!("{}/{}", e.function, e.event_id);
@@ -372,6 +372,14 @@ mod tests {
         assert!(c.advance(vec![ev(30, "b2", "b")]).is_empty());
         // Same id in two functions' groups: both are distinct events.
         assert_eq!(c.advance(vec![ev(31, "x", "a"), ev(31, "x", "b")]).len(), 2);
+        // One function's events at the same millisecond keep the order they came in.
+        let same_ms = c.advance(vec![
+            ev(40, "start", "a"),
+            ev(40, "line", "a"),
+            ev(40, "end", "a"),
+        ]);
+        let ids: Vec<&str> = same_ms.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["start", "line", "end"]);
     }
 
     #[test]
