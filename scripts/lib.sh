@@ -99,16 +99,22 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until the moto server on port $1 (process $2) answers, at most $3 seconds.
-wait_for_moto() {
-    local port="$1" pid="$2" deadline=$((SECONDS + ${3:-60}))
+# Waits until `url` answers with a 2xx while process `pid` lives, at most
+# ${3:-60} seconds.
+wait_for_url() {
+    local url="$1" pid="$2" deadline=$((SECONDS + ${3:-60}))
     while [ "$SECONDS" -lt "$deadline" ]; do
         kill -0 "$pid" 2>/dev/null || return 1
         if python3 -c 'import sys, urllib.request
-urllib.request.urlopen("http://127.0.0.1:%s/moto-api/" % sys.argv[1], timeout=2).read()' "$port" 2>/dev/null; then
+urllib.request.urlopen(sys.argv[1], timeout=2).read()' "$url" 2>/dev/null; then
             return 0
         fi
         sleep 0.2
     done
     return 1
+}
+
+# Waits until the moto server on port $1 (process $2) answers, at most $3 seconds.
+wait_for_moto() {
+    wait_for_url "http://127.0.0.1:$1/moto-api/" "$2" "${3:-60}"
 }

@@ -5,193 +5,28 @@
 //! function: single- and multi-value mode with a 1 s timeout, and `wait` with a long
 //! one) and the `hello` template.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::{albkit_bin, function_build_env, functions_target_dir, LINT_ENV, REPO};
+use crate::support::dev::Dev;
+use crate::support::http::{self, Resp};
+use crate::support::REPO;
 use base64::Engine;
-use serde_json::Value;
-
-/// A running `albkit dev`, stopped when the test process ends (lifeline pipe: the `sh`
-/// wrapper sends SIGTERM to albkit when our end of its stdin closes).
-struct Dev {
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
-    _child: Child,
-    _lifeline: Option<ChildStdin>,
-}
-
-impl Dev {
-    fn start(config: &Path, extra: &[&str]) -> Dev {
-        const WRAPPER: &str = r#"
-exec 3<&0 0</dev/null
-"$@" 3<&- &
-pid=$!
-{ cat <&3 >/dev/null 2>&1; kill -TERM "$pid" 2>/dev/null; } &
-exec 3<&-
-wait "$pid"
-"#;
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("albkit-dev")
-            .arg(albkit_bin())
-            .arg("-c")
-            .arg(config)
-            .args(["dev", "--port", "0"])
-            .args(extra)
-            .env("CARGO_TARGET_DIR", functions_target_dir())
-            .envs(function_build_env())
-            .env_remove(LINT_ENV[0])
-            .env_remove(LINT_ENV[1])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn albkit dev");
-        let lifeline = child.stdin.take();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel::<u16>();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
-        ] {
-            let log = log.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.strip_prefix("albkit dev: listening on http://") {
-                        if let Some(port) = rest.rsplit(':').next().and_then(|p| p.parse().ok()) {
-                            let _ = tx.send(port);
-                        }
-                    }
-                    log.lock().expect("log").push(line);
-                }
-            });
-        }
-        let port = rx
-            .recv_timeout(Duration::from_secs(600))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "albkit dev did not start; output:\n{}",
-                    log.lock().expect("log").join("\n")
-                )
-            });
-        Dev {
-            port,
-            log,
-            _child: child,
-            _lifeline: lifeline,
-        }
-    }
-
-    fn log_contains(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            if self
-                .log
-                .lock()
-                .expect("log")
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().expect("log").join("\n")
-    }
-}
 
 fn fixture() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| Dev::start(&Path::new(REPO).join("tests/fixtures/dev/albkit.toml"), &[]))
 }
 
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    /// The event the echo function received.
-    fn event(&self) -> Value {
-        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
-        self.json()
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+/// One request to `albkit dev` on `port`, with `Host: localhost:PORT`.
 fn request(port: u16, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    if !headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
-    {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write head");
-    // The server may answer (413) before reading everything: ignore write errors.
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    let host = format!("localhost:{port}");
+    let mut all = vec![("Host", host.as_str())];
+    all.extend_from_slice(headers);
+    http::send(port, method, target, &all, body)
 }
 
 fn get(target: &str) -> Resp {

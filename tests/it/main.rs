@@ -5,6 +5,7 @@
 //! Run one area with a filter: `cargo test --test it -- stack::`.
 
 mod conformance;
+mod data_plane;
 mod dev;
 mod docs;
 mod harness;

@@ -259,6 +259,7 @@ async fn leftovers(stack: &str) -> Vec<String> {
     let scope = Scope {
         stack,
         region: REGION,
+        account: ACCOUNT,
         roles: Roles::AllRegions,
     };
     let kinds = [Kind::Function, Kind::LoadBalancer, Kind::Role, Kind::Vpc];

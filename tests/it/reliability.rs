@@ -9,7 +9,7 @@ use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
 use crate::support::proxy::{operation_of, service_of, Fault, Proxy, ProxyConfig, Realism, Target};
 use crate::support::{
     albkit_command, albkit_with_env, run, sdk_config, unique_stack_name, Moto, Output, Project,
-    ALBKIT_TIMEOUT,
+    ACCOUNT_ID, ALBKIT_TIMEOUT,
 };
 
 fn minimal_config(stack: &str) -> String {
@@ -35,6 +35,7 @@ async fn census(moto: &Moto, region: &str, stack: &str) -> Vec<(&'static str, us
     let scope = Scope {
         stack,
         region,
+        account: ACCOUNT_ID,
         roles: Roles::ThisRegion,
     };
     let mut kinds = RESOURCES.to_vec();

@@ -68,6 +68,7 @@ async fn leftovers(c: &Clients, stack: &str, region: &str) -> Vec<String> {
     let scope = Scope {
         stack,
         region,
+        account: ACCOUNT_ID,
         roles: Roles::AllRegions,
     };
     let mut kinds = RESOURCES.to_vec();

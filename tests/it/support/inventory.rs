@@ -11,7 +11,9 @@ use aws_config::SdkConfig;
 use aws_sdk_ec2::types::Filter;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use super::{lock_bucket, s3_client, ACCOUNT_ID};
+use super::s3_client;
+#[cfg(doc)]
+use super::ACCOUNT_ID;
 
 /// A kind of resource albkit makes for a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +86,9 @@ pub(crate) struct Scope<'a> {
     pub stack: &'a str,
     /// The region `cfg` points at; names the access-log and lock buckets.
     pub region: &'a str,
+    /// The emulator's account (moto's [`ACCOUNT_ID`], MiniStack's is another); names
+    /// the same buckets.
+    pub account: &'a str,
     pub roles: Roles,
 }
 
@@ -148,13 +153,14 @@ async fn list(cfg: &SdkConfig, scope: &Scope<'_>, kind: Kind) -> Result<Vec<Stri
         Kind::Role => roles(cfg, scope).await,
         Kind::LogGroup => log_groups(cfg, stack).await,
         Kind::LogBucket => {
-            let bucket = format!("albkit-{stack}-logs-{ACCOUNT_ID}-{}", scope.region);
+            let bucket = format!("albkit-{stack}-logs-{}-{}", scope.account, scope.region);
             let s3 = s3_client(cfg);
             let exists = s3.head_bucket().bucket(&bucket).send().await.is_ok();
             Ok(if exists { vec![bucket] } else { Vec::new() })
         }
         Kind::Lock => {
-            let (bucket, key) = (lock_bucket(scope.region), format!("{stack}/lock.json"));
+            let bucket = format!("albkit-locks-{}-{}", scope.account, scope.region);
+            let key = format!("{stack}/lock.json");
             let s3 = s3_client(cfg);
             let exists = s3.head_object().bucket(&bucket).key(&key).send().await;
             Ok(if exists.is_ok() {

@@ -117,6 +117,11 @@ impl MiniStack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The port of its gateway, where the load balancers' data plane answers too.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
     pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
     }

@@ -15,6 +15,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod dev;
+pub(crate) mod http;
 pub(crate) mod inventory;
 pub(crate) mod ministack;
 pub(crate) mod proxy;
