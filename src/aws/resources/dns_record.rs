@@ -367,7 +367,11 @@ pub(crate) async fn apply(
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
     let Some(r) = alias_record(have) else {
-        return Ok(());
+        return Err(AwsError::incomplete(
+            "ListResourceRecordSets",
+            &have.id,
+            "alias target",
+        ));
     };
     let (zone, name, kind) = (&r.zone, &r.name, &r.record_type);
     let delete = ChangeAction::Delete;
