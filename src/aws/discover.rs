@@ -1,7 +1,6 @@
 //! Reads everything the stack owns, in parallel, and writes references between
 //! resources as logical ids so the plan can compare them with the desired stack.
 
-use super::resources::Endpoint;
 use std::collections::BTreeMap;
 
 use super::error::AwsError;
@@ -213,11 +212,8 @@ async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<For
         load_balancer::observe(ctx, &lb),
         discover_listeners(ctx, &arn)
     )?;
-    let lb_tags = load_balancer_of(&found)
-        .and_then(|o| o.resource.get("tags"))
-        .map(crate::model::stack::parse_tags_prop)
-        .unwrap_or_default();
-    rule::inherit_tags(&mut inside, &lb_tags);
+    let lb_tags = load_balancer_of(&found).map(|o| o.tags.clone());
+    rule::inherit_tags(&mut inside, &lb_tags.unwrap_or_default());
     // What lives in a load balancer the stack does not own is not the stack's either.
     if foreign.is_empty() {
         found.extend(inside);
@@ -249,6 +245,13 @@ fn load_balancer_of(found: &[Observed]) -> Option<&Observed> {
         .find(|o| o.resource.logical == logical::LOAD_BALANCER)
 }
 
+/// The DNS name of the load balancer among what was observed.
+fn load_balancer_dns(found: &[Observed]) -> Option<String> {
+    load_balancer_of(found)
+        .and_then(load_balancer::endpoint)
+        .map(|e| e.dns_name)
+}
+
 /// Splits the alias records at the domain into the stack's and foreign ones: a record
 /// is the stack's only when it points at the stack's load balancer (found in
 /// `elb_found`); one that points anywhere else is left alone.
@@ -257,36 +260,32 @@ fn split_alias_records(
     records: Vec<Observed>,
     elb_found: &[Observed],
 ) -> (Vec<Observed>, Vec<Foreign>) {
-    let lb_dns = load_balancer_of(elb_found).and_then(|o| o.resource.get("dns_name"));
+    let lb_dns = load_balancer_dns(elb_found);
     let (ours, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
-        dns_record::owns_alias(
-            r.resource.get("alias").unwrap_or_default(),
-            lb_dns,
-            &ctx.names.load_balancer(),
-            &ctx.aws.region,
-        )
+        dns_record::alias_record(r).is_some_and(|a| {
+            let (name, region) = (&ctx.names.load_balancer(), &ctx.aws.region);
+            dns_record::owns_alias(&a.target, lb_dns.as_deref(), name, region)
+        })
     });
-    let foreign = not_ours.iter().map(|r| Foreign {
-        kind: "Route 53 alias record",
-        name: format!(
-            "{} {} in zone {}",
-            r.resource.get("name").unwrap_or_default(),
-            r.resource.get("type").unwrap_or_default(),
-            r.resource.get("zone").unwrap_or_default()
-        ),
-        reason: format!(
-            "it points at {}, not at the stack's load balancer {}",
-            r.resource.get("alias").unwrap_or_default(),
-            ctx.names.load_balancer()
-        ),
-    });
+    let foreign = not_ours
+        .iter()
+        .filter_map(dns_record::alias_record)
+        .map(|r| Foreign {
+            kind: "Route 53 alias record",
+            name: format!("{} {} in zone {}", r.name, r.record_type, r.zone),
+            reason: format!(
+                "it points at {}, not at the stack's load balancer {}",
+                dns_record::plain(&r.target),
+                ctx.names.load_balancer()
+            ),
+        });
     (ours, foreign.collect())
 }
 
 /// The names alias records use for the load balancer (its DNS name, with and without
 /// `dualstack.`), as ids to rewrite into its logical id.
 fn load_balancer_aliases(elb_found: &[Observed]) -> Vec<(String, String)> {
-    let Some(dns) = load_balancer_of(elb_found).and_then(|o| o.resource.get("dns_name")) else {
+    let Some(dns) = load_balancer_dns(elb_found) else {
         return Vec::new();
     };
     let dns = dns.to_ascii_lowercase();
@@ -317,9 +316,9 @@ pub(crate) fn adopt_untagged_log_groups(
             let writes_to = functions
                 .iter()
                 .find(|f| f.resource.logical == logical::function(function))
-                .and_then(|f| f.resource.get("name"))
+                .and_then(Observed::name)
                 .map_or_else(|| names.log_group(function), log_group_of);
-            g.resource.get("name") == Some(writes_to.as_str())
+            g.name() == Some(writes_to.as_str())
         })
         .collect()
 }
@@ -328,12 +327,8 @@ pub(crate) fn adopt_untagged_log_groups(
 pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
     for (logical_id, o) in observed {
         ctx.ids.insert(logical_id, &o.id);
-        if logical_id == logical::LOAD_BALANCER {
-            let prop = |name| o.resource.get(name).unwrap_or_default().to_string();
-            ctx.ids.set_endpoint(Endpoint {
-                dns_name: prop("dns_name"),
-                zone_id: prop("hosted_zone"),
-            });
+        if let Some(endpoint) = load_balancer::endpoint(o) {
+            ctx.ids.set_endpoint(endpoint);
         }
     }
 }
@@ -341,19 +336,20 @@ pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::stack::Resource;
+    use crate::aws::resources::observed;
+    use crate::model::plan::Facts;
+    use crate::model::stack::{Resource, Tags};
 
     #[test]
     fn untagged_log_groups_are_taken_where_the_stacks_function_writes() {
         let names = Names::new("shop", "us-east-1");
-        let group = |name: &str| Observed {
-            id: name.into(),
-            resource: Resource::new("log-group/api", Kind::LogGroup).prop("name", name),
+        let named = |id: String, logical: &str, kind, name: &str| {
+            let resource = Resource::new(logical, kind);
+            observed(id, resource, Tags::new()).with(Facts::Named(name.into()))
         };
-        let function = |name: &str| Observed {
-            id: format!("arn:{name}"),
-            resource: Resource::new("function/api", Kind::Function).prop("name", name),
-        };
+        let group = |name: &str| named(name.into(), "log-group/api", Kind::LogGroup, name);
+        let function =
+            |name: &str| named(format!("arn:{name}"), "function/api", Kind::Function, name);
         let both = || {
             vec![
                 group("/aws/lambda/shop--api"),
@@ -403,13 +399,7 @@ mod tests {
     fn references_become_logical_ids_and_lists_are_sorted() {
         let mut stack = ObservedStack::new();
         let add = |s: &mut ObservedStack, id: &str, r: Resource| {
-            s.insert(
-                r.logical.clone(),
-                Observed {
-                    id: id.into(),
-                    resource: r,
-                },
-            );
+            s.insert(r.logical.clone(), observed(id, r, Tags::new()));
         };
         add(&mut stack, "vpc-1", Resource::new("vpc", Kind::Vpc));
         add(

@@ -110,8 +110,8 @@ async fn reported<T, E: std::fmt::Display>(
     result
 }
 
-/// Carries out one creation or update (a replacement deletes the old resource first,
-/// but for a certificate); its logical id and the AWS id it got.
+/// Carries out one creation or update of what discovery found as `old` (a replacement
+/// deletes it first, but for a certificate); its logical id and the AWS id it got.
 async fn run_node<'a>(
     ctx: &'a Ctx<'a>,
     change: &'a Change,
@@ -131,9 +131,9 @@ async fn run_node<'a>(
                 action: Action::Create,
                 ..change.clone()
             };
-            super::resources::apply(ctx, &fresh, want).await
+            super::resources::apply(ctx, &fresh, want, None).await
         } else {
-            super::resources::apply(ctx, change, want).await
+            super::resources::apply(ctx, change, want, old).await
         }
     };
     let what = (change.logical.as_str(), change.kind, change.action);

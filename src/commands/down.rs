@@ -56,9 +56,7 @@ pub(crate) async fn run(cli: &Cli, args: &DownArgs) -> Result<Outcome> {
 /// explicit word: deleting a load balancer that has deletion protection on.
 fn check_protection(observed: &ObservedStack, opts: Teardown) -> Result<()> {
     match observed.get(logical::LOAD_BALANCER) {
-        Some(lb)
-            if load_balancer::is_protected(&lb.resource) && !opts.disable_deletion_protection =>
-        {
+        Some(lb) if load_balancer::is_protected(lb) && !opts.disable_deletion_protection => {
             Err(Error::Conflict {
                 message: format!(
                     "the stack's load balancer {} has deletion protection on: nothing was removed",
@@ -79,16 +77,12 @@ async fn validation_note(
     opts: Teardown,
 ) -> Option<String> {
     let cert = observed.get(logical::CERTIFICATE)?;
-    let records = cert.resource.get("validation_records").unwrap_or_default();
+    let (domain, records) = certificate::validation(cert);
     let zone = ctx.config.https.as_ref()?.hosted_zone_id.as_ref()?;
     if records.is_empty() {
         return None;
     }
-    let domain = cert.resource.get("domain").unwrap_or_default();
-    let names: Vec<&str> = records
-        .split(", ")
-        .filter_map(|pair| pair.split_once(' ').map(|(name, _)| name))
-        .collect();
+    let names: Vec<&str> = records.iter().map(|(name, _)| name.as_str()).collect();
     if !opts.delete_validation_records {
         return Some(format!(
             "kept the DNS validation record(s) {} in hosted zone {zone}: ACM shares them with every \

@@ -176,19 +176,8 @@ fn context(
 /// The names under which discovery found the stack's functions, roles, target groups
 /// and log groups, by logical id.
 fn names_in_use(d: &Discovery) -> BTreeMap<String, String> {
-    use crate::model::stack::Kind;
     d.observed
         .values()
-        .filter(|o| {
-            matches!(
-                o.resource.kind,
-                Kind::Function | Kind::Role | Kind::TargetGroup | Kind::LogGroup
-            )
-        })
-        .filter_map(|o| {
-            o.resource
-                .get("name")
-                .map(|n| (o.resource.logical.clone(), n.to_string()))
-        })
+        .filter_map(|o| Some((o.resource.logical.clone(), o.name()?.to_string())))
         .collect()
 }

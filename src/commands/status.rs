@@ -5,6 +5,7 @@ use super::planning::check_conflicts;
 use super::session::Session;
 use super::{url, Outcome};
 use crate::aws::discover::discover;
+use crate::aws::resources::load_balancer;
 use crate::cli::Cli;
 use crate::error::Result;
 use crate::model::names::logical;
@@ -38,9 +39,9 @@ pub(crate) async fn run(cli: &Cli) -> Result<Outcome> {
         .await?;
     check_conflicts(&d)?;
     let lb = d.observed.get(logical::LOAD_BALANCER);
-    let dns = lb.and_then(|l| l.resource.get("dns_name"));
+    let dns = lb.and_then(load_balancer::endpoint).map(|e| e.dns_name);
     let url = if lb.is_some() {
-        url(&s.config, dns)
+        url(&s.config, dns.as_deref())
     } else {
         None
     };
@@ -60,7 +61,7 @@ pub(crate) async fn run(cli: &Cli) -> Result<Outcome> {
             region: s.aws.region.clone(),
             exists: !rows.is_empty(),
             url,
-            dns_name: dns.map(str::to_string),
+            dns_name: dns,
             resources: rows,
         };
         return Ok(Outcome::json(0, true, &document));

@@ -8,6 +8,7 @@ use super::planning::{compute_plan, replan, Planned};
 use super::session::Session;
 use super::{seed, url, Outcome};
 use crate::aws::executor;
+use crate::aws::resources::load_balancer;
 use crate::cli::{Cli, UpArgs};
 use crate::error::Result;
 use crate::model::names::logical;
@@ -58,8 +59,8 @@ async fn converge(s: &Session, yes: bool, p: Planned) -> Result<Outcome> {
         // An up that found nothing to do still returns only once the URL can answer;
         // the state read during discovery usually says so already.
         let lb = p.discovery.observed.get(logical::LOAD_BALANCER);
-        if let Some(lb) = lb.filter(|o| o.resource.get("state") != Some("active")) {
-            crate::aws::resources::load_balancer::wait_active(&ctx, &lb.id).await?;
+        if let Some(lb) = lb.filter(|o| !load_balancer::is_active(o)) {
+            load_balancer::wait_active(&ctx, &lb.id).await?;
         }
     }
     let dns = ctx.ids.endpoint().map(|e| e.dns_name);

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::stack::{environment_change, shown, Desired, Kind, Resource};
+use super::stack::{environment_change, shown, Desired, Kind, Resource, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,12 +50,76 @@ pub struct FieldChange {
     pub forces_replacement: bool,
 }
 
-/// What exists in AWS for one logical resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What exists in AWS for one logical resource: its properties as the plan compares
+/// and shows them, and beside them, typed, what `apply`, `delete` and discovery act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
     /// The AWS id or ARN.
     pub id: String,
     pub resource: Resource,
+    /// Its tags as read (a rule's: its load balancer's, see `rule::inherit_tags`).
+    pub tags: Tags,
+    pub facts: Facts,
+}
+
+impl Observed {
+    pub fn with(self, facts: Facts) -> Self {
+        Self { facts, ..self }
+    }
+
+    /// The name of a function, role, target group or log group.
+    pub fn name(&self) -> Option<&str> {
+        match &self.facts {
+            Facts::Named(name) | Facts::Role { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// What an observed resource is beyond its id and tags, as AWS gave it (AWS ids, never
+/// logical ones). Nothing here is read back from the rendered properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Facts {
+    #[default]
+    None,
+    /// A function, target group or log group: its name.
+    Named(String),
+    /// The VPCs it is attached to.
+    InternetGateway {
+        vpcs: Vec<String>,
+    },
+    /// `(subnet, association)` ids, and whether `0.0.0.0/0` goes to a gateway.
+    RouteTable {
+        associations: Vec<(String, String)>,
+        default_route: bool,
+    },
+    /// Its name and the managed policies attached to it.
+    Role {
+        name: String,
+        policies: Vec<String>,
+    },
+    LoadBalancer {
+        dns_name: String,
+        zone_id: String,
+        deletion_protection: bool,
+        active: bool,
+    },
+    /// Its domain and DNS validation records, `(name, value)`.
+    Certificate {
+        domain: String,
+        validation_records: Vec<(String, String)>,
+    },
+    DnsRecord(AliasRecord),
+}
+
+/// An alias record at the domain: where it is and what it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    pub zone: String,
+    pub name: String,
+    pub record_type: String,
+    pub target: String,
+    pub target_zone: String,
 }
 
 /// What `discover` found, by logical id.
@@ -511,6 +575,8 @@ mod tests {
                     Observed {
                         id: format!("id-of-{}", r.logical),
                         resource: r.clone(),
+                        tags: Tags::new(),
+                        facts: Facts::None,
                     },
                 )
             })

@@ -77,15 +77,10 @@ pub fn tags_from(pairs: &[(&str, &str)]) -> Tags {
         .collect()
 }
 
-/// Renders a tag map as one property value: a JSON object with sorted keys, so that it
-/// can be read back exactly whatever characters the values hold.
+/// Renders a tag map as one property value: a JSON object with sorted keys, so that
+/// every character of the values shows.
 pub fn tags_prop(tags: &Tags) -> String {
     serde_json::to_string(tags).unwrap_or_default()
-}
-
-/// Reads a tag map back from its property value.
-pub fn parse_tags_prop(text: &str) -> Tags {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// What albkit learnt from AWS before planning, needed to compute the desired stack.

@@ -14,9 +14,9 @@ use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::ids::HostedZoneId;
 use crate::model::names::logical;
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::CertificateSpec;
-use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{Kind, Resource, Tags};
 
 fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
     tags.iter()
@@ -111,32 +111,44 @@ async fn describe_once(ctx: &Ctx<'_>, arn: &str) -> Result<DescribeCertificateOu
 }
 
 fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) -> Observed {
-    let records: Vec<String> = cert
+    let validation_records = cert
         .domain_validation_options()
         .iter()
         .filter_map(|o| o.resource_record())
-        .map(|r| format!("{} {}", r.name(), r.value()))
+        .map(|r| (r.name().to_string(), r.value().to_string()))
         .collect();
-    observed(
-        arn,
-        Resource::new(logical, Kind::Certificate)
-            .prop("domain", cert.domain_name().unwrap_or_default())
-            .prop("status", cert.status().map_or("unknown", |s| s.as_str()))
-            .prop("tags", tags_prop(tags))
-            .prop("validation_records", records.join(", ")),
-    )
+    let domain = cert.domain_name().unwrap_or_default().to_string();
+    let resource = Resource::new(logical, Kind::Certificate)
+        .prop("domain", &domain)
+        .prop("status", cert.status().map_or("unknown", |s| s.as_str()));
+    observed(arn, resource, tags.clone()).with(Facts::Certificate {
+        domain,
+        validation_records,
+    })
+}
+
+/// The observed certificate's domain and DNS validation records `(name, value)`.
+pub(crate) fn validation(have: &Observed) -> (&str, &[(String, String)]) {
+    match &have.facts {
+        Facts::Certificate {
+            domain,
+            validation_records,
+        } => (domain, validation_records),
+        _ => ("", &[]),
+    }
 }
 
 pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &CertificateSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let domain = want.domain.as_str();
     let arn = match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
-                retag(ctx, change, arn, &want.tags).await?;
+                retag(ctx, have, arn, &want.tags).await?;
             }
             arn.clone()
         }
@@ -148,9 +160,14 @@ pub(crate) async fn apply(
 }
 
 /// Brings the certificate's tags from the observed ones to `tags`.
-async fn retag(ctx: &Ctx<'_>, change: &Change, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+async fn retag(
+    ctx: &Ctx<'_>,
+    have: Option<&Observed>,
+    arn: &str,
+    tags: &Tags,
+) -> Result<(), AwsError> {
     let acm = &ctx.aws.acm;
-    let (set, remove) = super::tag_changes(&super::old_tags(change), tags);
+    let (set, remove) = super::tag_changes(have, tags);
     if !set.is_empty() {
         acm.add_tags_to_certificate()
             .certificate_arn(arn)
@@ -333,25 +350,12 @@ pub(crate) async fn others_for_domain(
 /// CloudFront's too, the same validation CNAME, so another certificate may still need it
 /// to renew.
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
-    let (arn, have) = (have.id.as_str(), &have.resource);
+    let arn = have.id.as_str();
     let zone = hosted_zone(ctx).filter(|_| opts.delete_validation_records);
     if let Some(zone) = zone {
-        for pair in have
-            .get("validation_records")
-            .unwrap_or_default()
-            .split(", ")
-            .filter(|s| !s.is_empty())
-        {
-            if let Some((name, value)) = pair.split_once(' ') {
-                super::dns_record::validation_record(
-                    ctx,
-                    zone.as_str(),
-                    ChangeAction::Delete,
-                    name,
-                    value,
-                )
-                .await?;
-            }
+        for (name, value) in validation(have).1 {
+            let delete = ChangeAction::Delete;
+            super::dns_record::validation_record(ctx, zone.as_str(), delete, name, value).await?;
         }
     }
     // ResourceInUseException until ELB lets go of a listener that used it.

@@ -10,9 +10,22 @@ use super::{observed, read, Ctx, Foreign, Teardown};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, Bug, ErrorClass, ResourceError};
 use crate::aws::retry::{create_once, Policy};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{AliasRecord, Change, Facts, Observed};
 use crate::model::spec::DnsRecordSpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::stack::{Kind, Resource, Tags};
+
+/// A DNS name as albkit shows and compares it: lower case, without the final dot.
+pub(crate) fn plain(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The observed alias record.
+pub(crate) fn alias_record(have: &Observed) -> Option<&AliasRecord> {
+    match &have.facts {
+        Facts::DnsRecord(record) => Some(record),
+        _ => None,
+    }
+}
 
 fn fqdn(name: &str) -> String {
     if name.ends_with('.') {
@@ -47,19 +60,22 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
     {
         let kind = r.r#type().as_str();
         match (r.r#type(), r.alias_target()) {
-            (RrType::A | RrType::Aaaa, Some(alias)) => found.push(observed(
-                format!("{}/{kind}", https.domain),
-                Resource::new(format!("dns/{kind}"), Kind::DnsRecord)
+            (RrType::A | RrType::Aaaa, Some(alias)) => {
+                let resource = Resource::new(format!("dns/{kind}"), Kind::DnsRecord)
                     .prop("zone", zone.as_str())
                     .prop("name", https.domain.clone())
                     .prop("type", kind)
-                    .prop(
-                        "alias",
-                        alias.dns_name().trim_end_matches('.').to_ascii_lowercase(),
-                    )
-                    .prop("alias_dns", alias.dns_name())
-                    .prop("alias_zone", alias.hosted_zone_id()),
-            )),
+                    .prop("alias", plain(alias.dns_name()));
+                let record = AliasRecord {
+                    zone: zone.to_string(),
+                    name: https.domain.clone(),
+                    record_type: kind.to_string(),
+                    target: alias.dns_name().to_string(),
+                    target_zone: alias.hosted_zone_id().to_string(),
+                };
+                let id = format!("{}/{kind}", https.domain);
+                found.push(observed(id, resource, Tags::new()).with(Facts::DnsRecord(record)));
+            }
             (RrType::A | RrType::Aaaa | RrType::Cname, _) => foreign.push(Foreign {
                 kind: "Route 53 record",
                 name: format!("{} {kind} in zone {zone}", https.domain),
@@ -80,14 +96,14 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
 /// Anything else (CloudFront, another stack, the same-named stack of another region) is
 /// not. Pure.
 pub(crate) fn owns_alias(target: &str, lb_dns: Option<&str>, lb_name: &str, region: &str) -> bool {
-    let plain = |name: &str| {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let bare = |name: &str| {
+        let name = plain(name);
         name.strip_prefix("dualstack.")
             .map(str::to_string)
             .unwrap_or(name)
     };
-    let target = plain(target);
-    if lb_dns.is_some_and(|lb| !lb.is_empty() && target == plain(lb)) {
+    let target = bare(target);
+    if lb_dns.is_some_and(|lb| !lb.is_empty() && target == bare(lb)) {
         return true;
     }
     // `<name>-<id>.<region>.elb.amazonaws.com[.cn]`, `internal-` first for an internal one.
@@ -328,6 +344,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &DnsRecordSpec,
+    _: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let (zone, name, kind) = (want.zone.as_str(), want.name.as_str(), want.record_type);
     let endpoint = ctx.ids.endpoint().ok_or_else(|| {
@@ -349,18 +366,16 @@ pub(crate) async fn apply(
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
-    let have = &have.resource;
-    let get = |k: &str| have.get(k).unwrap_or_default();
-    change_alias(
-        ctx,
-        ChangeAction::Delete,
-        get("zone"),
-        get("name"),
-        get("type"),
-        get("alias_dns"),
-        get("alias_zone"),
-    )
-    .await
+    let Some(r) = alias_record(have) else {
+        return Err(AwsError::incomplete(
+            "ListResourceRecordSets",
+            &have.id,
+            "alias target",
+        ));
+    };
+    let (zone, name, kind) = (&r.zone, &r.name, &r.record_type);
+    let delete = ChangeAction::Delete;
+    change_alias(ctx, delete, zone, name, kind, &r.target, &r.target_zone).await
 }
 
 /// Writes (UPSERT) or removes (DELETE) a validation CNAME.

@@ -3,10 +3,10 @@
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use super::{old_tags, tag_changes, Ctx};
+use super::{tag_changes, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::model::names::TAG_STACK;
-use crate::model::plan::Change;
+use crate::model::plan::{Change, Observed};
 use crate::model::stack::Tags;
 
 pub(crate) fn stack_filter(stack: &str) -> Filter {
@@ -95,14 +95,14 @@ pub(crate) fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
         .build()
 }
 
-/// Brings an EC2 resource's tags from `old` to `new`.
+/// Brings an EC2 resource's tags from the observed ones (`have`'s) to `new`.
 pub(crate) async fn retag(
     ctx: &Ctx<'_>,
     id: &str,
-    change: &Change,
+    have: Option<&Observed>,
     new: &Tags,
 ) -> Result<(), AwsError> {
-    let (set, remove) = tag_changes(&old_tags(change), new);
+    let (set, remove) = tag_changes(have, new);
     if !set.is_empty() {
         ctx.aws
             .ec2
@@ -136,10 +136,11 @@ pub(crate) async fn retagged(
     ctx: &Ctx<'_>,
     id: &str,
     change: &Change,
+    have: Option<&Observed>,
     tags: &Tags,
 ) -> Result<String, AwsError> {
     if change.changed("tags") {
-        retag(ctx, id, change, tags).await?;
+        retag(ctx, id, have, tags).await?;
     }
     Ok(id.to_string())
 }

@@ -3,10 +3,10 @@
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
-use super::{old_tags, read, tag_changes, Ctx};
+use super::{read, tag_changes, Ctx};
 use crate::aws::error::{AwsError, AwsResultExt};
 use crate::aws::retry::{retry, Policy};
-use crate::model::plan::Change;
+use crate::model::plan::{Change, Observed};
 use crate::model::stack::Tags;
 
 pub(crate) fn to_tags(tags: &Tags) -> Vec<Tag> {
@@ -73,14 +73,15 @@ pub(crate) async fn adopt_if_owned(
     }
 }
 
-/// Brings an ELB resource's tags from the observed ones to `new`.
+/// Brings an ELB resource's tags from the observed ones (`have`'s) to `new`.
 pub(crate) async fn retag(
     ctx: &Ctx<'_>,
     arn: &str,
     change: &Change,
+    have: Option<&Observed>,
     new: &Tags,
 ) -> Result<(), AwsError> {
-    let (set, remove) = tag_changes(&old_tags(change), new);
+    let (set, remove) = tag_changes(have, new);
     let notify = ctx.notify(&change.logical);
     if !set.is_empty() {
         retry(Policy::fresh(), "tag", &notify, || async {

@@ -13,15 +13,13 @@ use aws_sdk_lambda::types::{
 use futures::future::try_join_all;
 
 use super::wait_error;
-use super::{
-    found, logical_of, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign, Teardown,
-};
+use super::{found, logical_of, observed, read, tag_changes, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::{Describe, FunctionSpec, LogicalId, Props};
-use crate::model::stack::{environment_prop, tags_prop, Kind, Resource, Tags, AWS_MANAGED_KEY};
+use crate::model::stack::{environment_prop, Kind, Resource, Tags, AWS_MANAGED_KEY};
 use crate::package::Artifact;
 
 const ALIAS_PROP: &str = "live -> published version";
@@ -102,14 +100,12 @@ async fn discover_one(
     for (name, value) in shown {
         resource = resource.prop(name, value);
     }
-    Ok(Some(Ok(observed(
-        arn,
-        resource
-            .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
-            .prop("tags", tags_prop(&tags))
-            .prop("live_version", alias.unwrap_or_else(|| "none".into()))
-            .prop("state", config.state().map_or("unknown", |s| s.as_str())),
-    ))))
+    let resource = resource
+        .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
+        .prop("live_version", alias.unwrap_or_else(|| "none".into()))
+        .prop("state", config.state().map_or("unknown", |s| s.as_str()));
+    let found = observed(arn, resource, tags).with(Facts::Named(name.to_string()));
+    Ok(Some(Ok(found)))
 }
 
 /// The tags of the function `name` (`arn`).
@@ -432,6 +428,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &FunctionSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let lambda = &ctx.aws.lambda;
     let notify = ctx.notify(&change.logical);
@@ -445,7 +442,7 @@ pub(crate) async fn apply(
     ctx.ids.insert(&change.logical, &arn);
     wait_ready(ctx, name).await?;
     if !creating {
-        update(ctx, change, want, &inputs, &arn).await?;
+        update(ctx, change, have, want, &inputs, &arn).await?;
     }
     // Decision: a new version is published when the live version does not serve the
     // desired function. When only `$LATEST` was changed by hand (every setting shows
@@ -545,6 +542,7 @@ async fn adopt(
 async fn update(
     ctx: &Ctx<'_>,
     change: &Change,
+    have: Option<&Observed>,
     want: &FunctionSpec,
     inputs: &Inputs<'_>,
     arn: &str,
@@ -552,7 +550,7 @@ async fn update(
     let (lambda, name) = (&ctx.aws.lambda, inputs.name);
     let notify = ctx.notify(&change.logical);
     if change.changed("tags") {
-        retag(lambda, arn, name, change, &want.tags).await?;
+        retag(lambda, arn, name, have, &want.tags).await?;
     }
     if change.changed("code_sha256") || change.changed("architecture") {
         let arch = Some(inputs.architecture.clone());
@@ -595,10 +593,10 @@ async fn retag(
     lambda: &aws_sdk_lambda::Client,
     arn: &str,
     name: &str,
-    change: &Change,
+    have: Option<&Observed>,
     tags: &Tags,
 ) -> Result<(), AwsError> {
-    let (set, remove) = tag_changes(&old_tags(change), tags);
+    let (set, remove) = tag_changes(have, tags);
     if !set.is_empty() {
         lambda
             .tag_resource()

@@ -9,9 +9,9 @@ use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::InternetGatewaySpec;
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{Kind, Resource};
 
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let out = retry(
@@ -35,18 +35,15 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .filter_map(|g| {
             let tags = tag_map(g.tags());
             let logical = logical_of(&tags)?;
-            let attached = g
+            let vpcs: Vec<String> = g
                 .attachments()
                 .iter()
-                .filter_map(|a| a.vpc_id())
-                .collect::<Vec<_>>()
-                .join(", ");
-            Some(observed(
-                g.internet_gateway_id()?,
-                Resource::new(logical, Kind::InternetGateway)
-                    .prop("attached_to", attached)
-                    .prop("tags", tags_prop(&tags)),
-            ))
+                .filter_map(|a| a.vpc_id().map(str::to_string))
+                .collect();
+            let resource =
+                Resource::new(logical, Kind::InternetGateway).prop("attached_to", vpcs.join(", "));
+            let found = observed(g.internet_gateway_id()?, resource, tags);
+            Some(found.with(Facts::InternetGateway { vpcs }))
         })
         .collect())
 }
@@ -55,13 +52,14 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &InternetGatewaySpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     let vpc = ctx.ids.get(logical::VPC)?;
     let id = match &change.id {
         Some(id) => {
             if change.changed("tags") {
-                retag(ctx, id, change, &tags).await?;
+                retag(ctx, id, have, &tags).await?;
             }
             id.clone()
         }
@@ -122,15 +120,13 @@ pub(crate) async fn apply(
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
-    let (id, have) = (have.id.as_str(), &have.resource);
+    let id = have.id.as_str();
     let notify = ctx.notify(logical::INTERNET_GATEWAY);
-    for vpc in have
-        .get("attached_to")
-        .unwrap_or_default()
-        .split(", ")
-        .filter(|v| !v.is_empty())
-    {
-        let vpc = ctx.ids.resolve(vpc);
+    let vpcs = match &have.facts {
+        Facts::InternetGateway { vpcs } => vpcs.as_slice(),
+        _ => &[],
+    };
+    for vpc in vpcs {
         // Detaching fails with DependencyViolation while the ALB still holds public addresses.
         retry(
             Policy::teardown(),
@@ -141,7 +137,7 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
                     .ec2
                     .detach_internet_gateway()
                     .internet_gateway_id(id)
-                    .vpc_id(&vpc)
+                    .vpc_id(vpc)
                     .send()
                     .await
                     .aws("DetachInternetGateway", id)

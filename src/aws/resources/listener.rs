@@ -15,7 +15,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{DefaultAction, ListenerSpec};
-use crate::model::stack::{tags_prop, Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
+use crate::model::stack::{Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
 
 /// The listener attribute whose value an HTTPS listener of an ALB sends as the
 /// `Strict-Transport-Security` response header; empty: no header.
@@ -230,11 +230,7 @@ pub(crate) async fn observe(
                 .first()
                 .map(render_action)
                 .unwrap_or_default();
-            Some(observed(
-                arn,
-                r.prop("default_action", action)
-                    .prop("tags", tags_prop(&tags)),
-            ))
+            Some(observed(arn, r.prop("default_action", action), tags))
         })
         .collect())
 }
@@ -278,13 +274,14 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &ListenerSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let Some(arn) = &change.id else {
         return create(ctx, change, want).await;
     };
     let notify = ctx.notify(&change.logical);
     if change.changed("tags") {
-        retag(ctx, arn, change, &want.tags).await?;
+        retag(ctx, arn, change, have, &want.tags).await?;
     }
     if ["protocol", "certificate", "ssl_policy", "default_action"]
         .iter()
@@ -370,12 +367,7 @@ async fn adopt(
     let existing = observe(ctx, &describe(ctx, lb).await?).await?;
     existing
         .into_iter()
-        .find(|o| {
-            o.resource.logical == logical_id
-                && o.resource
-                    .get("tags")
-                    .is_some_and(|t| ctx.owns(&crate::model::stack::parse_tags_prop(t)))
-        })
+        .find(|o| o.resource.logical == logical_id && ctx.owns(&o.tags))
         .map(|o| o.id)
         .ok_or(AwsError {
             message: format!(

@@ -14,7 +14,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{certificates_prop, ListenerCertificatesSpec};
-use crate::model::stack::{Kind, Resource};
+use crate::model::stack::{Kind, Resource, Tags};
 
 /// The listener's certificates other than its default one.
 async fn extras(ctx: &Ctx<'_>, listener: &str) -> Result<BTreeSet<String>, AwsError> {
@@ -92,7 +92,7 @@ pub(crate) fn observed_for(
                         "certificates",
                         certificates_prop(certificates.iter().map(String::as_str)),
                     );
-            observed(arn, resource)
+            observed(arn, resource, Tags::new())
         })
         .collect()
 }
@@ -109,6 +109,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     _change: &Change,
     want: &ListenerCertificatesSpec,
+    _: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let listener = ctx.ids.get(want.listener.as_str())?;
     let notify = ctx.notify(logical::LISTENER_CERTIFICATES);
@@ -191,7 +192,7 @@ mod tests {
     use super::*;
 
     fn listener(logical: &str, arn: &str) -> Observed {
-        observed(arn, Resource::new(logical, Kind::Listener))
+        observed(arn, Resource::new(logical, Kind::Listener), Tags::new())
     }
 
     #[test]

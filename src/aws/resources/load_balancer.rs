@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum,
+    LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
 
 use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
@@ -16,9 +16,9 @@ use super::{ignore_not_found, wait_error};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::names::logical;
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::LoadBalancerSpec;
-use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{Kind, Resource, Tags};
 
 /// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
 pub(crate) async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
@@ -38,8 +38,32 @@ pub(crate) async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsE
 }
 
 /// Whether the observed load balancer has deletion protection on.
-pub(crate) fn is_protected(have: &Resource) -> bool {
-    have.get("deletion_protection") == Some("true")
+pub(crate) fn is_protected(have: &Observed) -> bool {
+    matches!(
+        have.facts,
+        Facts::LoadBalancer {
+            deletion_protection: true,
+            ..
+        }
+    )
+}
+
+/// Whether the observed load balancer is active.
+pub(crate) fn is_active(have: &Observed) -> bool {
+    matches!(have.facts, Facts::LoadBalancer { active: true, .. })
+}
+
+/// Where the observed load balancer answers.
+pub(crate) fn endpoint(have: &Observed) -> Option<Endpoint> {
+    match &have.facts {
+        Facts::LoadBalancer {
+            dns_name, zone_id, ..
+        } => Some(Endpoint {
+            dns_name: dns_name.clone(),
+            zone_id: zone_id.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// What to do about a protected load balancer that is to be deleted.
@@ -70,7 +94,7 @@ pub(crate) async fn observe(
             }],
         ));
     }
-    Ok((vec![observed(&arn, resource(lb, &attrs, &tags))], vec![]))
+    Ok((vec![observe_one(&arn, lb, &attrs, tags)], vec![]))
 }
 
 /// The load balancer's attributes.
@@ -91,12 +115,13 @@ async fn read_attributes(
     .await
 }
 
-/// The stack's load balancer as the properties `plan` compares. Pure.
-fn resource(
+/// The stack's load balancer as observed. Pure.
+fn observe_one(
+    arn: &str,
     lb: &LoadBalancer,
     attrs: &DescribeLoadBalancerAttributesOutput,
-    tags: &Tags,
-) -> Resource {
+    tags: Tags,
+) -> Observed {
     let attr = |key: &str| {
         attrs
             .attributes()
@@ -122,7 +147,7 @@ fn resource(
         .collect();
     subnets.sort();
     let state = lb.state().and_then(|s| s.code());
-    Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
+    let resource = Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
         .prop("name", lb.load_balancer_name().unwrap_or_default())
         .prop("scheme", lb.scheme().map_or("", |s| s.as_str()))
         .prop("subnets", subnets.join(", "))
@@ -134,19 +159,23 @@ fn resource(
             "drop_invalid_header_fields",
             attr("routing.http.drop_invalid_header_fields.enabled"),
         )
-        .prop("tags", tags_prop(tags))
-        .prop("dns_name", lb.dns_name().unwrap_or_default())
-        .prop(
-            "hosted_zone",
-            lb.canonical_hosted_zone_id().unwrap_or_default(),
-        )
-        .prop("state", state.map_or("unknown", |c| c.as_str()))
+        .prop("state", state.map_or("unknown", |c| c.as_str()));
+    observed(arn, resource, tags).with(Facts::LoadBalancer {
+        dns_name: lb.dns_name().unwrap_or_default().to_string(),
+        zone_id: lb
+            .canonical_hosted_zone_id()
+            .unwrap_or_default()
+            .to_string(),
+        deletion_protection: attr("deletion_protection.enabled") == "true",
+        active: state == Some(&LoadBalancerStateEnum::Active),
+    })
 }
 
 pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LoadBalancerSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let subnets = want
         .subnets
@@ -156,7 +185,7 @@ pub(crate) async fn apply(
     let groups = vec![ctx.ids.get(want.security_group.as_str())?];
     let arn = match &change.id {
         Some(arn) => {
-            update(ctx, change, want, arn, subnets, groups).await?;
+            update(ctx, change, have, want, arn, subnets, groups).await?;
             arn.clone()
         }
         None => create(ctx, change, want, subnets, groups).await?,
@@ -177,6 +206,7 @@ pub(crate) async fn apply(
 async fn update(
     ctx: &Ctx<'_>,
     change: &Change,
+    have: Option<&Observed>,
     want: &LoadBalancerSpec,
     arn: &str,
     subnets: Vec<String>,
@@ -184,7 +214,7 @@ async fn update(
 ) -> Result<(), AwsError> {
     let (elb, notify) = (&ctx.aws.elb, ctx.notify(&change.logical));
     if change.changed("tags") {
-        retag(ctx, arn, change, &want.tags).await?;
+        retag(ctx, arn, change, have, &want.tags).await?;
     }
     if change.changed("subnets") {
         let what = "move load balancer subnets";
@@ -388,11 +418,7 @@ pub(crate) async fn wait_active(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsE
 /// only when `unprotect` (the user's `down --disable-deletion-protection`); otherwise
 /// the deletion is refused before any call.
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, opts: Teardown) -> Result<(), AwsError> {
-    let (arn, have, unprotect) = (
-        have.id.as_str(),
-        &have.resource,
-        opts.disable_deletion_protection,
-    );
+    let (arn, unprotect) = (have.id.as_str(), opts.disable_deletion_protection);
     let notify = ctx.notify(logical::LOAD_BALANCER);
     if is_protected(have) {
         if !unprotect {

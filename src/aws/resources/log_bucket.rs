@@ -22,7 +22,7 @@ use crate::model::buckets::{by_tags, untagged, Claim};
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::LogBucketSpec;
-use crate::model::stack::{log_bucket_policy, tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{log_bucket_policy, Kind, Resource, Tags};
 
 const LIFECYCLE_RULE_ID: &str = "albkit-expire-access-logs";
 
@@ -95,9 +95,8 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
         .prop("encryption", encryption(enc.as_ref()))
         .prop("ownership", object_ownership(own.as_ref()))
         .prop("lifecycle", lifecycle(life.as_ref()))
-        .prop("policy", policy_text(policy.as_ref()))
-        .prop("tags", tags_prop(&tags));
-    Ok((vec![observed(&name, resource)], vec![]))
+        .prop("policy", policy_text(policy.as_ref()));
+    Ok((vec![observed(&name, resource, tags)], vec![]))
 }
 
 /// What discovery reports for a bucket under the stack's name that is not the stack's.
@@ -176,6 +175,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogBucketSpec,
+    _: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);

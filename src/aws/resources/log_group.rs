@@ -5,15 +5,14 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::already_done;
 use super::{
-    logical_of, not_tagged_reason, observed, old_tags, read, tag_changes, teardown, Ctx, Foreign,
-    Teardown,
+    logical_of, not_tagged_reason, observed, read, tag_changes, teardown, Ctx, Foreign, Teardown,
 };
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{log_group_of, logical};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::LogGroupSpec;
-use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{Kind, Resource, Tags};
 
 /// What log-group discovery found.
 #[derive(Debug, Default)]
@@ -44,18 +43,14 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
         let Some((logical, into)) = place(ctx, &mut found, name, &tags) else {
             continue;
         };
-        into.push(observed(
-            name,
-            Resource::new(logical, Kind::LogGroup)
-                .prop("name", name)
-                .prop(
-                    "retention_days",
-                    g.retention_in_days()
-                        .map_or_else(|| "never expire".into(), |d| d.to_string()),
-                )
-                .prop("tags", tags_prop(&tags))
-                .prop("arn", arn),
-        ));
+        let retention = g
+            .retention_in_days()
+            .map_or_else(|| "never expire".into(), |d| d.to_string());
+        let resource = Resource::new(logical, Kind::LogGroup)
+            .prop("name", name)
+            .prop("retention_days", retention)
+            .prop("arn", arn);
+        into.push(observed(name, resource, tags).with(Facts::Named(name.to_string())));
     }
     Ok(found)
 }
@@ -132,6 +127,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &LogGroupSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let logs = &ctx.aws.logs;
     let notify = ctx.notify(&change.logical);
@@ -149,7 +145,7 @@ pub(crate) async fn apply(
         .map(|_| ())
         .or_else(already_done(&["ResourceAlreadyExistsException"]))?;
     } else if change.changed("tags") {
-        retag(ctx, change, name, &want.tags).await?;
+        retag(ctx, have, name, &want.tags).await?;
     }
     if change.id.is_none() || change.changed("retention_days") {
         let days = i32::try_from(want.retention_days).unwrap_or(i32::MAX);
@@ -167,7 +163,12 @@ pub(crate) async fn apply(
 }
 
 /// Brings the log group's tags from the observed ones to `tags`.
-async fn retag(ctx: &Ctx<'_>, change: &Change, name: &str, tags: &Tags) -> Result<(), AwsError> {
+async fn retag(
+    ctx: &Ctx<'_>,
+    have: Option<&Observed>,
+    name: &str,
+    tags: &Tags,
+) -> Result<(), AwsError> {
     let logs = &ctx.aws.logs;
     let arn = format!(
         "arn:{}:logs:{}:{}:log-group:{name}",
@@ -175,7 +176,7 @@ async fn retag(ctx: &Ctx<'_>, change: &Change, name: &str, tags: &Tags) -> Resul
         ctx.aws.region,
         ctx.account().await?
     );
-    let (set, remove) = tag_changes(&old_tags(change), tags);
+    let (set, remove) = tag_changes(have, tags);
     if !set.is_empty() {
         logs.tag_resource()
             .resource_arn(&arn)

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use crate::model::config::Config;
 use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::{for_each_kind, Ref, Spec};
-use crate::model::stack::{resource_tags, Kind, Resource, Tags};
+use crate::model::stack::{resource_tags, tags_prop, Kind, Resource, Tags};
 use crate::package::Artifact;
 
 use super::clients::Aws;
@@ -38,7 +38,8 @@ pub(crate) mod target_group;
 pub(crate) mod vpc;
 
 /// Generates [`apply`] from the registry of kinds: each kind's module here has an
-/// `apply(ctx, change, &its spec)` that returns the resource's AWS id.
+/// `apply(ctx, change, &its spec, have)` that returns the resource's AWS id; `have` is
+/// what discovery found of the resource the change updates (`None` for a creation).
 macro_rules! dispatch_apply {
     ($($variant:ident($spec:ident) in $module:ident),* $(,)?) => {
         /// Creates or updates one resource as its change says; its AWS id.
@@ -46,9 +47,10 @@ macro_rules! dispatch_apply {
             ctx: &Ctx<'_>,
             change: &Change,
             want: &Spec,
+            have: Option<&Observed>,
         ) -> Result<String, ResourceError> {
             match want {
-                $(Spec::$variant(s) => $module::apply(ctx, change, s).await,)*
+                $(Spec::$variant(s) => $module::apply(ctx, change, s, have).await,)*
             }
         }
     };
@@ -158,13 +160,6 @@ impl Ids {
         }
     }
 
-    /// Resolves a reference that is either a logical id of the stack or an AWS id as given
-    /// in the config (a reused VPC, an existing certificate).
-    pub fn resolve(&self, reference: &str) -> String {
-        self.find(reference)
-            .unwrap_or_else(|| reference.to_string())
-    }
-
     pub fn snapshot(&self) -> BTreeMap<String, String> {
         self.inner.lock().map(|m| m.clone()).unwrap_or_default()
     }
@@ -213,8 +208,10 @@ pub fn logical_of(tags: &Tags) -> Option<String> {
     tags.get(TAG_RESOURCE).cloned()
 }
 
-/// Tags to set and keys to remove to go from `old` to `new`.
-pub fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
+/// Tags to set and keys to remove to go from the observed resource's tags to `new`.
+pub fn tag_changes(have: Option<&Observed>, new: &Tags) -> (Tags, Vec<String>) {
+    let empty = Tags::new();
+    let old = have.map_or(&empty, |h| &h.tags);
     let set = new
         .iter()
         .filter(|(k, v)| old.get(*k) != Some(*v))
@@ -226,19 +223,6 @@ pub fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
         .cloned()
         .collect();
     (set, remove)
-}
-
-/// Observed tags of a planned change (the `tags` field's old value), or none.
-pub fn old_tags(change: &Change) -> Tags {
-    old_value(change, "tags")
-        .map(crate::model::stack::parse_tags_prop)
-        .unwrap_or_default()
-}
-
-/// The observed value of a planned change's `field`, when it changes and had one.
-fn old_value<'c>(change: &'c Change, field: &str) -> Option<&'c str> {
-    let field = change.fields.iter().find(|f| f.name == field)?;
-    field.old.as_deref()
 }
 
 /// A read's result with "not found" as `None`; any other error stands.
@@ -278,11 +262,13 @@ where
     deleted.map(|_| ()).or_else(ignore_not_found)
 }
 
-/// Shorthand to build an observed resource.
-pub fn observed(id: impl Into<String>, resource: Resource) -> Observed {
+/// An observed resource with its tags, which its properties show as `tags`.
+pub fn observed(id: impl Into<String>, resource: Resource, tags: Tags) -> Observed {
     Observed {
         id: id.into(),
-        resource,
+        resource: resource.prop("tags", tags_prop(&tags)),
+        tags,
+        facts: Facts::None,
     }
 }
 

@@ -10,20 +10,19 @@ use futures::future::try_join_all;
 
 use super::ignore_not_found;
 use super::{
-    logical_of, not_tagged_reason, observed, old_tags, old_value, tag_changes, teardown, Ctx,
-    Foreign, Teardown,
+    logical_of, not_tagged_reason, observed, tag_changes, teardown, Ctx, Foreign, Teardown,
 };
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::role_policy::{
     describe_trust, inline_prop, parse_document, trust_policy as trust_document,
     EXECUTION_POLICY_NAME,
 };
 use crate::model::spec::RoleSpec;
-use crate::model::stack::{tags_prop, Kind, Resource, Tags, NO_POLICIES};
+use crate::model::stack::{Kind, Resource, Tags, NO_POLICIES};
 
 pub fn trust_policy() -> String {
     trust_document().to_string()
@@ -267,37 +266,38 @@ fn observe(
         .permissions_boundary()
         .and_then(|b| b.permissions_boundary_arn())
         .unwrap_or(NO_POLICIES);
-    observed(
-        role.arn(),
-        Resource::new(logical, Kind::Role)
-            .prop("name", role.role_name())
-            .prop(
-                "trust",
-                trusted_services(role.assume_role_policy_document().unwrap_or_default()),
-            )
-            .prop(
-                "policies",
-                if attached.is_empty() {
-                    NO_POLICIES.to_string()
-                } else {
-                    attached.join(", ")
-                },
-            )
-            .prop("inline_policies", inline_prop(inline))
-            .prop("permissions_boundary", boundary)
-            .prop("tags", tags_prop(tags)),
-    )
+    let resource = Resource::new(logical, Kind::Role)
+        .prop("name", role.role_name())
+        .prop(
+            "trust",
+            trusted_services(role.assume_role_policy_document().unwrap_or_default()),
+        )
+        .prop(
+            "policies",
+            if attached.is_empty() {
+                NO_POLICIES.to_string()
+            } else {
+                attached.join(", ")
+            },
+        )
+        .prop("inline_policies", inline_prop(inline))
+        .prop("permissions_boundary", boundary);
+    observed(role.arn(), resource, tags.clone()).with(Facts::Role {
+        name: role.role_name().to_string(),
+        policies: attached,
+    })
 }
 
 pub async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RoleSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
     let arn = match &change.id {
         Some(arn) => {
-            update(ctx, change, want).await?;
+            update(ctx, change, want, have).await?;
             arn.clone()
         }
         None => create(ctx, change, want, &notify).await?,
@@ -306,17 +306,22 @@ pub async fn apply(
         put_inline_policy(ctx, change, want, &notify).await?;
     }
     if change.id.is_some() && change.changed("policies") {
-        detach_policies(ctx, change, want).await?;
+        detach_policies(ctx, want, have.map_or(&[], policies)).await?;
     }
     Ok(arn)
 }
 
 /// Brings an existing role's tags, trust policy and permissions boundary, where they
 /// changed, to the wanted ones.
-async fn update(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<(), AwsError> {
+async fn update(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RoleSpec,
+    have: Option<&Observed>,
+) -> Result<(), AwsError> {
     let (iam, name) = (&ctx.aws.iam, want.name.as_str());
     if change.changed("tags") {
-        let (set, remove) = tag_changes(&old_tags(change), &want.tags);
+        let (set, remove) = tag_changes(have, &want.tags);
         if !set.is_empty() {
             iam.tag_role()
                 .role_name(name)
@@ -478,17 +483,23 @@ async fn delete_inline_policy(iam: &Client, name: &str, policy: &str) -> Result<
         .or_else(ignore_not_found)
 }
 
-/// The managed policies of a role's `policies` property (`none`: no policy).
-fn managed_policies(prop: Option<&str>) -> impl Iterator<Item = &str> {
-    let policies = prop.unwrap_or_default().split(", ");
-    policies.filter(|p| !p.is_empty() && *p != NO_POLICIES)
+/// The managed policies attached to an observed role.
+fn policies(have: &Observed) -> &[String] {
+    match &have.facts {
+        Facts::Role { policies, .. } => policies,
+        _ => &[],
+    }
 }
 
 /// No managed policy belongs on the role: AWSLambdaBasicExecutionRole (attached by
-/// earlier albkit versions) and any other found on it are detached.
-async fn detach_policies(ctx: &Ctx<'_>, change: &Change, want: &RoleSpec) -> Result<(), AwsError> {
+/// earlier albkit versions) and any other found on it (`attached`) are detached.
+async fn detach_policies(
+    ctx: &Ctx<'_>,
+    want: &RoleSpec,
+    attached: &[String],
+) -> Result<(), AwsError> {
     let (iam, name) = (&ctx.aws.iam, want.name.as_str());
-    for attached in managed_policies(old_value(change, "policies")) {
+    for attached in attached {
         iam.detach_role_policy()
             .role_name(name)
             .policy_arn(attached)
@@ -528,11 +539,10 @@ async fn read_inline_policies(
 }
 
 pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
-    let have = &have.resource;
-    let iam = &ctx.aws.iam;
-    let name = have.get("name").unwrap_or_default();
-    for policy in managed_policies(have.get("policies")) {
-        teardown(ctx, &have.logical, "detach role policy", || async {
+    let (iam, logical) = (&ctx.aws.iam, &have.resource.logical);
+    let name = have.name().unwrap_or_default();
+    for policy in policies(have) {
+        teardown(ctx, logical, "detach role policy", || async {
             iam.detach_role_policy()
                 .role_name(name)
                 .policy_arn(policy)
@@ -547,7 +557,7 @@ pub async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), A
             delete_inline_policy(iam, name, policy).await?;
         }
     }
-    teardown(ctx, &have.logical, "delete role", || async {
+    teardown(ctx, logical, "delete role", || async {
         iam.delete_role()
             .role_name(name)
             .send()

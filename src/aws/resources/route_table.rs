@@ -4,15 +4,15 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::already_done;
 use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::{logical_of, observed, old_value, teardown, Ctx, Teardown};
+use super::{logical_of, observed, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::RouteTableSpec;
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{Kind, Resource};
 
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::ROUTE_TABLE));
@@ -30,39 +30,30 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .filter_map(|t| {
             let tags = tag_map(t.tags());
             let logical = logical_of(&tags)?;
-            let routes = t
+            let routes: Vec<String> = t
                 .routes()
                 .iter()
                 .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
                 .filter_map(|r| r.gateway_id().map(|g| format!("0.0.0.0/0 -> {g}")))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut subnets: Vec<&str> = t
-                .associations()
-                .iter()
-                .filter_map(|a| a.subnet_id())
                 .collect();
-            subnets.sort();
-            let associations: Vec<String> = t
+            let associations: Vec<(String, String)> = t
                 .associations()
                 .iter()
                 .filter_map(|a| {
-                    Some(format!(
-                        "{}={}",
-                        a.subnet_id()?,
-                        a.route_table_association_id()?
-                    ))
+                    let subnet = a.subnet_id()?.to_string();
+                    Some((subnet, a.route_table_association_id()?.to_string()))
                 })
                 .collect();
-            Some(observed(
-                t.route_table_id()?,
-                Resource::new(logical, Kind::RouteTable)
-                    .prop("vpc", t.vpc_id().unwrap_or_default())
-                    .prop("routes", routes)
-                    .prop("associations", subnets.join(", "))
-                    .prop("association_ids", associations.join(", "))
-                    .prop("tags", tags_prop(&tags)),
-            ))
+            let subnets: Vec<&str> = associations.iter().map(|(s, _)| s.as_str()).collect();
+            let resource = Resource::new(logical, Kind::RouteTable)
+                .prop("vpc", t.vpc_id().unwrap_or_default())
+                .prop("routes", routes.join(", "))
+                .prop("associations", subnets.join(", "));
+            let facts = Facts::RouteTable {
+                default_route: !routes.is_empty(),
+                associations,
+            };
+            Some(observed(t.route_table_id()?, resource, tags).with(facts))
         })
         .collect())
 }
@@ -71,17 +62,25 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RouteTableSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
     let id = match &change.id {
-        Some(id) => retagged(ctx, id, change, &want.tags).await?,
+        Some(id) => retagged(ctx, id, change, have, &want.tags).await?,
         None => create(ctx, change, want, &notify).await?,
     };
+    let (associations, default_route) = match have.map(|h| &h.facts) {
+        Some(Facts::RouteTable {
+            associations,
+            default_route,
+        }) => (associations.as_slice(), *default_route),
+        _ => (&[][..], false),
+    };
     if change.id.is_none() || change.changed("routes") {
-        route_to_gateway(ctx, change, &id, &notify).await?;
+        route_to_gateway(ctx, default_route, &id, &notify).await?;
     }
     if change.id.is_none() || change.changed("associations") {
-        associate_subnets(ctx, change, want, &id, &notify).await?;
+        associate_subnets(ctx, associations, want, &id, &notify).await?;
     }
     Ok(id)
 }
@@ -133,16 +132,15 @@ async fn create(
     .map_err(ResourceError::from)
 }
 
-/// Routes `0.0.0.0/0` to the internet gateway: replaces the route the table had, or
-/// creates it.
+/// Routes `0.0.0.0/0` to the internet gateway: replaces the route the table `had_route`,
+/// or creates it.
 async fn route_to_gateway(
     ctx: &Ctx<'_>,
-    change: &Change,
+    had_route: bool,
     id: &str,
     notify: &ResourceNotify<'_>,
 ) -> Result<(), ResourceError> {
     let igw = ctx.ids.get(logical::INTERNET_GATEWAY)?;
-    let had_route = old_value(change, "routes").is_some_and(|old| !old.is_empty());
     let ec2 = &ctx.aws.ec2;
     let route = || async {
         if had_route {
@@ -176,23 +174,18 @@ async fn route_to_gateway(
     .map_err(ResourceError::from)
 }
 
-/// Associates the table with each of the wanted subnets it was not associated with.
+/// Associates the table with each of the wanted subnets it was not associated with
+/// (`associations`: `(subnet, association)` ids as observed).
 async fn associate_subnets(
     ctx: &Ctx<'_>,
-    change: &Change,
+    associations: &[(String, String)],
     want: &RouteTableSpec,
     id: &str,
     notify: &ResourceNotify<'_>,
 ) -> Result<(), ResourceError> {
-    let old: Vec<String> = old_value(change, "associations")
-        .unwrap_or_default()
-        .split(", ")
-        .filter(|x| !x.is_empty())
-        .map(|x| ctx.ids.resolve(x))
-        .collect();
     for subnet_ref in &want.subnets {
         let subnet = ctx.ids.get(subnet_ref.as_str())?;
-        if old.contains(&subnet) {
+        if associations.iter().any(|(s, _)| *s == subnet) {
             continue;
         }
         retry(
@@ -218,16 +211,12 @@ async fn associate_subnets(
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
-    let (id, have) = (have.id.as_str(), &have.resource);
-    for pair in have
-        .get("association_ids")
-        .unwrap_or_default()
-        .split(", ")
-        .filter(|s| !s.is_empty())
-    {
-        let Some((_, association)) = pair.split_once('=') else {
-            continue;
-        };
+    let id = have.id.as_str();
+    let associations = match &have.facts {
+        Facts::RouteTable { associations, .. } => associations.as_slice(),
+        _ => &[],
+    };
+    for (_, association) in associations {
         teardown(
             ctx,
             logical::ROUTE_TABLE,

@@ -129,6 +129,7 @@ pub(crate) async fn discover(
                         RuleSpec::conditions_prop(&paths, &hosts, &methods),
                     )
                     .prop("action", action),
+                Tags::new(),
             ))
         })
         .collect())
@@ -147,6 +148,7 @@ pub(crate) fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
         tags.insert(TAG_RESOURCE.to_string(), o.resource.logical.clone());
         o.resource
             .set("tags", crate::model::stack::tags_prop(&tags));
+        o.tags = tags;
     }
 }
 
@@ -154,6 +156,7 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &RuleSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let elb = &ctx.aws.elb;
     let notify = ctx.notify(&change.logical);
@@ -168,7 +171,7 @@ pub(crate) async fn apply(
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
-                retag(ctx, arn, change, &tags).await?;
+                retag(ctx, arn, change, have, &tags).await?;
             }
             if change.changed("conditions") || change.changed("action") {
                 retry(Policy::fresh(), "update listener rule", &notify, || async {
@@ -243,11 +246,9 @@ mod tests {
     use crate::model::names::logical;
 
     fn rule(priority: u32) -> Observed {
-        Observed {
-            id: format!("arn:rule/{priority}"),
-            resource: Resource::new(logical::rule(priority), Kind::ListenerRule)
-                .prop("priority", priority.to_string()),
-        }
+        let resource = Resource::new(logical::rule(priority), Kind::ListenerRule)
+            .prop("priority", priority.to_string());
+        observed(format!("arn:rule/{priority}"), resource, Tags::new())
     }
 
     #[test]
@@ -263,8 +264,9 @@ mod tests {
         let mut rules = vec![rule(10), rule(20)];
         inherit_tags(&mut rules, &lb);
         for (o, p) in rules.iter().zip([10, 20]) {
-            let tags =
-                crate::model::stack::parse_tags_prop(o.resource.get("tags").unwrap_or_default());
+            let tags = &o.tags;
+            let shown = crate::model::stack::tags_prop(tags);
+            assert_eq!(o.resource.get("tags"), Some(shown.as_str()));
             assert_eq!(tags.get("albkit:resource"), Some(&format!("rule/{p}")));
             assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
             assert_eq!(tags.get("albkit:stack").map(String::as_str), Some("shop"));

@@ -19,7 +19,7 @@ use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::sg_rule::{peer_of, reconcile, rules_prop, Direction, Peer, Rule};
 use crate::model::spec::SecurityGroupSpec;
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{Kind, Resource};
 
 /// A rule as `DescribeSecurityGroupRules` reports it: its group, its id and its shape.
 #[derive(Debug)]
@@ -154,9 +154,8 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                 .prop("name", g.group_name().unwrap_or_default())
                 .prop("vpc", g.vpc_id().unwrap_or_default())
                 .prop("ingress", of(&id, Direction::Ingress))
-                .prop("egress", of(&id, Direction::Egress))
-                .prop("tags", tags_prop(&tags));
-            observed(id, resource)
+                .prop("egress", of(&id, Direction::Egress));
+            observed(id, resource, tags)
         })
         .collect())
 }
@@ -285,11 +284,12 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &SecurityGroupSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     let notify = ctx.notify(&change.logical);
     let id = if let Some(id) = &change.id {
-        retagged(ctx, id, change, &tags).await?
+        retagged(ctx, id, change, have, &tags).await?
     } else {
         let vpc = ctx.ids.of(&want.vpc)?;
         create_once(

@@ -10,7 +10,7 @@ use crate::aws::retry::{create_once, retry, Policy};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::SubnetSpec;
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{Kind, Resource};
 
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let out = retry(
@@ -46,8 +46,8 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                     .prop(
                         "map_public_ip",
                         s.map_public_ip_on_launch().unwrap_or(false).to_string(),
-                    )
-                    .prop("tags", tags_prop(&tags)),
+                    ),
+                tags,
             ))
         })
         .collect())
@@ -57,11 +57,12 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &SubnetSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let tags = want.tags.clone();
     if let Some(id) = &change.id {
         if change.changed("tags") {
-            retag(ctx, id, change, &tags).await?;
+            retag(ctx, id, have, &tags).await?;
         }
         return Ok(id.clone());
     }

@@ -12,9 +12,9 @@ use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Forei
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::names::{logical, LIVE_ALIAS};
-use crate::model::plan::{Change, Observed};
+use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
-use crate::model::stack::{tags_prop, Kind, Resource, Tags};
+use crate::model::stack::{Kind, Resource, Tags};
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
 ///
@@ -194,18 +194,16 @@ async fn observe(
         .to_string();
     let (targets, states) = targets_and_states(&health);
     let hc = HealthCheckSpec::prop(health_check(tg).as_ref());
-    Ok(observed(
-        arn,
-        Resource::new(logical, Kind::TargetGroup)
-            .prop("name", tg.target_group_name().unwrap_or_default())
-            .prop("target_type", tg.target_type().map_or("", |t| t.as_str()))
-            .prop("multi_value_headers", multi)
-            .prop("health_check", hc)
-            .prop("permission", permission)
-            .prop("target", targets)
-            .prop("tags", tags_prop(tags))
-            .prop("target_health", states),
-    ))
+    let name = tg.target_group_name().unwrap_or_default();
+    let resource = Resource::new(logical, Kind::TargetGroup)
+        .prop("name", name)
+        .prop("target_type", tg.target_type().map_or("", |t| t.as_str()))
+        .prop("multi_value_headers", multi)
+        .prop("health_check", hc)
+        .prop("permission", permission)
+        .prop("target", targets)
+        .prop("target_health", states);
+    Ok(observed(arn, resource, tags.clone()).with(Facts::Named(name.to_string())))
 }
 
 /// The registered targets (`none` without any) and their health states, as the
@@ -236,12 +234,13 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &TargetGroupSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let creating = change.id.is_none();
     let arn = match &change.id {
         Some(arn) => {
             if change.changed("tags") {
-                retag(ctx, arn, change, &want.tags).await?;
+                retag(ctx, arn, change, have, &want.tags).await?;
             }
             if change.changed("health_check") {
                 update_health_check(ctx, change, want, arn).await?;

@@ -10,7 +10,7 @@ use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::VpcSpec;
-use crate::model::stack::{tags_prop, Kind, Resource};
+use crate::model::stack::{Kind, Resource};
 
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::VPC));
@@ -44,8 +44,8 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
             id,
             Resource::new(logical, Kind::Vpc)
                 .prop("cidr", vpc.cidr_block().unwrap_or_default())
-                .prop("dns", dns)
-                .prop("tags", tags_prop(&tags)),
+                .prop("dns", dns),
+            tags,
         ));
     }
     Ok(found)
@@ -73,9 +73,10 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     change: &Change,
     want: &VpcSpec,
+    have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
     let id = match &change.id {
-        Some(id) => retagged(ctx, id, change, &want.tags).await?,
+        Some(id) => retagged(ctx, id, change, have, &want.tags).await?,
         None => create(ctx, change, want).await?,
     };
     if change.id.is_none() || change.changed("dns") {
