@@ -93,6 +93,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Monthly cost estimate: ALB + Lambda against API Gateway (REST and HTTP), and the break-even traffic. No AWS call.
     Cost(CostArgs),
+    /// The stack's resources and what each needs, as Graphviz DOT or Mermaid; with --plan, coloured by what `up` would do.
+    Graph(GraphArgs),
     /// Print a shell completion script (e.g. `albkit completions bash > ~/.local/share/bash-completion/completions/albkit`).
     Completions(CompletionsArgs),
     /// Write the man pages (albkit.1 and one per command) generated from these definitions.
@@ -288,6 +290,24 @@ pub struct CostArgs {
     /// Requests a client sends over one connection (1: a new connection per request).
     #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = at_least(1.0))]
     pub requests_per_connection: f64,
+}
+
+/// Options of `albkit graph`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// Graphviz DOT (`| dot -Tsvg > stack.svg`) or a Mermaid flowchart (for Markdown).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Read the stack in AWS and colour each resource by what `up` would do (builds the
+    /// functions, as `plan` does); without it, no AWS call is made.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 /// A finite number of at least `min`.

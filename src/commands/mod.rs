@@ -15,6 +15,7 @@ pub(crate) mod cost;
 pub(crate) mod deploy;
 pub(crate) mod dev;
 pub(crate) mod down;
+pub(crate) mod graph;
 pub(crate) mod iam_policy;
 pub(crate) mod init;
 pub(crate) mod invoke;
@@ -123,6 +124,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Init(args) => init::run(cli, args),
         Command::Dev(args) => dev::run(cli, args).await.map(Outcome::code),
         Command::Cost(args) => cost::run(cli, args),
+        Command::Graph(args) => graph::run(cli, args).await,
         Command::Completions(args) => completions::run(args.shell).map(Outcome::code),
         Command::Man(args) => man::run(cli, args),
     }

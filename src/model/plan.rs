@@ -464,7 +464,7 @@ fn cascade_replacements(changes: &mut [Change]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
@@ -509,7 +509,8 @@ mod tests {
         }
     }
 
-    fn config(https: bool) -> Config {
+    /// Two functions, with or without `[https]` (also used by the graph's tests).
+    pub(crate) fn config(https: bool) -> Config {
         Config {
             root: PathBuf::from("/project"),
             stack: StackSettings {
@@ -546,7 +547,7 @@ mod tests {
         }
     }
 
-    fn ctx() -> Context {
+    pub(crate) fn ctx() -> Context {
         Context {
             account: "123456789012".into(),
             region: "eu-west-1".into(),

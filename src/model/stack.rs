@@ -84,7 +84,9 @@ pub fn tags_prop(tags: &Tags) -> String {
 }
 
 /// What albkit learnt from AWS before planning, needed to compute the desired stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default (no account, region, zones or built code) still gives every resource
+/// and what it needs: only names and properties depend on these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     pub account: String,
     pub region: String,

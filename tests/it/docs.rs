@@ -23,8 +23,8 @@ fn read(relative: &str) -> String {
 }
 
 /// Commands whose `-o json` prints no document: a completion script is the output
-/// itself, and `dev` is a server that runs until stopped.
-const NO_DOCUMENT: &[&str] = &["completions", "dev"];
+/// itself, `dev` is a server that runs until stopped, and `graph` prints the graph.
+const NO_DOCUMENT: &[&str] = &["completions", "dev", "graph"];
 
 fn commands() -> Vec<clap::Command> {
     Cli::command().get_subcommands().cloned().collect()
@@ -551,4 +551,39 @@ fn every_template_and_the_readme_reference_match_the_albkit_toml_schema() {
         let doc: toml_edit::DocumentMut = bad.parse().expect("toml");
         assert!(!validator.is_valid(&toml_to_json(doc.as_item())), "{bad}");
     }
+}
+
+/// The README's picture of the hello template's stack: the Mermaid block under its
+/// "Stack graph" heading.
+fn readme_graph(readme: &str) -> std::ops::Range<usize> {
+    let heading = readme
+        .find("### The stack as a graph")
+        .expect("README.md has a stack graph section");
+    let open = "```mermaid\n";
+    let start = readme[heading..].find(open).expect("a mermaid block") + heading + open.len();
+    let end = readme[start..].find("```\n").expect("the block's end") + start;
+    start..end
+}
+
+#[test]
+fn the_readme_graph_is_what_albkit_graph_prints_for_the_hello_template() {
+    let project = crate::support::Project::from_template("hello", "hello");
+    let mut cmd = crate::support::albkit_process();
+    cmd.current_dir(project.path())
+        .args(["graph", "--format", "mermaid"]);
+    let out = crate::support::run(cmd, crate::support::ALBKIT_TIMEOUT);
+    out.ok();
+    let readme = read("README.md");
+    let at = readme_graph(&readme);
+    if readme[at.clone()] != out.stdout && updating() {
+        let mut updated = readme.clone();
+        updated.replace_range(at, &out.stdout);
+        std::fs::write(repo("README.md"), updated).expect("write README.md");
+        return;
+    }
+    assert!(
+        readme[at] == out.stdout,
+        "README.md's stack graph differs from `albkit graph --format mermaid` of the hello \
+         template; rewrite it with `{UPDATE}=1 cargo test --test it docs::`"
+    );
 }

@@ -556,3 +556,61 @@ fn arm64_without_an_aarch64_toolchain_is_refused_clearly() {
         "{out}"
     );
 }
+
+/// `albkit graph` draws the stack without AWS; with `--plan`, it reads the stack and
+/// colours what `up` would change: after `up`, a memory change updates the function
+/// only, and a removed route deletes its rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_draws_the_stack_and_colours_what_a_plan_changes() {
+    let moto = Moto::shared();
+    let stack = unique_stack_name("graph");
+    let p = project(&stack);
+    let offline = albkit(moto, &p, REGION, &["graph"]);
+    let dot = offline.ok().stdout.clone();
+    assert!(
+        dot.starts_with(&format!("digraph \"albkit {stack}\" {{\n")),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("  \"target-group/hello\" -> \"function/hello\";"),
+        "{dot}"
+    );
+    assert!(
+        !dot.contains("color="),
+        "nothing read, nothing coloured:\n{dot}"
+    );
+
+    let fresh = albkit(
+        moto,
+        &p,
+        REGION,
+        &["graph", "--plan", "--format", "mermaid"],
+    );
+    let mermaid = fresh.ok().stdout.clone();
+    assert!(
+        mermaid.contains("[\"function/hello<br/>lambda-function (create)\"]"),
+        "{mermaid}"
+    );
+
+    albkit(moto, &p, REGION, &["up", "--yes"]).ok();
+    let toml = p.read("albkit.toml");
+    p.write(
+        "albkit.toml",
+        &toml.replacen("[[functions]]\n", "[[functions]]\nmemory_mb = 256\n", 1),
+    );
+    let changed = albkit(moto, &p, REGION, &["graph", "--plan"]);
+    let dot = changed.ok().stdout.clone();
+    assert!(
+        dot.contains("  \"function/hello\" [label=\"function/hello\\nlambda-function (update)\", color=\"#bf8700\""),
+        "{dot}"
+    );
+    assert_eq!(
+        dot.matches(", color=").count(),
+        1,
+        "only the function changes:\n{dot}"
+    );
+
+    let json = albkit(moto, &p, REGION, &["graph", "-o", "json"]);
+    json.code_is(2);
+    albkit(moto, &p, REGION, &["down", "--yes"]).ok();
+}
