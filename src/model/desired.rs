@@ -314,20 +314,21 @@ fn rules(config: &Config, out: &mut Specs) {
     out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));
 }
 
-/// A and AAAA alias records of the domain, when a hosted zone is configured.
+/// The alias A record of the domain, when a hosted zone is configured. The load
+/// balancer is IPv4-only (its `IpAddressType` is `ipv4`), so it has no IPv6 address
+/// for an AAAA record to give: an AAAA alias an earlier albkit wrote is removed as
+/// drift.
 fn dns_records(https: &HttpsSettings, out: &mut Specs) {
     let Some(zone) = &https.hosted_zone_id else {
         return;
     };
-    for record_type in ["A", "AAAA"] {
-        let spec = DnsRecordSpec {
-            zone: zone.as_str().to_string(),
-            name: https.domain.clone(),
-            record_type,
-            alias: logical::LOAD_BALANCER.into(),
-        };
-        push(out, format!("dns/{record_type}"), spec);
-    }
+    let spec = DnsRecordSpec {
+        zone: zone.as_str().to_string(),
+        name: https.domain.clone(),
+        record_type: "A",
+        alias: logical::LOAD_BALANCER.into(),
+    };
+    push(out, "dns/A", spec);
 }
 
 /// Tags of a function's IAM role: IAM is global, so they also say which region's stack
@@ -345,7 +346,8 @@ fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
         return cidrs.iter().map(|c| c.as_str().to_string()).collect();
     }
     match (lb.scheme, &config.network) {
-        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into(), "::/0".into()],
+        // IPv4-only load balancer: no IPv6 client can reach it, so no `::/0` rule.
+        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into()],
         (Scheme::Internal, Network::Managed { cidr, .. }) => vec![cidr.to_string()],
         (Scheme::Internal, Network::Existing { .. }) => ctx
             .existing_vpc_cidr

@@ -228,10 +228,11 @@ async fn minimal_stack_up_is_complete_idempotent_and_down_removes_it() {
         .ip_ranges()
         .iter()
         .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))));
-    assert!(perms.iter().any(|p| p
-        .ipv6_ranges()
-        .iter()
-        .any(|r| r.cidr_ipv6() == Some("::/0"))));
+    // The load balancer is IPv4-only: nothing lets IPv6 in.
+    assert!(
+        perms.iter().all(|p| p.ipv6_ranges().is_empty()),
+        "{perms:?}"
+    );
 
     // Log bucket: private, encrypted, owner-enforced, expiring, ELB may write.
     let b = bucket(&stack, REGION);
@@ -746,14 +747,14 @@ async fn https_stack_with_two_functions_updates_in_place_and_tears_down_complete
         .collect();
     assert_eq!(ports, [80, 443].into_iter().collect());
 
-    // DNS: alias A and AAAA to the ALB, plus the validation CNAME.
+    // DNS: the alias A record to the ALB (IPv4-only: no AAAA), plus the validation CNAME.
     let recs = records(&c, &zone).await;
     assert!(
         recs.contains(&(format!("api.{domain}."), "A".into())),
         "{recs:?}"
     );
     assert!(
-        recs.contains(&(format!("api.{domain}."), "AAAA".into())),
+        !recs.contains(&(format!("api.{domain}."), "AAAA".into())),
         "{recs:?}"
     );
     assert!(

@@ -162,7 +162,7 @@ section! {
     LOAD_BALANCER = "load_balancer", "[load_balancer]", "optional";
     mod load_balancer {
         SCHEME: field("scheme", Ty::Enum { values: &["internet-facing", "internal"], default: "internet-facing" }, "\"internal\": only reachable from inside the VPC");
-        INGRESS_CIDRS: field("ingress_cidrs", Ty::StrList, "who may connect (at most 50); default: 0.0.0.0/0 and ::/0, for internal the VPC CIDR").example("[\"0.0.0.0/0\"]");
+        INGRESS_CIDRS: field("ingress_cidrs", Ty::StrList, "who may connect (at most 50); default: 0.0.0.0/0 (the load balancer is IPv4-only), for internal the VPC CIDR").example("[\"0.0.0.0/0\"]");
         IDLE_TIMEOUT_SECONDS: int("idle_timeout_seconds", 1, 4000, 60, "");
         DELETION_PROTECTION: field("deletion_protection", Ty::Bool(false), "");
         ACCESS_LOGS: field("access_logs", Ty::Bool(true), "to an S3 bucket created and owned by the stack");
@@ -176,7 +176,7 @@ section! {
         DOMAIN: text("domain", "\"api.example.com\"", "DNS name, possibly \"*.\"-prefixed").required();
         CERTIFICATE_ARN: text("certificate_arn", "\"arn:aws:acm:us-east-1:123456789012:certificate/...\"", "use this certificate (same region); else albkit requests one (DNS validation)").commented();
         EXTRA_CERTIFICATE_ARNS: field("extra_certificate_arns", Ty::StrList, "more certificates (same region, at most 25) the HTTPS listener serves by SNI to clients asking for their names; [] removes all, absent leaves the listener's extra certificates alone").example("[\"arn:aws:acm:us-east-1:123456789012:certificate/...\"]").commented();
-        HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and alias A/AAAA records").commented();
+        HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and the alias A record").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
         HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
     }

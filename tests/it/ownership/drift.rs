@@ -246,7 +246,6 @@ async fn every_security_group_rule_shape_is_revoked() {
     let shapes: BTreeSet<Shape> = desired.values().cloned().collect();
     let expected: BTreeSet<Shape> = [
         (false, "tcp", 80, 80, "0.0.0.0/0"),
-        (false, "tcp", 80, 80, "::/0"),
         (true, "-1", -1, -1, "0.0.0.0/0"),
     ]
     .into_iter()

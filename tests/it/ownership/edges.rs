@@ -189,13 +189,12 @@ async fn a_foreign_alias_record_at_the_domain_is_refused_and_left_in_place() {
     change(moto, &zone, ChangeAction::Delete, set).await;
     albkit(moto, &project, region, &["up", "--yes"]).ok();
     let sets = records(moto, &zone, &domain).await;
-    for kind in [RrType::A, RrType::Aaaa] {
-        let target = alias_of(&sets, kind.clone()).unwrap_or_default();
-        assert!(
-            target.contains(".elb.amazonaws.com"),
-            "{kind:?} points at the load balancer: {target}"
-        );
-    }
+    let target = alias_of(&sets, RrType::A).unwrap_or_default();
+    assert!(
+        target.contains(".elb.amazonaws.com"),
+        "A points at the load balancer: {target}"
+    );
+    assert_eq!(alias_of(&sets, RrType::Aaaa), None, "IPv4-only: no AAAA");
 
     // Someone repoints A at CloudFront: plan refuses, down leaves it and removes the rest.
     point_at_cloudfront(moto, &zone, &domain, RrType::A).await;
@@ -211,11 +210,6 @@ async fn a_foreign_alias_record_at_the_domain_is_refused_and_left_in_place() {
         alias_of(&sets, RrType::A).as_deref(),
         Some(CLOUDFRONT_TARGET),
         "down kept the foreign record"
-    );
-    assert_eq!(
-        alias_of(&sets, RrType::Aaaa),
-        None,
-        "down removed the stack's own record"
     );
     assert!(!load_balancers(moto, region)
         .await
@@ -390,4 +384,105 @@ async fn down_keeps_the_shared_validation_cname_unless_asked() {
             .any(|r| *r.r#type() == RrType::Cname),
         "--delete-validation-records removed the CNAME"
     );
+}
+
+/// Earlier albkit versions wrote an alias AAAA record and let `::/0` in, for a load
+/// balancer that is IPv4-only. `plan` shows both as drift and `up` removes them; a
+/// `::/0` the config lists stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aaaa_alias_and_ipv6_ingress_of_an_ipv4_load_balancer_are_removed() {
+    let moto = Moto::shared();
+    let region = "eu-north-1";
+    let stack = unique_stack_name("ipv4");
+    let (project, zone, domain) = https_project(moto, region, &stack).await;
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+
+    // What an earlier albkit left: AAAA beside A, and tcp/443 from ::/0.
+    let a = records(moto, &zone, &domain)
+        .await
+        .into_iter()
+        .find(|r| *r.r#type() == RrType::A)
+        .expect("the A record");
+    let aaaa = ResourceRecordSet::builder()
+        .name(a.name())
+        .r#type(RrType::Aaaa)
+        .set_alias_target(a.alias_target().cloned())
+        .build()
+        .expect("record set");
+    change(moto, &zone, ChangeAction::Create, aaaa).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto, region).await);
+    let group = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(format!("{stack}-alb"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups")
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id().map(str::to_string))
+        .expect("the stack's security group");
+    let ipv6_in = || {
+        aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ipv6_ranges(
+                aws_sdk_ec2::types::Ipv6Range::builder()
+                    .cidr_ipv6("::/0")
+                    .build(),
+            )
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(ipv6_in())
+        .send()
+        .await
+        .expect("AuthorizeSecurityGroupIngress");
+
+    let plan = albkit(moto, &project, region, &["plan"]);
+    let text = plan.ok().stdout.clone();
+    assert!(text.contains("- dns/AAAA (dns-record)"), "{text}");
+    assert!(text.contains("tcp/443 from ::/0"), "{text}");
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let sets = records(moto, &zone, &domain).await;
+    assert_eq!(
+        alias_of(&sets, RrType::Aaaa),
+        None,
+        "the AAAA alias is gone"
+    );
+    assert!(alias_of(&sets, RrType::A).is_some(), "the A alias stays");
+    let ipv6_rules =
+        |groups: aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput| {
+            groups.security_groups()[0]
+                .ip_permissions()
+                .iter()
+                .map(|p| p.ipv6_ranges().len())
+                .sum::<usize>()
+        };
+    let describe = || ec2.describe_security_groups().group_ids(&group).send();
+    assert_eq!(
+        ipv6_rules(describe().await.expect("groups")),
+        0,
+        "::/0 revoked"
+    );
+
+    // Listed in the config, `::/0` is wanted.
+    let toml = project.read("albkit.toml");
+    project.write(
+        "albkit.toml",
+        &format!("{toml}\n[load_balancer]\ningress_cidrs = [\"0.0.0.0/0\", \"::/0\"]\n"),
+    );
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(
+        ipv6_rules(describe().await.expect("groups")),
+        2,
+        "tcp/80 and tcp/443"
+    );
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
 }
