@@ -249,9 +249,19 @@ pub struct LogsArgs {
     /// Keep polling for new events (Ctrl-C stops).
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Only events containing this text.
+    /// Only events containing this text (with --access: entries containing it).
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// The load balancer's access log (from the stack's log bucket) instead, each request
+    /// followed by the function's log lines that carry its trace id.
+    #[arg(long, conflicts_with = "follow")]
+    pub access: bool,
+    /// With --access: only these statuses (502, 5xx, or several: 4xx,503).
+    #[arg(long, value_name = "CODES", requires = "access")]
+    pub status: Option<String>,
+    /// With --access: only paths matching this pattern (* and ?, as a rule's path).
+    #[arg(long, value_name = "PATTERN", requires = "access")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -5,11 +5,13 @@
 //! - [`event`]: an HTTP request as the target group's event, a function's response as
 //!   HTTP, and the limits checked before invoking (§1, §3, §4);
 //! - [`outcome`]: what the client gets for each way an invocation can end (§3, §4);
-//! - [`health`]: target health states and thresholds (§2).
+//! - [`health`]: target health states and thresholds (§2);
+//! - [`access_log`]: the access-log files and entries ELB writes to the stack's bucket.
 //!
 //! Used by `albkit dev` (the local ALB in `emulator`), `albkit invoke` and the smoke
 //! check of `albkit deploy` (`model::lifecycle`).
 
+pub(crate) mod access_log;
 pub mod event;
 pub(crate) mod health;
 pub(crate) mod outcome;

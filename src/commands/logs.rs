@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::find;
-use super::output::LogLine;
+use super::output::{LogLine, LogsLine};
 use super::session::Session;
 use super::Outcome;
 use crate::aws::error::AwsResultExt;
@@ -33,7 +33,7 @@ fn pattern(text: &str) -> String {
 
 /// Every event of `group` from `start` on (all pages); none when the group does not
 /// exist yet (the function never ran).
-async fn fetch(
+pub(super) async fn fetch(
     s: &Session,
     function: &str,
     group: &str,
@@ -88,7 +88,7 @@ async fn fetch(
 /// The log group of `function`: where the stack's function, proved by its tags, writes;
 /// when the function is gone (`down` keeps the logs), the log group tagged as the
 /// stack's, under the current name or the previous scheme's. `None` when neither exists.
-async fn log_group(s: &Session, function: &str) -> Result<Option<String>> {
+pub(super) async fn log_group(s: &Session, function: &str) -> Result<Option<String>> {
     if let Some((proven, _)) = find(s, function, false).await? {
         return Ok(Some(log_group_of(&proven.name)));
     }
@@ -135,12 +135,16 @@ async fn log_group(s: &Session, function: &str) -> Result<Option<String>> {
 pub(crate) async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(o.function.as_deref())?;
-    let since = parse_since(&o.since, now_ms()).map_err(|m| {
+    let now = now_ms();
+    let since = parse_since(&o.since, now).map_err(|m| {
         Error::usage(
             m,
             "for example --since 10m, --since 2h or --since 2024-05-01T12:00:00Z",
         )
     })?;
+    if o.access {
+        return super::access_logs::run(&s, o, since, now, &functions).await;
+    }
     let mut groups: Vec<(String, String)> = Vec::new();
     for f in &functions {
         match log_group(&s, &f.name).await? {
@@ -169,13 +173,13 @@ pub(crate) async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
         }
         for e in cursor.advance(all) {
             if s.json() {
-                let line = LogLine {
+                let line = LogsLine::Event(LogLine {
                     time: format_rfc3339(e.timestamp),
                     timestamp: e.timestamp,
                     function: e.function,
                     event_id: e.event_id,
                     message: e.message,
-                };
+                });
                 println!("{}", serde_json::to_value(&line).unwrap_or_default());
             } else {
                 println!(

@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 
+pub(crate) mod access_logs;
 pub(crate) mod code;
 pub(crate) mod completions;
 pub(crate) mod confirm;

@@ -411,12 +411,19 @@ pub(crate) struct TemplateDoc {
     pub description: String,
 }
 
-/// One event of `albkit logs -o json`, which prints one such object per line.
+/// One line of `albkit logs -o json`, which prints one such object per line: a log
+/// event of a function, or with `--access` a request of the load balancer's access log.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(
-    title = "albkit logs -o json: ONE log event; the command prints one such object per line",
-    deny_unknown_fields
-)]
+#[serde(untagged)]
+#[schemars(title = "albkit logs -o json: ONE line; the command prints one such object per line")]
+pub(crate) enum LogsLine {
+    Event(LogLine),
+    Access(AccessLine),
+}
+
+/// One log event of a function.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct LogLine {
     /// Milliseconds since the Unix epoch
     pub timestamp: i64,
@@ -425,6 +432,38 @@ pub(crate) struct LogLine {
     pub function: String,
     pub event_id: String,
     pub message: String,
+}
+
+/// One request of the load balancer's access log (`logs --access`), with the log
+/// events of the function that carry its trace id.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct AccessLine {
+    /// When the load balancer answered, milliseconds since the Unix epoch
+    pub timestamp: i64,
+    /// The same, as logged (RFC 3339, microseconds)
+    pub time: String,
+    /// The status the client got
+    #[schemars(range(min = 100, max = 599))]
+    pub status: u16,
+    /// The function's status; null when it gave none
+    pub target_status: Option<u16>,
+    pub method: String,
+    pub path: String,
+    /// protocol://host:port/uri as logged
+    pub url: String,
+    pub client: String,
+    /// The stack's function whose target group served it; null for none
+    pub function: Option<String>,
+    /// Seconds from the request to the function's answer; null when no target answered
+    pub target_processing_time: Option<f64>,
+    pub trace_id: Option<String>,
+    /// Why the Lambda invocation failed (LambdaInvalidResponse, ...); null when it did not
+    pub error_reason: Option<String>,
+    /// forward, redirect, fixed-response, authenticate, waf...
+    pub actions: Vec<String>,
+    /// The function's log events that name this request's trace id
+    pub lambda: Vec<LogLine>,
 }
 
 // `albkit man -o json`.
@@ -625,7 +664,7 @@ pub(crate) fn schemas() -> Vec<(&'static str, Schema)> {
         ("down", schema::<DownDoc>()),
         ("init", schema::<InitDoc>()),
         ("invoke", schema::<InvokeDoc>()),
-        ("logs", schema::<LogLine>()),
+        ("logs", schema::<LogsLine>()),
         ("man", schema::<ManDoc>()),
         ("plan", schema::<PlanDoc>()),
         ("rollback", schema::<RollbackDoc>()),

@@ -141,7 +141,7 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → epoch ms (digits past the millisecond are
 /// dropped).
-fn parse_rfc3339(t: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(t: &str) -> Option<i64> {
     // RFC 3339 allows any date/time separator, `time` too; `--since` takes `T`, `t` or
     // a space.
     if !matches!(t.as_bytes().get(10), Some(b'T' | b't' | b' ')) {

@@ -16,7 +16,7 @@ fn schema(name: &str) -> jsonschema::Validator {
 
 /// Panics, listing every violation, unless `doc` matches `schemas/<name>.schema.json`.
 #[track_caller]
-fn assert_matches(name: &str, doc: &serde_json::Value, context: &dyn std::fmt::Display) {
+pub(crate) fn assert_matches(name: &str, doc: &serde_json::Value, context: &dyn std::fmt::Display) {
     let errors: Vec<String> = schema(name)
         .iter_errors(doc)
         .map(|e| format!("  at {}: {e}", e.instance_path()))
