@@ -128,7 +128,8 @@ fn dot_quote(text: &str) -> String {
 
 fn dot(stack: &str, nodes: &[Node], edges: &[(usize, usize)]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "digraph {} {{", dot_quote(&format!("albkit {stack}")));
+    let _ = write!(out, "digraph {} ", dot_quote(&format!("albkit {stack}")));
+    out.push_str("{\n");
     out.push_str("  rankdir=\"RL\";\n");
     out.push_str("  node [shape=\"box\", style=\"rounded\", fontname=\"Helvetica\"];\n");
     for n in nodes {
