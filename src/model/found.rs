@@ -62,10 +62,6 @@ impl Found {
     pub fn name(&self) -> Option<&str> {
         self.facts.name()
     }
-
-    pub fn kind(&self) -> Kind {
-        self.spec.kind()
-    }
 }
 
 /// Kinds whose id no other resource refers to, or that is not theirs alone: a bucket's
@@ -83,7 +79,7 @@ fn referable(kind: Kind) -> bool {
 pub fn resolve(found: Vec<Found>, aliases: &[(String, String)]) -> Vec<Observed> {
     let ids: HashMap<String, String> = found
         .iter()
-        .filter(|f| referable(f.kind()))
+        .filter(|f| referable(f.spec.kind()))
         .map(|f| (f.id.clone(), f.logical.clone()))
         .chain(aliases.iter().cloned())
         .collect();
@@ -103,37 +99,33 @@ pub fn resolve(found: Vec<Found>, aliases: &[(String, String)]) -> Vec<Observed>
 
 /// The resource as the plan compares it.
 fn render(f: Found) -> Observed {
-    let id = LogicalId::from(f.logical.as_str());
-    let mut props = overlay(f.spec.render(&id), f.extras);
+    let render = |logical: &str, spec: &Spec, extras: Props| {
+        let props = spec.render(&LogicalId::from(logical));
+        let mut resource = Resource {
+            logical: logical.to_string(),
+            kind: spec.kind(),
+            props,
+        };
+        for (name, value) in extras {
+            resource.set(name, value);
+        }
+        resource
+    };
+    let mut resource = render(&f.logical, &f.spec, f.extras);
     if let Some(latest) = f.latest {
-        let (spec, extras) = *latest;
-        let latest = overlay(spec.render(&id), extras);
-        for (name, value) in &mut props {
-            if let Some((_, other)) = latest.iter().find(|(k, _)| k == name) {
+        let latest = render(&f.logical, &latest.0, latest.1);
+        for (name, value) in &mut resource.props {
+            if let Some(other) = latest.get(name) {
                 *value = with_unpublished(value, other);
             }
         }
     }
     Observed {
         id: f.id,
-        resource: Resource {
-            logical: f.logical,
-            kind: f.spec.kind(),
-            props,
-        },
+        resource,
         tags: f.tags,
         facts: f.facts,
     }
-}
-
-fn overlay(mut props: Props, extras: Props) -> Props {
-    for (name, value) in extras {
-        match props.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, v)) => *v = value,
-            None => props.push((name, value)),
-        }
-    }
-    props
 }
 
 /// A setting as `plan` shows it: the value the live version serves, followed by the

@@ -63,10 +63,6 @@ pub struct Observed {
 }
 
 impl Observed {
-    pub fn with(self, facts: Facts) -> Self {
-        Self { facts, ..self }
-    }
-
     /// The name of a function, role, target group or log group.
     pub fn name(&self) -> Option<&str> {
         self.facts.name()
