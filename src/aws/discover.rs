@@ -1,5 +1,6 @@
-//! Reads everything the stack owns, in parallel, and writes references between
-//! resources as logical ids so the plan can compare them with the desired stack.
+//! Reads everything the stack owns, in parallel, as the kinds' specs with references as
+//! AWS ids; [`resolve`] then makes those references logical ids and renders each
+//! resource as the plan compares it with the desired stack.
 
 use std::collections::BTreeMap;
 
@@ -9,9 +10,9 @@ use super::resources::{
     load_balancer, log_bucket, log_group, role, route_table, rule, security_group, subnet,
     target_group, vpc, Ctx, Foreign,
 };
+use crate::model::found::{resolve, Found};
 use crate::model::names::{log_group_of, logical, Names};
 use crate::model::plan::{Observed, ObservedStack};
-use crate::model::stack::Kind;
 
 #[derive(Debug, Default)]
 pub(crate) struct Discovery {
@@ -20,84 +21,6 @@ pub(crate) struct Discovery {
     pub foreign: Vec<Foreign>,
     /// Logical ids claimed by more than one resource.
     pub duplicates: Vec<(String, Vec<String>)>,
-}
-
-/// Properties that hold references to other resources of the stack.
-const REFERENCE_PROPS: &[&str] = &[
-    "vpc",
-    "subnets",
-    "security_groups",
-    "attached_to",
-    "routes",
-    "associations",
-    "role",
-    "listener",
-    "action",
-    "default_action",
-    "certificate",
-    "alias",
-    "target",
-    "permission",
-];
-
-/// Properties that are lists whose order AWS does not keep.
-const LIST_PROPS: &[&str] = &["subnets", "associations", "security_groups"];
-
-/// Replaces `id` in `text` with `logical` wherever it stands as a whole token (after the
-/// start, a space, `,`, `[` or `>`; before the end, `:`, `,` or a space), so that one ARN
-/// never rewrites the middle of another. It knows no property's grammar.
-fn replace_token(text: &str, id: &str, logical: &str) -> String {
-    if id.is_empty() {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find(id) {
-        let after = &rest[pos + id.len()..];
-        let before_ok = pos == 0 || rest[..pos].ends_with([' ', ',', '[', '>']);
-        let after_ok = after.is_empty() || after.starts_with([':', ',', ' ']);
-        out.push_str(&rest[..pos]);
-        if before_ok && after_ok {
-            out.push_str(logical);
-        } else {
-            out.push_str(id);
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Rewrites AWS ids in reference properties as logical ids. Pure.
-pub(crate) fn resolve_references(observed: &mut ObservedStack, aliases: &[(String, String)]) {
-    let mut ids: Vec<(String, String)> = observed
-        .values()
-        .filter(|o| {
-            !matches!(
-                o.resource.kind,
-                Kind::LogBucket | Kind::LogGroup | Kind::DnsRecord | Kind::ListenerCertificates
-            )
-        })
-        .map(|o| (o.id.clone(), o.resource.logical.clone()))
-        .chain(aliases.iter().cloned())
-        .collect();
-    // Longest first, so an ARN is replaced before any id it contains.
-    ids.sort_by_key(|(id, _)| std::cmp::Reverse(id.len()));
-    for o in observed.values_mut() {
-        for (name, value) in &mut o.resource.props {
-            if !REFERENCE_PROPS.contains(name) {
-                continue;
-            }
-            for (id, logical) in &ids {
-                *value = replace_token(value, id, logical);
-            }
-            if LIST_PROPS.contains(name) {
-                let mut items: Vec<&str> = value.split(", ").filter(|s| !s.is_empty()).collect();
-                items.sort();
-                *value = items.join(", ");
-            }
-        }
-    }
 }
 
 fn collect(into: &mut Discovery, found: Vec<Observed>) {
@@ -151,7 +74,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         target_group::discover(ctx),
         dns_record::discover(ctx),
     )?;
-    let log_group::Found {
+    let log_group::Groups {
         owned: mut groups,
         untagged,
         foreign: log_group_foreign,
@@ -163,7 +86,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(not_ours);
     d.foreign.extend(records_foreign);
     let aliases = load_balancer_aliases(&elb_found);
-    for found in [
+    let found = [
         net,
         sg,
         elb_found,
@@ -174,23 +97,21 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         functions,
         target_groups,
         records,
-    ] {
-        collect(&mut d, found);
-    }
+    ];
+    collect(&mut d, resolve(found.concat(), &aliases));
     d.foreign.extend(elb_foreign);
     d.foreign.extend(bucket_foreign);
     d.foreign.extend(role_foreign);
     d.foreign.extend(function_foreign);
     d.foreign.extend(target_group_foreign);
     d.foreign.extend(log_group_foreign);
-    resolve_references(&mut d.observed, &aliases);
     Ok(d)
 }
 
 /// The stack's VPC, subnets, internet gateway and route tables. A reused VPC is never
 /// tagged, so it is never found here; tagged network resources left from an earlier
 /// managed configuration are.
-async fn discover_network(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+async fn discover_network(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let (v, s, g, r) = tokio::try_join!(
         vpc::discover(ctx),
         subnet::discover(ctx),
@@ -203,7 +124,7 @@ async fn discover_network(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
 /// The load balancer with its listeners and rules, which are read as soon as its ARN
 /// is known, beside its tags and attributes (all listeners' rules at once; rules take
 /// their tags from the load balancer): three round trips in all.
-async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let Some(lb) = load_balancer::describe(ctx).await? else {
         return Ok((vec![], vec![]));
     };
@@ -223,32 +144,30 @@ async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<For
 
 /// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them
 /// and the HTTPS listeners' extra certificates.
-async fn discover_listeners(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Observed>, AwsError> {
+async fn discover_listeners(ctx: &Ctx<'_>, lb_arn: &str) -> Result<Vec<Found>, AwsError> {
     let listeners = listener::describe(ctx, lb_arn).await?;
     let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_string))
         .collect();
-    let (observed, rules, certificates) = tokio::try_join!(
+    let (found, rules, certificates) = tokio::try_join!(
         listener::observe(ctx, &listeners),
         rule::discover(ctx, &arns),
         listener_certificates::read(ctx, &listeners)
     )?;
-    let certificates = listener_certificates::observed_for(&observed, certificates);
-    Ok([observed, rules, certificates].concat())
+    let certificates = listener_certificates::found_for(&found, certificates);
+    Ok([found, rules, certificates].concat())
 }
 
-/// The load balancer among what was observed.
-fn load_balancer_of(found: &[Observed]) -> Option<&Observed> {
-    found
-        .iter()
-        .find(|o| o.resource.logical == logical::LOAD_BALANCER)
+/// The load balancer among what was found.
+fn load_balancer_of(found: &[Found]) -> Option<&Found> {
+    found.iter().find(|f| f.logical == logical::LOAD_BALANCER)
 }
 
-/// The DNS name of the load balancer among what was observed.
-fn load_balancer_dns(found: &[Observed]) -> Option<String> {
+/// The DNS name of the load balancer among what was found.
+fn load_balancer_dns(found: &[Found]) -> Option<String> {
     load_balancer_of(found)
-        .and_then(load_balancer::endpoint)
+        .and_then(|f| load_balancer::endpoint(&f.facts))
         .map(|e| e.dns_name)
 }
 
@@ -257,19 +176,19 @@ fn load_balancer_dns(found: &[Observed]) -> Option<String> {
 /// `elb_found`); one that points anywhere else is left alone.
 fn split_alias_records(
     ctx: &Ctx<'_>,
-    records: Vec<Observed>,
-    elb_found: &[Observed],
-) -> (Vec<Observed>, Vec<Foreign>) {
+    records: Vec<Found>,
+    elb_found: &[Found],
+) -> (Vec<Found>, Vec<Foreign>) {
     let lb_dns = load_balancer_dns(elb_found);
-    let (ours, not_ours): (Vec<Observed>, Vec<Observed>) = records.into_iter().partition(|r| {
-        dns_record::alias_record(r).is_some_and(|a| {
+    let (ours, not_ours): (Vec<Found>, Vec<Found>) = records.into_iter().partition(|r| {
+        dns_record::alias_record(&r.facts).is_some_and(|a| {
             let (name, region) = (&ctx.names.load_balancer(), &ctx.aws.region);
             dns_record::owns_alias(&a.target, lb_dns.as_deref(), name, region)
         })
     });
     let foreign = not_ours
         .iter()
-        .filter_map(dns_record::alias_record)
+        .filter_map(|r| dns_record::alias_record(&r.facts))
         .map(|r| Foreign {
             kind: "Route 53 alias record",
             name: format!("{} {} in zone {}", r.name, r.record_type, r.zone),
@@ -283,8 +202,8 @@ fn split_alias_records(
 }
 
 /// The names alias records use for the load balancer (its DNS name, with and without
-/// `dualstack.`), as ids to rewrite into its logical id.
-fn load_balancer_aliases(elb_found: &[Observed]) -> Vec<(String, String)> {
+/// `dualstack.`), as ids [`resolve`] takes for its logical id.
+fn load_balancer_aliases(elb_found: &[Found]) -> Vec<(String, String)> {
     let Some(dns) = load_balancer_dns(elb_found) else {
         return Vec::new();
     };
@@ -293,30 +212,26 @@ fn load_balancer_aliases(elb_found: &[Observed]) -> Vec<(String, String)> {
     vec![(format!("dualstack.{dns}"), lb()), (dns, lb())]
 }
 
-/// The untagged log groups (see [`log_group::Found::untagged`]) that are the stack's:
+/// The untagged log groups (see [`log_group::Groups::untagged`]) that are the stack's:
 /// the one where the stack's function writes, `/aws/lambda/<its name>`, or, when the
 /// function does not exist, the one of the current naming scheme. An untagged group
 /// under a function's previous name is not taken for a stack whose function has the
 /// current name: under the previous scheme, that name may be another stack's. Pure.
 pub(crate) fn adopt_untagged_log_groups(
     names: &Names,
-    functions: &[Observed],
-    owned: &[Observed],
-    untagged: Vec<Observed>,
-) -> Vec<Observed> {
+    functions: &[Found],
+    owned: &[Found],
+    untagged: Vec<Found>,
+) -> Vec<Found> {
     untagged
         .into_iter()
+        .filter(|g| !owned.iter().any(|o| o.logical == g.logical))
         .filter(|g| {
-            !owned
-                .iter()
-                .any(|o| o.resource.logical == g.resource.logical)
-        })
-        .filter(|g| {
-            let function = g.resource.logical.trim_start_matches("log-group/");
+            let function = g.logical.trim_start_matches("log-group/");
             let writes_to = functions
                 .iter()
-                .find(|f| f.resource.logical == logical::function(function))
-                .and_then(Observed::name)
+                .find(|f| f.logical == logical::function(function))
+                .and_then(Found::name)
                 .map_or_else(|| names.log_group(function), log_group_of);
             g.name() == Some(writes_to.as_str())
         })
@@ -327,7 +242,7 @@ pub(crate) fn adopt_untagged_log_groups(
 pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
     for (logical_id, o) in observed {
         ctx.ids.insert(logical_id, &o.id);
-        if let Some(endpoint) = load_balancer::endpoint(o) {
+        if let Some(endpoint) = load_balancer::endpoint(&o.facts) {
             ctx.ids.set_endpoint(endpoint);
         }
     }
@@ -336,27 +251,30 @@ pub fn seed_ids(ctx: &Ctx<'_>, observed: &BTreeMap<String, Observed>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::resources::observed;
     use crate::model::plan::Facts;
-    use crate::model::stack::{Resource, Tags};
+    use crate::model::spec::LogGroupSpec;
+    use crate::model::stack::Tags;
 
     #[test]
     fn untagged_log_groups_are_taken_where_the_stacks_function_writes() {
         let names = Names::new("shop", "us-east-1");
-        let named = |id: String, logical: &str, kind, name: &str| {
-            let resource = Resource::new(logical, kind);
-            observed(id, resource, Tags::new()).with(Facts::Named(name.into()))
+        let named = |id: String, logical: &str, name: &str| {
+            let spec = LogGroupSpec {
+                name: name.into(),
+                retention_days: 1,
+                tags: Tags::new(),
+            };
+            Found::new(id, logical, spec, Tags::new()).with(Facts::Named(name.into()))
         };
-        let group = |name: &str| named(name.into(), "log-group/api", Kind::LogGroup, name);
-        let function =
-            |name: &str| named(format!("arn:{name}"), "function/api", Kind::Function, name);
+        let group = |name: &str| named(name.into(), "log-group/api", name);
+        let function = |name: &str| named(format!("arn:{name}"), "function/api", name);
         let both = || {
             vec![
                 group("/aws/lambda/shop--api"),
                 group("/aws/lambda/shop-api"),
             ]
         };
-        let names_of = |v: Vec<Observed>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+        let names_of = |v: Vec<Found>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
         // No function yet: only the current scheme's name.
         assert_eq!(
             names_of(adopt_untagged_log_groups(&names, &[], &[], both())),
@@ -376,56 +294,5 @@ mod tests {
         assert!(
             adopt_untagged_log_groups(&names, &[], &[group("/aws/lambda/x")], both()).is_empty()
         );
-    }
-
-    #[test]
-    fn tokens_are_replaced_whole() {
-        let f = "arn:aws:lambda:us-east-1:1:function:s-api";
-        assert_eq!(
-            replace_token(&format!("{f}:live"), f, "function/api"),
-            "function/api:live"
-        );
-        assert_eq!(
-            replace_token(&format!("{f}2:live"), f, "function/api"),
-            format!("{f}2:live")
-        );
-        assert_eq!(
-            replace_token("subnet-1, subnet-12", "subnet-1", "subnet/1"),
-            "subnet/1, subnet-12"
-        );
-    }
-
-    #[test]
-    fn references_become_logical_ids_and_lists_are_sorted() {
-        let mut stack = ObservedStack::new();
-        let add = |s: &mut ObservedStack, id: &str, r: Resource| {
-            s.insert(r.logical.clone(), observed(id, r, Tags::new()));
-        };
-        add(&mut stack, "vpc-1", Resource::new("vpc", Kind::Vpc));
-        add(
-            &mut stack,
-            "subnet-b",
-            Resource::new("subnet/1", Kind::Subnet).prop("vpc", "vpc-1"),
-        );
-        add(
-            &mut stack,
-            "subnet-a",
-            Resource::new("subnet/2", Kind::Subnet).prop("vpc", "vpc-1"),
-        );
-        add(
-            &mut stack,
-            "arn:lb",
-            Resource::new("load-balancer", Kind::LoadBalancer)
-                .prop("subnets", "subnet-a, subnet-b")
-                .prop("name", "vpc-1"),
-        );
-        resolve_references(&mut stack, &[]);
-        assert_eq!(stack["subnet/1"].resource.get("vpc"), Some("vpc"));
-        assert_eq!(
-            stack["load-balancer"].resource.get("subnets"),
-            Some("subnet/1, subnet/2")
-        );
-        // Not a reference property: left alone.
-        assert_eq!(stack["load-balancer"].resource.get("name"), Some("vpc-1"));
     }
 }

@@ -39,7 +39,9 @@ pub(crate) async fn run(cli: &Cli) -> Result<Outcome> {
         .await?;
     check_conflicts(&d)?;
     let lb = d.observed.get(logical::LOAD_BALANCER);
-    let dns = lb.and_then(load_balancer::endpoint).map(|e| e.dns_name);
+    let dns = lb
+        .and_then(|o| load_balancer::endpoint(&o.facts))
+        .map(|e| e.dns_name);
     let url = if lb.is_some() {
         url(&s.config, dns.as_deref())
     } else {

@@ -58,10 +58,10 @@ fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
         }
     };
     let tags = |id: &str| resource_tags(config, id);
-    let vpc = LogicalId::from(logical::VPC);
+    let vpc = Ref::Stack(logical::VPC.into());
     push(
         out,
-        vpc.clone(),
+        logical::VPC,
         VpcSpec {
             cidr: cidr.to_string(),
             tags: tags(logical::VPC),
@@ -93,19 +93,19 @@ fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
                 tags: tags(id.as_str()),
             },
         );
-        subnets.push(id);
+        subnets.push(Ref::Stack(id));
     }
     push(
         out,
         logical::ROUTE_TABLE,
         RouteTableSpec {
             vpc,
-            internet_gateway: logical::INTERNET_GATEWAY.into(),
+            internet_gateway: Some(Ref::Stack(logical::INTERNET_GATEWAY.into())),
             subnets: subnets.clone(),
             tags: tags(logical::ROUTE_TABLE),
         },
     );
-    subnets.into_iter().map(Ref::Stack).collect()
+    subnets
 }
 
 fn security_group(config: &Config, ctx: &Context, names: &Names, out: &mut Specs) {
@@ -165,12 +165,14 @@ fn load_balancer(
             name: names.load_balancer(),
             scheme: lb.scheme,
             subnets,
-            security_group: logical::SECURITY_GROUP.into(),
+            security_groups: vec![Ref::Stack(logical::SECURITY_GROUP.into())],
             access_logs: lb
                 .access_logs
                 .then(|| (bucket, names.log_prefix().to_string())),
-            log_bucket: lb.access_logs.then(|| logical::LOG_BUCKET.into()),
-            route_table: managed.then(|| logical::ROUTE_TABLE.into()),
+            log_bucket: lb
+                .access_logs
+                .then(|| Ref::Stack(logical::LOG_BUCKET.into())),
+            route_table: managed.then(|| Ref::Stack(logical::ROUTE_TABLE.into())),
             idle_timeout_seconds: lb.idle_timeout_seconds,
             deletion_protection: lb.deletion_protection,
             tags: resource_tags(config, logical::LOAD_BALANCER),
@@ -182,7 +184,7 @@ fn load_balancer(
 /// requests when none is given).
 fn listeners(config: &Config, out: &mut Specs) {
     let listener = |id: &str, port, tls, default_action| ListenerSpec {
-        load_balancer: logical::LOAD_BALANCER.into(),
+        load_balancer: Ref::Stack(logical::LOAD_BALANCER.into()),
         port,
         tls,
         default_action,
@@ -225,7 +227,8 @@ fn listeners(config: &Config, out: &mut Specs) {
     );
     push(out, logical::LISTENER_HTTPS, spec);
     if let Some(extra) = &https.extra_certificate_arns {
-        let spec = ListenerCertificatesSpec::new(logical::LISTENER_HTTPS.into(), extra);
+        let listener = Ref::Stack(logical::LISTENER_HTTPS.into());
+        let spec = ListenerCertificatesSpec::new(listener, extra);
         push(out, logical::LISTENER_CERTIFICATES, spec);
     }
 }
@@ -261,8 +264,8 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
         architecture: f.architecture,
         memory_mb: f.memory_mb,
         timeout_seconds: f.timeout_seconds,
-        role: role.into(),
-        log_group: log_group.into(),
+        role: Ref::Stack(role.into()),
+        log_group: Ref::Stack(log_group.into()),
         environment: f.lambda_environment(),
         kms_key_arn: f.kms_key_arn.clone(),
         code_sha256: ctx.code_sha256.get(&f.name).cloned().unwrap_or_default(),
@@ -282,7 +285,7 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
         name: in_use.target_group,
         multi_value_headers: f.multi_value_headers,
         health_check,
-        function: function.into(),
+        function: Ref::Stack(function.into()),
         account: ctx.account.clone(),
         tags: resource_tags(config, &tg),
     };
@@ -291,7 +294,7 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
 
 /// One rule per route, by priority, on the listener that serves.
 fn rules(config: &Config, out: &mut Specs) {
-    let listener = LogicalId::from(serving_listener(config));
+    let listener = Ref::Stack(serving_listener(config).into());
     let mut rules: Vec<(LogicalId, RuleSpec)> = config
         .functions
         .iter()
@@ -304,7 +307,7 @@ fn rules(config: &Config, out: &mut Specs) {
                 paths: r.paths.clone(),
                 hosts: r.hosts.clone(),
                 methods: r.methods.clone(),
-                target_group: logical::target_group(&f.name).into(),
+                target_group: Ref::Stack(logical::target_group(&f.name).into()),
                 tags: resource_tags(config, id.as_str()),
             };
             (id, spec)
@@ -326,7 +329,7 @@ fn dns_records(https: &HttpsSettings, out: &mut Specs) {
         zone: zone.as_str().to_string(),
         name: https.domain.clone(),
         record_type: "A",
-        alias: logical::LOAD_BALANCER.into(),
+        alias: Ref::Stack(logical::LOAD_BALANCER.into()),
     };
     push(out, "dns/A", spec);
 }

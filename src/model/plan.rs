@@ -63,16 +63,9 @@ pub struct Observed {
 }
 
 impl Observed {
-    pub fn with(self, facts: Facts) -> Self {
-        Self { facts, ..self }
-    }
-
     /// The name of a function, role, target group or log group.
     pub fn name(&self) -> Option<&str> {
-        match &self.facts {
-            Facts::Named(name) | Facts::Role { name, .. } => Some(name),
-            _ => None,
-        }
+        self.facts.name()
     }
 }
 
@@ -110,6 +103,16 @@ pub enum Facts {
         validation_records: Vec<(String, String)>,
     },
     DnsRecord(AliasRecord),
+}
+
+impl Facts {
+    /// The name of a function, role, target group or log group.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Facts::Named(name) | Facts::Role { name, .. } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// An alias record at the domain: where it is and what it points at.
@@ -407,7 +410,7 @@ pub fn dependencies(resource: &Resource, desired: &Desired) -> Vec<String> {
     };
     let mut deps: Vec<String> = Vec::new();
     for id in spec.needs() {
-        if desired.get(id.as_str()).is_some() && !deps.iter().any(|d| d == id.as_str()) {
+        if desired.get(id.as_str()).is_some() && !deps.iter().any(|d| *d == id.as_str()) {
             deps.push(id.to_string());
         }
     }
@@ -582,6 +585,45 @@ pub(crate) mod tests {
                 )
             })
             .collect()
+    }
+
+    /// Discovery reads every reference as an AWS id; resolved, a stack that matches
+    /// `desired` exactly has no change. Every reference a spec renders is one its
+    /// `refs_mut` reaches: none is left as a logical id once they are all AWS ids.
+    #[test]
+    fn every_reference_found_as_an_aws_id_resolves_to_the_desired_one() {
+        use crate::model::found::{resolve, Found};
+        use crate::model::spec::{LogicalId, Ref};
+        let d = desired(&config(true), &ctx());
+        let ids: Vec<&str> = d.resources.iter().map(|r| r.logical.as_str()).collect();
+        let found = d.resources.iter().map(|r| {
+            let mut spec = d.spec(&r.logical).cloned().expect("spec");
+            for reference in spec.refs_mut() {
+                if let Ref::Stack(id) = reference {
+                    *reference = Ref::External(format!("id-of-{id}"));
+                }
+            }
+            for (name, value) in spec.render(&LogicalId::from(r.logical.as_str())) {
+                let mut tokens = value.split([' ', ',', ':']);
+                assert!(
+                    tokens.all(|t| t == r.logical || !ids.contains(&t)),
+                    "{} {name}: {value}",
+                    r.logical
+                );
+            }
+            Found::new(
+                format!("id-of-{}", r.logical),
+                r.logical.clone(),
+                spec,
+                Tags::new(),
+            )
+        });
+        let observed = resolve(found.collect(), &[])
+            .into_iter()
+            .map(|o| (o.resource.logical.clone(), o))
+            .collect();
+        let p = plan(&d, &observed).expect("plan");
+        assert!(!p.has_changes(), "{}", p.render());
     }
 
     #[test]

@@ -114,51 +114,6 @@ impl Rule {
             other => format!("protocol {other}"),
         }
     }
-
-    /// Reads the text form back (the inverse of `Display`); `None` for text that is not
-    /// one.
-    pub fn parse(direction: Direction, text: &str) -> Option<Rule> {
-        let (traffic, peer) = text.split_once(direction.word())?;
-        let peer = if let Some(id) = peer.strip_prefix(PREFIX_LIST) {
-            Peer::PrefixList(id.to_string())
-        } else if let Some(id) = peer.strip_prefix(GROUP) {
-            Peer::Group(id.to_string())
-        } else if peer.is_empty() || peer.contains(' ') {
-            return None;
-        } else {
-            peer_of(peer)
-        };
-        let number = |s: &str| s.parse::<i32>().ok();
-        let (protocol, from, to) = if traffic == "all" {
-            ("-1".to_string(), -1, -1)
-        } else if let Some(p) = traffic.strip_prefix("protocol ") {
-            (p.to_string(), -1, -1)
-        } else if let Some((proto, rest)) = traffic.split_once(' ') {
-            if proto != "icmp" && proto != "icmpv6" {
-                return None;
-            }
-            let words: Vec<&str> = rest.split(' ').collect();
-            let (t, c) = match words.as_slice() {
-                ["all", "types"] => (-1, -1),
-                ["type", t] => (number(t)?, -1),
-                ["type", t, "code", c] => (number(t)?, number(c)?),
-                _ => return None,
-            };
-            (proto.to_string(), t, c)
-        } else {
-            let (proto, ports) = traffic.split_once('/')?;
-            if proto != "tcp" && proto != "udp" {
-                return None;
-            }
-            let (from, to) = match ports.split_once('-') {
-                _ if ports == "all" => (-1, -1),
-                Some((a, b)) => (number(a)?, number(b)?),
-                None => (number(ports)?, number(ports)?),
-            };
-            (proto.to_string(), from, to)
-        };
-        Some(Rule::new(direction, &protocol, from, to, peer))
-    }
 }
 
 impl fmt::Display for Rule {
@@ -187,15 +142,6 @@ pub fn rules_prop<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> String {
     let mut texts: Vec<String> = rules.into_iter().map(Rule::to_string).collect();
     texts.sort();
     texts.join(", ")
-}
-
-/// Reads a property written by [`rules_prop`] back; `Err` names the first part that is
-/// not a rule.
-pub fn parse_rules_prop(direction: Direction, text: &str) -> Result<Vec<Rule>, String> {
-    text.split(", ")
-        .filter(|s| !s.is_empty())
-        .map(|s| Rule::parse(direction, s).ok_or_else(|| s.to_string()))
-        .collect()
 }
 
 /// What to do to a group's rules to make them exactly the desired ones.
@@ -289,48 +235,6 @@ mod tests {
                 "tcp/443 to 10.0.0.0/8",
                 "all to security group sg-0abc",
             ]
-        );
-    }
-
-    #[test]
-    fn the_text_reads_back_into_the_same_rule() {
-        for rule in every_shape() {
-            assert_eq!(
-                Rule::parse(rule.direction, &rule.to_string()),
-                Some(rule.clone()),
-                "{rule}"
-            );
-        }
-        let ingress: Vec<Rule> = every_shape()
-            .into_iter()
-            .filter(|r| r.direction == Direction::Ingress)
-            .collect();
-        let mut sorted = ingress.clone();
-        sorted.sort_by_key(Rule::to_string);
-        assert_eq!(
-            parse_rules_prop(Direction::Ingress, &rules_prop(&ingress)),
-            Ok(sorted)
-        );
-        assert_eq!(parse_rules_prop(Direction::Egress, ""), Ok(vec![]));
-    }
-
-    #[test]
-    fn text_that_is_not_a_rule_is_refused() {
-        for bad in [
-            "garbage",
-            "tcp/80",
-            "tcp/x from 0.0.0.0/0",
-            "sctp/80 from 0.0.0.0/0",
-            "icmp type x from 0.0.0.0/0",
-            "tcp/80 from ",
-            "tcp/80 from a b",
-            "tcp/80 to 0.0.0.0/0",
-        ] {
-            assert_eq!(Rule::parse(Direction::Ingress, bad), None, "{bad}");
-        }
-        assert_eq!(
-            parse_rules_prop(Direction::Ingress, "tcp/80 from 0.0.0.0/0, nonsense"),
-            Err("nonsense".to_string())
         );
     }
 

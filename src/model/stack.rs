@@ -40,19 +40,6 @@ pub struct Resource {
 }
 
 impl Resource {
-    pub fn new(logical: impl Into<String>, kind: Kind) -> Self {
-        Self {
-            logical: logical.into(),
-            kind,
-            props: Vec::new(),
-        }
-    }
-
-    pub fn prop(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.props.push((name, value.into()));
-        self
-    }
-
     /// Sets a property, in place of any value it had.
     pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
         match self.props.iter_mut().find(|(k, _)| *k == name) {

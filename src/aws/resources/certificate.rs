@@ -8,15 +8,16 @@ use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::wait_error;
-use super::{logical_of, observed, read, teardown, Ctx, Teardown};
+use super::{logical_of, read, teardown, Ctx, Teardown};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
+use crate::model::found::Found;
 use crate::model::ids::HostedZoneId;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::CertificateSpec;
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::stack::Tags;
 
 fn to_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
     tags.iter()
@@ -49,7 +50,7 @@ async fn tags_of(ctx: &Ctx<'_>, arn: &str) -> Result<Tags, AwsError> {
         .collect())
 }
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let acm = &ctx.aws.acm;
     let mut summaries = Vec::new();
     let mut pages = acm.list_certificates().into_paginator().send();
@@ -66,7 +67,7 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     // are read beside its tags, in the same round trip. Any other is described only
     // when its tags say it is the stack's (one left from an earlier domain).
     let wanted = ctx.config.https.as_ref().map(|h| h.domain.as_str());
-    let found: Vec<Option<Observed>> = stream::iter(summaries)
+    let found: Vec<Option<Found>> = stream::iter(summaries)
         .map(|(arn, domain)| async move {
             let likely = wanted == Some(domain.as_str());
             let (tags, early) = tokio::try_join!(tags_of(ctx, &arn), async {
@@ -110,21 +111,25 @@ async fn describe_once(ctx: &Ctx<'_>, arn: &str) -> Result<DescribeCertificateOu
         .aws("DescribeCertificate", arn)
 }
 
-fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) -> Observed {
+fn observe(arn: &str, logical: String, tags: &Tags, cert: &CertificateDetail) -> Found {
     let validation_records = cert
         .domain_validation_options()
         .iter()
         .filter_map(|o| o.resource_record())
         .map(|r| (r.name().to_string(), r.value().to_string()))
         .collect();
-    let domain = cert.domain_name().unwrap_or_default().to_string();
-    let resource = Resource::new(logical, Kind::Certificate)
-        .prop("domain", &domain)
-        .prop("status", cert.status().map_or("unknown", |s| s.as_str()));
-    observed(arn, resource, tags.clone()).with(Facts::Certificate {
-        domain,
+    let spec = CertificateSpec {
+        domain: cert.domain_name().unwrap_or_default().to_string(),
+        tags: tags.clone(),
+    };
+    let status = cert.status().map_or("unknown", |s| s.as_str()).to_string();
+    let facts = Facts::Certificate {
+        domain: spec.domain.clone(),
         validation_records,
-    })
+    };
+    Found::new(arn, logical, spec, tags.clone())
+        .extras(vec![("status", status)])
+        .with(facts)
 }
 
 /// The observed certificate's domain and DNS validation records `(name, value)`.

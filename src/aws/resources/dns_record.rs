@@ -6,22 +6,23 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
-use super::{observed, read, Ctx, Foreign, Teardown};
+use super::{read, Ctx, Foreign, Teardown};
 use crate::aws::clients::no_route53_retries;
 use crate::aws::error::{build_error, AwsError, AwsResultExt, Bug, ErrorClass, ResourceError};
 use crate::aws::retry::{create_once, Policy};
+use crate::model::found::Found;
 use crate::model::plan::{AliasRecord, Change, Facts, Observed};
-use crate::model::spec::DnsRecordSpec;
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::spec::{DnsRecordSpec, Ref};
+use crate::model::stack::Tags;
 
 /// A DNS name as albkit shows and compares it: lower case, without the final dot.
 pub(crate) fn plain(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The observed alias record.
-pub(crate) fn alias_record(have: &Observed) -> Option<&AliasRecord> {
-    match &have.facts {
+/// The alias record whose facts these are.
+pub(crate) fn alias_record(facts: &Facts) -> Option<&AliasRecord> {
+    match facts {
         Facts::DnsRecord(record) => Some(record),
         _ => None,
     }
@@ -44,7 +45,7 @@ fn same_name(a: &str, b: &str) -> bool {
 /// and anything else there (a plain A/AAAA, a CNAME) as foreign, since albkit's alias
 /// would overwrite or collide with it. Whether an alias is the stack's is decided once
 /// the load balancer is known (see [`owns_alias`] and `discover::discover`).
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let Some(https) = &ctx.config.https else {
         return Ok((vec![], vec![]));
     };
@@ -61,11 +62,16 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
         let kind = r.r#type().as_str();
         match (r.r#type(), r.alias_target()) {
             (RrType::A | RrType::Aaaa, Some(alias)) => {
-                let resource = Resource::new(format!("dns/{kind}"), Kind::DnsRecord)
-                    .prop("zone", zone.as_str())
-                    .prop("name", https.domain.clone())
-                    .prop("type", kind)
-                    .prop("alias", plain(alias.dns_name()));
+                let spec = DnsRecordSpec {
+                    zone: zone.to_string(),
+                    name: https.domain.clone(),
+                    record_type: if r.r#type() == &RrType::A {
+                        "A"
+                    } else {
+                        "AAAA"
+                    },
+                    alias: Ref::External(plain(alias.dns_name())),
+                };
                 let record = AliasRecord {
                     zone: zone.to_string(),
                     name: https.domain.clone(),
@@ -74,7 +80,9 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
                     target_zone: alias.hosted_zone_id().to_string(),
                 };
                 let id = format!("{}/{kind}", https.domain);
-                found.push(observed(id, resource, Tags::new()).with(Facts::DnsRecord(record)));
+                let logical = format!("dns/{kind}");
+                let spec = Found::new(id, logical, spec, Tags::new());
+                found.push(spec.with(Facts::DnsRecord(record)));
             }
             (RrType::A | RrType::Aaaa | RrType::Cname, _) => foreign.push(Foreign {
                 kind: "Route 53 record",
@@ -366,7 +374,7 @@ pub(crate) async fn apply(
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
-    let Some(r) = alias_record(have) else {
+    let Some(r) = alias_record(&have.facts) else {
         return Err(AwsError::incomplete(
             "ListResourceRecordSets",
             &have.id,

@@ -1,6 +1,7 @@
 //! The Lambda function, its published versions and the `live` alias the target group
 //! invokes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::operation::get_alias::GetAliasOutput;
@@ -13,13 +14,14 @@ use aws_sdk_lambda::types::{
 use futures::future::try_join_all;
 
 use super::wait_error;
-use super::{found, logical_of, observed, read, tag_changes, teardown, Ctx, Foreign, Teardown};
+use super::{as_found, found, logical_of, read, tag_changes, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
+use crate::model::found::Found;
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::{Describe, FunctionSpec, LogicalId, Props};
-use crate::model::stack::{environment_prop, Kind, Resource, Tags, AWS_MANAGED_KEY};
+use crate::model::spec::{FunctionSpec, Props, Ref};
+use crate::model::stack::Tags;
 use crate::package::Artifact;
 
 const ALIAS_PROP: &str = "live -> published version";
@@ -43,7 +45,7 @@ pub(crate) fn not_ours(stack: &str, logical_id: &str, tags: &Tags) -> Option<Str
 }
 
 /// The stack's functions and the foreign ones under their names, read concurrently.
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let candidates = list_candidates(ctx).await?;
     let found = try_join_all(candidates.iter().map(|f| discover_one(ctx, f))).await?;
     Ok(super::split_found(found))
@@ -71,7 +73,7 @@ async fn list_candidates(ctx: &Ctx<'_>) -> Result<Vec<FunctionConfiguration>, Aw
 async fn discover_one(
     ctx: &Ctx<'_>,
     f: &FunctionConfiguration,
-) -> Result<Option<Result<Observed, Foreign>>, AwsError> {
+) -> Result<Option<Result<Found, Foreign>>, AwsError> {
     let lambda = &ctx.aws.lambda;
     let name = f.function_name().unwrap_or_default();
     let arn = f.function_arn().unwrap_or_default();
@@ -95,17 +97,38 @@ async fn discover_one(
         // Deleted between the listing and this read.
         return Ok(None);
     };
-    let (config, shown) = served(live.filter(|_| alias.is_some()), latest);
-    let mut resource = Resource::new(logical, Kind::Function).prop("name", name);
-    for (name, value) in shown {
-        resource = resource.prop(name, value);
-    }
-    let resource = resource
-        .prop("alias", if alias.is_some() { ALIAS_PROP } else { "none" })
-        .prop("live_version", alias.unwrap_or_else(|| "none".into()))
-        .prop("state", config.state().map_or("unknown", |s| s.as_str()));
-    let found = observed(arn, resource, tags).with(Facts::Named(name.to_string()));
-    Ok(Some(Ok(found)))
+    let config_name = logical.trim_start_matches("function/").to_string();
+    let base = FunctionSpec {
+        log_group: Ref::Stack(logical::log_group(&config_name).into()),
+        config_name,
+        name: name.to_string(),
+        architecture: crate::model::config::Architecture::X86_64,
+        memory_mb: 0,
+        timeout_seconds: 0,
+        role: Ref::External(String::new()),
+        environment: BTreeMap::new(),
+        kms_key_arn: None,
+        code_sha256: String::new(),
+        tags: tags.clone(),
+    };
+    // The alias's version (`live`) is what the load balancer serves: compare against
+    // it, and show beside each setting the value `$LATEST` holds when it differs.
+    // Without an alias (a run stopped before creating it) there is only `$LATEST`.
+    let (config, latest) = match live.filter(|_| alias.is_some()) {
+        Some(live) => (live, Some(settings(&latest, &base))),
+        None => (latest, None),
+    };
+    let (spec, mut extras) = settings(&config, &base);
+    let alias_text = if alias.is_some() { ALIAS_PROP } else { "none" };
+    as_found(&mut extras, "alias", alias_text, ALIAS_PROP);
+    extras.push(("live_version", alias.unwrap_or_else(|| "none".into())));
+    extras.push((
+        "state",
+        config.state().map_or("unknown", |s| s.as_str()).to_string(),
+    ));
+    let mut found = Found::new(arn, logical, spec, tags).extras(extras);
+    found.latest = latest.map(|(spec, extras)| Box::new((spec.into(), extras)));
+    Ok(Some(Ok(found.with(Facts::Named(name.to_string())))))
 }
 
 /// The tags of the function `name` (`arn`).
@@ -148,30 +171,6 @@ fn in_the_way(ctx: &Ctx<'_>, name: &str, tags: &Tags) -> Option<Foreign> {
     })
 }
 
-/// The configuration to compare against, and the settings to show. The alias's version
-/// (`live`) is what the load balancer serves; compare against it, and show beside each
-/// setting the value `$LATEST` holds when it differs. Without an alias (a run stopped
-/// before creating it) there is only `$LATEST`. Pure.
-fn served(
-    live: Option<GetFunctionConfigurationOutput>,
-    latest: GetFunctionConfigurationOutput,
-) -> (GetFunctionConfigurationOutput, Vec<(&'static str, String)>) {
-    let latest_settings = settings(&latest);
-    match live {
-        Some(live) => {
-            let shown = settings(&live)
-                .into_iter()
-                .zip(&latest_settings)
-                .map(|((name, published), (_, unpublished))| {
-                    (name, with_unpublished(&published, unpublished))
-                })
-                .collect::<Vec<_>>();
-            (live, shown)
-        }
-        None => (latest, latest_settings.to_vec()),
-    }
-}
-
 /// The configuration of `qualifier` (a version or alias) or of `$LATEST`; `None` when
 /// there is no such thing.
 async fn configuration(
@@ -184,67 +183,63 @@ async fn configuration(
     found(request.send().await.aws("GetFunctionConfiguration", name))
 }
 
-/// What albkit sets on a function, as the properties `plan` compares, from one
-/// configuration (a published version's or `$LATEST`'s).
-fn settings(config: &GetFunctionConfigurationOutput) -> [(&'static str, String); 9] {
+/// The function as one configuration (a published version's or `$LATEST`'s) has it:
+/// `base` (what no configuration holds: its names, its tags) with that configuration's
+/// settings, the role as its ARN; what the spec cannot hold (another runtime or
+/// handler) as extras. Pure.
+fn settings(config: &GetFunctionConfigurationOutput, base: &FunctionSpec) -> (FunctionSpec, Props) {
+    use crate::model::config::Architecture as Arch;
     let env = config.environment().and_then(|e| e.variables()).cloned();
-    let env = env.unwrap_or_default().into_iter().collect();
     let text = |v: Option<&str>| v.unwrap_or_default().to_string();
-    let number = |v: Option<i32>| v.unwrap_or_default().to_string();
+    let number = |v: Option<i32>| u32::try_from(v.unwrap_or_default()).unwrap_or_default();
     let architecture = config
         .architectures()
         .first()
         .map_or("x86_64", |a| a.as_str());
-    let kms_key = config.kms_key_arn().filter(|k| !k.is_empty());
-    [
-        (
-            "runtime",
-            text(config.runtime().map(aws_sdk_lambda::types::Runtime::as_str)),
-        ),
-        ("handler", text(config.handler())),
-        ("architecture", architecture.to_string()),
-        ("memory_mb", number(config.memory_size())),
-        ("timeout_seconds", number(config.timeout())),
-        ("role", text(config.role())),
-        ("environment", environment_prop(&env)),
-        ("kms_key", kms_key.unwrap_or(AWS_MANAGED_KEY).to_string()),
-        ("code_sha256", text(config.code_sha256())),
-    ]
-}
-
-/// A setting as `plan` shows it: the value the live version serves, followed by the
-/// one `$LATEST` holds when somebody changed it there by hand. Pure.
-fn with_unpublished(published: &str, latest: &str) -> String {
-    if published == latest {
-        return published.to_string();
-    }
-    let shown = |v: &str| {
-        if v.is_empty() {
-            "(none)".to_string()
+    let spec = FunctionSpec {
+        architecture: if architecture == Arch::Arm64.as_str() {
+            Arch::Arm64
         } else {
-            v.to_string()
-        }
+            Arch::X86_64
+        },
+        memory_mb: number(config.memory_size()),
+        timeout_seconds: number(config.timeout()),
+        role: Ref::External(text(config.role())),
+        environment: env.unwrap_or_default().into_iter().collect(),
+        kms_key_arn: config
+            .kms_key_arn()
+            .filter(|k| !k.is_empty())
+            .map(str::to_string),
+        code_sha256: text(config.code_sha256()),
+        ..base.clone()
     };
-    format!(
-        "{} (unpublished in $LATEST: {})",
-        shown(published),
-        shown(latest)
-    )
+    let mut extras = Props::new();
+    let runtime = text(config.runtime().map(Runtime::as_str));
+    as_found(&mut extras, "runtime", runtime, FunctionSpec::RUNTIME);
+    as_found(
+        &mut extras,
+        "handler",
+        text(config.handler()),
+        FunctionSpec::HANDLER,
+    );
+    as_found(
+        &mut extras,
+        "architecture",
+        architecture,
+        spec.architecture.as_str(),
+    );
+    (spec, extras)
 }
 
 /// Whether a published configuration has every setting the desired function has
-/// (`want`, whose role is a logical id, stands for the role `role_arn`). Pure.
-fn serves(config: &[(&'static str, String)], want: &Props, role_arn: &str) -> bool {
-    config.iter().all(|(name, value)| {
-        let expected = if *name == "role" {
-            Some(role_arn)
-        } else {
-            want.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        expected == Some(value.as_str())
-    })
+/// (`want`, whose role stands for the role `role_arn`). Pure.
+fn serves(config: &GetFunctionConfigurationOutput, want: &FunctionSpec, role_arn: &str) -> bool {
+    let want = FunctionSpec {
+        role: Ref::External(role_arn.to_string()),
+        ..want.clone()
+    };
+    let (live, extras) = settings(config, &want);
+    extras.is_empty() && live == want
 }
 
 /// Waits until the function is `Active` and no update is in progress.
@@ -413,7 +408,7 @@ impl<'a> Inputs<'a> {
         Ok(Inputs {
             name: &want.name,
             artifact,
-            role: ctx.ids.get(want.role.as_str())?,
+            role: ctx.ids.of(&want.role)?,
             environment: Environment::builder()
                 .set_variables(Some(variables))
                 .build(),
@@ -449,11 +444,10 @@ pub(crate) async fn apply(
     // an unpublished value and the live version already has the desired ones),
     // restoring `$LATEST` above is the whole repair: a new version would be a copy of
     // the live one, and `albkit rollback` would then step back to an identical version.
-    let rendered = want.render(&LogicalId::from(change.logical.as_str()));
     let publish = creating
         || change.changed("alias")
         || (change.fields.iter().any(|f| f.name != "tags")
-            && !live_serves(lambda, name, &rendered, &inputs.role).await?);
+            && !live_serves(lambda, name, want, &inputs.role).await?);
     if publish {
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
@@ -622,12 +616,12 @@ async fn retag(
 async fn live_serves(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
-    want: &Props,
+    want: &FunctionSpec,
     role_arn: &str,
 ) -> Result<bool, AwsError> {
     Ok(configuration(lambda, name, Some(LIVE_ALIAS))
         .await?
-        .is_some_and(|live| serves(&settings(&live), want, role_arn)))
+        .is_some_and(|live| serves(&live, want, role_arn)))
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
@@ -648,51 +642,51 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_unpublished_value_is_shown_beside_the_published_one() {
-        assert_eq!(with_unpublished("128", "128"), "128");
-        assert_eq!(
-            with_unpublished("128", "512"),
-            "128 (unpublished in $LATEST: 512)"
-        );
-        assert_eq!(
-            with_unpublished("", "DEBUG=1"),
-            "(none) (unpublished in $LATEST: DEBUG=1)"
-        );
-        assert_eq!(
-            with_unpublished("A=1", ""),
-            "A=1 (unpublished in $LATEST: (none))"
-        );
+    fn want() -> FunctionSpec {
+        FunctionSpec {
+            config_name: "api".into(),
+            name: "shop-api".into(),
+            architecture: crate::model::config::Architecture::Arm64,
+            memory_mb: 128,
+            timeout_seconds: 3,
+            role: Ref::Stack("role/api".into()),
+            log_group: Ref::Stack("log-group/api".into()),
+            environment: [("A".to_string(), "1".to_string())].into(),
+            kms_key_arn: None,
+            code_sha256: "abc=".into(),
+            tags: Tags::new(),
+        }
     }
 
-    fn want() -> Resource {
-        Resource::new("function/api", Kind::Function)
-            .prop("name", "shop-api")
-            .prop("memory_mb", "128")
-            .prop("role", "role/api")
-            .prop("environment", "A=1")
+    fn config(role: &str, memory: i32) -> GetFunctionConfigurationOutput {
+        let env = aws_sdk_lambda::types::EnvironmentResponse::builder()
+            .variables("A", "1")
+            .build();
+        GetFunctionConfigurationOutput::builder()
+            .runtime(Runtime::from(FunctionSpec::RUNTIME))
+            .handler(FunctionSpec::HANDLER)
+            .architectures(Architecture::Arm64)
+            .memory_size(memory)
+            .timeout(3)
+            .role(role)
+            .environment(env)
+            .code_sha256("abc=")
+            .build()
     }
 
     #[test]
     fn a_live_version_with_the_desired_settings_serves_the_function() {
         let role = "arn:aws:iam::1:role/albkit-shop-api";
-        let config = [
-            ("memory_mb", "128".to_string()),
-            ("role", role.to_string()),
-            ("environment", "A=1".to_string()),
-        ];
-        let want = want().props;
-        assert!(serves(&config, &want, role));
-        let mut other = config.clone();
-        other[0].1 = "512".into();
-        assert!(!serves(&other, &want, role));
+        assert!(serves(&config(role, 128), &want(), role));
+        assert!(!serves(&config(role, 512), &want(), role));
         assert!(
-            !serves(&config, &want, "arn:aws:iam::1:role/another"),
+            !serves(&config(role, 128), &want(), "arn:aws:iam::1:role/another"),
             "another role"
         );
-        // A setting the desired function does not have is a difference.
-        let extra = [("handler", "main".to_string())];
-        assert!(!serves(&extra, &want, role));
+        // A setting albkit does not set is a difference too.
+        let mut other = config(role, 128);
+        other.handler = Some("main".into());
+        assert!(!serves(&other, &want(), role));
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {

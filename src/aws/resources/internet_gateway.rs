@@ -4,16 +4,16 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::ec2::{find_tagged, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{already_done, ignore_not_found};
-use super::{logical_of, observed, teardown, Ctx, Teardown};
+use super::{logical_of, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::InternetGatewaySpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::spec::{InternetGatewaySpec, Ref};
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read internet gateways",
@@ -40,9 +40,12 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                 .iter()
                 .filter_map(|a| a.vpc_id().map(str::to_string))
                 .collect();
-            let resource =
-                Resource::new(logical, Kind::InternetGateway).prop("attached_to", vpcs.join(", "));
-            let found = observed(g.internet_gateway_id()?, resource, tags);
+            // One VPC at most: an internet gateway is attached to one or none.
+            let spec = InternetGatewaySpec {
+                vpc: Ref::External(vpcs.join(", ")),
+                tags: tags.clone(),
+            };
+            let found = Found::new(g.internet_gateway_id()?, logical, spec, tags);
             Some(found.with(Facts::InternetGateway { vpcs }))
         })
         .collect())

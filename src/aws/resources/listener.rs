@@ -9,13 +9,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::elb::{read_tags, retag, to_tags};
-use super::{logical_of, observed, teardown, Ctx, Teardown};
+use super::{as_found, logical_of, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{DefaultAction, ListenerSpec};
-use crate::model::stack::{Kind, Resource, HSTS_OFF, NOT_FOUND_BODY};
+use crate::model::spec::{DefaultAction, ListenerSpec, ListenerTls, Props, Ref};
+use crate::model::stack::{HSTS_OFF, NOT_FOUND_BODY};
 
 /// The listener attribute whose value an HTTPS listener of an ALB sends as the
 /// `Strict-Transport-Security` response header; empty: no header.
@@ -181,7 +182,7 @@ pub(crate) async fn describe(
 pub(crate) async fn observe(
     ctx: &Ctx<'_>,
     listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Found>, AwsError> {
     let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_string))
@@ -208,29 +209,35 @@ pub(crate) async fn observe(
                 Some(p) => format!("listener/{p}"),
                 None => "listener/unknown".to_string(),
             });
-            let mut r = Resource::new(logical, Kind::Listener)
-                .prop("port", l.port().unwrap_or(0).to_string())
-                .prop(
-                    "protocol",
-                    l.protocol()
-                        .map(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::as_str)
-                        .unwrap_or_default(),
-                );
-            if let Some(c) = l.certificates().first().and_then(|c| c.certificate_arn()) {
-                r = r.prop("certificate", c);
-            }
-            if let Some(p) = l.ssl_policy() {
-                r = r.prop("ssl_policy", p);
-            }
-            if let Some(h) = hsts.get(arn) {
-                r = r.prop("hsts", h.clone());
-            }
-            let action = l
-                .default_actions()
-                .first()
-                .map(render_action)
-                .unwrap_or_default();
-            Some(observed(arn, r.prop("default_action", action), tags))
+            let certificate = l.certificates().first().and_then(|c| c.certificate_arn());
+            let tls = (l.protocol() == Some(&ProtocolEnum::Https)).then(|| ListenerTls {
+                certificate: Ref::External(certificate.unwrap_or_default().to_string()),
+                ssl_policy: l.ssl_policy().unwrap_or_default().to_string(),
+                hsts: hsts.get(arn).filter(|h| *h != HSTS_OFF).cloned(),
+            });
+            let action = l.default_actions().first().map(render_action);
+            let action = action.unwrap_or_default();
+            let default_action = [DefaultAction::NotFound, DefaultAction::RedirectToHttps]
+                .into_iter()
+                .find(|a| a.text() == action);
+            let spec = ListenerSpec {
+                load_balancer: Ref::Stack(logical::LOAD_BALANCER.into()),
+                port: l.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+                tls,
+                default_action: default_action.unwrap_or(DefaultAction::NotFound),
+                tags: tags.clone(),
+            };
+            let mut extras = Props::new();
+            let protocol = l.protocol().map_or("", ProtocolEnum::as_str);
+            as_found(&mut extras, "protocol", protocol, spec.protocol());
+            // Another action (a forward to a target group, say) is shown as AWS has it.
+            as_found(
+                &mut extras,
+                "default_action",
+                action,
+                spec.default_action.text(),
+            );
+            Some(Found::new(arn, logical, spec, tags).extras(extras))
         })
         .collect())
 }
@@ -316,7 +323,7 @@ async fn create(
     want: &ListenerSpec,
 ) -> Result<String, ResourceError> {
     let notify = ctx.notify(&change.logical);
-    let lb = ctx.ids.get(want.load_balancer.as_str())?;
+    let lb = ctx.ids.of(&want.load_balancer)?;
     let (certificates, ssl_policy) = tls_parts(ctx, want)?;
     let action = default_action(want.default_action);
     // Listeners can be created while the load balancer is still provisioning.
@@ -367,8 +374,8 @@ async fn adopt(
     let existing = observe(ctx, &describe(ctx, lb).await?).await?;
     existing
         .into_iter()
-        .find(|o| o.resource.logical == logical_id && ctx.owns(&o.tags))
-        .map(|o| o.id)
+        .find(|f| f.logical == logical_id && ctx.owns(&f.tags))
+        .map(|f| f.id)
         .ok_or(AwsError {
             message: format!(
                 "{} (a listener on port {port} exists but is not tagged for the stack)",

@@ -8,13 +8,15 @@ use std::collections::BTreeSet;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 
 use super::ignore_not_found;
-use super::{found, observed, Ctx, Teardown};
+use super::{found, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
+use crate::model::ids::CertificateArn;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{certificates_prop, ListenerCertificatesSpec};
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::spec::{ListenerCertificatesSpec, Ref};
+use crate::model::stack::Tags;
 
 /// The listener's certificates other than its default one.
 async fn extras(ctx: &Ctx<'_>, listener: &str) -> Result<BTreeSet<String>, AwsError> {
@@ -69,15 +71,12 @@ pub(crate) async fn read(
     .await
 }
 
-/// The observed `listener/https/certificates`: the certificates [`read`] found on the
+/// The found `listener/https/certificates`: the certificates [`read`] found on the
 /// listener discovery named `listener/https`. Pure.
-pub(crate) fn observed_for(
-    listeners: &[Observed],
-    found: Vec<(String, BTreeSet<String>)>,
-) -> Vec<Observed> {
+pub(crate) fn found_for(listeners: &[Found], found: Vec<(String, BTreeSet<String>)>) -> Vec<Found> {
     let Some(https) = listeners
         .iter()
-        .find(|o| o.resource.logical == logical::LISTENER_HTTPS)
+        .find(|f| f.logical == logical::LISTENER_HTTPS)
     else {
         return Vec::new();
     };
@@ -85,14 +84,11 @@ pub(crate) fn observed_for(
         .into_iter()
         .filter(|(arn, _)| *arn == https.id)
         .map(|(arn, certificates)| {
-            let resource =
-                Resource::new(logical::LISTENER_CERTIFICATES, Kind::ListenerCertificates)
-                    .prop("listener", logical::LISTENER_HTTPS)
-                    .prop(
-                        "certificates",
-                        certificates_prop(certificates.iter().map(String::as_str)),
-                    );
-            observed(arn, resource, Tags::new())
+            let arns: Vec<CertificateArn> =
+                certificates.into_iter().map(CertificateArn::new).collect();
+            let listener = Ref::Stack(logical::LISTENER_HTTPS.into());
+            let spec = ListenerCertificatesSpec::new(listener, &arns);
+            Found::new(arn, logical::LISTENER_CERTIFICATES, spec, Tags::new())
         })
         .collect()
 }
@@ -111,7 +107,7 @@ pub(crate) async fn apply(
     want: &ListenerCertificatesSpec,
     _: Option<&Observed>,
 ) -> Result<String, ResourceError> {
-    let listener = ctx.ids.get(want.listener.as_str())?;
+    let listener = ctx.ids.of(&want.listener)?;
     let notify = ctx.notify(logical::LISTENER_CERTIFICATES);
     let have = retry(
         Policy::fresh(),
@@ -190,9 +186,11 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::found::resolve;
 
-    fn listener(logical: &str, arn: &str) -> Observed {
-        observed(arn, Resource::new(logical, Kind::Listener), Tags::new())
+    fn listener(logical: &str, arn: &str) -> Found {
+        let spec = ListenerCertificatesSpec::new(Ref::Stack(logical.into()), &[]);
+        Found::new(arn, logical, spec, Tags::new())
     }
 
     #[test]
@@ -206,7 +204,7 @@ mod tests {
             listener(logical::LISTENER_HTTP, "arn:http"),
             listener(logical::LISTENER_HTTPS, "arn:https"),
         ];
-        let got = observed_for(&listeners, found.clone());
+        let got = resolve(found_for(&listeners, found.clone()), &[]);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].id, "arn:https");
         assert_eq!(got[0].resource.logical, logical::LISTENER_CERTIFICATES);
@@ -215,8 +213,9 @@ mod tests {
             got[0].resource.get("listener"),
             Some(logical::LISTENER_HTTPS)
         );
-        assert!(observed_for(&listeners[..1], found).is_empty());
-        let none = observed_for(&listeners, vec![("arn:https".to_string(), BTreeSet::new())]);
+        assert!(found_for(&listeners[..1], found).is_empty());
+        let none = found_for(&listeners, vec![("arn:https".to_string(), BTreeSet::new())]);
+        let none = resolve(none, &[]);
         assert_eq!(none[0].resource.get("certificates"), Some("(none)"));
     }
 }

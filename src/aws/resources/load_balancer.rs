@@ -11,14 +11,16 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
-use super::{found, observed, read, teardown, Ctx, Foreign, Teardown};
+use super::{as_found, found, read, teardown, Ctx, Foreign, Teardown};
 use super::{ignore_not_found, wait_error};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
+use crate::model::config::Scheme;
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::LoadBalancerSpec;
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::spec::{LoadBalancerSpec, Ref};
+use crate::model::stack::Tags;
 
 /// The stack's load balancer by name, if there is one (ownership is checked by [`observe`]).
 pub(crate) async fn describe(ctx: &Ctx<'_>) -> Result<Option<LoadBalancer>, AwsError> {
@@ -53,9 +55,9 @@ pub(crate) fn is_active(have: &Observed) -> bool {
     matches!(have.facts, Facts::LoadBalancer { active: true, .. })
 }
 
-/// Where the observed load balancer answers.
-pub(crate) fn endpoint(have: &Observed) -> Option<Endpoint> {
-    match &have.facts {
+/// Where the load balancer whose facts these are answers.
+pub(crate) fn endpoint(facts: &Facts) -> Option<Endpoint> {
+    match facts {
         Facts::LoadBalancer {
             dns_name, zone_id, ..
         } => Some(Endpoint {
@@ -75,7 +77,7 @@ pub(crate) const PROTECTED_HELP: &str = "the load balancer has deletion protecti
 pub(crate) async fn observe(
     ctx: &Ctx<'_>,
     lb: &LoadBalancer,
-) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     let (mut tags, attrs) = tokio::try_join!(
         read_tags(ctx, std::slice::from_ref(&arn)),
@@ -115,13 +117,13 @@ async fn read_attributes(
     .await
 }
 
-/// The stack's load balancer as observed. Pure.
+/// The stack's load balancer as found. Pure.
 fn observe_one(
     arn: &str,
     lb: &LoadBalancer,
     attrs: &DescribeLoadBalancerAttributesOutput,
     tags: Tags,
-) -> Observed {
+) -> Found {
     let attr = |key: &str| {
         attrs
             .attributes()
@@ -131,44 +133,65 @@ fn observe_one(
             .unwrap_or("")
             .to_string()
     };
-    let access_logs = if attr("access_logs.s3.enabled") == "true" {
-        format!(
-            "s3://{}/{}",
-            attr("access_logs.s3.bucket"),
-            attr("access_logs.s3.prefix")
-        )
-    } else {
-        "disabled".to_string()
+    let external = |id: &str| Ref::External(id.to_string());
+    let scheme = lb.scheme().map_or("", |s| s.as_str());
+    let idle = attr("idle_timeout.timeout_seconds");
+    let protection = attr("deletion_protection.enabled");
+    let spec = LoadBalancerSpec {
+        name: lb.load_balancer_name().unwrap_or_default().to_string(),
+        scheme: if scheme == Scheme::Internal.as_str() {
+            Scheme::Internal
+        } else {
+            Scheme::InternetFacing
+        },
+        subnets: lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id().map(external))
+            .collect(),
+        security_groups: lb.security_groups().iter().map(|g| external(g)).collect(),
+        access_logs: (attr("access_logs.s3.enabled") == "true")
+            .then(|| (attr("access_logs.s3.bucket"), attr("access_logs.s3.prefix"))),
+        log_bucket: None,
+        route_table: None,
+        idle_timeout_seconds: idle.parse().unwrap_or_default(),
+        deletion_protection: protection == "true",
+        tags: tags.clone(),
     };
-    let mut subnets: Vec<String> = lb
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.subnet_id().map(str::to_string))
-        .collect();
-    subnets.sort();
     let state = lb.state().and_then(|s| s.code());
-    let resource = Resource::new(logical::LOAD_BALANCER, Kind::LoadBalancer)
-        .prop("name", lb.load_balancer_name().unwrap_or_default())
-        .prop("scheme", lb.scheme().map_or("", |s| s.as_str()))
-        .prop("subnets", subnets.join(", "))
-        .prop("security_groups", lb.security_groups().join(", "))
-        .prop("access_logs", access_logs)
-        .prop("idle_timeout", attr("idle_timeout.timeout_seconds"))
-        .prop("deletion_protection", attr("deletion_protection.enabled"))
-        .prop(
-            "drop_invalid_header_fields",
-            attr("routing.http.drop_invalid_header_fields.enabled"),
-        )
-        .prop("state", state.map_or("unknown", |c| c.as_str()));
-    observed(arn, resource, tags).with(Facts::LoadBalancer {
+    let mut extras = vec![("state", state.map_or("unknown", |c| c.as_str()).to_string())];
+    as_found(&mut extras, "scheme", scheme, spec.scheme.as_str());
+    as_found(
+        &mut extras,
+        "idle_timeout",
+        &idle,
+        spec.idle_timeout_seconds.to_string(),
+    );
+    as_found(
+        &mut extras,
+        "deletion_protection",
+        &protection,
+        spec.deletion_protection.to_string(),
+    );
+    let drop_invalid = attr("routing.http.drop_invalid_header_fields.enabled");
+    as_found(
+        &mut extras,
+        "drop_invalid_header_fields",
+        drop_invalid,
+        "true",
+    );
+    let facts = Facts::LoadBalancer {
         dns_name: lb.dns_name().unwrap_or_default().to_string(),
         zone_id: lb
             .canonical_hosted_zone_id()
             .unwrap_or_default()
             .to_string(),
-        deletion_protection: attr("deletion_protection.enabled") == "true",
+        deletion_protection: spec.deletion_protection,
         active: state == Some(&LoadBalancerStateEnum::Active),
-    })
+    };
+    Found::new(arn, logical::LOAD_BALANCER, spec, tags)
+        .extras(extras)
+        .with(facts)
 }
 
 pub(crate) async fn apply(
@@ -182,7 +205,11 @@ pub(crate) async fn apply(
         .iter()
         .map(|s| ctx.ids.of(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let groups = vec![ctx.ids.get(want.security_group.as_str())?];
+    let groups = want
+        .security_groups
+        .iter()
+        .map(|g| ctx.ids.of(g))
+        .collect::<Result<Vec<_>, _>>()?;
     let arn = match &change.id {
         Some(arn) => {
             update(ctx, change, have, want, arn, subnets, groups).await?;

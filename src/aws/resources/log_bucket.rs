@@ -14,15 +14,16 @@ use aws_sdk_s3::types::{
     OwnershipControls, OwnershipControlsRule,
 };
 
-use super::{observed, teardown, Ctx, Foreign, Teardown};
+use super::{as_found, teardown, Ctx, Foreign, Teardown};
 use crate::aws::bucket::{foreign_error, other_account_reason, refused, tags_of, Bucket};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, Notify, Policy};
 use crate::model::buckets::{by_tags, untagged, Claim};
+use crate::model::found::Found;
 use crate::model::names::{logical, TAG_STACK};
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::LogBucketSpec;
-use crate::model::stack::{log_bucket_policy, Kind, Resource, Tags};
+use crate::model::spec::{LogBucketSpec, Props};
+use crate::model::stack::{log_bucket_policy, Tags};
 
 const LIFECYCLE_RULE_ID: &str = "albkit-expire-access-logs";
 
@@ -44,7 +45,7 @@ async fn ownership(
 /// run interrupted right after `CreateBucket` leaves; `up` then tags it). Anything else
 /// under its name is foreign: a bucket of another account (S3 refuses the expected
 /// owner), one tagged for something else, one untagged that holds objects.
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let account = ctx.account().await?;
     let name = ctx.names.log_bucket(account);
     let bucket = Bucket::new(ctx.aws, &name, account);
@@ -84,23 +85,55 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreig
     if let Err(reason) = ownership(ctx, &bucket, &tags).await? {
         return Ok(foreign(&name, reason));
     }
-    let pab = optional(pab.aws("GetPublicAccessBlock", &name))?;
-    let enc = optional(enc.aws("GetBucketEncryption", &name))?;
-    let own = optional(own.aws("GetBucketOwnershipControls", &name))?;
-    let life = optional(life.aws("GetBucketLifecycleConfiguration", &name))?;
-    let policy = optional(policy.aws("GetBucketPolicy", &name))?;
-    let resource = Resource::new(logical::LOG_BUCKET, Kind::LogBucket)
-        .prop("name", &name)
-        .prop("public_access", public_access(pab.as_ref()))
-        .prop("encryption", encryption(enc.as_ref()))
-        .prop("ownership", object_ownership(own.as_ref()))
-        .prop("lifecycle", lifecycle(life.as_ref()))
-        .prop("policy", policy_text(policy.as_ref()));
-    Ok((vec![observed(&name, resource, tags)], vec![]))
+    let settings = Settings {
+        pab: optional(pab.aws("GetPublicAccessBlock", &name))?,
+        enc: optional(enc.aws("GetBucketEncryption", &name))?,
+        own: optional(own.aws("GetBucketOwnershipControls", &name))?,
+        life: optional(life.aws("GetBucketLifecycleConfiguration", &name))?,
+        policy: optional(policy.aws("GetBucketPolicy", &name))?,
+    };
+    Ok((vec![settings.found(name, tags)], vec![]))
+}
+
+/// The bucket's settings as read; a setting it does not have is `None`.
+struct Settings {
+    pab: Option<GetPublicAccessBlockOutput>,
+    enc: Option<GetBucketEncryptionOutput>,
+    own: Option<GetBucketOwnershipControlsOutput>,
+    life: Option<GetBucketLifecycleConfigurationOutput>,
+    policy: Option<GetBucketPolicyOutput>,
+}
+
+impl Settings {
+    /// The bucket `name` with these settings, as found. Pure.
+    fn found(&self, name: String, tags: Tags) -> Found {
+        let days = expiry_days(self.life.as_ref());
+        let policy = policy_of(self.policy.as_ref());
+        let mut extras = Props::new();
+        let public = public_access(self.pab.as_ref());
+        as_found(&mut extras, "public_access", public, "all blocked");
+        let enc = encryption(self.enc.as_ref());
+        as_found(&mut extras, "encryption", enc, LogBucketSpec::ENCRYPTION);
+        let own = object_ownership(self.own.as_ref());
+        as_found(&mut extras, "ownership", own, LogBucketSpec::OWNERSHIP);
+        if days.is_none() {
+            extras.push(("lifecycle", "none".into()));
+        }
+        if policy.is_none() {
+            extras.push(("policy", "none".into()));
+        }
+        let spec = LogBucketSpec {
+            name: name.clone(),
+            retention_days: days.unwrap_or_default(),
+            policy: policy.unwrap_or_default(),
+            tags: tags.clone(),
+        };
+        Found::new(name, logical::LOG_BUCKET, spec, tags).extras(extras)
+    }
 }
 
 /// What discovery reports for a bucket under the stack's name that is not the stack's.
-fn foreign(name: &str, reason: String) -> (Vec<Observed>, Vec<Foreign>) {
+fn foreign(name: &str, reason: String) -> (Vec<Found>, Vec<Foreign>) {
     let name = name.to_string();
     (
         vec![],
@@ -155,20 +188,19 @@ fn object_ownership(own: Option<&GetBucketOwnershipControlsOutput>) -> String {
         )
 }
 
-/// The expiry of albkit's lifecycle rule, or `none`.
-fn lifecycle(life: Option<&GetBucketLifecycleConfigurationOutput>) -> String {
+/// The expiry, in days, of albkit's lifecycle rule.
+fn expiry_days(life: Option<&GetBucketLifecycleConfigurationOutput>) -> Option<u32> {
     life.and_then(|l| l.rules().iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)))
         .and_then(|r| r.expiration())
         .and_then(aws_sdk_s3::types::LifecycleExpiration::days)
-        .map_or_else(|| "none".into(), |d| format!("expire after {d} days"))
+        .and_then(|d| u32::try_from(d).ok())
 }
 
-/// The bucket policy as compact JSON, or `none`.
-fn policy_text(policy: Option<&GetBucketPolicyOutput>) -> String {
+/// The bucket policy.
+fn policy_of(policy: Option<&GetBucketPolicyOutput>) -> Option<serde_json::Value> {
     policy
         .and_then(|p| p.policy())
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        .map_or_else(|| "none".into(), |v| v.to_string())
 }
 
 pub(crate) async fn apply(

@@ -4,32 +4,31 @@
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::already_done;
-use super::{
-    logical_of, not_tagged_reason, observed, read, tag_changes, teardown, Ctx, Foreign, Teardown,
-};
+use super::{logical_of, not_tagged_reason, read, tag_changes, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::{log_group_of, logical};
 use crate::model::plan::{Change, Facts, Observed};
 use crate::model::spec::LogGroupSpec;
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::stack::Tags;
 
 /// What log-group discovery found.
 #[derive(Debug, Default)]
-pub(crate) struct Found {
+pub(crate) struct Groups {
     /// Tagged as the stack's.
-    pub owned: Vec<Observed>,
+    pub owned: Vec<Found>,
     /// Untagged, named as one of the stack's functions' log groups under either naming
     /// scheme: the caller keeps those of the functions it found (see
     /// [`crate::aws::discover::adopt_untagged_log_groups`]).
-    pub untagged: Vec<Observed>,
+    pub untagged: Vec<Found>,
     /// Tagged for someone else, under the current name of one of the stack's log groups.
     pub foreign: Vec<Foreign>,
 }
 
-/// The log groups under the stack's prefix, sorted into [`Found`].
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
-    let mut found = Found::default();
+/// The log groups under the stack's prefix, sorted into [`Groups`].
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Groups, AwsError> {
+    let mut found = Groups::default();
     for g in list_groups(ctx).await? {
         let Some(name) = g.log_group_name() else {
             continue;
@@ -43,14 +42,18 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Found, AwsError> {
         let Some((logical, into)) = place(ctx, &mut found, name, &tags) else {
             continue;
         };
-        let retention = g
-            .retention_in_days()
-            .map_or_else(|| "never expire".into(), |d| d.to_string());
-        let resource = Resource::new(logical, Kind::LogGroup)
-            .prop("name", name)
-            .prop("retention_days", retention)
-            .prop("arn", arn);
-        into.push(observed(name, resource, tags).with(Facts::Named(name.to_string())));
+        let days = g.retention_in_days().and_then(|d| u32::try_from(d).ok());
+        let mut extras = vec![("arn", arn)];
+        if days.is_none() {
+            extras.push(("retention_days", "never expire".into()));
+        }
+        let spec = LogGroupSpec {
+            name: name.to_string(),
+            retention_days: days.unwrap_or_default(),
+            tags: tags.clone(),
+        };
+        let found = Found::new(name, logical, spec, tags).extras(extras);
+        into.push(found.with(Facts::Named(name.to_string())));
     }
     Ok(found)
 }
@@ -93,10 +96,10 @@ async fn group_tags(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<Tags, AwsErr
 /// current name of one of the stack's log groups).
 fn place<'f>(
     ctx: &Ctx<'_>,
-    found: &'f mut Found,
+    found: &'f mut Groups,
     name: &str,
     tags: &Tags,
-) -> Option<(String, &'f mut Vec<Observed>)> {
+) -> Option<(String, &'f mut Vec<Found>)> {
     let configured = |current_only: bool| {
         ctx.config.functions.iter().find(|f| {
             ctx.names.log_group(&f.name) == name

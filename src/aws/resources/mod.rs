@@ -6,10 +6,11 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use crate::model::config::Config;
+use crate::model::found::Found;
 use crate::model::names::{Names, TAG_RESOURCE, TAG_STACK};
-use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::{for_each_kind, Ref, Spec};
-use crate::model::stack::{resource_tags, tags_prop, Kind, Resource, Tags};
+use crate::model::plan::{Change, Observed};
+use crate::model::spec::{for_each_kind, Props, Ref, Spec};
+use crate::model::stack::{resource_tags, Kind, Tags};
 use crate::package::Artifact;
 
 use super::clients::Aws;
@@ -262,13 +263,18 @@ where
     deleted.map(|_| ()).or_else(ignore_not_found)
 }
 
-/// An observed resource with its tags, which its properties show as `tags`.
-pub fn observed(id: impl Into<String>, resource: Resource, tags: Tags) -> Observed {
-    Observed {
-        id: id.into(),
-        resource: resource.prop("tags", tags_prop(&tags)),
-        tags,
-        facts: Facts::None,
+/// Keeps `text`, a value as AWS reported it, among a found resource's `extras` when its
+/// spec renders the property `name` otherwise (`rendered`): a value albkit never sets,
+/// or one the spec cannot hold. The plan then shows it as AWS has it.
+pub fn as_found(
+    extras: &mut Props,
+    name: &'static str,
+    text: impl Into<String>,
+    rendered: impl AsRef<str>,
+) {
+    let text = text.into();
+    if text != rendered.as_ref() {
+        extras.push((name, text));
     }
 }
 
@@ -295,7 +301,7 @@ pub fn not_tagged_reason(ctx: &Ctx<'_>, tags: &Tags) -> String {
 
 /// Splits what a discovery found, resource by resource, into the stack's resources and
 /// the foreign ones in their place (`None`: neither, e.g. another stack's).
-pub fn split_found(found: Vec<Option<Result<Observed, Foreign>>>) -> (Vec<Observed>, Vec<Foreign>) {
+pub fn split_found(found: Vec<Option<Result<Found, Foreign>>>) -> (Vec<Found>, Vec<Foreign>) {
     let mut ours = Vec::new();
     let mut foreign = Vec::new();
     for f in found.into_iter().flatten() {

@@ -10,19 +10,20 @@ use futures::future::try_join_all;
 
 use super::ignore_not_found;
 use super::{
-    logical_of, not_tagged_reason, observed, tag_changes, teardown, Ctx, Foreign, Teardown,
+    as_found, logical_of, not_tagged_reason, tag_changes, teardown, Ctx, Foreign, Teardown,
 };
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::{Names, TAG_REGION, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Facts, Observed};
 use crate::model::role_policy::{
     describe_trust, inline_prop, parse_document, trust_policy as trust_document,
     EXECUTION_POLICY_NAME,
 };
-use crate::model::spec::RoleSpec;
-use crate::model::stack::{Kind, Resource, Tags, NO_POLICIES};
+use crate::model::spec::{Props, RoleSpec};
+use crate::model::stack::Tags;
 
 pub fn trust_policy() -> String {
     trust_document().to_string()
@@ -145,7 +146,7 @@ fn function_names<'c>(ctx: &'c Ctx<'_>) -> Vec<&'c str> {
         .collect()
 }
 
-pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let functions = function_names(ctx);
     let (names, mut foreign) =
         tokio::try_join!(list_role_names(ctx), misplaced_roles(ctx, &functions))?;
@@ -215,7 +216,7 @@ async fn read_role(
     functions: &[&str],
     name: &str,
     notify: &ResourceNotify<'_>,
-) -> Result<Option<Result<Observed, Foreign>>, AwsError> {
+) -> Result<Option<Result<Found, Foreign>>, AwsError> {
     let iam = &ctx.aws.iam;
     let get = || get_role(iam, name);
     let attached = || async {
@@ -253,39 +254,47 @@ async fn read_role(
     Ok(Some(Ok(observe(logical, role, attached, &inline, &tags))))
 }
 
-/// The stack's role as `plan` compares it. Pure.
+/// The stack's role as found. Pure.
 fn observe(
     logical: String,
     role: &aws_sdk_iam::types::Role,
     mut attached: Vec<String>,
     inline: &[(String, serde_json::Value)],
     tags: &Tags,
-) -> Observed {
+) -> Found {
     attached.sort();
-    let boundary = role
-        .permissions_boundary()
-        .and_then(|b| b.permissions_boundary_arn())
-        .unwrap_or(NO_POLICIES);
-    let resource = Resource::new(logical, Kind::Role)
-        .prop("name", role.role_name())
-        .prop(
-            "trust",
-            trusted_services(role.assume_role_policy_document().unwrap_or_default()),
-        )
-        .prop(
-            "policies",
-            if attached.is_empty() {
-                NO_POLICIES.to_string()
-            } else {
-                attached.join(", ")
-            },
-        )
-        .prop("inline_policies", inline_prop(inline))
-        .prop("permissions_boundary", boundary);
-    observed(role.arn(), resource, tags.clone()).with(Facts::Role {
+    let execution = inline
+        .iter()
+        .find(|(name, _)| name == EXECUTION_POLICY_NAME);
+    let spec = RoleSpec {
+        name: role.role_name().to_string(),
+        execution_policy: execution.map(|(_, p)| p.clone()).unwrap_or_default(),
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
+        tags: tags.clone(),
+    };
+    let mut extras = Props::new();
+    let trust = trusted_services(role.assume_role_policy_document().unwrap_or_default());
+    as_found(&mut extras, "trust", trust, RoleSpec::TRUSTED);
+    if !attached.is_empty() {
+        extras.push(("policies", attached.join(", ")));
+    }
+    let policies = inline_prop(&spec.inline_policies());
+    as_found(
+        &mut extras,
+        "inline_policies",
+        inline_prop(inline),
+        policies,
+    );
+    let facts = Facts::Role {
         name: role.role_name().to_string(),
         policies: attached,
-    })
+    };
+    Found::new(role.arn(), logical, spec, tags.clone())
+        .extras(extras)
+        .with(facts)
 }
 
 pub async fn apply(

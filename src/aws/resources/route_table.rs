@@ -4,17 +4,17 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::already_done;
 use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::{logical_of, observed, teardown, Ctx, Teardown};
+use super::{logical_of, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::RouteTableSpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::spec::{Ref, RouteTableSpec};
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::ROUTE_TABLE));
     let read = || async {
         ec2.describe_route_tables()
@@ -30,12 +30,11 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .filter_map(|t| {
             let tags = tag_map(t.tags());
             let logical = logical_of(&tags)?;
-            let routes: Vec<String> = t
+            let gateway = t
                 .routes()
                 .iter()
-                .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-                .filter_map(|r| r.gateway_id().map(|g| format!("0.0.0.0/0 -> {g}")))
-                .collect();
+                .filter(|r| r.destination_cidr_block() == Some(RouteTableSpec::DEFAULT_ROUTE))
+                .find_map(|r| r.gateway_id());
             let associations: Vec<(String, String)> = t
                 .associations()
                 .iter()
@@ -44,16 +43,18 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
                     Some((subnet, a.route_table_association_id()?.to_string()))
                 })
                 .collect();
-            let subnets: Vec<&str> = associations.iter().map(|(s, _)| s.as_str()).collect();
-            let resource = Resource::new(logical, Kind::RouteTable)
-                .prop("vpc", t.vpc_id().unwrap_or_default())
-                .prop("routes", routes.join(", "))
-                .prop("associations", subnets.join(", "));
+            let external = |id: &str| Ref::External(id.to_string());
+            let spec = RouteTableSpec {
+                vpc: external(t.vpc_id().unwrap_or_default()),
+                internet_gateway: gateway.map(external),
+                subnets: associations.iter().map(|(s, _)| external(s)).collect(),
+                tags: tags.clone(),
+            };
             let facts = Facts::RouteTable {
-                default_route: !routes.is_empty(),
+                default_route: gateway.is_some(),
                 associations,
             };
-            Some(observed(t.route_table_id()?, resource, tags).with(facts))
+            Some(Found::new(t.route_table_id()?, logical, spec, tags).with(facts))
         })
         .collect())
 }
@@ -184,7 +185,7 @@ async fn associate_subnets(
     notify: &ResourceNotify<'_>,
 ) -> Result<(), ResourceError> {
     for subnet_ref in &want.subnets {
-        let subnet = ctx.ids.get(subnet_ref.as_str())?;
+        let subnet = ctx.ids.of(subnet_ref)?;
         if associations.iter().any(|(s, _)| *s == subnet) {
             continue;
         }

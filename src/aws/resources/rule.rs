@@ -6,13 +6,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::elb::{adopt_if_owned, retag, to_tags};
-use super::{observed, teardown, Ctx, Teardown};
+use super::{as_found, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::RuleSpec;
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::spec::{Props, Ref, RuleSpec, Spec};
+use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
 pub(crate) fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
@@ -72,7 +73,7 @@ fn values(c: &RuleCondition) -> Vec<String> {
 pub(crate) async fn discover(
     ctx: &Ctx<'_>,
     listener_arns: &[String],
-) -> Result<Vec<Observed>, AwsError> {
+) -> Result<Vec<Found>, AwsError> {
     let per_listener =
         futures::future::try_join_all(listener_arns.iter().map(|listener| async move {
             retry(
@@ -103,7 +104,7 @@ pub(crate) async fn discover(
     Ok(rules
         .filter_map(|(listener, r)| {
             let arn = r.rule_arn()?;
-            let priority = r.priority().unwrap_or_default().to_string();
+            let priority = r.priority().unwrap_or_default();
             let logical = format!("rule/{priority}");
             let (mut paths, mut hosts, mut methods) = (vec![], vec![], vec![]);
             for c in r.conditions() {
@@ -114,23 +115,30 @@ pub(crate) async fn discover(
                     _ => {}
                 }
             }
-            let action = r
-                .actions()
-                .first()
-                .map(super::listener::render_action)
-                .unwrap_or_default();
-            Some(observed(
-                arn,
-                Resource::new(logical, Kind::ListenerRule)
-                    .prop("listener", listener)
-                    .prop("priority", priority)
-                    .prop(
-                        "conditions",
-                        RuleSpec::conditions_prop(&paths, &hosts, &methods),
-                    )
-                    .prop("action", action),
-                Tags::new(),
-            ))
+            let action = r.actions().first();
+            let forward = action.filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+            let spec = RuleSpec {
+                listener: Ref::External(listener),
+                priority: priority.parse().unwrap_or_default(),
+                paths,
+                hosts,
+                methods,
+                target_group: Ref::External(
+                    forward
+                        .and_then(Action::target_group_arn)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                tags: Tags::new(),
+            };
+            let mut extras = Props::new();
+            as_found(&mut extras, "priority", priority, spec.priority.to_string());
+            if forward.is_none() {
+                // Not a forward: shown as AWS has it.
+                let action = action.map(super::listener::render_action);
+                extras.push(("action", action.unwrap_or_default()));
+            }
+            Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
         .collect())
 }
@@ -139,16 +147,14 @@ pub(crate) async fn discover(
 /// with its own `albkit:resource`: the tags albkit wrote on both. When the stack's tags
 /// change in the config, the load balancer's differ from the desired ones and so do the
 /// rules', and both are retagged. Pure.
-pub(crate) fn inherit_tags(rules: &mut [Observed], lb_tags: &Tags) {
-    for o in rules
-        .iter_mut()
-        .filter(|o| o.resource.kind == Kind::ListenerRule)
-    {
-        let mut tags = lb_tags.clone();
-        tags.insert(TAG_RESOURCE.to_string(), o.resource.logical.clone());
-        o.resource
-            .set("tags", crate::model::stack::tags_prop(&tags));
-        o.tags = tags;
+pub(crate) fn inherit_tags(rules: &mut [Found], lb_tags: &Tags) {
+    for f in rules.iter_mut() {
+        if let Spec::ListenerRule(rule) = &mut f.spec {
+            let mut tags = lb_tags.clone();
+            tags.insert(TAG_RESOURCE.to_string(), f.logical.clone());
+            rule.tags = tags.clone();
+            f.tags = tags;
+        }
     }
 }
 
@@ -162,7 +168,7 @@ pub(crate) async fn apply(
     let notify = ctx.notify(&change.logical);
     let tags = want.tags.clone();
     let priority = want.priority;
-    let target_group = ctx.ids.get(want.target_group.as_str())?;
+    let target_group = ctx.ids.of(&want.target_group)?;
     let forward = Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(&target_group)
@@ -188,7 +194,7 @@ pub(crate) async fn apply(
             Ok(arn.clone())
         }
         _ => {
-            let listener = ctx.ids.get(want.listener.as_str())?;
+            let listener = ctx.ids.of(&want.listener)?;
             let out = retry(Policy::fresh(), "create listener rule", &notify, || async {
                 elb.create_rule()
                     .listener_arn(&listener)
@@ -215,7 +221,7 @@ pub(crate) async fn apply(
                     let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
                     let arn = existing
                         .into_iter()
-                        .find(|o| o.resource.logical == change.logical)
+                        .find(|f| f.logical == change.logical)
                         .map(|o| o.id);
                     adopt_if_owned(ctx, arn, e).await
                 }
@@ -245,10 +251,22 @@ mod tests {
     use super::*;
     use crate::model::names::logical;
 
-    fn rule(priority: u32) -> Observed {
-        let resource = Resource::new(logical::rule(priority), Kind::ListenerRule)
-            .prop("priority", priority.to_string());
-        observed(format!("arn:rule/{priority}"), resource, Tags::new())
+    fn rule(priority: u32) -> Found {
+        let spec = RuleSpec {
+            listener: Ref::External("arn:listener".into()),
+            priority,
+            paths: vec![],
+            hosts: vec![],
+            methods: vec![],
+            target_group: Ref::External("arn:tg".into()),
+            tags: Tags::new(),
+        };
+        Found::new(
+            format!("arn:rule/{priority}"),
+            logical::rule(priority),
+            spec,
+            Tags::new(),
+        )
     }
 
     #[test]
@@ -263,7 +281,8 @@ mod tests {
         .collect();
         let mut rules = vec![rule(10), rule(20)];
         inherit_tags(&mut rules, &lb);
-        for (o, p) in rules.iter().zip([10, 20]) {
+        let observed = crate::model::found::resolve(rules, &[]);
+        for (o, p) in observed.iter().zip([10, 20]) {
             let tags = &o.tags;
             let shown = crate::model::stack::tags_prop(tags);
             assert_eq!(o.resource.get("tags"), Some(shown.as_str()));
@@ -271,16 +290,5 @@ mod tests {
             assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
             assert_eq!(tags.get("albkit:stack").map(String::as_str), Some("shop"));
         }
-        // Inheriting again replaces, never duplicates, the property.
-        inherit_tags(&mut rules, &Tags::new());
-        assert_eq!(
-            rules[0]
-                .resource
-                .props
-                .iter()
-                .filter(|(k, _)| *k == "tags")
-                .count(),
-            1
-        );
     }
 }

@@ -10,20 +10,20 @@ use futures::future::try_join_all;
 
 use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{already_done, ignore_not_found};
-use super::{logical_of, observed, teardown, Ctx, Teardown};
+use super::{logical_of, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::ResourceNotify;
 use crate::aws::retry::{create_once, retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::sg_rule::{peer_of, reconcile, rules_prop, Direction, Peer, Rule};
-use crate::model::spec::SecurityGroupSpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::sg_rule::{peer_of, reconcile, Direction, Peer, Rule};
+use crate::model::spec::{Ref, SecurityGroupSpec};
 
 /// A rule as `DescribeSecurityGroupRules` reports it: its group, its id and its shape.
 #[derive(Debug)]
-struct Found {
+struct FoundRule {
     group: String,
     id: String,
     rule: Rule,
@@ -32,7 +32,7 @@ struct Found {
 /// Reads one rule of any shape. A rule with neither a CIDR, a prefix list nor a
 /// referenced group is not something AWS reports; it fails naming the call rather than
 /// being left out of the comparison.
-fn found(r: &SecurityGroupRule) -> Result<Found, AwsError> {
+fn found(r: &SecurityGroupRule) -> Result<FoundRule, AwsError> {
     let id = r.security_group_rule_id().unwrap_or_default().to_string();
     let peer = if let Some(cidr) = r.cidr_ipv4() {
         peer_of(cidr)
@@ -54,7 +54,7 @@ fn found(r: &SecurityGroupRule) -> Result<Found, AwsError> {
     } else {
         Direction::Ingress
     };
-    Ok(Found {
+    Ok(FoundRule {
         group: r.group_id().unwrap_or_default().to_string(),
         rule: Rule::new(
             direction,
@@ -73,7 +73,7 @@ async fn read_rules(
     ids: &[String],
     policy: Policy,
     notify: &ResourceNotify<'_>,
-) -> Result<Vec<Found>, AwsError> {
+) -> Result<Vec<FoundRule>, AwsError> {
     let filter = Filter::builder()
         .name("group-id")
         .set_values(Some(ids.to_vec()))
@@ -114,7 +114,7 @@ fn permission(rule: &Rule) -> IpPermission {
     .build()
 }
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::SECURITY_GROUP));
     let read = || async {
         ec2.describe_security_groups()
@@ -140,22 +140,22 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
     let ids: Vec<String> = groups.iter().map(|(id, ..)| id.clone()).collect();
     let rules = read_rules(ctx, &ids, Policy::transient(), &notify).await?;
     let of = |id: &str, direction: Direction| {
-        rules_prop(
-            rules
-                .iter()
-                .filter(|f| f.group == id && f.rule.direction == direction)
-                .map(|f| &f.rule),
-        )
+        let rules = rules
+            .iter()
+            .filter(|f| f.group == id && f.rule.direction == direction);
+        rules.map(|f| f.rule.clone()).collect()
     };
     Ok(groups
         .into_iter()
         .map(|(id, logical, g, tags)| {
-            let resource = Resource::new(logical, Kind::SecurityGroup)
-                .prop("name", g.group_name().unwrap_or_default())
-                .prop("vpc", g.vpc_id().unwrap_or_default())
-                .prop("ingress", of(&id, Direction::Ingress))
-                .prop("egress", of(&id, Direction::Egress));
-            observed(id, resource, tags)
+            let spec = SecurityGroupSpec {
+                name: g.group_name().unwrap_or_default().to_string(),
+                vpc: Ref::External(g.vpc_id().unwrap_or_default().to_string()),
+                ingress: of(&id, Direction::Ingress),
+                egress: of(&id, Direction::Egress),
+                tags: tags.clone(),
+            };
+            Found::new(id, logical, spec, tags)
         })
         .collect())
 }

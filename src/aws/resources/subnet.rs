@@ -3,16 +3,16 @@
 use aws_sdk_ec2::types::ResourceType;
 
 use super::ec2::{find_tagged, retag, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::{logical_of, observed, teardown, Ctx, Teardown};
+use super::{as_found, logical_of, teardown, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::SubnetSpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::spec::{Props, Ref, SubnetSpec};
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let out = retry(
         Policy::transient(),
         "read subnets",
@@ -34,21 +34,16 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
         .filter_map(|s| {
             let tags = tag_map(s.tags());
             let logical = logical_of(&tags)?;
-            Some(observed(
-                s.subnet_id()?,
-                Resource::new(logical, Kind::Subnet)
-                    .prop("vpc", s.vpc_id().unwrap_or_default())
-                    .prop("cidr", s.cidr_block().unwrap_or_default())
-                    .prop(
-                        "availability_zone",
-                        s.availability_zone().unwrap_or_default(),
-                    )
-                    .prop(
-                        "map_public_ip",
-                        s.map_public_ip_on_launch().unwrap_or(false).to_string(),
-                    ),
-                tags,
-            ))
+            let mut extras = Props::new();
+            let public_ip = s.map_public_ip_on_launch().unwrap_or(false).to_string();
+            as_found(&mut extras, "map_public_ip", public_ip, "false");
+            let spec = SubnetSpec {
+                vpc: Ref::External(s.vpc_id().unwrap_or_default().to_string()),
+                cidr: s.cidr_block().unwrap_or_default().to_string(),
+                availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+                tags: tags.clone(),
+            };
+            Some(Found::new(s.subnet_id()?, logical, spec, tags).extras(extras))
         })
         .collect())
 }

@@ -1,6 +1,7 @@
 //! The function's target group (type `lambda`), the Lambda permission that lets ELB
 //! invoke the `live` alias from that target group only, and the target registration.
 
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, TargetDescription, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
@@ -8,13 +9,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
 use super::ignore_not_found;
-use super::{found, logical_of, not_tagged_reason, observed, teardown, Ctx, Foreign, Teardown};
+use super::{as_found, found, logical_of, not_tagged_reason, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::found::Found;
 use crate::model::names::{logical, LIVE_ALIAS};
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
-use crate::model::stack::{Kind, Resource, Tags};
+use crate::model::spec::{permission_text, HealthCheckSpec, Ref, TargetGroupSpec, ELB_PRINCIPAL};
+use crate::model::stack::Tags;
 
 /// The statement that lets ELB invoke the alias, as text, from the alias's policy.
 ///
@@ -22,7 +24,11 @@ use crate::model::stack::{Kind, Resource, Tags};
 /// discovery reads the target groups beside the functions, not after them: both names'
 /// policies are read at once, and the statement that names this target group as its
 /// source wins (then the current name's, then the previous one's).
-async fn read_permission(ctx: &Ctx<'_>, function: &str, tg_arn: &str) -> Result<String, AwsError> {
+async fn read_permission(
+    ctx: &Ctx<'_>,
+    function: &str,
+    tg_arn: &str,
+) -> Result<Option<Statement>, AwsError> {
     let sid = ctx.names.permission_statement(function);
     let (current, legacy) = (
         ctx.names.function(function),
@@ -35,12 +41,15 @@ async fn read_permission(ctx: &Ctx<'_>, function: &str, tg_arn: &str) -> Result<
     Ok(pick_permission(current, legacy, tg_arn))
 }
 
-/// The `(resource, source, account)` of the statement `sid` of `name:live`'s policy.
+/// The `(resource, source, account)` of a permission statement.
+type Statement = (String, String, String);
+
+/// The statement `sid` of `name:live`'s policy.
 async fn read_statement(
     ctx: &Ctx<'_>,
     name: &str,
     sid: &str,
-) -> Result<Option<(String, String, String)>, AwsError> {
+) -> Result<Option<Statement>, AwsError> {
     let request = ctx.aws.lambda.get_policy().function_name(name);
     let sent = request.qualifier(LIVE_ALIAS).send().await;
     let Some(out) = found(sent.aws("GetPolicy", name))? else {
@@ -62,22 +71,17 @@ async fn read_statement(
 /// Chooses between the statements found under the current and the previous function
 /// name (see [`read_permission`]). Pure.
 fn pick_permission(
-    current: Option<(String, String, String)>,
-    legacy: Option<(String, String, String)>,
+    current: Option<Statement>,
+    legacy: Option<Statement>,
     tg_arn: &str,
-) -> String {
-    let from_here = |s: &Option<(String, String, String)>| {
-        s.as_ref().is_some_and(|(_, source, _)| source == tg_arn)
-    };
-    let chosen = if !from_here(&current) && from_here(&legacy) {
+) -> Option<Statement> {
+    let from_here =
+        |s: &Option<Statement>| s.as_ref().is_some_and(|(_, source, _)| source == tg_arn);
+    if !from_here(&current) && from_here(&legacy) {
         legacy
     } else {
         current.or(legacy)
-    };
-    chosen.map_or_else(
-        || "none".to_string(),
-        |(resource, source, account)| permission_text(&resource, &source, &account),
-    )
+    }
 }
 
 /// The health check a target group has, in the desired stack's terms.
@@ -98,7 +102,7 @@ fn health_check(tg: &TargetGroup) -> Option<HealthCheckSpec> {
 }
 
 /// The stack's target groups, and the foreign ones under their names.
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Observed>, Vec<Foreign>), AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let groups = list_groups(ctx).await?;
     let arns: Vec<String> = groups
         .iter()
@@ -164,10 +168,10 @@ async fn observe(
     tg: &TargetGroup,
     logical: String,
     tags: &Tags,
-) -> Result<Observed, AwsError> {
+) -> Result<Found, AwsError> {
     let elb = &ctx.aws.elb;
     let arn = tg.target_group_arn().unwrap_or_default();
-    let function = logical.trim_start_matches("target-group/").to_string();
+    let config_name = logical.trim_start_matches("target-group/");
     let (attrs, health, permission) = tokio::try_join!(
         async {
             elb.describe_target_group_attributes()
@@ -183,27 +187,73 @@ async fn observe(
                 .await
                 .aws("DescribeTargetHealth", arn)
         },
-        read_permission(ctx, &function, arn),
+        read_permission(ctx, config_name, arn),
     )?;
+    Ok(group(tg, logical, tags, &attrs, &health, permission))
+}
+
+/// A target group as found, with its attributes, its targets' health and the
+/// permission statement for its function. Pure.
+fn group(
+    tg: &TargetGroup,
+    logical: String,
+    tags: &Tags,
+    attrs: &DescribeTargetGroupAttributesOutput,
+    health: &DescribeTargetHealthOutput,
+    permission: Option<Statement>,
+) -> Found {
+    let arn = tg.target_group_arn().unwrap_or_default();
     let multi = attrs
         .attributes()
         .iter()
         .find(|a| a.key() == Some("lambda.multi_value_headers.enabled"))
         .and_then(|a| a.value())
-        .unwrap_or("false")
-        .to_string();
-    let (targets, states) = targets_and_states(&health);
-    let hc = HealthCheckSpec::prop(health_check(tg).as_ref());
+        .unwrap_or("false");
+    let (targets, states) = targets_and_states(health);
     let name = tg.target_group_name().unwrap_or_default();
-    let resource = Resource::new(logical, Kind::TargetGroup)
-        .prop("name", name)
-        .prop("target_type", tg.target_type().map_or("", |t| t.as_str()))
-        .prop("multi_value_headers", multi)
-        .prop("health_check", hc)
-        .prop("permission", permission)
-        .prop("target", targets)
-        .prop("target_health", states);
-    Ok(observed(arn, resource, tags.clone()).with(Facts::Named(name.to_string())))
+    // The function is the one whose `live` alias is the target (or, without a target,
+    // the one the permission is for).
+    let live = |arn: &str| {
+        arn.strip_suffix(&format!(":{LIVE_ALIAS}"))
+            .map(str::to_string)
+    };
+    let resource = permission.as_ref().map(|(resource, ..)| resource.as_str());
+    let function = live(&targets)
+        .or_else(|| live(resource?))
+        .unwrap_or_default();
+    let spec = TargetGroupSpec {
+        config_name: logical.trim_start_matches("target-group/").to_string(),
+        name: name.to_string(),
+        multi_value_headers: multi == "true",
+        health_check: health_check(tg),
+        function: Ref::External(function.clone()),
+        account: permission
+            .as_ref()
+            .map(|(.., a)| a.clone())
+            .unwrap_or_default(),
+        tags: tags.clone(),
+    };
+    let target = format!("{function}:{LIVE_ALIAS}");
+    let target_type = tg.target_type().map_or("", |t| t.as_str());
+    let mut extras = vec![("target_health", states)];
+    as_found(
+        &mut extras,
+        "target_type",
+        target_type,
+        TargetGroupSpec::TARGET_TYPE,
+    );
+    let multi_shown = spec.multi_value_headers.to_string();
+    as_found(&mut extras, "multi_value_headers", multi, multi_shown);
+    as_found(&mut extras, "target", &targets, &target);
+    // A permission for another resource or source is shown as AWS has it.
+    let text = permission.map_or_else(
+        || "none".to_string(),
+        |(resource, source, account)| permission_text(&resource, &source, &account),
+    );
+    let expected = permission_text(&target, arn, &spec.account);
+    as_found(&mut extras, "permission", text, expected);
+    let found = Found::new(arn, logical, spec, tags.clone()).extras(extras);
+    found.with(Facts::Named(name.to_string()))
 }
 
 /// The registered targets (`none` without any) and their health states, as the
@@ -254,7 +304,7 @@ pub(crate) async fn apply(
         set_multi_value_headers(ctx, change, want, &arn).await?;
     }
     // The function by its ARN: its name may be the previous scheme's.
-    let function_arn = ctx.ids.get(want.function.as_str())?;
+    let function_arn = ctx.ids.of(&want.function)?;
     if creating || change.changed("permission") {
         allow_invoke(ctx, change, want, &arn, &function_arn).await?;
     }
@@ -486,7 +536,7 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
 mod tests {
     use super::*;
 
-    fn statement(source: &str) -> Option<(String, String, String)> {
+    fn statement(source: &str) -> Option<Statement> {
         Some((
             format!("arn:fn:{source}:live"),
             source.to_string(),
@@ -497,19 +547,13 @@ mod tests {
     #[test]
     fn the_permission_from_this_target_group_wins_whatever_the_functions_name() {
         let here = "arn:tg/here";
-        assert!(
-            pick_permission(statement("arn:tg/else"), statement(here), here)
-                .contains("from arn:tg/here")
-        );
-        assert!(
-            pick_permission(statement(here), statement("arn:tg/else"), here)
-                .contains("from arn:tg/here")
-        );
-        assert!(
-            pick_permission(statement("arn:tg/a"), statement("arn:tg/b"), here)
-                .contains("from arn:tg/a")
-        );
-        assert!(pick_permission(None, statement("arn:tg/b"), here).contains("from arn:tg/b"));
-        assert_eq!(pick_permission(None, None, here), "none");
+        let source = |s: Option<Statement>| s.map(|(_, source, _)| source);
+        let pick = |a, b| source(pick_permission(statement(a), statement(b), here));
+        assert_eq!(pick("arn:tg/else", here).as_deref(), Some(here));
+        assert_eq!(pick(here, "arn:tg/else").as_deref(), Some(here));
+        assert_eq!(pick("arn:tg/a", "arn:tg/b").as_deref(), Some("arn:tg/a"));
+        let legacy = pick_permission(None, statement("arn:tg/b"), here);
+        assert_eq!(source(legacy).as_deref(), Some("arn:tg/b"));
+        assert_eq!(pick_permission(None, None, here), None);
     }
 }

@@ -3,16 +3,16 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 
 use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
-use super::{logical_of, observed, teardown, wait_error, Ctx, Teardown};
+use super::{as_found, logical_of, teardown, wait_error, Ctx, Teardown};
 use crate::aws::clients::no_sdk_retries;
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{create_once, retry, wait_until, Policy, Poll};
+use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::VpcSpec;
-use crate::model::stack::{Kind, Resource};
+use crate::model::spec::{Props, VpcSpec};
 
-pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
+pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     let (ec2, notify) = (&ctx.aws.ec2, ctx.notify(logical::VPC));
     let read = || async {
         ec2.describe_vpcs()
@@ -35,18 +35,18 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Observed>, AwsError> {
             dns_attribute(ctx, id, VpcAttributeName::EnableDnsHostnames)
         )?;
         let dns = match (support, hostnames) {
-            (true, true) => "support+hostnames",
+            (true, true) => VpcSpec::DNS,
             (true, false) => "support",
             (false, true) => "hostnames",
             (false, false) => "off",
         };
-        found.push(observed(
-            id,
-            Resource::new(logical, Kind::Vpc)
-                .prop("cidr", vpc.cidr_block().unwrap_or_default())
-                .prop("dns", dns),
-            tags,
-        ));
+        let mut extras = Props::new();
+        as_found(&mut extras, "dns", dns, VpcSpec::DNS);
+        let spec = VpcSpec {
+            cidr: vpc.cidr_block().unwrap_or_default().to_string(),
+            tags: tags.clone(),
+        };
+        found.push(Found::new(id, logical, spec, tags).extras(extras));
     }
     Ok(found)
 }

@@ -25,8 +25,4 @@ impl Describe for CertificateSpec {
             ("tags", tags(&self.tags)),
         ]
     }
-
-    fn needs(&self) -> Vec<&LogicalId> {
-        Vec::new()
-    }
 }

@@ -1,6 +1,6 @@
 //! An alias record for `[https] domain` in the configured hosted zone.
 
-use super::{Describe, KindFacts, LogicalId, Props};
+use super::{Describe, KindFacts, LogicalId, Props, Ref};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsRecordSpec {
@@ -9,7 +9,7 @@ pub struct DnsRecordSpec {
     /// `A` or `AAAA`.
     pub record_type: &'static str,
     /// The load balancer it points at.
-    pub alias: LogicalId,
+    pub alias: Ref,
 }
 
 impl KindFacts for DnsRecordSpec {
@@ -28,7 +28,7 @@ impl Describe for DnsRecordSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.alias]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.alias]
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{tags, Describe, KindFacts, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::config::Architecture;
 use crate::model::names::LIVE_ALIAS;
 use crate::model::stack::{environment_prop, Tags, AWS_MANAGED_KEY};
@@ -15,9 +15,9 @@ pub struct FunctionSpec {
     pub architecture: Architecture,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
-    pub role: LogicalId,
+    pub role: Ref,
     /// Created first, so that Lambda writes into albkit's group.
-    pub log_group: LogicalId,
+    pub log_group: Ref,
     /// The variables Lambda sets; rendered by key and fingerprint, never by value.
     pub environment: BTreeMap<String, String>,
     pub kms_key_arn: Option<String>,
@@ -60,7 +60,7 @@ impl Describe for FunctionSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.role, &self.log_group]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.role, &mut self.log_group]
     }
 }

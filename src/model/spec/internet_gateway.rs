@@ -1,11 +1,11 @@
 //! The internet gateway of the stack's VPC.
 
-use super::{tags, Describe, KindFacts, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InternetGatewaySpec {
-    pub vpc: LogicalId,
+    pub vpc: Ref,
     pub tags: Tags,
 }
 
@@ -22,7 +22,7 @@ impl Describe for InternetGatewaySpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.vpc]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.vpc]
     }
 }

@@ -43,7 +43,7 @@ pub const HSTS_OFF: &str = "off";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerSpec {
-    pub load_balancer: LogicalId,
+    pub load_balancer: Ref,
     pub port: u16,
     /// `Some` for HTTPS.
     pub tls: Option<ListenerTls>,
@@ -83,9 +83,11 @@ impl Describe for ListenerSpec {
         props
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        let mut needs = vec![&self.load_balancer];
-        needs.extend(self.tls.as_ref().and_then(|t| t.certificate.logical()));
-        needs
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        let certificate = self.tls.iter_mut().map(|t| &mut t.certificate);
+        [&mut self.load_balancer]
+            .into_iter()
+            .chain(certificate)
+            .collect()
     }
 }

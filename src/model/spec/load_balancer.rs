@@ -9,14 +9,14 @@ pub struct LoadBalancerSpec {
     pub name: String,
     pub scheme: Scheme,
     pub subnets: Vec<Ref>,
-    pub security_group: LogicalId,
+    pub security_groups: Vec<Ref>,
     /// `(bucket, prefix)` of the access logs, when they are on.
     pub access_logs: Option<(String, String)>,
     /// The log bucket of the stack, which must exist (with its policy) before the load
     /// balancer is told to write to it.
-    pub log_bucket: Option<LogicalId>,
+    pub log_bucket: Option<Ref>,
     /// The stack's route table: the subnets only reach the internet once it is there.
-    pub route_table: Option<LogicalId>,
+    pub route_table: Option<Ref>,
     pub idle_timeout_seconds: u32,
     pub deletion_protection: bool,
     pub tags: Tags,
@@ -44,7 +44,7 @@ impl Describe for LoadBalancerSpec {
             ("name", self.name.clone()),
             ("scheme", self.scheme.as_str().to_string()),
             ("subnets", join(&self.subnets)),
-            ("security_groups", self.security_group.to_string()),
+            ("security_groups", join(&self.security_groups)),
             ("access_logs", self.access_logs_prop()),
             ("idle_timeout", self.idle_timeout_seconds.to_string()),
             ("deletion_protection", self.deletion_protection.to_string()),
@@ -54,11 +54,10 @@ impl Describe for LoadBalancerSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        let mut needs: Vec<&LogicalId> = self.subnets.iter().filter_map(Ref::logical).collect();
-        needs.push(&self.security_group);
-        needs.extend(&self.log_bucket);
-        needs.extend(&self.route_table);
-        needs
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        let refs = self.subnets.iter_mut().chain(&mut self.security_groups);
+        refs.chain(&mut self.log_bucket)
+            .chain(&mut self.route_table)
+            .collect()
     }
 }

@@ -39,8 +39,4 @@ impl Describe for LogBucketSpec {
             ("tags", tags(&self.tags)),
         ]
     }
-
-    fn needs(&self) -> Vec<&LogicalId> {
-        Vec::new()
-    }
 }

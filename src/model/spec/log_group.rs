@@ -26,8 +26,4 @@ impl Describe for LogGroupSpec {
             ("tags", tags(&self.tags)),
         ]
     }
-
-    fn needs(&self) -> Vec<&LogicalId> {
-        Vec::new()
-    }
 }

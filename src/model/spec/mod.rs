@@ -40,7 +40,7 @@ pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
 pub use internet_gateway::InternetGatewaySpec;
 pub use listener::{DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, NOT_FOUND_BODY};
-pub use listener_certificates::{certificates_prop, ListenerCertificatesSpec};
+pub use listener_certificates::ListenerCertificatesSpec;
 pub use load_balancer::LoadBalancerSpec;
 pub use log_bucket::LogBucketSpec;
 pub use log_group::LogGroupSpec;
@@ -103,6 +103,15 @@ impl Ref {
             Ref::External(_) => None,
         }
     }
+
+    /// Discovery's AWS id as the stack resource it is, when `logical_of` knows it.
+    pub fn resolve(&mut self, logical_of: impl Fn(&str) -> Option<LogicalId>) {
+        if let Ref::External(id) = self {
+            if let Some(logical) = logical_of(id) {
+                *self = Ref::Stack(logical);
+            }
+        }
+    }
 }
 
 impl fmt::Display for Ref {
@@ -123,18 +132,19 @@ pub trait Describe {
     /// Its properties, as `plan` compares them with what discovery read; `id` is the
     /// resource's own logical id.
     fn render(&self, id: &LogicalId) -> Props;
-    /// The stack resources it needs before it can be created or updated. Ids absent
-    /// from the desired stack are dropped by the planner.
-    fn needs(&self) -> Vec<&LogicalId>;
+    /// Its references to other resources: the ones to the stack's own are the edges
+    /// of the execution graph ([`Spec::needs`]); discovery reads them as AWS ids
+    /// ([`Ref::External`]) and resolves them.
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        Vec::new()
+    }
 }
 
-/// A list of references as one property: `a, b`.
+/// A list of references whose order AWS does not keep, as one property: sorted, `a, b`.
 pub(crate) fn join<T: fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    items.sort();
+    items.join(", ")
 }
 
 /// The `tags` property: see [`super::stack::tags_prop`].
@@ -245,6 +255,12 @@ macro_rules! kinds {
                     $(Spec::$variant(s) => s,)*
                 }
             }
+
+            fn describe_mut(&mut self) -> &mut dyn Describe {
+                match self {
+                    $(Spec::$variant(s) => s,)*
+                }
+            }
         }
 
         $(impl From<$spec> for Spec {
@@ -295,7 +311,18 @@ impl Spec {
         self.describe().render(id)
     }
 
-    pub fn needs(&self) -> Vec<&LogicalId> {
-        self.describe().needs()
+    /// The stack resources it needs before it can be created or updated, in the
+    /// order of its references. Ids absent from the desired stack are dropped by the
+    /// planner.
+    pub fn needs(&self) -> Vec<LogicalId> {
+        let mut spec = self.clone();
+        let refs = spec.refs_mut();
+        refs.into_iter()
+            .filter_map(|r| r.logical().cloned())
+            .collect()
+    }
+
+    pub fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        self.describe_mut().refs_mut()
     }
 }

@@ -49,8 +49,4 @@ impl Describe for RoleSpec {
             ("tags", tags(&self.tags)),
         ]
     }
-
-    fn needs(&self) -> Vec<&LogicalId> {
-        Vec::new()
-    }
 }

@@ -1,14 +1,15 @@
 //! The route table of the stack's subnets: a default route to the internet gateway.
 
-use super::{join, tags, Describe, KindFacts, LogicalId, Props};
+use super::{join, tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTableSpec {
-    pub vpc: LogicalId,
-    pub internet_gateway: LogicalId,
+    pub vpc: Ref,
+    /// Where its default route goes; `None`: it has none.
+    pub internet_gateway: Option<Ref>,
     /// The subnets associated with it.
-    pub subnets: Vec<LogicalId>,
+    pub subnets: Vec<Ref>,
     pub tags: Tags,
 }
 
@@ -28,16 +29,20 @@ impl Describe for RouteTableSpec {
             ("vpc", self.vpc.to_string()),
             (
                 "routes",
-                format!("{} -> {}", Self::DEFAULT_ROUTE, self.internet_gateway),
+                self.internet_gateway
+                    .as_ref()
+                    .map(|g| format!("{} -> {g}", Self::DEFAULT_ROUTE))
+                    .unwrap_or_default(),
             ),
             ("associations", join(&self.subnets)),
             ("tags", tags(&self.tags)),
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        let mut needs = vec![&self.vpc, &self.internet_gateway];
-        needs.extend(&self.subnets);
-        needs
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        let refs = [&mut self.vpc]
+            .into_iter()
+            .chain(&mut self.internet_gateway);
+        refs.chain(&mut self.subnets).collect()
     }
 }

@@ -1,11 +1,11 @@
 //! A listener rule: a route of a function.
 
-use super::{tags, Describe, KindFacts, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {
-    pub listener: LogicalId,
+    pub listener: Ref,
     pub priority: u32,
     /// Path patterns, host headers and methods: AND between the three, OR inside one;
     /// an empty list is no condition.
@@ -13,7 +13,7 @@ pub struct RuleSpec {
     pub hosts: Vec<String>,
     pub methods: Vec<String>,
     /// Where a match goes.
-    pub target_group: LogicalId,
+    pub target_group: Ref,
     pub tags: Tags,
 }
 
@@ -32,11 +32,6 @@ impl RuleSpec {
         }
         parts.join(" and ")
     }
-
-    /// The `action` property.
-    pub fn forward_prop(target_group: &str) -> String {
-        format!("forward -> {target_group}")
-    }
 }
 
 impl KindFacts for RuleSpec {
@@ -54,12 +49,12 @@ impl Describe for RuleSpec {
                 "conditions",
                 Self::conditions_prop(&self.paths, &self.hosts, &self.methods),
             ),
-            ("action", Self::forward_prop(self.target_group.as_str())),
+            ("action", format!("forward -> {}", self.target_group)),
             ("tags", tags(&self.tags)),
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.listener, &self.target_group]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.listener, &mut self.target_group]
     }
 }

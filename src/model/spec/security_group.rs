@@ -30,7 +30,7 @@ impl Describe for SecurityGroupSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        self.vpc.logical().into_iter().collect()
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.vpc]
     }
 }

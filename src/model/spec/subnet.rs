@@ -1,11 +1,11 @@
 //! A public subnet of the stack's VPC, one per availability zone.
 
-use super::{tags, Describe, KindFacts, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubnetSpec {
-    pub vpc: LogicalId,
+    pub vpc: Ref,
     pub cidr: String,
     pub availability_zone: String,
     pub tags: Tags,
@@ -31,7 +31,7 @@ impl Describe for SubnetSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.vpc]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.vpc]
     }
 }

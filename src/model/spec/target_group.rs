@@ -1,7 +1,7 @@
 //! A function's target group (type `lambda`), with the permission that lets ELB
 //! invoke the `live` alias and the alias registered as its target.
 
-use super::{tags, Describe, KindFacts, LogicalId, Props};
+use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::names::LIVE_ALIAS;
 use crate::model::stack::Tags;
 
@@ -53,7 +53,7 @@ pub struct TargetGroupSpec {
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheckSpec>,
     /// The function whose `live` alias is the target.
-    pub function: LogicalId,
+    pub function: Ref,
     /// The account the invoke permission is limited to.
     pub account: String,
     pub tags: Tags,
@@ -89,7 +89,7 @@ impl Describe for TargetGroupSpec {
         ]
     }
 
-    fn needs(&self) -> Vec<&LogicalId> {
-        vec![&self.function]
+    fn refs_mut(&mut self) -> Vec<&mut Ref> {
+        vec![&mut self.function]
     }
 }

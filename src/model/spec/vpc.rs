@@ -29,8 +29,4 @@ impl Describe for VpcSpec {
             ("tags", tags(&self.tags)),
         ]
     }
-
-    fn needs(&self) -> Vec<&LogicalId> {
-        Vec::new()
-    }
 }
