@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use super::error::AwsError;
 use super::resources::{
-    certificate, dns_record, function, internet_gateway, listener, listener_certificates,
-    load_balancer, log_bucket, log_group, role, route_table, rule, security_group, subnet,
-    target_group, vpc, Ctx, Foreign,
+    certificate, dns_record, function, function_concurrency, internet_gateway, listener,
+    listener_certificates, load_balancer, log_bucket, log_group, role, route_table, rule,
+    security_group, subnet, target_group, vpc, Ctx, Foreign,
 };
 use crate::model::found::{resolve, Found};
 use crate::model::names::{log_group_of, logical, Names};
@@ -59,7 +59,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         certs,
         (roles, role_foreign),
         groups,
-        (functions, function_foreign),
+        (functions, concurrency, function_foreign),
         (target_groups, target_group_foreign),
         (records, records_foreign),
     ) = tokio::try_join!(
@@ -70,7 +70,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         certificate::discover(ctx),
         role::discover(ctx),
         log_group::discover(ctx),
-        function::discover(ctx),
+        discover_functions(ctx),
         target_group::discover(ctx),
         dns_record::discover(ctx),
     )?;
@@ -95,6 +95,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         roles,
         groups,
         functions,
+        concurrency,
         target_groups,
         records,
     ];
@@ -140,6 +141,16 @@ async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreig
         found.extend(inside);
     }
     Ok((found, foreign))
+}
+
+/// The stack's functions, then the reserved concurrency of each (foreign functions
+/// beside them).
+async fn discover_functions(
+    ctx: &Ctx<'_>,
+) -> Result<(Vec<Found>, Vec<Found>, Vec<Foreign>), AwsError> {
+    let (functions, foreign) = function::discover(ctx).await?;
+    let concurrency = function_concurrency::discover(ctx, &functions).await?;
+    Ok((functions, concurrency, foreign))
 }
 
 /// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them

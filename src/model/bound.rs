@@ -43,7 +43,12 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         Kind::Vpc => calls(2),
         // CreateListener → ModifyListenerAttributes (the HSTS header of HTTPS).
         Kind::Listener if r.get("hsts").is_some_and(|h| h != HSTS_OFF) => calls(2),
-        Kind::Subnet | Kind::Listener | Kind::ListenerRule | Kind::DnsRecord => calls(1),
+        // PutFunctionConcurrency.
+        Kind::Subnet
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::DnsRecord
+        | Kind::FunctionConcurrency => calls(1),
         // Read the listener's certificates → add the missing ones.
         Kind::ListenerCertificates => calls(2),
         // Create → attach; create → route and associations; create bucket → its

@@ -8,10 +8,10 @@ use super::names::{logical, Names};
 use super::role_policy::execution_policy;
 use super::sg_rule::Rule;
 use super::spec::{
-    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionSpec, HealthCheckSpec,
-    InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec,
-    LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec,
-    SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
+    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec, FunctionSpec,
+    HealthCheckSpec, InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls,
+    LoadBalancerSpec, LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec,
+    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -272,6 +272,13 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
         tags: resource_tags(config, &function),
     };
     push(out, function.as_str(), function_spec);
+    if let Some(reserved) = f.reserved_concurrency {
+        let spec = FunctionConcurrencySpec {
+            function: Ref::Stack(function.as_str().into()),
+            reserved,
+        };
+        push(out, logical::function_concurrency(&f.name), spec);
+    }
     let health_check = f.health_check.as_ref().map(|hc| HealthCheckSpec {
         path: hc.path.clone(),
         interval_seconds: hc.interval_seconds,

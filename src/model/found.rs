@@ -65,11 +65,16 @@ impl Found {
 }
 
 /// Kinds whose id no other resource refers to, or that is not theirs alone: a bucket's
-/// or log group's name, an alias record's domain, the extra certificates' listener ARN.
+/// or log group's name, an alias record's domain, the extra certificates' listener ARN,
+/// the reserved concurrency's function name.
 fn referable(kind: Kind) -> bool {
     !matches!(
         kind,
-        Kind::LogBucket | Kind::LogGroup | Kind::DnsRecord | Kind::ListenerCertificates
+        Kind::LogBucket
+            | Kind::LogGroup
+            | Kind::DnsRecord
+            | Kind::ListenerCertificates
+            | Kind::FunctionConcurrency
     )
 }
 

@@ -586,9 +586,11 @@ fn functions(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
         Statement::new(
             CHANGE_TAGGED,
             // `*Alias`: Create, Update (and Get, Delete) Alias; `*Permission`: Add and
-            // Remove Permission; `*Resource`: Tag and Untag Resource.
+            // Remove Permission; `*Resource`: Tag and Untag Resource;
+            // `*FunctionConcurrency`: Put and Delete (and Get) the reserved concurrency.
             &[
                 "lambda:*Alias",
+                "lambda:*FunctionConcurrency",
                 "lambda:*Permission",
                 "lambda:*Resource",
                 "lambda:DeleteFunction",

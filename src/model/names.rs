@@ -246,6 +246,9 @@ pub mod logical {
     pub fn function(function: &str) -> String {
         format!("function/{function}")
     }
+    pub fn function_concurrency(function: &str) -> String {
+        format!("function/{function}/concurrency")
+    }
     pub fn target_group(function: &str) -> String {
         format!("target-group/{function}")
     }

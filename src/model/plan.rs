@@ -430,6 +430,7 @@ fn cascade_replacements(changes: &mut [Change]) {
         (Kind::LoadBalancer, Kind::Listener),
         (Kind::Listener, Kind::ListenerRule),
         (Kind::LoadBalancer, Kind::DnsRecord),
+        (Kind::Function, Kind::FunctionConcurrency),
     ] {
         let parents: Vec<String> = changes
             .iter()
@@ -445,6 +446,8 @@ fn cascade_replacements(changes: &mut [Change]) {
             }) {
                 let belongs = match child_kind {
                     Kind::ListenerRule => c.logical.starts_with("rule/"),
+                    // A new function has none reserved: set it again.
+                    Kind::FunctionConcurrency => c.logical.starts_with(&format!("{parent}/")),
                     _ => true,
                 };
                 if !belongs {
@@ -486,6 +489,7 @@ pub(crate) mod tests {
             path: PathBuf::from("/project/functions").join(name),
             memory_mb: 128,
             timeout_seconds: 10,
+            reserved_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::from([
                 ("RUST_LOG".into(), "info".into()),

@@ -194,6 +194,7 @@ mod tests {
             path: PathBuf::from("/tmp/api"),
             memory_mb: 128,
             timeout_seconds: 10,
+            reserved_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),

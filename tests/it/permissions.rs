@@ -97,6 +97,9 @@ fn printed_policy(proxy: &Proxy, project: &Project, audience: &str) -> Value {
 /// 4. Lambda: AWS authorizes `CreateFunction` on the function's ARN (its name is in the
 ///    request body); MiniStack reads the name from the path, where `CreateFunction` has
 ///    none, and authorizes it on `*`. It moves like rule 2, keeping `aws:RequestTag`.
+/// 5. Lambda: MiniStack authorizes every call on a function's reserved concurrency
+///    (`GetFunctionConcurrency`, `DeleteFunctionConcurrency`) as
+///    `lambda:PutFunctionConcurrency`, which is granted where they are.
 fn ministack_view(policy: &Value, stack: &str) -> Value {
     let by_path = format!("arn:aws:iam::{ACCOUNT}:role/albkit/{stack}/*");
     let by_name = format!("arn:aws:iam::{ACCOUNT}:role/albkit-{stack}-*");
@@ -127,6 +130,14 @@ fn ministack_view(policy: &Value, stack: &str) -> Value {
             .any(|a| glob(a, "lambda:GetAlias") || glob(a, "lambda:UpdateAlias"))
         {
             actions.push("lambda:ListAliases".into());
+        }
+        if actions.iter().any(|a| {
+            glob(a, "lambda:GetFunctionConcurrency") || glob(a, "lambda:DeleteFunctionConcurrency")
+        }) && !actions
+            .iter()
+            .any(|a| glob(a, "lambda:PutFunctionConcurrency"))
+        {
+            actions.push("lambda:PutFunctionConcurrency".into());
         }
         let (moved, kept): (Vec<String>, Vec<String>) = actions
             .into_iter()

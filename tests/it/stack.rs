@@ -1383,3 +1383,80 @@ async fn a_reused_vpc_that_does_not_exist_is_reported_before_anything_is_created
     let c = clients(moto, REGION).await;
     assert!(leftovers(&c, &stack, REGION).await.is_empty());
 }
+
+/// `reserved_concurrency` is planned and converged as `function/<name>/concurrency`;
+/// dropping the key removes the reservation, and one set by hand is drift.
+#[tokio::test(flavor = "multi_thread")]
+async fn reserved_concurrency_is_set_changed_and_removed() {
+    let moto = Moto::shared();
+    let region = "eu-central-1";
+    let stack = unique_stack_name("rc");
+    let p = Project::from_template("hello", &stack);
+    let toml = p.read("albkit.toml");
+    let with = |n: u32| {
+        toml.replacen(
+            "[[functions]]\n",
+            &format!("[[functions]]\nreserved_concurrency = {n}\n"),
+            1,
+        )
+    };
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(moto, region).await);
+    let function = format!("{stack}--hello");
+    let reserved = || async {
+        lambda
+            .get_function_concurrency()
+            .function_name(&function)
+            .send()
+            .await
+            .expect("GetFunctionConcurrency")
+            .reserved_concurrent_executions()
+    };
+
+    p.write("albkit.toml", &with(5));
+    let plan = albkit(moto, &p, region, &["plan"]);
+    assert!(
+        plan.ok()
+            .stdout
+            .contains("+ function/hello/concurrency (function-concurrency)"),
+        "{plan}"
+    );
+    albkit(moto, &p, region, &["up", "--yes"]).ok();
+    assert_eq!(reserved().await, Some(5));
+    albkit(moto, &p, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    p.write("albkit.toml", &with(7));
+    let plan = albkit(moto, &p, region, &["plan"]);
+    let text = plan.ok().stdout.clone();
+    assert!(
+        text.contains("~ function/hello/concurrency") && text.contains("reserved: 5 -> 7"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("~ function/hello (lambda-function)"),
+        "the function itself is unchanged:\n{text}"
+    );
+    albkit(moto, &p, region, &["up", "--yes"]).ok();
+    assert_eq!(reserved().await, Some(7));
+
+    p.write("albkit.toml", &toml);
+    let plan = albkit(moto, &p, region, &["plan"]);
+    assert!(
+        plan.ok().stdout.contains("- function/hello/concurrency"),
+        "{plan}"
+    );
+    albkit(moto, &p, region, &["up", "--yes"]).ok();
+    assert_eq!(reserved().await, None);
+
+    // Set by hand while the config sets none: drift, removed by `up`.
+    lambda
+        .put_function_concurrency()
+        .function_name(&function)
+        .reserved_concurrent_executions(3)
+        .send()
+        .await
+        .expect("PutFunctionConcurrency");
+    albkit(moto, &p, region, &["plan", "--detailed-exitcode"]).code_is(2);
+    albkit(moto, &p, region, &["up", "--yes"]).ok();
+    assert_eq!(reserved().await, None);
+    albkit(moto, &p, region, &["down", "--yes", "--purge-logs"]).ok();
+}

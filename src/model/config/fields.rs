@@ -16,6 +16,11 @@ pub enum Ty {
         max: u32,
         default: u32,
     },
+    /// An integer in `min..=max`, or absent: no default.
+    OptInt {
+        min: u32,
+        max: u32,
+    },
     /// An integer out of a fixed list.
     IntOf {
         values: &'static [u32],
@@ -189,6 +194,7 @@ section! {
         PATH: text("path", "\"functions/api\"", "the function's Rust crate, relative to albkit.toml, inside the project").required();
         MEMORY_MB: int("memory_mb", 128, 10240, 128, "");
         TIMEOUT_SECONDS: int("timeout_seconds", 1, 900, 10, "");
+        RESERVED_CONCURRENCY: field("reserved_concurrency", Ty::OptInt { min: 0, max: 100_000 }, "concurrent executions set aside for it, and its ceiling; 0 stops every invocation; absent: none reserved").example("50").commented();
         ARCHITECTURE: field("architecture", Ty::Enum { values: &["x86_64", "arm64"], default: "x86_64" }, "\"arm64\" needs the aarch64 Rust target and a linker");
         ENVIRONMENT: field("environment", Ty::StrMap, "at most 4096 bytes; values are never printed: plan names the keys added, changed, removed").example("{ RUST_LOG = \"info\" }");
         SECRETS: field("secrets", Ty::StrMap, "Secrets Manager ARN or \"ssm:\" parameter name per variable, which holds the reference, never the value; the role may read exactly these").example("{ DB_URL = \"ssm:/shop/db-url\" }").commented();

@@ -228,6 +228,9 @@ pub struct FunctionSettings {
     pub path: PathBuf,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
+    /// Concurrent executions reserved for the function (`PutFunctionConcurrency`);
+    /// `None`: none reserved, and one reserved by hand is removed.
+    pub reserved_concurrency: Option<u32>,
     pub architecture: Architecture,
     pub environment: BTreeMap<String, String>,
     /// Secrets the function reads at run time, by environment variable: the variable

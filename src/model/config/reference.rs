@@ -52,7 +52,7 @@ fn comment(f: &Field) -> String {
         parts.push("required".to_owned());
     }
     match f.ty {
-        Ty::Int { min, max, .. } => parts.push(format!("{min}–{max}")),
+        Ty::Int { min, max, .. } | Ty::OptInt { min, max } => parts.push(format!("{min}–{max}")),
         Ty::Enum { values, .. } => parts.push(
             values
                 .iter()
@@ -122,7 +122,9 @@ fn object(section: &Section) -> Value {
 fn property(f: &Field) -> Value {
     let mut p = match f.ty {
         Ty::Str => json!({ "type": "string" }),
-        Ty::Int { min, max, .. } => json!({ "type": "integer", "minimum": min, "maximum": max }),
+        Ty::Int { min, max, .. } | Ty::OptInt { min, max } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max })
+        }
         Ty::IntOf { values, .. } => json!({ "enum": values }),
         Ty::Bool(_) => json!({ "type": "boolean" }),
         Ty::Enum { values, .. } => json!({ "enum": values }),

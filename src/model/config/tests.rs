@@ -463,6 +463,8 @@ rule! {
     memory_float: function("memory_mb = 256.5\n"), "functions[0].memory_mb", "expected an integer, found a float";
     timeout_zero: function("timeout_seconds = 0\n"), "functions[0].timeout_seconds", "out of range (1–900)";
     timeout_too_long: function("timeout_seconds = 901\n"), "functions[0].timeout_seconds", "out of range";
+    reserved_concurrency_negative: function("reserved_concurrency = -1\n"), "functions[0].reserved_concurrency", "reserved_concurrency -1 is out of range (0–100000)";
+    reserved_concurrency_text: function("reserved_concurrency = \"10\"\n"), "functions[0].reserved_concurrency", "expected an integer, found a string";
     environment_bad_name: function("environment = { \"1BAD\" = \"x\" }\n"), "functions[0].environment.1BAD", "is not valid";
     environment_reserved: function("environment = { AWS_REGION = \"us-east-1\" }\n"), "functions[0].environment.AWS_REGION", "reserved by Lambda";
     environment_reserved_handler: function("[functions.environment]\n_HANDLER = \"x\"\n"), "functions[0].environment._HANDLER", "reserved by Lambda";
@@ -677,6 +679,7 @@ name = "api"
 path = "functions/api"
 memory_mb = 512
 timeout_seconds = 30
+reserved_concurrency = 25
 architecture = "arm64"
 environment = { RUST_LOG = "info", GREETING = "hi" }
 log_retention_days = 30
@@ -749,6 +752,7 @@ fn full_example() {
                 path: root.join("functions/api"),
                 memory_mb: 512,
                 timeout_seconds: 30,
+                reserved_concurrency: Some(25),
                 architecture: Architecture::Arm64,
                 environment: BTreeMap::from([
                     ("RUST_LOG".to_owned(), "info".to_owned()),
@@ -786,6 +790,7 @@ fn full_example() {
                 path: root.join("functions/web"),
                 memory_mb: 128,
                 timeout_seconds: 10,
+                reserved_concurrency: None,
                 architecture: Architecture::X86_64,
                 environment: BTreeMap::new(),
                 secrets: BTreeMap::new(),
@@ -841,6 +846,7 @@ fn minimal_config_gets_all_defaults() {
             path: root.join("functions/api"),
             memory_mb: 128,
             timeout_seconds: 10,
+            reserved_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),

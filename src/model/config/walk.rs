@@ -749,16 +749,39 @@ impl Checker<'_> {
         let Ty::Int { min, max, default } = f.ty else {
             unreachable!("{} is not a ranged integer", f.key)
         };
-        let (n, path, span) = match self.get_int(t, f.key) {
-            Got::Val(v) => v,
-            Got::Missing => return Some(default),
-            Got::Bad => return None,
+        match self.get_int(t, f.key) {
+            Got::Val(v) => self.in_range(f.key, min, max, v),
+            Got::Missing => Some(default),
+            Got::Bad => None,
+        }
+    }
+
+    /// An optional integer in the field's range: `Some(None)` when absent, `None` when
+    /// wrong (reported).
+    fn get_opt_int(&mut self, t: &Tbl, f: &Field) -> Option<Option<u32>> {
+        let Ty::OptInt { min, max } = f.ty else {
+            unreachable!("{} is not an optional integer", f.key)
         };
+        match self.get_int(t, f.key) {
+            Got::Val(v) => self.in_range(f.key, min, max, v).map(Some),
+            Got::Missing => Some(None),
+            Got::Bad => None,
+        }
+    }
+
+    /// `n` when it is in `min..=max`; otherwise reported, with the nearest valid value.
+    fn in_range(
+        &mut self,
+        key: &str,
+        min: u32,
+        max: u32,
+        found: (i64, String, Span),
+    ) -> Option<u32> {
+        let (n, path, span) = found;
         match u32::try_from(n) {
             Ok(v) if (min..=max).contains(&v) => Some(v),
             _ => {
                 let near = n.clamp(i64::from(min), i64::from(max));
-                let key = f.key;
                 self.push(
                     &path,
                     span,

@@ -21,6 +21,7 @@ use super::stack::Tags;
 mod certificate;
 mod dns_record;
 mod function;
+mod function_concurrency;
 mod internet_gateway;
 mod listener;
 mod listener_certificates;
@@ -38,6 +39,7 @@ mod vpc;
 pub use certificate::CertificateSpec;
 pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
+pub use function_concurrency::FunctionConcurrencySpec;
 pub use internet_gateway::InternetGatewaySpec;
 pub use listener::{DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, NOT_FOUND_BODY};
 pub use listener_certificates::ListenerCertificatesSpec;
@@ -210,6 +212,7 @@ macro_rules! for_each_kind {
             Role(RoleSpec) in role,
             LogGroup(LogGroupSpec) in log_group,
             Function(FunctionSpec) in function,
+            FunctionConcurrency(FunctionConcurrencySpec) in function_concurrency,
             TargetGroup(TargetGroupSpec) in target_group,
             ListenerRule(RuleSpec) in rule,
             DnsRecord(DnsRecordSpec) in dns_record,

@@ -71,6 +71,7 @@ impl Checker<'_> {
             .and_then(|s| self.check_function_path(&s, base));
         let memory = self.get_int_in_range(t, &func::MEMORY_MB);
         let timeout = self.get_int_in_range(t, &func::TIMEOUT_SECONDS);
+        let reserved = self.get_opt_int(t, &func::RESERVED_CONCURRENCY);
         let archs = [Architecture::X86_64, Architecture::Arm64];
         let arch = self.get_enum(t, &func::ARCHITECTURE, &archs);
         let environment = self
@@ -96,6 +97,7 @@ impl Checker<'_> {
             path: path?,
             memory_mb: memory?,
             timeout_seconds: timeout?,
+            reserved_concurrency: reserved?,
             architecture: arch?,
             environment: environment?,
             secrets: secrets?,
