@@ -196,7 +196,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct IamPolicyArgs {
     /// Which commands the policy is for: deploy (up, deploy, rollback, down) or plan
-    /// (plan, status, versions, logs; read-only).
+    /// (plan, status, versions, logs, doctor; read-only).
     #[arg(long = "for", value_enum, value_name = "WHAT")]
     pub audience: PolicyFor,
     /// The account the policy is for (default: the caller's, asked of STS).
