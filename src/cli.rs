@@ -8,6 +8,9 @@ use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 /// Where the stack's configuration is read from unless `--config` says otherwise.
 pub const DEFAULT_CONFIG: &str = "albkit.toml";
 
+/// The port `albkit dev` listens on unless `--port` says otherwise.
+pub const DEV_PORT: u16 = 3000;
+
 #[derive(Debug, Parser)]
 #[command(name = "albkit", version, about = "An Application Load Balancer in front of Rust Lambda functions, straight through the AWS SDK", long_about = None)]
 pub struct Cli {
@@ -70,6 +73,9 @@ pub enum Command {
     Up(UpArgs),
     /// Every resource of the stack with its id and state, target health and the URL.
     Status,
+    /// Check the account and this machine for what would make a first `up` or `dev` fail
+    /// (credentials, DNS delegation, quotas, build toolchain); read-only, exit 1 on a failure.
+    Doctor(DoctorArgs),
     /// Remove the stack.
     Down(DownArgs),
     /// Remove the stack's lock left by a run that was killed (it also expires by itself).
@@ -120,6 +126,14 @@ pub struct UpArgs {
     /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
     pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// Ask this DNS server (IP:PORT) for the hosted zone's delegation instead of the
+    /// resolvers of /etc/resolv.conf.
+    #[arg(long, value_name = "IP:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -182,7 +196,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct IamPolicyArgs {
     /// Which commands the policy is for: deploy (up, deploy, rollback, down) or plan
-    /// (plan, status, versions, logs; read-only).
+    /// (plan, status, versions, logs, doctor; read-only).
     #[arg(long = "for", value_enum, value_name = "WHAT")]
     pub audience: PolicyFor,
     /// The account the policy is for (default: the caller's, asked of STS).
@@ -333,7 +347,7 @@ fn at_least(min: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + S
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
     /// Port of the local listener (0 picks a free one; the URL is printed).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = DEV_PORT)]
     pub port: u16,
     /// Address to listen on; anything but loopback exposes the functions to the network.
     #[arg(long, default_value = "127.0.0.1")]

@@ -39,8 +39,8 @@ pub(crate) async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
         let (count, star) = summary(&list);
         eprintln!(
             "albkit iam-policy: the {} policy of stack {} in {} (account {account}): {count} \
-             statements, {star} of them on resource \"*\" (List/Describe actions, which AWS \
-             authorizes on no resource). docs/permissions.md explains each statement.",
+             statements, {star} of them on resource \"*\" (List/Describe actions and account \
+             reads, which AWS authorizes on no resource). docs/permissions.md explains each statement.",
             audience.as_str(),
             config.stack.name,
             aws.region

@@ -15,6 +15,7 @@ pub(crate) mod confirm;
 pub(crate) mod cost;
 pub(crate) mod deploy;
 pub(crate) mod dev;
+pub(crate) mod doctor;
 pub(crate) mod down;
 pub(crate) mod graph;
 pub(crate) mod iam_policy;
@@ -114,6 +115,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Plan(args) => plan::run(cli, args).await,
         Command::Up(args) => up::run(cli, args).await,
         Command::Status => status::run(cli).await,
+        Command::Doctor(args) => doctor::run(cli, args).await,
         Command::Down(args) => down::run(cli, args).await,
         Command::Unlock(args) => unlock::run(cli, args).await,
         Command::Deploy(args) => deploy::run(cli, args).await,

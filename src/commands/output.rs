@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::model::config::Warning;
 use crate::model::cost::Workload;
+use crate::model::doctor::Check;
 use crate::model::lock::LockRecord;
 use crate::model::plan::{Change, Counts};
 use crate::model::stack::Kind;
@@ -185,6 +186,43 @@ fn kind_schema(_: &mut SchemaGenerator) -> Schema {
         ],
         "description": "Resource kind"
     })
+}
+
+// `albkit doctor -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit doctor -o json: the checks of the account and this machine",
+    deny_unknown_fields
+)]
+pub(crate) struct DoctorDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    /// Every check, in the order run; the exit code is 1 when one has status fail
+    #[schemars(with = "Vec<CheckSchema>")]
+    pub checks: Vec<Check>,
+}
+
+// The schema of a doctor [`Check`] as it serializes.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(rename = "check", deny_unknown_fields)]
+struct CheckSchema {
+    /// credentials, hosted-zone, quota:..., log-delivery, build:<function>, dev:cargo,
+    /// dev:port
+    name: String,
+    #[schemars(schema_with = "check_status_schema")]
+    status: String,
+    /// What was found
+    detail: String,
+    /// What to do; null when there is nothing to do
+    fix: Option<String>,
+}
+
+// The statuses of a doctor check, as `Status` serializes them.
+fn check_status_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["ok", "warn", "fail", "skip"] })
 }
 
 // `albkit down -o json`.
@@ -661,6 +699,7 @@ pub(crate) fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
         ("cost", schema::<CostDoc>()),
         ("deploy", schema::<DeployDoc>()),
+        ("doctor", schema::<DoctorDoc>()),
         ("down", schema::<DownDoc>()),
         ("init", schema::<InitDoc>()),
         ("invoke", schema::<InvokeDoc>()),

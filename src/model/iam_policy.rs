@@ -1,7 +1,7 @@
 //! The IAM policies a caller needs to run albkit, scoped to one stack (`albkit iam-policy`).
 //!
 //! Two audiences: [`Audience::Deploy`] (`up`, `deploy`, `rollback`, `down`) and
-//! [`Audience::Plan`] (`plan`, `status`, `versions`, `logs`), which is read-only. Every
+//! [`Audience::Plan`] (`plan`, `status`, `versions`, `logs`, `doctor`), which is read-only. Every
 //! statement names the stack's own resources wherever the service authorizes the action
 //! on a resource ARN, and adds the `albkit:stack` tag as a condition wherever the service
 //! evaluates `aws:RequestTag` (on create) or `aws:ResourceTag` (on existing resources).
@@ -24,7 +24,7 @@ use super::stack::partition;
 pub enum Audience {
     /// `up`, `deploy`, `rollback`, `down`.
     Deploy,
-    /// `plan`, `status`, `versions`, `logs`: read-only.
+    /// `plan`, `status`, `versions`, `logs`, `doctor`: read-only.
     Plan,
 }
 
@@ -127,7 +127,7 @@ pub struct Scope<'a> {
 pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
     let s = Arns::new(scope);
     let mut out = vec![read_everywhere(audience)];
-    out.extend(read_stack(&s, scope));
+    out.extend(read_stack(&s, scope, audience));
     if audience == Audience::Deploy {
         out.extend(network(&s, scope));
         out.extend(load_balancer(&s, scope));
@@ -333,37 +333,41 @@ const CREATE_TAGGED: &str = "CreateWithStackTag";
 const CHANGE_TAGGED: &str = "ChangeStackTagged";
 const CHANGE_BY_NAME: &str = "ChangeStackByName";
 
-const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions on no resource ARN \
-     (Service Authorization Reference: no resource type for the action)";
+const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions (and \
+     lambda:GetAccountSettings, a read of the account) on no resource ARN (Service \
+     Authorization Reference: no resource type for the action)";
 
 /// The listing and describing calls that discovery makes, which AWS authorizes on `*`
-/// only. Read-only, and the same for both audiences.
-fn read_everywhere(_audience: Audience) -> Statement {
-    Statement::star(
-        "ListAndDescribe",
-        &[
-            "acm:ListCertificates",
-            "ec2:DescribeAvailabilityZones",
-            "ec2:DescribeInternetGateways",
-            "ec2:DescribeRouteTables",
-            "ec2:DescribeSecurityGroupRules",
-            "ec2:DescribeSecurityGroups",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeTags",
-            "ec2:DescribeVpcAttribute",
-            "ec2:DescribeVpcs",
-            // Every ELB Describe action is a read of load balancing configuration.
-            "elasticloadbalancing:Describe*",
-            "iam:ListRoles",
-            "lambda:ListFunctions",
-            "logs:DescribeLogGroups",
-        ],
-        NO_RESOURCE,
-    )
+/// only. Read-only; the plan audience also reads the account's Lambda settings (`doctor`'s
+/// concurrency check; ELB's account limits are one of the `Describe*`).
+fn read_everywhere(audience: Audience) -> Statement {
+    let mut actions = vec![
+        "acm:ListCertificates",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeInternetGateways",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeTags",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeVpcs",
+        // Every ELB Describe action is a read of load balancing configuration.
+        "elasticloadbalancing:Describe*",
+        "iam:ListRoles",
+        "lambda:ListFunctions",
+        "logs:DescribeLogGroups",
+    ];
+    if audience == Audience::Plan {
+        actions.push("lambda:GetAccountSettings");
+        actions.sort_unstable();
+    }
+    Statement::star("ListAndDescribe", &actions, NO_RESOURCE)
 }
 
-/// Reads of the stack's own resources, by name: both audiences.
-fn read_stack(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+/// Reads of the stack's own resources, by name: both audiences (the plan audience also
+/// reads the hosted zone's name servers, for `doctor`).
+fn read_stack(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
     let mut out = vec![
         Statement::new(
             READ_BY_NAME,
@@ -414,9 +418,13 @@ fn read_stack(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
             vec![s.arn("acm", "certificate/*")],
         ));
         if let Some(zone) = &https.hosted_zone_id {
+            let actions: &[&'static str] = match audience {
+                Audience::Plan => &["route53:GetHostedZone", "route53:ListResourceRecordSets"],
+                Audience::Deploy => &["route53:ListResourceRecordSets"],
+            };
             out.push(Statement::new(
                 READ_BY_NAME,
-                &["route53:ListResourceRecordSets"],
+                actions,
                 vec![format!(
                     "arn:{}:route53:::hostedzone/{}",
                     s.partition,
@@ -828,7 +836,9 @@ mod tests {
                         assert!(
                             s.actions.iter().all(|a| {
                                 let verb = a.split(':').nth(1).unwrap_or_default();
-                                verb.starts_with("Describe") || verb.starts_with("List")
+                                verb.starts_with("Describe")
+                                    || verb.starts_with("List")
+                                    || *a == "lambda:GetAccountSettings"
                             }),
                             "{s:?}"
                         );
@@ -868,6 +878,40 @@ mod tests {
                 "{a} is not a read"
             );
         }
+    }
+
+    #[test]
+    fn doctors_reads_are_in_the_plan_policy_only() {
+        let c = config(1, true);
+        let plan = policy(&c, Audience::Plan);
+        let all = actions(&plan);
+        for a in [
+            "lambda:GetAccountSettings",
+            "route53:GetHostedZone",
+            // DescribeAccountLimits, DescribeLoadBalancers, DescribeTargetGroups.
+            "elasticloadbalancing:Describe*",
+        ] {
+            assert!(all.contains(&a), "{a}");
+        }
+        let zone = plan
+            .iter()
+            .find(|s| s.actions.contains(&"route53:GetHostedZone"))
+            .expect("zone read");
+        let route53: Vec<&String> = zone
+            .resources
+            .iter()
+            .filter(|r| service_of_resource(r) == "route53")
+            .collect();
+        assert_eq!(
+            route53,
+            ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
+        );
+        let deploy = actions(&policy(&c, Audience::Deploy));
+        assert!(!deploy.contains(&"lambda:GetAccountSettings"));
+        assert!(!deploy.contains(&"route53:GetHostedZone"));
+        assert!(
+            !actions(&policy(&config(1, false), Audience::Plan)).contains(&"route53:GetHostedZone")
+        );
     }
 
     #[test]

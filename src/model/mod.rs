@@ -6,6 +6,7 @@ pub mod buckets;
 pub mod config;
 pub mod cost;
 pub mod desired;
+pub mod doctor;
 pub mod found;
 pub mod graph;
 pub mod iam_policy;

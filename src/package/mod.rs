@@ -236,6 +236,32 @@ async fn toolbox(arch: Architecture) -> Toolbox {
     }
 }
 
+/// What is installed on this machine to build for one architecture (`albkit doctor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Installed {
+    /// What [`choose_builder`] picks from.
+    pub tools: Toolbox,
+    /// The standard library of the architecture's gnu target (cargo-zigbuild and plain
+    /// cross builds need it).
+    pub target_std: bool,
+    /// A C compiler that links for the architecture (plain cross builds need it).
+    pub cross_linker: bool,
+}
+
+/// Probes what [`build`] would find for `arch`, the way it looks for it.
+pub async fn installed(arch: Architecture) -> Installed {
+    let (tools, target_std, cross_linker) = tokio::join!(
+        toolbox(arch),
+        target_installed(arch.rust_target()),
+        cross_linker(arch),
+    );
+    Installed {
+        tools,
+        target_std,
+        cross_linker: cross_linker.is_some(),
+    }
+}
+
 /// A C compiler that links for `target` on this machine, for plain cross builds.
 async fn cross_linker(arch: Architecture) -> Option<&'static str> {
     let candidate = match arch {

@@ -8,6 +8,7 @@ mod conformance;
 mod data_plane;
 mod dev;
 mod docs;
+mod doctor;
 mod harness;
 mod json_output;
 mod lifecycle;
