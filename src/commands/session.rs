@@ -39,6 +39,11 @@ pub(crate) struct Session {
 }
 
 /// Validates the config (before any AWS call), checks `--region`, and connects.
+/// The error when no region can be found, and what to do (`doctor` reports it as a check).
+pub(crate) const NO_REGION: &str = "no AWS region is set";
+pub(crate) const NO_REGION_HELP: &str =
+    "set [stack].region in albkit.toml, pass --region, or export AWS_REGION";
+
 pub(crate) async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
     let config = crate::model::validate::load(&cli.config)?;
     if let Some(region) = &cli.region {
@@ -56,12 +61,7 @@ pub(crate) async fn load_and_connect(cli: &Cli) -> Result<(Config, Aws)> {
         endpoint_url: cli.endpoint_url.clone(),
     })
     .await
-    .map_err(|_| {
-        Error::usage(
-            "no AWS region is set",
-            "set [stack].region in albkit.toml, pass --region, or export AWS_REGION",
-        )
-    })?;
+    .map_err(|_| Error::usage(NO_REGION, NO_REGION_HELP))?;
     Ok((config, aws))
 }
 

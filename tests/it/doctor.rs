@@ -275,3 +275,36 @@ async fn doctor_without_credentials_fails_and_skips_what_needs_them() {
     // The machine checks do not need AWS.
     assert!(all.contains_key("build:hello") && all.contains_key("dev:port"));
 }
+
+/// Without a region the AWS checks cannot run: the first fails with how to set one, the
+/// others are skipped, and the machine checks still run.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_without_a_region_says_how_to_set_one_and_still_checks_the_machine() {
+    let moto = Moto::shared();
+    let p = Project::from_template("hello", &unique_stack_name("doctor-noregion"));
+    let mut cmd = albkit_command(moto, &p, REGION);
+    cmd.env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .args(["doctor", "-o", "json"]);
+    let out: Output = run(cmd, ALBKIT_TIMEOUT);
+    out.code_is(1);
+    let doc = out.json();
+    assert_matches("doctor", &doc, &out);
+    assert_eq!(doc["region"], "(none)");
+    let all = checks(&doc);
+    let (status, detail, fix) = &all["credentials"];
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("fail", "no AWS region is set")
+    );
+    assert!(fix.as_deref().is_some_and(|f| f.contains("--region")));
+    for name in [
+        "quota:load-balancers",
+        "quota:lambda-concurrency",
+        "log-delivery",
+    ] {
+        assert_eq!(all[name].0, "skip", "{name}");
+        assert!(all[name].1.contains("region"), "{name}");
+    }
+    assert!(all.contains_key("build:hello") && all.contains_key("dev:cargo"));
+}

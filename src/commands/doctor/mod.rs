@@ -11,38 +11,73 @@ mod machine;
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
 
 use super::output::DoctorDoc;
-use super::session::Session;
+use super::session::{Session, NO_REGION, NO_REGION_HELP};
 use super::Outcome;
 use crate::aws::clients::Aws;
 use crate::aws::error::{AwsError, AwsResultExt};
-use crate::cli::{Cli, DoctorArgs};
-use crate::error::Result;
+use crate::cli::{Cli, DoctorArgs, Output};
+use crate::error::{Error, Result};
 use crate::model::config::HttpsSettings;
 use crate::model::doctor::{self, Check, IdentityError, Quota, Status, Unread, Zone};
 
 pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<Outcome> {
-    let s = Session::open(cli).await?;
+    let session = match Session::open(cli).await {
+        Ok(s) => Some(s),
+        // Without a region, the AWS checks cannot run: reported as the first check.
+        Err(Error::Usage { message, .. }) if message == NO_REGION => None,
+        Err(e) => return Err(e),
+    };
+    let config = match &session {
+        Some(s) => s.config.clone(),
+        None => crate::model::validate::load(&cli.config)?,
+    };
     let cargo = machine::cargo_version().await;
-    let (mut checks, build) = tokio::join!(
-        aws_checks(&s, args),
-        machine::build_checks(&s.config, cargo.as_deref())
-    );
-    checks.push(doctor::log_delivery(
-        &s.aws.region,
-        s.config.load_balancer.access_logs,
-    ));
+    let aws = async {
+        match &session {
+            Some(s) => {
+                let mut checks = aws_checks(s, args).await;
+                checks.push(doctor::log_delivery(
+                    &s.aws.region,
+                    config.load_balancer.access_logs,
+                ));
+                checks
+            }
+            None => without_region(&config),
+        }
+    };
+    let (mut checks, build) = tokio::join!(aws, machine::build_checks(&config, cargo.as_deref()));
     checks.extend(build);
     checks.extend(machine::dev_checks(cargo.as_deref()));
     let code = doctor::exit_code(&checks);
     let doc = DoctorDoc {
-        stack: s.config.stack.name.clone(),
-        region: s.aws.region.clone(),
+        stack: config.stack.name.clone(),
+        region: session
+            .as_ref()
+            .map_or_else(|| "(none)".to_string(), |s| s.aws.region.clone()),
         checks,
     };
-    if !s.json() {
+    let json = cli.output == Output::Json;
+    if !json {
         print(&doc, cli.quiet);
     }
-    Ok(Outcome::json(code, s.json(), &doc))
+    Ok(Outcome::json(code, json, &doc))
+}
+
+/// The AWS checks when no region is set: the first fails and says how to set one, the
+/// others are skipped for that reason.
+fn without_region(config: &crate::model::config::Config) -> Vec<Check> {
+    let mut out = vec![Check::fail(doctor::CREDENTIALS, NO_REGION, NO_REGION_HELP)];
+    let zone = config
+        .https
+        .as_ref()
+        .is_some_and(|h| h.hosted_zone_id.is_some());
+    let mut names: Vec<&str> = zone.then_some(doctor::HOSTED_ZONE).into_iter().collect();
+    names.extend(ELB_QUOTAS.iter().map(|(_, name, _)| *name));
+    names.push(doctor::LAMBDA_CONCURRENCY);
+    names.push(doctor::LOG_DELIVERY);
+    let why = format!("needs an AWS region (see check `{}`)", doctor::CREDENTIALS);
+    out.extend(names.into_iter().map(|n| Check::skip(n, why.clone())));
+    out
 }
 
 /// The checks as lines on stdout, each not-ok one followed by its fix.
