@@ -8,7 +8,7 @@ use aws_sdk_route53::types::ChangeAction;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::wait_error;
-use super::{logical_of, read, teardown, Ctx, Teardown};
+use super::{found, logical_of, read, teardown, Ctx, Teardown};
 use crate::aws::error::{build_error, AwsError, AwsResultExt, ResourceError};
 use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
@@ -65,31 +65,36 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
     }
     // A certificate for the configured domain is most likely the stack's: its details
     // are read beside its tags, in the same round trip. Any other is described only
-    // when its tags say it is the stack's (one left from an earlier domain).
+    // when its tags say it is the stack's (one left from an earlier domain). One deleted
+    // since the listing (by anyone, in a shared account) is gone: skipped.
     let wanted = ctx.config.https.as_ref().map(|h| h.domain.as_str());
-    let found: Vec<Option<Found>> = stream::iter(summaries)
+    let certificates: Vec<Option<Found>> = stream::iter(summaries)
         .map(|(arn, domain)| async move {
             let likely = wanted == Some(domain.as_str());
-            let (tags, early) = tokio::try_join!(tags_of(ctx, &arn), async {
-                if likely {
-                    describe(ctx, &arn).await.map(Some)
-                } else {
-                    Ok(None)
-                }
-            })?;
+            let (tags, early) =
+                tokio::try_join!(async { found(tags_of(ctx, &arn).await) }, async {
+                    if likely {
+                        found(describe(ctx, &arn).await).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })?;
+            let Some(tags) = tags else {
+                return Ok(None);
+            };
             let Some(logical) = logical_of(&tags).filter(|_| ctx.owns(&tags)) else {
                 return Ok(None);
             };
             let cert = match early {
-                Some(cert) => cert,
-                None => describe(ctx, &arn).await?,
+                Some(cert) => cert.flatten(),
+                None => found(describe(ctx, &arn).await)?.flatten(),
             };
             Ok::<_, AwsError>(cert.map(|cert| observe(&arn, logical, &tags, &cert)))
         })
         .buffer_unordered(5)
         .try_collect()
         .await?;
-    Ok(found.into_iter().flatten().collect())
+    Ok(certificates.into_iter().flatten().collect())
 }
 
 async fn describe(ctx: &Ctx<'_>, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
