@@ -236,16 +236,7 @@ fn print_entry(s: &Session, e: &AccessEntry, function: Option<&str>, joined: &[&
             trace_id: e.trace_id.clone(),
             error_reason: e.error_reason.clone(),
             actions: e.actions.clone(),
-            lambda: joined
-                .iter()
-                .map(|ev| LogLine {
-                    timestamp: ev.timestamp,
-                    time: format_rfc3339(ev.timestamp),
-                    function: ev.function.clone(),
-                    event_id: ev.event_id.clone(),
-                    message: ev.message.clone(),
-                })
-                .collect(),
+            lambda: joined.iter().map(|ev| LogLine::from(*ev)).collect(),
         });
         println!("{}", serde_json::to_value(&line).unwrap_or_default());
         return;

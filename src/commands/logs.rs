@@ -173,13 +173,7 @@ pub(crate) async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
         }
         for e in cursor.advance(all) {
             if s.json() {
-                let line = LogsLine::Event(LogLine {
-                    time: format_rfc3339(e.timestamp),
-                    timestamp: e.timestamp,
-                    function: e.function,
-                    event_id: e.event_id,
-                    message: e.message,
-                });
+                let line = LogsLine::Event(LogLine::from(&e));
                 println!("{}", serde_json::to_value(&line).unwrap_or_default());
             } else {
                 println!(

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::model::config::Warning;
 use crate::model::cost::Workload;
 use crate::model::doctor::Check;
+use crate::model::lifecycle::{format_rfc3339, LogEvent};
 use crate::model::lock::LockRecord;
 use crate::model::plan::{Change, Counts};
 use crate::model::stack::Kind;
@@ -470,6 +471,18 @@ pub(crate) struct LogLine {
     pub function: String,
     pub event_id: String,
     pub message: String,
+}
+
+impl From<&LogEvent> for LogLine {
+    fn from(e: &LogEvent) -> Self {
+        LogLine {
+            timestamp: e.timestamp,
+            time: format_rfc3339(e.timestamp),
+            function: e.function.clone(),
+            event_id: e.event_id.clone(),
+            message: e.message.clone(),
+        }
+    }
 }
 
 /// One request of the load balancer's access log (`logs --access`), with the log

@@ -63,10 +63,9 @@ pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<Outcome> {
     Ok(Outcome::json(code, json, &doc))
 }
 
-/// The AWS checks when no region is set: the first fails and says how to set one, the
-/// others are skipped for that reason.
-fn without_region(config: &crate::model::config::Config) -> Vec<Check> {
-    let mut out = vec![Check::fail(doctor::CREDENTIALS, NO_REGION, NO_REGION_HELP)];
+/// The checks after `credentials` that ask AWS: the hosted zone's (with one), the
+/// quotas.
+fn aws_check_names(config: &crate::model::config::Config) -> Vec<&'static str> {
     let zone = config
         .https
         .as_ref()
@@ -74,6 +73,14 @@ fn without_region(config: &crate::model::config::Config) -> Vec<Check> {
     let mut names: Vec<&str> = zone.then_some(doctor::HOSTED_ZONE).into_iter().collect();
     names.extend(ELB_QUOTAS.iter().map(|(_, name, _)| *name));
     names.push(doctor::LAMBDA_CONCURRENCY);
+    names
+}
+
+/// The AWS checks when no region is set: the first fails and says how to set one, the
+/// others are skipped for that reason.
+fn without_region(config: &crate::model::config::Config) -> Vec<Check> {
+    let mut out = vec![Check::fail(doctor::CREDENTIALS, NO_REGION, NO_REGION_HELP)];
+    let mut names = aws_check_names(config);
     names.push(doctor::LOG_DELIVERY);
     let why = format!("needs an AWS region (see check `{}`)", doctor::CREDENTIALS);
     out.extend(names.into_iter().map(|n| Check::skip(n, why.clone())));
@@ -120,9 +127,7 @@ async fn aws_checks(s: &Session, args: &DoctorArgs) -> Vec<Check> {
         .as_ref()
         .filter(|h| h.hosted_zone_id.is_some());
     if caller.is_err() {
-        let mut names: Vec<&str> = zone.map(|_| doctor::HOSTED_ZONE).into_iter().collect();
-        names.extend(ELB_QUOTAS.iter().map(|(_, name, _)| *name));
-        names.push(doctor::LAMBDA_CONCURRENCY);
+        let names = aws_check_names(&s.config);
         out.extend(names.into_iter().map(doctor::needs_credentials));
         return out;
     }
