@@ -25,7 +25,7 @@ use crate::support::http::{self, Resp};
 use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
 use crate::support::ministack::{MiniStack, ACCOUNT, ROOT_KEY, ROOT_SECRET};
 use crate::support::{
-    albkit_command_at, run, sdk_config_at, unique_stack_name, Output, Project, ALBKIT_TIMEOUT,
+    albkit_command_at, create_hosted_zone, run, unique_stack_name, Output, Project, ALBKIT_TIMEOUT,
 };
 
 const REGION: &str = "us-east-1";
@@ -38,13 +38,7 @@ static SENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 
 async fn root_config() -> aws_config::SdkConfig {
-    sdk_config_at(
-        &MiniStack::shared().endpoint(),
-        REGION,
-        ROOT_KEY,
-        ROOT_SECRET,
-    )
-    .await
+    MiniStack::shared().root_config(REGION).await
 }
 
 /// Runs albkit in `project` against MiniStack, as the account's root.
@@ -115,16 +109,7 @@ impl Site {
         let stack = unique_stack_name(prefix);
         let cfg = root_config().await;
         let zone_name = format!("{stack}.example.com");
-        let zone = aws_sdk_route53::Client::new(&cfg)
-            .create_hosted_zone()
-            .name(&zone_name)
-            .caller_reference(format!("albkit-{stack}"))
-            .send()
-            .await
-            .expect("CreateHostedZone")
-            .hosted_zone()
-            .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-            .expect("zone id");
+        let zone = create_hosted_zone(&cfg, &zone_name).await;
         let project = Project::from_fixture("dev");
         // A crate of its own per stack: tests running at once build into the same
         // target dir, and each must package its own binary.

@@ -252,18 +252,28 @@ async fn doctor_checks_the_account_the_delegation_and_the_machine() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn doctor_without_credentials_fails_and_skips_what_needs_them() {
-    let moto = Moto::shared();
-    let p = Project::from_template("hello", &unique_stack_name("doctor-nocred"));
-    let mut cmd = albkit_command(moto, &p, REGION);
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .args(["doctor", "-o", "json"]);
+/// `albkit doctor -o json` on a hello project with the environment variables `unset`
+/// removed: it exits 1, and its document matches the schema.
+fn doctor_without(prefix: &str, unset: &[&str]) -> serde_json::Value {
+    let p = Project::from_template("hello", &unique_stack_name(prefix));
+    let mut cmd = albkit_command(Moto::shared(), &p, REGION);
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    cmd.args(["doctor", "-o", "json"]);
     let out: Output = run(cmd, ALBKIT_TIMEOUT);
     out.code_is(1);
     let doc = out.json();
     assert_matches("doctor", &doc, &out);
+    doc
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_without_credentials_fails_and_skips_what_needs_them() {
+    let doc = doctor_without(
+        "doctor-nocred",
+        &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    );
     let all = checks(&doc);
     let (status, _, fix) = &all["credentials"];
     assert_eq!(status, "fail");
@@ -280,16 +290,7 @@ async fn doctor_without_credentials_fails_and_skips_what_needs_them() {
 /// others are skipped, and the machine checks still run.
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_without_a_region_says_how_to_set_one_and_still_checks_the_machine() {
-    let moto = Moto::shared();
-    let p = Project::from_template("hello", &unique_stack_name("doctor-noregion"));
-    let mut cmd = albkit_command(moto, &p, REGION);
-    cmd.env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .args(["doctor", "-o", "json"]);
-    let out: Output = run(cmd, ALBKIT_TIMEOUT);
-    out.code_is(1);
-    let doc = out.json();
-    assert_matches("doctor", &doc, &out);
+    let doc = doctor_without("doctor-noregion", &["AWS_REGION", "AWS_DEFAULT_REGION"]);
     assert_eq!(doc["region"], "(none)");
     let all = checks(&doc);
     let (status, detail, fix) = &all["credentials"];

@@ -772,31 +772,18 @@ async fn logs_access_reads_filters_and_joins_the_access_log() {
         "{out}"
     );
 
-    let out = albkit(
-        moto,
-        &p,
-        REGION,
-        &["logs", "--access", "--since", "30m", "--status", "5xx"],
-    );
-    assert_eq!(out.ok().stdout.lines().count(), 2, "{out}");
-    let out = albkit(
-        moto,
-        &p,
-        REGION,
-        &["logs", "--access", "--since", "30m", "--path", "/hel*"],
-    );
-    assert_eq!(out.ok().stdout.lines().count(), 3, "{out}");
-    let out = albkit(
-        moto,
-        &p,
-        REGION,
-        &["logs", "--access", "--since", "3h", "--status", "200"],
-    );
-    assert_eq!(
-        out.ok().stdout.lines().count(),
-        2,
-        "the old one too:\n{out}"
-    );
+    // How many lines `logs --access ARGS` prints.
+    let lines = |args: &[&str]| {
+        let out = albkit(moto, &p, REGION, &[&["logs", "--access"], args].concat());
+        let n = out.ok().stdout.lines().count();
+        (n, out)
+    };
+    let (n, out) = lines(&["--since", "30m", "--status", "5xx"]);
+    assert_eq!(n, 2, "{out}");
+    let (n, out) = lines(&["--since", "30m", "--path", "/hel*"]);
+    assert_eq!(n, 3, "{out}");
+    let (n, out) = lines(&["--since", "3h", "--status", "200"]);
+    assert_eq!(n, 2, "the old one too:\n{out}");
 
     let out = albkit(
         moto,

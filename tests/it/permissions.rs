@@ -16,9 +16,7 @@ use serde_json::{json, Value};
 use crate::support::inventory::{self, Kind, Roles, Scope};
 use crate::support::ministack::{MiniStack, ACCOUNT, ROOT_KEY, ROOT_SECRET};
 use crate::support::proxy::{Proxy, ProxyConfig};
-use crate::support::{
-    albkit_command_at, run, sdk_config_at, unique_stack_name, Output, Project, ALBKIT_TIMEOUT,
-};
+use crate::support::{albkit_command_at, run, unique_stack_name, Output, Project, ALBKIT_TIMEOUT};
 
 const REGION: &str = "us-east-1";
 /// The most a customer managed policy may hold (IAM quotas: 6,144 characters, white
@@ -54,13 +52,7 @@ fn root() -> (String, String) {
 }
 
 async fn root_config() -> aws_config::SdkConfig {
-    sdk_config_at(
-        &MiniStack::shared().endpoint(),
-        REGION,
-        ROOT_KEY,
-        ROOT_SECRET,
-    )
-    .await
+    MiniStack::shared().root_config(REGION).await
 }
 
 /// The policy albkit prints for `audience`, asked as the account's root.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
 use crate::support::proxy::{operation_of, service_of, Fault, Proxy, ProxyConfig, Realism, Target};
 use crate::support::{
-    albkit_command, albkit_with_env, run, sdk_config, unique_stack_name, Moto, Output, Project,
-    ACCOUNT_ID, ALBKIT_TIMEOUT,
+    albkit_command, albkit_with_env, create_hosted_zone, run, sdk_config, unique_stack_name, Moto,
+    Output, Project, ACCOUNT_ID, ALBKIT_TIMEOUT,
 };
 
 fn minimal_config(stack: &str) -> String {
@@ -315,17 +315,7 @@ async fn up_and_down_converge_with_20_percent_faults_and_aws_realism() {
 /// and the zone's id.
 async fn https_project(moto: &Moto, region: &str, stack: &str) -> (Project, String) {
     let domain = format!("{stack}.example.com");
-    let cfg = sdk_config(moto, region).await;
-    let zone = aws_sdk_route53::Client::new(&cfg)
-        .create_hosted_zone()
-        .name(&domain)
-        .caller_reference(format!("albkit-{stack}"))
-        .send()
-        .await
-        .expect("hosted zone")
-        .hosted_zone()
-        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-        .expect("zone id");
+    let zone = create_hosted_zone(&sdk_config(moto, region).await, &domain).await;
     let project = Project::from_template("hello", stack);
     project.with_config(&format!(
         "{}\n[https]\ndomain = \"api.{domain}\"\nhosted_zone_id = \"{zone}\"\n",

@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 
 use crate::support::{
-    albkit_with_env, sdk_config, unique_stack_name, Moto, Output, Project, ACCOUNT_ID,
+    albkit_with_env, create_hosted_zone, sdk_config, unique_stack_name, Moto, Output, Project,
+    ACCOUNT_ID,
 };
 
 const REGION: &str = "eu-north-1";
@@ -60,19 +61,8 @@ fn deployed() -> &'static Deployed {
         let moto = Moto::shared();
         let stack = unique_stack_name("secure");
         let domain = format!("{stack}.example.com");
-        let zone = rt().block_on(async {
-            let cfg = sdk_config(moto, REGION).await;
-            aws_sdk_route53::Client::new(&cfg)
-                .create_hosted_zone()
-                .name(&domain)
-                .caller_reference(format!("albkit-secure-{stack}"))
-                .send()
-                .await
-                .expect("hosted zone")
-                .hosted_zone()
-                .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-                .expect("zone id")
-        });
+        let zone = rt()
+            .block_on(async { create_hosted_zone(&sdk_config(moto, REGION).await, &domain).await });
         let project = Project::from_template("hello", &stack);
         project.with_config(&config(&stack, &format!("api.{domain}"), &zone));
         let env = [("AWS_SECRET_ACCESS_KEY", AWS_SECRET)];

@@ -6,7 +6,7 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 
-use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
+use crate::support::{albkit, create_hosted_zone, sdk_config, unique_stack_name, Moto, Project};
 
 /// CloudFront's fixed hosted zone for alias targets.
 const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
@@ -22,17 +22,7 @@ fn config(stack: &str, extra: &str) -> String {
 /// zone; returns the project, the zone id and the domain.
 async fn https_project(moto: &Moto, region: &str, stack: &str) -> (Project, String, String) {
     let zone_name = format!("{stack}.example.com");
-    let zone = route53(moto, region)
-        .await
-        .create_hosted_zone()
-        .name(&zone_name)
-        .caller_reference(format!("ownership-{stack}"))
-        .send()
-        .await
-        .expect("CreateHostedZone")
-        .hosted_zone()
-        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-        .expect("zone id");
+    let zone = create_hosted_zone(&sdk_config(moto, region).await, &zone_name).await;
     let domain = format!("api.{zone_name}");
     let project = Project::from_template("hello", stack);
     project.with_config(&format!(

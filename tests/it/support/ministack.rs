@@ -117,6 +117,11 @@ impl MiniStack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// An SDK config for `region` that calls it as the account's root.
+    pub(crate) async fn root_config(&self, region: &str) -> aws_config::SdkConfig {
+        super::sdk_config_at(&self.endpoint(), region, ROOT_KEY, ROOT_SECRET).await
+    }
+
     /// The port of its gateway, where the load balancers' data plane answers too.
     pub(crate) fn port(&self) -> u16 {
         self.port

@@ -373,6 +373,21 @@ pub(crate) async fn sdk_config(moto: &Moto, region: &str) -> aws_config::SdkConf
     sdk_config_at(&moto.endpoint(), region, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await
 }
 
+/// Creates the hosted zone `name` through `cfg`; returns its id without the
+/// `/hostedzone/` prefix.
+pub(crate) async fn create_hosted_zone(cfg: &aws_config::SdkConfig, name: &str) -> String {
+    aws_sdk_route53::Client::new(cfg)
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(format!("albkit-test-{name}"))
+        .send()
+        .await
+        .expect("CreateHostedZone")
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .expect("zone id")
+}
+
 /// An SDK config for `region` that talks to `endpoint` with the given static keys.
 pub(crate) async fn sdk_config_at(
     endpoint: &str,
