@@ -27,6 +27,14 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub route53: aws_sdk_route53::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Alarms, metrics and the dashboard.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The stack's alarm topic.
+    pub sns: aws_sdk_sns::Client,
+    /// The web ACL in front of the load balancer.
+    pub wafv2: aws_sdk_wafv2::Client,
+    /// Secrets the load balancer needs at configuration time (an OIDC client secret).
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
 }
 
@@ -88,6 +96,10 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             route53: aws_sdk_route53::Client::new(&sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            wafv2: aws_sdk_wafv2::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
         })
     }
