@@ -8,7 +8,7 @@ use super::error::AwsError;
 use super::resources::{
     certificate, dns_record, function, function_concurrency, internet_gateway, listener,
     listener_certificates, load_balancer, log_bucket, log_group, role, route_table, rule,
-    security_group, subnet, target_group, vpc, Ctx, Foreign,
+    security_group, subnet, target_group, vpc, web_acl, web_acl_association, Ctx, Foreign,
 };
 use crate::model::found::{resolve, Found};
 use crate::model::names::{log_group_of, logical, Names};
@@ -62,6 +62,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         (functions, concurrency, function_foreign),
         (target_groups, target_group_foreign),
         (records, records_foreign),
+        (web_acl, web_acl_foreign),
     ) = tokio::try_join!(
         discover_network(ctx),
         security_group::discover(ctx),
@@ -73,7 +74,10 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         discover_functions(ctx),
         target_group::discover(ctx),
         dns_record::discover(ctx),
+        web_acl::discover(ctx),
     )?;
+    let (association, association_foreign) =
+        discover_association(ctx, &elb_found, &web_acl).await?;
     let log_group::Groups {
         owned: mut groups,
         untagged,
@@ -98,6 +102,8 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         concurrency,
         target_groups,
         records,
+        web_acl,
+        association,
     ];
     collect(&mut d, resolve(found.concat(), &aliases));
     d.foreign.extend(elb_foreign);
@@ -106,7 +112,26 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(function_foreign);
     d.foreign.extend(target_group_foreign);
     d.foreign.extend(log_group_foreign);
+    d.foreign.extend(web_acl_foreign);
+    d.foreign.extend(association_foreign);
     Ok(d)
+}
+
+/// The web ACL association of the stack's load balancer: read once both are known, and
+/// only when the config has `[waf]` or the stack has a web ACL (a load balancer's web
+/// ACL is otherwise none of albkit's business).
+async fn discover_association(
+    ctx: &Ctx<'_>,
+    elb_found: &[Found],
+    web_acl: &[Found],
+) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
+    let Some(lb) = load_balancer_of(elb_found) else {
+        return Ok((vec![], vec![]));
+    };
+    if ctx.config.waf.is_none() && web_acl.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    web_acl_association::discover(ctx, &lb.id, web_acl.first()).await
 }
 
 /// The stack's VPC, subnets, internet gateway and route tables. A reused VPC is never

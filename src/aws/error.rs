@@ -201,6 +201,7 @@ const THROTTLING: &[&str] = &[
     "RequestTimeoutException",
     "EC2ThrottledException",
     "BandwidthLimitExceeded",
+    "WAFInternalErrorException",
 ];
 
 const NOT_FOUND: &[&str] = &[
@@ -227,6 +228,7 @@ const NOT_FOUND: &[&str] = &[
     "InvalidAssociationID.NotFound",
     "InvalidPermission.NotFound",
     "NoSuchHostedZone",
+    "WAFNonexistentItemException",
 ];
 
 const DEPENDENCY: &[&str] = &[
@@ -236,6 +238,8 @@ const DEPENDENCY: &[&str] = &[
     "ResourceInUseByAnotherResource",
     "BucketNotEmpty",
     "DeleteConflict",
+    // WAF: a web ACL still associated with a resource.
+    "WAFAssociatedItemException",
 ];
 
 /// Classifies an error from its code, message and HTTP status. Pure.
@@ -276,6 +280,11 @@ pub(crate) fn classify(code: Option<&str>, message: &str, status: Option<u16>) -
     }
     // ELB: an HTTPS listener with a certificate that is still being issued or replicated.
     if code_str == "CertificateNotFound" || code_str == "UnsupportedCertificate" {
+        return ErrorClass::EventualConsistency;
+    }
+    // WAF: a web ACL created seconds ago is not yet usable everywhere; a change raced
+    // another (the caller reads the lock token again).
+    if code_str == "WAFUnavailableEntityException" || code_str == "WAFOptimisticLockException" {
         return ErrorClass::EventualConsistency;
     }
     if matches!(status, Some(s) if s >= 500) {
@@ -407,6 +416,22 @@ mod tests {
             classify(Some("AccessDenied"), elb, Some(400)),
             ErrorClass::EventualConsistency
         );
+    }
+
+    #[test]
+    fn waf_errors_are_classified() {
+        let class = |code| classify(Some(code), "", Some(400));
+        assert_eq!(
+            class("WAFUnavailableEntityException"),
+            ErrorClass::EventualConsistency
+        );
+        assert_eq!(
+            class("WAFOptimisticLockException"),
+            ErrorClass::EventualConsistency
+        );
+        assert_eq!(class("WAFAssociatedItemException"), ErrorClass::Dependency);
+        assert_eq!(class("WAFNonexistentItemException"), ErrorClass::NotFound);
+        assert_eq!(class("WAFLimitsExceededException"), ErrorClass::Permanent);
     }
 
     #[test]

@@ -6,7 +6,10 @@ use super::session::load_and_connect;
 use super::{Document, Outcome};
 use crate::cli::{Cli, IamPolicyArgs, Output, PolicyFor};
 use crate::error::{Error, Result};
-use crate::model::iam_policy::{document, statements, summary, Audience, Scope};
+use crate::model::iam_policy::{
+    document, size, statements, summary, Audience, Scope, INLINE_ROLE_POLICY_MAX,
+    MANAGED_POLICY_MAX,
+};
 
 pub(crate) async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
     let (config, aws) = load_and_connect(cli).await?;
@@ -44,6 +47,15 @@ pub(crate) async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
             audience.as_str(),
             config.stack.name,
             aws.region
+        );
+    }
+    let size = size(&doc);
+    if size > MANAGED_POLICY_MAX && !cli.quiet {
+        eprintln!(
+            "albkit iam-policy: note: this policy has {size} characters, over the \
+             {MANAGED_POLICY_MAX} a customer managed policy holds: put it on the role as an \
+             inline policy (a role's inline policies hold {INLINE_ROLE_POLICY_MAX} characters \
+             together; `aws iam put-role-policy`). docs/permissions.md, \"Size\"."
         );
     }
     // The policy is the output, whatever -o says.

@@ -48,7 +48,10 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         | Kind::Listener
         | Kind::ListenerRule
         | Kind::DnsRecord
-        | Kind::FunctionConcurrency => calls(1),
+        | Kind::FunctionConcurrency
+        // CreateWebACL (tags inline); AssociateWebACL.
+        | Kind::WebAcl
+        | Kind::WebAclAssociation => calls(1),
         // Read the listener's certificates → add the missing ones.
         Kind::ListenerCertificates => calls(2),
         // Create → attach; create → route and associations; create bucket → its
@@ -82,8 +85,8 @@ fn delete_cost(kind: Kind, m: &Model) -> Duration {
         Kind::LoadBalancer => calls(2),
         // Deregister → remove the permission → delete.
         Kind::TargetGroup => calls(2),
-        // Detach the policy → delete.
-        Kind::Role => calls(2),
+        // Detach the policy → delete; read the lock token → delete the web ACL.
+        Kind::Role | Kind::WebAcl => calls(2),
         _ => calls(1),
     }
 }

@@ -11,7 +11,8 @@ use super::spec::{
     CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec, FunctionSpec,
     HealthCheckSpec, InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls,
     LoadBalancerSpec, LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec,
-    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
+    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
+    WebAclSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -39,7 +40,32 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     if let Some(https) = &config.https {
         dns_records(https, &mut out);
     }
+    web_acl(config, &names, &mut out);
     Desired::new(names, out)
+}
+
+/// `[waf]`: the web ACL and its association with the load balancer.
+fn web_acl(config: &Config, names: &Names, out: &mut Specs) {
+    let Some(waf) = &config.waf else {
+        return;
+    };
+    push(
+        out,
+        logical::WEB_ACL,
+        WebAclSpec {
+            name: names.web_acl(),
+            rules: waf.rules(),
+            tags: resource_tags(config, logical::WEB_ACL),
+        },
+    );
+    push(
+        out,
+        logical::WEB_ACL_ASSOCIATION,
+        WebAclAssociationSpec {
+            web_acl: Ref::Stack(logical::WEB_ACL.into()),
+            load_balancer: Ref::Stack(logical::LOAD_BALANCER.into()),
+        },
+    );
 }
 
 /// The VPC, internet gateway, subnets and route table of a managed network; returns

@@ -135,6 +135,7 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
         out.extend(roles(&s, scope));
         out.extend(buckets(&s, scope));
         out.extend(https(&s, scope));
+        out.extend(waf(&s, scope));
     }
     merge(out)
 }
@@ -186,6 +187,16 @@ pub fn merge(list: Vec<Statement>) -> Vec<Statement> {
         }
     }
     out
+}
+
+/// The most characters, white space not counted, a customer managed policy holds.
+pub const MANAGED_POLICY_MAX: usize = 6_144;
+/// The most characters the inline policies of one IAM role hold together.
+pub const INLINE_ROLE_POLICY_MAX: usize = 10_240;
+
+/// A policy document's size as IAM counts it: its JSON without white space.
+pub fn size(doc: &Value) -> usize {
+    doc.to_string().len()
 }
 
 /// The policy document (IAM JSON) for `audience`.
@@ -293,6 +304,14 @@ impl Arns {
         )]
     }
 
+    /// The stack's web ACL: `regional/webacl/<stack>-waf/<id>`.
+    fn web_acl(&self) -> Vec<String> {
+        vec![self.arn(
+            "wafv2",
+            &format!("regional/webacl/{}/*", self.names.web_acl()),
+        )]
+    }
+
     fn log_bucket(&self) -> String {
         self.names.log_bucket(&self.account)
     }
@@ -357,6 +376,7 @@ fn read_everywhere(audience: Audience) -> Statement {
         "iam:ListRoles",
         "lambda:ListFunctions",
         "logs:DescribeLogGroups",
+        "wafv2:ListWebACLs",
     ];
     if audience == Audience::Plan {
         actions.push("lambda:GetAccountSettings");
@@ -411,6 +431,19 @@ fn read_stack(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Vec<Statement>
         ],
         buckets,
     ));
+    if scope.config.waf.is_some() && audience == Audience::Plan {
+        // The stack's web ACL (name) and which web ACL its load balancer has (the
+        // deploy audience has them among `waf`'s).
+        out.push(Statement::new(
+            READ_BY_NAME,
+            &[
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:ListTagsForResource",
+            ],
+            [s.web_acl(), s.load_balancer()].concat(),
+        ));
+    }
     if let Some(https) = &scope.config.https {
         out.push(Statement::new(
             READ_BY_NAME,
@@ -556,6 +589,25 @@ fn load_balancer(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
         )
         .when("StringEquals", s.tag_key(), &[&s.stack]),
     ]
+}
+
+/// `[waf]`: the web ACL, by its name (`regional/webacl/<stack>-waf/*`), and its
+/// association with the stack's load balancer. `*WebACL` is Create, Get, Update, Delete,
+/// Associate and Disassociate WebACL (and ListResourcesForWebACL); `*Resource` is Tag,
+/// Untag and ListTagsFor Resource and GetWebACLForResource. The rules name AWS's managed
+/// rule groups (`managedruleset`), which `CreateWebACL` and `UpdateWebACL` are also
+/// authorized on; `AssociateWebACL` and `GetWebACLForResource` on the load balancer too,
+/// which also needs `elasticloadbalancing:SetWebAcl` (the `Set*` of [`load_balancer`]).
+fn waf(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    if scope.config.waf.is_none() {
+        return Vec::new();
+    }
+    let managed = s.arn("wafv2", "regional/managedruleset/*/*");
+    vec![Statement::new(
+        CHANGE_BY_NAME,
+        &["wafv2:*Resource", "wafv2:*WebACL"],
+        [s.web_acl(), vec![managed], s.load_balancer()].concat(),
+    )]
 }
 
 /// The functions and their log groups.
@@ -781,7 +833,7 @@ mod tests {
     use crate::model::validate::parse_str;
 
     /// A config of `functions` functions, with the optional parts turned on or off.
-    fn config(functions: usize, full: bool) -> Config {
+    fn config(functions: usize, full: bool, sections: &str) -> Config {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text = String::from("[stack]\nname = \"shop\"\n");
         if full {
@@ -790,6 +842,7 @@ mod tests {
                  [https]\ndomain = \"api.example.com\"\nhosted_zone_id = \"Z0123456789ABCDEFGHIJ\"\n",
             );
         }
+        text.push_str(sections);
         for i in 0..functions {
             let path = dir.path().join(format!("functions/f{i}"));
             std::fs::create_dir_all(&path).expect("mkdir");
@@ -826,7 +879,7 @@ mod tests {
 
     #[test]
     fn only_list_and_describe_calls_are_on_every_resource() {
-        for c in [config(1, false), config(3, true)] {
+        for c in [config(1, false, ""), config(3, true, "")] {
             for audience in [Audience::Deploy, Audience::Plan] {
                 for s in policy(&c, audience) {
                     let star = s.resources.iter().any(|r| r == "*");
@@ -851,7 +904,7 @@ mod tests {
     #[test]
     fn listener_certificates_may_change_only_when_the_config_lists_them() {
         let action = "elasticloadbalancing:*ListenerCertificates";
-        let mut c = config(1, true);
+        let mut c = config(1, true, "");
         assert!(!actions(&policy(&c, Audience::Deploy)).contains(&action));
         if let Some(h) = c.https.as_mut() {
             h.extra_certificate_arns = Some(vec![]);
@@ -868,7 +921,7 @@ mod tests {
 
     #[test]
     fn the_plan_policy_only_reads() {
-        let c = config(2, true);
+        let c = config(2, true, "");
         for a in actions(&policy(&c, Audience::Plan)) {
             let verb = a.split(':').nth(1).unwrap_or_default();
             assert!(
@@ -882,7 +935,7 @@ mod tests {
 
     #[test]
     fn doctors_reads_are_in_the_plan_policy_only() {
-        let c = config(1, true);
+        let c = config(1, true, "");
         let plan = policy(&c, Audience::Plan);
         let all = actions(&plan);
         for a in [
@@ -909,15 +962,41 @@ mod tests {
         let deploy = actions(&policy(&c, Audience::Deploy));
         assert!(!deploy.contains(&"lambda:GetAccountSettings"));
         assert!(!deploy.contains(&"route53:GetHostedZone"));
+        assert!(!actions(&policy(&config(1, false, ""), Audience::Plan))
+            .contains(&"route53:GetHostedZone"));
+    }
+
+    #[test]
+    fn waf_changes_only_with_a_waf_section_on_the_stacks_web_acl() {
+        let plain = policy(&config(1, false, ""), Audience::Deploy);
+        assert!(!actions(&plain).contains(&"wafv2:*WebACL"));
+        assert!(actions(&plain).contains(&"wafv2:ListWebACLs"));
+        let c = config(1, false, "[waf]\n");
+        let deploy = policy(&c, Audience::Deploy);
+        let st = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"wafv2:*WebACL"))
+            .expect("web ACL statement");
+        let web_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/shop-waf/*";
         assert!(
-            !actions(&policy(&config(1, false), Audience::Plan)).contains(&"route53:GetHostedZone")
+            st.resources.iter().any(|r| r == web_acl),
+            "{:?}",
+            st.resources
         );
+        assert!(st
+            .resources
+            .iter()
+            .filter(|r| r.contains(":wafv2:"))
+            .all(|r| r == web_acl || r.contains("regional/managedruleset/")));
+        let plan = policy(&c, Audience::Plan);
+        assert!(actions(&plan).contains(&"wafv2:GetWebACLForResource"));
+        assert!(!actions(&plan).contains(&"wafv2:*WebACL"));
     }
 
     #[test]
     fn the_deploy_policy_fits_a_managed_policy_whatever_the_number_of_functions() {
         for n in [1, 5, 30] {
-            let c = config(n, true);
+            let c = config(n, true, "");
             let doc = document(
                 &Scope {
                     config: &c,
@@ -926,15 +1005,32 @@ mod tests {
                 },
                 Audience::Deploy,
             );
-            let size = doc.to_string().len();
+            let chars = size(&doc);
             // KMS keys are listed one by one: 30 keys is an upper bound in practice.
-            assert!(size <= 6144, "{n} functions: {size} characters");
+            assert!(
+                chars <= MANAGED_POLICY_MAX,
+                "{n} functions: {chars} characters"
+            );
+            // With `[waf]` too, it is an inline policy's.
+            let mut with_waf = c.clone();
+            with_waf.waf = config(1, false, "[waf]\nrate_limit = { requests = 100 }\n").waf;
+            assert!(with_waf.waf.is_some());
+            let scope = Scope {
+                config: &with_waf,
+                region: "eu-west-1",
+                account: "123456789012",
+            };
+            let chars = size(&document(&scope, Audience::Deploy));
+            assert!(
+                chars <= INLINE_ROLE_POLICY_MAX,
+                "{n} functions: {chars} characters"
+            );
         }
     }
 
     #[test]
     fn no_managed_policy_can_be_attached_and_roles_go_to_lambda_only() {
-        let deploy = policy(&config(1, false), Audience::Deploy);
+        let deploy = policy(&config(1, false, ""), Audience::Deploy);
         let all = actions(&deploy);
         assert!(!all.contains(&"iam:AttachRolePolicy"));
         // The only IAM wildcards are reads.
@@ -960,7 +1056,7 @@ mod tests {
 
     #[test]
     fn a_permissions_boundary_is_required_to_create_a_role_or_change_its_policy() {
-        let deploy = policy(&config(1, true), Audience::Deploy);
+        let deploy = policy(&config(1, true, ""), Audience::Deploy);
         let boundary = "arn:aws:iam::123456789012:policy/albkit-boundary";
         for action in [
             "iam:CreateRole",
@@ -978,14 +1074,14 @@ mod tests {
             );
         }
         assert!(!actions(&deploy).contains(&"iam:DeleteRolePermissionsBoundary"));
-        let plain = policy(&config(1, false), Audience::Deploy);
+        let plain = policy(&config(1, false, ""), Audience::Deploy);
         assert!(actions(&plain).contains(&"iam:DeleteRolePermissionsBoundary"));
         assert!(!actions(&plain).contains(&"iam:PutRolePermissionsBoundary"));
     }
 
     #[test]
     fn creates_need_the_stacks_tag_and_changes_a_resource_that_has_it() {
-        let deploy = policy(&config(1, true), Audience::Deploy);
+        let deploy = policy(&config(1, true, ""), Audience::Deploy);
         let create = deploy
             .iter()
             .find(|s| s.sid == CREATE_TAGGED)
@@ -1034,7 +1130,7 @@ mod tests {
 
     #[test]
     fn merged_statements_never_mix_two_parts_of_one_service() {
-        for c in [config(1, false), config(2, true)] {
+        for c in [config(1, false, ""), config(2, true, "")] {
             for audience in [Audience::Deploy, Audience::Plan] {
                 let list = policy(&c, audience);
                 let mut sids: Vec<String> = list
@@ -1064,7 +1160,7 @@ mod tests {
 
     #[test]
     fn https_adds_certificate_and_record_permissions_scoped_to_the_domain() {
-        let deploy = policy(&config(1, true), Audience::Deploy);
+        let deploy = policy(&config(1, true, ""), Audience::Deploy);
         let all = actions(&deploy);
         for a in [
             "acm:RequestCertificate",
@@ -1090,7 +1186,7 @@ mod tests {
                 ["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
             ["api.example.com", "*.api.example.com"]
         );
-        let plain = policy(&config(1, false), Audience::Deploy);
+        let plain = policy(&config(1, false, ""), Audience::Deploy);
         assert!(!actions(&plain).iter().any(|a| a.starts_with("acm:Request")));
     }
 }

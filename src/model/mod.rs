@@ -20,6 +20,7 @@ pub mod sg_rule;
 pub mod spec;
 pub mod stack;
 pub mod tls;
+pub mod waf;
 
 /// The former name of the reading and validation of `albkit.toml`, now part of
 /// [`config`]; kept so that callers can move at their own pace.

@@ -110,6 +110,11 @@ impl Names {
         format!("{}--{}", self.stack, function)
     }
 
+    /// The web ACL (`[waf]`): WAF names are 1–128 of `[A-Za-z0-9_-]`.
+    pub fn web_acl(&self) -> String {
+        format!("{}-waf", self.stack)
+    }
+
     pub fn security_group(&self) -> String {
         format!("{}-alb", self.stack)
     }
@@ -233,6 +238,8 @@ pub mod logical {
     pub const LISTENER_HTTP: &str = "listener/http";
     pub const LISTENER_HTTPS: &str = "listener/https";
     pub const LISTENER_CERTIFICATES: &str = "listener/https/certificates";
+    pub const WEB_ACL: &str = "web-acl";
+    pub const WEB_ACL_ASSOCIATION: &str = "web-acl/association";
 
     pub fn subnet(index: usize) -> String {
         format!("subnet/{}", index + 1)

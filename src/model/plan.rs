@@ -103,6 +103,11 @@ pub enum Facts {
         validation_records: Vec<(String, String)>,
     },
     DnsRecord(AliasRecord),
+    /// Its name and id, which `UpdateWebACL` and `DeleteWebACL` take beside the ARN.
+    WebAcl {
+        name: String,
+        id: String,
+    },
 }
 
 impl Facts {
@@ -431,6 +436,8 @@ fn cascade_replacements(changes: &mut [Change]) {
         (Kind::Listener, Kind::ListenerRule),
         (Kind::LoadBalancer, Kind::DnsRecord),
         (Kind::Function, Kind::FunctionConcurrency),
+        (Kind::LoadBalancer, Kind::WebAclAssociation),
+        (Kind::WebAcl, Kind::WebAclAssociation),
     ] {
         let parents: Vec<String> = changes
             .iter()
@@ -453,7 +460,9 @@ fn cascade_replacements(changes: &mut [Change]) {
                 if !belongs {
                     continue;
                 }
-                c.action = if child_kind == Kind::DnsRecord {
+                // An alias record is rewritten, an association made again, in place.
+                let in_place = matches!(child_kind, Kind::DnsRecord | Kind::WebAclAssociation);
+                c.action = if in_place {
                     Action::Update
                 } else {
                     Action::Replace
@@ -462,7 +471,7 @@ fn cascade_replacements(changes: &mut [Change]) {
                     name: "parent",
                     old: Some(format!("{parent} (old)")),
                     new: Some(format!("{parent} (new)")),
-                    forces_replacement: child_kind != Kind::DnsRecord,
+                    forces_replacement: !in_place,
                 });
             }
         }
@@ -549,6 +558,7 @@ pub(crate) mod tests {
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
                 hsts: Some(DEFAULT_HSTS.into()),
             }),
+            waf: None,
             functions: vec![function("cart", 10), function("orders", 20)],
             warnings: vec![],
         }
@@ -751,6 +761,53 @@ pub(crate) mod tests {
             changed,
             vec![("listener/https/certificates", Action::Update)]
         );
+    }
+
+    #[test]
+    fn a_web_acl_is_added_after_the_load_balancer_and_its_rules_change_in_place() {
+        use crate::model::config::{RateLimit, WafSettings};
+        let with = |rate: Option<RateLimit>| {
+            let mut cfg = config(false);
+            cfg.waf = Some(WafSettings {
+                managed_rules: vec![*crate::model::waf::managed_group("common").expect("group")],
+                rate_limit: rate,
+                block_countries: vec!["KP".into()],
+            });
+            desired(&cfg, &ctx())
+        };
+        let before = desired(&config(false), &ctx());
+        let rate = RateLimit {
+            requests: 2000,
+            window_seconds: 300,
+        };
+        let p = plan(&with(Some(rate)), &observed_from(&before)).expect("plan");
+        insta::assert_snapshot!("web_acl_added", p.render());
+        let association = with(None);
+        let resource = association
+            .resources
+            .iter()
+            .find(|r| r.logical == "web-acl/association")
+            .expect("desired");
+        assert_eq!(
+            dependencies(resource, &association),
+            vec!["web-acl", "load-balancer"]
+        );
+        let p = plan(&with(None), &observed_from(&with(Some(rate)))).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(changed, vec![("web-acl", Action::Update)]);
+        let p = plan(&before, &observed_from(&with(None))).expect("plan");
+        let deletes: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(deletes, vec!["web-acl/association", "web-acl"]);
     }
 
     #[test]

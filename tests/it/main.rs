@@ -19,3 +19,4 @@ mod secure_defaults;
 mod stack;
 mod support;
 mod templates;
+mod waf;

@@ -38,6 +38,8 @@ pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod target_group;
 pub(crate) mod vpc;
+pub(crate) mod web_acl;
+pub(crate) mod web_acl_association;
 
 /// Generates [`apply`] from the registry of kinds: each kind's module here has an
 /// `apply(ctx, change, &its spec, have)` that returns the resource's AWS id; `have` is

@@ -139,6 +139,7 @@ section! {
         NETWORK: field("network", Ty::Table(&super::NETWORK), "");
         LOAD_BALANCER: field("load_balancer", Ty::Table(&super::LOAD_BALANCER), "");
         HTTPS: field("https", Ty::Table(&super::HTTPS), "");
+        WAF: field("waf", Ty::Table(&super::WAF), "");
         FUNCTIONS: field("functions", Ty::Tables(&super::FUNCTION), "").required();
     }
 }
@@ -184,6 +185,23 @@ section! {
         HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and the alias A record").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
         HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+    }
+}
+
+section! {
+    WAF = "waf", "[waf]", "optional; an AWS WAF web ACL in front of the load balancer (docs/waf.md)";
+    mod waf {
+        MANAGED_RULES: field("managed_rules", Ty::StrList, "AWS managed rule groups, by name: common, admin-protection, known-bad-inputs, sqli, linux, unix, windows, php, wordpress, ip-reputation, anonymous-ip; default: common, known-bad-inputs, ip-reputation; [] for none").example("[\"common\", \"known-bad-inputs\", \"ip-reputation\"]");
+        RATE_LIMIT: field("rate_limit", Ty::Table(&super::WAF_RATE_LIMIT), "");
+        BLOCK_COUNTRIES: field("block_countries", Ty::StrList, "requests from these countries (ISO 3166-1 alpha-2 codes) get 403").example("[\"KP\"]").commented();
+    }
+}
+
+section! {
+    WAF_RATE_LIMIT = "waf.rate_limit", "[waf.rate_limit]", "optional; no rate limit without it";
+    mod rate_limit {
+        REQUESTS: int("requests", 10, 2_000_000_000, 0, "a client IP address sending more within the window gets 403 until its rate falls under the limit").example("2000").required();
+        PER: field("per", Ty::Enum { values: &["1m", "2m", "5m", "10m"], default: "5m" }, "the window the requests are counted over");
     }
 }
 
@@ -234,6 +252,8 @@ pub const SECTIONS: &[&Section] = &[
     &NETWORK,
     &LOAD_BALANCER,
     &HTTPS,
+    &WAF,
+    &WAF_RATE_LIMIT,
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,

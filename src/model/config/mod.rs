@@ -49,6 +49,8 @@ pub struct Config {
     pub network: Network,
     pub load_balancer: LoadBalancerSettings,
     pub https: Option<HttpsSettings>,
+    /// `[waf]`: a web ACL in front of the load balancer; `None`: none.
+    pub waf: Option<WafSettings>,
     pub functions: Vec<FunctionSettings>,
     /// What is valid but worth knowing (a TLS policy without TLS 1.3), in file order.
     pub warnings: Vec<Warning>,
@@ -195,6 +197,24 @@ pub struct HttpsSettings {
     /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
     /// (canonical form, see `rules::check_hsts`); `None`: no header.
     pub hsts: Option<String>,
+}
+
+/// `[waf]`: an AWS WAF web ACL albkit creates and associates with the load balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WafSettings {
+    /// AWS managed rule groups, in the order of the config, without duplicates.
+    pub managed_rules: Vec<crate::model::waf::ManagedGroup>,
+    pub rate_limit: Option<RateLimit>,
+    /// ISO 3166-1 alpha-2 codes, sorted, without duplicates.
+    pub block_countries: Vec<String>,
+}
+
+/// `[waf] rate_limit`: a client IP address sending more than `requests` within
+/// `window_seconds` is blocked until its rate falls under the limit again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub window_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

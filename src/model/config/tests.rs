@@ -746,6 +746,7 @@ fn full_example() {
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
             hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),
         }),
+        waf: None,
         functions: vec![
             FunctionSettings {
                 name: "api".to_owned(),
@@ -841,6 +842,7 @@ fn minimal_config_gets_all_defaults() {
             access_log_retention_days: 30,
         },
         https: None,
+        waf: None,
         functions: vec![FunctionSettings {
             name: "api".to_owned(),
             path: root.join("functions/api"),
@@ -1049,4 +1051,58 @@ methods = ["get"]
         .render_report(&mut out, &err)
         .expect("render");
     insta::assert_snapshot!(out);
+}
+
+// ---- [waf] ----------------------------------------------------------------------
+
+rule_help! {
+    waf_unknown_group: section("[waf]\nmanaged_rules = [\"comon\"]\n"), "waf.managed_rules[0]", "\"comon\" is not a managed rule group albkit offers", "did you mean \"common\"?";
+    waf_group_by_aws_name: section("[waf]\nmanaged_rules = [\"AWSManagedRulesSQLiRuleSet\"]\n"), "waf.managed_rules[0]", "is not a managed rule group albkit offers", "did you mean \"sqli\"?";
+    waf_group_twice: section("[waf]\nmanaged_rules = [\"sqli\", \"sqli\"]\n"), "waf.managed_rules[1]", "managed rule group \"sqli\" is listed twice", "remove this entry";
+    waf_unknown_country: section("[waf]\nblock_countries = [\"UK\"]\n"), "waf.block_countries[0]", "\"UK\" is not a country code AWS WAF knows", "\"GB\"";
+    waf_country_twice: section("[waf]\nblock_countries = [\"kp\", \"KP\"]\n"), "waf.block_countries[1]", "country \"KP\" is listed twice", "remove this entry";
+    waf_rate_limit_too_low: section("[waf]\nrate_limit = { requests = 5 }\n"), "waf.rate_limit.requests", "requests 5 is out of range (10–2000000000)", "requests = 10";
+    waf_rate_limit_without_requests: section("[waf.rate_limit]\nper = \"1m\"\n"), "waf.rate_limit.requests", "required key `requests`", "add `requests = 2000`";
+    waf_rate_limit_window: section("[waf]\nrate_limit = { requests = 100, per = \"30s\" }\n"), "waf.rate_limit.per", "per \"30s\" is not one of", "\"1m\" or \"2m\" or \"5m\" or \"10m\"";
+    waf_unknown_key: section("[waf]\nrate = 100\n"), "waf.rate", "unknown key `rate` in [waf]", "rate_limit";
+}
+
+#[test]
+fn waf_defaults_to_the_baseline_groups_and_reads_every_key() {
+    let (_, c) = parse_ok(&section("[waf]\n"));
+    let waf = c.waf.expect("waf");
+    let groups: Vec<&str> = waf.managed_rules.iter().map(|g| g.short).collect();
+    assert_eq!(groups, ["common", "known-bad-inputs", "ip-reputation"]);
+    assert_eq!((waf.rate_limit, waf.block_countries.len()), (None, 0));
+
+    let text = section(
+        "[waf]\nmanaged_rules = [\"sqli\"]\nblock_countries = [\"ru\", \"KP\"]\n\
+         rate_limit = { requests = 2000, per = \"10m\" }\n",
+    );
+    let (_, c) = parse_ok(&text);
+    let waf = c.waf.expect("waf");
+    assert_eq!(waf.managed_rules[0].aws, "AWSManagedRulesSQLiRuleSet");
+    assert_eq!(waf.block_countries, ["KP", "RU"]);
+    assert_eq!(
+        waf.rate_limit,
+        Some(RateLimit {
+            requests: 2000,
+            window_seconds: 600
+        })
+    );
+    assert!(parse_ok(&section("")).1.waf.is_none());
+    let (_, none) = parse_ok(&section("[waf]\nmanaged_rules = []\n"));
+    assert!(none.waf.expect("waf").managed_rules.is_empty());
+}
+
+#[test]
+fn waf_over_the_included_capacity_is_a_warning() {
+    let all = "[\"common\", \"sqli\", \"linux\", \"windows\", \"known-bad-inputs\", \"php\"]";
+    let (_, c) = parse_ok(&section(&format!("[waf]\nmanaged_rules = {all}\n")));
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.key == "waf.managed_rules")
+        .expect("capacity warning");
+    assert!(w.message.contains("1600 web ACL capacity units"), "{w:?}");
 }

@@ -25,6 +25,7 @@ use super::{Config, Warning};
 
 mod functions;
 mod sections;
+mod waf;
 
 /// Largest configuration file albkit reads.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -230,6 +231,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let network = c.network(&top);
     let load_balancer = c.load_balancer(&top);
     let https = c.https(&top, stack.region.as_deref());
+    let waf = c.waf(&top);
     let (root, functions) = c.functions(&top, root);
 
     let mut problems = c.problems;
@@ -244,6 +246,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
             network,
             load_balancer,
             https,
+            waf,
             functions,
             warnings,
         });

@@ -35,6 +35,8 @@ mod security_group;
 mod subnet;
 mod target_group;
 mod vpc;
+mod web_acl;
+mod web_acl_association;
 
 pub use certificate::CertificateSpec;
 pub use dns_record::DnsRecordSpec;
@@ -53,6 +55,8 @@ pub use security_group::SecurityGroupSpec;
 pub use subnet::SubnetSpec;
 pub use target_group::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
 pub use vpc::VpcSpec;
+pub use web_acl::{WafRule, WebAclSpec, BLOCK_COUNTRIES_RULE, RATE_LIMIT_RULE};
+pub use web_acl_association::WebAclAssociationSpec;
 
 /// The name a resource has inside the stack (`vpc`, `subnet/1`, `function/api`): stable
 /// across runs, written in its `albkit:resource` tag.
@@ -216,6 +220,8 @@ macro_rules! for_each_kind {
             TargetGroup(TargetGroupSpec) in target_group,
             ListenerRule(RuleSpec) in rule,
             DnsRecord(DnsRecordSpec) in dns_record,
+            WebAcl(WebAclSpec) in web_acl,
+            WebAclAssociation(WebAclAssociationSpec) in web_acl_association,
         }
     };
 }

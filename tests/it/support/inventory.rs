@@ -33,6 +33,8 @@ pub(crate) enum Kind {
     Lock,
     /// An ACM certificate tagged for the stack.
     Certificate,
+    /// The `[waf]` web ACL, by its name `<stack>-waf`.
+    WebAcl,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::LogBucket => "log-bucket",
             Kind::Lock => "lock",
             Kind::Certificate => "certificate",
+            Kind::WebAcl => "web-acl",
         }
     }
 }
@@ -170,7 +173,26 @@ async fn list(cfg: &SdkConfig, scope: &Scope<'_>, kind: Kind) -> Result<Vec<Stri
             })
         }
         Kind::Certificate => certificates(cfg, stack).await,
+        Kind::WebAcl => web_acls(cfg, stack).await,
     }
+}
+
+/// The regional web ACLs named `<stack>-waf`, by ARN.
+async fn web_acls(cfg: &SdkConfig, stack: &str) -> Result<Vec<String>, String> {
+    let waf = aws_sdk_wafv2::Client::new(cfg);
+    let out = waf
+        .list_web_acls()
+        .scope(aws_sdk_wafv2::types::Scope::Regional)
+        .limit(100)
+        .send()
+        .await
+        .map_err(failed)?;
+    let name = format!("{stack}-waf");
+    Ok(ids(out
+        .web_acls()
+        .iter()
+        .filter(|a| a.name() == Some(name.as_str()))
+        .map(|a| a.arn())))
 }
 
 /// The EC2 resources tagged `albkit:stack = <stack>`.

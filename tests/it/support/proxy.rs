@@ -387,7 +387,7 @@ pub(crate) fn operation_of(
             let mutating = !read(&op);
             (op, mutating)
         }
-        "logs" | "acm" => {
+        "logs" | "acm" | "wafv2" => {
             let op = target
                 .and_then(|t| t.rsplit('.').next())
                 .unwrap_or("Unknown")
