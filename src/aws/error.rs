@@ -205,6 +205,8 @@ const THROTTLING: &[&str] = &[
 
 const NOT_FOUND: &[&str] = &[
     "ResourceNotFoundException",
+    // GetProvisionedConcurrencyConfig on an alias that has none.
+    "ProvisionedConcurrencyConfigNotFoundException",
     "NoSuchEntity",
     "NoSuchBucket",
     "NoSuchBucketPolicy",
@@ -456,6 +458,7 @@ mod tests {
             "NoSuchEntity",
             "LoadBalancerNotFound",
             "ResourceNotFoundException",
+            "ProvisionedConcurrencyConfigNotFoundException",
             "InvalidVpcID.NotFound",
         ] {
             assert_eq!(

@@ -66,7 +66,7 @@ impl Found {
 
 /// Kinds whose id no other resource refers to, or that is not theirs alone: a bucket's
 /// or log group's name, an alias record's domain, the extra certificates' listener ARN,
-/// the reserved concurrency's function name.
+/// the reserved and provisioned concurrency's function name.
 fn referable(kind: Kind) -> bool {
     !matches!(
         kind,
@@ -75,6 +75,7 @@ fn referable(kind: Kind) -> bool {
             | Kind::DnsRecord
             | Kind::ListenerCertificates
             | Kind::FunctionConcurrency
+            | Kind::FunctionProvisioned
     )
 }
 
