@@ -177,14 +177,14 @@ pub(crate) struct StatusRow {
     pub state: String,
 }
 
-// The kinds of resource, as `Kind` serializes them.
+// The kinds of resource, as `Kind` serializes them: every kind of the registry.
 fn kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let kinds: Vec<serde_json::Value> = Kind::ALL
+        .iter()
+        .filter_map(|k| serde_json::to_value(k).ok())
+        .collect();
     json_schema!({
-        "enum": [
-            "vpc", "subnet", "internet-gateway", "route-table", "security-group",
-            "log-bucket", "load-balancer", "certificate", "listener", "role", "log-group",
-            "function", "target-group", "listener-rule", "dns-record"
-        ],
+        "enum": kinds,
         "description": "Resource kind"
     })
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_lambda::operation::get_provisioned_concurrency_config::GetProvisionedConcurrencyConfigError;
 use aws_sdk_lambda::Client as Lambda;
 
+use crate::json_output::assert_matches;
 use crate::support::inventory::{self, Kind, Roles, Scope};
 use crate::support::ministack::{MiniStack, ACCOUNT, ROOT_KEY, ROOT_SECRET};
 use crate::support::proxy::{Proxy, ProxyConfig, Realism};
@@ -102,6 +103,9 @@ async fn provisioned_concurrency_is_waited_for_changed_and_removed() {
             .contains("+ function/hello/provisioned (provisioned-concurrency)"),
         "{plan}"
     );
+    // The kind is one the plan document's schema knows.
+    let json = albkit(&proxy, &project, &["plan", "-o", "json"]);
+    assert_matches("plan", &json.ok().json(), &json);
     proxy.clear_records();
     albkit(&proxy, &project, &["up", "--yes"]).ok();
     assert_eq!(

@@ -235,6 +235,9 @@ macro_rules! kinds {
         }
 
         impl Kind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)*];
+
             /// The facts its spec type declares.
             fn facts(self) -> Facts {
                 match self {
