@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use super::error::AwsError;
 use super::resources::{
-    certificate, dns_record, function, function_concurrency, internet_gateway, listener,
-    listener_certificates, load_balancer, log_bucket, log_group, role, route_table, rule,
-    security_group, subnet, target_group, vpc, web_acl, web_acl_association, Ctx, Foreign,
+    certificate, dns_record, function, function_concurrency, function_provisioned,
+    internet_gateway, listener, listener_certificates, load_balancer, log_bucket, log_group, role,
+    route_table, rule, security_group, subnet, target_group, vpc, web_acl, web_acl_association,
+    Ctx, Foreign,
 };
 use crate::model::found::{resolve, Found};
 use crate::model::names::{log_group_of, logical, Names};
@@ -168,14 +169,17 @@ async fn discover_load_balancer(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreig
     Ok((found, foreign))
 }
 
-/// The stack's functions, then the reserved concurrency of each (foreign functions
-/// beside them).
+/// The stack's functions, then at once the reserved and the provisioned concurrency
+/// of each (foreign functions beside them).
 async fn discover_functions(
     ctx: &Ctx<'_>,
 ) -> Result<(Vec<Found>, Vec<Found>, Vec<Foreign>), AwsError> {
     let (functions, foreign) = function::discover(ctx).await?;
-    let concurrency = function_concurrency::discover(ctx, &functions).await?;
-    Ok((functions, concurrency, foreign))
+    let (reserved, provisioned) = tokio::try_join!(
+        function_concurrency::discover(ctx, &functions),
+        function_provisioned::discover(ctx, &functions)
+    )?;
+    Ok((functions, [reserved, provisioned].concat(), foreign))
 }
 
 /// The listeners of the load balancer `lb_arn` and, at once, the rules of all of them

@@ -206,6 +206,8 @@ const THROTTLING: &[&str] = &[
 
 const NOT_FOUND: &[&str] = &[
     "ResourceNotFoundException",
+    // GetProvisionedConcurrencyConfig on an alias that has none.
+    "ProvisionedConcurrencyConfigNotFoundException",
     "NoSuchEntity",
     "NoSuchBucket",
     "NoSuchBucketPolicy",
@@ -481,6 +483,7 @@ mod tests {
             "NoSuchEntity",
             "LoadBalancerNotFound",
             "ResourceNotFoundException",
+            "ProvisionedConcurrencyConfigNotFoundException",
             "InvalidVpcID.NotFound",
         ] {
             assert_eq!(

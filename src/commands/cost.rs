@@ -42,30 +42,42 @@ fn architecture(name: &str) -> Architecture {
 /// The workload to price: the flags, then the config, then the defaults.
 pub(crate) fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
     let arch_override = args.architecture.as_deref().map(architecture);
-    let load = |name: &str, memory_mb: u32, arch: Architecture| {
+    let load = |name: &str, memory_mb: u32, arch: Architecture, provisioned: Option<u32>| {
         let arch = arch_override.unwrap_or(arch);
         FunctionLoad {
             name: name.to_string(),
             memory_mb: args.memory_mb.unwrap_or(memory_mb),
             architecture: arch.as_str(),
             arch,
+            provisioned_concurrency: provisioned.unwrap_or_default(),
         }
     };
     let (functions, listener_rules, connection_seconds) = match config {
         Some(c) if !c.functions.is_empty() => (
             c.functions
                 .iter()
-                .map(|f| load(&f.name, f.memory_mb, f.architecture))
+                .map(|f| {
+                    load(
+                        &f.name,
+                        f.memory_mb,
+                        f.architecture,
+                        f.provisioned_concurrency,
+                    )
+                })
                 .collect(),
             c.functions.iter().map(|f| f.routes.len()).sum::<usize>(),
             c.load_balancer.idle_timeout_seconds,
         ),
         Some(c) => (
-            vec![load("function", 128, Architecture::X86_64)],
+            vec![load("function", 128, Architecture::X86_64, None)],
             1,
             c.load_balancer.idle_timeout_seconds,
         ),
-        None => (vec![load("function", 128, Architecture::X86_64)], 1, 60),
+        None => (
+            vec![load("function", 128, Architecture::X86_64, None)],
+            1,
+            60,
+        ),
     };
     Workload {
         requests_per_second: args.requests_per_second,
@@ -160,6 +172,7 @@ fn document(r: &Report) -> CostDoc {
     let api = |requests: f64, total: f64| ApiUsd {
         lambda_requests: usd(e.lambda.requests_usd),
         lambda_duration: usd(e.lambda.duration_usd),
+        lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
         total: usd(total),
         api_requests: usd(requests),
     };
@@ -188,6 +201,7 @@ fn document(r: &Report) -> CostDoc {
             alb: AlbUsd {
                 lambda_requests: usd(e.lambda.requests_usd),
                 lambda_duration: usd(e.lambda.duration_usd),
+                lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
                 total: usd(e.alb_total_usd),
                 load_balancer_hours: usd(e.alb.hours_usd),
                 load_balancer_lcus: usd(e.alb.lcu_usd),
@@ -243,7 +257,13 @@ pub(crate) fn render(r: &Report) -> String {
     let functions = w
         .functions
         .iter()
-        .map(|f| format!("{} ({} MB, {})", f.name, f.memory_mb, f.architecture))
+        .map(|f| match f.provisioned_concurrency {
+            0 => format!("{} ({} MB, {})", f.name, f.memory_mb, f.architecture),
+            n => format!(
+                "{} ({} MB, {}, {n} provisioned)",
+                f.name, f.memory_mb, f.architecture
+            ),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(
@@ -307,7 +327,7 @@ pub(crate) fn render(r: &Report) -> String {
 fn table(e: &Estimate) -> Vec<(String, String, String, String)> {
     let money = |x: f64| format!("{x:.2}");
     let blank = String::new();
-    vec![
+    let mut rows = vec![
         (
             "Load balancer hours".into(),
             money(e.alb.hours_usd),
@@ -338,13 +358,24 @@ fn table(e: &Estimate) -> Vec<(String, String, String, String)> {
             money(e.lambda.duration_usd),
             money(e.lambda.duration_usd),
         ),
-        (
-            "Total per month".into(),
-            money(e.alb_total_usd),
-            money(e.rest_api_total_usd),
-            money(e.http_api_total_usd),
-        ),
-    ]
+    ];
+    if e.lambda.provisioned_usd > 0.0 {
+        let p = money(e.lambda.provisioned_usd);
+        let row = (
+            "Lambda provisioned concurrency".into(),
+            p.clone(),
+            p.clone(),
+            p,
+        );
+        rows.push(row);
+    }
+    rows.push((
+        "Total per month".into(),
+        money(e.alb_total_usd),
+        money(e.rest_api_total_usd),
+        money(e.http_api_total_usd),
+    ));
+    rows
 }
 
 #[cfg(test)]
@@ -484,6 +515,47 @@ paths = ["/b"]
         assert_eq!(
             doc["break_even"]["http_api"]["until_rps"],
             serde_json::Value::Null
+        );
+        assert!(!text.contains("provisioned"), "{text}");
+        assert_eq!(
+            doc["monthly_usd"]["alb"]["lambda_provisioned_concurrency"],
+            0.0
+        );
+    }
+
+    #[test]
+    fn provisioned_concurrency_from_the_config_is_a_row_of_its_own() {
+        let toml = TWO_FUNCTIONS.replacen(
+            "name = \"b\"\n",
+            "name = \"b\"\nprovisioned_concurrency = 2\n",
+            1,
+        );
+        let (_dir, config) = project(&toml);
+        let w = workload(Some(&config), &args(&[]));
+        let counts: Vec<u32> = w
+            .functions
+            .iter()
+            .map(|f| f.provisioned_concurrency)
+            .collect();
+        assert_eq!(counts, vec![0, 2]);
+        let report = Report::new(Some("shop".into()), w, &US_EAST_1, Vec::new());
+        let text = render(&report);
+        assert!(text.contains("b (128 MB, x86_64, 2 provisioned)"), "{text}");
+        // 2 × 0.125 GB × 2,628,000 s × 0.0000041667, the same in every column.
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("  Lambda provisioned concurrency")
+                    && l.matches("2.74").count() == 3),
+            "{text}"
+        );
+        let doc = serde_json::to_value(document(&report)).expect("serializes");
+        assert_eq!(
+            doc["monthly_usd"]["alb"]["lambda_provisioned_concurrency"],
+            2.7375
+        );
+        assert_eq!(
+            doc["workload"]["functions"][1]["provisioned_concurrency"],
+            2
         );
     }
 }

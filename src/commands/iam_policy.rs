@@ -55,7 +55,7 @@ pub(crate) async fn run(cli: &Cli, args: &IamPolicyArgs) -> Result<Outcome> {
             "albkit iam-policy: note: this policy has {size} characters, over the \
              {MANAGED_POLICY_MAX} a customer managed policy holds: put it on the role as an \
              inline policy (a role's inline policies hold {INLINE_ROLE_POLICY_MAX} characters \
-             together; `aws iam put-role-policy`). docs/permissions.md, \"Size\"."
+             together; `aws iam put-role-policy`); docs/permissions.md."
         );
     }
     // The policy is the output, whatever -o says.

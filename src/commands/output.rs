@@ -177,14 +177,14 @@ pub(crate) struct StatusRow {
     pub state: String,
 }
 
-// The kinds of resource, as `Kind` serializes them.
+// The kinds of resource, as `Kind` serializes them: every kind of the registry.
 fn kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let kinds: Vec<serde_json::Value> = Kind::ALL
+        .iter()
+        .filter_map(|k| serde_json::to_value(k).ok())
+        .collect();
     json_schema!({
-        "enum": [
-            "vpc", "subnet", "internet-gateway", "route-table", "security-group",
-            "log-bucket", "load-balancer", "certificate", "listener", "role", "log-group",
-            "function", "target-group", "listener-rule", "dns-record"
-        ],
+        "enum": kinds,
         "description": "Resource kind"
     })
 }
@@ -596,6 +596,7 @@ struct FunctionLoadSchema {
     memory_mb: u32,
     #[schemars(schema_with = "architecture_schema")]
     architecture: String,
+    provisioned_concurrency: u32,
 }
 
 fn architecture_schema(_: &mut SchemaGenerator) -> Schema {
@@ -651,6 +652,8 @@ pub(crate) struct AlbUsd {
     #[schemars(range(min = 0))]
     pub lambda_duration: f64,
     #[schemars(range(min = 0))]
+    pub lambda_provisioned_concurrency: f64,
+    #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]
     pub load_balancer_hours: f64,
@@ -666,6 +669,8 @@ pub(crate) struct ApiUsd {
     pub lambda_requests: f64,
     #[schemars(range(min = 0))]
     pub lambda_duration: f64,
+    #[schemars(range(min = 0))]
+    pub lambda_provisioned_concurrency: f64,
     #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]

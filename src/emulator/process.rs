@@ -382,6 +382,7 @@ mod tests {
             memory_mb: 256,
             timeout_seconds,
             reserved_concurrency: None,
+            provisioned_concurrency: None,
             architecture: crate::model::config::Architecture::X86_64,
             environment: [("GREETING".to_string(), "hi".to_string())].into(),
             secrets: BTreeMap::new(),

@@ -52,8 +52,10 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         // CreateWebACL (tags inline); AssociateWebACL.
         | Kind::WebAcl
         | Kind::WebAclAssociation => calls(1),
-        // Read the listener's certificates → add the missing ones.
-        Kind::ListenerCertificates => calls(2),
+        // Read the listener's certificates → add the missing ones;
+        // PutProvisionedConcurrencyConfig → READY (minutes on AWS, for environments
+        // that start in parallel with everything else: nothing waits for them).
+        Kind::ListenerCertificates | Kind::FunctionProvisioned => calls(2),
         // Create → attach; create → route and associations; create bucket → its
         // settings; create log group → retention.
         Kind::InternetGateway | Kind::RouteTable | Kind::LogBucket | Kind::LogGroup => calls(2),

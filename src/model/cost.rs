@@ -49,6 +49,14 @@ pub struct Prices {
     /// Lambda duration per GB-second, by architecture (tiers in GB-seconds a month).
     pub lambda_x86_64_gb_second: &'static [Tier],
     pub lambda_arm64_gb_second: &'static [Tier],
+    /// Provisioned concurrency, per GB-second an environment is kept (whether it runs or
+    /// not), by architecture…
+    pub provisioned_x86_64_gb_second: f64,
+    pub provisioned_arm64_gb_second: f64,
+    /// …and per GB-second of the invocations those environments run (in place of the
+    /// on-demand duration price).
+    pub provisioned_x86_64_duration_gb_second: f64,
+    pub provisioned_arm64_duration_gb_second: f64,
     /// API Gateway REST API, per million requests (tiers in millions a month).
     pub rest_api_per_million: &'static [Tier],
     /// API Gateway HTTP API, per million requests (tiers in millions a month)…
@@ -99,6 +107,10 @@ pub const US_EAST_1: Prices = Prices {
             usd: 0.000_010_666_7,
         },
     ],
+    provisioned_x86_64_gb_second: 0.000_004_166_7,
+    provisioned_arm64_gb_second: 0.000_003_333_4,
+    provisioned_x86_64_duration_gb_second: 0.000_009_722_2,
+    provisioned_arm64_duration_gb_second: 0.000_007_777_8,
     rest_api_per_million: &[
         Tier {
             up_to: Some(333.0),
@@ -135,7 +147,7 @@ pub const EXCLUDED: &[&str] = &[
     "free tiers (Lambda's monthly 1M requests and 400,000 GB-s, the first year's ALB and API Gateway allowances)",
     "data transfer out to the internet (the same for all three options)",
     "CloudWatch Logs ingestion and storage, the S3 access-log bucket, Route 53 (the VPC, security groups and ACM certificates cost nothing)",
-    "API Gateway caching, custom domains, WAF; Lambda provisioned concurrency and ephemeral storage",
+    "API Gateway caching, custom domains, WAF; Lambda ephemeral storage",
 ];
 
 /// A 1 KB is 1,024 bytes, a GB 1,024³ bytes (as Lambda counts memory).
@@ -150,6 +162,8 @@ pub struct FunctionLoad {
     pub architecture: &'static str,
     #[serde(skip)]
     pub arch: Architecture,
+    /// Environments kept initialized (`provisioned_concurrency`), 0 for none.
+    pub provisioned_concurrency: u32,
 }
 
 /// The traffic to price, steady over the month.
@@ -213,12 +227,15 @@ pub struct AlbCost {
 pub struct LambdaCost {
     pub requests_usd: f64,
     pub gb_seconds: f64,
+    /// The invocations: on-demand, and on provisioned environments at their price.
     pub duration_usd: f64,
+    /// The provisioned environments themselves, kept all month.
+    pub provisioned_usd: f64,
 }
 
 impl LambdaCost {
     pub fn total(&self) -> f64 {
-        self.requests_usd + self.duration_usd
+        self.requests_usd + self.duration_usd + self.provisioned_usd
     }
 }
 
@@ -282,13 +299,32 @@ impl Workload {
     /// GB-seconds a month per request per second, for one architecture.
     fn gb_seconds_per_rps(&self, p: &Prices, arch: Architecture) -> f64 {
         let n = self.functions.len().max(1) as f64;
-        let billed_seconds = self.avg_duration_ms.max(0.0).ceil() / 1000.0;
+        let billed_seconds = self.billed_seconds();
         self.functions
             .iter()
             .filter(|f| f.arch == arch)
             .map(|f| f64::from(f.memory_mb) / 1024.0 * billed_seconds / n)
             .sum::<f64>()
             * seconds_per_month(p)
+    }
+
+    /// One invocation's billed duration, in seconds.
+    fn billed_seconds(&self) -> f64 {
+        self.avg_duration_ms.max(0.0).ceil() / 1000.0
+    }
+
+    /// A function's provisioned environments over the month, and the part of its
+    /// invocations' GB-seconds they run: at a steady traffic a function is running
+    /// `rps × duration` invocations at any moment, and up to its provisioned count of
+    /// them run on provisioned environments (Lambda sends an invocation to one when one
+    /// is free), the rest on demand.
+    fn provisioned_gb_seconds(&self, p: &Prices, f: &FunctionLoad) -> (f64, f64) {
+        let gb = f64::from(f.memory_mb) / 1024.0;
+        let kept = f64::from(f.provisioned_concurrency);
+        let share = self.requests_per_second / self.functions.len().max(1) as f64;
+        let running = share * self.billed_seconds();
+        let month = seconds_per_month(p);
+        (kept * gb * month, running.min(kept) * gb * month)
     }
 
     fn http_metering_factor(&self, p: &Prices) -> f64 {
@@ -329,6 +365,48 @@ fn gb_second_tiers(p: &Prices, arch: Architecture) -> &'static [Tier] {
 
 const ARCHITECTURES: [Architecture; 2] = [Architecture::X86_64, Architecture::Arm64];
 
+/// The provisioned prices of an architecture: environments kept, invocations run.
+fn provisioned_prices(p: &Prices, arch: Architecture) -> (f64, f64) {
+    match arch {
+        Architecture::X86_64 => (
+            p.provisioned_x86_64_gb_second,
+            p.provisioned_x86_64_duration_gb_second,
+        ),
+        Architecture::Arm64 => (
+            p.provisioned_arm64_gb_second,
+            p.provisioned_arm64_duration_gb_second,
+        ),
+    }
+}
+
+/// Lambda's month: requests, the invocations' GB-seconds (those run by provisioned
+/// environments at their price, the rest on demand with its tiers) and the provisioned
+/// environments.
+fn lambda_cost(w: &Workload, p: &Prices, monthly_requests: f64) -> LambdaCost {
+    let mut gb_seconds = 0.0;
+    let mut duration_usd = 0.0;
+    let mut provisioned_usd = 0.0;
+    for arch in ARCHITECTURES {
+        let gbs = w.gb_seconds_per_rps(p, arch) * w.requests_per_second;
+        let (kept_price, run_price) = provisioned_prices(p, arch);
+        let mut on_provisioned = 0.0;
+        for f in w.functions.iter().filter(|f| f.arch == arch) {
+            let (kept, run) = w.provisioned_gb_seconds(p, f);
+            provisioned_usd += kept * kept_price;
+            on_provisioned += run;
+        }
+        gb_seconds += gbs;
+        duration_usd += on_provisioned * run_price;
+        duration_usd += tiered((gbs - on_provisioned).max(0.0), gb_second_tiers(p, arch));
+    }
+    LambdaCost {
+        requests_usd: monthly_requests / 1e6 * p.lambda_per_million_requests,
+        gb_seconds,
+        duration_usd,
+        provisioned_usd,
+    }
+}
+
 pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
     let monthly_requests = w.monthly_requests(p);
     let dims = lcu_dimensions(w, p);
@@ -339,18 +417,7 @@ pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
         lcu_dimensions: dims,
         lcu_usd: lcu_per_hour * p.alb_lcu_hour * p.hours_per_month,
     };
-    let mut gb_seconds = 0.0;
-    let mut duration_usd = 0.0;
-    for arch in ARCHITECTURES {
-        let gbs = w.gb_seconds_per_rps(p, arch) * w.requests_per_second;
-        gb_seconds += gbs;
-        duration_usd += tiered(gbs, gb_second_tiers(p, arch));
-    }
-    let lambda = LambdaCost {
-        requests_usd: monthly_requests / 1e6 * p.lambda_per_million_requests,
-        gb_seconds,
-        duration_usd,
-    };
+    let lambda = lambda_cost(w, p, monthly_requests);
     let http_api_metered_requests = monthly_requests * w.http_metering_factor(p);
     let rest = tiered(monthly_requests / 1e6, p.rest_api_per_million);
     let http = tiered(http_api_metered_requests / 1e6, p.http_api_per_million);
@@ -510,6 +577,7 @@ mod tests {
             memory_mb,
             architecture: arch.as_str(),
             arch,
+            provisioned_concurrency: 0,
         }
     }
 
@@ -564,6 +632,35 @@ mod tests {
         close(e.alb_total_usd, 16.425 + 2.336 + 6.351_002_19);
         close(e.rest_api_total_usd, 91.98 + 6.351_002_19);
         close(e.http_api_total_usd, 26.28 + 6.351_002_19);
+    }
+
+    #[test]
+    fn provisioned_environments_are_billed_all_month_and_run_what_they_can() {
+        let mut w = default_workload();
+        w.functions[0].provisioned_concurrency = 2;
+        let e = estimate(&w, &US_EAST_1);
+        // 2 × 0.125 GB × 2,628,000 s = 657,000 GB-s × 0.0000041667. At 10 req/s of
+        // 20 ms, 0.2 invocations run at once: all on the 2 environments, 65,700 GB-s at
+        // 0.0000097222, none on demand.
+        close(e.lambda.provisioned_usd, 2.737_521_9);
+        close(e.lambda.duration_usd, 0.638_748_54);
+        close(e.lambda.gb_seconds, 65_700.0);
+        close(
+            e.alb_total_usd,
+            16.425 + 2.336 + 5.256 + 2.737_521_9 + 0.638_748_54,
+        );
+        // At 100 req/s, 2 run at once: one on the single environment (328,500 GB-s at
+        // the provisioned price), one on demand (328,500 GB-s at 0.0000166667).
+        w.functions[0].provisioned_concurrency = 1;
+        let e = estimate(&w.at(100.0), &US_EAST_1);
+        close(e.lambda.provisioned_usd, 1.368_760_95);
+        close(e.lambda.duration_usd, 3.193_742_7 + 5.475_010_95);
+        // The same function behind each front: the break-even does not move.
+        let from = |w: &Workload| break_even(w, &US_EAST_1, Gateway::Http).from_rps;
+        close(
+            from(&w).unwrap_or_default(),
+            from(&default_workload()).unwrap_or_default(),
+        );
     }
 
     #[test]

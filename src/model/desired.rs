@@ -8,11 +8,11 @@ use super::names::{logical, Names};
 use super::role_policy::execution_policy;
 use super::sg_rule::Rule;
 use super::spec::{
-    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec, FunctionSpec,
-    HealthCheckSpec, InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls,
-    LoadBalancerSpec, LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec,
-    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
-    WebAclSpec,
+    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec,
+    FunctionProvisionedSpec, FunctionSpec, HealthCheckSpec, InternetGatewaySpec,
+    ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec,
+    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec, SecurityGroupSpec, Spec,
+    SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec, WebAclSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -304,6 +304,17 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
             reserved,
         };
         push(out, logical::function_concurrency(&f.name), spec);
+    }
+    if let Some(provisioned) = f.provisioned_concurrency {
+        let reservation = f
+            .reserved_concurrency
+            .map(|_| Ref::Stack(logical::function_concurrency(&f.name).into()));
+        let spec = FunctionProvisionedSpec {
+            function: Ref::Stack(function.as_str().into()),
+            reservation,
+            provisioned,
+        };
+        push(out, logical::function_provisioned(&f.name), spec);
     }
     let health_check = f.health_check.as_ref().map(|hc| HealthCheckSpec {
         path: hc.path.clone(),

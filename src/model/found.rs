@@ -66,8 +66,8 @@ impl Found {
 
 /// Kinds whose id no other resource refers to, or that is not theirs alone: a bucket's
 /// or log group's name, an alias record's domain, the extra certificates' listener ARN,
-/// the reserved concurrency's function name, the web ACL association's load balancer
-/// ARN.
+/// the reserved and provisioned concurrency's function name, the web ACL association's
+/// load balancer ARN.
 fn referable(kind: Kind) -> bool {
     !matches!(
         kind,
@@ -77,6 +77,7 @@ fn referable(kind: Kind) -> bool {
             | Kind::ListenerCertificates
             | Kind::FunctionConcurrency
             | Kind::WebAclAssociation
+            | Kind::FunctionProvisioned
     )
 }
 

@@ -643,25 +643,11 @@ fn functions(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
             s.new_functions(),
         )
         .when("StringEquals", s.request_tag_key(), &[&s.stack]),
-        Statement::new(
-            CHANGE_TAGGED,
-            // `*Alias`: Create, Update (and Get, Delete) Alias; `*Permission`: Add and
-            // Remove Permission; `*Resource`: Tag and Untag Resource;
-            // `*FunctionConcurrency`: Put and Delete (and Get) the reserved concurrency.
-            &[
-                "lambda:*Alias",
-                "lambda:*FunctionConcurrency",
-                "lambda:*Permission",
-                "lambda:*Resource",
-                "lambda:DeleteFunction",
-                "lambda:InvokeFunction",
-                "lambda:PublishVersion",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-            ],
-            s.functions(),
-        )
-        .when("StringEquals", s.tag_key(), &[&s.stack]),
+        Statement::new(CHANGE_TAGGED, &change_functions(scope), s.functions()).when(
+            "StringEquals",
+            s.tag_key(),
+            &[&s.stack],
+        ),
         Statement::new(
             CREATE_TAGGED,
             &["logs:CreateLogGroup", "logs:TagResource"],
@@ -681,6 +667,38 @@ fn functions(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
         .when("StringEquals", s.tag_key(), &[&s.stack]),
     ]);
     out
+}
+
+/// What may be done to the stack's functions. `*Alias`: Create, Update (and Get,
+/// Delete) Alias; `*Permission`: Add and Remove Permission; `*Resource`: Tag and Untag
+/// Resource; `*FunctionConcurrency`: Put and Delete (and Get) the reserved concurrency;
+/// `*ProvisionedConcurrencyConfig`: Put and Delete (and Get) the provisioned concurrency
+/// of the `live` alias, when the config sets some. Without it only its removal: `up`
+/// removes one that was set by hand or whose key was dropped.
+fn change_functions(scope: &Scope<'_>) -> Vec<&'static str> {
+    let provisioned = scope
+        .config
+        .functions
+        .iter()
+        .any(|f| f.provisioned_concurrency.is_some());
+    let mut actions = vec![
+        "lambda:*Alias",
+        "lambda:*FunctionConcurrency",
+        "lambda:*Permission",
+        "lambda:*Resource",
+        "lambda:DeleteFunction",
+        "lambda:InvokeFunction",
+        "lambda:PublishVersion",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        if provisioned {
+            "lambda:*ProvisionedConcurrencyConfig"
+        } else {
+            "lambda:DeleteProvisionedConcurrencyConfig"
+        },
+    ];
+    actions.sort_unstable();
+    actions
 }
 
 /// The execution roles: created under the stack's path with its tag (and the
@@ -917,6 +935,27 @@ mod tests {
         assert_eq!(statement.sid, CHANGE_TAGGED);
         assert!(statement.resources.iter().any(|r| r.contains("/app/")));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&action));
+    }
+
+    #[test]
+    fn provisioned_concurrency_may_be_set_only_when_the_config_sets_it() {
+        let (all, delete) = (
+            "lambda:*ProvisionedConcurrencyConfig",
+            "lambda:DeleteProvisionedConcurrencyConfig",
+        );
+        let mut c = config(1, false, "");
+        let without = actions(&policy(&c, Audience::Deploy));
+        assert!(without.contains(&delete) && !without.contains(&all));
+        c.functions[0].provisioned_concurrency = Some(2);
+        let deploy = policy(&c, Audience::Deploy);
+        let statement = deploy
+            .iter()
+            .find(|s| s.actions.contains(&all))
+            .expect("listed");
+        assert_eq!(statement.sid, CHANGE_TAGGED);
+        assert!(!statement.actions.contains(&delete));
+        let plan = actions(&policy(&c, Audience::Plan));
+        assert!(!plan.contains(&all) && !plan.contains(&delete));
     }
 
     #[test]

@@ -256,6 +256,9 @@ pub mod logical {
     pub fn function_concurrency(function: &str) -> String {
         format!("function/{function}/concurrency")
     }
+    pub fn function_provisioned(function: &str) -> String {
+        format!("function/{function}/provisioned")
+    }
     pub fn target_group(function: &str) -> String {
         format!("target-group/{function}")
     }

@@ -438,6 +438,7 @@ fn cascade_replacements(changes: &mut [Change]) {
         (Kind::Function, Kind::FunctionConcurrency),
         (Kind::LoadBalancer, Kind::WebAclAssociation),
         (Kind::WebAcl, Kind::WebAclAssociation),
+        (Kind::Function, Kind::FunctionProvisioned),
     ] {
         let parents: Vec<String> = changes
             .iter()
@@ -454,7 +455,9 @@ fn cascade_replacements(changes: &mut [Change]) {
                 let belongs = match child_kind {
                     Kind::ListenerRule => c.logical.starts_with("rule/"),
                     // A new function has none reserved: set it again.
-                    Kind::FunctionConcurrency => c.logical.starts_with(&format!("{parent}/")),
+                    Kind::FunctionConcurrency | Kind::FunctionProvisioned => {
+                        c.logical.starts_with(&format!("{parent}/"))
+                    }
                     _ => true,
                 };
                 if !belongs {
@@ -499,6 +502,7 @@ pub(crate) mod tests {
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,
+            provisioned_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::from([
                 ("RUST_LOG".into(), "info".into()),
@@ -808,6 +812,63 @@ pub(crate) mod tests {
             .map(|c| c.logical.as_str())
             .collect();
         assert_eq!(deletes, vec!["web-acl/association", "web-acl"]);
+    }
+
+    #[test]
+    fn provisioned_concurrency_follows_its_function_and_reservation() {
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.functions[0].reserved_concurrency = Some(10);
+        cfg.functions[0].provisioned_concurrency = Some(4);
+        let after = desired(&cfg, &ctx());
+        let p = plan(&after, &observed_from(&before)).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                ("function/cart/concurrency", Action::Create),
+                ("function/cart/provisioned", Action::Create)
+            ]
+        );
+        let resource = after
+            .resources
+            .iter()
+            .find(|r| r.logical == "function/cart/provisioned")
+            .expect("desired");
+        assert_eq!(
+            dependencies(resource, &after),
+            vec!["function/cart", "function/cart/concurrency"]
+        );
+        insta::assert_snapshot!("provisioned_concurrency", p.render());
+
+        // A function under a new name is a new function: its alias has none yet.
+        let mut observed = observed_from(&after);
+        if let Some(f) = observed.get_mut("function/cart") {
+            f.resource.set("name", "shop-cart".to_string());
+        }
+        let p = plan(&after, &observed).expect("plan");
+        let action = |l: &str| p.get(l).map(|c| c.action);
+        assert_eq!(action("function/cart"), Some(Action::Replace));
+        assert_eq!(action("function/cart/provisioned"), Some(Action::Replace));
+        assert_eq!(action("function/orders"), Some(Action::Keep));
+
+        // Dropping the key removes it, before the reservation it sits in.
+        let p = plan(&before, &observed_from(&after)).expect("plan");
+        let deletes: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(
+            deletes,
+            vec!["function/cart/provisioned", "function/cart/concurrency"]
+        );
     }
 
     #[test]

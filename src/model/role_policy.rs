@@ -195,6 +195,7 @@ mod tests {
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,
+            provisioned_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),

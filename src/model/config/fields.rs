@@ -213,6 +213,7 @@ section! {
         MEMORY_MB: int("memory_mb", 128, 10240, 128, "");
         TIMEOUT_SECONDS: int("timeout_seconds", 1, 900, 10, "");
         RESERVED_CONCURRENCY: field("reserved_concurrency", Ty::OptInt { min: 0, max: 100_000 }, "concurrent executions set aside for it, and its ceiling; 0 stops every invocation; absent: none reserved").example("50").commented();
+        PROVISIONED_CONCURRENCY: field("provisioned_concurrency", Ty::OptInt { min: 1, max: 100_000 }, "execution environments kept initialized for the `live` alias, billed while configured; at most reserved_concurrency when both are set; absent: none").example("5").commented();
         ARCHITECTURE: field("architecture", Ty::Enum { values: &["x86_64", "arm64"], default: "x86_64" }, "\"arm64\" needs the aarch64 Rust target and a linker");
         ENVIRONMENT: field("environment", Ty::StrMap, "at most 4096 bytes; values are never printed: plan names the keys added, changed, removed").example("{ RUST_LOG = \"info\" }");
         SECRETS: field("secrets", Ty::StrMap, "Secrets Manager ARN or \"ssm:\" parameter name per variable, which holds the reference, never the value; the role may read exactly these").example("{ DB_URL = \"ssm:/shop/db-url\" }").commented();

@@ -251,6 +251,9 @@ pub struct FunctionSettings {
     /// Concurrent executions reserved for the function (`PutFunctionConcurrency`);
     /// `None`: none reserved, and one reserved by hand is removed.
     pub reserved_concurrency: Option<u32>,
+    /// Execution environments kept initialized for the `live` alias
+    /// (`PutProvisionedConcurrencyConfig`); `None`: none, and one set by hand is removed.
+    pub provisioned_concurrency: Option<u32>,
     pub architecture: Architecture,
     pub environment: BTreeMap<String, String>,
     /// Secrets the function reads at run time, by environment variable: the variable

@@ -465,6 +465,9 @@ rule! {
     timeout_too_long: function("timeout_seconds = 901\n"), "functions[0].timeout_seconds", "out of range";
     reserved_concurrency_negative: function("reserved_concurrency = -1\n"), "functions[0].reserved_concurrency", "reserved_concurrency -1 is out of range (0–100000)";
     reserved_concurrency_text: function("reserved_concurrency = \"10\"\n"), "functions[0].reserved_concurrency", "expected an integer, found a string";
+    provisioned_concurrency_zero: function("provisioned_concurrency = 0\n"), "functions[0].provisioned_concurrency", "provisioned_concurrency 0 is out of range (1–100000)";
+    provisioned_concurrency_text: function("provisioned_concurrency = \"5\"\n"), "functions[0].provisioned_concurrency", "expected an integer, found a string";
+    provisioned_concurrency_above_reserved: function("reserved_concurrency = 4\nprovisioned_concurrency = 5\n"), "functions[0].provisioned_concurrency", "provisioned_concurrency 5 is more than reserved_concurrency 4";
     environment_bad_name: function("environment = { \"1BAD\" = \"x\" }\n"), "functions[0].environment.1BAD", "is not valid";
     environment_reserved: function("environment = { AWS_REGION = \"us-east-1\" }\n"), "functions[0].environment.AWS_REGION", "reserved by Lambda";
     environment_reserved_handler: function("[functions.environment]\n_HANDLER = \"x\"\n"), "functions[0].environment._HANDLER", "reserved by Lambda";
@@ -680,6 +683,7 @@ path = "functions/api"
 memory_mb = 512
 timeout_seconds = 30
 reserved_concurrency = 25
+provisioned_concurrency = 5
 architecture = "arm64"
 environment = { RUST_LOG = "info", GREETING = "hi" }
 log_retention_days = 30
@@ -754,6 +758,7 @@ fn full_example() {
                 memory_mb: 512,
                 timeout_seconds: 30,
                 reserved_concurrency: Some(25),
+                provisioned_concurrency: Some(5),
                 architecture: Architecture::Arm64,
                 environment: BTreeMap::from([
                     ("RUST_LOG".to_owned(), "info".to_owned()),
@@ -792,6 +797,7 @@ fn full_example() {
                 memory_mb: 128,
                 timeout_seconds: 10,
                 reserved_concurrency: None,
+                provisioned_concurrency: None,
                 architecture: Architecture::X86_64,
                 environment: BTreeMap::new(),
                 secrets: BTreeMap::new(),
@@ -849,6 +855,7 @@ fn minimal_config_gets_all_defaults() {
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,
+            provisioned_concurrency: None,
             architecture: Architecture::X86_64,
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),

@@ -22,6 +22,7 @@ mod certificate;
 mod dns_record;
 mod function;
 mod function_concurrency;
+mod function_provisioned;
 mod internet_gateway;
 mod listener;
 mod listener_certificates;
@@ -42,6 +43,7 @@ pub use certificate::CertificateSpec;
 pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
 pub use function_concurrency::FunctionConcurrencySpec;
+pub use function_provisioned::FunctionProvisionedSpec;
 pub use internet_gateway::InternetGatewaySpec;
 pub use listener::{DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, NOT_FOUND_BODY};
 pub use listener_certificates::ListenerCertificatesSpec;
@@ -217,6 +219,7 @@ macro_rules! for_each_kind {
             LogGroup(LogGroupSpec) in log_group,
             Function(FunctionSpec) in function,
             FunctionConcurrency(FunctionConcurrencySpec) in function_concurrency,
+            FunctionProvisioned(FunctionProvisionedSpec) in function_provisioned,
             TargetGroup(TargetGroupSpec) in target_group,
             ListenerRule(RuleSpec) in rule,
             DnsRecord(DnsRecordSpec) in dns_record,
@@ -238,6 +241,9 @@ macro_rules! kinds {
         }
 
         impl Kind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)*];
+
             /// The facts its spec type declares.
             fn facts(self) -> Facts {
                 match self {

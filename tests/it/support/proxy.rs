@@ -51,6 +51,10 @@ pub(crate) struct Realism {
     /// After the ALB is deleted, one more log object lands in the log bucket while albkit
     /// empties it (so a single "empty then delete" fails with `BucketNotEmpty`).
     pub late_log_delivery: bool,
+    /// For this long after `PutProvisionedConcurrencyConfig`, the function's
+    /// `GetProvisionedConcurrencyConfig` reports `IN_PROGRESS` with nothing available,
+    /// as Lambda does while it starts the environments (MiniStack is `READY` at once).
+    pub provisioned_allocation: Duration,
 }
 
 impl Realism {
@@ -65,6 +69,7 @@ impl Realism {
             certificate_release: delay,
             certificate_issue: delay,
             late_log_delivery: true,
+            provisioned_allocation: delay,
         }
     }
 }
@@ -173,6 +178,7 @@ struct State {
     last_create_role: Option<Instant>,
     lambda_updates: HashMap<String, Instant>,
     lambda_created: HashMap<String, Instant>,
+    provisioned_put: HashMap<String, Instant>,
     lb_created: Option<Instant>,
     certificate_requested: Option<Instant>,
     lb_deleted: Option<Instant>,
@@ -219,6 +225,7 @@ impl Proxy {
                 last_create_role: None,
                 lambda_updates: HashMap::new(),
                 lambda_created: HashMap::new(),
+                provisioned_put: HashMap::new(),
                 lb_created: None,
                 certificate_requested: None,
                 lb_deleted: None,
@@ -419,6 +426,15 @@ pub(crate) fn operation_of(
                 ("POST", [_, "functions", _, "policy"]) => "AddPermission",
                 ("GET", [_, "functions", _, "policy"]) => "GetPolicy",
                 ("DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
+                ("PUT", [_, "functions", _, "provisioned-concurrency"]) => {
+                    "PutProvisionedConcurrencyConfig"
+                }
+                ("GET", [_, "functions", _, "provisioned-concurrency"]) => {
+                    "GetProvisionedConcurrencyConfig"
+                }
+                ("DELETE", [_, "functions", _, "provisioned-concurrency"]) => {
+                    "DeleteProvisionedConcurrencyConfig"
+                }
                 ("GET", [_, "tags", ..]) => "ListTags",
                 ("POST", [_, "tags", ..]) => "TagResource",
                 ("DELETE", [_, "tags", ..]) => "UntagResource",
@@ -455,6 +471,11 @@ fn lambda_function(path: &str) -> Option<String> {
         ),
         _ => None,
     }
+}
+
+/// The function's name in a Lambda REST path that names it by name or by ARN.
+fn lambda_function_name(path: &str) -> Option<String> {
+    lambda_function(path).map(|f| f.rsplit(':').next().unwrap_or(&f).to_string())
 }
 
 /// An AWS error response in the service's own protocol.
@@ -1039,6 +1060,27 @@ async fn handle(
                         }
                         resp_body = Bytes::from(doc.to_string());
                     }
+                }
+            }
+            ("lambda", "PutProvisionedConcurrencyConfig") if ok => {
+                if let Some(f) = lambda_function_name(&path) {
+                    state.provisioned_put.insert(f, Instant::now());
+                }
+            }
+            ("lambda", "GetProvisionedConcurrencyConfig")
+                if ok
+                    && lambda_function_name(&path).is_some_and(|f| {
+                        within(
+                            state.provisioned_put.get(&f).copied(),
+                            r.provisioned_allocation,
+                        )
+                    }) =>
+            {
+                if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
+                    doc["Status"] = serde_json::Value::String("IN_PROGRESS".into());
+                    doc["AvailableProvisionedConcurrentExecutions"] = 0.into();
+                    doc["AllocatedProvisionedConcurrentExecutions"] = 0.into();
+                    resp_body = Bytes::from(doc.to_string());
                 }
             }
             ("acm", "RequestCertificate") if ok => {

@@ -72,6 +72,9 @@ impl Checker<'_> {
         let memory = self.get_int_in_range(t, &func::MEMORY_MB);
         let timeout = self.get_int_in_range(t, &func::TIMEOUT_SECONDS);
         let reserved = self.get_opt_int(t, &func::RESERVED_CONCURRENCY);
+        let provisioned = self
+            .get_opt_int(t, &func::PROVISIONED_CONCURRENCY)
+            .and_then(|p| self.check_provisioned(t, p, reserved.flatten()));
         let archs = [Architecture::X86_64, Architecture::Arm64];
         let arch = self.get_enum(t, &func::ARCHITECTURE, &archs);
         let environment = self
@@ -98,6 +101,7 @@ impl Checker<'_> {
             memory_mb: memory?,
             timeout_seconds: timeout?,
             reserved_concurrency: reserved?,
+            provisioned_concurrency: provisioned?,
             architecture: arch?,
             environment: environment?,
             secrets: secrets?,
@@ -365,6 +369,37 @@ impl Checker<'_> {
             format!(
                 "use a path such as \"/{}\"",
                 s.value.trim_start_matches('/')
+            ),
+        );
+        None
+    }
+
+    /// `provisioned_concurrency` when it fits in the function's reservation: Lambda
+    /// refuses provisioned concurrency above the reserved concurrency.
+    fn check_provisioned(
+        &mut self,
+        t: &Tbl,
+        provisioned: Option<u32>,
+        reserved: Option<u32>,
+    ) -> Option<Option<u32>> {
+        let (Some(p), Some(r)) = (provisioned, reserved) else {
+            return Some(provisioned);
+        };
+        if p <= r {
+            return Some(provisioned);
+        }
+        let key = func::PROVISIONED_CONCURRENCY.key;
+        let span = Self::lookup(t, key).and_then(|(_, _, s)| s);
+        self.push(
+            &join(&t.path, key),
+            span,
+            format!(
+                "provisioned_concurrency {p} is more than reserved_concurrency {r}: \
+                 Lambda keeps provisioned environments within the reservation"
+            ),
+            format!(
+                "set `provisioned_concurrency` to at most {r} or `reserved_concurrency` to at \
+                 least {p}"
             ),
         );
         None
