@@ -10,6 +10,9 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::model::headers::ResponseHeaders;
+use crate::model::spec::FixedResponse;
+
 /// 1 MB: the ALB's limit for a request body and for a Lambda response.
 pub const MAX_BODY: usize = 1024 * 1024;
 /// The request line or one header over 16 KB → 400.
@@ -528,6 +531,29 @@ pub fn not_found(date: &str) -> HttpResponse {
     alb_answer(404, "application/json", body, date)
 }
 
+/// A `fixed-response` rule's answer (docs/alb-lambda.md §5, §11). A 204 carries no
+/// body, so neither `Content-Type` nor `Content-Length`.
+pub fn fixed(r: &FixedResponse, date: &str) -> HttpResponse {
+    let mut out = alb_answer(r.status, &r.content_type, r.body.clone().into_bytes(), date);
+    if r.status == 204 {
+        out.headers
+            .retain(|(n, _)| n != "content-type" && n != "content-length");
+    }
+    out
+}
+
+/// What the listener's response-header attributes do to every response, the
+/// function's and the load balancer's own: each inserted header replaces a value the
+/// function set, and `Server` goes when it is switched off (§3, §11).
+pub fn insert_listener_headers(response: &mut HttpResponse, headers: &ResponseHeaders) {
+    for (name, value) in headers.inserted() {
+        response.insert_header(&name, &value);
+    }
+    if !headers.server {
+        response.headers.retain(|(n, _)| n != "server");
+    }
+}
+
 /// An answer of the ALB's own, with the headers it sets.
 fn alb_answer(status: u16, content_type: &str, body: Vec<u8>, date: &str) -> HttpResponse {
     HttpResponse {
@@ -599,6 +625,55 @@ mod tests {
             ["max-age=31536000"]
         );
         assert_eq!(r.header("content-type"), Some("text/plain"));
+    }
+
+    #[test]
+    fn listener_headers_go_on_every_response_and_server_can_be_dropped() {
+        use crate::model::headers::Inserted;
+        let mut headers = ResponseHeaders::default();
+        headers
+            .values
+            .insert(Inserted::AccessControlAllowOrigin, "https://a.test".into());
+        headers
+            .values
+            .insert(Inserted::XContentTypeOptions, "nosniff".into());
+        headers.server = false;
+        let mut r = not_found(DATE);
+        r.headers
+            .push(("access-control-allow-origin".into(), "*".into()));
+        insert_listener_headers(&mut r, &headers);
+        assert_eq!(
+            r.header_all("access-control-allow-origin"),
+            ["https://a.test"]
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("server"), None);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn a_fixed_204_has_no_body_content_type_or_length() {
+        let fixed_204 = FixedResponse {
+            status: 204,
+            content_type: "text/plain".into(),
+            body: String::new(),
+        };
+        let r = fixed(&fixed_204, DATE);
+        assert_eq!(r.status, 204);
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("content-type"), None);
+        assert_eq!(r.header("content-length"), None);
+        assert_eq!(r.header("server"), Some("awselb/2.0"));
+        let gone = FixedResponse {
+            status: 410,
+            content_type: "application/json".into(),
+            body: r#"{"gone":true}"#.into(),
+        };
+        let r = fixed(&gone, DATE);
+        assert_eq!(r.status, 410);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("content-length"), Some("13"));
+        assert_eq!(r.body, br#"{"gone":true}"#);
     }
 
     #[test]

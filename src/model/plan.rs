@@ -480,6 +480,7 @@ pub(crate) mod tests {
         LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_HSTS,
         DEFAULT_SSL_POLICY,
     };
+    use crate::model::headers::Inserted;
     use crate::model::ids::HostedZoneId;
     use crate::model::stack::{desired, Context};
 
@@ -547,7 +548,10 @@ pub(crate) mod tests {
                 extra_certificate_arns: None,
                 hosted_zone_id: Some(HostedZoneId::new("Z123")),
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
-                hsts: Some(DEFAULT_HSTS.into()),
+                headers: crate::model::headers::ResponseHeaders {
+                    values: [(Inserted::StrictTransportSecurity, DEFAULT_HSTS.to_string())].into(),
+                    server: true,
+                },
             }),
             functions: vec![function("cart", 10), function("orders", 20)],
             warnings: vec![],
@@ -682,11 +686,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn cors_adds_the_preflight_rule_and_updates_the_listener_in_place() {
+        let before = desired(&config(true), &ctx());
+        let mut cfg = config(true);
+        if let Some(h) = cfg.https.as_mut() {
+            h.headers
+                .values
+                .insert(Inserted::AccessControlAllowOrigin, "*".into());
+        }
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                ("listener/https", Action::Update),
+                ("rule/1", Action::Create)
+            ]
+        );
+        let text = p.render();
+        assert!(
+            text.contains("response_headers: none -> access-control-allow-origin: *"),
+            "{text}"
+        );
+        assert!(
+            text.contains("action = fixed-response 204 text/plain"),
+            "{text}"
+        );
+        assert!(
+            text.contains("conditions = http-request-method in [OPTIONS]"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn turning_hsts_off_updates_the_https_listener_in_place() {
         let before = desired(&config(true), &ctx());
         let mut cfg = config(true);
         if let Some(h) = cfg.https.as_mut() {
-            h.hsts = None;
+            h.headers.values.remove(&Inserted::StrictTransportSecurity);
         }
         let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
         let changed: Vec<(&str, Action)> = p

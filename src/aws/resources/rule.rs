@@ -1,8 +1,9 @@
-//! Listener rules: one per route, forwarding to the function's target group.
+//! Listener rules: one per route, forwarding to the function's target group, and the
+//! CORS preflight rule, which the load balancer answers with a fixed response.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, HostHeaderConditionConfig, HttpRequestMethodConditionConfig,
-    PathPatternConditionConfig, RuleCondition,
+    Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, PathPatternConditionConfig, RuleCondition,
 };
 
 use super::elb::{adopt_if_owned, retag, to_tags};
@@ -12,7 +13,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{Props, Ref, RuleSpec, Spec};
+use crate::model::spec::{FixedResponse, Props, Ref, RuleAction, RuleSpec, Spec};
 use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
@@ -116,31 +117,68 @@ pub(crate) async fn discover(
                 }
             }
             let action = r.actions().first();
-            let forward = action.filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+            let typed = action.and_then(action_of);
             let spec = RuleSpec {
                 listener: Ref::External(listener),
                 priority: priority.parse().unwrap_or_default(),
                 paths,
                 hosts,
                 methods,
-                target_group: Ref::External(
-                    forward
-                        .and_then(Action::target_group_arn)
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+                action: typed
+                    .clone()
+                    .unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
                 tags: Tags::new(),
             };
             let mut extras = Props::new();
             as_found(&mut extras, "priority", priority, spec.priority.to_string());
-            if forward.is_none() {
-                // Not a forward: shown as AWS has it.
+            if typed.is_none() {
+                // Neither a forward nor a fixed response: shown as AWS has it.
                 let action = action.map(super::listener::render_action);
                 extras.push(("action", action.unwrap_or_default()));
             }
             Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
         .collect())
+}
+
+/// The typed action of a rule's first action, when albkit has a type for it.
+fn action_of(a: &Action) -> Option<RuleAction> {
+    match a.r#type()? {
+        ActionTypeEnum::Forward => Some(RuleAction::Forward(Ref::External(
+            a.target_group_arn()?.to_string(),
+        ))),
+        ActionTypeEnum::FixedResponse => {
+            let c = a.fixed_response_config()?;
+            Some(RuleAction::FixedResponse(FixedResponse {
+                status: c.status_code()?.parse().ok()?,
+                content_type: c.content_type().unwrap_or_default().to_string(),
+                body: c.message_body().unwrap_or_default().to_string(),
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The SDK form of a rule's action.
+fn sdk_action(ctx: &Ctx<'_>, action: &RuleAction) -> Result<Action, ResourceError> {
+    Ok(match action {
+        RuleAction::Forward(tg) => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(ctx.ids.of(tg)?)
+            .build(),
+        RuleAction::FixedResponse(f) => {
+            let mut config = FixedResponseActionConfig::builder()
+                .status_code(f.status.to_string())
+                .content_type(&f.content_type);
+            if !f.body.is_empty() {
+                config = config.message_body(&f.body);
+            }
+            Action::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(config.build())
+                .build()
+        }
+    })
 }
 
 /// Gives each observed rule the tags of its load balancer (`lb_tags`, as observed),
@@ -168,11 +206,7 @@ pub(crate) async fn apply(
     let notify = ctx.notify(&change.logical);
     let tags = want.tags.clone();
     let priority = want.priority;
-    let target_group = ctx.ids.of(&want.target_group)?;
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(&target_group)
-        .build();
+    let action = sdk_action(ctx, &want.action)?;
     let conditions = conditions(want);
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
@@ -184,7 +218,7 @@ pub(crate) async fn apply(
                     elb.modify_rule()
                         .rule_arn(arn)
                         .set_conditions(Some(conditions.clone()))
-                        .actions(forward.clone())
+                        .actions(action.clone())
                         .send()
                         .await
                         .aws("ModifyRule", arn)
@@ -200,7 +234,7 @@ pub(crate) async fn apply(
                     .listener_arn(&listener)
                     .priority(i32::try_from(priority).unwrap_or(i32::MAX))
                     .set_conditions(Some(conditions.clone()))
-                    .actions(forward.clone())
+                    .actions(action.clone())
                     .set_tags(Some(to_tags(&tags)))
                     .send()
                     .await
@@ -258,7 +292,7 @@ mod tests {
             paths: vec![],
             hosts: vec![],
             methods: vec![],
-            target_group: Ref::External("arn:tg".into()),
+            action: RuleAction::Forward(Ref::External("arn:tg".into())),
             tags: Tags::new(),
         };
         Found::new(

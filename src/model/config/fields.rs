@@ -183,7 +183,32 @@ section! {
         EXTRA_CERTIFICATE_ARNS: field("extra_certificate_arns", Ty::StrList, "more certificates (same region, at most 25) the HTTPS listener serves by SNI to clients asking for their names; [] removes all, absent leaves the listener's extra certificates alone").example("[\"arn:aws:acm:us-east-1:123456789012:certificate/...\"]").commented();
         HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and the alias A record").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
-        HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+        HSTS: field("hsts", Ty::StrOrBool, "the former place of headers.hsts, still read; not both").default(DEFAULT_HSTS).commented();
+        HEADERS: field("headers", Ty::Table(&super::HEADERS), "");
+    }
+}
+
+section! {
+    HEADERS = "https.headers", "[https.headers]", "optional; response headers the HTTPS listener adds to every response, the function's and its own (docs/alb-lambda.md §11)";
+    mod headers {
+        HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+        CONTENT_SECURITY_POLICY: text("content_security_policy", "\"default-src 'self'\"", "Content-Security-Policy, as given").commented();
+        X_CONTENT_TYPE_OPTIONS: text("x_content_type_options", "\"nosniff\"", "X-Content-Type-Options: only \"nosniff\"").commented();
+        X_FRAME_OPTIONS: text("x_frame_options", "\"DENY\"", "X-Frame-Options: \"DENY\", \"SAMEORIGIN\" or \"ALLOW-FROM <origin>\"").commented();
+        SERVER: field("server", Ty::Bool(true), "false: the load balancer sends no `Server: awselb/2.0` header");
+        CORS: field("cors", Ty::Table(&super::CORS), "");
+    }
+}
+
+section! {
+    CORS = "https.headers.cors", "[https.headers.cors]", "optional; CORS headers on every response, and OPTIONS requests answered 204 by the load balancer (rule priority 1, reserved)";
+    mod cors {
+        ALLOW_ORIGINS: field("allow_origins", Ty::StrList, "exactly one origin (scheme://host[:port]) or \"*\": Access-Control-Allow-Origin is one fixed value").example("[\"https://app.example.com\"]").required();
+        ALLOW_METHODS: field("allow_methods", Ty::StrList, "Access-Control-Allow-Methods; absent: browsers allow GET, HEAD, POST").example("[\"GET\", \"POST\", \"PUT\", \"DELETE\"]");
+        ALLOW_HEADERS: field("allow_headers", Ty::StrList, "Access-Control-Allow-Headers: header names, or [\"*\"]").example("[\"content-type\", \"authorization\"]");
+        EXPOSE_HEADERS: field("expose_headers", Ty::StrList, "Access-Control-Expose-Headers: response headers scripts may read, or [\"*\"]").example("[\"x-request-id\"]").commented();
+        ALLOW_CREDENTIALS: field("allow_credentials", Ty::Bool(false), "true: Access-Control-Allow-Credentials: true (cookies); not with the origin \"*\"");
+        MAX_AGE: field("max_age", Ty::OptInt { min: 0, max: 86400 }, "Access-Control-Max-Age: seconds a browser keeps a preflight's answer").example("600");
     }
 }
 
@@ -234,6 +259,8 @@ pub const SECTIONS: &[&Section] = &[
     &NETWORK,
     &LOAD_BALANCER,
     &HTTPS,
+    &HEADERS,
+    &CORS,
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,

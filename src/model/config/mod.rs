@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use super::headers::{Inserted, ResponseHeaders};
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 
 pub mod fields;
@@ -192,9 +193,17 @@ pub struct HttpsSettings {
     pub extra_certificate_arns: Option<Vec<CertificateArn>>,
     pub hosted_zone_id: Option<HostedZoneId>,
     pub ssl_policy: String,
-    /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
-    /// (canonical form, see `rules::check_hsts`); `None`: no header.
-    pub hsts: Option<String>,
+    /// The headers the HTTPS listener adds to every response (`[https.headers]`, and
+    /// `[https] hsts`): `Strict-Transport-Security` in its canonical form (see
+    /// `rules::check_hsts`), CORS, the security headers; and whether it sends `Server`.
+    pub headers: ResponseHeaders,
+}
+
+impl HttpsSettings {
+    /// The `Strict-Transport-Security` value of every HTTPS response; `None`: no header.
+    pub fn hsts(&self) -> Option<&str> {
+        self.headers.get(Inserted::StrictTransportSecurity)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -615,3 +615,89 @@ pub(super) fn check_host(h: &str) -> Result<(), (String, String)> {
     }
     Ok(())
 }
+
+/// Methods a CORS `Access-Control-Allow-Methods` of the ALB may list.
+pub(super) const CORS_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// An origin for `Access-Control-Allow-Origin`: `*`, or `http(s)://host[:port]` with
+/// nothing after it (browsers compare the origin exactly, without a path or a slash).
+pub(super) fn check_origin(raw: &str) -> Result<(), (String, String)> {
+    let example = "e.g. \"https://app.example.com\", or \"*\" for any origin";
+    if raw == "*" {
+        return Ok(());
+    }
+    let Some(rest) = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+    else {
+        return Err((
+            "is not an origin: it must start with https:// or http://".to_owned(),
+            format!("write the scheme and host the browser page is served from, {example}"),
+        ));
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err((
+            "has an invalid port".to_owned(),
+            format!("write the port as a number from 1 to 65535, {example}"),
+        ));
+    }
+    if host.is_empty() || host.contains('/') || check_domain(host).is_err() {
+        return Err((
+            "is not an origin: scheme, host and optional port, nothing else".to_owned(),
+            format!("remove any path or trailing '/', {example}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A header name (RFC 9110 token) for `Access-Control-Allow-Headers` or
+/// `-Expose-Headers`; `*` alone is checked by the caller.
+pub(super) fn check_header_name(raw: &str) -> Result<(), (String, String)> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if raw.is_empty() || !raw.chars().all(token) {
+        return Err((
+            "is not a header name".to_owned(),
+            "use letters, digits and - (e.g. \"content-type\"), one name per entry".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// An `X-Frame-Options` value: `DENY` or `SAMEORIGIN` (any case), or `ALLOW-FROM
+/// <origin>`; returned in its canonical form.
+pub(super) fn check_x_frame_options(raw: &str) -> Result<String, (String, String)> {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper == "DENY" || upper == "SAMEORIGIN" {
+        return Ok(upper);
+    }
+    if let Some(origin) = upper.strip_prefix("ALLOW-FROM ") {
+        let origin = &raw.trim()[raw.trim().len() - origin.len()..];
+        if origin != "*" && check_origin(origin).is_ok() {
+            return Ok(format!("ALLOW-FROM {origin}"));
+        }
+    }
+    Err((
+        "is not an X-Frame-Options value".to_owned(),
+        "use \"DENY\", \"SAMEORIGIN\" or \"ALLOW-FROM https://…\" (browsers ignore \
+         ALLOW-FROM today: prefer `content_security_policy = \"frame-ancestors …\"`)"
+            .to_owned(),
+    ))
+}
+
+/// A header value albkit passes on as given (`Content-Security-Policy`): printable
+/// ASCII, not empty.
+pub(super) fn check_header_value(raw: &str, example: &str) -> Result<(), (String, String)> {
+    if raw.trim().is_empty() {
+        return Err((
+            "is empty".to_owned(),
+            format!("give a value, {example}, or remove the key"),
+        ));
+    }
+    printable(raw, example)
+}

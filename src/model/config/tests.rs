@@ -9,6 +9,7 @@ use miette::Diagnostic;
 
 use super::rules::suggest_name;
 use super::*;
+use crate::model::headers::PREFLIGHT_PRIORITY;
 
 /// A project directory holding two function crates: `functions/api` and `functions/web`.
 fn project() -> tempfile::TempDir {
@@ -355,18 +356,25 @@ fn an_unknown_policy_is_accepted_with_a_warning_and_a_suggestion() {
     );
 }
 
+fn hsts_only(value: &str) -> ResponseHeaders {
+    ResponseHeaders {
+        values: [(Inserted::StrictTransportSecurity, value.to_owned())].into(),
+        server: true,
+    }
+}
+
 fn hsts_of(value: &str) -> Option<String> {
     let (_dir, c) = parse_ok(&section(&format!(
         "[https]\ndomain = \"api.example.com\"\nhsts = {value}\n"
     )));
-    c.https.and_then(|h| h.hsts)
+    c.https.and_then(|h| h.hsts().map(str::to_owned))
 }
 
 #[test]
 fn hsts_defaults_and_switches() {
     let (_dir, c) = parse_ok(&section("[https]\ndomain = \"api.example.com\"\n"));
     assert_eq!(
-        c.https.and_then(|h| h.hsts).as_deref(),
+        c.https.as_ref().and_then(HttpsSettings::hsts),
         Some("max-age=31536000; includeSubDomains")
     );
     assert_eq!(hsts_of("true").as_deref(), Some(DEFAULT_HSTS));
@@ -424,7 +432,7 @@ fn https_is_normalised() {
             extra_certificate_arns: None,
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
-            hsts: Some(DEFAULT_HSTS.to_owned()),
+            headers: hsts_only(DEFAULT_HSTS),
         })
     );
 }
@@ -744,7 +752,7 @@ fn full_example() {
             )]),
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
-            hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),
+            headers: hsts_only("max-age=63072000; includeSubDomains; preload"),
         }),
         functions: vec![
             FunctionSettings {
@@ -1049,4 +1057,100 @@ methods = ["get"]
         .render_report(&mut out, &err)
         .expect("render");
     insta::assert_snapshot!(out);
+}
+
+// ---- [https.headers] ------------------------------------------------------------------
+
+const HTTPS: &str = "[https]\ndomain = \"api.example.com\"\n";
+
+fn headers_of(text: &str) -> ResponseHeaders {
+    let (_dir, c) = parse_ok(&section(&format!("{HTTPS}{text}")));
+    c.https.map(|h| h.headers).unwrap_or_default()
+}
+
+#[test]
+fn response_headers_are_read_and_normalised() {
+    let h = headers_of(
+        "[https.headers]\nhsts = \"max-age=600\"\ncontent_security_policy = \"default-src 'self'\"\n\
+         x_content_type_options = \"NOSNIFF\"\nx_frame_options = \"sameorigin\"\nserver = false\n\
+         [https.headers.cors]\nallow_origins = [\"https://app.example.com\"]\n\
+         allow_methods = [\"GET\", \"POST\"]\nallow_headers = [\"content-type\", \"authorization\"]\n\
+         expose_headers = [\"*\"]\nallow_credentials = true\nmax_age = 600\n",
+    );
+    let get = |i| h.get(i);
+    assert_eq!(get(Inserted::StrictTransportSecurity), Some("max-age=600"));
+    assert_eq!(
+        get(Inserted::ContentSecurityPolicy),
+        Some("default-src 'self'")
+    );
+    assert_eq!(get(Inserted::XContentTypeOptions), Some("nosniff"));
+    assert_eq!(get(Inserted::XFrameOptions), Some("SAMEORIGIN"));
+    assert_eq!(
+        get(Inserted::AccessControlAllowOrigin),
+        Some("https://app.example.com")
+    );
+    assert_eq!(get(Inserted::AccessControlAllowMethods), Some("GET,POST"));
+    assert_eq!(
+        get(Inserted::AccessControlAllowHeaders),
+        Some("content-type,authorization")
+    );
+    assert_eq!(get(Inserted::AccessControlExposeHeaders), Some("*"));
+    assert_eq!(get(Inserted::AccessControlAllowCredentials), Some("true"));
+    assert_eq!(get(Inserted::AccessControlMaxAge), Some("600"));
+    assert!(!h.server);
+    assert!(h.cors());
+}
+
+#[test]
+fn https_hsts_is_an_alias_of_headers_hsts() {
+    let old = headers_of("hsts = \"max-age=600\"\n");
+    let new = headers_of("[https.headers]\nhsts = \"max-age=600\"\n");
+    assert_eq!(old, new);
+    assert_eq!(old, hsts_only("max-age=600"));
+    // Without cors, no preflight: a route may use priority 1.
+    let (_dir, c) = parse_ok(&doc(
+        "",
+        &format!("{HTTPS}[https.headers]\nx_frame_options = \"DENY\"\n"),
+        "[[functions.routes]]\npriority = 1\npaths = [\"/*\"]\n",
+    ));
+    assert!(!c.https.is_some_and(|h| h.headers.cors()));
+}
+
+#[test]
+fn a_route_at_the_preflight_priority_is_refused_with_cors() {
+    let text = doc(
+        "",
+        &format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\n"),
+        &format!("[[functions.routes]]\npriority = {PREFLIGHT_PRIORITY}\npaths = [\"/*\"]\n"),
+    );
+    let p = assert_problem(
+        &text,
+        "functions[0].routes[0].priority",
+        "reserved for the CORS preflight rule",
+    );
+    assert!(p.help.contains("such as 2"), "{p:#?}");
+    assert!(p.span.is_some());
+}
+
+rule! {
+    headers_hsts_set_twice: section(&format!("{HTTPS}hsts = false\n[https.headers]\nhsts = true\n")), "https.headers.hsts", "hsts is set twice";
+    headers_unknown_key: section(&format!("{HTTPS}[https.headers]\nx_xss_protection = \"1\"\n")), "https.headers.x_xss_protection", "unknown key";
+    headers_csp_empty: section(&format!("{HTTPS}[https.headers]\ncontent_security_policy = \" \"\n")), "https.headers.content_security_policy", "is empty";
+    headers_csp_control_character: section(&format!("{HTTPS}[https.headers]\ncontent_security_policy = \"a\\nb\"\n")), "https.headers.content_security_policy", "which a header value cannot hold";
+    headers_x_content_type_options_not_nosniff: section(&format!("{HTTPS}[https.headers]\nx_content_type_options = \"sniff\"\n")), "https.headers.x_content_type_options", "is not \"nosniff\"";
+    headers_x_frame_options_unknown: section(&format!("{HTTPS}[https.headers]\nx_frame_options = \"NEVER\"\n")), "https.headers.x_frame_options", "is not an X-Frame-Options value";
+    headers_server_not_bool: section(&format!("{HTTPS}[https.headers]\nserver = \"off\"\n")), "https.headers.server", "expected a boolean";
+    headers_outside_https: section("[headers]\nserver = false\n"), "headers", "unknown key";
+    cors_without_origins: section(&format!("{HTTPS}[https.headers.cors]\nmax_age = 5\n")), "https.headers.cors.allow_origins", "required key `allow_origins`";
+    cors_two_origins: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test\", \"https://b.test\"]\n")), "https.headers.cors.allow_origins", "lists 2 origins";
+    cors_origin_with_path: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test/app\"]\n")), "https.headers.cors.allow_origins[0]", "is not an origin";
+    cors_origin_without_scheme: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"a.test\"]\n")), "https.headers.cors.allow_origins[0]", "must start with https://";
+    cors_origin_bad_port: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test:0\"]\n")), "https.headers.cors.allow_origins[0]", "invalid port";
+    cors_method_lower_case: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_methods = [\"get\"]\n")), "https.headers.cors.allow_methods[0]", "is not an HTTP method";
+    cors_method_twice: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_methods = [\"GET\", \"GET\"]\n")), "https.headers.cors.allow_methods[1]", "listed twice";
+    cors_header_name_invalid: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_headers = [\"x y\"]\n")), "https.headers.cors.allow_headers[0]", "is not a header name";
+    cors_header_star_mixed: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nexpose_headers = [\"*\", \"x-id\"]\n")), "https.headers.cors.expose_headers[0]", "mixes \"*\"";
+    cors_credentials_with_any_origin: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n")), "https.headers.cors.allow_credentials", "browsers refuse";
+    cors_max_age_out_of_range: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nmax_age = 90000\n")), "https.headers.cors.max_age", "out of range";
+    cors_unknown_key: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_origin = \"*\"\n")), "https.headers.cors.allow_origin", "unknown key";
 }

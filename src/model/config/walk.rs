@@ -24,6 +24,7 @@ use super::rules::q;
 use super::{Config, Warning};
 
 mod functions;
+mod headers;
 mod sections;
 
 /// Largest configuration file albkit reads.
@@ -230,7 +231,11 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let network = c.network(&top);
     let load_balancer = c.load_balancer(&top);
     let https = c.https(&top, stack.region.as_deref());
-    let (root, functions) = c.functions(&top, root);
+    let reserved = https
+        .as_ref()
+        .filter(|h| h.headers.cors())
+        .map(|_| crate::model::headers::PREFLIGHT_PRIORITY);
+    let (root, functions) = c.functions(&top, root, reserved);
 
     let mut problems = c.problems;
     if let (true, Some(network), Some(load_balancer)) =

@@ -11,7 +11,14 @@ use std::collections::{BTreeMap, HashSet};
 impl Checker<'_> {
     // [[functions]]
 
-    pub(super) fn functions(&mut self, top: &Tbl, root: &Path) -> (PathBuf, Vec<FunctionSettings>) {
+    /// `reserved`: a priority albkit's own rule takes (the CORS preflight), which no
+    /// route may use.
+    pub(super) fn functions(
+        &mut self,
+        top: &Tbl,
+        root: &Path,
+        reserved: Option<u32>,
+    ) -> (PathBuf, Vec<FunctionSettings>) {
         let base = root.canonicalize();
         let root_out = base
             .as_ref()
@@ -53,6 +60,9 @@ impl Checker<'_> {
             }
         }
         self.check_priorities(&priorities);
+        if let Some(reserved) = reserved {
+            self.check_reserved_priority(&priorities, reserved);
+        }
         (root_out, out)
     }
 
@@ -562,6 +572,30 @@ impl Checker<'_> {
         }
         self.check_duplicates(what, &list, str::to_owned);
         (self.problems.len() == before).then(|| list.into_iter().map(|s| s.value).collect())
+    }
+
+    /// The CORS preflight rule takes `reserved`; a route there is reported.
+    fn check_reserved_priority(&mut self, uses: &[PriorityUse], reserved: u32) {
+        let taken: HashSet<u32> = uses.iter().map(|u| u.priority).collect();
+        let free = (reserved + 1..)
+            .find(|p| !taken.contains(p))
+            .unwrap_or(reserved);
+        for u in uses.iter().filter(|u| u.priority == reserved) {
+            self.push(
+                &u.path,
+                u.span.clone(),
+                format!(
+                    "route priority {reserved} is reserved for the CORS preflight rule of \
+                     [https.headers.cors]"
+                ),
+                format!(
+                    "give {} (function {}) another priority, such as {free}: albkit answers \
+                     OPTIONS requests at priority {reserved}, before every route",
+                    u.route,
+                    q(&u.function)
+                ),
+            );
+        }
     }
 
     fn check_priorities(&mut self, uses: &[PriorityUse]) {
