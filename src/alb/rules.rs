@@ -12,9 +12,9 @@
 //! 404 (`model::stack::fixed_404_action`). With `[https.headers.cors]`, a rule at
 //! priority 1 answers every `OPTIONS` request with a fixed 204 (§11).
 
-use crate::model::config::Config;
+use crate::model::config::{Config, StaticAnswer};
 use crate::model::headers;
-use crate::model::spec::FixedResponse;
+use crate::model::spec::{FixedResponse, Redirect};
 
 /// What a rule does with a request it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub enum Target {
     Function(String),
     /// The load balancer answers itself.
     Fixed(FixedResponse),
+    /// The load balancer redirects.
+    Redirect(Redirect),
 }
 
 /// One listener rule.
@@ -52,7 +54,7 @@ impl Rule {
     pub fn function(&self) -> Option<&str> {
         match &self.target {
             Target::Function(f) => Some(f),
-            Target::Fixed(_) => None,
+            Target::Fixed(_) | Target::Redirect(_) => None,
         }
     }
 
@@ -61,6 +63,7 @@ impl Rule {
         match &self.target {
             Target::Function(f) => format!("rule {} → {f}", self.priority),
             Target::Fixed(r) => format!("rule {} → fixed-response {}", self.priority, r.status),
+            Target::Redirect(r) => format!("rule {} → redirect {}", self.priority, r.status),
         }
     }
 }
@@ -73,7 +76,8 @@ pub struct RuleSet {
 
 impl RuleSet {
     /// The rules of every function of the stack (or only of `only`, when given: the other
-    /// functions' rules are left out, so their requests fall to the default 404).
+    /// functions' rules are left out, so their requests fall to the default 404), of
+    /// `[[routes]]` and the CORS preflight.
     pub fn from_config(config: &Config, only: Option<&str>) -> RuleSet {
         let rules = config
             .functions
@@ -88,6 +92,16 @@ impl RuleSet {
                     hosts: r.hosts.clone(),
                 })
             })
+            .chain(config.routes.iter().map(|r| Rule {
+                priority: r.priority,
+                target: match &r.answer {
+                    StaticAnswer::Redirect(redirect) => Target::Redirect(redirect.clone()),
+                    StaticAnswer::Fixed(fixed) => Target::Fixed(fixed.clone()),
+                },
+                paths: r.paths.clone(),
+                methods: r.methods.clone(),
+                hosts: r.hosts.clone(),
+            }))
             .chain(preflight(config))
             .collect();
         RuleSet::new(rules)
@@ -304,6 +318,35 @@ mod tests {
         assert!(set
             .find(method, path, None)
             .is_some_and(|r| r.function().is_some()));
+    }
+
+    #[test]
+    fn routes_without_a_function_are_evaluated_in_priority_order_with_the_others() {
+        use crate::model::config::{StaticAnswer, StaticRoute};
+        let mut config = crate::model::plan::tests::config(false);
+        let first = config.functions[0].routes[0].clone();
+        config.routes = vec![StaticRoute {
+            priority: first.priority - 1,
+            paths: first.paths.clone(),
+            methods: vec![],
+            hosts: vec![],
+            answer: StaticAnswer::Fixed(FixedResponse {
+                status: 410,
+                content_type: "text/plain".into(),
+                body: "gone".into(),
+            }),
+        }];
+        let set = RuleSet::from_config(&config, None);
+        let path = first.paths[0].as_str();
+        let hit = set.find("GET", path, None).expect("a rule");
+        assert_eq!(
+            hit.describe(),
+            format!("rule {} → fixed-response 410", first.priority - 1)
+        );
+        config.routes[0].priority = 40000;
+        let set = RuleSet::from_config(&config, None);
+        let hit = set.find("GET", path, None).expect("a rule");
+        assert!(hit.function().is_some(), "{hit:?}");
     }
 
     #[test]

@@ -125,6 +125,7 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
             Target::Function(f) if functions.contains_key(f) => (f.clone(), ""),
             Target::Function(f) => (f.clone(), " (not running)"),
             Target::Fixed(fixed) => (format!("fixed-response {}", fixed.status), ""),
+            Target::Redirect(redirect) => (redirect.text(), ""),
         };
         let list = |v: &[String]| {
             if v.is_empty() {

@@ -366,12 +366,19 @@ async fn answer(
     let name = match &rule.target {
         Target::Function(name) => name,
         Target::Fixed(fixed) => {
-            return (
-                fixed.status,
-                matched,
-                String::new(),
-                event::fixed(fixed, &date),
-            );
+            let r = event::fixed(fixed, &date);
+            return (r.status, matched, String::new(), r);
+        }
+        Target::Redirect(redirect) => {
+            let from = event::RedirectFrom {
+                protocol: "http",
+                host: host.map_or("", crate::alb::rules::strip_port),
+                port: front.port,
+                path: &request.path,
+                query: request.query.as_deref().unwrap_or(""),
+            };
+            let r = event::redirect(redirect, &from, &date);
+            return (r.status, matched, String::new(), r);
         }
     };
     let Some(function) = front.functions.get(name) else {

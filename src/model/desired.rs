@@ -2,7 +2,7 @@
 //! Pure: the same config and context give the same stack.
 
 use super::config::Scheme;
-use super::config::{Config, FunctionSettings, HttpsSettings, Network};
+use super::config::{Config, FunctionSettings, HttpsSettings, Network, StaticAnswer};
 use super::headers;
 use super::names::TAG_REGION;
 use super::names::{logical, Names};
@@ -301,7 +301,8 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
     push(out, tg, tg_spec);
 }
 
-/// One rule per route, by priority, on the listener that serves.
+/// One rule per route, a function's or a `[[routes]]` entry, by priority, on the
+/// listener that serves.
 fn rules(config: &Config, out: &mut Specs) {
     let listener = Ref::Stack(serving_listener(config).into());
     let mut rules: Vec<(LogicalId, RuleSpec)> = config
@@ -322,6 +323,23 @@ fn rules(config: &Config, out: &mut Specs) {
             (id, spec)
         })
         .collect();
+    rules.extend(config.routes.iter().map(|r| {
+        let id = LogicalId::from(logical::rule(r.priority));
+        let action = match &r.answer {
+            StaticAnswer::Redirect(redirect) => RuleAction::Redirect(redirect.clone()),
+            StaticAnswer::Fixed(fixed) => RuleAction::FixedResponse(fixed.clone()),
+        };
+        let spec = RuleSpec {
+            listener: listener.clone(),
+            priority: r.priority,
+            paths: r.paths.clone(),
+            hosts: r.hosts.clone(),
+            methods: r.methods.clone(),
+            action,
+            tags: resource_tags(config, id.as_str()),
+        };
+        (id, spec)
+    }));
     rules.extend(preflight_rule(config, &listener));
     rules.sort_by_key(|(_, r)| r.priority);
     out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));

@@ -554,6 +554,7 @@ pub(crate) mod tests {
                 },
             }),
             functions: vec![function("cart", 10), function("orders", 20)],
+            routes: vec![],
             warnings: vec![],
         }
     }
@@ -721,6 +722,62 @@ pub(crate) mod tests {
             text.contains("conditions = http-request-method in [OPTIONS]"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn routes_without_a_function_become_rules_with_their_answers() {
+        use crate::model::config::{StaticAnswer, StaticRoute};
+        use crate::model::spec::{FixedResponse, Redirect};
+        let mut cfg = config(true);
+        let route = |priority, answer| StaticRoute {
+            priority,
+            paths: vec!["/old/*".into()],
+            methods: vec![],
+            hosts: vec![],
+            answer,
+        };
+        cfg.routes = vec![
+            route(
+                5,
+                StaticAnswer::Redirect(Redirect {
+                    status: 301,
+                    protocol: "HTTPS".into(),
+                    host: "#{host}".into(),
+                    port: "443".into(),
+                    path: "/new/#{path}".into(),
+                    query: "#{query}".into(),
+                }),
+            ),
+            route(
+                6,
+                StaticAnswer::Fixed(FixedResponse {
+                    status: 410,
+                    content_type: "text/plain".into(),
+                    body: "gone".into(),
+                }),
+            ),
+        ];
+        let d = desired(&cfg, &ctx());
+        let p = plan(&d, &observed_from(&desired(&config(true), &ctx()))).expect("plan");
+        let text = p.render();
+        assert!(
+            text.contains("action = redirect HTTP_301 https://#{host}:443/new/#{path}?#{query}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("action = fixed-response 410 text/plain gone"),
+            "{text}"
+        );
+        let rule5 = d.get("rule/5").expect("rule/5");
+        assert_eq!(rule5.get("listener"), Some("listener/https"));
+        // A rule the load balancer answers needs only its listener.
+        let created: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(created, vec!["rule/5", "rule/6"]);
     }
 
     #[test]

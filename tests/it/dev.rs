@@ -563,3 +563,33 @@ fn a_cors_preflight_is_answered_204_by_the_load_balancer_without_invoking_the_fu
     assert!(!log.contains("misbehave: preflight-probe"), "{log}");
     assert!(log.contains("rule 1 → fixed-response 204"), "{log}");
 }
+
+#[test]
+fn routes_without_a_function_redirect_and_answer_fixed_like_the_load_balancer() {
+    let dev = headers_fixture();
+    let moved = request(dev.port, "GET", "/old/page?x=1", &[], b"");
+    assert_eq!(moved.status, 302, "{}", moved.text());
+    assert_eq!(
+        moved.header("location"),
+        Some("https://new.example.com:443/v2/old/page?x=1")
+    );
+    assert_eq!(moved.header("content-type"), Some("text/html"));
+    assert_inserted(&moved);
+    let gone = request(dev.port, "GET", "/gone", &[], b"");
+    assert_eq!(gone.status, 410);
+    assert_eq!(gone.header("content-type"), Some("application/json"));
+    assert_eq!(gone.text(), r#"{"gone":true}"#);
+    assert_inserted(&gone);
+    // Neither reached the function.
+    let after = request(dev.port, "GET", "/api/after-routes", &[], b"");
+    assert_eq!(after.status, 200);
+    assert!(
+        dev.log_contains("misbehave: after-routes", Duration::from_secs(20)),
+        "{}",
+        dev.log_text()
+    );
+    let log = dev.log_text();
+    assert!(!log.contains("misbehave: page"), "{log}");
+    assert!(!log.contains("misbehave: gone"), "{log}");
+    assert!(log.contains("rule 5 → redirect 302"), "{log}");
+}

@@ -1659,3 +1659,136 @@ async fn response_headers_and_the_cors_preflight_are_set_repaired_changed_and_re
         leftovers(&c, &stack, region).await
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_without_a_function_are_created_repaired_changed_and_removed() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    };
+    let moto = Moto::shared();
+    let region = "ap-southeast-2";
+    let stack = unique_stack_name("static");
+    let c = clients(moto, region).await;
+    let project = Project::from_template("hello", &stack);
+    let config = |status: u16, body: &str| {
+        format!(
+            "{}\n[[routes]]\npriority = 5\npaths = [\"/old/*\"]\n\
+             redirect = {{ to = \"https://new.example.com/v2/#{{path}}\", status = {status} }}\n\n\
+             [[routes]]\npriority = 6\npaths = [\"/gone\"]\n\
+             fixed_response = {{ status = 410, body = {body:?} }}\n",
+            minimal_config(&stack)
+        )
+    };
+    project.with_config(&config(301, "gone"));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let http = listeners(&c, &stack)
+        .await
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .and_then(|l| l.listener_arn())
+        .expect("80")
+        .to_string();
+    let redirect = rule_at(&c, &http, "5").await.expect("rule 5");
+    let r = redirect.actions()[0].redirect_config().expect("redirect");
+    assert_eq!(
+        (
+            r.protocol(),
+            r.host(),
+            r.port(),
+            r.path(),
+            r.query(),
+            r.status_code().map(RedirectActionStatusCodeEnum::as_str)
+        ),
+        (
+            Some("HTTPS"),
+            Some("new.example.com"),
+            Some("443"),
+            Some("/v2/#{path}"),
+            Some("#{query}"),
+            Some("HTTP_301")
+        )
+    );
+    let fixed = rule_at(&c, &http, "6").await.expect("rule 6");
+    let f = fixed.actions()[0].fixed_response_config().expect("fixed");
+    assert_eq!(
+        (f.status_code(), f.content_type(), f.message_body()),
+        (Some("410"), Some("text/plain"), Some("gone"))
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Drift: the redirect's host changed by hand is planned and repaired in place.
+    let by_hand = Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .host("elsewhere.example.com")
+                .port("443")
+                .path("/v2/#{path}")
+                .query("#{query}")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build(),
+        )
+        .build();
+    c.elb
+        .modify_rule()
+        .rule_arn(redirect.rule_arn().expect("arn"))
+        .actions(by_hand)
+        .send()
+        .await
+        .expect("ModifyRule");
+    let plan = albkit(moto, &project, region, &["plan"]);
+    plan.ok();
+    assert!(
+        plan.stdout.contains(
+            "action: redirect HTTP_301 https://elsewhere.example.com:443/v2/#{path}?#{query} -> \
+             redirect HTTP_301 https://new.example.com:443/v2/#{path}?#{query}"
+        ),
+        "{plan}"
+    );
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let repaired = rule_at(&c, &http, "5").await.expect("rule 5");
+    assert_eq!(repaired.rule_arn(), redirect.rule_arn(), "updated in place");
+    assert_eq!(
+        repaired.actions()[0]
+            .redirect_config()
+            .and_then(|r| r.host()),
+        Some("new.example.com")
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Changed: a temporary redirect, another body.
+    project.with_config(&config(302, "moved on"));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let r = rule_at(&c, &http, "5").await.expect("rule 5");
+    assert_eq!(
+        r.actions()[0]
+            .redirect_config()
+            .and_then(|r| r.status_code())
+            .map(RedirectActionStatusCodeEnum::as_str),
+        Some("HTTP_302")
+    );
+    let f = rule_at(&c, &http, "6").await.expect("rule 6");
+    assert_eq!(
+        f.actions()[0]
+            .fixed_response_config()
+            .and_then(|f| f.message_body()),
+        Some("moved on")
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Removed: both rules go, the function's route stays.
+    project.with_config(&minimal_config(&stack));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert!(rule_at(&c, &http, "5").await.is_none());
+    assert!(rule_at(&c, &http, "6").await.is_none());
+    assert!(rule_at(&c, &http, "10").await.is_some());
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(
+        leftovers(&c, &stack, region).await.is_empty(),
+        "{:?}",
+        leftovers(&c, &stack, region).await
+    );
+}

@@ -1,9 +1,11 @@
-//! Listener rules: one per route, forwarding to the function's target group, and the
-//! CORS preflight rule, which the load balancer answers with a fixed response.
+//! Listener rules: one per route, forwarding to the function's target group, and those
+//! the load balancer answers itself: `[[routes]]` redirects and fixed responses, the
+//! CORS preflight.
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig,
-    HttpRequestMethodConditionConfig, PathPatternConditionConfig, RuleCondition,
+    HttpRequestMethodConditionConfig, PathPatternConditionConfig, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, RuleCondition,
 };
 
 use super::elb::{adopt_if_owned, retag, to_tags};
@@ -13,7 +15,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{FixedResponse, Props, Ref, RuleAction, RuleSpec, Spec};
+use crate::model::spec::{FixedResponse, Props, Redirect, Ref, RuleAction, RuleSpec, Spec};
 use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
@@ -155,6 +157,24 @@ fn action_of(a: &Action) -> Option<RuleAction> {
                 body: c.message_body().unwrap_or_default().to_string(),
             }))
         }
+        ActionTypeEnum::Redirect => {
+            let c = a.redirect_config()?;
+            let status = c
+                .status_code()?
+                .as_str()
+                .strip_prefix("HTTP_")?
+                .parse()
+                .ok()?;
+            let part = |v: Option<&str>, default: &str| v.unwrap_or(default).to_string();
+            Some(RuleAction::Redirect(Redirect {
+                status,
+                protocol: part(c.protocol(), "#{protocol}").to_ascii_uppercase(),
+                host: part(c.host(), "#{host}"),
+                port: part(c.port(), "#{port}"),
+                path: part(c.path(), "/#{path}"),
+                query: part(c.query(), "#{query}"),
+            }))
+        }
         _ => None,
     }
 }
@@ -166,19 +186,40 @@ fn sdk_action(ctx: &Ctx<'_>, action: &RuleAction) -> Result<Action, ResourceErro
             .r#type(ActionTypeEnum::Forward)
             .target_group_arn(ctx.ids.of(tg)?)
             .build(),
-        RuleAction::FixedResponse(f) => {
-            let mut config = FixedResponseActionConfig::builder()
-                .status_code(f.status.to_string())
-                .content_type(&f.content_type);
-            if !f.body.is_empty() {
-                config = config.message_body(&f.body);
-            }
-            Action::builder()
-                .r#type(ActionTypeEnum::FixedResponse)
-                .fixed_response_config(config.build())
-                .build()
-        }
+        RuleAction::FixedResponse(f) => fixed_action(f),
+        RuleAction::Redirect(r) => redirect_action(r),
     })
+}
+
+/// A `fixed-response` action; no `MessageBody` for an empty body.
+fn fixed_action(f: &FixedResponse) -> Action {
+    let mut config = FixedResponseActionConfig::builder()
+        .status_code(f.status.to_string())
+        .content_type(&f.content_type);
+    if !f.body.is_empty() {
+        config = config.message_body(&f.body);
+    }
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(config.build())
+        .build()
+}
+
+/// A `redirect` action with every part given.
+fn redirect_action(r: &Redirect) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol(&r.protocol)
+                .host(&r.host)
+                .port(&r.port)
+                .path(&r.path)
+                .query(&r.query)
+                .status_code(RedirectActionStatusCodeEnum::from(r.status_code().as_str()))
+                .build(),
+        )
+        .build()
 }
 
 /// Gives each observed rule the tags of its load balancer (`lb_tags`, as observed),
@@ -301,6 +342,37 @@ mod tests {
             spec,
             Tags::new(),
         )
+    }
+
+    #[test]
+    fn redirect_and_fixed_response_actions_read_back_as_written() {
+        let redirect = Redirect {
+            status: 302,
+            protocol: "HTTPS".into(),
+            host: "new.example.com".into(),
+            port: "443".into(),
+            path: "/v2/#{path}".into(),
+            query: "#{query}".into(),
+        };
+        assert_eq!(
+            action_of(&redirect_action(&redirect)),
+            Some(RuleAction::Redirect(redirect.clone()))
+        );
+        assert_eq!(
+            super::super::listener::render_action(&redirect_action(&redirect)),
+            redirect.text()
+        );
+        for body in ["", "gone"] {
+            let fixed = FixedResponse {
+                status: 410,
+                content_type: "text/plain".into(),
+                body: body.into(),
+            };
+            assert_eq!(
+                action_of(&fixed_action(&fixed)),
+                Some(RuleAction::FixedResponse(fixed))
+            );
+        }
     }
 
     #[test]

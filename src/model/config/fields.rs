@@ -67,11 +67,13 @@ pub struct Section {
     pub header: &'static str,
     pub doc: &'static str,
     pub fields: &'static [Field],
+    /// Shown commented out in the reference (an alternative to the section before it).
+    pub commented: bool,
 }
 
 /// A section: its table and a module of its keys (`stack::NAME`), in declaration order.
 macro_rules! section {
-    ($name:ident = $path:literal, $header:literal, $doc:literal; mod $m:ident {
+    ($name:ident = $path:literal, $header:literal, $doc:literal $(, $commented:ident)?; mod $m:ident {
         $($key:ident: $field:expr;)*
     }) => {
         pub mod $m {
@@ -83,8 +85,11 @@ macro_rules! section {
             header: $header,
             doc: $doc,
             fields: &[$($m::$key),*],
+            commented: section!(@flag $($commented)?),
         };
     };
+    (@flag commented) => { true };
+    (@flag) => { false };
 }
 
 const fn field(key: &'static str, ty: Ty, doc: &'static str) -> Field {
@@ -140,6 +145,7 @@ section! {
         LOAD_BALANCER: field("load_balancer", Ty::Table(&super::LOAD_BALANCER), "");
         HTTPS: field("https", Ty::Table(&super::HTTPS), "");
         FUNCTIONS: field("functions", Ty::Tables(&super::FUNCTION), "").required();
+        ROUTES: field("routes", Ty::Tables(&super::STATIC_ROUTE), "");
     }
 }
 
@@ -253,6 +259,35 @@ section! {
     }
 }
 
+section! {
+    STATIC_ROUTE = "routes", "[[routes]]", "optional, any number; a rule the load balancer answers itself, without a function: exactly one of redirect, fixed_response";
+    mod static_route {
+        PRIORITY: int("priority", 1, 50000, 0, "unique in the stack, functions' routes included; lower numbers are matched first").example("5").required();
+        PATHS: field("paths", Ty::StrList, "at least one of paths, methods, hosts, as for a function's route").example("[\"/old\", \"/old/*\"]");
+        METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\"]").commented();
+        HOSTS: field("hosts", Ty::StrList, "host patterns").example("[\"api.example.com\"]").commented();
+        REDIRECT: field("redirect", Ty::Table(&super::REDIRECT), "");
+        FIXED_RESPONSE: field("fixed_response", Ty::Table(&super::FIXED_RESPONSE), "");
+    }
+}
+
+section! {
+    REDIRECT = "routes.redirect", "[routes.redirect]", "the route's answer: a redirect (or fixed_response)";
+    mod redirect {
+        TO: text("to", "\"https://#{host}/new/#{path}\"", "a URL or a path; a part left out keeps the request's (#{protocol}, #{host}, #{port}, #{path}, #{query} placeholders allowed)").required();
+        STATUS: field("status", Ty::IntOf { values: &[301, 302], default: 301 }, "301 (permanent) or 302 (temporary)");
+    }
+}
+
+section! {
+    FIXED_RESPONSE = "routes.fixed_response", "[routes.fixed_response]", "the route's answer: a fixed response (or redirect)", commented;
+    mod fixed_response {
+        STATUS: int("status", 200, 599, 0, "2XX, 4XX or 5XX").example("410").required();
+        CONTENT_TYPE: field("content_type", Ty::Enum { values: &["text/plain", "text/css", "text/html", "application/javascript", "application/json"], default: "text/plain" }, "");
+        BODY: text("body", "\"gone\"", "at most 1024 bytes; default: none");
+    }
+}
+
 /// Every section, in the order of the reference.
 pub const SECTIONS: &[&Section] = &[
     &STACK,
@@ -264,6 +299,9 @@ pub const SECTIONS: &[&Section] = &[
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,
+    &STATIC_ROUTE,
+    &REDIRECT,
+    &FIXED_RESPONSE,
 ];
 
 impl Section {

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use super::headers::{Inserted, ResponseHeaders};
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::spec::{FixedResponse, Redirect};
 
 pub mod fields;
 pub mod reference;
@@ -51,6 +52,8 @@ pub struct Config {
     pub load_balancer: LoadBalancerSettings,
     pub https: Option<HttpsSettings>,
     pub functions: Vec<FunctionSettings>,
+    /// `[[routes]]`: rules the load balancer answers itself, without a function.
+    pub routes: Vec<StaticRoute>,
     /// What is valid but worth knowing (a TLS policy without TLS 1.3), in file order.
     pub warnings: Vec<Warning>,
 }
@@ -251,6 +254,24 @@ pub struct FunctionSettings {
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheck>,
     pub routes: Vec<Route>,
+}
+
+/// A `[[routes]]` entry: a listener rule with the conditions of a function's route and
+/// an answer of the load balancer's own (docs/alb-lambda.md §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub priority: u32,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub hosts: Vec<String>,
+    pub answer: StaticAnswer,
+}
+
+/// What a `[[routes]]` entry answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaticAnswer {
+    Redirect(Redirect),
+    Fixed(FixedResponse),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

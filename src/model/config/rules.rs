@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use super::{IngressCidr, Matcher, MatcherCodes, SecretRef, DEFAULT_HSTS};
+use crate::model::spec::Redirect;
 
 /// A value quoted for a message, shortened when long.
 pub(super) fn q(s: &str) -> String {
@@ -700,4 +701,118 @@ pub(super) fn check_header_value(raw: &str, example: &str) -> Result<(), (String
         ));
     }
     printable(raw, example)
+}
+
+/// The placeholders a redirect may use (docs/alb-lambda.md §5).
+const REDIRECT_PLACEHOLDERS: &[&str] =
+    &["#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}"];
+
+/// A redirect's `to`: an absolute URL (`https://host[:port]/path?query`, any part may
+/// be a placeholder) or a path (`/new?x=1`), split into the parts of ELB's redirect
+/// action. A part left out keeps the request's (`#{host}`, `/#{path}`, `#{query}`); a
+/// literal scheme without a port takes its default port.
+pub(super) fn parse_redirect(raw: &str, status: u16) -> Result<Redirect, (String, String)> {
+    let example = "e.g. \"https://new.example.com/#{path}\" or \"/new-path\"";
+    if let Some(c) = raw.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err((
+            format!("contains {c:?}"),
+            format!("percent-encode it, {example}"),
+        ));
+    }
+    let mut rest = raw;
+    while let Some(at) = rest.find("#{") {
+        let tail = &rest[at..];
+        let Some(p) = REDIRECT_PLACEHOLDERS.iter().find(|p| tail.starts_with(**p)) else {
+            return Err((
+                format!(
+                    "has an unknown placeholder at {:?}",
+                    &tail[..tail.len().min(12)]
+                ),
+                format!("use only {}", REDIRECT_PLACEHOLDERS.join(", ")),
+            ));
+        };
+        rest = &tail[p.len()..];
+    }
+    let (protocol, host, port, tail) = if raw.starts_with('/') {
+        let keep = |p: &str| p.to_string();
+        (keep("#{protocol}"), keep("#{host}"), keep("#{port}"), raw)
+    } else {
+        redirect_authority(raw, example)?
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, q.to_string()),
+        None => (tail, "#{query}".to_string()),
+    };
+    let path = if path.is_empty() { "/#{path}" } else { path }.to_string();
+    for (part, value) in [("host", &host), ("path", &path), ("query", &query)] {
+        if value.chars().count() > 128 {
+            return Err((
+                format!("has a {part} of {} characters", value.chars().count()),
+                "ELB takes at most 128 characters for each of host, path and query".to_owned(),
+            ));
+        }
+    }
+    let r = Redirect {
+        status,
+        protocol,
+        host,
+        port,
+        path,
+        query,
+    };
+    let itself = r.protocol == "#{protocol}"
+        && r.host == "#{host}"
+        && r.port == "#{port}"
+        && r.path == "/#{path}";
+    if itself {
+        return Err((
+            "redirects every request to itself".to_owned(),
+            format!("change at least one of protocol, host, port or path, {example}"),
+        ));
+    }
+    Ok(r)
+}
+
+/// `scheme://host[:port]` of an absolute redirect target: (protocol, host, port, rest).
+fn redirect_authority<'a>(
+    raw: &'a str,
+    example: &str,
+) -> Result<(String, String, String, &'a str), (String, String)> {
+    let Some((scheme, after)) = raw.split_once("://") else {
+        return Err((
+            "is neither a URL nor a path".to_owned(),
+            format!("start it with https://, http:// or /, {example}"),
+        ));
+    };
+    let (protocol, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "https" => ("HTTPS", "443"),
+        "http" => ("HTTP", "80"),
+        "#{protocol}" => ("#{protocol}", "#{port}"),
+        _ => {
+            return Err((
+                format!("has the scheme {scheme:?}"),
+                format!("a redirect goes to https, http or #{{protocol}}, {example}"),
+            ))
+        }
+    };
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, tail) = after.split_at(end);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p == "#{port}" || p.parse::<u16>().is_ok_and(|n| n > 0) => (h, p),
+        Some(_) => {
+            return Err((
+                "has an invalid port".to_owned(),
+                format!("write the port as a number from 1 to 65535 or #{{port}}, {example}"),
+            ))
+        }
+        None => (authority, default_port),
+    };
+    let literal_ok = host.contains("#{") || check_domain(host).is_ok();
+    if host.is_empty() || !literal_ok {
+        return Err((
+            format!("has the host {host:?}, which is not a DNS name"),
+            format!("write a host name or #{{host}}, {example}"),
+        ));
+    }
+    Ok((protocol.to_owned(), host.to_owned(), port.to_owned(), tail))
 }

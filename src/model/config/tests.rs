@@ -816,6 +816,7 @@ fn full_example() {
                 routes: vec![],
             },
         ],
+        routes: vec![],
         warnings: vec![],
     };
     assert_eq!(c, expected);
@@ -864,6 +865,7 @@ fn minimal_config_gets_all_defaults() {
             health_check: None,
             routes: vec![],
         }],
+        routes: vec![],
         warnings: vec![],
     };
     assert_eq!(c, expected);
@@ -1153,4 +1155,118 @@ rule! {
     cors_credentials_with_any_origin: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n")), "https.headers.cors.allow_credentials", "browsers refuse";
     cors_max_age_out_of_range: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nmax_age = 90000\n")), "https.headers.cors.max_age", "out of range";
     cors_unknown_key: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_origin = \"*\"\n")), "https.headers.cors.allow_origin", "unknown key";
+}
+
+// ---- [[routes]] ---------------------------------------------------------------------
+
+/// A config with `[[routes]]` text after the function (and `[https]` when `https`).
+fn with_routes(https: bool, routes: &str) -> String {
+    let https = if https { HTTPS } else { "" };
+    format!("{STACK}\n{https}\n{FUNCTION}[[functions.routes]]\npriority = 10\npaths = [\"/api/*\"]\n\n{routes}")
+}
+
+fn static_routes_of(https: bool, routes: &str) -> Vec<StaticRoute> {
+    let (_dir, c) = parse_ok(&with_routes(https, routes));
+    c.routes
+}
+
+#[test]
+fn routes_redirect_targets_split_into_the_parts_of_elb_redirects() {
+    let parts = |to: &str| {
+        let routes = static_routes_of(
+            false,
+            &format!(
+                "[[routes]]\npriority = 5\npaths = [\"/old\"]\nredirect = {{ to = {to:?} }}\n"
+            ),
+        );
+        match &routes[0].answer {
+            StaticAnswer::Redirect(r) => (
+                r.status,
+                r.protocol.clone(),
+                r.host.clone(),
+                r.port.clone(),
+                r.path.clone(),
+                r.query.clone(),
+            ),
+            StaticAnswer::Fixed(f) => panic!("not a redirect: {f:?}"),
+        }
+    };
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        parts("https://new.example.com/v2/#{path}"),
+        (
+            301,
+            s("HTTPS"),
+            s("new.example.com"),
+            s("443"),
+            s("/v2/#{path}"),
+            s("#{query}")
+        )
+    );
+    assert_eq!(
+        parts("/new?x=1"),
+        (
+            301,
+            s("#{protocol}"),
+            s("#{host}"),
+            s("#{port}"),
+            s("/new"),
+            s("x=1")
+        )
+    );
+    assert_eq!(
+        parts("http://#{host}:8080"),
+        (
+            301,
+            s("HTTP"),
+            s("#{host}"),
+            s("8080"),
+            s("/#{path}"),
+            s("#{query}")
+        )
+    );
+}
+
+#[test]
+fn routes_fixed_responses_and_statuses_are_read() {
+    let routes = static_routes_of(
+        true,
+        "[[routes]]\npriority = 5\npaths = [\"/old\"]\nredirect = { to = \"/new\", status = 302 }\n\n\
+         [[routes]]\npriority = 6\npaths = [\"/gone\"]\nmethods = [\"GET\"]\n\
+         [routes.fixed_response]\nstatus = 410\ncontent_type = \"application/json\"\nbody = '{\"gone\":true}'\n",
+    );
+    assert_eq!(routes.len(), 2);
+    assert!(matches!(&routes[0].answer, StaticAnswer::Redirect(r) if r.status == 302));
+    assert_eq!(
+        routes[1].answer,
+        StaticAnswer::Fixed(crate::model::spec::FixedResponse {
+            status: 410,
+            content_type: "application/json".into(),
+            body: r#"{"gone":true}"#.into(),
+        })
+    );
+    assert_eq!(routes[1].methods, ["GET"]);
+}
+
+rule! {
+    routes_both_answers: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/y\" }\nfixed_response = { status = 404 }\n"), "routes[0].fixed_response", "has both a redirect and a fixed_response";
+    routes_no_answer: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\n"), "routes[0]", "has no answer";
+    routes_no_condition: with_routes(false, "[[routes]]\npriority = 5\nredirect = { to = \"/y\" }\n"), "routes[0]", "has no condition";
+    routes_unknown_key: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfunction = \"api\"\nredirect = { to = \"/y\" }\n"), "routes[0].function", "unknown key";
+    routes_priority_taken_by_a_function_route: with_routes(false, "[[routes]]\npriority = 10\npaths = [\"/x\"]\nredirect = { to = \"/y\" }\n"), "functions[0].routes[0].priority", "is used twice";
+    routes_priority_reserved_by_cors: format!("{STACK}\n{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\n\n{FUNCTION}\n[[routes]]\npriority = 1\npaths = [\"/x\"]\nredirect = {{ to = \"/y\" }}\n"), "routes[0].priority", "reserved for the CORS preflight";
+    routes_redirect_status_303: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/y\", status = 303 }\n"), "routes[0].redirect.status", "is not 301 or 302";
+    routes_redirect_without_to: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { status = 301 }\n"), "routes[0].redirect.to", "required key `to`";
+    routes_redirect_to_itself: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"#{protocol}://#{host}:#{port}/#{path}\" }\n"), "routes[0].redirect.to", "redirects every request to itself";
+    routes_redirect_unknown_placeholder: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/#{paht}\" }\n"), "routes[0].redirect.to", "unknown placeholder";
+    routes_redirect_bad_scheme: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"ftp://a.test/\" }\n"), "routes[0].redirect.to", "has the scheme";
+    routes_redirect_not_a_url: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"new-page\" }\n"), "routes[0].redirect.to", "neither a URL nor a path";
+    routes_redirect_bad_port: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"https://a.test:99999/\" }\n"), "routes[0].redirect.to", "invalid port";
+    routes_redirect_bad_host: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"https://a_b!/\" }\n"), "routes[0].redirect.to", "not a DNS name";
+    routes_redirect_space: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/a b\" }\n"), "routes[0].redirect.to", "contains ' '";
+    routes_redirect_https_to_http: with_routes(true, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"http://a.test/\" }\n"), "routes[0].redirect.to", "goes from HTTPS to HTTP";
+    routes_fixed_without_status: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { body = \"x\" }\n"), "routes[0].fixed_response.status", "required key `status`";
+    routes_fixed_status_302: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 302 }\n"), "routes[0].fixed_response.status", "is not a 2XX, 4XX or 5XX code";
+    routes_fixed_content_type: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 404, content_type = \"text/xml\" }\n"), "routes[0].fixed_response.content_type", "is not one of";
+    routes_fixed_body_too_long: with_routes(false, &format!("[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = {{ status = 404, body = \"{}\" }}\n", "x".repeat(1025))), "routes[0].fixed_response.body", "1025 bytes";
 }

@@ -25,6 +25,7 @@ use super::{Config, Warning};
 
 mod functions;
 mod headers;
+mod routes;
 mod sections;
 
 /// Largest configuration file albkit reads.
@@ -235,7 +236,9 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
         .as_ref()
         .filter(|h| h.headers.cors())
         .map(|_| crate::model::headers::PREFLIGHT_PRIORITY);
-    let (root, functions) = c.functions(&top, root, reserved);
+    let mut priorities = Vec::new();
+    let routes = c.static_routes(&top, https.is_some(), &mut priorities);
+    let (root, functions) = c.functions(&top, root, reserved, priorities);
 
     let mut problems = c.problems;
     if let (true, Some(network), Some(load_balancer)) =
@@ -250,6 +253,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
             load_balancer,
             https,
             functions,
+            routes: routes.unwrap_or_default(),
             warnings,
         });
     }

@@ -1,5 +1,5 @@
 //! A listener rule: a route of a function, or a rule the load balancer answers itself
-//! (the CORS preflight).
+//! (a `[[routes]]` redirect or fixed response, the CORS preflight).
 
 use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
@@ -25,6 +25,45 @@ pub enum RuleAction {
     Forward(Ref),
     /// The load balancer answers itself.
     FixedResponse(FixedResponse),
+    /// The load balancer redirects.
+    Redirect(Redirect),
+}
+
+/// A `redirect` action: each part of the target URL, literal or a placeholder
+/// (`#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`), as ELB takes them
+/// (docs/alb-lambda.md §5, §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// `HTTP_301` or `HTTP_302`'s number.
+    pub status: u16,
+    /// `HTTP`, `HTTPS` or `#{protocol}`.
+    pub protocol: String,
+    pub host: String,
+    pub port: String,
+    /// Starts with `/`.
+    pub path: String,
+    /// Without the leading `?`.
+    pub query: String,
+}
+
+impl Redirect {
+    /// ELB's name of the status: `HTTP_301`.
+    pub fn status_code(&self) -> String {
+        format!("HTTP_{}", self.status)
+    }
+
+    /// As the plan shows it, in the form the listeners' redirect is shown.
+    pub fn text(&self) -> String {
+        format!(
+            "redirect {} {}://{}:{}{}?{}",
+            self.status_code(),
+            self.protocol.to_ascii_lowercase(),
+            self.host,
+            self.port,
+            self.path,
+            self.query
+        )
+    }
 }
 
 /// A `fixed-response` action: status, content type and body (docs/alb-lambda.md §5).
@@ -54,6 +93,7 @@ impl RuleAction {
         match self {
             RuleAction::Forward(tg) => format!("forward -> {tg}"),
             RuleAction::FixedResponse(f) => f.text(),
+            RuleAction::Redirect(r) => r.text(),
         }
     }
 }

@@ -12,12 +12,14 @@ impl Checker<'_> {
     // [[functions]]
 
     /// `reserved`: a priority albkit's own rule takes (the CORS preflight), which no
-    /// route may use.
+    /// route may use; `priorities`: those the `[[routes]]` took already, which the
+    /// functions' routes may not take again.
     pub(super) fn functions(
         &mut self,
         top: &Tbl,
         root: &Path,
         reserved: Option<u32>,
+        mut priorities: Vec<PriorityUse>,
     ) -> (PathBuf, Vec<FunctionSettings>) {
         let base = root.canonicalize();
         let root_out = base
@@ -52,7 +54,6 @@ impl Checker<'_> {
         }
         let base = base.map_err(|e| format!("cannot resolve {}: {e}", root.display()));
         let mut names: HashMap<String, String> = HashMap::new();
-        let mut priorities: Vec<PriorityUse> = Vec::new();
         let mut out = Vec::new();
         for t in &list {
             if let Some(f) = self.function(t, &base, &mut names, &mut priorities) {
@@ -429,7 +430,18 @@ impl Checker<'_> {
         priorities: &mut Vec<PriorityUse>,
     ) -> Option<Route> {
         self.check_unknown_keys(t, &fields::ROUTE);
-        let priority = self.priority(t, function, priorities);
+        self.route_conditions(t, &format!("function {}", q(function)), priorities)
+    }
+
+    /// The priority and conditions of a route (`[[functions.routes]]` or `[[routes]]`),
+    /// whose `owner` the duplicate-priority message names.
+    pub(super) fn route_conditions(
+        &mut self,
+        t: &Tbl,
+        owner: &str,
+        priorities: &mut Vec<PriorityUse>,
+    ) -> Option<Route> {
+        let priority = self.priority(t, owner, priorities);
         let paths = self.route_values(t, &route::PATHS, "path", check_route_path);
         let methods = self.route_values(t, &route::METHODS, "method", check_method);
         let hosts = self.route_values(t, &route::HOSTS, "host", check_host);
@@ -445,12 +457,7 @@ impl Checker<'_> {
     }
 
     /// A route's priority, in range; recorded in `priorities`.
-    fn priority(
-        &mut self,
-        t: &Tbl,
-        function: &str,
-        priorities: &mut Vec<PriorityUse>,
-    ) -> Option<u32> {
+    fn priority(&mut self, t: &Tbl, owner: &str, priorities: &mut Vec<PriorityUse>) -> Option<u32> {
         let f = &route::PRIORITY;
         let Ty::Int { min, max, .. } = f.ty else {
             unreachable!("{} is not a ranged integer", f.key)
@@ -478,7 +485,7 @@ impl Checker<'_> {
                     span,
                     path,
                     route: t.path.clone(),
-                    function: function.to_owned(),
+                    owner: owner.to_owned(),
                 });
                 Some(p)
             }
@@ -589,10 +596,9 @@ impl Checker<'_> {
                      [https.headers.cors]"
                 ),
                 format!(
-                    "give {} (function {}) another priority, such as {free}: albkit answers \
-                     OPTIONS requests at priority {reserved}, before every route",
-                    u.route,
-                    q(&u.function)
+                    "give {} ({}) another priority, such as {free}: albkit answers OPTIONS \
+                     requests at priority {reserved}, before every route",
+                    u.route, u.owner
                 ),
             );
         }
@@ -619,11 +625,9 @@ impl Checker<'_> {
                         u.span.clone(),
                         format!("route priority {} is used twice", u.priority),
                         format!(
-                            "{} (function {}) already has priority {}; priorities must be \
-                             unique across the stack: use a free one such as {free}",
-                            f.route,
-                            q(&f.function),
-                            u.priority
+                            "{} ({}) already has priority {}; priorities must be unique \
+                             across the stack: use a free one such as {free}",
+                            f.route, f.owner, u.priority
                         ),
                     );
                 }
@@ -632,10 +636,11 @@ impl Checker<'_> {
     }
 }
 
-struct PriorityUse {
+pub(super) struct PriorityUse {
     priority: u32,
     span: Span,
     path: String,
     route: String,
-    function: String,
+    /// `function "api"`, or `a [[routes]] entry`.
+    owner: String,
 }
