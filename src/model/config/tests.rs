@@ -1104,6 +1104,18 @@ fn response_headers_are_read_and_normalised() {
 }
 
 #[test]
+fn headers_may_be_written_inline_in_https() {
+    let inline = headers_of(
+        "headers = { hsts = \"max-age=600\", cors = { allow_origins = [\"*\"], max_age = 60 } }\n",
+    );
+    let tables = headers_of(
+        "[https.headers]\nhsts = \"max-age=600\"\n[https.headers.cors]\nallow_origins = [\"*\"]\nmax_age = 60\n",
+    );
+    assert_eq!(inline, tables);
+    assert_eq!(inline.get(Inserted::AccessControlMaxAge), Some("60"));
+}
+
+#[test]
 fn https_hsts_is_an_alias_of_headers_hsts() {
     let old = headers_of("hsts = \"max-age=600\"\n");
     let new = headers_of("[https.headers]\nhsts = \"max-age=600\"\n");
