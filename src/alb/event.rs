@@ -10,6 +10,9 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::model::headers::ResponseHeaders;
+use crate::model::spec::{FixedResponse, Redirect};
+
 /// 1 MB: the ALB's limit for a request body and for a Lambda response.
 pub const MAX_BODY: usize = 1024 * 1024;
 /// The request line or one header over 16 KB → 400.
@@ -528,6 +531,79 @@ pub fn not_found(date: &str) -> HttpResponse {
     alb_answer(404, "application/json", body, date)
 }
 
+/// A `fixed-response` rule's answer (docs/alb-lambda.md §5, §11). A 204 carries no
+/// body, so neither `Content-Type` nor `Content-Length`.
+pub fn fixed(r: &FixedResponse, date: &str) -> HttpResponse {
+    let mut out = alb_answer(r.status, &r.content_type, r.body.clone().into_bytes(), date);
+    if r.status == 204 {
+        out.headers
+            .retain(|(n, _)| n != "content-type" && n != "content-length");
+    }
+    out
+}
+
+/// What a redirect's placeholders stand for: the request as the listener received it.
+#[derive(Debug, Clone)]
+pub struct RedirectFrom<'a> {
+    /// `http` or `https`.
+    pub protocol: &'a str,
+    /// The `Host` header without its port.
+    pub host: &'a str,
+    /// The listener's port.
+    pub port: u16,
+    pub path: &'a str,
+    /// Without `?`; empty when the request has none.
+    pub query: &'a str,
+}
+
+/// The `Location` of a redirect rule for a request (docs/alb-lambda.md §12): each part
+/// with its placeholders replaced (`#{path}` without its leading `/`), as
+/// `protocol://host:port/path`, then `?query` unless the query is empty.
+pub fn redirect_location(r: &Redirect, from: &RedirectFrom<'_>) -> String {
+    let port = from.port.to_string();
+    let fill = |part: &str| {
+        part.replace("#{protocol}", from.protocol)
+            .replace("#{host}", from.host)
+            .replace("#{port}", &port)
+            .replace("#{path}", from.path.strip_prefix('/').unwrap_or(from.path))
+            .replace("#{query}", from.query)
+    };
+    let mut location = format!(
+        "{}://{}:{}{}",
+        fill(&r.protocol).to_ascii_lowercase(),
+        fill(&r.host),
+        fill(&r.port),
+        fill(&r.path)
+    );
+    let query = fill(&r.query);
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(&query);
+    }
+    location
+}
+
+/// A redirect rule's answer: its status, `Location`, and the small HTML page the ALB's
+/// own answers carry.
+pub fn redirect(r: &Redirect, from: &RedirectFrom<'_>, date: &str) -> HttpResponse {
+    let mut out = error_page(r.status, date);
+    out.headers
+        .push(("location".into(), redirect_location(r, from)));
+    out
+}
+
+/// What the listener's response-header attributes do to every response, the
+/// function's and the load balancer's own: each inserted header replaces a value the
+/// function set, and `Server` goes when it is switched off (§3, §11).
+pub fn insert_listener_headers(response: &mut HttpResponse, headers: &ResponseHeaders) {
+    for (name, value) in headers.inserted() {
+        response.insert_header(&name, &value);
+    }
+    if !headers.server {
+        response.headers.retain(|(n, _)| n != "server");
+    }
+}
+
 /// An answer of the ALB's own, with the headers it sets.
 fn alb_answer(status: u16, content_type: &str, body: Vec<u8>, date: &str) -> HttpResponse {
     HttpResponse {
@@ -599,6 +675,103 @@ mod tests {
             ["max-age=31536000"]
         );
         assert_eq!(r.header("content-type"), Some("text/plain"));
+    }
+
+    #[test]
+    fn listener_headers_go_on_every_response_and_server_can_be_dropped() {
+        use crate::model::headers::Inserted;
+        let mut headers = ResponseHeaders::default();
+        headers
+            .values
+            .insert(Inserted::AccessControlAllowOrigin, "https://a.test".into());
+        headers
+            .values
+            .insert(Inserted::XContentTypeOptions, "nosniff".into());
+        headers.server = false;
+        let mut r = not_found(DATE);
+        r.headers
+            .push(("access-control-allow-origin".into(), "*".into()));
+        insert_listener_headers(&mut r, &headers);
+        assert_eq!(
+            r.header_all("access-control-allow-origin"),
+            ["https://a.test"]
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("server"), None);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn a_redirect_fills_its_placeholders_from_the_request() {
+        let from = RedirectFrom {
+            protocol: "http",
+            host: "api.example.com",
+            port: 8080,
+            path: "/old/a/b",
+            query: "x=1",
+        };
+        let keep = |p: &str, h: &str, port: &str, path: &str, q: &str| Redirect {
+            status: 301,
+            protocol: p.into(),
+            host: h.into(),
+            port: port.into(),
+            path: path.into(),
+            query: q.into(),
+        };
+        let to_https = keep("HTTPS", "#{host}", "443", "/#{path}", "#{query}");
+        assert_eq!(
+            redirect_location(&to_https, &from),
+            "https://api.example.com:443/old/a/b?x=1"
+        );
+        let moved = keep(
+            "#{protocol}",
+            "new.example.com",
+            "#{port}",
+            "/v2/#{path}",
+            "",
+        );
+        assert_eq!(
+            redirect_location(&moved, &from),
+            "http://new.example.com:8080/v2/old/a/b"
+        );
+        let no_query = RedirectFrom { query: "", ..from };
+        assert_eq!(
+            redirect_location(&to_https, &no_query),
+            "https://api.example.com:443/old/a/b"
+        );
+        let r = redirect(&to_https, &from, DATE);
+        assert_eq!(r.status, 301);
+        assert_eq!(
+            r.header("location"),
+            Some("https://api.example.com:443/old/a/b?x=1")
+        );
+        assert_eq!(r.header("content-type"), Some("text/html"));
+        assert!(String::from_utf8_lossy(&r.body).contains("301 Moved Permanently"));
+    }
+
+    #[test]
+    fn a_fixed_204_has_no_body_content_type_or_length() {
+        let fixed_204 = FixedResponse {
+            status: 204,
+            content_type: "text/plain".into(),
+            body: String::new(),
+        };
+        let r = fixed(&fixed_204, DATE);
+        assert_eq!(r.status, 204);
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("content-type"), None);
+        assert_eq!(r.header("content-length"), None);
+        assert_eq!(r.header("server"), Some("awselb/2.0"));
+        let gone = FixedResponse {
+            status: 410,
+            content_type: "application/json".into(),
+            body: r#"{"gone":true}"#.into(),
+        };
+        let r = fixed(&gone, DATE);
+        assert_eq!(r.status, 410);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("content-length"), Some("13"));
+        assert_eq!(r.body, br#"{"gone":true}"#);
     }
 
     #[test]

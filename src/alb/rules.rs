@@ -9,16 +9,29 @@
 //! - `http-request-method`: case-sensitive exact match.
 //!
 //! When nothing matches, the listener's default action answers: albkit deploys a fixed
-//! 404 (`model::stack::fixed_404_action`).
+//! 404 (`model::stack::fixed_404_action`). With `[https.headers.cors]`, a rule at
+//! priority 1 answers every `OPTIONS` request with a fixed 204 (§11).
 
-use crate::model::config::Config;
+use crate::model::config::{Config, StaticAnswer};
+use crate::model::headers;
+use crate::model::spec::{FixedResponse, Redirect};
 
-/// One listener rule, forwarding to one function's target group.
+/// What a rule does with a request it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Forward to this function's target group.
+    Function(String),
+    /// The load balancer answers itself.
+    Fixed(FixedResponse),
+    /// The load balancer redirects.
+    Redirect(Redirect),
+}
+
+/// One listener rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub priority: u32,
-    /// Name of the function (its target group) the rule forwards to.
-    pub function: String,
+    pub target: Target,
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
@@ -37,9 +50,21 @@ impl Rule {
         path_ok && method_ok && host_ok
     }
 
-    /// `priority 10 → hello`, for the access log.
+    /// The function the rule forwards to, if it forwards.
+    pub fn function(&self) -> Option<&str> {
+        match &self.target {
+            Target::Function(f) => Some(f),
+            Target::Fixed(_) | Target::Redirect(_) => None,
+        }
+    }
+
+    /// `rule 10 → hello`, `rule 1 → fixed-response 204`, for the access log.
     pub fn describe(&self) -> String {
-        format!("rule {} → {}", self.priority, self.function)
+        match &self.target {
+            Target::Function(f) => format!("rule {} → {f}", self.priority),
+            Target::Fixed(r) => format!("rule {} → fixed-response {}", self.priority, r.status),
+            Target::Redirect(r) => format!("rule {} → redirect {}", self.priority, r.status),
+        }
     }
 }
 
@@ -51,7 +76,8 @@ pub struct RuleSet {
 
 impl RuleSet {
     /// The rules of every function of the stack (or only of `only`, when given: the other
-    /// functions' rules are left out, so their requests fall to the default 404).
+    /// functions' rules are left out, so their requests fall to the default 404), of
+    /// `[[routes]]` and the CORS preflight.
     pub fn from_config(config: &Config, only: Option<&str>) -> RuleSet {
         let rules = config
             .functions
@@ -60,12 +86,23 @@ impl RuleSet {
             .flat_map(|f| {
                 f.routes.iter().map(|r| Rule {
                     priority: r.priority,
-                    function: f.name.clone(),
+                    target: Target::Function(f.name.clone()),
                     paths: r.paths.clone(),
                     methods: r.methods.clone(),
                     hosts: r.hosts.clone(),
                 })
             })
+            .chain(config.routes.iter().map(|r| Rule {
+                priority: r.priority,
+                target: match &r.answer {
+                    StaticAnswer::Redirect(redirect) => Target::Redirect(redirect.clone()),
+                    StaticAnswer::Fixed(fixed) => Target::Fixed(fixed.clone()),
+                },
+                paths: r.paths.clone(),
+                methods: r.methods.clone(),
+                hosts: r.hosts.clone(),
+            }))
+            .chain(preflight(config))
             .collect();
         RuleSet::new(rules)
     }
@@ -84,6 +121,23 @@ impl RuleSet {
     pub fn find(&self, method: &str, path: &str, host: Option<&str>) -> Option<&Rule> {
         self.rules.iter().find(|r| r.matches(method, path, host))
     }
+}
+
+/// The CORS preflight rule `up` deploys with `[https.headers.cors]` (`desired.rs`): every
+/// `OPTIONS` request, at priority 1, answered 204 without a body.
+fn preflight(config: &Config) -> Option<Rule> {
+    config.https.as_ref().filter(|h| h.headers.cors())?;
+    Some(Rule {
+        priority: headers::PREFLIGHT_PRIORITY,
+        target: Target::Fixed(FixedResponse {
+            status: headers::PREFLIGHT_STATUS,
+            content_type: headers::PREFLIGHT_CONTENT_TYPE.to_string(),
+            body: String::new(),
+        }),
+        paths: Vec::new(),
+        methods: vec![headers::PREFLIGHT_METHOD.to_string()],
+        hosts: Vec::new(),
+    })
 }
 
 /// `example.com:8080` → `example.com`; IPv6 literals (`[::1]:80`) keep their brackets.
@@ -143,7 +197,7 @@ mod tests {
         let v = |x: &[&str]| x.iter().map(std::string::ToString::to_string).collect();
         Rule {
             priority,
-            function: function.into(),
+            target: Target::Function(function.into()),
             paths: v(paths),
             methods: v(methods),
             hosts: v(hosts),
@@ -219,11 +273,11 @@ mod tests {
             rule(5, "narrow", &["/api/*"], &[], &[]),
         ]);
         assert_eq!(
-            set.find("GET", "/api/x", None).map(|r| r.function.as_str()),
+            set.find("GET", "/api/x", None).and_then(Rule::function),
             Some("narrow")
         );
         assert_eq!(
-            set.find("GET", "/other", None).map(|r| r.function.as_str()),
+            set.find("GET", "/other", None).and_then(Rule::function),
             Some("broad")
         );
     }
@@ -233,6 +287,66 @@ mod tests {
         let set = RuleSet::new(vec![rule(1, "f", &["/hello"], &["GET"], &[])]);
         assert!(set.find("GET", "/nope", None).is_none());
         assert!(set.find("DELETE", "/hello", None).is_none());
+    }
+
+    #[test]
+    fn with_cors_every_options_request_meets_the_preflight_rule_first() {
+        use crate::model::headers::Inserted;
+        let mut config = crate::model::plan::tests::config(true);
+        assert!(RuleSet::from_config(&config, None)
+            .find("OPTIONS", "/anything", None)
+            .is_none());
+        if let Some(h) = config.https.as_mut() {
+            h.headers
+                .values
+                .insert(Inserted::AccessControlAllowOrigin, "*".into());
+        }
+        let set = RuleSet::from_config(&config, None);
+        let preflight = set.find("OPTIONS", "/anything", None).expect("preflight");
+        assert_eq!(preflight.priority, 1);
+        assert_eq!(preflight.function(), None);
+        assert_eq!(preflight.describe(), "rule 1 → fixed-response 204");
+        let Target::Fixed(fixed) = &preflight.target else {
+            panic!("not a fixed response: {preflight:?}");
+        };
+        assert_eq!((fixed.status, fixed.body.as_str()), (204, ""));
+        // Other methods still reach the functions' routes.
+        let routed = set.rules().iter().find(|r| r.function().is_some());
+        let route = routed.expect("a route");
+        let path = route.paths.first().map_or("/", String::as_str);
+        let method = route.methods.first().map_or("GET", String::as_str);
+        assert!(set
+            .find(method, path, None)
+            .is_some_and(|r| r.function().is_some()));
+    }
+
+    #[test]
+    fn routes_without_a_function_are_evaluated_in_priority_order_with_the_others() {
+        use crate::model::config::{StaticAnswer, StaticRoute};
+        let mut config = crate::model::plan::tests::config(false);
+        let first = config.functions[0].routes[0].clone();
+        config.routes = vec![StaticRoute {
+            priority: first.priority - 1,
+            paths: first.paths.clone(),
+            methods: vec![],
+            hosts: vec![],
+            answer: StaticAnswer::Fixed(FixedResponse {
+                status: 410,
+                content_type: "text/plain".into(),
+                body: "gone".into(),
+            }),
+        }];
+        let set = RuleSet::from_config(&config, None);
+        let path = first.paths[0].as_str();
+        let hit = set.find("GET", path, None).expect("a rule");
+        assert_eq!(
+            hit.describe(),
+            format!("rule {} → fixed-response 410", first.priority - 1)
+        );
+        config.routes[0].priority = 40000;
+        let set = RuleSet::from_config(&config, None);
+        let hit = set.find("GET", path, None).expect("a rule");
+        assert!(hit.function().is_some(), "{hit:?}");
     }
 
     #[test]

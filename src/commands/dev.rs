@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::alb::rules::RuleSet;
+use crate::alb::rules::{RuleSet, Target};
 use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
 use crate::emulator::process::{Console, Function};
@@ -81,10 +81,8 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         response_headers: config
             .https
             .as_ref()
-            .and_then(|h| h.hsts.clone())
-            .map(|v| ("strict-transport-security".to_string(), v))
-            .into_iter()
-            .collect(),
+            .map(|h| h.headers.clone())
+            .unwrap_or_default(),
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
@@ -123,10 +121,11 @@ fn select<'c>(
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
     eprintln!("albkit dev: listening on http://{local}");
     for r in rules.rules() {
-        let running = if functions.contains_key(&r.function) {
-            ""
-        } else {
-            " (not running)"
+        let (to, running) = match &r.target {
+            Target::Function(f) if functions.contains_key(f) => (f.clone(), ""),
+            Target::Function(f) => (f.clone(), " (not running)"),
+            Target::Fixed(fixed) => (format!("fixed-response {}", fixed.status), ""),
+            Target::Redirect(redirect) => (redirect.text(), ""),
         };
         let list = |v: &[String]| {
             if v.is_empty() {
@@ -141,7 +140,7 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
             list(&r.methods),
             list(&r.paths),
             list(&r.hosts),
-            r.function
+            to
         );
     }
     eprintln!("  default   : fixed 404");

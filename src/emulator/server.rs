@@ -30,7 +30,8 @@ use tokio::sync::Semaphore;
 use super::process::Function;
 use super::target;
 use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
-use crate::alb::rules::RuleSet;
+use crate::alb::rules::{RuleSet, Target};
+use crate::model::headers::ResponseHeaders;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
@@ -81,9 +82,9 @@ pub struct Front {
     /// Print the access log (off in benchmarks with `--quiet`).
     pub access_log: bool,
     /// Headers the listener adds to every response, its own and the function's,
-    /// replacing a value the function set: the HTTPS listener's
-    /// `Strict-Transport-Security` (docs/alb-lambda.md §3).
-    pub response_headers: Vec<(String, String)>,
+    /// replacing a value the function set, and whether its own `Server` header stays:
+    /// the HTTPS listener's `[https.headers]` (docs/alb-lambda.md §3, §11).
+    pub response_headers: ResponseHeaders,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -311,9 +312,7 @@ async fn handle(
         .path_and_query()
         .map_or_else(|| "/".into(), |p| p.as_str().to_string());
     let (status, matched, note, mut response) = answer(req, peer, &front, activity).await;
-    for (name, value) in &front.response_headers {
-        response.insert_header(name, value);
-    }
+    event::insert_listener_headers(&mut response, &front.response_headers);
     if front.access_log {
         let took = started.elapsed();
         let note = if note.is_empty() {
@@ -364,7 +363,25 @@ async fn answer(
         );
     };
     let matched = rule.describe();
-    let Some(function) = front.functions.get(&rule.function) else {
+    let name = match &rule.target {
+        Target::Function(name) => name,
+        Target::Fixed(fixed) => {
+            let r = event::fixed(fixed, &date);
+            return (r.status, matched, String::new(), r);
+        }
+        Target::Redirect(redirect) => {
+            let from = event::RedirectFrom {
+                protocol: "http",
+                host: host.map_or("", crate::alb::rules::strip_port),
+                port: front.port,
+                path: &request.path,
+                query: request.query.as_deref().unwrap_or(""),
+            };
+            let r = event::redirect(redirect, &from, &date);
+            return (r.status, matched, String::new(), r);
+        }
+    };
+    let Some(function) = front.functions.get(name) else {
         // Only when `--function` left this target group out: like a target group with
         // no registered target.
         return fail(
@@ -453,7 +470,7 @@ mod tests {
             port: addr.port(),
             idle_timeout: Duration::from_secs(60),
             access_log: false,
-            response_headers: Vec::new(),
+            response_headers: ResponseHeaders::default(),
         });
         tokio::spawn(serve(listener, front, limits));
         addr

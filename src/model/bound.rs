@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::headers::HEADERS_NONE;
 use super::plan::dependencies;
 use super::stack::{Desired, Kind, Resource, HSTS_OFF};
 
@@ -41,8 +42,13 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
     match r.kind {
         // CreateVpc (tags inline) → ModifyVpcAttribute (DNS hostnames).
         Kind::Vpc => calls(2),
-        // CreateListener → ModifyListenerAttributes (the HSTS header of HTTPS).
-        Kind::Listener if r.get("hsts").is_some_and(|h| h != HSTS_OFF) => calls(2),
+        // CreateListener → ModifyListenerAttributes (the response headers of HTTPS).
+        Kind::Listener
+            if r.get("hsts").is_some_and(|h| h != HSTS_OFF)
+                || r.get("response_headers").is_some_and(|h| h != HEADERS_NONE) =>
+        {
+            calls(2)
+        }
         // PutFunctionConcurrency.
         Kind::Subnet
         | Kind::Listener

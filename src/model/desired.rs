@@ -2,17 +2,19 @@
 //! Pure: the same config and context give the same stack.
 
 use super::config::Scheme;
-use super::config::{Config, FunctionSettings, HttpsSettings, Network};
+use super::config::{Config, FunctionSettings, HttpsSettings, Network, StaticAnswer};
+use super::headers;
 use super::names::TAG_REGION;
 use super::names::{logical, Names};
 use super::role_policy::execution_policy;
 use super::sg_rule::Rule;
 use super::spec::{
-    CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec,
+    CertificateSpec, DefaultAction, DnsRecordSpec, FixedResponse, FunctionConcurrencySpec,
     FunctionProvisionedSpec, FunctionSpec, HealthCheckSpec, InternetGatewaySpec,
     ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec,
-    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleSpec, SecurityGroupSpec, Spec,
-    SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec, WebAclSpec,
+    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleSpec,
+    SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
+    WebAclSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -243,7 +245,7 @@ fn listeners(config: &Config, out: &mut Specs) {
     let tls = ListenerTls {
         certificate,
         ssl_policy: https.ssl_policy.clone(),
-        hsts: https.hsts.clone(),
+        headers: https.headers.clone(),
     };
     let spec = listener(
         logical::LISTENER_HTTPS,
@@ -336,7 +338,8 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
     push(out, tg, tg_spec);
 }
 
-/// One rule per route, by priority, on the listener that serves.
+/// One rule per route, a function's or a `[[routes]]` entry, by priority, on the
+/// listener that serves.
 fn rules(config: &Config, out: &mut Specs) {
     let listener = Ref::Stack(serving_listener(config).into());
     let mut rules: Vec<(LogicalId, RuleSpec)> = config
@@ -351,14 +354,57 @@ fn rules(config: &Config, out: &mut Specs) {
                 paths: r.paths.clone(),
                 hosts: r.hosts.clone(),
                 methods: r.methods.clone(),
-                target_group: Ref::Stack(logical::target_group(&f.name).into()),
+                action: RuleAction::Forward(Ref::Stack(logical::target_group(&f.name).into())),
                 tags: resource_tags(config, id.as_str()),
             };
             (id, spec)
         })
         .collect();
+    rules.extend(config.routes.iter().map(|r| {
+        let id = LogicalId::from(logical::rule(r.priority));
+        let action = match &r.answer {
+            StaticAnswer::Redirect(redirect) => RuleAction::Redirect(redirect.clone()),
+            StaticAnswer::Fixed(fixed) => RuleAction::FixedResponse(fixed.clone()),
+        };
+        let spec = RuleSpec {
+            listener: listener.clone(),
+            priority: r.priority,
+            paths: r.paths.clone(),
+            hosts: r.hosts.clone(),
+            methods: r.methods.clone(),
+            action,
+            tags: resource_tags(config, id.as_str()),
+        };
+        (id, spec)
+    }));
+    rules.extend(preflight_rule(config, &listener));
     rules.sort_by_key(|(_, r)| r.priority);
     out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));
+}
+
+/// With `[https.headers.cors]`, the rule that answers every `OPTIONS` request (a CORS
+/// preflight) with a fixed 204 before any route: the listener's attributes add the
+/// Access-Control-* headers to it, and no function is invoked (docs/alb-lambda.md §11).
+fn preflight_rule(config: &Config, listener: &Ref) -> Option<(LogicalId, RuleSpec)> {
+    if !config.https.as_ref().is_some_and(|h| h.headers.cors()) {
+        return None;
+    }
+    let priority = headers::PREFLIGHT_PRIORITY;
+    let id = LogicalId::from(logical::rule(priority));
+    let spec = RuleSpec {
+        listener: listener.clone(),
+        priority,
+        paths: Vec::new(),
+        hosts: Vec::new(),
+        methods: vec![headers::PREFLIGHT_METHOD.to_string()],
+        action: RuleAction::FixedResponse(FixedResponse {
+            status: headers::PREFLIGHT_STATUS,
+            content_type: headers::PREFLIGHT_CONTENT_TYPE.to_string(),
+            body: String::new(),
+        }),
+        tags: resource_tags(config, id.as_str()),
+    };
+    Some((id, spec))
 }
 
 /// The alias A record of the domain, when a hosted zone is configured. The load

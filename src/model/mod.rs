@@ -9,6 +9,7 @@ pub mod desired;
 pub mod doctor;
 pub mod found;
 pub mod graph;
+pub mod headers;
 pub mod iam_policy;
 pub mod ids;
 pub mod lifecycle;

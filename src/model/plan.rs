@@ -492,6 +492,7 @@ pub(crate) mod tests {
         LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_HSTS,
         DEFAULT_SSL_POLICY,
     };
+    use crate::model::headers::Inserted;
     use crate::model::ids::HostedZoneId;
     use crate::model::stack::{desired, Context};
 
@@ -560,10 +561,14 @@ pub(crate) mod tests {
                 extra_certificate_arns: None,
                 hosted_zone_id: Some(HostedZoneId::new("Z123")),
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
-                hsts: Some(DEFAULT_HSTS.into()),
+                headers: crate::model::headers::ResponseHeaders {
+                    values: [(Inserted::StrictTransportSecurity, DEFAULT_HSTS.to_string())].into(),
+                    server: true,
+                },
             }),
             waf: None,
             functions: vec![function("cart", 10), function("orders", 20)],
+            routes: vec![],
             warnings: vec![],
         }
     }
@@ -696,11 +701,105 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn cors_adds_the_preflight_rule_and_updates_the_listener_in_place() {
+        let before = desired(&config(true), &ctx());
+        let mut cfg = config(true);
+        if let Some(h) = cfg.https.as_mut() {
+            h.headers
+                .values
+                .insert(Inserted::AccessControlAllowOrigin, "*".into());
+        }
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                ("listener/https", Action::Update),
+                ("rule/1", Action::Create)
+            ]
+        );
+        let text = p.render();
+        assert!(
+            text.contains("response_headers: none -> access-control-allow-origin: *"),
+            "{text}"
+        );
+        assert!(
+            text.contains("action = fixed-response 204 text/plain"),
+            "{text}"
+        );
+        assert!(
+            text.contains("conditions = http-request-method in [OPTIONS]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn routes_without_a_function_become_rules_with_their_answers() {
+        use crate::model::config::{StaticAnswer, StaticRoute};
+        use crate::model::spec::{FixedResponse, Redirect};
+        let mut cfg = config(true);
+        let route = |priority, answer| StaticRoute {
+            priority,
+            paths: vec!["/old/*".into()],
+            methods: vec![],
+            hosts: vec![],
+            answer,
+        };
+        cfg.routes = vec![
+            route(
+                5,
+                StaticAnswer::Redirect(Redirect {
+                    status: 301,
+                    protocol: "HTTPS".into(),
+                    host: "#{host}".into(),
+                    port: "443".into(),
+                    path: "/new/#{path}".into(),
+                    query: "#{query}".into(),
+                }),
+            ),
+            route(
+                6,
+                StaticAnswer::Fixed(FixedResponse {
+                    status: 410,
+                    content_type: "text/plain".into(),
+                    body: "gone".into(),
+                }),
+            ),
+        ];
+        let d = desired(&cfg, &ctx());
+        let p = plan(&d, &observed_from(&desired(&config(true), &ctx()))).expect("plan");
+        let text = p.render();
+        assert!(
+            text.contains("action = redirect HTTP_301 https://#{host}:443/new/#{path}?#{query}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("action = fixed-response 410 text/plain gone"),
+            "{text}"
+        );
+        let rule5 = d.get("rule/5").expect("rule/5");
+        assert_eq!(rule5.get("listener"), Some("listener/https"));
+        // A rule the load balancer answers needs only its listener.
+        let created: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(created, vec!["rule/5", "rule/6"]);
+    }
+
+    #[test]
     fn turning_hsts_off_updates_the_https_listener_in_place() {
         let before = desired(&config(true), &ctx());
         let mut cfg = config(true);
         if let Some(h) = cfg.https.as_mut() {
-            h.hsts = None;
+            h.headers.values.remove(&Inserted::StrictTransportSecurity);
         }
         let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
         let changed: Vec<(&str, Action)> = p

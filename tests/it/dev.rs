@@ -484,3 +484,112 @@ fn hello_template_runs_under_albkit_dev() {
             || dev.log_contains("health check GET /health", Duration::from_secs(1))
     );
 }
+
+// ---- [https.headers]: inserted response headers and the CORS preflight (§11) ---------
+
+fn headers_fixture() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        Dev::start(
+            &Path::new(REPO).join("tests/fixtures/dev/headers.toml"),
+            &[],
+        )
+    })
+}
+
+/// The headers `tests/fixtures/dev/headers.toml` inserts, as the client sees them.
+const INSERTED: &[(&str, &str)] = &[
+    ("strict-transport-security", "max-age=600"),
+    ("content-security-policy", "default-src 'self'"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("access-control-allow-origin", "https://app.example.com"),
+    ("access-control-allow-methods", "GET,POST"),
+    ("access-control-allow-headers", "content-type"),
+    ("access-control-expose-headers", "x-request-id"),
+    ("access-control-allow-credentials", "true"),
+    ("access-control-max-age", "600"),
+];
+
+#[track_caller]
+fn assert_inserted(r: &Resp) {
+    for (name, value) in INSERTED {
+        assert_eq!(r.header_all(name), [*value], "{name} in {:?}", r.headers);
+    }
+    assert_eq!(r.header("server"), None, "server = false: {:?}", r.headers);
+}
+
+#[test]
+fn listener_headers_go_on_the_functions_answers_and_the_load_balancers_own() {
+    let dev = headers_fixture();
+    let from_function = request(dev.port, "GET", "/api/echo", &[], b"");
+    assert_eq!(from_function.status, 200, "{}", from_function.text());
+    assert_inserted(&from_function);
+    let default_404 = request(dev.port, "GET", "/elsewhere", &[], b"");
+    assert_eq!(default_404.status, 404);
+    assert_inserted(&default_404);
+}
+
+#[test]
+fn a_cors_preflight_is_answered_204_by_the_load_balancer_without_invoking_the_function() {
+    let dev = headers_fixture();
+    let preflight = request(
+        dev.port,
+        "OPTIONS",
+        "/api/preflight-probe",
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 204, "{}", preflight.text());
+    assert!(preflight.body.is_empty(), "{}", preflight.text());
+    assert_eq!(preflight.header("content-type"), None);
+    assert_inserted(&preflight);
+    // Any path, even one no route has: the rule matches the method alone.
+    let unrouted = request(dev.port, "OPTIONS", "/not-routed", &[], b"");
+    assert_eq!(unrouted.status, 204);
+    // A later request reaches the function, which logs it; the preflight never did.
+    let after = request(dev.port, "GET", "/api/after-preflight", &[], b"");
+    assert_eq!(after.status, 200);
+    assert!(
+        dev.log_contains("misbehave: after-preflight", Duration::from_secs(20)),
+        "{}",
+        dev.log_text()
+    );
+    let log = dev.log_text();
+    assert!(!log.contains("misbehave: preflight-probe"), "{log}");
+    assert!(log.contains("rule 1 → fixed-response 204"), "{log}");
+}
+
+#[test]
+fn routes_without_a_function_redirect_and_answer_fixed_like_the_load_balancer() {
+    let dev = headers_fixture();
+    let moved = request(dev.port, "GET", "/old/page?x=1", &[], b"");
+    assert_eq!(moved.status, 302, "{}", moved.text());
+    assert_eq!(
+        moved.header("location"),
+        Some("https://new.example.com:443/v2/old/page?x=1")
+    );
+    assert_eq!(moved.header("content-type"), Some("text/html"));
+    assert_inserted(&moved);
+    let gone = request(dev.port, "GET", "/gone", &[], b"");
+    assert_eq!(gone.status, 410);
+    assert_eq!(gone.header("content-type"), Some("application/json"));
+    assert_eq!(gone.text(), r#"{"gone":true}"#);
+    assert_inserted(&gone);
+    // Neither reached the function.
+    let after = request(dev.port, "GET", "/api/after-routes", &[], b"");
+    assert_eq!(after.status, 200);
+    assert!(
+        dev.log_contains("misbehave: after-routes", Duration::from_secs(20)),
+        "{}",
+        dev.log_text()
+    );
+    let log = dev.log_text();
+    assert!(!log.contains("misbehave: page"), "{log}");
+    assert!(!log.contains("misbehave: gone"), "{log}");
+    assert!(log.contains("rule 5 → redirect 302"), "{log}");
+}

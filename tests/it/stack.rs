@@ -1460,3 +1460,335 @@ async fn reserved_concurrency_is_set_changed_and_removed() {
     assert_eq!(reserved().await, None);
     albkit(moto, &p, region, &["down", "--yes", "--purge-logs"]).ok();
 }
+
+/// The attributes of `[https.headers]` albkit manages on the HTTPS listener, by key.
+async fn header_attributes(c: &Clients, listener: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = c
+        .elb
+        .describe_listener_attributes()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("DescribeListenerAttributes")
+        .attributes()
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .filter(|(k, v)| k.starts_with("routing.http.response.") && !v.is_empty())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The rule at `priority` on `listener`, read through the SDK.
+async fn rule_at(
+    c: &Clients,
+    listener: &str,
+    priority: &str,
+) -> Option<aws_sdk_elasticloadbalancingv2::types::Rule> {
+    c.elb
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("DescribeRules")
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some(priority))
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn response_headers_and_the_cors_preflight_are_set_repaired_changed_and_removed() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, FixedResponseActionConfig, ListenerAttribute,
+    };
+    let moto = Moto::shared();
+    let region = "eu-west-3";
+    let stack = unique_stack_name("hdrs");
+    let domain = format!("{stack}.example.com");
+    let c = clients(moto, region).await;
+    let zone = hosted_zone(&c, &domain).await;
+    let project = Project::from_template("hello", &stack);
+    let config = |headers: &str| {
+        https_config(&stack, &format!("api.{domain}"), &zone, false, 128)
+            .replace("[[functions]]", &format!("{headers}\n[[functions]]"))
+    };
+    let full = "[https.headers]\nx_frame_options = \"DENY\"\nserver = false\n\
+                [https.headers.cors]\nallow_origins = [\"https://app.example.com\"]\n\
+                allow_methods = [\"GET\", \"POST\"]\nmax_age = 600\n";
+    project.with_config(&config(full));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let https = listeners(&c, &stack)
+        .await
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .and_then(|l| l.listener_arn())
+        .expect("443")
+        .to_string();
+    let attr = |k: &str, v: &str| (format!("routing.http.response.{k}"), v.to_string());
+    let mut want = vec![
+        attr("access_control_allow_methods.header_value", "GET,POST"),
+        attr(
+            "access_control_allow_origin.header_value",
+            "https://app.example.com",
+        ),
+        attr("access_control_max_age.header_value", "600"),
+        attr("server.enabled", "false"),
+        attr(
+            "strict_transport_security.header_value",
+            "max-age=31536000; includeSubDomains",
+        ),
+        attr("x_frame_options.header_value", "DENY"),
+    ];
+    want.sort();
+    assert_eq!(header_attributes(&c, &https).await, want);
+    // The preflight rule: every OPTIONS request, a fixed 204, at priority 1.
+    let preflight = rule_at(&c, &https, "1").await.expect("preflight rule");
+    let condition = &preflight.conditions()[0];
+    assert_eq!(condition.field(), Some("http-request-method"));
+    assert_eq!(
+        condition
+            .http_request_method_config()
+            .map(|m| m.values().to_vec()),
+        Some(vec!["OPTIONS".to_string()])
+    );
+    let fixed = preflight.actions()[0]
+        .fixed_response_config()
+        .expect("fixed response");
+    assert_eq!(fixed.status_code(), Some("204"));
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Drift: a header changed and the preflight's answer changed by hand are planned and
+    // repaired.
+    c.elb
+        .modify_listener_attributes()
+        .listener_arn(&https)
+        .attributes(
+            ListenerAttribute::builder()
+                .key("routing.http.response.x_frame_options.header_value")
+                .value("SAMEORIGIN")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("ModifyListenerAttributes");
+    let by_hand = Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("200")
+                .content_type("text/plain")
+                .message_body("ok")
+                .build(),
+        )
+        .build();
+    c.elb
+        .modify_rule()
+        .rule_arn(preflight.rule_arn().expect("arn"))
+        .actions(by_hand)
+        .send()
+        .await
+        .expect("ModifyRule");
+    let plan = albkit(moto, &project, region, &["plan"]);
+    plan.ok();
+    assert!(
+        plan.stdout.contains("x-frame-options: SAMEORIGIN"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("fixed-response 200 text/plain ok -> fixed-response 204 text/plain"),
+        "{plan}"
+    );
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(header_attributes(&c, &https).await, want);
+    let repaired = rule_at(&c, &https, "1").await.expect("preflight rule");
+    assert_eq!(
+        repaired.actions()[0]
+            .fixed_response_config()
+            .and_then(|f| f.status_code()),
+        Some("204")
+    );
+    assert_eq!(
+        repaired.rule_arn(),
+        preflight.rule_arn(),
+        "updated in place"
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Changed: any origin, no X-Frame-Options, the Server header back.
+    project.with_config(&config(
+        "[https.headers.cors]\nallow_origins = [\"*\"]\nallow_methods = [\"GET\", \"POST\"]\n\
+         max_age = 600\n",
+    ));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let mut want = vec![
+        attr("access_control_allow_methods.header_value", "GET,POST"),
+        attr("access_control_allow_origin.header_value", "*"),
+        attr("access_control_max_age.header_value", "600"),
+        attr("server.enabled", "true"),
+        attr(
+            "strict_transport_security.header_value",
+            "max-age=31536000; includeSubDomains",
+        ),
+    ];
+    want.sort();
+    assert_eq!(header_attributes(&c, &https).await, want);
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Removed: only the default HSTS stays, and the preflight rule goes.
+    project.with_config(&config(""));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert_eq!(
+        header_attributes(&c, &https).await,
+        vec![
+            attr("server.enabled", "true"),
+            attr(
+                "strict_transport_security.header_value",
+                "max-age=31536000; includeSubDomains"
+            ),
+        ]
+    );
+    assert!(rule_at(&c, &https, "1").await.is_none());
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(
+        leftovers(&c, &stack, region).await.is_empty(),
+        "{:?}",
+        leftovers(&c, &stack, region).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_without_a_function_are_created_repaired_changed_and_removed() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    };
+    let moto = Moto::shared();
+    let region = "ap-southeast-2";
+    let stack = unique_stack_name("static");
+    let c = clients(moto, region).await;
+    let project = Project::from_template("hello", &stack);
+    let config = |status: u16, body: &str| {
+        format!(
+            "{}\n[[routes]]\npriority = 5\npaths = [\"/old/*\"]\n\
+             redirect = {{ to = \"https://new.example.com/v2/#{{path}}\", status = {status} }}\n\n\
+             [[routes]]\npriority = 6\npaths = [\"/gone\"]\n\
+             fixed_response = {{ status = 410, body = {body:?} }}\n",
+            minimal_config(&stack)
+        )
+    };
+    project.with_config(&config(301, "gone"));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let http = listeners(&c, &stack)
+        .await
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .and_then(|l| l.listener_arn())
+        .expect("80")
+        .to_string();
+    let redirect = rule_at(&c, &http, "5").await.expect("rule 5");
+    let r = redirect.actions()[0].redirect_config().expect("redirect");
+    assert_eq!(
+        (
+            r.protocol(),
+            r.host(),
+            r.port(),
+            r.path(),
+            r.query(),
+            r.status_code().map(RedirectActionStatusCodeEnum::as_str)
+        ),
+        (
+            Some("HTTPS"),
+            Some("new.example.com"),
+            Some("443"),
+            Some("/v2/#{path}"),
+            Some("#{query}"),
+            Some("HTTP_301")
+        )
+    );
+    let fixed = rule_at(&c, &http, "6").await.expect("rule 6");
+    let f = fixed.actions()[0].fixed_response_config().expect("fixed");
+    assert_eq!(
+        (f.status_code(), f.content_type(), f.message_body()),
+        (Some("410"), Some("text/plain"), Some("gone"))
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Drift: the redirect's host changed by hand is planned and repaired in place.
+    let by_hand = Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .host("elsewhere.example.com")
+                .port("443")
+                .path("/v2/#{path}")
+                .query("#{query}")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build(),
+        )
+        .build();
+    c.elb
+        .modify_rule()
+        .rule_arn(redirect.rule_arn().expect("arn"))
+        .actions(by_hand)
+        .send()
+        .await
+        .expect("ModifyRule");
+    let plan = albkit(moto, &project, region, &["plan"]);
+    plan.ok();
+    assert!(
+        plan.stdout.contains(
+            "action: redirect HTTP_301 https://elsewhere.example.com:443/v2/#{path}?#{query} -> \
+             redirect HTTP_301 https://new.example.com:443/v2/#{path}?#{query}"
+        ),
+        "{plan}"
+    );
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let repaired = rule_at(&c, &http, "5").await.expect("rule 5");
+    assert_eq!(repaired.rule_arn(), redirect.rule_arn(), "updated in place");
+    assert_eq!(
+        repaired.actions()[0]
+            .redirect_config()
+            .and_then(|r| r.host()),
+        Some("new.example.com")
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Changed: a temporary redirect, another body.
+    project.with_config(&config(302, "moved on"));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    let r = rule_at(&c, &http, "5").await.expect("rule 5");
+    assert_eq!(
+        r.actions()[0]
+            .redirect_config()
+            .and_then(|r| r.status_code())
+            .map(RedirectActionStatusCodeEnum::as_str),
+        Some("HTTP_302")
+    );
+    let f = rule_at(&c, &http, "6").await.expect("rule 6");
+    assert_eq!(
+        f.actions()[0]
+            .fixed_response_config()
+            .and_then(|f| f.message_body()),
+        Some("moved on")
+    );
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Removed: both rules go, the function's route stays.
+    project.with_config(&minimal_config(&stack));
+    albkit(moto, &project, region, &["up", "--yes"]).ok();
+    assert!(rule_at(&c, &http, "5").await.is_none());
+    assert!(rule_at(&c, &http, "6").await.is_none());
+    assert!(rule_at(&c, &http, "10").await.is_some());
+    albkit(moto, &project, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    albkit(moto, &project, region, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(
+        leftovers(&c, &stack, region).await.is_empty(),
+        "{:?}",
+        leftovers(&c, &stack, region).await
+    );
+}

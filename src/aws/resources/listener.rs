@@ -1,5 +1,6 @@
 //! Listeners: HTTP :80 (redirect to HTTPS, or the fixed 404) and HTTPS :443, which also
-//! adds the `Strict-Transport-Security` header to every response (a listener attribute).
+//! adds response headers to every response (`Strict-Transport-Security`, CORS, the
+//! security headers: listener attributes, docs/alb-lambda.md §11).
 
 use std::collections::HashMap;
 
@@ -13,30 +14,14 @@ use super::{as_found, logical_of, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
+use crate::model::headers::ResponseHeaders;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{DefaultAction, ListenerSpec, ListenerTls, Props, Ref};
-use crate::model::stack::{HSTS_OFF, NOT_FOUND_BODY};
+use crate::model::stack::NOT_FOUND_BODY;
 
-/// The listener attribute whose value an HTTPS listener of an ALB sends as the
-/// `Strict-Transport-Security` response header; empty: no header.
-pub(crate) const HSTS_ATTRIBUTE: &str =
-    "routing.http.response.strict_transport_security.header_value";
-
-/// The `hsts` property from a listener's attributes: the header value, or `off`.
-pub(crate) fn hsts_prop(attributes: &[ListenerAttribute]) -> String {
-    attributes
-        .iter()
-        .find(|a| a.key() == Some(HSTS_ATTRIBUTE))
-        .and_then(|a| a.value())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(HSTS_OFF)
-        .to_string()
-}
-
-/// The `Strict-Transport-Security` value an HTTPS listener sends (`off`: none).
-async fn read_hsts(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
+/// The response headers an HTTPS listener inserts, from its attributes.
+async fn read_headers(ctx: &Ctx<'_>, arn: &str) -> Result<ResponseHeaders, AwsError> {
     let out = retry(
         Policy::transient(),
         "read listener attributes",
@@ -52,32 +37,41 @@ async fn read_hsts(ctx: &Ctx<'_>, arn: &str) -> Result<String, AwsError> {
         },
     )
     .await?;
-    Ok(hsts_prop(out.attributes()))
+    Ok(headers_of(out.attributes()))
 }
 
-/// Sets the `Strict-Transport-Security` value of an HTTPS listener (`off`: none).
-async fn write_hsts(
+/// The response headers in a listener's attributes.
+pub(crate) fn headers_of(attributes: &[ListenerAttribute]) -> ResponseHeaders {
+    ResponseHeaders::from_attributes(
+        attributes
+            .iter()
+            .filter_map(|a| Some((a.key()?, a.value().unwrap_or_default()))),
+    )
+}
+
+/// Sets every response-header attribute of an HTTPS listener in one call: the headers
+/// it inserts, empty for those it does not, and whether it sends `Server`.
+async fn write_headers(
     ctx: &Ctx<'_>,
     logical_id: &str,
     arn: &str,
-    hsts: &str,
+    headers: &ResponseHeaders,
 ) -> Result<(), AwsError> {
-    let value = if hsts == HSTS_OFF { "" } else { hsts };
+    let attributes: Vec<ListenerAttribute> = headers
+        .to_attributes()
+        .into_iter()
+        .map(|(k, v)| ListenerAttribute::builder().key(k).value(v).build())
+        .collect();
     retry(
         Policy::fresh(),
-        "set the listener's Strict-Transport-Security header",
+        "set the listener's response headers",
         &ctx.notify(logical_id),
         || async {
             ctx.aws
                 .elb
                 .modify_listener_attributes()
                 .listener_arn(arn)
-                .attributes(
-                    ListenerAttribute::builder()
-                        .key(HSTS_ATTRIBUTE)
-                        .value(value)
-                        .build(),
-                )
+                .set_attributes(Some(attributes.clone()))
                 .send()
                 .await
                 .aws("ModifyListenerAttributes", arn)
@@ -177,8 +171,8 @@ pub(crate) async fn describe(
     Ok(out.listeners().to_vec())
 }
 
-/// The listeners as observed, with their tags and, for HTTPS, their HSTS header (read
-/// at the same time as the tags).
+/// The listeners as observed, with their tags and, for HTTPS, their response headers
+/// (read at the same time as the tags).
 pub(crate) async fn observe(
     ctx: &Ctx<'_>,
     listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
@@ -191,11 +185,11 @@ pub(crate) async fn observe(
         .iter()
         .filter(|l| l.protocol() == Some(&ProtocolEnum::Https))
         .filter_map(|l| l.listener_arn());
-    let hsts = futures::future::try_join_all(
-        https.map(|arn| async move { Ok::<_, AwsError>((arn, read_hsts(ctx, arn).await?)) }),
+    let headers = futures::future::try_join_all(
+        https.map(|arn| async move { Ok::<_, AwsError>((arn, read_headers(ctx, arn).await?)) }),
     );
-    let (tags, hsts) = tokio::try_join!(read_tags(ctx, &arns), hsts)?;
-    let hsts: HashMap<&str, String> = hsts.into_iter().collect();
+    let (tags, headers) = tokio::try_join!(read_tags(ctx, &arns), headers)?;
+    let mut headers: HashMap<&str, ResponseHeaders> = headers.into_iter().collect();
     Ok(listeners
         .iter()
         .filter_map(|l| {
@@ -213,7 +207,7 @@ pub(crate) async fn observe(
             let tls = (l.protocol() == Some(&ProtocolEnum::Https)).then(|| ListenerTls {
                 certificate: Ref::External(certificate.unwrap_or_default().to_string()),
                 ssl_policy: l.ssl_policy().unwrap_or_default().to_string(),
-                hsts: hsts.get(arn).filter(|h| *h != HSTS_OFF).cloned(),
+                headers: headers.remove(arn).unwrap_or_default(),
             });
             let action = l.default_actions().first().map(render_action);
             let action = action.unwrap_or_default();
@@ -270,11 +264,9 @@ fn protocol(want: &ListenerSpec) -> ProtocolEnum {
     ProtocolEnum::from(want.protocol())
 }
 
-/// The `Strict-Transport-Security` value the listener should send (none for HTTP).
-fn hsts(want: &ListenerSpec) -> Option<&str> {
-    want.tls
-        .as_ref()
-        .map(|t| t.hsts.as_deref().unwrap_or(HSTS_OFF))
+/// The response headers the listener should insert (none for HTTP).
+fn headers(want: &ListenerSpec) -> Option<&ResponseHeaders> {
+    want.tls.as_ref().map(|t| &t.headers)
 }
 
 pub(crate) async fn apply(
@@ -311,8 +303,9 @@ pub(crate) async fn apply(
         })
         .await?;
     }
-    if let Some(hsts) = hsts(want).filter(|_| change.changed("hsts")) {
-        write_hsts(ctx, &change.logical, arn, hsts).await?;
+    let changed = change.changed("hsts") || change.changed("response_headers");
+    if let Some(headers) = headers(want).filter(|_| changed) {
+        write_headers(ctx, &change.logical, arn, headers).await?;
     }
     Ok(arn.clone())
 }
@@ -355,10 +348,10 @@ async fn create(
         Err(e) if e.is("DuplicateListener") => adopt(ctx, &lb, &change.logical, want.port, e).await,
         Err(e) => Err(e),
     }?;
-    // A new listener sends no HSTS header until its attribute is set; a run stopped in
-    // between leaves it `off`, which the next plan shows and repairs.
-    if let Some(hsts) = hsts(want).filter(|h| *h != HSTS_OFF) {
-        write_hsts(ctx, &change.logical, &arn, hsts).await?;
+    // A new listener inserts no header until its attributes are set; a run stopped in
+    // between leaves them off, which the next plan shows and repairs.
+    if let Some(headers) = headers(want).filter(|h| **h != ResponseHeaders::default()) {
+        write_headers(ctx, &change.logical, &arn, headers).await?;
     }
     Ok(arn)
 }
@@ -405,21 +398,30 @@ mod tests {
     use crate::model::spec::DefaultAction;
 
     #[test]
-    fn hsts_is_read_from_the_listener_attribute() {
+    fn response_headers_are_read_from_the_listener_attributes() {
+        use crate::model::headers::Inserted;
         let attr = |k: &str, v: &str| ListenerAttribute::builder().key(k).value(v).build();
+        let h = headers_of(&[
+            attr("routing.http.response.server.enabled", "false"),
+            attr(
+                "routing.http.response.strict_transport_security.header_value",
+                "max-age=300",
+            ),
+            attr(
+                "routing.http.response.access_control_allow_origin.header_value",
+                "*",
+            ),
+            attr("routing.http.response.x_frame_options.header_value", ""),
+            attr("tcp.idle_timeout.seconds", "350"),
+        ]);
         assert_eq!(
-            hsts_prop(&[
-                attr("routing.http.response.server.enabled", "true"),
-                attr(HSTS_ATTRIBUTE, "max-age=300"),
-            ]),
-            "max-age=300"
+            h.get(Inserted::StrictTransportSecurity),
+            Some("max-age=300")
         );
-        assert_eq!(hsts_prop(&[attr(HSTS_ATTRIBUTE, "")]), HSTS_OFF);
-        assert_eq!(
-            hsts_prop(&[attr("tcp.idle_timeout.seconds", "350")]),
-            HSTS_OFF
-        );
-        assert_eq!(hsts_prop(&[]), HSTS_OFF);
+        assert_eq!(h.get(Inserted::AccessControlAllowOrigin), Some("*"));
+        assert_eq!(h.get(Inserted::XFrameOptions), None);
+        assert!(!h.server);
+        assert_eq!(headers_of(&[]), ResponseHeaders::default());
     }
 
     #[test]

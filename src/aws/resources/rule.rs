@@ -1,8 +1,11 @@
-//! Listener rules: one per route, forwarding to the function's target group.
+//! Listener rules: one per route, forwarding to the function's target group, and those
+//! the load balancer answers itself: `[[routes]]` redirects and fixed responses, the
+//! CORS preflight.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, HostHeaderConditionConfig, HttpRequestMethodConditionConfig,
-    PathPatternConditionConfig, RuleCondition,
+    Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, PathPatternConditionConfig, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, RuleCondition,
 };
 
 use super::elb::{adopt_if_owned, retag, to_tags};
@@ -12,7 +15,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{Props, Ref, RuleSpec, Spec};
+use crate::model::spec::{FixedResponse, Props, Redirect, Ref, RuleAction, RuleSpec, Spec};
 use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
@@ -116,31 +119,107 @@ pub(crate) async fn discover(
                 }
             }
             let action = r.actions().first();
-            let forward = action.filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+            let typed = action.and_then(action_of);
             let spec = RuleSpec {
                 listener: Ref::External(listener),
                 priority: priority.parse().unwrap_or_default(),
                 paths,
                 hosts,
                 methods,
-                target_group: Ref::External(
-                    forward
-                        .and_then(Action::target_group_arn)
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+                action: typed
+                    .clone()
+                    .unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
                 tags: Tags::new(),
             };
             let mut extras = Props::new();
             as_found(&mut extras, "priority", priority, spec.priority.to_string());
-            if forward.is_none() {
-                // Not a forward: shown as AWS has it.
+            if typed.is_none() {
+                // Neither a forward nor a fixed response: shown as AWS has it.
                 let action = action.map(super::listener::render_action);
                 extras.push(("action", action.unwrap_or_default()));
             }
             Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
         .collect())
+}
+
+/// The typed action of a rule's first action, when albkit has a type for it.
+fn action_of(a: &Action) -> Option<RuleAction> {
+    match a.r#type()? {
+        ActionTypeEnum::Forward => Some(RuleAction::Forward(Ref::External(
+            a.target_group_arn()?.to_string(),
+        ))),
+        ActionTypeEnum::FixedResponse => {
+            let c = a.fixed_response_config()?;
+            Some(RuleAction::FixedResponse(FixedResponse {
+                status: c.status_code()?.parse().ok()?,
+                content_type: c.content_type().unwrap_or_default().to_string(),
+                body: c.message_body().unwrap_or_default().to_string(),
+            }))
+        }
+        ActionTypeEnum::Redirect => {
+            let c = a.redirect_config()?;
+            let status = c
+                .status_code()?
+                .as_str()
+                .strip_prefix("HTTP_")?
+                .parse()
+                .ok()?;
+            let part = |v: Option<&str>, default: &str| v.unwrap_or(default).to_string();
+            Some(RuleAction::Redirect(Redirect {
+                status,
+                protocol: part(c.protocol(), "#{protocol}").to_ascii_uppercase(),
+                host: part(c.host(), "#{host}"),
+                port: part(c.port(), "#{port}"),
+                path: part(c.path(), "/#{path}"),
+                query: part(c.query(), "#{query}"),
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The SDK form of a rule's action.
+fn sdk_action(ctx: &Ctx<'_>, action: &RuleAction) -> Result<Action, ResourceError> {
+    Ok(match action {
+        RuleAction::Forward(tg) => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(ctx.ids.of(tg)?)
+            .build(),
+        RuleAction::FixedResponse(f) => fixed_action(f),
+        RuleAction::Redirect(r) => redirect_action(r),
+    })
+}
+
+/// A `fixed-response` action; no `MessageBody` for an empty body.
+fn fixed_action(f: &FixedResponse) -> Action {
+    let mut config = FixedResponseActionConfig::builder()
+        .status_code(f.status.to_string())
+        .content_type(&f.content_type);
+    if !f.body.is_empty() {
+        config = config.message_body(&f.body);
+    }
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(config.build())
+        .build()
+}
+
+/// A `redirect` action with every part given.
+fn redirect_action(r: &Redirect) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol(&r.protocol)
+                .host(&r.host)
+                .port(&r.port)
+                .path(&r.path)
+                .query(&r.query)
+                .status_code(RedirectActionStatusCodeEnum::from(r.status_code().as_str()))
+                .build(),
+        )
+        .build()
 }
 
 /// Gives each observed rule the tags of its load balancer (`lb_tags`, as observed),
@@ -168,11 +247,7 @@ pub(crate) async fn apply(
     let notify = ctx.notify(&change.logical);
     let tags = want.tags.clone();
     let priority = want.priority;
-    let target_group = ctx.ids.of(&want.target_group)?;
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(&target_group)
-        .build();
+    let action = sdk_action(ctx, &want.action)?;
     let conditions = conditions(want);
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
@@ -184,7 +259,7 @@ pub(crate) async fn apply(
                     elb.modify_rule()
                         .rule_arn(arn)
                         .set_conditions(Some(conditions.clone()))
-                        .actions(forward.clone())
+                        .actions(action.clone())
                         .send()
                         .await
                         .aws("ModifyRule", arn)
@@ -200,7 +275,7 @@ pub(crate) async fn apply(
                     .listener_arn(&listener)
                     .priority(i32::try_from(priority).unwrap_or(i32::MAX))
                     .set_conditions(Some(conditions.clone()))
-                    .actions(forward.clone())
+                    .actions(action.clone())
                     .set_tags(Some(to_tags(&tags)))
                     .send()
                     .await
@@ -258,7 +333,7 @@ mod tests {
             paths: vec![],
             hosts: vec![],
             methods: vec![],
-            target_group: Ref::External("arn:tg".into()),
+            action: RuleAction::Forward(Ref::External("arn:tg".into())),
             tags: Tags::new(),
         };
         Found::new(
@@ -267,6 +342,37 @@ mod tests {
             spec,
             Tags::new(),
         )
+    }
+
+    #[test]
+    fn redirect_and_fixed_response_actions_read_back_as_written() {
+        let redirect = Redirect {
+            status: 302,
+            protocol: "HTTPS".into(),
+            host: "new.example.com".into(),
+            port: "443".into(),
+            path: "/v2/#{path}".into(),
+            query: "#{query}".into(),
+        };
+        assert_eq!(
+            action_of(&redirect_action(&redirect)),
+            Some(RuleAction::Redirect(redirect.clone()))
+        );
+        assert_eq!(
+            super::super::listener::render_action(&redirect_action(&redirect)),
+            redirect.text()
+        );
+        for body in ["", "gone"] {
+            let fixed = FixedResponse {
+                status: 410,
+                content_type: "text/plain".into(),
+                body: body.into(),
+            };
+            assert_eq!(
+                action_of(&fixed_action(&fixed)),
+                Some(RuleAction::FixedResponse(fixed))
+            );
+        }
     }
 
     #[test]

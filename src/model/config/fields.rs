@@ -67,11 +67,13 @@ pub struct Section {
     pub header: &'static str,
     pub doc: &'static str,
     pub fields: &'static [Field],
+    /// Shown commented out in the reference (an alternative to the section before it).
+    pub commented: bool,
 }
 
 /// A section: its table and a module of its keys (`stack::NAME`), in declaration order.
 macro_rules! section {
-    ($name:ident = $path:literal, $header:literal, $doc:literal; mod $m:ident {
+    ($name:ident = $path:literal, $header:literal, $doc:literal $(, $commented:ident)?; mod $m:ident {
         $($key:ident: $field:expr;)*
     }) => {
         pub mod $m {
@@ -83,8 +85,11 @@ macro_rules! section {
             header: $header,
             doc: $doc,
             fields: &[$($m::$key),*],
+            commented: section!(@flag $($commented)?),
         };
     };
+    (@flag commented) => { true };
+    (@flag) => { false };
 }
 
 const fn field(key: &'static str, ty: Ty, doc: &'static str) -> Field {
@@ -141,6 +146,7 @@ section! {
         HTTPS: field("https", Ty::Table(&super::HTTPS), "");
         WAF: field("waf", Ty::Table(&super::WAF), "");
         FUNCTIONS: field("functions", Ty::Tables(&super::FUNCTION), "").required();
+        ROUTES: field("routes", Ty::Tables(&super::STATIC_ROUTE), "");
     }
 }
 
@@ -184,7 +190,32 @@ section! {
         EXTRA_CERTIFICATE_ARNS: field("extra_certificate_arns", Ty::StrList, "more certificates (same region, at most 25) the HTTPS listener serves by SNI to clients asking for their names; [] removes all, absent leaves the listener's extra certificates alone").example("[\"arn:aws:acm:us-east-1:123456789012:certificate/...\"]").commented();
         HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and the alias A record").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
-        HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+        HSTS: field("hsts", Ty::StrOrBool, "the former place of headers.hsts, still read; not both").default(DEFAULT_HSTS).commented();
+        HEADERS: field("headers", Ty::Table(&super::HEADERS), "");
+    }
+}
+
+section! {
+    HEADERS = "https.headers", "[https.headers]", "optional; response headers the HTTPS listener adds to every response, the function's and its own (docs/alb-lambda.md §11)";
+    mod headers {
+        HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+        CONTENT_SECURITY_POLICY: text("content_security_policy", "\"default-src 'self'\"", "Content-Security-Policy, as given").commented();
+        X_CONTENT_TYPE_OPTIONS: text("x_content_type_options", "\"nosniff\"", "X-Content-Type-Options: only \"nosniff\"").commented();
+        X_FRAME_OPTIONS: text("x_frame_options", "\"DENY\"", "X-Frame-Options: \"DENY\", \"SAMEORIGIN\" or \"ALLOW-FROM <origin>\"").commented();
+        SERVER: field("server", Ty::Bool(true), "false: the load balancer sends no `Server: awselb/2.0` header");
+        CORS: field("cors", Ty::Table(&super::CORS), "");
+    }
+}
+
+section! {
+    CORS = "https.headers.cors", "[https.headers.cors]", "optional; CORS headers on every response, and OPTIONS requests answered 204 by the load balancer (rule priority 1, reserved)";
+    mod cors {
+        ALLOW_ORIGINS: field("allow_origins", Ty::StrList, "exactly one origin (scheme://host[:port]) or \"*\": Access-Control-Allow-Origin is one fixed value").example("[\"https://app.example.com\"]").required();
+        ALLOW_METHODS: field("allow_methods", Ty::StrList, "Access-Control-Allow-Methods; absent: browsers allow GET, HEAD, POST").example("[\"GET\", \"POST\", \"PUT\", \"DELETE\"]");
+        ALLOW_HEADERS: field("allow_headers", Ty::StrList, "Access-Control-Allow-Headers: header names, or [\"*\"]").example("[\"content-type\", \"authorization\"]");
+        EXPOSE_HEADERS: field("expose_headers", Ty::StrList, "Access-Control-Expose-Headers: response headers scripts may read, or [\"*\"]").example("[\"x-request-id\"]").commented();
+        ALLOW_CREDENTIALS: field("allow_credentials", Ty::Bool(false), "true: Access-Control-Allow-Credentials: true (cookies); not with the origin \"*\"");
+        MAX_AGE: field("max_age", Ty::OptInt { min: 0, max: 86400 }, "Access-Control-Max-Age: seconds a browser keeps a preflight's answer").example("600");
     }
 }
 
@@ -247,17 +278,51 @@ section! {
     }
 }
 
+section! {
+    STATIC_ROUTE = "routes", "[[routes]]", "optional, any number; a rule the load balancer answers itself, without a function: exactly one of redirect, fixed_response";
+    mod static_route {
+        PRIORITY: int("priority", 1, 50000, 0, "unique in the stack, functions' routes included; lower numbers are matched first").example("5").required();
+        PATHS: field("paths", Ty::StrList, "at least one of paths, methods, hosts, as for a function's route").example("[\"/old\", \"/old/*\"]");
+        METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\"]").commented();
+        HOSTS: field("hosts", Ty::StrList, "host patterns").example("[\"api.example.com\"]").commented();
+        REDIRECT: field("redirect", Ty::Table(&super::REDIRECT), "");
+        FIXED_RESPONSE: field("fixed_response", Ty::Table(&super::FIXED_RESPONSE), "");
+    }
+}
+
+section! {
+    REDIRECT = "routes.redirect", "[routes.redirect]", "the route's answer: a redirect (or fixed_response)";
+    mod redirect {
+        TO: text("to", "\"https://#{host}/new/#{path}\"", "a URL or a path; a part left out keeps the request's (#{protocol}, #{host}, #{port}, #{path}, #{query} placeholders allowed)").required();
+        STATUS: field("status", Ty::IntOf { values: &[301, 302], default: 301 }, "301 (permanent) or 302 (temporary)");
+    }
+}
+
+section! {
+    FIXED_RESPONSE = "routes.fixed_response", "[routes.fixed_response]", "the route's answer: a fixed response (or redirect)", commented;
+    mod fixed_response {
+        STATUS: int("status", 200, 599, 0, "2XX, 4XX or 5XX").example("410").required();
+        CONTENT_TYPE: field("content_type", Ty::Enum { values: &["text/plain", "text/css", "text/html", "application/javascript", "application/json"], default: "text/plain" }, "");
+        BODY: text("body", "\"gone\"", "at most 1024 bytes; default: none");
+    }
+}
+
 /// Every section, in the order of the reference.
 pub const SECTIONS: &[&Section] = &[
     &STACK,
     &NETWORK,
     &LOAD_BALANCER,
     &HTTPS,
+    &HEADERS,
+    &CORS,
     &WAF,
     &WAF_RATE_LIMIT,
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,
+    &STATIC_ROUTE,
+    &REDIRECT,
+    &FIXED_RESPONSE,
 ];
 
 impl Section {

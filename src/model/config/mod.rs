@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use super::headers::{Inserted, ResponseHeaders};
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::spec::{FixedResponse, Redirect};
 
 pub mod fields;
 pub mod reference;
@@ -52,6 +54,8 @@ pub struct Config {
     /// `[waf]`: a web ACL in front of the load balancer; `None`: none.
     pub waf: Option<WafSettings>,
     pub functions: Vec<FunctionSettings>,
+    /// `[[routes]]`: rules the load balancer answers itself, without a function.
+    pub routes: Vec<StaticRoute>,
     /// What is valid but worth knowing (a TLS policy without TLS 1.3), in file order.
     pub warnings: Vec<Warning>,
 }
@@ -194,9 +198,17 @@ pub struct HttpsSettings {
     pub extra_certificate_arns: Option<Vec<CertificateArn>>,
     pub hosted_zone_id: Option<HostedZoneId>,
     pub ssl_policy: String,
-    /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
-    /// (canonical form, see `rules::check_hsts`); `None`: no header.
-    pub hsts: Option<String>,
+    /// The headers the HTTPS listener adds to every response (`[https.headers]`, and
+    /// `[https] hsts`): `Strict-Transport-Security` in its canonical form (see
+    /// `rules::check_hsts`), CORS, the security headers; and whether it sends `Server`.
+    pub headers: ResponseHeaders,
+}
+
+impl HttpsSettings {
+    /// The `Strict-Transport-Security` value of every HTTPS response; `None`: no header.
+    pub fn hsts(&self) -> Option<&str> {
+        self.headers.get(Inserted::StrictTransportSecurity)
+    }
 }
 
 /// `[waf]`: an AWS WAF web ACL albkit creates and associates with the load balancer.
@@ -265,6 +277,24 @@ pub struct FunctionSettings {
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheck>,
     pub routes: Vec<Route>,
+}
+
+/// A `[[routes]]` entry: a listener rule with the conditions of a function's route and
+/// an answer of the load balancer's own (docs/alb-lambda.md §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub priority: u32,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub hosts: Vec<String>,
+    pub answer: StaticAnswer,
+}
+
+/// What a `[[routes]]` entry answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaticAnswer {
+    Redirect(Redirect),
+    Fixed(FixedResponse),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,12 +18,17 @@ pub fn toml() -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&line(section.header, section.doc));
+        let hash = if section.commented { "# " } else { "" };
+        out.push_str(&line(&format!("{hash}{}", section.header), section.doc));
         for f in section.fields {
             if !matches!(f.ty, Ty::Table(_) | Ty::Tables(_)) {
                 let lhs = format!(
                     "{}{} = {}",
-                    if f.commented { "# " } else { "" },
+                    if f.commented || section.commented {
+                        "# "
+                    } else {
+                        ""
+                    },
                     f.key,
                     f.example_toml()
                 );

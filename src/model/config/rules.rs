@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use super::{IngressCidr, Matcher, MatcherCodes, SecretRef, DEFAULT_HSTS};
+use crate::model::spec::Redirect;
 
 /// A value quoted for a message, shortened when long.
 pub(super) fn q(s: &str) -> String {
@@ -614,4 +615,204 @@ pub(super) fn check_host(h: &str) -> Result<(), (String, String)> {
         ));
     }
     Ok(())
+}
+
+/// Methods a CORS `Access-Control-Allow-Methods` of the ALB may list.
+pub(super) const CORS_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// An origin for `Access-Control-Allow-Origin`: `*`, or `http(s)://host[:port]` with
+/// nothing after it (browsers compare the origin exactly, without a path or a slash).
+pub(super) fn check_origin(raw: &str) -> Result<(), (String, String)> {
+    let example = "e.g. \"https://app.example.com\", or \"*\" for any origin";
+    if raw == "*" {
+        return Ok(());
+    }
+    let Some(rest) = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+    else {
+        return Err((
+            "is not an origin: it must start with https:// or http://".to_owned(),
+            format!("write the scheme and host the browser page is served from, {example}"),
+        ));
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err((
+            "has an invalid port".to_owned(),
+            format!("write the port as a number from 1 to 65535, {example}"),
+        ));
+    }
+    if host.is_empty() || host.contains('/') || check_domain(host).is_err() {
+        return Err((
+            "is not an origin: scheme, host and optional port, nothing else".to_owned(),
+            format!("remove any path or trailing '/', {example}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A header name (RFC 9110 token) for `Access-Control-Allow-Headers` or
+/// `-Expose-Headers`; `*` alone is checked by the caller.
+pub(super) fn check_header_name(raw: &str) -> Result<(), (String, String)> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if raw.is_empty() || !raw.chars().all(token) {
+        return Err((
+            "is not a header name".to_owned(),
+            "use letters, digits and - (e.g. \"content-type\"), one name per entry".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// An `X-Frame-Options` value: `DENY` or `SAMEORIGIN` (any case), or `ALLOW-FROM
+/// <origin>`; returned in its canonical form.
+pub(super) fn check_x_frame_options(raw: &str) -> Result<String, (String, String)> {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper == "DENY" || upper == "SAMEORIGIN" {
+        return Ok(upper);
+    }
+    if let Some(origin) = upper.strip_prefix("ALLOW-FROM ") {
+        let origin = &raw.trim()[raw.trim().len() - origin.len()..];
+        if origin != "*" && check_origin(origin).is_ok() {
+            return Ok(format!("ALLOW-FROM {origin}"));
+        }
+    }
+    Err((
+        "is not an X-Frame-Options value".to_owned(),
+        "use \"DENY\", \"SAMEORIGIN\" or \"ALLOW-FROM https://…\" (browsers ignore \
+         ALLOW-FROM today: prefer `content_security_policy = \"frame-ancestors …\"`)"
+            .to_owned(),
+    ))
+}
+
+/// A header value albkit passes on as given (`Content-Security-Policy`): printable
+/// ASCII, not empty.
+pub(super) fn check_header_value(raw: &str, example: &str) -> Result<(), (String, String)> {
+    if raw.trim().is_empty() {
+        return Err((
+            "is empty".to_owned(),
+            format!("give a value, {example}, or remove the key"),
+        ));
+    }
+    printable(raw, example)
+}
+
+/// The placeholders a redirect may use (docs/alb-lambda.md §5).
+const REDIRECT_PLACEHOLDERS: &[&str] =
+    &["#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}"];
+
+/// A redirect's `to`: an absolute URL (`https://host[:port]/path?query`, any part may
+/// be a placeholder) or a path (`/new?x=1`), split into the parts of ELB's redirect
+/// action. A part left out keeps the request's (`#{host}`, `/#{path}`, `#{query}`); a
+/// literal scheme without a port takes its default port.
+pub(super) fn parse_redirect(raw: &str, status: u16) -> Result<Redirect, (String, String)> {
+    let example = "e.g. \"https://new.example.com/#{path}\" or \"/new-path\"";
+    if let Some(c) = raw.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err((
+            format!("contains {c:?}"),
+            format!("percent-encode it, {example}"),
+        ));
+    }
+    let mut rest = raw;
+    while let Some(at) = rest.find("#{") {
+        let tail = &rest[at..];
+        let Some(p) = REDIRECT_PLACEHOLDERS.iter().find(|p| tail.starts_with(**p)) else {
+            return Err((
+                format!(
+                    "has an unknown placeholder at {:?}",
+                    &tail[..tail.len().min(12)]
+                ),
+                format!("use only {}", REDIRECT_PLACEHOLDERS.join(", ")),
+            ));
+        };
+        rest = &tail[p.len()..];
+    }
+    let (protocol, host, port, tail) = if raw.starts_with('/') {
+        let keep = |p: &str| p.to_string();
+        (keep("#{protocol}"), keep("#{host}"), keep("#{port}"), raw)
+    } else {
+        redirect_authority(raw, example)?
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, q.to_string()),
+        None => (tail, "#{query}".to_string()),
+    };
+    let path = if path.is_empty() { "/#{path}" } else { path }.to_string();
+    for (part, value) in [("host", &host), ("path", &path), ("query", &query)] {
+        if value.chars().count() > 128 {
+            return Err((
+                format!("has a {part} of {} characters", value.chars().count()),
+                "ELB takes at most 128 characters for each of host, path and query".to_owned(),
+            ));
+        }
+    }
+    let r = Redirect {
+        status,
+        protocol,
+        host,
+        port,
+        path,
+        query,
+    };
+    let itself = r.protocol == "#{protocol}"
+        && r.host == "#{host}"
+        && r.port == "#{port}"
+        && r.path == "/#{path}";
+    if itself {
+        return Err((
+            "redirects every request to itself".to_owned(),
+            format!("change at least one of protocol, host, port or path, {example}"),
+        ));
+    }
+    Ok(r)
+}
+
+/// `scheme://host[:port]` of an absolute redirect target: (protocol, host, port, rest).
+fn redirect_authority<'a>(
+    raw: &'a str,
+    example: &str,
+) -> Result<(String, String, String, &'a str), (String, String)> {
+    let Some((scheme, after)) = raw.split_once("://") else {
+        return Err((
+            "is neither a URL nor a path".to_owned(),
+            format!("start it with https://, http:// or /, {example}"),
+        ));
+    };
+    let (protocol, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "https" => ("HTTPS", "443"),
+        "http" => ("HTTP", "80"),
+        "#{protocol}" => ("#{protocol}", "#{port}"),
+        _ => {
+            return Err((
+                format!("has the scheme {scheme:?}"),
+                format!("a redirect goes to https, http or #{{protocol}}, {example}"),
+            ))
+        }
+    };
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, tail) = after.split_at(end);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p == "#{port}" || p.parse::<u16>().is_ok_and(|n| n > 0) => (h, p),
+        Some(_) => {
+            return Err((
+                "has an invalid port".to_owned(),
+                format!("write the port as a number from 1 to 65535 or #{{port}}, {example}"),
+            ))
+        }
+        None => (authority, default_port),
+    };
+    let literal_ok = host.contains("#{") || check_domain(host).is_ok();
+    if host.is_empty() || !literal_ok {
+        return Err((
+            format!("has the host {host:?}, which is not a DNS name"),
+            format!("write a host name or #{{host}}, {example}"),
+        ));
+    }
+    Ok((protocol.to_owned(), host.to_owned(), port.to_owned(), tail))
 }

@@ -9,6 +9,7 @@ use miette::Diagnostic;
 
 use super::rules::suggest_name;
 use super::*;
+use crate::model::headers::PREFLIGHT_PRIORITY;
 
 /// A project directory holding two function crates: `functions/api` and `functions/web`.
 fn project() -> tempfile::TempDir {
@@ -355,18 +356,25 @@ fn an_unknown_policy_is_accepted_with_a_warning_and_a_suggestion() {
     );
 }
 
+fn hsts_only(value: &str) -> ResponseHeaders {
+    ResponseHeaders {
+        values: [(Inserted::StrictTransportSecurity, value.to_owned())].into(),
+        server: true,
+    }
+}
+
 fn hsts_of(value: &str) -> Option<String> {
     let (_dir, c) = parse_ok(&section(&format!(
         "[https]\ndomain = \"api.example.com\"\nhsts = {value}\n"
     )));
-    c.https.and_then(|h| h.hsts)
+    c.https.and_then(|h| h.hsts().map(str::to_owned))
 }
 
 #[test]
 fn hsts_defaults_and_switches() {
     let (_dir, c) = parse_ok(&section("[https]\ndomain = \"api.example.com\"\n"));
     assert_eq!(
-        c.https.and_then(|h| h.hsts).as_deref(),
+        c.https.as_ref().and_then(HttpsSettings::hsts),
         Some("max-age=31536000; includeSubDomains")
     );
     assert_eq!(hsts_of("true").as_deref(), Some(DEFAULT_HSTS));
@@ -424,7 +432,7 @@ fn https_is_normalised() {
             extra_certificate_arns: None,
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
-            hsts: Some(DEFAULT_HSTS.to_owned()),
+            headers: hsts_only(DEFAULT_HSTS),
         })
     );
 }
@@ -748,7 +756,7 @@ fn full_example() {
             )]),
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
-            hsts: Some("max-age=63072000; includeSubDomains; preload".to_owned()),
+            headers: hsts_only("max-age=63072000; includeSubDomains; preload"),
         }),
         waf: None,
         functions: vec![
@@ -815,6 +823,7 @@ fn full_example() {
                 routes: vec![],
             },
         ],
+        routes: vec![],
         warnings: vec![],
     };
     assert_eq!(c, expected);
@@ -865,6 +874,7 @@ fn minimal_config_gets_all_defaults() {
             health_check: None,
             routes: vec![],
         }],
+        routes: vec![],
         warnings: vec![],
     };
     assert_eq!(c, expected);
@@ -1112,4 +1122,226 @@ fn waf_over_the_included_capacity_is_a_warning() {
         .find(|w| w.key == "waf.managed_rules")
         .expect("capacity warning");
     assert!(w.message.contains("1600 web ACL capacity units"), "{w:?}");
+}
+
+// ---- [https.headers] ------------------------------------------------------------------
+
+const HTTPS: &str = "[https]\ndomain = \"api.example.com\"\n";
+
+fn headers_of(text: &str) -> ResponseHeaders {
+    let (_dir, c) = parse_ok(&section(&format!("{HTTPS}{text}")));
+    c.https.map(|h| h.headers).unwrap_or_default()
+}
+
+#[test]
+fn response_headers_are_read_and_normalised() {
+    let h = headers_of(
+        "[https.headers]\nhsts = \"max-age=600\"\ncontent_security_policy = \"default-src 'self'\"\n\
+         x_content_type_options = \"NOSNIFF\"\nx_frame_options = \"sameorigin\"\nserver = false\n\
+         [https.headers.cors]\nallow_origins = [\"https://app.example.com\"]\n\
+         allow_methods = [\"GET\", \"POST\"]\nallow_headers = [\"content-type\", \"authorization\"]\n\
+         expose_headers = [\"*\"]\nallow_credentials = true\nmax_age = 600\n",
+    );
+    let get = |i| h.get(i);
+    assert_eq!(get(Inserted::StrictTransportSecurity), Some("max-age=600"));
+    assert_eq!(
+        get(Inserted::ContentSecurityPolicy),
+        Some("default-src 'self'")
+    );
+    assert_eq!(get(Inserted::XContentTypeOptions), Some("nosniff"));
+    assert_eq!(get(Inserted::XFrameOptions), Some("SAMEORIGIN"));
+    assert_eq!(
+        get(Inserted::AccessControlAllowOrigin),
+        Some("https://app.example.com")
+    );
+    assert_eq!(get(Inserted::AccessControlAllowMethods), Some("GET,POST"));
+    assert_eq!(
+        get(Inserted::AccessControlAllowHeaders),
+        Some("content-type,authorization")
+    );
+    assert_eq!(get(Inserted::AccessControlExposeHeaders), Some("*"));
+    assert_eq!(get(Inserted::AccessControlAllowCredentials), Some("true"));
+    assert_eq!(get(Inserted::AccessControlMaxAge), Some("600"));
+    assert!(!h.server);
+    assert!(h.cors());
+}
+
+#[test]
+fn headers_may_be_written_inline_in_https() {
+    let inline = headers_of(
+        "headers = { hsts = \"max-age=600\", cors = { allow_origins = [\"*\"], max_age = 60 } }\n",
+    );
+    let tables = headers_of(
+        "[https.headers]\nhsts = \"max-age=600\"\n[https.headers.cors]\nallow_origins = [\"*\"]\nmax_age = 60\n",
+    );
+    assert_eq!(inline, tables);
+    assert_eq!(inline.get(Inserted::AccessControlMaxAge), Some("60"));
+}
+
+#[test]
+fn https_hsts_is_an_alias_of_headers_hsts() {
+    let old = headers_of("hsts = \"max-age=600\"\n");
+    let new = headers_of("[https.headers]\nhsts = \"max-age=600\"\n");
+    assert_eq!(old, new);
+    assert_eq!(old, hsts_only("max-age=600"));
+    // Without cors, no preflight: a route may use priority 1.
+    let (_dir, c) = parse_ok(&doc(
+        "",
+        &format!("{HTTPS}[https.headers]\nx_frame_options = \"DENY\"\n"),
+        "[[functions.routes]]\npriority = 1\npaths = [\"/*\"]\n",
+    ));
+    assert!(!c.https.is_some_and(|h| h.headers.cors()));
+}
+
+#[test]
+fn a_route_at_the_preflight_priority_is_refused_with_cors() {
+    let text = doc(
+        "",
+        &format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\n"),
+        &format!("[[functions.routes]]\npriority = {PREFLIGHT_PRIORITY}\npaths = [\"/*\"]\n"),
+    );
+    let p = assert_problem(
+        &text,
+        "functions[0].routes[0].priority",
+        "reserved for the CORS preflight rule",
+    );
+    assert!(p.help.contains("such as 2"), "{p:#?}");
+    assert!(p.span.is_some());
+}
+
+rule! {
+    headers_hsts_set_twice: section(&format!("{HTTPS}hsts = false\n[https.headers]\nhsts = true\n")), "https.headers.hsts", "hsts is set twice";
+    headers_unknown_key: section(&format!("{HTTPS}[https.headers]\nx_xss_protection = \"1\"\n")), "https.headers.x_xss_protection", "unknown key";
+    headers_csp_empty: section(&format!("{HTTPS}[https.headers]\ncontent_security_policy = \" \"\n")), "https.headers.content_security_policy", "is empty";
+    headers_csp_control_character: section(&format!("{HTTPS}[https.headers]\ncontent_security_policy = \"a\\nb\"\n")), "https.headers.content_security_policy", "which a header value cannot hold";
+    headers_x_content_type_options_not_nosniff: section(&format!("{HTTPS}[https.headers]\nx_content_type_options = \"sniff\"\n")), "https.headers.x_content_type_options", "is not \"nosniff\"";
+    headers_x_frame_options_unknown: section(&format!("{HTTPS}[https.headers]\nx_frame_options = \"NEVER\"\n")), "https.headers.x_frame_options", "is not an X-Frame-Options value";
+    headers_server_not_bool: section(&format!("{HTTPS}[https.headers]\nserver = \"off\"\n")), "https.headers.server", "expected a boolean";
+    headers_outside_https: section("[headers]\nserver = false\n"), "headers", "unknown key";
+    cors_without_origins: section(&format!("{HTTPS}[https.headers.cors]\nmax_age = 5\n")), "https.headers.cors.allow_origins", "required key `allow_origins`";
+    cors_two_origins: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test\", \"https://b.test\"]\n")), "https.headers.cors.allow_origins", "lists 2 origins";
+    cors_origin_with_path: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test/app\"]\n")), "https.headers.cors.allow_origins[0]", "is not an origin";
+    cors_origin_without_scheme: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"a.test\"]\n")), "https.headers.cors.allow_origins[0]", "must start with https://";
+    cors_origin_bad_port: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"https://a.test:0\"]\n")), "https.headers.cors.allow_origins[0]", "invalid port";
+    cors_method_lower_case: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_methods = [\"get\"]\n")), "https.headers.cors.allow_methods[0]", "is not an HTTP method";
+    cors_method_twice: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_methods = [\"GET\", \"GET\"]\n")), "https.headers.cors.allow_methods[1]", "listed twice";
+    cors_header_name_invalid: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_headers = [\"x y\"]\n")), "https.headers.cors.allow_headers[0]", "is not a header name";
+    cors_header_star_mixed: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nexpose_headers = [\"*\", \"x-id\"]\n")), "https.headers.cors.expose_headers[0]", "mixes \"*\"";
+    cors_credentials_with_any_origin: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n")), "https.headers.cors.allow_credentials", "browsers refuse";
+    cors_max_age_out_of_range: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nmax_age = 90000\n")), "https.headers.cors.max_age", "out of range";
+    cors_unknown_key: section(&format!("{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\nallow_origin = \"*\"\n")), "https.headers.cors.allow_origin", "unknown key";
+}
+
+// ---- [[routes]] ---------------------------------------------------------------------
+
+/// A config with `[[routes]]` text after the function (and `[https]` when `https`).
+fn with_routes(https: bool, routes: &str) -> String {
+    let https = if https { HTTPS } else { "" };
+    format!("{STACK}\n{https}\n{FUNCTION}[[functions.routes]]\npriority = 10\npaths = [\"/api/*\"]\n\n{routes}")
+}
+
+fn static_routes_of(https: bool, routes: &str) -> Vec<StaticRoute> {
+    let (_dir, c) = parse_ok(&with_routes(https, routes));
+    c.routes
+}
+
+#[test]
+fn routes_redirect_targets_split_into_the_parts_of_elb_redirects() {
+    let parts = |to: &str| {
+        let routes = static_routes_of(
+            false,
+            &format!(
+                "[[routes]]\npriority = 5\npaths = [\"/old\"]\nredirect = {{ to = {to:?} }}\n"
+            ),
+        );
+        match &routes[0].answer {
+            StaticAnswer::Redirect(r) => (
+                r.status,
+                r.protocol.clone(),
+                r.host.clone(),
+                r.port.clone(),
+                r.path.clone(),
+                r.query.clone(),
+            ),
+            StaticAnswer::Fixed(f) => panic!("not a redirect: {f:?}"),
+        }
+    };
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        parts("https://new.example.com/v2/#{path}"),
+        (
+            301,
+            s("HTTPS"),
+            s("new.example.com"),
+            s("443"),
+            s("/v2/#{path}"),
+            s("#{query}")
+        )
+    );
+    assert_eq!(
+        parts("/new?x=1"),
+        (
+            301,
+            s("#{protocol}"),
+            s("#{host}"),
+            s("#{port}"),
+            s("/new"),
+            s("x=1")
+        )
+    );
+    assert_eq!(
+        parts("http://#{host}:8080"),
+        (
+            301,
+            s("HTTP"),
+            s("#{host}"),
+            s("8080"),
+            s("/#{path}"),
+            s("#{query}")
+        )
+    );
+}
+
+#[test]
+fn routes_fixed_responses_and_statuses_are_read() {
+    let routes = static_routes_of(
+        true,
+        "[[routes]]\npriority = 5\npaths = [\"/old\"]\nredirect = { to = \"/new\", status = 302 }\n\n\
+         [[routes]]\npriority = 6\npaths = [\"/gone\"]\nmethods = [\"GET\"]\n\
+         [routes.fixed_response]\nstatus = 410\ncontent_type = \"application/json\"\nbody = '{\"gone\":true}'\n",
+    );
+    assert_eq!(routes.len(), 2);
+    assert!(matches!(&routes[0].answer, StaticAnswer::Redirect(r) if r.status == 302));
+    assert_eq!(
+        routes[1].answer,
+        StaticAnswer::Fixed(crate::model::spec::FixedResponse {
+            status: 410,
+            content_type: "application/json".into(),
+            body: r#"{"gone":true}"#.into(),
+        })
+    );
+    assert_eq!(routes[1].methods, ["GET"]);
+}
+
+rule! {
+    routes_both_answers: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/y\" }\nfixed_response = { status = 404 }\n"), "routes[0].fixed_response", "has both a redirect and a fixed_response";
+    routes_no_answer: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\n"), "routes[0]", "has no answer";
+    routes_no_condition: with_routes(false, "[[routes]]\npriority = 5\nredirect = { to = \"/y\" }\n"), "routes[0]", "has no condition";
+    routes_unknown_key: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfunction = \"api\"\nredirect = { to = \"/y\" }\n"), "routes[0].function", "unknown key";
+    routes_priority_taken_by_a_function_route: with_routes(false, "[[routes]]\npriority = 10\npaths = [\"/x\"]\nredirect = { to = \"/y\" }\n"), "functions[0].routes[0].priority", "is used twice";
+    routes_priority_reserved_by_cors: format!("{STACK}\n{HTTPS}[https.headers.cors]\nallow_origins = [\"*\"]\n\n{FUNCTION}\n[[routes]]\npriority = 1\npaths = [\"/x\"]\nredirect = {{ to = \"/y\" }}\n"), "routes[0].priority", "reserved for the CORS preflight";
+    routes_redirect_status_303: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/y\", status = 303 }\n"), "routes[0].redirect.status", "is not 301 or 302";
+    routes_redirect_without_to: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { status = 301 }\n"), "routes[0].redirect.to", "required key `to`";
+    routes_redirect_to_itself: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"#{protocol}://#{host}:#{port}/#{path}\" }\n"), "routes[0].redirect.to", "redirects every request to itself";
+    routes_redirect_unknown_placeholder: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/#{paht}\" }\n"), "routes[0].redirect.to", "unknown placeholder";
+    routes_redirect_bad_scheme: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"ftp://a.test/\" }\n"), "routes[0].redirect.to", "has the scheme";
+    routes_redirect_not_a_url: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"new-page\" }\n"), "routes[0].redirect.to", "neither a URL nor a path";
+    routes_redirect_bad_port: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"https://a.test:99999/\" }\n"), "routes[0].redirect.to", "invalid port";
+    routes_redirect_bad_host: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"https://a_b!/\" }\n"), "routes[0].redirect.to", "not a DNS name";
+    routes_redirect_space: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"/a b\" }\n"), "routes[0].redirect.to", "contains ' '";
+    routes_redirect_https_to_http: with_routes(true, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nredirect = { to = \"http://a.test/\" }\n"), "routes[0].redirect.to", "goes from HTTPS to HTTP";
+    routes_fixed_without_status: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { body = \"x\" }\n"), "routes[0].fixed_response.status", "required key `status`";
+    routes_fixed_status_302: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 302 }\n"), "routes[0].fixed_response.status", "is not a 2XX, 4XX or 5XX code";
+    routes_fixed_content_type: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 404, content_type = \"text/xml\" }\n"), "routes[0].fixed_response.content_type", "is not one of";
+    routes_fixed_body_too_long: with_routes(false, &format!("[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = {{ status = 404, body = \"{}\" }}\n", "x".repeat(1025))), "routes[0].fixed_response.body", "1025 bytes";
 }

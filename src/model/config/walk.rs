@@ -24,6 +24,8 @@ use super::rules::q;
 use super::{Config, Warning};
 
 mod functions;
+mod headers;
+mod routes;
 mod sections;
 mod waf;
 
@@ -232,7 +234,13 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let load_balancer = c.load_balancer(&top);
     let https = c.https(&top, stack.region.as_deref());
     let waf = c.waf(&top);
-    let (root, functions) = c.functions(&top, root);
+    let reserved = https
+        .as_ref()
+        .filter(|h| h.headers.cors())
+        .map(|_| crate::model::headers::PREFLIGHT_PRIORITY);
+    let mut priorities = Vec::new();
+    let routes = c.static_routes(&top, https.is_some(), &mut priorities);
+    let (root, functions) = c.functions(&top, root, reserved, priorities);
 
     let mut problems = c.problems;
     if let (true, Some(network), Some(load_balancer)) =
@@ -248,6 +256,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
             https,
             waf,
             functions,
+            routes: routes.unwrap_or_default(),
             warnings,
         });
     }

@@ -1,6 +1,7 @@
 //! A listener of the load balancer: HTTP on 80, HTTPS on 443.
 
 use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
+use crate::model::headers::{Inserted, ResponseHeaders};
 use crate::model::stack::Tags;
 
 /// What a listener does with a request no rule matched.
@@ -34,8 +35,16 @@ impl DefaultAction {
 pub struct ListenerTls {
     pub certificate: Ref,
     pub ssl_policy: String,
+    /// The headers the listener adds to every response (`Strict-Transport-Security`
+    /// among them) and whether it sends `Server`.
+    pub headers: ResponseHeaders,
+}
+
+impl ListenerTls {
     /// The `Strict-Transport-Security` value the listener adds, if any.
-    pub hsts: Option<String>,
+    pub fn hsts(&self) -> Option<&str> {
+        self.headers.get(Inserted::StrictTransportSecurity)
+    }
 }
 
 /// The `hsts` property of an HTTPS listener that adds no such header.
@@ -76,7 +85,8 @@ impl Describe for ListenerSpec {
         if let Some(tls) = &self.tls {
             props.push(("certificate", tls.certificate.to_string()));
             props.push(("ssl_policy", tls.ssl_policy.clone()));
-            props.push(("hsts", tls.hsts.as_deref().unwrap_or(HSTS_OFF).to_string()));
+            props.push(("hsts", tls.hsts().unwrap_or(HSTS_OFF).to_string()));
+            props.push(("response_headers", tls.headers.prop()));
         }
         props.push(("default_action", self.default_action.text()));
         props.push(("tags", tags(&self.tags)));

@@ -1,4 +1,5 @@
-//! A listener rule: a route of a function.
+//! A listener rule: a route of a function, or a rule the load balancer answers itself
+//! (a `[[routes]]` redirect or fixed response, the CORS preflight).
 
 use super::{tags, Describe, KindFacts, LogicalId, Props, Ref};
 use crate::model::stack::Tags;
@@ -12,9 +13,89 @@ pub struct RuleSpec {
     pub paths: Vec<String>,
     pub hosts: Vec<String>,
     pub methods: Vec<String>,
-    /// Where a match goes.
-    pub target_group: Ref,
+    /// What a match gets.
+    pub action: RuleAction,
     pub tags: Tags,
+}
+
+/// What a listener rule does with the requests it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleAction {
+    /// Forward to a target group (a function's).
+    Forward(Ref),
+    /// The load balancer answers itself.
+    FixedResponse(FixedResponse),
+    /// The load balancer redirects.
+    Redirect(Redirect),
+}
+
+/// A `redirect` action: each part of the target URL, literal or a placeholder
+/// (`#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`), as ELB takes them
+/// (docs/alb-lambda.md §5, §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// `HTTP_301` or `HTTP_302`'s number.
+    pub status: u16,
+    /// `HTTP`, `HTTPS` or `#{protocol}`.
+    pub protocol: String,
+    pub host: String,
+    pub port: String,
+    /// Starts with `/`.
+    pub path: String,
+    /// Without the leading `?`.
+    pub query: String,
+}
+
+impl Redirect {
+    /// ELB's name of the status: `HTTP_301`.
+    pub fn status_code(&self) -> String {
+        format!("HTTP_{}", self.status)
+    }
+
+    /// As the plan shows it, in the form the listeners' redirect is shown.
+    pub fn text(&self) -> String {
+        format!(
+            "redirect {} {}://{}:{}{}?{}",
+            self.status_code(),
+            self.protocol.to_ascii_lowercase(),
+            self.host,
+            self.port,
+            self.path,
+            self.query
+        )
+    }
+}
+
+/// A `fixed-response` action: status, content type and body (docs/alb-lambda.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl FixedResponse {
+    /// As the plan shows it, and as discovery renders what it found; the body, when
+    /// there is one, last.
+    pub fn text(&self) -> String {
+        let head = format!("fixed-response {} {}", self.status, self.content_type);
+        if self.body.is_empty() {
+            head
+        } else {
+            format!("{head} {}", self.body)
+        }
+    }
+}
+
+impl RuleAction {
+    /// The `action` property.
+    pub fn text(&self) -> String {
+        match self {
+            RuleAction::Forward(tg) => format!("forward -> {tg}"),
+            RuleAction::FixedResponse(f) => f.text(),
+            RuleAction::Redirect(r) => r.text(),
+        }
+    }
 }
 
 impl RuleSpec {
@@ -49,12 +130,51 @@ impl Describe for RuleSpec {
                 "conditions",
                 Self::conditions_prop(&self.paths, &self.hosts, &self.methods),
             ),
-            ("action", format!("forward -> {}", self.target_group)),
+            ("action", self.action.text()),
             ("tags", tags(&self.tags)),
         ]
     }
 
     fn refs_mut(&mut self) -> Vec<&mut Ref> {
-        vec![&mut self.listener, &mut self.target_group]
+        let mut refs = vec![&mut self.listener];
+        if let RuleAction::Forward(tg) = &mut self.action {
+            refs.push(tg);
+        }
+        refs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_response_rule_renders_its_answer_and_needs_only_its_listener() {
+        let mut rule = RuleSpec {
+            listener: Ref::Stack("listener/https".into()),
+            priority: 1,
+            paths: vec![],
+            hosts: vec![],
+            methods: vec!["OPTIONS".into()],
+            action: RuleAction::FixedResponse(FixedResponse {
+                status: 204,
+                content_type: "text/plain".into(),
+                body: String::new(),
+            }),
+            tags: Tags::new(),
+        };
+        let props = rule.render(&LogicalId::from("rule/1"));
+        let get = |k: &str| props.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("action"), Some("fixed-response 204 text/plain"));
+        assert_eq!(get("conditions"), Some("http-request-method in [OPTIONS]"));
+        assert_eq!(rule.refs_mut().len(), 1);
+        rule.action = RuleAction::Forward(Ref::Stack("target-group/api".into()));
+        assert_eq!(rule.refs_mut().len(), 2);
+        let gone = FixedResponse {
+            status: 410,
+            content_type: "application/json".into(),
+            body: "{}".into(),
+        };
+        assert_eq!(gone.text(), "fixed-response 410 application/json {}");
     }
 }

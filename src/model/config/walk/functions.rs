@@ -11,7 +11,16 @@ use std::collections::{BTreeMap, HashSet};
 impl Checker<'_> {
     // [[functions]]
 
-    pub(super) fn functions(&mut self, top: &Tbl, root: &Path) -> (PathBuf, Vec<FunctionSettings>) {
+    /// `reserved`: a priority albkit's own rule takes (the CORS preflight), which no
+    /// route may use; `priorities`: those the `[[routes]]` took already, which the
+    /// functions' routes may not take again.
+    pub(super) fn functions(
+        &mut self,
+        top: &Tbl,
+        root: &Path,
+        reserved: Option<u32>,
+        mut priorities: Vec<PriorityUse>,
+    ) -> (PathBuf, Vec<FunctionSettings>) {
         let base = root.canonicalize();
         let root_out = base
             .as_ref()
@@ -45,7 +54,6 @@ impl Checker<'_> {
         }
         let base = base.map_err(|e| format!("cannot resolve {}: {e}", root.display()));
         let mut names: HashMap<String, String> = HashMap::new();
-        let mut priorities: Vec<PriorityUse> = Vec::new();
         let mut out = Vec::new();
         for t in &list {
             if let Some(f) = self.function(t, &base, &mut names, &mut priorities) {
@@ -53,6 +61,9 @@ impl Checker<'_> {
             }
         }
         self.check_priorities(&priorities);
+        if let Some(reserved) = reserved {
+            self.check_reserved_priority(&priorities, reserved);
+        }
         (root_out, out)
     }
 
@@ -454,7 +465,18 @@ impl Checker<'_> {
         priorities: &mut Vec<PriorityUse>,
     ) -> Option<Route> {
         self.check_unknown_keys(t, &fields::ROUTE);
-        let priority = self.priority(t, function, priorities);
+        self.route_conditions(t, &format!("function {}", q(function)), priorities)
+    }
+
+    /// The priority and conditions of a route (`[[functions.routes]]` or `[[routes]]`),
+    /// whose `owner` the duplicate-priority message names.
+    pub(super) fn route_conditions(
+        &mut self,
+        t: &Tbl,
+        owner: &str,
+        priorities: &mut Vec<PriorityUse>,
+    ) -> Option<Route> {
+        let priority = self.priority(t, owner, priorities);
         let paths = self.route_values(t, &route::PATHS, "path", check_route_path);
         let methods = self.route_values(t, &route::METHODS, "method", check_method);
         let hosts = self.route_values(t, &route::HOSTS, "host", check_host);
@@ -470,12 +492,7 @@ impl Checker<'_> {
     }
 
     /// A route's priority, in range; recorded in `priorities`.
-    fn priority(
-        &mut self,
-        t: &Tbl,
-        function: &str,
-        priorities: &mut Vec<PriorityUse>,
-    ) -> Option<u32> {
+    fn priority(&mut self, t: &Tbl, owner: &str, priorities: &mut Vec<PriorityUse>) -> Option<u32> {
         let f = &route::PRIORITY;
         let Ty::Int { min, max, .. } = f.ty else {
             unreachable!("{} is not a ranged integer", f.key)
@@ -503,7 +520,7 @@ impl Checker<'_> {
                     span,
                     path,
                     route: t.path.clone(),
-                    function: function.to_owned(),
+                    owner: owner.to_owned(),
                 });
                 Some(p)
             }
@@ -599,6 +616,29 @@ impl Checker<'_> {
         (self.problems.len() == before).then(|| list.into_iter().map(|s| s.value).collect())
     }
 
+    /// The CORS preflight rule takes `reserved`; a route there is reported.
+    fn check_reserved_priority(&mut self, uses: &[PriorityUse], reserved: u32) {
+        let taken: HashSet<u32> = uses.iter().map(|u| u.priority).collect();
+        let free = (reserved + 1..)
+            .find(|p| !taken.contains(p))
+            .unwrap_or(reserved);
+        for u in uses.iter().filter(|u| u.priority == reserved) {
+            self.push(
+                &u.path,
+                u.span.clone(),
+                format!(
+                    "route priority {reserved} is reserved for the CORS preflight rule of \
+                     [https.headers.cors]"
+                ),
+                format!(
+                    "give {} ({}) another priority, such as {free}: albkit answers OPTIONS \
+                     requests at priority {reserved}, before every route",
+                    u.route, u.owner
+                ),
+            );
+        }
+    }
+
     fn check_priorities(&mut self, uses: &[PriorityUse]) {
         let taken: HashSet<u32> = uses.iter().map(|u| u.priority).collect();
         let mut first: HashMap<u32, &PriorityUse> = HashMap::new();
@@ -620,11 +660,9 @@ impl Checker<'_> {
                         u.span.clone(),
                         format!("route priority {} is used twice", u.priority),
                         format!(
-                            "{} (function {}) already has priority {}; priorities must be \
-                             unique across the stack: use a free one such as {free}",
-                            f.route,
-                            q(&f.function),
-                            u.priority
+                            "{} ({}) already has priority {}; priorities must be unique \
+                             across the stack: use a free one such as {free}",
+                            f.route, f.owner, u.priority
                         ),
                     );
                 }
@@ -633,10 +671,11 @@ impl Checker<'_> {
     }
 }
 
-struct PriorityUse {
+pub(super) struct PriorityUse {
     priority: u32,
     span: Span,
     path: String,
     route: String,
-    function: String,
+    /// `function "api"`, or `a [[routes]] entry`.
+    owner: String,
 }

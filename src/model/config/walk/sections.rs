@@ -478,20 +478,20 @@ impl Checker<'_> {
             Got::Missing => h::SSL_POLICY.default.map(str::to_owned),
             Got::Bad => None,
         };
-        let hsts = self.hsts(&t);
+        let headers = self.response_headers(&t);
         Some(HttpsSettings {
             domain: domain?,
             certificate_arn: certificate?,
             extra_certificate_arns: extra?,
             hosted_zone_id: zone?,
             ssl_policy: policy?,
-            hsts: hsts?,
+            headers: headers?,
         })
     }
 
     /// `hsts`: a `Strict-Transport-Security` value, `true` for the default, `false` for
     /// no header. `None` when wrong (reported).
-    fn hsts(&mut self, t: &Tbl) -> Option<Option<String>> {
+    pub(super) fn hsts(&mut self, t: &Tbl) -> Option<Option<String>> {
         let Some((item, path, span)) = Self::lookup(t, h::HSTS.key) else {
             return Some(Some(DEFAULT_HSTS.to_owned()));
         };
