@@ -2,7 +2,7 @@
 //! Pure: the same config and context give the same stack.
 
 use super::config::Scheme;
-use super::config::{Config, FunctionSettings, HttpsSettings, Network};
+use super::config::{Config, FunctionSettings, HttpsSettings, Network, RouteAuth};
 use super::names::TAG_REGION;
 use super::names::{logical, Names};
 use super::role_policy::execution_policy;
@@ -11,7 +11,7 @@ use super::spec::{
     CertificateSpec, DefaultAction, DnsRecordSpec, FunctionConcurrencySpec, FunctionSpec,
     HealthCheckSpec, InternetGatewaySpec, ListenerCertificatesSpec, ListenerSpec, ListenerTls,
     LoadBalancerSpec, LogBucketSpec, LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec,
-    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
+    RuleAuth, RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -315,6 +315,7 @@ fn rules(config: &Config, out: &mut Specs) {
                 hosts: r.hosts.clone(),
                 methods: r.methods.clone(),
                 target_group: Ref::Stack(logical::target_group(&f.name).into()),
+                auth: config.route_auth(r).map(rule_auth),
                 tags: resource_tags(config, id.as_str()),
             };
             (id, spec)
@@ -322,6 +323,17 @@ fn rules(config: &Config, out: &mut Specs) {
         .collect();
     rules.sort_by_key(|(_, r)| r.priority);
     out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));
+}
+
+/// A route's authentication as its rule's step before the forward.
+fn rule_auth(auth: &RouteAuth) -> RuleAuth {
+    match auth {
+        RouteAuth::Jwt(j) => RuleAuth::Jwt {
+            issuer: j.issuer.clone(),
+            jwks_endpoint: j.jwks_endpoint.clone(),
+            audiences: j.audiences.clone(),
+        },
+    }
 }
 
 /// The alias A record of the domain, when a hosted zone is configured. The load

@@ -2,7 +2,8 @@
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, HostHeaderConditionConfig, HttpRequestMethodConditionConfig,
-    PathPatternConditionConfig, RuleCondition,
+    JwtValidationActionAdditionalClaim, JwtValidationActionAdditionalClaimFormatEnum,
+    JwtValidationActionConfig, PathPatternConditionConfig, RuleCondition,
 };
 
 use super::elb::{adopt_if_owned, retag, to_tags};
@@ -12,7 +13,7 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{Props, Ref, RuleSpec, Spec};
+use crate::model::spec::{Props, Ref, RuleAuth, RuleSpec, Spec};
 use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
@@ -47,6 +48,95 @@ pub(crate) fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
         );
     }
     out
+}
+
+/// The claim that carries a token's audiences.
+const AUD: &str = "aud";
+
+/// The rule's actions: its authentication step (order 1), then the forward (order 2);
+/// the forward alone (order 1) without one.
+pub(crate) fn actions(rule: &RuleSpec, target_group: &str) -> Vec<Action> {
+    let auth = rule.auth.as_ref().map(|auth| match auth {
+        RuleAuth::Jwt {
+            issuer,
+            jwks_endpoint,
+            audiences,
+        } => {
+            let aud = (!audiences.is_empty()).then(|| {
+                JwtValidationActionAdditionalClaim::builder()
+                    .name(AUD)
+                    .format(JwtValidationActionAdditionalClaimFormatEnum::SingleString)
+                    .set_values(Some(audiences.clone()))
+                    .build()
+            });
+            let config = JwtValidationActionConfig::builder()
+                .issuer(issuer)
+                .jwks_endpoint(jwks_endpoint)
+                .set_additional_claims(aud.map(|c| vec![c]));
+            Action::builder()
+                .r#type(ActionTypeEnum::JwtValidation)
+                .jwt_validation_config(config.build())
+        }
+    });
+    let forward = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group);
+    auth.into_iter()
+        .chain([forward])
+        .zip(1..)
+        .map(|(a, order)| a.order(order).build())
+        .collect()
+}
+
+/// A `jwt-validation` action's settings as a [`RuleAuth`], and whether that is all it
+/// checks (no claim but `aud`, given as albkit gives it).
+fn read_jwt(c: &JwtValidationActionConfig) -> (RuleAuth, bool) {
+    let mut audiences = Vec::new();
+    let mut only_aud = true;
+    for claim in c.additional_claims() {
+        let single =
+            claim.format() == Some(&JwtValidationActionAdditionalClaimFormatEnum::SingleString);
+        if claim.name() == Some(AUD) && single && audiences.is_empty() {
+            audiences = claim.values().to_vec();
+        } else {
+            only_aud = false;
+        }
+    }
+    let auth = RuleAuth::Jwt {
+        issuer: c.issuer().unwrap_or_default().to_owned(),
+        jwks_endpoint: c.jwks_endpoint().unwrap_or_default().to_owned(),
+        audiences,
+    };
+    (auth, only_aud)
+}
+
+/// The rule's authentication and target group as AWS has them, and what the spec cannot
+/// say of its actions (shown as found): actions beside the authentication step and the
+/// forward, or claims albkit does not set.
+fn read_actions(actions: &[Action]) -> (Option<RuleAuth>, String, Props) {
+    let mut sorted = actions.to_vec();
+    sorted.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    let of = |t: ActionTypeEnum| sorted.iter().find(|a| a.r#type() == Some(&t));
+    let forward = of(ActionTypeEnum::Forward);
+    let jwt = of(ActionTypeEnum::JwtValidation).and_then(Action::jwt_validation_config);
+    let target_group = forward
+        .and_then(Action::target_group_arn)
+        .unwrap_or_default()
+        .to_string();
+    let (auth, only_aud) = jwt.map(read_jwt).unzip();
+    let mut extras = Props::new();
+    if only_aud == Some(false) {
+        let claims = jwt.map(|c| c.additional_claims().len()).unwrap_or_default();
+        let shown = RuleAuth::prop(auth.as_ref());
+        extras.push(("auth", format!("{shown}, {claims} additional claims")));
+    }
+    let expected = usize::from(forward.is_some()) + usize::from(auth.is_some());
+    if forward.is_none() || sorted.len() != expected {
+        // Not albkit's shape: shown as AWS has it.
+        let shown: Vec<String> = sorted.iter().map(super::listener::render_action).collect();
+        extras.push(("action", shown.join(" then ")));
+    }
+    (auth, target_group, extras)
 }
 
 /// Reads a condition's values from whichever form AWS returned.
@@ -115,29 +205,18 @@ pub(crate) async fn discover(
                     _ => {}
                 }
             }
-            let action = r.actions().first();
-            let forward = action.filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+            let (auth, target_group, mut extras) = read_actions(r.actions());
             let spec = RuleSpec {
                 listener: Ref::External(listener),
                 priority: priority.parse().unwrap_or_default(),
                 paths,
                 hosts,
                 methods,
-                target_group: Ref::External(
-                    forward
-                        .and_then(Action::target_group_arn)
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+                target_group: Ref::External(target_group),
+                auth,
                 tags: Tags::new(),
             };
-            let mut extras = Props::new();
             as_found(&mut extras, "priority", priority, spec.priority.to_string());
-            if forward.is_none() {
-                // Not a forward: shown as AWS has it.
-                let action = action.map(super::listener::render_action);
-                extras.push(("action", action.unwrap_or_default()));
-            }
             Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
         .collect())
@@ -169,22 +248,20 @@ pub(crate) async fn apply(
     let tags = want.tags.clone();
     let priority = want.priority;
     let target_group = ctx.ids.of(&want.target_group)?;
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(&target_group)
-        .build();
+    let actions = actions(want, &target_group);
     let conditions = conditions(want);
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
                 retag(ctx, arn, change, have, &tags).await?;
             }
-            if change.changed("conditions") || change.changed("action") {
+            let acts = change.changed("action") || change.changed("auth");
+            if change.changed("conditions") || acts {
                 retry(Policy::fresh(), "update listener rule", &notify, || async {
                     elb.modify_rule()
                         .rule_arn(arn)
                         .set_conditions(Some(conditions.clone()))
-                        .actions(forward.clone())
+                        .set_actions(Some(actions.clone()))
                         .send()
                         .await
                         .aws("ModifyRule", arn)
@@ -200,7 +277,7 @@ pub(crate) async fn apply(
                     .listener_arn(&listener)
                     .priority(i32::try_from(priority).unwrap_or(i32::MAX))
                     .set_conditions(Some(conditions.clone()))
-                    .actions(forward.clone())
+                    .set_actions(Some(actions.clone()))
                     .set_tags(Some(to_tags(&tags)))
                     .send()
                     .await
@@ -250,6 +327,7 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
 mod tests {
     use super::*;
     use crate::model::names::logical;
+    use crate::model::spec::NOT_FOUND_BODY;
 
     fn rule(priority: u32) -> Found {
         let spec = RuleSpec {
@@ -259,6 +337,7 @@ mod tests {
             hosts: vec![],
             methods: vec![],
             target_group: Ref::External("arn:tg".into()),
+            auth: None,
             tags: Tags::new(),
         };
         Found::new(
@@ -290,5 +369,99 @@ mod tests {
             assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
             assert_eq!(tags.get("albkit:stack").map(String::as_str), Some("shop"));
         }
+    }
+
+    fn jwt_rule() -> RuleSpec {
+        let mut spec = match rule(10).spec {
+            Spec::ListenerRule(r) => r,
+            other => panic!("not a rule: {other:?}"),
+        };
+        spec.auth = Some(RuleAuth::Jwt {
+            issuer: "https://issuer.example.com".into(),
+            jwks_endpoint: "https://issuer.example.com/jwks.json".into(),
+            audiences: vec!["orders".into()],
+        });
+        spec
+    }
+
+    #[test]
+    fn the_authentication_comes_before_the_forward_and_reads_back_the_same() {
+        let spec = jwt_rule();
+        let sent = actions(&spec, "arn:tg");
+        let types: Vec<_> = sent
+            .iter()
+            .map(|a| (a.r#type().cloned(), a.order()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                (Some(ActionTypeEnum::JwtValidation), Some(1)),
+                (Some(ActionTypeEnum::Forward), Some(2))
+            ]
+        );
+        // AWS may list them in any order: the order field decides.
+        let reversed: Vec<Action> = sent.iter().rev().cloned().collect();
+        let (auth, target_group, extras) = read_actions(&reversed);
+        assert_eq!(auth, spec.auth);
+        assert_eq!(target_group, "arn:tg");
+        assert!(extras.is_empty(), "{extras:?}");
+    }
+
+    #[test]
+    fn a_forward_alone_has_no_authentication() {
+        let mut spec = jwt_rule();
+        spec.auth = None;
+        let sent = actions(&spec, "arn:tg");
+        assert_eq!(sent.len(), 1);
+        let (auth, target_group, extras) = read_actions(&sent);
+        assert_eq!((auth, target_group.as_str()), (None, "arn:tg"));
+        assert!(extras.is_empty(), "{extras:?}");
+    }
+
+    #[test]
+    fn a_claim_albkit_does_not_set_is_shown_as_found() {
+        let mut sent = actions(&jwt_rule(), "arn:tg");
+        let config = sent[0]
+            .jwt_validation_config()
+            .cloned()
+            .expect("jwt config");
+        let scope = JwtValidationActionAdditionalClaim::builder()
+            .name("scope")
+            .format(JwtValidationActionAdditionalClaimFormatEnum::SpaceSeparatedValues)
+            .values("admin")
+            .build();
+        let mut claims = config.additional_claims().to_vec();
+        claims.push(scope);
+        let changed = JwtValidationActionConfig::builder()
+            .set_issuer(config.issuer().map(str::to_owned))
+            .set_jwks_endpoint(config.jwks_endpoint().map(str::to_owned))
+            .set_additional_claims(Some(claims))
+            .build();
+        sent[0].jwt_validation_config = Some(changed);
+        let (_, _, extras) = read_actions(&sent);
+        let auth = extras
+            .iter()
+            .find(|(k, _)| *k == "auth")
+            .map(|(_, v)| v.as_str());
+        assert!(
+            auth.is_some_and(|v| v.ends_with("2 additional claims")),
+            "{extras:?}"
+        );
+    }
+
+    #[test]
+    fn an_action_beside_albkits_is_shown_as_found() {
+        let mut sent = actions(&jwt_rule(), "arn:tg");
+        let mut fixed = super::super::listener::fixed_404();
+        fixed.order = Some(3);
+        sent.push(fixed);
+        let (_, _, extras) = read_actions(&sent);
+        let action = extras
+            .iter()
+            .find(|(k, _)| *k == "action")
+            .map(|(_, v)| v.as_str());
+        let fixed = format!("fixed-response 404 application/json {NOT_FOUND_BODY}");
+        let want = format!("jwt-validation then forward -> arn:tg then {fixed}");
+        assert_eq!(action, Some(want.as_str()));
     }
 }

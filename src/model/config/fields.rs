@@ -184,6 +184,7 @@ section! {
         HOSTED_ZONE_ID: text("hosted_zone_id", "\"Z0123456789ABCDEFGHIJ\"", "albkit writes the validation CNAMEs and the alias A record").commented();
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
         HSTS: field("hsts", Ty::StrOrBool, "Strict-Transport-Security of every HTTPS response: max-age, includeSubDomains, preload; true: the default, false: none").default(DEFAULT_HSTS);
+        AUTH: field("auth", Ty::Table(&super::AUTH), "the authentication of every route without its own, as a route's `auth`");
     }
 }
 
@@ -225,6 +226,23 @@ section! {
         PATHS: field("paths", Ty::StrList, "path patterns (case-sensitive, * and ? wildcards)").example("[\"/api\", \"/api/*\"]");
         METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\", \"POST\"]");
         HOSTS: field("hosts", Ty::StrList, "host patterns; at most 5 values and 5 wildcards per route in all").example("[\"api.example.com\"]");
+        AUTH: field("auth", Ty::Table(&super::AUTH), "");
+    }
+}
+
+section! {
+    AUTH = "functions.routes.auth", "[functions.routes.auth]", "optional; needs [https]; the load balancer authenticates the route's requests before it forwards them (docs/auth.md); [https.auth] sets it for every route without its own";
+    mod auth {
+        JWT: field("jwt", Ty::Table(&super::JWT), "");
+    }
+}
+
+section! {
+    JWT = "functions.routes.auth.jwt", "[functions.routes.auth.jwt]", "the jwt-validation action: only requests with a valid bearer token reach the function";
+    mod jwt {
+        ISSUER: text("issuer", "\"https://issuer.example.com\"", "the iss claim a token must carry; an https URL, at most 256 characters").required();
+        JWKS_ENDPOINT: text("jwks_endpoint", "\"https://issuer.example.com/.well-known/jwks.json\"", "https URL of the issuer's JSON Web Key Set (RS256 keys), at most 256 characters").required();
+        AUDIENCES: field("audiences", Ty::StrList, "1–10 aud values, one of which a token must carry; absent: aud is not checked").example("[\"orders-api\"]");
     }
 }
 
@@ -237,6 +255,8 @@ pub const SECTIONS: &[&Section] = &[
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,
+    &AUTH,
+    &JWT,
 ];
 
 impl Section {

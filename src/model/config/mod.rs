@@ -195,6 +195,8 @@ pub struct HttpsSettings {
     /// The `Strict-Transport-Security` value the HTTPS listener adds to every response
     /// (canonical form, see `rules::check_hsts`); `None`: no header.
     pub hsts: Option<String>,
+    /// The authentication of every route without its own `auth`.
+    pub auth: Option<RouteAuth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +304,28 @@ pub struct Route {
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
+    /// The route's own authentication; `None`: `[https].auth`, if any
+    /// ([`Config::route_auth`]).
+    pub auth: Option<RouteAuth>,
+}
+
+/// How the load balancer authenticates a route's requests before it forwards them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// The `jwt-validation` action: a bearer token signed by the issuer's keys.
+    Jwt(JwtAuth),
+}
+
+/// `auth = { jwt = { issuer, jwks_endpoint, audiences } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuth {
+    /// The `iss` claim a token must carry (at most 256 characters).
+    pub issuer: String,
+    /// The https URL of the issuer's JSON Web Key Set (at most 256 characters).
+    pub jwks_endpoint: String,
+    /// The `aud` values a token may carry, one of which it must; empty: `aud` is not
+    /// checked.
+    pub audiences: Vec<String>,
 }
 
 /// Where a secret lives.
@@ -349,5 +373,13 @@ impl FunctionSettings {
 impl Config {
     pub fn function(&self, name: &str) -> Option<&FunctionSettings> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// A route's authentication: its own, else `[https].auth`.
+    pub fn route_auth<'a>(&'a self, route: &'a Route) -> Option<&'a RouteAuth> {
+        route
+            .auth
+            .as_ref()
+            .or_else(|| self.https.as_ref().and_then(|h| h.auth.as_ref()))
     }
 }

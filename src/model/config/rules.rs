@@ -351,6 +351,37 @@ pub(super) fn check_arn(
     Ok(())
 }
 
+/// The longest issuer, JWKS URL or claim value the `jwt-validation` action takes.
+pub(super) const MAX_JWT_VALUE: usize = 256;
+
+/// An `https://` URL with a host, as ELB takes an issuer or a JWKS endpoint: at most 256
+/// characters, no whitespace. The error is the message tail and the help.
+pub(super) fn check_https_url(url: &str) -> Result<(), (String, String)> {
+    let len = url.chars().count();
+    if len > MAX_JWT_VALUE {
+        return Err((
+            format!("is {len} characters long; the load balancer takes at most {MAX_JWT_VALUE}"),
+            "use a shorter URL".to_owned(),
+        ));
+    }
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err((
+            "is not an https URL".to_owned(),
+            "the load balancer only reaches an identity provider over TLS: write the URL \
+             with https://, e.g. \"https://issuer.example.com\""
+                .to_owned(),
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err((
+            "is not a URL with a host name".to_owned(),
+            "write the full URL without spaces, e.g. \"https://issuer.example.com\"".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// A secret reference: a Secrets Manager ARN, or `ssm:` and a parameter name.
 pub(super) fn parse_secret(value: &str) -> Result<SecretRef, String> {
     if let Some(name) = value.strip_prefix("ssm:") {

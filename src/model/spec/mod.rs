@@ -48,7 +48,7 @@ pub use log_bucket::LogBucketSpec;
 pub use log_group::LogGroupSpec;
 pub use role::RoleSpec;
 pub use route_table::RouteTableSpec;
-pub use rule::RuleSpec;
+pub use rule::{RuleAuth, RuleSpec};
 pub use security_group::SecurityGroupSpec;
 pub use subnet::SubnetSpec;
 pub use target_group::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};

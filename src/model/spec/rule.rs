@@ -14,7 +14,42 @@ pub struct RuleSpec {
     pub methods: Vec<String>,
     /// Where a match goes.
     pub target_group: Ref,
+    /// What the load balancer checks before it forwards; `None`: nothing.
+    pub auth: Option<RuleAuth>,
     pub tags: Tags,
+}
+
+/// The authentication step of a rule: an action ordered before its forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleAuth {
+    /// `jwt-validation`: the request's bearer token, signed by a key of `jwks_endpoint`,
+    /// issued by `issuer` and, when `audiences` is not empty, for one of them (the
+    /// additional claim `aud`).
+    Jwt {
+        issuer: String,
+        jwks_endpoint: String,
+        audiences: Vec<String>,
+    },
+}
+
+impl RuleAuth {
+    /// The `auth` property: what the plan compares and shows.
+    pub fn prop(auth: Option<&RuleAuth>) -> String {
+        match auth {
+            None => "none".to_owned(),
+            Some(RuleAuth::Jwt {
+                issuer,
+                jwks_endpoint,
+                audiences,
+            }) => {
+                let mut out = format!("jwt-validation issuer {issuer}, jwks {jwks_endpoint}");
+                if !audiences.is_empty() {
+                    out.push_str(&format!(", aud in [{}]", audiences.join(", ")));
+                }
+                out
+            }
+        }
+    }
 }
 
 impl RuleSpec {
@@ -49,6 +84,7 @@ impl Describe for RuleSpec {
                 "conditions",
                 Self::conditions_prop(&self.paths, &self.hosts, &self.methods),
             ),
+            ("auth", RuleAuth::prop(self.auth.as_ref())),
             ("action", format!("forward -> {}", self.target_group)),
             ("tags", tags(&self.tags)),
         ]
@@ -56,5 +92,36 @@ impl Describe for RuleSpec {
 
     fn refs_mut(&mut self) -> Vec<&mut Ref> {
         vec![&mut self.listener, &mut self.target_group]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_is_rendered_with_its_audiences_or_as_none() {
+        let jwt = RuleAuth::Jwt {
+            issuer: "https://issuer.example.com".into(),
+            jwks_endpoint: "https://issuer.example.com/jwks.json".into(),
+            audiences: vec!["orders".into(), "cart".into()],
+        };
+        assert_eq!(
+            RuleAuth::prop(Some(&jwt)),
+            "jwt-validation issuer https://issuer.example.com, \
+             jwks https://issuer.example.com/jwks.json, aud in [orders, cart]"
+        );
+        let RuleAuth::Jwt {
+            issuer,
+            jwks_endpoint,
+            ..
+        } = jwt;
+        let any_aud = RuleAuth::Jwt {
+            issuer,
+            jwks_endpoint,
+            audiences: vec![],
+        };
+        assert!(!RuleAuth::prop(Some(&any_aud)).contains("aud"));
+        assert_eq!(RuleAuth::prop(None), "none");
     }
 }

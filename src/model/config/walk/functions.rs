@@ -44,11 +44,12 @@ impl Checker<'_> {
             );
         }
         let base = base.map_err(|e| format!("cannot resolve {}: {e}", root.display()));
+        let https = Self::lookup(top, top::HTTPS.key).is_some();
         let mut names: HashMap<String, String> = HashMap::new();
         let mut priorities: Vec<PriorityUse> = Vec::new();
         let mut out = Vec::new();
         for t in &list {
-            if let Some(f) = self.function(t, &base, &mut names, &mut priorities) {
+            if let Some(f) = self.function(t, &base, &mut names, &mut priorities, https) {
                 out.push(f);
             }
         }
@@ -62,6 +63,7 @@ impl Checker<'_> {
         base: &Result<PathBuf, String>,
         names: &mut HashMap<String, String>,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<FunctionSettings> {
         self.check_unknown_keys(t, &fields::FUNCTION);
         let name = self.function_name(t, names);
@@ -91,7 +93,7 @@ impl Checker<'_> {
             .sub_table(t, &func::HEALTH_CHECK)
             .check(None, |h| self.health_check(&h).map(Some));
         let label = name.clone().unwrap_or_else(|| t.path.clone());
-        let routes = self.routes(t, &label, priorities);
+        let routes = self.routes(t, &label, priorities, https);
         Some(FunctionSettings {
             name: name?,
             path: path?,
@@ -160,6 +162,7 @@ impl Checker<'_> {
         t: &Tbl,
         function: &str,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<Vec<Route>> {
         let list = match self.table_list(t, &func::ROUTES) {
             Got::Val(list) => list,
@@ -168,7 +171,7 @@ impl Checker<'_> {
         };
         let mut routes = Some(Vec::new());
         for r in &list {
-            let route = self.route(r, function, priorities);
+            let route = self.route(r, function, priorities, https);
             routes = routes.zip(route).map(|(mut v, r)| {
                 v.push(r);
                 v
@@ -417,12 +420,14 @@ impl Checker<'_> {
         t: &Tbl,
         function: &str,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<Route> {
         self.check_unknown_keys(t, &fields::ROUTE);
         let priority = self.priority(t, function, priorities);
         let paths = self.route_values(t, &route::PATHS, "path", check_route_path);
         let methods = self.route_values(t, &route::METHODS, "method", check_method);
         let hosts = self.route_values(t, &route::HOSTS, "host", check_host);
+        let auth = self.auth(t, &route::AUTH, https);
         if !self.check_conditions(t, &paths, &methods, &hosts) {
             return None;
         }
@@ -431,6 +436,7 @@ impl Checker<'_> {
             paths: paths?,
             methods: methods?,
             hosts: hosts?,
+            auth: auth?,
         })
     }
 
