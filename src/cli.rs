@@ -364,6 +364,9 @@ pub struct DevArgs {
     /// Instances per function started when requests queue up (each runs one invocation at a time).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// JSON Web Key Set file whose RSA keys sign valid tokens on routes with JWT authentication (required by such a route).
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
 }
 
 fn lock_timeout(text: &str) -> Result<Duration, String> {

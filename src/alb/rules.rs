@@ -11,7 +11,7 @@
 //! When nothing matches, the listener's default action answers: albkit deploys a fixed
 //! 404 (`model::stack::fixed_404_action`).
 
-use crate::model::config::Config;
+use crate::model::config::{Config, RouteAuth};
 
 /// One listener rule, forwarding to one function's target group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct Rule {
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
+    /// What the load balancer checks before it forwards (the route's own or the
+    /// listener default's, `[https].auth`).
+    pub auth: Option<RouteAuth>,
 }
 
 impl Rule {
@@ -64,6 +67,7 @@ impl RuleSet {
                     paths: r.paths.clone(),
                     methods: r.methods.clone(),
                     hosts: r.hosts.clone(),
+                    auth: config.route_auth(r).cloned(),
                 })
             })
             .collect();
@@ -147,6 +151,7 @@ mod tests {
             paths: v(paths),
             methods: v(methods),
             hosts: v(hosts),
+            auth: None,
         }
     }
 

@@ -8,19 +8,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::alb::jwt::Jwks;
 use crate::alb::rules::RuleSet;
 use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
 use crate::emulator::process::{Console, Function};
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
-use crate::model::config::{Config, FunctionSettings};
+use crate::model::config::{Config, FunctionSettings, RouteAuth};
 use crate::model::names::Names;
 use crate::package::Profile;
 
 pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
     let selected = select(&config, args.function.as_deref(), &cli.config)?;
+    let rules = RuleSet::from_config(&config, None);
+    let jwks = key_set(args.jwks.as_deref(), &rules)?;
     if !args.bind.is_loopback() {
         eprintln!(
             "albkit dev: warning: listening on {}, reachable from other machines; the functions run with your local environment",
@@ -58,7 +61,6 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
-    let rules = RuleSet::from_config(&config, None);
     print_routes(&rules, &functions, local);
 
     for f in functions.values() {
@@ -85,6 +87,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
             .map(|v| ("strict-transport-security".to_string(), v))
             .into_iter()
             .collect(),
+        jwks,
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
@@ -120,6 +123,39 @@ fn select<'c>(
     }
 }
 
+/// The key set `--jwks` names. A route that validates JWTs needs one: without it no token
+/// could pass, so `dev` refuses to start.
+fn key_set(path: Option<&Path>, rules: &RuleSet) -> Result<Jwks> {
+    let jwt_route = rules
+        .rules()
+        .iter()
+        .find(|r| matches!(r.auth, Some(RouteAuth::Jwt(_))));
+    let Some(path) = path else {
+        return match jwt_route {
+            None => Ok(Jwks::default()),
+            Some(r) => Err(Error::usage(
+                format!("{} validates JWTs, and no key set was given", r.describe()),
+                "pass --jwks PATH: a JSON Web Key Set file ({\"keys\": [...]}) with the RSA \
+                 public keys your test tokens are signed with (docs/auth.md)",
+            )),
+        };
+    };
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(
+            format!("cannot read --jwks {shown}: {e}"),
+            "pass the path of a readable JSON Web Key Set file",
+        )
+    })?;
+    Jwks::parse(&text).map_err(|why| {
+        Error::usage(
+            format!("--jwks {shown} is not a key set the load balancer can use: {why}"),
+            "write {\"keys\": [...]} with 1 to 10 RSA public keys (\"kty\": \"RSA\", \"n\", \"e\", \
+             \"kid\"), as an issuer's jwks_endpoint serves them",
+        )
+    })
+}
+
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
     eprintln!("albkit dev: listening on http://{local}");
     for r in rules.rules() {
@@ -135,8 +171,12 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
                 v.join(",")
             }
         };
+        let auth = match &r.auth {
+            Some(RouteAuth::Jwt(_)) => " (JWT validated)",
+            None => "",
+        };
         eprintln!(
-            "  rule {:>5}: {} {} host {} → {}{running}",
+            "  rule {:>5}: {} {} host {} → {}{running}{auth}",
             r.priority,
             list(&r.methods),
             list(&r.paths),

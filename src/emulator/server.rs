@@ -30,7 +30,9 @@ use tokio::sync::Semaphore;
 use super::process::Function;
 use super::target;
 use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
+use crate::alb::jwt::{self, Jwks, Rejection};
 use crate::alb::rules::RuleSet;
+use crate::model::config::RouteAuth;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
@@ -84,6 +86,9 @@ pub struct Front {
     /// replacing a value the function set: the HTTPS listener's
     /// `Strict-Transport-Security` (docs/alb-lambda.md §3).
     pub response_headers: Vec<(String, String)>,
+    /// The keys `--jwks` names, which tokens on routes with JWT authentication must be
+    /// signed with (empty without such a route).
+    pub jwks: Jwks,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -364,6 +369,18 @@ async fn answer(
         );
     };
     let matched = rule.describe();
+    if let Some(RouteAuth::Jwt(auth)) = &rule.auth {
+        let authorization = parts.headers.get(http::header::AUTHORIZATION);
+        let authorization = authorization.and_then(|v| v.to_str().ok());
+        if let Err(r) = jwt::validate(authorization, &front.jwks, auth, unix_now()) {
+            return (
+                Rejection::STATUS,
+                matched,
+                r.reason(),
+                jwt::unauthorized(&r, &date),
+            );
+        }
+    }
     let Some(function) = front.functions.get(&rule.function) else {
         // Only when `--function` left this target group out: like a target group with
         // no registered target.
@@ -383,6 +400,14 @@ async fn answer(
         Ok(r) => (r.status, matched, String::new(), r),
         Err(f) => fail(f, matched),
     }
+}
+
+/// Seconds since the Unix epoch, for the tokens' times.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// The request as the ALB reads it from the client, its body not read yet.
@@ -454,6 +479,7 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             access_log: false,
             response_headers: Vec::new(),
+            jwks: Jwks::default(),
         });
         tokio::spawn(serve(listener, front, limits));
         addr

@@ -484,3 +484,187 @@ fn hello_template_runs_under_albkit_dev() {
             || dev.log_contains("health check GET /health", Duration::from_secs(1))
     );
 }
+
+// ---- JWT validation (docs/auth.md) ------------------------------------------------
+
+/// The test keys of `tests/fixtures/jwt` (README.md there).
+fn jwt_key(name: &str) -> aws_lc_rs::signature::RsaKeyPair {
+    let pem = std::fs::read_to_string(Path::new(REPO).join("tests/fixtures/jwt").join(name))
+        .expect("test key");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("PEM");
+    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).expect("PKCS#8 RSA key")
+}
+
+/// A JWS of `claims`, signed RS256 by `key` under `kid` (`alg` as given).
+fn jwt_token(key: &str, alg: &str, claims: &serde_json::Value) -> String {
+    let pair = jwt_key(key);
+    let b64 = |v: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let header = serde_json::json!({ "alg": alg, "typ": "JWT", "kid": "dev" });
+    let signed = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let mut sig = vec![0; pair.public_modulus_len()];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &rng,
+        signed.as_bytes(),
+        &mut sig,
+    )
+    .expect("sign");
+    format!(
+        "{signed}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    )
+}
+
+/// The dev fixture's test function behind `[https]`, one route validating JWTs and one
+/// open.
+fn jwt_project() -> crate::support::Project {
+    let project = crate::support::Project::from_fixture("dev");
+    project.with_config(
+        r#"[stack]
+name = "devjwt"
+
+[https]
+domain = "api.example.com"
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/jwt/*"]
+auth = { jwt = { issuer = "https://issuer.example.com", jwks_endpoint = "https://issuer.example.com/jwks.json", audiences = ["orders"] } }
+
+[[functions.routes]]
+priority = 20
+paths = ["/open/*"]
+"#,
+    );
+    project
+}
+
+#[test]
+fn dev_validates_jwts_like_the_load_balancer() {
+    let project = jwt_project();
+    let keys = Path::new(REPO).join("tests/fixtures/jwt/keys.json");
+    let keys = keys.to_string_lossy();
+    let dev = Dev::start(&project.path().join("albkit.toml"), &["--jwks", &keys]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = serde_json::json!({
+            "iss": "https://issuer.example.com", "sub": "svc", "aud": "orders",
+            "exp": now + 300, "iat": now - 5,
+        });
+        change(&mut c);
+        c
+    };
+    let send = |token: Option<&str>| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("Authorization", b.as_str()))
+            .collect();
+        request(dev.port, "GET", "/jwt/echo", &headers, b"")
+    };
+
+    // A valid token: the function gets the request, the token unchanged.
+    let valid = jwt_token("signing.pem", "RS256", &claims(&|_| {}));
+    let r = send(Some(&valid));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.event()["headers"]["authorization"],
+        format!("Bearer {valid}")
+    );
+    // No token: the challenge without an error.
+    let r = send(None);
+    assert_eq!(
+        (r.status, r.header("www-authenticate")),
+        (401, Some("Bearer"))
+    );
+    // Every way a token fails: invalid_token.
+    let failing = [
+        (
+            "another key",
+            jwt_token("stranger.pem", "RS256", &claims(&|_| {})),
+        ),
+        (
+            "another algorithm",
+            jwt_token("signing.pem", "RS512", &claims(&|_| {})),
+        ),
+        (
+            "another issuer",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["iss"] = "https://evil.example.com".into()),
+            ),
+        ),
+        (
+            "expired",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["exp"] = (now - 1).into()),
+            ),
+        ),
+        (
+            "not yet valid",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["nbf"] = (now + 300).into()),
+            ),
+        ),
+        (
+            "another audience",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["aud"] = "billing".into()),
+            ),
+        ),
+        ("not a JWS", "not-a-token".to_string()),
+    ];
+    for (what, token) in &failing {
+        let r = send(Some(token));
+        assert_eq!(r.status, 401, "{what}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\""),
+            "{what}"
+        );
+    }
+    assert!(dev.log_contains("invalid token: expired", Duration::from_secs(5)));
+    // A route without authentication needs no token.
+    assert_eq!(request(dev.port, "GET", "/open/echo", &[], b"").status, 200);
+}
+
+#[test]
+fn dev_refuses_a_jwt_route_without_a_key_set() {
+    let project = jwt_project();
+    let config = project.path().join("albkit.toml");
+    let start = |extra: &[&str]| {
+        let mut cmd = crate::support::albkit_process();
+        cmd.arg("-c")
+            .arg(&config)
+            .args(["dev", "--port", "0"])
+            .args(extra);
+        crate::support::run(cmd, Duration::from_secs(60))
+    };
+    let out = start(&[]);
+    out.code_is(2);
+    assert!(out.stderr.contains("rule 10 → api validates JWTs"), "{out}");
+    assert!(out.stderr.contains("--jwks"), "{out}");
+    project.write("keys.json", "{\"keys\": []}");
+    let bad = project.path().join("keys.json");
+    let out = start(&["--jwks", &bad.to_string_lossy()]);
+    out.code_is(2);
+    assert!(out.stderr.contains("no RSA signing key"), "{out}");
+}
