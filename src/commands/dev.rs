@@ -9,15 +9,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::alb::jwt::Jwks;
-use crate::alb::rules::RuleSet;
+use crate::alb::oidc::{ClaimsSigner, Identity, Login};
+use crate::alb::rules::{Rule, RuleSet};
 use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
+use crate::emulator::launch::LOCAL_ACCOUNT;
 use crate::emulator::process::{Console, Function};
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, FunctionSettings, RouteAuth};
 use crate::model::names::Names;
 use crate::package::Profile;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
 pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
@@ -35,6 +38,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         .clone()
         .or_else(|| config.stack.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
+    let login = login(args.identity.as_deref(), &rules, &config, &region)?;
     let names = Names::new(&config.stack.name, &region);
     let profile = if args.release {
         Profile::Release
@@ -80,14 +84,9 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
             config.load_balancer.idle_timeout_seconds.max(1),
         )),
         access_log: !cli.quiet,
-        response_headers: config
-            .https
-            .as_ref()
-            .and_then(|h| h.hsts.clone())
-            .map(|v| ("strict-transport-security".to_string(), v))
-            .into_iter()
-            .collect(),
+        response_headers: response_headers(&config),
         jwks,
+        login,
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
@@ -98,6 +97,18 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     }
     eprintln!("albkit dev: stopped");
     Ok(0)
+}
+
+/// Headers the listener adds to every response: the HTTPS listener's
+/// `Strict-Transport-Security`.
+fn response_headers(config: &Config) -> Vec<(String, String)> {
+    config
+        .https
+        .as_ref()
+        .and_then(|h| h.hsts.clone())
+        .map(|v| ("strict-transport-security".to_string(), v))
+        .into_iter()
+        .collect()
 }
 
 /// The functions to run: the one `--function` names, or all of them.
@@ -156,6 +167,48 @@ fn key_set(path: Option<&Path>, rules: &RuleSet) -> Result<Jwks> {
     })
 }
 
+/// The development login of routes with a Cognito login: `--identity` (or `sub=dev-user`)
+/// and a fresh P-256 key, whose public half is written to a file for the function to
+/// verify `x-amzn-oidc-data` with.
+fn login(
+    identity: Option<&str>,
+    rules: &RuleSet,
+    config: &Config,
+    region: &str,
+) -> Result<Option<Login>> {
+    let cognito = |r: &&Rule| matches!(r.auth, Some(RouteAuth::Cognito(_)));
+    if !rules.rules().iter().any(|r| cognito(&r)) {
+        return Ok(None);
+    }
+    let identity = match identity {
+        None => Identity::default_user(),
+        Some(text) => Identity::parse(text).map_err(|why| {
+            Error::usage(
+                format!("--identity {text:?} is not an identity: {why}"),
+                "write claim=value pairs with a sub, e.g. --identity sub=alice,email=alice@example.com",
+            )
+        })?,
+    };
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+        .map_err(|_| Error::Other("cannot generate the development signing key".into()))?;
+    let kid = format!("albkit-dev-{:016x}", rand::random::<u64>());
+    let signer = format!(
+        "arn:aws:elasticloadbalancing:{region}:{LOCAL_ACCOUNT}:loadbalancer/app/{}-alb/dev",
+        config.stack.name
+    );
+    let signer = ClaimsSigner::new(key, kid.clone(), signer);
+    let pem_path = std::env::temp_dir().join(format!("{kid}.pem"));
+    let pem = signer.public_key_pem().map_err(Error::Other)?;
+    std::fs::write(&pem_path, pem)
+        .map_err(|e| Error::Other(format!("cannot write {}: {e}", pem_path.display())))?;
+    eprintln!(
+        "albkit dev: Cognito routes see {} as logged in; x-amzn-oidc-data is signed ES256 by key {kid}, public key in {}",
+        identity.sub(),
+        pem_path.display()
+    );
+    Ok(Some(Login { identity, signer }))
+}
+
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
     eprintln!("albkit dev: listening on http://{local}");
     for r in rules.rules() {
@@ -173,6 +226,7 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
         };
         let auth = match &r.auth {
             Some(RouteAuth::Jwt(_)) => " (JWT validated)",
+            Some(RouteAuth::Cognito(_)) => " (Cognito login: the --identity user)",
             None => "",
         };
         eprintln!(

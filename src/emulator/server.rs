@@ -31,6 +31,7 @@ use super::process::Function;
 use super::target;
 use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
 use crate::alb::jwt::{self, Jwks, Rejection};
+use crate::alb::oidc::{self, Login};
 use crate::alb::rules::RuleSet;
 use crate::model::config::RouteAuth;
 
@@ -89,6 +90,8 @@ pub struct Front {
     /// The keys `--jwks` names, which tokens on routes with JWT authentication must be
     /// signed with (empty without such a route).
     pub jwks: Jwks,
+    /// Who is logged in on routes with a Cognito login (`None` without such a route).
+    pub login: Option<Login>,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -369,16 +372,9 @@ async fn answer(
         );
     };
     let matched = rule.describe();
-    if let Some(RouteAuth::Jwt(auth)) = &rule.auth {
-        let authorization = parts.headers.get(http::header::AUTHORIZATION);
-        let authorization = authorization.and_then(|v| v.to_str().ok());
-        if let Err(r) = jwt::validate(authorization, &front.jwks, auth, unix_now()) {
-            return (
-                Rejection::STATUS,
-                matched,
-                r.reason(),
-                jwt::unauthorized(&r, &date),
-            );
+    if let Some(auth) = &rule.auth {
+        if let Err((status, note, page)) = authenticate(front, auth, &mut request, &date) {
+            return (status, matched, note, page);
         }
     }
     let Some(function) = front.functions.get(&rule.function) else {
@@ -399,6 +395,40 @@ async fn answer(
     match target::forward(function, &request, &connection, front.idle_timeout, &date).await {
         Ok(r) => (r.status, matched, String::new(), r),
         Err(f) => fail(f, matched),
+    }
+}
+
+/// The rule's authentication step before the forward: a JWT checked, or the development
+/// identity's headers set. `Err`: the load balancer's answer instead of the function's
+/// (status, note for the access log, response).
+fn authenticate(
+    front: &Front,
+    auth: &RouteAuth,
+    request: &mut HttpRequest,
+    date: &str,
+) -> Result<(), (u16, String, HttpResponse)> {
+    match auth {
+        RouteAuth::Jwt(jwt_auth) => {
+            let authorization = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok());
+            jwt::validate(authorization, &front.jwks, jwt_auth, unix_now())
+                .map(drop)
+                .map_err(|r| (Rejection::STATUS, r.reason(), jwt::unauthorized(&r, date)))
+        }
+        RouteAuth::Cognito(pool) => {
+            let failed = |why: String| (500, why, event::error_page(500, date));
+            let login = front
+                .login
+                .as_ref()
+                .ok_or_else(|| failed("no login".into()))?;
+            let token = login.signer.token(&login.identity, pool, unix_now());
+            let token = token.map_err(failed)?;
+            oidc::set_headers(&mut request.headers, &login.identity, &token);
+            Ok(())
+        }
     }
 }
 
@@ -480,6 +510,7 @@ mod tests {
             access_log: false,
             response_headers: Vec::new(),
             jwks: Jwks::default(),
+            login: None,
         });
         tokio::spawn(serve(listener, front, limits));
         addr

@@ -333,6 +333,11 @@ fn rule_auth(auth: &RouteAuth) -> RuleAuth {
             jwks_endpoint: j.jwks_endpoint.clone(),
             audiences: j.audiences.clone(),
         },
+        RouteAuth::Cognito(c) => RuleAuth::Cognito {
+            user_pool_arn: c.user_pool_arn.clone(),
+            user_pool_client_id: c.user_pool_client_id.clone(),
+            user_pool_domain: c.user_pool_domain.clone(),
+        },
     }
 }
 

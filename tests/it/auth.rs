@@ -1,7 +1,9 @@
 //! Authentication at the load balancer against moto, through the test proxy (moto 5.2.1
-//! refuses the `jwt-validation` action type; the proxy stands in for it, see
-//! docs/testing.md): the rule's validation step is created, found converged, its drift
-//! repaired, updated, taken from `[https].auth` and removed. Checked through the SDK.
+//! refuses the `jwt-validation` action type, and returns an `authenticate-cognito` action
+//! without the defaults AWS fills in; the proxy imitates AWS, see docs/testing.md): the
+//! rule's authentication step is created, found converged, its drift repaired, updated,
+//! taken from `[https].auth`, changed from one kind to another and removed. Checked
+//! through the SDK.
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
 
@@ -193,6 +195,96 @@ async fn jwt_validation_is_created_converged_repaired_updated_and_removed() {
     assert_eq!(same, rule);
     let types: Vec<_> = actions.iter().map(|a| a.r#type().cloned()).collect();
     assert_eq!(types, vec![forward]);
+    via(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
+    via(&proxy, &project, &["down", "--yes", "--purge-logs"]).ok();
+}
+
+fn cognito(client: &str) -> String {
+    format!(
+        "auth = {{ cognito = {{ user_pool_arn = {POOL:?}, user_pool_client_id = {client:?}, \
+         user_pool_domain = \"login\" }} }}"
+    )
+}
+
+const POOL: &str = "arn:aws:cognito-idp:eu-north-1:123456789012:userpool/eu-north-1_AbC";
+
+/// The Cognito step's user pool, client and what it does with an unauthenticated request.
+fn cognito_step(actions: &[Action]) -> (String, String, Option<String>) {
+    assert_eq!(actions.len(), 2, "{actions:#?}");
+    let step = &actions[0];
+    assert_eq!(
+        step.r#type(),
+        Some(&ActionTypeEnum::AuthenticateCognito),
+        "{actions:#?}"
+    );
+    assert_eq!(actions[1].r#type(), Some(&ActionTypeEnum::Forward));
+    let c = step
+        .authenticate_cognito_config()
+        .expect("AuthenticateCognitoConfig");
+    assert_eq!(c.user_pool_domain(), Some("login"));
+    (
+        c.user_pool_arn().unwrap_or_default().to_string(),
+        c.user_pool_client_id().unwrap_or_default().to_string(),
+        c.on_unauthenticated_request()
+            .map(|b| b.as_str().to_string()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cognito_login_is_created_converged_repaired_updated_and_replaced_by_jwt() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
+    let stack = unique_stack_name("cognito");
+    let cfg = sdk_config_at(&proxy.endpoint(), REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await;
+    let zone = create_hosted_zone(&cfg, &format!("{stack}.example.com")).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+    let project = Project::from_template("hello", &stack);
+
+    // Created before the forward; the defaults AWS fills in are not drift.
+    project.with_config(&config(&stack, &zone, "", &cognito("client1")));
+    via(&proxy, &project, &["up", "--yes"]).ok();
+    let (rule, actions) = rule_actions(&elb, &stack).await;
+    let authenticate = Some("authenticate".to_string());
+    let want = (
+        POOL.to_string(),
+        "client1".to_string(),
+        authenticate.clone(),
+    );
+    assert_eq!(cognito_step(&actions), want);
+    via(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Drift: unauthenticated requests allowed by hand is planned and put back.
+    let mut changed = actions.clone();
+    let mut by_hand = actions[0]
+        .authenticate_cognito_config()
+        .cloned()
+        .expect("config");
+    by_hand.on_unauthenticated_request =
+        Some(aws_sdk_elasticloadbalancingv2::types::AuthenticateCognitoActionConditionalBehaviorEnum::Allow);
+    changed[0].authenticate_cognito_config = Some(by_hand);
+    elb.modify_rule()
+        .rule_arn(&rule)
+        .set_actions(Some(changed))
+        .send()
+        .await
+        .expect("ModifyRule by hand");
+    via(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(2);
+    via(&proxy, &project, &["up", "--yes"]).ok();
+    assert_eq!(cognito_step(&rule_actions(&elb, &stack).await.1), want);
+
+    // Another app client: the same rule, updated.
+    project.with_config(&config(&stack, &zone, "", &cognito("client2")));
+    via(&proxy, &project, &["up", "--yes"]).ok();
+    let (same, actions) = rule_actions(&elb, &stack).await;
+    assert_eq!(same, rule);
+    assert_eq!(cognito_step(&actions).1, "client2");
+
+    // From a login to JWT validation, in place.
+    project.with_config(&config(&stack, &zone, "", &jwt(ISSUER, &["orders"])));
+    via(&proxy, &project, &["up", "--yes"]).ok();
+    let (same, actions) = rule_actions(&elb, &stack).await;
+    assert_eq!(same, rule);
+    assert_eq!(jwt_step(&actions).0, ISSUER);
     via(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
     via(&proxy, &project, &["down", "--yes", "--purge-logs"]).ok();
 }

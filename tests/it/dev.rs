@@ -668,3 +668,86 @@ fn dev_refuses_a_jwt_route_without_a_key_set() {
     out.code_is(2);
     assert!(out.stderr.contains("no RSA signing key"), "{out}");
 }
+
+// ---- Cognito login (docs/auth.md) -------------------------------------------------
+
+#[test]
+fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let project = crate::support::Project::from_fixture("dev");
+    project.with_config(
+        r#"[stack]
+name = "devlogin"
+
+[https]
+domain = "api.example.com"
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/app/*"]
+auth = { cognito = { user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC", user_pool_client_id = "client1", user_pool_domain = "login" } }
+"#,
+    );
+    let dev = Dev::start(
+        &project.path().join("albkit.toml"),
+        &["--identity", "sub=alice,email=alice@example.com"],
+    );
+    // A header the client made up is not passed on.
+    let r = request(
+        dev.port,
+        "GET",
+        "/app/echo",
+        &[("X-Amzn-Oidc-Identity", "mallory")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let headers = &r.event()["headers"];
+    assert_eq!(headers["x-amzn-oidc-identity"], "alice");
+    assert!(headers["x-amzn-oidc-accesstoken"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    let token = headers["x-amzn-oidc-data"]
+        .as_str()
+        .expect("x-amzn-oidc-data");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let decode = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE.decode(p).expect("padded base64url")).expect("JSON")
+    };
+    let header = decode(parts[0]);
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["client"], "client1");
+    assert_eq!(
+        header["iss"],
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    );
+    let claims = decode(parts[1]);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["email"].as_str()),
+        (Some("alice"), Some("alice@example.com"))
+    );
+    // The public key dev printed verifies the signature.
+    let log = dev.log_text();
+    let path = log
+        .lines()
+        .find_map(|l| l.split("public key in ").nth(1))
+        .expect("the public key's path in dev's output");
+    let pem = std::fs::read_to_string(path.trim()).expect("public key file");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let spki = STANDARD.decode(b64).expect("PEM");
+    // A P-256 SubjectPublicKeyInfo ends with the 65-byte uncompressed point.
+    let point = &spki[spki.len() - 65..];
+    let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        point,
+    );
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let signature = URL_SAFE.decode(parts[2]).expect("signature");
+    assert!(key.verify(signed.as_bytes(), &signature).is_ok());
+    // A route without a login gets no such headers: the fixed 404 here, none matches.
+    assert_eq!(request(dev.port, "GET", "/elsewhere", &[], b"").status, 404);
+}

@@ -1,7 +1,8 @@
 //! Listener rules: one per route, forwarding to the function's target group.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, HostHeaderConditionConfig, HttpRequestMethodConditionConfig,
+    Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum,
+    AuthenticateCognitoActionConfig, HostHeaderConditionConfig, HttpRequestMethodConditionConfig,
     JwtValidationActionAdditionalClaim, JwtValidationActionAdditionalClaimFormatEnum,
     JwtValidationActionConfig, PathPatternConditionConfig, RuleCondition,
 };
@@ -56,7 +57,20 @@ const AUD: &str = "aud";
 /// The rule's actions: its authentication step (order 1), then the forward (order 2);
 /// the forward alone (order 1) without one.
 pub(crate) fn actions(rule: &RuleSpec, target_group: &str) -> Vec<Action> {
-    let auth = rule.auth.as_ref().map(|auth| match auth {
+    let auth = rule.auth.as_ref().map(auth_action);
+    let forward = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group);
+    auth.into_iter()
+        .chain([forward])
+        .zip(1..)
+        .map(|(a, order)| a.order(order).build())
+        .collect()
+}
+
+/// The authentication step, its order not set yet.
+fn auth_action(auth: &RuleAuth) -> aws_sdk_elasticloadbalancingv2::types::builders::ActionBuilder {
+    match auth {
         RuleAuth::Jwt {
             issuer,
             jwks_endpoint,
@@ -77,15 +91,39 @@ pub(crate) fn actions(rule: &RuleSpec, target_group: &str) -> Vec<Action> {
                 .r#type(ActionTypeEnum::JwtValidation)
                 .jwt_validation_config(config.build())
         }
-    });
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(target_group);
-    auth.into_iter()
-        .chain([forward])
-        .zip(1..)
-        .map(|(a, order)| a.order(order).build())
-        .collect()
+        RuleAuth::Cognito {
+            user_pool_arn,
+            user_pool_client_id,
+            user_pool_domain,
+        } => {
+            let config = AuthenticateCognitoActionConfig::builder()
+                .user_pool_arn(user_pool_arn)
+                .user_pool_client_id(user_pool_client_id)
+                .user_pool_domain(user_pool_domain);
+            Action::builder()
+                .r#type(ActionTypeEnum::AuthenticateCognito)
+                .authenticate_cognito_config(config.build())
+        }
+    }
+}
+
+/// The settings of an `authenticate-cognito` action as a [`RuleAuth`], and whether the
+/// rest are the action's defaults, which albkit leaves as they are.
+fn read_cognito(c: &AuthenticateCognitoActionConfig) -> (RuleAuth, bool) {
+    let auth = RuleAuth::Cognito {
+        user_pool_arn: c.user_pool_arn().unwrap_or_default().to_owned(),
+        user_pool_client_id: c.user_pool_client_id().unwrap_or_default().to_owned(),
+        user_pool_domain: c.user_pool_domain().unwrap_or_default().to_owned(),
+    };
+    let login = AuthenticateCognitoActionConditionalBehaviorEnum::Authenticate;
+    let defaults = c.scope().is_none_or(|s| s == "openid")
+        && c.session_timeout().is_none_or(|t| t == 604_800)
+        && c.session_cookie_name()
+            .is_none_or(|n| n == "AWSELBAuthSessionCookie")
+        && c.on_unauthenticated_request().is_none_or(|b| *b == login)
+        && c.authentication_request_extra_params()
+            .is_none_or(std::collections::HashMap::is_empty);
+    (auth, defaults)
 }
 
 /// A `jwt-validation` action's settings as a [`RuleAuth`], and whether that is all it
@@ -119,16 +157,33 @@ fn read_actions(actions: &[Action]) -> (Option<RuleAuth>, String, Props) {
     let of = |t: ActionTypeEnum| sorted.iter().find(|a| a.r#type() == Some(&t));
     let forward = of(ActionTypeEnum::Forward);
     let jwt = of(ActionTypeEnum::JwtValidation).and_then(Action::jwt_validation_config);
+    let cognito =
+        of(ActionTypeEnum::AuthenticateCognito).and_then(Action::authenticate_cognito_config);
     let target_group = forward
         .and_then(Action::target_group_arn)
         .unwrap_or_default()
         .to_string();
-    let (auth, only_aud) = jwt.map(read_jwt).unzip();
+    // The step, and what it sets beyond what albkit sets, if anything.
+    let (auth, beyond) = match (jwt, cognito) {
+        (Some(j), _) => {
+            let (auth, only_aud) = read_jwt(j);
+            let claims = j.additional_claims().len();
+            (
+                Some(auth),
+                (!only_aud).then(|| format!("{claims} additional claims")),
+            )
+        }
+        (None, Some(c)) => {
+            let (auth, defaults) = read_cognito(c);
+            let other = "settings other than the action's defaults";
+            (Some(auth), (!defaults).then(|| other.to_owned()))
+        }
+        (None, None) => (None, None),
+    };
     let mut extras = Props::new();
-    if only_aud == Some(false) {
-        let claims = jwt.map(|c| c.additional_claims().len()).unwrap_or_default();
+    if let Some(beyond) = beyond {
         let shown = RuleAuth::prop(auth.as_ref());
-        extras.push(("auth", format!("{shown}, {claims} additional claims")));
+        extras.push(("auth", format!("{shown}, {beyond}")));
     }
     let expected = usize::from(forward.is_some()) + usize::from(auth.is_some());
     if forward.is_none() || sorted.len() != expected {
@@ -447,6 +502,38 @@ mod tests {
             auth.is_some_and(|v| v.ends_with("2 additional claims")),
             "{extras:?}"
         );
+    }
+
+    #[test]
+    fn a_cognito_login_reads_back_the_same_and_a_changed_default_is_shown_as_found() {
+        let mut spec = jwt_rule();
+        spec.auth = Some(RuleAuth::Cognito {
+            user_pool_arn: "arn:aws:cognito-idp:us-east-1:123456789012:userpool/p".into(),
+            user_pool_client_id: "client".into(),
+            user_pool_domain: "login".into(),
+        });
+        let mut sent = actions(&spec, "arn:tg");
+        assert_eq!(sent[0].r#type(), Some(&ActionTypeEnum::AuthenticateCognito));
+        let (auth, _, extras) = read_actions(&sent);
+        assert_eq!((auth, extras.len()), (spec.auth.clone(), 0));
+        // AWS fills in the defaults albkit leaves alone: still albkit's.
+        let mut filled = sent[0]
+            .authenticate_cognito_config()
+            .cloned()
+            .expect("config");
+        filled.scope = Some("openid".into());
+        filled.session_timeout = Some(604_800);
+        sent[0].authenticate_cognito_config = Some(filled.clone());
+        assert!(read_actions(&sent).2.is_empty());
+        filled.on_unauthenticated_request =
+            Some(AuthenticateCognitoActionConditionalBehaviorEnum::Allow);
+        sent[0].authenticate_cognito_config = Some(filled);
+        let (_, _, extras) = read_actions(&sent);
+        let auth = extras
+            .iter()
+            .find(|(k, _)| *k == "auth")
+            .map(|(_, v)| v.as_str());
+        assert!(auth.is_some_and(|v| v.ends_with("defaults")), "{extras:?}");
     }
 
     #[test]

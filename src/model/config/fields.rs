@@ -234,6 +234,7 @@ section! {
     AUTH = "functions.routes.auth", "[functions.routes.auth]", "optional; needs [https]; the load balancer authenticates the route's requests before it forwards them (docs/auth.md); [https.auth] sets it for every route without its own";
     mod auth {
         JWT: field("jwt", Ty::Table(&super::JWT), "");
+        COGNITO: field("cognito", Ty::Table(&super::COGNITO), "");
     }
 }
 
@@ -243,6 +244,15 @@ section! {
         ISSUER: text("issuer", "\"https://issuer.example.com\"", "the iss claim a token must carry; an https URL, at most 256 characters").required();
         JWKS_ENDPOINT: text("jwks_endpoint", "\"https://issuer.example.com/.well-known/jwks.json\"", "https URL of the issuer's JSON Web Key Set (RS256 keys), at most 256 characters").required();
         AUDIENCES: field("audiences", Ty::StrList, "1–10 aud values, one of which a token must carry; absent: aud is not checked").example("[\"orders-api\"]");
+    }
+}
+
+section! {
+    COGNITO = "functions.routes.auth.cognito", "[functions.routes.auth.cognito]", "instead of jwt: the authenticate-cognito action, a browser login through an Amazon Cognito user pool; the function gets the user in x-amzn-oidc-* headers";
+    mod cognito {
+        USER_POOL_ARN: text("user_pool_arn", "\"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123\"", "the user pool's ARN").required().commented();
+        USER_POOL_CLIENT_ID: text("user_pool_client_id", "\"1example23456789\"", "its app client, with a client secret and the callback https://<domain>/oauth2/idpresponse").required().commented();
+        USER_POOL_DOMAIN: text("user_pool_domain", "\"my-app-login\"", "the user pool's domain prefix, or its custom domain name").required().commented();
     }
 }
 
@@ -257,6 +267,7 @@ pub const SECTIONS: &[&Section] = &[
     &ROUTE,
     &AUTH,
     &JWT,
+    &COGNITO,
 ];
 
 impl Section {

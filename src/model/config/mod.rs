@@ -314,6 +314,20 @@ pub struct Route {
 pub enum RouteAuth {
     /// The `jwt-validation` action: a bearer token signed by the issuer's keys.
     Jwt(JwtAuth),
+    /// The `authenticate-cognito` action: a browser login through an Amazon Cognito user
+    /// pool.
+    Cognito(CognitoAuth),
+}
+
+/// `auth = { cognito = { user_pool_arn, user_pool_client_id, user_pool_domain } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoAuth {
+    /// `arn:aws:cognito-idp:<region>:<account>:userpool/<id>`.
+    pub user_pool_arn: String,
+    /// The app client the load balancer signs users in with.
+    pub user_pool_client_id: String,
+    /// The user pool's domain: its prefix or a custom domain name.
+    pub user_pool_domain: String,
 }
 
 /// `auth = { jwt = { issuer, jwks_endpoint, audiences } }`.

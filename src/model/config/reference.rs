@@ -18,7 +18,14 @@ pub fn toml() -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&line(section.header, section.doc));
+        // A section of alternatives only (every key commented out) is shown commented out.
+        let alternative = section.fields.iter().all(|f| f.commented);
+        let header = if alternative {
+            format!("# {}", section.header)
+        } else {
+            section.header.to_owned()
+        };
+        out.push_str(&line(&header, section.doc));
         for f in section.fields {
             if !matches!(f.ty, Ty::Table(_) | Ty::Tables(_)) {
                 let lhs = format!(

@@ -1129,3 +1129,35 @@ fn a_route_takes_its_own_auth_or_the_https_default() {
     let (_dir, c) = parse_ok(&section(HTTPS));
     assert!(c.https.as_ref().is_some_and(|h| h.auth.is_none()));
 }
+
+const POOL: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC";
+
+fn cognito(arn: &str, client: &str, domain: &str) -> String {
+    auth_route(&format!(
+        "{{ cognito = {{ user_pool_arn = \"{arn}\", user_pool_client_id = \"{client}\", user_pool_domain = \"{domain}\" }} }}"
+    ))
+}
+
+rule! {
+    auth_two_kinds: auth_route(&format!("{{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"{JWKS}\" }}, cognito = {{}} }}")), "functions[0].routes[0].auth", "names 2 kinds of authentication";
+    cognito_pool_missing: auth_route("{ cognito = { user_pool_client_id = \"c\", user_pool_domain = \"d\" } }"), "functions[0].routes[0].auth.cognito.user_pool_arn", "missing required key `user_pool_arn`";
+    cognito_pool_not_an_arn: cognito("us-east-1_AbC", "c", "d"), "functions[0].routes[0].auth.cognito.user_pool_arn", "is not a Cognito user pool ARN";
+    cognito_pool_of_another_service: cognito("arn:aws:iam::123456789012:role/x", "c", "d"), "functions[0].routes[0].auth.cognito.user_pool_arn", "not \"cognito-idp\"";
+    cognito_client_id_invalid: cognito(POOL, "a b", "d"), "functions[0].routes[0].auth.cognito.user_pool_client_id", "is not a Cognito app client id";
+    cognito_domain_with_scheme: cognito(POOL, "c", "https://login.example.com"), "functions[0].routes[0].auth.cognito.user_pool_domain", "is not a user pool domain";
+    cognito_unknown_key: auth_route(&format!("{{ cognito = {{ user_pool_arn = \"{POOL}\", user_pool_client_id = \"c\", user_pool_domain = \"d\", scope = \"openid\" }} }}")), "functions[0].routes[0].auth.cognito.scope", "unknown key `scope`";
+}
+
+#[test]
+fn a_cognito_login_is_read() {
+    let (_dir, c) = parse_ok(&cognito(POOL, "1example23", "login.example.com"));
+    let route = &c.functions[0].routes[0];
+    assert_eq!(
+        c.route_auth(route),
+        Some(&RouteAuth::Cognito(CognitoAuth {
+            user_pool_arn: POOL.into(),
+            user_pool_client_id: "1example23".into(),
+            user_pool_domain: "login.example.com".into(),
+        }))
+    );
+}

@@ -30,6 +30,14 @@ pub enum RuleAuth {
         jwks_endpoint: String,
         audiences: Vec<String>,
     },
+    /// `authenticate-cognito`: a browser login through the user pool's hosted UI, with
+    /// the action's defaults for everything else (scope `openid`, a 7-day session, an
+    /// unauthenticated request sent to log in).
+    Cognito {
+        user_pool_arn: String,
+        user_pool_client_id: String,
+        user_pool_domain: String,
+    },
 }
 
 impl RuleAuth {
@@ -48,6 +56,14 @@ impl RuleAuth {
                 }
                 out
             }
+            Some(RuleAuth::Cognito {
+                user_pool_arn,
+                user_pool_client_id,
+                user_pool_domain,
+            }) => format!(
+                "authenticate-cognito user pool {user_pool_arn}, client {user_pool_client_id}, \
+                 domain {user_pool_domain}"
+            ),
         }
     }
 }
@@ -115,7 +131,10 @@ mod tests {
             issuer,
             jwks_endpoint,
             ..
-        } = jwt;
+        } = jwt
+        else {
+            panic!("built as a JWT step")
+        };
         let any_aud = RuleAuth::Jwt {
             issuer,
             jwks_endpoint,
@@ -123,5 +142,15 @@ mod tests {
         };
         assert!(!RuleAuth::prop(Some(&any_aud)).contains("aud"));
         assert_eq!(RuleAuth::prop(None), "none");
+        let cognito = RuleAuth::Cognito {
+            user_pool_arn: "arn:aws:cognito-idp:us-east-1:123456789012:userpool/p".into(),
+            user_pool_client_id: "client".into(),
+            user_pool_domain: "login".into(),
+        };
+        assert_eq!(
+            RuleAuth::prop(Some(&cognito)),
+            "authenticate-cognito user pool arn:aws:cognito-idp:us-east-1:123456789012:\
+             userpool/p, client client, domain login"
+        );
     }
 }

@@ -825,6 +825,49 @@ fn jwt_validation_out(xml: &str) -> Option<String> {
     Some(out)
 }
 
+/// AWS returns an `authenticate-cognito` action with the defaults of what it was not
+/// given (scope, session timeout and cookie, the behaviour for an unauthenticated
+/// request); moto returns only what it was given. Fills them in. `None` when there is no
+/// such action.
+fn cognito_defaults(xml: &str) -> Option<String> {
+    const OPEN: &str = "<AuthenticateCognitoConfig>";
+    const DEFAULTS: &str = "<Scope>openid</Scope><SessionTimeout>604800</SessionTimeout>\
+        <SessionCookieName>AWSELBAuthSessionCookie</SessionCookieName>\
+        <OnUnauthenticatedRequest>authenticate</OnUnauthenticatedRequest>";
+    if !xml.contains(OPEN) {
+        return None;
+    }
+    let mut out = String::with_capacity(xml.len() + 256);
+    for (i, piece) in xml.split(OPEN).enumerate() {
+        if i > 0 {
+            out.push_str(OPEN);
+            let end = piece
+                .find("</AuthenticateCognitoConfig>")
+                .unwrap_or(piece.len());
+            if !piece[..end].contains("<Scope>") {
+                out.push_str(DEFAULTS);
+            }
+        }
+        out.push_str(piece);
+    }
+    Some(out)
+}
+
+#[test]
+fn cognito_actions_come_back_with_aws_defaults() {
+    let xml = "<member><AuthenticateCognitoConfig><UserPoolArn>a</UserPoolArn>\
+               </AuthenticateCognitoConfig></member><member><AuthenticateCognitoConfig>\
+               <Scope>email</Scope></AuthenticateCognitoConfig></member>";
+    let out = cognito_defaults(xml).expect("rewritten");
+    assert_eq!(out.matches("<Scope>openid</Scope>").count(), 1, "{out}");
+    assert_eq!(out.matches("<Scope>email</Scope>").count(), 1, "{out}");
+    assert!(
+        out.contains("<OnUnauthenticatedRequest>authenticate"),
+        "{out}"
+    );
+    assert_eq!(cognito_defaults("<Type>forward</Type>"), None);
+}
+
 #[test]
 fn jwt_validation_goes_to_moto_as_a_stand_in_and_comes_back_by_its_name() {
     let body = "Action=CreateRule&Actions.member.1.Type=jwt-validation&Actions.member.1.Order=1\
@@ -1159,6 +1202,9 @@ async fn handle(
         }
         if service == "elasticloadbalancing" && ok {
             if let Some(xml) = jwt_validation_out(&String::from_utf8_lossy(&resp_body)) {
+                resp_body = Bytes::from(xml);
+            }
+            if let Some(xml) = cognito_defaults(&String::from_utf8_lossy(&resp_body)) {
                 resp_body = Bytes::from(xml);
             }
         }

@@ -1,9 +1,9 @@
 //! The checks of a route's `auth` and of `[https].auth`.
 
 use super::*;
-use crate::model::config::fields::{auth, jwt};
+use crate::model::config::fields::{auth, cognito, jwt};
 use crate::model::config::rules::*;
-use crate::model::config::{JwtAuth, RouteAuth};
+use crate::model::config::{CognitoAuth, JwtAuth, RouteAuth};
 
 /// Most `aud` values the `jwt-validation` action compares a token with (the limit of an
 /// additional claim's values).
@@ -31,26 +31,41 @@ impl Checker<'_> {
         }
         let jwt = self
             .sub_table(&a, &auth::JWT)
-            .check(None, |j| self.jwt(&j).map(Some));
-        match jwt {
-            Some(Some(j)) => https.then_some(Some(RouteAuth::Jwt(j))),
-            Some(None) => {
-                if a.t.is_empty() {
-                    self.push(
-                        &a.path,
-                        a.header.clone(),
-                        format!("{} names no kind of authentication", a.path),
-                        format!(
-                            "add `jwt = {{ issuer = {}, jwks_endpoint = {} }}`, or remove `auth`",
-                            jwt::ISSUER.example_toml(),
-                            jwt::JWKS_ENDPOINT.example_toml()
-                        ),
-                    );
-                }
-                None
-            }
-            None => None,
+            .check(None, |j| self.jwt(&j).map(|j| Some(RouteAuth::Jwt(j))));
+        let cognito = self.sub_table(&a, &auth::COGNITO).check(None, |c| {
+            self.cognito(&c).map(|c| Some(RouteAuth::Cognito(c)))
+        });
+        let given = [auth::JWT.key, auth::COGNITO.key]
+            .iter()
+            .filter(|k| Self::lookup(&a, k).is_some())
+            .count();
+        if given > 1 {
+            self.push(
+                &a.path,
+                a.header.clone(),
+                format!("{} names {given} kinds of authentication", a.path),
+                "keep one of `jwt` and `cognito`: a rule authenticates one way",
+            );
+            return None;
         }
+        if given == 0 {
+            if a.t.is_empty() {
+                self.push(
+                    &a.path,
+                    a.header.clone(),
+                    format!("{} names no kind of authentication", a.path),
+                    format!(
+                        "add `jwt = {{ issuer = {}, jwks_endpoint = {} }}` (or `cognito = \
+                         {{...}}`), or remove `auth`",
+                        jwt::ISSUER.example_toml(),
+                        jwt::JWKS_ENDPOINT.example_toml()
+                    ),
+                );
+            }
+            return None;
+        }
+        let kind = jwt?.or(cognito?);
+        https.then_some(kind)
     }
 
     fn jwt(&mut self, t: &Tbl) -> Option<JwtAuth> {
@@ -63,6 +78,35 @@ impl Checker<'_> {
             jwks_endpoint: jwks?,
             audiences: audiences?,
         })
+    }
+
+    fn cognito(&mut self, t: &Tbl) -> Option<CognitoAuth> {
+        self.check_unknown_keys(t, &fields::COGNITO);
+        let arn = self.checked(t, &cognito::USER_POOL_ARN, check_user_pool_arn);
+        let client = self.checked(t, &cognito::USER_POOL_CLIENT_ID, check_client_id);
+        let domain = self.checked(t, &cognito::USER_POOL_DOMAIN, check_user_pool_domain);
+        Some(CognitoAuth {
+            user_pool_arn: arn?,
+            user_pool_client_id: client?,
+            user_pool_domain: domain?,
+        })
+    }
+
+    /// A string key through `check` (the problem's message tail and help).
+    fn checked(
+        &mut self,
+        t: &Tbl,
+        f: &Field,
+        check: fn(&str) -> Result<(), (String, String)>,
+    ) -> Option<String> {
+        let s = self.get_str(t, f).val()?;
+        match check(&s.value) {
+            Ok(()) => Some(s.value),
+            Err((why, help)) => {
+                self.bad(&s, format!("{} {} {why}", f.key, q(&s.value)), help);
+                None
+            }
+        }
     }
 
     fn https_url(&mut self, t: &Tbl, f: &Field) -> Option<String> {
