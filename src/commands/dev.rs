@@ -176,10 +176,6 @@ fn login(
     config: &Config,
     region: &str,
 ) -> Result<Option<Login>> {
-    let cognito = |r: &&Rule| matches!(r.auth, Some(RouteAuth::Cognito(_)));
-    if !rules.rules().iter().any(|r| cognito(&r)) {
-        return Ok(None);
-    }
     let identity = match identity {
         None => Identity::default_user(),
         Some(text) => Identity::parse(text).map_err(|why| {
@@ -189,6 +185,10 @@ fn login(
             )
         })?,
     };
+    let cognito = |r: &Rule| matches!(r.auth, Some(RouteAuth::Cognito(_)));
+    if !rules.rules().iter().any(cognito) {
+        return Ok(None);
+    }
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
         .map_err(|_| Error::Other("cannot generate the development signing key".into()))?;
     let kid = format!("albkit-dev-{:016x}", rand::random::<u64>());

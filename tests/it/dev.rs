@@ -671,9 +671,8 @@ fn dev_refuses_a_jwt_route_without_a_key_set() {
 
 // ---- Cognito login (docs/auth.md) -------------------------------------------------
 
-#[test]
-fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+/// The dev fixture's test function behind `[https]`, on a route with a Cognito login.
+fn login_project() -> crate::support::Project {
     let project = crate::support::Project::from_fixture("dev");
     project.with_config(
         r#"[stack]
@@ -692,6 +691,29 @@ paths = ["/app/*"]
 auth = { cognito = { user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC", user_pool_client_id = "client1", user_pool_domain = "login" } }
 "#,
     );
+    project
+}
+
+#[test]
+fn dev_refuses_an_identity_without_a_sub() {
+    let project = login_project();
+    let mut cmd = crate::support::albkit_process();
+    cmd.arg("-c").arg(project.path().join("albkit.toml")).args([
+        "dev",
+        "--port",
+        "0",
+        "--identity",
+        "email=alice@example.com",
+    ]);
+    let out = crate::support::run(cmd, Duration::from_secs(60));
+    out.code_is(2);
+    assert!(out.stderr.contains("is not an identity"), "{out}");
+}
+
+#[test]
+fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let project = login_project();
     let dev = Dev::start(
         &project.path().join("albkit.toml"),
         &["--identity", "sub=alice,email=alice@example.com"],
