@@ -364,6 +364,12 @@ pub struct DevArgs {
     /// Instances per function started when requests queue up (each runs one invocation at a time).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// JSON Web Key Set file whose RSA keys sign valid tokens on routes with JWT authentication (required by such a route).
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
+    /// The user routes with a Cognito login see as logged in, as claim=value pairs (sub required; default sub=dev-user).
+    #[arg(long, value_name = "CLAIMS")]
+    pub identity: Option<String>,
 }
 
 fn lock_timeout(text: &str) -> Result<Duration, String> {

@@ -157,6 +157,31 @@ mod tests {
         assert!(find("nope").is_none());
     }
 
+    /// The template's commented JWT example is valid once `[https]` is switched on.
+    #[test]
+    fn internal_api_shows_a_valid_jwt_route() {
+        let t = find("internal-api").expect("template");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, text) in render(t, "x") {
+            let target = dir.path().join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            let text = text
+                .replace("# [https]", "[https]")
+                .replace("# domain = ", "domain = ")
+                .replace("# auth = { jwt", "auth = { jwt");
+            std::fs::write(target, text).expect("write");
+        }
+        let config = crate::model::validate::load(&dir.path().join("albkit.toml"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let route = &config.functions[0].routes[0];
+        let Some(crate::model::config::RouteAuth::Jwt(jwt)) = config.route_auth(route) else {
+            panic!("no JWT route: {route:?}");
+        };
+        assert_eq!(jwt.audiences, ["internal-api"]);
+    }
+
     #[test]
     fn stack_names_from_directories() {
         assert_eq!(stack_name_from("My_App").as_deref(), Some("my-app"));

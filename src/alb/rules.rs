@@ -12,7 +12,7 @@
 //! 404 (`model::stack::fixed_404_action`). With `[https.headers.cors]`, a rule at
 //! priority 1 answers every `OPTIONS` request with a fixed 204 (§11).
 
-use crate::model::config::{Config, StaticAnswer};
+use crate::model::config::{Config, RouteAuth, StaticAnswer};
 use crate::model::headers;
 use crate::model::spec::{FixedResponse, Redirect};
 
@@ -35,6 +35,9 @@ pub struct Rule {
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
+    /// What the load balancer checks before it forwards (the route's own or the
+    /// listener default's, `[https].auth`).
+    pub auth: Option<RouteAuth>,
 }
 
 impl Rule {
@@ -90,6 +93,7 @@ impl RuleSet {
                     paths: r.paths.clone(),
                     methods: r.methods.clone(),
                     hosts: r.hosts.clone(),
+                    auth: config.route_auth(r).cloned(),
                 })
             })
             .chain(config.routes.iter().map(|r| Rule {
@@ -101,6 +105,7 @@ impl RuleSet {
                 paths: r.paths.clone(),
                 methods: r.methods.clone(),
                 hosts: r.hosts.clone(),
+                auth: None,
             }))
             .chain(preflight(config))
             .collect();
@@ -137,6 +142,7 @@ fn preflight(config: &Config) -> Option<Rule> {
         paths: Vec::new(),
         methods: vec![headers::PREFLIGHT_METHOD.to_string()],
         hosts: Vec::new(),
+        auth: None,
     })
 }
 
@@ -201,6 +207,7 @@ mod tests {
             paths: v(paths),
             methods: v(methods),
             hosts: v(hosts),
+            auth: None,
         }
     }
 

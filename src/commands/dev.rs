@@ -8,19 +8,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::alb::rules::{RuleSet, Target};
+use crate::alb::jwt::Jwks;
+use crate::alb::oidc::{ClaimsSigner, Identity, Login};
+use crate::alb::rules::{Rule, RuleSet, Target};
 use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
+use crate::emulator::launch::LOCAL_ACCOUNT;
 use crate::emulator::process::{Console, Function};
 use crate::emulator::{health, server};
 use crate::error::{Error, Result};
-use crate::model::config::{Config, FunctionSettings};
+use crate::model::config::{Config, FunctionSettings, RouteAuth};
 use crate::model::names::Names;
 use crate::package::Profile;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
 pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let config = crate::model::validate::load(&cli.config)?;
     let selected = select(&config, args.function.as_deref(), &cli.config)?;
+    let rules = RuleSet::from_config(&config, None);
+    let jwks = key_set(args.jwks.as_deref(), &rules)?;
     if !args.bind.is_loopback() {
         eprintln!(
             "albkit dev: warning: listening on {}, reachable from other machines; the functions run with your local environment",
@@ -32,6 +38,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         .clone()
         .or_else(|| config.stack.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
+    let login = login(args.identity.as_deref(), &rules, &config, &region)?;
     let names = Names::new(&config.stack.name, &region);
     let profile = if args.release {
         Profile::Release
@@ -58,7 +65,6 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
-    let rules = RuleSet::from_config(&config, None);
     print_routes(&rules, &functions, local);
 
     for f in functions.values() {
@@ -83,6 +89,8 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
             .as_ref()
             .map(|h| h.headers.clone())
             .unwrap_or_default(),
+        jwks,
+        login,
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
@@ -118,6 +126,81 @@ fn select<'c>(
     }
 }
 
+/// The key set `--jwks` names. A route that validates JWTs needs one: without it no token
+/// could pass, so `dev` refuses to start.
+fn key_set(path: Option<&Path>, rules: &RuleSet) -> Result<Jwks> {
+    let jwt_route = rules
+        .rules()
+        .iter()
+        .find(|r| matches!(r.auth, Some(RouteAuth::Jwt(_))));
+    let Some(path) = path else {
+        return match jwt_route {
+            None => Ok(Jwks::default()),
+            Some(r) => Err(Error::usage(
+                format!("{} validates JWTs, and no key set was given", r.describe()),
+                "pass --jwks PATH: a JSON Web Key Set file ({\"keys\": [...]}) with the RSA \
+                 public keys your test tokens are signed with (docs/auth.md)",
+            )),
+        };
+    };
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(
+            format!("cannot read --jwks {shown}: {e}"),
+            "pass the path of a readable JSON Web Key Set file",
+        )
+    })?;
+    Jwks::parse(&text).map_err(|why| {
+        Error::usage(
+            format!("--jwks {shown} is not a key set the load balancer can use: {why}"),
+            "write {\"keys\": [...]} with 1 to 10 RSA public keys (\"kty\": \"RSA\", \"n\", \"e\", \
+             \"kid\"), as an issuer's jwks_endpoint serves them",
+        )
+    })
+}
+
+/// The development login of routes with a Cognito login: `--identity` (or `sub=dev-user`)
+/// and a fresh P-256 key, whose public half is written to a file for the function to
+/// verify `x-amzn-oidc-data` with.
+fn login(
+    identity: Option<&str>,
+    rules: &RuleSet,
+    config: &Config,
+    region: &str,
+) -> Result<Option<Login>> {
+    let identity = match identity {
+        None => Identity::default_user(),
+        Some(text) => Identity::parse(text).map_err(|why| {
+            Error::usage(
+                format!("--identity {text:?} is not an identity: {why}"),
+                "write claim=value pairs with a sub, e.g. --identity sub=alice,email=alice@example.com",
+            )
+        })?,
+    };
+    let cognito = |r: &Rule| matches!(r.auth, Some(RouteAuth::Cognito(_)));
+    if !rules.rules().iter().any(cognito) {
+        return Ok(None);
+    }
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+        .map_err(|_| Error::Other("cannot generate the development signing key".into()))?;
+    let kid = format!("albkit-dev-{:016x}", rand::random::<u64>());
+    let signer = format!(
+        "arn:aws:elasticloadbalancing:{region}:{LOCAL_ACCOUNT}:loadbalancer/app/{}-alb/dev",
+        config.stack.name
+    );
+    let signer = ClaimsSigner::new(key, kid.clone(), signer);
+    let pem_path = std::env::temp_dir().join(format!("{kid}.pem"));
+    let pem = signer.public_key_pem().map_err(Error::Other)?;
+    std::fs::write(&pem_path, pem)
+        .map_err(|e| Error::Other(format!("cannot write {}: {e}", pem_path.display())))?;
+    eprintln!(
+        "albkit dev: Cognito routes see {} as logged in; x-amzn-oidc-data is signed ES256 by key {kid}, public key in {}",
+        identity.sub(),
+        pem_path.display()
+    );
+    Ok(Some(Login { identity, signer }))
+}
+
 fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
     eprintln!("albkit dev: listening on http://{local}");
     for r in rules.rules() {
@@ -134,8 +217,13 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
                 v.join(",")
             }
         };
+        let auth = match &r.auth {
+            Some(RouteAuth::Jwt(_)) => " (JWT validated)",
+            Some(RouteAuth::Cognito(_)) => " (Cognito login: the --identity user)",
+            None => "",
+        };
         eprintln!(
-            "  rule {:>5}: {} {} host {} → {}{running}",
+            "  rule {:>5}: {} {} host {} → {}{running}{auth}",
             r.priority,
             list(&r.methods),
             list(&r.paths),

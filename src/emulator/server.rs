@@ -30,7 +30,10 @@ use tokio::sync::Semaphore;
 use super::process::Function;
 use super::target;
 use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
+use crate::alb::jwt::{self, Jwks, Rejection};
+use crate::alb::oidc::{self, Login};
 use crate::alb::rules::{RuleSet, Target};
+use crate::model::config::RouteAuth;
 use crate::model::headers::ResponseHeaders;
 
 /// How much of an oversized body is read (and thrown away) before answering 413.
@@ -85,6 +88,11 @@ pub struct Front {
     /// replacing a value the function set, and whether its own `Server` header stays:
     /// the HTTPS listener's `[https.headers]` (docs/alb-lambda.md §3, §11).
     pub response_headers: ResponseHeaders,
+    /// The keys `--jwks` names, which tokens on routes with JWT authentication must be
+    /// signed with (empty without such a route).
+    pub jwks: Jwks,
+    /// Who is logged in on routes with a Cognito login (`None` without such a route).
+    pub login: Option<Login>,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -363,6 +371,11 @@ async fn answer(
         );
     };
     let matched = rule.describe();
+    if let Some(auth) = &rule.auth {
+        if let Err((status, note, page)) = authenticate(front, auth, &mut request, &date) {
+            return (status, matched, note, page);
+        }
+    }
     let name = match &rule.target {
         Target::Function(name) => name,
         Target::Fixed(fixed) => {
@@ -400,6 +413,48 @@ async fn answer(
         Ok(r) => (r.status, matched, String::new(), r),
         Err(f) => fail(f, matched),
     }
+}
+
+/// The rule's authentication step before the forward: a JWT checked, or the development
+/// identity's headers set. `Err`: the load balancer's answer instead of the function's
+/// (status, note for the access log, response).
+fn authenticate(
+    front: &Front,
+    auth: &RouteAuth,
+    request: &mut HttpRequest,
+    date: &str,
+) -> Result<(), (u16, String, HttpResponse)> {
+    match auth {
+        RouteAuth::Jwt(jwt_auth) => {
+            let authorization = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok());
+            jwt::validate(authorization, &front.jwks, jwt_auth, unix_now())
+                .map(drop)
+                .map_err(|r| (Rejection::STATUS, r.reason(), jwt::unauthorized(&r, date)))
+        }
+        RouteAuth::Cognito(pool) => {
+            let failed = |why: String| (500, why, event::error_page(500, date));
+            let login = front
+                .login
+                .as_ref()
+                .ok_or_else(|| failed("no login".into()))?;
+            let token = login.signer.token(&login.identity, pool, unix_now());
+            let token = token.map_err(failed)?;
+            oidc::set_headers(&mut request.headers, &login.identity, &token);
+            Ok(())
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, for the tokens' times.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// The request as the ALB reads it from the client, its body not read yet.
@@ -471,6 +526,8 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             access_log: false,
             response_headers: ResponseHeaders::default(),
+            jwks: Jwks::default(),
+            login: None,
         });
         tokio::spawn(serve(listener, front, limits));
         addr

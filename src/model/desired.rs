@@ -2,7 +2,7 @@
 //! Pure: the same config and context give the same stack.
 
 use super::config::Scheme;
-use super::config::{Config, FunctionSettings, HttpsSettings, Network, StaticAnswer};
+use super::config::{Config, FunctionSettings, HttpsSettings, Network, RouteAuth, StaticAnswer};
 use super::headers;
 use super::names::TAG_REGION;
 use super::names::{logical, Names};
@@ -12,7 +12,7 @@ use super::spec::{
     CertificateSpec, DefaultAction, DnsRecordSpec, FixedResponse, FunctionConcurrencySpec,
     FunctionProvisionedSpec, FunctionSpec, HealthCheckSpec, InternetGatewaySpec,
     ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec,
-    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleSpec,
+    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleAuth, RuleSpec,
     SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
     WebAclSpec,
 };
@@ -355,6 +355,7 @@ fn rules(config: &Config, out: &mut Specs) {
                 hosts: r.hosts.clone(),
                 methods: r.methods.clone(),
                 action: RuleAction::Forward(Ref::Stack(logical::target_group(&f.name).into())),
+                auth: config.route_auth(r).map(rule_auth),
                 tags: resource_tags(config, id.as_str()),
             };
             (id, spec)
@@ -373,6 +374,7 @@ fn rules(config: &Config, out: &mut Specs) {
             hosts: r.hosts.clone(),
             methods: r.methods.clone(),
             action,
+            auth: None,
             tags: resource_tags(config, id.as_str()),
         };
         (id, spec)
@@ -402,9 +404,26 @@ fn preflight_rule(config: &Config, listener: &Ref) -> Option<(LogicalId, RuleSpe
             content_type: headers::PREFLIGHT_CONTENT_TYPE.to_string(),
             body: String::new(),
         }),
+        auth: None,
         tags: resource_tags(config, id.as_str()),
     };
     Some((id, spec))
+}
+
+/// A route's authentication as its rule's step before the forward.
+fn rule_auth(auth: &RouteAuth) -> RuleAuth {
+    match auth {
+        RouteAuth::Jwt(j) => RuleAuth::Jwt {
+            issuer: j.issuer.clone(),
+            jwks_endpoint: j.jwks_endpoint.clone(),
+            audiences: j.audiences.clone(),
+        },
+        RouteAuth::Cognito(c) => RuleAuth::Cognito {
+            user_pool_arn: c.user_pool_arn.clone(),
+            user_pool_client_id: c.user_pool_client_id.clone(),
+            user_pool_domain: c.user_pool_domain.clone(),
+        },
+    }
 }
 
 /// The alias A record of the domain, when a hosted zone is configured. The load

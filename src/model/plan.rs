@@ -526,6 +526,7 @@ pub(crate) mod tests {
                 paths: vec![format!("/{name}"), format!("/{name}/*")],
                 methods: vec!["GET".into()],
                 hosts: vec![],
+                auth: None,
             }],
         }
     }
@@ -565,6 +566,7 @@ pub(crate) mod tests {
                     values: [(Inserted::StrictTransportSecurity, DEFAULT_HSTS.to_string())].into(),
                     server: true,
                 },
+                auth: None,
             }),
             waf: None,
             functions: vec![function("cart", 10), function("orders", 20)],
@@ -815,6 +817,44 @@ pub(crate) mod tests {
             "{}",
             p.render()
         );
+    }
+
+    #[test]
+    fn authentication_is_added_to_a_rule_in_place_and_a_listener_default_reaches_every_route() {
+        use crate::model::config::{JwtAuth, RouteAuth};
+        let jwt = RouteAuth::Jwt(JwtAuth {
+            issuer: "https://issuer.example.com".into(),
+            jwks_endpoint: "https://issuer.example.com/jwks.json".into(),
+            audiences: vec!["orders".into()],
+        });
+        let before = desired(&config(true), &ctx());
+        let mut cfg = config(true);
+        cfg.functions[0].routes[0].auth = Some(jwt.clone());
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(changed, vec![("rule/10", Action::Update)]);
+        let want = "auth: none -> jwt-validation issuer https://issuer.example.com, \
+                    jwks https://issuer.example.com/jwks.json, aud in [orders]";
+        assert!(p.render().contains(want), "{}", p.render());
+
+        // As `[https].auth`, the same step on both rules.
+        let mut cfg = config(true);
+        if let Some(h) = cfg.https.as_mut() {
+            h.auth = Some(jwt);
+        }
+        let p = plan(&desired(&cfg, &ctx()), &observed_from(&before)).expect("plan");
+        let updated: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Update && c.changed("auth"))
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(updated, vec!["rule/10", "rule/20"]);
     }
 
     #[test]

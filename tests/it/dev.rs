@@ -593,3 +593,292 @@ fn routes_without_a_function_redirect_and_answer_fixed_like_the_load_balancer() 
     assert!(!log.contains("misbehave: gone"), "{log}");
     assert!(log.contains("rule 5 → redirect 302"), "{log}");
 }
+
+// ---- JWT validation (docs/auth.md) ------------------------------------------------
+
+/// The test keys of `tests/fixtures/jwt` (README.md there).
+fn jwt_key(name: &str) -> aws_lc_rs::signature::RsaKeyPair {
+    let pem = std::fs::read_to_string(Path::new(REPO).join("tests/fixtures/jwt").join(name))
+        .expect("test key");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("PEM");
+    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).expect("PKCS#8 RSA key")
+}
+
+/// A JWS of `claims`, signed RS256 by `key` under `kid` (`alg` as given).
+fn jwt_token(key: &str, alg: &str, claims: &serde_json::Value) -> String {
+    let pair = jwt_key(key);
+    let b64 = |v: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let header = serde_json::json!({ "alg": alg, "typ": "JWT", "kid": "dev" });
+    let signed = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let mut sig = vec![0; pair.public_modulus_len()];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &rng,
+        signed.as_bytes(),
+        &mut sig,
+    )
+    .expect("sign");
+    format!(
+        "{signed}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    )
+}
+
+/// The dev fixture's test function behind `[https]`, one route validating JWTs and one
+/// open.
+fn jwt_project() -> crate::support::Project {
+    let project = crate::support::Project::from_fixture("dev");
+    project.with_config(
+        r#"[stack]
+name = "devjwt"
+
+[https]
+domain = "api.example.com"
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/jwt/*"]
+auth = { jwt = { issuer = "https://issuer.example.com", jwks_endpoint = "https://issuer.example.com/jwks.json", audiences = ["orders"] } }
+
+[[functions.routes]]
+priority = 20
+paths = ["/open/*"]
+"#,
+    );
+    project
+}
+
+#[test]
+fn dev_validates_jwts_like_the_load_balancer() {
+    let project = jwt_project();
+    let keys = Path::new(REPO).join("tests/fixtures/jwt/keys.json");
+    let keys = keys.to_string_lossy();
+    let dev = Dev::start(&project.path().join("albkit.toml"), &["--jwks", &keys]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = serde_json::json!({
+            "iss": "https://issuer.example.com", "sub": "svc", "aud": "orders",
+            "exp": now + 300, "iat": now - 5,
+        });
+        change(&mut c);
+        c
+    };
+    let send = |token: Option<&str>| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("Authorization", b.as_str()))
+            .collect();
+        request(dev.port, "GET", "/jwt/echo", &headers, b"")
+    };
+
+    // A valid token: the function gets the request, the token unchanged.
+    let valid = jwt_token("signing.pem", "RS256", &claims(&|_| {}));
+    let r = send(Some(&valid));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.event()["headers"]["authorization"],
+        format!("Bearer {valid}")
+    );
+    // No token: the challenge without an error.
+    let r = send(None);
+    assert_eq!(
+        (r.status, r.header("www-authenticate")),
+        (401, Some("Bearer"))
+    );
+    // Every way a token fails: invalid_token.
+    let failing = [
+        (
+            "another key",
+            jwt_token("stranger.pem", "RS256", &claims(&|_| {})),
+        ),
+        (
+            "another algorithm",
+            jwt_token("signing.pem", "RS512", &claims(&|_| {})),
+        ),
+        (
+            "another issuer",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["iss"] = "https://evil.example.com".into()),
+            ),
+        ),
+        (
+            "expired",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["exp"] = (now - 1).into()),
+            ),
+        ),
+        (
+            "not yet valid",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["nbf"] = (now + 300).into()),
+            ),
+        ),
+        (
+            "another audience",
+            jwt_token(
+                "signing.pem",
+                "RS256",
+                &claims(&|c| c["aud"] = "billing".into()),
+            ),
+        ),
+        ("not a JWS", "not-a-token".to_string()),
+    ];
+    for (what, token) in &failing {
+        let r = send(Some(token));
+        assert_eq!(r.status, 401, "{what}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\""),
+            "{what}"
+        );
+    }
+    assert!(dev.log_contains("invalid token: expired", Duration::from_secs(5)));
+    // A route without authentication needs no token.
+    assert_eq!(request(dev.port, "GET", "/open/echo", &[], b"").status, 200);
+}
+
+#[test]
+fn dev_refuses_a_jwt_route_without_a_key_set() {
+    let project = jwt_project();
+    let config = project.path().join("albkit.toml");
+    let start = |extra: &[&str]| {
+        let mut cmd = crate::support::albkit_process();
+        cmd.arg("-c")
+            .arg(&config)
+            .args(["dev", "--port", "0"])
+            .args(extra);
+        crate::support::run(cmd, Duration::from_secs(60))
+    };
+    let out = start(&[]);
+    out.code_is(2);
+    assert!(out.stderr.contains("rule 10 → api validates JWTs"), "{out}");
+    assert!(out.stderr.contains("--jwks"), "{out}");
+    project.write("keys.json", "{\"keys\": []}");
+    let bad = project.path().join("keys.json");
+    let out = start(&["--jwks", &bad.to_string_lossy()]);
+    out.code_is(2);
+    assert!(out.stderr.contains("no RSA signing key"), "{out}");
+}
+
+// ---- Cognito login (docs/auth.md) -------------------------------------------------
+
+/// The dev fixture's test function behind `[https]`, on a route with a Cognito login.
+fn login_project() -> crate::support::Project {
+    let project = crate::support::Project::from_fixture("dev");
+    project.with_config(
+        r#"[stack]
+name = "devlogin"
+
+[https]
+domain = "api.example.com"
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/app/*"]
+auth = { cognito = { user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC", user_pool_client_id = "client1", user_pool_domain = "login" } }
+"#,
+    );
+    project
+}
+
+#[test]
+fn dev_refuses_an_identity_without_a_sub() {
+    let project = login_project();
+    let mut cmd = crate::support::albkit_process();
+    cmd.arg("-c").arg(project.path().join("albkit.toml")).args([
+        "dev",
+        "--port",
+        "0",
+        "--identity",
+        "email=alice@example.com",
+    ]);
+    let out = crate::support::run(cmd, Duration::from_secs(60));
+    out.code_is(2);
+    assert!(out.stderr.contains("is not an identity"), "{out}");
+}
+
+#[test]
+fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let project = login_project();
+    let dev = Dev::start(
+        &project.path().join("albkit.toml"),
+        &["--identity", "sub=alice,email=alice@example.com"],
+    );
+    // A header the client made up is not passed on.
+    let r = request(
+        dev.port,
+        "GET",
+        "/app/echo",
+        &[("X-Amzn-Oidc-Identity", "mallory")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let headers = &r.event()["headers"];
+    assert_eq!(headers["x-amzn-oidc-identity"], "alice");
+    assert!(headers["x-amzn-oidc-accesstoken"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    let token = headers["x-amzn-oidc-data"]
+        .as_str()
+        .expect("x-amzn-oidc-data");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let decode = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE.decode(p).expect("padded base64url")).expect("JSON")
+    };
+    let header = decode(parts[0]);
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["client"], "client1");
+    assert_eq!(
+        header["iss"],
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    );
+    let claims = decode(parts[1]);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["email"].as_str()),
+        (Some("alice"), Some("alice@example.com"))
+    );
+    // The public key dev printed verifies the signature.
+    let log = dev.log_text();
+    let path = log
+        .lines()
+        .find_map(|l| l.split("public key in ").nth(1))
+        .expect("the public key's path in dev's output");
+    let pem = std::fs::read_to_string(path.trim()).expect("public key file");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let spki = STANDARD.decode(b64).expect("PEM");
+    // A P-256 SubjectPublicKeyInfo ends with the 65-byte uncompressed point.
+    let point = &spki[spki.len() - 65..];
+    let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        point,
+    );
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let signature = URL_SAFE.decode(parts[2]).expect("signature");
+    assert!(key.verify(signed.as_bytes(), &signature).is_ok());
+    // A route without a login gets no such headers: the fixed 404 here, none matches.
+    assert_eq!(request(dev.port, "GET", "/elsewhere", &[], b"").status, 404);
+}

@@ -3,10 +3,14 @@
 //! CORS preflight.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig,
-    HttpRequestMethodConditionConfig, PathPatternConditionConfig, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, RuleCondition,
+    Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum,
+    AuthenticateCognitoActionConfig, FixedResponseActionConfig, HostHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, JwtValidationActionAdditionalClaim,
+    JwtValidationActionAdditionalClaimFormatEnum, JwtValidationActionConfig,
+    PathPatternConditionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
 };
+
+use aws_sdk_elasticloadbalancingv2::types::builders::ActionBuilder;
 
 use super::elb::{adopt_if_owned, retag, to_tags};
 use super::{as_found, teardown, Ctx, Teardown};
@@ -15,7 +19,9 @@ use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::names::TAG_RESOURCE;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{FixedResponse, Props, Redirect, Ref, RuleAction, RuleSpec, Spec};
+use crate::model::spec::{
+    FixedResponse, Props, Redirect, Ref, RuleAction, RuleAuth, RuleSpec, Spec,
+};
 use crate::model::stack::Tags;
 
 /// ALB conditions in the `*Config` form (the legacy `Values` field takes one value only).
@@ -50,6 +56,149 @@ pub(crate) fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
         );
     }
     out
+}
+
+/// The claim that carries a token's audiences.
+const AUD: &str = "aud";
+
+/// The rule's actions: its authentication step (order 1), then `last`, its action
+/// (order 2); `last` alone (order 1) without one.
+pub(crate) fn actions(rule: &RuleSpec, last: ActionBuilder) -> Vec<Action> {
+    let auth = rule.auth.as_ref().map(auth_action);
+    auth.into_iter()
+        .chain([last])
+        .zip(1..)
+        .map(|(a, order)| a.order(order).build())
+        .collect()
+}
+
+/// The authentication step, its order not set yet.
+fn auth_action(auth: &RuleAuth) -> ActionBuilder {
+    match auth {
+        RuleAuth::Jwt {
+            issuer,
+            jwks_endpoint,
+            audiences,
+        } => {
+            let aud = (!audiences.is_empty()).then(|| {
+                JwtValidationActionAdditionalClaim::builder()
+                    .name(AUD)
+                    .format(JwtValidationActionAdditionalClaimFormatEnum::SingleString)
+                    .set_values(Some(audiences.clone()))
+                    .build()
+            });
+            let config = JwtValidationActionConfig::builder()
+                .issuer(issuer)
+                .jwks_endpoint(jwks_endpoint)
+                .set_additional_claims(aud.map(|c| vec![c]));
+            Action::builder()
+                .r#type(ActionTypeEnum::JwtValidation)
+                .jwt_validation_config(config.build())
+        }
+        RuleAuth::Cognito {
+            user_pool_arn,
+            user_pool_client_id,
+            user_pool_domain,
+        } => {
+            let config = AuthenticateCognitoActionConfig::builder()
+                .user_pool_arn(user_pool_arn)
+                .user_pool_client_id(user_pool_client_id)
+                .user_pool_domain(user_pool_domain);
+            Action::builder()
+                .r#type(ActionTypeEnum::AuthenticateCognito)
+                .authenticate_cognito_config(config.build())
+        }
+    }
+}
+
+/// The settings of an `authenticate-cognito` action as a [`RuleAuth`], and whether the
+/// rest are the action's defaults, which albkit leaves as they are.
+fn read_cognito(c: &AuthenticateCognitoActionConfig) -> (RuleAuth, bool) {
+    let auth = RuleAuth::Cognito {
+        user_pool_arn: c.user_pool_arn().unwrap_or_default().to_owned(),
+        user_pool_client_id: c.user_pool_client_id().unwrap_or_default().to_owned(),
+        user_pool_domain: c.user_pool_domain().unwrap_or_default().to_owned(),
+    };
+    let login = AuthenticateCognitoActionConditionalBehaviorEnum::Authenticate;
+    let defaults = c.scope().is_none_or(|s| s == "openid")
+        && c.session_timeout().is_none_or(|t| t == 604_800)
+        && c.session_cookie_name()
+            .is_none_or(|n| n == "AWSELBAuthSessionCookie")
+        && c.on_unauthenticated_request().is_none_or(|b| *b == login)
+        && c.authentication_request_extra_params()
+            .is_none_or(std::collections::HashMap::is_empty);
+    (auth, defaults)
+}
+
+/// A `jwt-validation` action's settings as a [`RuleAuth`], and whether that is all it
+/// checks (no claim but `aud`, given as albkit gives it).
+fn read_jwt(c: &JwtValidationActionConfig) -> (RuleAuth, bool) {
+    let mut audiences = Vec::new();
+    let mut only_aud = true;
+    for claim in c.additional_claims() {
+        let single =
+            claim.format() == Some(&JwtValidationActionAdditionalClaimFormatEnum::SingleString);
+        if claim.name() == Some(AUD) && single && audiences.is_empty() {
+            audiences = claim.values().to_vec();
+        } else {
+            only_aud = false;
+        }
+    }
+    let auth = RuleAuth::Jwt {
+        issuer: c.issuer().unwrap_or_default().to_owned(),
+        jwks_endpoint: c.jwks_endpoint().unwrap_or_default().to_owned(),
+        audiences,
+    };
+    (auth, only_aud)
+}
+
+/// The rule's authentication and target group as AWS has them, and what the spec cannot
+/// say of its actions (shown as found): actions beside the authentication step and the
+/// forward, or claims albkit does not set.
+fn read_actions(actions: &[Action]) -> (Option<RuleAuth>, Option<RuleAction>, Props) {
+    let mut sorted = actions.to_vec();
+    sorted.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    let of = |t: ActionTypeEnum| sorted.iter().find(|a| a.r#type() == Some(&t));
+    // The last action ends the rule (forward, fixed response or redirect).
+    let last = sorted.last().filter(|a| {
+        !matches!(
+            a.r#type(),
+            Some(ActionTypeEnum::JwtValidation | ActionTypeEnum::AuthenticateCognito)
+        )
+    });
+    let typed = last.and_then(action_of);
+    let jwt = of(ActionTypeEnum::JwtValidation).and_then(Action::jwt_validation_config);
+    let cognito =
+        of(ActionTypeEnum::AuthenticateCognito).and_then(Action::authenticate_cognito_config);
+    // The step, and what it sets beyond what albkit sets, if anything.
+    let (auth, beyond) = match (jwt, cognito) {
+        (Some(j), _) => {
+            let (auth, only_aud) = read_jwt(j);
+            let claims = j.additional_claims().len();
+            (
+                Some(auth),
+                (!only_aud).then(|| format!("{claims} additional claims")),
+            )
+        }
+        (None, Some(c)) => {
+            let (auth, defaults) = read_cognito(c);
+            let other = "settings other than the action's defaults";
+            (Some(auth), (!defaults).then(|| other.to_owned()))
+        }
+        (None, None) => (None, None),
+    };
+    let mut extras = Props::new();
+    if let Some(beyond) = beyond {
+        let shown = RuleAuth::prop(auth.as_ref());
+        extras.push(("auth", format!("{shown}, {beyond}")));
+    }
+    let expected = usize::from(typed.is_some()) + usize::from(auth.is_some());
+    if typed.is_none() || sorted.len() != expected {
+        // Not albkit's shape: shown as AWS has it.
+        let shown: Vec<String> = sorted.iter().map(super::listener::render_action).collect();
+        extras.push(("action", shown.join(" then ")));
+    }
+    (auth, typed, extras)
 }
 
 /// Reads a condition's values from whichever form AWS returned.
@@ -118,26 +267,18 @@ pub(crate) async fn discover(
                     _ => {}
                 }
             }
-            let action = r.actions().first();
-            let typed = action.and_then(action_of);
+            let (auth, typed, mut extras) = read_actions(r.actions());
             let spec = RuleSpec {
                 listener: Ref::External(listener),
                 priority: priority.parse().unwrap_or_default(),
                 paths,
                 hosts,
                 methods,
-                action: typed
-                    .clone()
-                    .unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
+                action: typed.unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
+                auth,
                 tags: Tags::new(),
             };
-            let mut extras = Props::new();
             as_found(&mut extras, "priority", priority, spec.priority.to_string());
-            if typed.is_none() {
-                // Neither a forward nor a fixed response: shown as AWS has it.
-                let action = action.map(super::listener::render_action);
-                extras.push(("action", action.unwrap_or_default()));
-            }
             Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
         .collect())
@@ -179,20 +320,24 @@ fn action_of(a: &Action) -> Option<RuleAction> {
     }
 }
 
-/// The SDK form of a rule's action.
-fn sdk_action(ctx: &Ctx<'_>, action: &RuleAction) -> Result<Action, ResourceError> {
+/// The SDK form of a rule's action, its order not set yet.
+fn sdk_action(ctx: &Ctx<'_>, action: &RuleAction) -> Result<ActionBuilder, ResourceError> {
     Ok(match action {
-        RuleAction::Forward(tg) => Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(ctx.ids.of(tg)?)
-            .build(),
+        RuleAction::Forward(tg) => forward_action(&ctx.ids.of(tg)?),
         RuleAction::FixedResponse(f) => fixed_action(f),
         RuleAction::Redirect(r) => redirect_action(r),
     })
 }
 
+/// A `forward` to the target group `arn`.
+fn forward_action(arn: &str) -> ActionBuilder {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(arn)
+}
+
 /// A `fixed-response` action; no `MessageBody` for an empty body.
-fn fixed_action(f: &FixedResponse) -> Action {
+fn fixed_action(f: &FixedResponse) -> ActionBuilder {
     let mut config = FixedResponseActionConfig::builder()
         .status_code(f.status.to_string())
         .content_type(&f.content_type);
@@ -202,11 +347,10 @@ fn fixed_action(f: &FixedResponse) -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::FixedResponse)
         .fixed_response_config(config.build())
-        .build()
 }
 
 /// A `redirect` action with every part given.
-fn redirect_action(r: &Redirect) -> Action {
+fn redirect_action(r: &Redirect) -> ActionBuilder {
     Action::builder()
         .r#type(ActionTypeEnum::Redirect)
         .redirect_config(
@@ -219,7 +363,6 @@ fn redirect_action(r: &Redirect) -> Action {
                 .status_code(RedirectActionStatusCodeEnum::from(r.status_code().as_str()))
                 .build(),
         )
-        .build()
 }
 
 /// Gives each observed rule the tags of its load balancer (`lb_tags`, as observed),
@@ -247,19 +390,20 @@ pub(crate) async fn apply(
     let notify = ctx.notify(&change.logical);
     let tags = want.tags.clone();
     let priority = want.priority;
-    let action = sdk_action(ctx, &want.action)?;
+    let actions = actions(want, sdk_action(ctx, &want.action)?);
     let conditions = conditions(want);
     match &change.id {
         Some(arn) if change.action != crate::model::plan::Action::Replace => {
             if change.changed("tags") {
                 retag(ctx, arn, change, have, &tags).await?;
             }
-            if change.changed("conditions") || change.changed("action") {
+            let acts = change.changed("action") || change.changed("auth");
+            if change.changed("conditions") || acts {
                 retry(Policy::fresh(), "update listener rule", &notify, || async {
                     elb.modify_rule()
                         .rule_arn(arn)
                         .set_conditions(Some(conditions.clone()))
-                        .actions(action.clone())
+                        .set_actions(Some(actions.clone()))
                         .send()
                         .await
                         .aws("ModifyRule", arn)
@@ -275,7 +419,7 @@ pub(crate) async fn apply(
                     .listener_arn(&listener)
                     .priority(i32::try_from(priority).unwrap_or(i32::MAX))
                     .set_conditions(Some(conditions.clone()))
-                    .actions(action.clone())
+                    .set_actions(Some(actions.clone()))
                     .set_tags(Some(to_tags(&tags)))
                     .send()
                     .await
@@ -325,6 +469,7 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Resul
 mod tests {
     use super::*;
     use crate::model::names::logical;
+    use crate::model::spec::NOT_FOUND_BODY;
 
     fn rule(priority: u32) -> Found {
         let spec = RuleSpec {
@@ -334,6 +479,7 @@ mod tests {
             hosts: vec![],
             methods: vec![],
             action: RuleAction::Forward(Ref::External("arn:tg".into())),
+            auth: None,
             tags: Tags::new(),
         };
         Found::new(
@@ -355,11 +501,11 @@ mod tests {
             query: "#{query}".into(),
         };
         assert_eq!(
-            action_of(&redirect_action(&redirect)),
+            action_of(&redirect_action(&redirect).build()),
             Some(RuleAction::Redirect(redirect.clone()))
         );
         assert_eq!(
-            super::super::listener::render_action(&redirect_action(&redirect)),
+            super::super::listener::render_action(&redirect_action(&redirect).build()),
             redirect.text()
         );
         for body in ["", "gone"] {
@@ -369,7 +515,7 @@ mod tests {
                 body: body.into(),
             };
             assert_eq!(
-                action_of(&fixed_action(&fixed)),
+                action_of(&fixed_action(&fixed).build()),
                 Some(RuleAction::FixedResponse(fixed))
             );
         }
@@ -396,5 +542,131 @@ mod tests {
             assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
             assert_eq!(tags.get("albkit:stack").map(String::as_str), Some("shop"));
         }
+    }
+
+    fn jwt_rule() -> RuleSpec {
+        let mut spec = match rule(10).spec {
+            Spec::ListenerRule(r) => r,
+            other => panic!("not a rule: {other:?}"),
+        };
+        spec.auth = Some(RuleAuth::Jwt {
+            issuer: "https://issuer.example.com".into(),
+            jwks_endpoint: "https://issuer.example.com/jwks.json".into(),
+            audiences: vec!["orders".into()],
+        });
+        spec
+    }
+
+    #[test]
+    fn the_authentication_comes_before_the_forward_and_reads_back_the_same() {
+        let spec = jwt_rule();
+        let sent = actions(&spec, forward_action("arn:tg"));
+        let types: Vec<_> = sent
+            .iter()
+            .map(|a| (a.r#type().cloned(), a.order()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                (Some(ActionTypeEnum::JwtValidation), Some(1)),
+                (Some(ActionTypeEnum::Forward), Some(2))
+            ]
+        );
+        // AWS may list them in any order: the order field decides.
+        let reversed: Vec<Action> = sent.iter().rev().cloned().collect();
+        let (auth, action, extras) = read_actions(&reversed);
+        assert_eq!(auth, spec.auth);
+        assert_eq!(action, Some(spec.action.clone()));
+        assert!(extras.is_empty(), "{extras:?}");
+    }
+
+    #[test]
+    fn a_forward_alone_has_no_authentication() {
+        let mut spec = jwt_rule();
+        spec.auth = None;
+        let sent = actions(&spec, forward_action("arn:tg"));
+        assert_eq!(sent.len(), 1);
+        let (auth, action, extras) = read_actions(&sent);
+        assert_eq!((auth, action), (None, Some(spec.action.clone())));
+        assert!(extras.is_empty(), "{extras:?}");
+    }
+
+    #[test]
+    fn a_claim_albkit_does_not_set_is_shown_as_found() {
+        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"));
+        let config = sent[0]
+            .jwt_validation_config()
+            .cloned()
+            .expect("jwt config");
+        let scope = JwtValidationActionAdditionalClaim::builder()
+            .name("scope")
+            .format(JwtValidationActionAdditionalClaimFormatEnum::SpaceSeparatedValues)
+            .values("admin")
+            .build();
+        let mut claims = config.additional_claims().to_vec();
+        claims.push(scope);
+        let changed = JwtValidationActionConfig::builder()
+            .set_issuer(config.issuer().map(str::to_owned))
+            .set_jwks_endpoint(config.jwks_endpoint().map(str::to_owned))
+            .set_additional_claims(Some(claims))
+            .build();
+        sent[0].jwt_validation_config = Some(changed);
+        let (_, _, extras) = read_actions(&sent);
+        let auth = extras
+            .iter()
+            .find(|(k, _)| *k == "auth")
+            .map(|(_, v)| v.as_str());
+        assert!(
+            auth.is_some_and(|v| v.ends_with("2 additional claims")),
+            "{extras:?}"
+        );
+    }
+
+    #[test]
+    fn a_cognito_login_reads_back_the_same_and_a_changed_default_is_shown_as_found() {
+        let mut spec = jwt_rule();
+        spec.auth = Some(RuleAuth::Cognito {
+            user_pool_arn: "arn:aws:cognito-idp:us-east-1:123456789012:userpool/p".into(),
+            user_pool_client_id: "client".into(),
+            user_pool_domain: "login".into(),
+        });
+        let mut sent = actions(&spec, forward_action("arn:tg"));
+        assert_eq!(sent[0].r#type(), Some(&ActionTypeEnum::AuthenticateCognito));
+        let (auth, _, extras) = read_actions(&sent);
+        assert_eq!((auth, extras.len()), (spec.auth.clone(), 0));
+        // AWS fills in the defaults albkit leaves alone: still albkit's.
+        let mut filled = sent[0]
+            .authenticate_cognito_config()
+            .cloned()
+            .expect("config");
+        filled.scope = Some("openid".into());
+        filled.session_timeout = Some(604_800);
+        sent[0].authenticate_cognito_config = Some(filled.clone());
+        assert!(read_actions(&sent).2.is_empty());
+        filled.on_unauthenticated_request =
+            Some(AuthenticateCognitoActionConditionalBehaviorEnum::Allow);
+        sent[0].authenticate_cognito_config = Some(filled);
+        let (_, _, extras) = read_actions(&sent);
+        let auth = extras
+            .iter()
+            .find(|(k, _)| *k == "auth")
+            .map(|(_, v)| v.as_str());
+        assert!(auth.is_some_and(|v| v.ends_with("defaults")), "{extras:?}");
+    }
+
+    #[test]
+    fn an_action_beside_albkits_is_shown_as_found() {
+        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"));
+        let mut fixed = super::super::listener::fixed_404();
+        fixed.order = Some(3);
+        sent.push(fixed);
+        let (_, _, extras) = read_actions(&sent);
+        let action = extras
+            .iter()
+            .find(|(k, _)| *k == "action")
+            .map(|(_, v)| v.as_str());
+        let fixed = format!("fixed-response 404 application/json {NOT_FOUND_BODY}");
+        let want = format!("jwt-validation then forward -> arn:tg then {fixed}");
+        assert_eq!(action, Some(want.as_str()));
     }
 }

@@ -192,6 +192,7 @@ section! {
         SSL_POLICY: text("ssl_policy", "", "one allowing TLS 1.0/1.1 is refused, one without TLS 1.3 warned about (docs/tls-policies.md)").default(DEFAULT_SSL_POLICY);
         HSTS: field("hsts", Ty::StrOrBool, "the former place of headers.hsts, still read; not both").default(DEFAULT_HSTS).commented();
         HEADERS: field("headers", Ty::Table(&super::HEADERS), "");
+        AUTH: field("auth", Ty::Table(&super::AUTH), "the authentication of every route without its own, as a route's `auth`");
     }
 }
 
@@ -275,6 +276,33 @@ section! {
         PATHS: field("paths", Ty::StrList, "path patterns (case-sensitive, * and ? wildcards)").example("[\"/api\", \"/api/*\"]");
         METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\", \"POST\"]");
         HOSTS: field("hosts", Ty::StrList, "host patterns; at most 5 values and 5 wildcards per route in all").example("[\"api.example.com\"]");
+        AUTH: field("auth", Ty::Table(&super::AUTH), "");
+    }
+}
+
+section! {
+    AUTH = "functions.routes.auth", "[functions.routes.auth]", "optional; needs [https]; the load balancer authenticates the route's requests before it forwards them (docs/auth.md); [https.auth] sets it for every route without its own";
+    mod auth {
+        JWT: field("jwt", Ty::Table(&super::JWT), "");
+        COGNITO: field("cognito", Ty::Table(&super::COGNITO), "");
+    }
+}
+
+section! {
+    JWT = "functions.routes.auth.jwt", "[functions.routes.auth.jwt]", "the jwt-validation action: only requests with a valid bearer token reach the function";
+    mod jwt {
+        ISSUER: text("issuer", "\"https://issuer.example.com\"", "the iss claim a token must carry; an https URL, at most 256 characters").required();
+        JWKS_ENDPOINT: text("jwks_endpoint", "\"https://issuer.example.com/.well-known/jwks.json\"", "https URL of the issuer's JSON Web Key Set (RS256 keys), at most 256 characters").required();
+        AUDIENCES: field("audiences", Ty::StrList, "1–10 aud values, one of which a token must carry; absent: aud is not checked").example("[\"orders-api\"]");
+    }
+}
+
+section! {
+    COGNITO = "functions.routes.auth.cognito", "[functions.routes.auth.cognito]", "instead of jwt: the authenticate-cognito action, a browser login through an Amazon Cognito user pool; the function gets the user in x-amzn-oidc-* headers";
+    mod cognito {
+        USER_POOL_ARN: text("user_pool_arn", "\"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123\"", "the user pool's ARN").required().commented();
+        USER_POOL_CLIENT_ID: text("user_pool_client_id", "\"1example23456789\"", "its app client, with a client secret and the callback https://<domain>/oauth2/idpresponse").required().commented();
+        USER_POOL_DOMAIN: text("user_pool_domain", "\"my-app-login\"", "the user pool's domain prefix, or its custom domain name").required().commented();
     }
 }
 
@@ -320,6 +348,9 @@ pub const SECTIONS: &[&Section] = &[
     &FUNCTION,
     &HEALTH_CHECK,
     &ROUTE,
+    &AUTH,
+    &JWT,
+    &COGNITO,
     &STATIC_ROUTE,
     &REDIRECT,
     &FIXED_RESPONSE,

@@ -202,6 +202,8 @@ pub struct HttpsSettings {
     /// `[https] hsts`): `Strict-Transport-Security` in its canonical form (see
     /// `rules::check_hsts`), CORS, the security headers; and whether it sends `Server`.
     pub headers: ResponseHeaders,
+    /// The authentication of every route without its own `auth`.
+    pub auth: Option<RouteAuth>,
 }
 
 impl HttpsSettings {
@@ -355,6 +357,42 @@ pub struct Route {
     pub paths: Vec<String>,
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
+    /// The route's own authentication; `None`: `[https].auth`, if any
+    /// ([`Config::route_auth`]).
+    pub auth: Option<RouteAuth>,
+}
+
+/// How the load balancer authenticates a route's requests before it forwards them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// The `jwt-validation` action: a bearer token signed by the issuer's keys.
+    Jwt(JwtAuth),
+    /// The `authenticate-cognito` action: a browser login through an Amazon Cognito user
+    /// pool.
+    Cognito(CognitoAuth),
+}
+
+/// `auth = { cognito = { user_pool_arn, user_pool_client_id, user_pool_domain } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoAuth {
+    /// `arn:aws:cognito-idp:<region>:<account>:userpool/<id>`.
+    pub user_pool_arn: String,
+    /// The app client the load balancer signs users in with.
+    pub user_pool_client_id: String,
+    /// The user pool's domain: its prefix or a custom domain name.
+    pub user_pool_domain: String,
+}
+
+/// `auth = { jwt = { issuer, jwks_endpoint, audiences } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuth {
+    /// The `iss` claim a token must carry (at most 256 characters).
+    pub issuer: String,
+    /// The https URL of the issuer's JSON Web Key Set (at most 256 characters).
+    pub jwks_endpoint: String,
+    /// The `aud` values a token may carry, one of which it must; empty: `aud` is not
+    /// checked.
+    pub audiences: Vec<String>,
 }
 
 /// Where a secret lives.
@@ -402,5 +440,13 @@ impl FunctionSettings {
 impl Config {
     pub fn function(&self, name: &str) -> Option<&FunctionSettings> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// A route's authentication: its own, else `[https].auth`.
+    pub fn route_auth<'a>(&'a self, route: &'a Route) -> Option<&'a RouteAuth> {
+        route
+            .auth
+            .as_ref()
+            .or_else(|| self.https.as_ref().and_then(|h| h.auth.as_ref()))
     }
 }

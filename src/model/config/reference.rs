@@ -18,7 +18,9 @@ pub fn toml() -> String {
         if i > 0 {
             out.push('\n');
         }
-        let hash = if section.commented { "# " } else { "" };
+        // A section of alternatives only (every key commented out) is shown commented out.
+        let commented = section.commented || section.fields.iter().all(|f| f.commented);
+        let hash = if commented { "# " } else { "" };
         out.push_str(&line(&format!("{hash}{}", section.header), section.doc));
         for f in section.fields {
             if !matches!(f.ty, Ty::Table(_) | Ty::Tables(_)) {

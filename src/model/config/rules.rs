@@ -352,6 +352,90 @@ pub(super) fn check_arn(
     Ok(())
 }
 
+/// The longest issuer, JWKS URL or claim value the `jwt-validation` action takes.
+pub(super) const MAX_JWT_VALUE: usize = 256;
+
+/// An `https://` URL with a host, as ELB takes an issuer or a JWKS endpoint: at most 256
+/// characters, no whitespace. The error is the message tail and the help.
+pub(super) fn check_https_url(url: &str) -> Result<(), (String, String)> {
+    let len = url.chars().count();
+    if len > MAX_JWT_VALUE {
+        return Err((
+            format!("is {len} characters long; the load balancer takes at most {MAX_JWT_VALUE}"),
+            "use a shorter URL".to_owned(),
+        ));
+    }
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err((
+            "is not an https URL".to_owned(),
+            "the load balancer only reaches an identity provider over TLS: write the URL \
+             with https://, e.g. \"https://issuer.example.com\""
+                .to_owned(),
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err((
+            "is not a URL with a host name".to_owned(),
+            "write the full URL without spaces, e.g. \"https://issuer.example.com\"".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// `arn:aws:cognito-idp:<region>:<account>:userpool/<id>`.
+pub(super) fn check_user_pool_arn(arn: &str) -> Result<(), (String, String)> {
+    let pool = |r: &str| r.strip_prefix("userpool/").is_some_and(|id| !id.is_empty());
+    check_arn(arn, "cognito-idp", pool).map_err(|why| {
+        (
+            format!("is not a Cognito user pool ARN: {why}"),
+            "copy the pool's ARN from the Cognito console or `aws cognito-idp \
+             describe-user-pool`, e.g. \
+             \"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123\""
+                .to_owned(),
+        )
+    })
+}
+
+/// A Cognito app client id: 1–128 of letters, digits, `_` and `+`.
+pub(super) fn check_client_id(id: &str) -> Result<(), (String, String)> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'+');
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            "is not a Cognito app client id (1–128 of letters, digits, '_', '+')".to_owned(),
+            "copy the id of the user pool's app client, e.g. \"1example23456789\"".to_owned(),
+        ))
+    }
+}
+
+/// A user pool domain: its prefix (`my-app-login`) or a custom domain name, without a
+/// scheme or path.
+pub(super) fn check_user_pool_domain(domain: &str) -> Result<(), (String, String)> {
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if domain.len() <= 253 && domain.split('.').all(label) {
+        Ok(())
+    } else {
+        Err((
+            "is not a user pool domain".to_owned(),
+            "write the domain prefix (\"my-app-login\", for my-app-login.auth.<region>.\
+             amazoncognito.com) or the custom domain name (\"login.example.com\"), without \
+             https:// or a path"
+                .to_owned(),
+        ))
+    }
+}
+
 /// A secret reference: a Secrets Manager ARN, or `ssm:` and a parameter name.
 pub(super) fn parse_secret(value: &str) -> Result<SecretRef, String> {
     if let Some(name) = value.strip_prefix("ssm:") {

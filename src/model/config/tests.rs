@@ -433,6 +433,7 @@ fn https_is_normalised() {
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
             headers: hsts_only(DEFAULT_HSTS),
+            auth: None,
         })
     );
 }
@@ -757,6 +758,7 @@ fn full_example() {
             hosted_zone_id: Some(HostedZoneId::new("Z0123ABC")),
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
             headers: hsts_only("max-age=63072000; includeSubDomains; preload"),
+            auth: None,
         }),
         waf: None,
         functions: vec![
@@ -790,12 +792,14 @@ fn full_example() {
                         paths: vec!["/api".to_owned(), "/api/*".to_owned()],
                         methods: vec!["GET".to_owned(), "POST".to_owned()],
                         hosts: vec![],
+                        auth: None,
                     },
                     Route {
                         priority: 20,
                         paths: vec![],
                         methods: vec![],
                         hosts: vec!["api.example.com".to_owned()],
+                        auth: None,
                     },
                 ],
             },
@@ -1344,4 +1348,110 @@ rule! {
     routes_fixed_status_302: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 302 }\n"), "routes[0].fixed_response.status", "is not a 2XX, 4XX or 5XX code";
     routes_fixed_content_type: with_routes(false, "[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = { status = 404, content_type = \"text/xml\" }\n"), "routes[0].fixed_response.content_type", "is not one of";
     routes_fixed_body_too_long: with_routes(false, &format!("[[routes]]\npriority = 5\npaths = [\"/x\"]\nfixed_response = {{ status = 404, body = \"{}\" }}\n", "x".repeat(1025))), "routes[0].fixed_response.body", "1025 bytes";
+}
+
+// ---- auth ------------------------------------------------------------------------
+
+const ISSUER: &str = "https://issuer.example.com";
+const JWKS: &str = "https://issuer.example.com/jwks.json";
+
+/// `[https]` and one route whose `auth` is `auth`.
+fn auth_route(auth: &str) -> String {
+    doc(
+        "",
+        HTTPS,
+        &format!("[[functions.routes]]\npriority = 1\npaths = [\"/\"]\nauth = {auth}\n"),
+    )
+}
+
+fn jwt(extra: &str) -> String {
+    auth_route(&format!(
+        "{{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"{JWKS}\"{extra} }} }}"
+    ))
+}
+
+rule! {
+    auth_needs_https: function(&format!("[[functions.routes]]\npriority = 1\npaths = [\"/\"]\nauth = {{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"{JWKS}\" }} }}\n")), "functions[0].routes[0].auth", "needs [https]";
+    auth_without_a_kind: auth_route("{}"), "functions[0].routes[0].auth", "names no kind of authentication";
+    auth_unknown_kind: auth_route("{ saml = {} }"), "functions[0].routes[0].auth.saml", "unknown key `saml`";
+    jwt_issuer_missing: auth_route(&format!("{{ jwt = {{ jwks_endpoint = \"{JWKS}\" }} }}")), "functions[0].routes[0].auth.jwt.issuer", "missing required key `issuer`";
+    jwt_jwks_missing: auth_route(&format!("{{ jwt = {{ issuer = \"{ISSUER}\" }} }}")), "functions[0].routes[0].auth.jwt.jwks_endpoint", "missing required key `jwks_endpoint`";
+    jwt_issuer_not_https: auth_route(&format!("{{ jwt = {{ issuer = \"http://issuer.example.com\", jwks_endpoint = \"{JWKS}\" }} }}")), "functions[0].routes[0].auth.jwt.issuer", "is not an https URL";
+    jwt_jwks_not_https: auth_route(&format!("{{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"ftp://x/jwks\" }} }}")), "functions[0].routes[0].auth.jwt.jwks_endpoint", "is not an https URL";
+    jwt_jwks_without_host: auth_route(&format!("{{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"https:///jwks\" }} }}")), "functions[0].routes[0].auth.jwt.jwks_endpoint", "is not a URL with a host name";
+    jwt_issuer_too_long: auth_route(&format!("{{ jwt = {{ issuer = \"https://{}.com\", jwks_endpoint = \"{JWKS}\" }} }}", "a".repeat(250))), "functions[0].routes[0].auth.jwt.issuer", "is 262 characters long";
+    jwt_unknown_key: jwt(", audience = [\"a\"]"), "functions[0].routes[0].auth.jwt.audience", "unknown key `audience`";
+    jwt_audiences_empty: jwt(", audiences = []"), "functions[0].routes[0].auth.jwt.audiences", "audiences has 0 values";
+    jwt_too_many_audiences: jwt(&format!(", audiences = [{}]", (0..11).map(|i| format!("\"a{i}\"")).collect::<Vec<_>>().join(", "))), "functions[0].routes[0].auth.jwt.audiences", "audiences has 11 values";
+    jwt_audience_twice: jwt(", audiences = [\"a\", \"a\"]"), "functions[0].routes[0].auth.jwt.audiences[1]", "listed twice";
+    jwt_audience_empty_string: jwt(", audiences = [\"\"]"), "functions[0].routes[0].auth.jwt.audiences[0]", "is 0 characters long";
+    https_auth_checked_too: section(&format!("{HTTPS}auth = {{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"http://x\" }} }}\n")), "https.auth.jwt.jwks_endpoint", "is not an https URL";
+}
+
+#[test]
+fn a_route_takes_its_own_auth_or_the_https_default() {
+    let own = RouteAuth::Jwt(JwtAuth {
+        issuer: ISSUER.into(),
+        jwks_endpoint: JWKS.into(),
+        audiences: vec!["orders".into()],
+    });
+    let (_dir, c) = parse_ok(&jwt(", audiences = [\"orders\"]"));
+    let route = &c.functions[0].routes[0];
+    assert_eq!(route.auth.as_ref(), Some(&own));
+    assert_eq!(c.route_auth(route), Some(&own));
+
+    let default = format!(
+        "{HTTPS}[https.auth.jwt]\nissuer = \"https://other.example.com\"\njwks_endpoint = \"{JWKS}\"\n"
+    );
+    let text = doc(
+        "",
+        &default,
+        "[[functions.routes]]\npriority = 1\npaths = [\"/\"]\n",
+    );
+    let (_dir, c) = parse_ok(&text);
+    let route = &c.functions[0].routes[0];
+    assert_eq!(route.auth, None);
+    let Some(RouteAuth::Jwt(j)) = c.route_auth(route) else {
+        panic!("no default auth: {c:#?}");
+    };
+    assert_eq!(
+        (j.issuer.as_str(), j.audiences.len()),
+        ("https://other.example.com", 0)
+    );
+
+    // Without any, a route has none.
+    let (_dir, c) = parse_ok(&section(HTTPS));
+    assert!(c.https.as_ref().is_some_and(|h| h.auth.is_none()));
+}
+
+const POOL: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC";
+
+fn cognito(arn: &str, client: &str, domain: &str) -> String {
+    auth_route(&format!(
+        "{{ cognito = {{ user_pool_arn = \"{arn}\", user_pool_client_id = \"{client}\", user_pool_domain = \"{domain}\" }} }}"
+    ))
+}
+
+rule! {
+    auth_two_kinds: auth_route(&format!("{{ jwt = {{ issuer = \"{ISSUER}\", jwks_endpoint = \"{JWKS}\" }}, cognito = {{}} }}")), "functions[0].routes[0].auth", "names 2 kinds of authentication";
+    cognito_pool_missing: auth_route("{ cognito = { user_pool_client_id = \"c\", user_pool_domain = \"d\" } }"), "functions[0].routes[0].auth.cognito.user_pool_arn", "missing required key `user_pool_arn`";
+    cognito_pool_not_an_arn: cognito("us-east-1_AbC", "c", "d"), "functions[0].routes[0].auth.cognito.user_pool_arn", "is not a Cognito user pool ARN";
+    cognito_pool_of_another_service: cognito("arn:aws:iam::123456789012:role/x", "c", "d"), "functions[0].routes[0].auth.cognito.user_pool_arn", "not \"cognito-idp\"";
+    cognito_client_id_invalid: cognito(POOL, "a b", "d"), "functions[0].routes[0].auth.cognito.user_pool_client_id", "is not a Cognito app client id";
+    cognito_domain_with_scheme: cognito(POOL, "c", "https://login.example.com"), "functions[0].routes[0].auth.cognito.user_pool_domain", "is not a user pool domain";
+    cognito_unknown_key: auth_route(&format!("{{ cognito = {{ user_pool_arn = \"{POOL}\", user_pool_client_id = \"c\", user_pool_domain = \"d\", scope = \"openid\" }} }}")), "functions[0].routes[0].auth.cognito.scope", "unknown key `scope`";
+}
+
+#[test]
+fn a_cognito_login_is_read() {
+    let (_dir, c) = parse_ok(&cognito(POOL, "1example23", "login.example.com"));
+    let route = &c.functions[0].routes[0];
+    assert_eq!(
+        c.route_auth(route),
+        Some(&RouteAuth::Cognito(CognitoAuth {
+            user_pool_arn: POOL.into(),
+            user_pool_client_id: "1example23".into(),
+            user_pool_domain: "login.example.com".into(),
+        }))
+    );
 }

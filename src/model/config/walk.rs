@@ -23,6 +23,7 @@ use super::fields::{self, Field, Section, Ty};
 use super::rules::q;
 use super::{Config, Warning};
 
+mod auth;
 mod functions;
 mod headers;
 mod routes;

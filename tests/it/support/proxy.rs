@@ -808,6 +808,119 @@ async fn existing_load_balancer(
     })
 }
 
+/// The action type moto 5.2.1 accepts and stores with whatever settings it is given.
+const JWT_STAND_IN: &str = "authenticate-oidc";
+
+/// A `CreateRule`/`ModifyRule` form body with its `jwt-validation` actions sent as
+/// [`JWT_STAND_IN`] (their `JwtValidationConfig` travels unchanged: moto keeps it and
+/// returns it, since its API model knows the field; only its type check refuses
+/// `jwt-validation`). `None` when the body has none.
+fn jwt_validation_in(body: &str) -> Option<String> {
+    let needle = ".Type=jwt-validation";
+    body.contains(needle)
+        .then(|| body.replace(needle, &format!(".Type={JWT_STAND_IN}")))
+}
+
+/// An ELB answer with each stand-in action that carries a `JwtValidationConfig` named
+/// `jwt-validation` again, as AWS returns it. `None` when there is none. An action's
+/// `Type` is its first element, so its settings are what follows up to the next `<Type>`.
+fn jwt_validation_out(xml: &str) -> Option<String> {
+    let stand_in = format!("<Type>{JWT_STAND_IN}</Type>");
+    if !xml.contains(&stand_in) {
+        return None;
+    }
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find(&stand_in) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + stand_in.len()..];
+        let own = after.find("<Type>").map_or(after, |end| &after[..end]);
+        if own.contains("<JwtValidationConfig>") {
+            out.push_str("<Type>jwt-validation</Type>");
+        } else {
+            out.push_str(&stand_in);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// AWS returns an `authenticate-cognito` action with the defaults of what it was not
+/// given (scope, session timeout and cookie, the behaviour for an unauthenticated
+/// request); moto returns only what it was given. Fills them in. `None` when there is no
+/// such action.
+fn cognito_defaults(xml: &str) -> Option<String> {
+    const OPEN: &str = "<AuthenticateCognitoConfig>";
+    const DEFAULTS: &str = "<Scope>openid</Scope><SessionTimeout>604800</SessionTimeout>\
+        <SessionCookieName>AWSELBAuthSessionCookie</SessionCookieName>\
+        <OnUnauthenticatedRequest>authenticate</OnUnauthenticatedRequest>";
+    if !xml.contains(OPEN) {
+        return None;
+    }
+    let mut out = String::with_capacity(xml.len() + 256);
+    for (i, piece) in xml.split(OPEN).enumerate() {
+        if i > 0 {
+            out.push_str(OPEN);
+            let end = piece
+                .find("</AuthenticateCognitoConfig>")
+                .unwrap_or(piece.len());
+            if !piece[..end].contains("<Scope>") {
+                out.push_str(DEFAULTS);
+            }
+        }
+        out.push_str(piece);
+    }
+    Some(out)
+}
+
+#[test]
+fn cognito_actions_come_back_with_aws_defaults() {
+    let xml = "<member><AuthenticateCognitoConfig><UserPoolArn>a</UserPoolArn>\
+               </AuthenticateCognitoConfig></member><member><AuthenticateCognitoConfig>\
+               <Scope>email</Scope></AuthenticateCognitoConfig></member>";
+    let out = cognito_defaults(xml).expect("rewritten");
+    assert_eq!(out.matches("<Scope>openid</Scope>").count(), 1, "{out}");
+    assert_eq!(out.matches("<Scope>email</Scope>").count(), 1, "{out}");
+    assert!(
+        out.contains("<OnUnauthenticatedRequest>authenticate"),
+        "{out}"
+    );
+    assert_eq!(cognito_defaults("<Type>forward</Type>"), None);
+}
+
+#[test]
+fn jwt_validation_goes_to_moto_as_a_stand_in_and_comes_back_by_its_name() {
+    let body = "Action=CreateRule&Actions.member.1.Type=jwt-validation&Actions.member.1.Order=1\
+                &Actions.member.2.Type=forward";
+    let sent = jwt_validation_in(body).expect("rewritten");
+    assert!(
+        sent.contains("Actions.member.1.Type=authenticate-oidc&"),
+        "{sent}"
+    );
+    assert!(sent.ends_with("Actions.member.2.Type=forward"), "{sent}");
+    assert_eq!(
+        jwt_validation_in("Action=CreateRule&Actions.member.1.Type=forward"),
+        None
+    );
+    let xml = "<Actions><member><Type>authenticate-oidc</Type><Order>1</Order>\
+               <JwtValidationConfig><Issuer>https://i</Issuer></JwtValidationConfig></member>\
+               <member><Type>authenticate-oidc</Type><AuthenticateOidcConfig/></member>\
+               <member><Type>forward</Type></member></Actions>";
+    let back = jwt_validation_out(xml).expect("rewritten");
+    assert_eq!(
+        back.matches("<Type>jwt-validation</Type>").count(),
+        1,
+        "{back}"
+    );
+    assert_eq!(
+        back.matches("<Type>authenticate-oidc</Type>").count(),
+        1,
+        "{back}"
+    );
+    assert_eq!(jwt_validation_out("<Type>forward</Type>"), None);
+}
+
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
@@ -993,6 +1106,18 @@ async fn handle(
     } else {
         None
     };
+    // moto stores a `jwt-validation` action's settings but refuses its type: send it as
+    // one moto takes, and name it again in what moto answers (see `jwt_validation_in`).
+    let mut headers = headers;
+    let body = match (service.as_str(), op.as_str()) {
+        ("elasticloadbalancing", "CreateRule" | "ModifyRule") => {
+            jwt_validation_in(&text).map_or(body, |sent| {
+                headers.insert(hyper::header::CONTENT_LENGTH, sent.len().into());
+                Bytes::from(sent)
+            })
+        }
+        _ => body,
+    };
     let answer = match existing {
         Some(xml) => {
             let mut h = hyper::HeaderMap::new();
@@ -1116,6 +1241,14 @@ async fn handle(
                 state.listener_gone = Some(Instant::now());
             }
             _ => {}
+        }
+        if service == "elasticloadbalancing" && ok {
+            if let Some(xml) = jwt_validation_out(&String::from_utf8_lossy(&resp_body)) {
+                resp_body = Bytes::from(xml);
+            }
+            if let Some(xml) = cognito_defaults(&String::from_utf8_lossy(&resp_body)) {
+                resp_body = Bytes::from(xml);
+            }
         }
         let mut kill = None;
         let mut lose = false;

@@ -53,10 +53,11 @@ impl Checker<'_> {
             );
         }
         let base = base.map_err(|e| format!("cannot resolve {}: {e}", root.display()));
+        let https = Self::lookup(top, top::HTTPS.key).is_some();
         let mut names: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         for t in &list {
-            if let Some(f) = self.function(t, &base, &mut names, &mut priorities) {
+            if let Some(f) = self.function(t, &base, &mut names, &mut priorities, https) {
                 out.push(f);
             }
         }
@@ -73,6 +74,7 @@ impl Checker<'_> {
         base: &Result<PathBuf, String>,
         names: &mut HashMap<String, String>,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<FunctionSettings> {
         self.check_unknown_keys(t, &fields::FUNCTION);
         let name = self.function_name(t, names);
@@ -105,7 +107,7 @@ impl Checker<'_> {
             .sub_table(t, &func::HEALTH_CHECK)
             .check(None, |h| self.health_check(&h).map(Some));
         let label = name.clone().unwrap_or_else(|| t.path.clone());
-        let routes = self.routes(t, &label, priorities);
+        let routes = self.routes(t, &label, priorities, https);
         Some(FunctionSettings {
             name: name?,
             path: path?,
@@ -175,6 +177,7 @@ impl Checker<'_> {
         t: &Tbl,
         function: &str,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<Vec<Route>> {
         let list = match self.table_list(t, &func::ROUTES) {
             Got::Val(list) => list,
@@ -183,7 +186,7 @@ impl Checker<'_> {
         };
         let mut routes = Some(Vec::new());
         for r in &list {
-            let route = self.route(r, function, priorities);
+            let route = self.route(r, function, priorities, https);
             routes = routes.zip(route).map(|(mut v, r)| {
                 v.push(r);
                 v
@@ -463,9 +466,15 @@ impl Checker<'_> {
         t: &Tbl,
         function: &str,
         priorities: &mut Vec<PriorityUse>,
+        https: bool,
     ) -> Option<Route> {
         self.check_unknown_keys(t, &fields::ROUTE);
-        self.route_conditions(t, &format!("function {}", q(function)), priorities)
+        let auth = self.auth(t, &route::AUTH, https);
+        let route = self.route_conditions(t, &format!("function {}", q(function)), priorities);
+        Some(Route {
+            auth: auth?,
+            ..route?
+        })
     }
 
     /// The priority and conditions of a route (`[[functions.routes]]` or `[[routes]]`),
@@ -488,6 +497,8 @@ impl Checker<'_> {
             paths: paths?,
             methods: methods?,
             hosts: hosts?,
+            // A function's route reads its own (`route`); `[[routes]]` have none.
+            auth: None,
         })
     }
 

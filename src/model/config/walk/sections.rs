@@ -479,6 +479,7 @@ impl Checker<'_> {
             Got::Bad => None,
         };
         let headers = self.response_headers(&t);
+        let auth = self.auth(&t, &h::AUTH, true);
         Some(HttpsSettings {
             domain: domain?,
             certificate_arn: certificate?,
@@ -486,6 +487,7 @@ impl Checker<'_> {
             hosted_zone_id: zone?,
             ssl_policy: policy?,
             headers: headers?,
+            auth: auth?,
         })
     }
 
