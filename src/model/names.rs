@@ -133,6 +133,19 @@ impl Names {
         log_group_of(&self.function(function))
     }
 
+    /// What the names of a function's deploy-gate alarms start with:
+    /// `albkit-<stack>--<function>-gate-`, then `v<version>-<metric>`
+    /// ([`crate::model::shift::gate_alarms`]). CloudWatch alarms are regional, so the
+    /// region is not needed; the stack-wide prefix is [`Self::gate_alarm_stack_prefix`].
+    pub fn gate_alarm_prefix(&self, function: &str) -> String {
+        format!("albkit-{}-gate-", self.per_function(function))
+    }
+
+    /// What the names of every gate alarm of the stack start with: `albkit-<stack>--`.
+    pub fn gate_alarm_stack_prefix(&self) -> String {
+        format!("albkit-{}--", self.stack)
+    }
+
     /// The path new roles are created under: the stack's and the region's. Discovery
     /// lists [`Self::role_path_prefix`], which also holds roles of earlier versions.
     pub fn role_path(&self) -> String {

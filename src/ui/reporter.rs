@@ -72,6 +72,19 @@ impl Reporter for Plain {
                 action.symbol(),
                 ing(action)
             )),
+            Event::Shift {
+                function,
+                percent,
+                detail,
+                milestone,
+            } => {
+                if milestone {
+                    self.line(&format!("  function/{function}: {percent:>3}% {detail}"));
+                }
+            }
+            Event::ShiftEnded { function, detail } => {
+                self.line(&format!("  function/{function}: {detail}"));
+            }
             Event::Waiting { logical, detail } => {
                 if self.verbose || !detail.contains("retrying") {
                     self.line(&format!("  {logical}: waiting for {detail}"));
@@ -166,6 +179,36 @@ impl Reporter for Tty {
                         ed(action),
                         secs(elapsed)
                     ));
+                }
+            }
+            Event::Shift {
+                function,
+                percent,
+                detail,
+                ..
+            } if !self.quiet => {
+                let key = format!("shift/{function}");
+                let bar = bars.entry(key).or_insert_with(|| {
+                    let bar = self.multi.add(ProgressBar::new(100));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:.bold} [{bar:30.cyan/dim}] {pos:>3}% {msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_prefix(format!("function/{function}"));
+                    bar
+                });
+                bar.set_position(u64::from(percent));
+                bar.set_message(detail);
+            }
+            Event::ShiftEnded { function, detail } => {
+                match bars.remove(&format!("shift/{function}")) {
+                    Some(bar) => bar.finish_with_message(detail),
+                    None if !self.quiet => {
+                        let _ = self.multi.println(format!("function/{function}: {detail}"));
+                    }
+                    None => {}
                 }
             }
             Event::Failed { logical, error } => match bars.remove(&logical) {

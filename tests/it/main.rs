@@ -6,6 +6,7 @@
 
 mod conformance;
 mod data_plane;
+mod deploys;
 mod dev;
 mod docs;
 mod doctor;

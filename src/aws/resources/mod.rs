@@ -25,6 +25,7 @@ pub(crate) mod ec2;
 pub(crate) mod elb;
 pub(crate) mod function;
 pub(crate) mod function_concurrency;
+pub(crate) mod gate_alarms;
 pub(crate) mod internet_gateway;
 pub(crate) mod listener;
 pub(crate) mod listener_certificates;

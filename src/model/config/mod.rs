@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::shift::{GateThresholds, Strategy};
 
 pub mod fields;
 pub mod reference;
@@ -220,6 +221,16 @@ impl Architecture {
     }
 }
 
+impl Config {
+    /// Whether a function deploys by canary or linear steps (`deploy_strategy`): the
+    /// gate's alarms are then part of the stack's permissions and of its teardown.
+    pub fn uses_progressive_deploys(&self) -> bool {
+        self.functions
+            .iter()
+            .any(|f| f.deploy_strategy != Strategy::AllAtOnce)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSettings {
     /// `[a-z0-9-]`, starts with a letter, unique in the stack.
@@ -241,6 +252,10 @@ pub struct FunctionSettings {
     pub log_retention_days: u32,
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheck>,
+    /// How `albkit deploy` moves `live` to a new version (`deploy_strategy`).
+    pub deploy_strategy: Strategy,
+    /// The thresholds of a canary or linear deploy's gate (`[functions.deploy_gate]`).
+    pub deploy_gate: GateThresholds,
     pub routes: Vec<Route>,
 }
 
