@@ -177,21 +177,7 @@ async fn deploy_one(
         return Err(Error::Other("cancelled: nothing was changed".into()));
     }
     let notify = s.notify(&f.name);
-    s.phase(format!(
-        "Uploading {} ({} bytes)",
-        f.name,
-        artifact.zip.len()
-    ));
-    upload_code(
-        &s.aws.lambda,
-        &name,
-        &artifact.zip,
-        Some(arch(f.architecture)),
-        &notify,
-    )
-    .await?;
-    wait_ready_with(&s.aws.lambda, &name, &notify).await?;
-    let version = publish_version(&s.aws.lambda, &name, &artifact.sha256, &notify).await?;
+    let version = ship(s, f, &name, &artifact).await?;
     let shipped = Shipped {
         name: &name,
         version: &version,
@@ -220,6 +206,25 @@ async fn deploy_one(
     }
     smoke(s, f, o, &shipped, &mut outcome).await?;
     Ok((outcome, None))
+}
+
+/// Uploads the code, waits for the update and publishes it; returns the new version.
+async fn ship(
+    s: &Session,
+    f: &FunctionSettings,
+    name: &str,
+    artifact: &package::Artifact,
+) -> Result<String> {
+    let notify = s.notify(&f.name);
+    s.phase(format!(
+        "Uploading {} ({} bytes)",
+        f.name,
+        artifact.zip.len()
+    ));
+    let arch = Some(arch(f.architecture));
+    upload_code(&s.aws.lambda, name, &artifact.zip, arch, &notify).await?;
+    wait_ready_with(&s.aws.lambda, name, &notify).await?;
+    Ok(publish_version(&s.aws.lambda, name, &artifact.sha256, &notify).await?)
 }
 
 /// The traffic shift of a canary or linear deploy, after a smoke check that passed (or

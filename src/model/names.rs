@@ -291,6 +291,17 @@ mod tests {
     }
 
     #[test]
+    fn gate_alarms_of_one_stack_never_match_another_stacks_prefix() {
+        assert_eq!(names().gate_alarm_prefix("api"), "albkit-hello--api-gate-");
+        assert!(names()
+            .gate_alarm_prefix("api")
+            .starts_with(&names().gate_alarm_stack_prefix()));
+        // "hello-eu" is another stack; its alarms are not "hello"'s.
+        let other = Names::new("hello-eu", "us-east-1").gate_alarm_prefix("api");
+        assert!(!other.starts_with(&names().gate_alarm_stack_prefix()));
+    }
+
+    #[test]
     fn legacy_names_are_those_of_the_previous_scheme() {
         assert_eq!(names().legacy_function("api"), "hello-api");
         assert_eq!(names().legacy_target_group("api"), "hello-api");

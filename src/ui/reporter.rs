@@ -128,6 +128,39 @@ impl Tty {
     }
 }
 
+impl Tty {
+    /// A traffic shift's bar: the new version's weight, and where the step is.
+    fn shift(
+        &self,
+        bars: &mut HashMap<String, ProgressBar>,
+        function: &str,
+        percent: u8,
+        detail: String,
+    ) {
+        let bar = bars.entry(format!("shift/{function}")).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new(100));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/dim}] {pos:>3}% {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(format!("function/{function}"));
+            bar
+        });
+        bar.set_position(u64::from(percent));
+        bar.set_message(detail);
+    }
+
+    fn shift_ended(&self, bars: &mut HashMap<String, ProgressBar>, function: &str, detail: String) {
+        match bars.remove(&format!("shift/{function}")) {
+            Some(bar) => bar.finish_with_message(detail),
+            None if !self.quiet => {
+                let _ = self.multi.println(format!("function/{function}: {detail}"));
+            }
+            None => {}
+        }
+    }
+}
+
 impl Reporter for Tty {
     fn event(&self, event: Event) {
         let Ok(mut bars) = self.bars.lock() else {
@@ -186,30 +219,9 @@ impl Reporter for Tty {
                 percent,
                 detail,
                 ..
-            } if !self.quiet => {
-                let key = format!("shift/{function}");
-                let bar = bars.entry(key).or_insert_with(|| {
-                    let bar = self.multi.add(ProgressBar::new(100));
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix:.bold} [{bar:30.cyan/dim}] {pos:>3}% {msg}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    bar.set_prefix(format!("function/{function}"));
-                    bar
-                });
-                bar.set_position(u64::from(percent));
-                bar.set_message(detail);
-            }
+            } if !self.quiet => self.shift(&mut bars, &function, percent, detail),
             Event::ShiftEnded { function, detail } => {
-                match bars.remove(&format!("shift/{function}")) {
-                    Some(bar) => bar.finish_with_message(detail),
-                    None if !self.quiet => {
-                        let _ = self.multi.println(format!("function/{function}: {detail}"));
-                    }
-                    None => {}
-                }
+                self.shift_ended(&mut bars, &function, detail);
             }
             Event::Failed { logical, error } => match bars.remove(&logical) {
                 Some(bar) => bar.abandon_with_message(format!("failed: {error}")),

@@ -453,13 +453,20 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
     let mut ended = (0, 0);
     let mut mid_shift = Vec::new();
     // Each crash point once, ended by `deploy` (odd k) or `up` (even k); a crash point
-    // that left weights on `live` also once more by the other.
-    let mut points: Vec<(usize, &str)> = (1..=total)
-        .map(|k| (k, if k % 2 == 1 { "deploy" } else { "up" }))
+    // that left weights on `live` also once more by the other. A shift first deletes the
+    // gate alarms a killed run left (one more mutating call): the repeat's k counts it.
+    let mut points: Vec<(usize, &str, bool)> = (1..=total)
+        .map(|k| (k, if k % 2 == 1 { "deploy" } else { "up" }, false))
         .collect();
     let mut i = 0;
-    while let Some(&(k, by)) = points.get(i) {
+    while let Some(&(k0, by, repeat)) = points.get(i) {
         i += 1;
+        let leftovers = !gate_alarms(&s.cw, &s.stack).await.is_empty();
+        let k = if repeat {
+            k0 + usize::from(leftovers)
+        } else {
+            k0
+        };
         let v0 = s.live().await.version;
         s.change_code(&format!("k={k} {by}"));
         let killed = killed_after(&proxy, &s.project, &deploy, &grace, k);
@@ -473,7 +480,8 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
         if !left.weights.is_empty() {
             mid_shift.push(by);
             if mid_shift.len() == 1 {
-                points.push((k, if by == "deploy" { "up" } else { "deploy" }));
+                let other = if by == "deploy" { "up" } else { "deploy" };
+                points.push((k - usize::from(leftovers), other, true));
             }
         }
         // Past the step's deadline (bake 1 s, grace 0): the shift, if any, is stranded.

@@ -88,19 +88,7 @@ async fn discover_one(
         configuration(lambda, name, Some(LIVE_ALIAS)),
         configuration(lambda, name, None),
     )?;
-    let shift = alias.as_ref().and_then(|a| {
-        let live = LiveAlias::of(
-            a.function_version(),
-            a.description(),
-            a.routing_config(),
-            a.revision_id(),
-        );
-        let state = live.shift(unix_now());
-        Some((
-            state.summary(&live.weights)?,
-            matches!(state, ShiftState::Stranded(_)),
-        ))
-    });
+    let shift = alias.as_ref().and_then(shift_of);
     let alias = alias.and_then(|a| a.function_version().map(str::to_string));
     if let Some(foreign) = in_the_way(ctx, name, &tags) {
         return Ok(Some(Err(foreign)));
@@ -134,13 +122,7 @@ async fn discover_one(
         None => (latest, None),
     };
     let (spec, mut extras) = settings(&config, &base);
-    // A stranded traffic shift is a difference `up` repairs (it points `live` at the
-    // version it publishes, with no weights); one in flight is only shown.
-    let alias_text = match (&alias, &shift) {
-        (None, _) => "none",
-        (Some(_), Some((_, true))) => "live -> published version, with a stranded traffic shift",
-        (Some(_), _) => ALIAS_PROP,
-    };
+    let alias_text = alias_text(alias.is_some(), shift.as_ref());
     as_found(&mut extras, "alias", alias_text, ALIAS_PROP);
     extras.push(("live_version", alias.unwrap_or_else(|| "none".into())));
     if let Some((summary, _)) = shift {
@@ -153,6 +135,33 @@ async fn discover_one(
     let mut found = Found::new(arn, logical, spec, tags).extras(extras);
     found.latest = latest.map(|(spec, extras)| Box::new((spec.into(), extras)));
     Ok(Some(Ok(found.with(Facts::Named(name.to_string())))))
+}
+
+/// The traffic shift on the alias, as `status` shows it, and whether it is stranded;
+/// `None` without one.
+fn shift_of(a: &GetAliasOutput) -> Option<(String, bool)> {
+    let live = LiveAlias::of(
+        a.function_version(),
+        a.description(),
+        a.routing_config(),
+        a.revision_id(),
+    );
+    let state = live.shift(unix_now());
+    Some((
+        state.summary(&live.weights)?,
+        matches!(state, ShiftState::Stranded(_)),
+    ))
+}
+
+/// The alias as the plan compares it: a stranded traffic shift is a difference `up`
+/// repairs (it points `live` at the version it publishes, with no weights); one in
+/// flight is only shown.
+fn alias_text(exists: bool, shift: Option<&(String, bool)>) -> &'static str {
+    match (exists, shift) {
+        (false, _) => "none",
+        (true, Some((_, true))) => "live -> published version, with a stranded traffic shift",
+        (true, _) => ALIAS_PROP,
+    }
 }
 
 /// The tags of the function `name` (`arn`).
