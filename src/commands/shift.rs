@@ -234,7 +234,9 @@ async fn watch(
     let started = Instant::now();
     let first = AtomicBool::new(true);
     let what = format!("the gate of version {} at {}%", p.to, step.percent);
-    let watched = wait_until(&what, step.bake + grace(), &notify, || async {
+    // The bake ends the wait; the deadline only bounds a gate that cannot be read.
+    let deadline = step.bake + Duration::from_secs(120);
+    let watched = wait_until(&what, deadline, &notify, || async {
         if let Gate::Alarm { name, reason } = gate_alarms::state(&s.aws.cloudwatch, names).await? {
             return Ok(Poll::Ready(Watch::Alarm { name, reason }));
         }
