@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
+use crate::model::shift::Strategy;
+
 /// Where the stack's configuration is read from unless `--config` says otherwise.
 pub const DEFAULT_CONFIG: &str = "albkit.toml";
 
@@ -172,12 +174,26 @@ pub struct DeployArgs {
     /// Only this function (default: every function of the stack).
     #[arg(long, value_name = "NAME")]
     pub function: Option<String>,
-    /// Keep `live` on the new version even if the smoke check fails.
+    /// Keep `live` on the new version even if the smoke check fails (all-at-once only).
     #[arg(long)]
     pub no_rollback: bool,
+    /// How `live` moves to the new version: all-at-once, canary:10%:5m (10% of the
+    /// traffic for 5 minutes, then all) or linear:10%:1m (10% more every minute), gated
+    /// by alarms (default: each function's deploy_strategy).
+    #[arg(long, value_name = "STRATEGY", value_parser = strategy)]
+    pub strategy: Option<Strategy>,
+    /// Roll back a traffic shift in flight (from another terminal or CI job): no weights,
+    /// `live` stays on the version it serves; builds and uploads nothing.
+    #[arg(long, conflicts_with_all = ["strategy", "no_rollback"])]
+    pub abort: bool,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+fn strategy(text: &str) -> Result<Strategy, String> {
+    text.parse()
+        .map_err(|why| format!("{why}; {}", crate::model::shift::STRATEGY_HELP))
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -30,6 +30,17 @@ pub enum Event {
     Failed { logical: String, error: String },
     /// Something the user should know (a kept bucket, DNS records to create by hand).
     Note(String),
+    /// A traffic shift's progress: the new version's share of `function`'s traffic,
+    /// and what the step is at (time left, the gate's state). `milestone`: a new step or
+    /// a new gate state, which a log without a terminal shows as a line.
+    Shift {
+        function: String,
+        percent: u8,
+        detail: String,
+        milestone: bool,
+    },
+    /// A traffic shift ended (completed, rolled back or aborted).
+    ShiftEnded { function: String, detail: String },
 }
 
 pub trait Reporter: Send + Sync {

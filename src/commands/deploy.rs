@@ -2,7 +2,10 @@
 //! `GetFunction(Qualifier=live)` per function when nothing changed (its tags prove the
 //! function is the stack's; a stack named under the previous scheme takes two); else
 //! upload, wait until the update is `Successful`, publish a version, move `live`, and a
-//! smoke check that rolls `live` back when the new version cannot answer.
+//! smoke check that rolls `live` back when the new version cannot answer. With a canary
+//! or linear strategy the smoke check runs before any traffic reaches the new version,
+//! then `live` shifts to it step by step behind the gate ([`super::shift`]). One
+//! `GetAlias` beside the `GetFunction` finds a shift another run left.
 
 use std::time::Duration;
 
@@ -10,15 +13,20 @@ use super::code::{account_of, invoke, prove, Live};
 use super::confirm::confirm;
 use super::output::{DeployDoc, DeployResult, Deployed};
 use super::session::Session;
+use super::shift::{self, Ended, ShiftPlan};
 use super::{Document, Outcome};
 use crate::alb::event::health_check_event;
 use crate::aws::error::AwsError;
-use crate::aws::resources::function::{point_alias, publish_version, upload_code, wait_ready_with};
+use crate::aws::events::{Event, Reporter};
+use crate::aws::resources::function::{
+    point_alias, publish_version, read_live, upload_code, wait_ready_with,
+};
 use crate::cli::{Cli, DeployArgs};
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, FunctionSettings};
 use crate::model::lifecycle::{smoke_verdict, Verdict};
 use crate::model::names::LIVE_ALIAS;
+use crate::model::shift::Strategy;
 use crate::package;
 
 fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
@@ -31,20 +39,27 @@ fn arch(a: Architecture) -> aws_sdk_lambda::types::Architecture {
 pub(crate) async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
     let s = Session::connect(cli).await?;
     let functions = s.select(o.function.as_deref())?;
+    if o.abort {
+        return abort(&s, &functions).await;
+    }
     let mut outcomes = Vec::new();
     let mut failed = Vec::new();
+    let mut gated = Vec::new();
     for f in functions {
-        let out = deploy_one(&s, f, o).await?;
-        if matches!(
-            out.result,
-            DeployResult::RolledBack | DeployResult::Unhealthy
-        ) {
+        let (out, gate) = deploy_one(&s, f, o).await?;
+        if gate.is_none()
+            && matches!(
+                out.result,
+                DeployResult::RolledBack | DeployResult::Unhealthy
+            )
+        {
             failed.push(format!(
                 "{}: {}",
                 f.name,
                 out.smoke.clone().unwrap_or_default()
             ));
         }
+        gated.extend(gate);
         outcomes.push(out);
     }
     let document = s.json().then(|| {
@@ -52,31 +67,83 @@ pub(crate) async fn run(cli: &Cli, o: &DeployArgs) -> Result<Outcome> {
             stack: s.config.stack.name.clone(),
             region: s.aws.region.clone(),
             functions: outcomes,
+            aborted: Vec::new(),
         })
     });
-    if failed.is_empty() {
+    let mut problems = gated;
+    if !failed.is_empty() {
+        problems.insert(
+            0,
+            format!(
+                "the new code cannot answer: {}{}",
+                failed.join("; "),
+                if o.no_rollback {
+                    " (--no-rollback: `live` was left on the new version; `albkit rollback` moves it back)"
+                } else {
+                    " (`live` serves the previous version)"
+                }
+            ),
+        );
+    }
+    if problems.is_empty() {
         return Ok(Outcome::with(0, document));
     }
     Ok(Outcome {
         document,
-        result: Err(Error::Other(format!(
-            "the new code cannot answer: {}{}",
-            failed.join("; "),
-            if o.no_rollback {
-                " (--no-rollback: `live` was left on the new version; `albkit rollback` moves it back)"
-            } else {
-                " (`live` was moved back to the previous version)"
-            }
-        ))),
+        result: Err(Error::Other(problems.join("; "))),
     })
 }
 
-async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result<Deployed> {
+/// `deploy --abort`: rolls back the traffic shift of each function that has one. No
+/// build, no upload.
+async fn abort(s: &Session, functions: &[&FunctionSettings]) -> Result<Outcome> {
+    let mut aborted = Vec::new();
+    for f in functions {
+        let (proven, _) = prove(s, &f.name, false).await?;
+        match shift::abort(s, f, &proven.name).await? {
+            Some(a) => {
+                if !s.json() {
+                    eprintln!(
+                        "Function {}: traffic shift {} rolled back: no weights, `{LIVE_ALIAS}` stays on version {}.",
+                        f.name, a.shift, a.live_version
+                    );
+                }
+                aborted.push(a);
+            }
+            None if !s.json() => {
+                eprintln!(
+                    "Function {}: no traffic shift in flight: nothing to abort.",
+                    f.name
+                );
+            }
+            None => {}
+        }
+    }
+    let document = s.json().then(|| {
+        Document::of(&DeployDoc {
+            stack: s.config.stack.name.clone(),
+            region: s.aws.region.clone(),
+            functions: Vec::new(),
+            aborted,
+        })
+    });
+    Ok(Outcome::with(0, document))
+}
+
+/// Deploys one function; beside what it did, why the gate or another run stopped its
+/// shift (`None`: it completed, or failed its smoke check, which `outcome.smoke` says).
+async fn deploy_one(
+    s: &Session,
+    f: &FunctionSettings,
+    o: &DeployArgs,
+) -> Result<(Deployed, Option<String>)> {
+    let strategy = o.strategy.unwrap_or(f.deploy_strategy);
     let artifact = build(s, f).await?;
     // One `GetFunction(Qualifier=live)`: the tags that prove the function is the
-    // stack's, and the code `live` serves.
+    // stack's, and the code `live` serves; one `GetAlias`: a shift another run left.
     let (proven, current) = prove(s, &f.name, true).await?;
     let name = proven.name;
+    let alias = shift::settle(s, f, &name, read_live(&s.aws.lambda, &name).await?).await?;
     let current = current
         .ok_or_else(|| Error::Aws(AwsError::incomplete("GetFunction", &name, "configuration")))?;
     let mut outcome = Deployed {
@@ -90,6 +157,8 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         previous_version: current.version.clone(),
         live_version: current.version.clone(),
         smoke: None,
+        strategy: strategy.to_string(),
+        shift: Vec::new(),
     };
     if current.code_sha256 == artifact.sha256 {
         if !s.json() {
@@ -98,7 +167,7 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
                 f.name, artifact.sha256, current.version
             );
         }
-        return Ok(outcome);
+        return Ok((outcome, None));
     }
     let question = format!(
         "Deploy new code to function {name} in {} (`{LIVE_ALIAS}` is version {})?",
@@ -108,21 +177,24 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
         return Err(Error::Other("cancelled: nothing was changed".into()));
     }
     let notify = s.notify(&f.name);
-    s.phase(format!(
-        "Uploading {} ({} bytes)",
-        f.name,
-        artifact.zip.len()
-    ));
-    upload_code(
-        &s.aws.lambda,
-        &name,
-        &artifact.zip,
-        Some(arch(f.architecture)),
-        &notify,
-    )
-    .await?;
-    wait_ready_with(&s.aws.lambda, &name, &notify).await?;
-    let version = publish_version(&s.aws.lambda, &name, &artifact.sha256, &notify).await?;
+    let version = ship(s, f, &name, &artifact).await?;
+    let shipped = Shipped {
+        name: &name,
+        version: &version,
+        previous: &current,
+        legacy: proven.legacy,
+        moved: strategy == Strategy::AllAtOnce,
+    };
+    if !shipped.moved {
+        // The smoke check is the first gate, before any traffic reaches the version.
+        smoke(s, f, o, &shipped, &mut outcome).await?;
+        if outcome.result != DeployResult::Unchanged {
+            return Ok((outcome, None));
+        }
+        let revision = alias.and_then(|a| a.revision);
+        let gate = progressive(s, f, &shipped, strategy, revision, &mut outcome).await?;
+        return Ok((outcome, gate));
+    }
     point_alias(&s.aws.lambda, &name, &version, true, &notify).await?;
     outcome.result = DeployResult::Deployed;
     outcome.live_version = version.clone();
@@ -132,15 +204,82 @@ async fn deploy_one(s: &Session, f: &FunctionSettings, o: &DeployArgs) -> Result
             f.name, current.version
         );
     }
-
-    let shipped = Shipped {
-        name: &name,
-        version: &version,
-        previous: &current,
-        legacy: proven.legacy,
-    };
     smoke(s, f, o, &shipped, &mut outcome).await?;
-    Ok(outcome)
+    Ok((outcome, None))
+}
+
+/// Uploads the code, waits for the update and publishes it; returns the new version.
+async fn ship(
+    s: &Session,
+    f: &FunctionSettings,
+    name: &str,
+    artifact: &package::Artifact,
+) -> Result<String> {
+    let notify = s.notify(&f.name);
+    s.phase(format!(
+        "Uploading {} ({} bytes)",
+        f.name,
+        artifact.zip.len()
+    ));
+    let arch = Some(arch(f.architecture));
+    upload_code(&s.aws.lambda, name, &artifact.zip, arch, &notify).await?;
+    wait_ready_with(&s.aws.lambda, name, &notify).await?;
+    Ok(publish_version(&s.aws.lambda, name, &artifact.sha256, &notify).await?)
+}
+
+/// The traffic shift of a canary or linear deploy, after a smoke check that passed (or
+/// was inconclusive). Returns why it did not complete.
+async fn progressive(
+    s: &Session,
+    f: &FunctionSettings,
+    shipped: &Shipped<'_>,
+    strategy: Strategy,
+    revision: Option<String>,
+    outcome: &mut Deployed,
+) -> Result<Option<String>> {
+    let plan = ShiftPlan {
+        s,
+        f,
+        name: shipped.name,
+        from: &shipped.previous.version,
+        to: shipped.version,
+        strategy,
+        target_group: shipped.target_group(s, &f.name),
+        revision,
+    };
+    let (from, to) = (plan.from, plan.to);
+    let ended = shift::run(&plan, &mut outcome.shift).await?;
+    let (detail, gate) = match ended {
+        Ended::Completed => {
+            outcome.result = DeployResult::Deployed;
+            outcome.live_version = to.to_string();
+            (
+                format!("{strategy} complete: `{LIVE_ALIAS}` is version {to}"),
+                None,
+            )
+        }
+        Ended::RolledBack { alarm, reason } => {
+            outcome.result = DeployResult::RolledBack;
+            let why = format!(
+                "{}: gate alarm {alarm} went to ALARM ({reason}): weights back to 0, `{LIVE_ALIAS}` stays on version {from}",
+                f.name
+            );
+            (why.clone(), Some(why))
+        }
+        Ended::Aborted(why) => {
+            outcome.result = DeployResult::Aborted;
+            let why = format!("{}: the traffic shift to version {to} was aborted: {why}; `{LIVE_ALIAS}` stays on version {from}", f.name);
+            (why.clone(), Some(why))
+        }
+    };
+    s.reporter.event(Event::ShiftEnded {
+        function: f.name.clone(),
+        detail: detail.clone(),
+    });
+    if !s.json() {
+        eprintln!("Function {}: {detail}.", f.name);
+    }
+    Ok(gate)
 }
 
 /// Builds the function and checks that Lambda can run its bootstrap.
@@ -179,6 +318,19 @@ struct Shipped<'a> {
     previous: &'a Live,
     /// Whether the stack uses the previous naming scheme.
     legacy: bool,
+    /// Whether `live` was moved to it (all-at-once) before the smoke check.
+    moved: bool,
+}
+
+impl Shipped<'_> {
+    /// The name of the function's target group.
+    fn target_group(&self, s: &Session, function: &str) -> String {
+        if self.legacy {
+            s.names.legacy_target_group(function)
+        } else {
+            s.names.target_group(function)
+        }
+    }
 }
 
 /// The smoke check of a shipped version; moves `live` back when it cannot answer
@@ -199,11 +351,7 @@ async fn smoke(
         "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{}/0000000000000000",
         s.aws.region,
         account_of(&current.function_arn),
-        if shipped.legacy {
-            s.names.legacy_target_group(&f.name)
-        } else {
-            s.names.target_group(&f.name)
-        }
+        shipped.target_group(s, &f.name)
     );
     let path = f.health_check.as_ref().map_or("/", |h| h.path.as_str());
     let event = health_check_event(path, &tg_arn, f.multi_value_headers);
@@ -227,8 +375,16 @@ async fn smoke(
         }
         Verdict::Unhealthy(why) => {
             outcome.smoke = Some(why.clone());
-            if o.no_rollback {
+            if o.no_rollback && shipped.moved {
                 outcome.result = DeployResult::Unhealthy;
+            } else if !shipped.moved {
+                outcome.result = DeployResult::RolledBack;
+                if !s.json() {
+                    eprintln!(
+                        "Function {}: version {version} cannot answer ({why}); no traffic was shifted to it, `{LIVE_ALIAS}` stays on version {}.",
+                        f.name, current.version
+                    );
+                }
             } else {
                 point_alias(&s.aws.lambda, name, &current.version, true, &notify).await?;
                 outcome.result = DeployResult::RolledBack;

@@ -16,7 +16,7 @@ use crate::aws::discover::{discover, seed_ids};
 use crate::aws::events::{Event, Reporter};
 use crate::aws::executor::{delete_in_order, Teardown};
 use crate::aws::lock::remove_bucket_if_unused;
-use crate::aws::resources::{certificate, load_balancer, Ctx, Foreign};
+use crate::aws::resources::{certificate, gate_alarms, load_balancer, Ctx, Foreign};
 use crate::cli::{Cli, DownArgs};
 use crate::error::{Error, Result};
 use crate::model::names::logical;
@@ -159,6 +159,7 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
     }
     let items: Vec<_> = d.observed.values().collect();
     let kept = delete_in_order(&ctx, &items, opts).await?;
+    remove_gate_alarms(&ctx).await;
     doc.removed = d
         .observed
         .keys()
@@ -177,6 +178,22 @@ async fn remove(s: &Session, opts: Teardown, yes: bool) -> Result<Outcome> {
         summary(&doc);
     }
     Ok(Outcome::json(0, s.json(), &doc))
+}
+
+/// The gate alarms a canary or linear deploy killed mid-shift may have left (when the
+/// config uses such deploys): a failure is a note, not an error.
+async fn remove_gate_alarms(ctx: &Ctx<'_>) {
+    if !ctx.config.uses_progressive_deploys() {
+        return;
+    }
+    let prefix = ctx.names.gate_alarm_stack_prefix();
+    let notify = ctx.notify("gate-alarms");
+    let note = match gate_alarms::delete_all(&ctx.aws.cloudwatch, &prefix, ctx.stack(), &notify).await {
+        Ok(0) => return,
+        Ok(n) => format!("deleted {n} deploy gate alarm(s) that a stopped deploy left"),
+        Err(e) => format!("the deploy gate alarms named {prefix}* could not be removed: {e}; delete them in the CloudWatch console"),
+    };
+    ctx.reporter.event(Event::Note(note));
 }
 
 /// The document of `down` before anything is removed.

@@ -28,6 +28,7 @@ pub(crate) mod plan;
 pub(crate) mod planning;
 pub(crate) mod rollback;
 pub(crate) mod session;
+pub(crate) mod shift;
 pub(crate) mod status;
 pub(crate) mod unlock;
 pub(crate) mod up;

@@ -322,6 +322,38 @@ pub(crate) struct DeployDoc {
     /// The AWS region used
     pub region: String,
     pub functions: Vec<Deployed>,
+    /// `deploy --abort`: the traffic shifts it rolled back (empty otherwise)
+    pub aborted: Vec<Aborted>,
+}
+
+/// A traffic shift that `deploy --abort` rolled back.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Aborted {
+    pub function: String,
+    /// The version the shift was moving to, which now gets no traffic
+    pub version: String,
+    /// The version `live` serves, as before the shift
+    pub live_version: String,
+    /// The shift as the alias recorded it, e.g. `to version 7 at 10% (from 6, canary:10%:5m, step 1/1)`
+    pub shift: String,
+}
+
+/// One step of a traffic shift, in the order they happened.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ShiftStep {
+    /// 1-based; the last entry is the end of the shift
+    pub step: usize,
+    /// The new version's share of the traffic from `at` on: 100 when it completed, 0
+    /// when it was rolled back
+    pub percent: u8,
+    /// RFC 3339, when the weight was set
+    pub at: String,
+    /// How long the gate was watched at this weight, in seconds
+    pub baked_seconds: u64,
+    /// The gate at the end of the step: ok, alarm <name>, or aborted
+    pub gate: String,
 }
 
 /// What `deploy` did to one function.
@@ -343,6 +375,10 @@ pub(crate) struct Deployed {
     /// Smoke check result: healthy: …, inconclusive: …, or why it failed; null when
     /// nothing was deployed
     pub smoke: Option<String>,
+    /// all-at-once, canary:<p>%:<d> or linear:<p>%:<d>
+    pub strategy: String,
+    /// The traffic shift step by step (canary and linear); empty for all-at-once
+    pub shift: Vec<ShiftStep>,
 }
 
 /// The result of `deploy` for one function.
@@ -354,6 +390,8 @@ pub(crate) enum DeployResult {
     #[serde(rename = "rolled back")]
     RolledBack,
     Unhealthy,
+    /// `deploy --abort` from another run rolled the traffic shift back
+    Aborted,
 }
 
 // The builders, as `Builder` serializes them.

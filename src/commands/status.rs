@@ -16,7 +16,17 @@ fn state(kind: Kind, r: &crate::model::stack::Resource) -> String {
     match kind {
         Kind::LoadBalancer => get("state"),
         Kind::Certificate => get("status"),
-        Kind::Function => format!("{} (live = version {})", get("state"), get("live_version")),
+        Kind::Function => {
+            let shift = r
+                .get("traffic_shift")
+                .map(|s| format!("; traffic shift {s}"))
+                .unwrap_or_default();
+            format!(
+                "{} (live = version {}){shift}",
+                get("state"),
+                get("live_version")
+            )
+        }
         Kind::TargetGroup => {
             let health = get("target_health");
             if health.is_empty() {

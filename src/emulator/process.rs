@@ -390,6 +390,8 @@ mod tests {
             log_retention_days: 14,
             multi_value_headers: false,
             health_check: None,
+            deploy_strategy: Default::default(),
+            deploy_gate: Default::default(),
             routes: vec![],
         }
     }

@@ -136,6 +136,9 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
         out.extend(buckets(&s, scope));
         out.extend(https(&s, scope));
         out.extend(waf(&s, scope));
+        if scope.config.uses_progressive_deploys() {
+            out.extend(deploy_gate(&s));
+        }
     }
     merge(out)
 }
@@ -701,6 +704,38 @@ fn change_functions(scope: &Scope<'_>) -> Vec<&'static str> {
     actions
 }
 
+/// A canary or linear deploy's gate alarms (`deploy_strategy`), all named
+/// `albkit-<stack>--<function>-gate-…`: created with the stack's tag (`TagResource` is
+/// what tagging on creation needs), read and listed by name, deleted only when tagged.
+/// The alias's weights are `lambda:UpdateAlias`, already in [`functions`].
+fn deploy_gate(s: &Arns) -> Vec<Statement> {
+    let alarms = vec![s.arn(
+        "cloudwatch",
+        &format!("alarm:{}*", s.names.gate_alarm_stack_prefix()),
+    )];
+    vec![
+        Statement::new(
+            READ_BY_NAME,
+            &[
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+            ],
+            alarms.clone(),
+        ),
+        Statement::new(
+            CREATE_TAGGED,
+            &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
+            alarms.clone(),
+        )
+        .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        Statement::new(CHANGE_TAGGED, &["cloudwatch:DeleteAlarms"], alarms).when(
+            "StringEquals",
+            s.tag_key(),
+            &[&s.stack],
+        ),
+    ]
+}
+
 /// The execution roles: created under the stack's path with its tag (and the
 /// permissions boundary, when one is configured), passed to Lambda only.
 fn roles(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
@@ -956,6 +991,38 @@ mod tests {
         assert!(!statement.actions.contains(&delete));
         let plan = actions(&policy(&c, Audience::Plan));
         assert!(!plan.contains(&all) && !plan.contains(&delete));
+    }
+
+    #[test]
+    fn gate_alarms_are_allowed_only_when_a_function_deploys_by_steps() {
+        let mut c = config(1, false, "");
+        let gate = "cloudwatch:PutMetricAlarm";
+        assert!(!actions(&policy(&c, Audience::Deploy)).contains(&gate));
+        c.functions[0].deploy_strategy = "canary:10%:5m".parse().expect("strategy");
+        let deploy = policy(&c, Audience::Deploy);
+        for action in [
+            gate,
+            "cloudwatch:TagResource",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:ListTagsForResource",
+        ] {
+            let st = deploy
+                .iter()
+                .find(|s| s.actions.contains(&action))
+                .expect(action);
+            assert_eq!(
+                st.resources
+                    .iter()
+                    .filter(|r| r.contains(":cloudwatch:"))
+                    .collect::<Vec<_>>(),
+                ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:albkit-shop--*"],
+                "{action}"
+            );
+        }
+        let create = deploy.iter().find(|s| s.actions.contains(&gate));
+        assert_eq!(create.map(|s| s.sid), Some(CREATE_TAGGED));
+        assert!(!actions(&policy(&c, Audience::Plan)).contains(&gate));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod names;
 pub mod plan;
 pub mod role_policy;
 pub mod sg_rule;
+pub mod shift;
 pub mod spec;
 pub mod stack;
 pub mod tls;

@@ -138,6 +138,19 @@ impl Names {
         log_group_of(&self.function(function))
     }
 
+    /// What the names of a function's deploy-gate alarms start with:
+    /// `albkit-<stack>--<function>-gate-`, then `v<version>-<metric>`
+    /// ([`crate::model::shift::gate_alarms`]). CloudWatch alarms are regional, so the
+    /// region is not needed; the stack-wide prefix is [`Self::gate_alarm_stack_prefix`].
+    pub fn gate_alarm_prefix(&self, function: &str) -> String {
+        format!("albkit-{}-gate-", self.per_function(function))
+    }
+
+    /// What the names of every gate alarm of the stack start with: `albkit-<stack>--`.
+    pub fn gate_alarm_stack_prefix(&self) -> String {
+        format!("albkit-{}--", self.stack)
+    }
+
     /// The path new roles are created under: the stack's and the region's. Discovery
     /// lists [`Self::role_path_prefix`], which also holds roles of earlier versions.
     pub fn role_path(&self) -> String {
@@ -285,6 +298,17 @@ mod tests {
         assert_eq!(names().log_group("api"), "/aws/lambda/hello--api");
         assert_eq!(names().role_path(), "/albkit/hello/us-east-1/");
         assert!(names().role_path().starts_with(&names().role_path_prefix()));
+    }
+
+    #[test]
+    fn gate_alarms_of_one_stack_never_match_another_stacks_prefix() {
+        assert_eq!(names().gate_alarm_prefix("api"), "albkit-hello--api-gate-");
+        assert!(names()
+            .gate_alarm_prefix("api")
+            .starts_with(&names().gate_alarm_stack_prefix()));
+        // "hello-eu" is another stack; its alarms are not "hello"'s.
+        let other = Names::new("hello-eu", "us-east-1").gate_alarm_prefix("api");
+        assert!(!other.starts_with(&names().gate_alarm_stack_prefix()));
     }
 
     #[test]

@@ -521,6 +521,8 @@ pub(crate) mod tests {
                 unhealthy_threshold: 2,
                 matcher: "200".parse().expect("matcher"),
             }),
+            deploy_strategy: Default::default(),
+            deploy_gate: Default::default(),
             routes: vec![Route {
                 priority,
                 paths: vec![format!("/{name}"), format!("/{name}/*")],

@@ -72,6 +72,19 @@ impl Reporter for Plain {
                 action.symbol(),
                 ing(action)
             )),
+            Event::Shift {
+                function,
+                percent,
+                detail,
+                milestone,
+            } => {
+                if milestone {
+                    self.line(&format!("  function/{function}: {percent:>3}% {detail}"));
+                }
+            }
+            Event::ShiftEnded { function, detail } => {
+                self.line(&format!("  function/{function}: {detail}"));
+            }
             Event::Waiting { logical, detail } => {
                 if self.verbose || !detail.contains("retrying") {
                     self.line(&format!("  {logical}: waiting for {detail}"));
@@ -112,6 +125,39 @@ impl Tty {
     fn style() -> ProgressStyle {
         ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
+    }
+}
+
+impl Tty {
+    /// A traffic shift's bar: the new version's weight, and where the step is.
+    fn shift(
+        &self,
+        bars: &mut HashMap<String, ProgressBar>,
+        function: &str,
+        percent: u8,
+        detail: String,
+    ) {
+        let bar = bars.entry(format!("shift/{function}")).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new(100));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/dim}] {pos:>3}% {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(format!("function/{function}"));
+            bar
+        });
+        bar.set_position(u64::from(percent));
+        bar.set_message(detail);
+    }
+
+    fn shift_ended(&self, bars: &mut HashMap<String, ProgressBar>, function: &str, detail: String) {
+        match bars.remove(&format!("shift/{function}")) {
+            Some(bar) => bar.finish_with_message(detail),
+            None if !self.quiet => {
+                let _ = self.multi.println(format!("function/{function}: {detail}"));
+            }
+            None => {}
+        }
     }
 }
 
@@ -167,6 +213,15 @@ impl Reporter for Tty {
                         secs(elapsed)
                     ));
                 }
+            }
+            Event::Shift {
+                function,
+                percent,
+                detail,
+                ..
+            } if !self.quiet => self.shift(&mut bars, &function, percent, detail),
+            Event::ShiftEnded { function, detail } => {
+                self.shift_ended(&mut bars, &function, detail);
             }
             Event::Failed { logical, error } => match bars.remove(&logical) {
                 Some(bar) => bar.abandon_with_message(format!("failed: {error}")),

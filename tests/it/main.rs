@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod conformance;
 mod data_plane;
+mod deploys;
 mod dev;
 mod docs;
 mod doctor;

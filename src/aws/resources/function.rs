@@ -1,25 +1,27 @@
 //! The Lambda function, its published versions and the `live` alias the target group
 //! invokes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_lambda::operation::get_alias::GetAliasOutput;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime,
-    State,
+    AliasRoutingConfiguration, Architecture, Environment, FunctionCode, FunctionConfiguration,
+    LastUpdateStatus, Runtime, State,
 };
 use futures::future::try_join_all;
 
 use super::wait_error;
 use super::{as_found, found, logical_of, read, tag_changes, teardown, Ctx, Foreign, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
+use crate::aws::events::Event;
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
 use crate::model::found::Found;
 use crate::model::names::{logical, LIVE_ALIAS, TAG_RESOURCE, TAG_STACK};
 use crate::model::plan::{Change, Facts, Observed};
+use crate::model::shift::ShiftState;
 use crate::model::spec::{FunctionSpec, Props, Ref};
 use crate::model::stack::Tags;
 use crate::package::Artifact;
@@ -86,6 +88,7 @@ async fn discover_one(
         configuration(lambda, name, Some(LIVE_ALIAS)),
         configuration(lambda, name, None),
     )?;
+    let shift = alias.as_ref().and_then(shift_of);
     let alias = alias.and_then(|a| a.function_version().map(str::to_string));
     if let Some(foreign) = in_the_way(ctx, name, &tags) {
         return Ok(Some(Err(foreign)));
@@ -119,9 +122,12 @@ async fn discover_one(
         None => (latest, None),
     };
     let (spec, mut extras) = settings(&config, &base);
-    let alias_text = if alias.is_some() { ALIAS_PROP } else { "none" };
+    let alias_text = alias_text(alias.is_some(), shift.as_ref());
     as_found(&mut extras, "alias", alias_text, ALIAS_PROP);
     extras.push(("live_version", alias.unwrap_or_else(|| "none".into())));
+    if let Some((summary, _)) = shift {
+        extras.push(("traffic_shift", summary));
+    }
     extras.push((
         "state",
         config.state().map_or("unknown", |s| s.as_str()).to_string(),
@@ -129,6 +135,33 @@ async fn discover_one(
     let mut found = Found::new(arn, logical, spec, tags).extras(extras);
     found.latest = latest.map(|(spec, extras)| Box::new((spec.into(), extras)));
     Ok(Some(Ok(found.with(Facts::Named(name.to_string())))))
+}
+
+/// The traffic shift on the alias, as `status` shows it, and whether it is stranded;
+/// `None` without one.
+fn shift_of(a: &GetAliasOutput) -> Option<(String, bool)> {
+    let live = LiveAlias::of(
+        a.function_version(),
+        a.description(),
+        a.routing_config(),
+        a.revision_id(),
+    );
+    let state = live.shift(unix_now());
+    Some((
+        state.summary(&live.weights)?,
+        matches!(state, ShiftState::Stranded(_)),
+    ))
+}
+
+/// The alias as the plan compares it: a stranded traffic shift is a difference `up`
+/// repairs (it points `live` at the version it publishes, with no weights); one in
+/// flight is only shown.
+fn alias_text(exists: bool, shift: Option<&(String, bool)>) -> &'static str {
+    match (exists, shift) {
+        (false, _) => "none",
+        (true, Some((_, true))) => "live -> published version, with a stranded traffic shift",
+        (true, _) => ALIAS_PROP,
+    }
 }
 
 /// The tags of the function `name` (`arn`).
@@ -346,12 +379,16 @@ pub(crate) async fn point_alias(
 ) -> Result<(), AwsError> {
     let what = "point the live alias at the new version";
     retry(Policy::fresh(), what, notify, || async {
+        // No additional weights and no shift record: pointing `live` ends any traffic
+        // shift (docs/deploys.md).
         let update = || async {
             lambda
                 .update_alias()
                 .function_name(name)
                 .name(LIVE_ALIAS)
                 .function_version(version)
+                .routing_config(no_weights())
+                .description("")
                 .send()
                 .await
                 .aws("UpdateAlias", name)
@@ -378,6 +415,110 @@ pub(crate) async fn point_alias(
         }
     })
     .await
+}
+
+/// A routing configuration without additional versions.
+fn no_weights() -> AliasRoutingConfiguration {
+    AliasRoutingConfiguration::builder()
+        .set_additional_version_weights(Some(HashMap::new()))
+        .build()
+}
+
+/// The `live` alias as a traffic shift reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveAlias {
+    /// The version that takes the traffic the additional weights leave.
+    pub version: String,
+    pub description: String,
+    /// Additional versions and their weights (0.0–1.0).
+    pub weights: BTreeMap<String, f64>,
+    /// Changes with every update: `UpdateAlias` with it fails if another run changed
+    /// the alias since it was read.
+    pub revision: Option<String>,
+}
+
+impl LiveAlias {
+    fn of(
+        version: Option<&str>,
+        description: Option<&str>,
+        routing: Option<&AliasRoutingConfiguration>,
+        revision: Option<&str>,
+    ) -> Self {
+        Self {
+            version: version.unwrap_or_default().to_string(),
+            description: description.unwrap_or_default().to_string(),
+            weights: routing
+                .and_then(|r| r.additional_version_weights())
+                .map(|w| w.iter().map(|(v, w)| (v.clone(), *w)).collect())
+                .unwrap_or_default(),
+            revision: revision.map(str::to_string),
+        }
+    }
+
+    /// Its shift state at `now` (Unix seconds).
+    pub(crate) fn shift(&self, now: u64) -> ShiftState {
+        ShiftState::of(Some(&self.description), &self.weights, now)
+    }
+}
+
+/// The `live` alias of the function `name` with its weights; `None` without one.
+pub(crate) async fn read_live(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> Result<Option<LiveAlias>, AwsError> {
+    Ok(live_alias(lambda, name).await?.map(|a| {
+        LiveAlias::of(
+            a.function_version(),
+            a.description(),
+            a.routing_config(),
+            a.revision_id(),
+        )
+    }))
+}
+
+/// Sets `live`'s routing: `primary` takes what `extra` (a version and a weight) leaves,
+/// and the description records the shift (`""`: none). With `revision`, only if nobody
+/// changed the alias since (Lambda refuses with `PreconditionFailedException`). Returns
+/// the alias's new revision.
+pub(crate) async fn route_live(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    primary: &str,
+    extra: Option<(&str, f64)>,
+    description: &str,
+    revision: Option<&str>,
+    notify: &dyn Notify,
+) -> Result<LiveAlias, AwsError> {
+    let weights: HashMap<String, f64> =
+        extra.map(|(v, w)| (v.to_string(), w)).into_iter().collect();
+    let routing = AliasRoutingConfiguration::builder()
+        .set_additional_version_weights(Some(weights))
+        .build();
+    let out = retry(
+        Policy::fresh(),
+        "set the live alias's weights",
+        notify,
+        || async {
+            lambda
+                .update_alias()
+                .function_name(name)
+                .name(LIVE_ALIAS)
+                .function_version(primary)
+                .routing_config(routing.clone())
+                .description(description)
+                .set_revision_id(revision.map(str::to_string))
+                .send()
+                .await
+                .aws("UpdateAlias", name)
+        },
+    )
+    .await?;
+    Ok(LiveAlias::of(
+        out.function_version(),
+        out.description(),
+        out.routing_config(),
+        out.revision_id(),
+    ))
 }
 
 /// What the Lambda calls of one function take, computed once.
@@ -452,10 +593,58 @@ pub(crate) async fn apply(
         // Publishing an unchanged $LATEST returns the existing version, so this is safe
         // to repeat after an interruption.
         let version = publish_version(lambda, name, &inputs.artifact.sha256, &notify).await?;
-        let exists = live_alias(lambda, name).await?.is_some();
-        point_alias(lambda, name, &version, exists, &notify).await?;
+        let live = read_live(lambda, name).await?;
+        point_live(ctx, change, want, &version, live.as_ref()).await?;
     }
     Ok(arn)
+}
+
+/// Points `live` at `version`, unless a traffic shift is in flight (or weights albkit did
+/// not set are on it): `up` never resets those weights. A stranded shift is ended: `live`
+/// on `version` with no weights, its gate alarms deleted.
+async fn point_live(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &FunctionSpec,
+    version: &str,
+    live: Option<&LiveAlias>,
+) -> Result<(), AwsError> {
+    let (lambda, name) = (&ctx.aws.lambda, want.name.as_str());
+    let notify = ctx.notify(&change.logical);
+    let state = live.map(|l| l.shift(unix_now()));
+    if let Some(ShiftState::InFlight(_) | ShiftState::Unmanaged(_)) = &state {
+        let summary = state
+            .as_ref()
+            .and_then(|s| s.summary(&live.map(|l| l.weights.clone()).unwrap_or_default()));
+        ctx.reporter.event(Event::Note(format!(
+            "function {}: traffic shift {}: its weights are left alone; version {version} was published, `{LIVE_ALIAS}` not moved (the shift's `albkit deploy` ends it, `albkit deploy --abort` rolls it back)",
+            want.config_name,
+            summary.unwrap_or_default()
+        )));
+        return Ok(());
+    }
+    point_alias(lambda, name, version, live.is_some(), &notify).await?;
+    if let Some(ShiftState::Stranded(shift)) = state {
+        let prefix = ctx.names.gate_alarm_prefix(&want.config_name);
+        let cloudwatch = &ctx.aws.cloudwatch;
+        let alarms = match super::gate_alarms::delete_all(cloudwatch, &prefix, ctx.stack(), &notify).await {
+            Ok(_) => String::new(),
+            Err(e) => format!("; its gate alarms {prefix}* were left ({e}): the next deploy of the function removes them"),
+        };
+        ctx.reporter.event(Event::Note(format!(
+            "function {}: finished a stranded traffic shift {}: `{LIVE_ALIAS}` is version {version} with no weights{alarms}",
+            want.config_name,
+            shift.summary(None)
+        )));
+    }
+    Ok(())
+}
+
+/// Unix seconds now: what a shift's deadline is compared with.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Creates the function; returns its ARN.

@@ -26,6 +26,7 @@ pub(crate) mod elb;
 pub(crate) mod function;
 pub(crate) mod function_concurrency;
 pub(crate) mod function_provisioned;
+pub(crate) mod gate_alarms;
 pub(crate) mod internet_gateway;
 pub(crate) mod listener;
 pub(crate) mod listener_certificates;

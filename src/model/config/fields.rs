@@ -252,7 +252,9 @@ section! {
         KMS_KEY_ARN: text("kms_key_arn", "\"arn:aws:kms:us-east-1:123456789012:key/...\"", "encrypt the environment with this customer managed key").commented();
         LOG_RETENTION_DAYS: field("log_retention_days", Ty::IntOf { values: super::LOG_RETENTION_DAYS, default: 14 }, "one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, ...)");
         MULTI_VALUE_HEADERS: field("multi_value_headers", Ty::Bool(false), "target group attribute lambda.multi_value_headers.enabled: the event's header and query form");
+        DEPLOY_STRATEGY: text("deploy_strategy", "", "how `albkit deploy` moves `live` to a new version: \"all-at-once\", \"canary:10%:5m\" (10% of the traffic for 5 minutes, then all) or \"linear:10%:1m\" (10% more every minute); `deploy --strategy` overrides it (docs/deploys.md)").default("all-at-once");
         HEALTH_CHECK: field("health_check", Ty::Table(&super::HEALTH_CHECK), "");
+        DEPLOY_GATE: field("deploy_gate", Ty::Table(&super::DEPLOY_GATE), "");
         ROUTES: field("routes", Ty::Tables(&super::ROUTE), "");
     }
 }
@@ -266,6 +268,17 @@ section! {
         HEALTHY_THRESHOLD: int("healthy_threshold", 2, 10, 5, "");
         UNHEALTHY_THRESHOLD: int("unhealthy_threshold", 2, 10, 2, "");
         MATCHER: text("matcher", "", "HTTP codes 200 to 499: \"200\", a range \"200-299\" or a list \"200,204\"").default("200");
+    }
+}
+
+section! {
+    DEPLOY_GATE = "functions.deploy_gate", "[functions.deploy_gate]", "optional; the alarms that roll back a canary or linear deploy: a metric's sum over one minute reaching its threshold";
+    mod deploy_gate {
+        ERRORS: int("errors", 1, 1_000_000, 1, "Lambda Errors of the new version");
+        THROTTLES: int("throttles", 1, 1_000_000, 1, "Lambda Throttles of the new version");
+        LAMBDA_USER_ERRORS: int("lambda_user_errors", 1, 1_000_000, 1, "the target group's LambdaUserError (responses the load balancer cannot use)");
+        LAMBDA_INTERNAL_ERRORS: int("lambda_internal_errors", 1, 1_000_000, 1, "the target group's LambdaInternalError (the load balancer cannot invoke)");
+        TARGET_5XX: int("target_5xx", 1, 1_000_000, 5, "the target group's HTTPCode_Target_5XX_Count");
     }
 }
 
@@ -347,6 +360,7 @@ pub const SECTIONS: &[&Section] = &[
     &WAF_RATE_LIMIT,
     &FUNCTION,
     &HEALTH_CHECK,
+    &DEPLOY_GATE,
     &ROUTE,
     &AUTH,
     &JWT,

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use super::headers::{Inserted, ResponseHeaders};
 use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::shift::{GateThresholds, Strategy};
 use super::spec::{FixedResponse, Redirect};
 
 pub mod fields;
@@ -254,6 +255,16 @@ impl Architecture {
     }
 }
 
+impl Config {
+    /// Whether a function deploys by canary or linear steps (`deploy_strategy`): the
+    /// gate's alarms are then part of the stack's permissions and of its teardown.
+    pub fn uses_progressive_deploys(&self) -> bool {
+        self.functions
+            .iter()
+            .any(|f| f.deploy_strategy != Strategy::AllAtOnce)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSettings {
     /// `[a-z0-9-]`, starts with a letter, unique in the stack.
@@ -278,6 +289,10 @@ pub struct FunctionSettings {
     pub log_retention_days: u32,
     pub multi_value_headers: bool,
     pub health_check: Option<HealthCheck>,
+    /// How `albkit deploy` moves `live` to a new version (`deploy_strategy`).
+    pub deploy_strategy: Strategy,
+    /// The thresholds of a canary or linear deploy's gate (`[functions.deploy_gate]`).
+    pub deploy_gate: GateThresholds,
     pub routes: Vec<Route>,
 }
 

@@ -477,6 +477,12 @@ rule! {
     provisioned_concurrency_zero: function("provisioned_concurrency = 0\n"), "functions[0].provisioned_concurrency", "provisioned_concurrency 0 is out of range (1–100000)";
     provisioned_concurrency_text: function("provisioned_concurrency = \"5\"\n"), "functions[0].provisioned_concurrency", "expected an integer, found a string";
     provisioned_concurrency_above_reserved: function("reserved_concurrency = 4\nprovisioned_concurrency = 5\n"), "functions[0].provisioned_concurrency", "provisioned_concurrency 5 is more than reserved_concurrency 4";
+    deploy_strategy_weight: function("deploy_strategy = \"canary:0%:5m\"\n"), "functions[0].deploy_strategy", "weight \"0%\" is out of range (1%–99%)";
+    deploy_strategy_linear_uneven: function("deploy_strategy = \"linear:30%:1m\"\n"), "functions[0].deploy_strategy", "do not reach 100%";
+    deploy_strategy_no_unit: function("deploy_strategy = \"canary:10%:5\"\n"), "functions[0].deploy_strategy", "needs a unit";
+    deploy_strategy_unknown: function("deploy_strategy = \"blue-green\"\n"), "functions[0].deploy_strategy", "is not one albkit knows";
+    deploy_gate_zero: function("deploy_gate = { errors = 0 }\n"), "functions[0].deploy_gate.errors", "errors 0 is out of range (1–1000000)";
+    deploy_gate_unknown_key: function("[functions.deploy_gate]\nerror = 2\n"), "functions[0].deploy_gate.error", "unknown key";
     environment_bad_name: function("environment = { \"1BAD\" = \"x\" }\n"), "functions[0].environment.1BAD", "is not valid";
     environment_reserved: function("environment = { AWS_REGION = \"us-east-1\" }\n"), "functions[0].environment.AWS_REGION", "reserved by Lambda";
     environment_reserved_handler: function("[functions.environment]\n_HANDLER = \"x\"\n"), "functions[0].environment._HANDLER", "reserved by Lambda";
@@ -697,6 +703,8 @@ architecture = "arm64"
 environment = { RUST_LOG = "info", GREETING = "hi" }
 log_retention_days = 30
 multi_value_headers = true
+deploy_strategy = "canary:10%:5m"
+deploy_gate = { errors = 3, target_5xx = 10 }
 health_check = { path = "/health", interval_seconds = 60, timeout_seconds = 10, healthy_threshold = 3, unhealthy_threshold = 4, matcher = "200-299" }
 
 [[functions.routes]]
@@ -786,6 +794,12 @@ fn full_example() {
                     unhealthy_threshold: 4,
                     matcher: "200-299".parse().expect("matcher"),
                 }),
+                deploy_strategy: "canary:10%:5m".parse().expect("strategy"),
+                deploy_gate: crate::model::shift::GateThresholds {
+                    errors: 3,
+                    target_5xx: 10,
+                    ..Default::default()
+                },
                 routes: vec![
                     Route {
                         priority: 10,
@@ -824,6 +838,8 @@ fn full_example() {
                     unhealthy_threshold: 2,
                     matcher: "200".parse().expect("matcher"),
                 }),
+                deploy_strategy: Default::default(),
+                deploy_gate: Default::default(),
                 routes: vec![],
             },
         ],
@@ -876,6 +892,8 @@ fn minimal_config_gets_all_defaults() {
             log_retention_days: 14,
             multi_value_headers: false,
             health_check: None,
+            deploy_strategy: Default::default(),
+            deploy_gate: Default::default(),
             routes: vec![],
         }],
         routes: vec![],

@@ -394,6 +394,23 @@ pub(crate) fn operation_of(
             let mutating = !read(&op);
             (op, mutating)
         }
+        // CloudWatch (Smithy RPC v2 CBOR): `/service/<service>/operation/<Operation>`.
+        "monitoring" => {
+            let op = path
+                .split('?')
+                .next()
+                .and_then(|p| p.rsplit_once("/operation/"))
+                .map(|(_, op)| op.to_string())
+                .or_else(|| {
+                    target
+                        .and_then(|t| t.rsplit('.').next())
+                        .map(str::to_string)
+                })
+                .or_else(|| form_value(body, "Action").map(str::to_string))
+                .unwrap_or_else(|| "Unknown".into());
+            let mutating = !read(&op);
+            (op, mutating)
+        }
         "logs" | "acm" | "wafv2" => {
             let op = target
                 .and_then(|t| t.rsplit('.').next())

@@ -1,11 +1,14 @@
 //! The checks of `[[functions]]`, their health checks and routes.
 
 use super::*;
-use crate::model::config::fields::{function as func, health_check as hc, route, top};
+use crate::model::config::fields::{
+    deploy_gate as gate, function as func, health_check as hc, route, top,
+};
 use crate::model::config::rules::*;
 use crate::model::config::{
     Architecture, FunctionSettings, HealthCheck, Matcher, Route, SecretRef,
 };
+use crate::model::shift::{GateThresholds, Strategy, STRATEGY_HELP};
 use std::collections::{BTreeMap, HashSet};
 
 impl Checker<'_> {
@@ -106,6 +109,10 @@ impl Checker<'_> {
         let health = self
             .sub_table(t, &func::HEALTH_CHECK)
             .check(None, |h| self.health_check(&h).map(Some));
+        let strategy = self.deploy_strategy(t);
+        let gate = self
+            .sub_table(t, &func::DEPLOY_GATE)
+            .check(GateThresholds::default(), |g| self.deploy_gate(&g));
         let label = name.clone().unwrap_or_else(|| t.path.clone());
         let routes = self.routes(t, &label, priorities, https);
         Some(FunctionSettings {
@@ -122,7 +129,41 @@ impl Checker<'_> {
             log_retention_days: retention?,
             multi_value_headers: multi?,
             health_check: health?,
+            deploy_strategy: strategy?,
+            deploy_gate: gate?,
             routes: routes?,
+        })
+    }
+
+    /// `deploy_strategy`: parsed as `--strategy` is.
+    fn deploy_strategy(&mut self, t: &Tbl) -> Option<Strategy> {
+        match self.get_str(t, &func::DEPLOY_STRATEGY) {
+            Got::Val(s) => match s.value.parse() {
+                Ok(strategy) => Some(strategy),
+                Err(why) => {
+                    self.bad(&s, why, STRATEGY_HELP);
+                    None
+                }
+            },
+            Got::Missing => Some(Strategy::AllAtOnce),
+            Got::Bad => None,
+        }
+    }
+
+    /// `[functions.deploy_gate]`.
+    fn deploy_gate(&mut self, t: &Tbl) -> Option<GateThresholds> {
+        self.check_unknown_keys(t, &fields::DEPLOY_GATE);
+        let errors = self.get_int_in_range(t, &gate::ERRORS);
+        let throttles = self.get_int_in_range(t, &gate::THROTTLES);
+        let user = self.get_int_in_range(t, &gate::LAMBDA_USER_ERRORS);
+        let internal = self.get_int_in_range(t, &gate::LAMBDA_INTERNAL_ERRORS);
+        let target_5xx = self.get_int_in_range(t, &gate::TARGET_5XX);
+        Some(GateThresholds {
+            errors: errors?,
+            throttles: throttles?,
+            lambda_user_errors: user?,
+            lambda_internal_errors: internal?,
+            target_5xx: target_5xx?,
         })
     }
 
