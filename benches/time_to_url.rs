@@ -59,6 +59,8 @@ fn proxy_for(moto: &Moto, m: &Model) -> Proxy {
                 eni_release: m.eni_release,
                 certificate_release: m.certificate_release,
                 late_log_delivery: true,
+                // The bench's stack has no provisioned concurrency to wait for.
+                ..Realism::default()
             },
             ..ProxyConfig::default()
         },

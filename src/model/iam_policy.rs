@@ -434,19 +434,7 @@ fn read_stack(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Vec<Statement>
         ],
         buckets,
     ));
-    if scope.config.waf.is_some() && audience == Audience::Plan {
-        // The stack's web ACL (name) and which web ACL its load balancer has (the
-        // deploy audience has them among `waf`'s).
-        out.push(Statement::new(
-            READ_BY_NAME,
-            &[
-                "wafv2:GetWebACL",
-                "wafv2:GetWebACLForResource",
-                "wafv2:ListTagsForResource",
-            ],
-            [s.web_acl(), s.load_balancer()].concat(),
-        ));
-    }
+    out.extend(read_waf(s, scope, audience));
     if let Some(https) = &scope.config.https {
         out.push(Statement::new(
             READ_BY_NAME,
@@ -470,6 +458,22 @@ fn read_stack(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Vec<Statement>
         }
     }
     out
+}
+
+/// With `[waf]`, for the plan audience: the stack's web ACL (by name) and which web ACL
+/// its load balancer has. The deploy audience has them among [`waf`]'s.
+fn read_waf(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Option<Statement> {
+    (scope.config.waf.is_some() && audience == Audience::Plan).then(|| {
+        Statement::new(
+            READ_BY_NAME,
+            &[
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:ListTagsForResource",
+            ],
+            [s.web_acl(), s.load_balancer()].concat(),
+        )
+    })
 }
 
 /// The VPC, subnets, internet gateway, route table and security group: created only
