@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::names::LIVE_ALIAS;
+
 /// How `deploy` moves `live` to a new version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
@@ -344,9 +346,13 @@ pub fn gate_alarms(
         name: name(what),
         namespace: "AWS/Lambda",
         metric,
+        // Through a weighted alias, Lambda reports each version's invocations under the
+        // alias (`Resource`) and the version that ran (`ExecutedVersion`); `Resource =
+        // <function>:<version>` counts only calls that name the version itself.
         dimensions: vec![
             ("FunctionName", function.to_string()),
-            ("Resource", format!("{function}:{version}")),
+            ("Resource", format!("{function}:{LIVE_ALIAS}")),
+            ("ExecutedVersion", version.to_string()),
         ],
         threshold: f64::from(threshold),
     };
@@ -582,7 +588,8 @@ mod tests {
             alarms[0].dimensions,
             [
                 ("FunctionName", "shop--api".to_string()),
-                ("Resource", "shop--api:7".to_string())
+                ("Resource", "shop--api:live".to_string()),
+                ("ExecutedVersion", "7".to_string())
             ]
         );
         assert_eq!(alarms[4].metric, "HTTPCode_Target_5XX_Count");

@@ -29,7 +29,7 @@ fn command(endpoint: &str, project: &Project, args: &[&str]) -> std::process::Co
 
 fn albkit(project: &Project, args: &[&str]) -> Output {
     run(
-        command(&MiniStack::shared().endpoint(), project, args),
+        command(&MiniStack::for_alarms().endpoint(), project, args),
         ALBKIT_TIMEOUT,
     )
 }
@@ -113,7 +113,7 @@ impl Stack {
         let stack = unique_stack_name(prefix);
         let project = Project::from_template("hello", &stack);
         albkit(&project, &["up", "--yes"]).ok();
-        let cfg = MiniStack::shared().root_config(REGION).await;
+        let cfg = MiniStack::for_alarms().root_config(REGION).await;
         Stack {
             name: format!("{stack}--hello"),
             stack,
@@ -143,12 +143,12 @@ impl Stack {
 
     /// `albkit <args>` on a thread of its own.
     fn spawn(&self, args: &[&str]) -> std::thread::JoinHandle<Output> {
-        let cmd = command(&MiniStack::shared().endpoint(), &self.project, args);
+        let cmd = command(&MiniStack::for_alarms().endpoint(), &self.project, args);
         std::thread::spawn(move || run(cmd, ALBKIT_TIMEOUT))
     }
 
     async fn target_group_has_load_balancer(&self) -> bool {
-        let cfg = MiniStack::shared().root_config(REGION).await;
+        let cfg = MiniStack::for_alarms().root_config(REGION).await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
         let out = elb
             .describe_target_groups()
@@ -433,7 +433,7 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
         tls_front: true,
         ..ProxyConfig::default()
     };
-    let proxy = Proxy::start(&MiniStack::shared().endpoint(), config);
+    let proxy = Proxy::start(&MiniStack::for_alarms().endpoint(), config);
     let s = Stack::up("shiftkill").await;
     let deploy = ["deploy", "--yes", "--strategy", "canary:10%:1s"];
     let grace = [("ALBKIT_SHIFT_GRACE_SECONDS", "0")];
@@ -491,7 +491,7 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
         } else {
             &["up", "--yes"]
         };
-        let mut cmd = command(&MiniStack::shared().endpoint(), &s.project, args);
+        let mut cmd = command(&MiniStack::for_alarms().endpoint(), &s.project, args);
         cmd.env("ALBKIT_SHIFT_GRACE_SECONDS", "0");
         let out = run(cmd, ALBKIT_TIMEOUT);
         out.ok();

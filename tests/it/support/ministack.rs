@@ -35,21 +35,33 @@ pub(crate) struct MiniStack {
 }
 
 static SHARED: OnceLock<MiniStack> = OnceLock::new();
+static ALARMS: OnceLock<MiniStack> = OnceLock::new();
 
 impl MiniStack {
     /// The server shared by every test of this binary, started on first use.
     pub(crate) fn shared() -> &'static MiniStack {
-        SHARED.get_or_init(|| {
-            let python = find_python();
-            let mut failures = Vec::new();
-            for _ in 0..5 {
-                match MiniStack::try_start(&python, free_port()) {
-                    Ok(m) => return m,
-                    Err(e) => failures.push(e),
-                }
+        SHARED.get_or_init(MiniStack::start)
+    }
+
+    /// A server of their own for the tests whose CloudWatch alarms must see their own
+    /// metrics only: MiniStack evaluates an alarm on every data point of its namespace
+    /// and metric name in the account, whatever their dimensions (AWS matches the
+    /// dimensions), so a function failing in another test of the shared server would
+    /// set off their gate alarms.
+    pub(crate) fn for_alarms() -> &'static MiniStack {
+        ALARMS.get_or_init(MiniStack::start)
+    }
+
+    fn start() -> MiniStack {
+        let python = find_python();
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            match MiniStack::try_start(&python, free_port()) {
+                Ok(m) => return m,
+                Err(e) => failures.push(e),
             }
-            panic!("could not start MiniStack:\n{}", failures.join("\n"));
-        })
+        }
+        panic!("could not start MiniStack:\n{}", failures.join("\n"));
     }
 
     fn try_start(python: &Path, port: u16) -> Result<MiniStack, String> {
