@@ -27,12 +27,6 @@ fn command(endpoint: &str, project: &Project, args: &[&str]) -> std::process::Co
     cmd
 }
 
-fn albkit(project: &Project, args: &[&str]) -> Output {
-    run(
-        command(&MiniStack::for_alarms().endpoint(), project, args),
-        ALBKIT_TIMEOUT,
-    )
-}
 
 /// The `live` alias as the SDK reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +94,8 @@ where
 }
 
 struct Stack {
+    /// The test's own MiniStack (see [`MiniStack::private`]).
+    ministack: MiniStack,
     stack: String,
     name: String,
     project: Project,
@@ -110,11 +106,14 @@ struct Stack {
 impl Stack {
     /// The hello template, up, in `REGION`.
     async fn up(prefix: &str) -> Stack {
+        let ministack = MiniStack::private();
         let stack = unique_stack_name(prefix);
         let project = Project::from_template("hello", &stack);
-        albkit(&project, &["up", "--yes"]).ok();
-        let cfg = MiniStack::for_alarms().root_config(REGION).await;
+        let up = command(&ministack.endpoint(), &project, &["up", "--yes"]);
+        run(up, ALBKIT_TIMEOUT).ok();
+        let cfg = ministack.root_config(REGION).await;
         Stack {
+            ministack,
             name: format!("{stack}--hello"),
             stack,
             project,
@@ -141,14 +140,22 @@ impl Stack {
         );
     }
 
+    /// `albkit <args>` against the test's MiniStack.
+    fn albkit(&self, args: &[&str]) -> Output {
+        run(
+            command(&self.ministack.endpoint(), &self.project, args),
+            ALBKIT_TIMEOUT,
+        )
+    }
+
     /// `albkit <args>` on a thread of its own.
     fn spawn(&self, args: &[&str]) -> std::thread::JoinHandle<Output> {
-        let cmd = command(&MiniStack::for_alarms().endpoint(), &self.project, args);
+        let cmd = command(&self.ministack.endpoint(), &self.project, args);
         std::thread::spawn(move || run(cmd, ALBKIT_TIMEOUT))
     }
 
     async fn target_group_has_load_balancer(&self) -> bool {
-        let cfg = MiniStack::for_alarms().root_config(REGION).await;
+        let cfg = self.ministack.root_config(REGION).await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
         let out = elb
             .describe_target_groups()
@@ -341,7 +348,7 @@ async fn a_healthy_linear_deploy_completes_with_each_steps_weight() {
         serde_json::to_string_pretty(&f["shift"]).unwrap_or_default()
     );
     // `up` agrees with what the shift did.
-    albkit(&s.project, &["plan", "--detailed-exitcode"]).code_is(0);
+    s.albkit(&["plan", "--detailed-exitcode"]).code_is(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -360,11 +367,11 @@ async fn up_during_a_shift_keeps_its_weights_and_abort_rolls_it_back() {
     ]);
     let during = s.weighted(&v2, &deploy).await;
 
-    let up = albkit(&s.project, &["up", "--yes"]);
+    let up = s.albkit(&["up", "--yes"]);
     up.ok();
     assert!(up.stderr.contains("left alone"), "{up}");
     assert_eq!(s.live().await, during, "up kept the shift's weights");
-    let status = albkit(&s.project, &["status", "-o", "json"]).ok().json();
+    let status = s.albkit(&["status", "-o", "json"]).ok().json();
     assert!(
         status
             .to_string()
@@ -372,11 +379,11 @@ async fn up_during_a_shift_keeps_its_weights_and_abort_rolls_it_back() {
         "{status}"
     );
     // A second deploy refuses while the shift is in flight.
-    let second = albkit(&s.project, &["deploy", "--yes"]);
+    let second = s.albkit(&["deploy", "--yes"]);
     second.code_is(1);
     assert!(second.stderr.contains("in flight"), "{second}");
 
-    let abort = albkit(&s.project, &["deploy", "--abort", "-o", "json"]);
+    let abort = s.albkit(&["deploy", "--abort", "-o", "json"]);
     abort.ok();
     assert_eq!(abort.json()["aborted"][0]["version"], v2.as_str());
     let out = deploy.join().expect("deploy runner");
@@ -387,7 +394,7 @@ async fn up_during_a_shift_keeps_its_weights_and_abort_rolls_it_back() {
     assert!(idle(&after), "{after:?}");
     assert!(gate_alarms(&s.cw, &s.stack).await.is_empty());
     // Nothing left to abort.
-    let again = albkit(&s.project, &["deploy", "--abort"]);
+    let again = s.albkit(&["deploy", "--abort"]);
     again.ok();
     assert!(again.stderr.contains("nothing to abort"), "{again}");
 }
@@ -433,8 +440,8 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
         tls_front: true,
         ..ProxyConfig::default()
     };
-    let proxy = Proxy::start(&MiniStack::for_alarms().endpoint(), config);
     let s = Stack::up("shiftkill").await;
+    let proxy = Proxy::start(&s.ministack.endpoint(), config);
     let deploy = ["deploy", "--yes", "--strategy", "canary:10%:1s"];
     let grace = [("ALBKIT_SHIFT_GRACE_SECONDS", "0")];
     // How many mutating calls a whole canary deploy makes.
@@ -491,7 +498,7 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
         } else {
             &["up", "--yes"]
         };
-        let mut cmd = command(&MiniStack::for_alarms().endpoint(), &s.project, args);
+        let mut cmd = command(&s.ministack.endpoint(), &s.project, args);
         cmd.env("ALBKIT_SHIFT_GRACE_SECONDS", "0");
         let out = run(cmd, ALBKIT_TIMEOUT);
         out.ok();
@@ -521,7 +528,7 @@ async fn a_shift_killed_after_any_mutating_call_is_ended_by_the_next_deploy_or_u
             ended.1 += 1;
         }
         assert_eq!(
-            albkit(&s.project, &["plan", "--detailed-exitcode"]).code,
+            s.albkit(&["plan", "--detailed-exitcode"]).code,
             Some(0),
             "k = {k}: {by} left the stack converged"
         );

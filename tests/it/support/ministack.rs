@@ -35,7 +35,6 @@ pub(crate) struct MiniStack {
 }
 
 static SHARED: OnceLock<MiniStack> = OnceLock::new();
-static ALARMS: OnceLock<MiniStack> = OnceLock::new();
 
 impl MiniStack {
     /// The server shared by every test of this binary, started on first use.
@@ -43,13 +42,13 @@ impl MiniStack {
         SHARED.get_or_init(MiniStack::start)
     }
 
-    /// A server of their own for the tests whose CloudWatch alarms must see their own
-    /// metrics only: MiniStack evaluates an alarm on every data point of its namespace
-    /// and metric name in the account, whatever their dimensions (AWS matches the
-    /// dimensions), so a function failing in another test of the shared server would
-    /// set off their gate alarms.
-    pub(crate) fn for_alarms() -> &'static MiniStack {
-        ALARMS.get_or_init(MiniStack::start)
+    /// A server of the calling test's own, stopped when it is dropped: for the tests
+    /// whose CloudWatch alarms must see their own metrics only. MiniStack evaluates an
+    /// alarm on every data point of its namespace and metric name in the account,
+    /// whatever their dimensions (AWS matches the dimensions), so a function failing in
+    /// another test of the same server would set them off.
+    pub(crate) fn private() -> MiniStack {
+        MiniStack::start()
     }
 
     fn start() -> MiniStack {
