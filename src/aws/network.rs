@@ -151,10 +151,15 @@ async fn check_subnets(
         }
     }
     if dualstack && !without_ipv6.is_empty() {
+        let verb = if without_ipv6.len() == 1 {
+            "has"
+        } else {
+            "have"
+        };
         return Err(Error::usage(
             format!(
                 "load_balancer.ip_address_type = \"dualstack\", but network.subnet_ids {} \
-                 have no IPv6 CIDR block (albkit never changes a reused VPC)",
+                 {verb} no IPv6 CIDR block (albkit never changes a reused VPC)",
                 without_ipv6.join(", ")
             ),
             "associate an IPv6 block with the VPC and a /64 of it with each subnet \
