@@ -1,16 +1,17 @@
 //! The EC2 reads the planner needs before it can lay out the network: the region's
 //! availability zones for a VPC albkit creates, or the CIDR blocks and subnets of an
-//! existing VPC (which must exist, with its subnets in distinct zones).
+//! existing VPC (which must exist, with its subnets in distinct zones and, for a
+//! dualstack load balancer, each with an IPv6 block).
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use aws_sdk_ec2::types::{Filter, Subnet, VpcCidrBlockStateCode};
+use aws_sdk_ec2::types::{Filter, Subnet, SubnetCidrBlockStateCode, VpcCidrBlockStateCode};
 
 use super::clients::Aws;
 use super::error::AwsResultExt;
 use crate::error::{Error, Result};
-use crate::model::config::Network;
+use crate::model::config::{Config, IpAddressType, Network};
 use crate::model::ids::{SubnetId, VpcId};
 
 /// What the network of the stack starts from.
@@ -24,14 +25,15 @@ pub(crate) struct NetworkContext {
     pub vpc_ipv6: bool,
 }
 
-/// Reads what `network` needs. `account` is awaited only to name the account in the
-/// error about a VPC that does not exist.
+/// Reads what the config's `[network]` needs. `account` is awaited only to name the
+/// account in the error about a VPC that does not exist.
 pub(crate) async fn read<'a>(
     aws: &Aws,
-    network: &Network,
+    config: &Config,
     account: impl Future<Output = Result<&'a str>>,
 ) -> Result<NetworkContext> {
-    match network {
+    let dualstack = config.load_balancer.ip_address_type == IpAddressType::Dualstack;
+    match &config.network {
         Network::Managed {
             availability_zones, ..
         } => {
@@ -62,7 +64,7 @@ pub(crate) async fn read<'a>(
                     "check the id and the region, or remove vpc_id and subnet_ids to let albkit create a VPC",
                 ));
             };
-            check_subnets(aws, vpc_id, subnet_ids).await?;
+            check_subnets(aws, vpc_id, subnet_ids, dualstack).await?;
             Ok(NetworkContext {
                 availability_zones: Vec::new(),
                 vpc_cidr: Some(cidr),
@@ -118,8 +120,14 @@ async fn vpc(aws: &Aws, vpc_id: &VpcId) -> Result<Option<(String, bool)>> {
     Ok(vpc.cidr_block().map(|cidr| (cidr.to_string(), ipv6)))
 }
 
-/// Checks that every subnet exists, lies in `vpc_id`, and that they cover two zones.
-async fn check_subnets(aws: &Aws, vpc_id: &VpcId, subnet_ids: &[SubnetId]) -> Result<()> {
+/// Checks that every subnet exists, lies in `vpc_id`, and that they cover two zones;
+/// with `dualstack`, that each has an IPv6 block.
+async fn check_subnets(
+    aws: &Aws,
+    vpc_id: &VpcId,
+    subnet_ids: &[SubnetId],
+    dualstack: bool,
+) -> Result<()> {
     let ids: Vec<String> = subnet_ids.iter().map(|s| s.as_str().to_string()).collect();
     let subnets = match aws
         .ec2
@@ -134,9 +142,29 @@ async fn check_subnets(aws: &Aws, vpc_id: &VpcId, subnet_ids: &[SubnetId]) -> Re
         Err(e) => return Err(e.into()),
     };
     let mut zones = BTreeSet::new();
+    let mut without_ipv6 = Vec::new();
     for id in subnet_ids {
         let sn = subnet_in(&subnets, id, vpc_id)?;
         zones.insert(sn.availability_zone().unwrap_or_default().to_string());
+        if !has_ipv6(sn) {
+            without_ipv6.push(id.as_str());
+        }
+    }
+    if dualstack && !without_ipv6.is_empty() {
+        let verb = if without_ipv6.len() == 1 {
+            "has"
+        } else {
+            "have"
+        };
+        return Err(Error::usage(
+            format!(
+                "load_balancer.ip_address_type = \"dualstack\", but network.subnet_ids {} \
+                 {verb} no IPv6 CIDR block (albkit never changes a reused VPC)",
+                without_ipv6.join(", ")
+            ),
+            "associate an IPv6 block with the VPC and a /64 of it with each subnet \
+             (docs/dualstack.md), or remove ip_address_type",
+        ));
     }
     if zones.len() < 2 {
         return Err(Error::usage(
@@ -145,6 +173,15 @@ async fn check_subnets(aws: &Aws, vpc_id: &VpcId, subnet_ids: &[SubnetId]) -> Re
         ));
     }
     Ok(())
+}
+
+/// Whether the subnet has an associated IPv6 CIDR block.
+fn has_ipv6(subnet: &Subnet) -> bool {
+    subnet.ipv6_cidr_block_association_set().iter().any(|a| {
+        a.ipv6_cidr_block_state()
+            .and_then(|block| block.state())
+            .is_some_and(|state| *state == SubnetCidrBlockStateCode::Associated)
+    })
 }
 
 /// Subnet `id` among `subnets`, which must exist and lie in `vpc_id`.

@@ -114,7 +114,7 @@ pub(crate) async fn compute_plan(s: &Session) -> Result<Planned> {
     let reads = async {
         tokio::try_join!(
             async { discover(&ctx).await.map_err(Error::from) },
-            network::read(&s.aws, &s.config.network, s.account()),
+            network::read(&s.aws, &s.config, s.account()),
             s.inspect_lock_bucket(),
         )
     };

@@ -1,8 +1,8 @@
 //! The desired stack: the spec of every resource albkit owns for a configuration.
 //! Pure: the same config and context give the same stack.
 
-use super::config::Scheme;
 use super::config::{Config, FunctionSettings, HttpsSettings, Network, RouteAuth, StaticAnswer};
+use super::config::{IpAddressType, Scheme};
 use super::headers;
 use super::names::TAG_REGION;
 use super::names::{logical, Names};
@@ -40,7 +40,7 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     }
     rules(config, &mut out);
     if let Some(https) = &config.https {
-        dns_records(https, &mut out);
+        dns_records(https, config.load_balancer.ip_address_type, &mut out);
     }
     web_acl(config, &names, &mut out);
     Desired::new(names, out)
@@ -192,6 +192,7 @@ fn load_balancer(
         LoadBalancerSpec {
             name: names.load_balancer(),
             scheme: lb.scheme,
+            ip_address_type: lb.ip_address_type,
             subnets,
             security_groups: vec![Ref::Stack(logical::SECURITY_GROUP.into())],
             access_logs: lb
@@ -426,11 +427,10 @@ fn rule_auth(auth: &RouteAuth) -> RuleAuth {
     }
 }
 
-/// The alias A record of the domain, when a hosted zone is configured. The load
-/// balancer is IPv4-only (its `IpAddressType` is `ipv4`), so it has no IPv6 address
-/// for an AAAA record to give: an AAAA alias an earlier albkit wrote is removed as
-/// drift.
-fn dns_records(https: &HttpsSettings, out: &mut Specs) {
+/// The alias A record of the domain, when a hosted zone is configured, and the AAAA
+/// one beside it for a dualstack load balancer. An IPv4-only load balancer has no IPv6
+/// address for an AAAA record to give: an AAAA alias there is removed as drift.
+fn dns_records(https: &HttpsSettings, ip: IpAddressType, out: &mut Specs) {
     let Some(zone) = &https.hosted_zone_id else {
         return;
     };
@@ -440,7 +440,14 @@ fn dns_records(https: &HttpsSettings, out: &mut Specs) {
         record_type: "A",
         alias: Ref::Stack(logical::LOAD_BALANCER.into()),
     };
+    let aaaa = (ip == IpAddressType::Dualstack).then(|| DnsRecordSpec {
+        record_type: "AAAA",
+        ..spec.clone()
+    });
     push(out, "dns/A", spec);
+    if let Some(aaaa) = aaaa {
+        push(out, "dns/AAAA", aaaa);
+    }
 }
 
 /// Tags of a function's IAM role: IAM is global, so they also say which region's stack
@@ -458,8 +465,11 @@ fn ingress_cidrs(config: &Config, ctx: &Context) -> Vec<String> {
         return cidrs.iter().map(|c| c.as_str().to_string()).collect();
     }
     match (lb.scheme, &config.network) {
-        // IPv4-only load balancer: no IPv6 client can reach it, so no `::/0` rule.
-        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into()],
+        // An IPv4-only load balancer: no IPv6 client can reach it, so no `::/0` rule.
+        (Scheme::InternetFacing, _) if lb.ip_address_type == IpAddressType::Ipv4 => {
+            vec!["0.0.0.0/0".into()]
+        }
+        (Scheme::InternetFacing, _) => vec!["0.0.0.0/0".into(), "::/0".into()],
         (Scheme::Internal, Network::Managed { cidr, .. }) => vec![cidr.to_string()],
         (Scheme::Internal, Network::Existing { .. }) => ctx
             .existing_vpc_cidr

@@ -159,7 +159,7 @@ pub fn with_unpublished(published: &str, latest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::config::Scheme;
+    use crate::model::config::{IpAddressType, Scheme};
     use crate::model::spec::{LoadBalancerSpec, Ref, SubnetSpec, VpcSpec};
 
     fn subnet(vpc: &str) -> SubnetSpec {
@@ -175,6 +175,7 @@ mod tests {
         LoadBalancerSpec {
             name: "shop".into(),
             scheme: Scheme::InternetFacing,
+            ip_address_type: IpAddressType::Ipv4,
             subnets: subnets
                 .iter()
                 .map(|s| Ref::External(s.to_string()))

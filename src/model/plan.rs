@@ -488,8 +488,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::model::config::{
-        Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, Ipv4Cidr,
-        LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_HSTS,
+        Architecture, Config, FunctionSettings, HealthCheck, HttpsSettings, IpAddressType,
+        Ipv4Cidr, LoadBalancerSettings, Network, Route, Scheme, StackSettings, DEFAULT_HSTS,
         DEFAULT_SSL_POLICY,
     };
     use crate::model::headers::Inserted;
@@ -552,6 +552,7 @@ pub(crate) mod tests {
             },
             load_balancer: LoadBalancerSettings {
                 scheme: Scheme::InternetFacing,
+                ip_address_type: IpAddressType::Ipv4,
                 ingress_cidrs: None,
                 idle_timeout_seconds: 60,
                 deletion_protection: false,
@@ -1037,6 +1038,67 @@ pub(crate) mod tests {
         assert!(p.render().contains(
             "- log-group/orders (log-group) id-of-log-group/orders  # deletes the logs it holds"
         ));
+    }
+
+    /// The HTTPS config of [`config`] in a reused VPC, with the given address type.
+    fn reused_vpc(ip: IpAddressType) -> Config {
+        let mut cfg = config(true);
+        cfg.network = Network::Existing {
+            vpc_id: crate::model::ids::VpcId::new("vpc-0123abcd"),
+            subnet_ids: vec![
+                crate::model::ids::SubnetId::new("subnet-0123abcd"),
+                crate::model::ids::SubnetId::new("subnet-4567abcd"),
+            ],
+        };
+        cfg.load_balancer.ip_address_type = ip;
+        cfg
+    }
+
+    #[test]
+    fn dualstack_adds_the_aaaa_record_and_the_ipv6_ingress() {
+        let mut c = ctx();
+        c.existing_vpc_ipv6 = true;
+        let d = desired(&reused_vpc(IpAddressType::Dualstack), &c);
+        let prop = |l: &str, name: &str| {
+            let r = d.resources.iter().find(|r| r.logical == l).expect(l);
+            r.props
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let lb = prop("load-balancer", "ip_address_type");
+        assert_eq!(lb.as_deref(), Some("dualstack"));
+        let ingress = prop("security-group", "ingress").unwrap_or_default();
+        assert!(ingress.contains("tcp/443 from ::/0"), "{ingress}");
+        assert!(ingress.contains("tcp/80 from ::/0"), "{ingress}");
+        assert_eq!(prop("dns/AAAA", "type").as_deref(), Some("AAAA"));
+        assert_eq!(prop("dns/AAAA", "name"), prop("dns/A", "name"));
+        // The IPv4 default has neither.
+        let d = desired(&reused_vpc(IpAddressType::Ipv4), &c);
+        assert!(d.resources.iter().all(|r| r.logical != "dns/AAAA"));
+        let sg = d.resources.iter().find(|r| r.logical == "security-group");
+        let ingress = sg.map(|r| format!("{:?}", r.props)).unwrap_or_default();
+        assert!(!ingress.contains("from ::/0"), "{ingress}");
+    }
+
+    #[test]
+    fn switching_to_ipv4_updates_in_place_and_removes_the_aaaa_record() {
+        let mut c = ctx();
+        c.existing_vpc_ipv6 = true;
+        let before = desired(&reused_vpc(IpAddressType::Dualstack), &c);
+        let after = desired(&reused_vpc(IpAddressType::Ipv4), &c);
+        let p = plan(&after, &observed_from(&before)).expect("plan");
+        let action = |l: &str| p.get(l).map(|c| c.action);
+        assert_eq!(action("load-balancer"), Some(Action::Update));
+        assert_eq!(action("security-group"), Some(Action::Update));
+        assert_eq!(action("dns/AAAA"), Some(Action::Delete));
+        assert_eq!(action("dns/A"), Some(Action::Keep));
+        assert_eq!(action("listener/https"), Some(Action::Keep));
+        // And back: the record is created, nothing is replaced.
+        let p = plan(&before, &observed_from(&after)).expect("plan");
+        let action = |l: &str| p.get(l).map(|c| c.action);
+        assert_eq!(action("load-balancer"), Some(Action::Update));
+        assert_eq!(action("dns/AAAA"), Some(Action::Create));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod deploys;
 mod dev;
 mod docs;
 mod doctor;
+mod dualstack;
 mod harness;
 mod json_output;
 mod lifecycle;

@@ -15,7 +15,7 @@ use super::{as_found, found, read, teardown, Ctx, Foreign, Teardown};
 use super::{ignore_not_found, wait_error};
 use crate::aws::error::{AwsError, AwsResultExt, ErrorClass, ResourceError};
 use crate::aws::retry::{retry, wait_until, Notify, Policy, Poll};
-use crate::model::config::Scheme;
+use crate::model::config::{IpAddressType as IpType, Scheme};
 use crate::model::found::Found;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Facts, Observed};
@@ -137,12 +137,18 @@ fn observe_one(
     let scheme = lb.scheme().map_or("", |s| s.as_str());
     let idle = attr("idle_timeout.timeout_seconds");
     let protection = attr("deletion_protection.enabled");
+    let ip_type = lb.ip_address_type().map_or("", |t| t.as_str());
     let spec = LoadBalancerSpec {
         name: lb.load_balancer_name().unwrap_or_default().to_string(),
         scheme: if scheme == Scheme::Internal.as_str() {
             Scheme::Internal
         } else {
             Scheme::InternetFacing
+        },
+        ip_address_type: if ip_type == IpType::Dualstack.as_str() {
+            IpType::Dualstack
+        } else {
+            IpType::Ipv4
         },
         subnets: lb
             .availability_zones()
@@ -161,6 +167,9 @@ fn observe_one(
     let state = lb.state().and_then(|s| s.code());
     let mut extras = vec![("state", state.map_or("unknown", |c| c.as_str()).to_string())];
     as_found(&mut extras, "scheme", scheme, spec.scheme.as_str());
+    // Any other type (`dualstack-without-public-ipv4`) is shown as it is: drift.
+    let ip_want = spec.ip_address_type.as_str();
+    as_found(&mut extras, "ip_address_type", ip_type, ip_want);
     as_found(
         &mut extras,
         "idle_timeout",
@@ -255,6 +264,19 @@ async fn update(
         })
         .await?;
     }
+    if change.changed("ip_address_type") {
+        let what = "set load balancer IP address type";
+        let ip = IpAddressType::from(want.ip_address_type.as_str());
+        retry(Policy::fresh(), what, &notify, || async {
+            elb.set_ip_address_type()
+                .load_balancer_arn(arn)
+                .ip_address_type(ip.clone())
+                .send()
+                .await
+                .aws("SetIpAddressType", arn)
+        })
+        .await?;
+    }
     if change.changed("security_groups") {
         let what = "set load balancer security group";
         retry(Policy::fresh(), what, &notify, || async {
@@ -288,7 +310,7 @@ async fn create(
             .name(&want.name)
             .r#type(LoadBalancerTypeEnum::Application)
             .scheme(LoadBalancerSchemeEnum::from(want.scheme.as_str()))
-            .ip_address_type(IpAddressType::Ipv4)
+            .ip_address_type(IpAddressType::from(want.ip_address_type.as_str()))
             .set_subnets(Some(subnets.clone()))
             .set_security_groups(Some(groups.clone()))
             .set_tags(Some(to_tags(&want.tags)))

@@ -177,11 +177,31 @@ impl Scheme {
     }
 }
 
+/// Which addresses clients reach the load balancer on (its `IpAddressType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpAddressType {
+    /// IPv4 only: the default.
+    Ipv4,
+    /// IPv4 and IPv6: needs subnets with an IPv6 block (docs/dualstack.md).
+    Dualstack,
+}
+
+impl IpAddressType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancerSettings {
     pub scheme: Scheme,
-    /// `None` means the default: `0.0.0.0/0` and `::/0` for internet-facing, the VPC CIDR
-    /// for internal (only known once the VPC is, for a reused VPC).
+    pub ip_address_type: IpAddressType,
+    /// `None` means the default: `0.0.0.0/0` for internet-facing (and `::/0` when
+    /// dualstack), the VPC CIDR for internal (only known once the VPC is, for a reused
+    /// VPC).
     pub ingress_cidrs: Option<Vec<IngressCidr>>,
     pub idle_timeout_seconds: u32,
     pub deletion_protection: bool,

@@ -247,10 +247,23 @@ rule! {
 }
 
 rule_help! {
+    ip_address_type_invalid: section("[load_balancer]\nip_address_type = \"ipv6\"\n"), "load_balancer.ip_address_type", "ip_address_type \"ipv6\" is not one of", "\"dualstack\"";
+    dualstack_internal: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n[load_balancer]\nscheme = \"internal\"\nip_address_type = \"dualstack\"\n"), "load_balancer.ip_address_type", "internal load balancers IPv4 addresses only", "scheme = \"internet-facing\"";
+    dualstack_managed_network: section("[load_balancer]\nip_address_type = \"dualstack\"\n"), "load_balancer.ip_address_type", "albkit does not add IPv6 to the VPC it creates", "set [network] vpc_id and subnet_ids";
     scheme_invalid: section("[load_balancer]\nscheme = \"public\"\n"), "load_balancer.scheme", "scheme \"public\" is not one of", "did you mean \"internet-facing\"?";
     ingress_v4_host_bits: section("[load_balancer]\ningress_cidrs = [\"10.1.2.3/8\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"10.0.0.0/8\"";
     ingress_v6_host_bits: section("[load_balancer]\ningress_cidrs = [\"2001:db8::1/32\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"2001:db8::/32\"";
     access_logs_quoted_bool: section("[load_balancer]\naccess_logs = \"false\"\n"), "load_balancer.access_logs", "expected a boolean, found a string", "remove the quotes: `access_logs = false`";
+}
+
+#[test]
+fn dualstack_in_a_reused_vpc() {
+    let (_dir, c) = parse_ok(&section(
+        "[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n[load_balancer]\nip_address_type = \"dualstack\"\n",
+    ));
+    assert_eq!(c.load_balancer.ip_address_type, IpAddressType::Dualstack);
+    let (_dir, c) = parse_ok(&section(""));
+    assert_eq!(c.load_balancer.ip_address_type, IpAddressType::Ipv4);
 }
 
 // ---- [https] --------------------------------------------------------------------
@@ -746,6 +759,7 @@ fn full_example() {
         },
         load_balancer: LoadBalancerSettings {
             scheme: Scheme::Internal,
+            ip_address_type: IpAddressType::Ipv4,
             ingress_cidrs: Some(vec![
                 IngressCidr::V4("10.0.0.0/8".to_owned()),
                 IngressCidr::V6("2001:db8::/32".to_owned()),
@@ -870,6 +884,7 @@ fn minimal_config_gets_all_defaults() {
         },
         load_balancer: LoadBalancerSettings {
             scheme: Scheme::InternetFacing,
+            ip_address_type: IpAddressType::Ipv4,
             ingress_cidrs: None,
             idle_timeout_seconds: 60,
             deletion_protection: false,

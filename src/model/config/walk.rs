@@ -232,7 +232,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     c.check_unknown_keys(&top, &fields::TOP);
     let stack = c.stack(&top);
     let network = c.network(&top);
-    let load_balancer = c.load_balancer(&top);
+    let load_balancer = c.load_balancer(&top, network.as_ref());
     let https = c.https(&top, stack.region.as_deref());
     let waf = c.waf(&top);
     let reserved = https

@@ -1,13 +1,15 @@
 //! The Application Load Balancer.
 
 use super::{join, tags, Describe, KindFacts, LogicalId, Props, Ref};
-use crate::model::config::Scheme;
+use crate::model::config::{IpAddressType, Scheme};
 use crate::model::stack::Tags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancerSpec {
     pub name: String,
     pub scheme: Scheme,
+    /// `ipv4`, or `dualstack` (IPv6 too).
+    pub ip_address_type: IpAddressType,
     pub subnets: Vec<Ref>,
     pub security_groups: Vec<Ref>,
     /// `(bucket, prefix)` of the access logs, when they are on.
@@ -43,6 +45,7 @@ impl Describe for LoadBalancerSpec {
         vec![
             ("name", self.name.clone()),
             ("scheme", self.scheme.as_str().to_string()),
+            ("ip_address_type", self.ip_address_type.as_str().to_string()),
             ("subnets", join(&self.subnets)),
             ("security_groups", join(&self.security_groups)),
             ("access_logs", self.access_logs_prop()),

@@ -825,6 +825,29 @@ async fn existing_load_balancer(
     })
 }
 
+/// moto 5.2.1 writes a subnet's IPv6 block state as the text of a Python dict
+/// (`<state>{'State': 'associated'}</state>`); AWS writes the state itself
+/// (`<state>associated</state>`). An EC2 answer with such states written as AWS does;
+/// `None` when there is none.
+fn subnet_ipv6_state(xml: &str) -> Option<String> {
+    let moto = "<state>{'State': '";
+    xml.contains(moto).then(|| {
+        let mut out = String::with_capacity(xml.len());
+        let mut rest = xml;
+        while let Some(at) = rest.find(moto) {
+            let after = &rest[at + moto.len()..];
+            let Some(end) = after.find("'}</state>") else {
+                break;
+            };
+            out.push_str(&rest[..at]);
+            out.push_str(&format!("<state>{}</state>", &after[..end]));
+            rest = &after[end + "'}</state>".len()..];
+        }
+        out.push_str(rest);
+        out
+    })
+}
+
 /// The action type moto 5.2.1 accepts and stores with whatever settings it is given.
 const JWT_STAND_IN: &str = "authenticate-oidc";
 
@@ -1259,6 +1282,11 @@ async fn handle(
             }
             _ => {}
         }
+        if service == "ec2" && ok {
+            if let Some(xml) = subnet_ipv6_state(&String::from_utf8_lossy(&resp_body)) {
+                resp_body = Bytes::from(xml);
+            }
+        }
         if service == "elasticloadbalancing" && ok {
             if let Some(xml) = jwt_validation_out(&String::from_utf8_lossy(&resp_body)) {
                 resp_body = Bytes::from(xml);
@@ -1314,4 +1342,19 @@ async fn handle(
     Ok(builder
         .body(Full::new(resp_body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+}
+
+#[test]
+fn subnet_ipv6_states_come_back_as_aws_writes_them() {
+    let xml = "<ipv6CidrBlockState><state>{'State': 'associated'}</state></ipv6CidrBlockState>\
+               <ipv6CidrBlockState><state>{'State': 'disassociated'}</state></ipv6CidrBlockState>\
+               <state>available</state>";
+    let out = subnet_ipv6_state(xml).expect("rewritten");
+    assert_eq!(
+        out,
+        "<ipv6CidrBlockState><state>associated</state></ipv6CidrBlockState>\
+         <ipv6CidrBlockState><state>disassociated</state></ipv6CidrBlockState>\
+         <state>available</state>"
+    );
+    assert_eq!(subnet_ipv6_state("<state>available</state>"), None);
 }

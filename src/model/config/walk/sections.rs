@@ -4,8 +4,8 @@ use super::*;
 use crate::model::config::fields::{https as h, load_balancer as lb, network as net, stack, top};
 use crate::model::config::rules::*;
 use crate::model::config::{
-    HttpsSettings, IngressCidr, Ipv4Cidr, LoadBalancerSettings, Network, Scheme, StackSettings,
-    DEFAULT_HSTS, DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR,
+    HttpsSettings, IngressCidr, IpAddressType, Ipv4Cidr, LoadBalancerSettings, Network, Scheme,
+    StackSettings, DEFAULT_HSTS, DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR,
 };
 use crate::model::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
 use crate::model::tls;
@@ -341,11 +341,20 @@ impl Checker<'_> {
     // -----------------------------------------------------------------------------------
     // [load_balancer]
 
-    pub(super) fn load_balancer(&mut self, top: &Tbl) -> Option<LoadBalancerSettings> {
+    /// `[load_balancer]`; `network` is the checked `[network]`, when it is valid.
+    pub(super) fn load_balancer(
+        &mut self,
+        top: &Tbl,
+        network: Option<&Network>,
+    ) -> Option<LoadBalancerSettings> {
         let t = self.table_or_empty(top, &top::LOAD_BALANCER);
         self.check_unknown_keys(&t, &fields::LOAD_BALANCER);
         let schemes = [Scheme::InternetFacing, Scheme::Internal];
         let scheme = self.get_enum(&t, &lb::SCHEME, &schemes);
+        let types = [IpAddressType::Ipv4, IpAddressType::Dualstack];
+        let ip_address_type = self
+            .get_enum(&t, &lb::IP_ADDRESS_TYPE, &types)
+            .and_then(|ip| self.check_dualstack(&t, ip, scheme, network));
         let ingress_cidrs = self
             .get_str_array(&t, &lb::INGRESS_CIDRS)
             .check(None, |list| self.check_ingress(&t, list).map(Some));
@@ -355,12 +364,52 @@ impl Checker<'_> {
         let retention = self.get_int_in_range(&t, &lb::ACCESS_LOG_RETENTION_DAYS);
         Some(LoadBalancerSettings {
             scheme: scheme?,
+            ip_address_type: ip_address_type?,
             ingress_cidrs: ingress_cidrs?,
             idle_timeout_seconds: idle_timeout_seconds?,
             deletion_protection: deletion_protection?,
             access_logs: access_logs?,
             access_log_retention_days: retention?,
         })
+    }
+
+    /// A dualstack load balancer must be internet-facing (AWS: "internal load balancers
+    /// must use ipv4") and, for now, in a reused VPC (albkit does not add IPv6 blocks to
+    /// the VPC it creates).
+    fn check_dualstack(
+        &mut self,
+        t: &Tbl,
+        ip: IpAddressType,
+        scheme: Option<Scheme>,
+        network: Option<&Network>,
+    ) -> Option<IpAddressType> {
+        if ip == IpAddressType::Ipv4 {
+            return Some(ip);
+        }
+        let span = Self::lookup(t, lb::IP_ADDRESS_TYPE.key).and_then(|(_, _, s)| s);
+        let path = join(&t.path, lb::IP_ADDRESS_TYPE.key);
+        if scheme == Some(Scheme::Internal) {
+            self.push(
+                &path,
+                span,
+                "ip_address_type = \"dualstack\" with scheme = \"internal\": AWS gives \
+                 internal load balancers IPv4 addresses only",
+                "remove ip_address_type, or set load_balancer.scheme = \"internet-facing\"",
+            );
+            return None;
+        }
+        if matches!(network, Some(Network::Managed { .. })) {
+            self.push(
+                &path,
+                span,
+                "ip_address_type = \"dualstack\" needs subnets with IPv6 blocks, and albkit \
+                 does not add IPv6 to the VPC it creates",
+                "set [network] vpc_id and subnet_ids to a VPC whose subnets have IPv6 blocks \
+                 (docs/dualstack.md), or remove ip_address_type",
+            );
+            return None;
+        }
+        Some(ip)
     }
 
     fn check_ingress(&mut self, t: &Tbl, list: Vec<Str>) -> Option<Vec<IngressCidr>> {
