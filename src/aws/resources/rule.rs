@@ -353,15 +353,32 @@ async fn secret_arns(ctx: &Ctx<'_>, found: &mut [Found]) -> Result<(), AwsError>
             .get(&f.id)
             .and_then(|t| t.get(TAG_OIDC_SECRET))
             .cloned();
-        if let Spec::ListenerRule(RuleSpec {
-            auth: Some(RuleAuth::Oidc(o)),
-            ..
-        }) = &mut f.spec
-        {
-            o.client_secret_arn = tag.unwrap_or_default();
-        }
+        record_secret_arn(f, tag);
     }
     Ok(())
+}
+
+/// Gives a found rule with an OIDC login the secret ARN of its tag (`None`: no tag).
+/// Pure.
+fn record_secret_arn(f: &mut Found, tag: Option<String>) {
+    let Spec::ListenerRule(RuleSpec {
+        auth: Some(auth @ RuleAuth::Oidc(_)),
+        ..
+    }) = &mut f.spec
+    else {
+        return;
+    };
+    let before = RuleAuth::prop(Some(auth));
+    if let RuleAuth::Oidc(o) = auth {
+        o.client_secret_arn = tag.unwrap_or_default();
+    }
+    // What is shown as found beyond albkit's settings names the ARN too.
+    let after = RuleAuth::prop(Some(auth));
+    for (key, value) in &mut f.extras {
+        if *key == "auth" {
+            *value = value.replacen(&before, &after, 1);
+        }
+    }
 }
 
 /// The typed action of a rule's first action, when albkit has a type for it.
@@ -908,6 +925,39 @@ mod tests {
             format!("{:?}", SecretValue("s3cret".into())),
             "SecretValue(redacted)"
         );
+    }
+
+    #[test]
+    fn the_tag_gives_a_found_oidc_login_its_secret_arn() {
+        let spec = oidc_rule();
+        let mut sent = actions(&spec, forward_action("arn:tg"), None);
+        let mut changed = sent[0].authenticate_oidc_config().cloned().expect("config");
+        changed.session_timeout = Some(60);
+        sent[0].authenticate_oidc_config = Some(changed);
+        let (auth, _, extras) = read_actions(&sent);
+        let mut read = spec.clone();
+        read.auth = auth;
+        let mut f = rule(10);
+        f.spec = Spec::ListenerRule(read);
+        f.extras = extras;
+        record_secret_arn(&mut f, oidc_secret_arn(&spec).map(str::to_owned));
+        let Spec::ListenerRule(found) = &f.spec else {
+            panic!("a rule")
+        };
+        assert_eq!(found.auth, spec.auth);
+        let shown = f.extras.iter().find(|(k, _)| *k == "auth").map(|(_, v)| v);
+        let arn = oidc_secret_arn(&spec).unwrap_or_default();
+        assert!(
+            shown.is_some_and(|v| v.contains(arn) && v.ends_with("defaults")),
+            "{:?}",
+            f.extras
+        );
+        // Without the tag: not recorded, so the plan shows a change.
+        record_secret_arn(&mut f, None);
+        let Spec::ListenerRule(found) = &f.spec else {
+            panic!("a rule")
+        };
+        assert!(RuleAuth::prop(found.auth.as_ref()).ends_with("not recorded"));
     }
 
     #[test]
