@@ -383,7 +383,7 @@ pub struct DevArgs {
     /// JSON Web Key Set file whose RSA keys sign valid tokens on routes with JWT authentication (required by such a route).
     #[arg(long, value_name = "PATH")]
     pub jwks: Option<PathBuf>,
-    /// The user routes with a Cognito login see as logged in, as claim=value pairs (sub required; default sub=dev-user).
+    /// The user routes with a Cognito or OIDC login see as logged in, as claim=value pairs (sub required; default sub=dev-user).
     #[arg(long, value_name = "CLAIMS")]
     pub identity: Option<String>,
 }

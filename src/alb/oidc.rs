@@ -1,5 +1,5 @@
-//! PURE: what the function receives behind an `authenticate-cognito` action once the
-//! user has logged in (docs/auth.md), as `albkit dev` gives it a development identity
+//! PURE: what the function receives behind an `authenticate-cognito` or
+//! `authenticate-oidc` action once the user has logged in (docs/auth.md), as `albkit dev` gives it a development identity
 //! instead of a login.
 //!
 //! The load balancer adds three headers to the request it forwards:
@@ -21,7 +21,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::model::config::CognitoAuth;
+use crate::model::config::{CognitoAuth, OidcAuth, RouteAuth};
 
 /// The headers the load balancer sets, in the order it sets them.
 pub const HEADERS: [&str; 3] = [
@@ -72,6 +72,41 @@ impl Identity {
     }
 }
 
+/// What the login went through, as the claims token's header names it: the issuer
+/// (`iss`) and the client (`client`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub issuer: String,
+    pub client: String,
+}
+
+impl Provider {
+    /// The provider of a login route; `None` for an authentication without a login (JWT).
+    pub fn of(auth: &RouteAuth) -> Option<Provider> {
+        match auth {
+            RouteAuth::Jwt(_) => None,
+            RouteAuth::Cognito(pool) => Some(Provider::cognito(pool)),
+            RouteAuth::Oidc(o) => Some(Provider::oidc(o)),
+        }
+    }
+
+    /// A Cognito user pool: its issuer URL and app client.
+    pub fn cognito(pool: &CognitoAuth) -> Provider {
+        Provider {
+            issuer: issuer(&pool.user_pool_arn),
+            client: pool.user_pool_client_id.clone(),
+        }
+    }
+
+    /// An OpenID Connect provider: the configured issuer and client id.
+    pub fn oidc(o: &OidcAuth) -> Provider {
+        Provider {
+            issuer: o.issuer.clone(),
+            client: o.client_id.clone(),
+        }
+    }
+}
+
 /// Who `albkit dev` presents as logged in, and the key that signs their claims.
 pub struct Login {
     pub identity: Identity,
@@ -113,19 +148,19 @@ impl ClaimsSigner {
         ))
     }
 
-    /// The `x-amzn-oidc-data` token of `identity` logged in through `pool`, at `now`.
+    /// The `x-amzn-oidc-data` token of `identity` logged in through `provider`, at `now`.
     pub fn token(
         &self,
         identity: &Identity,
-        pool: &CognitoAuth,
+        provider: &Provider,
         now: u64,
     ) -> Result<String, String> {
         let header = json!({
             "alg": "ES256",
             "kid": self.kid,
             "signer": self.signer,
-            "iss": issuer(&pool.user_pool_arn),
-            "client": pool.user_pool_client_id,
+            "iss": provider.issuer,
+            "client": provider.client,
             "exp": now + CLAIMS_LIFETIME,
         });
         let claims: serde_json::Map<String, Value> = identity
@@ -198,6 +233,28 @@ mod tests {
     }
 
     #[test]
+    fn an_oidc_login_names_the_configured_issuer_and_client() {
+        let o = OidcAuth {
+            issuer: "https://login.example.com".into(),
+            authorization_endpoint: "https://login.example.com/authorize".into(),
+            token_endpoint: "https://login.example.com/token".into(),
+            user_info_endpoint: "https://login.example.com/userinfo".into(),
+            client_id: "app".into(),
+            client_secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s".into(),
+            scope: "openid".into(),
+        };
+        let want = Provider {
+            issuer: "https://login.example.com".into(),
+            client: "app".into(),
+        };
+        assert_eq!(Provider::of(&RouteAuth::Oidc(o)), Some(want));
+        assert_eq!(
+            Provider::of(&RouteAuth::Cognito(pool())).map(|p| p.client),
+            Some("client123".to_owned())
+        );
+    }
+
+    #[test]
     fn an_identity_is_claims_with_a_sub() {
         let id = Identity::parse("sub=alice, email=alice@example.com").expect("identity");
         assert_eq!(id.sub(), "alice");
@@ -215,7 +272,9 @@ mod tests {
     fn the_claims_token_is_es256_with_the_load_balancers_header_and_padding() {
         let s = signer();
         let id = Identity::parse("sub=alice,email=alice@example.com").expect("identity");
-        let token = s.token(&id, &pool(), NOW).expect("token");
+        let token = s
+            .token(&id, &Provider::cognito(&pool()), NOW)
+            .expect("token");
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         // Padded base64url: the signature (64 bytes) always ends in '='.

@@ -159,7 +159,7 @@ fn key_set(path: Option<&Path>, rules: &RuleSet) -> Result<Jwks> {
     })
 }
 
-/// The development login of routes with a Cognito login: `--identity` (or `sub=dev-user`)
+/// The development login of routes with a Cognito or OIDC login: `--identity` (or `sub=dev-user`)
 /// and a fresh P-256 key, whose public half is written to a file for the function to
 /// verify `x-amzn-oidc-data` with.
 fn login(
@@ -177,8 +177,8 @@ fn login(
             )
         })?,
     };
-    let cognito = |r: &Rule| matches!(r.auth, Some(RouteAuth::Cognito(_)));
-    if !rules.rules().iter().any(cognito) {
+    let login = |r: &Rule| matches!(r.auth, Some(RouteAuth::Cognito(_) | RouteAuth::Oidc(_)));
+    if !rules.rules().iter().any(login) {
         return Ok(None);
     }
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
@@ -194,7 +194,7 @@ fn login(
     std::fs::write(&pem_path, pem)
         .map_err(|e| Error::Other(format!("cannot write {}: {e}", pem_path.display())))?;
     eprintln!(
-        "albkit dev: Cognito routes see {} as logged in; x-amzn-oidc-data is signed ES256 by key {kid}, public key in {}",
+        "albkit dev: Cognito and OIDC routes see {} as logged in; x-amzn-oidc-data is signed ES256 by key {kid}, public key in {}",
         identity.sub(),
         pem_path.display()
     );
@@ -220,6 +220,7 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
         let auth = match &r.auth {
             Some(RouteAuth::Jwt(_)) => " (JWT validated)",
             Some(RouteAuth::Cognito(_)) => " (Cognito login: the --identity user)",
+            Some(RouteAuth::Oidc(_)) => " (OIDC login: the --identity user)",
             None => "",
         };
         eprintln!(

@@ -435,13 +435,14 @@ fn authenticate(
                 .map(drop)
                 .map_err(|r| (Rejection::STATUS, r.reason(), jwt::unauthorized(&r, date)))
         }
-        RouteAuth::Cognito(pool) => {
+        RouteAuth::Cognito(_) | RouteAuth::Oidc(_) => {
             let failed = |why: String| (500, why, event::error_page(500, date));
             let login = front
                 .login
                 .as_ref()
                 .ok_or_else(|| failed("no login".into()))?;
-            let token = login.signer.token(&login.identity, pool, unix_now());
+            let provider = oidc::Provider::of(auth).ok_or_else(|| failed("no login".into()))?;
+            let token = login.signer.token(&login.identity, &provider, unix_now());
             let token = token.map_err(failed)?;
             oidc::set_headers(&mut request.headers, &login.identity, &token);
             Ok(())

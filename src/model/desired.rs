@@ -12,8 +12,8 @@ use super::spec::{
     CertificateSpec, DefaultAction, DnsRecordSpec, FixedResponse, FunctionConcurrencySpec,
     FunctionProvisionedSpec, FunctionSpec, HealthCheckSpec, InternetGatewaySpec,
     ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec,
-    LogGroupSpec, LogicalId, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleAuth, RuleSpec,
-    SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
+    LogGroupSpec, LogicalId, OidcLogin, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleAuth,
+    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
     WebAclSpec,
 };
 use super::stack::{
@@ -424,6 +424,15 @@ fn rule_auth(auth: &RouteAuth) -> RuleAuth {
             user_pool_client_id: c.user_pool_client_id.clone(),
             user_pool_domain: c.user_pool_domain.clone(),
         },
+        RouteAuth::Oidc(o) => RuleAuth::Oidc(Box::new(OidcLogin {
+            issuer: o.issuer.clone(),
+            authorization_endpoint: o.authorization_endpoint.clone(),
+            token_endpoint: o.token_endpoint.clone(),
+            user_info_endpoint: o.user_info_endpoint.clone(),
+            client_id: o.client_id.clone(),
+            client_secret_arn: o.client_secret_arn.clone(),
+            scope: o.scope.clone(),
+        })),
     }
 }
 

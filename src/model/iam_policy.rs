@@ -136,6 +136,7 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
         out.extend(buckets(&s, scope));
         out.extend(https(&s, scope));
         out.extend(waf(&s, scope));
+        out.extend(oidc_client_secrets(scope));
         if scope.config.uses_progressive_deploys() {
             out.extend(deploy_gate(&s));
         }
@@ -617,6 +618,25 @@ fn waf(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     )]
 }
 
+/// The OIDC logins' client secrets, read by `up` right before it creates or changes a
+/// rule with the `authenticate-oidc` action: exactly the configured secrets' ARNs.
+fn oidc_client_secrets(scope: &Scope<'_>) -> Vec<Statement> {
+    let arns: Vec<String> = scope
+        .config
+        .oidc_client_secrets()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    vec![Statement::new(
+        "ReadOidcClientSecrets",
+        &["secretsmanager:GetSecretValue"],
+        arns,
+    )]
+}
+
 /// The functions and their log groups.
 fn functions(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     let mut keys: Vec<String> = scope
@@ -1074,6 +1094,46 @@ mod tests {
         assert!(!deploy.contains(&"route53:GetHostedZone"));
         assert!(!actions(&policy(&config(1, false, ""), Audience::Plan))
             .contains(&"route53:GetHostedZone"));
+    }
+
+    #[test]
+    fn oidc_client_secrets_are_readable_only_when_a_route_logs_in_with_oidc() {
+        let read = "secretsmanager:GetSecretValue";
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-oidc-AbC";
+        let oidc = format!(
+            "[https.auth.oidc]\nissuer = \"https://login.example.com\"\n\
+             authorization_endpoint = \"https://login.example.com/a\"\n\
+             token_endpoint = \"https://login.example.com/t\"\n\
+             user_info_endpoint = \"https://login.example.com/u\"\n\
+             client_id = \"shop\"\nclient_secret = {{ secretsmanager = \"{secret}\" }}\n"
+        );
+        let mut c = config(2, true, &oidc);
+        // The default login applies to routes only: none yet, nothing to read.
+        assert!(!actions(&policy(&c, Audience::Deploy)).contains(&read));
+        let route = crate::model::config::Route {
+            priority: 1,
+            paths: vec!["/".into()],
+            methods: vec![],
+            hosts: vec![],
+            auth: None,
+        };
+        c.functions[0].routes.push(route.clone());
+        c.functions[1].routes.push(crate::model::config::Route {
+            priority: 2,
+            auth: c.https.as_ref().and_then(|h| h.auth.clone()),
+            ..route
+        });
+        let deploy = policy(&c, Audience::Deploy);
+        let st: Vec<&Statement> = deploy
+            .iter()
+            .filter(|s| s.actions.contains(&read))
+            .collect();
+        assert_eq!(st.len(), 1, "{deploy:?}");
+        assert_eq!(
+            (st[0].actions.len(), st[0].resources.clone()),
+            (1, vec![secret.to_owned()])
+        );
+        assert!(!actions(&policy(&c, Audience::Plan)).contains(&read));
     }
 
     #[test]

@@ -44,6 +44,9 @@ use sha2::{Digest, Sha256};
 /// Tag keys albkit owns.
 pub const TAG_STACK: &str = "albkit:stack";
 pub const TAG_RESOURCE: &str = "albkit:resource";
+/// On a listener rule with an OIDC login: the ARN of the secret its client secret was
+/// read from (AWS does not return the secret, so this is how `plan` knows it).
+pub const TAG_OIDC_SECRET: &str = "albkit:oidc-client-secret";
 /// The region of a resource of a global service (IAM roles): one stack name may live in
 /// several regions of an account, and each region's roles are its own.
 pub const TAG_REGION: &str = "albkit:region";

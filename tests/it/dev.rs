@@ -819,19 +819,16 @@ fn dev_refuses_an_identity_without_a_sub() {
     assert!(out.stderr.contains("is not an identity"), "{out}");
 }
 
-#[test]
-fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
+/// The request to `path` as the function received it behind a login route: its
+/// `x-amzn-oidc-*` headers checked (a header the client made up replaced, the identity
+/// alice, the claims token's signature verified with the public key `dev` printed); the
+/// token's header and claims.
+fn logged_in_as_alice(dev: &Dev, path: &str) -> (serde_json::Value, serde_json::Value) {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-    let project = login_project();
-    let dev = Dev::start(
-        &project.path().join("albkit.toml"),
-        &["--identity", "sub=alice,email=alice@example.com"],
-    );
-    // A header the client made up is not passed on.
     let r = request(
         dev.port,
         "GET",
-        "/app/echo",
+        path,
         &[("X-Amzn-Oidc-Identity", "mallory")],
         b"",
     );
@@ -849,14 +846,8 @@ fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
     let decode = |p: &str| -> serde_json::Value {
         serde_json::from_slice(&URL_SAFE.decode(p).expect("padded base64url")).expect("JSON")
     };
-    let header = decode(parts[0]);
+    let (header, claims) = (decode(parts[0]), decode(parts[1]));
     assert_eq!(header["alg"], "ES256");
-    assert_eq!(header["client"], "client1");
-    assert_eq!(
-        header["iss"],
-        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
-    );
-    let claims = decode(parts[1]);
     assert_eq!(
         (claims["sub"].as_str(), claims["email"].as_str()),
         (Some("alice"), Some("alice@example.com"))
@@ -879,6 +870,56 @@ fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
     let signed = format!("{}.{}", parts[0], parts[1]);
     let signature = URL_SAFE.decode(parts[2]).expect("signature");
     assert!(key.verify(signed.as_bytes(), &signature).is_ok());
+    (header, claims)
+}
+
+#[test]
+fn dev_gives_a_cognito_route_the_identity_headers_with_a_verifiable_token() {
+    let project = login_project();
+    let dev = Dev::start(
+        &project.path().join("albkit.toml"),
+        &["--identity", "sub=alice,email=alice@example.com"],
+    );
+    let (header, _) = logged_in_as_alice(&dev, "/app/echo");
+    assert_eq!(header["client"], "client1");
+    assert_eq!(
+        header["iss"],
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    );
+    // A route without a login gets no such headers: the fixed 404 here, none matches.
+    assert_eq!(request(dev.port, "GET", "/elsewhere", &[], b"").status, 404);
+}
+
+// ---- OIDC login (docs/auth.md) ----------------------------------------------------
+
+#[test]
+fn dev_gives_an_oidc_route_the_identity_headers_with_a_verifiable_token() {
+    let project = crate::support::Project::from_fixture("dev");
+    project.with_config(
+        r#"[stack]
+name = "devoidc"
+
+[https]
+domain = "api.example.com"
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/app/*"]
+auth = { oidc = { issuer = "https://login.example.com", authorization_endpoint = "https://login.example.com/authorize", token_endpoint = "https://login.example.com/token", user_info_endpoint = "https://login.example.com/userinfo", client_id = "app", client_secret = { secretsmanager = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-oidc-AbC" } } }
+"#,
+    );
+    let dev = Dev::start(
+        &project.path().join("albkit.toml"),
+        &["--identity", "sub=alice,email=alice@example.com"],
+    );
+    let (header, _) = logged_in_as_alice(&dev, "/app/echo");
+    // The token names the configured provider and client.
+    assert_eq!(header["iss"], "https://login.example.com");
+    assert_eq!(header["client"], "app");
     // A route without a login gets no such headers: the fixed 404 here, none matches.
     assert_eq!(request(dev.port, "GET", "/elsewhere", &[], b"").status, 404);
 }

@@ -4,7 +4,8 @@
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum,
-    AuthenticateCognitoActionConfig, FixedResponseActionConfig, HostHeaderConditionConfig,
+    AuthenticateCognitoActionConfig, AuthenticateOidcActionConditionalBehaviorEnum,
+    AuthenticateOidcActionConfig, FixedResponseActionConfig, HostHeaderConditionConfig,
     HttpRequestMethodConditionConfig, JwtValidationActionAdditionalClaim,
     JwtValidationActionAdditionalClaimFormatEnum, JwtValidationActionConfig,
     PathPatternConditionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
@@ -12,15 +13,16 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use aws_sdk_elasticloadbalancingv2::types::builders::ActionBuilder;
 
-use super::elb::{adopt_if_owned, retag, to_tags};
+use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
 use super::{as_found, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
+use crate::model::config::DEFAULT_OIDC_SCOPE;
 use crate::model::found::Found;
-use crate::model::names::TAG_RESOURCE;
+use crate::model::names::{TAG_OIDC_SECRET, TAG_RESOURCE};
 use crate::model::plan::{Change, Observed};
 use crate::model::spec::{
-    FixedResponse, Props, Redirect, Ref, RuleAction, RuleAuth, RuleSpec, Spec,
+    FixedResponse, OidcLogin, Props, Redirect, Ref, RuleAction, RuleAuth, RuleSpec, Spec,
 };
 use crate::model::stack::Tags;
 
@@ -62,9 +64,10 @@ pub(crate) fn conditions(rule: &RuleSpec) -> Vec<RuleCondition> {
 const AUD: &str = "aud";
 
 /// The rule's actions: its authentication step (order 1), then `last`, its action
-/// (order 2); `last` alone (order 1) without one.
-pub(crate) fn actions(rule: &RuleSpec, last: ActionBuilder) -> Vec<Action> {
-    let auth = rule.auth.as_ref().map(auth_action);
+/// (order 2); `last` alone (order 1) without one. `secret`: the OIDC client secret's
+/// value, for an `authenticate-oidc` step.
+pub(crate) fn actions(rule: &RuleSpec, last: ActionBuilder, secret: Option<&str>) -> Vec<Action> {
+    let auth = rule.auth.as_ref().map(|a| auth_action(a, secret));
     auth.into_iter()
         .chain([last])
         .zip(1..)
@@ -72,8 +75,8 @@ pub(crate) fn actions(rule: &RuleSpec, last: ActionBuilder) -> Vec<Action> {
         .collect()
 }
 
-/// The authentication step, its order not set yet.
-fn auth_action(auth: &RuleAuth) -> ActionBuilder {
+/// The authentication step, its order not set yet; `secret` is the OIDC client secret.
+fn auth_action(auth: &RuleAuth, secret: Option<&str>) -> ActionBuilder {
     match auth {
         RuleAuth::Jwt {
             issuer,
@@ -108,7 +111,43 @@ fn auth_action(auth: &RuleAuth) -> ActionBuilder {
                 .r#type(ActionTypeEnum::AuthenticateCognito)
                 .authenticate_cognito_config(config.build())
         }
+        RuleAuth::Oidc(o) => {
+            let config = AuthenticateOidcActionConfig::builder()
+                .issuer(&o.issuer)
+                .authorization_endpoint(&o.authorization_endpoint)
+                .token_endpoint(&o.token_endpoint)
+                .user_info_endpoint(&o.user_info_endpoint)
+                .client_id(&o.client_id)
+                .set_client_secret(secret.map(str::to_owned))
+                .scope(&o.scope);
+            Action::builder()
+                .r#type(ActionTypeEnum::AuthenticateOidc)
+                .authenticate_oidc_config(config.build())
+        }
     }
+}
+
+/// The settings of an `authenticate-oidc` action as a [`RuleAuth`] (the secret's ARN
+/// not known yet: it is the rule's tag), and whether the rest are the action's defaults.
+fn read_oidc(c: &AuthenticateOidcActionConfig) -> (RuleAuth, bool) {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    let auth = RuleAuth::Oidc(Box::new(OidcLogin {
+        issuer: text(c.issuer()),
+        authorization_endpoint: text(c.authorization_endpoint()),
+        token_endpoint: text(c.token_endpoint()),
+        user_info_endpoint: text(c.user_info_endpoint()),
+        client_id: text(c.client_id()),
+        client_secret_arn: String::new(),
+        scope: c.scope().unwrap_or(DEFAULT_OIDC_SCOPE).to_owned(),
+    }));
+    let login = AuthenticateOidcActionConditionalBehaviorEnum::Authenticate;
+    let defaults = c.session_timeout().is_none_or(|t| t == 604_800)
+        && c.session_cookie_name()
+            .is_none_or(|n| n == "AWSELBAuthSessionCookie")
+        && c.on_unauthenticated_request().is_none_or(|b| *b == login)
+        && c.authentication_request_extra_params()
+            .is_none_or(std::collections::HashMap::is_empty);
+    (auth, defaults)
 }
 
 /// The settings of an `authenticate-cognito` action as a [`RuleAuth`], and whether the
@@ -163,16 +202,22 @@ fn read_actions(actions: &[Action]) -> (Option<RuleAuth>, Option<RuleAction>, Pr
     let last = sorted.last().filter(|a| {
         !matches!(
             a.r#type(),
-            Some(ActionTypeEnum::JwtValidation | ActionTypeEnum::AuthenticateCognito)
+            Some(
+                ActionTypeEnum::JwtValidation
+                    | ActionTypeEnum::AuthenticateCognito
+                    | ActionTypeEnum::AuthenticateOidc
+            )
         )
     });
     let typed = last.and_then(action_of);
     let jwt = of(ActionTypeEnum::JwtValidation).and_then(Action::jwt_validation_config);
     let cognito =
         of(ActionTypeEnum::AuthenticateCognito).and_then(Action::authenticate_cognito_config);
+    let oidc = of(ActionTypeEnum::AuthenticateOidc).and_then(Action::authenticate_oidc_config);
+    let other = "settings other than the action's defaults";
     // The step, and what it sets beyond what albkit sets, if anything.
-    let (auth, beyond) = match (jwt, cognito) {
-        (Some(j), _) => {
+    let (auth, beyond) = match (jwt, cognito, oidc) {
+        (Some(j), _, _) => {
             let (auth, only_aud) = read_jwt(j);
             let claims = j.additional_claims().len();
             (
@@ -180,12 +225,15 @@ fn read_actions(actions: &[Action]) -> (Option<RuleAuth>, Option<RuleAction>, Pr
                 (!only_aud).then(|| format!("{claims} additional claims")),
             )
         }
-        (None, Some(c)) => {
+        (None, Some(c), _) => {
             let (auth, defaults) = read_cognito(c);
-            let other = "settings other than the action's defaults";
             (Some(auth), (!defaults).then(|| other.to_owned()))
         }
-        (None, None) => (None, None),
+        (None, None, Some(o)) => {
+            let (auth, defaults) = read_oidc(o);
+            (Some(auth), (!defaults).then(|| other.to_owned()))
+        }
+        (None, None, None) => (None, None),
     };
     let mut extras = Props::new();
     if let Some(beyond) = beyond {
@@ -253,7 +301,7 @@ pub(crate) async fn discover(
             .map(|r| (listener.clone(), r.clone()))
             .collect::<Vec<_>>()
     });
-    Ok(rules
+    let mut found: Vec<Found> = rules
         .filter_map(|(listener, r)| {
             let arn = r.rule_arn()?;
             let priority = r.priority().unwrap_or_default();
@@ -281,7 +329,56 @@ pub(crate) async fn discover(
             as_found(&mut extras, "priority", priority, spec.priority.to_string());
             Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
         })
-        .collect())
+        .collect();
+    secret_arns(ctx, &mut found).await?;
+    Ok(found)
+}
+
+/// Fills in the client secret's ARN of the rules with an OIDC login from their
+/// `albkit:oidc-client-secret` tag: AWS does not return the secret, so the tag is what
+/// `plan` compares. Reads tags only when there is such a rule.
+async fn secret_arns(ctx: &Ctx<'_>, found: &mut [Found]) -> Result<(), AwsError> {
+    let oidc = |f: &Found| matches!(&f.spec, Spec::ListenerRule(r) if oidc_secret_arn(r).is_some());
+    let arns: Vec<String> = found
+        .iter()
+        .filter(|f| oidc(f))
+        .map(|f| f.id.clone())
+        .collect();
+    if arns.is_empty() {
+        return Ok(());
+    }
+    let tags = read_tags(ctx, &arns).await?;
+    for f in found.iter_mut() {
+        let tag = tags
+            .get(&f.id)
+            .and_then(|t| t.get(TAG_OIDC_SECRET))
+            .cloned();
+        record_secret_arn(f, tag);
+    }
+    Ok(())
+}
+
+/// Gives a found rule with an OIDC login the secret ARN of its tag (`None`: no tag).
+/// Pure.
+fn record_secret_arn(f: &mut Found, tag: Option<String>) {
+    let Spec::ListenerRule(RuleSpec {
+        auth: Some(auth @ RuleAuth::Oidc(_)),
+        ..
+    }) = &mut f.spec
+    else {
+        return;
+    };
+    let before = RuleAuth::prop(Some(auth));
+    if let RuleAuth::Oidc(o) = auth {
+        o.client_secret_arn = tag.unwrap_or_default();
+    }
+    // What is shown as found beyond albkit's settings names the ARN too.
+    let after = RuleAuth::prop(Some(auth));
+    for (key, value) in &mut f.extras {
+        if *key == "auth" {
+            *value = value.replacen(&before, &after, 1);
+        }
+    }
 }
 
 /// The typed action of a rule's first action, when albkit has a type for it.
@@ -386,69 +483,178 @@ pub(crate) async fn apply(
     want: &RuleSpec,
     have: Option<&Observed>,
 ) -> Result<String, ResourceError> {
-    let elb = &ctx.aws.elb;
-    let notify = ctx.notify(&change.logical);
-    let tags = want.tags.clone();
-    let priority = want.priority;
-    let actions = actions(want, sdk_action(ctx, &want.action)?);
-    let conditions = conditions(want);
-    match &change.id {
-        Some(arn) if change.action != crate::model::plan::Action::Replace => {
+    let update = change
+        .id
+        .as_ref()
+        .filter(|_| change.action != crate::model::plan::Action::Replace);
+    let acts = change.changed("action") || change.changed("auth");
+    let sends_actions = update.is_none() || acts || change.changed("conditions");
+    // Read right before the call that takes it; never kept beyond it.
+    let secret = match (oidc_secret_arn(want), sends_actions) {
+        (Some(arn), true) => Some(client_secret(ctx, &change.logical, arn).await?),
+        _ => None,
+    };
+    let actions = actions(
+        want,
+        sdk_action(ctx, &want.action)?,
+        secret.as_ref().map(|s| s.0.as_str()),
+    );
+    match update {
+        Some(arn) => {
             if change.changed("tags") {
-                retag(ctx, arn, change, have, &tags).await?;
+                retag(ctx, arn, change, have, &want.tags).await?;
             }
-            let acts = change.changed("action") || change.changed("auth");
-            if change.changed("conditions") || acts {
-                retry(Policy::fresh(), "update listener rule", &notify, || async {
-                    elb.modify_rule()
-                        .rule_arn(arn)
-                        .set_conditions(Some(conditions.clone()))
-                        .set_actions(Some(actions.clone()))
-                        .send()
-                        .await
-                        .aws("ModifyRule", arn)
-                })
-                .await?;
+            if sends_actions {
+                modify(ctx, change, arn, want, actions).await?;
             }
             Ok(arn.clone())
         }
-        _ => {
-            let listener = ctx.ids.of(&want.listener)?;
-            let out = retry(Policy::fresh(), "create listener rule", &notify, || async {
-                elb.create_rule()
-                    .listener_arn(&listener)
-                    .priority(i32::try_from(priority).unwrap_or(i32::MAX))
-                    .set_conditions(Some(conditions.clone()))
-                    .set_actions(Some(actions.clone()))
-                    .set_tags(Some(to_tags(&tags)))
-                    .send()
-                    .await
-                    .aws("CreateRule", &change.logical)
-            })
-            .await;
-            let created = match out {
-                Ok(out) => out
-                    .rules()
-                    .first()
-                    .and_then(|r| r.rule_arn())
-                    .map(str::to_string)
-                    .ok_or_else(|| AwsError::incomplete("CreateRule", &change.logical, "rule ARN")),
-                // An earlier attempt created it but its response was lost: take the rule
-                // at this priority if it carries the stack's tags.
-                // (Discovery does not read rules' tags; this rare case reads that one's.)
-                Err(e) if e.is("PriorityInUse") => {
-                    let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
-                    let arn = existing
-                        .into_iter()
-                        .find(|f| f.logical == change.logical)
-                        .map(|o| o.id);
-                    adopt_if_owned(ctx, arn, e).await
-                }
-                Err(e) => Err(e),
-            };
-            Ok(created?)
-        }
+        None => Ok(create(ctx, change, want, actions).await?),
     }
+}
+
+/// The ARN of the secret holding the rule's OIDC client secret, for an OIDC login.
+fn oidc_secret_arn(rule: &RuleSpec) -> Option<&str> {
+    match &rule.auth {
+        Some(RuleAuth::Oidc(o)) => Some(&o.client_secret_arn),
+        _ => None,
+    }
+}
+
+/// A secret's value, which `Debug` does not show.
+struct SecretValue(String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(redacted)")
+    }
+}
+
+/// The OIDC client secret of rule `logical`: the text value of the secret `arn`
+/// (`secretsmanager:GetSecretValue`).
+async fn client_secret(ctx: &Ctx<'_>, logical: &str, arn: &str) -> Result<SecretValue, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read the OIDC client secret",
+        &ctx.notify(logical),
+        || async {
+            ctx.aws
+                .secrets
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .aws("GetSecretValue", arn)
+        },
+    )
+    .await?;
+    match out.secret_string() {
+        Some(value) if !value.is_empty() => Ok(SecretValue(value.to_owned())),
+        _ => Err(AwsError::incomplete(
+            "GetSecretValue",
+            arn,
+            "SecretString (the OIDC client secret must be stored as text, e.g. \
+             `aws secretsmanager put-secret-value --secret-id <arn> --secret-string <secret>`)",
+        )),
+    }
+}
+
+/// The rule's tags, with the OIDC client secret's ARN when it has an OIDC login.
+fn tags_with_secret(want: &RuleSpec) -> Tags {
+    let mut tags = want.tags.clone();
+    if let Some(arn) = oidc_secret_arn(want) {
+        tags.insert(TAG_OIDC_SECRET.to_string(), arn.to_string());
+    }
+    tags
+}
+
+/// `ModifyRule` with the rule's conditions and actions; then, for an OIDC login, the tag
+/// that records which secret the client secret came from.
+async fn modify(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    arn: &str,
+    want: &RuleSpec,
+    actions: Vec<Action>,
+) -> Result<(), AwsError> {
+    let notify = ctx.notify(&change.logical);
+    let conditions = conditions(want);
+    retry(Policy::fresh(), "update listener rule", &notify, || async {
+        ctx.aws
+            .elb
+            .modify_rule()
+            .rule_arn(arn)
+            .set_conditions(Some(conditions.clone()))
+            .set_actions(Some(actions.clone()))
+            .send()
+            .await
+            .aws("ModifyRule", arn)
+    })
+    .await?;
+    let Some(secret_arn) = oidc_secret_arn(want) else {
+        return Ok(());
+    };
+    let tag = Tags::from([(TAG_OIDC_SECRET.to_string(), secret_arn.to_string())]);
+    retry(Policy::fresh(), "tag", &notify, || async {
+        ctx.aws
+            .elb
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(to_tags(&tag)))
+            .send()
+            .await
+            .aws("AddTags", arn)
+    })
+    .await?;
+    Ok(())
+}
+
+/// `CreateRule`, taking over a rule an earlier attempt created.
+async fn create(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    want: &RuleSpec,
+    actions: Vec<Action>,
+) -> Result<String, ResourceError> {
+    let notify = ctx.notify(&change.logical);
+    let tags = tags_with_secret(want);
+    let conditions = conditions(want);
+    let listener = ctx.ids.of(&want.listener)?;
+    let out = retry(Policy::fresh(), "create listener rule", &notify, || async {
+        ctx.aws
+            .elb
+            .create_rule()
+            .listener_arn(&listener)
+            .priority(i32::try_from(want.priority).unwrap_or(i32::MAX))
+            .set_conditions(Some(conditions.clone()))
+            .set_actions(Some(actions.clone()))
+            .set_tags(Some(to_tags(&tags)))
+            .send()
+            .await
+            .aws("CreateRule", &change.logical)
+    })
+    .await;
+    let created = match out {
+        Ok(out) => out
+            .rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::incomplete("CreateRule", &change.logical, "rule ARN")),
+        // An earlier attempt created it but its response was lost: take the rule
+        // at this priority if it carries the stack's tags.
+        // (Discovery does not read rules' tags; this rare case reads that one's.)
+        Err(e) if e.is("PriorityInUse") => {
+            let existing = discover(ctx, std::slice::from_ref(&listener)).await?;
+            let arn = existing
+                .into_iter()
+                .find(|f| f.logical == change.logical)
+                .map(|o| o.id);
+            adopt_if_owned(ctx, arn, e).await
+        }
+        Err(e) => Err(e),
+    };
+    Ok(created?)
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, have: &Observed, _: Teardown) -> Result<(), AwsError> {
@@ -560,7 +766,7 @@ mod tests {
     #[test]
     fn the_authentication_comes_before_the_forward_and_reads_back_the_same() {
         let spec = jwt_rule();
-        let sent = actions(&spec, forward_action("arn:tg"));
+        let sent = actions(&spec, forward_action("arn:tg"), None);
         let types: Vec<_> = sent
             .iter()
             .map(|a| (a.r#type().cloned(), a.order()))
@@ -584,7 +790,7 @@ mod tests {
     fn a_forward_alone_has_no_authentication() {
         let mut spec = jwt_rule();
         spec.auth = None;
-        let sent = actions(&spec, forward_action("arn:tg"));
+        let sent = actions(&spec, forward_action("arn:tg"), None);
         assert_eq!(sent.len(), 1);
         let (auth, action, extras) = read_actions(&sent);
         assert_eq!((auth, action), (None, Some(spec.action.clone())));
@@ -593,7 +799,7 @@ mod tests {
 
     #[test]
     fn a_claim_albkit_does_not_set_is_shown_as_found() {
-        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"));
+        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"), None);
         let config = sent[0]
             .jwt_validation_config()
             .cloned()
@@ -630,7 +836,7 @@ mod tests {
             user_pool_client_id: "client".into(),
             user_pool_domain: "login".into(),
         });
-        let mut sent = actions(&spec, forward_action("arn:tg"));
+        let mut sent = actions(&spec, forward_action("arn:tg"), None);
         assert_eq!(sent[0].r#type(), Some(&ActionTypeEnum::AuthenticateCognito));
         let (auth, _, extras) = read_actions(&sent);
         assert_eq!((auth, extras.len()), (spec.auth.clone(), 0));
@@ -654,9 +860,109 @@ mod tests {
         assert!(auth.is_some_and(|v| v.ends_with("defaults")), "{extras:?}");
     }
 
+    fn oidc_rule() -> RuleSpec {
+        let mut spec = jwt_rule();
+        spec.auth = Some(RuleAuth::Oidc(Box::new(OidcLogin {
+            issuer: "https://login.example.com".into(),
+            authorization_endpoint: "https://login.example.com/authorize".into(),
+            token_endpoint: "https://login.example.com/token".into(),
+            user_info_endpoint: "https://login.example.com/userinfo".into(),
+            client_id: "app".into(),
+            client_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbC".into(),
+            scope: "openid email".into(),
+        })));
+        spec
+    }
+
+    #[test]
+    fn an_oidc_login_sends_the_secret_and_reads_back_without_it() {
+        let spec = oidc_rule();
+        let mut sent = actions(&spec, forward_action("arn:tg"), Some("s3cret"));
+        assert_eq!(sent[0].r#type(), Some(&ActionTypeEnum::AuthenticateOidc));
+        let config = sent[0].authenticate_oidc_config().expect("config");
+        assert_eq!(config.client_secret(), Some("s3cret"));
+        assert_eq!(config.scope(), Some("openid email"));
+        // AWS returns neither the secret nor its ARN: the ARN comes from the rule's tag.
+        let mut back = config.clone();
+        back.client_secret = None;
+        back.session_timeout = Some(604_800);
+        back.on_unauthenticated_request =
+            Some(AuthenticateOidcActionConditionalBehaviorEnum::Authenticate);
+        sent[0].authenticate_oidc_config = Some(back.clone());
+        let (auth, typed, extras) = read_actions(&sent);
+        let Some(RuleAuth::Oidc(o)) = &auth else {
+            panic!("not read as an OIDC login: {auth:?}")
+        };
+        assert_eq!(
+            (o.client_secret_arn.as_str(), o.client_id.as_str()),
+            ("", "app")
+        );
+        assert!(typed.is_some() && extras.is_empty(), "{extras:?}");
+        assert!(RuleAuth::prop(auth.as_ref()).ends_with("client secret from not recorded"));
+        // With the tag's ARN filled in, what was read is what was sent.
+        let mut tagged = auth.clone();
+        if let Some(RuleAuth::Oidc(o)) = &mut tagged {
+            o.client_secret_arn = oidc_secret_arn(&spec).unwrap_or_default().to_owned();
+        }
+        assert_eq!(tagged, spec.auth);
+        assert_eq!(
+            RuleAuth::prop(spec.auth.as_ref()),
+            "authenticate-oidc issuer https://login.example.com, authorization \
+             https://login.example.com/authorize, token https://login.example.com/token, user \
+             info https://login.example.com/userinfo, client app, scope openid email, client \
+             secret from arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbC"
+        );
+        assert_eq!(
+            tags_with_secret(&spec)
+                .get(TAG_OIDC_SECRET)
+                .map(String::as_str),
+            oidc_secret_arn(&spec)
+        );
+        back.on_unauthenticated_request = Some(AuthenticateOidcActionConditionalBehaviorEnum::Deny);
+        sent[0].authenticate_oidc_config = Some(back);
+        assert_eq!(read_actions(&sent).2.len(), 1);
+        assert_eq!(
+            format!("{:?}", SecretValue("s3cret".into())),
+            "SecretValue(redacted)"
+        );
+    }
+
+    #[test]
+    fn the_tag_gives_a_found_oidc_login_its_secret_arn() {
+        let spec = oidc_rule();
+        let mut sent = actions(&spec, forward_action("arn:tg"), None);
+        let mut changed = sent[0].authenticate_oidc_config().cloned().expect("config");
+        changed.session_timeout = Some(60);
+        sent[0].authenticate_oidc_config = Some(changed);
+        let (auth, _, extras) = read_actions(&sent);
+        let mut read = spec.clone();
+        read.auth = auth;
+        let mut f = rule(10);
+        f.spec = Spec::ListenerRule(read);
+        f.extras = extras;
+        record_secret_arn(&mut f, oidc_secret_arn(&spec).map(str::to_owned));
+        let Spec::ListenerRule(found) = &f.spec else {
+            panic!("a rule")
+        };
+        assert_eq!(found.auth, spec.auth);
+        let shown = f.extras.iter().find(|(k, _)| *k == "auth").map(|(_, v)| v);
+        let arn = oidc_secret_arn(&spec).unwrap_or_default();
+        assert!(
+            shown.is_some_and(|v| v.contains(arn) && v.ends_with("defaults")),
+            "{:?}",
+            f.extras
+        );
+        // Without the tag: not recorded, so the plan shows a change.
+        record_secret_arn(&mut f, None);
+        let Spec::ListenerRule(found) = &f.spec else {
+            panic!("a rule")
+        };
+        assert!(RuleAuth::prop(found.auth.as_ref()).ends_with("not recorded"));
+    }
+
     #[test]
     fn an_action_beside_albkits_is_shown_as_found() {
-        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"));
+        let mut sent = actions(&jwt_rule(), forward_action("arn:tg"), None);
         let mut fixed = super::super::listener::fixed_404();
         fixed.order = Some(3);
         sent.push(fixed);

@@ -299,6 +299,7 @@ section! {
     mod auth {
         JWT: field("jwt", Ty::Table(&super::JWT), "");
         COGNITO: field("cognito", Ty::Table(&super::COGNITO), "");
+        OIDC: field("oidc", Ty::Table(&super::OIDC), "");
     }
 }
 
@@ -317,6 +318,26 @@ section! {
         USER_POOL_ARN: text("user_pool_arn", "\"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123\"", "the user pool's ARN").required().commented();
         USER_POOL_CLIENT_ID: text("user_pool_client_id", "\"1example23456789\"", "its app client, with a client secret and the callback https://<domain>/oauth2/idpresponse").required().commented();
         USER_POOL_DOMAIN: text("user_pool_domain", "\"my-app-login\"", "the user pool's domain prefix, or its custom domain name").required().commented();
+    }
+}
+
+section! {
+    OIDC = "functions.routes.auth.oidc", "[functions.routes.auth.oidc]", "instead of jwt or cognito: the authenticate-oidc action, a browser login through an OpenID Connect provider; the function gets the user in x-amzn-oidc-* headers";
+    mod oidc {
+        ISSUER: text("issuer", "\"https://login.example.com\"", "the provider's issuer identifier; an https URL").required().commented();
+        AUTHORIZATION_ENDPOINT: text("authorization_endpoint", "\"https://login.example.com/authorize\"", "where the browser logs in; an https URL").required().commented();
+        TOKEN_ENDPOINT: text("token_endpoint", "\"https://login.example.com/oauth/token\"", "where the load balancer exchanges the code for tokens; an https URL").required().commented();
+        USER_INFO_ENDPOINT: text("user_info_endpoint", "\"https://login.example.com/userinfo\"", "where the load balancer reads the user's claims; an https URL").required().commented();
+        CLIENT_ID: text("client_id", "\"albkit-app\"", "the OAuth 2.0 client, with the callback https://<domain>/oauth2/idpresponse").required().commented();
+        CLIENT_SECRET: field("client_secret", Ty::Table(&super::CLIENT_SECRET), "").required().commented();
+        SCOPE: text("scope", "\"openid email\"", "the claims requested, space-separated; default: openid").commented();
+    }
+}
+
+section! {
+    CLIENT_SECRET = "functions.routes.auth.oidc.client_secret", "[functions.routes.auth.oidc.client_secret]", "required: where the client secret is; never the secret itself (docs/auth.md)", commented;
+    mod client_secret {
+        SECRETSMANAGER: text("secretsmanager", "\"arn:aws:secretsmanager:us-east-1:123456789012:secret:albkit-oidc-AbCdEf\"", "the ARN of a Secrets Manager secret whose value is the client secret, in the stack's region; up reads it with GetSecretValue").required().commented();
     }
 }
 
@@ -366,6 +387,8 @@ pub const SECTIONS: &[&Section] = &[
     &AUTH,
     &JWT,
     &COGNITO,
+    &OIDC,
+    &CLIENT_SECRET,
     &STATIC_ROUTE,
     &REDIRECT,
     &FIXED_RESPONSE,

@@ -34,6 +34,9 @@ mod tests;
 /// Default TLS policy: TLS 1.3 with TLS 1.2 fallback.
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
+/// The scope the `authenticate-oidc` action requests when none is given (AWS's default).
+pub const DEFAULT_OIDC_SCOPE: &str = "openid";
+
 /// Default `Strict-Transport-Security` header the HTTPS listener adds to responses: one
 /// year, subdomains of `[https].domain` included.
 pub const DEFAULT_HSTS: &str = "max-age=31536000; includeSubDomains";
@@ -405,6 +408,30 @@ pub enum RouteAuth {
     /// The `authenticate-cognito` action: a browser login through an Amazon Cognito user
     /// pool.
     Cognito(CognitoAuth),
+    /// The `authenticate-oidc` action: a browser login through any OpenID Connect
+    /// provider, its client secret read from Secrets Manager at `up` time.
+    Oidc(OidcAuth),
+}
+
+/// `auth = { oidc = { issuer, authorization_endpoint, token_endpoint, user_info_endpoint,
+/// client_id, client_secret = { secretsmanager = "arn:…" }, scope } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcAuth {
+    /// The provider's issuer identifier, an https URL.
+    pub issuer: String,
+    /// Where the browser is sent to log in, an https URL.
+    pub authorization_endpoint: String,
+    /// Where the load balancer exchanges the code for tokens, an https URL.
+    pub token_endpoint: String,
+    /// Where the load balancer reads the user's claims, an https URL.
+    pub user_info_endpoint: String,
+    /// The OAuth 2.0 client the load balancer signs users in as.
+    pub client_id: String,
+    /// The ARN of the Secrets Manager secret whose value is the client secret; the value
+    /// itself is never in the config, a plan or a log.
+    pub client_secret_arn: String,
+    /// The claims requested, space-separated (default `openid`).
+    pub scope: String,
 }
 
 /// `auth = { cognito = { user_pool_arn, user_pool_client_id, user_pool_domain } }`.
@@ -475,6 +502,23 @@ impl FunctionSettings {
 impl Config {
     pub fn function(&self, name: &str) -> Option<&FunctionSettings> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The ARNs of the secrets holding the OIDC client secrets of the routes (their own
+    /// `auth`, or `[https].auth` for a route without one), sorted, each once.
+    pub fn oidc_client_secrets(&self) -> Vec<&str> {
+        let mut arns: Vec<&str> = self
+            .functions
+            .iter()
+            .flat_map(|f| &f.routes)
+            .filter_map(|r| match self.route_auth(r) {
+                Some(RouteAuth::Oidc(o)) => Some(o.client_secret_arn.as_str()),
+                _ => None,
+            })
+            .collect();
+        arns.sort_unstable();
+        arns.dedup();
+        arns
     }
 
     /// A route's authentication: its own, else `[https].auth`.

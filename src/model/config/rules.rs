@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
-use super::{IngressCidr, Matcher, MatcherCodes, SecretRef, DEFAULT_HSTS};
+use super::{IngressCidr, Matcher, MatcherCodes, SecretRef, DEFAULT_HSTS, DEFAULT_OIDC_SCOPE};
 use crate::model::spec::Redirect;
 
 /// A value quoted for a message, shortened when long.
@@ -433,6 +433,71 @@ pub(super) fn check_user_pool_domain(domain: &str) -> Result<(), (String, String
              https:// or a path"
                 .to_owned(),
         ))
+    }
+}
+
+/// An OAuth 2.0 client id: not empty, printable, without spaces.
+pub(super) fn check_oidc_client_id(id: &str) -> Result<(), (String, String)> {
+    if !id.is_empty() && !id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Ok(());
+    }
+    Err((
+        "is not an OAuth 2.0 client id (not empty, without spaces)".to_owned(),
+        "copy the client id of the application registered with your provider, e.g. \
+         \"albkit-app\""
+            .to_owned(),
+    ))
+}
+
+/// Space-separated scopes, `openid` among them (an OIDC login requests it).
+pub(super) fn check_scope(scope: &str) -> Result<(), (String, String)> {
+    if scope.split(' ').any(|s| s == DEFAULT_OIDC_SCOPE)
+        && !scope.split(' ').any(str::is_empty)
+        && !scope.chars().any(char::is_control)
+    {
+        return Ok(());
+    }
+    Err((
+        "is not a list of scopes with openid, separated by single spaces".to_owned(),
+        "write the scopes your provider supports, openid first, e.g. \"openid email\"".to_owned(),
+    ))
+}
+
+/// The longest tag value ELB takes: the rule carries its client secret's ARN as one.
+pub(super) const MAX_SECRET_ARN: usize = 256;
+
+/// The ARN of a Secrets Manager secret holding an OIDC client secret: in `region` when
+/// the stack's region is known, and short enough to be a tag value. The error is the
+/// message tail and the help.
+pub(super) fn check_client_secret_arn(
+    arn: &str,
+    region: Option<&str>,
+) -> Result<(), (String, String)> {
+    let example = "copy the ARN from `aws secretsmanager describe-secret --secret-id <name>`,                    e.g. \"arn:aws:secretsmanager:us-east-1:123456789012:secret:albkit-oidc-AbCdEf\"";
+    if let Err(why) = check_arn(arn, "secretsmanager", |r| {
+        r.strip_prefix("secret:").is_some_and(|n| !n.is_empty())
+    }) {
+        return Err((
+            format!("is not a Secrets Manager secret ARN: {why}"),
+            example.to_owned(),
+        ));
+    }
+    let len = arn.chars().count();
+    if len > MAX_SECRET_ARN {
+        return Err((
+            format!("is {len} characters long; albkit keeps it in a rule tag of at most {MAX_SECRET_ARN}"),
+            "store the client secret under a shorter secret name".to_owned(),
+        ));
+    }
+    let secret_region = arn.split(':').nth(3).unwrap_or_default();
+    match region {
+        Some(region) if region != secret_region => Err((
+            format!("is in {secret_region}, but the stack is in {region}"),
+            format!(
+                "the load balancer's rule is created in {region} and albkit reads the secret                  there: store the client secret in Secrets Manager in {region} and give                  that ARN"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

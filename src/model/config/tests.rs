@@ -1475,6 +1475,127 @@ rule! {
     cognito_unknown_key: auth_route(&format!("{{ cognito = {{ user_pool_arn = \"{POOL}\", user_pool_client_id = \"c\", user_pool_domain = \"d\", scope = \"openid\" }} }}")), "functions[0].routes[0].auth.cognito.scope", "unknown key `scope`";
 }
 
+const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-oidc-AbC";
+
+/// An OIDC route whose `field` is `value` (a TOML value), the other keys valid.
+fn oidc_with(field: &str, value: &str) -> String {
+    let mut keys = vec![
+        ("issuer", "\"https://login.example.com\"".to_owned()),
+        (
+            "authorization_endpoint",
+            "\"https://login.example.com/authorize\"".to_owned(),
+        ),
+        (
+            "token_endpoint",
+            "\"https://login.example.com/token\"".to_owned(),
+        ),
+        (
+            "user_info_endpoint",
+            "\"https://login.example.com/userinfo\"".to_owned(),
+        ),
+        ("client_id", "\"app\"".to_owned()),
+        (
+            "client_secret",
+            format!("{{ secretsmanager = \"{SECRET}\" }}"),
+        ),
+    ];
+    keys.retain(|(k, _)| *k != field);
+    if !value.is_empty() {
+        keys.push((field, value.to_owned()));
+    }
+    let body: Vec<String> = keys.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    auth_route(&format!("{{ oidc = {{ {} }} }}", body.join(", ")))
+}
+
+const OIDC_AUTH: &str = "functions[0].routes[0].auth.oidc";
+
+rule! {
+    oidc_issuer_not_https: oidc_with("issuer", "\"http://login.example.com\""), &format!("{OIDC_AUTH}.issuer"), "is not an https URL";
+    oidc_authorization_endpoint_not_https: oidc_with("authorization_endpoint", "\"http://login.example.com/a\""), &format!("{OIDC_AUTH}.authorization_endpoint"), "is not an https URL";
+    oidc_token_endpoint_without_host: oidc_with("token_endpoint", "\"https:///token\""), &format!("{OIDC_AUTH}.token_endpoint"), "is not a URL with a host name";
+    oidc_user_info_endpoint_missing: oidc_with("user_info_endpoint", ""), &format!("{OIDC_AUTH}.user_info_endpoint"), "missing required key `user_info_endpoint`";
+    oidc_client_id_empty: oidc_with("client_id", "\"\""), &format!("{OIDC_AUTH}.client_id"), "is not an OAuth 2.0 client id";
+    oidc_client_secret_missing: oidc_with("client_secret", ""), &format!("{OIDC_AUTH}.client_secret"), "missing required key `client_secret`";
+    oidc_secret_not_secrets_manager: oidc_with("client_secret", "{ secretsmanager = \"arn:aws:ssm:us-east-1:123456789012:parameter/x\" }"), &format!("{OIDC_AUTH}.client_secret.secretsmanager"), "is not a Secrets Manager secret ARN";
+    oidc_secret_unknown_store: oidc_with("client_secret", &format!("{{ secretsmanager = \"{SECRET}\", ssm = \"/x\" }}")), &format!("{OIDC_AUTH}.client_secret.ssm"), "unknown key `ssm`";
+    oidc_secret_too_long: oidc_with("client_secret", &format!("{{ secretsmanager = \"{SECRET}{}\" }}", "a".repeat(200))), &format!("{OIDC_AUTH}.client_secret.secretsmanager"), "at most 256";
+    oidc_scope_without_openid: oidc_with("scope", "\"email profile\""), &format!("{OIDC_AUTH}.scope"), "with openid";
+    oidc_without_https: function("[[functions.routes]]\npriority = 1\npaths = [\"/\"]\nauth = { oidc = {} }\n"), "functions[0].routes[0].auth", "needs [https]";
+}
+
+#[test]
+fn an_oidc_secret_in_another_region_than_the_stacks_is_refused() {
+    let text = oidc_with(
+        "client_secret",
+        &format!("{{ secretsmanager = \"{SECRET}\" }}"),
+    )
+    .replacen("[stack]\n", "[stack]\nregion = \"eu-west-1\"\n", 1);
+    assert!(text.contains("region = \"eu-west-1\""), "{text}");
+    let p = assert_problem(
+        &text,
+        &format!("{OIDC_AUTH}.client_secret.secretsmanager"),
+        "is in us-east-1, but the stack is in eu-west-1",
+    );
+    assert!(p.help.contains("in eu-west-1"), "{}", p.help);
+}
+
+#[test]
+fn a_literal_oidc_client_secret_is_refused_without_being_repeated() {
+    let p = assert_problem(
+        &oidc_with("client_secret", "\"hunter2-very-secret\""),
+        &format!("{OIDC_AUTH}.client_secret"),
+        "albkit takes it from Secrets Manager only",
+    );
+    assert!(
+        p.help
+            .contains("store the client secret in Secrets Manager"),
+        "{}",
+        p.help
+    );
+    assert!(
+        p.help
+            .contains("secretsmanager = \"arn:aws:secretsmanager:"),
+        "{}",
+        p.help
+    );
+    assert!(!format!("{p:?}").contains("hunter2"), "{p:?}");
+    assert!(p.span.is_none(), "{p:?}");
+    let p = assert_problem(
+        &oidc_with(
+            "client_secret",
+            "{ secretsmanager = \"hunter2-very-secret\" }",
+        ),
+        &format!("{OIDC_AUTH}.client_secret.secretsmanager"),
+        "is not an ARN",
+    );
+    assert!(
+        !format!("{p:?}").contains("hunter2") && p.span.is_none(),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn an_oidc_login_is_read_with_the_default_scope() {
+    let (_dir, c) = parse_ok(&oidc_with("scope", ""));
+    let route = &c.functions[0].routes[0];
+    let want = OidcAuth {
+        issuer: "https://login.example.com".into(),
+        authorization_endpoint: "https://login.example.com/authorize".into(),
+        token_endpoint: "https://login.example.com/token".into(),
+        user_info_endpoint: "https://login.example.com/userinfo".into(),
+        client_id: "app".into(),
+        client_secret_arn: SECRET.into(),
+        scope: "openid".into(),
+    };
+    assert_eq!(c.route_auth(route), Some(&RouteAuth::Oidc(want)));
+    assert_eq!(c.oidc_client_secrets(), vec![SECRET]);
+    let (_dir, c) = parse_ok(&oidc_with("scope", "\"openid email\""));
+    let Some(RouteAuth::Oidc(o)) = c.route_auth(&c.functions[0].routes[0]) else {
+        panic!("not an OIDC login");
+    };
+    assert_eq!(o.scope, "openid email");
+}
+
 #[test]
 fn a_cognito_login_is_read() {
     let (_dir, c) = parse_ok(&cognito(POOL, "1example23", "login.example.com"));

@@ -223,6 +223,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
         src: text,
         problems: Vec::new(),
         warnings: Vec::new(),
+        region: None,
     };
     let top = Tbl {
         t: doc.as_table(),
@@ -231,6 +232,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     };
     c.check_unknown_keys(&top, &fields::TOP);
     let stack = c.stack(&top);
+    c.region.clone_from(&stack.region);
     let network = c.network(&top);
     let load_balancer = c.load_balancer(&top, network.as_ref());
     let https = c.https(&top, stack.region.as_deref());
@@ -480,6 +482,8 @@ struct Checker<'s> {
     src: &'s str,
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
+    /// `[stack].region`, when given and valid: ARNs that must be in it are checked.
+    region: Option<String>,
 }
 
 impl Checker<'_> {

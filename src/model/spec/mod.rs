@@ -52,7 +52,7 @@ pub use log_bucket::LogBucketSpec;
 pub use log_group::LogGroupSpec;
 pub use role::RoleSpec;
 pub use route_table::RouteTableSpec;
-pub use rule::{FixedResponse, Redirect, RuleAction, RuleAuth, RuleSpec};
+pub use rule::{FixedResponse, OidcLogin, Redirect, RuleAction, RuleAuth, RuleSpec};
 pub use security_group::SecurityGroupSpec;
 pub use subnet::SubnetSpec;
 pub use target_group::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};

@@ -39,6 +39,24 @@ pub enum RuleAuth {
         user_pool_client_id: String,
         user_pool_domain: String,
     },
+    /// `authenticate-oidc`: a browser login through an OpenID Connect provider.
+    Oidc(Box<OidcLogin>),
+}
+
+/// An `authenticate-oidc` step, with the action's defaults for the session and an
+/// unauthenticated request. The client secret is not here: only the ARN of the secret
+/// that holds it, which the rule carries as its `albkit:oidc-client-secret` tag (AWS does
+/// not return the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcLogin {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: String,
+    /// Empty when a rule found in AWS has no such tag.
+    pub client_secret_arn: String,
+    pub scope: String,
 }
 
 impl RuleAuth {
@@ -65,6 +83,27 @@ impl RuleAuth {
                 "authenticate-cognito user pool {user_pool_arn}, client {user_pool_client_id}, \
                  domain {user_pool_domain}"
             ),
+            Some(RuleAuth::Oidc(o)) => {
+                let OidcLogin {
+                    issuer,
+                    authorization_endpoint,
+                    token_endpoint,
+                    user_info_endpoint,
+                    client_id,
+                    client_secret_arn,
+                    scope,
+                } = o.as_ref();
+                let secret = if client_secret_arn.is_empty() {
+                    "not recorded"
+                } else {
+                    client_secret_arn
+                };
+                format!(
+                    "authenticate-oidc issuer {issuer}, authorization {authorization_endpoint}, \
+                     token {token_endpoint}, user info {user_info_endpoint}, client \
+                     {client_id}, scope {scope}, client secret from {secret}"
+                )
+            }
         }
     }
 }

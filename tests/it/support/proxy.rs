@@ -886,32 +886,78 @@ fn jwt_validation_out(xml: &str) -> Option<String> {
     Some(out)
 }
 
-/// AWS returns an `authenticate-cognito` action with the defaults of what it was not
-/// given (scope, session timeout and cookie, the behaviour for an unauthenticated
-/// request); moto returns only what it was given. Fills them in. `None` when there is no
-/// such action.
+/// AWS returns an `authenticate-cognito` or `authenticate-oidc` action with the defaults
+/// of what it was not given (scope, session timeout and cookie, the behaviour for an
+/// unauthenticated request), and never an OIDC action's `ClientSecret`; moto returns only
+/// what it was given, the secret included. Fills in the defaults and drops the secret.
+/// `None` when there is no such action.
 fn cognito_defaults(xml: &str) -> Option<String> {
-    const OPEN: &str = "<AuthenticateCognitoConfig>";
-    const DEFAULTS: &str = "<Scope>openid</Scope><SessionTimeout>604800</SessionTimeout>\
+    const DEFAULTS: &str = "<SessionTimeout>604800</SessionTimeout>\
         <SessionCookieName>AWSELBAuthSessionCookie</SessionCookieName>\
         <OnUnauthenticatedRequest>authenticate</OnUnauthenticatedRequest>";
-    if !xml.contains(OPEN) {
-        return None;
-    }
-    let mut out = String::with_capacity(xml.len() + 256);
-    for (i, piece) in xml.split(OPEN).enumerate() {
-        if i > 0 {
-            out.push_str(OPEN);
-            let end = piece
-                .find("</AuthenticateCognitoConfig>")
-                .unwrap_or(piece.len());
-            if !piece[..end].contains("<Scope>") {
-                out.push_str(DEFAULTS);
-            }
+    let mut out = xml.to_owned();
+    let mut changed = false;
+    for kind in ["AuthenticateCognitoConfig", "AuthenticateOidcConfig"] {
+        let (open, close) = (format!("<{kind}>"), format!("</{kind}>"));
+        if !out.contains(&open) {
+            continue;
         }
-        out.push_str(piece);
+        changed = true;
+        let mut next = String::with_capacity(out.len() + 256);
+        for (i, piece) in out.split(&open).enumerate() {
+            if i == 0 {
+                next.push_str(piece);
+                continue;
+            }
+            next.push_str(&open);
+            let end = piece.find(&close).unwrap_or(piece.len());
+            let (config, rest) = piece.split_at(end);
+            let mut config = without_element(config, "ClientSecret");
+            if !config.contains("<Scope>") {
+                config.push_str("<Scope>openid</Scope>");
+            }
+            if !config.contains("<SessionTimeout>") {
+                config.push_str(DEFAULTS);
+            }
+            next.push_str(&config);
+            next.push_str(rest);
+        }
+        out = next;
     }
-    Some(out)
+    changed.then_some(out)
+}
+
+/// `xml` without its `<name>…</name>` elements.
+fn without_element(xml: &str, name: &str) -> String {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find(&open) {
+        out.push_str(&rest[..at]);
+        rest = rest[at..]
+            .find(&close)
+            .map_or("", |end| &rest[at + end + close.len()..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn oidc_actions_come_back_without_the_client_secret() {
+    let xml = "<member><AuthenticateOidcConfig><ClientId>app</ClientId>\
+               <ClientSecret>s3cret</ClientSecret><Scope>openid email</Scope>\
+               </AuthenticateOidcConfig></member>";
+    let out = cognito_defaults(xml).expect("rewritten");
+    assert!(
+        !out.contains("s3cret") && !out.contains("ClientSecret"),
+        "{out}"
+    );
+    assert!(out.contains("<ClientId>app</ClientId>"), "{out}");
+    assert_eq!(out.matches("<Scope>").count(), 1, "{out}");
+    assert!(
+        out.contains("<SessionTimeout>604800</SessionTimeout>"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! The checks of a route's `auth` and of `[https].auth`.
 
 use super::*;
-use crate::model::config::fields::{auth, cognito, jwt};
+use crate::model::config::fields::{auth, client_secret, cognito, jwt, oidc};
 use crate::model::config::rules::*;
-use crate::model::config::{CognitoAuth, JwtAuth, RouteAuth};
+use crate::model::config::{CognitoAuth, JwtAuth, OidcAuth, RouteAuth, DEFAULT_OIDC_SCOPE};
 
 /// Most `aud` values the `jwt-validation` action compares a token with (the limit of an
 /// additional claim's values).
@@ -35,7 +35,10 @@ impl Checker<'_> {
         let cognito = self.sub_table(&a, &auth::COGNITO).check(None, |c| {
             self.cognito(&c).map(|c| Some(RouteAuth::Cognito(c)))
         });
-        let given = [auth::JWT.key, auth::COGNITO.key]
+        let oidc = self
+            .sub_table(&a, &auth::OIDC)
+            .check(None, |o| self.oidc(&o).map(|o| Some(RouteAuth::Oidc(o))));
+        let given = [auth::JWT.key, auth::COGNITO.key, auth::OIDC.key]
             .iter()
             .filter(|k| Self::lookup(&a, k).is_some())
             .count();
@@ -44,7 +47,7 @@ impl Checker<'_> {
                 &a.path,
                 a.header.clone(),
                 format!("{} names {given} kinds of authentication", a.path),
-                "keep one of `jwt` and `cognito`: a rule authenticates one way",
+                "keep one of `jwt`, `cognito` and `oidc`: a rule authenticates one way",
             );
             return None;
         }
@@ -56,7 +59,7 @@ impl Checker<'_> {
                     format!("{} names no kind of authentication", a.path),
                     format!(
                         "add `jwt = {{ issuer = {}, jwks_endpoint = {} }}` (or `cognito = \
-                         {{...}}`), or remove `auth`",
+                         {{...}}`, `oidc = {{...}}`), or remove `auth`",
                         jwt::ISSUER.example_toml(),
                         jwt::JWKS_ENDPOINT.example_toml()
                     ),
@@ -64,7 +67,7 @@ impl Checker<'_> {
             }
             return None;
         }
-        let kind = jwt?.or(cognito?);
+        let kind = jwt?.or(cognito?).or(oidc?);
         https.then_some(kind)
     }
 
@@ -92,6 +95,91 @@ impl Checker<'_> {
         })
     }
 
+    fn oidc(&mut self, t: &Tbl) -> Option<OidcAuth> {
+        self.check_unknown_keys(t, &fields::OIDC);
+        let issuer = self.https_url(t, &oidc::ISSUER);
+        let authorization = self.https_url(t, &oidc::AUTHORIZATION_ENDPOINT);
+        let token = self.https_url(t, &oidc::TOKEN_ENDPOINT);
+        let user_info = self.https_url(t, &oidc::USER_INFO_ENDPOINT);
+        let client = self.checked(t, &oidc::CLIENT_ID, check_oidc_client_id);
+        let secret = self.client_secret(t);
+        let scope = match self.get_str(t, &oidc::SCOPE) {
+            Got::Val(s) => self.checked_value(&s, &oidc::SCOPE, check_scope),
+            Got::Missing => Some(DEFAULT_OIDC_SCOPE.to_owned()),
+            Got::Bad => None,
+        };
+        Some(OidcAuth {
+            issuer: issuer?,
+            authorization_endpoint: authorization?,
+            token_endpoint: token?,
+            user_info_endpoint: user_info?,
+            client_id: client?,
+            client_secret_arn: secret?,
+            scope: scope?,
+        })
+    }
+
+    /// `client_secret = { secretsmanager = "arn:…" }`: the ARN. A literal secret is
+    /// refused without being repeated in the problem.
+    fn client_secret(&mut self, t: &Tbl) -> Option<String> {
+        let f = &oidc::CLIENT_SECRET;
+        if let Some((item, path, _)) = Self::lookup(t, f.key) {
+            if item.is_str() {
+                // No position: the problem would quote the line, and with it the secret.
+                self.push(
+                    &path,
+                    None,
+                    "client_secret is written in the file; albkit takes it from Secrets Manager only",
+                    format!(
+                        "store the client secret in Secrets Manager (`aws secretsmanager \
+                         create-secret --name <name> --secret-string <secret>`), remove it \
+                         from this file and give its ARN: `client_secret = {{ secretsmanager \
+                         = {} }}`",
+                        client_secret::SECRETSMANAGER.example_toml()
+                    ),
+                );
+                return None;
+            }
+        }
+        let s = match self.sub_table(t, f) {
+            Got::Val(s) => s,
+            Got::Missing => {
+                let help = format!(
+                    "add `client_secret = {{ secretsmanager = {} }}`",
+                    client_secret::SECRETSMANAGER.example_toml()
+                );
+                self.missing(t, f.key, &format!("required key `{}`", f.key), help);
+                return None;
+            }
+            Got::Bad => return None,
+        };
+        self.check_unknown_keys(&s, &fields::CLIENT_SECRET);
+        let arn = self.get_str(&s, &client_secret::SECRETSMANAGER).val()?;
+        if !arn.value.starts_with("arn:") {
+            // Perhaps the secret itself: neither repeated nor its line quoted.
+            self.push(
+                &arn.path,
+                None,
+                "secretsmanager is not an ARN",
+                format!(
+                    "give the ARN of the secret that holds the client secret, not the client \
+                     secret itself, e.g. {}",
+                    client_secret::SECRETSMANAGER.example_toml()
+                ),
+            );
+            return None;
+        }
+        let region = self.region.clone();
+        match check_client_secret_arn(&arn.value, region.as_deref()) {
+            Ok(()) => Some(arn.value),
+            Err((why, help)) => {
+                let key = client_secret::SECRETSMANAGER.key;
+                self.bad(&arn, format!("{key} {} {why}", q(&arn.value)), help);
+                None
+            }
+        }
+    }
+
     /// A string key through `check` (the problem's message tail and help).
     fn checked(
         &mut self,
@@ -100,10 +188,20 @@ impl Checker<'_> {
         check: fn(&str) -> Result<(), (String, String)>,
     ) -> Option<String> {
         let s = self.get_str(t, f).val()?;
+        self.checked_value(&s, f, check)
+    }
+
+    /// `s`, the value of `f`, through `check`.
+    fn checked_value(
+        &mut self,
+        s: &Str,
+        f: &Field,
+        check: fn(&str) -> Result<(), (String, String)>,
+    ) -> Option<String> {
         match check(&s.value) {
-            Ok(()) => Some(s.value),
+            Ok(()) => Some(s.value.clone()),
             Err((why, help)) => {
-                self.bad(&s, format!("{} {} {why}", f.key, q(&s.value)), help);
+                self.bad(s, format!("{} {} {why}", f.key, q(&s.value)), help);
                 None
             }
         }
