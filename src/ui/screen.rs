@@ -32,7 +32,7 @@ impl Screen {
     /// The terminal's width in columns.
     pub(crate) fn width(&self) -> usize {
         terminal_size::terminal_size()
-            .filter(|_| std::io::stdout().is_terminal())
+            .filter(|(w, _)| w.0 > 0 && std::io::stdout().is_terminal())
             .map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0))
     }
 
@@ -40,7 +40,9 @@ impl Screen {
     /// lines yellow, the 5xx lines red.
     pub(crate) fn draw(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let terminal = std::io::stdout().is_terminal();
+        // NO_COLOR (https://no-color.org): set to anything but empty, no colours.
+        let terminal = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let mut buf = String::new();
         if self.live {
             buf.push_str(CLEAR);

@@ -11,7 +11,10 @@ use aws_smithy_types::DateTime;
 
 use crate::json_output::assert_matches;
 use crate::support::ministack::{MiniStack, ROOT_KEY, ROOT_SECRET};
-use crate::support::{albkit_command_at, run, unique_stack_name, Output, Project, ALBKIT_TIMEOUT};
+use crate::support::screenshot::{cells, draw, png, FONT};
+use crate::support::{
+    albkit_command_at, run, unique_stack_name, Output, Project, ALBKIT_TIMEOUT, REPO,
+};
 
 const REGION: &str = "us-east-1";
 
@@ -21,6 +24,37 @@ fn albkit(project: &Project, args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
         .env("ALBKIT_RETRY_BASE_MS", "20")
         .args(args);
+    run(cmd, ALBKIT_TIMEOUT)
+}
+
+/// `albkit <args>` in a pseudo-terminal that `script` (util-linux) opens, with colours
+/// (no `NO_COLOR`): what a terminal shows, escape sequences included.
+fn terminal_capture(project: &Project, args: &[&str]) -> Output {
+    let albkit = albkit_command_at(&MiniStack::shared().endpoint(), project, REGION);
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let line: Vec<String> = std::iter::once(albkit.get_program().to_string_lossy().to_string())
+        .chain(args.iter().map(ToString::to_string))
+        .map(|a| quote(&a))
+        .collect();
+    // The screen only: stderr (the SDK's warnings about the test's AWS config files)
+    // stays out of the picture.
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!("{} 2>/dev/null", line.join(" ")),
+        "/dev/null",
+    ])
+    .current_dir(project.path())
+    .stdin(std::process::Stdio::null());
+    for (key, value) in albkit.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", ROOT_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .env_remove("NO_COLOR");
     run(cmd, ALBKIT_TIMEOUT)
 }
 
@@ -71,6 +105,68 @@ async fn target_dims(cfg: &aws_config::SdkConfig, stack: &str) -> (String, Strin
         format!("targetgroup/{}", tail(tg, ":targetgroup/")),
         tail(lb, ":loadbalancer/"),
     )
+}
+
+/// Traffic in the 7 minutes before `first` (Unix seconds, on a minute): requests, a few
+/// 4xx and 5xx, latencies (several points a minute, for p50 and p99), errors and
+/// concurrency.
+async fn put_history(
+    cw: &aws_sdk_cloudwatch::Client,
+    function: &[Dimension],
+    tg: &str,
+    lb: &str,
+    first: i64,
+) {
+    let both = [dim("TargetGroup", tg), dim("LoadBalancer", lb)];
+    let requests = [52.0, 61.0, 58.0, 73.0, 88.0, 66.0, 49.0];
+    let (mut elb, mut lambda) = (Vec::new(), Vec::new());
+    for (i, r) in requests.iter().enumerate() {
+        let at = first - 60 * (7 - i as i64);
+        let count = StandardUnit::Count;
+        elb.push(datum("RequestCount", &both, at, *r, count.clone()));
+        elb.push(datum(
+            "HTTPCode_Target_4XX_Count",
+            &both,
+            at,
+            (i % 3) as f64,
+            count.clone(),
+        ));
+        if i == 4 {
+            elb.push(datum(
+                "HTTPCode_Target_5XX_Count",
+                &both,
+                at,
+                3.0,
+                count.clone(),
+            ));
+            lambda.push(datum("Errors", function, at, 3.0, count.clone()));
+        }
+        for ms in [12.0, 14.0, 15.0, 19.0, 40.0 + 10.0 * i as f64] {
+            elb.push(datum(
+                "TargetResponseTime",
+                &both,
+                at,
+                ms / 1000.0,
+                StandardUnit::Seconds,
+            ));
+        }
+        lambda.push(datum(
+            "ConcurrentExecutions",
+            function,
+            at,
+            (r / 15.0).ceil(),
+            count.clone(),
+        ));
+        lambda.push(datum("Throttles", function, at, 0.0, count));
+    }
+    for (namespace, data) in [("AWS/ApplicationELB", elb), ("AWS/Lambda", lambda)] {
+        cw.put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,6 +264,30 @@ async fn top_reads_the_functions_and_target_groups_metrics_back() {
     assert!(screen.contains("albkit top"), "{text}");
     assert!(screen.contains("hello"), "{text}");
     assert!(screen.contains("throttles"), "{text}");
+    assert!(
+        !screen.contains('\x1b'),
+        "no colours without a terminal: {text}"
+    );
+
+    // Seven more minutes of traffic before those two, for a fuller screen.
+    put_history(&cw, &function, &tg, &lb, a).await;
+    // On a terminal: the colours, and the README's picture drawn from this very screen.
+    let tty = terminal_capture(&project, &["top", "--once", "--minutes", "10"]);
+    let capture = &tty.ok().stdout;
+    assert!(capture.contains("\x1b[1malbkit top"), "{tty}");
+    assert!(capture.contains("\x1b[31m    5xx"), "{tty}");
+    let picture = format!("{REPO}/docs/images/top.png");
+    if std::env::var_os("ALBKIT_UPDATE_DOCS").is_some() {
+        let font = std::fs::read(FONT)
+            .unwrap_or_else(|e| panic!("{FONT}: {e} (install Debian's fonts-dejavu-core)"));
+        let (w, h, pixels) = draw(&cells(capture), &font, 18.0);
+        std::fs::create_dir_all(format!("{REPO}/docs/images")).expect("docs/images");
+        std::fs::write(&picture, png(w, h, &pixels)).expect("write the picture");
+    }
+    assert!(
+        std::path::Path::new(&picture).exists(),
+        "{picture} is missing: run this test with ALBKIT_UPDATE_DOCS=1"
+    );
 
     albkit(&project, &["down", "--yes"]).ok();
 }
