@@ -4,7 +4,9 @@
 //! `GetMetricData` call. Against MiniStack, not moto: the AWS SDK for Rust speaks
 //! CloudWatch's Smithy RPC v2 CBOR protocol, which moto 5.2.1 does not.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
@@ -28,8 +30,9 @@ fn albkit(project: &Project, args: &[&str]) -> Output {
 }
 
 /// `albkit <args>` in a pseudo-terminal that `script` (util-linux) opens, with colours
-/// (no `NO_COLOR`): what a terminal shows, escape sequences included.
-fn terminal_capture(project: &Project, args: &[&str]) -> Output {
+/// (no `NO_COLOR`): what a terminal shows, escape sequences included. What `script`
+/// reads on its stdin is typed into the terminal.
+fn in_terminal(project: &Project, args: &[&str]) -> std::process::Command {
     let albkit = albkit_command_at(&MiniStack::shared().endpoint(), project, REGION);
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let line: Vec<String> = std::iter::once(albkit.get_program().to_string_lossy().to_string())
@@ -44,8 +47,7 @@ fn terminal_capture(project: &Project, args: &[&str]) -> Output {
         &format!("{} 2>/dev/null", line.join(" ")),
         "/dev/null",
     ])
-    .current_dir(project.path())
-    .stdin(std::process::Stdio::null());
+    .current_dir(project.path());
     for (key, value) in albkit.get_envs() {
         match value {
             Some(v) => cmd.env(key, v),
@@ -55,7 +57,57 @@ fn terminal_capture(project: &Project, args: &[&str]) -> Output {
     cmd.env("AWS_ACCESS_KEY_ID", ROOT_KEY)
         .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
         .env_remove("NO_COLOR");
+    cmd
+}
+
+fn terminal_capture(project: &Project, args: &[&str]) -> Output {
+    let mut cmd = in_terminal(project, args);
+    cmd.stdin(Stdio::null());
     run(cmd, ALBKIT_TIMEOUT)
+}
+
+/// The live view in a terminal, redrawn every second: Ctrl-C (typed into the terminal)
+/// once it has drawn `redraws` screens. Returns what it showed and its exit code.
+fn live_until_ctrl_c(project: &Project, redraws: usize) -> (String, Option<i32>) {
+    let mut child = in_terminal(project, &["top", "--interval", "1", "--minutes", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut shown = Vec::new();
+    let clear = |b: &[u8]| b.windows(7).filter(|w| w == b"\x1b[H\x1b[2J").count();
+    while clear(&shown) < redraws && Instant::now() < deadline {
+        if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+            shown.extend(chunk);
+        }
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"\x03").expect("type Ctrl-C");
+    stdin.flush().expect("flush");
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(stdin);
+    (String::from_utf8_lossy(&shown).to_string(), code)
 }
 
 fn dim(name: &str, value: &str) -> Dimension {
@@ -288,6 +340,14 @@ async fn top_reads_the_functions_and_target_groups_metrics_back() {
         std::path::Path::new(&picture).exists(),
         "{picture} is missing: run this test with ALBKIT_UPDATE_DOCS=1"
     );
+
+    // Live: redrawn in place every second, and Ctrl-C ends it with exit 0.
+    let (shown, code) = live_until_ctrl_c(&project, 3);
+    assert!(
+        shown.matches("\x1b[H\x1b[2J\x1b[1malbkit top").count() >= 3,
+        "three screens drawn in place:\n{shown}"
+    );
+    assert_eq!(code, Some(0), "exit code after Ctrl-C:\n{shown}");
 
     albkit(&project, &["down", "--yes"]).ok();
 }
