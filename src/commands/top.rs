@@ -37,7 +37,13 @@ async fn watched(s: &Session, only: Option<&str>) -> Result<Vec<Watched>> {
     let out: Vec<Watched> = selected
         .iter()
         .filter_map(|f| {
-            let function = d.observed.get(&logical::function(f))?;
+            let Some(function) = d.observed.get(&logical::function(f)) else {
+                s.note(format!(
+                    "function {f}: not deployed in {}: not watched (`albkit up` deploys it)",
+                    s.aws.region
+                ));
+                return None;
+            };
             let target = d
                 .observed
                 .get(&logical::target_group(f))
@@ -66,11 +72,10 @@ async fn watched(s: &Session, only: Option<&str>) -> Result<Vec<Watched>> {
 async fn shifts(s: &Session, watched: &[Watched]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let grace = grace().as_secs();
+    let now = unix_now();
     for w in watched {
         if let Some(live) = read_live(&s.aws.lambda, &w.lambda_name).await? {
-            if let Some(line) =
-                shift_line(&live.shift(unix_now()), &live.weights, unix_now(), grace)
-            {
+            if let Some(line) = shift_line(&live.shift(now), &live.weights, now, grace) {
                 out.insert(w.function.clone(), line);
             }
         }
