@@ -75,6 +75,9 @@ pub enum Command {
     Up(UpArgs),
     /// Every resource of the stack with its id and state, target health and the URL.
     Status,
+    /// A live view of the stack's metrics over the last minutes: requests, 4xx/5xx, p50/p99
+    /// latency, Lambda errors, throttles and concurrency per function, and any traffic shift.
+    Top(TopArgs),
     /// Check the account and this machine for what would make a first `up` or `dev` fail
     /// (credentials, DNS delegation, quotas, build toolchain); read-only, exit 1 on a failure.
     Doctor(DoctorArgs),
@@ -128,6 +131,22 @@ pub struct UpArgs {
     /// How long to wait for another run's lock on the stack (0, 90, 30s, 5m).
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = lock_timeout)]
     pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopArgs {
+    /// How many minutes back the view reaches (one point per minute).
+    #[arg(long, default_value_t = 15, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1440))]
+    pub minutes: u16,
+    /// Seconds between two refreshes.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Print the view once and exit (always so without a terminal, and with -o json).
+    #[arg(long)]
+    pub once: bool,
+    /// Only this function (default: every function of the stack).
+    #[arg(short = 'f', long, value_name = "NAME")]
+    pub function: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

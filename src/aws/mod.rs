@@ -9,6 +9,7 @@ pub(crate) mod executor;
 pub(crate) mod identity;
 pub(crate) mod lock;
 pub(crate) mod lock_bucket;
+pub(crate) mod metrics;
 pub(crate) mod network;
 pub mod resources;
 pub(crate) mod retry;

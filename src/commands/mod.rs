@@ -30,6 +30,7 @@ pub(crate) mod rollback;
 pub(crate) mod session;
 pub(crate) mod shift;
 pub(crate) mod status;
+pub(crate) mod top;
 pub(crate) mod unlock;
 pub(crate) mod up;
 pub(crate) mod versions;
@@ -116,6 +117,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Plan(args) => plan::run(cli, args).await,
         Command::Up(args) => up::run(cli, args).await,
         Command::Status => status::run(cli).await,
+        Command::Top(args) => top::run(cli, args).await,
         Command::Doctor(args) => doctor::run(cli, args).await,
         Command::Down(args) => down::run(cli, args).await,
         Command::Unlock(args) => unlock::run(cli, args).await,

@@ -102,6 +102,71 @@ struct WarningSchema {
     column: Option<usize>,
 }
 
+// `albkit top -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit top -o json: the stack's metrics over the last minutes",
+    deny_unknown_fields
+)]
+pub(crate) struct TopDoc {
+    /// [stack].name
+    pub stack: String,
+    /// The AWS region used
+    pub region: String,
+    /// The window's length
+    #[schemars(range(min = 1))]
+    pub minutes: usize,
+    /// The period of every point (60)
+    pub period_seconds: i32,
+    /// The window's first minute, RFC 3339
+    pub start: String,
+    /// The end of the window's last minute (the current one), RFC 3339
+    pub end: String,
+    /// The load balancer's own HTTPCode_ELB_5XX_Count over the window; null without a
+    /// load balancer
+    pub load_balancer_5xx: Option<u64>,
+    pub functions: Vec<TopFunction>,
+}
+
+/// One function's numbers in `albkit top -o json`. The target group's (requests,
+/// target_4xx, …) are null when the function is behind no load balancer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct TopFunction {
+    /// Its name in albkit.toml
+    pub function: String,
+    /// The Lambda function's name
+    pub name: String,
+    /// RequestCount, summed over the window
+    pub requests: Option<u64>,
+    /// HTTPCode_Target_4XX_Count, summed
+    pub target_4xx: Option<u64>,
+    /// HTTPCode_Target_5XX_Count, summed
+    pub target_5xx: Option<u64>,
+    /// target_5xx as a percent of requests; null without requests
+    pub percent_5xx: Option<f64>,
+    /// TargetResponseTime p50 of the latest minute with data, in milliseconds
+    pub p50_ms: Option<f64>,
+    /// TargetResponseTime p99 of the latest minute with data, in milliseconds
+    pub p99_ms: Option<f64>,
+    /// LambdaUserError, summed
+    pub lambda_user_errors: Option<u64>,
+    /// LambdaInternalError, summed
+    pub lambda_internal_errors: Option<u64>,
+    /// Lambda Errors, summed
+    pub errors: u64,
+    /// Lambda Throttles, summed
+    pub throttles: u64,
+    /// The largest ConcurrentExecutions (Maximum) of a minute; null without data
+    pub max_concurrency: Option<u64>,
+    /// The traffic shift of its `live` alias, as `status` shows it; null without one
+    pub traffic_shift: Option<String>,
+    /// Each metric read, one point per minute oldest first (null: no data that minute);
+    /// keys: requests, target_4xx, target_5xx, p50_seconds, p99_seconds,
+    /// lambda_user_errors, lambda_internal_errors, errors, throttles, concurrency
+    pub per_minute: BTreeMap<String, Vec<Option<f64>>>,
+}
+
 // `albkit up -o json`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(title = "albkit up -o json: the converged stack", deny_unknown_fields)]
@@ -764,6 +829,7 @@ pub(crate) fn schemas() -> Vec<(&'static str, Schema)> {
         ("plan", schema::<PlanDoc>()),
         ("rollback", schema::<RollbackDoc>()),
         ("status", schema::<StatusDoc>()),
+        ("top", schema::<TopDoc>()),
         ("unlock", schema::<UnlockDoc>()),
         ("up", schema::<UpDoc>()),
         ("versions", schema::<VersionsDoc>()),

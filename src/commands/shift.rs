@@ -36,7 +36,7 @@ fn now_rfc3339() -> String {
 
 /// How long past a step's bake a shift counts as driven by a live run
 /// (`ALBKIT_SHIFT_GRACE_SECONDS`, for tests; default [`DEFAULT_GRACE`]).
-fn grace() -> Duration {
+pub(crate) fn grace() -> Duration {
     std::env::var("ALBKIT_SHIFT_GRACE_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())

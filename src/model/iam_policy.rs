@@ -357,8 +357,9 @@ const CHANGE_TAGGED: &str = "ChangeStackTagged";
 const CHANGE_BY_NAME: &str = "ChangeStackByName";
 
 const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions (and \
-     lambda:GetAccountSettings, a read of the account) on no resource ARN (Service \
-     Authorization Reference: no resource type for the action)";
+     lambda:GetAccountSettings, a read of the account, and cloudwatch:GetMetricData, a \
+     read of metrics) on no resource ARN (Service Authorization Reference: no resource \
+     type for the action)";
 
 /// The listing and describing calls that discovery makes, which AWS authorizes on `*`
 /// only. Read-only; the plan audience also reads the account's Lambda settings (`doctor`'s
@@ -366,6 +367,8 @@ const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions (and \
 fn read_everywhere(audience: Audience) -> Statement {
     let mut actions = vec![
         "acm:ListCertificates",
+        // `albkit top`'s one read of the stack's metrics.
+        "cloudwatch:GetMetricData",
         "ec2:DescribeAvailabilityZones",
         "ec2:DescribeInternetGateways",
         "ec2:DescribeRouteTables",
@@ -969,6 +972,7 @@ mod tests {
                                 verb.starts_with("Describe")
                                     || verb.starts_with("List")
                                     || *a == "lambda:GetAccountSettings"
+                                    || *a == "cloudwatch:GetMetricData"
                             }),
                             "{s:?}"
                         );
@@ -1060,6 +1064,20 @@ mod tests {
                     .any(|v| verb.starts_with(v)),
                 "{a} is not a read"
             );
+        }
+    }
+
+    #[test]
+    fn both_policies_read_metrics_on_every_resource_for_top() {
+        let c = config(2, true, "");
+        for audience in [Audience::Deploy, Audience::Plan] {
+            let list = policy(&c, audience);
+            let reads: Vec<&Statement> = list
+                .iter()
+                .filter(|s| s.actions.contains(&"cloudwatch:GetMetricData"))
+                .collect();
+            assert_eq!(reads.len(), 1, "{audience:?}");
+            assert_eq!(reads[0].resources, ["*"]);
         }
     }
 

@@ -14,6 +14,7 @@ pub mod iam_policy;
 pub mod ids;
 pub mod lifecycle;
 pub mod lock;
+pub mod metrics;
 pub mod names;
 pub mod plan;
 pub mod role_policy;

@@ -1,3 +1,4 @@
 //! Rendering: the only module that knows about terminals.
 
 pub(crate) mod reporter;
+pub(crate) mod screen;

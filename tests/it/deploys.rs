@@ -27,7 +27,6 @@ fn command(endpoint: &str, project: &Project, args: &[&str]) -> std::process::Co
     cmd
 }
 
-
 /// The `live` alias as the SDK reads it.
 #[derive(Debug, Clone, PartialEq)]
 struct Live {

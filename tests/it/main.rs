@@ -23,4 +23,5 @@ mod secure_defaults;
 mod stack;
 mod support;
 mod templates;
+mod top;
 mod waf;

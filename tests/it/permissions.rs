@@ -316,6 +316,17 @@ async fn the_plan_policy_reads_and_is_refused_at_the_first_change() {
     albkit_as(&proxy, &project, &keys, &["plan"]).ok();
     albkit_as(&proxy, &project, &keys, &["status"]).ok();
     albkit_as(&proxy, &project, &keys, &["versions"]).ok();
+    // `top`: discovery and the `live` alias reads under the plan policy. MiniStack does
+    // not evaluate CloudWatch actions (a policy without cloudwatch:GetMetricData passes
+    // too), so GetMetricData's place in the policy rests on the unit test and the
+    // Service Authorization Reference (docs/permissions.md).
+    albkit_as(
+        &proxy,
+        &project,
+        &keys,
+        &["top", "-o", "json", "--minutes", "5"],
+    )
+    .ok();
 
     let toml = project.read("albkit.toml");
     project.write(

@@ -20,6 +20,7 @@ pub(crate) mod http;
 pub(crate) mod inventory;
 pub(crate) mod ministack;
 pub(crate) mod proxy;
+pub(crate) mod screenshot;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
