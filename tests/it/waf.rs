@@ -19,6 +19,25 @@ struct Waf {
 }
 
 impl Waf {
+    /// A stack of the hello template named after `prefix`, its config's text, an SDK
+    /// config for `region`, and the clients the checks use.
+    async fn setup(
+        prefix: &str,
+        moto: &Moto,
+        region: &str,
+    ) -> (String, Project, String, aws_config::SdkConfig, Waf) {
+        let stack = unique_stack_name(prefix);
+        let p = Project::from_template("hello", &stack);
+        let toml = p.read("albkit.toml");
+        let cfg = sdk_config(moto, region).await;
+        let waf = Waf {
+            client: aws_sdk_wafv2::Client::new(&cfg),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&cfg),
+            stack: stack.clone(),
+        };
+        (stack, p, toml, cfg, waf)
+    }
+
     /// The stack's web ACL (`<stack>-waf`) with its id and lock token, if it exists.
     async fn acl(&self) -> Option<(WebAcl, String)> {
         let name = format!("{}-waf", self.stack);
@@ -97,15 +116,7 @@ fn expected_rules() -> Vec<(String, i32)> {
 async fn web_acl_is_created_associated_converged_and_removed() {
     let moto = Moto::shared();
     let region = "eu-north-1";
-    let stack = unique_stack_name("waf");
-    let p = Project::from_template("hello", &stack);
-    let toml = p.read("albkit.toml");
-    let cfg = sdk_config(moto, region).await;
-    let waf = Waf {
-        client: aws_sdk_wafv2::Client::new(&cfg),
-        elb: aws_sdk_elasticloadbalancingv2::Client::new(&cfg),
-        stack: stack.clone(),
-    };
+    let (stack, p, toml, cfg, waf) = Waf::setup("waf", moto, region).await;
 
     p.write("albkit.toml", &format!("{toml}\n{WAF}"));
     albkit(moto, &p, region, &["up", "--yes"]).ok();
@@ -190,15 +201,7 @@ async fn web_acl_is_created_associated_converged_and_removed() {
 async fn a_web_acl_somebody_else_associated_is_left_alone() {
     let moto = Moto::shared();
     let region = "eu-north-1";
-    let stack = unique_stack_name("wafx");
-    let p = Project::from_template("hello", &stack);
-    let toml = p.read("albkit.toml");
-    let cfg = sdk_config(moto, region).await;
-    let waf = Waf {
-        client: aws_sdk_wafv2::Client::new(&cfg),
-        elb: aws_sdk_elasticloadbalancingv2::Client::new(&cfg),
-        stack: stack.clone(),
-    };
+    let (stack, p, toml, _, waf) = Waf::setup("wafx", moto, region).await;
     albkit(moto, &p, region, &["up", "--yes"]).ok();
 
     // A security team's web ACL on the stack's load balancer.
