@@ -3,14 +3,12 @@
 //! tags of its own; it is the stack's because the function is, and its id is the
 //! function's name.
 
-use futures::future::try_join_all;
-
-use super::{read, teardown, Ctx, Teardown};
+use super::{per_function, read, teardown, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{FunctionConcurrencySpec, Kind, Ref};
+use crate::model::spec::{FunctionConcurrencySpec, Ref};
 use crate::model::stack::Tags;
 
 /// The reservation of the function `name`, if it has one.
@@ -33,23 +31,18 @@ async fn reserved(ctx: &Ctx<'_>, name: &str) -> Result<Option<u32>, AwsError> {
 /// without one has nothing here, so a config without `reserved_concurrency` plans
 /// nothing for it, and one that drops the key plans the reservation's removal.
 pub(crate) async fn discover(ctx: &Ctx<'_>, functions: &[Found]) -> Result<Vec<Found>, AwsError> {
-    let reads = functions
-        .iter()
-        .filter(|f| f.spec.kind() == Kind::Function)
-        .filter_map(|f| Some((f, f.name()?)))
-        .map(|(f, name)| async move {
-            let logical_id = format!("{}/concurrency", f.logical);
-            let what = "read reserved concurrency";
-            let n = read(ctx, &logical_id, what, || reserved(ctx, name)).await?;
-            Ok::<_, AwsError>(n.map(|reserved| {
-                let spec = FunctionConcurrencySpec {
-                    function: Ref::External(f.id.clone()),
-                    reserved,
-                };
-                Found::new(name, logical_id, spec, Tags::new())
-            }))
-        });
-    Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+    per_function(functions, "concurrency", |f, name, logical_id| async move {
+        let what = "read reserved concurrency";
+        let n = read(ctx, &logical_id, what, || reserved(ctx, name)).await?;
+        Ok(n.map(|reserved| {
+            let spec = FunctionConcurrencySpec {
+                function: Ref::External(f.id.clone()),
+                reserved,
+            };
+            Found::new(name, logical_id, spec, Tags::new())
+        }))
+    })
+    .await
 }
 
 /// Sets the reservation on the function (by its ARN). Returns the function's name.

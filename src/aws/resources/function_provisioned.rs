@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use aws_sdk_lambda::operation::get_provisioned_concurrency_config::GetProvisionedConcurrencyConfigOutput;
 use aws_sdk_lambda::types::ProvisionedConcurrencyStatusEnum as Status;
-use futures::future::try_join_all;
 
-use super::{found, read, teardown, wait_error, Ctx, Teardown};
+use super::{found, per_function, read, teardown, wait_error, Ctx, Teardown};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, wait_until, Policy, Poll};
 use crate::model::found::Found;
 use crate::model::names::LIVE_ALIAS;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{FunctionProvisionedSpec, Kind, Props, Ref};
+use crate::model::spec::{FunctionProvisionedSpec, Props, Ref};
 use crate::model::stack::Tags;
 
 /// How long Lambda may take to start the environments: minutes on AWS (Lambda
@@ -46,27 +45,22 @@ async fn config(
 /// `provisioned_concurrency` plans nothing for it, and one that drops the key plans the
 /// configuration's removal. A state other than `READY` is shown beside the count.
 pub(crate) async fn discover(ctx: &Ctx<'_>, functions: &[Found]) -> Result<Vec<Found>, AwsError> {
-    let reads = functions
-        .iter()
-        .filter(|f| f.spec.kind() == Kind::Function)
-        .filter_map(|f| Some((f, f.name()?)))
-        .map(|(f, name)| async move {
-            let logical_id = format!("{}/provisioned", f.logical);
-            let what = "read provisioned concurrency";
-            let out = read(ctx, &logical_id, what, || config(ctx, name)).await?;
-            Ok::<_, AwsError>(out.map(|c| {
-                let spec = FunctionProvisionedSpec {
-                    function: Ref::External(f.id.clone()),
-                    reservation: None,
-                    provisioned: c
-                        .requested_provisioned_concurrent_executions()
-                        .and_then(|n| u32::try_from(n).ok())
-                        .unwrap_or_default(),
-                };
-                Found::new(name, logical_id, spec, Tags::new()).extras(status(&c))
-            }))
-        });
-    Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+    per_function(functions, "provisioned", |f, name, logical_id| async move {
+        let what = "read provisioned concurrency";
+        let out = read(ctx, &logical_id, what, || config(ctx, name)).await?;
+        Ok(out.map(|c| {
+            let spec = FunctionProvisionedSpec {
+                function: Ref::External(f.id.clone()),
+                reservation: None,
+                provisioned: c
+                    .requested_provisioned_concurrent_executions()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or_default(),
+            };
+            Found::new(name, logical_id, spec, Tags::new()).extras(status(&c))
+        }))
+    })
+    .await
 }
 
 /// The configuration's state as the plan shows it, when it is not `READY`.

@@ -231,6 +231,30 @@ pub fn tag_changes(have: Option<&Observed>, new: &Tags) -> (Tags, Vec<String>) {
     (set, remove)
 }
 
+/// One read per stack function among `functions` (what discovery found), all at once:
+/// `read_one(function, its name, the logical id of its `suffix` setting)` gives the
+/// setting (a reserved or provisioned concurrency) when the function has one.
+pub(crate) async fn per_function<'a, F, Fut>(
+    functions: &'a [Found],
+    suffix: &str,
+    read_one: F,
+) -> Result<Vec<Found>, AwsError>
+where
+    F: Fn(&'a Found, &'a str, String) -> Fut,
+    Fut: Future<Output = Result<Option<Found>, AwsError>> + 'a,
+{
+    let reads = functions
+        .iter()
+        .filter(|f| f.spec.kind() == Kind::Function)
+        .filter_map(|f| Some((f, f.name()?)))
+        .map(|(f, name)| read_one(f, name, format!("{}/{suffix}", f.logical)));
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 /// A read's result with "not found" as `None`; any other error stands.
 pub fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
