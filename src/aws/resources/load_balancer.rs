@@ -189,18 +189,24 @@ fn observe_one(
         drop_invalid,
         "true",
     );
-    let facts = Facts::LoadBalancer {
+    let facts = facts_of(lb, spec.deletion_protection);
+    Found::new(arn, logical::LOAD_BALANCER, spec, tags)
+        .extras(extras)
+        .with(facts)
+}
+
+/// What `apply`, `delete` and the alias records need of the load balancer `lb`.
+fn facts_of(lb: &LoadBalancer, deletion_protection: bool) -> Facts {
+    let state = lb.state().and_then(|s| s.code());
+    Facts::LoadBalancer {
         dns_name: lb.dns_name().unwrap_or_default().to_string(),
         zone_id: lb
             .canonical_hosted_zone_id()
             .unwrap_or_default()
             .to_string(),
-        deletion_protection: spec.deletion_protection,
+        deletion_protection,
         active: state == Some(&LoadBalancerStateEnum::Active),
-    };
-    Found::new(arn, logical::LOAD_BALANCER, spec, tags)
-        .extras(extras)
-        .with(facts)
+    }
 }
 
 pub(crate) async fn apply(
