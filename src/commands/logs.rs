@@ -158,10 +158,13 @@ pub(crate) async fn run(cli: &Cli, o: &LogsArgs) -> Result<Outcome> {
     let width = groups.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
     let mut cursor = Cursor::new(since, LOOKBACK_MS);
     let mut ticker = tokio::time::interval(POLL);
+    // One listener for the whole run, so a Ctrl-C during a poll is not lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Outcome::code(0)),
+            _ = &mut interrupted => return Ok(Outcome::code(0)),
         }
         let start = cursor.start();
         let polls = groups

@@ -180,14 +180,18 @@ pub(crate) async fn run(cli: &Cli, args: &TopArgs) -> Result<Outcome> {
     }
     let screen = Screen::new(!args.once);
     let mut ticker = tokio::time::interval(Duration::from_secs(args.interval));
+    // One listener for the whole run: a Ctrl-C typed while a screen is being drawn
+    // is kept for the next `select!` instead of being lost between two listeners.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Outcome::code(0)),
+            _ = &mut interrupted => return Ok(Outcome::code(0)),
         }
         let (_, snap, shifts) = tokio::select! {
             r = refresh(&s, &watched, minutes) => r?,
-            _ = tokio::signal::ctrl_c() => return Ok(Outcome::code(0)),
+            _ = &mut interrupted => return Ok(Outcome::code(0)),
         };
         let heading = Heading {
             stack: s.config.stack.name.clone(),

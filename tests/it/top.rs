@@ -44,7 +44,9 @@ fn in_terminal(project: &Project, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new("script");
     cmd.args([
         "-qec",
-        &format!("{} 2>/dev/null", line.join(" ")),
+        // `exec`: albkit alone in the terminal's session, so Ctrl-C reaches only it
+        // (a shell waiting in between may die of the SIGINT itself, exit 130).
+        &format!("exec {} 2>/dev/null", line.join(" ")),
         "/dev/null",
     ])
     .current_dir(project.path());
