@@ -87,11 +87,13 @@ fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
     };
     let tags = |id: &str| resource_tags(config, id);
     let vpc = Ref::Stack(logical::VPC.into());
+    let ipv6 = config.load_balancer.ip_address_type == IpAddressType::Dualstack;
     push(
         out,
         logical::VPC,
         VpcSpec {
             cidr: cidr.to_string(),
+            ipv6,
             tags: tags(logical::VPC),
         },
     );
@@ -118,6 +120,8 @@ fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
                 vpc: vpc.clone(),
                 cidr: block,
                 availability_zone: ctx.availability_zones.get(i).cloned().unwrap_or_default(),
+                // /64 #n for subnet/n: at most 6 zones, far below the 256 of a /56.
+                ipv6: ipv6.then(|| u8::try_from(i + 1).unwrap_or(u8::MAX)),
                 tags: tags(id.as_str()),
             },
         );
@@ -129,6 +133,7 @@ fn network(config: &Config, ctx: &Context, out: &mut Specs) -> Vec<Ref> {
         RouteTableSpec {
             vpc,
             internet_gateway: Some(Ref::Stack(logical::INTERNET_GATEWAY.into())),
+            ipv6_gateway: ipv6.then(|| Ref::Stack(logical::INTERNET_GATEWAY.into())),
             subnets: subnets.clone(),
             tags: tags(logical::ROUTE_TABLE),
         },

@@ -167,6 +167,7 @@ mod tests {
             vpc: Ref::External(vpc.into()),
             cidr: "10.0.0.0/20".into(),
             availability_zone: "us-east-1a".into(),
+            ipv6: None,
             tags: Tags::new(),
         }
     }
@@ -194,6 +195,7 @@ mod tests {
     fn references_become_logical_ids_and_lists_are_sorted() {
         let vpc = VpcSpec {
             cidr: "10.0.0.0/16".into(),
+            ipv6: false,
             tags: Tags::new(),
         };
         let found = vec![

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::config::{Config, Network};
+use super::config::{Config, IpAddressType, Network};
 use super::names::{Names, TAG_STACK};
 use super::stack::partition;
 
@@ -534,6 +534,11 @@ fn network(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
             "ec2:DeleteVpc",
             "ec2:ModifyVpcAttribute",
         ]);
+        // A dualstack load balancer: an Amazon-provided /56 for the VPC, a /64 of it
+        // for each subnet (docs/dualstack.md).
+        if scope.config.load_balancer.ip_address_type == IpAddressType::Dualstack {
+            change.extend(["ec2:AssociateSubnetCidrBlock", "ec2:AssociateVpcCidrBlock"]);
+        }
     }
     change.sort_unstable();
     out.push(Statement::new(CHANGE_TAGGED, &change, s.ec2()).when(
@@ -1265,6 +1270,30 @@ mod tests {
         let plain = policy(&config(1, false, ""), Audience::Deploy);
         assert!(actions(&plain).contains(&"iam:DeleteRolePermissionsBoundary"));
         assert!(!actions(&plain).contains(&"iam:PutRolePermissionsBoundary"));
+    }
+
+    #[test]
+    fn only_a_dualstack_stack_in_its_own_vpc_may_add_ipv6_blocks() {
+        let ipv6 = ["ec2:AssociateSubnetCidrBlock", "ec2:AssociateVpcCidrBlock"];
+        let dualstack = "[load_balancer]\nip_address_type = \"dualstack\"\n";
+        let own = policy(&config(1, false, dualstack), Audience::Deploy);
+        let change = own
+            .iter()
+            .find(|s| s.sid == CHANGE_TAGGED)
+            .expect("changes");
+        assert!(ipv6.iter().all(|a| change.actions.contains(a)));
+        assert_eq!(
+            change.conditions["StringEquals"]["aws:ResourceTag/albkit:stack"],
+            ["shop"]
+        );
+        let reused = format!(
+            "[network]\nvpc_id = \"vpc-0123abcd\"\n\
+             subnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n{dualstack}"
+        );
+        for config in [config(1, false, ""), config(1, false, &reused)] {
+            let p = policy(&config, Audience::Deploy);
+            assert!(ipv6.iter().all(|a| !actions(&p).contains(a)));
+        }
     }
 
     #[test]

@@ -81,10 +81,11 @@ pub enum Facts {
     InternetGateway {
         vpcs: Vec<String>,
     },
-    /// `(subnet, association)` ids, and whether `0.0.0.0/0` goes to a gateway.
+    /// `(subnet, association)` ids, and whether `0.0.0.0/0` and `::/0` go to a gateway.
     RouteTable {
         associations: Vec<(String, String)>,
         default_route: bool,
+        ipv6_route: bool,
     },
     /// Its name and the managed policies attached to it.
     Role {

@@ -7,7 +7,9 @@
 
 use std::net::Ipv6Addr;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, Ipv6Range};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, Ipv6Range, SubnetCidrBlockStateCode, VpcCidrBlockStateCode,
+};
 use aws_sdk_elasticloadbalancingv2::types::IpAddressType;
 
 use crate::support::inventory::{self, Kind, Roles, Scope, RESOURCES};
@@ -330,5 +332,225 @@ async fn dualstack_in_a_vpc_without_ipv6_is_refused_before_anything_is_created()
         assert!(out.stderr.contains("no IPv6 CIDR block"), "{out}");
     }
     assert_eq!(ip_address_type(&c, &stack).await, None);
+    assert!(leftovers(&c, &stack).await.is_empty());
+}
+
+/// A config of the stack in the VPC albkit creates, with `ip` as its address type.
+fn own_vpc_config(stack: &str, ip: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[load_balancer]
+ip_address_type = "{ip}"
+access_logs = false
+
+[[functions]]
+name = "hello"
+path = "functions/hello"
+
+[[functions.routes]]
+priority = 10
+paths = ["/hello"]
+"#
+    )
+}
+
+/// What the stack's own network has of IPv6: the VPC's associated /56, each subnet's
+/// `(logical id, associated /64)` sorted, and where the route table's `::/0` goes.
+#[derive(Debug, PartialEq)]
+struct OwnIpv6 {
+    vpc: Option<String>,
+    subnets: Vec<(String, Option<String>)>,
+    route: Option<String>,
+    route_table: String,
+}
+
+async fn own_ipv6(c: &Clients, stack: &str) -> OwnIpv6 {
+    let by_stack = || {
+        Filter::builder()
+            .name("tag:albkit:stack")
+            .values(stack)
+            .build()
+    };
+    let logical = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter()
+            .find(|t| t.key() == Some("albkit:resource"))
+            .and_then(|t| t.value())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let vpcs = c.ec2.describe_vpcs().filters(by_stack()).send().await;
+    let vpcs = vpcs.expect("DescribeVpcs");
+    let vpc = vpcs.vpcs().first().expect("the stack's VPC");
+    let vpc_block = vpc
+        .ipv6_cidr_block_association_set()
+        .iter()
+        .find(|a| {
+            a.ipv6_cidr_block_state().and_then(|s| s.state())
+                == Some(&VpcCidrBlockStateCode::Associated)
+        })
+        .and_then(|a| a.ipv6_cidr_block())
+        .map(str::to_string);
+    let subnets = c.ec2.describe_subnets().filters(by_stack()).send().await;
+    let mut subnets: Vec<(String, Option<String>)> = subnets
+        .expect("DescribeSubnets")
+        .subnets()
+        .iter()
+        .map(|s| {
+            let block = s
+                .ipv6_cidr_block_association_set()
+                .iter()
+                .find(|a| {
+                    a.ipv6_cidr_block_state().and_then(|s| s.state())
+                        == Some(&SubnetCidrBlockStateCode::Associated)
+                })
+                .and_then(|a| a.ipv6_cidr_block())
+                .map(str::to_string);
+            (logical(s.tags()), block)
+        })
+        .collect();
+    subnets.sort();
+    let tables = c
+        .ec2
+        .describe_route_tables()
+        .filters(by_stack())
+        .send()
+        .await;
+    let tables = tables.expect("DescribeRouteTables");
+    let table = tables
+        .route_tables()
+        .first()
+        .expect("the stack's route table");
+    let route = table
+        .routes()
+        .iter()
+        .find(|r| r.destination_ipv6_cidr_block() == Some("::/0"))
+        .and_then(|r| r.gateway_id())
+        .map(str::to_string);
+    OwnIpv6 {
+        vpc: vpc_block,
+        subnets,
+        route,
+        route_table: table.route_table_id().unwrap_or_default().to_string(),
+    }
+}
+
+/// The stack's internet gateway.
+async fn own_gateway(c: &Clients, stack: &str) -> String {
+    let out = c
+        .ec2
+        .describe_internet_gateways()
+        .filters(
+            Filter::builder()
+                .name("tag:albkit:stack")
+                .values(stack)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeInternetGateways");
+    let igw = out
+        .internet_gateways()
+        .first()
+        .expect("the stack's gateway");
+    igw.internet_gateway_id().unwrap_or_default().to_string()
+}
+
+/// Checks the whole of a dualstack stack in its own VPC: the VPC's /56, `subnet/N` on
+/// the /64 number N of it, `::/0` to the stack's gateway, the load balancer and its
+/// `::/0` ingress.
+async fn assert_own_dualstack(c: &Clients, stack: &str) -> OwnIpv6 {
+    let seen = own_ipv6(c, stack).await;
+    let vpc = seen
+        .vpc
+        .clone()
+        .expect("the VPC has an associated IPv6 block");
+    assert!(vpc.ends_with("::/56"), "{seen:?}");
+    let prefix: u128 = vpc
+        .split('/')
+        .next()
+        .and_then(|a| a.parse::<Ipv6Addr>().ok())
+        .expect("an IPv6 block")
+        .into();
+    let wanted: Vec<(String, Option<String>)> = (1..=2u128)
+        .map(|n| {
+            let block = Ipv6Addr::from(prefix + (n << 64));
+            (format!("subnet/{n}"), Some(format!("{block}/64")))
+        })
+        .collect();
+    assert_eq!(seen.subnets, wanted, "{seen:?}");
+    assert_eq!(seen.route, Some(own_gateway(c, stack).await), "{seen:?}");
+    assert_eq!(
+        ip_address_type(c, stack).await,
+        Some(IpAddressType::Dualstack)
+    );
+    assert_eq!(ipv6_ingress(c, stack).await.1, ipv6_everywhere(&[80]));
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dualstack_in_the_stacks_own_vpc_is_created_from_nothing() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
+    let c = clients(&proxy).await;
+    let stack = unique_stack_name("dual-own");
+    let project = Project::from_template("hello", &stack);
+    project.with_config(&own_vpc_config(&stack, "dualstack"));
+    let plan = albkit(&proxy, &project, &["plan"]);
+    assert!(plan.ok().stdout.contains("amazon-provided /56"), "{plan}");
+    albkit(&proxy, &project, &["up", "--yes"]).ok();
+    assert_own_dualstack(&c, &stack).await;
+    albkit(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
+    albkit(&proxy, &project, &["down", "--yes", "--purge-logs"]).ok();
+    assert!(leftovers(&c, &stack).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ipv4_stacks_own_vpc_gains_ipv6_keeps_it_and_repairs_its_route() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
+    let c = clients(&proxy).await;
+    let stack = unique_stack_name("dual-add");
+    let project = Project::from_template("hello", &stack);
+    project.with_config(&own_vpc_config(&stack, "ipv4"));
+    albkit(&proxy, &project, &["up", "--yes"]).ok();
+    let before = own_ipv6(&c, &stack).await;
+    assert_eq!((&before.vpc, &before.route), (&None, &None));
+    assert!(
+        before.subnets.iter().all(|(_, b)| b.is_none()),
+        "{before:?}"
+    );
+
+    // To dualstack in place: the blocks associated, the route added, in one `up`.
+    project.with_config(&own_vpc_config(&stack, "dualstack"));
+    albkit(&proxy, &project, &["up", "--yes"]).ok();
+    let seen = assert_own_dualstack(&c, &stack).await;
+    albkit(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // The `::/0` route deleted by hand is drift, and put back.
+    c.ec2
+        .delete_route()
+        .route_table_id(&seen.route_table)
+        .destination_ipv6_cidr_block("::/0")
+        .send()
+        .await
+        .expect("DeleteRoute");
+    let drift = albkit(&proxy, &project, &["plan", "--detailed-exitcode"]);
+    drift.code_is(2);
+    assert!(drift.stdout.contains("ipv6_routes"), "{drift}");
+    albkit(&proxy, &project, &["up", "--yes"]).ok();
+    assert_eq!(own_ipv6(&c, &stack).await, seen);
+
+    // Back to IPv4: the load balancer and its ingress go back, the blocks and the
+    // route stay (docs/dualstack.md), and that is no drift.
+    project.with_config(&own_vpc_config(&stack, "ipv4"));
+    albkit(&proxy, &project, &["up", "--yes"]).ok();
+    assert_eq!(ip_address_type(&c, &stack).await, Some(IpAddressType::Ipv4));
+    assert_eq!(ipv6_ingress(&c, &stack).await.1, vec![]);
+    assert_eq!(own_ipv6(&c, &stack).await, seen);
+    albkit(&proxy, &project, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    albkit(&proxy, &project, &["down", "--yes", "--purge-logs"]).ok();
     assert!(leftovers(&c, &stack).await.is_empty());
 }

@@ -1,4 +1,5 @@
-//! The public route table: `0.0.0.0/0` to the internet gateway, associated with every subnet.
+//! The public route table: `0.0.0.0/0` (and `::/0` for a dualstack load balancer) to
+//! the internet gateway, associated with every subnet.
 
 use aws_sdk_ec2::types::ResourceType;
 
@@ -35,6 +36,13 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
                 .iter()
                 .filter(|r| r.destination_cidr_block() == Some(RouteTableSpec::DEFAULT_ROUTE))
                 .find_map(|r| r.gateway_id());
+            let ipv6_gateway = t
+                .routes()
+                .iter()
+                .filter(|r| {
+                    r.destination_ipv6_cidr_block() == Some(RouteTableSpec::DEFAULT_IPV6_ROUTE)
+                })
+                .find_map(|r| r.gateway_id());
             let associations: Vec<(String, String)> = t
                 .associations()
                 .iter()
@@ -47,11 +55,13 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
             let spec = RouteTableSpec {
                 vpc: external(t.vpc_id().unwrap_or_default()),
                 internet_gateway: gateway.map(external),
+                ipv6_gateway: ipv6_gateway.map(external),
                 subnets: associations.iter().map(|(s, _)| external(s)).collect(),
                 tags: tags.clone(),
             };
             let facts = Facts::RouteTable {
                 default_route: gateway.is_some(),
+                ipv6_route: ipv6_gateway.is_some(),
                 associations,
             };
             Some(Found::new(t.route_table_id()?, logical, spec, tags).with(facts))
@@ -70,15 +80,20 @@ pub(crate) async fn apply(
         Some(id) => retagged(ctx, id, change, have, &want.tags).await?,
         None => create(ctx, change, want, &notify).await?,
     };
-    let (associations, default_route) = match have.map(|h| &h.facts) {
+    let (associations, default_route, ipv6_route) = match have.map(|h| &h.facts) {
         Some(Facts::RouteTable {
             associations,
             default_route,
-        }) => (associations.as_slice(), *default_route),
-        _ => (&[][..], false),
+            ipv6_route,
+        }) => (associations.as_slice(), *default_route, *ipv6_route),
+        _ => (&[][..], false, false),
     };
     if change.id.is_none() || change.changed("routes") {
-        route_to_gateway(ctx, default_route, &id, &notify).await?;
+        route_to_gateway(ctx, Destination::V4, default_route, &id, &notify).await?;
+    }
+    let ipv6_changed = change.id.is_none() || change.changed("ipv6_routes");
+    if want.ipv6_gateway.is_some() && ipv6_changed {
+        route_to_gateway(ctx, Destination::V6, ipv6_route, &id, &notify).await?;
     }
     if change.id.is_none() || change.changed("associations") {
         associate_subnets(ctx, associations, want, &id, &notify).await?;
@@ -133,21 +148,37 @@ async fn create(
     .map_err(ResourceError::from)
 }
 
-/// Routes `0.0.0.0/0` to the internet gateway: replaces the route the table `had_route`,
-/// or creates it.
+/// The default route of one address family.
+#[derive(Clone, Copy)]
+enum Destination {
+    /// `0.0.0.0/0`
+    V4,
+    /// `::/0`
+    V6,
+}
+
+/// Routes `destination` to the internet gateway: replaces the route the table
+/// `had_route`, or creates it.
 async fn route_to_gateway(
     ctx: &Ctx<'_>,
+    destination: Destination,
     had_route: bool,
     id: &str,
     notify: &ResourceNotify<'_>,
 ) -> Result<(), ResourceError> {
     let igw = ctx.ids.get(logical::INTERNET_GATEWAY)?;
     let ec2 = &ctx.aws.ec2;
+    let (v4, v6) = match destination {
+        Destination::V4 => (Some(RouteTableSpec::DEFAULT_ROUTE), None),
+        Destination::V6 => (None, Some(RouteTableSpec::DEFAULT_IPV6_ROUTE)),
+    };
+    let cidr = v4.or(v6).unwrap_or_default();
     let route = || async {
         if had_route {
             ec2.replace_route()
                 .route_table_id(id)
-                .destination_cidr_block("0.0.0.0/0")
+                .set_destination_cidr_block(v4.map(str::to_string))
+                .set_destination_ipv6_cidr_block(v6.map(str::to_string))
                 .gateway_id(&igw)
                 .send()
                 .await
@@ -156,7 +187,8 @@ async fn route_to_gateway(
         } else {
             ec2.create_route()
                 .route_table_id(id)
-                .destination_cidr_block("0.0.0.0/0")
+                .set_destination_cidr_block(v4.map(str::to_string))
+                .set_destination_ipv6_cidr_block(v6.map(str::to_string))
                 .gateway_id(&igw)
                 .send()
                 .await
@@ -166,7 +198,7 @@ async fn route_to_gateway(
     };
     retry(
         Policy::fresh(),
-        "route 0.0.0.0/0 to the internet gateway",
+        &format!("route {cidr} to the internet gateway"),
         notify,
         route,
     )

@@ -1,6 +1,8 @@
 //! The stack's VPC (only when albkit manages the network).
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, ResourceType, VpcAttributeName, VpcCidrBlockStateCode,
+};
 
 use super::ec2::{find_tagged, retagged, stack_filter, tag_map, tag_spec, Ec2Kind};
 use super::{as_found, logical_of, teardown, wait_error, Ctx, Teardown};
@@ -44,6 +46,7 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
         as_found(&mut extras, "dns", dns, VpcSpec::DNS);
         let spec = VpcSpec {
             cidr: vpc.cidr_block().unwrap_or_default().to_string(),
+            ipv6: usable_ipv6(vpc).is_some() || associating_ipv6(vpc),
             tags: tags.clone(),
         };
         found.push(Found::new(id, logical, spec, tags).extras(extras));
@@ -82,7 +85,90 @@ pub(crate) async fn apply(
     if change.id.is_none() || change.changed("dns") {
         enable_dns(ctx, change, &id).await?;
     }
+    if change.id.is_some() && change.changed("ipv6") && want.ipv6 {
+        add_ipv6(ctx, change, &id).await?;
+    }
+    if want.ipv6 {
+        ipv6_block(ctx, &change.logical, &id).await?;
+    }
     Ok(id)
+}
+
+/// The VPC's associated IPv6 block (`2001:db8:0:ab00::/56`), if it has one.
+fn usable_ipv6(vpc: &aws_sdk_ec2::types::Vpc) -> Option<String> {
+    vpc.ipv6_cidr_block_association_set()
+        .iter()
+        .filter(|a| {
+            a.ipv6_cidr_block_state().and_then(|s| s.state())
+                == Some(&VpcCidrBlockStateCode::Associated)
+        })
+        .find_map(|a| a.ipv6_cidr_block().map(str::to_string))
+}
+
+/// Whether an IPv6 block is on its way to the VPC.
+fn associating_ipv6(vpc: &aws_sdk_ec2::types::Vpc) -> bool {
+    vpc.ipv6_cidr_block_association_set().iter().any(|a| {
+        a.ipv6_cidr_block_state().and_then(|s| s.state())
+            == Some(&VpcCidrBlockStateCode::Associating)
+    })
+}
+
+/// Asks for an Amazon-provided IPv6 /56 for the VPC (`AssociateVpcCidrBlock`).
+async fn add_ipv6(ctx: &Ctx<'_>, change: &Change, id: &str) -> Result<(), AwsError> {
+    retry(
+        Policy::fresh(),
+        "add an IPv6 block to the VPC",
+        &ctx.notify(&change.logical),
+        || async {
+            ctx.aws
+                .ec2
+                .associate_vpc_cidr_block()
+                .vpc_id(id)
+                .amazon_provided_ipv6_cidr_block(true)
+                .send()
+                .await
+                .aws("AssociateVpcCidrBlock", id)
+                .map(|_| ())
+        },
+    )
+    .await
+}
+
+/// Waits (up to five minutes) until VPC `id` has an associated IPv6 block; gives it.
+/// `resource` is the logical id its pauses are reported under.
+pub(crate) async fn ipv6_block(
+    ctx: &Ctx<'_>,
+    resource: &str,
+    id: &str,
+) -> Result<String, AwsError> {
+    wait_until(
+        &format!("the IPv6 block of VPC {id} to be associated"),
+        std::time::Duration::from_secs(300),
+        &ctx.notify(resource),
+        || async {
+            let out = ctx
+                .aws
+                .ec2
+                .describe_vpcs()
+                .vpc_ids(id)
+                .send()
+                .await
+                .aws("DescribeVpcs", id)?;
+            Ok(match out.vpcs().first() {
+                Some(vpc) => match usable_ipv6(vpc) {
+                    Some(block) => Poll::Ready(block),
+                    None if associating_ipv6(vpc) => Poll::Pending("associating".into()),
+                    None => Poll::Failed {
+                        state: "no IPv6 block".into(),
+                        reason: format!("VPC {id} has no IPv6 block, nor one being associated"),
+                    },
+                },
+                None => Poll::Pending("not visible yet".into()),
+            })
+        },
+    )
+    .await
+    .map_err(|e| wait_error(e, "DescribeVpcs", id))
 }
 
 /// Creates the VPC, records its id for its dependents, and waits until it is available.
@@ -98,6 +184,7 @@ async fn create(ctx: &Ctx<'_>, change: &Change, want: &VpcSpec) -> Result<String
                 .ec2
                 .create_vpc()
                 .cidr_block(want.cidr.as_str())
+                .amazon_provided_ipv6_cidr_block(want.ipv6)
                 .tag_specifications(tag_spec(ResourceType::Vpc, &want.tags))
                 .customize()
                 .config_override(no_sdk_retries())

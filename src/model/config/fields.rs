@@ -174,7 +174,7 @@ section! {
     LOAD_BALANCER = "load_balancer", "[load_balancer]", "optional";
     mod load_balancer {
         SCHEME: field("scheme", Ty::Enum { values: &["internet-facing", "internal"], default: "internet-facing" }, "\"internal\": only reachable from inside the VPC");
-        IP_ADDRESS_TYPE: field("ip_address_type", Ty::Enum { values: &["ipv4", "dualstack"], default: "ipv4" }, "\"dualstack\": IPv6 too (internet-facing, with [network] vpc_id whose subnets have IPv6; docs/dualstack.md)");
+        IP_ADDRESS_TYPE: field("ip_address_type", Ty::Enum { values: &["ipv4", "dualstack"], default: "ipv4" }, "\"dualstack\": IPv6 too (internet-facing; adds IPv6 to albkit's own VPC, a reused one must have it; docs/dualstack.md)");
         INGRESS_CIDRS: field("ingress_cidrs", Ty::StrList, "who may connect (at most 50); default: 0.0.0.0/0 (and ::/0 with dualstack), for internal the VPC CIDR").example("[\"0.0.0.0/0\"]");
         IDLE_TIMEOUT_SECONDS: int("idle_timeout_seconds", 1, 4000, 60, "");
         DELETION_PROTECTION: field("deletion_protection", Ty::Bool(false), "");

@@ -249,7 +249,6 @@ rule! {
 rule_help! {
     ip_address_type_invalid: section("[load_balancer]\nip_address_type = \"ipv6\"\n"), "load_balancer.ip_address_type", "ip_address_type \"ipv6\" is not one of", "\"dualstack\"";
     dualstack_internal: section("[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n[load_balancer]\nscheme = \"internal\"\nip_address_type = \"dualstack\"\n"), "load_balancer.ip_address_type", "internal load balancers IPv4 addresses only", "scheme = \"internet-facing\"";
-    dualstack_managed_network: section("[load_balancer]\nip_address_type = \"dualstack\"\n"), "load_balancer.ip_address_type", "albkit does not add IPv6 to the VPC it creates", "set [network] vpc_id and subnet_ids";
     scheme_invalid: section("[load_balancer]\nscheme = \"public\"\n"), "load_balancer.scheme", "scheme \"public\" is not one of", "did you mean \"internet-facing\"?";
     ingress_v4_host_bits: section("[load_balancer]\ningress_cidrs = [\"10.1.2.3/8\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"10.0.0.0/8\"";
     ingress_v6_host_bits: section("[load_balancer]\ningress_cidrs = [\"2001:db8::1/32\"]\n"), "load_balancer.ingress_cidrs[0]", "has host bits set", "use \"2001:db8::/32\"";
@@ -257,11 +256,16 @@ rule_help! {
 }
 
 #[test]
-fn dualstack_in_a_reused_vpc() {
+fn dualstack_in_a_reused_vpc_or_the_stacks_own() {
     let (_dir, c) = parse_ok(&section(
         "[network]\nvpc_id = \"vpc-0123abcd\"\nsubnet_ids = [\"subnet-0123abcd\", \"subnet-4567abcd\"]\n[load_balancer]\nip_address_type = \"dualstack\"\n",
     ));
     assert_eq!(c.load_balancer.ip_address_type, IpAddressType::Dualstack);
+    let (_dir, c) = parse_ok(&section(
+        "[load_balancer]\nip_address_type = \"dualstack\"\n",
+    ));
+    assert_eq!(c.load_balancer.ip_address_type, IpAddressType::Dualstack);
+    assert!(matches!(c.network, Network::Managed { .. }));
     let (_dir, c) = parse_ok(&section(""));
     assert_eq!(c.load_balancer.ip_address_type, IpAddressType::Ipv4);
 }

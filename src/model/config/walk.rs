@@ -234,7 +234,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let stack = c.stack(&top);
     c.region.clone_from(&stack.region);
     let network = c.network(&top);
-    let load_balancer = c.load_balancer(&top, network.as_ref());
+    let load_balancer = c.load_balancer(&top);
     let https = c.https(&top, stack.region.as_deref());
     let waf = c.waf(&top);
     let reserved = https

@@ -54,7 +54,7 @@ pub use role::RoleSpec;
 pub use route_table::RouteTableSpec;
 pub use rule::{FixedResponse, OidcLogin, Redirect, RuleAction, RuleAuth, RuleSpec};
 pub use security_group::SecurityGroupSpec;
-pub use subnet::SubnetSpec;
+pub use subnet::{ipv6_block, ipv6_index, SubnetSpec};
 pub use target_group::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
 pub use vpc::VpcSpec;
 pub use web_acl::{WafRule, WebAclSpec, BLOCK_COUNTRIES_RULE, RATE_LIMIT_RULE};

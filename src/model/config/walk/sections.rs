@@ -341,12 +341,8 @@ impl Checker<'_> {
     // -----------------------------------------------------------------------------------
     // [load_balancer]
 
-    /// `[load_balancer]`; `network` is the checked `[network]`, when it is valid.
-    pub(super) fn load_balancer(
-        &mut self,
-        top: &Tbl,
-        network: Option<&Network>,
-    ) -> Option<LoadBalancerSettings> {
+    /// `[load_balancer]`.
+    pub(super) fn load_balancer(&mut self, top: &Tbl) -> Option<LoadBalancerSettings> {
         let t = self.table_or_empty(top, &top::LOAD_BALANCER);
         self.check_unknown_keys(&t, &fields::LOAD_BALANCER);
         let schemes = [Scheme::InternetFacing, Scheme::Internal];
@@ -354,7 +350,7 @@ impl Checker<'_> {
         let types = [IpAddressType::Ipv4, IpAddressType::Dualstack];
         let ip_address_type = self
             .get_enum(&t, &lb::IP_ADDRESS_TYPE, &types)
-            .and_then(|ip| self.check_dualstack(&t, ip, scheme, network));
+            .and_then(|ip| self.check_dualstack(&t, ip, scheme));
         let ingress_cidrs = self
             .get_str_array(&t, &lb::INGRESS_CIDRS)
             .check(None, |list| self.check_ingress(&t, list).map(Some));
@@ -374,14 +370,13 @@ impl Checker<'_> {
     }
 
     /// A dualstack load balancer must be internet-facing (AWS: "internal load balancers
-    /// must use ipv4") and, for now, in a reused VPC (albkit does not add IPv6 blocks to
-    /// the VPC it creates).
+    /// must use ipv4"). In the VPC albkit creates it adds the IPv6 blocks itself; a
+    /// reused VPC's subnets are checked for theirs once discovered.
     fn check_dualstack(
         &mut self,
         t: &Tbl,
         ip: IpAddressType,
         scheme: Option<Scheme>,
-        network: Option<&Network>,
     ) -> Option<IpAddressType> {
         if ip == IpAddressType::Ipv4 {
             return Some(ip);
@@ -395,17 +390,6 @@ impl Checker<'_> {
                 "ip_address_type = \"dualstack\" with scheme = \"internal\": AWS gives \
                  internal load balancers IPv4 addresses only",
                 "remove ip_address_type, or set load_balancer.scheme = \"internet-facing\"",
-            );
-            return None;
-        }
-        if matches!(network, Some(Network::Managed { .. })) {
-            self.push(
-                &path,
-                span,
-                "ip_address_type = \"dualstack\" needs subnets with IPv6 blocks, and albkit \
-                 does not add IPv6 to the VPC it creates",
-                "set [network] vpc_id and subnet_ids to a VPC whose subnets have IPv6 blocks \
-                 (docs/dualstack.md), or remove ip_address_type",
             );
             return None;
         }
