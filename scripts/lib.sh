@@ -75,6 +75,16 @@ ensure_ministack() {
     echo "ministack: $TOOLS_DIR/ministack ($(grep '^ministack==' "$TOOLS_DIR/ministack/.requirements.txt"))" >&2
 }
 
+# The function builders (cargo-lambda, cargo-zigbuild and zig) into their private
+# virtualenv, for tests/it/builders.rs, which alone puts them on albkit's PATH: the
+# other tests build with plain cargo.
+ensure_builders() {
+    ensure_venv builders
+    "$TOOLS_DIR/builders/bin/cargo-zigbuild" --version >/dev/null 2>&1 ||
+        die "$TOOLS_DIR/builders/bin/cargo-zigbuild does not run; remove $TOOLS_DIR/builders and try again"
+    echo "builders: $TOOLS_DIR/builders ($(grep -v '^#' "$TOOLS_DIR/builders/.requirements.txt" | tr '\n' ' '))" >&2
+}
+
 # cargo-deny, pinned, built into target/tools/cargo-deny (a debug build: it compiles in
 # about half the time and checks albkit's tree in a second or two all the same).
 CARGO_DENY_VERSION=0.18.9

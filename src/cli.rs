@@ -87,6 +87,9 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Build and ship only the functions' code (the CI fast path); unchanged code uploads nothing.
     Deploy(DeployArgs),
+    /// Build and package the functions as `up` and `deploy` would, writing each zip to
+    /// disk (target/albkit/<function>/bootstrap.zip); no AWS call.
+    Build(BuildArgs),
     /// Move the `live` alias back (to the previous published version by default).
     Rollback(RollbackArgs),
     /// Print the least-privilege IAM policy (JSON) for running albkit on this stack.
@@ -285,6 +288,10 @@ pub struct InvokeArgs {
     /// Build and run the function locally instead of invoking the deployed one.
     #[arg(long)]
     pub local: bool,
+    /// With --local: run the bootstrap in this zip (from `albkit build`) instead of
+    /// building the function for this machine.
+    #[arg(long, value_name = "PATH", requires = "local")]
+    pub zip: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -349,6 +356,17 @@ pub struct CostArgs {
     /// Requests a client sends over one connection (1: a new connection per request).
     #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = at_least(1.0))]
     pub requests_per_connection: f64,
+}
+
+/// Options of `albkit build`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// Only this function (default: every function of the stack).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Directory for the zips (default: target/albkit beside albkit.toml).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `albkit graph`.

@@ -4,6 +4,7 @@
 //! run by the emulator (`emulator::launch`, `emulator::target`), and prints the HTTP
 //! response the load balancer would send.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::code::{invoke, prove};
@@ -109,15 +110,57 @@ fn unusable(text: &str) -> Error {
     )
 }
 
+/// `--local --zip`: the zip's `bootstrap`, unpacked into a temporary directory (kept
+/// while the function runs), once it is known to run on this machine.
+fn unpack(f: &FunctionSettings, zip: &std::path::Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    let fail = |what: String| {
+        Error::usage(
+            format!("--zip {}: {what}", zip.display()),
+            "pass a zip written by `albkit build` (target/albkit/<function>/bootstrap.zip)",
+        )
+    };
+    let bytes = std::fs::read(zip).map_err(|e| fail(e.to_string()))?;
+    let bootstrap = crate::package::unzip_bootstrap(&bytes).map_err(fail)?;
+    if let Ok(machine) = crate::package::elf::machine(&bootstrap) {
+        let host = crate::package::host_architecture().map(|a| a.as_str());
+        if machine.lambda_architecture() != host {
+            return Err(fail(format!(
+                "its bootstrap is for {machine}, and this machine cannot run it (function {})",
+                f.name
+            )));
+        }
+    }
+    let dir = tempfile::tempdir().map_err(|e| fail(format!("a temporary directory: {e}")))?;
+    let path = dir.path().join("bootstrap");
+    write_executable(&path, &bootstrap).map_err(|e| fail(e.to_string()))?;
+    Ok((dir, path))
+}
+
+fn write_executable(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
 /// `--local`: builds the function for this machine and sends the request through the
 /// emulator's Runtime API, exactly as `albkit dev` would after its rules matched.
 async fn local(
     s: &Session,
     f: &FunctionSettings,
+    zip: Option<&std::path::Path>,
     req: &HttpRequest,
     date: &str,
 ) -> Result<(HttpResponse, Option<String>)> {
-    let binary = launch::build(f, Profile::Release, Console::Invoke).await?;
+    let (_unpacked, binary) = match &zip {
+        Some(path) => {
+            let (dir, binary) = unpack(f, path)?;
+            (Some(dir), binary)
+        }
+        None => (
+            None,
+            launch::build(f, Profile::Release, Console::Invoke).await?,
+        ),
+    };
     let function = launch::function(f, &s.names, &s.aws.region, binary, 1, Console::Invoke);
     function.start_instance();
     let idle = Duration::from_secs(u64::from(
@@ -262,7 +305,7 @@ pub(crate) async fn run(cli: &Cli, o: &InvokeArgs) -> Result<Outcome> {
     let (response, problem) = if let Err(refused) = event::check_request(&req) {
         failed(refused, &date)
     } else if o.local {
-        local(&s, f, &req, &date).await?
+        local(&s, f, o.zip.as_deref(), &req, &date).await?
     } else {
         deployed(&s, f, &req, &date).await?
     };

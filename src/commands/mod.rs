@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::config::Config;
 
 pub(crate) mod access_logs;
+pub(crate) mod build;
 pub(crate) mod code;
 pub(crate) mod completions;
 pub(crate) mod confirm;
@@ -122,6 +123,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Down(args) => down::run(cli, args).await,
         Command::Unlock(args) => unlock::run(cli, args).await,
         Command::Deploy(args) => deploy::run(cli, args).await,
+        Command::Build(args) => build::run(cli, args).await,
         Command::Rollback(args) => rollback::run(cli, args).await,
         Command::Versions(args) => versions::run(cli, args).await,
         Command::IamPolicy(args) => iam_policy::run(cli, args).await,

@@ -102,6 +102,39 @@ struct WarningSchema {
     column: Option<usize>,
 }
 
+// `albkit build -o json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(
+    title = "albkit build -o json: the functions built and packaged, and where",
+    deny_unknown_fields
+)]
+pub(crate) struct BuildDoc {
+    /// One per function built, in albkit.toml's order
+    pub functions: Vec<BuiltDoc>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "built", deny_unknown_fields)]
+pub(crate) struct BuiltDoc {
+    /// [[functions]].name
+    pub function: String,
+    /// [[functions]].architecture: x86_64 or arm64
+    pub architecture: String,
+    /// How it was built: cargo lambda build, cargo zigbuild, a static musl build or
+    /// plain cargo build
+    pub builder: String,
+    /// The bootstrap's ELF machine (x86-64, AArch64); null when it is not an ELF file
+    pub machine: Option<String>,
+    /// The newest glibc version the bootstrap needs; null for a static executable
+    pub glibc: Option<String>,
+    /// The zip written, holding one executable `bootstrap`
+    pub zip: String,
+    pub zip_bytes: u64,
+    pub bootstrap_bytes: u64,
+    /// Base64 SHA-256 of the zip, as Lambda reports `CodeSha256`
+    pub sha256: String,
+}
+
 // `albkit top -o json`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(
@@ -818,6 +851,7 @@ fn schema<T: JsonSchema>() -> Schema {
 #[cfg(test)]
 pub(crate) fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
+        ("build", schema::<BuildDoc>()),
         ("cost", schema::<CostDoc>()),
         ("deploy", schema::<DeployDoc>()),
         ("doctor", schema::<DoctorDoc>()),

@@ -58,6 +58,64 @@ pub fn required_versions(bytes: &[u8]) -> Result<Vec<String>, ElfError> {
     Ok(names)
 }
 
+/// The machine an ELF executable is for, as `e_machine` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    X86_64,
+    Aarch64,
+    /// Any other `e_machine` value.
+    Other(u16),
+}
+
+impl Machine {
+    /// `x86_64` or `arm64`: the name Lambda's `Architectures` uses, when it is one of
+    /// them.
+    pub fn lambda_architecture(self) -> Option<&'static str> {
+        match self {
+            Machine::X86_64 => Some("x86_64"),
+            Machine::Aarch64 => Some("arm64"),
+            Machine::Other(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Machine::X86_64 => f.write_str("x86-64"),
+            Machine::Aarch64 => f.write_str("AArch64"),
+            Machine::Other(m) => write!(f, "e_machine {m}"),
+        }
+    }
+}
+
+/// The machine of an ELF file (its header's `e_machine`).
+pub fn machine(bytes: &[u8]) -> Result<Machine, ElfError> {
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err(ElfError::NotElf);
+    }
+    let raw = match bytes.get(4) {
+        Some(1) => e_machine::<FileHeader32<Endianness>>(bytes)?,
+        Some(2) => e_machine::<FileHeader64<Endianness>>(bytes)?,
+        _ => return Err(ElfError::Malformed("class")),
+    };
+    Ok(match raw {
+        object::elf::EM_X86_64 => Machine::X86_64,
+        object::elf::EM_AARCH64 => Machine::Aarch64,
+        other => Machine::Other(other.0),
+    })
+}
+
+fn e_machine<Elf: FileHeader<Endian = Endianness>>(
+    bytes: &[u8],
+) -> Result<object::elf::Machine, ElfError> {
+    let header = Elf::parse(bytes).map_err(|_| ElfError::Malformed("file header"))?;
+    let endian = header
+        .endian()
+        .map_err(|_| ElfError::Malformed("byte order"))?;
+    Ok(header.e_machine(endian))
+}
+
 /// The names of every `SHT_GNU_VERNEED` section's entries, in file order.
 fn verneed_names<Elf: FileHeader<Endian = Endianness>>(
     bytes: &[u8],
@@ -139,6 +197,28 @@ mod tests {
         assert_eq!(GlibcVersion::parse("GCC_3.0"), None);
         assert!(GlibcVersion(2, 35) > AL2023_GLIBC);
         assert!(GlibcVersion(2, 4) < AL2023_GLIBC);
+    }
+
+    #[test]
+    fn reads_the_machine_of_an_executable() {
+        let mut elf = synthetic();
+        // e_machine is at offset 18 of the header.
+        elf[18..20].copy_from_slice(&object::elf::EM_X86_64.0.to_le_bytes());
+        assert_eq!(machine(&elf), Ok(Machine::X86_64));
+        elf[18..20].copy_from_slice(&object::elf::EM_AARCH64.0.to_le_bytes());
+        assert_eq!(machine(&elf), Ok(Machine::Aarch64));
+        assert_eq!(Machine::Aarch64.lambda_architecture(), Some("arm64"));
+        elf[18..20].copy_from_slice(&3u16.to_le_bytes());
+        assert_eq!(machine(&elf), Ok(Machine::Other(3)));
+        assert_eq!(machine(b"#!/bin/sh\n"), Err(ElfError::NotElf));
+        // The test binary itself is for this machine.
+        let me = std::fs::read(std::env::current_exe().expect("exe")).expect("read");
+        let expected = if cfg!(target_arch = "aarch64") {
+            Machine::Aarch64
+        } else {
+            Machine::X86_64
+        };
+        assert_eq!(machine(&me), Ok(expected));
     }
 
     #[test]

@@ -292,6 +292,28 @@ pub fn zip_bootstrap(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
+/// The bytes of the `bootstrap` in a Lambda zip: it must be there, a file, and
+/// executable (Lambda starts it as the runtime). The error says what is wrong.
+pub fn unzip_bootstrap(zip: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(zip)).map_err(|e| format!("not a zip file ({e})"))?;
+    let mut entry = archive
+        .by_name("bootstrap")
+        .map_err(|_| "it holds no `bootstrap` at its root".to_string())?;
+    if !entry.is_file() {
+        return Err("its `bootstrap` is not a file".into());
+    }
+    if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
+        return Err("its `bootstrap` is not executable: Lambda could not start it".into());
+    }
+    let mut bytes = Vec::new();
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("its `bootstrap` could not be read ({e})"))?;
+    Ok(bytes)
+}
+
 pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
@@ -394,6 +416,15 @@ fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
+/// Where `cargo lambda build` leaves the binary that cargo reported at `executable`
+/// (`<target>/<triple>/release/<name>`): it moves it to `<target>/lambda/<name>/bootstrap`
+/// once cargo is done. Pure.
+pub fn cargo_lambda_bootstrap(executable: &Path) -> Option<PathBuf> {
+    let name = executable.file_name()?;
+    let target_dir = executable.parent()?.parent()?.parent()?;
+    Some(target_dir.join("lambda").join(name).join("bootstrap"))
+}
+
 /// Builds the function in release mode for its architecture and packages it, with the
 /// best builder installed (see [`choose_builder`]).
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
@@ -441,7 +472,10 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         }
         _ => {}
     }
-    let bootstrap = run_cargo(f, cmd).await?;
+    let mut bootstrap = run_cargo(f, cmd).await?;
+    if builder == Builder::CargoLambda && !bootstrap.exists() {
+        bootstrap = cargo_lambda_bootstrap(&bootstrap).unwrap_or(bootstrap);
+    }
     let mut artifact = package(&f.name, &bootstrap)?;
     artifact.builder = builder;
     Ok(artifact)
@@ -581,6 +615,29 @@ mod tests {
     }
 
     #[test]
+    fn a_bootstrap_comes_back_out_of_its_zip() {
+        let zip = zip_bootstrap(b"\x7fELF binary").expect("zip");
+        assert_eq!(unzip_bootstrap(&zip).as_deref(), Ok(&b"\x7fELF binary"[..]));
+        assert!(unzip_bootstrap(b"not a zip")
+            .unwrap_err()
+            .starts_with("not a zip file"));
+        let mut other = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut other);
+            let plain = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+            w.start_file("bootstrap", plain).expect("start");
+            w.write_all(b"#!/bin/sh").expect("write");
+            w.finish().expect("finish");
+        }
+        let err = unzip_bootstrap(other.get_ref()).unwrap_err();
+        assert!(err.contains("not executable"), "{err}");
+        let mut empty = Cursor::new(Vec::new());
+        zip::ZipWriter::new(&mut empty).finish().expect("finish");
+        let err = unzip_bootstrap(empty.get_ref()).unwrap_err();
+        assert!(err.contains("no `bootstrap`"), "{err}");
+    }
+
+    #[test]
     fn zip_holds_an_executable_bootstrap() {
         let bytes = zip_bootstrap(b"hello").expect("zip");
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("readable");
@@ -666,6 +723,17 @@ mod tests {
         assert!(e.help().contains("cargo-zigbuild"), "{}", e.help());
         a.required_versions.clear();
         assert!(check_runtime(&a).is_ok());
+    }
+
+    #[test]
+    fn finds_where_cargo_lambda_moved_the_binary() {
+        assert_eq!(
+            cargo_lambda_bootstrap(Path::new(
+                "/p/target/x86_64-unknown-linux-gnu/release/shop-hello"
+            )),
+            Some(PathBuf::from("/p/target/lambda/shop-hello/bootstrap"))
+        );
+        assert_eq!(cargo_lambda_bootstrap(Path::new("shop-hello")), None);
     }
 
     #[test]

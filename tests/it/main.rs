@@ -5,6 +5,7 @@
 //! Run one area with a filter: `cargo test --test it -- stack::`.
 
 mod auth;
+mod builders;
 mod concurrency;
 mod conformance;
 mod data_plane;
