@@ -85,6 +85,20 @@ ensure_builders() {
     echo "builders: $TOOLS_DIR/builders ($(grep -v '^#' "$TOOLS_DIR/builders/.requirements.txt" | tr '\n' ' '))" >&2
 }
 
+# A TrueType font for `albkit cost --plot` in the tests (the chart's text): Debian's
+# fonts-dejavu-core, installed with apt-get when it is missing and we are root.
+ensure_fonts() {
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && return 0
+    [ -n "${ALBKIT_FONT:-}" ] && [ -f "$ALBKIT_FONT" ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing fonts-dejavu-core with apt-get (the cost chart's text)"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-dejavu-core
+    else
+        die "a TrueType font is needed for the cost chart tests: install DejaVu Sans (Debian: apt-get install fonts-dejavu-core) or set ALBKIT_FONT"
+    fi
+}
+
 # cargo-deny, pinned, built into target/tools/cargo-deny (a debug build: it compiles in
 # about half the time and checks albkit's tree in a second or two all the same).
 CARGO_DENY_VERSION=0.18.9

@@ -356,6 +356,10 @@ pub struct CostArgs {
     /// Requests a client sends over one connection (1: a new connection per request).
     #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = at_least(1.0))]
     pub requests_per_connection: f64,
+    /// Also draw the monthly cost of the three fronts against traffic, with the
+    /// break-evens and this traffic marked, into PATH (.svg or .png).
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Options of `albkit build`.

@@ -13,9 +13,10 @@ use crate::cli::{Cli, CostArgs, Output};
 use crate::error::{Error, Result};
 use crate::model::config::{Architecture, Config};
 use crate::model::cost::{
-    assumptions, break_even, estimate, BreakEven, Estimate, FunctionLoad, Gateway, Prices,
-    Workload, EXCLUDED, US_EAST_1,
+    assumptions, break_even, chart_range, curve, estimate, BreakEven, Estimate, FunctionLoad,
+    Gateway, Prices, Workload, EXCLUDED, US_EAST_1,
 };
+use crate::ui::plot::{self, CostChart, Front, PlotError};
 
 /// The config, when the file exists; `None` only for the default path.
 fn load_if_present(path: &Path) -> Result<Option<Config>> {
@@ -143,12 +144,60 @@ pub(crate) fn run(cli: &Cli, args: &CostArgs) -> Result<Outcome> {
             w.functions.first().map_or("x86_64", |f| f.architecture),
         ));
     }
+    if let Some(path) = &args.plot {
+        plot::format_of(path).map_err(|e| plot_error(&e))?;
+    }
     let report = Report::new(config.map(|c| c.stack.name), w, prices, notes);
+    if let Some(path) = &args.plot {
+        draw(path, &report)?;
+        if cli.output == Output::Human && !cli.quiet {
+            eprintln!("Wrote the cost chart to {}", path.display());
+        }
+    }
     if cli.output == Output::Json {
         return Ok(Outcome::json(0, true, &document(&report)));
     }
     print!("{}", render(&report));
     Ok(Outcome::code(0))
+}
+
+fn plot_error(e: &PlotError) -> Error {
+    let hint = match e {
+        PlotError::Format { .. } => "name the file cost.svg or cost.png",
+        PlotError::NoFont { .. } => {
+            "set ALBKIT_FONT to a .ttf file (Debian: apt-get install fonts-dejavu-core)"
+        }
+        PlotError::Draw { .. } => "check that the directory exists and is writable",
+    };
+    Error::usage(format!("--plot: {e}"), hint)
+}
+
+/// `--plot`: the three fronts' monthly totals over the traffic around the workload's
+/// own and the break-evens, with those marked.
+fn draw(path: &Path, r: &Report) -> Result<()> {
+    let (low, high) = chart_range(&r.workload, &[r.rest, r.http]);
+    let points = curve(&r.workload, r.prices, low, high, 240);
+    let mut break_evens = Vec::new();
+    for (front, b) in [(Front::Rest, r.rest), (Front::Http, r.http)] {
+        // A break-even at zero traffic (cheaper from the start) is not a point to mark.
+        if let Some(from) = b.from_rps.filter(|v| *v > 0.0) {
+            break_evens.push((front, "from", from));
+        }
+        if let Some(until) = b.until_rps {
+            break_evens.push((front, "until", until));
+        }
+    }
+    let title = match &r.stack {
+        Some(stack) => format!("Monthly cost of {stack} ({} prices)", r.prices.region),
+        None => format!("Monthly cost ({} prices)", r.prices.region),
+    };
+    let chart = CostChart {
+        title,
+        points: &points,
+        current_rps: r.workload.requests_per_second,
+        break_evens,
+    };
+    plot::draw(path, &chart).map_err(|e| plot_error(&e))
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -528,6 +528,56 @@ pub fn break_even(w: &Workload, p: &Prices, gateway: Gateway) -> BreakEven {
     }
 }
 
+/// One traffic level of a cost chart: the monthly totals of the three fronts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    pub requests_per_second: f64,
+    pub alb_usd: f64,
+    pub rest_api_usd: f64,
+    pub http_api_usd: f64,
+}
+
+/// The traffic a cost chart spans: whole decades around every traffic it marks (the
+/// workload's own and the break-evens), one decade beyond on each side, from 0.001 rps.
+pub fn chart_range(w: &Workload, marks: &[BreakEven]) -> (f64, f64) {
+    let mut levels = vec![w.requests_per_second];
+    for m in marks {
+        levels.extend(m.from_rps.into_iter().chain(m.until_rps));
+    }
+    let levels: Vec<f64> = levels.into_iter().filter(|r| *r > 0.0).collect();
+    let low = levels.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = levels.iter().copied().fold(0.0, f64::max);
+    if levels.is_empty() {
+        return (0.01, 1000.0);
+    }
+    let decade = |x: f64, up: bool| {
+        let e = x.log10();
+        10f64.powf(if up { e.ceil() } else { e.floor() })
+    };
+    let low = (decade(low, false) / 10.0).max(0.001);
+    let high = (decade(high, true) * 10.0).max(low * 100.0);
+    (low, high)
+}
+
+/// `n` (at least 2) points from `low` to `high` requests per second, evenly spaced on a
+/// logarithmic axis, each with the three monthly totals.
+pub fn curve(w: &Workload, p: &Prices, low: f64, high: f64, n: usize) -> Vec<CurvePoint> {
+    let n = n.max(2);
+    let (a, b) = (low.max(f64::MIN_POSITIVE).ln(), high.max(low).ln());
+    (0..n)
+        .map(|i| {
+            let rps = (a + (b - a) * i as f64 / (n - 1) as f64).exp();
+            let e = estimate(&w.at(rps), p);
+            CurvePoint {
+                requests_per_second: rps,
+                alb_usd: e.alb_total_usd,
+                rest_api_usd: e.rest_api_total_usd,
+                http_api_usd: e.http_api_total_usd,
+            }
+        })
+        .collect()
+}
+
 /// The assumptions behind the non-request dimensions, in words.
 pub fn assumptions(w: &Workload, p: &Prices) -> Vec<String> {
     vec![
@@ -562,6 +612,44 @@ pub fn assumptions(w: &Workload, p: &Prices) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chart_spans_whole_decades_around_what_it_marks() {
+        let w = default_workload().at(10.0);
+        let none = BreakEven {
+            from_rps: None,
+            until_rps: None,
+        };
+        assert_eq!(chart_range(&w, &[none]), (1.0, 100.0));
+        let marks = BreakEven {
+            from_rps: Some(0.37),
+            until_rps: Some(2_500.0),
+        };
+        assert_eq!(chart_range(&w, &[marks, none]), (0.01, 100_000.0));
+        // Zero traffic and no break-even: a default span, never a log of zero.
+        assert_eq!(chart_range(&w.at(0.0), &[none]), (0.01, 1000.0));
+        let tiny = w.at(0.000_01);
+        assert_eq!(chart_range(&tiny, &[none]).0, 0.001);
+    }
+
+    #[test]
+    fn a_curve_is_log_spaced_and_prices_each_point_like_estimate() {
+        let w = default_workload();
+        let points = curve(&w, &US_EAST_1, 0.1, 1000.0, 5);
+        let rps: Vec<f64> = points.iter().map(|p| p.requests_per_second).collect();
+        for (got, want) in rps.iter().zip([0.1, 1.0, 10.0, 100.0, 1000.0]) {
+            close(*got, want);
+        }
+        for p in &points {
+            let e = estimate(&w.at(p.requests_per_second), &US_EAST_1);
+            close(p.alb_usd, e.alb_total_usd);
+            close(p.rest_api_usd, e.rest_api_total_usd);
+            close(p.http_api_usd, e.http_api_total_usd);
+        }
+        // Costs only grow with traffic.
+        assert!(points.windows(2).all(|w| w[0].alb_usd <= w[1].alb_usd));
+        assert_eq!(curve(&w, &US_EAST_1, 1.0, 10.0, 0).len(), 2);
+    }
 
     fn close(actual: f64, expected: f64) {
         let tolerance = 1e-6 * expected.abs().max(1.0);

@@ -587,3 +587,48 @@ fn the_readme_graph_is_what_albkit_graph_prints_for_the_hello_template() {
          template; rewrite it with `{UPDATE}=1 cargo test --test it docs::`"
     );
 }
+
+/// `albkit cost --plot` draws the README's cost chart: SVG with the three fronts, the
+/// break-evens and the config's traffic; PNG of the chart's size. With `ALBKIT_UPDATE_DOCS`
+/// the SVG becomes docs/images/cost.svg (not compared byte for byte: its text is laid out
+/// with whatever TrueType font the machine has).
+#[test]
+fn albkit_cost_plot_draws_the_readme_chart_as_svg_and_png() {
+    let project = crate::support::Project::from_template("hello", "hello");
+    let dir = project.path().to_path_buf();
+    let plot = |file: &str| {
+        let mut cmd = crate::support::albkit_process();
+        cmd.current_dir(&dir)
+            .args(["cost", "-q", "--requests-per-second", "10", "--plot", file]);
+        let out = crate::support::run(cmd, crate::support::ALBKIT_TIMEOUT);
+        out.ok();
+        std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}\n{out}"))
+    };
+    let svg = String::from_utf8(plot("cost.svg")).expect("SVG is text");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for text in [
+        "Monthly cost of hello (us-east-1 prices)",
+        "ALB + Lambda",
+        "REST API + Lambda",
+        "HTTP API + Lambda",
+        "break-even vs REST API (from ",
+        "break-even vs HTTP API (from ",
+        "this config: 10 rps",
+    ] {
+        assert!(svg.contains(text), "the chart says {text:?}");
+    }
+    let png = plot("cost.png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG file");
+    // IHDR: width and height, big-endian, right after the chunk's length and type.
+    assert_eq!(&png[16..24], [0, 0, 3, 192, 0, 0, 2, 88], "960 x 600");
+
+    let picture = repo("docs/images/cost.svg");
+    if updating() {
+        std::fs::write(&picture, &svg).expect("write docs/images/cost.svg");
+    }
+    assert!(
+        picture.exists(),
+        "docs/images/cost.svg is missing: run `{UPDATE}=1 cargo test --test it docs::`"
+    );
+    assert!(read("README.md").contains("![Monthly cost against traffic](docs/images/cost.svg)"));
+}
