@@ -14,15 +14,15 @@ use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
 const REGION: &str = "us-west-1";
 
-struct Shared {
+pub(crate) struct Shared {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     lambda: aws_sdk_lambda::Client,
     load_balancer: String,
     /// The listener albkit's rules go on (port 80), and a second one (port 8080).
-    listener: String,
-    second: String,
+    pub listener: String,
+    pub second: String,
     /// The other team's rules on `listener`: `/orders` at 1, `/cart` at 2.
-    foreign: Vec<String>,
+    pub foreign: Vec<String>,
 }
 
 fn fixed_404() -> Action {
@@ -38,9 +38,14 @@ fn fixed_404() -> Action {
 
 /// The shared load balancer, built as its owner would, with the other team's rules.
 async fn shared_load_balancer(moto: &Moto) -> Shared {
-    let cfg = sdk_config(moto, REGION).await;
-    let ec2 = aws_sdk_ec2::Client::new(&cfg);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&cfg);
+    shared_load_balancer_at(&sdk_config(moto, REGION).await).await
+}
+
+/// [`shared_load_balancer`] through `cfg` (an emulator, its region and credentials).
+pub(crate) async fn shared_load_balancer_at(cfg: &aws_config::SdkConfig) -> Shared {
+    let region = cfg.region().map(ToString::to_string).expect("a region");
+    let ec2 = aws_sdk_ec2::Client::new(cfg);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(cfg);
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.77.0.0/16")
@@ -49,12 +54,12 @@ async fn shared_load_balancer(moto: &Moto) -> Shared {
         .expect("CreateVpc");
     let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id");
     let mut subnets = Vec::new();
-    for (i, az) in ["us-west-1a", "us-west-1b"].into_iter().enumerate() {
+    for (i, zone) in ["a", "b"].into_iter().enumerate() {
         let s = ec2
             .create_subnet()
             .vpc_id(vpc)
             .cidr_block(format!("10.77.{i}.0/24"))
-            .availability_zone(az)
+            .availability_zone(format!("{region}{zone}"))
             .send()
             .await
             .expect("CreateSubnet");
@@ -106,7 +111,7 @@ async fn shared_load_balancer(moto: &Moto) -> Shared {
     }
     Shared {
         elb,
-        lambda: aws_sdk_lambda::Client::new(&cfg),
+        lambda: aws_sdk_lambda::Client::new(cfg),
         load_balancer: lb.to_owned(),
         second: listeners.pop().expect("second listener"),
         listener: listeners.pop().expect("listener"),
@@ -116,7 +121,7 @@ async fn shared_load_balancer(moto: &Moto) -> Shared {
 
 impl Shared {
     /// The rules of a listener besides its default one.
-    async fn rules(&self, listener: &str) -> Vec<Rule> {
+    pub(crate) async fn rules(&self, listener: &str) -> Vec<Rule> {
         let out = self
             .elb
             .describe_rules()
@@ -148,7 +153,7 @@ impl Shared {
     }
 
     /// Whether the listener and the load balancer still exist.
-    async fn intact(&self) -> bool {
+    pub(crate) async fn intact(&self) -> bool {
         let lbs = self
             .elb
             .describe_load_balancers()
@@ -167,7 +172,9 @@ impl Shared {
     }
 }
 
-fn config(stack: &str, s: &Shared, paths: &str) -> String {
+/// A stack of the hello template's function attached to both listeners, its route at
+/// `paths`.
+pub(crate) fn config(stack: &str, s: &Shared, paths: &str) -> String {
     format!(
         r#"[stack]
 name = "{stack}"
