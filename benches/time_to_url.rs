@@ -212,6 +212,7 @@ fn main() {
             existing_vpc_cidr: None,
             existing_vpc_ipv6: false,
             names_in_use: Default::default(),
+            rule_priorities: Default::default(),
         },
     );
     // The zip as `up` ships it (also used by the tutorial script).

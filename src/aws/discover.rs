@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::attach;
 use super::error::AwsError;
 use super::resources::{
     certificate, dns_record, function, function_concurrency, function_provisioned,
@@ -11,6 +12,7 @@ use super::resources::{
     route_table, rule, security_group, subnet, target_group, vpc, web_acl, web_acl_association,
     Ctx, Foreign,
 };
+use crate::model::attach::AttachedListener;
 use crate::model::found::{resolve, Found};
 use crate::model::names::{log_group_of, logical, Names};
 use crate::model::plan::{Observed, ObservedStack};
@@ -22,6 +24,8 @@ pub(crate) struct Discovery {
     pub foreign: Vec<Foreign>,
     /// Logical ids claimed by more than one resource.
     pub duplicates: Vec<(String, Vec<String>)>,
+    /// Attach mode: the listeners the config names, with every rule on them.
+    pub attached: Vec<AttachedListener>,
 }
 
 fn collect(into: &mut Discovery, found: Vec<Observed>) {
@@ -64,6 +68,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         (target_groups, target_group_foreign),
         (records, records_foreign),
         (web_acl, web_acl_foreign),
+        (attached_rules, attached),
     ) = tokio::try_join!(
         discover_network(ctx),
         security_group::discover(ctx),
@@ -76,6 +81,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         target_group::discover(ctx),
         dns_record::discover(ctx),
         web_acl::discover(ctx),
+        attach::discover(ctx),
     )?;
     let (association, association_foreign) =
         discover_association(ctx, &elb_found, &web_acl).await?;
@@ -86,7 +92,10 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     } = groups;
     let adopted = adopt_untagged_log_groups(ctx.names, &functions, &groups, untagged);
     groups.extend(adopted);
-    let mut d = Discovery::default();
+    let mut d = Discovery {
+        attached,
+        ..Discovery::default()
+    };
     let (records, not_ours) = split_alias_records(ctx, records, &elb_found);
     d.foreign.extend(not_ours);
     d.foreign.extend(records_foreign);
@@ -105,6 +114,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         records,
         web_acl,
         association,
+        attached_rules,
     ];
     collect(&mut d, resolve(found.concat(), &aliases));
     d.foreign.extend(elb_foreign);

@@ -1,5 +1,6 @@
 //! Everything that talks to AWS.
 
+pub(crate) mod attach;
 pub(crate) mod bucket;
 pub(crate) mod clients;
 pub(crate) mod discover;

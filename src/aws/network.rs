@@ -25,7 +25,7 @@ pub(crate) struct NetworkContext {
     pub vpc_ipv6: bool,
 }
 
-/// Reads what the config's `[network]` needs. `account` is awaited only to name the
+/// Reads what the config's `[network]` needs (nothing in attach mode). `account` is awaited only to name the
 /// account in the error about a VPC that does not exist.
 pub(crate) async fn read<'a>(
     aws: &Aws,
@@ -33,6 +33,10 @@ pub(crate) async fn read<'a>(
     account: impl Future<Output = Result<&'a str>>,
 ) -> Result<NetworkContext> {
     let dualstack = config.load_balancer.ip_address_type == IpAddressType::Dualstack;
+    if config.load_balancer.attach.is_some() {
+        // Attach mode: the network is the shared load balancer's, and none of albkit's.
+        return Ok(NetworkContext::default());
+    }
     match &config.network {
         Network::Managed {
             availability_zones, ..

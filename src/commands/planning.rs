@@ -9,6 +9,7 @@ use crate::aws::lock_bucket;
 use crate::aws::network::{self, NetworkContext};
 use crate::aws::resources::Foreign;
 use crate::error::{Error, Result};
+use crate::model::attach::{self, AttachedListener};
 use crate::model::plan::{plan, Plan};
 use crate::model::stack::{desired, Context, Desired};
 use crate::package::{self, Artifact};
@@ -19,6 +20,8 @@ pub(crate) struct Planned {
     pub desired: Desired,
     pub plan: Plan,
     pub artifacts: BTreeMap<String, Artifact>,
+    /// Attach mode: the priority of each of the stack's rules on its listener.
+    pub placed: BTreeMap<String, u32>,
 }
 
 /// Refuses to go on when the stack's names are taken by resources it does not own, or
@@ -72,6 +75,13 @@ pub(crate) async fn replan(s: &Session, p: Planned) -> Result<Planned> {
     let empty = BTreeMap::new();
     let discovery = discover(&s.ctx(&empty)).await?;
     check_conflicts(&discovery)?;
+    if place_rules(s, &discovery)? != p.placed {
+        return Err(Error::Conflict {
+            message: "the rules on the attached listener changed while albkit was planning".into(),
+            help: "nothing was changed: run the command again to plan against what is there now"
+                .into(),
+        });
+    }
     let plan = plan(&p.desired, &discovery.observed).map_err(Error::Plan)?;
     Ok(Planned {
         discovery,
@@ -140,7 +150,12 @@ pub(crate) async fn compute_plan(s: &Session) -> Result<Planned> {
         s.config.stack.name
     ));
     check_conflicts(&discovery)?;
-    let context = context(s, account, network, &artifacts, &discovery);
+    let placed = place_rules(s, &discovery)?;
+    for l in &discovery.attached {
+        s.phase(attached_summary(l));
+    }
+    let mut context = context(s, account, network, &artifacts, &discovery);
+    context.rule_priorities.clone_from(&placed);
     let desired = desired(&s.config, &context);
     let plan = plan(&desired, &discovery.observed).map_err(Error::Plan)?;
     Ok(Planned {
@@ -148,7 +163,38 @@ pub(crate) async fn compute_plan(s: &Session) -> Result<Planned> {
         desired,
         plan,
         artifacts,
+        placed,
     })
+}
+
+/// Attach mode: where the stack's rules go on the attached listeners; or everything that
+/// stops `plan` and `up` before their first change: a listener that does not exist, a
+/// route that collides with another owner's rule, a priority range with no room left.
+fn place_rules(s: &Session, d: &Discovery) -> Result<BTreeMap<String, u32>> {
+    attach::place(&s.config, &d.attached).map_err(|problems| Error::Conflict {
+        message: format!(
+            "the stack cannot be attached to the shared listener as configured:{}",
+            problems
+                .iter()
+                .map(|p| format!("\n  - {p}\n    help: {}", p.help()))
+                .collect::<String>()
+        ),
+        help: "albkit never changes the listener or another owner's rules, and nothing was \
+               changed: fix each problem above (docs/attach.md)"
+            .into(),
+    })
+}
+
+/// One line about an attached listener: which, and whose rules are on it.
+pub(crate) fn attached_summary(l: &AttachedListener) -> String {
+    let ours = l.rules.iter().filter(|r| r.owner.is_some()).count();
+    format!(
+        "Attached to {} {} ({}): {ours} rule(s) of the stack, {} of other owners",
+        l.key,
+        l.arn,
+        l.protocol_port.as_deref().unwrap_or("not found"),
+        l.rules.len() - ours
+    )
 }
 
 /// What the desired stack depends on besides the config.
@@ -170,6 +216,7 @@ fn context(
         existing_vpc_cidr: network.vpc_cidr,
         existing_vpc_ipv6: network.vpc_ipv6,
         names_in_use: names_in_use(discovery),
+        rule_priorities: BTreeMap::new(),
     }
 }
 

@@ -77,8 +77,9 @@ pub(crate) fn reporter_for(cli: &Cli) -> Box<dyn Reporter> {
     }
 }
 
-/// Refuses a region that is not a region name, and a certificate of another region
-/// than the stack's (a load balancer can only use one of its own region).
+/// Refuses a region that is not a region name, and a certificate or an attached listener
+/// of another region than the stack's (a load balancer can only use one of its own
+/// region).
 fn check_regions(config: &Config, aws: &Aws) -> Result<()> {
     if !crate::model::validate::is_aws_region(&aws.region) {
         return Err(Error::usage(
@@ -98,6 +99,23 @@ fn check_regions(config: &Config, aws: &Aws) -> Result<()> {
                     "a load balancer can only use an ACM certificate of its own region: request or import one there",
                 ));
             }
+        }
+    }
+    let attached = config
+        .load_balancer
+        .attach
+        .iter()
+        .flat_map(|a| a.listeners());
+    for (key, _, arn) in attached {
+        if arn.region() != Some(aws.region.as_str()) {
+            return Err(Error::usage(
+                format!(
+                    "{key} is in region {}, the stack in {}",
+                    arn.region().unwrap_or("?"),
+                    aws.region
+                ),
+                "a load balancer can only forward to target groups of its own region: attach to a listener there, or run in its region (--region)",
+            ));
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! `albkit status`: every resource of the stack with its id and state.
 
 use super::output::{StatusDoc, StatusRow};
-use super::planning::check_conflicts;
+use super::planning::{attached_summary, check_conflicts};
 use super::session::Session;
 use super::{url, Outcome};
 use crate::aws::discover::discover;
@@ -98,6 +98,9 @@ pub(crate) async fn run(cli: &Cli) -> Result<Outcome> {
     for r in &rows {
         let (l, st, id) = (&r.logical, &r.state, &r.id);
         println!("  {l:<w1$}  {:<w2$}  {st:<28}  {id}", r.kind.as_str());
+    }
+    for l in &d.attached {
+        println!("{}", attached_summary(l));
     }
     if let Some(url) = url {
         println!("URL: {url}");

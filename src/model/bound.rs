@@ -228,6 +228,7 @@ mod tests {
                 existing_vpc_cidr: None,
                 existing_vpc_ipv6: false,
                 names_in_use: Default::default(),
+                rule_priorities: Default::default(),
             },
         )
     }

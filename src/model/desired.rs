@@ -1,6 +1,7 @@
 //! The desired stack: the spec of every resource albkit owns for a configuration.
 //! Pure: the same config and context give the same stack.
 
+use super::attach;
 use super::config::{Config, FunctionSettings, HttpsSettings, Network, RouteAuth, StaticAnswer};
 use super::config::{IpAddressType, Scheme};
 use super::headers;
@@ -31,6 +32,22 @@ fn push(out: &mut Specs, id: impl Into<LogicalId>, spec: impl Into<Spec>) {
 pub fn desired(config: &Config, ctx: &Context) -> Desired {
     let names = Names::new(&config.stack.name, &ctx.region);
     let mut out = Specs::new();
+    if let Some(attach) = &config.load_balancer.attach {
+        // The network, the load balancer and its listeners are someone else's.
+        for f in &config.functions {
+            function(config, ctx, &names, f, &mut out);
+        }
+        for (_, http, arn) in attach.listeners() {
+            let listener = Ref::External(arn.as_str().to_owned());
+            let place = |order: u32| {
+                let id = attach::rule_id(order, http);
+                let priority = ctx.rule_priorities.get(&id).copied().unwrap_or(order);
+                (LogicalId::from(id), priority)
+            };
+            route_rules(config, &listener, &place, &mut out);
+        }
+        return Desired::new(names, out);
+    }
     let subnets = network(config, ctx, &mut out);
     security_group(config, ctx, &names, &mut out);
     load_balancer(config, ctx, &names, subnets, &mut out);
@@ -348,15 +365,27 @@ fn function(config: &Config, ctx: &Context, names: &Names, f: &FunctionSettings,
 /// listener that serves.
 fn rules(config: &Config, out: &mut Specs) {
     let listener = Ref::Stack(serving_listener(config).into());
+    let place = |priority: u32| (LogicalId::from(logical::rule(priority)), priority);
+    route_rules(config, &listener, &place, out);
+}
+
+/// The rules of the routes on `listener`: `place` gives a route's logical id and priority
+/// from its configured priority.
+fn route_rules(
+    config: &Config,
+    listener: &Ref,
+    place: &dyn Fn(u32) -> (LogicalId, u32),
+    out: &mut Specs,
+) {
     let mut rules: Vec<(LogicalId, RuleSpec)> = config
         .functions
         .iter()
         .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
         .map(|(f, r)| {
-            let id = LogicalId::from(logical::rule(r.priority));
+            let (id, priority) = place(r.priority);
             let spec = RuleSpec {
                 listener: listener.clone(),
-                priority: r.priority,
+                priority,
                 paths: r.paths.clone(),
                 hosts: r.hosts.clone(),
                 methods: r.methods.clone(),
@@ -368,14 +397,14 @@ fn rules(config: &Config, out: &mut Specs) {
         })
         .collect();
     rules.extend(config.routes.iter().map(|r| {
-        let id = LogicalId::from(logical::rule(r.priority));
+        let (id, priority) = place(r.priority);
         let action = match &r.answer {
             StaticAnswer::Redirect(redirect) => RuleAction::Redirect(redirect.clone()),
             StaticAnswer::Fixed(fixed) => RuleAction::FixedResponse(fixed.clone()),
         };
         let spec = RuleSpec {
             listener: listener.clone(),
-            priority: r.priority,
+            priority,
             paths: r.paths.clone(),
             hosts: r.hosts.clone(),
             methods: r.methods.clone(),
@@ -385,7 +414,7 @@ fn rules(config: &Config, out: &mut Specs) {
         };
         (id, spec)
     }));
-    rules.extend(preflight_rule(config, &listener));
+    rules.extend(preflight_rule(config, listener));
     rules.sort_by_key(|(_, r)| r.priority);
     out.extend(rules.into_iter().map(|(id, r)| (id, r.into())));
 }

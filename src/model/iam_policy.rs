@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::config::{Config, IpAddressType, Network};
+use super::config::{Attach, Config, IpAddressType, Network};
 use super::names::{Names, TAG_STACK};
 use super::stack::partition;
 
@@ -129,8 +129,12 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
     let mut out = vec![read_everywhere(audience)];
     out.extend(read_stack(&s, scope, audience));
     if audience == Audience::Deploy {
-        out.extend(network(&s, scope));
-        out.extend(load_balancer(&s, scope));
+        if let Some(attach) = &scope.config.load_balancer.attach {
+            out.extend(attached(&s, attach));
+        } else {
+            out.extend(network(&s, scope));
+            out.extend(load_balancer(&s, scope));
+        }
         out.extend(functions(&s, scope));
         out.extend(roles(&s, scope));
         out.extend(buckets(&s, scope));
@@ -607,6 +611,62 @@ fn load_balancer(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     ]
 }
 
+/// Attach mode (docs/attach.md): rules on the configured listeners and the stack's
+/// target groups, nothing else of ELB. `CreateRule` is authorized on the listener (ELB
+/// asks for `AddTags` on the new rule, `listener-rule/…/<listener id>/<rule id>`); a
+/// rule is then changed, moved (`SetRulePriorities`) and deleted only when it carries the
+/// stack's tag, so another team's rules on the same listener stay out of reach, and no
+/// action on the listener or the load balancer itself is allowed.
+fn attached(s: &Arns, attach: &Attach) -> Vec<Statement> {
+    let listeners: Vec<String> = attach
+        .listeners()
+        .into_iter()
+        .map(|(_, _, arn)| arn.to_string())
+        .collect();
+    let rules: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("{}/*", l.replacen(":listener/", ":listener-rule/", 1)))
+        .collect();
+    let created = [rules, s.target_groups()].concat();
+    let tagged = |st: Statement| st.when("StringEquals", s.request_tag_key(), &[&s.stack]);
+    vec![
+        tagged(Statement::new(
+            CREATE_TAGGED,
+            &["elasticloadbalancing:CreateRule"],
+            listeners,
+        )),
+        tagged(Statement::new(
+            CREATE_TAGGED,
+            &["elasticloadbalancing:CreateTargetGroup"],
+            s.target_groups(),
+        )),
+        Statement::new(
+            "TagElbOnCreate",
+            &["elasticloadbalancing:AddTags"],
+            created.clone(),
+        )
+        .when(
+            "StringEquals",
+            "elasticloadbalancing:CreateAction",
+            &["CreateRule", "CreateTargetGroup"],
+        ),
+        Statement::new(
+            CHANGE_TAGGED,
+            &[
+                "elasticloadbalancing:*Tags",
+                "elasticloadbalancing:*Targets",
+                "elasticloadbalancing:DeleteRule",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:ModifyTargetGroup*",
+                "elasticloadbalancing:SetRulePriorities",
+            ],
+            created,
+        )
+        .when("StringEquals", s.tag_key(), &[&s.stack]),
+    ]
+}
+
 /// `[waf]`: the web ACL, by its name (`regional/webacl/<stack>-waf/*`), and its
 /// association with the stack's load balancer. `*WebACL` is Create, Get, Update, Delete,
 /// Associate and Disassociate WebACL (and ListResourcesForWebACL); `*Resource` is Tag,
@@ -1056,6 +1116,69 @@ mod tests {
         let create = deploy.iter().find(|s| s.actions.contains(&gate));
         assert_eq!(create.map(|s| s.sid), Some(CREATE_TAGGED));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&gate));
+    }
+
+    #[test]
+    fn attach_mode_writes_rules_on_the_listener_and_target_groups_only() {
+        let listener = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/0123456789abcdef/aaaa1111bbbb2222";
+        let sections = format!("[load_balancer]\nlistener_arn = \"{listener}\"\n");
+        let list = policy(&config(2, false, &sections), Audience::Deploy);
+        let all = actions(&list);
+        for never in [
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:CreateListener",
+            "elasticloadbalancing:Modify*",
+            "elasticloadbalancing:Delete*",
+            "elasticloadbalancing:Set*",
+            "ec2:CreateSecurityGroup",
+            "ec2:CreateVpc",
+        ] {
+            assert!(!all.contains(&never), "{never} in attach mode: {all:?}");
+        }
+        // S3: the lock only; the load balancer's access logs are not the stack's.
+        let s3: Vec<&String> = list
+            .iter()
+            .filter(|st| st.actions.iter().any(|a| a.starts_with("s3:")))
+            .flat_map(|st| &st.resources)
+            .filter(|r| r.starts_with("arn:aws:s3:"))
+            .collect();
+        assert!(s3.iter().all(|r| r.contains("albkit-locks-")), "{s3:?}");
+        let with = |action: &str| -> Vec<&Statement> {
+            list.iter()
+                .filter(|st| st.actions.contains(&action))
+                .collect()
+        };
+        // Merged statements hold other services' resources too, which ELB actions never meet.
+        let elb = |st: &Statement| -> Vec<String> {
+            st.resources
+                .iter()
+                .filter(|r| r.starts_with("arn:aws:elasticloadbalancing:"))
+                .cloned()
+                .collect()
+        };
+        let create = with("elasticloadbalancing:CreateRule");
+        assert_eq!(create.len(), 1);
+        assert_eq!(elb(create[0]), vec![listener.to_owned()]);
+        assert!(create[0].conditions["StringEquals"].contains_key("aws:RequestTag/albkit:stack"));
+        let rules = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/shared/0123456789abcdef/aaaa1111bbbb2222/*";
+        for action in [
+            "elasticloadbalancing:ModifyRule",
+            "elasticloadbalancing:DeleteRule",
+            "elasticloadbalancing:SetRulePriorities",
+        ] {
+            let st = with(action);
+            assert_eq!(st.len(), 1, "{action}");
+            let resources = elb(st[0]);
+            assert!(resources.contains(&rules.to_owned()), "{action}");
+            assert!(
+                resources
+                    .iter()
+                    .all(|r| !r.contains(":listener/") && !r.contains(":loadbalancer/")),
+                "{action} reaches the listener or the load balancer: {resources:?}"
+            );
+            let tag = &st[0].conditions["StringEquals"]["aws:ResourceTag/albkit:stack"];
+            assert_eq!(tag, &vec!["shop".to_owned()], "{action}");
+        }
     }
 
     #[test]

@@ -73,6 +73,20 @@ impl HostedZoneId {
     }
 }
 
+impl ListenerArn {
+    /// The region part of the ARN (`arn:aws:elasticloadbalancing:<region>:…`).
+    pub fn region(&self) -> Option<&str> {
+        self.0.split(':').nth(3).filter(|r| !r.is_empty())
+    }
+
+    /// The load balancer's part of the resource: `app/<name>/<id>` of
+    /// `listener/app/<name>/<id>/<listener id>`.
+    pub fn load_balancer(&self) -> Option<&str> {
+        let resource = self.0.splitn(6, ':').nth(5)?.strip_prefix("listener/")?;
+        resource.rsplit_once('/').map(|(lb, _)| lb)
+    }
+}
+
 impl CertificateArn {
     /// The region part of the ARN (`arn:aws:acm:<region>:…`).
     pub fn region(&self) -> Option<&str> {

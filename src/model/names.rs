@@ -281,6 +281,10 @@ pub mod logical {
     pub fn rule(priority: u32) -> String {
         format!("rule/{priority}")
     }
+    /// Attach mode: the rule of the route ordered `order` on `http_listener_arn`.
+    pub fn rule_http(order: u32) -> String {
+        format!("rule/http/{order}")
+    }
 }
 
 #[cfg(test)]

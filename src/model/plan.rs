@@ -559,6 +559,7 @@ pub(crate) mod tests {
                 deletion_protection: false,
                 access_logs: true,
                 access_log_retention_days: 30,
+                attach: None,
             },
             https: https.then(|| HttpsSettings {
                 domain: "api.example.com".into(),
@@ -595,6 +596,7 @@ pub(crate) mod tests {
             existing_vpc_cidr: None,
             existing_vpc_ipv6: false,
             names_in_use: Default::default(),
+            rule_priorities: Default::default(),
         }
     }
 

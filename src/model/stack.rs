@@ -90,6 +90,9 @@ pub struct Context {
     /// function, role, target group or log group found under its name of the previous
     /// naming scheme keeps it (see [`crate::model::names`]).
     pub names_in_use: BTreeMap<String, String>,
+    /// Attach mode: the priority of each of the stack's rules on its listener, by
+    /// logical id ([`crate::model::attach::place`]); empty otherwise.
+    pub rule_priorities: BTreeMap<String, u32>,
 }
 
 /// The names a function's resources get: the current scheme's, except where the stack's

@@ -304,6 +304,36 @@ async fn the_deploy_policy_is_enough_for_a_whole_lifecycle() {
     assert_eq!(leftovers(&stack).await, Vec::<String>::new());
 }
 
+/// Attach mode (docs/attach.md): the deploy policy, which grants nothing on the load
+/// balancer, its listeners or EC2, is enough for `up`, a second `up` and `down` of a
+/// stack attached to a load balancer the account's root built.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deploy_policy_is_enough_for_an_attached_stack() {
+    let stack = unique_stack_name("perm-attach");
+    let project = Project::from_template("hello", &stack);
+    let shared = crate::attach::shared_load_balancer_at(&root_config().await).await;
+    project.with_config(&crate::attach::config(&stack, &shared, r#"["/hello"]"#));
+    let proxy = proxy();
+    let policy = printed_policy(&proxy, &project, "deploy");
+    let text = policy.to_string();
+    assert!(
+        !text.contains("CreateLoadBalancer") && !text.contains("ec2:Create"),
+        "{text}"
+    );
+    let keys = user_with(
+        &format!("{stack}-attacher"),
+        &ministack_view(&policy, &stack),
+    )
+    .await;
+    albkit_as(&proxy, &project, &keys, &["up", "--yes"]).ok();
+    assert_eq!(shared.rules(&shared.listener).await.len(), 3);
+    albkit_as(&proxy, &project, &keys, &["plan", "--detailed-exitcode"]).code_is(0);
+    albkit_as(&proxy, &project, &keys, &["down", "--yes"]).ok();
+    assert!(shared.intact().await);
+    assert_eq!(shared.rules(&shared.listener).await.len(), 2);
+    assert_eq!(leftovers(&stack).await, Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_policy_reads_and_is_refused_at_the_first_change() {
     let stack = unique_stack_name("perm-plan");

@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     HttpRequestMethodConditionConfig, JwtValidationActionAdditionalClaim,
     JwtValidationActionAdditionalClaimFormatEnum, JwtValidationActionConfig,
     PathPatternConditionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
+    RulePriorityPair,
 };
 
 use aws_sdk_elasticloadbalancingv2::types::builders::ActionBuilder;
@@ -275,63 +276,75 @@ pub(crate) async fn discover(
     listener_arns: &[String],
 ) -> Result<Vec<Found>, AwsError> {
     let per_listener =
-        futures::future::try_join_all(listener_arns.iter().map(|listener| async move {
-            retry(
-                Policy::transient(),
-                "read listener rules",
-                &ctx.notify("rules"),
-                || async {
-                    ctx.aws
-                        .elb
-                        .describe_rules()
-                        .listener_arn(listener)
-                        .send()
-                        .await
-                        .aws("DescribeRules", listener)
-                },
-            )
-            .await
-            .map(|out| (listener, out))
-        }))
-        .await?;
-    let rules = per_listener.into_iter().flat_map(|(listener, out)| {
-        out.rules()
-            .iter()
-            .filter(|r| r.is_default() != Some(true))
-            .map(|r| (listener.clone(), r.clone()))
-            .collect::<Vec<_>>()
-    });
-    let mut found: Vec<Found> = rules
-        .filter_map(|(listener, r)| {
-            let arn = r.rule_arn()?;
-            let priority = r.priority().unwrap_or_default();
-            let logical = format!("rule/{priority}");
-            let (mut paths, mut hosts, mut methods) = (vec![], vec![], vec![]);
-            for c in r.conditions() {
-                match c.field() {
-                    Some("path-pattern") => paths = values(c),
-                    Some("host-header") => hosts = values(c),
-                    Some("http-request-method") => methods = values(c),
-                    _ => {}
-                }
-            }
-            let (auth, typed, mut extras) = read_actions(r.actions());
-            let spec = RuleSpec {
-                listener: Ref::External(listener),
-                priority: priority.parse().unwrap_or_default(),
-                paths,
-                hosts,
-                methods,
-                action: typed.unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
-                auth,
-                tags: Tags::new(),
-            };
-            as_found(&mut extras, "priority", priority, spec.priority.to_string());
-            Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
-        })
+        futures::future::try_join_all(listener_arns.iter().map(|l| describe(ctx, l))).await?;
+    let mut found: Vec<Found> = per_listener
+        .iter()
+        .zip(listener_arns)
+        .flat_map(|(rules, listener)| rules.iter().filter_map(|r| found_of(listener, r)))
         .collect();
     secret_arns(ctx, &mut found).await?;
     Ok(found)
+}
+
+/// The rules of one listener (`DescribeRules`), its default rule aside.
+pub(crate) async fn describe(
+    ctx: &Ctx<'_>,
+    listener: &str,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Rule>, AwsError> {
+    let out = retry(
+        Policy::transient(),
+        "read listener rules",
+        &ctx.notify("rules"),
+        || async {
+            ctx.aws
+                .elb
+                .describe_rules()
+                .listener_arn(listener)
+                .send()
+                .await
+                .aws("DescribeRules", listener)
+        },
+    )
+    .await?;
+    Ok(out
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .cloned()
+        .collect())
+}
+
+/// A rule of `listener` as its spec, its logical id `rule/<priority>` and its tags empty
+/// (the caller gives it both when it knows better); `None` without an ARN.
+pub(crate) fn found_of(
+    listener: &str,
+    r: &aws_sdk_elasticloadbalancingv2::types::Rule,
+) -> Option<Found> {
+    let arn = r.rule_arn()?;
+    let priority = r.priority().unwrap_or_default();
+    let logical = format!("rule/{priority}");
+    let (mut paths, mut hosts, mut methods) = (vec![], vec![], vec![]);
+    for c in r.conditions() {
+        match c.field() {
+            Some("path-pattern") => paths = values(c),
+            Some("host-header") => hosts = values(c),
+            Some("http-request-method") => methods = values(c),
+            _ => {}
+        }
+    }
+    let (auth, typed, mut extras) = read_actions(r.actions());
+    let spec = RuleSpec {
+        listener: Ref::External(listener.to_owned()),
+        priority: priority.parse().unwrap_or_default(),
+        paths,
+        hosts,
+        methods,
+        action: typed.unwrap_or_else(|| RuleAction::Forward(Ref::External(String::new()))),
+        auth,
+        tags: Tags::new(),
+    };
+    as_found(&mut extras, "priority", priority, spec.priority.to_string());
+    Some(Found::new(arn, logical, spec, Tags::new()).extras(extras))
 }
 
 /// Fills in the client secret's ARN of the rules with an OIDC login from their
@@ -507,6 +520,9 @@ pub(crate) async fn apply(
             if sends_actions {
                 modify(ctx, change, arn, want, actions).await?;
             }
+            if change.changed("priority") {
+                set_priority(ctx, change, arn, want.priority).await?;
+            }
             Ok(arn.clone())
         }
         None => Ok(create(ctx, change, want, actions).await?),
@@ -607,6 +623,37 @@ async fn modify(
     })
     .await?;
     Ok(())
+}
+
+/// `SetRulePriorities` for one rule: attach mode moves one of the stack's rules when the
+/// order of its routes needs it (src/model/attach.rs); elsewhere a rule's logical id is
+/// its priority, which therefore never changes.
+async fn set_priority(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    arn: &str,
+    priority: u32,
+) -> Result<(), AwsError> {
+    let pair = RulePriorityPair::builder()
+        .rule_arn(arn)
+        .priority(i32::try_from(priority).unwrap_or(i32::MAX))
+        .build();
+    retry(
+        Policy::fresh(),
+        "move listener rule",
+        &ctx.notify(&change.logical),
+        || async {
+            ctx.aws
+                .elb
+                .set_rule_priorities()
+                .rule_priorities(pair.clone())
+                .send()
+                .await
+                .aws("SetRulePriorities", arn)
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// `CreateRule`, taking over a rule an earlier attempt created.

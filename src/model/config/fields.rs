@@ -33,6 +33,11 @@ pub enum Ty {
         default: &'static str,
     },
     StrList,
+    /// Two integers `[from, to]`, each in `min..=max`, `from <= to`; absent: no default.
+    IntRange {
+        min: u32,
+        max: u32,
+    },
     /// A table of strings to strings.
     StrMap,
     /// A string, or `true` for the default and `false` for none.
@@ -180,6 +185,9 @@ section! {
         DELETION_PROTECTION: field("deletion_protection", Ty::Bool(false), "");
         ACCESS_LOGS: field("access_logs", Ty::Bool(true), "to an S3 bucket created and owned by the stack");
         ACCESS_LOG_RETENTION_DAYS: int("access_log_retention_days", 1, 3650, 30, "");
+        LISTENER_ARN: text("listener_arn", "\"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/0123456789abcdef/0123456789abcdef\"", "attach mode: put the stack's rules on this existing listener of a shared load balancer and create no network, load balancer or listener; the keys above do not apply (docs/attach.md)").commented();
+        HTTP_LISTENER_ARN: text("http_listener_arn", "\"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/0123456789abcdef/fedcba9876543210\"", "with listener_arn: the same rules on this second listener of the same load balancer (its HTTP one)").commented();
+        PRIORITY_RANGE: field("priority_range", Ty::IntRange { min: 1, max: 50000 }, "with listener_arn: the rule priorities albkit may take, [from, to]; default: [1, 50000]").example("[1000, 1999]").commented();
     }
 }
 
@@ -286,7 +294,7 @@ section! {
 section! {
     ROUTE = "functions.routes", "[[functions.routes]]", "optional, any number per function; at least one of paths, methods, hosts";
     mod route {
-        PRIORITY: int("priority", 1, 50000, 0, "unique in the stack; lower numbers are matched first").example("10").required();
+        PRIORITY: int("priority", 1, 50000, 0, "unique in the stack; lower numbers are matched first; with listener_arn the order of the stack's rules, their listener priorities allocated (docs/attach.md)").example("10").required();
         PATHS: field("paths", Ty::StrList, "path patterns (case-sensitive, * and ? wildcards)").example("[\"/api\", \"/api/*\"]");
         METHODS: field("methods", Ty::StrList, "upper case; default: every method").example("[\"GET\", \"POST\"]");
         HOSTS: field("hosts", Ty::StrList, "host patterns; at most 5 values and 5 wildcards per route in all").example("[\"api.example.com\"]");

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use super::headers::{Inserted, ResponseHeaders};
-use super::ids::{CertificateArn, HostedZoneId, SubnetId, VpcId};
+use super::ids::{CertificateArn, HostedZoneId, ListenerArn, SubnetId, VpcId};
 use super::shift::{GateThresholds, Strategy};
 use super::spec::{FixedResponse, Redirect};
 
@@ -210,6 +210,45 @@ pub struct LoadBalancerSettings {
     pub deletion_protection: bool,
     pub access_logs: bool,
     pub access_log_retention_days: u32,
+    /// `listener_arn`: attach mode, the stack's rules on a shared load balancer's
+    /// listener; `None`: albkit's own load balancer (docs/attach.md).
+    pub attach: Option<Attach>,
+}
+
+/// Attach mode: the load balancer, its listeners and its network are someone else's;
+/// albkit adds its functions, target groups, permissions and rules only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attach {
+    /// The listener the routes' rules go on.
+    pub listener_arn: ListenerArn,
+    /// A second listener of the same load balancer that gets the same rules.
+    pub http_listener_arn: Option<ListenerArn>,
+    /// The priorities albkit's rules may take on each listener.
+    pub priority_range: PriorityRange,
+}
+
+impl Attach {
+    /// The attached listeners: `(config key, whether it is http_listener_arn, ARN)`,
+    /// the main one first.
+    pub fn listeners(&self) -> Vec<(&'static str, bool, &ListenerArn)> {
+        let mut out = vec![("load_balancer.listener_arn", false, &self.listener_arn)];
+        if let Some(http) = &self.http_listener_arn {
+            out.push(("load_balancer.http_listener_arn", true, http));
+        }
+        out
+    }
+}
+
+/// `priority_range = [from, to]`: `1 <= from <= to <= 50000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriorityRange {
+    pub from: u32,
+    pub to: u32,
+}
+
+impl PriorityRange {
+    /// ALB's whole range of rule priorities: the default.
+    pub const ALL: PriorityRange = PriorityRange { from: 1, to: 50000 };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

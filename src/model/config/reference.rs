@@ -59,7 +59,9 @@ fn comment(f: &Field) -> String {
         parts.push("required".to_owned());
     }
     match f.ty {
-        Ty::Int { min, max, .. } | Ty::OptInt { min, max } => parts.push(format!("{min}–{max}")),
+        Ty::Int { min, max, .. } | Ty::OptInt { min, max } | Ty::IntRange { min, max } => {
+            parts.push(format!("{min}–{max}"));
+        }
         Ty::Enum { values, .. } => parts.push(
             values
                 .iter()
@@ -136,6 +138,12 @@ fn property(f: &Field) -> Value {
         Ty::Bool(_) => json!({ "type": "boolean" }),
         Ty::Enum { values, .. } => json!({ "enum": values }),
         Ty::StrList => json!({ "type": "array", "items": { "type": "string" } }),
+        Ty::IntRange { min, max } => json!({
+            "type": "array",
+            "items": { "type": "integer", "minimum": min, "maximum": max },
+            "minItems": 2,
+            "maxItems": 2,
+        }),
         Ty::StrMap => json!({ "type": "object", "additionalProperties": { "type": "string" } }),
         Ty::StrOrBool => json!({ "type": ["string", "boolean"] }),
         Ty::Table(section) => object(section),

@@ -638,6 +638,33 @@ fn unknown_directive(name: &str, lower: &str, example: &str) -> (String, String)
     )
 }
 
+/// `arn:<partition>:elasticloadbalancing:<region>:<account>:listener/app/<load balancer
+/// name>/<load balancer id>/<listener id>`: a listener of an Application Load Balancer,
+/// returning the region.
+pub(super) fn listener_arn_region(arn: &str) -> Result<&str, String> {
+    let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    check_arn(arn, "elasticloadbalancing", |r| {
+        let parts: Vec<&str> = r.split('/').collect();
+        matches!(parts.as_slice(), ["listener", "app", n, lb, l] if name(n) && id(lb) && id(l))
+    })
+    .map_err(|why| {
+        if arn.contains(":listener/net/") || arn.contains(":listener/gwy/") {
+            "it is a listener of a Network or Gateway Load Balancer; albkit attaches to an \
+             Application Load Balancer's"
+                .to_owned()
+        } else if arn.contains(":listener-rule/") || arn.contains(":loadbalancer/") {
+            "it is a rule's or a load balancer's ARN, not a listener's".to_owned()
+        } else {
+            why
+        }
+    })?;
+    match arn.split(':').nth(3) {
+        Some(region) if !region.is_empty() => Ok(region),
+        _ => Err("it names no region".to_owned()),
+    }
+}
+
 /// `^arn:aws(-cn|-us-gov)?:acm:<region>:\d{12}:certificate/[A-Za-z0-9-]+$`, returning the
 /// region.
 pub(super) fn cert_arn_region(arn: &str) -> Result<&str, String> {

@@ -772,6 +772,7 @@ fn full_example() {
             deletion_protection: true,
             access_logs: false,
             access_log_retention_days: 90,
+            attach: None,
         },
         https: Some(HttpsSettings {
             domain: "api.example.com".to_owned(),
@@ -894,6 +895,7 @@ fn minimal_config_gets_all_defaults() {
             deletion_protection: false,
             access_logs: true,
             access_log_retention_days: 30,
+            attach: None,
         },
         https: None,
         waf: None,
@@ -1612,4 +1614,110 @@ fn a_cognito_login_is_read() {
             user_pool_domain: "login.example.com".into(),
         }))
     );
+}
+
+// ---- attach mode (docs/attach.md) ----------------------------------------------
+
+const LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/0123456789abcdef/aaaa1111bbbb2222";
+const HTTP_LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/0123456789abcdef/cccc3333dddd4444";
+
+/// An attach-mode file: `[load_balancer]` with `listener_arn` and `lb_extra`, then
+/// `sections`, then the function with one route under `/orders` and `route_extra`.
+fn attached(lb_extra: &str, sections: &str, route_extra: &str) -> String {
+    doc(
+        "region = \"us-east-1\"\n",
+        &format!("[load_balancer]\nlistener_arn = \"{LISTENER}\"\n{lb_extra}\n{sections}"),
+        &format!("[[functions.routes]]\npriority = 10\n{route_extra}\n"),
+    )
+}
+
+fn attached_ok(route: &str) -> String {
+    attached(
+        "",
+        "",
+        &format!("paths = [\"/orders\", \"/orders/*\"]\n{route}"),
+    )
+}
+
+#[test]
+fn attach_mode_reads_both_listeners_and_the_range() {
+    let text = attached(
+        &format!("http_listener_arn = \"{HTTP_LISTENER}\"\npriority_range = [1000, 1999]\n"),
+        "",
+        "hosts = [\"orders.example.com\"]\n",
+    );
+    let (_dir, c) = parse_ok(&text);
+    let attach = c.load_balancer.attach.expect("attach mode");
+    assert_eq!(attach.listener_arn.as_str(), LISTENER);
+    assert_eq!(
+        attach
+            .http_listener_arn
+            .as_ref()
+            .map(crate::model::ids::ListenerArn::as_str),
+        Some(HTTP_LISTENER)
+    );
+    assert_eq!(
+        attach.priority_range,
+        PriorityRange {
+            from: 1000,
+            to: 1999
+        }
+    );
+    assert_eq!(attach.listeners().len(), 2);
+    // Without a range: the whole of ALB's; defaults of the load balancer's keys do not
+    // stand in the way.
+    let (_dir, c) = parse_ok(&attached_ok(""));
+    let attach = c.load_balancer.attach.expect("attach mode");
+    assert_eq!(attach.priority_range, PriorityRange::ALL);
+    assert_eq!(attach.http_listener_arn, None);
+    let (_dir, c) = parse_ok(&function(""));
+    assert_eq!(c.load_balancer.attach, None);
+}
+
+rule_help! {
+    attach_listener_arn_not_an_arn: attached("", "", "paths = [\"/a\"]\n").replace(LISTENER, "my-listener"), "load_balancer.listener_arn", "is not a listener ARN", "describe-listeners";
+    attach_listener_arn_of_a_load_balancer: attached("", "", "paths = [\"/a\"]\n").replace("listener/app/shared/0123456789abcdef/aaaa1111bbbb2222", "loadbalancer/app/shared/0123456789abcdef"), "load_balancer.listener_arn", "a rule's or a load balancer's ARN", "ListenerArn";
+    attach_listener_arn_of_a_network_load_balancer: attached("", "", "paths = [\"/a\"]\n").replace("listener/app/", "listener/net/"), "load_balancer.listener_arn", "Network or Gateway Load Balancer", "ListenerArn";
+    attach_listener_arn_other_region: attached("", "", "paths = [\"/a\"]\n").replace("us-east-1:123456789012", "eu-west-1:123456789012"), "load_balancer.listener_arn", "is in eu-west-1, but the stack is in us-east-1", "attach to a listener in us-east-1";
+    attach_http_listener_arn_not_an_arn: attached("http_listener_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/0123\"\n", "", "paths = [\"/a\"]\n"), "load_balancer.http_listener_arn", "is not a listener ARN", "describe-listeners";
+    attach_http_listener_same_as_main: attached(&format!("http_listener_arn = \"{LISTENER}\"\n"), "", "paths = [\"/a\"]\n"), "load_balancer.listener_arn", "name the same listener", "remove `http_listener_arn`";
+    attach_http_listener_other_load_balancer: attached(&format!("http_listener_arn = \"{}\"\n", HTTP_LISTENER.replace("shared", "other")), "", "paths = [\"/a\"]\n"), "load_balancer.http_listener_arn", "another load balancer", "same load balancer";
+    attach_http_listener_without_listener_arn: section(&format!("[load_balancer]\nhttp_listener_arn = \"{HTTP_LISTENER}\"\n")), "load_balancer.http_listener_arn", "needs `listener_arn`", "add `listener_arn";
+    attach_priority_range_without_listener_arn: section("[load_balancer]\npriority_range = [1, 10]\n"), "load_balancer.priority_range", "needs `listener_arn`", "or remove `priority_range`";
+    attach_priority_range_not_a_pair: attached("priority_range = [5]\n", "", "paths = [\"/a\"]\n"), "load_balancer.priority_range", "must be two integers [from, to]", "[1000, 1999]";
+    attach_priority_range_not_integers: attached("priority_range = \"1-10\"\n", "", "paths = [\"/a\"]\n"), "load_balancer.priority_range", "must be two integers", "the lower first";
+    attach_priority_range_out_of_range: attached("priority_range = [0, 50001]\n", "", "paths = [\"/a\"]\n"), "load_balancer.priority_range", "out of range (1–50000)", "from 1 to 50000";
+    attach_priority_range_reversed: attached("priority_range = [20, 10]\n", "", "paths = [\"/a\"]\n"), "load_balancer.priority_range", "ends before it starts", "`priority_range = [10, 20]`";
+    attach_refuses_load_balancer_settings: attached("access_logs = false\n", "", "paths = [\"/a\"]\n"), "load_balancer.access_logs", "cannot be combined with `listener_arn`", "ask the load balancer's owner";
+    attach_refuses_ip_address_type: attached("ip_address_type = \"dualstack\"\n", "", "paths = [\"/a\"]\n"), "load_balancer.ip_address_type", "cannot be combined with `listener_arn`", "remove `ip_address_type`";
+    attach_refuses_network: attached("", "[network]\ncidr = \"10.1.0.0/16\"\n", "paths = [\"/a\"]\n"), "network", "[network] cannot be combined with load_balancer.listener_arn", "remove [network]";
+    attach_refuses_https: attached("", "[https]\ndomain = \"api.example.com\"\n", "paths = [\"/a\"]\n"), "https", "[https] cannot be combined", "remove [https]";
+    attach_refuses_https_headers: attached("", "[https]\ndomain = \"api.example.com\"\n[https.headers]\nserver = false\n", "paths = [\"/a\"]\n"), "https", "[https] cannot be combined", "response headers are its owner's";
+    attach_refuses_waf: attached("", "[waf]\nmanaged_rules = []\n", "paths = [\"/a\"]\n"), "waf", "[waf] cannot be combined", "remove [waf]";
+    attach_refuses_route_auth: attached_ok("[functions.routes.auth.jwt]\nissuer = \"https://issuer.example.com\"\njwks_endpoint = \"https://issuer.example.com/jwks.json\"\n"), "functions[0].routes[0].auth", "cannot be combined with load_balancer.listener_arn", "remove `auth`";
+    attach_route_without_host_or_path: attached("", "", "methods = [\"GET\"]\n"), "functions[0].routes[0]", "matches every request", "give it `hosts` or `paths`";
+    attach_route_catch_all_path: attached("", "", "paths = [\"/*\"]\n"), "functions[0].routes[0]", "matches every request", "hosts = [\"orders.example.com\"]";
+    attach_static_route_catch_all: format!("{}[[routes]]\npriority = 20\npaths = [\"*\"]\nfixed_response = {{ status = 404 }}\n", attached_ok("")), "routes[0]", "matches every request", "give it `hosts` or `paths`";
+}
+
+#[test]
+fn attach_an_empty_network_table_asks_for_nothing() {
+    let (_dir, c) = parse_ok(&attached("", "[network]\n", "paths = [\"/a\"]\n"));
+    assert!(c.load_balancer.attach.is_some());
+    assert!(
+        !c.load_balancer.access_logs,
+        "the shared load balancer's logs are not albkit's"
+    );
+}
+
+#[test]
+fn attach_a_catch_all_path_on_a_host_is_a_route_of_its_own() {
+    let (_dir, c) = parse_ok(&attached(
+        "",
+        "",
+        "paths = [\"/*\"]\nhosts = [\"orders.example.com\"]\n",
+    ));
+    assert!(c.load_balancer.attach.is_some());
 }

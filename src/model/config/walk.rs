@@ -23,6 +23,7 @@ use super::fields::{self, Field, Section, Ty};
 use super::rules::q;
 use super::{Config, Warning};
 
+mod attach;
 mod auth;
 mod functions;
 mod headers;
@@ -224,6 +225,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
         problems: Vec::new(),
         warnings: Vec::new(),
         region: None,
+        attach: false,
     };
     let top = Tbl {
         t: doc.as_table(),
@@ -484,6 +486,8 @@ struct Checker<'s> {
     warnings: Vec<Warning>,
     /// `[stack].region`, when given and valid: ARNs that must be in it are checked.
     region: Option<String>,
+    /// Whether `[load_balancer] listener_arn` is set: attach mode's rules apply.
+    attach: bool,
 }
 
 impl Checker<'_> {

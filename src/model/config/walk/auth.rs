@@ -20,7 +20,19 @@ impl Checker<'_> {
             Got::Bad => return None,
         };
         self.check_unknown_keys(&a, &fields::AUTH);
-        if !https {
+        if self.attach {
+            self.push(
+                &a.path,
+                a.header.clone(),
+                format!(
+                    "{} cannot be combined with load_balancer.listener_arn",
+                    a.path
+                ),
+                "in attach mode albkit does not know the listener's protocol and login \
+                 callback: remove `auth`, or put the authentication on the shared listener's \
+                 rules yourself (docs/attach.md)",
+            );
+        } else if !https {
             self.push(
                 &a.path,
                 a.header.clone(),

@@ -533,6 +533,7 @@ impl Checker<'_> {
         if !self.check_conditions(t, &paths, &methods, &hosts) {
             return None;
         }
+        self.check_attached_route(t, paths.as_ref(), hosts.as_ref());
         Some(Route {
             priority: priority?,
             paths: paths?,

@@ -358,6 +358,9 @@ impl Checker<'_> {
         let deletion_protection = self.get_bool(&t, &lb::DELETION_PROTECTION);
         let access_logs = self.get_bool(&t, &lb::ACCESS_LOGS);
         let retention = self.get_int_in_range(&t, &lb::ACCESS_LOG_RETENTION_DAYS);
+        let attach = self.attach(top, &t);
+        // Attach mode: the load balancer is not albkit's, nor are its access logs.
+        let access_logs = access_logs.map(|on| on && !self.attach);
         Some(LoadBalancerSettings {
             scheme: scheme?,
             ip_address_type: ip_address_type?,
@@ -366,6 +369,7 @@ impl Checker<'_> {
             deletion_protection: deletion_protection?,
             access_logs: access_logs?,
             access_log_retention_days: retention?,
+            attach: attach?,
         })
     }
 
