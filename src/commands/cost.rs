@@ -87,6 +87,7 @@ pub(crate) fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
         requests_per_connection: args.requests_per_connection,
         connection_seconds: f64::from(connection_seconds),
         listener_rules: u32::try_from(listener_rules).unwrap_or(u32::MAX),
+        alarms: config.map_or(0, crate::model::alarms::count),
     }
 }
 
@@ -173,6 +174,7 @@ fn document(r: &Report) -> CostDoc {
         lambda_requests: usd(e.lambda.requests_usd),
         lambda_duration: usd(e.lambda.duration_usd),
         lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
+        cloudwatch_alarms: usd(e.alarms_usd),
         total: usd(total),
         api_requests: usd(requests),
     };
@@ -202,6 +204,7 @@ fn document(r: &Report) -> CostDoc {
                 lambda_requests: usd(e.lambda.requests_usd),
                 lambda_duration: usd(e.lambda.duration_usd),
                 lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
+                cloudwatch_alarms: usd(e.alarms_usd),
                 total: usd(e.alb_total_usd),
                 load_balancer_hours: usd(e.alb.hours_usd),
                 load_balancer_lcus: usd(e.alb.lcu_usd),
@@ -368,6 +371,10 @@ fn table(e: &Estimate) -> Vec<(String, String, String, String)> {
             p,
         );
         rows.push(row);
+    }
+    if e.alarms_usd > 0.0 {
+        let a = money(e.alarms_usd);
+        rows.push(("CloudWatch alarms".into(), a.clone(), a.clone(), a));
     }
     rows.push((
         "Total per month".into(),

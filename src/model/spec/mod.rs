@@ -18,6 +18,8 @@ use serde::Serialize;
 
 use super::stack::Tags;
 
+mod alarm;
+mod alarm_topic;
 mod certificate;
 mod dns_record;
 mod function;
@@ -39,6 +41,8 @@ mod vpc;
 mod web_acl;
 mod web_acl_association;
 
+pub use alarm::{arn_dimension, AlarmSpec, DimValue, Threshold, ALARM_PERIOD_SECONDS};
+pub use alarm_topic::AlarmTopicSpec;
 pub use certificate::CertificateSpec;
 pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
@@ -225,6 +229,8 @@ macro_rules! for_each_kind {
             DnsRecord(DnsRecordSpec) in dns_record,
             WebAcl(WebAclSpec) in web_acl,
             WebAclAssociation(WebAclAssociationSpec) in web_acl_association,
+            AlarmTopic(AlarmTopicSpec) in alarm_topic,
+            Alarm(AlarmSpec) in alarm,
         }
     };
 }
