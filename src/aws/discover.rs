@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::AwsError;
 use super::resources::{
-    alarm, alarm_topic, certificate, dns_record, function, function_concurrency,
+    alarm, alarm_topic, certificate, dashboard, dns_record, function, function_concurrency,
     function_provisioned, internet_gateway, listener, listener_certificates, load_balancer,
     log_bucket, log_group, role, route_table, rule, security_group, subnet, target_group, vpc,
     web_acl, web_acl_association, Ctx, Foreign,
@@ -99,6 +99,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         .map(|f| f.id.as_str())
         .collect();
     alarm::link_dimensions(&mut alarms, &arns);
+    dashboard::link_dimensions(&mut alarms, &arns);
     let found = [
         net,
         sg,
@@ -128,13 +129,17 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     Ok(d)
 }
 
-/// The stack's alarms and their SNS topic (`[alarms]`), read always: a config that
-/// dropped them leaves them to remove.
+/// The stack's alarms, their SNS topic and its dashboard (`[alarms]`), read always: a
+/// config that dropped them leaves them to remove.
 async fn discover_alarms(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
-    let ((alarms, mut foreign), (topic, topic_foreign)) =
-        tokio::try_join!(alarm::discover(ctx), alarm_topic::discover(ctx))?;
+    let ((alarms, mut foreign), (topic, topic_foreign), (board, board_foreign)) = tokio::try_join!(
+        alarm::discover(ctx),
+        alarm_topic::discover(ctx),
+        dashboard::discover(ctx)
+    )?;
     foreign.extend(topic_foreign);
-    Ok(([alarms, topic].concat(), foreign))
+    foreign.extend(board_foreign);
+    Ok(([alarms, topic, board].concat(), foreign))
 }
 
 /// The web ACL association of the stack's load balancer: read once both are known, and

@@ -688,6 +688,7 @@ struct WorkloadSchema {
     connection_seconds: f64,
     listener_rules: u32,
     alarms: u32,
+    dashboards: u32,
 }
 
 // The schema of the cost model's `FunctionLoad` as it serializes.
@@ -760,6 +761,9 @@ pub(crate) struct AlbUsd {
     /// The stack's CloudWatch alarms, the same in every option.
     #[schemars(range(min = 0))]
     pub cloudwatch_alarms: f64,
+    /// The stack's CloudWatch dashboard, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_dashboards: f64,
     #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]
@@ -781,6 +785,9 @@ pub(crate) struct ApiUsd {
     /// The stack's CloudWatch alarms, the same in every option.
     #[schemars(range(min = 0))]
     pub cloudwatch_alarms: f64,
+    /// The stack's CloudWatch dashboard, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_dashboards: f64,
     #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]

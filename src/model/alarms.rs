@@ -3,7 +3,10 @@
 
 use super::config::{AlarmSettings, Config};
 use super::names::{logical, Names};
-use super::spec::{AlarmSpec, AlarmTopicSpec, DimValue, Ref, Threshold, ALARM_PERIOD_SECONDS};
+use super::spec::{
+    AlarmSpec, AlarmTopicSpec, DashboardRow, DashboardSpec, DimValue, Ref, Threshold,
+    ALARM_PERIOD_SECONDS,
+};
 use super::stack::resource_tags;
 
 /// Where a metric lives.
@@ -147,6 +150,27 @@ pub fn topic(config: &Config, names: &Names) -> Option<AlarmTopicSpec> {
     })
 }
 
+/// The dashboard, unless `[alarms] dashboard = false`.
+pub fn dashboard(config: &Config, names: &Names, region: &str) -> Option<DashboardSpec> {
+    let a = config.alarms.as_ref()?;
+    a.dashboard.then(|| DashboardSpec {
+        name: names.dashboard(),
+        stack: config.stack.name.clone(),
+        region: region.to_string(),
+        rows: config
+            .functions
+            .iter()
+            .map(|f| DashboardRow {
+                function: f.name.clone(),
+                lambda_name: names.function(&f.name),
+                target_group: Ref::Stack(logical::target_group(&f.name).into()),
+            })
+            .collect(),
+        load_balancer: Ref::Stack(logical::LOAD_BALANCER.into()),
+        edited: false,
+    })
+}
+
 /// How many alarms the config gives the stack (`albkit cost`).
 pub fn count(config: &Config) -> u32 {
     let per_function = if config.alarms.is_some() { 6 } else { 0 };
@@ -211,6 +235,7 @@ mod tests {
             throttles: 1,
             unhealthy_targets: 1,
             notify: notify.iter().map(ToString::to_string).collect(),
+            dashboard: true,
         }
     }
 
@@ -245,6 +270,9 @@ mod tests {
         let props = throttles.render(&"alarm/cart/throttles".into());
         assert!(props.contains(&("dimensions", "FunctionName=shop--cart".to_string())));
         assert!(topic(&cfg, &names).is_none());
+        let board = dashboard(&cfg, &names, "us-east-1").expect("dashboard");
+        assert_eq!(board.name, "albkit-shop-us-east-1");
+        assert_eq!(board.rows.len(), cfg.functions.len());
     }
 
     #[test]
@@ -265,5 +293,6 @@ mod tests {
         let names = Names::new("shop", "us-east-1");
         assert!(alarms(&cfg, &names).is_empty());
         assert!(topic(&cfg, &names).is_none());
+        assert!(dashboard(&cfg, &names, "us-east-1").is_none());
     }
 }

@@ -58,8 +58,9 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         // CreateWebACL (tags inline); AssociateWebACL.
         | Kind::WebAcl
         | Kind::WebAclAssociation
-        // PutMetricAlarm (tags inline).
-        | Kind::Alarm => calls(1),
+        // PutMetricAlarm (tags inline); PutDashboard.
+        | Kind::Alarm
+        | Kind::Dashboard => calls(1),
         // CreateTopic (tags inline) → list its subscriptions → subscribe each address
         // (counted as one: they go one after another, but are few).
         Kind::AlarmTopic => calls(3),

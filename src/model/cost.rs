@@ -65,6 +65,8 @@ pub struct Prices {
     pub http_api_metering_kb: f64,
     /// A standard-resolution CloudWatch metric alarm, per month (`[alarms]`).
     pub cloudwatch_alarm_month: f64,
+    /// A CloudWatch dashboard, per month (the account's first 3 free not counted).
+    pub cloudwatch_dashboard_month: f64,
 }
 
 /// us-east-1 (N. Virginia), from the Elastic Load Balancing, AWS Lambda, Amazon API
@@ -143,6 +145,7 @@ pub const US_EAST_1: Prices = Prices {
     ],
     http_api_metering_kb: 512.0,
     cloudwatch_alarm_month: 0.10,
+    cloudwatch_dashboard_month: 3.0,
 };
 
 /// What costs nothing here but may on the bill.
@@ -187,6 +190,8 @@ pub struct Workload {
     pub listener_rules: u32,
     /// The stack's CloudWatch alarms (`[alarms]`), whichever front it has.
     pub alarms: u32,
+    /// Its CloudWatch dashboards (0 or 1).
+    pub dashboards: u32,
 }
 
 /// LCUs per hour that each dimension needs; the largest is billed.
@@ -259,6 +264,8 @@ pub struct Estimate {
     pub http_api_total_usd: f64,
     /// The stack's alarms, the same whichever front (in every total).
     pub alarms_usd: f64,
+    /// Its dashboard, likewise.
+    pub dashboards_usd: f64,
 }
 
 /// Which API Gateway flavour to compare with.
@@ -429,7 +436,8 @@ pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
     let rest = tiered(monthly_requests / 1e6, p.rest_api_per_million);
     let http = tiered(http_api_metered_requests / 1e6, p.http_api_per_million);
     let alarms_usd = f64::from(w.alarms) * p.cloudwatch_alarm_month;
-    let shared = lambda.total() + alarms_usd;
+    let dashboards_usd = f64::from(w.dashboards) * p.cloudwatch_dashboard_month;
+    let shared = lambda.total() + alarms_usd + dashboards_usd;
     Estimate {
         monthly_requests,
         alb,
@@ -441,6 +449,7 @@ pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
         rest_api_total_usd: rest + shared,
         http_api_total_usd: http + shared,
         alarms_usd,
+        dashboards_usd,
     }
 }
 
@@ -573,6 +582,12 @@ pub fn assumptions(w: &Workload, p: &Prices) -> Vec<String> {
             w.alarms, p.cloudwatch_alarm_month
         ));
     }
+    if w.dashboards > 0 {
+        out.push(format!(
+            "{} CloudWatch dashboard(s) at ${:.2} each a month (the account's 3 free dashboards not counted), in every option's total",
+            w.dashboards, p.cloudwatch_dashboard_month
+        ));
+    }
     out
 }
 
@@ -610,6 +625,7 @@ mod tests {
             connection_seconds: 60.0,
             listener_rules: 1,
             alarms: 0,
+            dashboards: 0,
         }
     }
 
@@ -620,14 +636,16 @@ mod tests {
         let with = estimate(
             &Workload {
                 alarms: 13,
+                dashboards: 1,
                 ..w.clone()
             },
             &US_EAST_1,
         );
         close(with.alarms_usd, 1.30);
-        close(with.alb_total_usd - none.alb_total_usd, 1.30);
-        close(with.rest_api_total_usd - none.rest_api_total_usd, 1.30);
-        close(with.http_api_total_usd - none.http_api_total_usd, 1.30);
+        close(with.dashboards_usd, 3.0);
+        close(with.alb_total_usd - none.alb_total_usd, 4.30);
+        close(with.rest_api_total_usd - none.rest_api_total_usd, 4.30);
+        close(with.http_api_total_usd - none.http_api_total_usd, 4.30);
         assert_eq!(
             break_even(&w, &US_EAST_1, Gateway::Rest),
             break_even(&Workload { alarms: 13, ..w }, &US_EAST_1, Gateway::Rest)

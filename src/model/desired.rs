@@ -49,6 +49,9 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     for (id, alarm) in super::alarms::alarms(config, &names) {
         push(&mut out, id, alarm);
     }
+    if let Some(board) = super::alarms::dashboard(config, &names, &ctx.region) {
+        push(&mut out, logical::DASHBOARD, board);
+    }
     Desired::new(names, out)
 }
 

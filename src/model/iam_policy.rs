@@ -319,6 +319,17 @@ impl Arns {
         )]
     }
 
+    /// The stack's dashboard: `dashboard/albkit-<stack>-<region>` (dashboards are global
+    /// to the account: their ARNs have no region).
+    fn dashboard(&self) -> Vec<String> {
+        vec![format!(
+            "arn:{}:cloudwatch::{}:dashboard/{}",
+            self.partition,
+            self.account,
+            self.names.dashboard()
+        )]
+    }
+
     /// The alarms' SNS topic: `albkit-<stack>-alarms`, no other stack's name.
     fn alarm_topic(&self) -> Vec<String> {
         vec![self.arn("sns", &self.names.alarm_topic())]
@@ -383,13 +394,15 @@ const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions (and \
 fn read_everywhere(audience: Audience) -> Statement {
     let mut actions = vec![
         "acm:ListCertificates",
-        // Discovery reads the stack's alarms (and their tags) on every run, to find
-        // them and to remove them when the config dropped `[alarms]`.
+        // Discovery reads the stack's alarms (and their tags) and its dashboard on every
+        // run, to find them and to remove them when the config dropped `[alarms]`.
         "cloudwatch:DescribeAlarms",
-        // `albkit top`'s one read of the stack's metrics.
-        "cloudwatch:GetMetricData",
-        // ListTagsForResource, the alarms' tags.
-        "cloudwatch:ListTags*",
+        // GetDashboard, and `albkit top`'s one read of the stack's metrics,
+        // GetMetricData (and CloudWatch's other Get calls, all reads).
+        "cloudwatch:Get*",
+        // ListDashboards and ListTagsForResource (the alarms' tags), and CloudWatch's
+        // other List calls.
+        "cloudwatch:List*",
         "ec2:DescribeAvailabilityZones",
         "ec2:DescribeInternetGateways",
         "ec2:DescribeRouteTables",
@@ -650,7 +663,8 @@ fn waf(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
 
 /// `[alarms]`: the alarms, created with the stack's tag and deleted or untagged only
 /// when they carry it; the SNS topic, by its name (no other stack's), created with the
-/// stack's tag. `Subscribe` and `Unsubscribe` are authorized on the topic.
+/// stack's tag. `Subscribe` and `Unsubscribe` are authorized on the topic. The
+/// dashboard, which takes no tags, by its name (stack and region).
 fn alarms(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     if scope.config.alarms.is_none() {
         return Vec::new();
@@ -668,6 +682,11 @@ fn alarms(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
             s.alarms(),
         )
         .when("StringEquals", s.tag_key(), &[&s.stack]),
+        Statement::new(
+            CHANGE_BY_NAME,
+            &["cloudwatch:DeleteDashboards", "cloudwatch:PutDashboard"],
+            s.dashboard(),
+        ),
         Statement::new(
             CHANGE_BY_NAME,
             &[
@@ -803,7 +822,7 @@ fn deploy_gate(s: &Arns) -> Vec<Statement> {
         "cloudwatch",
         &format!("alarm:{}*", s.names.gate_alarm_stack_prefix()),
     )];
-    // Their reads (`DescribeAlarms`, `ListTags*`) are every discovery's, in
+    // Their reads (`DescribeAlarms`, `List*`) are every discovery's, in
     // [`read_everywhere`].
     vec![
         Statement::new(
@@ -1029,7 +1048,7 @@ mod tests {
                                 verb.starts_with("Describe")
                                     || verb.starts_with("List")
                                     || *a == "lambda:GetAccountSettings"
-                                    || *a == "cloudwatch:GetMetricData"
+                                    || *a == "cloudwatch:Get*"
                             }),
                             "{s:?}"
                         );
@@ -1103,7 +1122,7 @@ mod tests {
         assert_eq!(create.map(|s| s.sid), Some(CREATE_TAGGED));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&gate));
         // Reading them is every discovery's (the stack's own alarms).
-        for read in ["cloudwatch:DescribeAlarms", "cloudwatch:ListTags*"] {
+        for read in ["cloudwatch:DescribeAlarms", "cloudwatch:List*"] {
             let st = deploy.iter().find(|s| s.actions.contains(&read));
             assert_eq!(st.map(|s| s.resources.clone()), Some(vec!["*".to_string()]));
         }
@@ -1122,7 +1141,8 @@ mod tests {
                 .find(|s| s.actions.contains(&"cloudwatch:DescribeAlarms"))
                 .expect("read alarms");
             assert_eq!(read.resources, ["*"]);
-            assert!(read.actions.contains(&"cloudwatch:ListTags*"));
+            assert!(read.actions.contains(&"cloudwatch:List*"));
+            assert!(read.actions.contains(&"cloudwatch:Get*"));
             assert!(read.actions.contains(&"sns:List*"));
         }
         let c = config(1, false, "[alarms]\nnotify = [\"ops@example.com\"]\n");
@@ -1144,6 +1164,13 @@ mod tests {
         assert!(topic
             .resources
             .contains(&"arn:aws:sns:eu-west-1:123456789012:albkit-shop-alarms".to_string()));
+        let board = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"cloudwatch:PutDashboard"))
+            .expect("dashboard");
+        assert!(board.resources.contains(
+            &"arn:aws:cloudwatch::123456789012:dashboard/albkit-shop-eu-west-1".to_string()
+        ));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&put));
     }
 
@@ -1168,7 +1195,7 @@ mod tests {
             let list = policy(&c, audience);
             let reads: Vec<&Statement> = list
                 .iter()
-                .filter(|s| s.actions.contains(&"cloudwatch:GetMetricData"))
+                .filter(|s| s.actions.contains(&"cloudwatch:Get*"))
                 .collect();
             assert_eq!(reads.len(), 1, "{audience:?}");
             assert_eq!(reads[0].resources, ["*"]);

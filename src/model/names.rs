@@ -131,6 +131,12 @@ impl Names {
         format!("albkit-{}-alarm-", self.stack)
     }
 
+    /// The stack's CloudWatch dashboard: dashboards are global to the account, so the
+    /// name holds the region; ≤ 255 of `[A-Za-z0-9_-]`.
+    pub fn dashboard(&self) -> String {
+        format!("albkit-{}-{}", self.stack, self.region)
+    }
+
     /// The SNS topic the stack's alarms notify: SNS names are 1–256 of `[A-Za-z0-9_-]`.
     pub fn alarm_topic(&self) -> String {
         format!("albkit-{}-alarms", self.stack)
@@ -274,6 +280,7 @@ pub mod logical {
     pub const LISTENER_CERTIFICATES: &str = "listener/https/certificates";
     pub const WEB_ACL: &str = "web-acl";
     pub const ALARM_TOPIC: &str = "alarm-topic";
+    pub const DASHBOARD: &str = "dashboard";
     /// The scope of the load balancer's own alarms: `alarm/load-balancer/<what>`.
     pub const ALARM_LOAD_BALANCER: &str = "load-balancer";
     pub const WEB_ACL_ASSOCIATION: &str = "web-acl/association";
@@ -337,6 +344,7 @@ mod tests {
         assert!(!alarm.starts_with(&n.gate_alarm_stack_prefix()));
         assert!(!n.gate_alarm_prefix("api").starts_with(&n.alarm_prefix()));
         assert_eq!(n.alarm_topic(), "albkit-hello-alarms");
+        assert_eq!(n.dashboard(), "albkit-hello-us-east-1");
     }
 
     #[test]

@@ -1029,6 +1029,7 @@ pub(crate) mod tests {
                 throttles: 1,
                 unhealthy_targets: 1,
                 notify: vec!["ops@example.com".into()],
+                dashboard: true,
             });
             desired(&cfg, &ctx())
         };
@@ -1054,7 +1055,7 @@ pub(crate) mod tests {
             .filter(|c| c.action == Action::Delete)
             .map(|c| c.logical.as_str())
             .collect();
-        assert_eq!(deletes.len(), 8);
+        assert_eq!(deletes.len(), 9);
         assert_eq!(deletes.last(), Some(&"alarm-topic"));
     }
 

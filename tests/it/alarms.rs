@@ -1,7 +1,7 @@
 //! `[alarms]` against moto (through `scripts/tools/moto-server`, which speaks
-//! CloudWatch's CBOR protocol to the SDK): the alarms and the SNS topic with its email
-//! subscriptions are created, drift-checked, repaired, changed and removed, checked
-//! through the AWS SDK.
+//! CloudWatch's CBOR protocol to the SDK): the alarms, the SNS topic with its email
+//! subscriptions and the dashboard are created, drift-checked, repaired, changed and
+//! removed, checked through the AWS SDK.
 
 use aws_sdk_cloudwatch::types::MetricAlarm;
 
@@ -50,6 +50,33 @@ impl Clients {
             .unwrap_or_else(|| panic!("alarm {name}"))
     }
 
+    /// The body of the dashboard `albkit-<stack>-<region>`, if it exists.
+    async fn dashboard(&self, region: &str) -> Option<serde_json::Value> {
+        let name = format!("albkit-{}-{region}", self.stack);
+        let list = self
+            .cloudwatch
+            .list_dashboards()
+            .dashboard_name_prefix(&name)
+            .send()
+            .await
+            .expect("ListDashboards");
+        if !list
+            .dashboard_entries()
+            .iter()
+            .any(|d| d.dashboard_name() == Some(name.as_str()))
+        {
+            return None;
+        }
+        let out = self
+            .cloudwatch
+            .get_dashboard()
+            .dashboard_name(&name)
+            .send()
+            .await
+            .expect("GetDashboard");
+        Some(serde_json::from_str(out.dashboard_body().expect("body")).expect("JSON body"))
+    }
+
     /// The ARN of the topic `albkit-<stack>-alarms`, if it exists.
     async fn topic(&self) -> Option<String> {
         let suffix = format!(":albkit-{}-alarms", self.stack);
@@ -82,7 +109,7 @@ impl Clients {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alarms_and_their_topic_are_created_repaired_changed_and_removed() {
+async fn alarms_topic_and_dashboard_are_created_repaired_changed_and_removed() {
     let moto = Moto::shared();
     let region = "ap-south-1";
     let stack = unique_stack_name("alarms");
@@ -151,6 +178,46 @@ async fn alarms_and_their_topic_are_created_repaired_changed_and_removed() {
     assert!(p99.dimensions()[1]
         .value()
         .is_some_and(|v| v.starts_with("app/")));
+    let board = c.dashboard(region).await.expect("the stack's dashboard");
+    let widgets = board["widgets"].as_array().expect("widgets").clone();
+    assert_eq!(widgets.len(), 1 + 3 + 1, "{board}");
+    let marker = format!("albkit:stack={stack} albkit:region={region}");
+    assert!(
+        widgets[0]["properties"]["markdown"]
+            .as_str()
+            .is_some_and(|m| m.contains(&marker)),
+        "{board}"
+    );
+    let requests = &widgets[1]["properties"]["metrics"][0];
+    assert_eq!(requests[1], "RequestCount");
+    assert!(requests[3]
+        .as_str()
+        .is_some_and(|v| v.starts_with("targetgroup/")));
+    assert!(requests[5].as_str().is_some_and(|v| v.starts_with("app/")));
+    assert_eq!(
+        widgets[4]["properties"]["metrics"][1][1],
+        "HTTPCode_ELB_5XX_Count"
+    );
+    albkit(moto, &p, region, &["plan", "--detailed-exitcode"]).code_is(0);
+
+    // Somebody edits a graph of the dashboard: shown, then put back.
+    let mut edited = board.clone();
+    edited["widgets"][2]["properties"]["title"] = "my own title".into();
+    c.cloudwatch
+        .put_dashboard()
+        .dashboard_name(format!("albkit-{stack}-{region}"))
+        .dashboard_body(edited.to_string())
+        .send()
+        .await
+        .expect("PutDashboard");
+    let plan = albkit(moto, &p, region, &["plan", "--detailed-exitcode"]);
+    let text = plan.code_is(2).stdout.clone();
+    assert!(
+        text.contains("~ dashboard (dashboard)") && text.contains("changed outside albkit"),
+        "{text}"
+    );
+    albkit(moto, &p, region, &["up", "--yes"]).ok();
+    assert_eq!(c.dashboard(region).await, Some(board));
     albkit(moto, &p, region, &["plan", "--detailed-exitcode"]).code_is(0);
 
     // Somebody raises a threshold: `plan` shows it, `up` puts it back, then nothing.
@@ -191,23 +258,26 @@ async fn alarms_and_their_topic_are_created_repaired_changed_and_removed() {
     assert_eq!(c.alarm("hello-latency-p99").await.threshold(), Some(0.8));
     albkit(moto, &p, region, &["plan", "--detailed-exitcode"]).code_is(0);
 
-    // No `[alarms]` any more: the alarms go, then the topic.
+    // No `[alarms]` any more: the alarms and the dashboard go, then the topic.
     p.write("albkit.toml", &toml);
     albkit(moto, &p, region, &["up", "--yes"]).ok();
     assert!(c.alarms().await.is_empty());
     assert_eq!(c.topic().await, None);
+    assert_eq!(c.dashboard(region).await, None);
 
     // Back with them; `down` leaves none.
     p.write("albkit.toml", &format!("{toml}\n{ALARMS}"));
     albkit(moto, &p, region, &["up", "--yes"]).ok();
     assert_eq!(c.alarms().await.len(), EXPECTED.len());
+    assert!(c.dashboard(region).await.is_some());
     albkit(moto, &p, region, &["down", "--yes", "--purge-logs"]).ok();
     assert!(c.alarms().await.is_empty());
     assert_eq!(c.topic().await, None);
+    assert_eq!(c.dashboard(region).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_alarm_under_the_stacks_name_without_its_tags_stops_up() {
+async fn an_alarm_or_dashboard_under_the_stacks_name_without_its_proof_stops_up() {
     let moto = Moto::shared();
     let region = "ap-south-1";
     let stack = unique_stack_name("alarmx");
@@ -251,4 +321,32 @@ async fn an_alarm_under_the_stacks_name_without_its_tags_stops_up() {
         .send()
         .await
         .expect("DeleteAlarms");
+
+    // A dashboard of the stack's name without its mark: refused, left as it was.
+    let board = format!("albkit-{stack}-{region}");
+    cloudwatch
+        .put_dashboard()
+        .dashboard_name(&board)
+        .dashboard_body("{\"widgets\":[]}")
+        .send()
+        .await
+        .expect("PutDashboard");
+    let refused = albkit(moto, &p, region, &["up", "--yes"]);
+    assert!(
+        refused.fails().stderr.contains("CloudWatch dashboard"),
+        "{refused}"
+    );
+    let out = cloudwatch
+        .get_dashboard()
+        .dashboard_name(&board)
+        .send()
+        .await
+        .expect("GetDashboard");
+    assert_eq!(out.dashboard_body(), Some("{\"widgets\":[]}"));
+    cloudwatch
+        .delete_dashboards()
+        .dashboard_names(&board)
+        .send()
+        .await
+        .expect("DeleteDashboards");
 }

@@ -22,6 +22,7 @@ use super::retry::{retry, Policy};
 pub(crate) mod alarm;
 pub(crate) mod alarm_topic;
 pub(crate) mod certificate;
+pub(crate) mod dashboard;
 pub(crate) mod dns_record;
 pub(crate) mod ec2;
 pub(crate) mod elb;

@@ -247,6 +247,7 @@ section! {
         LATENCY_P99_MS: int("latency_p99_ms", 1, 900_000, 1000, "p99 of the target response time over 5 minutes, in milliseconds");
         THROTTLES: int("throttles", 1, 1_000_000, 1, "a function's throttled invocations in 5 minutes");
         UNHEALTHY_TARGETS: int("unhealthy_targets", 1, 1000, 1, "a target group's unhealthy targets (its function failing its health check)");
+        DASHBOARD: field("dashboard", Ty::Bool(true), "a CloudWatch dashboard albkit-<stack>-<region>: a row per function, the load balancer's requests and errors");
         NOTIFY: field("notify", Ty::StrList, "email addresses subscribed to the SNS topic the alarms notify (at most 10); each must confirm AWS's email; absent or []: no topic").example("[\"ops@example.com\"]");
     }
 }

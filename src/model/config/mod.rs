@@ -265,6 +265,8 @@ pub struct AlarmSettings {
     /// Email addresses subscribed to the alarms' SNS topic, sorted, lower-cased; empty:
     /// no topic.
     pub notify: Vec<String>,
+    /// The stack's CloudWatch dashboard.
+    pub dashboard: bool,
 }
 
 /// `[waf] rate_limit`: a client IP address sending more than `requests` within

@@ -1170,6 +1170,7 @@ rule_help! {
     alarms_email_twice: section("[alarms]\nnotify = [\"ops@example.com\", \"OPS@example.com\"]\n"), "alarms.notify[1]", "email address \"OPS@example.com\" is listed twice", "remove this entry";
     alarms_too_many_emails: section(&format!("[alarms]\nnotify = [{}]\n", (0..11).map(|i| format!("\"o{i}@example.com\"")).collect::<Vec<_>>().join(", "))), "alarms.notify", "notify lists 11 addresses; at most 10", "mailing list";
     alarms_threshold_out_of_range: section("[alarms]\nlatency_p99_ms = 0\n"), "alarms.latency_p99_ms", "latency_p99_ms 0 is out of range (1–900000)", "latency_p99_ms = 1";
+    alarms_dashboard_not_a_bool: section("[alarms]\ndashboard = \"yes\"\n"), "alarms.dashboard", "expected a boolean", "";
     alarms_unknown_key: section("[alarms]\nhttp_5xx_percent = 5\n"), "alarms.http_5xx_percent", "unknown key `http_5xx_percent` in [alarms]", "";
 }
 
@@ -1188,9 +1189,11 @@ fn alarms_have_defaults_and_read_every_key() {
         (10, 1, 1000, 1, 1)
     );
     assert!(a.notify.is_empty());
+    assert!(a.dashboard);
     let text = section(
         "[alarms]\nhttp_5xx = 50\nlambda_errors = 5\nlatency_p99_ms = 2500\nthrottles = 3\n\
-         unhealthy_targets = 2\nnotify = [\"Team@Example.com\", \"ops@example.com\"]\n",
+         unhealthy_targets = 2\nnotify = [\"Team@Example.com\", \"ops@example.com\"]\n\
+         dashboard = false\n",
     );
     let (_, c) = parse_ok(&text);
     let a = c.alarms.expect("alarms");
@@ -1205,6 +1208,7 @@ fn alarms_have_defaults_and_read_every_key() {
         (50, 5, 2500, 3, 2)
     );
     assert_eq!(a.notify, ["ops@example.com", "team@example.com"]);
+    assert!(!a.dashboard);
     assert!(parse_ok(&section("")).1.alarms.is_none());
 }
 

@@ -21,6 +21,7 @@ use super::stack::Tags;
 mod alarm;
 mod alarm_topic;
 mod certificate;
+mod dashboard;
 mod dns_record;
 mod function;
 mod function_concurrency;
@@ -44,6 +45,9 @@ mod web_acl_association;
 pub use alarm::{arn_dimension, AlarmSpec, DimValue, Threshold, ALARM_PERIOD_SECONDS};
 pub use alarm_topic::AlarmTopicSpec;
 pub use certificate::CertificateSpec;
+pub use dashboard::{
+    body as dashboard_body, read_body as read_dashboard_body, DashboardRow, DashboardSpec,
+};
 pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
 pub use function_concurrency::FunctionConcurrencySpec;
@@ -231,6 +235,7 @@ macro_rules! for_each_kind {
             WebAclAssociation(WebAclAssociationSpec) in web_acl_association,
             AlarmTopic(AlarmTopicSpec) in alarm_topic,
             Alarm(AlarmSpec) in alarm,
+            Dashboard(DashboardSpec) in dashboard,
         }
     };
 }

@@ -20,6 +20,7 @@ impl Checker<'_> {
         let latency_p99_ms = self.get_int_in_range(&t, &a::LATENCY_P99_MS);
         let throttles = self.get_int_in_range(&t, &a::THROTTLES);
         let unhealthy_targets = self.get_int_in_range(&t, &a::UNHEALTHY_TARGETS);
+        let dashboard = self.get_bool(&t, &a::DASHBOARD);
         let notify = match self.get_str_array(&t, &a::NOTIFY) {
             Got::Val(list) => self.check_notify(&t, &list),
             Got::Missing => Some(Vec::new()),
@@ -32,6 +33,7 @@ impl Checker<'_> {
             throttles: throttles?,
             unhealthy_targets: unhealthy_targets?,
             notify: notify?,
+            dashboard: dashboard?,
         })
     }
 
