@@ -331,6 +331,9 @@ async fn an_alarm_or_dashboard_under_the_stacks_name_without_its_proof_stops_up(
         .send()
         .await
         .expect("PutDashboard");
+    p.write("albkit.toml", &toml);
+    albkit(moto, &p, region, &["plan"]).ok();
+    p.write("albkit.toml", &format!("{toml}\n[alarms]\n"));
     let refused = albkit(moto, &p, region, &["up", "--yes"]);
     assert!(
         refused.fails().stderr.contains("CloudWatch dashboard"),

@@ -22,7 +22,8 @@ use crate::model::stack::Tags;
 /// The protocol of the subscriptions albkit makes.
 const EMAIL: &str = "email";
 
-/// The stack's topic, or a foreign one under its name.
+/// The stack's topic, or a foreign one under its name when the config asks for a topic
+/// (without `notify`, somebody else's topic of that name is none of albkit's business).
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let name = ctx.names.alarm_topic();
     let suffix = format!(":{name}");
@@ -42,6 +43,15 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>)
         return Ok((vec![], vec![]));
     };
     let tags = topic_tags(ctx, &arn).await?;
+    let wanted = ctx
+        .config
+        .alarms
+        .as_ref()
+        .is_some_and(|a| !a.notify.is_empty());
+    if !ctx.owns(&tags) && !wanted {
+        // Somebody's topic under the name, which the config does not ask for.
+        return Ok((vec![], vec![]));
+    }
     if !ctx.owns(&tags) {
         let foreign = Foreign {
             kind: "SNS topic",

@@ -20,7 +20,8 @@ use crate::model::spec::{
 use crate::model::stack::Tags;
 
 /// The stack's dashboard, its rows' and load balancer's dimensions as read
-/// ([`link_dimensions`] makes them ARNs), or a foreign one of its name.
+/// ([`link_dimensions`] makes them ARNs), or a foreign one of its name when the config
+/// asks for the dashboard.
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
     let name = ctx.names.dashboard();
     let list = read(ctx, logical::DASHBOARD, "list dashboards", || async {
@@ -61,6 +62,11 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>)
         edited: false,
     };
     let Some((rows, lb)) = read_dashboard_body(&body, &spec.marker()) else {
+        let wanted = ctx.config.alarms.as_ref().is_some_and(|a| a.dashboard);
+        if !wanted {
+            // Somebody's dashboard under the name, which the config does not ask for.
+            return Ok((vec![], vec![]));
+        }
         let foreign = Foreign {
             kind: "CloudWatch dashboard",
             name,
