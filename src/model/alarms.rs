@@ -4,8 +4,8 @@
 use super::config::{AlarmSettings, Config};
 use super::names::{logical, Names};
 use super::spec::{
-    AlarmSpec, AlarmTopicSpec, DashboardRow, DashboardSpec, DimValue, Ref, Threshold,
-    ALARM_PERIOD_SECONDS,
+    AlarmSpec, AlarmTopicSpec, DashboardRow, DashboardSpec, DimValue, Rate, Ref, Threshold,
+    ALARM_PERIOD_SECONDS, RATE_EXPRESSION,
 };
 use super::stack::resource_tags;
 
@@ -27,24 +27,29 @@ struct Watch {
     threshold: Threshold,
     description: String,
     dimensions: Vec<(String, DimValue)>,
+    /// A percentage of this metric (its denominator), not the metric itself.
+    rate_of: Option<&'static str>,
 }
 
-/// Every alarm of one function: its target group's 5xx answers, Lambda errors the load
+/// Every alarm of one function: its target group's 5xx rate, Lambda errors the load
 /// balancer saw (user and internal), p99 response time and unhealthy targets, and the
 /// function's own throttles.
+/// The dimensions of a function's target group metrics.
+fn target_dims(function: &str) -> Vec<(String, DimValue)> {
+    let arn = |logical: String| DimValue::Arn(Ref::Stack(logical.into()));
+    vec![
+        (
+            "TargetGroup".to_string(),
+            arn(logical::target_group(function)),
+        ),
+        (
+            "LoadBalancer".to_string(),
+            arn(logical::LOAD_BALANCER.to_string()),
+        ),
+    ]
+}
+
 fn function_watches(a: &AlarmSettings, function: &str, lambda_name: &str) -> Vec<Watch> {
-    let target = || {
-        vec![
-            (
-                "TargetGroup".to_string(),
-                DimValue::Arn(Ref::Stack(logical::target_group(function).into())),
-            ),
-            (
-                "LoadBalancer".to_string(),
-                DimValue::Arn(Ref::Stack(logical::LOAD_BALANCER.into())),
-            ),
-        ]
-    };
     let elb = |what, metric, statistic, threshold, description: String| Watch {
         what,
         namespace: ELB,
@@ -52,39 +57,37 @@ fn function_watches(a: &AlarmSettings, function: &str, lambda_name: &str) -> Vec
         statistic,
         threshold,
         description,
-        dimensions: target(),
+        dimensions: target_dims(function),
+        rate_of: None,
     };
     let count = Threshold::whole;
+    let (errors, percent) = (a.lambda_errors, a.http_5xx_percent);
+    let failed =
+        |how: &str| format!("{function}: {errors} or more invocations failed {how} in 5 minutes");
     vec![
-        elb(
-            "target-5xx",
-            "HTTPCode_Target_5XX_Count",
-            "Sum",
-            count(a.http_5xx),
-            format!(
-                "{function}: {} or more 5xx answers in 5 minutes",
-                a.http_5xx
-            ),
-        ),
+        Watch {
+            rate_of: Some("RequestCount"),
+            ..elb(
+                "target-5xx-rate",
+                "HTTPCode_Target_5XX_Count",
+                "Sum",
+                count(percent),
+                format!("{function}: {percent} % or more of its answers 5xx over 5 minutes"),
+            )
+        },
         elb(
             "lambda-user-error",
             "LambdaUserError",
             "Sum",
-            count(a.lambda_errors),
-            format!(
-                "{function}: {} or more invocations failed by the function in 5 minutes",
-                a.lambda_errors
-            ),
+            count(errors),
+            failed("by the function"),
         ),
         elb(
             "lambda-internal-error",
             "LambdaInternalError",
             "Sum",
-            count(a.lambda_errors),
-            format!(
-                "{function}: {} or more invocations failed inside Lambda or ELB in 5 minutes",
-                a.lambda_errors
-            ),
+            count(errors),
+            failed("inside Lambda or ELB"),
         ),
         elb(
             "latency-p99",
@@ -103,22 +106,28 @@ fn function_watches(a: &AlarmSettings, function: &str, lambda_name: &str) -> Vec
             count(a.unhealthy_targets),
             format!("{function}: failing its health check"),
         ),
-        Watch {
-            what: "throttles",
-            namespace: LAMBDA,
-            metric: "Throttles",
-            statistic: "Sum",
-            threshold: count(a.throttles),
-            description: format!(
-                "{function}: {} or more throttled invocations in 5 minutes",
-                a.throttles
-            ),
-            dimensions: vec![(
-                "FunctionName".to_string(),
-                DimValue::Text(lambda_name.to_string()),
-            )],
-        },
+        throttles_watch(a, function, lambda_name),
     ]
+}
+
+/// The function's own throttles (`AWS/Lambda`, by its name).
+fn throttles_watch(a: &AlarmSettings, function: &str, lambda_name: &str) -> Watch {
+    Watch {
+        what: "throttles",
+        namespace: LAMBDA,
+        metric: "Throttles",
+        statistic: "Sum",
+        threshold: Threshold::whole(a.throttles),
+        description: format!(
+            "{function}: {} or more throttled invocations in 5 minutes",
+            a.throttles
+        ),
+        dimensions: vec![(
+            "FunctionName".to_string(),
+            DimValue::Text(lambda_name.to_string()),
+        )],
+        rate_of: None,
+    }
 }
 
 /// The load balancer's own 5xx answers (no target reached, or its own errors).
@@ -137,6 +146,7 @@ fn load_balancer_watch(a: &AlarmSettings) -> Watch {
             "LoadBalancer".to_string(),
             DimValue::Arn(Ref::Stack(logical::LOAD_BALANCER.into())),
         )],
+        rate_of: None,
     }
 }
 
@@ -208,6 +218,10 @@ pub fn alarms(config: &Config, names: &Names) -> Vec<(String, AlarmSpec)> {
                 metric: w.metric.to_string(),
                 statistic: w.statistic.to_string(),
                 dimensions: w.dimensions,
+                rate: w.rate_of.map(|d| Rate {
+                    denominator: d.to_string(),
+                    expression: RATE_EXPRESSION.to_string(),
+                }),
                 threshold: w.threshold,
                 comparison: COMPARISON.to_string(),
                 period: ALARM_PERIOD_SECONDS,
@@ -229,6 +243,7 @@ mod tests {
 
     fn settings(notify: &[&str]) -> AlarmSettings {
         AlarmSettings {
+            http_5xx_percent: 5,
             http_5xx: 10,
             lambda_errors: 1,
             latency_p99_ms: 1500,
@@ -269,6 +284,15 @@ mod tests {
             .expect("throttles");
         let props = throttles.render(&"alarm/cart/throttles".into());
         assert!(props.contains(&("dimensions", "FunctionName=shop--cart".to_string())));
+        let (_, rate) = all
+            .iter()
+            .find(|(id, _)| id == "alarm/cart/target-5xx-rate")
+            .expect("5xx rate");
+        assert_eq!(
+            rate.rate.as_ref().map(|r| r.denominator.as_str()),
+            Some("RequestCount")
+        );
+        assert_eq!(rate.threshold.value(), 5.0);
         assert!(topic(&cfg, &names).is_none());
         let board = dashboard(&cfg, &names, "us-east-1").expect("dashboard");
         assert_eq!(board.name, "albkit-shop-us-east-1");

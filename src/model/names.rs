@@ -339,8 +339,8 @@ mod tests {
     #[test]
     fn stack_alarms_and_gate_alarms_never_share_a_prefix() {
         let n = names();
-        let alarm = n.alarm("api", "target-5xx");
-        assert_eq!(alarm, "albkit-hello-alarm-api-target-5xx");
+        let alarm = n.alarm("api", "target-5xx-rate");
+        assert_eq!(alarm, "albkit-hello-alarm-api-target-5xx-rate");
         assert!(!alarm.starts_with(&n.gate_alarm_stack_prefix()));
         assert!(!n.gate_alarm_prefix("api").starts_with(&n.alarm_prefix()));
         assert_eq!(n.alarm_topic(), "albkit-hello-alarms");

@@ -1023,6 +1023,7 @@ pub(crate) mod tests {
             let mut cfg = config(false);
             cfg.functions.truncate(1);
             cfg.alarms = Some(AlarmSettings {
+                http_5xx_percent: 5,
                 http_5xx: 10,
                 lambda_errors: 1,
                 latency_p99_ms,

@@ -9,9 +9,10 @@ use crate::support::{albkit, sdk_config, unique_stack_name, Moto, Project};
 
 const ALARMS: &str = "[alarms]\nlatency_p99_ms = 1500\nnotify = [\"ops@example.com\"]\n";
 
-/// What each of the hello template's alarms watches: `(name suffix, metric, statistic)`.
+/// What each of the hello template's alarms watches: `(name suffix, metric, statistic)`;
+/// the 5xx rate is metric math, checked apart.
 const EXPECTED: &[(&str, &str, &str)] = &[
-    ("hello-target-5xx", "HTTPCode_Target_5XX_Count", "Sum"),
+    ("hello-target-5xx-rate", "", ""),
     ("hello-lambda-user-error", "LambdaUserError", "Sum"),
     ("hello-lambda-internal-error", "LambdaInternalError", "Sum"),
     ("hello-latency-p99", "TargetResponseTime", "p99"),
@@ -141,7 +142,7 @@ async fn alarms_topic_and_dashboard_are_created_repaired_changed_and_removed() {
     );
     let alarms = c.alarms().await;
     assert_eq!(alarms.len(), EXPECTED.len(), "{alarms:?}");
-    for (suffix, metric, statistic) in EXPECTED {
+    for (suffix, metric, statistic) in EXPECTED.iter().filter(|e| !e.1.is_empty()) {
         let a = c.alarm(suffix).await;
         assert_eq!(a.metric_name(), Some(*metric), "{suffix}");
         let stat = a
@@ -168,6 +169,27 @@ async fn alarms_topic_and_dashboard_are_created_repaired_changed_and_removed() {
             "{tags:?}"
         );
     }
+    // The 5xx rate: metric math over the target group's 5xx and requests.
+    let rate = c.alarm("hello-target-5xx-rate").await;
+    assert_eq!(rate.threshold(), Some(5.0));
+    assert_eq!(rate.alarm_actions(), std::slice::from_ref(&topic));
+    let queries: Vec<(Option<&str>, Option<&str>, Option<&str>)> = rate
+        .metrics()
+        .iter()
+        .map(|q| {
+            let metric = q.metric_stat().and_then(|s| s.metric());
+            (q.id(), q.expression(), metric.and_then(|m| m.metric_name()))
+        })
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            (Some("e"), Some("100 * FILL(m, 0) / r"), None),
+            (Some("m"), None, Some("HTTPCode_Target_5XX_Count")),
+            (Some("r"), None, Some("RequestCount"))
+        ],
+        "{rate:?}"
+    );
     let p99 = c.alarm("hello-latency-p99").await;
     assert_eq!(p99.threshold(), Some(1.5));
     let dims: Vec<&str> = p99.dimensions().iter().filter_map(|d| d.name()).collect();

@@ -8,7 +8,9 @@
 //! only with the stack's tag, a logical id under `alarm/` and no gate tag. One under
 //! one of the names the config gives without that proof is foreign.
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, Statistic, Tag,
+};
 
 use super::gate_alarms::TAG_GATE;
 use super::{logical_of, not_tagged_reason, read, tag_changes, teardown, Ctx, Foreign};
@@ -16,7 +18,7 @@ use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
 use crate::model::plan::{Change, Facts, Observed};
-use crate::model::spec::{arn_dimension, AlarmSpec, DimValue, Ref, Spec, Threshold};
+use crate::model::spec::{arn_dimension, AlarmSpec, DimValue, Rate, Ref, Spec, Threshold};
 use crate::model::stack::Tags;
 
 /// The dimensions whose values are the end of a stack resource's ARN.
@@ -93,14 +95,65 @@ async fn read_one(
 
 /// The alarm as its spec, references as AWS ids.
 fn spec_of(a: &MetricAlarm, tags: Tags) -> AlarmSpec {
+    if let Some(spec) = rate_spec_of(a, &tags) {
+        return spec;
+    }
     let statistic = a
         .statistic()
         .map(|s| s.as_str().to_string())
         .or_else(|| a.extended_statistic().map(str::to_string))
         .unwrap_or_default();
-    let dimensions = a
-        .dimensions()
-        .iter()
+    AlarmSpec {
+        namespace: a.namespace().unwrap_or_default().to_string(),
+        metric: a.metric_name().unwrap_or_default().to_string(),
+        statistic,
+        dimensions: dimensions_of(a.dimensions()),
+        period: a.period().unwrap_or_default(),
+        ..common_of(a, tags)
+    }
+}
+
+/// An alarm on metric math as albkit writes a rate (an expression over `m` and `r`):
+/// its metric is `m`'s, the denominator `r`'s; `None` for an alarm on one metric.
+fn rate_spec_of(a: &MetricAlarm, tags: &Tags) -> Option<AlarmSpec> {
+    let queries = a.metrics();
+    let expression = queries.iter().find_map(|q| q.expression())?;
+    let stat_of = |id: &str| {
+        queries
+            .iter()
+            .find(|q| q.id() == Some(id))
+            .and_then(|q| q.metric_stat())
+    };
+    let (m, r) = (stat_of("m"), stat_of("r"));
+    let metric = m.and_then(|m| m.metric());
+    Some(AlarmSpec {
+        namespace: metric
+            .and_then(|m| m.namespace())
+            .unwrap_or_default()
+            .to_string(),
+        metric: metric
+            .and_then(|m| m.metric_name())
+            .unwrap_or_default()
+            .to_string(),
+        statistic: m.and_then(|m| m.stat()).unwrap_or_default().to_string(),
+        dimensions: dimensions_of(metric.map_or(&[], |m| m.dimensions())),
+        period: m.and_then(MetricStat::period).unwrap_or_default(),
+        rate: Some(Rate {
+            denominator: r
+                .and_then(|r| r.metric())
+                .and_then(|m| m.metric_name())
+                .unwrap_or_default()
+                .to_string(),
+            expression: expression.to_string(),
+        }),
+        ..common_of(a, tags.clone())
+    })
+}
+
+/// The dimensions as a spec holds them: the target group's and load balancer's as
+/// references (still the values read), the others as text.
+fn dimensions_of(dims: &[Dimension]) -> Vec<(String, DimValue)> {
+    dims.iter()
         .map(|d| {
             let name = d.name().unwrap_or_default().to_string();
             let value = d.value().unwrap_or_default().to_string();
@@ -111,19 +164,24 @@ fn spec_of(a: &MetricAlarm, tags: Tags) -> AlarmSpec {
             };
             (name, value)
         })
-        .collect();
+        .collect()
+}
+
+/// What every alarm has whatever it watches.
+fn common_of(a: &MetricAlarm, tags: Tags) -> AlarmSpec {
     AlarmSpec {
         name: a.alarm_name().unwrap_or_default().to_string(),
         description: a.alarm_description().unwrap_or_default().to_string(),
-        namespace: a.namespace().unwrap_or_default().to_string(),
-        metric: a.metric_name().unwrap_or_default().to_string(),
-        statistic,
-        dimensions,
+        namespace: String::new(),
+        metric: String::new(),
+        statistic: String::new(),
+        dimensions: Vec::new(),
+        rate: None,
         threshold: Threshold::of(a.threshold().unwrap_or_default()),
         comparison: a
             .comparison_operator()
             .map_or(String::new(), |c| c.as_str().to_string()),
-        period: a.period().unwrap_or_default(),
+        period: 0,
         evaluation_periods: a.evaluation_periods().unwrap_or_default(),
         // CloudWatch's default when none was given.
         treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
@@ -179,7 +237,7 @@ pub(crate) async fn apply(
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let percentile = want.statistic.starts_with('p');
+    let what = Watched::of(want, dimensions);
     retry(
         Policy::fresh(),
         "put alarm",
@@ -191,20 +249,26 @@ pub(crate) async fn apply(
                 .put_metric_alarm()
                 .alarm_name(&want.name)
                 .alarm_description(&want.description)
-                .namespace(&want.namespace)
-                .metric_name(&want.metric)
-                .set_dimensions(Some(dimensions.clone()))
-                .period(want.period)
                 .evaluation_periods(want.evaluation_periods)
                 .threshold(want.threshold.value())
                 .comparison_operator(ComparisonOperator::from(want.comparison.as_str()))
                 .treat_missing_data(&want.treat_missing_data)
                 .set_alarm_actions(Some(actions.clone()))
                 .set_tags(Some(tags.clone()));
-            let put = if percentile {
-                put.extended_statistic(&want.statistic)
-            } else {
-                put.statistic(Statistic::from(want.statistic.as_str()))
+            let put = match &what {
+                Watched::Rate(queries) => put.set_metrics(Some(queries.clone())),
+                Watched::Metric(dims) => {
+                    let put = put
+                        .namespace(&want.namespace)
+                        .metric_name(&want.metric)
+                        .set_dimensions(Some(dims.clone()))
+                        .period(want.period);
+                    if want.statistic.starts_with('p') {
+                        put.extended_statistic(&want.statistic)
+                    } else {
+                        put.statistic(Statistic::from(want.statistic.as_str()))
+                    }
+                }
             };
             put.send().await.aws("PutMetricAlarm", &want.name)
         },
@@ -214,6 +278,47 @@ pub(crate) async fn apply(
         retag(ctx, change, arn, have, &want.tags).await?;
     }
     Ok(want.name.clone())
+}
+
+/// What `PutMetricAlarm` is given to watch: one metric (with its dimensions), or the
+/// metric math of a rate (`m`, `r` and the expression, which alone returns data).
+enum Watched {
+    Metric(Vec<Dimension>),
+    Rate(Vec<MetricDataQuery>),
+}
+
+impl Watched {
+    fn of(want: &AlarmSpec, dimensions: Vec<Dimension>) -> Self {
+        let Some(rate) = &want.rate else {
+            return Watched::Metric(dimensions);
+        };
+        let stat = |id: &str, metric: &str, stat: &str| {
+            let metric = Metric::builder()
+                .namespace(&want.namespace)
+                .metric_name(metric)
+                .set_dimensions(Some(dimensions.clone()))
+                .build();
+            let stat = MetricStat::builder()
+                .metric(metric)
+                .period(want.period)
+                .stat(stat)
+                .build();
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(stat)
+                .return_data(false)
+                .build()
+        };
+        Watched::Rate(vec![
+            MetricDataQuery::builder()
+                .id("e")
+                .expression(&rate.expression)
+                .return_data(true)
+                .build(),
+            stat("m", &want.metric, &want.statistic),
+            stat("r", &rate.denominator, "Sum"),
+        ])
+    }
 }
 
 /// Brings an existing alarm's tags to `tags`.

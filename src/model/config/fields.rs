@@ -242,7 +242,8 @@ section! {
 section! {
     ALARMS = "alarms", "[alarms]", "optional; CloudWatch alarms on every function and the load balancer, an SNS topic for them (docs/alarms.md)";
     mod alarms {
-        HTTP_5XX: int("http_5xx", 1, 1_000_000, 10, "a function's 5xx answers (and the load balancer's own) in 5 minutes that raise its alarm");
+        HTTP_5XX_PERCENT: int("http_5xx_percent", 1, 100, 5, "a function's 5xx answers, as a percentage of its requests over 5 minutes, that raise its alarm");
+        HTTP_5XX: int("http_5xx", 1, 1_000_000, 10, "the load balancer's own 5xx answers (no function reached) in 5 minutes that raise its alarm");
         LAMBDA_ERRORS: int("lambda_errors", 1, 1_000_000, 1, "invocations the load balancer saw fail, per kind (LambdaUserError, LambdaInternalError), in 5 minutes");
         LATENCY_P99_MS: int("latency_p99_ms", 1, 900_000, 1000, "p99 of the target response time over 5 minutes, in milliseconds");
         THROTTLES: int("throttles", 1, 1_000_000, 1, "a function's throttled invocations in 5 minutes");

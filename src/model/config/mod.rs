@@ -252,7 +252,9 @@ pub struct WafSettings {
 /// `[alarms]`: the thresholds of the stack's alarms (docs/alarms.md) and who they email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmSettings {
-    /// 5xx answers in 5 minutes, per function (target) and of the load balancer itself.
+    /// A function's 5xx answers in percent of its requests over 5 minutes.
+    pub http_5xx_percent: u32,
+    /// The load balancer's own 5xx answers in 5 minutes.
     pub http_5xx: u32,
     /// `LambdaUserError` and `LambdaInternalError` counts in 5 minutes, each.
     pub lambda_errors: u32,

@@ -1171,7 +1171,8 @@ rule_help! {
     alarms_too_many_emails: section(&format!("[alarms]\nnotify = [{}]\n", (0..11).map(|i| format!("\"o{i}@example.com\"")).collect::<Vec<_>>().join(", "))), "alarms.notify", "notify lists 11 addresses; at most 10", "mailing list";
     alarms_threshold_out_of_range: section("[alarms]\nlatency_p99_ms = 0\n"), "alarms.latency_p99_ms", "latency_p99_ms 0 is out of range (1–900000)", "latency_p99_ms = 1";
     alarms_dashboard_not_a_bool: section("[alarms]\ndashboard = \"yes\"\n"), "alarms.dashboard", "expected a boolean", "";
-    alarms_unknown_key: section("[alarms]\nhttp_5xx_percent = 5\n"), "alarms.http_5xx_percent", "unknown key `http_5xx_percent` in [alarms]", "";
+    alarms_percent_over_100: section("[alarms]\nhttp_5xx_percent = 101\n"), "alarms.http_5xx_percent", "http_5xx_percent 101 is out of range (1–100)", "http_5xx_percent = 100";
+    alarms_unknown_key: section("[alarms]\nhttp_5xx_rate = 5\n"), "alarms.http_5xx_rate", "unknown key `http_5xx_rate` in [alarms]", "";
 }
 
 #[test]
@@ -1189,9 +1190,10 @@ fn alarms_have_defaults_and_read_every_key() {
         (10, 1, 1000, 1, 1)
     );
     assert!(a.notify.is_empty());
+    assert_eq!(a.http_5xx_percent, 5);
     assert!(a.dashboard);
     let text = section(
-        "[alarms]\nhttp_5xx = 50\nlambda_errors = 5\nlatency_p99_ms = 2500\nthrottles = 3\n\
+        "[alarms]\nhttp_5xx = 50\nhttp_5xx_percent = 2\nlambda_errors = 5\nlatency_p99_ms = 2500\nthrottles = 3\n\
          unhealthy_targets = 2\nnotify = [\"Team@Example.com\", \"ops@example.com\"]\n\
          dashboard = false\n",
     );
@@ -1207,6 +1209,7 @@ fn alarms_have_defaults_and_read_every_key() {
         ),
         (50, 5, 2500, 3, 2)
     );
+    assert_eq!(a.http_5xx_percent, 2);
     assert_eq!(a.notify, ["ops@example.com", "team@example.com"]);
     assert!(!a.dashboard);
     assert!(parse_ok(&section("")).1.alarms.is_none());

@@ -56,6 +56,20 @@ impl Threshold {
     }
 }
 
+/// An alarm on a rate in percent rather than on the metric itself: metric math over the
+/// metric (`m`) and a second one of the same namespace and dimensions (`r`, its Sum).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    /// The denominator's metric (`RequestCount`).
+    pub denominator: String,
+    /// The expression the alarm evaluates ([`RATE_EXPRESSION`]).
+    pub expression: String,
+}
+
+/// The percentage of `m` in `r`; a period without `m` data counts as 0 of them, one
+/// without requests has no value (and `TreatMissingData` decides).
+pub const RATE_EXPRESSION: &str = "100 * FILL(m, 0) / r";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmSpec {
     /// [`crate::model::names::Names::alarm`].
@@ -67,6 +81,8 @@ pub struct AlarmSpec {
     /// `Sum`, `Maximum`, or a percentile such as `p99` (an extended statistic).
     pub statistic: String,
     pub dimensions: Vec<(String, DimValue)>,
+    /// Set: the alarm watches `metric` as a percentage of another metric.
+    pub rate: Option<Rate>,
     pub threshold: Threshold,
     pub comparison: String,
     pub period: i32,
@@ -75,6 +91,20 @@ pub struct AlarmSpec {
     /// What it notifies when it goes to `ALARM`: the stack's topic, or nothing.
     pub actions: Vec<Ref>,
     pub tags: Tags,
+}
+
+impl AlarmSpec {
+    /// As the plan shows what it watches: `AWS/Lambda Throttles`, or the rate's
+    /// expression and its two metrics.
+    fn metric_text(&self) -> String {
+        match &self.rate {
+            None => format!("{} {}", self.namespace, self.metric),
+            Some(r) => format!(
+                "{} {} where m = {}, r = {}",
+                self.namespace, r.expression, self.metric, r.denominator
+            ),
+        }
+    }
 }
 
 impl KindFacts for AlarmSpec {
@@ -93,7 +123,7 @@ impl Describe for AlarmSpec {
         dims.sort();
         vec![
             ("name", self.name.clone()),
-            ("metric", format!("{} {}", self.namespace, self.metric)),
+            ("metric", self.metric_text()),
             ("dimensions", dims.join(", ")),
             ("statistic", self.statistic.clone()),
             ("period", self.period.to_string()),
@@ -138,6 +168,7 @@ mod tests {
                     DimValue::Arn(Ref::Stack("load-balancer".into())),
                 ),
             ],
+            rate: None,
             threshold: Threshold(1500),
             comparison: "GreaterThanOrEqualToThreshold".into(),
             period: ALARM_PERIOD_SECONDS,
@@ -168,6 +199,21 @@ mod tests {
                 LogicalId::from("load-balancer"),
                 LogicalId::from("target-group/api")
             ]
+        );
+    }
+
+    #[test]
+    fn a_rate_shows_its_expression_and_both_metrics() {
+        let mut s = spec();
+        s.metric = "HTTPCode_Target_5XX_Count".into();
+        s.rate = Some(Rate {
+            denominator: "RequestCount".into(),
+            expression: RATE_EXPRESSION.into(),
+        });
+        let props = s.render(&LogicalId::from("alarm/api/target-5xx-rate"));
+        assert_eq!(
+            props[1].1,
+            "AWS/ApplicationELB 100 * FILL(m, 0) / r where m = HTTPCode_Target_5XX_Count, r = RequestCount"
         );
     }
 

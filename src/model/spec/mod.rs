@@ -42,7 +42,9 @@ mod vpc;
 mod web_acl;
 mod web_acl_association;
 
-pub use alarm::{arn_dimension, AlarmSpec, DimValue, Threshold, ALARM_PERIOD_SECONDS};
+pub use alarm::{
+    arn_dimension, AlarmSpec, DimValue, Rate, Threshold, ALARM_PERIOD_SECONDS, RATE_EXPRESSION,
+};
 pub use alarm_topic::AlarmTopicSpec;
 pub use certificate::CertificateSpec;
 pub use dashboard::{

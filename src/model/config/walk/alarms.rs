@@ -15,6 +15,7 @@ impl Checker<'_> {
             return None;
         };
         self.check_unknown_keys(&t, &fields::ALARMS);
+        let http_5xx_percent = self.get_int_in_range(&t, &a::HTTP_5XX_PERCENT);
         let http_5xx = self.get_int_in_range(&t, &a::HTTP_5XX);
         let lambda_errors = self.get_int_in_range(&t, &a::LAMBDA_ERRORS);
         let latency_p99_ms = self.get_int_in_range(&t, &a::LATENCY_P99_MS);
@@ -27,6 +28,7 @@ impl Checker<'_> {
             Got::Bad => None,
         };
         Some(AlarmSettings {
+            http_5xx_percent: http_5xx_percent?,
             http_5xx: http_5xx?,
             lambda_errors: lambda_errors?,
             latency_p99_ms: latency_p99_ms?,
