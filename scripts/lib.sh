@@ -56,14 +56,22 @@ ensure_venv() {
     cp "$requirements" "$venv/.requirements.txt"
 }
 
-# Puts moto_server (moto's stand-alone AWS emulator) on PATH from its private virtualenv,
-# installing it first if needed. The integration tests find it there by themselves.
+# Installs moto (moto's stand-alone AWS emulator) into its private virtualenv if needed
+# and checks that scripts/tools/moto-server, which starts moto's server behind a
+# translator of CloudWatch's CBOR protocol, runs with its python. The integration tests
+# start it from there by themselves; scripts/demo runs "${MOTO_SERVER[@]}" -H HOST -p PORT.
 ensure_moto() {
     ensure_venv moto
     export PATH="$TOOLS_DIR/moto/bin:$PATH"
-    moto_server --help >/dev/null 2>&1 || die "$TOOLS_DIR/moto/bin/moto_server does not run; remove $TOOLS_DIR/moto and try again"
-    echo "moto_server: $TOOLS_DIR/moto/bin/moto_server ($(grep '^moto==' "$TOOLS_DIR/moto/.requirements.txt"))" >&2
+    "${MOTO_SERVER[@]}" --help >/dev/null 2>&1 ||
+        die "$repo/scripts/tools/moto-server does not run with $TOOLS_DIR/moto/bin/python; remove $TOOLS_DIR/moto and try again"
+    echo "moto server: scripts/tools/moto-server ($(grep '^moto==' "$TOOLS_DIR/moto/.requirements.txt"))" >&2
 }
+
+# moto's server (arguments as moto_server's: -H HOST -p PORT) with CloudWatch's Smithy
+# RPC v2 CBOR translated to the JSON protocol moto speaks (docs/testing.md).
+# shellcheck disable=SC2034
+MOTO_SERVER=("$TOOLS_DIR/moto/bin/python" "$repo/scripts/tools/moto-server")
 
 # Installs MiniStack (the second local AWS emulator: it runs the deployed function, has an
 # ALB data plane and, with AUTH=true, enforces IAM policies) into its private virtualenv.

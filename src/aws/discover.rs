@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use super::attach;
 use super::error::AwsError;
 use super::resources::{
-    certificate, dns_record, function, function_concurrency, function_provisioned,
-    internet_gateway, listener, listener_certificates, load_balancer, log_bucket, log_group, role,
-    route_table, rule, security_group, subnet, target_group, vpc, web_acl, web_acl_association,
-    Ctx, Foreign,
+    alarm, alarm_topic, certificate, dashboard, dns_record, function, function_concurrency,
+    function_provisioned, internet_gateway, listener, listener_certificates, load_balancer,
+    log_bucket, log_group, role, route_table, rule, security_group, subnet, target_group, vpc,
+    web_acl, web_acl_association, Ctx, Foreign,
 };
 use crate::model::attach::AttachedListener;
 use crate::model::found::{resolve, Found};
@@ -69,6 +69,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         (records, records_foreign),
         (web_acl, web_acl_foreign),
         (attached_rules, attached),
+        (mut alarms, alarms_foreign),
     ) = tokio::try_join!(
         discover_network(ctx),
         security_group::discover(ctx),
@@ -82,6 +83,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         dns_record::discover(ctx),
         web_acl::discover(ctx),
         attach::discover(ctx),
+        discover_alarms(ctx),
     )?;
     let (association, association_foreign) =
         discover_association(ctx, &elb_found, &web_acl).await?;
@@ -100,6 +102,13 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(not_ours);
     d.foreign.extend(records_foreign);
     let aliases = load_balancer_aliases(&elb_found);
+    let arns: Vec<&str> = elb_found
+        .iter()
+        .chain(&target_groups)
+        .map(|f| f.id.as_str())
+        .collect();
+    alarm::link_dimensions(&mut alarms, &arns);
+    dashboard::link_dimensions(&mut alarms, &arns);
     let found = [
         net,
         sg,
@@ -115,6 +124,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         web_acl,
         association,
         attached_rules,
+        alarms,
     ];
     collect(&mut d, resolve(found.concat(), &aliases));
     d.foreign.extend(elb_foreign);
@@ -125,7 +135,21 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(log_group_foreign);
     d.foreign.extend(web_acl_foreign);
     d.foreign.extend(association_foreign);
+    d.foreign.extend(alarms_foreign);
     Ok(d)
+}
+
+/// The stack's alarms, their SNS topic and its dashboard (`[alarms]`), read always: a
+/// config that dropped them leaves them to remove.
+async fn discover_alarms(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
+    let ((alarms, mut foreign), (topic, topic_foreign), (board, board_foreign)) = tokio::try_join!(
+        alarm::discover(ctx),
+        alarm_topic::discover(ctx),
+        dashboard::discover(ctx)
+    )?;
+    foreign.extend(topic_foreign);
+    foreign.extend(board_foreign);
+    Ok(([alarms, topic, board].concat(), foreign))
 }
 
 /// The web ACL association of the stack's load balancer: read once both are known, and

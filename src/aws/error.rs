@@ -206,6 +206,8 @@ const THROTTLING: &[&str] = &[
 
 const NOT_FOUND: &[&str] = &[
     "ResourceNotFoundException",
+    // CloudWatch: a dashboard (GetDashboard, DeleteDashboards) or alarm that is gone.
+    "ResourceNotFound",
     // GetProvisionedConcurrencyConfig on an alias that has none.
     "ProvisionedConcurrencyConfigNotFoundException",
     "NoSuchEntity",

@@ -88,6 +88,10 @@ pub(crate) fn workload(config: Option<&Config>, args: &CostArgs) -> Workload {
         requests_per_connection: args.requests_per_connection,
         connection_seconds: f64::from(connection_seconds),
         listener_rules: u32::try_from(listener_rules).unwrap_or(u32::MAX),
+        alarms: config.map_or(0, crate::model::alarms::count),
+        dashboards: u32::from(
+            config.is_some_and(|c| c.alarms.as_ref().is_some_and(|a| a.dashboard)),
+        ),
     }
 }
 
@@ -222,6 +226,8 @@ fn document(r: &Report) -> CostDoc {
         lambda_requests: usd(e.lambda.requests_usd),
         lambda_duration: usd(e.lambda.duration_usd),
         lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
+        cloudwatch_alarms: usd(e.alarms_usd),
+        cloudwatch_dashboards: usd(e.dashboards_usd),
         total: usd(total),
         api_requests: usd(requests),
     };
@@ -251,6 +257,8 @@ fn document(r: &Report) -> CostDoc {
                 lambda_requests: usd(e.lambda.requests_usd),
                 lambda_duration: usd(e.lambda.duration_usd),
                 lambda_provisioned_concurrency: usd(e.lambda.provisioned_usd),
+                cloudwatch_alarms: usd(e.alarms_usd),
+                cloudwatch_dashboards: usd(e.dashboards_usd),
                 total: usd(e.alb_total_usd),
                 load_balancer_hours: usd(e.alb.hours_usd),
                 load_balancer_lcus: usd(e.alb.lcu_usd),
@@ -417,6 +425,14 @@ fn table(e: &Estimate) -> Vec<(String, String, String, String)> {
             p,
         );
         rows.push(row);
+    }
+    if e.alarms_usd > 0.0 {
+        let a = money(e.alarms_usd);
+        rows.push(("CloudWatch alarms".into(), a.clone(), a.clone(), a));
+    }
+    if e.dashboards_usd > 0.0 {
+        let d = money(e.dashboards_usd);
+        rows.push(("CloudWatch dashboard".into(), d.clone(), d.clone(), d));
     }
     rows.push((
         "Total per month".into(),

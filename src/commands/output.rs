@@ -720,6 +720,8 @@ struct WorkloadSchema {
     #[schemars(range(min = 0))]
     connection_seconds: f64,
     listener_rules: u32,
+    alarms: u32,
+    dashboards: u32,
 }
 
 // The schema of the cost model's `FunctionLoad` as it serializes.
@@ -789,6 +791,12 @@ pub(crate) struct AlbUsd {
     pub lambda_duration: f64,
     #[schemars(range(min = 0))]
     pub lambda_provisioned_concurrency: f64,
+    /// The stack's CloudWatch alarms, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_alarms: f64,
+    /// The stack's CloudWatch dashboard, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_dashboards: f64,
     #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]
@@ -807,6 +815,12 @@ pub(crate) struct ApiUsd {
     pub lambda_duration: f64,
     #[schemars(range(min = 0))]
     pub lambda_provisioned_concurrency: f64,
+    /// The stack's CloudWatch alarms, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_alarms: f64,
+    /// The stack's CloudWatch dashboard, the same in every option.
+    #[schemars(range(min = 0))]
+    pub cloudwatch_dashboards: f64,
     #[schemars(range(min = 0))]
     pub total: f64,
     #[schemars(range(min = 0))]

@@ -57,7 +57,13 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
         | Kind::FunctionConcurrency
         // CreateWebACL (tags inline); AssociateWebACL.
         | Kind::WebAcl
-        | Kind::WebAclAssociation => calls(1),
+        | Kind::WebAclAssociation
+        // PutMetricAlarm (tags inline); PutDashboard.
+        | Kind::Alarm
+        | Kind::Dashboard => calls(1),
+        // CreateTopic (tags inline) → list its subscriptions → subscribe each address
+        // (counted as one: they go one after another, but are few).
+        Kind::AlarmTopic => calls(3),
         // Read the listener's certificates → add the missing ones;
         // PutProvisionedConcurrencyConfig → READY (minutes on AWS, for environments
         // that start in parallel with everything else: nothing waits for them).

@@ -63,10 +63,14 @@ pub struct Prices {
     pub http_api_per_million: &'static [Tier],
     /// …each request metered in increments of this many KB.
     pub http_api_metering_kb: f64,
+    /// A standard-resolution CloudWatch metric alarm, per month (`[alarms]`).
+    pub cloudwatch_alarm_month: f64,
+    /// A CloudWatch dashboard, per month (the account's first 3 free not counted).
+    pub cloudwatch_dashboard_month: f64,
 }
 
-/// us-east-1 (N. Virginia), from the Elastic Load Balancing, AWS Lambda and Amazon API
-/// Gateway pricing pages.
+/// us-east-1 (N. Virginia), from the Elastic Load Balancing, AWS Lambda, Amazon API
+/// Gateway and Amazon CloudWatch pricing pages.
 pub const US_EAST_1: Prices = Prices {
     region: "us-east-1",
     taken: "2026-11-21",
@@ -140,6 +144,8 @@ pub const US_EAST_1: Prices = Prices {
         },
     ],
     http_api_metering_kb: 512.0,
+    cloudwatch_alarm_month: 0.10,
+    cloudwatch_dashboard_month: 3.0,
 };
 
 /// What costs nothing here but may on the bill.
@@ -182,6 +188,10 @@ pub struct Workload {
     pub connection_seconds: f64,
     /// Listener rules a request may be evaluated against (the routes).
     pub listener_rules: u32,
+    /// The stack's CloudWatch alarms (`[alarms]`), whichever front it has.
+    pub alarms: u32,
+    /// Its CloudWatch dashboards (0 or 1).
+    pub dashboards: u32,
 }
 
 /// LCUs per hour that each dimension needs; the largest is billed.
@@ -252,6 +262,10 @@ pub struct Estimate {
     pub alb_total_usd: f64,
     pub rest_api_total_usd: f64,
     pub http_api_total_usd: f64,
+    /// The stack's alarms, the same whichever front (in every total).
+    pub alarms_usd: f64,
+    /// Its dashboard, likewise.
+    pub dashboards_usd: f64,
 }
 
 /// Which API Gateway flavour to compare with.
@@ -421,6 +435,9 @@ pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
     let http_api_metered_requests = monthly_requests * w.http_metering_factor(p);
     let rest = tiered(monthly_requests / 1e6, p.rest_api_per_million);
     let http = tiered(http_api_metered_requests / 1e6, p.http_api_per_million);
+    let alarms_usd = f64::from(w.alarms) * p.cloudwatch_alarm_month;
+    let dashboards_usd = f64::from(w.dashboards) * p.cloudwatch_dashboard_month;
+    let shared = lambda.total() + alarms_usd + dashboards_usd;
     Estimate {
         monthly_requests,
         alb,
@@ -428,9 +445,11 @@ pub fn estimate(w: &Workload, p: &Prices) -> Estimate {
         rest_api_requests_usd: rest,
         http_api_requests_usd: http,
         http_api_metered_requests,
-        alb_total_usd: alb.hours_usd + alb.lcu_usd + lambda.total(),
-        rest_api_total_usd: rest + lambda.total(),
-        http_api_total_usd: http + lambda.total(),
+        alb_total_usd: alb.hours_usd + alb.lcu_usd + shared,
+        rest_api_total_usd: rest + shared,
+        http_api_total_usd: http + shared,
+        alarms_usd,
+        dashboards_usd,
     }
 }
 
@@ -580,7 +599,7 @@ pub fn curve(w: &Workload, p: &Prices, low: f64, high: f64, n: usize) -> Vec<Cur
 
 /// The assumptions behind the non-request dimensions, in words.
 pub fn assumptions(w: &Workload, p: &Prices) -> Vec<String> {
-    vec![
+    let mut out = vec![
         format!(
             "steady traffic, {} hours a month; requests split evenly across {} function(s)",
             p.hours_per_month,
@@ -606,7 +625,20 @@ pub fn assumptions(w: &Workload, p: &Prices) -> Vec<String> {
             "HTTP API requests metered in {} KB increments",
             p.http_api_metering_kb
         ),
-    ]
+    ];
+    if w.alarms > 0 {
+        out.push(format!(
+            "{} CloudWatch alarm(s) at ${:.2} each a month (standard resolution; the account's 10 free alarms not counted), in every option's total",
+            w.alarms, p.cloudwatch_alarm_month
+        ));
+    }
+    if w.dashboards > 0 {
+        out.push(format!(
+            "{} CloudWatch dashboard(s) at ${:.2} each a month (the account's 3 free dashboards not counted), in every option's total",
+            w.dashboards, p.cloudwatch_dashboard_month
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -680,7 +712,32 @@ mod tests {
             requests_per_connection: 1.0,
             connection_seconds: 60.0,
             listener_rules: 1,
+            alarms: 0,
+            dashboards: 0,
         }
+    }
+
+    #[test]
+    fn alarms_cost_the_same_behind_every_front() {
+        let w = default_workload();
+        let none = estimate(&w, &US_EAST_1);
+        let with = estimate(
+            &Workload {
+                alarms: 13,
+                dashboards: 1,
+                ..w.clone()
+            },
+            &US_EAST_1,
+        );
+        close(with.alarms_usd, 1.30);
+        close(with.dashboards_usd, 3.0);
+        close(with.alb_total_usd - none.alb_total_usd, 4.30);
+        close(with.rest_api_total_usd - none.rest_api_total_usd, 4.30);
+        close(with.http_api_total_usd - none.http_api_total_usd, 4.30);
+        assert_eq!(
+            break_even(&w, &US_EAST_1, Gateway::Rest),
+            break_even(&Workload { alarms: 13, ..w }, &US_EAST_1, Gateway::Rest)
+        );
     }
 
     #[test]

@@ -60,6 +60,15 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
         dns_records(https, config.load_balancer.ip_address_type, &mut out);
     }
     web_acl(config, &names, &mut out);
+    if let Some(topic) = super::alarms::topic(config, &names) {
+        push(&mut out, logical::ALARM_TOPIC, topic);
+    }
+    for (id, alarm) in super::alarms::alarms(config, &names) {
+        push(&mut out, id, alarm);
+    }
+    if let Some(board) = super::alarms::dashboard(config, &names, &ctx.region) {
+        push(&mut out, logical::DASHBOARD, board);
+    }
     Desired::new(names, out)
 }
 

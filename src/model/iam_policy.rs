@@ -140,6 +140,7 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
         out.extend(buckets(&s, scope));
         out.extend(https(&s, scope));
         out.extend(waf(&s, scope));
+        out.extend(alarms(&s, scope));
         out.extend(oidc_client_secrets(scope));
         if scope.config.uses_progressive_deploys() {
             out.extend(deploy_gate(&s));
@@ -312,6 +313,32 @@ impl Arns {
         )]
     }
 
+    /// The stack's alarms (`[alarms]`): `alarm:albkit-<stack>-alarm-*`. The prefix also
+    /// matches stack `<stack>-alarm…`'s alarms: every change but `PutMetricAlarm` (whose
+    /// request carries the stack's tag) asks for the stack's tag too.
+    fn alarms(&self) -> Vec<String> {
+        vec![self.arn(
+            "cloudwatch",
+            &format!("alarm:{}*", self.names.alarm_prefix()),
+        )]
+    }
+
+    /// The stack's dashboard: `dashboard/albkit-<stack>-<region>` (dashboards are global
+    /// to the account: their ARNs have no region).
+    fn dashboard(&self) -> Vec<String> {
+        vec![format!(
+            "arn:{}:cloudwatch::{}:dashboard/{}",
+            self.partition,
+            self.account,
+            self.names.dashboard()
+        )]
+    }
+
+    /// The alarms' SNS topic: `albkit-<stack>-alarms`, no other stack's name.
+    fn alarm_topic(&self) -> Vec<String> {
+        vec![self.arn("sns", &self.names.alarm_topic())]
+    }
+
     /// The stack's web ACL: `regional/webacl/<stack>-waf/<id>`.
     fn web_acl(&self) -> Vec<String> {
         vec![self.arn(
@@ -371,22 +398,35 @@ const NO_RESOURCE: &str = "AWS authorizes these List/Describe actions (and \
 fn read_everywhere(audience: Audience) -> Statement {
     let mut actions = vec![
         "acm:ListCertificates",
-        // `albkit top`'s one read of the stack's metrics.
-        "cloudwatch:GetMetricData",
+        // Discovery reads the stack's alarms (and their tags) and its dashboard on every
+        // run, to find them and to remove them when the config dropped `[alarms]`.
+        "cloudwatch:DescribeAlarms",
+        // GetDashboard, and `albkit top`'s one read of the stack's metrics,
+        // GetMetricData (and CloudWatch's other Get calls, all reads).
+        "cloudwatch:Get*",
+        // ListDashboards and ListTagsForResource (the alarms' tags), and CloudWatch's
+        // other List calls.
+        "cloudwatch:List*",
         "ec2:DescribeAvailabilityZones",
         "ec2:DescribeInternetGateways",
         "ec2:DescribeRouteTables",
-        "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeSecurityGroups",
+        // DescribeSecurityGroupRules and DescribeSecurityGroups (and the groups'
+        // references and VPC associations).
+        "ec2:DescribeSecurityGroup*",
         "ec2:DescribeSubnets",
         "ec2:DescribeTags",
-        "ec2:DescribeVpcAttribute",
-        "ec2:DescribeVpcs",
+        // DescribeVpcAttribute and DescribeVpcs (and the VPCs' endpoints, peerings and
+        // the like): reads of network configuration.
+        "ec2:DescribeVpc*",
         // Every ELB Describe action is a read of load balancing configuration.
         "elasticloadbalancing:Describe*",
         "iam:ListRoles",
         "lambda:ListFunctions",
         "logs:DescribeLogGroups",
+        // ListTopics, ListTagsForResource, ListSubscriptionsByTopic: discovery looks
+        // for the alarms' topic by name among the region's, then reads its tags and
+        // subscriptions (and the other SNS List calls, all reads).
+        "sns:List*",
         "wafv2:ListWebACLs",
     ];
     if audience == Audience::Plan {
@@ -686,6 +726,47 @@ fn waf(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     )]
 }
 
+/// `[alarms]`: the alarms, created with the stack's tag and deleted or untagged only
+/// when they carry it; the SNS topic, by its name (no other stack's), created with the
+/// stack's tag. `Subscribe` and `Unsubscribe` are authorized on the topic. The
+/// dashboard, which takes no tags, by its name (stack and region).
+fn alarms(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    if scope.config.alarms.is_none() {
+        return Vec::new();
+    }
+    vec![
+        Statement::new(
+            CREATE_TAGGED,
+            &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
+            s.alarms(),
+        )
+        .when("StringEquals", s.request_tag_key(), &[&s.stack]),
+        Statement::new(
+            CHANGE_TAGGED,
+            &["cloudwatch:DeleteAlarms", "cloudwatch:UntagResource"],
+            s.alarms(),
+        )
+        .when("StringEquals", s.tag_key(), &[&s.stack]),
+        Statement::new(
+            CHANGE_BY_NAME,
+            &["cloudwatch:DeleteDashboards", "cloudwatch:PutDashboard"],
+            s.dashboard(),
+        ),
+        Statement::new(
+            CHANGE_BY_NAME,
+            &[
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:Subscribe",
+                "sns:TagResource",
+                "sns:Unsubscribe",
+                "sns:UntagResource",
+            ],
+            s.alarm_topic(),
+        ),
+    ]
+}
+
 /// The OIDC logins' client secrets, read by `up` right before it creates or changes a
 /// rule with the `authenticate-oidc` action: exactly the configured secrets' ARNs.
 fn oidc_client_secrets(scope: &Scope<'_>) -> Vec<Statement> {
@@ -798,22 +879,17 @@ fn change_functions(scope: &Scope<'_>) -> Vec<&'static str> {
 
 /// A canary or linear deploy's gate alarms (`deploy_strategy`), all named
 /// `albkit-<stack>--<function>-gate-…`: created with the stack's tag (`TagResource` is
-/// what tagging on creation needs), read and listed by name, deleted only when tagged.
+/// what tagging on creation needs), deleted only when tagged; read as every discovery
+/// reads alarms.
 /// The alias's weights are `lambda:UpdateAlias`, already in [`functions`].
 fn deploy_gate(s: &Arns) -> Vec<Statement> {
     let alarms = vec![s.arn(
         "cloudwatch",
         &format!("alarm:{}*", s.names.gate_alarm_stack_prefix()),
     )];
+    // Their reads (`DescribeAlarms`, `List*`) are every discovery's, in
+    // [`read_everywhere`].
     vec![
-        Statement::new(
-            READ_BY_NAME,
-            &[
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:ListTagsForResource",
-            ],
-            alarms.clone(),
-        ),
         Statement::new(
             CREATE_TAGGED,
             &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
@@ -1037,7 +1113,7 @@ mod tests {
                                 verb.starts_with("Describe")
                                     || verb.starts_with("List")
                                     || *a == "lambda:GetAccountSettings"
-                                    || *a == "cloudwatch:GetMetricData"
+                                    || *a == "cloudwatch:Get*"
                             }),
                             "{s:?}"
                         );
@@ -1093,13 +1169,7 @@ mod tests {
         assert!(!actions(&policy(&c, Audience::Deploy)).contains(&gate));
         c.functions[0].deploy_strategy = "canary:10%:5m".parse().expect("strategy");
         let deploy = policy(&c, Audience::Deploy);
-        for action in [
-            gate,
-            "cloudwatch:TagResource",
-            "cloudwatch:DeleteAlarms",
-            "cloudwatch:DescribeAlarms",
-            "cloudwatch:ListTagsForResource",
-        ] {
+        for action in [gate, "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"] {
             let st = deploy
                 .iter()
                 .find(|s| s.actions.contains(&action))
@@ -1116,6 +1186,57 @@ mod tests {
         let create = deploy.iter().find(|s| s.actions.contains(&gate));
         assert_eq!(create.map(|s| s.sid), Some(CREATE_TAGGED));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&gate));
+        // Reading them is every discovery's (the stack's own alarms).
+        for read in ["cloudwatch:DescribeAlarms", "cloudwatch:List*"] {
+            let st = deploy.iter().find(|s| s.actions.contains(&read));
+            assert_eq!(st.map(|s| s.resources.clone()), Some(vec!["*".to_string()]));
+        }
+    }
+
+    #[test]
+    fn alarms_may_change_only_with_the_section_and_are_always_read() {
+        let put = "cloudwatch:PutMetricAlarm";
+        let c = config(1, false, "");
+        for audience in [Audience::Deploy, Audience::Plan] {
+            let p = policy(&c, audience);
+            assert!(!actions(&p).contains(&put));
+            assert!(!actions(&p).contains(&"sns:CreateTopic"));
+            let read = p
+                .iter()
+                .find(|s| s.actions.contains(&"cloudwatch:DescribeAlarms"))
+                .expect("read alarms");
+            assert_eq!(read.resources, ["*"]);
+            assert!(read.actions.contains(&"cloudwatch:List*"));
+            assert!(read.actions.contains(&"cloudwatch:Get*"));
+            assert!(read.actions.contains(&"sns:List*"));
+        }
+        let c = config(1, false, "[alarms]\nnotify = [\"ops@example.com\"]\n");
+        let deploy = policy(&c, Audience::Deploy);
+        let create = deploy.iter().find(|s| s.actions.contains(&put)).expect(put);
+        assert_eq!(create.sid, CREATE_TAGGED);
+        assert!(create.resources.contains(
+            &"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:albkit-shop-alarm-*".to_string()
+        ));
+        let delete = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"cloudwatch:DeleteAlarms"))
+            .expect("delete");
+        assert_eq!(delete.sid, CHANGE_TAGGED);
+        let topic = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"sns:Subscribe"))
+            .expect("subscribe");
+        assert!(topic
+            .resources
+            .contains(&"arn:aws:sns:eu-west-1:123456789012:albkit-shop-alarms".to_string()));
+        let board = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"cloudwatch:PutDashboard"))
+            .expect("dashboard");
+        assert!(board.resources.contains(
+            &"arn:aws:cloudwatch::123456789012:dashboard/albkit-shop-eu-west-1".to_string()
+        ));
+        assert!(!actions(&policy(&c, Audience::Plan)).contains(&put));
     }
 
     #[test]
@@ -1202,7 +1323,7 @@ mod tests {
             let list = policy(&c, audience);
             let reads: Vec<&Statement> = list
                 .iter()
-                .filter(|s| s.actions.contains(&"cloudwatch:GetMetricData"))
+                .filter(|s| s.actions.contains(&"cloudwatch:Get*"))
                 .collect();
             assert_eq!(reads.len(), 1, "{audience:?}");
             assert_eq!(reads[0].resources, ["*"]);

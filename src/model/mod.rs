@@ -1,6 +1,7 @@
 //! Pure model: configuration, names, identifiers, desired stack and plan.
 //! Nothing in here performs AWS calls or depends on tokio.
 
+pub mod alarms;
 pub mod attach;
 pub mod bound;
 pub mod buckets;

@@ -118,6 +118,30 @@ impl Names {
         format!("{}-waf", self.stack)
     }
 
+    /// A stack alarm (`[alarms]`): `albkit-<stack>-alarm-<scope>-<what>`, the scope
+    /// being a function or `load-balancer`. CloudWatch alarm names are ≤ 255. Never under
+    /// [`Self::gate_alarm_stack_prefix`] (`albkit-<stack>--`); another stack's names
+    /// can share [`Self::alarm_prefix`], which is why discovery goes by the tags.
+    pub fn alarm(&self, scope: &str, what: &str) -> String {
+        format!("{}{scope}-{what}", self.alarm_prefix())
+    }
+
+    /// What every stack alarm's name starts with: `albkit-<stack>-alarm-`.
+    pub fn alarm_prefix(&self) -> String {
+        format!("albkit-{}-alarm-", self.stack)
+    }
+
+    /// The stack's CloudWatch dashboard: dashboards are global to the account, so the
+    /// name holds the region; ≤ 255 of `[A-Za-z0-9_-]`.
+    pub fn dashboard(&self) -> String {
+        format!("albkit-{}-{}", self.stack, self.region)
+    }
+
+    /// The SNS topic the stack's alarms notify: SNS names are 1–256 of `[A-Za-z0-9_-]`.
+    pub fn alarm_topic(&self) -> String {
+        format!("albkit-{}-alarms", self.stack)
+    }
+
     pub fn security_group(&self) -> String {
         format!("{}-alb", self.stack)
     }
@@ -255,6 +279,10 @@ pub mod logical {
     pub const LISTENER_HTTPS: &str = "listener/https";
     pub const LISTENER_CERTIFICATES: &str = "listener/https/certificates";
     pub const WEB_ACL: &str = "web-acl";
+    pub const ALARM_TOPIC: &str = "alarm-topic";
+    pub const DASHBOARD: &str = "dashboard";
+    /// The scope of the load balancer's own alarms: `alarm/load-balancer/<what>`.
+    pub const ALARM_LOAD_BALANCER: &str = "load-balancer";
     pub const WEB_ACL_ASSOCIATION: &str = "web-acl/association";
 
     pub fn subnet(index: usize) -> String {
@@ -266,6 +294,11 @@ pub mod logical {
     pub fn log_group(function: &str) -> String {
         format!("log-group/{function}")
     }
+    /// A stack alarm: `alarm/<function or load-balancer>/<what>`.
+    pub fn alarm(scope: &str, what: &str) -> String {
+        format!("alarm/{scope}/{what}")
+    }
+
     pub fn function(function: &str) -> String {
         format!("function/{function}")
     }
@@ -305,6 +338,17 @@ mod tests {
         assert_eq!(names().log_group("api"), "/aws/lambda/hello--api");
         assert_eq!(names().role_path(), "/albkit/hello/us-east-1/");
         assert!(names().role_path().starts_with(&names().role_path_prefix()));
+    }
+
+    #[test]
+    fn stack_alarms_and_gate_alarms_never_share_a_prefix() {
+        let n = names();
+        let alarm = n.alarm("api", "target-5xx-rate");
+        assert_eq!(alarm, "albkit-hello-alarm-api-target-5xx-rate");
+        assert!(!alarm.starts_with(&n.gate_alarm_stack_prefix()));
+        assert!(!n.gate_alarm_prefix("api").starts_with(&n.alarm_prefix()));
+        assert_eq!(n.alarm_topic(), "albkit-hello-alarms");
+        assert_eq!(n.dashboard(), "albkit-hello-us-east-1");
     }
 
     #[test]

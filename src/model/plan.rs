@@ -109,6 +109,8 @@ pub enum Facts {
         name: String,
         id: String,
     },
+    /// The ARN of a resource whose id is its name, which tagging takes (an alarm).
+    Arn(String),
 }
 
 impl Facts {
@@ -574,6 +576,7 @@ pub(crate) mod tests {
                 auth: None,
             }),
             waf: None,
+            alarms: None,
             functions: vec![function("cart", 10), function("orders", 20)],
             routes: vec![],
             warnings: vec![],
@@ -1014,6 +1017,50 @@ pub(crate) mod tests {
             deletes,
             vec!["function/cart/provisioned", "function/cart/concurrency"]
         );
+    }
+
+    #[test]
+    fn alarms_and_their_topic_are_added_changed_in_place_and_removed_alarms_first() {
+        use crate::model::config::AlarmSettings;
+        let with = |latency_p99_ms: u32| {
+            let mut cfg = config(false);
+            cfg.functions.truncate(1);
+            cfg.alarms = Some(AlarmSettings {
+                http_5xx_percent: 5,
+                http_5xx: 10,
+                lambda_errors: 1,
+                latency_p99_ms,
+                throttles: 1,
+                unhealthy_targets: 1,
+                notify: vec!["ops@example.com".into()],
+                dashboard: true,
+            });
+            desired(&cfg, &ctx())
+        };
+        let before = {
+            let mut cfg = config(false);
+            cfg.functions.truncate(1);
+            desired(&cfg, &ctx())
+        };
+        let p = plan(&with(1000), &observed_from(&before)).expect("plan");
+        insta::assert_snapshot!("alarms_added", p.render());
+        let p = plan(&with(2000), &observed_from(&with(1000))).expect("plan");
+        let changed: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Keep)
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect();
+        assert_eq!(changed, vec![("alarm/cart/latency-p99", Action::Update)]);
+        let p = plan(&before, &observed_from(&with(1000))).expect("plan");
+        let deletes: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.logical.as_str())
+            .collect();
+        assert_eq!(deletes.len(), 9);
+        assert_eq!(deletes.last(), Some(&"alarm-topic"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!
 //! Run one area with a filter: `cargo test --test it -- stack::`.
 
+mod alarms;
 mod attach;
 mod auth;
 mod builders;

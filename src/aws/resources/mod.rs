@@ -19,7 +19,10 @@ use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
 use super::retry::{retry, Policy};
 
+pub(crate) mod alarm;
+pub(crate) mod alarm_topic;
 pub(crate) mod certificate;
+pub(crate) mod dashboard;
 pub(crate) mod dns_record;
 pub(crate) mod ec2;
 pub(crate) mod elb;

@@ -150,6 +150,7 @@ section! {
         LOAD_BALANCER: field("load_balancer", Ty::Table(&super::LOAD_BALANCER), "");
         HTTPS: field("https", Ty::Table(&super::HTTPS), "");
         WAF: field("waf", Ty::Table(&super::WAF), "");
+        ALARMS: field("alarms", Ty::Table(&super::ALARMS), "");
         FUNCTIONS: field("functions", Ty::Tables(&super::FUNCTION), "").required();
         ROUTES: field("routes", Ty::Tables(&super::STATIC_ROUTE), "");
     }
@@ -243,6 +244,20 @@ section! {
     mod rate_limit {
         REQUESTS: int("requests", 10, 2_000_000_000, 0, "a client IP address sending more within the window gets 403 until its rate falls under the limit").example("2000").required();
         PER: field("per", Ty::Enum { values: &["1m", "2m", "5m", "10m"], default: "5m" }, "the window the requests are counted over");
+    }
+}
+
+section! {
+    ALARMS = "alarms", "[alarms]", "optional; CloudWatch alarms on every function and the load balancer, an SNS topic for them (docs/alarms.md)";
+    mod alarms {
+        HTTP_5XX_PERCENT: int("http_5xx_percent", 1, 100, 5, "a function's 5xx answers, as a percentage of its requests over 5 minutes, that raise its alarm");
+        HTTP_5XX: int("http_5xx", 1, 1_000_000, 10, "the load balancer's own 5xx answers (no function reached) in 5 minutes that raise its alarm");
+        LAMBDA_ERRORS: int("lambda_errors", 1, 1_000_000, 1, "invocations the load balancer saw fail, per kind (LambdaUserError, LambdaInternalError), in 5 minutes");
+        LATENCY_P99_MS: int("latency_p99_ms", 1, 900_000, 1000, "p99 of the target response time over 5 minutes, in milliseconds");
+        THROTTLES: int("throttles", 1, 1_000_000, 1, "a function's throttled invocations in 5 minutes");
+        UNHEALTHY_TARGETS: int("unhealthy_targets", 1, 1000, 1, "a target group's unhealthy targets (its function failing its health check)");
+        DASHBOARD: field("dashboard", Ty::Bool(true), "a CloudWatch dashboard albkit-<stack>-<region>: a row per function, the load balancer's requests and errors");
+        NOTIFY: field("notify", Ty::StrList, "email addresses subscribed to the SNS topic the alarms notify (at most 10); each must confirm AWS's email; absent or []: no topic").example("[\"ops@example.com\"]");
     }
 }
 
@@ -388,6 +403,7 @@ pub const SECTIONS: &[&Section] = &[
     &CORS,
     &WAF,
     &WAF_RATE_LIMIT,
+    &ALARMS,
     &FUNCTION,
     &HEALTH_CHECK,
     &DEPLOY_GATE,

@@ -57,6 +57,8 @@ pub struct Config {
     pub https: Option<HttpsSettings>,
     /// `[waf]`: a web ACL in front of the load balancer; `None`: none.
     pub waf: Option<WafSettings>,
+    /// `[alarms]`: CloudWatch alarms and their SNS topic; `None`: none.
+    pub alarms: Option<AlarmSettings>,
     pub functions: Vec<FunctionSettings>,
     /// `[[routes]]`: rules the load balancer answers itself, without a function.
     pub routes: Vec<StaticRoute>,
@@ -284,6 +286,28 @@ pub struct WafSettings {
     pub rate_limit: Option<RateLimit>,
     /// ISO 3166-1 alpha-2 codes, sorted, without duplicates.
     pub block_countries: Vec<String>,
+}
+
+/// `[alarms]`: the thresholds of the stack's alarms (docs/alarms.md) and who they email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmSettings {
+    /// A function's 5xx answers in percent of its requests over 5 minutes.
+    pub http_5xx_percent: u32,
+    /// The load balancer's own 5xx answers in 5 minutes.
+    pub http_5xx: u32,
+    /// `LambdaUserError` and `LambdaInternalError` counts in 5 minutes, each.
+    pub lambda_errors: u32,
+    /// p99 of `TargetResponseTime` over 5 minutes, in milliseconds.
+    pub latency_p99_ms: u32,
+    /// Lambda `Throttles` in 5 minutes.
+    pub throttles: u32,
+    /// `UnHealthyHostCount`, the highest in 5 minutes.
+    pub unhealthy_targets: u32,
+    /// Email addresses subscribed to the alarms' SNS topic, sorted, lower-cased; empty:
+    /// no topic.
+    pub notify: Vec<String>,
+    /// The stack's CloudWatch dashboard.
+    pub dashboard: bool,
 }
 
 /// `[waf] rate_limit`: a client IP address sending more than `requests` within

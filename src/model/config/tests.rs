@@ -788,6 +788,7 @@ fn full_example() {
             auth: None,
         }),
         waf: None,
+        alarms: None,
         functions: vec![
             FunctionSettings {
                 name: "api".to_owned(),
@@ -899,6 +900,7 @@ fn minimal_config_gets_all_defaults() {
         },
         https: None,
         waf: None,
+        alarms: None,
         functions: vec![FunctionSettings {
             name: "api".to_owned(),
             path: root.join("functions/api"),
@@ -1165,6 +1167,58 @@ fn waf_over_the_included_capacity_is_a_warning() {
         .find(|w| w.key == "waf.managed_rules")
         .expect("capacity warning");
     assert!(w.message.contains("1600 web ACL capacity units"), "{w:?}");
+}
+
+// ---- [alarms] -------------------------------------------------------------------
+
+rule_help! {
+    alarms_not_an_email: section("[alarms]\nnotify = [\"ops.example.com\"]\n"), "alarms.notify[0]", "\"ops.example.com\" is not an email address", "ops@example.com";
+    alarms_email_twice: section("[alarms]\nnotify = [\"ops@example.com\", \"OPS@example.com\"]\n"), "alarms.notify[1]", "email address \"OPS@example.com\" is listed twice", "remove this entry";
+    alarms_too_many_emails: section(&format!("[alarms]\nnotify = [{}]\n", (0..11).map(|i| format!("\"o{i}@example.com\"")).collect::<Vec<_>>().join(", "))), "alarms.notify", "notify lists 11 addresses; at most 10", "mailing list";
+    alarms_threshold_out_of_range: section("[alarms]\nlatency_p99_ms = 0\n"), "alarms.latency_p99_ms", "latency_p99_ms 0 is out of range (1–900000)", "latency_p99_ms = 1";
+    alarms_dashboard_not_a_bool: section("[alarms]\ndashboard = \"yes\"\n"), "alarms.dashboard", "expected a boolean", "";
+    alarms_percent_over_100: section("[alarms]\nhttp_5xx_percent = 101\n"), "alarms.http_5xx_percent", "http_5xx_percent 101 is out of range (1–100)", "http_5xx_percent = 100";
+    alarms_unknown_key: section("[alarms]\nhttp_5xx_rate = 5\n"), "alarms.http_5xx_rate", "unknown key `http_5xx_rate` in [alarms]", "";
+}
+
+#[test]
+fn alarms_have_defaults_and_read_every_key() {
+    let (_, c) = parse_ok(&section("[alarms]\n"));
+    let a = c.alarms.expect("alarms");
+    assert_eq!(
+        (
+            a.http_5xx,
+            a.lambda_errors,
+            a.latency_p99_ms,
+            a.throttles,
+            a.unhealthy_targets
+        ),
+        (10, 1, 1000, 1, 1)
+    );
+    assert!(a.notify.is_empty());
+    assert_eq!(a.http_5xx_percent, 5);
+    assert!(a.dashboard);
+    let text = section(
+        "[alarms]\nhttp_5xx = 50\nhttp_5xx_percent = 2\nlambda_errors = 5\nlatency_p99_ms = 2500\nthrottles = 3\n\
+         unhealthy_targets = 2\nnotify = [\"Team@Example.com\", \"ops@example.com\"]\n\
+         dashboard = false\n",
+    );
+    let (_, c) = parse_ok(&text);
+    let a = c.alarms.expect("alarms");
+    assert_eq!(
+        (
+            a.http_5xx,
+            a.lambda_errors,
+            a.latency_p99_ms,
+            a.throttles,
+            a.unhealthy_targets
+        ),
+        (50, 5, 2500, 3, 2)
+    );
+    assert_eq!(a.http_5xx_percent, 2);
+    assert_eq!(a.notify, ["ops@example.com", "team@example.com"]);
+    assert!(!a.dashboard);
+    assert!(parse_ok(&section("")).1.alarms.is_none());
 }
 
 // ---- [https.headers] ------------------------------------------------------------------
@@ -1696,6 +1750,7 @@ rule_help! {
     attach_refuses_https: attached("", "[https]\ndomain = \"api.example.com\"\n", "paths = [\"/a\"]\n"), "https", "[https] cannot be combined", "remove [https]";
     attach_refuses_https_headers: attached("", "[https]\ndomain = \"api.example.com\"\n[https.headers]\nserver = false\n", "paths = [\"/a\"]\n"), "https", "[https] cannot be combined", "response headers are its owner's";
     attach_refuses_waf: attached("", "[waf]\nmanaged_rules = []\n", "paths = [\"/a\"]\n"), "waf", "[waf] cannot be combined", "remove [waf]";
+    attach_refuses_alarms: attached("", "[alarms]\n", "paths = [\"/a\"]\n"), "alarms", "[alarms] cannot be combined", "remove [alarms]";
     attach_refuses_route_auth: attached_ok("[functions.routes.auth.jwt]\nissuer = \"https://issuer.example.com\"\njwks_endpoint = \"https://issuer.example.com/jwks.json\"\n"), "functions[0].routes[0].auth", "cannot be combined with load_balancer.listener_arn", "remove `auth`";
     attach_route_without_host_or_path: attached("", "", "methods = [\"GET\"]\n"), "functions[0].routes[0]", "matches every request", "give it `hosts` or `paths`";
     attach_route_catch_all_path: attached("", "", "paths = [\"/*\"]\n"), "functions[0].routes[0]", "matches every request", "hosts = [\"orders.example.com\"]";

@@ -23,6 +23,7 @@ use super::fields::{self, Field, Section, Ty};
 use super::rules::q;
 use super::{Config, Warning};
 
+mod alarms;
 mod attach;
 mod auth;
 mod functions;
@@ -239,6 +240,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     let load_balancer = c.load_balancer(&top);
     let https = c.https(&top, stack.region.as_deref());
     let waf = c.waf(&top);
+    let alarms = c.alarms(&top);
     let reserved = https
         .as_ref()
         .filter(|h| h.headers.cors())
@@ -260,6 +262,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
             load_balancer,
             https,
             waf,
+            alarms,
             functions,
             routes: routes.unwrap_or_default(),
             warnings,

@@ -18,7 +18,10 @@ use serde::Serialize;
 
 use super::stack::Tags;
 
+mod alarm;
+mod alarm_topic;
 mod certificate;
+mod dashboard;
 mod dns_record;
 mod function;
 mod function_concurrency;
@@ -39,7 +42,14 @@ mod vpc;
 mod web_acl;
 mod web_acl_association;
 
+pub use alarm::{
+    arn_dimension, AlarmSpec, DimValue, Rate, Threshold, ALARM_PERIOD_SECONDS, RATE_EXPRESSION,
+};
+pub use alarm_topic::AlarmTopicSpec;
 pub use certificate::CertificateSpec;
+pub use dashboard::{
+    body as dashboard_body, read_body as read_dashboard_body, DashboardRow, DashboardSpec,
+};
 pub use dns_record::DnsRecordSpec;
 pub use function::FunctionSpec;
 pub use function_concurrency::FunctionConcurrencySpec;
@@ -225,6 +235,9 @@ macro_rules! for_each_kind {
             DnsRecord(DnsRecordSpec) in dns_record,
             WebAcl(WebAclSpec) in web_acl,
             WebAclAssociation(WebAclAssociationSpec) in web_acl_association,
+            AlarmTopic(AlarmTopicSpec) in alarm_topic,
+            Alarm(AlarmSpec) in alarm,
+            Dashboard(DashboardSpec) in dashboard,
         }
     };
 }

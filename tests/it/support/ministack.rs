@@ -81,7 +81,7 @@ impl MiniStack {
                 // bind port 8883 on every interface.
                 .env(
                     "SERVICES",
-                    "sts,iam,ec2,elasticloadbalancing,lambda,logs,monitoring,s3,acm,route53,ssm,secretsmanager,kms,tagging,wafv2",
+                    "sts,iam,ec2,elasticloadbalancing,lambda,logs,monitoring,sns,s3,acm,route53,ssm,secretsmanager,kms,tagging,wafv2",
                 )
                 .env("IOT_MTLS_ENABLED", "0")
                 .env("S3_DATA_DIR", data.join("s3"))

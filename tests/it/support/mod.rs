@@ -1,6 +1,6 @@
 //! Integration-test harness shared by the `tests/*.rs` files (`mod support;`).
 //!
-//! - [`Moto`]: a `moto_server` (local AWS emulator) on a free loopback port.
+//! - [`Moto`]: moto's server (local AWS emulator, through `scripts/tools/moto-server`) on a free loopback port.
 //!   [`Moto::shared`] gives one server per test binary; tests sharing it must keep out
 //!   of each other's way (a distinct stack name each, see [`unique_stack_name`], and a
 //!   region of their own where that helps). [`Moto::start`] gives a private server.
@@ -91,23 +91,23 @@ impl Moto {
     /// Starts a private server on a free loopback port and waits until it answers.
     /// Panics (printing the log's path and tail) if it cannot be started.
     pub(crate) fn start() -> Moto {
-        let program = find_moto_server();
+        let python = find_moto_python();
         let mut failures = Vec::new();
         for _ in 0..MOTO_START_ATTEMPTS {
             let port = free_port();
-            match Moto::try_start(&program, port) {
+            match Moto::try_start(&python, port) {
                 Ok(moto) => return moto,
                 Err(failure) => failures.push(failure),
             }
         }
         panic!(
-            "could not start moto_server ({}) after {MOTO_START_ATTEMPTS} attempts:\n{}",
-            program.display(),
+            "could not start moto's server ({} {MOTO_SHIM}) after {MOTO_START_ATTEMPTS} attempts:\n{}",
+            python.display(),
             failures.join("\n")
         );
     }
 
-    fn try_start(program: &Path, port: u16) -> Result<Moto, String> {
+    fn try_start(python: &Path, port: u16) -> Result<Moto, String> {
         let dir = log_dir();
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -121,7 +121,8 @@ impl Moto {
         let log_err = log.try_clone().expect("clone log file handle");
 
         let child = spawn_with_lifeline(
-            Command::new(program)
+            Command::new(python)
+                .arg(Path::new(REPO).join(MOTO_SHIM))
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .env("MOTO_ACM_VALIDATION_WAIT", "1"),
@@ -288,24 +289,29 @@ fn prune_old_logs(dir: &Path, age: Duration) {
     }
 }
 
-/// moto_server from the private virtualenv `scripts/test` installs (target/tools/moto),
-/// else the first one on PATH.
-fn find_moto_server() -> PathBuf {
-    let private = Path::new(REPO).join("target/tools/moto/bin/moto_server");
+/// moto's server with CloudWatch's Smithy RPC v2 CBOR protocol translated to the JSON
+/// protocol moto speaks (docs/testing.md); run with the python of moto's virtualenv.
+const MOTO_SHIM: &str = "scripts/tools/moto-server";
+
+/// The python of moto's private virtualenv `scripts/test` installs (target/tools/moto),
+/// else the python beside the first `moto_server` on PATH.
+fn find_moto_python() -> PathBuf {
+    let private = Path::new(REPO).join("target/tools/moto/bin/python");
     if is_executable(&private) {
         return private;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("moto_server");
-        if is_executable(&candidate) {
+        let candidate = dir.join("python");
+        if is_executable(&dir.join("moto_server")) && is_executable(&candidate) {
             return candidate;
         }
     }
     panic!(
-        "`moto_server` was found neither in {} nor on PATH. The integration tests need \
-         moto's server, pinned in scripts/tools/moto-requirements.txt: run `scripts/test` \
-         once, which installs it into that private virtualenv.",
+        "moto's virtualenv was found neither in {} nor on PATH (a `moto_server` with a \
+         `python` beside it). The integration tests need moto's server, pinned in \
+         scripts/tools/moto-requirements.txt: run `scripts/test` once, which installs it \
+         into that private virtualenv.",
         private.display()
     );
 }

@@ -389,7 +389,7 @@ pub(crate) fn operation_of(
             .any(|p| op.starts_with(p))
     };
     match service {
-        "ec2" | "elasticloadbalancing" | "iam" | "sts" => {
+        "ec2" | "elasticloadbalancing" | "iam" | "sts" | "sns" => {
             let op = form_value(body, "Action").unwrap_or("Unknown").to_string();
             let mutating = !read(&op);
             (op, mutating)
@@ -502,13 +502,16 @@ pub(crate) fn error_response(
     code: &str,
     message: &str,
 ) -> Response<Full<Bytes>> {
+    if service == "monitoring" {
+        return cbor_error(status, code, message);
+    }
     let (content_type, body, extra) = match service {
         "ec2" => (
             "text/xml",
             format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"),
             None,
         ),
-        "elasticloadbalancing" | "iam" | "sts" | "route53" => (
+        "elasticloadbalancing" | "iam" | "sts" | "route53" | "sns" => (
             "text/xml",
             format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"),
             None,
@@ -525,6 +528,40 @@ pub(crate) fn error_response(
         builder = builder.header("x-amzn-errortype", code);
     }
     builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// A CloudWatch error as the SDK reads it (Smithy RPC v2 CBOR): the CBOR map
+/// `{"__type": code, "message": message}`.
+fn cbor_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    fn text(out: &mut Vec<u8>, s: &str) {
+        // Major type 3 (text string) with its length: inline under 24, else in 1, 2 or
+        // 4 bytes (0x78, 0x79, 0x7a).
+        let n = s.len();
+        match n {
+            0..=23 => out.push(0x60 | n as u8),
+            24..=0xff => out.extend([0x78, n as u8]),
+            0x100..=0xffff => {
+                out.push(0x79);
+                out.extend((n as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(0x7a);
+                out.extend((n as u32).to_be_bytes());
+            }
+        }
+        out.extend(s.as_bytes());
+    }
+    let mut body = vec![0xa2];
+    for s in ["__type", code, "message", message] {
+        text(&mut body, s);
+    }
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/cbor")
+        .header("smithy-protocol", "rpc-v2-cbor")
+        .header("x-amzn-requestid", "proxy")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

@@ -16,7 +16,7 @@ const ATTACH_KEYS: [&str; 3] = [
 ];
 
 /// The sections whose every setting is the shared load balancer's, and what to do.
-const REFUSED_SECTIONS: [(&Field, &str); 3] = [
+const REFUSED_SECTIONS: [(&Field, &str); 4] = [
     (
         &top::NETWORK,
         "the VPC and subnets are the shared load balancer's: remove [network]",
@@ -31,6 +31,11 @@ const REFUSED_SECTIONS: [(&Field, &str); 3] = [
         &top::WAF,
         "a web ACL is associated with the whole load balancer, every team's routes: remove \
          [waf], or ask the load balancer's owner to associate one",
+    ),
+    (
+        &top::ALARMS,
+        "the stack's alarms and dashboard watch a load balancer of its own; on a shared \
+         one its metrics are every team's: remove [alarms] (docs/attach.md)",
     ),
 ];
 
