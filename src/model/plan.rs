@@ -916,6 +916,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn going_dualstack_in_the_stacks_own_vpc_adds_ipv6_in_place() {
+        use crate::model::config::IpAddressType;
+        let before = desired(&config(false), &ctx());
+        let mut cfg = config(false);
+        cfg.load_balancer.ip_address_type = IpAddressType::Dualstack;
+        let after = desired(&cfg, &ctx());
+        let p = plan(&after, &observed_from(&before)).expect("plan");
+        insta::assert_snapshot!("dualstack_in_own_vpc", p.render());
+        // The network changes in place: nothing is replaced under the load balancer.
+        assert!(p.changes.iter().all(|c| c.action != Action::Replace));
+        let updated = |id: &str| {
+            p.changes
+                .iter()
+                .any(|c| c.logical.as_str() == id && c.action == Action::Update)
+        };
+        for id in [
+            "vpc",
+            "subnet/1",
+            "subnet/2",
+            "route-table",
+            "load-balancer",
+        ] {
+            assert!(updated(id), "{id} is updated");
+        }
+        // Back to IPv4: the blocks and the route are not removed (only `Some` is managed).
+        let back = plan(&before, &observed_from(&after)).expect("plan");
+        for id in ["vpc", "subnet/1", "subnet/2", "route-table"] {
+            let change = back.changes.iter().find(|c| c.logical.as_str() == id);
+            assert_eq!(change.map(|c| c.action), Some(Action::Keep), "{id}");
+        }
+    }
+
+    #[test]
     fn a_web_acl_is_added_after_the_load_balancer_and_its_rules_change_in_place() {
         use crate::model::config::{RateLimit, WafSettings};
         let with = |rate: Option<RateLimit>| {
