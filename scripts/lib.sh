@@ -91,6 +91,29 @@ ensure_builders() {
     "$TOOLS_DIR/builders/bin/cargo-zigbuild" --version >/dev/null 2>&1 ||
         die "$TOOLS_DIR/builders/bin/cargo-zigbuild does not run; remove $TOOLS_DIR/builders and try again"
     echo "builders: $TOOLS_DIR/builders ($(grep -v '^#' "$TOOLS_DIR/builders/.requirements.txt" | tr '\n' ' '))" >&2
+    ensure_wheels
+}
+
+# The wheels `albkit doctor --fix` installs (cargo-zigbuild and ziglang at the pins of
+# scripts/tools/builders-requirements.txt, which albkit embeds), downloaded once into
+# target/tools/wheels: tests/it/doctor.rs points albkit's pip there (PIP_NO_INDEX,
+# PIP_FIND_LINKS) instead of downloading them on every run.
+ensure_wheels() {
+    local requirements="$repo/scripts/tools/builders-requirements.txt"
+    local wheels="$TOOLS_DIR/wheels"
+    local pins
+    pins="$(grep -E '^(cargo-zigbuild|ziglang)==' "$requirements")"
+    if [ -f "$wheels/.pins" ] && [ "$(cat "$wheels/.pins")" = "$pins" ]; then
+        return 0
+    fi
+    say "Downloading the wheels albkit doctor --fix installs into $wheels"
+    rm -rf "$wheels"
+    mkdir -p "$wheels"
+    # shellcheck disable=SC2086 # one pin a word
+    "$TOOLS_DIR/builders/bin/python" -m pip download --disable-pip-version-check \
+        --no-input --quiet --dest "$wheels" $pins ||
+        die "pip download of $pins into $wheels failed"
+    printf '%s\n' "$pins" >"$wheels/.pins"
 }
 
 # A TrueType font for `albkit cost --plot` in the tests (the chart's text): Debian's

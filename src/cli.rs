@@ -79,7 +79,8 @@ pub enum Command {
     /// latency, Lambda errors, throttles and concurrency per function, and any traffic shift.
     Top(TopArgs),
     /// Check the account and this machine for what would make a first `up` or `dev` fail
-    /// (credentials, DNS delegation, quotas, build toolchain); read-only, exit 1 on a failure.
+    /// (credentials, DNS delegation, quotas, build toolchain); read-only unless `--fix`
+    /// (installs what the builds lack), exit 1 on a failure.
     Doctor(DoctorArgs),
     /// Remove the stack.
     Down(DownArgs),
@@ -158,6 +159,15 @@ pub struct DoctorArgs {
     /// resolvers of /etc/resolv.conf.
     #[arg(long, value_name = "IP:PORT")]
     pub resolver: Option<std::net::SocketAddr>,
+    /// Install what the functions' builds lack before checking: cargo-zigbuild and zig
+    /// into albkit's tool directory (a Python virtualenv under the user's cache
+    /// directory), and the Rust target of each function architecture (rustup). Asks
+    /// first on a terminal.
+    #[arg(long)]
+    pub fix: bool,
+    /// Do not ask before `--fix` changes this machine (required without a terminal).
+    #[arg(short = 'y', long, requires = "fix")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

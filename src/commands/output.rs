@@ -298,7 +298,12 @@ pub(crate) struct DoctorDoc {
     pub stack: String,
     /// The AWS region used
     pub region: String,
-    /// Every check, in the order run; the exit code is 1 when one has status fail
+    /// What `--fix` did, before the checks, each reported like a check (fix:builders,
+    /// fix:target:<triple>); empty without `--fix` or when nothing was missing
+    #[schemars(with = "Vec<CheckSchema>")]
+    pub fixes: Vec<Check>,
+    /// Every check, in the order run; the exit code is 1 when one (or a fix) has status
+    /// fail
     #[schemars(with = "Vec<CheckSchema>")]
     pub checks: Vec<Check>,
 }
@@ -309,7 +314,7 @@ pub(crate) struct DoctorDoc {
 #[schemars(rename = "check", deny_unknown_fields)]
 struct CheckSchema {
     /// credentials, hosted-zone, quota:..., log-delivery, build:<function>, dev:cargo,
-    /// dev:port
+    /// dev:port; the fixes: fix:builders, fix:target:<triple>
     name: String,
     #[schemars(schema_with = "check_status_schema")]
     status: String,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::config::Architecture;
 use super::stack::elb_account;
 use crate::package::elf::{GlibcVersion, AL2023_GLIBC};
-use crate::package::{choose_builder, musl_target, Builder, Toolbox};
+use crate::package::{choose_builder, musl_target, Builder, Installed, Toolbox};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -488,7 +488,10 @@ fn target_build(
         Check::fail(
             name,
             format!("{detail}, but the Rust target {target} is not installed"),
-            format!("run {}", add_target(target, probe.rustup)),
+            format!(
+                "run `albkit doctor --fix` (it runs rustup for you), or {}",
+                add_target(target, probe.rustup)
+            ),
         )
     }
 }
@@ -497,7 +500,8 @@ fn target_build(
 /// not be newer than Lambda's.
 fn native_cargo(name: String, detail: String, arch: Architecture, probe: &BuildProbe) -> Check {
     let old_glibc = format!(
-        "install cargo-lambda (`pip install cargo-lambda` or `cargo install cargo-lambda`) or \
+        "run `albkit doctor --fix`, which installs cargo-zigbuild and zig into albkit's tool \
+         directory; or install cargo-lambda (`pip install cargo-lambda` or `cargo install cargo-lambda`) or \
          cargo-zigbuild (`cargo install cargo-zigbuild` and zig), or the static musl target \
          ({}): albkit uses whichever is installed",
         add_target(musl_target(arch), probe.rustup)
@@ -565,7 +569,9 @@ fn cross_cargo(name: String, detail: String, arch: Architecture, probe: &BuildPr
             missing.join(" and ")
         ),
         format!(
-            "run {}; or install cargo-lambda (`pip install cargo-lambda` or `cargo install \
+            "run `albkit doctor --fix`, which installs cargo-zigbuild and zig (they \
+             cross-compile) into albkit's tool directory and adds the Rust target; or run {}; \
+             or install cargo-lambda (`pip install cargo-lambda` or `cargo install \
              cargo-lambda`), which cross-compiles with zig; or set architecture = \"{other}\"",
             steps.join(" and ")
         ),
@@ -605,9 +611,177 @@ pub fn dev_port(addr: &str, taken: Option<&str>) -> Check {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// 7. `albkit doctor --fix`
+// ---------------------------------------------------------------------------------
+
+/// What `albkit doctor --fix` can change on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// A virtualenv with cargo-zigbuild and zig in albkit's tool directory.
+    Builders,
+    /// `rustup target add <triple>`.
+    Target(&'static str),
+}
+
+impl Fix {
+    /// Its name in the report, as a check's.
+    pub fn name(&self) -> String {
+        match self {
+            Fix::Builders => "fix:builders".to_string(),
+            Fix::Target(t) => format!("fix:target:{t}"),
+        }
+    }
+
+    /// What it does, for the question `--fix` asks.
+    pub fn describe(&self, tool_dir: &str) -> String {
+        match self {
+            Fix::Builders => format!("install cargo-zigbuild and zig into {tool_dir}"),
+            Fix::Target(t) => format!("run `rustup target add {t}`"),
+        }
+    }
+}
+
+/// The fixes the functions' builds need, from what is installed for each of their
+/// architectures (pure): cargo-zigbuild and zig unless cargo-lambda or cargo-zigbuild is
+/// found, then the Rust target of each architecture whose builder (as chosen once the
+/// builders are installed) needs one that is missing.
+pub fn fixes_needed(found: &[(Architecture, Installed)], forced: Option<&str>) -> Vec<Fix> {
+    let builders = found
+        .iter()
+        .any(|(_, i)| !i.tools.cargo_lambda && !i.tools.zigbuild);
+    let mut fixes: Vec<Fix> = builders.then_some(Fix::Builders).into_iter().collect();
+    for (arch, i) in found {
+        let tools = Toolbox {
+            zigbuild: i.tools.zigbuild || builders,
+            ..i.tools
+        };
+        let target = match choose_builder(&tools, forced) {
+            Builder::CargoLambda => None,
+            Builder::Musl => (!tools.musl_std).then(|| musl_target(*arch)),
+            Builder::Cargo if tools.native => None,
+            Builder::Zigbuild | Builder::Cargo => (!i.target_std).then(|| arch.rust_target()),
+        };
+        if let Some(t) = target.map(Fix::Target).filter(|f| !fixes.contains(f)) {
+            fixes.push(t);
+        }
+    }
+    fixes
+}
+
+/// A fix that worked: `what` is what it installed.
+pub fn fix_done(fix: Fix, what: &str) -> Check {
+    Check::ok(fix.name(), what)
+}
+
+/// A fix that failed, with why and what to do instead: `manual` is how to install the
+/// builders by hand, `other_arch` the architecture that needs no cross build.
+pub fn fix_failed(fix: Fix, why: &str, manual: &str, other_arch: &str) -> Check {
+    match fix {
+        Fix::Builders => Check::fail(
+            fix.name(),
+            format!("installing cargo-zigbuild and zig failed: {why}"),
+            format!(
+                "install python3 with its venv module (Debian: `apt-get install \
+                 python3-venv`), let pip reach its index (or set PIP_INDEX_URL), then run \
+                 `albkit doctor --fix` again; or by hand: {manual}"
+            ),
+        ),
+        Fix::Target(t) => Check::fail(
+            fix.name(),
+            format!("the Rust target {t} could not be added: {why}"),
+            format!(
+                "run `rustup target add {t}` where rustup can download the standard library \
+                 (from static.rust-lang.org, or RUSTUP_DIST_SERVER), or install it with your \
+                 Rust distribution; or set architecture = \"{other_arch}\""
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn found(tools: Toolbox, target_std: bool) -> Installed {
+        Installed {
+            tools,
+            target_std,
+            cross_linker: false,
+        }
+    }
+
+    #[test]
+    fn fix_installs_the_builders_and_the_targets_they_lack() {
+        let native = Toolbox {
+            native: true,
+            ..Toolbox::default()
+        };
+        let cross = Toolbox::default();
+        // Nothing installed: the builders, and arm64's target (x86_64's is the host's).
+        let fixes = fixes_needed(
+            &[
+                (Architecture::X86_64, found(native, true)),
+                (Architecture::Arm64, found(cross, false)),
+            ],
+            None,
+        );
+        assert_eq!(
+            fixes,
+            [Fix::Builders, Fix::Target("aarch64-unknown-linux-gnu")]
+        );
+        // cargo-zigbuild found: only the target.
+        let zig = Toolbox {
+            zigbuild: true,
+            ..cross
+        };
+        assert_eq!(
+            fixes_needed(&[(Architecture::Arm64, found(zig, false))], None),
+            [Fix::Target("aarch64-unknown-linux-gnu")]
+        );
+        assert!(fixes_needed(&[(Architecture::Arm64, found(zig, true))], None).is_empty());
+        // cargo-lambda adds its targets itself.
+        let lambda = Toolbox {
+            cargo_lambda: true,
+            ..cross
+        };
+        assert!(fixes_needed(&[(Architecture::Arm64, found(lambda, false))], None).is_empty());
+        // Forced musl needs the musl target; two functions of one architecture, one fix.
+        let x86 = (Architecture::X86_64, found(native, true));
+        assert_eq!(
+            fixes_needed(&[x86, x86], Some("musl")),
+            [Fix::Builders, Fix::Target("x86_64-unknown-linux-musl")]
+        );
+        assert!(fixes_needed(&[], None).is_empty());
+    }
+
+    #[test]
+    fn fixes_report_like_checks_with_what_to_do() {
+        assert_eq!(Fix::Builders.name(), "fix:builders");
+        let t = Fix::Target("aarch64-unknown-linux-gnu");
+        assert_eq!(t.name(), "fix:target:aarch64-unknown-linux-gnu");
+        assert!(Fix::Builders
+            .describe("/c/albkit/tools")
+            .contains("/c/albkit/tools"));
+        let ok = fix_done(Fix::Builders, "cargo-zigbuild 0.24.1");
+        assert_eq!((ok.status, ok.fix), (Status::Ok, None));
+        let c = fix_failed(
+            Fix::Builders,
+            "no python3",
+            "`python3 -m venv ...`",
+            "x86_64",
+        );
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.ends_with("no python3"), "{}", c.detail);
+        let fix = c.fix.expect("fix");
+        assert!(fix.contains("python3-venv") && fix.ends_with("`python3 -m venv ...`"));
+        let c = fix_failed(t, "could not download", "", "x86_64");
+        assert_eq!(
+            c.detail,
+            "the Rust target aarch64-unknown-linux-gnu could not be added: could not download"
+        );
+        assert!(c.fix.expect("fix").contains("architecture = \"x86_64\""));
+    }
 
     fn zone(servers: &[&str]) -> Zone {
         Zone {
@@ -871,6 +1045,7 @@ mod tests {
             "{fix}"
         );
         assert!(fix.contains("cargo install cargo-lambda"));
+        assert!(fix.starts_with("run `albkit doctor --fix`"), "{fix}");
         assert!(fix.contains("architecture = \"x86_64\""));
         // Only the linker missing.
         let c = build(

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::model::config::{Architecture, FunctionSettings};
 
 pub mod elf;
+pub mod tools;
 
 /// A built function, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +81,8 @@ impl BuildError {
             BuildError::Cargo { path, .. } => format!("fix the build error above; `cargo build --release --manifest-path {path}/Cargo.toml` reproduces it"),
             BuildError::NoBinary { .. } => "the function crate needs a binary target (src/main.rs) that runs the Lambda runtime".into(),
             BuildError::MissingTarget { target, .. } => format!(
-                "run `rustup target add {target}` and install a linker for it (or `cargo install cargo-lambda`), or set architecture = \"{}\"",
+                "run `albkit doctor --fix`, which installs cargo-zigbuild and zig into albkit's tool directory and runs `rustup target add {target}`; or by hand: `rustup target add {target}` and {}; or set architecture = \"{}\"",
+                manual_zigbuild(),
                 host_architecture().map_or("x86_64", |a| a.as_str())
             ),
             BuildError::Package { .. } => "check that the disk is writable and has room".into(),
@@ -89,10 +91,22 @@ impl BuildError {
                 builder.describe()
             ),
             BuildError::NoCrossLinker { target, .. } => format!(
-                "install cargo-lambda or cargo-zigbuild (they cross-compile with zig), or a cross linker (`apt-get install gcc-aarch64-linux-gnu`) together with `rustup target add {target}`; or set architecture = \"{}\"",
+                "run `albkit doctor --fix`, which installs cargo-zigbuild and zig (they cross-compile) into albkit's tool directory; or by hand: {}, or a cross linker (`apt-get install gcc-aarch64-linux-gnu`) together with `rustup target add {target}`; or set architecture = \"{}\"",
+                manual_zigbuild(),
                 host_architecture().map_or("x86_64", |a| a.as_str())
             ),
         }
+    }
+}
+
+/// How to install cargo-zigbuild and zig by hand where `doctor --fix` would.
+fn manual_zigbuild() -> String {
+    match tools::tool_dir() {
+        Some(dir) => tools::manual_install(&dir),
+        None => format!(
+            "`pip install {}` into a virtualenv whose bin directory is on PATH",
+            tools::pins().join(" ")
+        ),
     }
 }
 
@@ -225,7 +239,8 @@ async fn toolbox(arch: Architecture) -> Toolbox {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let (cargo_lambda, zigbuild, musl_std) = tokio::join!(
         succeeds(&cargo, &["lambda", "--version"]),
-        succeeds(&cargo, &["zigbuild", "--version"]),
+        // cargo-zigbuild has no `--version` as a cargo subcommand.
+        succeeds(&cargo, &["zigbuild", "--help"]),
         target_installed(musl_target(arch)),
     );
     Toolbox {
@@ -398,11 +413,33 @@ pub fn kept_for_build(name: &str) -> bool {
     BUILD_ENV_NAMES.contains(&name) || BUILD_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// A `cargo` (or cargo subcommand) process with only [`kept_for_build`]'s variables.
+/// A `cargo` (or cargo subcommand) process with only [`kept_for_build`]'s variables, and
+/// albkit's tool directory (what `albkit doctor --fix` installed) first on its `PATH`.
 fn build_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
     cmd.env_clear()
         .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(kept_for_build)));
+    if let Some(bin) = tools::installed_bin() {
+        cmd.env(
+            "PATH",
+            tools::path_with_first(&bin, std::env::var_os("PATH").as_deref()),
+        );
+    }
+    cmd
+}
+
+/// Whether a variable of albkit's environment reaches the installs of `albkit doctor
+/// --fix` (python3, pip, rustup): a build's, and pip's and pyenv's settings (`PIP_INDEX_URL`,
+/// `PIP_FIND_LINKS`). Pure.
+pub fn kept_for_install(name: &str) -> bool {
+    kept_for_build(name) || ["PIP_", "PYENV_"].iter().any(|p| name.starts_with(p))
+}
+
+/// A process for `albkit doctor --fix` with only [`kept_for_install`]'s variables.
+pub fn install_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(kept_for_install)));
     cmd
 }
 
@@ -439,6 +476,14 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     match builder {
+        // cargo-zigbuild links with zig, but compiles against the target's std.
+        Builder::Zigbuild if !target_installed(f.architecture.rust_target()).await => {
+            return Err(BuildError::MissingTarget {
+                function: f.name.clone(),
+                arch: f.architecture.as_str(),
+                target: f.architecture.rust_target(),
+            });
+        }
         Builder::Musl if !target_installed(musl_target(f.architecture)).await => {
             return Err(BuildError::MissingTarget {
                 function: f.name.clone(),
@@ -589,6 +634,8 @@ mod tests {
         ] {
             assert!(kept_for_build(kept), "{kept}");
         }
+        assert!(kept_for_install("PIP_FIND_LINKS") && kept_for_install("PATH"));
+        assert!(!kept_for_build("PIP_FIND_LINKS"));
         for dropped in [
             "AWS_SECRET_ACCESS_KEY",
             "AWS_ACCESS_KEY_ID",
@@ -600,6 +647,7 @@ mod tests {
             "NPM_TOKEN",
         ] {
             assert!(!kept_for_build(dropped), "{dropped}");
+            assert!(!kept_for_install(dropped), "{dropped}");
         }
     }
 
@@ -723,6 +771,32 @@ mod tests {
         assert!(e.help().contains("cargo-zigbuild"), "{}", e.help());
         a.required_versions.clear();
         assert!(check_runtime(&a).is_ok());
+    }
+
+    #[test]
+    fn an_arm64_refusal_says_what_to_run() {
+        let missing = BuildError::MissingTarget {
+            function: "api".into(),
+            arch: "arm64",
+            target: "aarch64-unknown-linux-gnu",
+        };
+        let no_linker = BuildError::NoCrossLinker {
+            function: "api".into(),
+            arch: "arm64",
+            target: "aarch64-unknown-linux-gnu",
+        };
+        for e in [missing, no_linker] {
+            let help = e.help();
+            assert!(help.starts_with("run `albkit doctor --fix`"), "{help}");
+            assert!(
+                help.contains("rustup target add aarch64-unknown-linux-gnu"),
+                "{help}"
+            );
+            assert!(
+                help.contains("cargo-zigbuild==") && help.contains("ziglang=="),
+                "{help}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! `albkit doctor` against moto: every check is there with a status, the document
 //! matches its schema, the exit code follows the statuses, and the hosted zone's
 //! delegation is asked of a stub DNS server on loopback (`--resolver`) that delegates
-//! the zone's name to its own name servers, elsewhere, or not at all.
+//! the zone's name to its own name servers, elsewhere, or not at all. `doctor --fix`
+//! installs cargo-zigbuild and zig into albkit's tool directory under a temporary
+//! XDG_CACHE_HOME, from the wheels scripts/test downloads into target/tools/wheels, and
+//! the next `albkit build` uses them.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,8 +21,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::json_output::assert_matches;
 use crate::support::{
-    albkit, albkit_command, run, sdk_config, unique_stack_name, Moto, Output, Project,
-    ALBKIT_TIMEOUT,
+    albkit, albkit_command, functions_target_dir, run, sdk_config, unique_stack_name, Moto, Output,
+    Project, ALBKIT_TIMEOUT, REPO,
 };
 
 const REGION: &str = "us-east-1";
@@ -308,4 +313,160 @@ async fn doctor_without_a_region_says_how_to_set_one_and_still_checks_the_machin
         assert!(all[name].1.contains("region"), "{name}");
     }
     assert!(all.contains_key("build:hello") && all.contains_key("dev:cargo"));
+}
+
+/// The pinned wheels `doctor --fix` installs, downloaded once by scripts/test.
+fn wheelhouse() -> PathBuf {
+    let wheels = Path::new(REPO).join("target/tools/wheels");
+    assert!(
+        wheels.join(".pins").is_file(),
+        "no wheelhouse at {}: run scripts/test once, or `repo=$PWD; . scripts/lib.sh; \
+         ensure_builders` in the repository, to download the wheels doctor --fix installs",
+        wheels.display()
+    );
+    wheels
+}
+
+/// The hello template's albkit.toml with its function's architecture set.
+fn with_architecture(p: &Project, toml: &str, arch: &str) {
+    p.with_config(&toml.replace(
+        "path = \"functions/hello\"\n",
+        &format!("path = \"functions/hello\"\narchitecture = \"{arch}\"\n"),
+    ));
+}
+
+/// Whether the Rust standard library for `target` is installed.
+fn has_std(target: &str) -> bool {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
+        .is_dir()
+}
+
+/// `(major, minor)` of a glibc version such as `2.17`.
+fn glibc(version: &str) -> (u32, u32) {
+    let mut parts = version
+        .split('.')
+        .map(|n| n.parse().expect("a glibc number"));
+    (parts.next().expect("major"), parts.next().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_fix_installs_the_builders_into_albkits_tool_dir_and_builds_use_them() {
+    let wheels = wheelhouse();
+    let home = tempfile::tempdir().expect("temp home");
+    let cache = home.path().join("cache");
+    let tools = cache.join("albkit/tools");
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let rustup_home =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), PathBuf::from);
+    let cargo_home =
+        std::env::var_os("CARGO_HOME").map_or_else(|| real_home.join(".cargo"), PathBuf::from);
+    let p = Project::from_template("hello", &unique_stack_name("doctor-fix"));
+    let x86 = p.read("albkit.toml");
+    with_architecture(&p, &x86, "arm64");
+    let command = |args: &[&str]| {
+        let mut cmd = albkit_command(Moto::shared(), &p, REGION);
+        cmd.env_remove("ALBKIT_BUILDER")
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", &cache)
+            .env("RUSTUP_HOME", &rustup_home)
+            .env("CARGO_HOME", &cargo_home)
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", &wheels)
+            // rustup's downloads go to a closed loopback port: the shared toolchain is
+            // left as it is, and the target fix fails the way it does offline.
+            .env("RUSTUP_DIST_SERVER", "http://127.0.0.1:1")
+            // zig's cache with the function builds', kept from run to run.
+            .env(
+                "ZIG_GLOBAL_CACHE_DIR",
+                functions_target_dir().join("zig-cache"),
+            )
+            .args(args);
+        run(cmd, ALBKIT_TIMEOUT)
+    };
+
+    // Without a terminal and without --yes: refused, nothing installed.
+    let out = command(&["doctor", "--fix"]);
+    out.code_is(2);
+    assert!(out.stderr.contains("--yes"), "{out}");
+    assert!(!tools.exists(), "{out}");
+
+    let out = command(&["doctor", "--fix", "--yes", "-o", "json"]);
+    let doc = out.json();
+    assert_matches("doctor", &doc, &out);
+    let fixes = checks(&serde_json::json!({ "checks": doc["fixes"] }));
+    let all = checks(&doc);
+    let failed = fixes
+        .values()
+        .chain(all.values())
+        .any(|(s, _, _)| s == "fail");
+    out.code_is(i32::from(failed));
+    let (status, detail, _) = &fixes["fix:builders"];
+    assert_eq!(status, "ok", "{detail}");
+    assert!(detail.contains("cargo-zigbuild"), "{detail}");
+    let target = "aarch64-unknown-linux-gnu";
+    match fixes.get(&format!("fix:target:{target}")) {
+        None => assert!(
+            has_std(target),
+            "no target fix, yet {target} is missing: {out}"
+        ),
+        // rustup cannot download it: reported with the reason.
+        Some((status, detail, fix)) => {
+            assert_eq!(status, "fail", "{detail}");
+            let reason = detail
+                .strip_prefix(&format!(
+                    "the Rust target {target} could not be added: `rustup target add {target}` \
+                     exited with "
+                ))
+                .unwrap_or_else(|| panic!("{detail}"));
+            assert!(!reason.trim().is_empty(), "{detail}");
+            assert!(fix
+                .as_deref()
+                .is_some_and(|f| f.contains("architecture = \"x86_64\"")));
+        }
+    }
+    // The check that follows sees the tool directory's cargo-zigbuild.
+    let (_, detail, _) = &all["build:hello"];
+    assert!(detail.starts_with("cargo zigbuild for arm64"), "{detail}");
+
+    // The virtualenv is there and its cargo-zigbuild runs.
+    let bin = tools.join("venv/bin");
+    for program in ["python3", "cargo-zigbuild"] {
+        assert!(
+            bin.join(program).is_file(),
+            "no {program} in {}",
+            bin.display()
+        );
+    }
+    let version = Command::new(bin.join("cargo-zigbuild"))
+        .arg("--version")
+        .output()
+        .expect("cargo-zigbuild --version");
+    assert!(version.status.success(), "{version:?}");
+    let pins = include_str!("../../scripts/tools/builders-requirements.txt");
+    let pinned = pins
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo-zigbuild=="))
+        .expect("cargo-zigbuild pin");
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains(pinned),
+        "{version:?}"
+    );
+
+    // The next build (x86_64, no ALBKIT_BUILDER) picks cargo-zigbuild from there.
+    with_architecture(&p, &x86, "x86_64");
+    let out = command(&["build", "-o", "json"]);
+    let doc = out.ok().json();
+    assert_matches("build", &doc, &out);
+    let built = &doc["functions"][0];
+    assert_eq!(built["builder"], "cargo zigbuild", "{out}");
+    let needed = built["glibc"].as_str().expect("a glibc executable");
+    assert!(glibc(needed) <= (2, 17), "needs glibc {needed}: {out}");
 }

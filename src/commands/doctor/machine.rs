@@ -1,15 +1,16 @@
 //! What `albkit doctor` finds on this machine: the toolchain each function's build
 //! needs, and what `albkit dev` needs. Runs programs (`cargo --version`, `rustup
 //! --version`, `getconf GNU_LIBC_VERSION`, the probes of [`crate::package::installed`])
-//! and binds a socket; the decisions are [`crate::model::doctor`]'s.
+//! and binds a socket (`--fix` is [`super::fix`]); the decisions are
+//! [`crate::model::doctor`]'s.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 
 use crate::model::config::{Architecture, Config};
 use crate::model::doctor::{self, BuildProbe, Check};
 use crate::package::elf::GlibcVersion;
+use crate::package::Installed;
 
 /// The first line a program prints for `args`, when it runs and succeeds.
 async fn first_line(program: &str, args: &[&str]) -> Option<String> {
@@ -41,13 +42,11 @@ async fn glibc() -> Option<GlibcVersion> {
 
 /// One check per function: the builder albkit would use and what it lacks.
 pub(super) async fn build_checks(config: &Config, cargo_version: Option<&str>) -> Vec<Check> {
-    let (rustup, glibc) = tokio::join!(first_line("rustup", &["--version"]), glibc());
-    let mut installed = BTreeMap::new();
-    for arch in config.functions.iter().map(|f| f.architecture) {
-        if let std::collections::btree_map::Entry::Vacant(slot) = installed.entry(arch_key(arch)) {
-            slot.insert(crate::package::installed(arch).await);
-        }
-    }
+    let (rustup, glibc, installed) = tokio::join!(
+        first_line("rustup", &["--version"]),
+        glibc(),
+        installed(config)
+    );
     let forced = std::env::var("ALBKIT_BUILDER")
         .ok()
         .filter(|v| !v.is_empty());
@@ -55,7 +54,10 @@ pub(super) async fn build_checks(config: &Config, cargo_version: Option<&str>) -
         .functions
         .iter()
         .map(|f| {
-            let found = installed.get(arch_key(f.architecture));
+            let found = installed
+                .iter()
+                .find(|(a, _)| *a == f.architecture)
+                .map(|(_, i)| i);
             let probe = BuildProbe {
                 cargo: cargo_version.is_some(),
                 rustup: rustup.is_some(),
@@ -70,8 +72,16 @@ pub(super) async fn build_checks(config: &Config, cargo_version: Option<&str>) -
         .collect()
 }
 
-fn arch_key(arch: Architecture) -> &'static str {
-    arch.as_str()
+/// What is installed to build for each architecture of the functions (each once), the
+/// way a build looks for it (albkit's tool directory included).
+pub(super) async fn installed(config: &Config) -> Vec<(Architecture, Installed)> {
+    let mut out: Vec<(Architecture, Installed)> = Vec::new();
+    for arch in config.functions.iter().map(|f| f.architecture) {
+        if !out.iter().any(|(a, _)| *a == arch) {
+            out.push((arch, crate::package::installed(arch).await));
+        }
+    }
+    out
 }
 
 /// `cargo --version`, when cargo runs.

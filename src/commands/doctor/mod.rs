@@ -3,9 +3,10 @@
 //! hosted zone's delegation, quotas, the log-delivery principal, the build toolchain,
 //! `dev`'s port. Each prints `ok`, `warn`, `fail` or `skip` with what to do; exit 1 when
 //! one fails. This module reads (AWS, DNS, the machine); [`crate::model::doctor`] decides.
-//! No AWS call it makes changes anything.
+//! No AWS call it makes changes anything; only `--fix` changes this machine ([`fix`]).
 
 mod dns;
+mod fix;
 mod machine;
 
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
@@ -31,6 +32,13 @@ pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<Outcome> {
         Some(s) => s.config.clone(),
         None => crate::model::validate::load(&cli.config)?,
     };
+    let json = cli.output == Output::Json;
+    // Before the checks, which then see what the fixes installed.
+    let fixes = if args.fix {
+        fix::run(&config, args.yes, json, cli.quiet).await?
+    } else {
+        Vec::new()
+    };
     let cargo = machine::cargo_version().await;
     let aws = async {
         match &session {
@@ -48,15 +56,15 @@ pub(crate) async fn run(cli: &Cli, args: &DoctorArgs) -> Result<Outcome> {
     let (mut checks, build) = tokio::join!(aws, machine::build_checks(&config, cargo.as_deref()));
     checks.extend(build);
     checks.extend(machine::dev_checks(cargo.as_deref()));
-    let code = doctor::exit_code(&checks);
+    let code = doctor::exit_code(&checks).max(doctor::exit_code(&fixes));
     let doc = DoctorDoc {
         stack: config.stack.name.clone(),
         region: session
             .as_ref()
             .map_or_else(|| "(none)".to_string(), |s| s.aws.region.clone()),
+        fixes,
         checks,
     };
-    let json = cli.output == Output::Json;
     if !json {
         print(&doc, cli.quiet);
     }
@@ -87,13 +95,14 @@ fn without_region(config: &crate::model::config::Config) -> Vec<Check> {
     out
 }
 
-/// The checks as lines on stdout, each not-ok one followed by its fix.
+/// The fixes made and the checks as lines on stdout, each not-ok one followed by its
+/// fix.
 fn print(doc: &DoctorDoc, quiet: bool) {
-    println!("albkit doctor: stack {} in {}", doc.stack, doc.region);
-    let width = doc.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in &doc.checks {
+    let all = || doc.fixes.iter().chain(&doc.checks);
+    let width = all().map(|c| c.name.len()).max().unwrap_or(0);
+    let line = |c: &Check| {
         if quiet && matches!(c.status, Status::Ok | Status::Skip) {
-            continue;
+            return;
         }
         println!(
             "  {:<4}  {:<width$}  {}",
@@ -104,7 +113,13 @@ fn print(doc: &DoctorDoc, quiet: bool) {
         if let Some(fix) = &c.fix {
             println!("  {:<4}  {:<width$}  fix: {fix}", "", "");
         }
+    };
+    if !doc.fixes.is_empty() {
+        println!("albkit doctor --fix:");
+        doc.fixes.iter().for_each(line);
     }
+    println!("albkit doctor: stack {} in {}", doc.stack, doc.region);
+    doc.checks.iter().for_each(line);
     let count = |s: Status| doc.checks.iter().filter(|c| c.status == s).count();
     println!(
         "{} ok, {} warn, {} fail, {} skip",
