@@ -116,6 +116,19 @@ ensure_wheels() {
     printf '%s\n' "$pins" >"$wheels/.pins"
 }
 
+# The aarch64 Rust standard library, for the arm64 cells of tests/it/builders.rs
+# (cargo-zigbuild and cargo-lambda cross-build with it). Where rustup cannot fetch it,
+# those cells are skipped with the reason. The musl one is not added: with it, albkit
+# would build every test's function as a static musl binary instead of with plain cargo.
+ensure_rust_targets() {
+    local target=aarch64-unknown-linux-gnu
+    rustup target list --installed 2>/dev/null | grep -qx "$target" && return 0
+    command -v rustup >/dev/null 2>&1 || { echo "rustup is missing: the arm64 builder tests will be skipped" >&2; return 0; }
+    say "Adding the Rust target $target (arm64 builder tests)"
+    timeout 300 rustup target add "$target" ||
+        echo "rustup target add $target failed: the arm64 builder tests will be skipped" >&2
+}
+
 # A TrueType font for `albkit cost --plot` in the tests (the chart's text): Debian's
 # fonts-dejavu-core, installed with apt-get when it is missing and we are root.
 ensure_fonts() {

@@ -9,8 +9,8 @@ use super::error::AwsError;
 use super::resources::{
     alarm, alarm_topic, certificate, dashboard, dns_record, function, function_concurrency,
     function_provisioned, internet_gateway, listener, listener_certificates, load_balancer,
-    log_bucket, log_group, role, route_table, rule, security_group, subnet, target_group, vpc,
-    web_acl, web_acl_association, Ctx, Foreign,
+    log_bucket, log_group, role, route_table, rule, security_group, subnet, target_group,
+    trust_store, vpc, web_acl, web_acl_association, Ctx, Foreign,
 };
 use crate::model::attach::AttachedListener;
 use crate::model::found::{resolve, Found};
@@ -85,8 +85,10 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         attach::discover(ctx),
         discover_alarms(ctx),
     )?;
-    let (association, association_foreign) =
-        discover_association(ctx, &elb_found, &web_acl).await?;
+    let ((association, association_foreign), (trust_store, trust_store_foreign)) = tokio::try_join!(
+        discover_association(ctx, &elb_found, &web_acl),
+        discover_trust_store(ctx, &elb_found)
+    )?;
     let log_group::Groups {
         owned: mut groups,
         untagged,
@@ -125,6 +127,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         association,
         attached_rules,
         alarms,
+        trust_store,
     ];
     collect(&mut d, resolve(found.concat(), &aliases));
     d.foreign.extend(elb_foreign);
@@ -136,6 +139,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(web_acl_foreign);
     d.foreign.extend(association_foreign);
     d.foreign.extend(alarms_foreign);
+    d.foreign.extend(trust_store_foreign);
     Ok(d)
 }
 
@@ -150,6 +154,23 @@ async fn discover_alarms(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>), Aw
     foreign.extend(topic_foreign);
     foreign.extend(board_foreign);
     Ok(([alarms, topic, board].concat(), foreign))
+}
+
+/// The trust store of `[https.mtls]`: read when the config asks for one or the stack's
+/// HTTPS listener verifies clients against one (a config that dropped `mtls` leaves it
+/// to remove); otherwise not at all, so a stack without mTLS makes no trust store call.
+async fn discover_trust_store(
+    ctx: &Ctx<'_>,
+    elb_found: &[Found],
+) -> Result<(Vec<Found>, Vec<Foreign>), AwsError> {
+    let wanted = ctx.config.https.as_ref().is_some_and(|h| h.mtls.is_some());
+    let verifying = elb_found
+        .iter()
+        .any(|f| f.logical == logical::LISTENER_HTTPS && listener::verifies(f));
+    if ctx.config.load_balancer.attach.is_some() || !(wanted || verifying) {
+        return Ok((vec![], vec![]));
+    }
+    trust_store::discover(ctx).await
 }
 
 /// The web ACL association of the stack's load balancer: read once both are known, and

@@ -224,6 +224,7 @@ const NOT_FOUND: &[&str] = &[
     "TargetGroupNotFound",
     "ListenerNotFound",
     "RuleNotFound",
+    "TrustStoreNotFound",
     "InvalidVpcID.NotFound",
     "InvalidSubnetID.NotFound",
     "InvalidGroup.NotFound",
@@ -244,6 +245,8 @@ const DEPENDENCY: &[&str] = &[
     "DeleteConflict",
     // WAF: a web ACL still associated with a resource.
     "WAFAssociatedItemException",
+    // ELB: a trust store a listener still verifies clients against.
+    "TrustStoreInUse",
 ];
 
 /// Classifies an error from its code, message and HTTP status. Pure.

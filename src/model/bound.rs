@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::headers::HEADERS_NONE;
 use super::plan::dependencies;
 use super::stack::{Desired, Kind, Resource, HSTS_OFF};
+use crate::model::spec::MTLS_OFF;
 
 /// What AWS costs, in the benchmark's scaled-down model of it.
 #[derive(Debug, Clone, Copy)]
@@ -42,13 +43,20 @@ fn create_cost(r: &Resource, m: &Model) -> Duration {
     match r.kind {
         // CreateVpc (tags inline) → ModifyVpcAttribute (DNS hostnames).
         Kind::Vpc => calls(2),
-        // CreateListener → ModifyListenerAttributes (the response headers of HTTPS).
+        // CreateListener → ModifyListenerAttributes (the response headers of HTTPS) →
+        // ModifyListener (mutual authentication, `[https.mtls]`).
         Kind::Listener
             if r.get("hsts").is_some_and(|h| h != HSTS_OFF)
-                || r.get("response_headers").is_some_and(|h| h != HEADERS_NONE) =>
+                || r.get("response_headers").is_some_and(|h| h != HEADERS_NONE)
+                || r.get("mutual_authentication").is_some_and(|m| m != MTLS_OFF) =>
         {
-            calls(2)
+            let headers = r.get("hsts").is_some_and(|h| h != HSTS_OFF)
+                || r.get("response_headers").is_some_and(|h| h != HEADERS_NONE);
+            let mtls = r.get("mutual_authentication").is_some_and(|m| m != MTLS_OFF);
+            calls(1 + u32::from(headers) + u32::from(mtls))
         }
+        // PutObject (the CA bundle) → CreateTrustStore (tags inline) → ACTIVE.
+        Kind::TrustStore => calls(3),
         // PutFunctionConcurrency.
         Kind::Subnet
         | Kind::Listener
@@ -99,8 +107,9 @@ fn delete_cost(kind: Kind, m: &Model) -> Duration {
         Kind::LoadBalancer => calls(2),
         // Deregister → remove the permission → delete.
         Kind::TargetGroup => calls(2),
-        // Detach the policy → delete; read the lock token → delete the web ACL.
-        Kind::Role | Kind::WebAcl => calls(2),
+        // Detach the policy → delete; read the lock token → delete the web ACL;
+        // DeleteTrustStore → delete its bundle object.
+        Kind::Role | Kind::WebAcl | Kind::TrustStore => calls(2),
         _ => calls(1),
     }
 }

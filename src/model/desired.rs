@@ -2,7 +2,9 @@
 //! Pure: the same config and context give the same stack.
 
 use super::attach;
-use super::config::{Config, FunctionSettings, HttpsSettings, Network, RouteAuth, StaticAnswer};
+use super::config::{
+    Config, FunctionSettings, HttpsSettings, MtlsSettings, Network, RouteAuth, StaticAnswer,
+};
 use super::config::{IpAddressType, Scheme};
 use super::headers;
 use super::names::TAG_REGION;
@@ -14,8 +16,8 @@ use super::spec::{
     FunctionProvisionedSpec, FunctionSpec, HealthCheckSpec, InternetGatewaySpec,
     ListenerCertificatesSpec, ListenerSpec, ListenerTls, LoadBalancerSpec, LogBucketSpec,
     LogGroupSpec, LogicalId, OidcLogin, Ref, RoleSpec, RouteTableSpec, RuleAction, RuleAuth,
-    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, VpcSpec, WebAclAssociationSpec,
-    WebAclSpec,
+    RuleSpec, SecurityGroupSpec, Spec, SubnetSpec, TargetGroupSpec, TrustStoreSpec, VpcSpec,
+    WebAclAssociationSpec, WebAclSpec,
 };
 use super::stack::{
     function_names, log_bucket_policy, partition, resource_tags, Context, Desired, Tags,
@@ -51,6 +53,7 @@ pub fn desired(config: &Config, ctx: &Context) -> Desired {
     let subnets = network(config, ctx, &mut out);
     security_group(config, ctx, &names, &mut out);
     load_balancer(config, ctx, &names, subnets, &mut out);
+    trust_store(config, &names, &mut out);
     listeners(config, &mut out);
     for f in &config.functions {
         function(config, ctx, &names, f, &mut out);
@@ -204,7 +207,8 @@ fn load_balancer(
 ) {
     let lb = &config.load_balancer;
     let bucket = names.log_bucket(&ctx.account);
-    if lb.access_logs {
+    // `[https.mtls]` keeps its CA bundle in the same bucket, logs or not.
+    if lb.access_logs || mtls(config).is_some() {
         push(
             out,
             logical::LOG_BUCKET,
@@ -278,6 +282,10 @@ fn listeners(config: &Config, out: &mut Specs) {
         certificate,
         ssl_policy: https.ssl_policy.clone(),
         headers: https.headers.clone(),
+        trust_store: https
+            .mtls
+            .is_some()
+            .then(|| Ref::Stack(logical::TRUST_STORE.into())),
     };
     let spec = listener(
         logical::LISTENER_HTTPS,
@@ -291,6 +299,26 @@ fn listeners(config: &Config, out: &mut Specs) {
         let spec = ListenerCertificatesSpec::new(listener, extra);
         push(out, logical::LISTENER_CERTIFICATES, spec);
     }
+}
+
+/// `[https.mtls]`, when set.
+fn mtls(config: &Config) -> Option<&MtlsSettings> {
+    config.https.as_ref().and_then(|h| h.mtls.as_ref())
+}
+
+/// The trust store of `[https.mtls]`, made from the CA bundle in the stack's bucket.
+fn trust_store(config: &Config, names: &Names, out: &mut Specs) {
+    let Some(mtls) = mtls(config) else {
+        return;
+    };
+    let spec = TrustStoreSpec {
+        name: names.trust_store(),
+        bucket: Ref::Stack(logical::LOG_BUCKET.into()),
+        key: mtls.bundle.key(),
+        pem: mtls.bundle.pem.clone(),
+        tags: resource_tags(config, logical::TRUST_STORE),
+    };
+    push(out, logical::TRUST_STORE, spec);
 }
 
 /// A function's role, log group, function and target group.

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::config::{Attach, Config, IpAddressType, Network};
+use super::mtls::KEY_PREFIX;
 use super::names::{Names, TAG_STACK};
 use super::stack::partition;
 
@@ -139,6 +140,7 @@ pub fn statements(scope: &Scope<'_>, audience: Audience) -> Vec<Statement> {
         out.extend(roles(&s, scope));
         out.extend(buckets(&s, scope));
         out.extend(https(&s, scope));
+        out.extend(mtls(&s, scope));
         out.extend(waf(&s, scope));
         out.extend(alarms(&s, scope));
         out.extend(oidc_client_secrets(scope));
@@ -464,7 +466,7 @@ fn read_stack(s: &Arns, scope: &Scope<'_>, audience: Audience) -> Vec<Statement>
         ),
     ];
     let mut buckets = Vec::new();
-    if scope.config.load_balancer.access_logs {
+    if has_bucket(scope) {
         buckets.push(s.bucket(&s.log_bucket()));
     }
     buckets.push(s.bucket(&s.lock_bucket()));
@@ -958,7 +960,7 @@ fn roles(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
 /// The access-log bucket and the region's lock bucket.
 fn buckets(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
     let mut resources = vec![s.bucket(&s.lock_bucket()), s.lock_object()];
-    if scope.config.load_balancer.access_logs {
+    if has_bucket(scope) {
         resources.push(s.bucket(&s.log_bucket()));
         // `down --purge-logs` deletes the access logs (every version of them).
         resources.push(format!("{}/*", s.bucket(&s.log_bucket())));
@@ -982,6 +984,54 @@ fn buckets(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
             resources,
         ),
         Statement::new("WriteLock", &["s3:PutObject"], vec![s.lock_object()]),
+    ]
+}
+
+/// Whether the stack has its bucket: for access logs, or for `[https.mtls]`'s CA bundle.
+fn has_bucket(scope: &Scope<'_>) -> bool {
+    let mtls = scope
+        .config
+        .https
+        .as_ref()
+        .is_some_and(|h| h.mtls.is_some());
+    scope.config.load_balancer.access_logs || mtls
+}
+
+/// `[https.mtls]`: the stack's trust store (by name) and its CA bundle's objects in the
+/// stack's bucket (`mtls/*`). ELB reads the bundle with the caller's `s3:GetObject`.
+/// `ModifyListener` (verify mode) is among [`load_balancer`]'s; `DescribeTrustStores`
+/// among the `Describe*` of [`read_everywhere`].
+fn mtls(s: &Arns, scope: &Scope<'_>) -> Vec<Statement> {
+    if scope
+        .config
+        .https
+        .as_ref()
+        .and_then(|h| h.mtls.as_ref())
+        .is_none()
+    {
+        return Vec::new();
+    }
+    let store = s.arn(
+        "elasticloadbalancing",
+        &format!("truststore/{}/*", s.names.trust_store()),
+    );
+    vec![
+        Statement::new(
+            CHANGE_BY_NAME,
+            &[
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:CreateTrustStore",
+                "elasticloadbalancing:DeleteTrustStore",
+                "elasticloadbalancing:ModifyTrustStore",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            vec![store],
+        ),
+        Statement::new(
+            CHANGE_BY_NAME,
+            &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            vec![format!("{}/{}*", s.bucket(&s.log_bucket()), KEY_PREFIX)],
+        ),
     ]
 }
 
@@ -1139,6 +1189,68 @@ mod tests {
         assert_eq!(statement.sid, CHANGE_TAGGED);
         assert!(statement.resources.iter().any(|r| r.contains("/app/")));
         assert!(!actions(&policy(&c, Audience::Plan)).contains(&action));
+    }
+
+    #[test]
+    fn the_trust_store_and_its_bundle_may_change_only_with_mtls() {
+        let create = "elasticloadbalancing:CreateTrustStore";
+        let mut c = config(1, true, "");
+        let without = actions(&policy(&c, Audience::Deploy));
+        assert!(!without.contains(&create));
+        let pem = include_bytes!("../../tests/fixtures/mtls/ca-one.pem");
+        let bundle = crate::model::mtls::check_bundle(pem).expect("valid");
+        if let Some(h) = c.https.as_mut() {
+            h.mtls = Some(crate::model::config::MtlsSettings {
+                path: "ca.pem".into(),
+                bundle,
+            });
+        }
+        c.load_balancer.access_logs = false;
+        let deploy = policy(&c, Audience::Deploy);
+        let store = deploy
+            .iter()
+            .find(|s| s.actions.contains(&create))
+            .expect("listed");
+        // Merged with other services' by-name statements: its ELB resource is the one.
+        let elb: Vec<&String> = store
+            .resources
+            .iter()
+            .filter(|r| service_of_resource(r) == "elasticloadbalancing")
+            .collect();
+        assert_eq!(
+            elb,
+            ["arn:aws:elasticloadbalancing:eu-west-1:123456789012:truststore/shop-mtls/*"]
+        );
+        let bucket = "arn:aws:s3:::albkit-shop-logs-123456789012-eu-west-1";
+        let objects = deploy
+            .iter()
+            .find(|s| s.actions.contains(&"s3:PutObject") && s.actions.contains(&"s3:GetObject"))
+            .expect("listed");
+        assert_eq!(objects.resources, [format!("{bucket}/mtls/*")]);
+        // Without access logs the bucket is still the stack's, for the bundle.
+        assert!(deploy
+            .iter()
+            .any(|s| s.actions.contains(&"s3:CreateBucket")
+                && s.resources.contains(&bucket.to_string())));
+        assert!(!actions(&policy(&c, Audience::Plan)).contains(&create));
+        // Like `[waf]`: beside everything else (a permissions boundary, a hosted zone, a
+        // KMS key, secrets) it is an inline policy's; beside plain HTTPS, a managed one's.
+        let chars = |config: &Config| {
+            size(&document(
+                &Scope {
+                    config,
+                    region: "eu-west-1",
+                    account: "123456789012",
+                },
+                Audience::Deploy,
+            ))
+        };
+        assert!(chars(&c) <= INLINE_ROLE_POLICY_MAX, "{}", chars(&c));
+        let mut plain = config(1, false, "[https]\ndomain = \"api.example.com\"\n");
+        if let Some(h) = plain.https.as_mut() {
+            h.mtls = c.https.as_ref().and_then(|h| h.mtls.clone());
+        }
+        assert!(chars(&plain) <= MANAGED_POLICY_MAX, "{}", chars(&plain));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod lock;
 pub mod metrics;
+pub mod mtls;
 pub mod names;
 pub mod plan;
 pub mod role_policy;

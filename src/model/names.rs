@@ -138,6 +138,11 @@ impl Names {
     }
 
     /// The SNS topic the stack's alarms notify: SNS names are 1–256 of `[A-Za-z0-9_-]`.
+    /// The ELB trust store of `[https.mtls]`: ≤ 32, the load balancer's alphabet.
+    pub fn trust_store(&self) -> String {
+        fit(&format!("{}-mtls", self.stack), 32)
+    }
+
     pub fn alarm_topic(&self) -> String {
         format!("albkit-{}-alarms", self.stack)
     }
@@ -278,6 +283,7 @@ pub mod logical {
     pub const LISTENER_HTTP: &str = "listener/http";
     pub const LISTENER_HTTPS: &str = "listener/https";
     pub const LISTENER_CERTIFICATES: &str = "listener/https/certificates";
+    pub const TRUST_STORE: &str = "trust-store";
     pub const WEB_ACL: &str = "web-acl";
     pub const ALARM_TOPIC: &str = "alarm-topic";
     pub const DASHBOARD: &str = "dashboard";

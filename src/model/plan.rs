@@ -574,6 +574,7 @@ pub(crate) mod tests {
                     server: true,
                 },
                 auth: None,
+                mtls: None,
             }),
             waf: None,
             alarms: None,
@@ -913,6 +914,71 @@ pub(crate) mod tests {
             changed,
             vec![("listener/https/certificates", Action::Update)]
         );
+    }
+
+    #[test]
+    fn mtls_adds_a_trust_store_before_the_listener_and_is_removed_after_it_turns_off() {
+        let pem = include_bytes!("../../tests/fixtures/mtls/ca-one.pem");
+        let two = [
+            &pem[..],
+            include_bytes!("../../tests/fixtures/mtls/ca-two.pem"),
+        ]
+        .concat();
+        let with = |pem: Option<&[u8]>| {
+            let mut cfg = config(true);
+            cfg.load_balancer.access_logs = false;
+            if let Some(h) = cfg.https.as_mut() {
+                h.mtls = pem.map(|p| crate::model::config::MtlsSettings {
+                    path: "ca.pem".into(),
+                    bundle: crate::model::mtls::check_bundle(p).expect("valid"),
+                });
+            }
+            desired(&cfg, &ctx())
+        };
+        let changed = |p: &Plan| -> Vec<(String, Action)> {
+            p.changes
+                .iter()
+                .filter(|c| c.action != Action::Keep)
+                .map(|c| (c.logical.clone(), c.action))
+                .collect()
+        };
+        // Added: the bucket (no access logs) and the trust store, the listener in place.
+        let p = plan(&with(Some(pem)), &observed_from(&with(None))).expect("plan");
+        assert_eq!(
+            changed(&p),
+            vec![
+                ("log-bucket".to_string(), Action::Create),
+                ("trust-store".to_string(), Action::Create),
+                ("listener/https".to_string(), Action::Update),
+            ],
+            "{}",
+            p.render()
+        );
+        let listener = p.get("listener/https").expect("planned");
+        assert!(listener.changed("mutual_authentication"));
+        let on = with(Some(pem));
+        let resource = on
+            .resources
+            .iter()
+            .find(|r| r.logical == "listener/https")
+            .expect("desired");
+        assert!(dependencies(resource, &on).contains(&"trust-store".to_string()));
+        assert_eq!(
+            resource.get("mutual_authentication"),
+            Some("verify trust-store")
+        );
+        // A new bundle: the trust store in place, nothing else.
+        let p = plan(&with(Some(&two)), &observed_from(&on)).expect("plan");
+        assert_eq!(
+            changed(&p),
+            vec![("trust-store".to_string(), Action::Update)]
+        );
+        assert!(p.get("trust-store").expect("planned").changed("bundle"));
+        // Removed: the listener back to off, the trust store and the bucket deleted.
+        let p = plan(&with(None), &observed_from(&on)).expect("plan");
+        let listener = p.get("listener/https").expect("planned");
+        assert_eq!(listener.action, Action::Update);
+        assert_eq!(p.get("trust-store").map(|c| c.action), Some(Action::Delete));
     }
 
     #[test]

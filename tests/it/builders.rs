@@ -6,11 +6,11 @@
 //! request under `albkit invoke --local --zip`.
 //!
 //! cargo-lambda, cargo-zigbuild and zig come from target/tools/builders (pinned in
-//! scripts/tools/builders-requirements.txt, installed by scripts/test) and reach only
-//! these tests' albkit, never the other tests' (which would then build with them). A
-//! cell whose toolchain this machine lacks (a Rust standard library rustup cannot fetch
-//! here, a cross linker) is skipped with its reason written to the test's stderr,
-//! uncaptured, so the run shows it.
+//! scripts/tools/builders-requirements.txt, installed by scripts/test, which also adds
+//! the aarch64 standard library with rustup) and reach only these tests' albkit, never
+//! the other tests' (which would then build with them). A cell whose toolchain this
+//! machine lacks (a Rust standard library, a cross linker) is skipped with its reason
+//! written to the test's stderr, uncaptured, so the run shows it.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -91,8 +91,13 @@ fn found(program: &Path) -> bool {
 
 /// Why `builder` cannot build for `arch` on this machine; `None`: it can.
 fn missing(builder: &str, arch: Arch) -> Option<String> {
-    let rustup = |target: &str| {
-        format!("the Rust standard library for {target} is not installed (`rustup target add {target}`; rustup cannot fetch it on this machine)")
+    let std_missing = |target: &str| {
+        (!has_std(target)).then(|| {
+            format!(
+                "the Rust standard library for {target} is not installed (scripts/test runs \
+                 `rustup target add {target}`, which failed or was not run here)"
+            )
+        })
     };
     let tool = |name: &str| {
         let path = builders_bin().join(name);
@@ -104,18 +109,29 @@ fn missing(builder: &str, arch: Arch) -> Option<String> {
         })
     };
     match builder {
-        "zigbuild" => tool("cargo-zigbuild")
-            .or_else(|| (!has_std(arch.gnu_target())).then(|| rustup(arch.gnu_target()))),
-        "lambda" => tool("cargo-lambda")
-            .or_else(|| (!has_std(arch.gnu_target())).then(|| rustup(arch.gnu_target()))),
+        "zigbuild" => tool("cargo-zigbuild").or_else(|| std_missing(arch.gnu_target())),
+        "lambda" => tool("cargo-lambda").or_else(|| std_missing(arch.gnu_target())),
         "musl" if !arch.is_host() => Some(format!(
             "albkit's musl builder builds only for this machine's architecture, not {}",
             arch.name()
         )),
-        "musl" => (!has_std(arch.musl_target())).then(|| rustup(arch.musl_target())),
+        "musl" => (!has_std(arch.musl_target())).then(|| {
+            format!(
+                "the Rust standard library for {t} is not installed: scripts/test does not \
+                 add it, because with it albkit prefers a static musl build for every \
+                 function and the rest of the suite builds with plain cargo (`rustup target \
+                 add {t}` runs this cell)",
+                t = arch.musl_target()
+            )
+        }),
         _ if arch.is_host() => None,
-        _ if !has_std(arch.gnu_target()) => Some(rustup(arch.gnu_target())),
-        _ => None,
+        _ => std_missing(arch.gnu_target()).or_else(|| {
+            let linker = format!("{}-linux-gnu-gcc", arch.gnu_target().split('-').next()?);
+            let found = Command::new(&linker).arg("--version").output().is_ok();
+            (!found).then(|| {
+                format!("a plain cargo cross build needs the linker {linker}, which is not installed (Debian: gcc-aarch64-linux-gnu)")
+            })
+        }),
     }
 }
 
@@ -137,7 +153,12 @@ fn project(stack: &str, arch: Arch) -> Project {
 /// the venv's zig) and `ALBKIT_BUILDER=builder`. No AWS call is made: the endpoint is
 /// a closed loopback port.
 fn albkit(project: &Project, builder: &str, args: &[&str]) -> Output {
-    let mut cmd = albkit_command_at("http://127.0.0.1:9", project, "us-east-1");
+    albkit_at("http://127.0.0.1:9", project, builder, args)
+}
+
+/// [`albkit`] against `endpoint`.
+fn albkit_at(endpoint: &str, project: &Project, builder: &str, args: &[&str]) -> Output {
+    let mut cmd = albkit_command_at(endpoint, project, "us-east-1");
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![builders_bin()];
     dirs.extend(std::env::split_paths(&path));
@@ -309,4 +330,40 @@ fn a_zip_for_another_machine_is_refused_by_invoke_local() {
     );
     out.fails();
     assert!(out.stderr.contains("this machine cannot run it"), "{out}");
+}
+
+/// The arm64 zigbuild deployed: `up` against moto creates the function with
+/// `Architectures = [arm64]` (read back through the SDK), from the AArch64 bootstrap.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_arm64_function_is_deployed_as_arm64() {
+    if let Some(reason) = missing("zigbuild", Arch::Arm64) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "builders::an_arm64_function_is_deployed_as_arm64: SKIPPED: {reason}"
+        );
+        return;
+    }
+    let moto = crate::support::Moto::shared();
+    let stack = crate::support::unique_stack_name("barm");
+    let project = project(&stack, Arch::Arm64);
+    albkit_at(&moto.endpoint(), &project, "zigbuild", &["up", "--yes"]).ok();
+    let cfg = crate::support::sdk_config(moto, "us-east-1").await;
+    let lambda = aws_sdk_lambda::Client::new(&cfg);
+    let f = lambda
+        .get_function_configuration()
+        .function_name(format!("{stack}--hello"))
+        .send()
+        .await
+        .expect("GetFunctionConfiguration");
+    assert_eq!(
+        f.architectures(),
+        [aws_sdk_lambda::types::Architecture::Arm64]
+    );
+    albkit_at(
+        &moto.endpoint(),
+        &project,
+        "zigbuild",
+        &["down", "--yes", "--purge-logs"],
+    )
+    .ok();
 }

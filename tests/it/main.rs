@@ -19,6 +19,7 @@ mod dualstack;
 mod harness;
 mod json_output;
 mod lifecycle;
+mod mtls;
 mod ownership;
 mod permissions;
 mod reliability;

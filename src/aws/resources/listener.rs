@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ListenerAttribute,
-    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, ListenerAttribute,
+    MutualAuthenticationAttributes, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum,
 };
 
 use super::elb::{read_tags, retag, to_tags};
@@ -17,7 +18,9 @@ use crate::model::found::Found;
 use crate::model::headers::ResponseHeaders;
 use crate::model::names::logical;
 use crate::model::plan::{Change, Observed};
-use crate::model::spec::{DefaultAction, ListenerSpec, ListenerTls, Props, Ref};
+use crate::model::spec::{
+    DefaultAction, ListenerSpec, ListenerTls, Props, Ref, Spec, MTLS_OFF, MTLS_VERIFY,
+};
 use crate::model::stack::NOT_FOUND_BODY;
 
 /// The response headers an HTTPS listener inserts, from its attributes.
@@ -204,10 +207,12 @@ pub(crate) async fn observe(
                 None => "listener/unknown".to_string(),
             });
             let certificate = l.certificates().first().and_then(|c| c.certificate_arn());
+            let (mode, trust_store) = mutual_authentication_of(l);
             let tls = (l.protocol() == Some(&ProtocolEnum::Https)).then(|| ListenerTls {
                 certificate: Ref::External(certificate.unwrap_or_default().to_string()),
                 ssl_policy: l.ssl_policy().unwrap_or_default().to_string(),
                 headers: headers.remove(arn).unwrap_or_default(),
+                trust_store,
             });
             let action = l.default_actions().first().map(render_action);
             let action = action.unwrap_or_default();
@@ -222,6 +227,15 @@ pub(crate) async fn observe(
                 tags: tags.clone(),
             };
             let mut extras = Props::new();
+            if let Some(tls) = &spec.tls {
+                // A mode albkit never sets (`passthrough`) is shown as AWS has it.
+                as_found(
+                    &mut extras,
+                    "mutual_authentication",
+                    mode,
+                    tls.mutual_authentication(),
+                );
+            }
             let protocol = l.protocol().map_or("", ProtocolEnum::as_str);
             as_found(&mut extras, "protocol", protocol, spec.protocol());
             // Another action (a forward to a target group, say) is shown as AWS has it.
@@ -234,6 +248,66 @@ pub(crate) async fn observe(
             Some(Found::new(arn, logical, spec, tags).extras(extras))
         })
         .collect())
+}
+
+/// A listener's mutual authentication as the plan shows it (`off`, `verify <ARN>`, or
+/// another mode by its name), and the trust store it verifies against. Pure.
+fn mutual_authentication_of(l: &Listener) -> (String, Option<Ref>) {
+    let m = l.mutual_authentication();
+    match m.and_then(MutualAuthenticationAttributes::mode) {
+        None | Some(MTLS_OFF) => (MTLS_OFF.to_string(), None),
+        Some(MTLS_VERIFY) => {
+            let store = m
+                .and_then(MutualAuthenticationAttributes::trust_store_arn)
+                .unwrap_or_default();
+            (
+                format!("{MTLS_VERIFY} {store}"),
+                Some(Ref::External(store.to_string())),
+            )
+        }
+        Some(other) => (other.to_string(), None),
+    }
+}
+
+/// Whether a found listener verifies clients against a trust store.
+pub(crate) fn verifies(found: &Found) -> bool {
+    matches!(&found.spec, Spec::Listener(l) if l.tls.as_ref().is_some_and(|t| t.trust_store.is_some()))
+}
+
+/// Sets the HTTPS listener's mutual authentication: `verify` against the trust store,
+/// or `off`.
+async fn write_mutual_authentication(
+    ctx: &Ctx<'_>,
+    logical_id: &str,
+    arn: &str,
+    tls: &ListenerTls,
+) -> Result<(), ResourceError> {
+    let attributes = match &tls.trust_store {
+        Some(store) => MutualAuthenticationAttributes::builder()
+            .mode(MTLS_VERIFY)
+            .trust_store_arn(ctx.ids.of(store)?)
+            .build(),
+        None => MutualAuthenticationAttributes::builder()
+            .mode(MTLS_OFF)
+            .build(),
+    };
+    retry(
+        Policy::fresh(),
+        "set the listener's mutual authentication",
+        &ctx.notify(logical_id),
+        || async {
+            ctx.aws
+                .elb
+                .modify_listener()
+                .listener_arn(arn)
+                .mutual_authentication(attributes.clone())
+                .send()
+                .await
+                .aws("ModifyListener", arn)
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The SDK form of a listener's default action.
@@ -307,6 +381,11 @@ pub(crate) async fn apply(
     if let Some(headers) = headers(want).filter(|_| changed) {
         write_headers(ctx, &change.logical, arn, headers).await?;
     }
+    if let Some(tls) = want.tls.as_ref() {
+        if change.changed("mutual_authentication") {
+            write_mutual_authentication(ctx, &change.logical, arn, tls).await?;
+        }
+    }
     Ok(arn.clone())
 }
 
@@ -352,6 +431,10 @@ async fn create(
     // between leaves them off, which the next plan shows and repairs.
     if let Some(headers) = headers(want).filter(|h| **h != ResponseHeaders::default()) {
         write_headers(ctx, &change.logical, &arn, headers).await?;
+    }
+    // Likewise mutual authentication, set once the listener exists.
+    if let Some(tls) = want.tls.as_ref().filter(|t| t.trust_store.is_some()) {
+        write_mutual_authentication(ctx, &change.logical, &arn, tls).await?;
     }
     Ok(arn)
 }
@@ -422,6 +505,34 @@ mod tests {
         assert_eq!(h.get(Inserted::XFrameOptions), None);
         assert!(!h.server);
         assert_eq!(headers_of(&[]), ResponseHeaders::default());
+    }
+
+    #[test]
+    fn mutual_authentication_is_read_as_the_plan_shows_it() {
+        let listener = |mode: Option<&str>, store: Option<&str>| {
+            let mut l = Listener::builder();
+            if let Some(mode) = mode {
+                let m = MutualAuthenticationAttributes::builder()
+                    .mode(mode)
+                    .set_trust_store_arn(store.map(str::to_string))
+                    .build();
+                l = l.mutual_authentication(m);
+            }
+            mutual_authentication_of(&l.build())
+        };
+        assert_eq!(listener(None, None), ("off".to_string(), None));
+        assert_eq!(listener(Some("off"), None), ("off".to_string(), None));
+        assert_eq!(
+            listener(Some("verify"), Some("arn:ts")),
+            (
+                "verify arn:ts".to_string(),
+                Some(Ref::External("arn:ts".into()))
+            )
+        );
+        assert_eq!(
+            listener(Some("passthrough"), None),
+            ("passthrough".to_string(), None)
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub(crate) mod rule;
 pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod target_group;
+pub(crate) mod trust_store;
 pub(crate) mod vpc;
 pub(crate) mod web_acl;
 pub(crate) mod web_acl_association;

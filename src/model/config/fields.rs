@@ -203,6 +203,14 @@ section! {
         HSTS: field("hsts", Ty::StrOrBool, "the former place of headers.hsts, still read; not both").default(DEFAULT_HSTS).commented();
         HEADERS: field("headers", Ty::Table(&super::HEADERS), "");
         AUTH: field("auth", Ty::Table(&super::AUTH), "the authentication of every route without its own, as a route's `auth`");
+        MTLS: field("mtls", Ty::Table(&super::MTLS), "");
+    }
+}
+
+section! {
+    MTLS = "https.mtls", "[https.mtls]", "optional; mutual TLS in verify mode: the load balancer accepts only clients with a certificate issued by one of these CAs and passes it to the function in x-amzn-mtls-clientcert-* headers (docs/mtls.md); also written `mtls = { ca_bundle = \"...\" }`", commented;
+    mod mtls {
+        CA_BUNDLE: text("ca_bundle", "\"certs/clients-ca.pem\"", "PEM file of CA certificates (basicConstraints CA:TRUE), relative to albkit.toml, at most 1 MB; uploaded to the stack's bucket (created even with access_logs = false) for a trust store").required();
     }
 }
 
@@ -401,6 +409,7 @@ pub const SECTIONS: &[&Section] = &[
     &HTTPS,
     &HEADERS,
     &CORS,
+    &MTLS,
     &WAF,
     &WAF_RATE_LIMIT,
     &ALARMS,

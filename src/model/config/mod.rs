@@ -269,6 +269,17 @@ pub struct HttpsSettings {
     pub headers: ResponseHeaders,
     /// The authentication of every route without its own `auth`.
     pub auth: Option<RouteAuth>,
+    /// `[https.mtls]`: client certificates verified against this CA bundle.
+    pub mtls: Option<MtlsSettings>,
+}
+
+/// `[https.mtls]`: mutual TLS in verify mode (docs/mtls.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtlsSettings {
+    /// `ca_bundle` as written, relative to albkit.toml.
+    pub path: String,
+    /// The file's content, checked.
+    pub bundle: crate::model::mtls::CaBundle,
 }
 
 impl HttpsSettings {

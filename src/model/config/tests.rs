@@ -451,6 +451,7 @@ fn https_is_normalised() {
             ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
             headers: hsts_only(DEFAULT_HSTS),
             auth: None,
+            mtls: None,
         })
     );
 }
@@ -786,6 +787,7 @@ fn full_example() {
             ssl_policy: "ELBSecurityPolicy-TLS13-1-2-Res-2021-06".to_owned(),
             headers: hsts_only("max-age=63072000; includeSubDomains; preload"),
             auth: None,
+            mtls: None,
         }),
         waf: None,
         alarms: None,
@@ -1775,4 +1777,105 @@ fn attach_a_catch_all_path_on_a_host_is_a_route_of_its_own() {
         "paths = [\"/*\"]\nhosts = [\"orders.example.com\"]\n",
     ));
     assert!(c.load_balancer.attach.is_some());
+}
+
+// ---- [https.mtls] -----------------------------------------------------------------
+
+mod mtls {
+    use super::*;
+
+    const CA: &str = include_str!("../../../tests/fixtures/mtls/ca-one.pem");
+    const LEAF: &str = include_str!("../../../tests/fixtures/mtls/leaf.pem");
+    const HTTPS: &str = "[https]\ndomain = \"api.example.com\"\n";
+
+    /// The config with `mtls = { ca_bundle = "certs/ca.pem" }`, the file holding `pem`
+    /// (no file when `None`).
+    fn parse_with(pem: Option<&[u8]>) -> Result<Config, Vec<Problem>> {
+        let dir = project();
+        if let Some(pem) = pem {
+            fs::create_dir_all(dir.path().join("certs")).expect("mkdir");
+            fs::write(dir.path().join("certs/ca.pem"), pem).expect("write");
+        }
+        let text = section(&format!(
+            "{HTTPS}mtls = {{ ca_bundle = \"certs/ca.pem\" }}\n"
+        ));
+        parse_str(&text, dir.path())
+    }
+
+    #[track_caller]
+    fn refused(pem: Option<&[u8]>, needle: &str) {
+        let problems = parse_with(pem).expect_err("refused");
+        let p = problems
+            .iter()
+            .find(|p| p.key == "https.mtls.ca_bundle" && p.message.contains(needle))
+            .unwrap_or_else(|| panic!("no problem containing {needle:?}: {problems:#?}"));
+        assert!(!p.help.trim().is_empty());
+    }
+
+    #[test]
+    fn a_bundle_of_ca_certificates_is_read_and_checked() {
+        let config = parse_with(Some(CA.as_bytes())).expect("valid");
+        let mtls = config.https.and_then(|h| h.mtls).expect("mtls");
+        assert_eq!(mtls.path, "certs/ca.pem");
+        assert_eq!(mtls.bundle.certificates, 1);
+        assert_eq!(mtls.bundle.pem, CA.as_bytes());
+    }
+
+    #[test]
+    fn the_section_form_is_the_same() {
+        let dir = project();
+        fs::create_dir_all(dir.path().join("certs")).expect("mkdir");
+        fs::write(dir.path().join("certs/ca.pem"), CA).expect("write");
+        let text = section(&format!(
+            "{HTTPS}\n[https.mtls]\nca_bundle = \"certs/ca.pem\"\n"
+        ));
+        let config = parse_str(&text, dir.path()).expect("valid");
+        assert!(config.https.and_then(|h| h.mtls).is_some());
+    }
+
+    #[test]
+    fn a_missing_bundle_is_refused() {
+        refused(None, "ca_bundle \"certs/ca.pem\" does not exist");
+    }
+
+    #[test]
+    fn a_bundle_without_a_certificate_is_refused() {
+        refused(Some(b"nothing here\n"), "holds no PEM CERTIFICATE block");
+    }
+
+    #[test]
+    fn a_bundle_with_another_block_is_refused() {
+        let key = format!("{CA}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        refused(Some(key.as_bytes()), "is a \"PRIVATE KEY\" block");
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_x509_is_refused() {
+        let junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        refused(Some(junk.as_bytes()), "is not a valid X.509 certificate");
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_a_ca_is_refused() {
+        let both = format!("{CA}{LEAF}");
+        refused(Some(both.as_bytes()), "is not a CA certificate");
+    }
+
+    #[test]
+    fn a_bundle_over_aws_limit_is_refused() {
+        let big = vec![b'#'; crate::model::mtls::MAX_BUNDLE_BYTES + 1];
+        refused(Some(&big), "more than the 1000000 bytes");
+    }
+
+    #[test]
+    fn ca_bundle_is_required() {
+        let text = section(&format!("{HTTPS}mtls = {{}}\n"));
+        assert_problem(&text, "https.mtls.ca_bundle", "");
+    }
+
+    #[test]
+    fn mtls_is_only_known_inside_https() {
+        let text = section("[load_balancer]\nmtls = { ca_bundle = \"x.pem\" }\n");
+        assert_problem(&text, "load_balancer.mtls", "");
+    }
 }

@@ -28,6 +28,7 @@ mod attach;
 mod auth;
 mod functions;
 mod headers;
+mod mtls;
 mod routes;
 mod sections;
 mod waf;
@@ -238,7 +239,7 @@ pub fn parse_str(text: &str, root: &Path) -> Result<Config, Vec<Problem>> {
     c.region.clone_from(&stack.region);
     let network = c.network(&top);
     let load_balancer = c.load_balancer(&top);
-    let https = c.https(&top, stack.region.as_deref());
+    let https = c.https(&top, stack.region.as_deref(), root);
     let waf = c.waf(&top);
     let alarms = c.alarms(&top);
     let reserved = https

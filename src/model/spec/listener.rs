@@ -38,6 +38,9 @@ pub struct ListenerTls {
     /// The headers the listener adds to every response (`Strict-Transport-Security`
     /// among them) and whether it sends `Server`.
     pub headers: ResponseHeaders,
+    /// `[https.mtls]`: client certificates verified against this trust store (mutual
+    /// TLS in verify mode); `None`: mutual authentication off.
+    pub trust_store: Option<Ref>,
 }
 
 impl ListenerTls {
@@ -45,7 +48,19 @@ impl ListenerTls {
     pub fn hsts(&self) -> Option<&str> {
         self.headers.get(Inserted::StrictTransportSecurity)
     }
+
+    /// The `mutual_authentication` property: `off`, or `verify <trust store>`.
+    pub fn mutual_authentication(&self) -> String {
+        match &self.trust_store {
+            Some(store) => format!("{MTLS_VERIFY} {store}"),
+            None => MTLS_OFF.to_string(),
+        }
+    }
 }
+
+/// ELB's mutual authentication modes albkit sets.
+pub const MTLS_OFF: &str = "off";
+pub const MTLS_VERIFY: &str = "verify";
 
 /// The `hsts` property of an HTTPS listener that adds no such header.
 pub const HSTS_OFF: &str = "off";
@@ -87,6 +102,7 @@ impl Describe for ListenerSpec {
             props.push(("ssl_policy", tls.ssl_policy.clone()));
             props.push(("hsts", tls.hsts().unwrap_or(HSTS_OFF).to_string()));
             props.push(("response_headers", tls.headers.prop()));
+            props.push(("mutual_authentication", tls.mutual_authentication()));
         }
         props.push(("default_action", self.default_action.text()));
         props.push(("tags", tags(&self.tags)));
@@ -94,10 +110,11 @@ impl Describe for ListenerSpec {
     }
 
     fn refs_mut(&mut self) -> Vec<&mut Ref> {
-        let certificate = self.tls.iter_mut().map(|t| &mut t.certificate);
-        [&mut self.load_balancer]
-            .into_iter()
-            .chain(certificate)
-            .collect()
+        let mut refs = vec![&mut self.load_balancer];
+        if let Some(tls) = &mut self.tls {
+            refs.push(&mut tls.certificate);
+            refs.extend(tls.trust_store.as_mut());
+        }
+        refs
     }
 }

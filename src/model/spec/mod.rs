@@ -38,6 +38,7 @@ mod rule;
 mod security_group;
 mod subnet;
 mod target_group;
+mod trust_store;
 mod vpc;
 mod web_acl;
 mod web_acl_association;
@@ -55,7 +56,9 @@ pub use function::FunctionSpec;
 pub use function_concurrency::FunctionConcurrencySpec;
 pub use function_provisioned::FunctionProvisionedSpec;
 pub use internet_gateway::InternetGatewaySpec;
-pub use listener::{DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, NOT_FOUND_BODY};
+pub use listener::{
+    DefaultAction, ListenerSpec, ListenerTls, HSTS_OFF, MTLS_OFF, MTLS_VERIFY, NOT_FOUND_BODY,
+};
 pub use listener_certificates::ListenerCertificatesSpec;
 pub use load_balancer::LoadBalancerSpec;
 pub use log_bucket::LogBucketSpec;
@@ -66,6 +69,7 @@ pub use rule::{FixedResponse, OidcLogin, Redirect, RuleAction, RuleAuth, RuleSpe
 pub use security_group::SecurityGroupSpec;
 pub use subnet::{ipv6_block, ipv6_index, SubnetSpec};
 pub use target_group::{permission_text, HealthCheckSpec, TargetGroupSpec, ELB_PRINCIPAL};
+pub use trust_store::{TrustStoreSpec, BUNDLE_TAG};
 pub use vpc::VpcSpec;
 pub use web_acl::{WafRule, WebAclSpec, BLOCK_COUNTRIES_RULE, RATE_LIMIT_RULE};
 pub use web_acl_association::WebAclAssociationSpec;
@@ -223,6 +227,7 @@ macro_rules! for_each_kind {
             LogBucket(LogBucketSpec) in log_bucket,
             LoadBalancer(LoadBalancerSpec) in load_balancer,
             Certificate(CertificateSpec) in certificate,
+            TrustStore(TrustStoreSpec) in trust_store,
             Listener(ListenerSpec) in listener,
             ListenerCertificates(ListenerCertificatesSpec) in listener_certificates,
             Role(RoleSpec) in role,

@@ -21,6 +21,7 @@ pub(crate) mod inventory;
 pub(crate) mod ministack;
 pub(crate) mod proxy;
 pub(crate) mod screenshot;
+pub(crate) mod trust_stores;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};

@@ -23,6 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::trust_stores::{self, TrustStores};
+
 /// How long AWS takes to catch up, per behaviour; zero turns a behaviour off.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Realism {
@@ -189,6 +191,8 @@ struct State {
     lost: HashSet<String>,
     kill_after: Option<(usize, Target)>,
     stop_on: Option<(String, Target)>,
+    /// ELB trust stores and listeners' mutual authentication (see `trust_stores`).
+    trust_stores: TrustStores,
 }
 
 struct Shared {
@@ -235,6 +239,7 @@ impl Proxy {
                 lost: HashSet::new(),
                 kill_after: None,
                 stop_on: None,
+                trust_stores: TrustStores::default(),
             }),
             config,
             upstream: upstream.trim_end_matches('/').to_string(),
@@ -702,6 +707,73 @@ async fn forward(
     Ok((status, headers, body))
 }
 
+/// The answer to an ELB request the trust store emulation takes (`None`: it goes on to
+/// moto): a trust store call, or a `ModifyListener` that names a trust store that does
+/// not exist. A create or modify first reads the bundle object from moto's S3.
+async fn emulate_trust_stores(
+    shared: &Shared,
+    op: &str,
+    form: &str,
+    trigger: &hyper::HeaderMap,
+) -> Option<Response<Full<Bytes>>> {
+    let error = |(status, code, message): (u16, &str, String)| {
+        error_response("elasticloadbalancing", status, code, &message)
+    };
+    let Some(call) = trust_stores::call_of(op, form) else {
+        if op != "ModifyListener" {
+            return None;
+        }
+        let refused = shared.state.lock().ok()?.trust_stores.check_listener(form);
+        return refused.map(error);
+    };
+    let authorization = trigger
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let region = authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').nth(2))
+        .unwrap_or("us-east-1")
+        .to_string();
+    let bundle = match call.bundle() {
+        Some((bucket, key)) => {
+            let mut headers = signed_like(trigger);
+            // moto picks the service from the credential scope.
+            if let Ok(v) = authorization
+                .replace("/elasticloadbalancing/", "/s3/")
+                .parse()
+            {
+                headers.insert("authorization", v);
+            }
+            let path = format!("/{bucket}/{key}");
+            // ELB reads the bundle over TLS: lift the bucket's TLS-only policy for moto.
+            let policy = lift_policy(shared, bucket, &headers).await;
+            let read = forward(shared, hyper::Method::GET, &path, &headers, Bytes::new()).await;
+            restore_policy(shared, bucket, &headers, policy).await;
+            match read {
+                Ok((200, _, body)) => Some(body),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let answer = shared
+        .state
+        .lock()
+        .ok()?
+        .trust_stores
+        .answer(call, bundle.as_deref(), &region);
+    Some(match answer {
+        Ok(xml) => Response::builder()
+            .status(200)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(xml)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+        Err(e) => error(e),
+    })
+}
+
 /// The signing headers of `trigger`, for calls the proxy makes to moto on its own
 /// (moto does not check signatures; the credential scope names the service).
 fn signed_like(trigger: &hyper::HeaderMap) -> hyper::HeaderMap {
@@ -1161,6 +1233,14 @@ async fn handle(
         ));
     }
 
+    // Trust stores and mutual authentication, which moto lacks (see `trust_stores`).
+    if service == "elasticloadbalancing" {
+        if let Some(resp) = emulate_trust_stores(&shared, &op, &text, &headers).await {
+            record(resp.status().as_u16(), None);
+            return Ok(resp);
+        }
+    }
+
     // The first `DeleteBucket` after the ALB was deleted: one more log object lands just
     // before it, after albkit emptied the bucket, so that delete fails with `BucketNotEmpty`.
     let late_bucket = if service == "s3" && method == hyper::Method::DELETE {
@@ -1210,10 +1290,11 @@ async fn handle(
         _ => None,
     };
     // albkit's `DeleteObjects` on a bucket with the TLS-only policy (see `lift_policy`).
+    // So are its writes, reads and deletions of `[https.mtls]`'s CA bundles.
+    let bundle_object = path.contains("/mtls/") && path.contains("-logs-");
     let lifted = if service == "s3"
         && !config.tls_front
-        && method == hyper::Method::POST
-        && path.contains("?delete")
+        && ((method == hyper::Method::POST && path.contains("?delete")) || bundle_object)
     {
         let bucket = path
             .trim_start_matches('/')
@@ -1359,9 +1440,14 @@ async fn handle(
                 state.lb_deleted = Some(Instant::now());
                 state.listener_gone = Some(Instant::now());
                 state.late_log_pending = r.late_log_delivery;
+                state.trust_stores.deleted(&text);
             }
             ("elasticloadbalancing", "DeleteListener") if ok => {
                 state.listener_gone = Some(Instant::now());
+                state.trust_stores.deleted(&text);
+            }
+            ("elasticloadbalancing", "ModifyListener") if ok => {
+                state.trust_stores.listener_modified(&text);
             }
             _ => {}
         }
@@ -1375,6 +1461,12 @@ async fn handle(
                 resp_body = Bytes::from(xml);
             }
             if let Some(xml) = cognito_defaults(&String::from_utf8_lossy(&resp_body)) {
+                resp_body = Bytes::from(xml);
+            }
+            if op == "DescribeListeners" || op == "ModifyListener" {
+                let xml = state
+                    .trust_stores
+                    .inject(&String::from_utf8_lossy(&resp_body));
                 resp_body = Bytes::from(xml);
             }
         }

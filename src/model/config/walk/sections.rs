@@ -451,7 +451,12 @@ impl Checker<'_> {
     // -----------------------------------------------------------------------------------
     // [https]
 
-    pub(super) fn https(&mut self, top: &Tbl, region: Option<&str>) -> Option<HttpsSettings> {
+    pub(super) fn https(
+        &mut self,
+        top: &Tbl,
+        region: Option<&str>,
+        root: &Path,
+    ) -> Option<HttpsSettings> {
         let Got::Val(t) = self.sub_table(top, &top::HTTPS) else {
             return None;
         };
@@ -517,6 +522,7 @@ impl Checker<'_> {
         };
         let headers = self.response_headers(&t);
         let auth = self.auth(&t, &h::AUTH, true);
+        let mtls = self.mtls(&t, root);
         Some(HttpsSettings {
             domain: domain?,
             certificate_arn: certificate?,
@@ -525,6 +531,7 @@ impl Checker<'_> {
             ssl_policy: policy?,
             headers: headers?,
             auth: auth?,
+            mtls: mtls?,
         })
     }
 
