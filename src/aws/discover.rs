@@ -89,13 +89,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         discover_association(ctx, &elb_found, &web_acl),
         discover_trust_store(ctx, &elb_found)
     )?;
-    let log_group::Groups {
-        owned: mut groups,
-        untagged,
-        foreign: log_group_foreign,
-    } = groups;
-    let adopted = adopt_untagged_log_groups(ctx.names, &functions, &groups, untagged);
-    groups.extend(adopted);
+    let (groups, log_group_foreign) = owned_log_groups(ctx, &functions, groups);
     let mut d = Discovery {
         attached,
         ..Discovery::default()
@@ -104,13 +98,7 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
     d.foreign.extend(not_ours);
     d.foreign.extend(records_foreign);
     let aliases = load_balancer_aliases(&elb_found);
-    let arns: Vec<&str> = elb_found
-        .iter()
-        .chain(&target_groups)
-        .map(|f| f.id.as_str())
-        .collect();
-    alarm::link_dimensions(&mut alarms, &arns);
-    dashboard::link_dimensions(&mut alarms, &arns);
+    link_alarms(&mut alarms, &elb_found, &target_groups);
     let found = [
         net,
         sg,
@@ -130,17 +118,49 @@ async fn discover_all(ctx: &Ctx<'_>) -> Result<Discovery, AwsError> {
         trust_store,
     ];
     collect(&mut d, resolve(found.concat(), &aliases));
-    d.foreign.extend(elb_foreign);
-    d.foreign.extend(bucket_foreign);
-    d.foreign.extend(role_foreign);
-    d.foreign.extend(function_foreign);
-    d.foreign.extend(target_group_foreign);
-    d.foreign.extend(log_group_foreign);
-    d.foreign.extend(web_acl_foreign);
-    d.foreign.extend(association_foreign);
-    d.foreign.extend(alarms_foreign);
-    d.foreign.extend(trust_store_foreign);
+    let foreign = [
+        elb_foreign,
+        bucket_foreign,
+        role_foreign,
+        function_foreign,
+        target_group_foreign,
+        log_group_foreign,
+        web_acl_foreign,
+        association_foreign,
+        alarms_foreign,
+        trust_store_foreign,
+    ];
+    d.foreign.extend(foreign.into_iter().flatten());
     Ok(d)
+}
+
+/// The stack's log groups: the tagged ones, and the untagged ones of its functions'
+/// names (Lambda creates them untagged); with the foreign ones.
+fn owned_log_groups(
+    ctx: &Ctx<'_>,
+    functions: &[Found],
+    groups: log_group::Groups,
+) -> (Vec<Found>, Vec<Foreign>) {
+    let log_group::Groups {
+        owned: mut groups,
+        untagged,
+        foreign,
+    } = groups;
+    let adopted = adopt_untagged_log_groups(ctx.names, functions, &groups, untagged);
+    groups.extend(adopted);
+    (groups, foreign)
+}
+
+/// Puts the load balancer's and target groups' ARNs into the alarms' and dashboard's
+/// dimensions, as AWS reports them.
+fn link_alarms(alarms: &mut [Found], load_balancers: &[Found], target_groups: &[Found]) {
+    let arns: Vec<&str> = load_balancers
+        .iter()
+        .chain(target_groups)
+        .map(|f| f.id.as_str())
+        .collect();
+    alarm::link_dimensions(alarms, &arns);
+    dashboard::link_dimensions(alarms, &arns);
 }
 
 /// The stack's alarms, their SNS topic and its dashboard (`[alarms]`), read always: a

@@ -490,7 +490,30 @@ impl Checker<'_> {
             Got::Missing => Some(None),
             Got::Bad => None,
         };
-        let zone = match self.get_str(&t, &h::HOSTED_ZONE_ID) {
+        let zone = self.hosted_zone(&t);
+        let policy = match self.get_str(&t, &h::SSL_POLICY) {
+            Got::Val(s) => self.check_ssl_policy(s),
+            Got::Missing => h::SSL_POLICY.default.map(str::to_owned),
+            Got::Bad => None,
+        };
+        let headers = self.response_headers(&t);
+        let auth = self.auth(&t, &h::AUTH, true);
+        let mtls = self.mtls(&t, root);
+        Some(HttpsSettings {
+            domain: domain?,
+            certificate_arn: certificate?,
+            extra_certificate_arns: extra?,
+            hosted_zone_id: zone?,
+            ssl_policy: policy?,
+            headers: headers?,
+            auth: auth?,
+            mtls: mtls?,
+        })
+    }
+
+    /// `[https] hosted_zone_id`: `Some(None)` when absent, `None` when wrong (reported).
+    fn hosted_zone(&mut self, t: &Tbl) -> Option<Option<HostedZoneId>> {
+        match self.get_str(t, &h::HOSTED_ZONE_ID) {
             Got::Val(s) => {
                 let id = HostedZoneId::parse(&s.value);
                 if is_zone_id(id.as_str()) {
@@ -514,25 +537,7 @@ impl Checker<'_> {
             }
             Got::Missing => Some(None),
             Got::Bad => None,
-        };
-        let policy = match self.get_str(&t, &h::SSL_POLICY) {
-            Got::Val(s) => self.check_ssl_policy(s),
-            Got::Missing => h::SSL_POLICY.default.map(str::to_owned),
-            Got::Bad => None,
-        };
-        let headers = self.response_headers(&t);
-        let auth = self.auth(&t, &h::AUTH, true);
-        let mtls = self.mtls(&t, root);
-        Some(HttpsSettings {
-            domain: domain?,
-            certificate_arn: certificate?,
-            extra_certificate_arns: extra?,
-            hosted_zone_id: zone?,
-            ssl_policy: policy?,
-            headers: headers?,
-            auth: auth?,
-            mtls: mtls?,
-        })
+        }
     }
 
     /// `hsts`: a `Strict-Transport-Security` value, `true` for the default, `false` for
