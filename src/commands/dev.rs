@@ -56,16 +56,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         functions.insert(f.name.clone(), function);
     }
 
-    let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Error::usage(
-            format!("cannot listen on {addr}: {e}"),
-            "pick another port with --port (0 picks a free one), or stop what uses this one",
-        )
-    })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
+    let (listener, local) = listen(SocketAddr::new(args.bind, args.port)).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     print_routes(&rules, &functions, local, scheme);
     let tls = tls.map(|(front, note)| {
@@ -108,6 +99,20 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     }
     eprintln!("albkit dev: stopped");
     Ok(0)
+}
+
+/// The listening socket on `addr`, and the address it got (its port, for `--port 0`).
+async fn listen(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::usage(
+            format!("cannot listen on {addr}: {e}"),
+            "pick another port with --port (0 picks a free one), or stop what uses this one",
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
+    Ok((listener, local))
 }
 
 /// The functions to run: the one `--function` names, or all of them.
