@@ -357,7 +357,7 @@ fn main() {
         };
         rows.push(row);
     } else {
-        println!("(tutorial script skipped: needs benches/tutorial/up.sh and the AWS CLI: pip install awscli)");
+        println!("(tutorial script skipped: needs benches/tutorial/up.sh and the AWS CLI on PATH, which scripts/bench installs into target/tools/awscli)");
     }
 
     print(&rows, &m);

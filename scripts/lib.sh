@@ -83,6 +83,16 @@ ensure_ministack() {
     echo "ministack: $TOOLS_DIR/ministack ($(grep '^ministack==' "$TOOLS_DIR/ministack/.requirements.txt"))" >&2
 }
 
+# The AWS CLI (v1, from PyPI) into its private virtualenv, first on PATH: scripts/bench's
+# tutorial-style script calls `aws`.
+ensure_awscli() {
+    ensure_venv awscli
+    export PATH="$TOOLS_DIR/awscli/bin:$PATH"
+    aws --version >/dev/null 2>&1 ||
+        die "$TOOLS_DIR/awscli/bin/aws does not run; remove $TOOLS_DIR/awscli and try again"
+    echo "aws: $TOOLS_DIR/awscli ($(grep '^awscli==' "$TOOLS_DIR/awscli/.requirements.txt"))" >&2
+}
+
 # The function builders (cargo-lambda, cargo-zigbuild and zig) into their private
 # virtualenv, for tests/it/builders.rs, which alone puts them on albkit's PATH: the
 # other tests build with plain cargo.

@@ -437,6 +437,15 @@ pub struct DevArgs {
     /// The user routes with a Cognito or OIDC login see as logged in, as claim=value pairs (sub required; default sub=dev-user).
     #[arg(long, value_name = "CLAIMS")]
     pub identity: Option<String>,
+    /// Serve HTTPS as the stack's HTTPS listener (needs [https]), with a fresh self-signed certificate unless --tls-cert is given; with [https.mtls], clients must present a certificate the CA bundle verifies.
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM certificate chain for --tls instead of a self-signed one (implies --tls; needs --tls-key).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn lock_timeout(text: &str) -> Result<Duration, String> {

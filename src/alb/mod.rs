@@ -8,6 +8,7 @@
 //! - [`health`]: target health states and thresholds (§2);
 //! - [`jwt`]: the `jwt-validation` action of an authenticated route (docs/auth.md);
 //! - [`oidc`]: the headers a function receives behind a Cognito login (docs/auth.md);
+//! - [`mtls`]: the headers a function receives behind mutual TLS (docs/mtls.md);
 //! - [`access_log`]: the access-log files and entries ELB writes to the stack's bucket.
 //!
 //! Used by `albkit dev` (the local ALB in `emulator`), `albkit invoke` and the smoke
@@ -17,6 +18,7 @@ pub(crate) mod access_log;
 pub mod event;
 pub(crate) mod health;
 pub mod jwt;
+pub mod mtls;
 pub mod oidc;
 pub(crate) mod outcome;
 pub(crate) mod rules;

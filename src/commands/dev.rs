@@ -15,7 +15,7 @@ use crate::cli::{Cli, DevArgs};
 use crate::emulator::launch;
 use crate::emulator::launch::LOCAL_ACCOUNT;
 use crate::emulator::process::{Console, Function};
-use crate::emulator::{health, server};
+use crate::emulator::{health, server, tls};
 use crate::error::{Error, Result};
 use crate::model::config::{Config, FunctionSettings, RouteAuth};
 use crate::model::names::Names;
@@ -39,6 +39,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         .or_else(|| config.stack.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
     let login = login(args.identity.as_deref(), &rules, &config, &region)?;
+    let tls = tls_front(args, &config, &cli.config)?;
     let names = Names::new(&config.stack.name, &region);
     let profile = if args.release {
         Profile::Release
@@ -55,17 +56,13 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
         functions.insert(f.name.clone(), function);
     }
 
-    let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Error::usage(
-            format!("cannot listen on {addr}: {e}"),
-            "pick another port with --port (0 picks a free one), or stop what uses this one",
-        )
-    })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
-    print_routes(&rules, &functions, local);
+    let (listener, local) = listen(SocketAddr::new(args.bind, args.port)).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    print_routes(&rules, &functions, local, scheme);
+    let tls = tls.map(|(front, note)| {
+        eprintln!("albkit dev: {note}");
+        front
+    });
 
     for f in functions.values() {
         if let Some(hc) = &f.settings.health_check {
@@ -91,6 +88,7 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
             .unwrap_or_default(),
         jwks,
         login,
+        tls,
     });
     let limits = server::Limits::new(front.idle_timeout);
     let serving = tokio::spawn(server::serve(listener, front.clone(), limits));
@@ -101,6 +99,20 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
     }
     eprintln!("albkit dev: stopped");
     Ok(0)
+}
+
+/// The listening socket on `addr`, and the address it got (its port, for `--port 0`).
+async fn listen(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::usage(
+            format!("cannot listen on {addr}: {e}"),
+            "pick another port with --port (0 picks a free one), or stop what uses this one",
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Other(format!("cannot read the listening address: {e}")))?;
+    Ok((listener, local))
 }
 
 /// The functions to run: the one `--function` names, or all of them.
@@ -201,8 +213,104 @@ fn login(
     Ok(Some(Login { identity, signer }))
 }
 
-fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, local: SocketAddr) {
-    eprintln!("albkit dev: listening on http://{local}");
+/// `--tls`: the HTTPS listener's TLS and a line that says how to trust its certificate;
+/// `None` for plain HTTP (with a note when `[https.mtls]` is thereby not emulated).
+fn tls_front(
+    args: &DevArgs,
+    config: &Config,
+    path: &Path,
+) -> Result<Option<(server::TlsFront, String)>> {
+    let mtls = config.https.as_ref().and_then(|h| h.mtls.as_ref());
+    if !args.tls && args.tls_cert.is_none() {
+        if let Some(m) = mtls {
+            eprintln!(
+                "albkit dev: [https.mtls] ({}) is emulated with --tls only: over plain HTTP no \
+                 client certificate is asked for and functions get no x-amzn-mtls-clientcert-* headers",
+                m.path
+            );
+        }
+        return Ok(None);
+    }
+    let Some(https) = &config.https else {
+        return Err(Error::usage(
+            format!(
+                "--tls serves the stack's HTTPS listener, and {} has no [https] section",
+                path.display()
+            ),
+            "add [https] with the stack's domain (the README's config reference), or run dev without --tls",
+        ));
+    };
+    let (cert, mut note) = server_certificate(args, &https.domain)?;
+    if let Some(m) = mtls {
+        note.push_str(&format!(
+            "; mutual TLS: clients must present a certificate issued by a CA in {} ({} \
+             certificate(s)), whose x-amzn-mtls-clientcert-* headers the functions get",
+            m.path, m.bundle.certificates
+        ));
+    }
+    let config = tls::server_config(cert, mtls.map(|m| m.bundle.pem.as_slice()))
+        .map_err(|why| Error::usage(format!("--tls: {why}"), "check --tls-cert and --tls-key"))?;
+    let front = server::TlsFront {
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        mtls: mtls.is_some(),
+    };
+    Ok(Some((front, note)))
+}
+
+/// The server certificate of `--tls`: the files `--tls-cert`/`--tls-key` name, or a fresh
+/// self-signed one written to the temporary directory; and how `dev` describes it.
+fn server_certificate(args: &DevArgs, domain: &str) -> Result<(tls::ServerCert, String)> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &Path, flag: &str| {
+            std::fs::read(p).map_err(|e| {
+                Error::usage(
+                    format!("cannot read {flag} {}: {e}", p.display()),
+                    format!("pass the path of a readable PEM file to {flag}"),
+                )
+            })
+        };
+        let loaded =
+            tls::load(&read(cert, "--tls-cert")?, &read(key, "--tls-key")?).map_err(|why| {
+                Error::usage(
+                    format!(
+                        "--tls-cert {} / --tls-key {}: {why}",
+                        cert.display(),
+                        key.display()
+                    ),
+                    "pass the server certificate chain (PEM, server certificate first) and its \
+                     private key (PEM)",
+                )
+            })?;
+        return Ok((
+            loaded,
+            format!("TLS with the certificate in {}", cert.display()),
+        ));
+    }
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if !args.bind.is_loopback() && !args.bind.is_unspecified() {
+        names.push(args.bind.to_string());
+    }
+    names.push(domain.to_string());
+    let (cert, pem) = tls::self_signed(&names).map_err(Error::Other)?;
+    let pem_path =
+        std::env::temp_dir().join(format!("albkit-dev-tls-{:016x}.pem", rand::random::<u64>()));
+    std::fs::write(&pem_path, pem)
+        .map_err(|e| Error::Other(format!("cannot write {}: {e}", pem_path.display())))?;
+    let shown = pem_path.display();
+    let note = format!(
+        "TLS with a fresh self-signed certificate for {}, in {shown} (trust it: curl --cacert {shown})",
+        names.join(", ")
+    );
+    Ok((cert, note))
+}
+
+fn print_routes(
+    rules: &RuleSet,
+    functions: &HashMap<String, Arc<Function>>,
+    local: SocketAddr,
+    scheme: &str,
+) {
+    eprintln!("albkit dev: listening on {scheme}://{local}");
     for r in rules.rules() {
         let (to, running) = match &r.target {
             Target::Function(f) if functions.contains_key(f) => (f.clone(), ""),
@@ -234,7 +342,7 @@ fn print_routes(rules: &RuleSet, functions: &HashMap<String, Arc<Function>>, loc
     }
     eprintln!("  default   : fixed 404");
     // Also on stdout, one line, for scripts and tests that need the port.
-    println!("albkit dev: listening on http://{local}");
+    println!("albkit dev: listening on {scheme}://{local}");
 }
 
 async fn shutdown_signal() {

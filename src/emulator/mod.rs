@@ -5,7 +5,8 @@
 //!   [`process`] runs the `bootstrap` children, [`launch`] builds a configured function
 //!   and gives it its Lambda identity, [`target`] forwards one request to a function
 //!   (also what `albkit invoke --local` does), [`server`] is the HTTP front, [`health`]
-//!   runs the target groups' health checks.
+//!   runs the target groups' health checks, [`tls`] is the HTTPS listener's TLS of
+//!   `dev --tls` (and mutual TLS).
 
 pub(crate) mod health;
 pub mod launch;
@@ -13,3 +14,4 @@ pub mod process;
 pub mod runtime_api;
 pub mod server;
 pub(crate) mod target;
+pub mod tls;

@@ -31,6 +31,7 @@ use super::process::Function;
 use super::target;
 use crate::alb::event::{self, Connection, Failure, HttpRequest, HttpResponse};
 use crate::alb::jwt::{self, Jwks, Rejection};
+use crate::alb::mtls;
 use crate::alb::oidc::{self, Login};
 use crate::alb::rules::{RuleSet, Target};
 use crate::model::config::RouteAuth;
@@ -93,6 +94,34 @@ pub struct Front {
     pub jwks: Jwks,
     /// Who is logged in on routes with a Cognito login (`None` without such a route).
     pub login: Option<Login>,
+    /// `--tls`: the HTTPS listener's TLS, `None` for plain HTTP.
+    pub tls: Option<TlsFront>,
+}
+
+/// The TLS of `albkit dev --tls` (docs/mtls.md).
+pub struct TlsFront {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// `[https.mtls]`: clients present a verified certificate, and its
+    /// `x-amzn-mtls-clientcert-*` headers replace any the request carries.
+    pub mtls: bool,
+}
+
+impl Front {
+    /// `https` behind `--tls`, else `http`: `x-forwarded-proto` and redirects' `#{protocol}`.
+    fn proto(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// What the front knows of a connection besides its requests.
+struct Peer {
+    addr: SocketAddr,
+    /// The `x-amzn-mtls-clientcert-*` headers of its verified client certificate.
+    cert_headers: Vec<(String, String)>,
 }
 
 /// Accepts connections until the task is dropped, at most `limits.max_connections` at
@@ -131,19 +160,49 @@ pub async fn serve(listener: TcpListener, front: Arc<Front>, limits: Limits) {
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         tokio::spawn(async move {
-            connection(stream, peer, front, limits).await;
+            accepted(stream, peer, front, limits).await;
             drop(slot);
         });
     }
 }
 
-/// Serves one connection until the client closes it or a limit does.
-async fn connection(
+/// A new connection: over TLS after its handshake (which must end within the time a
+/// request head has), else as it is.
+async fn accepted(
     stream: tokio::net::TcpStream,
-    peer: SocketAddr,
+    addr: SocketAddr,
     front: Arc<Front>,
     limits: Limits,
 ) {
+    let Some(tls) = &front.tls else {
+        let peer = Peer {
+            addr,
+            cert_headers: Vec::new(),
+        };
+        return connection(stream, peer, front, limits).await;
+    };
+    let handshake = tls.acceptor.accept(stream);
+    let stream = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            if front.access_log {
+                eprintln!("albkit dev: TLS handshake with {addr} failed: {e}");
+            }
+            return;
+        }
+        Err(_) => return,
+    };
+    let cert_headers = super::tls::client_headers(stream.get_ref().1.peer_certificates());
+    let peer = Peer { addr, cert_headers };
+    connection(stream, peer, front, limits).await;
+}
+
+/// Serves one connection until the client closes it or a limit does.
+async fn connection<S>(stream: S, peer: Peer, front: Arc<Front>, limits: Limits)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = Arc::new(peer);
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         inner: stream,
@@ -153,7 +212,8 @@ async fn connection(
     let service = hyper::service::service_fn(move |req| {
         let front = front.clone();
         let activity = in_service.clone();
-        async move { Ok::<_, Infallible>(handle(req, peer, front, &activity).await) }
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(handle(req, &peer, front, &activity).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         // Room for the 64 KB of headers the ALB accepts; check_request decides.
@@ -309,7 +369,7 @@ fn to_hyper(r: HttpResponse) -> Response<Full<Bytes>> {
 
 async fn handle(
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
     front: Arc<Front>,
     activity: &Activity,
 ) -> Response<Full<Bytes>> {
@@ -339,7 +399,7 @@ async fn handle(
 /// (status, matched rule for the log, failure note, response).
 async fn answer(
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: &Peer,
     front: &Front,
     activity: &Activity,
 ) -> (u16, String, String, HttpResponse) {
@@ -352,6 +412,9 @@ async fn answer(
     let mut request = request_head(&parts);
     if let Err(f) = event::check_request(&request) {
         return fail(f, "-".into());
+    }
+    if front.tls.as_ref().is_some_and(|t| t.mtls) {
+        set_cert_headers(&mut request.headers, &peer.cert_headers);
     }
     match read_body(body, &parts.headers).await {
         Ok(body) => request.body = body,
@@ -384,7 +447,7 @@ async fn answer(
         }
         Target::Redirect(redirect) => {
             let from = event::RedirectFrom {
-                protocol: "http",
+                protocol: front.proto(),
                 host: host.map_or("", crate::alb::rules::strip_port),
                 port: front.port,
                 path: &request.path,
@@ -403,9 +466,9 @@ async fn answer(
         );
     };
     let connection = Connection {
-        client_ip: peer.ip().to_string(),
+        client_ip: peer.addr.ip().to_string(),
         listener_port: front.port,
-        proto: "http",
+        proto: front.proto(),
     };
     // No byte moves while the function runs: not idleness (the wait has its deadline).
     let _waiting = Waiting::start(activity);
@@ -448,6 +511,16 @@ fn authenticate(
             Ok(())
         }
     }
+}
+
+/// The client certificate's headers in place of any `x-amzn-mtls-clientcert*` header the
+/// client sent: a client cannot pose as another certificate.
+fn set_cert_headers(headers: &mut Vec<(String, Vec<u8>)>, cert: &[(String, String)]) {
+    headers.retain(|(n, _)| {
+        n.get(..mtls::HEADER_PREFIX.len())
+            .is_none_or(|p| !p.eq_ignore_ascii_case(mtls::HEADER_PREFIX))
+    });
+    headers.extend(cert.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
 }
 
 /// Seconds since the Unix epoch, for the tokens' times.
@@ -529,9 +602,40 @@ mod tests {
             response_headers: ResponseHeaders::default(),
             jwks: Jwks::default(),
             login: None,
+            tls: None,
         });
         tokio::spawn(serve(listener, front, limits));
         addr
+    }
+
+    #[test]
+    fn the_certificates_headers_replace_those_the_client_sent() {
+        let mut headers = vec![
+            ("host".to_string(), b"x".to_vec()),
+            (
+                "X-Amzn-Mtls-Clientcert-Subject".to_string(),
+                b"CN=admin".to_vec(),
+            ),
+            ("x-amzn-mtls-clientcert".to_string(), b"forged".to_vec()),
+            ("x-amzn-mtls".to_string(), b"kept".to_vec()),
+        ];
+        let cert = [(
+            "x-amzn-mtls-clientcert-subject".to_string(),
+            "CN=real".to_string(),
+        )];
+        set_cert_headers(&mut headers, &cert);
+        let shown: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("host", b"x".as_slice()),
+                ("x-amzn-mtls", b"kept".as_slice()),
+                ("x-amzn-mtls-clientcert-subject", b"CN=real".as_slice()),
+            ]
+        );
     }
 
     /// Reads until the server closes the connection; what it sent before.

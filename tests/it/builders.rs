@@ -223,7 +223,10 @@ fn cell(builder: &str, arch: Arch) {
     }
     let stack = crate::support::unique_stack_name(&format!("b{builder}"));
     let project = project(&stack, arch);
+    // Printed with the result below (the closing notes' table), never asserted.
+    let started = std::time::Instant::now();
     let out = albkit(&project, builder, &["build", "-o", "json"]);
+    let took = started.elapsed();
     let doc = out.ok().json();
     assert_matches("build", &doc, &out);
     let built = &doc["functions"][0];
@@ -263,11 +266,12 @@ fn cell(builder: &str, arch: Arch) {
     assert_eq!(built["glibc"].as_str(), shown.as_deref(), "{out}");
     let _ = writeln!(
         std::io::stderr(),
-        "builders::{builder}_{}: {} bytes zipped, {} bytes bootstrap, glibc {}",
+        "builders::{builder}_{}: {} bytes zipped, {} bytes bootstrap, glibc {}, built in {:.1} s",
         arch.name(),
         built["zip_bytes"],
         built["bootstrap_bytes"],
-        shown.as_deref().unwrap_or("none (static)")
+        shown.as_deref().unwrap_or("none (static)"),
+        took.as_secs_f64()
     );
 
     if arch.is_host() {

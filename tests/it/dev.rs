@@ -923,3 +923,159 @@ auth = { oidc = { issuer = "https://login.example.com", authorization_endpoint =
     // A route without a login gets no such headers: the fixed 404 here, none matches.
     assert_eq!(request(dev.port, "GET", "/elsewhere", &[], b"").status, 404);
 }
+
+// ---- TLS and mutual TLS (docs/mtls.md) ---------------------------------------------
+
+/// A test CA's PEM and client certificates it issued for `CN=<cn>,O=albkit tests`, one
+/// valid for a day from each of `from`.
+fn client_ca(cn: &str, from: &[time::OffsetDateTime]) -> (String, Vec<http::ClientCert>) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{cn} issuer"));
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let ca_pem = ca.self_signed(&ca_key).expect("CA").pem();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let clients = from
+        .iter()
+        .map(|&from| {
+            let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+            // Not rcgen's default name (a CN), so that O comes first in the DER.
+            leaf.distinguished_name = rcgen::DistinguishedName::new();
+            leaf.distinguished_name
+                .push(rcgen::DnType::OrganizationName, "albkit tests");
+            leaf.distinguished_name.push(rcgen::DnType::CommonName, cn);
+            leaf.not_before = from;
+            leaf.not_after = from + time::Duration::days(1);
+            let key = rcgen::KeyPair::generate().expect("key");
+            let cert = leaf.signed_by(&key, &issuer).expect("client certificate");
+            http::ClientCert {
+                chain: vec![cert.der().clone()],
+                key: rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key"),
+            }
+        })
+        .collect();
+    (ca_pem, clients)
+}
+
+/// The server certificate `dev --tls` wrote, from the path it printed.
+fn dev_certificate(dev: &Dev) -> String {
+    let log = dev.log_text();
+    let path = log
+        .lines()
+        .find_map(|l| l.split("self-signed certificate for ").nth(1))
+        .and_then(|l| l.split(", in ").nth(1))
+        .and_then(|l| l.split(" (trust it").next())
+        .unwrap_or_else(|| panic!("no certificate path in dev's output:\n{log}"));
+    std::fs::read_to_string(path).expect("the server certificate")
+}
+
+#[test]
+fn dev_tls_verifies_client_certificates_and_passes_their_headers_on() {
+    let now = time::OffsetDateTime::now_utc();
+    let hour_ago = now - time::Duration::hours(1);
+    let (ca, mut clients) = client_ca(
+        "alice.client",
+        &[hour_ago, hour_ago, now - time::Duration::days(30)],
+    );
+    let (expired, redirected, alice) = (
+        clients.pop().expect("3"),
+        clients.pop().expect("2"),
+        clients.pop().expect("1"),
+    );
+    let (_, mut strangers) = client_ca("stranger", &[hour_ago]);
+    let stranger = strangers.pop().expect("1");
+    let project = crate::support::Project::from_fixture("dev");
+    project.write("certs/ca.pem", &ca).with_config(
+        r#"[stack]
+name = "devmtls"
+
+[https]
+domain = "api.example.com"
+mtls = { ca_bundle = "certs/ca.pem" }
+
+[[functions]]
+name = "api"
+path = "functions/misbehave"
+
+[[functions.routes]]
+priority = 10
+paths = ["/app/*"]
+
+[[routes]]
+priority = 20
+paths = ["/old"]
+redirect = { to = "/app/echo", status = 301 }
+"#,
+    );
+    let dev = Dev::start(&project.path().join("albkit.toml"), &["--tls"]);
+    let server = dev_certificate(&dev);
+
+    // A verified client: the function gets its certificate's headers, not the forged one.
+    let forged = [("X-Amzn-Mtls-Clientcert-Subject", "CN=admin")];
+    let r = http::get_tls(dev.port, &server, Some(alice), "/app/echo", &forged)
+        .expect("a verified client gets through");
+    let h = &r.event()["headers"];
+    assert_eq!(
+        h["x-amzn-mtls-clientcert-subject"],
+        "CN=alice.client,O=albkit tests"
+    );
+    assert_eq!(h["x-amzn-mtls-clientcert-issuer"], "CN=alice.client issuer");
+    let serial = h["x-amzn-mtls-clientcert-serial-number"]
+        .as_str()
+        .expect("serial");
+    assert!(
+        !serial.is_empty() && serial.chars().all(|c| matches!(c, '0'..='9' | 'A'..='F')),
+        "{serial}"
+    );
+    let validity = h["x-amzn-mtls-clientcert-validity"]
+        .as_str()
+        .expect("validity");
+    assert!(
+        validity.starts_with("NotBefore=") && validity.contains("Z;NotAfter="),
+        "{validity}"
+    );
+    let leaf = h["x-amzn-mtls-clientcert-leaf"].as_str().expect("leaf");
+    assert!(
+        leaf.starts_with("-----BEGIN%20CERTIFICATE-----%0A"),
+        "{leaf}"
+    );
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-forwarded-port"], dev.port.to_string());
+
+    // The load balancer's own answers go over TLS too, redirects keeping `https`.
+    let r = http::get_tls(dev.port, &server, Some(redirected), "/old", &[]).expect("redirect");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("https://localhost:{}/app/echo", dev.port).as_str())
+    );
+
+    // No certificate, another CA's, or an expired one: the handshake fails.
+    for (why, client) in [
+        ("no certificate", None),
+        ("another CA's certificate", Some(stranger)),
+        ("an expired certificate", Some(expired)),
+    ] {
+        let refused = http::get_tls(dev.port, &server, client, "/app/echo", &[]);
+        assert!(refused.is_err(), "{why}: {refused:?}");
+    }
+    let log = dev.log_text();
+    assert!(log.contains("TLS handshake with 127.0.0.1:"), "{log}");
+}
+
+#[test]
+fn dev_refuses_tls_without_an_https_section() {
+    let project = crate::support::Project::from_fixture("dev");
+    let mut cmd = crate::support::albkit_process();
+    cmd.arg("-c")
+        .arg(project.path().join("albkit.toml"))
+        .args(["dev", "--port", "0", "--tls"]);
+    let out = crate::support::run(cmd, Duration::from_secs(60));
+    out.code_is(2);
+    assert!(out.stderr.contains("has no [https] section"), "{out}");
+}

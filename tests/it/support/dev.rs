@@ -56,7 +56,10 @@ wait "$pid"
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.strip_prefix("albkit dev: listening on http://") {
+                    let listening = line
+                        .strip_prefix("albkit dev: listening on http://")
+                        .or_else(|| line.strip_prefix("albkit dev: listening on https://"));
+                    if let Some(rest) = listening {
                         if let Some(port) = rest.rsplit(':').next().and_then(|p| p.parse().ok()) {
                             let _ = tx.send(port);
                         }

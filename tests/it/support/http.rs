@@ -81,6 +81,66 @@ pub(crate) fn send(
     parse(&raw)
 }
 
+/// The certificate and key a TLS client presents.
+pub(crate) struct ClientCert {
+    pub(crate) chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub(crate) key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+/// One HTTP/1.1 `GET target` over TLS to `127.0.0.1:port` (server name `localhost`),
+/// trusting the PEM certificates `trusted`, presenting `client` if given. `Err`: the
+/// handshake or the exchange failed (a refused client certificate, say).
+pub(crate) fn get_tls(
+    port: u16,
+    trusted: &str,
+    client: Option<ClientCert>,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<Resp, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(trusted.as_bytes()) {
+        roots.add(cert.expect("PEM")).expect("a root certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots);
+    let config = match client {
+        Some(c) => builder
+            .with_client_auth_cert(c.chain, c.key)
+            .expect("client certificate"),
+        None => builder.with_no_client_auth(),
+    };
+    let name = ServerName::try_from("localhost").expect("server name");
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut head =
+        format!("GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    tls.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    match tls.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // The server closes without close_notify after `Connection: close` answers.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    if raw.is_empty() {
+        return Err("the connection closed without an answer".into());
+    }
+    Ok(parse(&raw))
+}
+
 fn parse(raw: &[u8]) -> Resp {
     let split = raw
         .windows(4)
