@@ -13,7 +13,7 @@ use super::events::Event;
 use super::resources::{load_balancer, Ctx};
 use crate::model::names::logical;
 use crate::model::plan::{
-    creation_rank, dependencies, Action, Change, Observed, ObservedStack, Plan,
+    deleted_after, dependencies, Action, Change, Observed, ObservedStack, Plan,
 };
 use crate::model::spec::Spec;
 use crate::model::stack::{Desired, Kind};
@@ -277,47 +277,65 @@ fn deletions<'a>(plan: &Plan, observed: &'a ObservedStack) -> Vec<&'a Observed> 
         .collect()
 }
 
-/// Deletes resources rank by rank (dependents first); resources of one rank go
-/// concurrently. Returns the logical ids of what was kept (logs without `purge_logs`).
+/// Deletes `items`, each as soon as nothing that must go first is left: a resource waits
+/// only for the resources of the kinds [`deleted_after`] names (those that refer to it,
+/// and the load balancer for what its network interfaces hold), so the role, the bucket
+/// or the certificate do not wait for the network to be released. At most
+/// [`CONCURRENCY`] at once. After a failure nothing new starts; what runs finishes. Returns
+/// the logical ids of what was kept (logs without `purge_logs`).
 pub(crate) async fn delete_in_order(
     ctx: &Ctx<'_>,
     items: &[&Observed],
     opts: Teardown,
 ) -> Result<Vec<String>, ApplyError> {
     let mut kept = Vec::new();
-    let mut ranks: Vec<u8> = items
-        .iter()
-        .map(|o| creation_rank(o.resource.kind))
-        .collect();
-    ranks.sort_unstable();
-    ranks.dedup();
-    for rank in ranks.into_iter().rev() {
-        let batch: Vec<&Observed> = items
-            .iter()
-            .copied()
-            .filter(|o| creation_rank(o.resource.kind) == rank)
-            .collect();
-        let results = futures::future::join_all(batch.iter().map(|o| async move {
-            let what = (o.resource.logical.as_str(), o.resource.kind, Action::Delete);
-            let kept_or_deleted = |deleted: &bool| match deleted {
-                true => (Action::Delete, o.id.clone()),
-                false => (Action::Keep, o.id.clone()),
-            };
-            let r = reported(ctx, what, delete_one(ctx, o, opts), kept_or_deleted).await;
-            (o.resource.logical.clone(), r)
-        }))
-        .await;
-        let mut failure: Option<ApplyError> = None;
-        for (name, r) in results {
-            match r {
-                Ok(true) => ctx.ids.remove(&name),
-                Ok(false) => kept.push(name),
-                Err(e) => ApplyError::record(&mut failure, name, e),
-            }
+    let mut pending: Vec<&Observed> = items.to_vec();
+    // Not deleted yet: pending or running.
+    let mut left: Vec<Kind> = items.iter().map(|o| o.resource.kind).collect();
+    let mut running = FuturesUnordered::new();
+    let mut failure: Option<ApplyError> = None;
+    loop {
+        while failure.is_none() && running.len() < CONCURRENCY {
+            let free = pending.iter().position(|o| {
+                let waits_for = deleted_after(o.resource.kind);
+                !left.iter().any(|k| waits_for.contains(k))
+            });
+            let Some(i) = free else { break };
+            let o = pending.remove(i);
+            running.push(async move {
+                let what = (o.resource.logical.as_str(), o.resource.kind, Action::Delete);
+                let kept_or_deleted = |deleted: &bool| match deleted {
+                    true => (Action::Delete, o.id.clone()),
+                    false => (Action::Keep, o.id.clone()),
+                };
+                let r = reported(ctx, what, delete_one(ctx, o, opts), kept_or_deleted).await;
+                (o, r)
+            });
         }
-        if let Some(f) = failure {
-            return Err(f);
+        let Some((o, r)) = running.next().await else {
+            break;
+        };
+        let name = o.resource.logical.clone();
+        if let Some(i) = left.iter().position(|k| *k == o.resource.kind) {
+            left.remove(i);
         }
+        match r {
+            Ok(true) => ctx.ids.remove(&name),
+            Ok(false) => kept.push(name),
+            Err(e) => ApplyError::record(&mut failure, name, e),
+        }
+    }
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    if !pending.is_empty() {
+        // Cannot happen: deleted_after only names kinds created later (tested).
+        let stuck: Vec<String> = pending.iter().map(|o| o.resource.logical.clone()).collect();
+        return Err(ApplyError {
+            logical: stuck.join(", "),
+            source: Bug::new(stuck.join(", "), "these deletions wait on each other").into(),
+            others: vec![],
+        });
     }
     Ok(kept)
 }

@@ -166,26 +166,35 @@ pub(crate) async fn prepare(
             Fix::ALL.to_vec()
         }
     };
-    // The tag first: it is what makes the bucket recognisably albkit's.
-    for fix in fixes {
-        match fix {
-            Fix::Tag => bucket.put_tags(&lock_bucket_tags(), notify).await?,
-            Fix::BlockPublicAccess => bucket.block_public_access(notify).await?,
-            Fix::Encrypt => bucket.encrypt(notify).await?,
-            Fix::DenyPlainHttp => {
-                // Statements someone added to a bucket albkit owns are kept.
-                let existing = if bucket.fresh() {
-                    None
-                } else {
-                    existing_policy(&bucket).await?
-                };
-                let policy = lock_bucket_policy(existing.as_ref(), name, &aws.region);
-                bucket
-                    .put_policy(&policy.to_string(), "deny plain HTTP", notify)
-                    .await?;
-            }
-        }
+    // The tag first: it is what makes the bucket recognisably albkit's. The other
+    // settings are independent of each other and go at once.
+    if fixes.contains(&Fix::Tag) {
+        bucket.put_tags(&lock_bucket_tags(), notify).await?;
     }
+    let bucket = &bucket;
+    let settings = fixes
+        .iter()
+        .filter(|f| **f != Fix::Tag)
+        .map(|fix| async move {
+            match fix {
+                Fix::Tag => Ok(()),
+                Fix::BlockPublicAccess => bucket.block_public_access(notify).await,
+                Fix::Encrypt => bucket.encrypt(notify).await,
+                Fix::DenyPlainHttp => {
+                    // Statements someone added to a bucket albkit owns are kept.
+                    let existing = if bucket.fresh() {
+                        None
+                    } else {
+                        existing_policy(bucket).await?
+                    };
+                    let policy = lock_bucket_policy(existing.as_ref(), name, &aws.region);
+                    bucket
+                        .put_policy(&policy.to_string(), "deny plain HTTP", notify)
+                        .await
+                }
+            }
+        });
+    futures::future::try_join_all(settings).await?;
     Ok(())
 }
 

@@ -1,8 +1,19 @@
 //! The one retry helper and the one waiter of the program.
 //!
 //! Transient faults are first retried by the SDK itself (see `clients.rs`); what reaches
-//! here is retried by class with jittered exponential backoff until a deadline, and every
-//! pause is reported with what albkit is waiting for.
+//! here is retried by class until a deadline, and every pause is reported with what
+//! albkit is waiting for. Two kinds of pause:
+//!
+//! - **Throttling and other transient faults** back off exponentially with jitter
+//!   ([`Backoff`]): the service asked for less traffic.
+//! - **Waiting for AWS to catch up** (a waiter's poll, or a call refused for eventual
+//!   consistency, a dependency still detaching, or something not visible yet) pauses
+//!   for a short interval that grows with the time already waited ([`settle_pause`]):
+//!   5 % of it, at most 2 s, at least 100 ms for a waiter's read and 250 ms for a call
+//!   that is tried again (it may carry a function's zip). What becomes ready is then
+//!   noticed at most about 5 % of the wait late (an ALB active after 20 s within 1 s, a
+//!   function updated after 1.5 s within 100 ms, a role assumable after 4 s within
+//!   250 ms), and a long wait polls no more than every 2 s.
 
 use std::future::Future;
 use std::time::Duration;
@@ -168,7 +179,7 @@ where
         match create().await {
             Ok(v) => return Ok(v),
             Err(e) if policy.retries(e.class) && start.elapsed() < policy.deadline => {
-                let delay = backoff.next_delay();
+                let delay = pause_after(e.class, &mut backoff, start.elapsed());
                 notify.waiting(
                     what,
                     &format!(
@@ -225,11 +236,37 @@ pub(crate) enum Poll<T> {
     },
 }
 
-/// The longest pause between two polls of a waiter. What albkit waits for (an ALB
-/// becoming active, a certificate being issued, a function leaving `Pending`) is the
-/// critical path of `up`: a long pause adds straight to the time to URL, while a read
-/// every 2 s is far below the describe APIs' rate limits.
+/// The longest pause between two polls of a waiter or two tries of a call AWS has not
+/// caught up with. What albkit waits for (an ALB becoming active, a certificate being
+/// issued, a role becoming assumable) is the critical path of `up`: a long pause adds
+/// straight to the time to URL, while a read every 2 s is far below the describe APIs'
+/// rate limits.
 pub(crate) const POLL_CAP: Duration = Duration::from_secs(2);
+
+/// The shortest pause before a call refused for eventual consistency is tried again.
+pub(crate) const POLL_MIN: Duration = Duration::from_millis(250);
+
+/// The shortest pause between two polls of a waiter (cheap reads).
+pub(crate) const POLL_MIN_READ: Duration = Duration::from_millis(100);
+
+/// The pause before the next poll (or try) of something albkit has waited `waited` for:
+/// 5 % of `waited`, within [`min`, `POLL_CAP`], less up to 10 % of jitter so that
+/// parallel waits do not poll in step. The lateness of noticing is then at most about
+/// 5 % of the wait, and the number of polls grows with the logarithm of the wait, then
+/// linearly at one every 2 s.
+pub(crate) fn settle_pause(waited: Duration, min: Duration) -> Duration {
+    let pause = (waited / 20).clamp(min, POLL_CAP);
+    pause.mul_f64(1.0 - rand::random::<f64>() / 10.0)
+}
+
+/// The pause after an error of `class`: backoff for throttling and other transient
+/// faults, [`settle_pause`] for the rest.
+fn pause_after(class: ErrorClass, backoff: &mut Backoff, waited: Duration) -> Duration {
+    match class {
+        ErrorClass::Transient => backoff.next_delay(),
+        _ => settle_pause(waited, POLL_MIN),
+    }
+}
 
 /// Polls `check` until it is ready, with backoff, transient errors retried, and a
 /// deadline. `what` says what is being waited for ("load balancer hello-alb to be active").
@@ -247,6 +284,7 @@ where
     let mut backoff = Backoff::new(base_delay(), POLL_CAP);
     let mut last = String::from("unknown");
     loop {
+        let mut throttled = false;
         match check().await {
             Ok(Poll::Ready(v)) => return Ok(v),
             Ok(Poll::Pending(state)) => {
@@ -268,6 +306,7 @@ where
                     ErrorClass::Transient | ErrorClass::EventualConsistency
                 ) =>
             {
+                throttled = e.class == ErrorClass::Transient;
                 last = e.to_string();
             }
             Err(e) => return Err(e.into()),
@@ -279,7 +318,12 @@ where
                 last,
             });
         }
-        tokio::time::sleep(backoff.next_delay()).await;
+        let pause = if throttled {
+            backoff.next_delay()
+        } else {
+            settle_pause(start.elapsed(), POLL_MIN_READ)
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -407,6 +451,88 @@ mod tests {
         .await;
         assert_eq!(out.ok(), Some("thing-2"));
         assert_eq!(creates.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn settle_pauses_are_a_twentieth_of_the_wait_within_bounds() {
+        for _ in 0..100 {
+            let at = |s: u64| settle_pause(Duration::from_secs(s), POLL_MIN);
+            let first = settle_pause(Duration::ZERO, POLL_MIN);
+            let read = settle_pause(Duration::ZERO, POLL_MIN_READ);
+            assert!(read <= POLL_MIN_READ && read >= POLL_MIN_READ.mul_f64(0.9));
+            assert!(
+                first <= POLL_MIN && first >= POLL_MIN.mul_f64(0.9),
+                "{first:?}"
+            );
+            let ten = at(10);
+            assert!(ten <= Duration::from_millis(500) && ten >= Duration::from_millis(450));
+            assert!(at(600) <= POLL_CAP && at(600) >= POLL_CAP.mul_f64(0.9));
+        }
+    }
+
+    /// When something AWS needs time for is ready after `ready`, how late the waiter
+    /// noticed it, and how many polls it took.
+    async fn noticed(ready: Duration) -> (Duration, u32) {
+        let start = Instant::now();
+        let polls = AtomicU32::new(0);
+        wait_until("x", Duration::from_secs(600), &Silent, || async {
+            polls.fetch_add(1, Ordering::SeqCst);
+            Ok(if start.elapsed() >= ready {
+                Poll::Ready(())
+            } else {
+                Poll::Pending("provisioning".into())
+            })
+        })
+        .await
+        .expect("ready");
+        (start.elapsed() - ready, polls.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_notices_readiness_within_a_twentieth_of_the_wait() {
+        // 10 polls a second for 2 s, fewer and fewer to one every 2 s after 40 s.
+        for (secs, most) in [(1, 13), (4, 40), (10, 60), (20, 75), (180, 165)] {
+            let ready = Duration::from_secs(secs);
+            let (late, polls) = noticed(ready).await;
+            let allowed = (ready / 20).clamp(POLL_MIN_READ, POLL_CAP);
+            assert!(late <= allowed, "{secs} s: {late:?} late");
+            assert!(polls <= most, "{secs} s: {polls} polls");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_backs_off_while_catching_up_polls_steadily() {
+        let start = Instant::now();
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retry(
+            Policy::fresh().with_deadline(Duration::from_secs(20)),
+            "test",
+            &Silent,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(ErrorClass::EventualConsistency))
+            },
+        )
+        .await;
+        assert!(out.is_err());
+        let steady = calls.load(Ordering::SeqCst);
+        // 20 s at 250 ms to 1 s a try: dozens of tries, not the handful of a backoff.
+        assert!(steady >= 30, "{steady} tries in {:?}", start.elapsed());
+
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retry(
+            Policy::transient().with_deadline(Duration::from_secs(20)),
+            "test",
+            &Silent,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(ErrorClass::Transient))
+            },
+        )
+        .await;
+        assert!(out.is_err());
+        let throttled = calls.load(Ordering::SeqCst);
+        assert!(throttled < 12, "{throttled} tries while throttled");
     }
 
     #[tokio::test(start_paused = true)]

@@ -19,7 +19,7 @@ use crate::alb::event::health_check_event;
 use crate::aws::error::AwsError;
 use crate::aws::events::{Event, Reporter};
 use crate::aws::resources::function::{
-    point_alias, publish_version, read_live, upload_code, wait_ready_with,
+    point_alias, publish_version, read_live, upload_code, wait_ready_with, LiveAlias,
 };
 use crate::cli::{Cli, DeployArgs};
 use crate::error::{Error, Result};
@@ -138,12 +138,9 @@ async fn deploy_one(
     o: &DeployArgs,
 ) -> Result<(Deployed, Option<String>)> {
     let strategy = o.strategy.unwrap_or(f.deploy_strategy);
-    let artifact = build(s, f).await?;
-    // One `GetFunction(Qualifier=live)`: the tags that prove the function is the
-    // stack's, and the code `live` serves; one `GetAlias`: a shift another run left.
-    let (proven, current) = prove(s, &f.name, true).await?;
+    let (artifact, (proven, current, live)) = build_and_read(s, f).await?;
     let name = proven.name;
-    let alias = shift::settle(s, f, &name, read_live(&s.aws.lambda, &name).await?).await?;
+    let alias = shift::settle(s, f, &name, live).await?;
     let current = current
         .ok_or_else(|| Error::Aws(AwsError::incomplete("GetFunction", &name, "configuration")))?;
     let mut outcome = Deployed {
@@ -206,6 +203,27 @@ async fn deploy_one(
     }
     smoke(s, f, o, &shipped, &mut outcome).await?;
     Ok((outcome, None))
+}
+
+/// The function's build, and beside it its reads: one `GetFunction(Qualifier=live)`,
+/// the tags that prove the function is the stack's and the code `live` serves; then one
+/// `GetAlias`, a shift another run left. Both are awaited: a failed build is reported
+/// before a failed read, whichever ended first (a broken crate is the error to fix, as
+/// when the build came first).
+async fn build_and_read(
+    s: &Session,
+    f: &FunctionSettings,
+) -> Result<(
+    package::Artifact,
+    (super::code::Proven, Option<Live>, Option<LiveAlias>),
+)> {
+    let reads = async {
+        let (proven, current) = prove(s, &f.name, true).await?;
+        let live = read_live(&s.aws.lambda, &proven.name).await?;
+        Ok::<_, Error>((proven, current, live))
+    };
+    let (artifact, reads) = tokio::join!(build(s, f), reads);
+    Ok((artifact?, reads?))
 }
 
 /// Uploads the code, waits for the update and publishes it; returns the new version.

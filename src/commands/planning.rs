@@ -90,10 +90,12 @@ pub(crate) async fn replan(s: &Session, p: Planned) -> Result<Planned> {
     })
 }
 
-/// Builds every function of the stack, checking that Lambda can run each bootstrap.
+/// Builds every function of the stack at once (beside the discovery, see
+/// [`compute_plan`]), checking that Lambda can run each bootstrap. Cargo runs the builds
+/// that share a target directory one after the other (it locks the directory) and the
+/// others side by side.
 async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
-    let mut artifacts = BTreeMap::new();
-    for f in &s.config.functions {
+    let builds = s.config.functions.iter().map(|f| async move {
         s.phase(format!(
             "Building function {} ({}, release)",
             f.name,
@@ -108,9 +110,12 @@ async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
             a.zip.len() / 1024
         ));
         package::check_runtime(&a)?;
-        artifacts.insert(f.name.clone(), a);
-    }
-    Ok(artifacts)
+        Ok::<_, Error>((f.name.clone(), a))
+    });
+    Ok(futures::future::try_join_all(builds)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 pub(crate) async fn compute_plan(s: &Session) -> Result<Planned> {

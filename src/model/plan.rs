@@ -382,6 +382,56 @@ pub fn creation_rank(kind: Kind) -> u8 {
     kind.rank()
 }
 
+/// The kinds whose resources must be gone before a resource of `kind` can be deleted:
+/// every kind whose spec refers to `kind` (the creation graph's edges, reversed; a test
+/// checks the two agree), and what AWS itself holds on to besides:
+///
+/// - subnets, the security group and the internet gateway wait for the load balancer,
+///   whose network interfaces are in them (`DependencyViolation` until they are
+///   released, retried; docs/alb-lambda.md);
+/// - the log bucket waits for the load balancer, which writes into it;
+/// - the log group waits for the function, which would create it again by logging;
+/// - the certificate waits for the listeners that serve it (`ResourceInUse`).
+///
+/// Everything else goes at once: `down` does not wait for the load balancer's network
+/// interfaces to delete the role, the bucket or the certificate.
+pub fn deleted_after(kind: Kind) -> &'static [Kind] {
+    use Kind::*;
+    match kind {
+        Vpc => &[
+            Subnet,
+            SecurityGroup,
+            InternetGateway,
+            RouteTable,
+            TargetGroup,
+        ],
+        Subnet => &[LoadBalancer, RouteTable],
+        SecurityGroup => &[LoadBalancer],
+        InternetGateway => &[LoadBalancer, RouteTable],
+        LoadBalancer => &[Listener, WebAclAssociation, DnsRecord, Alarm, Dashboard],
+        Listener => &[ListenerRule, ListenerCertificates],
+        TargetGroup => &[Listener, ListenerRule, Alarm, Dashboard],
+        Function => &[
+            FunctionConcurrency,
+            FunctionProvisioned,
+            TargetGroup,
+            Alarm,
+            Dashboard,
+        ],
+        Role => &[Function],
+        LogGroup => &[Function],
+        Certificate => &[Listener, ListenerCertificates, DnsRecord],
+        LogBucket => &[LoadBalancer, TrustStore],
+        TrustStore => &[Listener],
+        WebAcl => &[WebAclAssociation],
+        AlarmTopic => &[Alarm],
+        RouteTable => &[LoadBalancer],
+        FunctionConcurrency => &[FunctionProvisioned],
+        ListenerCertificates | FunctionProvisioned | ListenerRule | DnsRecord
+        | WebAclAssociation | Alarm | Dashboard => &[],
+    }
+}
+
 /// Delete changes for these observed resources, in reverse dependency order.
 pub fn teardown_changes<'a>(observed: impl Iterator<Item = &'a Observed>) -> Vec<Change> {
     let mut out: Vec<Change> = observed
@@ -1116,6 +1166,74 @@ pub(crate) mod tests {
             deletes,
             vec!["function/cart/provisioned", "function/cart/concurrency"]
         );
+    }
+
+    /// A stack with a resource of every kind (its config uses every feature).
+    fn every_kind() -> Desired {
+        use crate::model::config::{AlarmSettings, WafSettings};
+        let mut cfg = config(true);
+        cfg.functions[0].reserved_concurrency = Some(10);
+        cfg.functions[0].provisioned_concurrency = Some(4);
+        cfg.waf = Some(WafSettings {
+            managed_rules: vec![*crate::model::waf::managed_group("common").expect("group")],
+            rate_limit: None,
+            block_countries: Vec::new(),
+        });
+        cfg.alarms = Some(AlarmSettings {
+            http_5xx_percent: 5,
+            http_5xx: 10,
+            lambda_errors: 1,
+            latency_p99_ms: 1000,
+            throttles: 1,
+            unhealthy_targets: 1,
+            notify: vec!["ops@example.com".into()],
+            dashboard: true,
+        });
+        if let Some(h) = cfg.https.as_mut() {
+            h.extra_certificate_arns = Some(vec![crate::model::ids::CertificateArn::new(
+                "arn:aws:acm:us-east-1:123456789012:certificate/extra",
+            )]);
+            h.mtls = Some(crate::model::config::MtlsSettings {
+                path: "ca.pem".into(),
+                bundle: crate::model::mtls::check_bundle(include_bytes!(
+                    "../../tests/fixtures/mtls/ca-one.pem"
+                ))
+                .expect("valid"),
+            });
+        }
+        desired(&cfg, &ctx())
+    }
+
+    #[test]
+    fn deletion_waits_for_every_kind_that_refers_to_a_resource() {
+        let d = every_kind();
+        let kinds: BTreeSet<Kind> = d.resources.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds.len(), Kind::ALL.len(), "a stack of every kind");
+        let mut missing = BTreeSet::new();
+        for r in &d.resources {
+            for needed in dependencies(r, &d) {
+                let needed = d.get(&needed).expect("in the stack").kind;
+                if !deleted_after(needed).contains(&r.kind) {
+                    missing.insert(format!(
+                        "a {needed} must wait for a {} (it refers to it)",
+                        r.kind
+                    ));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    #[test]
+    fn deletion_waits_only_on_kinds_created_after_it_so_it_cannot_deadlock() {
+        for &kind in Kind::ALL {
+            for &after in deleted_after(kind) {
+                assert!(
+                    creation_rank(after) > creation_rank(kind),
+                    "{kind} waits for {after}, which is not created after it"
+                );
+            }
+        }
     }
 
     #[test]

@@ -586,18 +586,56 @@ pub fn package(function: &str, bootstrap: &Path) -> Result<Artifact, BuildError>
         source,
     };
     let bytes = std::fs::read(bootstrap).map_err(err)?;
-    let zip = zip_bootstrap(&bytes).map_err(err)?;
+    let (zip, sha256) = cached_zip(bootstrap, &bytes).map_err(err)?;
     // Not an ELF file (a script bootstrap) or unreadable headers: nothing to check.
     let required_versions = elf::required_versions(&bytes).unwrap_or_default();
     Ok(Artifact {
         function: function.to_string(),
-        sha256: sha256_base64(&zip),
+        sha256,
         bootstrap: bootstrap.to_path_buf(),
         bootstrap_size: bytes.len() as u64,
         builder: Builder::Cargo,
         required_versions,
         zip,
     })
+}
+
+/// The zip of `bytes`, the bootstrap at `bootstrap`, and its SHA-256 (base64), reused from
+/// the last packaging of the same bytes when there is one. Deflating a 2 MB binary at
+/// level 9 is most of what an unchanged build costs (`deploy` builds before it can tell
+/// whether the code changed). The zip is kept beside the bootstrap as
+/// `bootstrap.albkit.zip` with `bootstrap.albkit.zip.stamp`: the SHA-256 of the bootstrap
+/// it holds and its own. It is reused only when both match, and [`zip_bootstrap`] is
+/// deterministic, so a reused zip is byte for byte the one it would make. A cache that
+/// cannot be read or written is ignored.
+fn cached_zip(bootstrap: &Path, bytes: &[u8]) -> std::io::Result<(Vec<u8>, String)> {
+    let zip_path = PathBuf::from(format!("{}.albkit.zip", bootstrap.display()));
+    let stamp_path = PathBuf::from(format!("{}.albkit.zip.stamp", bootstrap.display()));
+    let key = hex::encode(Sha256::digest(bytes));
+    if let (Ok(stamp), Ok(zip)) = (
+        std::fs::read_to_string(&stamp_path),
+        std::fs::read(&zip_path),
+    ) {
+        let sha256 = sha256_base64(&zip);
+        if stamp.split_whitespace().eq([key.as_str(), sha256.as_str()]) {
+            return Ok((zip, sha256));
+        }
+    }
+    let zip = zip_bootstrap(bytes)?;
+    let sha256 = sha256_base64(&zip);
+    // The zip first (written whole, then renamed), the stamp that vouches for it last.
+    let partial = PathBuf::from(format!(
+        "{}.albkit.zip.{}.partial",
+        bootstrap.display(),
+        std::process::id()
+    ));
+    let stored = std::fs::write(&partial, &zip)
+        .and_then(|()| std::fs::rename(&partial, &zip_path))
+        .and_then(|()| std::fs::write(&stamp_path, format!("{key} {sha256}\n")));
+    if let Err(e) = stored {
+        tracing::debug!(path = %zip_path.display(), "the zip is not cached: {e}");
+    }
+    Ok((zip, sha256))
 }
 
 async fn target_installed(target: &str) -> bool {
@@ -619,6 +657,35 @@ async fn target_installed(target: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_unchanged_bootstrap_reuses_its_zip_and_a_changed_or_damaged_one_does_not() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let bootstrap = dir.path().join("bootstrap");
+        std::fs::write(&bootstrap, b"#!/bin/sh\necho one\n").expect("write");
+        let first = super::package("f", &bootstrap).expect("package");
+        let cached = dir.path().join("bootstrap.albkit.zip");
+        assert_eq!(std::fs::read(&cached).expect("cached zip"), first.zip);
+        // Reused: the cached file is what is returned.
+        let again = super::package("f", &bootstrap).expect("package");
+        assert_eq!(
+            (again.zip.clone(), again.sha256.clone()),
+            (first.zip.clone(), first.sha256.clone())
+        );
+        // A damaged cache is not trusted: the zip is made again.
+        std::fs::write(&cached, b"garbage").expect("damage");
+        let repaired = super::package("f", &bootstrap).expect("package");
+        assert_eq!(repaired.zip, first.zip);
+        assert_eq!(std::fs::read(&cached).expect("cached zip"), first.zip);
+        // Other bytes, another zip.
+        std::fs::write(&bootstrap, b"#!/bin/sh\necho two\n").expect("write");
+        let changed = super::package("f", &bootstrap).expect("package");
+        assert_ne!(changed.sha256, first.sha256);
+        assert_eq!(
+            changed.zip,
+            super::zip_bootstrap(b"#!/bin/sh\necho two\n").expect("zip")
+        );
+    }
 
     #[test]
     fn a_build_keeps_the_toolchain_and_drops_credentials() {
