@@ -57,6 +57,11 @@ pub(crate) struct Realism {
     /// `GetProvisionedConcurrencyConfig` reports `IN_PROGRESS` with nothing available,
     /// as Lambda does while it starts the environments (MiniStack is `READY` at once).
     pub provisioned_allocation: Duration,
+    /// Only the timed windows above: no refusal of the first `CreateFunction` or
+    /// interface-bound deletion forced however late it comes. The tests want that path
+    /// taken on a slow machine; a benchmark measures the model (and a tutorial-style
+    /// script that sleeps past the window must then succeed).
+    pub timed_only: bool,
 }
 
 impl Realism {
@@ -72,6 +77,7 @@ impl Realism {
             certificate_issue: delay,
             late_log_delivery: true,
             provisioned_allocation: delay,
+            timed_only: false,
         }
     }
 }
@@ -288,6 +294,93 @@ impl Proxy {
 
     pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The proxy's clock: time since it started, the clock of [`Record`]'s times.
+    pub(crate) fn now(&self) -> Duration {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.started.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// When each wait the model imposes ended, on the proxy's clock, with the operations
+    /// whose success shows it to the caller: (what, operations, when). For the benchmark's
+    /// account of how late albkit noticed.
+    pub(crate) fn readiness(&self) -> Vec<(&'static str, &'static [&'static str], Duration)> {
+        let Ok(s) = self.shared.state.lock() else {
+            return Vec::new();
+        };
+        let r = &self.shared.config.realism;
+        let on_clock = |at: Option<Instant>, delay: Duration| {
+            at.filter(|_| !delay.is_zero())
+                .map(|at| (at + delay).saturating_duration_since(s.started))
+        };
+        let mut out = Vec::new();
+        let waits: [(
+            &'static str,
+            &'static [&'static str],
+            Option<Instant>,
+            Duration,
+        ); 4] = [
+            (
+                "role assumable",
+                &["CreateFunction"],
+                s.last_create_role,
+                r.iam_propagation,
+            ),
+            (
+                "load balancer active",
+                &["DescribeLoadBalancers"],
+                s.lb_created,
+                r.alb_provisioning,
+            ),
+            (
+                "certificate issued",
+                &["DescribeCertificate", "CreateListener"],
+                s.certificate_requested,
+                r.certificate_issue,
+            ),
+            (
+                "network interfaces released",
+                &[
+                    "DeleteSecurityGroup",
+                    "DeleteSubnet",
+                    "DetachInternetGateway",
+                ],
+                s.lb_deleted,
+                r.eni_release,
+            ),
+        ];
+        // The latest creation and the latest update of a function.
+        let created = s.lambda_created.values().max().copied();
+        let updated = s.lambda_updates.values().max().copied();
+        let functions: [(
+            &'static str,
+            &'static [&'static str],
+            Option<Instant>,
+            Duration,
+        ); 2] = [
+            (
+                "function active",
+                &["GetFunction", "GetFunctionConfiguration"],
+                created,
+                r.function_activation,
+            ),
+            (
+                "function updated",
+                &["GetFunction", "GetFunctionConfiguration"],
+                updated,
+                r.lambda_update,
+            ),
+        ];
+        for (what, operations, at, delay) in waits.into_iter().chain(functions) {
+            if let Some(when) = on_clock(at, delay) {
+                out.push((what, operations, when));
+            }
+        }
+        out
     }
 
     pub(crate) fn records(&self) -> Vec<Record> {
@@ -623,7 +716,7 @@ fn realism_refusal(
             if !r.iam_propagation.is_zero()
                 && state.last_create_role.is_some()
                 && (within(state.last_create_role, r.iam_propagation)
-                    || !state.records.iter().any(|x| x.fault == Some(Fault::Realism("iam-propagation")))) =>
+                    || (!r.timed_only && !state.records.iter().any(|x| x.fault == Some(Fault::Realism("iam-propagation"))))) =>
         Some((
             "iam-propagation",
             error_response(service, 400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."),
@@ -648,7 +741,7 @@ fn realism_refusal(
             if !r.eni_release.is_zero()
                 && state.lb_deleted.is_some()
                 && (within(state.lb_deleted, r.eni_release)
-                    || !state.records.iter().any(|x| x.fault == Some(Fault::Realism("eni-release")))) =>
+                    || (!r.timed_only && !state.records.iter().any(|x| x.fault == Some(Fault::Realism("eni-release"))))) =>
         {
             Some((
                 "eni-release",
