@@ -58,11 +58,12 @@ pub(crate) async fn run(cli: &Cli, args: &DevArgs) -> Result<u8> {
 
     let (listener, local) = listen(SocketAddr::new(args.bind, args.port)).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    print_routes(&rules, &functions, local, scheme);
+    // The certificate's line before the routes and the listening line that ends them.
     let tls = tls.map(|(front, note)| {
         eprintln!("albkit dev: {note}");
         front
     });
+    print_routes(&rules, &functions, local, scheme);
 
     for f in functions.values() {
         if let Some(hc) = &f.settings.health_check {

@@ -360,7 +360,9 @@ async fn up_during_a_shift_keeps_its_weights_and_abort_rolls_it_back() {
         "deploy",
         "--yes",
         "--strategy",
-        "canary:20%:1m",
+        // A bake no run of this test outlasts, however loaded the machine: the shift
+        // must still be in flight when it is aborted.
+        "canary:20%:10m",
         "-o",
         "json",
     ]);
@@ -387,7 +389,7 @@ async fn up_during_a_shift_keeps_its_weights_and_abort_rolls_it_back() {
     assert_eq!(abort.json()["aborted"][0]["version"], v2.as_str());
     let out = deploy.join().expect("deploy runner");
     out.code_is(1);
-    assert_eq!(out.json()["functions"][0]["result"], "aborted");
+    assert_eq!(out.json()["functions"][0]["result"], "aborted", "{out}");
     let after = s.live().await;
     assert_eq!(after.version, v1);
     assert!(idle(&after), "{after:?}");

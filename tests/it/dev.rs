@@ -962,8 +962,14 @@ fn client_ca(cn: &str, from: &[time::OffsetDateTime]) -> (String, Vec<http::Clie
     (ca_pem, clients)
 }
 
-/// The server certificate `dev --tls` wrote, from the path it printed.
+/// The server certificate `dev --tls` wrote, from the path it printed (on stderr, which
+/// may be read after the port on stdout).
 fn dev_certificate(dev: &Dev) -> String {
+    assert!(
+        dev.log_contains("self-signed certificate for", Duration::from_secs(30)),
+        "{}",
+        dev.log_text()
+    );
     let log = dev.log_text();
     let path = log
         .lines()
