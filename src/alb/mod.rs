@@ -22,3 +22,17 @@ pub mod mtls;
 pub mod oidc;
 pub(crate) mod outcome;
 pub(crate) mod rules;
+
+/// `der` as a PEM block labelled `label` (`CERTIFICATE`, `PUBLIC KEY`): base64 in lines
+/// of 64 characters between the BEGIN and END lines, each line ending in a newline.
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

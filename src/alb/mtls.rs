@@ -10,7 +10,6 @@
 //! Pure: the certificate's DER in, the headers out. `albkit dev --tls` sets them on each
 //! request of a connection whose client presented a certificate the CA bundle verifies.
 
-use base64::Engine;
 use x509_parser::asn1_rs::{Any, Class, Tag};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
@@ -39,8 +38,18 @@ pub fn client_cert_headers(der: &[u8]) -> Result<Vec<(String, String)>, String> 
                 iso8601(validity.not_after.timestamp())
             ),
         ),
-        header("leaf", url_encode(&pem(der))),
+        header("leaf", url_encode(&super::pem("CERTIFICATE", der))),
     ])
+}
+
+/// The client certificate's headers in place of any `x-amzn-mtls-clientcert*` header the
+/// request carries: a client cannot pose as another certificate.
+pub fn set_headers(headers: &mut Vec<(String, Vec<u8>)>, cert: &[(String, String)]) {
+    headers.retain(|(n, _)| {
+        n.get(..HEADER_PREFIX.len())
+            .is_none_or(|p| !p.eq_ignore_ascii_case(HEADER_PREFIX))
+    });
+    headers.extend(cert.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
 }
 
 /// The serial number's bytes as upper-case hex, without the leading zero byte DER adds
@@ -186,44 +195,22 @@ fn ber(value: &Any<'_>) -> Vec<u8> {
     out
 }
 
-/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ`.
+/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (an X.509 time is within the years 0–9999).
 pub fn iso8601(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let at = time::UtcDateTime::from_unix_timestamp(unix).unwrap_or(if unix < 0 {
+        time::UtcDateTime::MIN
+    } else {
+        time::UtcDateTime::MAX
+    });
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// A certificate's DER as a PEM block, 64 characters of base64 per line.
-pub fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
 }
 
 /// Percent-encoding of every byte but the unreserved characters (`A–Z a–z 0–9 - . _ ~`)
@@ -312,6 +299,36 @@ mod tests {
         let decoded = urlencoding::decode(&leaf).expect("percent-encoded UTF-8");
         let (_, pem) = parse_x509_pem(decoded.as_bytes()).expect("PEM");
         assert_eq!(pem.contents, leaf_der());
+    }
+
+    #[test]
+    fn the_certificates_headers_replace_those_the_client_sent() {
+        let mut headers = vec![
+            ("host".to_string(), b"x".to_vec()),
+            (
+                "X-Amzn-Mtls-Clientcert-Subject".to_string(),
+                b"CN=admin".to_vec(),
+            ),
+            ("x-amzn-mtls-clientcert".to_string(), b"forged".to_vec()),
+            ("x-amzn-mtls".to_string(), b"kept".to_vec()),
+        ];
+        let cert = [(
+            "x-amzn-mtls-clientcert-subject".to_string(),
+            "CN=real".to_string(),
+        )];
+        set_headers(&mut headers, &cert);
+        let shown: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("host", b"x".as_slice()),
+                ("x-amzn-mtls", b"kept".as_slice()),
+                ("x-amzn-mtls-clientcert-subject", b"CN=real".as_slice()),
+            ]
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -136,16 +136,7 @@ impl ClaimsSigner {
             .public_key()
             .as_der()
             .map_err(|_| "cannot encode the public key".to_owned())?;
-        let b64 = STANDARD.encode(der.as_ref());
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .filter_map(|c| std::str::from_utf8(c).ok())
-            .collect();
-        Ok(format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            lines.join("\n")
-        ))
+        Ok(super::pem("PUBLIC KEY", der.as_ref()))
     }
 
     /// The `x-amzn-oidc-data` token of `identity` logged in through `provider`, at `now`.

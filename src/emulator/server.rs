@@ -414,7 +414,7 @@ async fn answer(
         return fail(f, "-".into());
     }
     if front.tls.as_ref().is_some_and(|t| t.mtls) {
-        set_cert_headers(&mut request.headers, &peer.cert_headers);
+        mtls::set_headers(&mut request.headers, &peer.cert_headers);
     }
     match read_body(body, &parts.headers).await {
         Ok(body) => request.body = body,
@@ -513,16 +513,6 @@ fn authenticate(
     }
 }
 
-/// The client certificate's headers in place of any `x-amzn-mtls-clientcert*` header the
-/// client sent: a client cannot pose as another certificate.
-fn set_cert_headers(headers: &mut Vec<(String, Vec<u8>)>, cert: &[(String, String)]) {
-    headers.retain(|(n, _)| {
-        n.get(..mtls::HEADER_PREFIX.len())
-            .is_none_or(|p| !p.eq_ignore_ascii_case(mtls::HEADER_PREFIX))
-    });
-    headers.extend(cert.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
-}
-
 /// Seconds since the Unix epoch, for the tokens' times.
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -606,36 +596,6 @@ mod tests {
         });
         tokio::spawn(serve(listener, front, limits));
         addr
-    }
-
-    #[test]
-    fn the_certificates_headers_replace_those_the_client_sent() {
-        let mut headers = vec![
-            ("host".to_string(), b"x".to_vec()),
-            (
-                "X-Amzn-Mtls-Clientcert-Subject".to_string(),
-                b"CN=admin".to_vec(),
-            ),
-            ("x-amzn-mtls-clientcert".to_string(), b"forged".to_vec()),
-            ("x-amzn-mtls".to_string(), b"kept".to_vec()),
-        ];
-        let cert = [(
-            "x-amzn-mtls-clientcert-subject".to_string(),
-            "CN=real".to_string(),
-        )];
-        set_cert_headers(&mut headers, &cert);
-        let shown: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                ("host", b"x".as_slice()),
-                ("x-amzn-mtls", b"kept".as_slice()),
-                ("x-amzn-mtls-clientcert-subject", b"CN=real".as_slice()),
-            ]
-        );
     }
 
     /// Reads until the server closes the connection; what it sent before.
