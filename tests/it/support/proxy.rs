@@ -318,12 +318,14 @@ impl Proxy {
                 .map(|at| (at + delay).saturating_duration_since(s.started))
         };
         let mut out = Vec::new();
+        const FUNCTION: &[&str] = &["GetFunction", "GetFunctionConfiguration"];
+        // For functions, the latest creation and the latest update.
         let waits: [(
             &'static str,
             &'static [&'static str],
             Option<Instant>,
             Duration,
-        ); 4] = [
+        ); 6] = [
             (
                 "role assumable",
                 &["CreateFunction"],
@@ -352,30 +354,20 @@ impl Proxy {
                 s.lb_deleted,
                 r.eni_release,
             ),
-        ];
-        // The latest creation and the latest update of a function.
-        let created = s.lambda_created.values().max().copied();
-        let updated = s.lambda_updates.values().max().copied();
-        let functions: [(
-            &'static str,
-            &'static [&'static str],
-            Option<Instant>,
-            Duration,
-        ); 2] = [
             (
                 "function active",
-                &["GetFunction", "GetFunctionConfiguration"],
-                created,
+                FUNCTION,
+                s.lambda_created.values().max().copied(),
                 r.function_activation,
             ),
             (
                 "function updated",
-                &["GetFunction", "GetFunctionConfiguration"],
-                updated,
+                FUNCTION,
+                s.lambda_updates.values().max().copied(),
                 r.lambda_update,
             ),
         ];
-        for (what, operations, at, delay) in waits.into_iter().chain(functions) {
+        for (what, operations, at, delay) in waits {
             if let Some(when) = on_clock(at, delay) {
                 out.push((what, operations, when));
             }
