@@ -1,16 +1,26 @@
 //! Executes a plan: a dependency graph run with bounded concurrency. The executor
 //! takes no decisions: every action comes from the plan.
+//!
+//! Every resource whose dependencies are done starts at once, and waits for one of
+//! [`CONCURRENCY`] slots before it calls AWS ([`Slots`]): it gives the slot back while it
+//! only waits (a retry's or a waiter's pause), and a free slot goes to the resource with
+//! the most time left to the end of the run under a model of AWS
+//! ([`create_ranks`]/[`delete_ranks`]), so the network and the load balancer never queue
+//! behind fifty functions waiting for their roles.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::error::{AwsError, Bug, ResourceError};
 use super::events::Event;
 use super::resources::{load_balancer, Ctx};
+use super::slots::Slots;
+use crate::model::bound::{create_ranks, delete_ranks, AWS};
 use crate::model::names::logical;
 use crate::model::plan::{
     deleted_after, dependencies, Action, Change, Observed, ObservedStack, Plan,
@@ -18,7 +28,7 @@ use crate::model::plan::{
 use crate::model::spec::Spec;
 use crate::model::stack::{Desired, Kind};
 
-/// How many AWS operations run at once.
+/// How many resources make AWS calls at once (those that only wait do not count).
 const CONCURRENCY: usize = 8;
 
 /// What happened to each resource.
@@ -55,8 +65,10 @@ impl ApplyError {
     }
 }
 
+/// A node's logical id and its result; `None` when it never ran (a failure elsewhere
+/// stopped the run while it waited for a slot).
 type NodeFuture<'a> =
-    Pin<Box<dyn Future<Output = (String, Result<String, ResourceError>)> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = (String, Option<Result<String, ResourceError>>)> + Send + 'a>>;
 
 pub(crate) use super::resources::Teardown;
 
@@ -151,7 +163,8 @@ pub(crate) async fn apply(
 ) -> Result<Report, ApplyError> {
     let mut report = Report::default();
     let nodes = graph(plan, desired);
-    run_graph(ctx, &nodes, observed, &mut report).await?;
+    let ranks = create_ranks(desired, &AWS);
+    run_graph(ctx, &nodes, observed, &ranks, &mut report).await?;
     // `up` carries out the plan it showed, log deletions included (the plan marks them).
     report.kept = delete_in_order(ctx, &deletions(plan, observed), Teardown::UP).await?;
     for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
@@ -186,60 +199,68 @@ fn graph<'a>(plan: &'a Plan, desired: &'a Desired) -> Nodes<'a> {
         .collect()
 }
 
-/// Runs the nodes, at most [`CONCURRENCY`] at once, each as soon as what it needs is
-/// done; a kept resource is done at once. After a failure nothing new starts, what runs
-/// finishes, and every failure is returned.
+/// Runs the nodes, each as soon as what it needs is done, at most [`CONCURRENCY`] making
+/// calls at once, the highest ranked first; a kept resource is done at once. After a
+/// failure nothing new starts (nor what waits for a slot), what runs finishes, and every
+/// failure is returned.
 async fn run_graph<'a>(
     ctx: &'a Ctx<'a>,
     nodes: &'a Nodes<'a>,
     observed: &'a ObservedStack,
+    ranks: &BTreeMap<String, Duration>,
     report: &mut Report,
 ) -> Result<(), ApplyError> {
+    let slots = Slots::new(CONCURRENCY);
+    let stop = AtomicBool::new(false);
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut started: BTreeSet<&str> = BTreeSet::new();
     let mut running: FuturesUnordered<NodeFuture<'_>> = FuturesUnordered::new();
     let mut failure: Option<ApplyError> = None;
-    let ready = |started: &BTreeSet<&str>, done: &BTreeSet<String>, name: &str, deps: &[String]| {
-        !started.contains(name) && deps.iter().all(|d| done.contains(d))
-    };
     loop {
-        if failure.is_none() {
-            for (name, (change, want, deps)) in nodes {
-                if running.len() >= CONCURRENCY {
-                    break;
-                }
-                if !ready(&started, &done, name, deps) {
-                    continue;
-                }
+        // Keeps are done at once and may make more nodes ready: go round until none is.
+        while failure.is_none() {
+            let ready: Vec<_> = nodes
+                .iter()
+                .filter(|(name, (_, _, deps))| {
+                    !started.contains(*name) && deps.iter().all(|d| done.contains(d))
+                })
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for (name, (change, want, _)) in ready {
                 started.insert(name);
                 if change.action == Action::Keep {
                     done.insert((*name).to_string());
                     continue;
                 }
-                running.push(Box::pin(run_node(ctx, change, want, observed.get(*name))));
-            }
-            // Keeps may have unlocked more nodes; go round again before waiting.
-            if running.is_empty()
-                && started.len() < nodes.len()
-                && nodes
-                    .iter()
-                    .any(|(n, (_, _, deps))| ready(&started, &done, n, deps))
-            {
-                continue;
+                let rank = ranks.get(*name).copied().unwrap_or_default();
+                let (slots, stop) = (&slots, &stop);
+                running.push(Box::pin(slots.run(rank, async move {
+                    if stop.load(Ordering::SeqCst) {
+                        return (change.logical.clone(), None);
+                    }
+                    let (name, result) = run_node(ctx, change, want, observed.get(*name)).await;
+                    (name, Some(result))
+                })));
             }
         }
         let Some((name, result)) = running.next().await else {
             break;
         };
         match result {
-            Ok(id) => {
+            Some(Ok(id)) => {
                 ctx.ids.insert(&name, &id);
                 if let Some((change, _, _)) = nodes.get(name.as_str()) {
                     report.done.push((name.clone(), change.action));
                 }
                 done.insert(name);
             }
-            Err(e) => ApplyError::record(&mut failure, name, e),
+            Some(Err(e)) => {
+                stop.store(true, Ordering::SeqCst);
+                ApplyError::record(&mut failure, name, e);
+            }
+            None => {}
         }
     }
     match failure {
@@ -281,8 +302,9 @@ fn deletions<'a>(plan: &Plan, observed: &'a ObservedStack) -> Vec<&'a Observed> 
 /// only for the resources of the kinds [`deleted_after`] names (those that refer to it,
 /// and the load balancer for what its network interfaces hold), so the role, the bucket
 /// or the certificate do not wait for the network to be released. At most
-/// [`CONCURRENCY`] at once. After a failure nothing new starts; what runs finishes. Returns
-/// the logical ids of what was kept (logs without `purge_logs`).
+/// [`CONCURRENCY`] make calls at once, the highest ranked first ([`delete_ranks`]). After a
+/// failure nothing new starts; what runs finishes. Returns the logical ids of what was
+/// kept (logs without `purge_logs`).
 pub(crate) async fn delete_in_order(
     ctx: &Ctx<'_>,
     items: &[&Observed],
@@ -292,37 +314,51 @@ pub(crate) async fn delete_in_order(
     let mut pending: Vec<&Observed> = items.to_vec();
     // Not deleted yet: pending or running.
     let mut left: Vec<Kind> = items.iter().map(|o| o.resource.kind).collect();
+    let ranks = delete_ranks(&left, &AWS);
+    let slots = Slots::new(CONCURRENCY);
+    let stop = AtomicBool::new(false);
     let mut running = FuturesUnordered::new();
     let mut failure: Option<ApplyError> = None;
     loop {
-        while failure.is_none() && running.len() < CONCURRENCY {
+        while failure.is_none() {
             let free = pending.iter().position(|o| {
                 let waits_for = deleted_after(o.resource.kind);
                 !left.iter().any(|k| waits_for.contains(k))
             });
             let Some(i) = free else { break };
             let o = pending.remove(i);
-            running.push(async move {
+            let rank = ranks.get(&o.resource.kind).copied().unwrap_or_default();
+            let stop = &stop;
+            running.push(slots.run(rank, async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (o, None);
+                }
                 let what = (o.resource.logical.as_str(), o.resource.kind, Action::Delete);
                 let kept_or_deleted = |deleted: &bool| match deleted {
                     true => (Action::Delete, o.id.clone()),
                     false => (Action::Keep, o.id.clone()),
                 };
                 let r = reported(ctx, what, delete_one(ctx, o, opts), kept_or_deleted).await;
-                (o, r)
-            });
+                (o, Some(r))
+            }));
         }
         let Some((o, r)) = running.next().await else {
             break;
         };
         let name = o.resource.logical.clone();
-        if let Some(i) = left.iter().position(|k| *k == o.resource.kind) {
-            left.remove(i);
+        if r.is_some() {
+            if let Some(i) = left.iter().position(|k| *k == o.resource.kind) {
+                left.remove(i);
+            }
         }
         match r {
-            Ok(true) => ctx.ids.remove(&name),
-            Ok(false) => kept.push(name),
-            Err(e) => ApplyError::record(&mut failure, name, e),
+            Some(Ok(true)) => ctx.ids.remove(&name),
+            Some(Ok(false)) => kept.push(name),
+            Some(Err(e)) => {
+                stop.store(true, Ordering::SeqCst);
+                ApplyError::record(&mut failure, name, e);
+            }
+            None => {}
         }
     }
     if let Some(f) = failure {

@@ -14,3 +14,4 @@ pub(crate) mod metrics;
 pub(crate) mod network;
 pub mod resources;
 pub(crate) mod retry;
+pub(crate) mod slots;

@@ -14,6 +14,8 @@
 //!   noticed at most about 5 % of the wait late (an ALB active after 20 s within 1 s, a
 //!   function updated after 1.5 s within 100 ms, a role assumable after 4 s within
 //!   250 ms), and a long wait polls no more than every 2 s.
+//!
+//! Either pause gives the executor's slot back while it lasts (`slots::pause`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -189,7 +191,7 @@ where
                     ),
                 );
                 tracing::debug!(operation = e.operation, resource = %e.resource, class = ?e.class, ?delay, "retrying: {e}");
-                tokio::time::sleep(delay).await;
+                super::slots::pause(delay).await;
             }
             Err(e) => return Err(e),
         }
@@ -323,7 +325,7 @@ where
         } else {
             settle_pause(start.elapsed(), POLL_MIN_READ)
         };
-        tokio::time::sleep(pause).await;
+        super::slots::pause(pause).await;
     }
 }
 

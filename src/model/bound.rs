@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::headers::HEADERS_NONE;
-use super::plan::dependencies;
+use super::plan::{deleted_after, dependencies};
 use super::stack::{Desired, Kind, Resource, HSTS_OFF};
 use crate::model::spec::MTLS_OFF;
 
@@ -203,6 +203,106 @@ pub fn delete_bound(desired: &Desired, m: &Model) -> Duration {
     gone.values().copied().max().unwrap_or_default()
 }
 
+/// What the executor assumes of real AWS to order its work (only the order matters):
+/// minutes for a load balancer and a DNS-validated certificate, seconds for a role or a
+/// function.
+pub const AWS: Model = Model {
+    call: Duration::from_millis(100),
+    alb_active: Duration::from_secs(180),
+    certificate_issued: Duration::from_secs(120),
+    role_assumable: Duration::from_secs(8),
+    function_active: Duration::from_secs(5),
+    eni_release: Duration::from_secs(60),
+    certificate_release: Duration::from_secs(10),
+};
+
+/// For each resource of `desired`, the time `up` has left once it starts, at best: its
+/// own cost, then the longest of what waits for it (for the load balancer, also
+/// becoming active). The executor gives its slots to the highest first, so the critical
+/// path is never queued behind work that can wait.
+pub fn create_ranks(desired: &Desired, m: &Model) -> BTreeMap<String, Duration> {
+    let mut dependents: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
+    for r in &desired.resources {
+        for d in dependencies(r, desired) {
+            if let Some(dep) = desired.resources.iter().find(|x| x.logical == d) {
+                dependents.entry(dep.logical.as_str()).or_default().push(r);
+            }
+        }
+    }
+    fn rank<'a>(
+        r: &'a Resource,
+        dependents: &BTreeMap<&str, Vec<&'a Resource>>,
+        m: &Model,
+        memo: &mut BTreeMap<&'a str, Duration>,
+        depth: usize,
+    ) -> Duration {
+        if let Some(known) = memo.get(r.logical.as_str()) {
+            return *known;
+        }
+        // The graph has no cycles (the executor refuses one); the depth only guards.
+        let after = match dependents.get(r.logical.as_str()) {
+            Some(ds) if depth < 64 => ds
+                .iter()
+                .map(|d| rank(d, dependents, m, memo, depth + 1))
+                .max()
+                .unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        let active = if r.kind == Kind::LoadBalancer {
+            m.alb_active
+        } else {
+            Duration::ZERO
+        };
+        let total = create_cost(r, m) + after.max(active);
+        memo.insert(r.logical.as_str(), total);
+        total
+    }
+    let mut memo = BTreeMap::new();
+    for r in &desired.resources {
+        rank(r, &dependents, m, &mut memo, 0);
+    }
+    memo.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// For each of `kinds` (those being deleted), the time `down` has left once a deletion
+/// of that kind starts, following [`deleted_after`]: its own calls, then the longest of
+/// the kinds that wait for it, after the network interfaces are released (the load
+/// balancer) or the certificate is no longer in use (a listener).
+pub fn delete_ranks(kinds: &[Kind], m: &Model) -> BTreeMap<Kind, Duration> {
+    fn rank(k: Kind, kinds: &[Kind], m: &Model, memo: &mut BTreeMap<Kind, Duration>) -> Duration {
+        if let Some(known) = memo.get(&k) {
+            return *known;
+        }
+        let after = kinds
+            .iter()
+            .filter(|j| **j != k && deleted_after(**j).contains(&k))
+            .map(|j| {
+                let released = match (k, *j) {
+                    (
+                        Kind::LoadBalancer,
+                        Kind::Subnet | Kind::SecurityGroup | Kind::InternetGateway,
+                    ) => m.eni_release,
+                    (Kind::Listener, Kind::Certificate) => m.certificate_release,
+                    _ => Duration::ZERO,
+                };
+                released + rank(*j, kinds, m, memo)
+            })
+            .max()
+            .unwrap_or_default();
+        let total = delete_cost(k, m) + after;
+        memo.insert(k, total);
+        total
+    }
+    let mut kinds: Vec<Kind> = kinds.to_vec();
+    kinds.sort();
+    kinds.dedup();
+    let mut memo = BTreeMap::new();
+    for k in &kinds {
+        rank(*k, &kinds, m, &mut memo);
+    }
+    memo
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +346,70 @@ mod tests {
                 rule_priorities: Default::default(),
             },
         )
+    }
+
+    #[test]
+    fn the_network_and_the_load_balancer_rank_above_what_can_wait() {
+        let d = stack(true);
+        let ranks = create_ranks(&d, &AWS);
+        assert_eq!(ranks.len(), d.resources.len(), "every resource is ranked");
+        let rank = |logical: &str| ranks[logical];
+        let function = d
+            .resources
+            .iter()
+            .find(|r| r.kind == Kind::Function)
+            .map(|r| r.logical.as_str())
+            .expect("a function");
+        // VPC → … → load balancer → active: minutes; the function: seconds.
+        assert!(rank("vpc") > rank("load-balancer"));
+        assert!(rank("load-balancer") >= AWS.alb_active);
+        assert!(rank("load-balancer") > rank(function) * 5, "{ranks:?}");
+        // The certificate's validation outranks the function too.
+        assert!(rank("certificate") > rank(function));
+        // A resource ranks at least as high as any that waits for it.
+        for r in &d.resources {
+            for dep in dependencies(r, &d) {
+                assert!(
+                    ranks[&dep] > ranks[&r.logical],
+                    "{dep} before {}",
+                    r.logical
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deletions_on_the_way_to_the_network_rank_first() {
+        let kinds = [
+            Kind::Vpc,
+            Kind::Subnet,
+            Kind::LoadBalancer,
+            Kind::Listener,
+            Kind::ListenerRule,
+            Kind::TargetGroup,
+            Kind::Function,
+            Kind::Role,
+            Kind::LogGroup,
+            Kind::Certificate,
+        ];
+        let ranks = delete_ranks(&kinds, &AWS);
+        assert_eq!(ranks.len(), kinds.len());
+        // rule → listener → load balancer → 60 s of interfaces → subnet → VPC.
+        let path = [
+            Kind::ListenerRule,
+            Kind::Listener,
+            Kind::LoadBalancer,
+            Kind::Subnet,
+            Kind::Vpc,
+        ];
+        for pair in path.windows(2) {
+            assert!(ranks[&pair[0]] > ranks[&pair[1]], "{pair:?}: {ranks:?}");
+        }
+        assert!(ranks[&Kind::LoadBalancer] > AWS.eni_release);
+        assert!(ranks[&Kind::Listener] > ranks[&Kind::Function] + AWS.eni_release);
+        // What nothing waits for costs its own calls only.
+        assert_eq!(ranks[&Kind::Role], AWS.call * 2);
+        assert_eq!(ranks[&Kind::Certificate], AWS.call);
     }
 
     #[test]
