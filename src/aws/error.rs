@@ -35,6 +35,20 @@ pub struct AwsError {
     pub class: ErrorClass,
 }
 
+/// Lambda cannot assume a role created seconds ago (IAM propagation). Pure.
+fn role_propagating(code: &str, message: &str) -> bool {
+    code == "InvalidParameterValueException"
+        && (message.contains("cannot be assumed by Lambda")
+            || message.contains("The role defined for the function"))
+}
+
+impl AwsError {
+    /// Whether Lambda refused the call because it cannot assume the role yet.
+    pub(crate) fn role_propagating(&self) -> bool {
+        role_propagating(self.code.as_deref().unwrap_or_default(), &self.message)
+    }
+}
+
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} for {} failed", self.operation, self.resource)?;
@@ -261,11 +275,7 @@ pub(crate) fn classify(code: Option<&str>, message: &str, status: Option<u16>) -
     if DEPENDENCY.contains(&code_str) {
         return ErrorClass::Dependency;
     }
-    // Lambda cannot assume a role created seconds ago (IAM propagation).
-    if code_str == "InvalidParameterValueException"
-        && (message.contains("cannot be assumed by Lambda")
-            || message.contains("The role defined for the function"))
-    {
+    if role_propagating(code_str, message) {
         return ErrorClass::EventualConsistency;
     }
     // Lambda: "The operation cannot be performed at this time. An update is in progress".

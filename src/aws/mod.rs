@@ -12,6 +12,7 @@ pub(crate) mod lock;
 pub(crate) mod lock_bucket;
 pub(crate) mod metrics;
 pub(crate) mod network;
+pub(crate) mod propagation;
 pub mod resources;
 pub(crate) mod retry;
 pub(crate) mod slots;

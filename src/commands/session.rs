@@ -15,6 +15,7 @@ use crate::aws::events::{Event, Quiet, Reporter, ResourceNotify};
 use crate::aws::identity::Identity;
 use crate::aws::lock::{self, LockOptions, StackLock};
 use crate::aws::lock_bucket;
+use crate::aws::propagation::Propagation;
 use crate::aws::resources::{Ctx, Ids};
 use crate::cli::{Cli, Output};
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub(crate) struct Session {
     /// The lock bucket as read beside the stack (`plan`, `up`), for the lock to use
     /// instead of reading it again.
     pub lock_bucket: Mutex<Option<lock_bucket::State>>,
+    /// The gate of the calls refused while new roles propagate.
+    pub propagation: Propagation,
 }
 
 /// Validates the config (before any AWS call), checks `--region`, and connects.
@@ -148,6 +151,7 @@ impl Session {
             lock_bucket: Mutex::new(None),
             config,
             aws,
+            propagation: Propagation::default(),
         }
     }
 
@@ -209,6 +213,7 @@ impl Session {
             reporter: &self.reporter,
             ids: &self.ids,
             artifacts,
+            propagation: &self.propagation,
         }
     }
 

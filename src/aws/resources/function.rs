@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::create_function::CreateFunctionOutput;
 use aws_sdk_lambda::operation::get_alias::GetAliasOutput;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
@@ -654,32 +655,15 @@ async fn create(
     want: &FunctionSpec,
     inputs: &Inputs<'_>,
 ) -> Result<String, AwsError> {
-    let (lambda, name) = (&ctx.aws.lambda, inputs.name);
+    let name = inputs.name;
     // The role may not be assumable by Lambda for a few seconds after it was created
-    // (IAM propagation): that error is retried.
+    // (IAM propagation): that error is retried, one function at a time while it lasts
+    // (`aws::propagation`).
     let notify = ctx.notify(&change.logical);
-    let created = retry(Policy::fresh(), "create function", &notify, || async {
-        lambda
-            .create_function()
-            .function_name(name)
-            .runtime(Runtime::Providedal2023)
-            .handler(FunctionSpec::HANDLER)
-            .role(&inputs.role)
-            .architectures(inputs.architecture.clone())
-            .memory_size(inputs.memory)
-            .timeout(inputs.timeout)
-            .environment(inputs.environment.clone())
-            .set_kms_key_arn(want.kms_key_arn.clone())
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(inputs.artifact.zip.clone()))
-                    .build(),
-            )
-            .description(format!("albkit stack {}", ctx.stack()))
-            .set_tags(Some(want.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .aws("CreateFunction", name)
+    let refused = AwsError::role_propagating;
+    let created = retry(Policy::fresh(), "create function", &notify, || {
+        ctx.propagation
+            .call(refused, || create_call(ctx, want, inputs))
     })
     .await;
     match created {
@@ -689,6 +673,36 @@ async fn create(
         Err(e) if e.is("ResourceConflictException") => adopt(ctx, &change.logical, name, e).await,
         Err(e) => Err(e),
     }
+}
+
+/// One `CreateFunction` call.
+async fn create_call(
+    ctx: &Ctx<'_>,
+    want: &FunctionSpec,
+    inputs: &Inputs<'_>,
+) -> Result<CreateFunctionOutput, AwsError> {
+    let (lambda, name) = (&ctx.aws.lambda, inputs.name);
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .handler(FunctionSpec::HANDLER)
+        .role(&inputs.role)
+        .architectures(inputs.architecture.clone())
+        .memory_size(inputs.memory)
+        .timeout(inputs.timeout)
+        .environment(inputs.environment.clone())
+        .set_kms_key_arn(want.kms_key_arn.clone())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(inputs.artifact.zip.clone()))
+                .build(),
+        )
+        .description(format!("albkit stack {}", ctx.stack()))
+        .set_tags(Some(want.tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .aws("CreateFunction", name)
 }
 
 /// The function of this name, if its tags say it is this stack's `logical_id`.

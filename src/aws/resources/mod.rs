@@ -17,6 +17,7 @@ use super::clients::Aws;
 use super::error::{AwsError, Bug, ResourceError};
 use super::events::{Reporter, ResourceNotify};
 use super::identity::Identity;
+use super::propagation::Propagation;
 use super::retry::{retry, Policy};
 
 pub(crate) mod alarm;
@@ -184,6 +185,8 @@ pub struct Ctx<'a> {
     pub reporter: &'a dyn Reporter,
     pub ids: &'a Ids,
     pub artifacts: &'a BTreeMap<String, Artifact>,
+    /// The gate of the calls refused while new roles propagate (`CreateFunction`).
+    pub(crate) propagation: &'a Propagation,
 }
 
 impl Ctx<'_> {
