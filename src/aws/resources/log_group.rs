@@ -4,7 +4,9 @@
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::already_done;
-use super::{logical_of, not_tagged_reason, read, tag_changes, teardown, Ctx, Foreign, Teardown};
+use super::{
+    logical_of, not_tagged_reason, read, read_each, tag_changes, teardown, Ctx, Foreign, Teardown,
+};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
@@ -29,16 +31,18 @@ pub(crate) struct Groups {
 /// The log groups under the stack's prefix, sorted into [`Groups`].
 pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<Groups, AwsError> {
     let mut found = Groups::default();
-    for g in list_groups(ctx).await? {
-        let Some(name) = g.log_group_name() else {
-            continue;
-        };
-        let arn = g
-            .arn()
-            .unwrap_or_default()
-            .trim_end_matches(":*")
-            .to_string();
+    let groups = list_groups(ctx).await?;
+    let named = groups.iter().filter_map(|g| {
+        let name = g.log_group_name()?;
+        let arn = g.arn().unwrap_or_default().trim_end_matches(":*");
+        Some((g, name, arn.to_string()))
+    });
+    let tagged = read_each(named, |(g, name, arn)| async move {
         let tags = group_tags(ctx, name, &arn).await?;
+        Ok((g, name, arn, tags))
+    })
+    .await?;
+    for (g, name, arn, tags) in tagged {
         let Some((logical, into)) = place(ctx, &mut found, name, &tags) else {
             continue;
         };

@@ -238,6 +238,27 @@ pub fn tag_changes(have: Option<&Observed>, new: &Tags) -> (Tags, Vec<String>) {
     (set, remove)
 }
 
+/// How many reads of one kind discovery keeps in flight at once: a stack of 50 functions
+/// is read in a few round trips, not 50 one after another, without bursts of hundreds
+/// of calls into one API's rate limit.
+pub(crate) const PARALLEL_READS: usize = 16;
+
+/// `read` of each of `items`, at most [`PARALLEL_READS`] at once; the results in the
+/// items' order. The first error stands.
+pub(crate) async fn read_each<I, T, F, Fut>(items: I, read: F) -> Result<Vec<T>, AwsError>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    use futures::stream::{StreamExt, TryStreamExt};
+    futures::stream::iter(items)
+        .map(read)
+        .buffered(PARALLEL_READS)
+        .try_collect()
+        .await
+}
+
 /// One read per stack function among `functions` (what discovery found), all at once:
 /// `read_one(function, its name, the logical id of its `suffix` setting)` gives the
 /// setting (a reserved or provisioned concurrency) when the function has one.

@@ -9,7 +9,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::elb::{adopt_if_owned, read_tags, retag, to_tags};
 use super::ignore_not_found;
-use super::{as_found, found, logical_of, not_tagged_reason, teardown, Ctx, Foreign, Teardown};
+use super::{
+    as_found, found, logical_of, not_tagged_reason, read_each, teardown, Ctx, Foreign, Teardown,
+};
 use crate::aws::error::{AwsError, AwsResultExt, ResourceError};
 use crate::aws::retry::{retry, Policy};
 use crate::model::found::Found;
@@ -109,20 +111,23 @@ pub(crate) async fn discover(ctx: &Ctx<'_>) -> Result<(Vec<Found>, Vec<Foreign>)
         .filter_map(|t| t.target_group_arn().map(str::to_string))
         .collect();
     let tags = read_tags(ctx, &arns).await?;
-    let mut found = Vec::new();
+    let mut owned = Vec::new();
     let mut foreign = Vec::new();
-    for tg in groups {
+    for tg in &groups {
         let arn = tg.target_group_arn().unwrap_or_default();
         let tags = tags.get(arn).cloned().unwrap_or_default();
         if !ctx.owns(&tags) {
-            foreign.extend(in_the_way(ctx, &tg, &tags));
+            foreign.extend(in_the_way(ctx, tg, &tags));
             continue;
         }
-        let Some(logical) = logical_of(&tags) else {
-            continue;
-        };
-        found.push(observe(ctx, &tg, logical, &tags).await?);
+        if let Some(logical) = logical_of(&tags) {
+            owned.push((tg, logical, tags));
+        }
     }
+    let found = read_each(owned, |(tg, logical, tags)| async move {
+        observe(ctx, tg, logical, &tags).await
+    })
+    .await?;
     Ok((found, foreign))
 }
 
