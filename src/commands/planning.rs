@@ -95,26 +95,42 @@ pub(crate) async fn replan(s: &Session, p: Planned) -> Result<Planned> {
 /// that share a target directory one after the other (it locks the directory) and the
 /// others side by side.
 async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
-    let builds = s.config.functions.iter().map(|f| async move {
+    // Functions that share a crate and an architecture (the same code with different
+    // settings) share one build: one cargo run, not one per function on the same
+    // target directory, where they would only wait on each other's lock.
+    let groups = package::build_groups(&s.config.functions);
+    let builds = groups.iter().map(|group| async move {
+        let f = group[0];
+        let names: Vec<&str> = group.iter().map(|g| g.name.as_str()).collect();
         s.phase(format!(
             "Building function {} ({}, release)",
-            f.name,
+            names.join(", "),
             f.architecture.as_str()
         ));
         let a = package::build(f).await?;
         s.phase(format!(
             "Built function {} with {}: bootstrap {} KiB, zip {} KiB",
-            f.name,
+            names.join(", "),
             a.builder.describe(),
             a.bootstrap_size / 1024,
             a.zip.len() / 1024
         ));
         package::check_runtime(&a)?;
-        Ok::<_, Error>((f.name.clone(), a))
+        Ok::<_, Error>(
+            group
+                .iter()
+                .map(|g| {
+                    let mut shared = a.clone();
+                    shared.function.clone_from(&g.name);
+                    (g.name.clone(), shared)
+                })
+                .collect::<Vec<_>>(),
+        )
     });
     Ok(futures::future::try_join_all(builds)
         .await?
         .into_iter()
+        .flatten()
         .collect())
 }
 

@@ -462,6 +462,23 @@ pub fn cargo_lambda_bootstrap(executable: &Path) -> Option<PathBuf> {
     Some(target_dir.join("lambda").join(name).join("bootstrap"))
 }
 
+/// The functions grouped by what their build makes: the same crate (`path`) for the
+/// same architecture is one build, whatever the function's other settings. In config
+/// order, each group in config order too. Pure.
+pub fn build_groups(functions: &[FunctionSettings]) -> Vec<Vec<&FunctionSettings>> {
+    let mut groups: Vec<Vec<&FunctionSettings>> = Vec::new();
+    for f in functions {
+        let same = groups
+            .iter_mut()
+            .find(|g| g[0].path == f.path && g[0].architecture == f.architecture);
+        match same {
+            Some(g) => g.push(f),
+            None => groups.push(vec![f]),
+        }
+    }
+    groups
+}
+
 /// Builds the function in release mode for its architecture and packages it, with the
 /// best builder installed (see [`choose_builder`]).
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
@@ -768,6 +785,41 @@ mod tests {
         assert_eq!(
             sha256_base64(b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn functions_of_one_crate_and_architecture_share_a_build() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for c in ["a", "b"] {
+            let crate_dir = dir.path().join("functions").join(c);
+            std::fs::create_dir_all(&crate_dir).expect("mkdir");
+            std::fs::write(crate_dir.join("Cargo.toml"), "[package]\n").expect("write");
+        }
+        let mut text = String::from("[stack]\nname = \"s\"\n");
+        for (i, (name, path, arch)) in [
+            ("one", "functions/a", "x86_64"),
+            ("two", "functions/b", "x86_64"),
+            ("three", "./functions/a/", "x86_64"),
+            ("four", "functions/a", "arm64"),
+            ("five", "functions/b", "x86_64"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            text.push_str(&format!(
+                "[[functions]]\nname = \"{name}\"\npath = \"{path}\"\narchitecture = \"{arch}\"\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
+                i + 1
+            ));
+        }
+        let config = crate::model::validate::parse_str(&text, dir.path()).expect("config");
+        let groups: Vec<Vec<&str>> = build_groups(&config.functions)
+            .iter()
+            .map(|g| g.iter().map(|f| f.name.as_str()).collect())
+            .collect();
+        assert_eq!(
+            groups,
+            [vec!["one", "three"], vec!["two", "five"], vec!["four"]]
         );
     }
 
