@@ -21,12 +21,18 @@
 //!
 //!   cargo bench --bench time_to_url --profile dev     (or scripts/bench)
 //!
+//! Then the scale curves of [`scale`]: 1, 10 and 50 functions under the second model.
+//!
 //! `ALBKIT_BENCH_LATENCY_MS` (default 50) sets the per-call latency;
-//! `ALBKIT_BENCH_MODEL=full` or `short` runs one model only; `ALBKIT_BENCH_VERBOSE=1`
+//! `ALBKIT_BENCH_MODEL=full` or `short` runs one model only (`none`: neither, only the
+//! scale curves); `ALBKIT_BENCH_VERBOSE=1`
 //! prints every call and the longest chain of each scenario.
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
+
+#[path = "parts/scale.rs"]
+mod scale;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,7 +42,7 @@ use albkit::model::stack::{desired, Context};
 use support::proxy::{Proxy, ProxyConfig, Realism, Record};
 use support::{albkit_command, run, sdk_config, Moto, Project, ALBKIT_TIMEOUT};
 
-const REGION: &str = "eu-central-1";
+pub(crate) const REGION: &str = "eu-central-1";
 
 fn latency() -> Duration {
     let ms = std::env::var("ALBKIT_BENCH_LATENCY_MS")
@@ -73,7 +79,7 @@ fn short_model() -> Model {
     }
 }
 
-fn proxy_for(moto: &Moto, m: &Model) -> Proxy {
+pub(crate) fn proxy_for(moto: &Moto, m: &Model) -> Proxy {
     Proxy::start(
         &moto.endpoint(),
         ProxyConfig {
@@ -117,7 +123,7 @@ async fn hosted_zone(moto: &Moto, domain: &str) -> String {
         .expect("zone id")
 }
 
-struct Figures {
+pub(crate) struct Figures {
     name: &'static str,
     wall: Duration,
     bound: Option<Duration>,
@@ -198,7 +204,7 @@ fn account(proxy: &Proxy, records: &[Record], spawned: Duration, exited: Duratio
 }
 
 /// Runs albkit through the proxy and measures it.
-fn measure(
+pub(crate) fn measure(
     name: &'static str,
     moto: &Moto,
     proxy: &Proxy,
@@ -302,14 +308,15 @@ fn main() {
         println!("time_to_url: a benchmark; run it with `cargo bench --bench time_to_url` or scripts/bench");
         return;
     }
-    // ALBKIT_BENCH_MODEL=full or short runs one model only.
+    // ALBKIT_BENCH_MODEL=full or short runs one model only, none neither.
     let only = std::env::var("ALBKIT_BENCH_MODEL").unwrap_or_default();
-    if only != "short" {
+    if only != "short" && only != "none" {
         scenarios(&model(), true);
     }
-    if only != "full" {
+    if only != "full" && only != "none" {
         scenarios(&short_model(), false);
     }
+    scale::curves(&short_model());
 }
 
 /// Every scenario under the model `m` on a fresh moto and project; the tutorial script

@@ -11,4 +11,4 @@ pub mod logging;
 pub mod model;
 pub mod package;
 pub mod templates;
-pub(crate) mod ui;
+pub mod ui;

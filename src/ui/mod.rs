@@ -1,5 +1,5 @@
 //! Rendering: the only module that knows about terminals.
 
-pub(crate) mod plot;
+pub mod plot;
 pub(crate) mod reporter;
 pub(crate) mod screen;

@@ -64,7 +64,7 @@ pub(crate) enum Front {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum PlotError {
+pub enum PlotError {
     #[error("{path}: albkit draws .svg or .png files, not {ext:?}")]
     Format { path: String, ext: String },
     #[error("no TrueType font found to write the chart's text (tried $ALBKIT_FONT and {tried})")]
@@ -205,6 +205,97 @@ where
     root.present().map_err(e)
 }
 
+/// Panels of lines side by side, sharing an x axis label: the benchmarks' curves
+/// (`benches/scale.rs` draws wall time and AWS calls against the number of functions).
+#[derive(Debug, Clone)]
+pub struct Curves {
+    pub title: String,
+    pub x_label: String,
+    pub panels: Vec<Panel>,
+}
+
+/// One panel of [`Curves`]: its y axis and its lines, each a name and (x, y) points.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub y_label: String,
+    pub lines: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// The lines' colours, in order (the cost chart's three first).
+const PALETTE: [RGBColor; 6] = [
+    ALB,
+    REST,
+    HTTP,
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
+];
+
+/// Draws `curves` into `path` (`.svg` or `.png`), each panel on linear axes from 0 with
+/// a dot at every point.
+pub fn draw_curves(path: &Path, curves: &Curves) -> Result<(), PlotError> {
+    let format = format_of(path)?;
+    register_font()?;
+    let fail = |e: String| PlotError::Draw {
+        path: path.display().to_string(),
+        message: e,
+    };
+    let size = (SIZE.0, SIZE.1 * 2 / 3);
+    match format {
+        Format::Svg => paint_curves(SVGBackend::new(path, size).into_drawing_area(), curves),
+        Format::Png => paint_curves(BitMapBackend::new(path, size).into_drawing_area(), curves),
+    }
+    .map_err(fail)
+}
+
+fn paint_curves<DB: DrawingBackend>(root: Area<DB>, curves: &Curves) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(&curves.title, ("sans-serif", 20)).map_err(e)?;
+    let areas = root.split_evenly((1, curves.panels.len().max(1)));
+    for (area, panel) in areas.iter().zip(&curves.panels) {
+        let points = || panel.lines.iter().flat_map(|(_, p)| p.iter());
+        let x1 = points().map(|p| p.0).fold(1.0f64, f64::max) * 1.05;
+        // Room above the highest point for the legend in the upper left.
+        let y1 = points().map(|p| p.1).fold(1.0f64, f64::max) * 1.5;
+        let mut c = ChartBuilder::on(area)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x1, 0.0..y1)
+            .map_err(e)?;
+        c.configure_mesh()
+            .x_desc(curves.x_label.as_str())
+            .y_desc(panel.y_label.as_str())
+            .x_label_formatter(&|v| short(*v))
+            .y_label_formatter(&|v| short(*v))
+            .draw()
+            .map_err(e)?;
+        for ((name, line), color) in panel.lines.iter().zip(PALETTE.iter().cycle()) {
+            let color = *color;
+            c.draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
+                .map_err(e)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            c.draw_series(line.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(e)?;
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(e)?;
+    }
+    root.present().map_err(e)
+}
+
 type LogChart<'a, DB> = ChartContext<
     'a,
     DB,
@@ -318,6 +409,51 @@ mod tests {
         // A missing ALBKIT_FONT falls back to the system list.
         let system = FONT_FILES.iter().map(PathBuf::from).find(|p| p.is_file());
         assert_eq!(font_file(Some(dir.path().join("gone.ttf"))), system);
+    }
+
+    #[test]
+    fn curves_are_drawn_with_a_line_and_dots_per_series() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("curves.svg");
+        let line = |name: &str, k: f64| {
+            let points = [1.0, 10.0, 50.0].iter().map(|n| (*n, n * k)).collect();
+            (name.to_string(), points)
+        };
+        let curves = Curves {
+            title: "scale".into(),
+            x_label: "functions".into(),
+            panels: vec![
+                Panel {
+                    y_label: "seconds".into(),
+                    lines: vec![line("up", 0.5), line("down", 0.25)],
+                },
+                Panel {
+                    y_label: "AWS calls".into(),
+                    lines: vec![line("up", 12.0)],
+                },
+            ],
+        };
+        draw_curves(&path, &curves).expect("draw");
+        let svg = std::fs::read_to_string(&path).expect("svg");
+        assert!(svg.starts_with("<svg"), "{svg}");
+        for text in ["scale", "functions", "seconds", "AWS calls", "up", "down"] {
+            assert!(
+                svg.contains(&format!(">\n{text}\n<")),
+                "no {text:?} in the chart"
+            );
+        }
+        // Each line and its legend entry in the line's colour (the first colour in both
+        // panels), and a dot per point.
+        let stroke = |c: &str| {
+            svg.matches(&format!(
+                "<polyline fill=\"none\" opacity=\"1\" stroke=\"{c}\""
+            ))
+            .count()
+        };
+        assert_eq!((stroke("#1F77B4"), stroke("#D62728")), (4, 2), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 9, "{svg}");
+        let err = draw_curves(&dir.path().join("c.pdf"), &curves).unwrap_err();
+        assert!(matches!(err, PlotError::Format { .. }), "{err}");
     }
 
     #[test]
