@@ -21,7 +21,9 @@
 //!
 //!   cargo bench --bench time_to_url --profile dev     (or scripts/bench)
 //!
-//! Then the scale curves of [`scale`]: 1, 10 and 50 functions under the second model.
+//! Then the scale curves of [`scale`]: 1, 10 and 50 functions under the second model;
+//! and [`builds`]: the first build of 1, 5 and 10 function crates in one shared target
+//! directory.
 //!
 //! `ALBKIT_BENCH_LATENCY_MS` (default 50) sets the per-call latency;
 //! `ALBKIT_BENCH_MODEL=full` or `short` runs one model only (`none`: neither, only the
@@ -33,6 +35,9 @@ mod support;
 
 #[path = "parts/scale.rs"]
 mod scale;
+
+#[path = "parts/builds.rs"]
+mod builds;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -317,6 +322,7 @@ fn main() {
         scenarios(&short_model(), false);
     }
     scale::curves(&short_model());
+    builds::shared_builds();
 }
 
 /// Every scenario under the model `m` on a fresh moto and project; the tutorial script

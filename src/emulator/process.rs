@@ -379,6 +379,7 @@ mod tests {
         FunctionSettings {
             name: "hello".into(),
             path: PathBuf::from("/x"),
+            target_dir: PathBuf::from("/target"),
             memory_mb: 256,
             timeout_seconds,
             reserved_concurrency: None,

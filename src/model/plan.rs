@@ -553,6 +553,7 @@ pub(crate) mod tests {
         FunctionSettings {
             name: name.into(),
             path: PathBuf::from("/project/functions").join(name),
+            target_dir: PathBuf::from("/project/target"),
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,

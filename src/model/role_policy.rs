@@ -192,6 +192,7 @@ mod tests {
         FunctionSettings {
             name: "api".into(),
             path: PathBuf::from("/tmp/api"),
+            target_dir: PathBuf::from("/tmp/target"),
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,

@@ -462,6 +462,27 @@ pub fn cargo_lambda_bootstrap(executable: &Path) -> Option<PathBuf> {
     Some(target_dir.join("lambda").join(name).join("bootstrap"))
 }
 
+/// The target directory a function's build is given: the project's shared one
+/// (`f.target_dir`), unless `CARGO_TARGET_DIR` (`env`) already names one, which cargo
+/// then uses. Pure.
+pub fn shared_target_dir<'f>(
+    f: &'f FunctionSettings,
+    env: Option<&std::ffi::OsStr>,
+) -> Option<&'f Path> {
+    env.is_none_or(std::ffi::OsStr::is_empty)
+        .then_some(f.target_dir.as_path())
+}
+
+/// `cargo` (or `$CARGO`) for a build of `f`, in the project's shared target directory
+/// (see [`shared_target_dir`]), with [`build_command`]'s environment.
+fn function_cargo(f: &FunctionSettings) -> tokio::process::Command {
+    let mut cmd = build_command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if let Some(dir) = shared_target_dir(f, std::env::var_os("CARGO_TARGET_DIR").as_deref()) {
+        cmd.env("CARGO_TARGET_DIR", dir);
+    }
+    cmd
+}
+
 /// The functions grouped by what their build makes: the same crate (`path`) for the
 /// same architecture is one build, whatever the function's other settings. In config
 /// order, each group in config order too. Pure.
@@ -485,7 +506,7 @@ pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
     let tools = toolbox(f.architecture).await;
     let forced = std::env::var("ALBKIT_BUILDER").ok();
     let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
-    let mut cmd = build_command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = function_cargo(f);
     cmd.args(cargo_args(builder, f.architecture, tools.native))
         .arg("--manifest-path")
         .arg(f.path.join("Cargo.toml"))
@@ -555,7 +576,7 @@ pub enum Profile {
 /// Builds the function for the machine albkit runs on, to run it locally (`albkit
 /// dev`), whatever its Lambda architecture; returns the executable's path.
 pub async fn build_for_host(f: &FunctionSettings, profile: Profile) -> Result<PathBuf, BuildError> {
-    let mut cmd = build_command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = function_cargo(f);
     cmd.arg("build");
     if profile == Profile::Release {
         cmd.arg("--release");
@@ -785,6 +806,30 @@ mod tests {
         assert_eq!(
             sha256_base64(b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn the_projects_functions_share_a_target_directory_unless_cargo_is_told_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for c in ["a", "b"] {
+            let crate_dir = dir.path().join("functions").join(c);
+            std::fs::create_dir_all(&crate_dir).expect("mkdir");
+            std::fs::write(crate_dir.join("Cargo.toml"), "[package]\n").expect("write");
+        }
+        let text = "[stack]\nname = \"s\"\n[[functions]]\nname = \"a\"\npath = \"functions/a\"\n[[functions.routes]]\npriority = 1\npaths = [\"/a\"]\n[[functions]]\nname = \"b\"\npath = \"functions/b\"\n[[functions.routes]]\npriority = 2\npaths = [\"/b\"]\n";
+        let config = crate::model::validate::parse_str(text, dir.path()).expect("config");
+        let [a, b] = [&config.functions[0], &config.functions[1]];
+        let shared = dir.path().canonicalize().expect("canonical").join("target");
+        assert_eq!(shared_target_dir(a, None), Some(shared.as_path()));
+        assert_eq!(shared_target_dir(b, None), shared_target_dir(a, None));
+        let empty = std::ffi::OsString::new();
+        assert_eq!(shared_target_dir(a, Some(&empty)), Some(shared.as_path()));
+        let mine = std::ffi::OsString::from("/somewhere/else");
+        assert_eq!(
+            shared_target_dir(a, Some(&mine)),
+            None,
+            "CARGO_TARGET_DIR wins"
         );
     }
 

@@ -368,6 +368,10 @@ pub struct FunctionSettings {
     pub name: String,
     /// Absolute path of the function's crate directory (holds `Cargo.toml`).
     pub path: PathBuf,
+    /// The cargo target directory the project's functions share, `target/` beside
+    /// `albkit.toml`: their common dependencies are compiled once. `CARGO_TARGET_DIR` in
+    /// albkit's environment wins.
+    pub target_dir: PathBuf,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     /// Concurrent executions reserved for the function (`PutFunctionConcurrency`);

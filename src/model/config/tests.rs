@@ -795,6 +795,7 @@ fn full_example() {
             FunctionSettings {
                 name: "api".to_owned(),
                 path: root.join("functions/api"),
+                target_dir: root.join("target"),
                 memory_mb: 512,
                 timeout_seconds: 30,
                 reserved_concurrency: Some(25),
@@ -842,6 +843,7 @@ fn full_example() {
             FunctionSettings {
                 name: "web".to_owned(),
                 path: root.join("functions/web"),
+                target_dir: root.join("target"),
                 memory_mb: 128,
                 timeout_seconds: 10,
                 reserved_concurrency: None,
@@ -906,6 +908,7 @@ fn minimal_config_gets_all_defaults() {
         functions: vec![FunctionSettings {
             name: "api".to_owned(),
             path: root.join("functions/api"),
+            target_dir: root.join("target"),
             memory_mb: 128,
             timeout_seconds: 10,
             reserved_concurrency: None,

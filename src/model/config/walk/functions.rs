@@ -118,6 +118,7 @@ impl Checker<'_> {
         Some(FunctionSettings {
             name: name?,
             path: path?,
+            target_dir: base.as_ref().ok()?.join("target"),
             memory_mb: memory?,
             timeout_seconds: timeout?,
             reserved_concurrency: reserved?,
