@@ -3,7 +3,7 @@
 //! compiles it but never runs it. Two modes:
 //!
 //! ```text
-//! bench-dev-direct CONFIG FUNCTION PATH SECONDS CONNECTIONS   # warm round trips
+//! bench-dev-direct CONFIG FUNCTION PATH SECONDS CONNECTIONS [CONCURRENCY]   # warm
 //! bench-dev-direct --cold N CONFIG FUNCTION PATH              # cold starts
 //! ```
 //!
@@ -11,10 +11,10 @@
 //! `albkit dev --release` does (same release build, environment, Runtime API and process
 //! code) and build the ALB event of `GET PATH` once.
 //!
-//! **Warm round trips** (issue 4): starts the function (one instance per connection at
-//! most) and then for SECONDS hands that ready event straight to the function's
-//! invocation queue and waits for the response payload, CONNECTIONS invocations at a
-//! time. Measured: queue → Runtime API `/next` → the function → `/response` → back to
+//! **Warm round trips** (issue 4): starts the function (at most CONCURRENCY instances,
+//! as `albkit dev --concurrency`; by default one per connection) and then for SECONDS
+//! hands that ready event straight to the function's invocation queue and waits for the
+//! response payload, CONNECTIONS invocations at a time. Measured: queue → Runtime API `/next` → the function → `/response` → back to
 //! the caller. Not measured (what `albkit dev` adds on top): the client's HTTP request to
 //! the ALB front over loopback, rule matching, building the event, mapping the response.
 //! Prints `RESULT <requests/s> <p50 µs> <p99 µs> <failed> <requests>` on stdout.
@@ -40,13 +40,19 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 const TRACE_ROOT: &str = "1-00000000-000000000000000000000000";
-const USAGE: &str = "usage: bench-dev-direct CONFIG FUNCTION PATH SECONDS CONNECTIONS\n       \
+const USAGE: &str =
+    "usage: bench-dev-direct CONFIG FUNCTION PATH SECONDS CONNECTIONS [CONCURRENCY]\n       \
                      bench-dev-direct --cold N CONFIG FUNCTION PATH";
 
 /// What to measure.
 enum Mode {
-    /// Warm round trips for SECONDS, CONNECTIONS at a time.
-    Warm { seconds: u64, connections: usize },
+    /// Warm round trips for SECONDS, CONNECTIONS at a time, on at most CONCURRENCY
+    /// instances.
+    Warm {
+        seconds: u64,
+        connections: usize,
+        concurrency: usize,
+    },
     /// N cold starts, one after the other.
     Cold { starts: usize },
 }
@@ -77,15 +83,25 @@ fn args() -> Result<Args, String> {
                 starts: number::<usize>("N", n)?.max(1),
             },
         }),
-        [config, function, path, seconds, connections] if !config.starts_with("--") => Ok(Args {
-            config: PathBuf::from(config),
-            function: function.clone(),
-            path: path.clone(),
-            mode: Mode::Warm {
-                seconds: number("SECONDS", seconds)?,
-                connections: number::<usize>("CONNECTIONS", connections)?.max(1),
-            },
-        }),
+        [config, function, path, seconds, connections, rest @ ..]
+            if !config.starts_with("--") && rest.len() <= 1 =>
+        {
+            let connections = number::<usize>("CONNECTIONS", connections)?.max(1);
+            let concurrency = match rest.first() {
+                Some(n) => number::<usize>("CONCURRENCY", n)?.max(1),
+                None => connections,
+            };
+            Ok(Args {
+                config: PathBuf::from(config),
+                function: function.clone(),
+                path: path.clone(),
+                mode: Mode::Warm {
+                    seconds: number("SECONDS", seconds)?,
+                    connections,
+                    concurrency,
+                },
+            })
+        }
         _ => Err(format!("unexpected arguments {v:?}\n{USAGE}")),
     }
 }
@@ -161,10 +177,15 @@ fn quantile(values: &[Duration], p: f64) -> Option<Duration> {
     values.get(i.min(values.len().saturating_sub(1))).copied()
 }
 
-async fn warm(a: &Args, seconds: u64, connections: usize) -> Result<String, String> {
+async fn warm(
+    a: &Args,
+    seconds: u64,
+    connections: usize,
+    concurrency: usize,
+) -> Result<String, String> {
     let Prepared {
         function: f, event, ..
-    } = prepare(a, connections).await?;
+    } = prepare(a, concurrency).await?;
     f.start_instance();
     // Warm-up: start the instance(s), fill caches.
     for _ in 0..200 {
@@ -295,7 +316,8 @@ async fn run(a: Args) -> Result<String, String> {
         Mode::Warm {
             seconds,
             connections,
-        } => warm(&a, seconds, connections).await,
+            concurrency,
+        } => warm(&a, seconds, connections, concurrency).await,
         Mode::Cold { starts } => cold(&a, starts).await,
     }
 }
