@@ -43,7 +43,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use albkit::model::bound::{create_bound, delete_bound, Model};
-use albkit::model::stack::{desired, Context};
+use albkit::model::config::Config;
+use albkit::model::stack::{desired, Context, Desired};
 use support::proxy::{Proxy, ProxyConfig, Realism, Record};
 use support::{albkit_command, run, sdk_config, Moto, Project, ALBKIT_TIMEOUT};
 
@@ -325,24 +326,27 @@ fn main() {
     builds::shared_builds();
 }
 
-/// Every scenario under the model `m` on a fresh moto and project; the tutorial script
-/// too when `tutorial`.
-fn scenarios(m: &Model, tutorial: bool) {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let moto = Moto::start();
-    let stack = "bench";
-    let domain = "api.bench.example.com";
-    let zone = rt.block_on(hosted_zone(&moto, "bench.example.com"));
-    let project = Project::from_template("hello", stack);
-    project.with_config(&config(stack, domain, &zone));
+/// The sizes a part of the bench measures: the comma-separated list in the environment
+/// variable `var` (default `default`; `none`: none), those in `1..=max`.
+pub(crate) fn sizes_from_env(var: &str, default: &str, max: usize) -> Vec<usize> {
+    let raw = std::env::var(var).unwrap_or_else(|_| default.into());
+    if raw.trim() == "none" {
+        return Vec::new();
+    }
+    raw.split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|n| (1..=max).contains(n))
+        .collect()
+}
 
-    // Build the function first (and check the config) straight against moto: the figures
-    // are about AWS, not the compiler.
-    let mut warm = albkit_command(&moto, &project, REGION);
+/// Builds the project's functions and checks its config straight against moto (the
+/// figures are about AWS, not the compiler); returns the config and its desired stack,
+/// which the bounds are computed from.
+pub(crate) fn warmed(moto: &Moto, project: &Project) -> (Config, Desired) {
+    let mut warm = albkit_command(moto, project, REGION);
     warm.args(["plan"]);
     let out = run(warm, ALBKIT_TIMEOUT);
     assert_eq!(out.code, Some(0), "{out}");
-
     let config =
         albkit::model::validate::load(&project.path().join("albkit.toml")).expect("config");
     let d = desired(
@@ -358,6 +362,28 @@ fn scenarios(m: &Model, tutorial: bool) {
             rule_priorities: Default::default(),
         },
     );
+    (config, d)
+}
+
+/// The longest chain of reads among `records` that ran one after another: the
+/// sequential round trips of a run that only reads.
+pub(crate) fn read_round_trips(records: &[Record]) -> usize {
+    let reads: Vec<Record> = records.iter().filter(|r| !r.mutating).cloned().collect();
+    Proxy::longest_chain(&reads)
+}
+
+/// Every scenario under the model `m` on a fresh moto and project; the tutorial script
+/// too when `tutorial`.
+fn scenarios(m: &Model, tutorial: bool) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let moto = Moto::start();
+    let stack = "bench";
+    let domain = "api.bench.example.com";
+    let zone = rt.block_on(hosted_zone(&moto, "bench.example.com"));
+    let project = Project::from_template("hello", stack);
+    project.with_config(&config(stack, domain, &zone));
+
+    let (config, d) = warmed(&moto, &project);
     // The zip as `up` ships it (also used by the tutorial script).
     let artifact = rt
         .block_on(albkit::package::build(&config.functions[0]))
@@ -382,10 +408,9 @@ fn scenarios(m: &Model, tutorial: bool) {
         Some(m.call),
     );
     let records = proxy.records();
-    let reads = records.iter().filter(|r| !r.mutating).collect::<Vec<_>>();
-    let read_chain = Proxy::longest_chain(&reads.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
     noop.note = format!(
-        "{read_chain} sequential round trips of reads; writes: {}",
+        "{} sequential round trips of reads; writes: {}",
+        read_round_trips(&records),
         records
             .iter()
             .filter(|r| r.mutating)

@@ -17,14 +17,7 @@ use super::support::{albkit_bin, run, Project};
 
 /// The sizes to measure, from `ALBKIT_BENCH_BUILDS`.
 fn sizes() -> Vec<usize> {
-    let raw = std::env::var("ALBKIT_BENCH_BUILDS").unwrap_or_else(|_| "1,5,10".into());
-    if raw.trim() == "none" {
-        return Vec::new();
-    }
-    raw.split(',')
-        .filter_map(|n| n.trim().parse().ok())
-        .filter(|n| (1..=50).contains(n))
-        .collect()
+    super::sizes_from_env("ALBKIT_BENCH_BUILDS", "1,5,10", 50)
 }
 
 /// A project of `n` function crates: the template's `hello`, and `hello2`…`hello<n>`,

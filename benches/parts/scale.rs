@@ -14,23 +14,14 @@
 use std::path::PathBuf;
 
 use albkit::model::bound::{create_bound, delete_bound, Model};
-use albkit::model::stack::{desired, Context};
 use albkit::ui::plot::{draw_curves, Curves, Panel};
 
-use super::support::proxy::Proxy;
-use super::support::{albkit_command, run, Moto, Project, ALBKIT_TIMEOUT};
-use super::{measure, proxy_for, Figures, REGION};
+use super::support::{Moto, Project};
+use super::{measure, proxy_for, read_round_trips, warmed, Figures};
 
 /// The sizes to measure, from `ALBKIT_BENCH_SCALE`.
 pub(crate) fn sizes() -> Vec<usize> {
-    let raw = std::env::var("ALBKIT_BENCH_SCALE").unwrap_or_else(|_| "1,10,50".into());
-    if raw.trim() == "none" {
-        return Vec::new();
-    }
-    raw.split(',')
-        .filter_map(|n| n.trim().parse().ok())
-        .filter(|n| (1..=99).contains(n))
-        .collect()
+    super::sizes_from_env("ALBKIT_BENCH_SCALE", "1,10,50", 99)
 }
 
 /// An HTTP stack with `n` functions of the one crate, each with its own route.
@@ -77,27 +68,8 @@ fn one_size(m: &Model, n: usize) -> Size {
     let stack = format!("scale{n}");
     let project = Project::from_template("hello", &stack);
     project.with_config(&config(&stack, n));
-    // Build (once for all) and check the config straight against moto.
-    let mut warm = albkit_command(&moto, &project, REGION);
-    warm.args(["plan"]);
-    let out = run(warm, ALBKIT_TIMEOUT);
-    assert_eq!(out.code, Some(0), "{out}");
-
-    let config =
-        albkit::model::validate::load(&project.path().join("albkit.toml")).expect("config");
-    let d = desired(
-        &config,
-        &Context {
-            account: super::support::ACCOUNT_ID.into(),
-            region: REGION.into(),
-            availability_zones: vec![format!("{REGION}a"), format!("{REGION}b")],
-            code_sha256: Default::default(),
-            existing_vpc_cidr: None,
-            existing_vpc_ipv6: false,
-            names_in_use: Default::default(),
-            rule_priorities: Default::default(),
-        },
-    );
+    // The functions share one crate: it is built once.
+    let (_, d) = warmed(&moto, &project);
     let proxy = proxy_for(&moto, m);
     let mut rows = vec![measure(
         "up (fresh)",
@@ -115,14 +87,9 @@ fn one_size(m: &Model, n: usize) -> Size {
         &["up", "--yes"],
         Some(m.call),
     );
-    let reads: Vec<_> = proxy
-        .records()
-        .into_iter()
-        .filter(|r| !r.mutating)
-        .collect();
     noop.note = format!(
         "{} sequential round trips of reads",
-        Proxy::longest_chain(&reads)
+        read_round_trips(&proxy.records())
     );
     rows.push(noop);
     rows.push(measure(
