@@ -504,36 +504,26 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn throttling_backs_off_while_catching_up_polls_steadily() {
-        let start = Instant::now();
-        let calls = AtomicU32::new(0);
-        let out: Result<(), _> = retry(
-            Policy::fresh().with_deadline(Duration::from_secs(20)),
-            "test",
-            &Silent,
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(err(ErrorClass::EventualConsistency))
-            },
-        )
-        .await;
-        assert!(out.is_err());
-        let steady = calls.load(Ordering::SeqCst);
+        // How often a call failing with `class` is tried within 20 s.
+        async fn tries(policy: Policy, class: ErrorClass) -> u32 {
+            let calls = AtomicU32::new(0);
+            let out: Result<(), _> = retry(
+                policy.with_deadline(Duration::from_secs(20)),
+                "test",
+                &Silent,
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(err(class))
+                },
+            )
+            .await;
+            assert!(out.is_err());
+            calls.load(Ordering::SeqCst)
+        }
+        let steady = tries(Policy::fresh(), ErrorClass::EventualConsistency).await;
         // 20 s at 250 ms to 1 s a try: dozens of tries, not the handful of a backoff.
-        assert!(steady >= 30, "{steady} tries in {:?}", start.elapsed());
-
-        let calls = AtomicU32::new(0);
-        let out: Result<(), _> = retry(
-            Policy::transient().with_deadline(Duration::from_secs(20)),
-            "test",
-            &Silent,
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(err(ErrorClass::Transient))
-            },
-        )
-        .await;
-        assert!(out.is_err());
-        let throttled = calls.load(Ordering::SeqCst);
+        assert!(steady >= 30, "{steady} tries while catching up");
+        let throttled = tries(Policy::transient(), ErrorClass::Transient).await;
         assert!(throttled < 12, "{throttled} tries while throttled");
     }
 

@@ -224,7 +224,7 @@ pub fn create_ranks(desired: &Desired, m: &Model) -> BTreeMap<String, Duration> 
     let mut dependents: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
     for r in &desired.resources {
         for d in dependencies(r, desired) {
-            if let Some(dep) = desired.resources.iter().find(|x| x.logical == d) {
+            if let Some(dep) = desired.get(&d) {
                 dependents.entry(dep.logical.as_str()).or_default().push(r);
             }
         }

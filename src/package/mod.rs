@@ -809,16 +809,34 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_projects_functions_share_a_target_directory_unless_cargo_is_told_one() {
+    /// The config of a project holding the crates `functions/a` and `functions/b`, with
+    /// one function per `(name, path, architecture)`; the project's directory beside it.
+    fn project_of(
+        functions: &[(&str, &str, &str)],
+    ) -> (tempfile::TempDir, crate::model::config::Config) {
         let dir = tempfile::tempdir().expect("tempdir");
         for c in ["a", "b"] {
             let crate_dir = dir.path().join("functions").join(c);
             std::fs::create_dir_all(&crate_dir).expect("mkdir");
             std::fs::write(crate_dir.join("Cargo.toml"), "[package]\n").expect("write");
         }
-        let text = "[stack]\nname = \"s\"\n[[functions]]\nname = \"a\"\npath = \"functions/a\"\n[[functions.routes]]\npriority = 1\npaths = [\"/a\"]\n[[functions]]\nname = \"b\"\npath = \"functions/b\"\n[[functions.routes]]\npriority = 2\npaths = [\"/b\"]\n";
-        let config = crate::model::validate::parse_str(text, dir.path()).expect("config");
+        let mut text = String::from("[stack]\nname = \"s\"\n");
+        for (i, (name, path, arch)) in functions.iter().enumerate() {
+            text.push_str(&format!(
+                "[[functions]]\nname = \"{name}\"\npath = \"{path}\"\narchitecture = \"{arch}\"\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
+                i + 1
+            ));
+        }
+        let config = crate::model::validate::parse_str(&text, dir.path()).expect("config");
+        (dir, config)
+    }
+
+    #[test]
+    fn the_projects_functions_share_a_target_directory_unless_cargo_is_told_one() {
+        let (dir, config) = project_of(&[
+            ("a", "functions/a", "x86_64"),
+            ("b", "functions/b", "x86_64"),
+        ]);
         let [a, b] = [&config.functions[0], &config.functions[1]];
         let shared = dir.path().canonicalize().expect("canonical").join("target");
         assert_eq!(shared_target_dir(a, None), Some(shared.as_path()));
@@ -835,29 +853,13 @@ mod tests {
 
     #[test]
     fn functions_of_one_crate_and_architecture_share_a_build() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for c in ["a", "b"] {
-            let crate_dir = dir.path().join("functions").join(c);
-            std::fs::create_dir_all(&crate_dir).expect("mkdir");
-            std::fs::write(crate_dir.join("Cargo.toml"), "[package]\n").expect("write");
-        }
-        let mut text = String::from("[stack]\nname = \"s\"\n");
-        for (i, (name, path, arch)) in [
+        let (_dir, config) = project_of(&[
             ("one", "functions/a", "x86_64"),
             ("two", "functions/b", "x86_64"),
             ("three", "./functions/a/", "x86_64"),
             ("four", "functions/a", "arm64"),
             ("five", "functions/b", "x86_64"),
-        ]
-        .iter()
-        .enumerate()
-        {
-            text.push_str(&format!(
-                "[[functions]]\nname = \"{name}\"\npath = \"{path}\"\narchitecture = \"{arch}\"\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
-                i + 1
-            ));
-        }
-        let config = crate::model::validate::parse_str(&text, dir.path()).expect("config");
+        ]);
         let groups: Vec<Vec<&str>> = build_groups(&config.functions)
             .iter()
             .map(|g| g.iter().map(|f| f.name.as_str()).collect())

@@ -124,17 +124,46 @@ fn register_font() -> Result<(), PlotError> {
 
 /// Draws `chart` into `path`, as its extension says.
 pub(crate) fn draw(path: &Path, chart: &CostChart<'_>) -> Result<(), PlotError> {
+    render(path, SIZE, chart)
+}
+
+/// A chart that can paint itself on any plotters backend.
+trait Chart {
+    fn paint<DB: DrawingBackend>(&self, root: Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static;
+}
+
+impl Chart for CostChart<'_> {
+    fn paint<DB: DrawingBackend>(&self, root: Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        paint(root, self)
+    }
+}
+
+impl Chart for Curves {
+    fn paint<DB: DrawingBackend>(&self, root: Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        paint_curves(root, self)
+    }
+}
+
+/// Paints `chart` into `path`, `size` pixels, as its extension says (SVG or PNG).
+fn render(path: &Path, size: (u32, u32), chart: &impl Chart) -> Result<(), PlotError> {
     let format = format_of(path)?;
     register_font()?;
-    let fail = |e: String| PlotError::Draw {
-        path: path.display().to_string(),
-        message: e,
-    };
     match format {
-        Format::Svg => paint(SVGBackend::new(path, SIZE).into_drawing_area(), chart),
-        Format::Png => paint(BitMapBackend::new(path, SIZE).into_drawing_area(), chart),
+        Format::Svg => chart.paint(SVGBackend::new(path, size).into_drawing_area()),
+        Format::Png => chart.paint(BitMapBackend::new(path, size).into_drawing_area()),
     }
-    .map_err(fail)
+    .map_err(|message| PlotError::Draw {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 type Area<DB> = DrawingArea<DB, Shift>;
@@ -234,18 +263,7 @@ const PALETTE: [RGBColor; 6] = [
 /// Draws `curves` into `path` (`.svg` or `.png`), each panel on linear axes from 0 with
 /// a dot at every point.
 pub fn draw_curves(path: &Path, curves: &Curves) -> Result<(), PlotError> {
-    let format = format_of(path)?;
-    register_font()?;
-    let fail = |e: String| PlotError::Draw {
-        path: path.display().to_string(),
-        message: e,
-    };
-    let size = (SIZE.0, SIZE.1 * 2 / 3);
-    match format {
-        Format::Svg => paint_curves(SVGBackend::new(path, size).into_drawing_area(), curves),
-        Format::Png => paint_curves(BitMapBackend::new(path, size).into_drawing_area(), curves),
-    }
-    .map_err(fail)
+    render(path, (SIZE.0, SIZE.1 * 2 / 3), curves)
 }
 
 fn paint_curves<DB: DrawingBackend>(root: Area<DB>, curves: &Curves) -> Result<(), String>
