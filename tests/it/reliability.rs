@@ -635,7 +635,10 @@ fn killed_after(
 #[tokio::test(flavor = "multi_thread")]
 async fn up_killed_after_any_mutating_call_then_run_again_converges() {
     let moto = Moto::shared();
-    let region = "ca-central-1";
+    // A region no other test uses: the count of mutating calls measured first must hold
+    // for every later run, and another test's `down --purge-logs` there would remove the
+    // region's lock bucket at any moment (its creation then adds writes to a run).
+    let region = "ap-southeast-3";
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     // How many mutating calls a fresh up makes.
     let stack = unique_stack_name("crash");
@@ -701,7 +704,10 @@ async fn up_killed_after_any_mutating_call_then_run_again_converges() {
 #[tokio::test(flavor = "multi_thread")]
 async fn down_killed_after_any_mutating_call_then_run_again_removes_everything() {
     let moto = Moto::shared();
-    let region = "ap-southeast-2";
+    // A region no other test uses: whether `down --purge-logs` removes the region's lock
+    // bucket (more mutating calls) depends on whether another stack holds a lock there,
+    // and the count measured first must hold for every later run.
+    let region = "ap-northeast-1";
     let proxy = Proxy::start(&moto.endpoint(), ProxyConfig::default());
     let stack = unique_stack_name("crashdown");
     let project = Project::from_template("hello", &stack);
