@@ -17,7 +17,7 @@ pub(crate) const DEFAULT_OUT: &str = "target/albkit";
 
 pub(crate) async fn run(cli: &Cli, args: &BuildArgs) -> Result<Outcome> {
     let config = crate::model::validate::load(&cli.config)?;
-    let functions: Vec<&FunctionSettings> = match &args.function {
+    let functions: Vec<FunctionSettings> = match &args.function {
         Some(name) => vec![config
             .functions
             .iter()
@@ -28,25 +28,29 @@ pub(crate) async fn run(cli: &Cli, args: &BuildArgs) -> Result<Outcome> {
                     format!("--function {name}: the stack has no function of that name"),
                     format!("use one of: {}", known.join(", ")),
                 )
-            })?],
-        None => config.functions.iter().collect(),
+            })?
+            .clone()],
+        None => config.functions.clone(),
     };
     let base = cli.config.parent().unwrap_or(Path::new("."));
     let out = args.out.clone().unwrap_or_else(|| base.join(DEFAULT_OUT));
     let human = cli.output == Output::Human && !cli.quiet;
     let mut built = Vec::new();
-    for f in functions {
+    // One cargo run per workspace and architecture (see package::build_groups).
+    for group in package::build_groups(&functions) {
         if human {
             eprintln!(
                 "Building function {} ({}, release)",
-                f.name,
-                f.architecture.as_str()
+                group.names(),
+                group.architecture.as_str()
             );
         }
-        let artifact = package::build(f).await?;
-        package::check_runtime(&artifact)?;
-        let zip = write_zip(&out, &artifact)?;
-        built.push(describe(f, &artifact, zip));
+        let artifacts = package::build_group(&group).await?;
+        for (f, artifact) in group.functions.iter().zip(&artifacts) {
+            package::check_runtime(artifact)?;
+            let zip = write_zip(&out, artifact)?;
+            built.push(describe(f, artifact, zip));
+        }
     }
     if cli.output == Output::Json {
         return Ok(Outcome::json(0, true, &BuildDoc { functions: built }));

@@ -91,39 +91,32 @@ pub(crate) async fn replan(s: &Session, p: Planned) -> Result<Planned> {
 }
 
 /// Builds every function of the stack at once (beside the discovery, see
-/// [`compute_plan`]), checking that Lambda can run each bootstrap. Cargo runs the builds
-/// that share a target directory one after the other (it locks the directory) and the
-/// others side by side.
+/// [`compute_plan`]), checking that Lambda can run each bootstrap. The crates of one
+/// cargo workspace are one cargo run per architecture (see [`package::build_groups`]);
+/// runs that share a target directory wait on each other's lock, as cargo makes them.
 async fn build_all(s: &Session) -> Result<BTreeMap<String, Artifact>> {
-    // Functions that share a crate and an architecture (the same code with different
-    // settings) share one build: one cargo run, not one per function on the same
-    // target directory, where they would only wait on each other's lock.
     let groups = package::build_groups(&s.config.functions);
     let builds = groups.iter().map(|group| async move {
-        let f = group[0];
-        let names: Vec<&str> = group.iter().map(|g| g.name.as_str()).collect();
+        let names = group.names();
         s.phase(format!(
-            "Building function {} ({}, release)",
-            names.join(", "),
-            f.architecture.as_str()
+            "Building function {names} ({}, release)",
+            group.architecture.as_str()
         ));
-        let a = package::build(f).await?;
-        s.phase(format!(
-            "Built function {} with {}: bootstrap {} KiB, zip {} KiB",
-            names.join(", "),
-            a.builder.describe(),
-            a.bootstrap_size / 1024,
-            a.zip.len() / 1024
-        ));
-        package::check_runtime(&a)?;
+        let built = package::build_group(group).await?;
+        for a in &built {
+            s.phase(format!(
+                "Built function {} with {}: bootstrap {} KiB, zip {} KiB",
+                a.function,
+                a.builder.describe(),
+                a.bootstrap_size / 1024,
+                a.zip.len() / 1024
+            ));
+            package::check_runtime(a)?;
+        }
         Ok::<_, Error>(
-            group
-                .iter()
-                .map(|g| {
-                    let mut shared = a.clone();
-                    shared.function.clone_from(&g.name);
-                    (g.name.clone(), shared)
-                })
+            built
+                .into_iter()
+                .map(|a| (a.function.clone(), a))
                 .collect::<Vec<_>>(),
         )
     });

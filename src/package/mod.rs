@@ -11,6 +11,9 @@ use crate::model::config::{Architecture, FunctionSettings};
 
 pub mod elf;
 pub mod tools;
+pub mod workspace;
+
+use workspace::CrateInfo;
 
 /// A built function, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,14 +446,19 @@ pub fn install_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::
     cmd
 }
 
-/// Reads the executable path out of cargo's JSON messages.
-fn executable_from_messages(stdout: &str) -> Option<PathBuf> {
+/// The executables in cargo's JSON messages, each with the manifest of the crate that
+/// made it, in the order cargo reported them. Pure.
+fn executables_from_messages(stdout: &str) -> Vec<(PathBuf, PathBuf)> {
     stdout
         .lines()
-        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .filter_map(|m| {
+            let exe = m["executable"].as_str()?;
+            let manifest = m["manifest_path"].as_str().unwrap_or_default();
+            Some((PathBuf::from(manifest), PathBuf::from(exe)))
+        })
+        .collect()
 }
 
 /// Where `cargo lambda build` leaves the binary that cargo reported at `executable`
@@ -483,18 +491,76 @@ fn function_cargo(f: &FunctionSettings) -> tokio::process::Command {
     cmd
 }
 
-/// The functions grouped by what their build makes: the same crate (`path`) for the
-/// same architecture is one build, whatever the function's other settings. In config
-/// order, each group in config order too. Pure.
-pub fn build_groups(functions: &[FunctionSettings]) -> Vec<Vec<&FunctionSettings>> {
-    let mut groups: Vec<Vec<&FunctionSettings>> = Vec::new();
+/// Functions that one cargo run builds: those whose crates are in one cargo workspace
+/// (see [`workspace`]), for one architecture. Functions of the same crate share its
+/// binary.
+#[derive(Debug)]
+pub struct BuildGroup<'f> {
+    /// The `Cargo.toml` cargo is given: the workspace root's, or the crate's own.
+    pub root: PathBuf,
+    pub architecture: Architecture,
+    /// In config order.
+    pub functions: Vec<&'f FunctionSettings>,
+    /// Each function's crate, in the order of `functions`.
+    crates: Vec<CrateInfo>,
+}
+
+impl BuildGroup<'_> {
+    /// The functions' names, joined for messages.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.functions.iter().map(|f| f.name.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// The packages to name with `-p` (each once, in config order): none when the group
+    /// is one crate built from its own manifest, every crate's when the root is a
+    /// workspace's (the root's own package included, when it is one of them).
+    fn packages(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if self.crates.iter().all(|c| !c.in_workspace()) {
+            return out;
+        }
+        for c in &self.crates {
+            if let Some(p) = c.package.as_deref() {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The functions grouped by the cargo run that builds them: the crates of one workspace
+/// for one architecture are one `cargo build -p … -p …`, and functions of the same crate
+/// (the same code with other settings) share its build. In config order, each group in
+/// config order too. Reads the crates' manifests from disk.
+pub fn build_groups(functions: &[FunctionSettings]) -> Vec<BuildGroup<'_>> {
+    group_by_workspace(functions, |p| std::fs::read_to_string(p).ok())
+}
+
+/// [`build_groups`] with the manifests read through `read`. Pure.
+pub fn group_by_workspace(
+    functions: &[FunctionSettings],
+    read: impl Fn(&Path) -> Option<String>,
+) -> Vec<BuildGroup<'_>> {
+    let mut groups: Vec<BuildGroup<'_>> = Vec::new();
     for f in functions {
+        let info = workspace::locate(&f.path, &read);
         let same = groups
             .iter_mut()
-            .find(|g| g[0].path == f.path && g[0].architecture == f.architecture);
+            .find(|g| g.root == info.root && g.architecture == f.architecture);
         match same {
-            Some(g) => g.push(f),
-            None => groups.push(vec![f]),
+            Some(g) => {
+                g.functions.push(f);
+                g.crates.push(info);
+            }
+            None => groups.push(BuildGroup {
+                root: info.root.clone(),
+                architecture: f.architecture,
+                functions: vec![f],
+                crates: vec![info],
+            }),
         }
     }
     groups
@@ -503,65 +569,111 @@ pub fn build_groups(functions: &[FunctionSettings]) -> Vec<Vec<&FunctionSettings
 /// Builds the function in release mode for its architecture and packages it, with the
 /// best builder installed (see [`choose_builder`]).
 pub async fn build(f: &FunctionSettings) -> Result<Artifact, BuildError> {
-    let tools = toolbox(f.architecture).await;
+    let mut groups = build_groups(std::slice::from_ref(f));
+    let mut built = match groups.pop() {
+        Some(group) => build_group(&group).await?,
+        None => Vec::new(),
+    };
+    built.pop().ok_or_else(|| BuildError::NoBinary {
+        function: f.name.clone(),
+        path: f.path.display().to_string(),
+    })
+}
+
+/// Builds a group's crates in release mode for its architecture, in one cargo run with
+/// the best builder installed (see [`choose_builder`]), and packages each function's
+/// binary: one artifact per function, in the group's order.
+pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildError> {
+    let Some(f) = group.functions.first() else {
+        return Ok(Vec::new());
+    };
+    let arch = group.architecture;
+    let names = group.names();
+    let tools = toolbox(arch).await;
     let forced = std::env::var("ALBKIT_BUILDER").ok();
     let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
     let mut cmd = function_cargo(f);
-    cmd.args(cargo_args(builder, f.architecture, tools.native))
+    cmd.args(cargo_args(builder, arch, tools.native))
         .arg("--manifest-path")
-        .arg(f.path.join("Cargo.toml"))
-        .stdin(Stdio::null())
+        .arg(&group.root);
+    for p in group.packages() {
+        cmd.args(["-p", p]);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let missing = |target: &'static str| BuildError::MissingTarget {
+        function: names.clone(),
+        arch: arch.as_str(),
+        target,
+    };
     match builder {
         // cargo-zigbuild links with zig, but compiles against the target's std.
-        Builder::Zigbuild if !target_installed(f.architecture.rust_target()).await => {
-            return Err(BuildError::MissingTarget {
-                function: f.name.clone(),
-                arch: f.architecture.as_str(),
-                target: f.architecture.rust_target(),
-            });
+        Builder::Zigbuild if !target_installed(arch.rust_target()).await => {
+            return Err(missing(arch.rust_target()));
         }
-        Builder::Musl if !target_installed(musl_target(f.architecture)).await => {
-            return Err(BuildError::MissingTarget {
-                function: f.name.clone(),
-                arch: f.architecture.as_str(),
-                target: musl_target(f.architecture),
-            });
+        Builder::Musl if !target_installed(musl_target(arch)).await => {
+            return Err(missing(musl_target(arch)));
         }
         Builder::Cargo if !tools.native => {
-            if !target_installed(f.architecture.rust_target()).await {
-                return Err(BuildError::MissingTarget {
-                    function: f.name.clone(),
-                    arch: f.architecture.as_str(),
-                    target: f.architecture.rust_target(),
-                });
+            if !target_installed(arch.rust_target()).await {
+                return Err(missing(arch.rust_target()));
             }
-            let Some(linker) = cross_linker(f.architecture).await else {
+            let Some(linker) = cross_linker(arch).await else {
                 return Err(BuildError::NoCrossLinker {
-                    function: f.name.clone(),
-                    arch: f.architecture.as_str(),
-                    target: f.architecture.rust_target(),
+                    function: names,
+                    arch: arch.as_str(),
+                    target: arch.rust_target(),
                 });
             };
             let var = format!(
                 "CARGO_TARGET_{}_LINKER",
-                f.architecture
-                    .rust_target()
-                    .to_ascii_uppercase()
-                    .replace('-', "_")
+                arch.rust_target().to_ascii_uppercase().replace('-', "_")
             );
             cmd.env(var, linker);
         }
         _ => {}
     }
-    let mut bootstrap = run_cargo(f, cmd).await?;
-    if builder == Builder::CargoLambda && !bootstrap.exists() {
-        bootstrap = cargo_lambda_bootstrap(&bootstrap).unwrap_or(bootstrap);
-    }
-    let mut artifact = package(&f.name, &bootstrap)?;
-    artifact.builder = builder;
-    Ok(artifact)
+    let root_dir = group.root.parent().unwrap_or(&group.root);
+    let stdout = run_cargo(&names, root_dir, cmd).await?;
+    let executables = executables_from_messages(&stdout);
+    let alone = group.crates.iter().all(|c| !c.in_workspace());
+    group
+        .functions
+        .iter()
+        .zip(&group.crates)
+        .map(|(f, c)| {
+            let found = executables
+                .iter()
+                .rev()
+                .find(|(manifest, _)| same_file(manifest, &c.manifest))
+                // A crate built from its own manifest made every executable cargo
+                // reported, whatever path cargo gave its manifest.
+                .or_else(|| executables.last().filter(|_| alone))
+                .map(|(_, exe)| exe.clone());
+            let Some(mut bootstrap) = found else {
+                return Err(BuildError::NoBinary {
+                    function: f.name.clone(),
+                    path: f.path.display().to_string(),
+                });
+            };
+            if builder == Builder::CargoLambda && !bootstrap.exists() {
+                bootstrap = cargo_lambda_bootstrap(&bootstrap).unwrap_or(bootstrap);
+            }
+            let mut artifact = package(&f.name, &bootstrap)?;
+            artifact.builder = builder;
+            Ok(artifact)
+        })
+        .collect()
+}
+
+/// Whether two paths name one file: equal, or equal once resolved on disk.
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// Which cargo profile a local build uses.
@@ -587,33 +699,37 @@ pub async fn build_for_host(f: &FunctionSettings, profile: Profile) -> Result<Pa
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    run_cargo(f, cmd).await
+    let stdout = run_cargo(&f.name, &f.path, cmd).await?;
+    executables_from_messages(&stdout)
+        .pop()
+        .map(|(_, exe)| exe)
+        .ok_or_else(|| BuildError::NoBinary {
+            function: f.name.clone(),
+            path: f.path.display().to_string(),
+        })
 }
 
-/// Runs a prepared cargo build and returns the executable it produced.
+/// Runs a prepared cargo build for the functions `names` (for messages) of the crate or
+/// workspace in `dir`; returns cargo's JSON messages.
 async fn run_cargo(
-    f: &FunctionSettings,
+    names: &str,
+    dir: &Path,
     mut cmd: tokio::process::Command,
-) -> Result<PathBuf, BuildError> {
-    let path = f.path.display().to_string();
+) -> Result<String, BuildError> {
     let out = cmd.output().await.map_err(|source| BuildError::Spawn {
-        function: f.name.clone(),
+        function: names.to_string(),
         source,
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
         return Err(BuildError::Cargo {
-            function: f.name.clone(),
-            path,
+            function: names.to_string(),
+            path: dir.display().to_string(),
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    executable_from_messages(&stdout).ok_or_else(|| BuildError::NoBinary {
-        function: f.name.clone(),
-        path,
-    })
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Packages an already built binary.
@@ -862,11 +978,81 @@ mod tests {
         ]);
         let groups: Vec<Vec<&str>> = build_groups(&config.functions)
             .iter()
-            .map(|g| g.iter().map(|f| f.name.as_str()).collect())
+            .map(|g| g.functions.iter().map(|f| f.name.as_str()).collect())
             .collect();
         assert_eq!(
             groups,
             [vec!["one", "three"], vec!["two", "five"], vec!["four"]]
+        );
+    }
+
+    #[test]
+    fn the_crates_of_one_workspace_are_one_cargo_run_per_architecture() {
+        let (dir, config) = project_of(&[
+            ("one", "functions/a", "x86_64"),
+            ("two", "functions/b", "x86_64"),
+            ("three", "functions/a", "arm64"),
+            ("four", "functions/a", "x86_64"),
+        ]);
+        let write = |path: &str, text: &str| {
+            std::fs::write(dir.path().join(path), text).expect("write");
+        };
+        write("Cargo.toml", "[workspace]\nmembers = [\"functions/*\"]\n");
+        write("functions/a/Cargo.toml", "[package]\nname = \"s-a\"\n");
+        write("functions/b/Cargo.toml", "[package]\nname = \"s-b\"\n");
+        let groups = build_groups(&config.functions);
+        let root = dir
+            .path()
+            .canonicalize()
+            .expect("canonical")
+            .join("Cargo.toml");
+        let seen: Vec<(String, Architecture, Vec<&str>)> = groups
+            .iter()
+            .map(|g| (g.names(), g.architecture, g.packages()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "one, two, four".into(),
+                    Architecture::X86_64,
+                    vec!["s-a", "s-b"]
+                ),
+                ("three".into(), Architecture::Arm64, vec!["s-a"]),
+            ]
+        );
+        assert!(groups.iter().all(|g| g.root == root));
+
+        // A root that is itself a function's crate is named too.
+        write(
+            "Cargo.toml",
+            "[package]\nname = \"s-root\"\n\n[workspace]\nmembers = [\"functions/*\"]\n",
+        );
+        let mut with_root = config.functions.clone();
+        with_root[2].path = dir.path().canonicalize().expect("canonical");
+        with_root[2].architecture = Architecture::X86_64;
+        let groups = build_groups(&with_root);
+        let seen: Vec<(String, Vec<&str>)> =
+            groups.iter().map(|g| (g.names(), g.packages())).collect();
+        assert_eq!(
+            seen,
+            [("one, two, three, four".into(), vec!["s-a", "s-b", "s-root"])]
+        );
+
+        // Without the workspace, each crate is its own run, from its own manifest.
+        std::fs::remove_file(dir.path().join("Cargo.toml")).expect("rm");
+        let groups = build_groups(&config.functions);
+        let seen: Vec<(String, usize)> = groups
+            .iter()
+            .map(|g| (g.names(), g.packages().len()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("one, four".into(), 0),
+                ("two".into(), 0),
+                ("three".into(), 0)
+            ]
         );
     }
 
@@ -978,12 +1164,23 @@ mod tests {
 
     #[test]
     fn finds_the_executable_in_cargo_messages() {
-        let msgs = r#"{"reason":"compiler-artifact","executable":null}
-{"reason":"compiler-artifact","executable":"/t/release/hello"}
+        let msgs = r#"{"reason":"compiler-artifact","manifest_path":"/r/Cargo.toml","executable":null}
+{"reason":"compiler-artifact","manifest_path":"/p/a/Cargo.toml","executable":"/t/release/a"}
+not json: cargo-lambda's own line
+{"reason":"compiler-artifact","manifest_path":"/p/b/Cargo.toml","executable":"/t/release/b"}
 {"reason":"build-finished","success":true}"#;
         assert_eq!(
-            executable_from_messages(msgs),
-            Some(PathBuf::from("/t/release/hello"))
+            executables_from_messages(msgs),
+            [
+                (
+                    PathBuf::from("/p/a/Cargo.toml"),
+                    PathBuf::from("/t/release/a")
+                ),
+                (
+                    PathBuf::from("/p/b/Cargo.toml"),
+                    PathBuf::from("/t/release/b")
+                ),
+            ]
         );
     }
 }

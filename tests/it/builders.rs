@@ -371,3 +371,144 @@ async fn an_arm64_function_is_deployed_as_arm64() {
     )
     .ok();
 }
+
+/// The function crates of one cargo workspace are built by one cargo run,
+/// `--manifest-path <root>/Cargo.toml -p a -p b`, each function getting its own crate's
+/// binary; an unchanged workspace costs one more run (a no-op), not one per crate. The
+/// cargo albkit runs is a wrapper (`$CARGO`) that writes down its arguments; the
+/// builds are the lines that start with `build`.
+#[test]
+fn the_crates_of_one_cargo_workspace_are_built_by_one_cargo_run() {
+    let stack = "wsbuild";
+    let project = Project::from_template("hello", stack);
+    let manifest = project.read("functions/hello/Cargo.toml");
+    let lock = project.read("functions/hello/Cargo.lock");
+    let main = project.read("functions/hello/src/main.rs");
+    // The crate's part of the template's manifest: no `[workspace]` table, no profile.
+    let member = manifest
+        .split("[profile.release]")
+        .next()
+        .unwrap_or_default()
+        .replace("\n[workspace]\n", "\n");
+    assert!(!member.contains("[workspace]"), "{member}");
+    let hello = format!("{stack}-hello");
+    let second = format!("{stack}-second");
+    project
+        .write("functions/hello/Cargo.toml", &member)
+        .write(
+            "functions/second/Cargo.toml",
+            &member.replace(&hello, &second),
+        )
+        .write(
+            "functions/second/src/main.rs",
+            &main.replace("hello from albkit", "second from albkit"),
+        );
+    std::fs::remove_file(project.path().join("functions/hello/Cargo.lock")).expect("rm lock");
+    let entry = lock
+        .split("\n\n")
+        .find(|block| block.contains(&format!("name = \"{hello}\"")))
+        .expect("the template's lock lists its crate");
+    project
+        .write(
+            "Cargo.lock",
+            &format!("{lock}\n{}\n", entry.replace(&hello, &second)),
+        )
+        .write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"functions/*\"]\nresolver = \"2\"\n",
+        );
+    let config = project.read("albkit.toml");
+    project.with_config(&format!(
+        "{config}\n[[functions]]\nname = \"second\"\npath = \"functions/second\"\n\n[[functions.routes]]\npriority = 20\npaths = [\"/second\"]\n"
+    ));
+
+    let log = project.path().join("cargo-runs.log");
+    let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let wrapper = project.path().join("cargo-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("make the wrapper executable");
+    let build = || {
+        let mut cmd = albkit_command_at("http://127.0.0.1:9", &project, "us-east-1");
+        cmd.env("CARGO", &wrapper)
+            .env("ALBKIT_BUILDER", "cargo")
+            .args(["build", "-o", "json"]);
+        run(cmd, ALBKIT_TIMEOUT)
+    };
+    let runs = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            // Not the probes of which builders are installed (`lambda --version`).
+            .filter(|l| l.starts_with("build "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    let out = build();
+    let doc = out.ok().json();
+    assert_matches("build", &doc, &out);
+    let root = project.path().join("Cargo.toml");
+    let runs_first = runs();
+    assert_eq!(runs_first.len(), 1, "one cargo run: {runs_first:?}\n{out}");
+    let args = &runs_first[0];
+    assert!(
+        args.contains(&format!(
+            "--manifest-path {}",
+            root.canonicalize().expect("root").display()
+        )) && args.contains(&format!("-p {hello}"))
+            && args.contains(&format!("-p {second}")),
+        "{args}"
+    );
+    let functions = doc["functions"].as_array().expect("functions");
+    let names: Vec<&str> = functions
+        .iter()
+        .filter_map(|f| f["function"].as_str())
+        .collect();
+    assert_eq!(names, ["hello", "second"], "{out}");
+    assert_ne!(functions[0]["sha256"], functions[1]["sha256"], "{out}");
+
+    // Each function runs its own crate's code.
+    for (name, says) in [
+        ("hello", "hello from albkit"),
+        ("second", "second from albkit"),
+    ] {
+        let zip = project
+            .path()
+            .join(format!("target/albkit/{name}/bootstrap.zip"));
+        // Both crates' code answers `/hello` (the template's handler).
+        let zip_arg = zip.display().to_string();
+        let mut cmd = albkit_command_at("http://127.0.0.1:9", &project, "us-east-1");
+        cmd.args([
+            "invoke",
+            "--local",
+            "--function",
+            name,
+            "--zip",
+            &zip_arg,
+            "--path",
+            "/hello",
+            "-o",
+            "json",
+        ]);
+        let out = run(cmd, ALBKIT_TIMEOUT);
+        let doc = out.ok().json();
+        let body = doc["body"].as_str().unwrap_or_default();
+        assert!(body.contains(says), "{name}: {out}");
+    }
+
+    // Nothing changed: one more cargo run for the whole workspace.
+    let out = build();
+    out.ok();
+    assert_eq!(runs().len(), 2, "{:?}\n{out}", runs());
+}
