@@ -192,7 +192,13 @@ async fn deploy_one(
         let gate = progressive(s, f, &shipped, strategy, revision, &mut outcome).await?;
         return Ok((outcome, gate));
     }
-    point_alias(&s.aws.lambda, &name, &version, true, &notify).await?;
+    // The smoke check invokes the version itself, not the alias: it runs while `live`
+    // moves, and its verdict is acted on once the move is done.
+    let (moved, checked) = tokio::join!(
+        point_alias(&s.aws.lambda, &name, &version, true, &notify),
+        smoke_check(s, f, &shipped)
+    );
+    moved?;
     outcome.result = DeployResult::Deployed;
     outcome.live_version = version.clone();
     if !s.json() {
@@ -201,15 +207,16 @@ async fn deploy_one(
             f.name, current.version
         );
     }
-    smoke(s, f, o, &shipped, &mut outcome).await?;
+    settle(s, f, o, &shipped, &mut outcome, checked).await?;
     Ok((outcome, None))
 }
 
 /// The function's build, and beside it its reads: one `GetFunction(Qualifier=live)`,
-/// the tags that prove the function is the stack's and the code `live` serves; then one
-/// `GetAlias`, a shift another run left. Both are awaited: a failed build is reported
-/// before a failed read, whichever ended first (a broken crate is the error to fix, as
-/// when the build came first).
+/// the tags that prove the function is the stack's and the code `live` serves; and at
+/// the same time one `GetAlias` of the function's current name, a shift another run
+/// left (read again under the proven name when that is the previous scheme's). Both are
+/// awaited: a failed build is reported before a failed read, whichever ended first (a
+/// broken crate is the error to fix, as when the build came first).
 async fn build_and_read(
     s: &Session,
     f: &FunctionSettings,
@@ -218,8 +225,16 @@ async fn build_and_read(
     (super::code::Proven, Option<Live>, Option<LiveAlias>),
 )> {
     let reads = async {
-        let (proven, current) = prove(s, &f.name, true).await?;
-        let live = read_live(&s.aws.lambda, &proven.name).await?;
+        let name = s.names.function(&f.name);
+        // The alias is only looked at once the function is proven the stack's.
+        let (proved, guessed) =
+            tokio::join!(prove(s, &f.name, true), read_live(&s.aws.lambda, &name));
+        let (proven, current) = proved?;
+        let live = if proven.name == name {
+            guessed?
+        } else {
+            read_live(&s.aws.lambda, &proven.name).await?
+        };
         Ok::<_, Error>((proven, current, live))
     };
     let (artifact, reads) = tokio::join!(build(s, f), reads);
@@ -360,8 +375,23 @@ async fn smoke(
     shipped: &Shipped<'_>,
     outcome: &mut Deployed,
 ) -> Result<()> {
+    let checked = smoke_check(s, f, shipped).await;
+    settle(s, f, o, shipped, outcome, checked).await
+}
+
+/// A smoke check's request path and verdict.
+struct Checked<'p> {
+    path: &'p str,
+    verdict: Verdict,
+}
+
+/// Invokes the shipped version (not `live`) with what an ALB health check would send.
+async fn smoke_check<'f>(
+    s: &Session,
+    f: &'f FunctionSettings,
+    shipped: &Shipped<'_>,
+) -> Checked<'f> {
     let (name, version, current) = (shipped.name, shipped.version, shipped.previous);
-    let notify = s.notify(&f.name);
     // Smoke check: what an ALB health check would get from the new version. The target
     // group ARN is not looked up (no ELB call on the fast path); the function sees a
     // well-formed ARN of the stack's target group name.
@@ -376,8 +406,26 @@ async fn smoke(
     s.phase(format!("Smoke check: GET {path} on {}:{version}", f.name));
     let limit = Duration::from_secs(u64::from(f.timeout_seconds) + 15);
     let result = invoke(&s.aws, name, version, &event, limit).await;
-    let verdict = smoke_verdict(&result, f.multi_value_headers, s.aws.custom_endpoint);
-    match &verdict {
+    Checked {
+        path,
+        verdict: smoke_verdict(&result, f.multi_value_headers, s.aws.custom_endpoint),
+    }
+}
+
+/// Records a smoke check's verdict, and moves `live` back when the version cannot
+/// answer (unless `--no-rollback`, or `live` was not moved to it).
+async fn settle(
+    s: &Session,
+    f: &FunctionSettings,
+    o: &DeployArgs,
+    shipped: &Shipped<'_>,
+    outcome: &mut Deployed,
+    checked: Checked<'_>,
+) -> Result<()> {
+    let (name, version, current) = (shipped.name, shipped.version, shipped.previous);
+    let notify = s.notify(&f.name);
+    let path = checked.path;
+    match &checked.verdict {
         Verdict::Healthy(status) => {
             outcome.smoke = Some(format!("healthy: GET {path} answered {status}"));
         }
