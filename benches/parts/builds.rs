@@ -2,14 +2,24 @@
 //! function crates, copies of the hello template under different crate names, each
 //! project with an empty target directory (the shared `target/` beside `albkit.toml`;
 //! `CARGO_TARGET_DIR` is unset), with the template's own release profile (fat LTO, one
-//! codegen unit). Then the same `albkit build` again with nothing changed: one cargo
-//! no-op per crate and the zips reused. Printed as a table; the ratio is against one
-//! crate.
+//! codegen unit). Then the same `albkit build` again with nothing changed. Printed as a
+//! table; the ratio is against one crate of the same layout.
+//!
+//! Two layouts:
+//! - `crates`: every crate its own cargo workspace, as the template makes it: one cargo
+//!   run per crate, one after the other on the shared target directory;
+//! - `workspace`: the crates are members of one cargo workspace at the project root
+//!   (the template's profile moved there, one `Cargo.lock`): albkit builds them all in
+//!   one cargo run, which compiles and links the crates side by side, and checks an
+//!   unchanged project with one cargo no-op;
+//! - `workspace-nolto` (only when asked for): the same without fat LTO (`lto = "off"`,
+//!   16 codegen units), to show what each crate's whole-program link costs.
 //!
 //! Every project is new, so the registry's sources must be on the machine already (they
 //! are after `scripts/test`); nothing is downloaded when the lock files match it.
 //!
-//! `ALBKIT_BENCH_BUILDS` lists the sizes (default `1,5,10`; `none` skips the builds).
+//! `ALBKIT_BENCH_BUILDS` lists the sizes (default `1,5,10`; `none` skips the builds),
+//! `ALBKIT_BENCH_BUILD_LAYOUTS` the layouts (default `workspace,crates`).
 
 use std::time::{Duration, Instant};
 
@@ -20,39 +30,143 @@ fn sizes() -> Vec<usize> {
     super::sizes_from_env("ALBKIT_BENCH_BUILDS", "1,5,10", 50)
 }
 
-/// A project of `n` function crates: the template's `hello`, and `hello2`…`hello<n>`,
-/// the same sources under their own crate names.
-fn project(n: usize) -> Project {
-    let stack = format!("builds{n}");
+/// How the crates of a project are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// One cargo workspace at the project root.
+    Workspace,
+    /// The same, with the release profile's fat LTO and one codegen unit replaced by
+    /// no LTO across crates and 16 codegen units: what each crate's link costs.
+    WorkspaceNoLto,
+    /// Every crate its own workspace.
+    Crates,
+}
+
+impl Layout {
+    const ALL: [Layout; 3] = [Layout::Workspace, Layout::WorkspaceNoLto, Layout::Crates];
+
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Workspace => "workspace",
+            Layout::WorkspaceNoLto => "workspace-nolto",
+            Layout::Crates => "crates",
+        }
+    }
+}
+
+/// The layouts to measure, from `ALBKIT_BENCH_BUILD_LAYOUTS`.
+fn layouts() -> Vec<Layout> {
+    let wanted =
+        std::env::var("ALBKIT_BENCH_BUILD_LAYOUTS").unwrap_or_else(|_| "workspace,crates".into());
+    wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            Layout::ALL
+                .into_iter()
+                .find(|l| l.name() == w)
+                .unwrap_or_else(|| {
+                    panic!("ALBKIT_BENCH_BUILD_LAYOUTS: unknown layout {w:?} (workspace, workspace-nolto, crates)")
+                })
+        })
+        .collect()
+}
+
+/// The crate names of a project of `n`: the template's `hello`, and `hello2`…`hello<n>`.
+fn names(n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| match i {
+            1 => "hello".to_string(),
+            _ => format!("hello{i}"),
+        })
+        .collect()
+}
+
+/// The template's manifest split in two: the crate's part, without the `[workspace]`
+/// table (and the comment above it), and its `[profile.release]` table, for the root.
+fn split_manifest(manifest: &str) -> (String, String) {
+    let at = manifest
+        .find("[profile.release]")
+        .expect("the hello template has a release profile");
+    let (krate, profile) = manifest.split_at(at);
+    let member: Vec<&str> = krate
+        .split("\n\n")
+        .filter(|block| !block.lines().any(|l| l.trim() == "[workspace]"))
+        .collect();
+    (member.join("\n\n"), profile.to_string())
+}
+
+/// A project of `n` function crates in `layout`: the same sources under their own crate
+/// names.
+fn project(n: usize, layout: Layout) -> Project {
+    let stack = format!("builds{n}{}", layout.name().replace('-', ""));
     let project = Project::from_template("hello", &stack);
     let manifest = project.read("functions/hello/Cargo.toml");
     let lock = project.read("functions/hello/Cargo.lock");
     let main = project.read("functions/hello/src/main.rs");
     let crate_name = format!("{stack}-hello");
+    let lock_entry = lock
+        .split("\n\n")
+        .find(|block| block.contains(&format!("name = \"{crate_name}\"")))
+        .expect("the template's lock file lists its crate")
+        .to_string();
+    let (member, profile) = split_manifest(&manifest);
     let mut config = format!("[stack]\nname = \"{stack}\"\n");
-    for i in 1..=n {
-        let name = if i == 1 {
-            "hello".to_string()
-        } else {
-            format!("hello{i}")
-        };
-        if i > 1 {
-            let renamed = format!("{stack}-{name}");
-            let dir = format!("functions/{name}");
-            project.write(
-                &format!("{dir}/Cargo.toml"),
-                &manifest.replace(&crate_name, &renamed),
-            );
-            project.write(
-                &format!("{dir}/Cargo.lock"),
-                &lock.replace(&crate_name, &renamed),
-            );
-            project.write(&format!("{dir}/src/main.rs"), &main);
+    let mut root_lock = lock.clone();
+    for (i, name) in names(n).iter().enumerate() {
+        let renamed = format!("{stack}-{name}");
+        let dir = format!("functions/{name}");
+        match layout {
+            Layout::Crates => {
+                project.write(
+                    &format!("{dir}/Cargo.toml"),
+                    &manifest.replace(&crate_name, &renamed),
+                );
+                project.write(
+                    &format!("{dir}/Cargo.lock"),
+                    &lock.replace(&crate_name, &renamed),
+                );
+            }
+            Layout::Workspace | Layout::WorkspaceNoLto => {
+                project.write(
+                    &format!("{dir}/Cargo.toml"),
+                    &member.replace(&crate_name, &renamed),
+                );
+                // Only the workspace's lock file counts; the member's would mislead.
+                let own_lock = project.path().join(&dir).join("Cargo.lock");
+                if own_lock.exists() {
+                    std::fs::remove_file(&own_lock).expect("remove the member's Cargo.lock");
+                }
+                if i > 0 {
+                    root_lock.push_str(&format!(
+                        "\n{}\n",
+                        lock_entry.replace(&crate_name, &renamed)
+                    ));
+                }
+            }
         }
+        project.write(&format!("{dir}/src/main.rs"), &main);
         config.push_str(&format!(
             "\n[[functions]]\nname = \"{name}\"\npath = \"functions/{name}\"\n\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
-            i * 10
+            (i + 1) * 10
         ));
+    }
+    let profile = match layout {
+        Layout::WorkspaceNoLto => {
+            assert!(profile.contains("lto = true") && profile.contains("codegen-units = 1\n"));
+            profile
+                .replace("lto = true", "lto = \"off\"")
+                .replace("codegen-units = 1\n", "codegen-units = 16\n")
+        }
+        _ => profile,
+    };
+    if layout != Layout::Crates {
+        project.write(
+            "Cargo.toml",
+            &format!("[workspace]\nmembers = [\"functions/*\"]\nresolver = \"2\"\n\n{profile}"),
+        );
+        project.write("Cargo.lock", &root_lock);
     }
     project.with_config(&config);
     project
@@ -75,42 +189,44 @@ fn build(project: &Project) -> Duration {
     took
 }
 
-/// Builds every size and prints the table.
+/// Builds every size in every layout and prints the table.
 pub(crate) fn shared_builds() {
     let sizes = sizes();
     if sizes.is_empty() {
         return;
     }
     let mut rows = Vec::new();
-    for n in sizes {
-        let p = project(n);
-        let first = build(&p);
-        let again = build(&p);
-        rows.push((n, first, again));
+    for layout in layouts() {
+        for &n in &sizes {
+            let p = project(n, layout);
+            let first = build(&p);
+            let again = build(&p);
+            rows.push((layout, n, first, again));
+        }
     }
-    let one = rows
-        .iter()
-        .find(|(n, ..)| *n == 1)
-        .map(|(_, first, _)| *first);
     println!(
-        "\nfunction builds sharing one target directory — hello template, release profile (fat LTO, 1 codegen unit), {} CPU cores",
+        "\nfunction builds sharing one target directory — hello template, its release profile (fat LTO, 1 codegen unit) unless the layout says otherwise, {} CPU cores",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     println!(
-        "{:>7}  {:>12} {:>10}  {:>14} {:>12}",
-        "crates", "first build", "× 1 crate", "unchanged", "per crate"
+        "{:>15}  {:>7}  {:>12} {:>10}  {:>14}",
+        "layout", "crates", "first build", "× 1 crate", "unchanged"
     );
-    for (n, first, again) in &rows {
+    for (layout, n, first, again) in &rows {
+        let one = rows
+            .iter()
+            .find(|(l, n, ..)| l == layout && *n == 1)
+            .map(|(_, _, first, _)| *first);
         let ratio = one.map_or("-".into(), |o| {
             format!("{:.2}×", first.as_secs_f64() / o.as_secs_f64())
         });
         println!(
-            "{:>7}  {:>10.1} s {:>10}  {:>12.2} s {:>10.2} s",
+            "{:>15}  {:>7}  {:>10.1} s {:>10}  {:>12.2} s",
+            layout.name(),
             n,
             first.as_secs_f64(),
             ratio,
             again.as_secs_f64(),
-            again.as_secs_f64() / *n as f64
         );
     }
 }
