@@ -602,56 +602,16 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let missing = |target: &'static str| BuildError::MissingTarget {
-        function: names.clone(),
-        arch: arch.as_str(),
-        target,
-    };
-    match builder {
-        // cargo-zigbuild links with zig, but compiles against the target's std.
-        Builder::Zigbuild if !target_installed(arch.rust_target()).await => {
-            return Err(missing(arch.rust_target()));
-        }
-        Builder::Musl if !target_installed(musl_target(arch)).await => {
-            return Err(missing(musl_target(arch)));
-        }
-        Builder::Cargo if !tools.native => {
-            if !target_installed(arch.rust_target()).await {
-                return Err(missing(arch.rust_target()));
-            }
-            let Some(linker) = cross_linker(arch).await else {
-                return Err(BuildError::NoCrossLinker {
-                    function: names,
-                    arch: arch.as_str(),
-                    target: arch.rust_target(),
-                });
-            };
-            let var = format!(
-                "CARGO_TARGET_{}_LINKER",
-                arch.rust_target().to_ascii_uppercase().replace('-', "_")
-            );
-            cmd.env(var, linker);
-        }
-        _ => {}
-    }
+    check_toolchain(builder, arch, tools.native, &names, &mut cmd).await?;
     let root_dir = group.root.parent().unwrap_or(&group.root);
     let stdout = run_cargo(&names, root_dir, cmd).await?;
     let executables = executables_from_messages(&stdout);
-    let alone = group.crates.iter().all(|c| !c.in_workspace());
     group
         .functions
         .iter()
         .zip(&group.crates)
         .map(|(f, c)| {
-            let found = executables
-                .iter()
-                .rev()
-                .find(|(manifest, _)| same_file(manifest, &c.manifest))
-                // A crate built from its own manifest made every executable cargo
-                // reported, whatever path cargo gave its manifest.
-                .or_else(|| executables.last().filter(|_| alone))
-                .map(|(_, exe)| exe.clone());
-            let Some(mut bootstrap) = found else {
+            let Some(mut bootstrap) = executable_of(&executables, group, c) else {
                 return Err(BuildError::NoBinary {
                     function: f.name.clone(),
                     path: f.path.display().to_string(),
@@ -665,6 +625,67 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
             Ok(artifact)
         })
         .collect()
+}
+
+/// Refuses a build whose builder lacks the target's standard library or, for a plain
+/// cross build, a linker (which it then gives cargo).
+async fn check_toolchain(
+    builder: Builder,
+    arch: Architecture,
+    native: bool,
+    names: &str,
+    cmd: &mut tokio::process::Command,
+) -> Result<(), BuildError> {
+    let missing = |target: &'static str| BuildError::MissingTarget {
+        function: names.to_string(),
+        arch: arch.as_str(),
+        target,
+    };
+    match builder {
+        // cargo-zigbuild links with zig, but compiles against the target's std.
+        Builder::Zigbuild if !target_installed(arch.rust_target()).await => {
+            Err(missing(arch.rust_target()))
+        }
+        Builder::Musl if !target_installed(musl_target(arch)).await => {
+            Err(missing(musl_target(arch)))
+        }
+        Builder::Cargo if !native => {
+            if !target_installed(arch.rust_target()).await {
+                return Err(missing(arch.rust_target()));
+            }
+            let Some(linker) = cross_linker(arch).await else {
+                return Err(BuildError::NoCrossLinker {
+                    function: names.to_string(),
+                    arch: arch.as_str(),
+                    target: arch.rust_target(),
+                });
+            };
+            let var = format!(
+                "CARGO_TARGET_{}_LINKER",
+                arch.rust_target().to_ascii_uppercase().replace('-', "_")
+            );
+            cmd.env(var, linker);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The executable cargo made for crate `c` of `group`, from its messages: the last one
+/// of the crate's manifest, or, for a crate built from its own manifest, the last one
+/// cargo reported whatever path it gave the manifest.
+fn executable_of(
+    executables: &[(PathBuf, PathBuf)],
+    group: &BuildGroup<'_>,
+    c: &CrateInfo,
+) -> Option<PathBuf> {
+    let alone = group.crates.iter().all(|c| !c.in_workspace());
+    executables
+        .iter()
+        .rev()
+        .find(|(manifest, _)| same_file(manifest, &c.manifest))
+        .or_else(|| executables.last().filter(|_| alone))
+        .map(|(_, exe)| exe.clone())
 }
 
 /// Whether two paths name one file: equal, or equal once resolved on disk.
