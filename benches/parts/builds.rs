@@ -181,7 +181,9 @@ fn build(project: &Project) -> Duration {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CLIPPY_ARGS")
         .env_remove("CARGO_PROFILE_RELEASE_LTO")
-        .env_remove("CARGO_PROFILE_RELEASE_CODEGEN_UNITS");
+        .env_remove("CARGO_PROFILE_RELEASE_CODEGEN_UNITS")
+        .env_remove("CARGO_PROFILE_RELEASE_PANIC")
+        .env_remove("CARGO_PROFILE_RELEASE_STRIP");
     let started = Instant::now();
     let out = run(cmd, Duration::from_secs(3600));
     let took = started.elapsed();
