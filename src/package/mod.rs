@@ -540,7 +540,7 @@ pub fn build_groups(functions: &[FunctionSettings]) -> Vec<BuildGroup<'_>> {
 }
 
 /// [`build_groups`] with the manifests read through `read`. Pure.
-pub fn group_by_workspace(
+fn group_by_workspace(
     functions: &[FunctionSettings],
     read: impl Fn(&Path) -> Option<String>,
 ) -> Vec<BuildGroup<'_>> {
@@ -606,25 +606,31 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
     let root_dir = group.root.parent().unwrap_or(&group.root);
     let stdout = run_cargo(&names, root_dir, cmd).await?;
     let executables = executables_from_messages(&stdout);
-    group
-        .functions
-        .iter()
-        .zip(&group.crates)
-        .map(|(f, c)| {
-            let Some(mut bootstrap) = executable_of(&executables, group, c) else {
-                return Err(BuildError::NoBinary {
-                    function: f.name.clone(),
-                    path: f.path.display().to_string(),
-                });
-            };
-            if builder == Builder::CargoLambda && !bootstrap.exists() {
-                bootstrap = cargo_lambda_bootstrap(&bootstrap).unwrap_or(bootstrap);
-            }
-            let mut artifact = package(&f.name, &bootstrap)?;
-            artifact.builder = builder;
-            Ok(artifact)
-        })
-        .collect()
+    let mut built: Vec<Artifact> = Vec::with_capacity(group.functions.len());
+    for (f, c) in group.functions.iter().zip(&group.crates) {
+        let Some(mut bootstrap) = executable_of(&executables, group, c) else {
+            return Err(BuildError::NoBinary {
+                function: f.name.clone(),
+                path: f.path.display().to_string(),
+            });
+        };
+        if builder == Builder::CargoLambda && !bootstrap.exists() {
+            bootstrap = cargo_lambda_bootstrap(&bootstrap).unwrap_or(bootstrap);
+        }
+        // Functions of one crate share its binary: it is read, hashed and zipped once.
+        let artifact = match built.iter().find(|a| a.bootstrap == bootstrap) {
+            Some(same) => Artifact {
+                function: f.name.clone(),
+                ..same.clone()
+            },
+            None => Artifact {
+                builder,
+                ..package(&f.name, &bootstrap)?
+            },
+        };
+        built.push(artifact);
+    }
+    Ok(built)
 }
 
 /// Refuses a build whose builder lacks the target's standard library or, for a plain
