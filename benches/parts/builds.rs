@@ -1,8 +1,9 @@
 //! Builds that share work: the first `albkit build` of a project with 1, 5 and 10
-//! function crates, copies of the hello template under different crate names, each
-//! project with an empty target directory (the shared `target/` beside `albkit.toml`;
-//! `CARGO_TARGET_DIR` is unset), with the template's own release profile (fat LTO, one
-//! codegen unit). Then the same `albkit build` again with nothing changed. Printed as a
+//! function crates, copies of the hello template under their own crate names (each
+//! answering with its own name), each project with an empty target directory (the
+//! shared `target/` beside `albkit.toml`; `CARGO_TARGET_DIR` is unset), with the
+//! template's own release profile (fat LTO, one codegen unit). Then the same `albkit
+//! build` again with nothing changed. Printed as a
 //! table; the ratio is against one crate of the same layout.
 //!
 //! Two layouts:
@@ -23,7 +24,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::{albkit_bin, run, Project};
+use super::support::{albkit_bin, routed_functions, run, Project};
 
 /// The sizes to measure, from `ALBKIT_BENCH_BUILDS`.
 fn sizes() -> Vec<usize> {
@@ -83,92 +84,49 @@ fn names(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// The template's manifest split in two: the crate's part, without the `[workspace]`
-/// table (and the comment above it), and its `[profile.release]` table, for the root.
-fn split_manifest(manifest: &str) -> (String, String) {
-    let at = manifest
-        .find("[profile.release]")
-        .expect("the hello template has a release profile");
-    let (krate, profile) = manifest.split_at(at);
-    let member: Vec<&str> = krate
-        .split("\n\n")
-        .filter(|block| !block.lines().any(|l| l.trim() == "[workspace]"))
-        .collect();
-    (member.join("\n\n"), profile.to_string())
-}
-
-/// A project of `n` function crates in `layout`: the same sources under their own crate
-/// names.
+/// A project of `n` function crates in `layout`: the hello template's crate under its
+/// own crate names (and its own text, `<name> from albkit`).
 fn project(n: usize, layout: Layout) -> Project {
     let stack = format!("builds{n}{}", layout.name().replace('-', ""));
+    let names = names(n);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if layout != Layout::Crates {
+        let project = Project::hello_workspace(&stack, &names);
+        if layout == Layout::WorkspaceNoLto {
+            let root = project.read("Cargo.toml");
+            assert!(root.contains("lto = true") && root.contains("codegen-units = 1\n"));
+            project.write(
+                "Cargo.toml",
+                &root
+                    .replace("lto = true", "lto = \"off\"")
+                    .replace("codegen-units = 1\n", "codegen-units = 16\n"),
+            );
+        }
+        return project;
+    }
     let project = Project::from_template("hello", &stack);
     let manifest = project.read("functions/hello/Cargo.toml");
     let lock = project.read("functions/hello/Cargo.lock");
     let main = project.read("functions/hello/src/main.rs");
     let crate_name = format!("{stack}-hello");
-    let lock_entry = lock
-        .split("\n\n")
-        .find(|block| block.contains(&format!("name = \"{crate_name}\"")))
-        .expect("the template's lock file lists its crate")
-        .to_string();
-    let (member, profile) = split_manifest(&manifest);
-    let mut config = format!("[stack]\nname = \"{stack}\"\n");
-    let mut root_lock = lock.clone();
-    for (i, name) in names(n).iter().enumerate() {
+    for name in &names {
         let renamed = format!("{stack}-{name}");
         let dir = format!("functions/{name}");
-        match layout {
-            Layout::Crates => {
-                project.write(
-                    &format!("{dir}/Cargo.toml"),
-                    &manifest.replace(&crate_name, &renamed),
-                );
-                project.write(
-                    &format!("{dir}/Cargo.lock"),
-                    &lock.replace(&crate_name, &renamed),
-                );
-            }
-            Layout::Workspace | Layout::WorkspaceNoLto => {
-                project.write(
-                    &format!("{dir}/Cargo.toml"),
-                    &member.replace(&crate_name, &renamed),
-                );
-                // Only the workspace's lock file counts; the member's would mislead.
-                let own_lock = project.path().join(&dir).join("Cargo.lock");
-                if own_lock.exists() {
-                    std::fs::remove_file(&own_lock).expect("remove the member's Cargo.lock");
-                }
-                if i > 0 {
-                    root_lock.push_str(&format!(
-                        "\n{}\n",
-                        lock_entry.replace(&crate_name, &renamed)
-                    ));
-                }
-            }
-        }
-        project.write(&format!("{dir}/src/main.rs"), &main);
-        config.push_str(&format!(
-            "\n[[functions]]\nname = \"{name}\"\npath = \"functions/{name}\"\n\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
-            (i + 1) * 10
-        ));
+        project
+            .write(
+                &format!("{dir}/Cargo.toml"),
+                &manifest.replace(&crate_name, &renamed),
+            )
+            .write(
+                &format!("{dir}/Cargo.lock"),
+                &lock.replace(&crate_name, &renamed),
+            )
+            .write(
+                &format!("{dir}/src/main.rs"),
+                &main.replace("hello from albkit", &format!("{name} from albkit")),
+            );
     }
-    let profile = match layout {
-        Layout::WorkspaceNoLto => {
-            assert!(profile.contains("lto = true") && profile.contains("codegen-units = 1\n"));
-            profile
-                .replace("lto = true", "lto = \"off\"")
-                .replace("codegen-units = 1\n", "codegen-units = 16\n")
-        }
-        _ => profile,
-    };
-    if layout != Layout::Crates {
-        project.write(
-            "Cargo.toml",
-            &format!("[workspace]\nmembers = [\"functions/*\"]\nresolver = \"2\"\n\n{profile}"),
-        );
-        project.write("Cargo.lock", &root_lock);
-    }
-    project.with_config(&config);
+    project.with_config(&routed_functions(&stack, &names));
     project
 }
 

@@ -380,47 +380,9 @@ async fn an_arm64_function_is_deployed_as_arm64() {
 #[test]
 fn the_crates_of_one_cargo_workspace_are_built_by_one_cargo_run() {
     let stack = "wsbuild";
-    let project = Project::from_template("hello", stack);
-    let manifest = project.read("functions/hello/Cargo.toml");
-    let lock = project.read("functions/hello/Cargo.lock");
-    let main = project.read("functions/hello/src/main.rs");
-    // The crate's part of the template's manifest: no `[workspace]` table, no profile.
-    let member = manifest
-        .split("[profile.release]")
-        .next()
-        .unwrap_or_default()
-        .replace("\n[workspace]\n", "\n");
-    assert!(!member.contains("[workspace]"), "{member}");
+    let project = Project::hello_workspace(stack, &["hello", "second"]);
     let hello = format!("{stack}-hello");
     let second = format!("{stack}-second");
-    project
-        .write("functions/hello/Cargo.toml", &member)
-        .write(
-            "functions/second/Cargo.toml",
-            &member.replace(&hello, &second),
-        )
-        .write(
-            "functions/second/src/main.rs",
-            &main.replace("hello from albkit", "second from albkit"),
-        );
-    std::fs::remove_file(project.path().join("functions/hello/Cargo.lock")).expect("rm lock");
-    let entry = lock
-        .split("\n\n")
-        .find(|block| block.contains(&format!("name = \"{hello}\"")))
-        .expect("the template's lock lists its crate");
-    project
-        .write(
-            "Cargo.lock",
-            &format!("{lock}\n{}\n", entry.replace(&hello, &second)),
-        )
-        .write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"functions/*\"]\nresolver = \"2\"\n",
-        );
-    let config = project.read("albkit.toml");
-    project.with_config(&format!(
-        "{config}\n[[functions]]\nname = \"second\"\npath = \"functions/second\"\n\n[[functions.routes]]\npriority = 20\npaths = [\"/second\"]\n"
-    ));
 
     let log = project.path().join("cargo-runs.log");
     let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

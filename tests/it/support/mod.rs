@@ -579,6 +579,72 @@ impl Project {
         project
     }
 
+    /// The hello template's crate as the members of one cargo workspace:
+    /// `functions/<name>` for each of `crates` (the first is the template's own
+    /// `hello`), crate `<stack>-<name>`, answering `<name> from albkit` instead of
+    /// `hello from albkit`. The template's `[workspace]` table and release profile move
+    /// to a `Cargo.toml` at the project root, beside one `Cargo.lock` with every member;
+    /// `albkit.toml` has one function per crate, routed at `/<name>` with priorities
+    /// 10, 20…
+    pub(crate) fn hello_workspace(stack: &str, crates: &[&str]) -> Project {
+        assert_eq!(
+            crates.first(),
+            Some(&"hello"),
+            "the template's crate comes first"
+        );
+        let project = Project::from_template("hello", stack);
+        let manifest = project.read("functions/hello/Cargo.toml");
+        let lock = project.read("functions/hello/Cargo.lock");
+        let main = project.read("functions/hello/src/main.rs");
+        let template_crate = format!("{stack}-hello");
+        let lock_entry = lock
+            .split("\n\n")
+            .find(|block| block.contains(&format!("name = \"{template_crate}\"")))
+            .expect("the template's lock file lists its crate");
+        let (member, profile) = manifest
+            .split_once("[profile.release]")
+            .expect("the hello template has a release profile");
+        // The member's part: without the `[workspace]` table and the comment above it.
+        let member: Vec<&str> = member
+            .split("\n\n")
+            .filter(|block| !block.lines().any(|l| l.trim() == "[workspace]"))
+            .collect();
+        let member = member.join("\n\n");
+        // Only the workspace's lock file counts; the member's would mislead.
+        std::fs::remove_file(project.path().join("functions/hello/Cargo.lock"))
+            .expect("remove the member's Cargo.lock");
+        let mut root_lock = lock.clone();
+        for name in crates {
+            let renamed = format!("{stack}-{name}");
+            let dir = format!("functions/{name}");
+            project
+                .write(
+                    &format!("{dir}/Cargo.toml"),
+                    &member.replace(&template_crate, &renamed),
+                )
+                .write(
+                    &format!("{dir}/src/main.rs"),
+                    &main.replace("hello from albkit", &format!("{name} from albkit")),
+                );
+            if renamed != template_crate {
+                root_lock.push_str(&format!(
+                    "\n{}\n",
+                    lock_entry.replace(&template_crate, &renamed)
+                ));
+            }
+        }
+        project
+            .write(
+                "Cargo.toml",
+                &format!(
+                    "[workspace]\nmembers = [\"functions/*\"]\nresolver = \"2\"\n\n[profile.release]{profile}"
+                ),
+            )
+            .write("Cargo.lock", &root_lock)
+            .with_config(&routed_functions(stack, crates));
+        project
+    }
+
     /// A copy of `tests/fixtures/<name>` (without any `target/` directory).
     pub(crate) fn from_fixture(name: &str) -> Project {
         Project::copy_of(&Path::new(REPO).join("tests").join("fixtures").join(name))
@@ -634,6 +700,19 @@ impl Project {
     pub(crate) fn path(&self) -> &Path {
         &self.root
     }
+}
+
+/// An `albkit.toml` for stack `stack` with one function per name, its crate at
+/// `functions/<name>`, routed at `/<name>` with priorities 10, 20…
+pub(crate) fn routed_functions(stack: &str, names: &[&str]) -> String {
+    let mut config = format!("[stack]\nname = \"{stack}\"\n");
+    for (i, name) in names.iter().enumerate() {
+        config.push_str(&format!(
+            "\n[[functions]]\nname = \"{name}\"\npath = \"functions/{name}\"\n\n[[functions.routes]]\npriority = {}\npaths = [\"/{name}\"]\n",
+            (i + 1) * 10
+        ));
+    }
+    config
 }
 
 fn copy_dir(src: &Path, dst: &Path) -> std::io::Result<()> {
