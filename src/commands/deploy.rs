@@ -333,10 +333,7 @@ async fn build(s: &Session, f: &FunctionSettings) -> Result<package::Artifact> {
         package::elf::newest_glibc(&artifact.required_versions)
             .map_or("none (static)".to_string(), |v| format!("<= {v}")),
     );
-    s.phase(report.clone());
-    if !s.json() {
-        eprintln!("{report}");
-    }
+    s.phase(report);
     // Before any AWS call: a bootstrap Lambda cannot start is never shipped.
     package::check_runtime(&artifact)?;
     Ok(artifact)

@@ -238,20 +238,47 @@ async fn succeeds(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-async fn toolbox(arch: Architecture) -> Toolbox {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let (cargo_lambda, zigbuild, musl_std) = tokio::join!(
-        succeeds(&cargo, &["lambda", "--version"]),
-        // cargo-zigbuild has no `--version` as a cargo subcommand.
-        succeeds(&cargo, &["zigbuild", "--help"]),
-        target_installed(musl_target(arch)),
+/// Whether cargo, run the way a build runs it, would find the subcommand `name`
+/// (`cargo-<name>` in cargo's home or on the build's `PATH`): a lookup on disk, where
+/// running `cargo <name> --version` through rustup's proxies took 20–90 ms.
+fn finds_subcommand(name: &str) -> bool {
+    let home = tools::cargo_home_from(
+        std::env::var_os("CARGO_HOME").as_deref(),
+        std::env::var_os("HOME").as_deref(),
     );
+    let dirs = tools::subcommand_dirs(home.as_deref(), build_path().as_deref());
+    tools::has_subcommand(name, &dirs)
+}
+
+/// Everything [`choose_builder`] picks from, each probed (`albkit doctor`).
+async fn toolbox(arch: Architecture) -> Toolbox {
     Toolbox {
-        cargo_lambda,
-        zigbuild,
-        musl_std,
+        cargo_lambda: finds_subcommand("lambda"),
+        zigbuild: finds_subcommand("zigbuild"),
+        musl_std: target_installed(musl_target(arch)).await,
         native: host_architecture() == Some(arch),
     }
+}
+
+/// The builder of a build for `arch`, and what was found on the way: `ALBKIT_BUILDER`
+/// when set, else the best installed. Probes no more than the choice needs: the musl
+/// standard library (one `rustc --print sysroot`) is only looked for when neither
+/// cargo-lambda nor cargo-zigbuild is there and the build is native.
+async fn pick_builder(arch: Architecture) -> (Builder, Toolbox) {
+    let mut tools = Toolbox {
+        native: host_architecture() == Some(arch),
+        ..Toolbox::default()
+    };
+    let forced = std::env::var("ALBKIT_BUILDER").ok();
+    if let Some(forced) = forced.as_deref().filter(|v| !v.is_empty()) {
+        return (choose_builder(&tools, Some(forced)), tools);
+    }
+    tools.cargo_lambda = finds_subcommand("lambda");
+    tools.zigbuild = finds_subcommand("zigbuild");
+    if !tools.cargo_lambda && !tools.zigbuild && tools.native {
+        tools.musl_std = target_installed(musl_target(arch)).await;
+    }
+    (choose_builder(&tools, None), tools)
 }
 
 /// What is installed on this machine to build for one architecture (`albkit doctor`).
@@ -422,13 +449,19 @@ fn build_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Comman
     let mut cmd = tokio::process::Command::new(program);
     cmd.env_clear()
         .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(kept_for_build)));
-    if let Some(bin) = tools::installed_bin() {
-        cmd.env(
-            "PATH",
-            tools::path_with_first(&bin, std::env::var_os("PATH").as_deref()),
-        );
+    if let Some(path) = build_path() {
+        cmd.env("PATH", path);
     }
     cmd
+}
+
+/// The `PATH` of a build's processes: albkit's tool directory first, then albkit's own.
+fn build_path() -> Option<std::ffi::OsString> {
+    let path = std::env::var_os("PATH");
+    match tools::installed_bin() {
+        Some(bin) => Some(tools::path_with_first(&bin, path.as_deref())),
+        None => path,
+    }
 }
 
 /// Whether a variable of albkit's environment reaches the installs of `albkit doctor
@@ -589,9 +622,7 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
     };
     let arch = group.architecture;
     let names = group.names();
-    let tools = toolbox(arch).await;
-    let forced = std::env::var("ALBKIT_BUILDER").ok();
-    let builder = choose_builder(&tools, forced.as_deref().filter(|v| !v.is_empty()));
+    let (builder, tools) = pick_builder(arch).await;
     let mut cmd = function_cargo(f);
     cmd.args(cargo_args(builder, arch, tools.native))
         .arg("--manifest-path")
@@ -602,7 +633,7 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    check_toolchain(builder, arch, tools.native, &names, &mut cmd).await?;
+    check_toolchain(builder, arch, &tools, &names, &mut cmd).await?;
     let root_dir = group.root.parent().unwrap_or(&group.root);
     let stdout = run_cargo(&names, root_dir, cmd).await?;
     let executables = executables_from_messages(&stdout);
@@ -634,11 +665,12 @@ pub async fn build_group(group: &BuildGroup<'_>) -> Result<Vec<Artifact>, BuildE
 }
 
 /// Refuses a build whose builder lacks the target's standard library or, for a plain
-/// cross build, a linker (which it then gives cargo).
+/// cross build, a linker (which it then gives cargo). What `tools` already found is not
+/// looked for again.
 async fn check_toolchain(
     builder: Builder,
     arch: Architecture,
-    native: bool,
+    tools: &Toolbox,
     names: &str,
     cmd: &mut tokio::process::Command,
 ) -> Result<(), BuildError> {
@@ -652,10 +684,10 @@ async fn check_toolchain(
         Builder::Zigbuild if !target_installed(arch.rust_target()).await => {
             Err(missing(arch.rust_target()))
         }
-        Builder::Musl if !target_installed(musl_target(arch)).await => {
+        Builder::Musl if !tools.musl_std && !target_installed(musl_target(arch)).await => {
             Err(missing(musl_target(arch)))
         }
-        Builder::Cargo if !native => {
+        Builder::Cargo if !tools.native => {
             if !target_installed(arch.rust_target()).await {
                 return Err(missing(arch.rust_target()));
             }

@@ -1,6 +1,7 @@
 //! albkit's own tool directory: where `albkit doctor --fix` installs cargo-zigbuild and
-//! zig (a Python virtualenv, `<tool dir>/venv`), and where builds look for them. Pure
-//! but for [`tool_dir`] and [`installed_bin`], which read the environment and the disk.
+//! zig (a Python virtualenv, `<tool dir>/venv`), and where builds look for them; and
+//! where cargo finds its subcommands. Pure but for [`tool_dir`], [`installed_bin`] and
+//! [`has_subcommand`], which read the environment or the disk.
 //!
 //! The directory is `$XDG_CACHE_HOME/albkit/tools` when `XDG_CACHE_HOME` is set (to an
 //! absolute path), else `~/Library/Caches/albkit/tools` on macOS and
@@ -85,6 +86,46 @@ pub fn path_with_first(bin: &Path, path: Option<&OsStr>) -> OsString {
     std::env::join_paths(dirs).unwrap_or_else(|_| bin.as_os_str().to_os_string())
 }
 
+/// cargo's home from the environment's values (pure): `CARGO_HOME`, else `~/.cargo`.
+/// Empty values count as unset.
+pub fn cargo_home_from(cargo_home: Option<&OsStr>, home: Option<&OsStr>) -> Option<PathBuf> {
+    let set = |v: Option<&OsStr>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    set(cargo_home).or_else(|| set(home).map(|h| h.join(".cargo")))
+}
+
+/// The directories cargo searches for an external subcommand (`cargo lambda` runs
+/// `cargo-lambda`), in cargo's order (pure): those of `path`, with `<cargo home>/bin`
+/// first unless `path` already names it.
+pub fn subcommand_dirs(cargo_home: Option<&Path>, path: Option<&OsStr>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    if let Some(bin) = cargo_home.map(|h| h.join("bin")) {
+        if !dirs.contains(&bin) {
+            dirs.insert(0, bin);
+        }
+    }
+    dirs
+}
+
+/// Whether cargo would find the external subcommand `name` in `dirs`: an executable
+/// file `cargo-<name>` in one of them. Reads the disk, runs nothing.
+pub fn has_subcommand(name: &str, dirs: &[PathBuf]) -> bool {
+    let file = format!("cargo-{name}{}", std::env::consts::EXE_SUFFIX);
+    dirs.iter().any(|d| is_executable(&d.join(&file)))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
 /// What `doctor --fix` does for the builders, as commands to run by hand.
 pub fn manual_install(tool_dir: &Path) -> String {
     let venv = venv(tool_dir);
@@ -143,6 +184,63 @@ mod tests {
         let path = path_with_first(bin, Some(OsStr::new("/usr/bin:/t/venv/bin:/bin")));
         assert_eq!(path, OsString::from("/t/venv/bin:/usr/bin:/bin"));
         assert_eq!(path_with_first(bin, None), OsString::from("/t/venv/bin"));
+    }
+
+    #[test]
+    fn cargo_home_is_cargo_home_then_dot_cargo() {
+        let os = |s: &str| OsString::from(s);
+        let home = |c: Option<&str>, h: Option<&str>| {
+            cargo_home_from(c.map(os).as_deref(), h.map(os).as_deref())
+        };
+        assert_eq!(
+            home(Some("/opt/cargo"), Some("/home/a")),
+            Some(PathBuf::from("/opt/cargo"))
+        );
+        assert_eq!(
+            home(Some(""), Some("/home/a")),
+            Some(PathBuf::from("/home/a/.cargo"))
+        );
+        assert_eq!(
+            home(None, Some("/home/a")),
+            Some(PathBuf::from("/home/a/.cargo"))
+        );
+        assert_eq!(home(None, None), None);
+    }
+
+    #[test]
+    fn subcommands_are_looked_for_in_cargo_home_bin_then_path() {
+        let home = Path::new("/h/.cargo");
+        let dirs = subcommand_dirs(Some(home), Some(OsStr::new("/t/bin:/usr/bin")));
+        let p = PathBuf::from;
+        assert_eq!(dirs, [p("/h/.cargo/bin"), p("/t/bin"), p("/usr/bin")]);
+        // Where PATH names cargo's bin, PATH's order wins.
+        let dirs = subcommand_dirs(Some(home), Some(OsStr::new("/usr/bin:/h/.cargo/bin")));
+        assert_eq!(dirs, [p("/usr/bin"), p("/h/.cargo/bin")]);
+        assert_eq!(subcommand_dirs(None, None), Vec::<PathBuf>::new());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_subcommand_is_an_executable_file_named_cargo_dash_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = tempfile::tempdir().expect("tmp");
+        let b = tempfile::tempdir().expect("tmp");
+        let write = |dir: &Path, name: &str, mode: u32| {
+            let path = dir.join(name);
+            std::fs::write(&path, "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        };
+        write(a.path(), "cargo-zigbuild", 0o644);
+        std::fs::create_dir(a.path().join("cargo-dir")).expect("mkdir");
+        write(b.path(), "cargo-lambda", 0o755);
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        assert!(has_subcommand("lambda", &dirs));
+        // Not executable, a directory, absent.
+        assert!(!has_subcommand("zigbuild", &dirs));
+        assert!(!has_subcommand("dir", &dirs));
+        assert!(!has_subcommand("watch", &dirs));
+        write(b.path(), "cargo-zigbuild", 0o700);
+        assert!(has_subcommand("zigbuild", &dirs));
     }
 
     #[test]
