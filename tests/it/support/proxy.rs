@@ -87,6 +87,9 @@ pub(crate) struct ProxyConfig {
     /// Probability of a transient fault on any call.
     pub fault_rate: f64,
     pub seed: u64,
+    /// How long every call takes, plus up to `jitter`: the answer is held until then
+    /// from the request's arrival, moto's own work included (AWS's latency includes its
+    /// work too). A call moto alone takes longer over takes as long as moto does.
     pub latency: Duration,
     pub jitter: Duration,
     pub realism: Realism,
@@ -294,6 +297,11 @@ impl Proxy {
 
     pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How long each call takes at least ([`ProxyConfig::latency`]).
+    pub(crate) fn latency(&self) -> Duration {
+        self.shared.config.latency
     }
 
     /// The proxy's clock: time since it started, the clock of [`Record`]'s times.
@@ -688,7 +696,12 @@ fn wrong_owner(owners: &[(String, String)], path: &str, headers: &hyper::HeaderM
 }
 
 fn within(at: Option<Instant>, window: Duration) -> bool {
-    !window.is_zero() && at.is_some_and(|t| t.elapsed() < window)
+    within_at(Instant::now(), at, window)
+}
+
+/// Whether `now` is less than `window` after `at`.
+fn within_at(now: Instant, at: Option<Instant>, window: Duration) -> bool {
+    !window.is_zero() && at.is_some_and(|t| now.saturating_duration_since(t) < window)
 }
 
 /// An imitated AWS refusal for this call, if one applies now.
@@ -1201,9 +1214,25 @@ fn jwt_validation_goes_to_moto_as_a_stand_in_and_comes_back_by_its_name() {
     assert_eq!(jwt_validation_out("<Type>forward</Type>"), None);
 }
 
+/// One call: its answer leaves no sooner than the configured latency after the request
+/// arrived (see [`ProxyConfig::latency`]).
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let mut due = None;
+    let answer = respond(shared, req, &mut due).await;
+    if let Some(due) = due {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    }
+    answer
+}
+
+/// What the proxy answers to one call; `due` is set to when the answer may leave.
+async fn respond(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    due_out: &mut Option<Instant>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let arrived = shared
         .state
@@ -1257,12 +1286,16 @@ async fn handle(
         let refusal = realism_refusal(&state, &config.realism, &service, &op, &path, &text);
         (config.latency + jitter, fault, refusal)
     };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
+    // The call takes `delay` however quickly moto answers: moto's own work is part of it,
+    // as AWS's is part of AWS's latency. What happens, happens when the answer leaves.
+    let due = Instant::now() + delay;
+    *due_out = Some(due);
     let record = |status: u16, fault: Option<Fault>| {
         if let Ok(mut state) = shared.state.lock() {
-            let at = state.started.elapsed();
+            let at = state
+                .started
+                .elapsed()
+                .max(due.saturating_duration_since(state.started));
             state.records.push(Record {
                 service: service.clone(),
                 operation: op.clone(),
@@ -1434,12 +1467,13 @@ async fn handle(
             return Err(std::io::Error::other("proxy state poisoned"));
         };
         let ok = status < 300;
+        let now = Instant::now().max(due);
         let r = &config.realism;
         match (service.as_str(), op.as_str()) {
-            ("iam", "CreateRole") if ok => state.last_create_role = Some(Instant::now()),
+            ("iam", "CreateRole") if ok => state.last_create_role = Some(now),
             ("lambda", "UpdateFunctionCode" | "UpdateFunctionConfiguration") if ok => {
                 if let Some(f) = lambda_function(&path) {
-                    state.lambda_updates.insert(f, Instant::now());
+                    state.lambda_updates.insert(f, now);
                 }
             }
             ("lambda", "CreateFunction") if ok => {
@@ -1447,16 +1481,20 @@ async fn handle(
                     .ok()
                     .and_then(|d| d["FunctionName"].as_str().map(str::to_string))
                 {
-                    state.lambda_created.insert(name, Instant::now());
+                    state.lambda_created.insert(name, now);
                 }
             }
             ("lambda", "GetFunctionConfiguration" | "GetFunction") if ok => {
                 let function = lambda_function(&path);
-                let updating = function
-                    .as_ref()
-                    .is_some_and(|f| within(state.lambda_updates.get(f).copied(), r.lambda_update));
+                let updating = function.as_ref().is_some_and(|f| {
+                    within_at(now, state.lambda_updates.get(f).copied(), r.lambda_update)
+                });
                 let pending = function.as_ref().is_some_and(|f| {
-                    within(state.lambda_created.get(f).copied(), r.function_activation)
+                    within_at(
+                        now,
+                        state.lambda_created.get(f).copied(),
+                        r.function_activation,
+                    )
                 });
                 if updating || pending {
                     if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
@@ -1478,13 +1516,14 @@ async fn handle(
             }
             ("lambda", "PutProvisionedConcurrencyConfig") if ok => {
                 if let Some(f) = lambda_function_name(&path) {
-                    state.provisioned_put.insert(f, Instant::now());
+                    state.provisioned_put.insert(f, now);
                 }
             }
             ("lambda", "GetProvisionedConcurrencyConfig")
                 if ok
                     && lambda_function_name(&path).is_some_and(|f| {
-                        within(
+                        within_at(
+                            now,
                             state.provisioned_put.get(&f).copied(),
                             r.provisioned_allocation,
                         )
@@ -1498,10 +1537,10 @@ async fn handle(
                 }
             }
             ("acm", "RequestCertificate") if ok => {
-                state.certificate_requested = Some(Instant::now());
+                state.certificate_requested = Some(now);
             }
             ("acm", "DescribeCertificate")
-                if ok && within(state.certificate_requested, r.certificate_issue) =>
+                if ok && within_at(now, state.certificate_requested, r.certificate_issue) =>
             {
                 if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
                     if doc["Certificate"]["Status"] == "ISSUED" {
@@ -1512,23 +1551,23 @@ async fn handle(
                 }
             }
             ("elasticloadbalancing", "CreateLoadBalancer") if ok => {
-                state.lb_created = Some(Instant::now());
+                state.lb_created = Some(now);
             }
             ("elasticloadbalancing", "DescribeLoadBalancers")
-                if ok && within(state.lb_created, r.alb_provisioning) =>
+                if ok && within_at(now, state.lb_created, r.alb_provisioning) =>
             {
                 let text = String::from_utf8_lossy(&resp_body)
                     .replace("<Code>active</Code>", "<Code>provisioning</Code>");
                 resp_body = Bytes::from(text);
             }
             ("elasticloadbalancing", "DeleteLoadBalancer") if ok => {
-                state.lb_deleted = Some(Instant::now());
-                state.listener_gone = Some(Instant::now());
+                state.lb_deleted = Some(now);
+                state.listener_gone = Some(now);
                 state.late_log_pending = r.late_log_delivery;
                 state.trust_stores.deleted(&text);
             }
             ("elasticloadbalancing", "DeleteListener") if ok => {
-                state.listener_gone = Some(Instant::now());
+                state.listener_gone = Some(now);
                 state.trust_stores.deleted(&text);
             }
             ("elasticloadbalancing", "ModifyListener") if ok => {
