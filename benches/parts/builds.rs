@@ -3,8 +3,8 @@
 //! answering with its own name), each project with an empty target directory (the
 //! shared `target/` beside `albkit.toml`; `CARGO_TARGET_DIR` is unset), with the
 //! template's own release profile (fat LTO, one codegen unit). Then the same `albkit
-//! build` again with nothing changed. Printed as a
-//! table; the ratio is against one crate of the same layout.
+//! build` again with nothing changed. Printed as a table, with the size of the hello
+//! crate's binary; the ratio is against one crate of the same layout.
 //!
 //! Two layouts:
 //! - `crates`: every crate its own cargo workspace, as the template makes it: one cargo
@@ -13,6 +13,8 @@
 //!   (the template's profile moved there, one `Cargo.lock`): albkit builds them all in
 //!   one cargo run, which compiles and links the crates side by side, and checks an
 //!   unchanged project with one cargo no-op;
+//! - `workspace-thin` (only when asked for): the same with thin LTO (`lto = "thin"`, 16
+//!   codegen units), to see whether it is a middle ground;
 //! - `workspace-nolto` (only when asked for): the same without fat LTO (`lto = "off"`,
 //!   16 codegen units), to show what each crate's whole-program link costs.
 //!
@@ -36,6 +38,8 @@ fn sizes() -> Vec<usize> {
 enum Layout {
     /// One cargo workspace at the project root.
     Workspace,
+    /// The same, with thin LTO and 16 codegen units instead.
+    WorkspaceThin,
     /// The same, with the release profile's fat LTO and one codegen unit replaced by
     /// no LTO across crates and 16 codegen units: what each crate's link costs.
     WorkspaceNoLto,
@@ -44,11 +48,17 @@ enum Layout {
 }
 
 impl Layout {
-    const ALL: [Layout; 3] = [Layout::Workspace, Layout::WorkspaceNoLto, Layout::Crates];
+    const ALL: [Layout; 4] = [
+        Layout::Workspace,
+        Layout::WorkspaceThin,
+        Layout::WorkspaceNoLto,
+        Layout::Crates,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Layout::Workspace => "workspace",
+            Layout::WorkspaceThin => "workspace-thin",
             Layout::WorkspaceNoLto => "workspace-nolto",
             Layout::Crates => "crates",
         }
@@ -68,7 +78,7 @@ fn layouts() -> Vec<Layout> {
                 .into_iter()
                 .find(|l| l.name() == w)
                 .unwrap_or_else(|| {
-                    panic!("ALBKIT_BENCH_BUILD_LAYOUTS: unknown layout {w:?} (workspace, workspace-nolto, crates)")
+                    panic!("ALBKIT_BENCH_BUILD_LAYOUTS: unknown layout {w:?} (workspace, workspace-thin, workspace-nolto, crates)")
                 })
         })
         .collect()
@@ -84,21 +94,40 @@ fn names(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The stack name of the project of `n` crates in `layout`.
+fn stack(n: usize, layout: Layout) -> String {
+    format!("builds{n}{}", layout.name().replace('-', ""))
+}
+
+/// The size of the hello crate's stripped release binary in `project`, once built.
+fn hello_size(project: &Project, n: usize, layout: Layout) -> Option<u64> {
+    let binary = project
+        .path()
+        .join("target/release")
+        .join(format!("{}-hello", stack(n, layout)));
+    std::fs::metadata(binary).ok().map(|m| m.len())
+}
+
 /// A project of `n` function crates in `layout`: the hello template's crate under its
 /// own crate names (and its own text, `<name> from albkit`).
 fn project(n: usize, layout: Layout) -> Project {
-    let stack = format!("builds{n}{}", layout.name().replace('-', ""));
+    let stack = stack(n, layout);
     let names = names(n);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     if layout != Layout::Crates {
         let project = Project::hello_workspace(&stack, &names);
-        if layout == Layout::WorkspaceNoLto {
+        let lto = match layout {
+            Layout::WorkspaceThin => Some("lto = \"thin\""),
+            Layout::WorkspaceNoLto => Some("lto = \"off\""),
+            _ => None,
+        };
+        if let Some(lto) = lto {
             let root = project.read("Cargo.toml");
             assert!(root.contains("lto = true") && root.contains("codegen-units = 1\n"));
             project.write(
                 "Cargo.toml",
                 &root
-                    .replace("lto = true", "lto = \"off\"")
+                    .replace("lto = true", lto)
                     .replace("codegen-units = 1\n", "codegen-units = 16\n"),
             );
         }
@@ -161,7 +190,7 @@ pub(crate) fn shared_builds() {
             let p = project(n, layout);
             let first = build(&p);
             let again = build(&p);
-            rows.push((layout, n, first, again));
+            rows.push((layout, n, first, again, hello_size(&p, n, layout)));
         }
     }
     println!(
@@ -169,19 +198,20 @@ pub(crate) fn shared_builds() {
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     println!(
-        "{:>15}  {:>7}  {:>12} {:>10}  {:>14}",
-        "layout", "crates", "first build", "× 1 crate", "unchanged"
+        "{:>15}  {:>7}  {:>12} {:>10}  {:>14}  {:>16}",
+        "layout", "crates", "first build", "× 1 crate", "unchanged", "hello bootstrap"
     );
-    for (layout, n, first, again) in &rows {
+    for (layout, n, first, again, size) in &rows {
         let one = rows
             .iter()
             .find(|(l, n, ..)| l == layout && *n == 1)
-            .map(|(_, _, first, _)| *first);
+            .map(|(_, _, first, ..)| *first);
         let ratio = one.map_or("-".into(), |o| {
             format!("{:.2}×", first.as_secs_f64() / o.as_secs_f64())
         });
+        let size = size.map_or("-".into(), |b| format!("{b} bytes"));
         println!(
-            "{:>15}  {:>7}  {:>10.1} s {:>10}  {:>12.2} s",
+            "{:>15}  {:>7}  {:>10.1} s {:>10}  {:>12.2} s  {size:>16}",
             layout.name(),
             n,
             first.as_secs_f64(),
