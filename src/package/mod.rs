@@ -238,23 +238,23 @@ async fn succeeds(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether cargo, run the way a build runs it, would find the subcommand `name`
-/// (`cargo-<name>` in cargo's home or on the build's `PATH`): a lookup on disk, where
-/// running `cargo <name> --version` through rustup's proxies took 20–90 ms.
-fn finds_subcommand(name: &str) -> bool {
+/// Where cargo, run the way a build runs it, looks for a subcommand `cargo-<name>`:
+/// cargo's home and the build's `PATH`. Looking there on disk replaces running `cargo
+/// <name> --version` through rustup's proxies (20–90 ms each).
+fn build_subcommand_dirs() -> Vec<PathBuf> {
     let home = tools::cargo_home_from(
         std::env::var_os("CARGO_HOME").as_deref(),
         std::env::var_os("HOME").as_deref(),
     );
-    let dirs = tools::subcommand_dirs(home.as_deref(), build_path().as_deref());
-    tools::has_subcommand(name, &dirs)
+    tools::subcommand_dirs(home.as_deref(), build_path().as_deref())
 }
 
 /// Everything [`choose_builder`] picks from, each probed (`albkit doctor`).
 async fn toolbox(arch: Architecture) -> Toolbox {
+    let dirs = build_subcommand_dirs();
     Toolbox {
-        cargo_lambda: finds_subcommand("lambda"),
-        zigbuild: finds_subcommand("zigbuild"),
+        cargo_lambda: tools::has_subcommand("lambda", &dirs),
+        zigbuild: tools::has_subcommand("zigbuild", &dirs),
         musl_std: target_installed(musl_target(arch)).await,
         native: host_architecture() == Some(arch),
     }
@@ -273,8 +273,9 @@ async fn pick_builder(arch: Architecture) -> (Builder, Toolbox) {
     if let Some(forced) = forced.as_deref().filter(|v| !v.is_empty()) {
         return (choose_builder(&tools, Some(forced)), tools);
     }
-    tools.cargo_lambda = finds_subcommand("lambda");
-    tools.zigbuild = finds_subcommand("zigbuild");
+    let dirs = build_subcommand_dirs();
+    tools.cargo_lambda = tools::has_subcommand("lambda", &dirs);
+    tools.zigbuild = tools::has_subcommand("zigbuild", &dirs);
     if !tools.cargo_lambda && !tools.zigbuild && tools.native {
         tools.musl_std = target_installed(musl_target(arch)).await;
     }
