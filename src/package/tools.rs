@@ -1,7 +1,7 @@
 //! albkit's own tool directory: where `albkit doctor --fix` installs cargo-zigbuild and
 //! zig (a Python virtualenv, `<tool dir>/venv`), and where builds look for them; and
-//! where cargo finds its subcommands. Pure but for [`tool_dir`], [`installed_bin`] and
-//! [`has_subcommand`], which read the environment or the disk.
+//! where cargo finds its subcommands. Pure but for [`tool_dir`], [`installed_bin`],
+//! [`has_subcommand`] and [`is_executable`], which read the environment or the disk.
 //!
 //! The directory is `$XDG_CACHE_HOME/albkit/tools` when `XDG_CACHE_HOME` is set (to an
 //! absolute path), else `~/Library/Caches/albkit/tools` on macOS and
@@ -115,14 +115,17 @@ pub fn has_subcommand(name: &str, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|d| is_executable(&d.join(&file)))
 }
 
+/// Whether `path` is a file this user's processes may run: on Unix, a file with an
+/// execute bit; elsewhere, any file.
 #[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
+pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Whether `path` is a file (no execute bit to look at outside Unix).
 #[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
+pub fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 

@@ -33,6 +33,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use albkit::package::tools::is_executable;
+
 /// Root of the albkit repository (the crate these tests belong to).
 pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -315,11 +317,6 @@ fn find_moto_python() -> PathBuf {
          into that private virtualenv.",
         private.display()
     );
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A loopback port that was free a moment ago.
